@@ -1,0 +1,68 @@
+using System.Runtime.CompilerServices;
+using TorchSharp;
+
+namespace Puzzle.Engine.Runtime;
+
+/// <summary>
+/// Makes TorchSharp's native library loadable before anything touches torch, and turns a load failure into an
+/// actionable message (TorchSharp's own blames a missing libtorch package even when libstdc++ is the cause).
+/// </summary>
+public static class TorchRuntime
+{
+    /// <summary>GCC 13's libstdc++ version, required by TorchSharp 0.107 but bound to no used symbol.</summary>
+    public const string UnneededGlibcxx = "GLIBCXX_3.4.32";
+    static readonly object Gate = new();
+    static bool _ready;
+
+#pragma warning disable CA2255 // must run before any TorchSharp type loads its natives, in apps and test hosts alike
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void OnLoad()
+    {
+        try { PatchNativeLibraries(AppContext.BaseDirectory); }
+        catch (Exception) { /* reported with context by EnsureLoaded */ }
+    }
+
+    /// <summary>Patches every libLibTorchSharp.so under <paramref name="baseDirectory"/>; returns the files changed.</summary>
+    public static IReadOnlyList<string> PatchNativeLibraries(string baseDirectory)
+    {
+        var changed = new List<string>();
+        if (!OperatingSystem.IsLinux()) return changed;
+        foreach (var path in new[] { Path.Combine(baseDirectory, "libLibTorchSharp.so"),
+                     Path.Combine(baseDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so") })
+        {
+            if (!File.Exists(path)) continue;
+            var bytes = File.ReadAllBytes(path);
+            if (ElfVersionPatch.MakeWeak(bytes, n => n == UnneededGlibcxx) == 0) continue;
+            var temp = path + ".patch-" + Environment.ProcessId;
+            File.WriteAllBytes(temp, bytes);
+            File.Move(temp, path, overwrite: true); // atomic: a concurrent loader sees the old or the new file
+            changed.Add(path);
+        }
+        return changed;
+    }
+
+    /// <summary>Loads libtorch and sets the thread count; throws with a remedy when the natives cannot load.</summary>
+    public static void EnsureLoaded(int? threads = null)
+    {
+        lock (Gate)
+        {
+            if (!_ready)
+            {
+                try { _ = torch.zeros(1); }
+                catch (Exception e)
+                {
+                    throw new InvalidOperationException(
+                        "TorchSharp's native library could not be loaded. On Linux it needs libtorch from the " +
+                        "'libtorch-cpu-linux-x64' package next to the app and a libstdc++ that provides GLIBCXX_3.4.30 or newer " +
+                        $"({UnneededGlibcxx} is patched to weak at start-up; if the app folder is read-only, run it once from a " +
+                        "writable copy or install GCC 13's libstdc++). For CUDA see GPU.md. Cause: " + Innermost(e).Message, e);
+                }
+                _ready = true;
+            }
+            if (threads is > 0) torch.set_num_threads(threads.Value);
+        }
+    }
+
+    static Exception Innermost(Exception e) { while (e.InnerException != null) e = e.InnerException; return e; }
+}
