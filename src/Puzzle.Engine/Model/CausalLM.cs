@@ -1,0 +1,137 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Puzzle.Engine.Model;
+
+/// <summary>The decoder stack under Hugging Face's names: <c>model.embed_tokens</c>, <c>model.layers.N</c>, <c>model.norm</c>.</summary>
+public sealed class DecoderStack : nn.Module
+{
+    public readonly Embedding embed_tokens;
+    public readonly ModuleList<DecoderBlock> layers;
+    public readonly RmsNorm norm;
+
+    public DecoderStack(ModelConfig config) : base(nameof(DecoderStack))
+    {
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        layers = nn.ModuleList(config.Blocks.Select(b => new DecoderBlock(config, b)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        RegisterComponents();
+    }
+}
+
+/// <summary>
+/// A Llama-family causal LM whose layers each have their own block configuration. Parameter names are exactly
+/// those of Hugging Face Llama / DeciLM checkpoints, so <see cref="nn.Module.state_dict()"/> is the checkpoint.
+/// </summary>
+public sealed class CausalLM : nn.Module
+{
+    public readonly ModelConfig Config;
+    public readonly DecoderStack model;
+    public readonly Linear? lm_head;
+    readonly RotaryEmbedding _rotary;
+
+    public CausalLM(ModelConfig config) : base(nameof(CausalLM))
+    {
+        config.Validate();
+        Config = config;
+        model = new DecoderStack(config);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
+        RegisterComponents();
+    }
+
+    /// <summary>A freshly initialised model for pretraining: N(0, 0.02) weights, unit norms, seeded.</summary>
+    public static CausalLM Initialise(ModelConfig config, long seed)
+    {
+        using var _ = torch.no_grad();
+        torch.manual_seed(seed);
+        var m = new CausalLM(config);
+        foreach (var (name, p) in m.named_parameters())
+            if (!name.EndsWith("layernorm.weight") && name != "model.norm.weight") nn.init.normal_(p, 0, 0.02);
+        return m;
+    }
+
+    public DeviceType DeviceType => model.embed_tokens.weight!.device_type;
+
+    /// <summary>Embeds token ids [B, T].</summary>
+    public Tensor Embed(Tensor ids) => model.embed_tokens.forward(ids);
+
+    /// <summary>Runs blocks [from, to) over hidden states x whose first position is <paramref name="start"/>.</summary>
+    public Tensor RunBlocks(Tensor x, int from, int to, long start = 0, KvCache? cache = null, IList<Tensor>? outputs = null)
+    {
+        var (cos, sin) = _rotary.At(start, x.shape[1], x.device, x.dtype);
+        using (cos) using (sin)
+        {
+            for (var i = from; i < to; i++)
+            {
+                x = model.layers[i].Forward(x, cos, sin, cache, i);
+                outputs?.Add(x);
+            }
+        }
+        return x;
+    }
+
+    /// <summary>Final norm and LM head: logits [B, T, vocab].</summary>
+    public Tensor Head(Tensor hidden)
+    {
+        var h = model.norm.forward(hidden);
+        return lm_head is not null ? lm_head.forward(h) : F.linear(h, model.embed_tokens.weight!);
+    }
+
+    /// <summary>Logits for ids [B, T]; with a cache, continues from its position and extends it.</summary>
+    public Tensor Forward(Tensor ids, KvCache? cache = null, IList<Tensor>? layerOutputs = null)
+    {
+        var start = cache?.Length ?? 0;
+        var x = RunBlocks(Embed(ids), 0, Config.NumLayers, start, cache, layerOutputs);
+        cache?.Advance(ids.shape[1]);
+        return Head(x);
+    }
+
+    /// <summary>Mean next-token cross-entropy of a batch of sequences [B, T+1] (inputs and shifted targets).</summary>
+    public Tensor Loss(Tensor tokens)
+    {
+        var inputs = tokens[.., ..^1];
+        var targets = tokens[.., 1..];
+        var logits = Forward(inputs);
+        return F.cross_entropy(logits.reshape(-1, Config.VocabSize).to(float32), targets.reshape(-1));
+    }
+
+    /// <summary>Greedy decoding with the KV cache: the prompt is prefilled once, then one token per step.</summary>
+    public long[] GenerateGreedy(IReadOnlyList<long> prompt, int maxNewTokens, long? stopToken = null)
+    {
+        using var _ = torch.no_grad();
+        using var scope = NewDisposeScope();
+        var device = model.embed_tokens.weight!.device;
+        using var cache = new KvCache(Config, 1, prompt.Count + maxNewTokens, device, model.embed_tokens.weight!.dtype);
+        var generated = new List<long>();
+        var next = tensor(prompt.ToArray(), device: device).unsqueeze(0);
+        for (var step = 0; step < maxNewTokens; step++)
+        {
+            var logits = Forward(next, cache);
+            var token = logits[0, -1].argmax().item<long>();
+            generated.Add(token);
+            if (token == stopToken) break;
+            next = tensor(new[] { token }, device: device).unsqueeze(0);
+        }
+        return generated.ToArray();
+    }
+
+    /// <summary>Copies every parameter from <paramref name="read"/> (name → tensor), checking shapes.</summary>
+    public void LoadWeights(Func<string, Tensor> read)
+    {
+        using var _ = torch.no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            using var source = read(name);
+            if (!source.shape.SequenceEqual(p.shape))
+                throw new InvalidDataException(
+                    $"tensor '{name}': shape [{string.Join(", ", source.shape)}] does not match the model's [{string.Join(", ", p.shape)}]");
+            p.copy_(source);
+        }
+    }
+
+    /// <summary>Parameter count (tied embeddings counted once).</summary>
+    public long ParameterCount => parameters().Sum(p => p.numel());
+}

@@ -1,0 +1,36 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Puzzle.Engine.Model;
+
+/// <summary>SwiGLU FFN: down(silu(gate(x)) * up(x)) (Llama's LlamaMLP).</summary>
+public sealed class SwiGluFfn : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear gate_proj, up_proj, down_proj;
+
+    public SwiGluFfn(int hidden, int intermediate) : base(nameof(SwiGluFfn))
+    {
+        gate_proj = nn.Linear(hidden, intermediate, hasBias: false);
+        up_proj = nn.Linear(hidden, intermediate, hasBias: false);
+        down_proj = nn.Linear(intermediate, hidden, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x));
+}
+
+/// <summary>FFN replaced by one hidden×hidden linear layer (DeciLM's linear_mlp).</summary>
+public sealed class LinearFfn : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear linear_mlp;
+
+    public LinearFfn(int hidden) : base(nameof(LinearFfn))
+    {
+        linear_mlp = nn.Linear(hidden, hidden, hasBias: false);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => linear_mlp.forward(x);
+}

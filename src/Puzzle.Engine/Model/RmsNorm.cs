@@ -1,0 +1,26 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Model;
+
+/// <summary>Llama's RMSNorm: normalised in float32, scaled by a learned weight, cast back.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    readonly double _eps;
+    public readonly TorchSharp.Modules.Parameter weight;
+
+    public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
+    {
+        _eps = eps;
+        weight = nn.Parameter(ones(size));
+        register_parameter(nameof(weight), weight);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = x.to(float32);
+        h = h * rsqrt(h.pow(2).mean([-1L], keepdim: true) + _eps);
+        return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,50 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Model;
+
+/// <summary>Rotary position embeddings with optional Llama-3 frequency scaling, computed as transformers does (float32).</summary>
+public sealed class RotaryEmbedding
+{
+    readonly Tensor _invFreq; // [head_dim / 2], float32, CPU
+
+    public RotaryEmbedding(int headDim, double theta, RopeScaling? scaling)
+    {
+        var exponents = arange(0, headDim, 2, dtype: int64).to(float32) / headDim;
+        var invFreq = 1.0f / pow(tensor((float)theta), exponents);
+        if (scaling is { RopeType: "llama3" } s) invFreq = Llama3Scale(invFreq, s);
+        _invFreq = invFreq;
+    }
+
+    static Tensor Llama3Scale(Tensor invFreq, RopeScaling s)
+    {
+        var factor = (float)s.Factor;
+        var lowFreqWavelen = (float)(s.OriginalMaxPositionEmbeddings / s.LowFreqFactor);
+        var highFreqWavelen = (float)(s.OriginalMaxPositionEmbeddings / s.HighFreqFactor);
+        var wavelen = 2 * (float)Math.PI / invFreq;
+        var scaled = where(wavelen > lowFreqWavelen, invFreq / factor, invFreq);
+        var smooth = ((float)s.OriginalMaxPositionEmbeddings / wavelen - (float)s.LowFreqFactor) /
+                     (float)(s.HighFreqFactor - s.LowFreqFactor);
+        var smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
+        var isMedium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+        return where(isMedium, smoothed, scaled);
+    }
+
+    /// <summary>cos and sin of shape [T, head_dim] for positions start..start+T-1.</summary>
+    public (Tensor Cos, Tensor Sin) At(long start, long length, Device device, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        var positions = arange(start, start + length, dtype: int64).to(float32);
+        var freqs = positions.unsqueeze(1) * _invFreq.unsqueeze(0);
+        var emb = cat([freqs, freqs], -1).to(device);
+        return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>x * cos + rotate_half(x) * sin, for x of shape [B, H, T, D].</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        var half = x.shape[^1] / 2;
+        var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
+        return x * cos + rotated * sin;
+    }
+}
