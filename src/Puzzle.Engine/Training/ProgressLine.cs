@@ -1,0 +1,51 @@
+using System.Diagnostics;
+
+namespace Puzzle.Engine.Training;
+
+/// <summary>
+/// A one-line progress bar with tokens/s, loss and ETA: redrawn in place on a terminal, a plain line every few
+/// seconds when the output is a log file (a pipeline job's log, CI).
+/// </summary>
+public sealed class ProgressLine
+{
+    readonly string _label;
+    readonly long _total;
+    readonly TextWriter _out;
+    readonly bool _interactive;
+    readonly Stopwatch _clock = Stopwatch.StartNew();
+    readonly TimeSpan _every;
+    TimeSpan _last = TimeSpan.MinValue;
+
+    public ProgressLine(string label, long totalTokens, TextWriter? output = null, TimeSpan? every = null)
+    {
+        _label = label;
+        _total = totalTokens;
+        _out = output ?? Console.Error;
+        _interactive = output is null && !Console.IsErrorRedirected;
+        _every = every ?? (_interactive ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromSeconds(10));
+    }
+
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    public void Report(long tokensDone, double loss, bool force = false)
+    {
+        var now = _clock.Elapsed;
+        if (!force && now - _last < _every) return;
+        _last = now;
+        var rate = tokensDone / Math.Max(1e-9, now.TotalSeconds);
+        var fraction = _total > 0 ? Math.Min(1, (double)tokensDone / _total) : 0;
+        var eta = rate > 0 ? TimeSpan.FromSeconds((_total - tokensDone) / rate) : TimeSpan.Zero;
+        const int width = 24;
+        var filled = (int)(fraction * width);
+        var bar = new string('#', filled) + new string('-', width - filled);
+        var line = $"{_label} [{bar}] {fraction,4:P0} {tokensDone:N0}/{_total:N0} tok  {rate:N0} tok/s  loss {loss:F4}  ETA {eta:mm\\:ss}";
+        if (_interactive) _out.Write("\r" + line.PadRight(Console.WindowWidth > 0 ? Math.Min(Console.WindowWidth - 1, 160) : 0));
+        else _out.WriteLine(line);
+    }
+
+    public void Done(long tokensDone, double loss)
+    {
+        Report(tokensDone, loss, force: true);
+        if (_interactive) _out.WriteLine();
+    }
+}

@@ -1,0 +1,60 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Training;
+
+/// <summary>
+/// A plain training loop shared by pretraining, BLD and GKD: the caller supplies the loss of one batch;
+/// this owns AdamW (no decay on norms), the schedule, clipping, the token budget, the curve and progress.
+/// </summary>
+public static class Trainer
+{
+    /// <param name="parameters">named trainable parameters</param>
+    /// <param name="batches">an endless or long enough sequence of batches</param>
+    /// <param name="loss">the scalar loss of a batch (with the graph attached)</param>
+    /// <param name="tokensPerBatch">tokens one batch counts for the budget and tokens/s</param>
+    public static IReadOnlyList<CurvePoint> Run(IEnumerable<(string Name, Parameter Param)> parameters,
+        IEnumerable<Tensor> batches, Func<Tensor, Tensor> loss, long tokensPerBatch, TrainOptions options,
+        ProgressLine? progress = null)
+    {
+        var named = parameters.ToList();
+        var decayed = named.Where(p => p.Param.dim() >= 2).Select(p => p.Param).ToList();
+        var plain = named.Where(p => p.Param.dim() < 2).Select(p => p.Param).ToList();
+        var groups = new List<AdamW.ParamGroup>
+        {
+            new(decayed, options.LearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay, false, false),
+        };
+        if (plain.Count > 0) groups.Add(new(plain, options.LearningRate, options.Beta1, options.Beta2, 1e-8, 0, false, false));
+        using var optimizer = optim.AdamW(groups);
+        var totalSteps = Math.Max(1, (options.Tokens + tokensPerBatch - 1) / tokensPerBatch);
+        var schedule = new CosineSchedule(options.LearningRate, totalSteps,
+            Math.Max(1, (long)(totalSteps * options.WarmupFraction)), options.MinLrRatio);
+        var curve = new List<CurvePoint>();
+        var all = named.Select(p => p.Param).ToList();
+        var ema = double.NaN;
+        long step = 0;
+        using var e = batches.GetEnumerator();
+        while (step < totalSteps)
+        {
+            if (!e.MoveNext()) throw new InvalidOperationException($"the data ran out after {step} of {totalSteps} steps");
+            using var scope = NewDisposeScope();
+            var lr = schedule.At(step);
+            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            optimizer.zero_grad();
+            var l = loss(e.Current);
+            l.backward();
+            if (options.GradClip > 0) nn.utils.clip_grad_norm_(all, options.GradClip);
+            optimizer.step();
+            var value = l.item<float>();
+            if (!double.IsFinite(value)) throw new InvalidOperationException($"the loss became {value} at step {step}");
+            ema = double.IsNaN(ema) ? value : 0.95 * ema + 0.05 * value;
+            step++;
+            if (step % options.CurveEvery == 0 || step == totalSteps || step == 1)
+                curve.Add(new CurvePoint(step, step * tokensPerBatch, value, lr));
+            progress?.Report(step * tokensPerBatch, ema);
+        }
+        progress?.Done(step * tokensPerBatch, ema);
+        return curve;
+    }
+}
