@@ -1,0 +1,120 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Model;
+using TorchSharp;
+
+namespace Puzzle.Engine.Checkpoints;
+
+/// <summary>Opens and saves Hugging Face model folders: config.json, safetensors weights, generation_config.json.</summary>
+public static class Checkpoint
+{
+    public const string GenerationConfigFileName = "generation_config.json";
+    public const string TokenizerFileName = "tokenizer.json";
+
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>
+    /// Reads config.json and opens the weights lazily, having checked every tensor's name and shape against the
+    /// config: what comes back is usable as a whole, or a <see cref="CheckpointException"/> says what is wrong.
+    /// The caller disposes the tensors.
+    /// </summary>
+    public static (ModelConfig Config, CheckpointTensors Tensors) Open(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new CheckpointException($"{directory}: no such checkpoint folder");
+        var config = HfConfig.Read(directory);
+        var tensors = CheckpointTensors.Open(directory);
+        try
+        {
+            CheckpointValidator.Validate(config, tensors, directory);
+            return (config, tensors);
+        }
+        catch
+        {
+            tensors.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Saves a complete model to <paramref name="directory"/>, replacing what is there only once the new folder is
+    /// fully written. Weights go to one <c>model.safetensors</c>, or to shards with an index when they exceed
+    /// <paramref name="maxShardBytes"/>. <paramref name="tokenizerPath"/>, when given, is copied as tokenizer.json.
+    /// </summary>
+    public static void Save(string directory, ModelConfig config, IReadOnlyDictionary<string, torch.Tensor> tensors,
+        CheckpointFormat format = CheckpointFormat.Auto, TensorDType dtype = TensorDType.F32, long? maxShardBytes = null,
+        string? tokenizerPath = null)
+    {
+        if (maxShardBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "must be positive");
+        var configJson = HfConfig.ToJson(config, format, dtype);
+        CheckpointValidator.Validate(config, new TensorDictionarySource(tensors), directory);
+        if (tokenizerPath != null && !File.Exists(tokenizerPath))
+            throw new CheckpointException($"{tokenizerPath}: tokenizer file not found");
+        AtomicDirectory.Publish(directory, staging =>
+        {
+            File.WriteAllText(Path.Combine(staging, HfConfig.FileName), configJson);
+            File.WriteAllText(Path.Combine(staging, GenerationConfigFileName), GenerationConfigJson(config));
+            WriteWeights(staging, config, tensors, dtype, maxShardBytes);
+            if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
+        });
+    }
+
+    static void WriteWeights(string directory, ModelConfig config, IReadOnlyDictionary<string, torch.Tensor> tensors,
+        TensorDType dtype, long? maxShardBytes)
+    {
+        // model order keeps one layer's tensors together, so reading a block opens one shard
+        var names = CheckpointValidator.ExpectedShapes(config).Keys.Where(tensors.ContainsKey).ToList();
+        var shards = PlanShards(names, n => tensors[n].numel() * dtype.ByteSize(), maxShardBytes ?? long.MaxValue);
+        if (shards.Count == 1)
+        {
+            SafeTensorsWriter.Write(Path.Combine(directory, CheckpointTensors.SingleFileName), Subset(tensors, shards[0]), dtype);
+            return;
+        }
+        var weightMap = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        long totalBytes = 0;
+        for (var i = 0; i < shards.Count; i++)
+        {
+            var file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+            totalBytes += SafeTensorsWriter.Write(Path.Combine(directory, file), Subset(tensors, shards[i]), dtype);
+            foreach (var name in shards[i]) weightMap[name] = file;
+        }
+        var index = new JsonObject
+        {
+            ["metadata"] = new JsonObject
+            {
+                ["total_parameters"] = names.Sum(n => tensors[n].numel()),
+                ["total_size"] = totalBytes,
+            },
+            ["weight_map"] = new JsonObject(weightMap.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
+        };
+        File.WriteAllText(Path.Combine(directory, CheckpointTensors.IndexFileName), index.ToJsonString(Indented) + "\n");
+    }
+
+    /// <summary>Greedy, in order: a shard takes tensors until the next would push it past the limit (a lone oversized tensor gets its own shard).</summary>
+    internal static List<List<string>> PlanShards(IReadOnlyList<string> names, Func<string, long> bytesOf, long maxShardBytes)
+    {
+        var shards = new List<List<string>> { new() };
+        long current = 0;
+        foreach (var name in names)
+        {
+            var bytes = bytesOf(name);
+            if (shards[^1].Count > 0 && current + bytes > maxShardBytes)
+            {
+                shards.Add([]);
+                current = 0;
+            }
+            shards[^1].Add(name);
+            current += bytes;
+        }
+        return shards;
+    }
+
+    static Dictionary<string, torch.Tensor> Subset(IReadOnlyDictionary<string, torch.Tensor> tensors, List<string> names) =>
+        names.ToDictionary(n => n, n => tensors[n], StringComparer.Ordinal);
+
+    static string GenerationConfigJson(ModelConfig config) => new JsonObject
+    {
+        ["_from_model_config"] = true,
+        ["bos_token_id"] = config.BosTokenId,
+        ["eos_token_id"] = config.EosTokenId,
+    }.ToJsonString(Indented) + "\n";
+}

@@ -1,0 +1,123 @@
+using System.Text.Json;
+using TorchSharp;
+
+namespace Puzzle.Engine.Checkpoints;
+
+/// <summary>
+/// The tensors of a Hugging Face model folder: <c>model.safetensors</c>, or shards listed in
+/// <c>model.safetensors.index.json</c>. Opening parses headers only; reading a tensor touches only its own bytes, so a
+/// job that needs one block reads one block.
+/// </summary>
+public sealed class CheckpointTensors : ITensorSource, IDisposable
+{
+    public const string SingleFileName = "model.safetensors";
+    public const string IndexFileName = "model.safetensors.index.json";
+
+    readonly Dictionary<string, SafeTensorsFile> _fileOf;
+    readonly List<SafeTensorsFile> _files;
+
+    CheckpointTensors(string directory, Dictionary<string, SafeTensorsFile> fileOf, List<SafeTensorsFile> files)
+    {
+        Directory = directory;
+        _fileOf = fileOf;
+        _files = files;
+        Names = fileOf.Keys.ToArray();
+    }
+
+    public string Directory { get; }
+
+    public IReadOnlyCollection<string> Names { get; }
+
+    /// <summary>The files opened, one per shard.</summary>
+    public IReadOnlyList<SafeTensorsFile> Files => _files;
+
+    /// <summary>Opens the tensors of <paramref name="directory"/>; throws <see cref="CheckpointException"/> naming what is missing or wrong.</summary>
+    public static CheckpointTensors Open(string directory)
+    {
+        var single = Path.Combine(directory, SingleFileName);
+        var index = Path.Combine(directory, IndexFileName);
+        if (File.Exists(single))
+        {
+            var file = SafeTensorsFile.Open(single);
+            return new CheckpointTensors(directory, file.Names.ToDictionary(n => n, _ => file, StringComparer.Ordinal), [file]);
+        }
+        if (!File.Exists(index))
+            throw new CheckpointException($"{directory}: neither {SingleFileName} nor {IndexFileName} is there; this is not a Hugging Face safetensors checkpoint");
+        return OpenSharded(directory, index);
+    }
+
+    static CheckpointTensors OpenSharded(string directory, string indexPath)
+    {
+        var weightMap = ReadWeightMap(indexPath);
+        var shards = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
+        try
+        {
+            var fileOf = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
+            foreach (var (tensor, shardName) in weightMap)
+            {
+                if (!shards.TryGetValue(shardName, out var shard))
+                {
+                    var shardPath = Path.Combine(directory, shardName);
+                    if (!File.Exists(shardPath))
+                        throw new CheckpointException($"{indexPath}: tensor '{tensor}' is in shard '{shardName}', which is missing from {directory}");
+                    shard = SafeTensorsFile.Open(shardPath);
+                    shards.Add(shardName, shard);
+                }
+                if (!shard.Contains(tensor))
+                    throw new CheckpointException($"{shard.Path}: tensor '{tensor}' is listed for this shard in {IndexFileName} but the shard does not contain it");
+                fileOf.Add(tensor, shard);
+            }
+            return new CheckpointTensors(directory, fileOf, shards.Values.ToList());
+        }
+        catch
+        {
+            foreach (var shard in shards.Values) shard.Dispose();
+            throw;
+        }
+    }
+
+    static List<(string Tensor, string Shard)> ReadWeightMap(string indexPath)
+    {
+        JsonDocument document;
+        try { document = JsonDocument.Parse(File.ReadAllBytes(indexPath)); }
+        catch (JsonException e) { throw new CheckpointException($"{indexPath}: not valid JSON ({e.Message})", e); }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object ||
+                !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+                throw new CheckpointException($"{indexPath}: field 'weight_map' is missing or not an object");
+            var entries = new List<(string, string)>();
+            foreach (var item in map.EnumerateObject())
+            {
+                if (item.Value.ValueKind != JsonValueKind.String)
+                    throw new CheckpointException($"{indexPath}: field 'weight_map.{item.Name}' must be a shard file name, got {item.Value.ValueKind}");
+                var shard = item.Value.GetString()!;
+                // a shard must sit in the checkpoint folder: an index must not reach files elsewhere
+                if (shard.Length == 0 || shard != Path.GetFileName(shard) || shard is "." or "..")
+                    throw new CheckpointException($"{indexPath}: field 'weight_map.{item.Name}' names '{shard}', which is not a file name in the checkpoint folder");
+                entries.Add((item.Name, shard));
+            }
+            return entries;
+        }
+    }
+
+    public bool Contains(string name) => _fileOf.ContainsKey(name);
+
+    public TensorInfo Info(string name) => FileOf(name).Info(name);
+
+    public torch.Tensor Read(string name) => FileOf(name).Read(name);
+
+    /// <summary>The file that holds <paramref name="name"/>.</summary>
+    public SafeTensorsFile FileOf(string name) =>
+        _fileOf.TryGetValue(name, out var file)
+            ? file
+            : throw new CheckpointException($"{Directory}: tensor '{name}' is not in this checkpoint");
+
+    /// <summary>Tensor data bytes read from all files so far.</summary>
+    internal long DataBytesRead => _files.Sum(f => f.DataBytesRead);
+
+    public void Dispose()
+    {
+        foreach (var file in _files) file.Dispose();
+    }
+}

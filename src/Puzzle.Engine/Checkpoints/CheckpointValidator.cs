@@ -1,0 +1,100 @@
+using Puzzle.Engine.Model;
+
+namespace Puzzle.Engine.Checkpoints;
+
+/// <summary>
+/// The tensors a <see cref="ModelConfig"/> needs, by Hugging Face name and shape, and the check that a checkpoint
+/// has exactly those. GQA and SwiGLU weights carry the Llama names, as vLLM's nemotron_nas.py loads them. A linear
+/// replacement is one hidden×hidden weight named as in NVIDIA's DeciLM code: TensorRT-LLM's
+/// <c>_torch/models/modeling_nemotron_nas.py</c> (<c>LinearAttention.linear_attn</c>, <c>LinearMLP.linear_mlp</c>) and
+/// NeMo AutoModel's DeciLM port ("matches HF checkpoint key self_attn.linear_attn"). A no-op sub-block has no weights
+/// and no norm.
+/// </summary>
+public static class CheckpointValidator
+{
+    /// <summary>Every tensor name the model needs with its shape, in model order (embedding, layers, norm, head).</summary>
+    public static IReadOnlyDictionary<string, long[]> ExpectedShapes(ModelConfig config)
+    {
+        long hidden = config.HiddenSize, vocab = config.VocabSize, headDim = config.HeadDim;
+        var shapes = new Dictionary<string, long[]> { ["model.embed_tokens.weight"] = [vocab, hidden] };
+        for (var i = 0; i < config.NumLayers; i++)
+        {
+            var layer = $"model.layers.{i}";
+            var block = config.Blocks[i];
+            switch (block.Attention.Kind)
+            {
+                case AttentionKind.Gqa:
+                    long q = config.NumAttentionHeads * headDim, kv = block.Attention.KvHeads * headDim;
+                    shapes[$"{layer}.input_layernorm.weight"] = [hidden];
+                    shapes[$"{layer}.self_attn.q_proj.weight"] = [q, hidden];
+                    shapes[$"{layer}.self_attn.k_proj.weight"] = [kv, hidden];
+                    shapes[$"{layer}.self_attn.v_proj.weight"] = [kv, hidden];
+                    shapes[$"{layer}.self_attn.o_proj.weight"] = [hidden, q];
+                    break;
+                case AttentionKind.Linear:
+                    shapes[$"{layer}.input_layernorm.weight"] = [hidden];
+                    shapes[$"{layer}.self_attn.linear_attn.weight"] = [hidden, hidden];
+                    break;
+            }
+            switch (block.Ffn.Kind)
+            {
+                case FfnKind.SwiGlu:
+                    long width = block.Ffn.IntermediateSize;
+                    shapes[$"{layer}.post_attention_layernorm.weight"] = [hidden];
+                    shapes[$"{layer}.mlp.gate_proj.weight"] = [width, hidden];
+                    shapes[$"{layer}.mlp.up_proj.weight"] = [width, hidden];
+                    shapes[$"{layer}.mlp.down_proj.weight"] = [hidden, width];
+                    break;
+                case FfnKind.Linear:
+                    shapes[$"{layer}.post_attention_layernorm.weight"] = [hidden];
+                    shapes[$"{layer}.mlp.linear_mlp.weight"] = [hidden, hidden];
+                    break;
+            }
+        }
+        shapes["model.norm.weight"] = [hidden];
+        if (!config.TieWordEmbeddings) shapes["lm_head.weight"] = [vocab, hidden];
+        return shapes;
+    }
+
+    /// <summary>
+    /// Throws <see cref="CheckpointException"/> when a needed tensor is missing, has another shape, or when the source
+    /// holds a weight the configuration has no place for (which would be silently ignored otherwise).
+    /// </summary>
+    public static void Validate(ModelConfig config, ITensorSource source, string directory)
+    {
+        var expected = ExpectedShapes(config);
+        foreach (var (name, shape) in expected)
+        {
+            if (!source.Contains(name))
+                throw new CheckpointException(
+                    $"{directory}: tensor '{name}' {TensorInfo.FormatShape(shape)} is missing; {HfConfig.FileName} ({Describe(config, name)}) needs it");
+            var found = source.Info(name).Shape;
+            if (!found.SequenceEqual(shape))
+                throw new CheckpointException(
+                    $"{FileOf(source, name, directory)}: tensor '{name}' has shape {TensorInfo.FormatShape(found)} but {HfConfig.FileName} ({Describe(config, name)}) needs {TensorInfo.FormatShape(shape)}");
+        }
+        foreach (var name in source.Names)
+        {
+            if (expected.ContainsKey(name) || IsHarmlessExtra(name, config)) continue;
+            throw new CheckpointException(
+                $"{FileOf(source, name, directory)}: tensor '{name}' has no place in the model {HfConfig.FileName} describes; the config and the weights disagree");
+        }
+    }
+
+    /// <summary>Rotary caches some exporters save, and an lm_head kept beside tied embeddings, are ignored by loaders.</summary>
+    static bool IsHarmlessExtra(string name, ModelConfig config) =>
+        name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (config.TieWordEmbeddings && name == "lm_head.weight");
+
+    static string Describe(ModelConfig config, string name)
+    {
+        const string prefix = "model.layers.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return $"hidden {config.HiddenSize}, vocab {config.VocabSize}";
+        var index = int.Parse(name.AsSpan(prefix.Length, name.IndexOf('.', prefix.Length) - prefix.Length));
+        return $"layer {index}: {config.Blocks[index]}";
+    }
+
+    static string FileOf(ITensorSource source, string name, string directory) =>
+        source is CheckpointTensors checkpoint ? checkpoint.FileOf(name).Path
+        : source is SafeTensorsFile file ? file.Path
+        : directory;
+}

@@ -1,0 +1,157 @@
+using System.Text.Json;
+using Puzzle.Engine.Model;
+
+namespace Puzzle.Engine.Checkpoints;
+
+/// <summary>Reads a Hugging Face <c>config.json</c> (LlamaForCausalLM or DeciLMForCausalLM) into a <see cref="ModelConfig"/>.</summary>
+internal static class HfConfigReader
+{
+    public const string Llama = "LlamaForCausalLM";
+    public const string DeciLM = "DeciLMForCausalLM";
+
+    public static ModelConfig Parse(string json, string file)
+    {
+        JsonDocument document;
+        try { document = JsonDocument.Parse(json); }
+        catch (JsonException e) { throw new CheckpointException($"{file}: not valid JSON ({e.Message})", e); }
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+                throw new CheckpointException($"{file}: must be a JSON object");
+            var root = new JsonFields(document.RootElement, file);
+            var architecture = ReadArchitecture(root);
+            var hidden = root.RequiredInt("hidden_size");
+            var heads = root.RequiredInt("num_attention_heads");
+            var layers = root.RequiredInt("num_hidden_layers");
+            if (hidden <= 0 || heads <= 0 || layers <= 0)
+                throw new CheckpointException($"{file}: hidden_size, num_attention_heads and num_hidden_layers must be positive");
+            CheckSupportedVariant(root);
+            var (theta, scaling) = ReadRope(root);
+            var config = new ModelConfig
+            {
+                VocabSize = root.RequiredInt("vocab_size"),
+                HiddenSize = hidden,
+                NumAttentionHeads = heads,
+                HeadDim = root.OptionalInt("head_dim") ?? hidden / heads,
+                Blocks = architecture == Llama ? LlamaBlocks(root, heads, layers) : DeciBlocks(root, hidden, heads, layers),
+                RmsNormEps = root.OptionalDouble("rms_norm_eps") ?? 1e-6, // transformers' LlamaConfig default
+                RopeTheta = theta,
+                RopeScaling = scaling,
+                TieWordEmbeddings = root.OptionalBool("tie_word_embeddings"),
+                MaxPositionEmbeddings = root.OptionalInt("max_position_embeddings") ?? 2048,
+                BosTokenId = root.OptionalInt("bos_token_id"),
+                EosTokenId = ReadEos(root),
+            };
+            try { config.Validate(); }
+            catch (ArgumentException e) { throw new CheckpointException($"{file}: {e.Message}", e); }
+            return config;
+        }
+    }
+
+    static string ReadArchitecture(JsonFields root)
+    {
+        var list = root.RequiredArray("architectures");
+        var architecture = list.Count > 0 && list[0].ValueKind == JsonValueKind.String ? list[0].GetString()! : list.Count == 0 ? "(none)" : list[0].GetRawText();
+        if (architecture is not (Llama or DeciLM))
+            throw new CheckpointException($"{root.File}: unsupported architecture {architecture} in config.json (expected {Llama} or {DeciLM})");
+        var modelType = root.OptionalString("model_type");
+        string[] expected = architecture == Llama ? ["llama"] : ["nemotron-nas", "deci"];
+        if (modelType != null && !expected.Contains(modelType))
+            throw root.Error("model_type", $"is '{modelType}', which does not go with {architecture} (expected {string.Join(" or ", expected)})");
+        return architecture;
+    }
+
+    /// <summary>Refuses what the project's Llama block does not compute, instead of loading it subtly wrong.</summary>
+    static void CheckSupportedVariant(JsonFields root)
+    {
+        foreach (var bias in new[] { "attention_bias", "mlp_bias" })
+            if (root.OptionalBool(bias)) throw root.Error(bias, "is true; biases are not supported");
+        var act = root.OptionalString("hidden_act");
+        if (act is not (null or "silu")) throw root.Error("hidden_act", $"is '{act}'; only silu (SwiGLU) is supported");
+    }
+
+    static IReadOnlyList<BlockConfig> LlamaBlocks(JsonFields root, int heads, int layers)
+    {
+        var block = new BlockConfig(
+            AttentionConfig.Gqa(root.OptionalInt("num_key_value_heads") ?? heads),
+            FfnConfig.SwiGlu(root.RequiredInt("intermediate_size")));
+        return Enumerable.Repeat(block, layers).ToArray();
+    }
+
+    static IReadOnlyList<BlockConfig> DeciBlocks(JsonFields root, int hidden, int heads, int layers)
+    {
+        var items = root.RequiredArray("block_configs");
+        if (items.Count != layers)
+            throw root.Error("block_configs", $"has {items.Count} entries but num_hidden_layers is {layers}");
+        var blocks = new BlockConfig[layers];
+        for (var i = 0; i < layers; i++)
+        {
+            var block = root.Item("block_configs", i, items[i]);
+            blocks[i] = new BlockConfig(DeciAttention(block.RequiredObject("attention"), heads), DeciFfn(block.RequiredObject("ffn"), hidden));
+        }
+        return blocks;
+    }
+
+    static AttentionConfig DeciAttention(JsonFields attention, int heads)
+    {
+        var (noOp, linear) = (attention.OptionalBool("no_op"), attention.OptionalBool("replace_with_linear"));
+        if (noOp && linear) throw attention.Error("no_op", "and replace_with_linear are both true");
+        if (noOp) return AttentionConfig.NoOp;
+        if (linear) return AttentionConfig.Linear;
+        var group = attention.RequiredInt("n_heads_in_group");
+        if (group <= 0 || heads % group != 0)
+            throw attention.Error("n_heads_in_group", $"is {group}, which does not divide num_attention_heads {heads}");
+        return AttentionConfig.Gqa(heads / group);
+    }
+
+    static FfnConfig DeciFfn(JsonFields ffn, int hidden)
+    {
+        var (noOp, linear) = (ffn.OptionalBool("no_op"), ffn.OptionalBool("replace_with_linear"));
+        if (noOp && linear) throw ffn.Error("no_op", "and replace_with_linear are both true");
+        if (noOp) return FfnConfig.NoOp;
+        if (linear) return FfnConfig.Linear;
+        var width = ffn.OptionalInt("intermediate_size");
+        var mult = ffn.OptionalDouble("ffn_mult");
+        if (mult is null)
+            return FfnConfig.SwiGlu(width ?? throw ffn.Error("ffn_mult", "and intermediate_size are both missing; one gives the FFN width"));
+        if (mult <= 0) throw ffn.Error("ffn_mult", $"must be positive, got {mult}");
+        // vLLM prefers ffn_mult when both are present; a disagreeing pair would build different models in different runtimes
+        var fromMult = DeciFfnSizing.IntermediateSize(mult.Value, hidden);
+        if (width is not null && width != fromMult)
+            throw ffn.Error("ffn_mult", $"{mult} gives width {fromMult} but intermediate_size says {width}");
+        return FfnConfig.SwiGlu(fromMult);
+    }
+
+    static (double Theta, RopeScaling? Scaling) ReadRope(JsonFields root)
+    {
+        if (root.OptionalObject("rope_parameters") is { } parameters) // transformers 5 style
+        {
+            var theta = parameters.OptionalDouble("rope_theta") ?? root.OptionalDouble("rope_theta") ?? 10000;
+            return (theta, ReadScaling(parameters));
+        }
+        var scaling = root.OptionalObject("rope_scaling");
+        return (root.OptionalDouble("rope_theta") ?? 10000, scaling is { } s ? ReadScaling(s) : null);
+    }
+
+    static RopeScaling? ReadScaling(JsonFields rope)
+    {
+        var type = rope.OptionalString("rope_type") ?? rope.OptionalString("type") ?? "default";
+        return type switch
+        {
+            "default" => null,
+            "llama3" => new RopeScaling("llama3",
+                rope.RequiredDouble("factor"), rope.RequiredDouble("low_freq_factor"), rope.RequiredDouble("high_freq_factor"),
+                rope.RequiredInt("original_max_position_embeddings")),
+            _ => throw rope.Error(rope.Has("rope_type") ? "rope_type" : "type", $"is '{type}'; supported: default, llama3"),
+        };
+    }
+
+    static int? ReadEos(JsonFields root)
+    {
+        if (!root.TryGet("eos_token_id", out var value) || value.ValueKind != JsonValueKind.Array) return root.OptionalInt("eos_token_id");
+        var first = value.EnumerateArray().FirstOrDefault();
+        return first.ValueKind == JsonValueKind.Number && first.TryGetInt32(out var id)
+            ? id
+            : value.GetArrayLength() == 0 ? null : throw root.Error("eos_token_id", $"must hold integers, got {value.GetRawText()}");
+    }
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Model;
+
+namespace Puzzle.Engine.Checkpoints;
+
+/// <summary>
+/// Writes a <see cref="ModelConfig"/> as a Hugging Face <c>config.json</c>: plain Llama, or nemotron-nas laid out as
+/// NVIDIA's own Nemotron configs are (<c>num_key_value_heads</c> and <c>intermediate_size</c> null at the top level,
+/// every block carrying all of its keys). No <c>auto_map</c>: the remote code is not shipped with the child.
+/// </summary>
+internal static class HfConfigWriter
+{
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static string ToJson(ModelConfig config, CheckpointFormat format, TensorDType dtype)
+    {
+        try { config.Validate(); }
+        catch (ArgumentException e) { throw new CheckpointException($"config.json: {e.Message}", e); }
+        if (format == CheckpointFormat.Auto) format = config.IsHomogeneous ? CheckpointFormat.Llama : CheckpointFormat.NemotronNas;
+        if (format == CheckpointFormat.Llama && !config.IsHomogeneous)
+            throw new CheckpointException(
+                $"config.json: the model's blocks differ ({string.Join(", ", config.Blocks.Distinct())}); LlamaForCausalLM cannot describe that, write nemotron-nas");
+        var fields = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
+        {
+            ["attention_bias"] = false,
+            ["bos_token_id"] = config.BosTokenId,
+            ["eos_token_id"] = config.EosTokenId,
+            ["head_dim"] = config.HeadDim,
+            ["hidden_act"] = "silu",
+            ["hidden_size"] = config.HiddenSize,
+            ["max_position_embeddings"] = config.MaxPositionEmbeddings,
+            ["mlp_bias"] = false,
+            ["num_attention_heads"] = config.NumAttentionHeads,
+            ["num_hidden_layers"] = config.NumLayers,
+            ["rms_norm_eps"] = config.RmsNormEps,
+            ["rope_scaling"] = RopeScaling(config.RopeScaling),
+            ["rope_theta"] = config.RopeTheta,
+            ["tie_word_embeddings"] = config.TieWordEmbeddings,
+            ["torch_dtype"] = dtype.TorchName(),
+            ["dtype"] = dtype.TorchName(),
+            ["use_cache"] = true,
+            ["vocab_size"] = config.VocabSize,
+        };
+        if (format == CheckpointFormat.Llama)
+        {
+            fields["architectures"] = new JsonArray(HfConfigReader.Llama);
+            fields["model_type"] = "llama";
+            fields["num_key_value_heads"] = config.Blocks[0].Attention.KvHeads;
+            fields["intermediate_size"] = config.Blocks[0].Ffn.IntermediateSize;
+        }
+        else
+        {
+            fields["architectures"] = new JsonArray(HfConfigReader.DeciLM);
+            fields["model_type"] = "nemotron-nas";
+            fields["num_key_value_heads"] = null; // per layer, in block_configs
+            fields["intermediate_size"] = null;
+            fields["block_configs"] = new JsonArray(config.Blocks.Select(b => (JsonNode)BlockConfig(b, config)).ToArray());
+        }
+        var root = new JsonObject();
+        foreach (var (key, value) in fields) root[key] = value;
+        return root.ToJsonString(Indented) + "\n";
+    }
+
+    static JsonNode? RopeScaling(RopeScaling? scaling) => scaling is null ? null : new JsonObject
+    {
+        ["factor"] = scaling.Factor,
+        ["high_freq_factor"] = scaling.HighFreqFactor,
+        ["low_freq_factor"] = scaling.LowFreqFactor,
+        ["original_max_position_embeddings"] = scaling.OriginalMaxPositionEmbeddings,
+        ["rope_type"] = scaling.RopeType,
+    };
+
+    static JsonObject BlockConfig(BlockConfig block, ModelConfig config)
+    {
+        var attention = new JsonObject
+        {
+            ["n_heads_in_group"] = block.Attention.Kind == AttentionKind.Gqa ? config.NumAttentionHeads / block.Attention.KvHeads : null,
+            ["no_op"] = block.Attention.Kind == AttentionKind.NoOp,
+            ["replace_with_linear"] = block.Attention.Kind == AttentionKind.Linear,
+        };
+        var ffn = new JsonObject();
+        if (block.Ffn.Kind == FfnKind.SwiGlu)
+        {
+            // ffn_mult only when it rebuilds this exact width (see DeciFfnSizing); otherwise the width stays exact
+            if (DeciFfnSizing.FfnMultFor(block.Ffn.IntermediateSize, config.HiddenSize) is { } mult) ffn["ffn_mult"] = mult;
+            ffn["intermediate_size"] = block.Ffn.IntermediateSize;
+        }
+        else
+        {
+            ffn["ffn_mult"] = null;
+            ffn["intermediate_size"] = null;
+        }
+        ffn["no_op"] = block.Ffn.Kind == FfnKind.NoOp;
+        ffn["replace_with_linear"] = block.Ffn.Kind == FfnKind.Linear;
+        return new JsonObject { ["attention"] = attention, ["ffn"] = ffn };
+    }
+}

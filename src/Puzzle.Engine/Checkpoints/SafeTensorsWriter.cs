@@ -1,0 +1,96 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using TorchSharp;
+
+namespace Puzzle.Engine.Checkpoints;
+
+/// <summary>
+/// Writes named tensors to one <c>.safetensors</c> file the way PyTorch's safetensors does: names sorted, data packed
+/// in that order, header padded with spaces to a multiple of 8 bytes, <c>__metadata__ {"format": "pt"}</c>. The file
+/// is written beside its destination and renamed into place, so a reader never sees half a file.
+/// </summary>
+public static class SafeTensorsWriter
+{
+    const int ChunkElements = 1 << 22;
+
+    /// <summary>Writes <paramref name="tensors"/> (any dtype and device) as <paramref name="dtype"/>; returns the data bytes written.</summary>
+    public static long Write(string path, IReadOnlyDictionary<string, torch.Tensor> tensors, TensorDType dtype = TensorDType.F32)
+    {
+        var names = tensors.Keys.OrderBy(n => n, StringComparer.Ordinal).ToList();
+        var header = BuildHeader(names, tensors, dtype, out var dataBytes);
+        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        Directory.CreateDirectory(directory);
+        var temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(path)}.tmp-{Guid.NewGuid():N}");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+            {
+                Span<byte> length = stackalloc byte[8];
+                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+                stream.Write(length);
+                stream.Write(header);
+                foreach (var name in names) WriteData(stream, tensors[name], dtype);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+        return dataBytes;
+    }
+
+    static byte[] BuildHeader(List<string> names, IReadOnlyDictionary<string, torch.Tensor> tensors, TensorDType dtype, out long dataBytes)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("__metadata__");
+            json.WriteString("format", "pt");
+            json.WriteEndObject();
+            long offset = 0;
+            foreach (var name in names)
+            {
+                var shape = tensors[name].shape;
+                var bytes = shape.Aggregate(1L, (a, b) => a * b) * dtype.ByteSize();
+                json.WriteStartObject(name);
+                json.WriteString("dtype", dtype.SafeTensorsName());
+                json.WriteStartArray("shape");
+                foreach (var d in shape) json.WriteNumberValue(d);
+                json.WriteEndArray();
+                json.WriteStartArray("data_offsets");
+                json.WriteNumberValue(offset);
+                json.WriteNumberValue(offset + bytes);
+                json.WriteEndArray();
+                json.WriteEndObject();
+                offset += bytes;
+            }
+            json.WriteEndObject();
+            dataBytes = offset;
+        }
+        var padded = (buffer.Length + 7) / 8 * 8; // so the data section starts 8-byte aligned
+        var header = new byte[padded];
+        buffer.ToArray().CopyTo(header, 0);
+        header.AsSpan((int)buffer.Length).Fill((byte)' ');
+        return header;
+    }
+
+    static void WriteData(Stream stream, torch.Tensor tensor, TensorDType dtype)
+    {
+        using var scope = torch.NewDisposeScope();
+        var flat = tensor.detach().to(torch.ScalarType.Float32).cpu().contiguous().reshape(-1);
+        var count = flat.numel();
+        var bytes = new byte[Math.Min(count, ChunkElements) * dtype.ByteSize()];
+        for (long start = 0; start < count; start += ChunkElements)
+        {
+            var n = (int)Math.Min(ChunkElements, count - start);
+            var values = flat.narrow(0, start, n).data<float>().ToArray();
+            var chunk = bytes.AsSpan(0, n * dtype.ByteSize());
+            DTypeConversion.FromFloat32(values, dtype, chunk);
+            stream.Write(chunk);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Runtime;
+using TorchSharp;
+using Xunit;
+using static Puzzle.Engine.Tests.Checkpoints.CheckpointTestSupport;
+
+namespace Puzzle.Engine.Tests.Checkpoints;
+
+public sealed class SafeTensorsTests : IDisposable
+{
+    readonly TempDir _dir = new();
+
+    public SafeTensorsTests() => TorchRuntime.EnsureLoaded();
+
+    public void Dispose() => _dir.Dispose();
+
+    string WriteSample(TensorDType dtype = TensorDType.F32)
+    {
+        var path = _dir.Sub("sample.safetensors");
+        using var a = torch.arange(12, torch.ScalarType.Float32).reshape(3, 4);
+        using var b = torch.tensor(new[] { 0.5f, -2f, 1024f });
+        SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["b.weight"] = b, ["a.weight"] = a }, dtype);
+        return path;
+    }
+
+    [Fact]
+    public void Float32RoundTripIsBitExactIncludingSpecialValues()
+    {
+        var values = new[] { 0f, -0f, 1f, float.Epsilon, -float.Epsilon, 1e-40f, float.MaxValue, float.MinValue,
+            float.PositiveInfinity, float.NegativeInfinity, float.NaN, BitConverter.UInt32BitsToSingle(0x7FC00123), 3.14159274f };
+        using var special = torch.tensor(values);
+        using var random = torch.randn(7, 5, 3);
+        var path = _dir.Sub("exact.safetensors");
+        SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["special"] = special, ["random"] = random });
+
+        using var file = SafeTensorsFile.Open(path);
+        using var readSpecial = file.Read("special");
+        using var readRandom = file.Read("random");
+        AssertBitEqual(special, readSpecial, "special");
+        AssertBitEqual(random, readRandom, "random");
+        Assert.Equal(new long[] { 7, 5, 3 }, file.Info("random").Shape);
+        Assert.Equal(TensorDType.F32, file.Info("random").DType);
+    }
+
+    [Theory]
+    [InlineData(TensorDType.BF16)]
+    [InlineData(TensorDType.F16)]
+    public void HalfPrecisionRoundTripsRepresentableValuesExactly(TensorDType dtype)
+    {
+        // values exact in both bf16 and f16: small integers, powers of two, short binary fractions
+        using var values = torch.tensor(new[] { 0f, -0f, 1f, -1.5f, 0.375f, 2048f, -0.0078125f, 96f, float.PositiveInfinity });
+        var path = _dir.Sub($"{dtype}.safetensors");
+        SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["v"] = values }, dtype);
+        using var file = SafeTensorsFile.Open(path);
+        Assert.Equal(dtype, file.Info("v").DType);
+        Assert.Equal(values.numel() * 2, new FileInfo(path).Length - 8 - HeaderLength(path));
+        using var read = file.Read("v");
+        AssertBitEqual(values, read, "v");
+    }
+
+    [Fact]
+    public void NarrowingRoundsToNearestEvenLikePyTorch()
+    {
+        using var values = torch.randn(1000);
+        foreach (var (dtype, scalar) in new[] { (TensorDType.BF16, torch.ScalarType.BFloat16), (TensorDType.F16, torch.ScalarType.Float16) })
+        {
+            var path = _dir.Sub($"round-{dtype}.safetensors");
+            SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["v"] = values }, dtype);
+            using var file = SafeTensorsFile.Open(path);
+            using var read = file.Read("v");
+            using var torchRounded = values.to(scalar).to(torch.ScalarType.Float32);
+            AssertBitEqual(torchRounded, read, $"v as {dtype}");
+        }
+    }
+
+    [Fact]
+    public void HeaderIsAlignedSortedAndCarriesFormatMetadata()
+    {
+        var path = WriteSample();
+        Assert.Equal(0, HeaderLength(path) % 8);
+        var header = HeaderJson(path);
+        Assert.Equal("pt", header["__metadata__"]!["format"]!.GetValue<string>());
+        Assert.Equal(new[] { "__metadata__", "a.weight", "b.weight" }, header.Select(p => p.Key));
+        using var file = SafeTensorsFile.Open(path);
+        Assert.Equal("pt", file.Metadata["format"]);
+        Assert.Equal(new[] { "a.weight", "b.weight" }, file.Names.Order());
+        Assert.Empty(Directory.GetFiles(_dir.Path, "*.tmp-*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void ReadsOnlyTheRequestedTensorsBytes()
+    {
+        var path = WriteSample();
+        using var file = SafeTensorsFile.Open(path);
+        Assert.Equal(0, file.DataBytesRead);
+        using var b = file.Read("b.weight");
+        Assert.Equal(3 * 4, file.DataBytesRead);
+        Assert.Equal(new[] { 0.5f, -2f, 1024f }, b.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void TruncatedFileIsRefused()
+    {
+        var path = WriteSample();
+        using (var stream = File.Open(path, FileMode.Open)) stream.SetLength(stream.Length - 4);
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "tensor 'b.weight'", "truncated");
+    }
+
+    [Fact]
+    public void OffsetsBeyondTheDataSectionAreRefused()
+    {
+        var path = WriteSample();
+        EditHeader(path, h => h["b.weight"]!["data_offsets"] = new JsonArray(48, 60 + 4000));
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "tensor 'b.weight'", "exceed the file's data section");
+    }
+
+    [Fact]
+    public void OffsetsThatDisagreeWithTheShapeAreRefused()
+    {
+        var path = WriteSample();
+        EditHeader(path, h => h["a.weight"]!["shape"] = new JsonArray(3, 3));
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "tensor 'a.weight'", "[3, 3]", "needs 36");
+    }
+
+    [Fact]
+    public void OverlappingOffsetsAreRefused()
+    {
+        var path = WriteSample();
+        EditHeader(path, h =>
+        {
+            h["b.weight"]!["data_offsets"] = new JsonArray(40, 52);
+        });
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "tensor 'b.weight'", "overlap tensor 'a.weight'");
+    }
+
+    [Theory]
+    [InlineData("I64")]
+    [InlineData("F64")]
+    [InlineData("F8_E4M3")]
+    public void UnsupportedDtypesAreRefused(string dtype)
+    {
+        var path = WriteSample();
+        EditHeader(path, h => h["a.weight"]!["dtype"] = dtype);
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, $"unsupported dtype {dtype} for tensor 'a.weight'");
+    }
+
+    [Fact]
+    public void HeaderLengthLargerThanTheFileIsRefused()
+    {
+        var path = WriteSample();
+        var bytes = File.ReadAllBytes(path);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)bytes.Length + 100);
+        File.WriteAllBytes(path, bytes);
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "header length", "exceeds the file size");
+    }
+
+    [Fact]
+    public void HeaderLengthOverTheLimitIsRefusedWithoutAllocatingIt()
+    {
+        var path = WriteSample();
+        var bytes = File.ReadAllBytes(path);
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, ulong.MaxValue - 5);
+        File.WriteAllBytes(path, bytes);
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "header length", "100 MB limit");
+    }
+
+    [Fact]
+    public void MalformedEntriesNameTheirField()
+    {
+        var path = WriteSample();
+        EditHeader(path, h => h["a.weight"]!["shape"] = new JsonArray(3, -4));
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "tensor 'a.weight'", "'shape'");
+        File.WriteAllBytes(path, [1, 0, 0]);
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "too short");
+        var garbage = new byte[20];
+        BinaryPrimitives.WriteUInt64LittleEndian(garbage, 12);
+        Encoding.ASCII.GetBytes("{not json!!}").CopyTo(garbage, 8);
+        File.WriteAllBytes(path, garbage);
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), path, "not valid JSON");
+    }
+
+    [Fact]
+    public void ReadingAnUnknownTensorNamesIt()
+    {
+        using var file = SafeTensorsFile.Open(WriteSample());
+        AssertFails(() => file.Read("c.weight"), file.Path, "tensor 'c.weight'");
+    }
+
+    static long HeaderLength(string path)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        using var stream = File.OpenRead(path);
+        stream.ReadExactly(bytes);
+        return (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+    }
+
+    static JsonObject HeaderJson(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        return JsonNode.Parse(Encoding.UTF8.GetString(bytes, 8, (int)HeaderLength(path)))!.AsObject();
+    }
+}
