@@ -1,0 +1,22 @@
+using Puzzle.Benchmarks;
+using Puzzle.Engine.Runtime;
+
+// Benchmarks write their numbers to benchmarks/results/<name>.json and print a markdown table for the README.
+TorchRuntime.EnsureLoaded();
+var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
+{
+    ["foundation"] = FoundationBenchmarks.Run,
+};
+if (args.Length == 0 || !suites.TryGetValue(args[0], out var suite))
+{
+    Console.Error.WriteLine($"usage: Puzzle.Benchmarks <{string.Join("|", suites.Keys)}> [options]");
+    return 2;
+}
+var report = suite(args[1..]);
+var outDir = Path.Combine(Environment.CurrentDirectory, "benchmarks", "results");
+Directory.CreateDirectory(outDir);
+var path = Path.Combine(outDir, args[0] + ".json");
+report.Write(path);
+Console.WriteLine(report.Markdown());
+Console.WriteLine($"written: {path}");
+return 0;
