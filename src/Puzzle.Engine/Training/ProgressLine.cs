@@ -14,7 +14,7 @@ public sealed class ProgressLine
     readonly bool _interactive;
     readonly Stopwatch _clock = Stopwatch.StartNew();
     readonly TimeSpan _every;
-    TimeSpan _last = TimeSpan.MinValue;
+    TimeSpan? _last;
 
     public ProgressLine(string label, long totalTokens, TextWriter? output = null, TimeSpan? every = null)
     {
@@ -30,7 +30,7 @@ public sealed class ProgressLine
     public void Report(long tokensDone, double loss, bool force = false)
     {
         var now = _clock.Elapsed;
-        if (!force && now - _last < _every) return;
+        if (!force && _last is { } last && now - last < _every) return;
         _last = now;
         var rate = tokensDone / Math.Max(1e-9, now.TotalSeconds);
         var fraction = _total > 0 ? Math.Min(1, (double)tokensDone / _total) : 0;

@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Text.Json;
+using Puzzle.Engine.Evaluation;
+using Puzzle.Engine.Runtime;
+using Spectre.Console;
+
+namespace Puzzle.Cli.Commands;
+
+/// <summary><c>puzzle eval --model DIR [--teacher DIR] --data FILE... [--json OUT]</c></summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo>("--model") { Description = "Hugging Face model folder (config.json, safetensors, tokenizer.json)", Required = true };
+        var teacher = new Option<DirectoryInfo?>("--teacher") { Description = "teacher model folder: adds KL(teacher ‖ model) and top-1 agreement" };
+        var data = new Option<string[]>("--data")
+        {
+            Description = "held-out text: .txt / .jsonl files or globs, or a token dataset folder (its held-out split)",
+            Required = true, AllowMultipleArgumentsPerToken = true,
+        };
+        var json = new Option<FileInfo?>("--json") { Description = "also write the numbers as JSON to this file" };
+        var seqLen = new Option<int>("--seq-len") { Description = "tokens per evaluated window", DefaultValueFactory = _ => 256 };
+        var batch = new Option<int>("--batch") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
+        var maxSeqs = new Option<int?>("--max-sequences") { Description = "evaluate at most this many windows" };
+        var threads = new Option<int?>("--threads") { Description = "torch threads (default: all cores)" };
+        var command = new Command("eval", "Held-out LM loss, perplexity and top-1 accuracy; with a teacher also KL and agreement")
+        {
+            model, teacher, data, json, seqLen, batch, maxSeqs, threads,
+        };
+        command.SetAction(parse =>
+        {
+            TorchRuntime.EnsureLoaded(parse.GetValue(threads));
+            var request = new EvalRequest(parse.GetValue(model)!.FullName, parse.GetValue(teacher)?.FullName,
+                parse.GetValue(data)!, parse.GetValue(seqLen), parse.GetValue(batch), parse.GetValue(maxSeqs));
+            var result = EvalJob.Run(request, Console.Error.WriteLine);
+            Print(result);
+            if (parse.GetValue(json) is { } file) WriteJson(file.FullName, result);
+            return 0;
+        });
+        return command;
+    }
+
+    static void Print(EvalResult r)
+    {
+        var table = new Table().AddColumns("metric", "value");
+        table.AddRow("tokens", r.Metrics.Tokens.ToString("N0"));
+        table.AddRow("loss (nats/token)", r.Metrics.Loss.ToString("F4"));
+        table.AddRow("perplexity", r.Metrics.Perplexity.ToString("F2"));
+        table.AddRow("top-1 accuracy", r.Metrics.Top1.ToString("P2"));
+        if (r.Metrics.Kl is { } kl) table.AddRow("KL(teacher ‖ model)", kl.ToString("F4"));
+        if (r.Metrics.Agreement is { } agree) table.AddRow("top-1 agreement", agree.ToString("P2"));
+        AnsiConsole.Write(table);
+    }
+
+    static void WriteJson(string path, EvalResult r)
+    {
+        var doc = new
+        {
+            model = r.Request.Model, teacher = r.Request.Teacher, data = r.Request.Data, seq_len = r.SeqLen,
+            tokens = r.Metrics.Tokens, loss = r.Metrics.Loss, perplexity = r.Metrics.Perplexity, top1 = r.Metrics.Top1,
+            kl = r.Metrics.Kl, agreement = r.Metrics.Agreement,
+        };
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = path + ".tmp-" + Environment.ProcessId;
+        File.WriteAllText(temp, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.Move(temp, path, overwrite: true);
+    }
+}

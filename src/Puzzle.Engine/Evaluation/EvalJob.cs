@@ -1,0 +1,69 @@
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Data;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Tokenization;
+
+namespace Puzzle.Engine.Evaluation;
+
+public sealed record EvalRequest(string Model, string? Teacher, IReadOnlyList<string> Data, int SeqLen = 256, int Batch = 8, int? MaxSequences = null);
+
+public sealed record EvalResult(EvalRequest Request, int SeqLen, LmMetrics Metrics);
+
+/// <summary>Evaluates a Hugging Face model folder on held-out text, optionally against a teacher.</summary>
+public static class EvalJob
+{
+    public static EvalResult Run(EvalRequest request, Action<string>? log = null)
+    {
+        if (request.SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {request.SeqLen}");
+        if (request.Batch < 1) throw new ArgumentException($"--batch must be at least 1, got {request.Batch}");
+        if (request.MaxSequences is < 1) throw new ArgumentException($"--max-sequences must be at least 1, got {request.MaxSequences}");
+        using var model = Load(request.Model);
+        using var teacher = request.Teacher is null ? null : Load(request.Teacher);
+        var tokenizerPath = Path.Combine(request.Model, "tokenizer.json");
+        if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"{request.Model}: no tokenizer.json, so the text cannot be tokenized");
+        using var tokenizer = Tokenizer.Load(tokenizerPath);
+        if (teacher is not null && File.Exists(Path.Combine(request.Teacher!, "tokenizer.json")) &&
+            Tokenizer.HashFile(Path.Combine(request.Teacher!, "tokenizer.json")) != tokenizer.Sha256)
+            throw new InvalidDataException($"{request.Teacher}: the teacher's tokenizer.json differs from the model's; KL needs the same vocabulary");
+
+        string? scratch = null;
+        try
+        {
+            string datasetDir;
+            DataSplit split;
+            if (request.Data.Count == 1 && File.Exists(Path.Combine(request.Data[0], DatasetManifest.FileName)))
+                (datasetDir, split) = (request.Data[0], DataSplit.Heldout);
+            else
+            {
+                scratch = Path.Combine(Path.GetTempPath(), "puzzle-eval-" + Guid.NewGuid().ToString("N"));
+                TokenDatasetBuilder.Build(tokenizer, new DataBuildOptions { Inputs = request.Data, SeqLen = request.SeqLen, HeldoutFraction = 0 },
+                    scratch, log: null);
+                (datasetDir, split) = (scratch, DataSplit.Train);
+            }
+            using var data = TokenDataset.Open(datasetDir, split);
+            data.RequireTokenizer(tokenizer);
+            var count = Math.Min(data.Count, request.MaxSequences ?? long.MaxValue);
+            log?.Invoke($"eval: {count:N0} windows of {data.SeqLen} tokens from {string.Join(", ", request.Data)}");
+            var batches = Enumerable.Range(0, (int)((count + request.Batch - 1) / request.Batch))
+                .Select(b => Enumerable.Range(0, (int)Math.Min(request.Batch, count - (long)b * request.Batch)).Select(i => (long)b * request.Batch + i).ToArray())
+                .Select(data.GetBatch);
+            return new EvalResult(request, data.SeqLen, Evaluator.Evaluate(model, batches, teacher));
+        }
+        finally
+        {
+            if (scratch is not null && Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    static CausalLM Load(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: model folder not found");
+        var (config, tensors) = Checkpoint.Open(directory);
+        using (tensors)
+        {
+            var model = new CausalLM(config);
+            model.LoadWeights(tensors.Read);
+            return model;
+        }
+    }
+}
