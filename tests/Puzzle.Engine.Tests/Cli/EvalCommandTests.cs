@@ -1,0 +1,87 @@
+using System.Text.Json;
+
+namespace Puzzle.Engine.Tests.Cli;
+
+[Collection(nameof(ConsoleCollection))]
+public class EvalCommandTests
+{
+    static string WriteHeldoutText(TempDir dir)
+    {
+        var texts = Fixtures.Reference.GetProperty("texts");
+        var path = dir["heldout.txt"];
+        File.WriteAllText(path, texts.GetProperty("long").GetProperty("text").GetString() + "\n" + texts.GetProperty("short").GetProperty("text").GetString());
+        return path;
+    }
+
+    [Fact]
+    public void Eval_prints_a_table_and_writes_the_same_numbers_as_json()
+    {
+        using var dir = new TempDir();
+        var (exit, stdout, stderr) = CliRunner.Run("eval", "--model", Fixtures.HfLlamaTiny, "--teacher", Fixtures.HfLlamaTiny,
+            "--data", WriteHeldoutText(dir), "--seq-len", "64", "--json", dir["out/eval.json"]);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("perplexity", stdout);
+        Assert.Contains("top-1 agreement", stdout);
+        var json = JsonDocument.Parse(File.ReadAllText(dir["out/eval.json"])).RootElement;
+        Assert.Equal(64, json.GetProperty("seq_len").GetInt32());
+        Assert.True(json.GetProperty("tokens").GetInt64() >= 64 * 3);
+        var loss = json.GetProperty("loss").GetDouble();
+        Assert.InRange(loss, 10, 14); // a random-weight 32k-vocabulary model: loss near ln(32000) ≈ 10.4 or above
+        Assert.Equal(Math.Exp(loss), json.GetProperty("perplexity").GetDouble(), 6);
+        Assert.Equal(0, json.GetProperty("kl").GetDouble(), 6);
+        Assert.Equal(1, json.GetProperty("agreement").GetDouble());
+        Assert.Contains(loss.ToString("F4"), stdout);
+    }
+
+    [Fact]
+    public void A_missing_model_folder_is_a_clear_error()
+    {
+        using var dir = new TempDir();
+        var (exit, _, stderr) = CliRunner.Run("eval", "--model", dir["nope"], "--data", WriteHeldoutText(dir));
+        Assert.Equal(1, exit);
+        Assert.Contains(dir["nope"], stderr);
+        Assert.Contains("not found", stderr);
+    }
+
+    [Fact]
+    public void Data_that_matches_nothing_is_a_clear_error()
+    {
+        var (exit, _, stderr) = CliRunner.Run("eval", "--model", Fixtures.HfLlamaTiny, "--data", "/no/such/dir/*.txt");
+        Assert.Equal(1, exit);
+        Assert.Contains("/no/such/dir/*.txt", stderr);
+    }
+
+    [Fact]
+    public void A_corrupt_checkpoint_is_named_in_the_error_and_writes_no_json()
+    {
+        using var dir = new TempDir();
+        var model = dir["model"];
+        Directory.CreateDirectory(model);
+        foreach (var f in Directory.GetFiles(Fixtures.HfLlamaTiny)) File.Copy(f, Path.Combine(model, Path.GetFileName(f)));
+        var shard = Path.Combine(model, "model-00002-of-00003.safetensors");
+        var bytes = File.ReadAllBytes(shard);
+        File.WriteAllBytes(shard, bytes[..(bytes.Length / 2)]);
+        var (exit, _, stderr) = CliRunner.Run("eval", "--model", model, "--data", WriteHeldoutText(dir), "--json", dir["eval.json"]);
+        Assert.Equal(1, exit);
+        Assert.Contains("model-00002-of-00003.safetensors", stderr);
+        Assert.False(File.Exists(dir["eval.json"]));
+    }
+
+    [Theory]
+    [InlineData("eval", "--data", "x.txt")]                               // --model missing
+    [InlineData("eval", "--model", "m", "--data", "x.txt", "--batch", "many")] // not a number
+    [InlineData("frobnicate")]                                          // unknown verb
+    public void Bad_arguments_exit_non_zero(params string[] args)
+    {
+        var (exit, _, _) = CliRunner.Run(args);
+        Assert.NotEqual(0, exit);
+    }
+
+    [Fact]
+    public void Out_of_range_values_are_named()
+    {
+        var (exit, _, stderr) = CliRunner.Run("eval", "--model", Fixtures.HfLlamaTiny, "--data", "x.txt", "--seq-len", "1");
+        Assert.Equal(1, exit);
+        Assert.Contains("--seq-len", stderr);
+    }
+}

@@ -1,0 +1,51 @@
+using Puzzle.Engine.Evaluation;
+using Puzzle.Engine.Model;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Tests.Evaluation;
+
+public class EvaluatorTests
+{
+    static ModelConfig Small => ModelConfig.Llama(vocab: 50, hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 64);
+
+    static IEnumerable<Tensor> Batches(Tensor all, int batch) =>
+        Enumerable.Range(0, (int)(all.shape[0] / batch)).Select(i => all[(i * batch)..((i + 1) * batch)]);
+
+    [Fact]
+    public void A_model_against_itself_has_zero_kl_and_full_agreement()
+    {
+        Fixtures.Torch();
+        using var model = CausalLM.Initialise(Small, seed: 1);
+        using var tokens = randint(0, 50, [8, 17], dtype: int64);
+        var m = Evaluator.Evaluate(model, Batches(tokens, 4), teacher: model);
+        Assert.Equal(8 * 16, m.Tokens);
+        Assert.Equal(0, m.Kl!.Value, 6);
+        Assert.Equal(1.0, m.Agreement!.Value);
+        Assert.Equal(Math.Exp(m.Loss), m.Perplexity, 9);
+    }
+
+    [Fact]
+    public void Metrics_match_a_direct_computation_and_do_not_depend_on_batching()
+    {
+        Fixtures.Torch();
+        using var model = CausalLM.Initialise(Small, seed: 2);
+        using var teacher = CausalLM.Initialise(Small, seed: 3);
+        using var tokens = randint(0, 50, [8, 17], dtype: int64);
+        var a = Evaluator.Evaluate(model, Batches(tokens, 1), teacher);
+        var b = Evaluator.Evaluate(model, Batches(tokens, 8), teacher);
+        Assert.Equal(a.Loss, b.Loss, 9);
+        Assert.Equal(a.Kl!.Value, b.Kl!.Value, 9);
+        Assert.True(a.Kl > 0.001);
+
+        using var _ = no_grad();
+        var logits = model.Forward(tokens[.., ..^1]).to(float64);
+        var teacherLogits = teacher.Forward(tokens[.., ..^1]).to(float64);
+        var targets = tokens[.., 1..];
+        var loss = nn.functional.cross_entropy(logits.reshape(-1, 50), targets.reshape(-1)).item<double>();
+        var kl = nn.functional.kl_div(logits.log_softmax(-1), teacherLogits.log_softmax(-1), reduction: nn.Reduction.Sum, log_target: true).item<double>() / (8 * 16);
+        var top1 = logits.argmax(-1).eq(targets).to(float64).mean().item<double>();
+        Assert.Equal(loss, a.Loss, 9);
+        Assert.Equal(kl, a.Kl.Value, 9);
+        Assert.Equal(top1, a.Top1, 9);
+    }
+}
