@@ -8,8 +8,12 @@ public static class PuzzleApp
 {
     public static RootCommand Build() => new("Puzzle: distillation-based NAS that turns a Llama-family parent into a faster child.")
     {
+        RunCommand.Create(),
+        StatusCommand.Create(),
+        GraphCommand.Create(),
         EvalCommand.Create(),
         ParentCommand.Create(),
+        JobCommand.Create(),
     };
 
     /// <summary>Runs the command line; input errors print one line on stderr and return 1.</summary>

@@ -50,9 +50,18 @@ public static class ParentBuilder
                 $"{built.Manifest.Train.Sequences:N0} train / {built.Manifest.Heldout.Sequences:N0} held-out sequences in {built.Elapsed.TotalSeconds:F1} s");
         }
 
+        return Pretrain(recipe, tokenizer, dataDir, outputDirectory, log);
+    }
+
+    /// <summary>Pretrains on a token dataset made with <paramref name="tokenizer"/> and publishes the parent folder.</summary>
+    public static ParentReport Pretrain(ParentRecipe recipe, Tokenizer tokenizer, string dataDir, string outputDirectory,
+        Action<string>? log = null, TextWriter? progressOutput = null)
+    {
+        log ??= Console.Error.WriteLine;
         var config = recipe.ModelConfig(tokenizer.VocabSize, tokenizer.BosId, tokenizer.EosId);
         using var train = TokenDataset.Open(dataDir, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataDir, DataSplit.Heldout);
+        train.RequireTokenizer(tokenizer);
         using var model = CausalLM.Initialise(config, recipe.Seed);
         model.train();
         log($"parent '{recipe.Name}': {config.NumLayers} layers, d={config.HiddenSize}, {config.NumAttentionHeads} heads / " +
@@ -61,7 +70,7 @@ public static class ParentBuilder
         var clock = Stopwatch.StartNew();
         var batches = train.InfiniteBatches(recipe.BatchSize, (ulong)recipe.Seed).Select(train.GetBatch);
         var curve = Trainer.Run(model.named_parameters().Select(p => (p.name, p.parameter)), batches, model.Loss,
-            (long)recipe.BatchSize * recipe.SeqLen, recipe.Train, new ProgressLine("pretrain", recipe.Train.Tokens));
+            (long)recipe.BatchSize * recipe.SeqLen, recipe.Train, new ProgressLine("pretrain", recipe.Train.Tokens, progressOutput));
         var seconds = clock.Elapsed.TotalSeconds;
         var trainTokens = curve[^1].Tokens;
 
@@ -79,9 +88,9 @@ public static class ParentBuilder
             SamplePrompt = SamplePrompt, SampleGreedy = sample, LossCurve = curve,
         };
         var extra = new Dictionary<string, string> { [ParentReport.FileName] = report.ToJson() };
-        var tokenizerConfig = Path.Combine(tokenizerDir, "tokenizer_config.json");
+        var tokenizerConfig = Path.Combine(Path.GetDirectoryName(tokenizer.Path)!, "tokenizer_config.json");
         if (File.Exists(tokenizerConfig)) extra["tokenizer_config.json"] = File.ReadAllText(tokenizerConfig);
-        Checkpoint.Save(outputDirectory, config, model.state_dict(), tokenizerPath: tokenizerPath, extraFiles: extra);
+        Checkpoint.Save(outputDirectory, config, model.state_dict(), tokenizerPath: tokenizer.Path, extraFiles: extra);
         return report;
     }
 

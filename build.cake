@@ -1,0 +1,31 @@
+// Puzzle's Cake front end: one Cake task per pipeline stage, created from the Engine's stage graph.
+//   dotnet tool restore && dotnet cake --target=Parent [--pipeline=pipelines/ci.yaml]
+//   dotnet cake --tree          the task tree        dotnet cake --dryrun --target=X   what would run, nothing runs
+// No stage logic lives here: every task calls the `puzzle` CLI, which calls the Engine.
+#load "build/puzzle.cake"
+
+var target = Argument("target", "Evaluate");
+var pipeline = Argument("pipeline", "pipelines/default.yaml");
+var configuration = Argument("configuration", "Release");
+
+var puzzle = new PuzzleCli(Context, configuration);
+var graph = puzzle.Graph(pipeline);
+
+foreach (var stage in graph.Stages)
+{
+    var task = Task(stage.Name)
+        .Description($"{stage.Description} ({stage.Jobs} job{(stage.Jobs == 1 ? "" : "s")})")
+        .Does(() => puzzle.Run(pipeline, stage.Name));
+    foreach (var upstream in stage.Upstream) task.IsDependentOn(upstream);
+}
+
+Setup(context =>
+{
+    Information($"pipeline {graph.Name} ({pipeline}), store {graph.Store}");
+    if (context.Configuration.GetValue("dryrun") != null || HasArgument("dryrun"))
+        puzzle.PrintWouldRun(pipeline, target);
+});
+
+Teardown(context => puzzle.PrintSummary());
+
+RunTarget(target);

@@ -1,0 +1,81 @@
+// Helpers for build.cake: build the CLI once, read the stage graph, run a stage, summarise what ran.
+using System.Text.Json;
+
+public sealed record StageInfo(string Name, string Description, string[] Upstream, int Jobs);
+public sealed record GraphInfo(string Name, string Store, StageInfo[] Stages);
+
+public sealed class PuzzleCli
+{
+    readonly ICakeContext _context;
+    readonly string _dll;
+    readonly List<(string Stage, string Job, string Outcome, double Seconds)> _jobs = new();
+
+    public PuzzleCli(ICakeContext context, string configuration)
+    {
+        _context = context;
+        var project = context.MakeAbsolute(context.File("src/Puzzle.Cli/Puzzle.Cli.csproj"));
+        _dll = context.MakeAbsolute(context.File($"src/Puzzle.Cli/bin/{configuration}/net10.0/puzzle.dll")).FullPath;
+        context.DotNetBuild(project.FullPath, new DotNetBuildSettings { Configuration = configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet });
+    }
+
+    (int Exit, string Output) Capture(params string[] args)
+    {
+        var settings = new ProcessSettings { Arguments = Args(args), RedirectStandardOutput = true };
+        var exit = _context.StartProcess("dotnet", settings, out var lines);
+        return (exit, string.Join("\n", lines));
+    }
+
+    ProcessArgumentBuilder Args(IEnumerable<string> args)
+    {
+        var builder = new ProcessArgumentBuilder().AppendQuoted(_dll);
+        foreach (var a in args) builder.AppendQuoted(a);
+        return builder;
+    }
+
+    public GraphInfo Graph(string pipeline)
+    {
+        var (exit, output) = Capture("graph", pipeline, "--json");
+        if (exit != 0) throw new Exception($"puzzle graph {pipeline} failed (exit {exit}); see the error above");
+        var doc = JsonDocument.Parse(output).RootElement;
+        var stages = doc.GetProperty("stages").EnumerateArray().Select(s => new StageInfo(
+            s.GetProperty("name").GetString(), s.GetProperty("description").GetString(),
+            s.GetProperty("upstream").EnumerateArray().Select(u => u.GetString()).ToArray(),
+            s.GetProperty("jobs").GetArrayLength())).ToArray();
+        return new GraphInfo(doc.GetProperty("pipeline").GetString(), doc.GetProperty("store").GetString(), stages);
+    }
+
+    /// <summary>Runs one stage's missing jobs (its upstream stages already ran as their own tasks).</summary>
+    public void Run(string pipeline, string stage)
+    {
+        var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(new[] { "run", pipeline, "--target", stage }) });
+        var graph = Graph(pipeline);
+        var record = JsonDocument.Parse(System.IO.File.ReadAllText(System.IO.Path.Combine(graph.Store, "runs", graph.Name, "last.json"))).RootElement;
+        foreach (var j in record.GetProperty("jobs").EnumerateArray())
+            if (j.GetProperty("stage").GetString() == stage)
+                _jobs.Add((stage, j.GetProperty("job").GetString(), j.GetProperty("outcome").GetString(), j.GetProperty("seconds").GetDouble()));
+        if (exit != 0) throw new Exception($"stage {stage} failed: see the job log named above");
+    }
+
+    public void PrintWouldRun(string pipeline, string target)
+    {
+        var (exit, output) = Capture("status", pipeline, "--target", target, "--json");
+        if (exit != 0) return;
+        _context.Information($"dry run of {target}: jobs that would run");
+        foreach (var j in JsonDocument.Parse(output).RootElement.GetProperty("jobs").EnumerateArray())
+        {
+            var state = j.GetProperty("state").GetString();
+            var reason = j.GetProperty("reason").GetString();
+            _context.Information($"  {(state == "cached" ? "cached" : "RUN   ")} {j.GetProperty("stage").GetString()}/{j.GetProperty("job").GetString()}{(state == "cached" ? "" : $"  ({state}: {reason})")}");
+        }
+    }
+
+    public void PrintSummary()
+    {
+        if (_jobs.Count == 0) return;
+        _context.Information("");
+        _context.Information("jobs:");
+        foreach (var j in _jobs) _context.Information($"  {j.Outcome.ToLowerInvariant(),-8} {j.Stage}/{j.Job}{(j.Outcome == "Ran" ? $"  {j.Seconds:F1} s" : "")}");
+        _context.Information($"{_jobs.Count(j => j.Outcome == "Ran")} ran, {_jobs.Count(j => j.Outcome == "Cached")} cached, " +
+                             $"{_jobs.Count(j => j.Outcome == "Failed")} failed, {_jobs.Count(j => j.Outcome == "Skipped")} skipped");
+    }
+}

@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Puzzle.Engine.Pipeline.Execution;
+
+namespace Puzzle.Cli.Commands;
+
+/// <summary><c>puzzle run PIPELINE [--target STAGE]</c>: build what is missing or stale, reuse what is cached.</summary>
+public static class RunCommand
+{
+    public static Command Create()
+    {
+        var spec = PipelineOptions.Spec();
+        var target = PipelineOptions.Target();
+        var store = PipelineOptions.Store();
+        var inProcess = new Option<bool>("--in-process") { Description = "run jobs on threads of this process instead of child processes" };
+        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { spec, target, store, inProcess };
+        command.SetAction((parse, cancel) =>
+        {
+            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
+            IJobLauncher launcher = parse.GetValue(inProcess)
+                ? session.InProcessLauncher()
+                : new ProcessJobLauncher(PipelineOptions.SelfCommand(), session.Spec.SourcePath, session.Store.Root);
+            var summary = session.RunAsync(parse.GetValue(target), launcher, Console.Error, cancel).GetAwaiter().GetResult();
+            Console.WriteLine($"{summary.Pipeline}: {summary.Where(JobOutcome.Ran).Count()} ran, {summary.Where(JobOutcome.Cached).Count()} cached, " +
+                              $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {summary.Seconds:F1} s");
+            return Task.FromResult(summary.Succeeded ? 0 : 1);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,84 @@
+using System.Security.Cryptography;
+
+namespace Puzzle.Engine.Pipeline.Cache;
+
+/// <summary>
+/// The content-addressed store: <c>ROOT/cache/ab/abcdef…/</c> with <c>manifest.json</c> and the payload.
+/// Jobs are written in <c>ROOT/tmp/</c> and published with one atomic rename; a per-key lock file keeps two
+/// processes from doing the same job. The same root on a shared filesystem is a cache shared between machines.
+/// </summary>
+public sealed class CacheStore(string root)
+{
+    public string Root { get; } = Path.GetFullPath(root);
+
+    public string EntryDirectory(string key) => Path.Combine(Root, "cache", key[..2], key);
+
+    /// <summary>The published entry for <paramref name="key"/>, or null. A folder without a valid manifest for that key is not an entry.</summary>
+    public CacheEntry? Find(string key)
+    {
+        var dir = EntryDirectory(key);
+        var manifest = JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName));
+        return manifest is not null && manifest.Key == key ? new CacheEntry(dir, manifest) : null;
+    }
+
+    /// <summary>A fresh private folder to build a job in.</summary>
+    public string NewStaging(string key)
+    {
+        var dir = Path.Combine(Root, "tmp", $"{key[..16]}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>
+    /// Hashes the staged payload, writes the manifest last and renames the folder into place. Call under the key's lock.
+    /// </summary>
+    public CacheEntry Publish(string staging, JobManifest manifest)
+    {
+        var files = Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(staging, f))
+            .Where(f => f != JobManifest.FileName)
+            .OrderBy(f => f, StringComparer.Ordinal)
+            .ToDictionary(f => f, f => HashFile(Path.Combine(staging, f)));
+        manifest = manifest with { Files = files };
+        File.WriteAllText(Path.Combine(staging, JobManifest.FileName), manifest.ToJson());
+        var target = EntryDirectory(manifest.Key);
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        if (Directory.Exists(target))
+        {
+            // an incomplete leftover (a killed job's partial rename cannot happen, but a hand-made folder can): move it aside
+            if (Find(manifest.Key) is { } existing) { Directory.Delete(staging, recursive: true); return existing; }
+            Directory.Move(target, Path.Combine(Root, "tmp", $"broken-{manifest.Key[..16]}-{Guid.NewGuid():N}"));
+        }
+        Directory.Move(staging, target);
+        return new CacheEntry(target, manifest);
+    }
+
+    /// <summary>Takes the key's lock, waiting while another process holds it. Released on dispose or process death.</summary>
+    public IDisposable Lock(string key, TimeSpan? wait = null)
+    {
+        var path = Path.Combine(Root, "locks", key + ".lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var deadline = DateTime.UtcNow + (wait ?? TimeSpan.FromDays(1));
+        while (true)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); } // kept on disk: deleting it would race with a waiter
+            catch (IOException) when (DateTime.UtcNow < deadline) { Thread.Sleep(200); }
+        }
+    }
+
+    /// <summary>Removes staging folders left by killed jobs (older than <paramref name="age"/>).</summary>
+    public void CleanStaging(TimeSpan age)
+    {
+        var tmp = Path.Combine(Root, "tmp");
+        if (!Directory.Exists(tmp)) return;
+        foreach (var dir in Directory.EnumerateDirectories(tmp))
+            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) > age)
+                try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    public static string HashFile(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace Puzzle.Engine.Pipeline.Cache;
+
+/// <summary>The record of one published job: written last, so a folder without it is never a cache hit.</summary>
+public sealed record JobManifest
+{
+    public const string FileName = "manifest.json";
+    public required string Key { get; init; }
+    public required string Stage { get; init; }
+    public required string Job { get; init; }
+    public required int Version { get; init; }
+    public required JsonObject Config { get; init; }
+    public required IReadOnlyDictionary<string, string> Inputs { get; init; }
+    public required long Seed { get; init; }
+    /// <summary>Payload file (relative path) → SHA-256.</summary>
+    public required IReadOnlyDictionary<string, string> Files { get; init; }
+    public required JsonObject Metrics { get; init; }
+    public required DateTime StartedUtc { get; init; }
+    public required double Seconds { get; init; }
+    public required string Host { get; init; }
+    public required string Tool { get; init; }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json) + "\n";
+
+    /// <summary>Reads a manifest; null when it is missing, truncated or not a manifest.</summary>
+    public static JobManifest? TryRead(string path)
+    {
+        try { return File.Exists(path) ? JsonSerializer.Deserialize<JobManifest>(File.ReadAllText(path), Json) : null; }
+        catch (JsonException) { return null; }
+    }
+}

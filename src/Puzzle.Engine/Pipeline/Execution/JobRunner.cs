@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Execution;
+
+/// <summary>
+/// Runs one job into the store: takes the key's lock, returns the entry if someone else already published it,
+/// otherwise runs the stage in a private staging folder and publishes it atomically.
+/// </summary>
+public static class JobRunner
+{
+    public static readonly string ToolVersion =
+        typeof(JobRunner).Assembly.GetName().Version?.ToString() ?? "0";
+
+    /// <returns>the entry, and whether this call ran the job (false: it was cached)</returns>
+    public static (CacheEntry Entry, bool Ran) Run(JobPlan job, PipelineSpec spec, CacheStore store, JobHistory history,
+        TextWriter log, int threads)
+    {
+        if (store.Find(job.Key) is { } hit) return (Remember(hit), false);
+        using var _ = store.Lock(job.Key);
+        if (store.Find(job.Key) is { } raced) return (Remember(raced), false);
+        var staging = store.NewStaging(job.Key);
+        var started = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var context = new JobContext(job, spec, store, staging, log, threads);
+            job.Stage.Run(context);
+            var manifest = new JobManifest
+            {
+                Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.Config,
+                Inputs = job.InputKeys, Seed = job.Seed, Files = new Dictionary<string, string>(), Metrics = context.Metrics,
+                StartedUtc = started, Seconds = clock.Elapsed.TotalSeconds, Host = Environment.MachineName, Tool = ToolVersion,
+            };
+            return (Remember(store.Publish(staging, manifest)), true);
+        }
+        catch
+        {
+            try { Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+
+        CacheEntry Remember(CacheEntry entry)
+        {
+            history.Record(job.Stage.Name, job.Id, new JobHistory.Entry(job.Key, (JsonObject)job.Config.DeepClone(), job.InputKeys, job.Seed));
+            return entry;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Graph;
+
+namespace Puzzle.Engine.Pipeline.Execution;
+
+/// <summary>
+/// Runs a target's missing jobs, independent ones in parallel (up to <paramref name="parallelJobs"/>), dividing the
+/// cores between jobs and torch threads. A failed job stops what depends on it and nothing else; what finished stays cached.
+/// </summary>
+public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLauncher launcher, int parallelJobs,
+    int? threadsPerJob = null, TextWriter? console = null)
+{
+    readonly TextWriter _console = console ?? Console.Error;
+
+    public string LogPath(string pipeline, JobPlan job) => Path.Combine(store.Root, "logs", pipeline, job.Stage.Name, job.Id + ".log");
+
+    public async Task<RunSummary> RunAsync(PipelineGraph graph, string? target, CancellationToken cancel = default)
+    {
+        var started = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var pipeline = graph.Spec.Name;
+        var jobs = graph.JobsFor(target);
+        var records = new Dictionary<JobPlan, JobRecord>();
+        var pending = new List<JobPlan>();
+        foreach (var job in jobs)
+        {
+            if (store.Find(job.Key) is not null)
+            {
+                history.Record(job.Stage.Name, job.Id, new JobHistory.Entry(job.Key, job.Config, job.InputKeys, job.Seed));
+                records[job] = new JobRecord(job.Stage.Name, job.Id, job.Key, JobOutcome.Cached, 0, null);
+            }
+            else pending.Add(job);
+        }
+        var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock)>();
+        var cores = Environment.ProcessorCount;
+        while (pending.Count > 0 || running.Count > 0)
+        {
+            foreach (var blocked in pending.Where(j => j.Inputs.Values.Any(i => records.TryGetValue(i, out var r) &&
+                         r.Outcome is JobOutcome.Failed or JobOutcome.Skipped)).ToList())
+            {
+                pending.Remove(blocked);
+                var cause = blocked.Inputs.Values.First(i => records.TryGetValue(i, out var r) && r.Outcome is JobOutcome.Failed or JobOutcome.Skipped);
+                records[blocked] = new JobRecord(blocked.Stage.Name, blocked.Id, blocked.Key, JobOutcome.Skipped, 0, null, $"input {cause.Name} did not build");
+                _console.WriteLine($"skip   {blocked.Name}: input {cause.Name} did not build");
+            }
+            var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
+                                                                    r.Outcome is JobOutcome.Cached or JobOutcome.Ran)).ToList();
+            var slots = Math.Min(parallelJobs - running.Count, ready.Count);
+            var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));
+            var threads = threadsPerJob ?? Math.Max(1, cores / concurrent);
+            foreach (var job in ready.Take(Math.Max(0, slots)))
+            {
+                pending.Remove(job);
+                _console.WriteLine($"run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")})");
+                running[launcher.LaunchAsync(job, LogPath(pipeline, job), threads, cancel)] = (job, Stopwatch.StartNew());
+            }
+            if (running.Count == 0)
+            {
+                if (pending.Count > 0) throw new InvalidOperationException($"no job can start: {string.Join(", ", pending.Select(p => p.Name))}");
+                break;
+            }
+            var done = await Task.WhenAny(running.Keys);
+            var (finished, jobClock) = running[done];
+            running.Remove(done);
+            var exit = await done;
+            var log = LogPath(pipeline, finished);
+            if (exit == 0 && store.Find(finished.Key) is not null)
+            {
+                records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Ran, jobClock.Elapsed.TotalSeconds, log);
+                _console.WriteLine($"done   {finished.Name} in {jobClock.Elapsed.TotalSeconds:F1} s");
+            }
+            else
+            {
+                records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Failed, jobClock.Elapsed.TotalSeconds, log,
+                    exit == 0 ? "exited 0 but published nothing" : $"exit code {exit}");
+                _console.WriteLine($"FAILED {finished.Name} (exit {exit}); log: {log}");
+                foreach (var line in Tail(log, 15)) _console.WriteLine("       | " + line);
+            }
+        }
+        var summary = new RunSummary(pipeline, target, started, clock.Elapsed.TotalSeconds, jobs.Select(j => records[j]).ToList());
+        summary.Save(store.Root);
+        return summary;
+    }
+
+    static IEnumerable<string> Tail(string path, int lines) =>
+        File.Exists(path) ? File.ReadLines(path).TakeLast(lines) : [];
+}

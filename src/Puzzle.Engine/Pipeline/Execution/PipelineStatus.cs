@@ -1,0 +1,42 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Graph;
+
+namespace Puzzle.Engine.Pipeline.Execution;
+
+/// <summary>For every job: cached, or stale with the reason (which config field or input changed), or missing.</summary>
+public static class PipelineStatus
+{
+    public static IReadOnlyList<JobStatus> Of(PipelineGraph graph, CacheStore store, JobHistory history, string? target = null) =>
+        graph.JobsFor(target).Select(j => Of(j, store, history)).ToList();
+
+    public static JobStatus Of(JobPlan job, CacheStore store, JobHistory history)
+    {
+        if (store.Find(job.Key) is not null) return new(job.Stage.Name, job.Id, job.Key, JobState.Cached, "");
+        var last = history.Last(job.Stage.Name, job.Id);
+        if (last is null) return new(job.Stage.Name, job.Id, job.Key, JobState.Missing, "never built");
+        if (last.Key == job.Key) return new(job.Stage.Name, job.Id, job.Key, JobState.Missing, "built before, but no longer in the cache");
+        var reasons = new List<string>();
+        var fields = ChangedFields(last.Config, job.Config);
+        if (fields.Count > 0) reasons.Add("config changed: " + string.Join(", ", fields));
+        var current = job.InputKeys;
+        var inputs = current.Keys.Union(last.Inputs.Keys)
+            .Where(k => current.GetValueOrDefault(k) != last.Inputs.GetValueOrDefault(k))
+            .Select(k => job.Inputs.TryGetValue(k, out var p) ? p.Name : k)
+            .ToList();
+        if (inputs.Count > 0) reasons.Add("input changed: " + string.Join(", ", inputs));
+        if (last.Seed != job.Seed) reasons.Add($"seed changed: {last.Seed} → {job.Seed}");
+        if (reasons.Count == 0) reasons.Add($"stage {job.Stage.Name} version changed (now {job.Stage.Version})");
+        return new(job.Stage.Name, job.Id, job.Key, JobState.Stale, string.Join("; ", reasons));
+    }
+
+    /// <summary>Dotted paths of the leaves that differ between two config slices.</summary>
+    public static IReadOnlyList<string> ChangedFields(JsonNode? before, JsonNode? now, string prefix = "")
+    {
+        if (before is JsonObject a && now is JsonObject b)
+            return a.Select(p => p.Key).Union(b.Select(p => p.Key)).OrderBy(k => k, StringComparer.Ordinal)
+                .SelectMany(k => ChangedFields(a[k], b[k], prefix.Length == 0 ? k : $"{prefix}.{k}")).ToList();
+        var same = (before?.ToJsonString() ?? "null") == (now?.ToJsonString() ?? "null");
+        return same ? [] : [prefix.Length == 0 ? "(all)" : prefix];
+    }
+}

@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using Puzzle.Engine.Pipeline.Graph;
+
+namespace Puzzle.Engine.Pipeline.Execution;
+
+/// <summary>
+/// Runs each job as its own <c>puzzle job</c> process (so a crash or SIGKILL takes down one job, not the run),
+/// with its output in the job's log file.
+/// </summary>
+/// <param name="command">how to start the CLI, e.g. ["dotnet", ".../puzzle.dll"] or [".../puzzle"]</param>
+public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot) : IJobLauncher
+{
+    public async Task<int> LaunchAsync(JobPlan job, string logPath, int threads, CancellationToken cancel)
+    {
+        var start = new ProcessStartInfo(command[0])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "job", specPath, "--stage", job.Stage.Name, "--id", job.Id, "--key", job.Key,
+                     "--threads", threads.ToString(), "--store", storeRoot })
+            start.ArgumentList.Add(a);
+        start.Environment["OMP_NUM_THREADS"] = threads.ToString();
+        Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        await using var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {command[0]}");
+        var gate = new object();
+        void Write(string? line) { if (line is null) return; lock (gate) log.WriteLine(line); }
+        process.OutputDataReceived += (_, e) => Write(e.Data);
+        process.ErrorDataReceived += (_, e) => Write(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try { await process.WaitForExitAsync(cancel); }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        return process.ExitCode;
+    }
+}

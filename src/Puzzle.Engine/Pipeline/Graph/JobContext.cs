@@ -1,0 +1,29 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Graph;
+
+/// <summary>What a running job sees: its plan, the spec, its inputs' published folders, and where to write.</summary>
+public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store, string outputDirectory, TextWriter log, int threads)
+{
+    public JobPlan Job { get; } = job;
+    public PipelineSpec Spec { get; } = spec;
+    /// <summary>A temporary folder: published atomically as the job's cache entry when <see cref="Stage.Run"/> returns.</summary>
+    public string OutputDirectory { get; } = outputDirectory;
+    public TextWriter Log { get; } = log;
+    public int Threads { get; } = threads;
+    /// <summary>Numbers the job reports; stored in its manifest.</summary>
+    public JsonObject Metrics { get; } = new();
+
+    /// <summary>The published folder of the input named <paramref name="name"/>.</summary>
+    public string Input(string name)
+    {
+        if (!Job.Inputs.TryGetValue(name, out var input))
+            throw new InvalidOperationException($"{Job.Name} has no input named '{name}'");
+        return store.Find(input.Key)?.Directory
+               ?? throw new InvalidOperationException($"{Job.Name}: input {input.Name} ({input.Key[..12]}) is not in the cache");
+    }
+
+    public string Output(string relative) => Path.Combine(OutputDirectory, relative);
+}

@@ -1,0 +1,69 @@
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Graph;
+
+/// <summary>Every job of a pipeline, planned from its spec before anything runs, with its key.</summary>
+public sealed class PipelineGraph
+{
+    PipelineGraph(PipelineSpec spec, IReadOnlyList<Stage> stages, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> jobs)
+    {
+        Spec = spec;
+        Stages = stages;
+        Jobs = jobs;
+    }
+
+    public PipelineSpec Spec { get; }
+    /// <summary>Stages in dependency order.</summary>
+    public IReadOnlyList<Stage> Stages { get; }
+    public IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> Jobs { get; }
+
+    public static PipelineGraph Plan(PipelineSpec spec, IReadOnlyList<Stage> stages)
+    {
+        var byName = stages.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        var ordered = new List<Stage>();
+        var visiting = new HashSet<string>();
+        void Visit(Stage s)
+        {
+            if (ordered.Contains(s)) return;
+            if (!visiting.Add(s.Name)) throw new InvalidOperationException($"stage cycle through {s.Name}");
+            foreach (var up in s.Upstream)
+                Visit(byName.TryGetValue(up, out var u) ? u : throw new InvalidOperationException($"stage {s.Name} depends on unknown stage {up}"));
+            ordered.Add(s);
+        }
+        foreach (var s in stages) Visit(s);
+
+        var jobs = new Dictionary<string, IReadOnlyList<JobPlan>>(StringComparer.Ordinal);
+        foreach (var s in ordered)
+        {
+            var planned = s.Plan(spec, jobs);
+            var duplicate = planned.GroupBy(j => j.Id).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null) throw new InvalidOperationException($"stage {s.Name} planned job '{duplicate.Key}' twice");
+            jobs[s.Name] = planned;
+        }
+        return new PipelineGraph(spec, ordered, jobs);
+    }
+
+    public Stage StageNamed(string name) =>
+        Stages.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"unknown stage '{name}'; stages: {string.Join(", ", Stages.Select(s => s.Name))}");
+
+    public JobPlan Find(string stage, string id) =>
+        Jobs[StageNamed(stage).Name].FirstOrDefault(j => j.Id == id)
+        ?? throw new ArgumentException($"stage {stage} has no job '{id}'");
+
+    /// <summary>The target stage's jobs and everything they transitively read, inputs before readers.</summary>
+    public IReadOnlyList<JobPlan> JobsFor(string? target)
+    {
+        if (target is null) return Stages.SelectMany(s => Jobs[s.Name]).ToList();
+        var result = new List<JobPlan>();
+        var seen = new HashSet<string>();
+        void Visit(JobPlan j)
+        {
+            if (!seen.Add(j.Key + "|" + j.Name)) return;
+            foreach (var input in j.Inputs.Values) Visit(input);
+            result.Add(j);
+        }
+        foreach (var j in Jobs[StageNamed(target).Name]) Visit(j);
+        return result;
+    }
+}

@@ -1,0 +1,22 @@
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Graph;
+
+/// <summary>
+/// A pipeline stage: plans its jobs from the spec and the upstream stages' jobs, and runs one job into a folder.
+/// Bump <see cref="Version"/> whenever what a job produces changes for the same inputs.
+/// </summary>
+public abstract class Stage
+{
+    public abstract string Name { get; }
+    public abstract int Version { get; }
+    /// <summary>Stages whose jobs this stage's jobs may read.</summary>
+    public abstract IReadOnlyList<string> Upstream { get; }
+    public virtual string Description => Name;
+
+    /// <summary>The jobs of this stage. <paramref name="planned"/> holds every upstream stage's jobs by stage name.</summary>
+    public abstract IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned);
+
+    /// <summary>Runs one job, writing its payload into <see cref="JobContext.OutputDirectory"/>.</summary>
+    public abstract void Run(JobContext context);
+}

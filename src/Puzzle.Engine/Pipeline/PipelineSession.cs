@@ -1,0 +1,59 @@
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Stages;
+
+namespace Puzzle.Engine.Pipeline;
+
+/// <summary>
+/// One pipeline spec opened against a store: the planned graph, its status, and running it. Every front end
+/// (CLI, Cake, MSBuild, Slurm tasks) goes through this.
+/// </summary>
+public sealed class PipelineSession
+{
+    PipelineSession(PipelineSpec spec, PipelineGraph graph, CacheStore store)
+    {
+        Spec = spec;
+        Graph = graph;
+        Store = store;
+        History = new JobHistory(store.Root, spec.Name);
+    }
+
+    public PipelineSpec Spec { get; }
+    public PipelineGraph Graph { get; }
+    public CacheStore Store { get; }
+    public JobHistory History { get; }
+
+    /// <summary>The store defaults to <c>.puzzle/</c> under the spec's base folder (the repository root).</summary>
+    public static string DefaultStore(PipelineSpec spec) => Path.Combine(spec.BaseDirectory, ".puzzle");
+
+    public static PipelineSession Open(string specPath, string? storeRoot = null, IReadOnlyList<Stage>? stages = null)
+    {
+        var spec = SpecLoader.Load(specPath);
+        return Open(spec, storeRoot, stages);
+    }
+
+    public static PipelineSession Open(PipelineSpec spec, string? storeRoot = null, IReadOnlyList<Stage>? stages = null) =>
+        new(spec, PipelineGraph.Plan(spec, stages ?? PuzzleStages.All()), new CacheStore(storeRoot ?? DefaultStore(spec)));
+
+    public IReadOnlyList<JobStatus> Status(string? target = null) => PipelineStatus.Of(Graph, Store, History, target);
+
+    public Task<RunSummary> RunAsync(string? target, IJobLauncher launcher, TextWriter? console = null, CancellationToken cancel = default)
+    {
+        Store.CleanStaging(TimeSpan.FromHours(1));
+        var executor = new LocalExecutor(Store, History, launcher, Spec.Executor.Jobs, Spec.Executor.ThreadsPerJob, console);
+        return executor.RunAsync(Graph, target, cancel);
+    }
+
+    /// <summary>Runs one job in this process (what a launched job process does); checks the key it was launched for.</summary>
+    public (CacheEntry Entry, bool Ran) RunJob(string stage, string id, string? expectedKey, int threads, TextWriter log)
+    {
+        var job = Graph.Find(stage, id);
+        if (expectedKey is not null && expectedKey != job.Key)
+            throw new InvalidOperationException($"{job.Name}: the spec now plans key {job.Key[..12]}, not {expectedKey[..Math.Min(12, expectedKey.Length)]}: the spec changed during the run");
+        return JobRunner.Run(job, Spec, Store, History, log, threads);
+    }
+
+    public InProcessJobLauncher InProcessLauncher() => new(Spec, Store, History);
+}

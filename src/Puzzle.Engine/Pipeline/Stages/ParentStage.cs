@@ -1,0 +1,91 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Parents;
+using Puzzle.Engine.Tokenization;
+using Puzzle.Engine.Training;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Parent: pretrained here from the pipeline's data (parent.pretrain), or a user's Hugging Face checkpoint
+/// (parent.path), validated and referenced where it lies rather than copied.
+/// </summary>
+public sealed class ParentStage : Stage
+{
+    public override string Name => "Parent";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Tokenizer", "Data"];
+    public override string Description => "pretrain the parent (or validate the given one)";
+    public const string ModelFolder = "model";
+    public const string PointerFile = "parent.json";
+
+    public static string ResolvePath(PipelineSpec spec, string path) => Path.GetFullPath(path, spec.BaseDirectory);
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        if (spec.Parent.Path is { } path)
+            return [new JobPlan(this, "parent", new JsonObject { ["fingerprint"] = Fingerprint(ResolvePath(spec, path)) }, new Dictionary<string, JobPlan>())];
+        var inputs = new Dictionary<string, JobPlan>
+        {
+            ["tokenizer"] = planned["Tokenizer"].Single(),
+            ["data"] = planned["Data"].Single(),
+        };
+        return [new JobPlan(this, "parent", SpecSlice.Of(spec, "parent.pretrain", "data.seq_len"), inputs, spec.Parent.Pretrain!.Seed)];
+    }
+
+    /// <summary>The folder holding the parent's Hugging Face checkpoint, given the Parent job's published folder.</summary>
+    public static string ModelDirectory(string jobDirectory)
+    {
+        var pointer = Path.Combine(jobDirectory, PointerFile);
+        if (!File.Exists(pointer)) return Path.Combine(jobDirectory, ModelFolder);
+        return JsonDocument.Parse(File.ReadAllText(pointer)).RootElement.GetProperty("path").GetString()!;
+    }
+
+    public override void Run(JobContext context)
+    {
+        var spec = context.Spec;
+        if (spec.Parent.Path is { } path)
+        {
+            var dir = ResolvePath(spec, path);
+            var (config, tensors) = Checkpoint.Open(dir);
+            tensors.Dispose();
+            File.WriteAllText(context.Output(PointerFile), new JsonObject { ["path"] = dir, ["fingerprint"] = Fingerprint(dir) }.ToJsonString());
+            context.Metrics["layers"] = config.NumLayers;
+            return;
+        }
+        var p = spec.Parent.Pretrain!;
+        var recipe = new ParentRecipe
+        {
+            Name = spec.Name, Inputs = [], VocabSize = p.VocabSize, SeqLen = spec.Data.SeqLen, Hidden = p.Hidden, Layers = p.Layers,
+            Heads = p.Heads, KvHeads = p.KvHeads, Intermediate = p.Intermediate, TieEmbeddings = p.TieEmbeddings, BatchSize = p.Batch,
+            Seed = p.Seed,
+            Train = new TrainOptions
+            {
+                Tokens = p.Tokens, LearningRate = p.Lr, WarmupFraction = p.WarmupFraction, MinLrRatio = p.MinLrRatio,
+                WeightDecay = p.WeightDecay, GradClip = p.GradClip,
+            },
+        };
+        using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
+        var report = ParentBuilder.Pretrain(recipe, tokenizer, Path.Combine(context.Input("data"), DataStage.Folder),
+            context.Output(ModelFolder), context.Log.WriteLine, context.Log);
+        context.Metrics["parameters"] = report.Parameters;
+        context.Metrics["heldout_loss"] = report.Heldout.Loss;
+        context.Metrics["heldout_top1"] = report.Heldout.Top1;
+        context.Metrics["unigram_entropy"] = report.HeldoutUnigramEntropy;
+        context.Metrics["train_tokens_per_s"] = report.TrainTokensPerSecond;
+    }
+
+    /// <summary>Identifies a user's checkpoint without hashing gigabytes: config.json's bytes and every file's name and size.</summary>
+    static string Fingerprint(string dir)
+    {
+        if (!File.Exists(Path.Combine(dir, HfConfig.FileName))) throw new FileNotFoundException($"{dir}: no config.json (not a Hugging Face model folder)");
+        var parts = Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal)
+            .Select(f => $"{Path.GetFileName(f)}:{new FileInfo(f).Length}")
+            .Prepend(CacheStore.HashFile(Path.Combine(dir, HfConfig.FileName)));
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", parts))));
+    }
+}
