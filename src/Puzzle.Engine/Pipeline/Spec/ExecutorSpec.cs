@@ -1,0 +1,22 @@
+using System.ComponentModel;
+
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>Where and how parallel the pipeline's jobs run.</summary>
+[Description("Where the pipeline's jobs run and how many at once.")]
+public sealed record ExecutorSpec
+{
+    [Description("local: processes on this machine; slurm: job arrays on a cluster.")]
+    public ExecutorKind Kind { get; init; } = ExecutorKind.Local;
+
+    [Description("Jobs run at once.")]
+    [Bounds(Minimum = 1)]
+    public int Jobs { get; init; } = 2;
+
+    [Description("CPU threads per job; default: the cores divided among the jobs.")]
+    [Bounds(Minimum = 1)]
+    public int? ThreadsPerJob { get; init; }
+
+    [Description("Slurm settings, used when kind is slurm.")]
+    public SlurmSpec Slurm { get; init; } = new();
+}

@@ -1,0 +1,9 @@
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>The floating-point type of the exported weights.</summary>
+public enum ExportDType
+{
+    Float32,
+    Bfloat16,
+    Float16,
+}

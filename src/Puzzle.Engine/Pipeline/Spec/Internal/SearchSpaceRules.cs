@@ -1,0 +1,68 @@
+using System.Globalization;
+
+namespace Puzzle.Engine.Pipeline.Spec.Internal;
+
+/// <summary>
+/// A search space must offer each layer at least one attention and one FFN alternative; KV-head counts must divide
+/// the parent's heads; layer ranges must run forwards and, when the parent's shape is known, stay within it.
+/// </summary>
+internal sealed class SearchSpaceRules(SourceMap map, SpecErrorList errors)
+{
+    public void Check(SearchSpaceSpec space, PretrainSpec? parent)
+    {
+        var heads = parent is not null && map.Bound(parent, "heads") ? parent.Heads : (int?)null;
+        var layers = parent is not null && map.Bound(parent, "layers") ? parent.Layers : (int?)null;
+
+        if (map.Bound(space.Attention, "kv_heads", "linear", "no_op") && !space.Attention.HasOptions)
+            errors.Add(map.At(space.Attention), NoAttention(map.PathOf(space.Attention)));
+        if (map.Bound(space.Ffn, "ratios", "linear", "no_op") && !space.Ffn.HasOptions)
+            errors.Add(map.At(space.Ffn), NoFfn(map.PathOf(space.Ffn)));
+        CheckKvHeads(space.Attention, space.Attention.KvHeads, heads);
+
+        foreach (var layer in space.Layers)
+        {
+            CheckRange(layer, layers);
+            if (layer.Attention is { } attention)
+            {
+                if (map.Bound(attention, "kv_heads", "linear", "no_op") && !attention.ApplyTo(space.Attention).HasOptions)
+                    errors.Add(map.At(attention), NoAttention(map.PathOf(attention)));
+                CheckKvHeads(attention, attention.KvHeads ?? [], heads);
+            }
+            if (layer.Ffn is { } ffn && map.Bound(ffn, "ratios", "linear", "no_op") && !ffn.ApplyTo(space.Ffn).HasOptions)
+                errors.Add(map.At(ffn), NoFfn(map.PathOf(ffn)));
+        }
+    }
+
+    void CheckKvHeads(object record, IReadOnlyList<int> kvHeads, int? heads)
+    {
+        if (heads is not { } h || !map.Bound(record, "kv_heads")) return;
+        for (var i = 0; i < kvHeads.Count; i++)
+            if (h % kvHeads[i] != 0)
+                errors.Add(map.At(record, "kv_heads", i),
+                    $"{map.PathOf(record, "kv_heads")}[{i}] = {kvHeads[i]} does not divide the parent's {h} attention heads");
+    }
+
+    void CheckRange(LayerOverride layer, int? layers)
+    {
+        if (!map.Bound(layer, "range")) return;
+        var parts = layer.Range.Split('-');
+        var where = map.At(layer, "range");
+        var path = map.PathOf(layer, "range");
+        if (!long.TryParse(parts[0], CultureInfo.InvariantCulture, out var first) || !long.TryParse(parts[^1], CultureInfo.InvariantCulture, out var last)
+            || last > int.MaxValue)
+        {
+            errors.Add(where, $"{path} '{layer.Range}' is not a layer range");
+            return;
+        }
+        if (first > last)
+            errors.Add(where, $"{path} '{layer.Range}' runs backwards; write {last}-{first}");
+        else if (layers is { } n && last >= n)
+            errors.Add(where, $"{path} '{layer.Range}' goes past the parent's last layer ({n} layers: 0-{n - 1})");
+    }
+
+    static string NoAttention(string path) =>
+        $"{path} offers no alternative to the parent's attention: list kv_heads, or set linear or no_op to true";
+
+    static string NoFfn(string path) =>
+        $"{path} offers no alternative to the parent's FFN: list ratios, or set linear or no_op to true";
+}

@@ -1,0 +1,96 @@
+using Puzzle.Engine.Data;
+
+namespace Puzzle.Engine.Pipeline.Spec.Internal;
+
+/// <summary>
+/// The rules that span fields or touch the file system: one parent, existing inputs, outputs inside the
+/// repository's artifacts/ or .puzzle/, a non-empty search space. Rules skip fields the binder already rejected,
+/// so one mistake gives one error.
+/// </summary>
+internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string baseDirectory)
+{
+    static readonly string[] OutputRoots = ["artifacts", ".puzzle"];
+    static readonly string[] NpmExtensions = [".json", ".txt"];
+
+    public void Check(PipelineSpec spec)
+    {
+        // A required section that is missing or malformed is null here; the binder has reported it.
+        if (spec.Parent is not null) CheckParent(spec.Parent);
+        if (spec.Data is not null) CheckData(spec.Data);
+        var pretrain = spec.Parent is not null && map.Bound(spec.Parent, "pretrain") ? spec.Parent.Pretrain : null;
+        new SearchSpaceRules(map, errors).Check(spec.SearchSpace, pretrain);
+        CheckLoss(spec.Gkd.Loss);
+        CheckOutput(spec.Pack, "feed", spec.Pack.Feed);
+        CheckOutput(spec.Executor.Slurm, "store", spec.Executor.Slurm.Store);
+    }
+
+    void CheckParent(ParentSpec parent)
+    {
+        if (!map.Bound(parent, "path", "pretrain")) return;
+        if (parent.Path is null == parent.Pretrain is null)
+            errors.Add(map.At(parent), parent.Path is null
+                ? "parent needs either path (a Hugging Face model folder) or pretrain (a small Llama trained here)"
+                : "parent has both path and pretrain; give exactly one");
+        if (parent.Path is { } path && parent.Pretrain is null)
+        {
+            var full = Resolve(path);
+            var where = map.At(parent, "path");
+            if (File.Exists(full)) errors.Add(where, $"parent.path '{path}' is a file; name the model's folder");
+            else if (!Directory.Exists(full)) errors.Add(where, $"parent.path '{path}' does not exist ({full})");
+            else if (!File.Exists(Path.Combine(full, "config.json")))
+                errors.Add(where, $"parent.path '{path}' has no config.json; it must be a Hugging Face model folder");
+        }
+        if (parent.Pretrain is { } pre)
+        {
+            if (map.Bound(pre, "heads", "kv_heads") && pre.Heads % pre.KvHeads != 0)
+                errors.Add(map.At(pre, "kv_heads"), $"parent.pretrain.kv_heads ({pre.KvHeads}) must divide heads ({pre.Heads})");
+            if (map.Bound(pre, "heads", "hidden") && pre.Hidden % pre.Heads != 0)
+                errors.Add(map.At(pre, "hidden"), $"parent.pretrain.hidden ({pre.Hidden}) must be a multiple of heads ({pre.Heads})");
+        }
+    }
+
+    void CheckData(DataSpec data)
+    {
+        if (map.Bound(data, "npm", "train") && data.Npm.Count == 0 && data.Train.Count == 0)
+            errors.Add(map.At(data), "data needs text: give npm packages, train files, or both");
+        foreach (var npm in data.Npm.Where(n => map.Bound(n, "files")))
+        {
+            var where = map.At(npm, "files");
+            var path = map.PathOf(npm, "files");
+            if (npm.Files.Replace('\\', '/').Split('/').Contains(".."))
+                errors.Add(where, $"{path} '{npm.Files}' must stay inside the package (no '..')");
+            else if (Path.GetExtension(npm.Files) is { Length: > 0 } ext && !ext.Contains('*') && !NpmExtensions.Contains(ext.ToLowerInvariant()))
+                errors.Add(where, $"{path} '{npm.Files}' names {ext} files; npm sources are read from .json and .txt files");
+        }
+        for (var i = 0; i < data.Train.Count; i++)
+        {
+            try
+            {
+                InputFiles.Resolve([data.Train[i]], baseDirectory);
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException)
+            {
+                errors.Add(map.At(data, "train", i), $"data.train[{i}]: {e.Message}");
+            }
+        }
+    }
+
+    void CheckLoss(GkdLoss loss)
+    {
+        if (map.Bound(loss, "cosine", "kl", "lm") && loss.Cosine == 0 && loss.Kl == 0 && loss.Lm == 0)
+            errors.Add(map.At(loss), "gkd.loss weights are all zero; make at least one of cosine, kl and lm positive");
+    }
+
+    /// <summary>Outputs stay inside the repository's artifacts/ or .puzzle/, so a spec cannot write anywhere else.</summary>
+    void CheckOutput(object record, string key, string? path)
+    {
+        if (path is null || !map.Bound(record, key)) return;
+        var full = Resolve(path);
+        var inside = OutputRoots.Select(r => Path.Combine(Path.GetFullPath(baseDirectory), r))
+            .Any(root => full == root || full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+        if (!inside)
+            errors.Add(map.At(record, key), $"{map.PathOf(record, key)} '{path}' must stay inside artifacts/ or .puzzle/ (it resolves to {full})");
+    }
+
+    string Resolve(string path) => Path.GetFullPath(Path.Combine(baseDirectory, path));
+}

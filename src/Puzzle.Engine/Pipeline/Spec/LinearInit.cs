@@ -1,0 +1,10 @@
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>How a linear replacement of an attention or FFN block starts before distillation.</summary>
+public enum LinearInit
+{
+    /// <summary>As in the Puzzle paper: from the parent block's weights.</summary>
+    Paper,
+    /// <summary>The least-squares fit of the block's output on its input over calibration activations.</summary>
+    LeastSquares,
+}

@@ -1,0 +1,35 @@
+using System.ComponentModel;
+
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>The inference scenario block costs are measured (or modelled) in.</summary>
+[Description("The inference scenario: device, batch and sequence lengths that block costs are measured in.")]
+public sealed record ScenarioSpec
+{
+    [Description("Where costs are measured.")]
+    public ScenarioDevice Device { get; init; } = ScenarioDevice.Cpu;
+
+    [Description("Sequences generated at once.")]
+    [Bounds(Minimum = 1)]
+    public int Batch { get; init; } = 8;
+
+    [Description("Prompt tokens per sequence (prefill).")]
+    [Bounds(Minimum = 1)]
+    public int Prompt { get; init; } = 128;
+
+    [Description("Generated tokens per sequence (decode).")]
+    [Bounds(Minimum = 1)]
+    public int Generate { get; init; } = 64;
+
+    [Description("Timed repetitions per measurement; the median is kept.")]
+    [Bounds(Minimum = 1)]
+    public int Repeats { get; init; } = 5;
+
+    [Description("Untimed repetitions before timing.")]
+    [Bounds(Minimum = 0)]
+    public int Warmup { get; init; } = 2;
+
+    [Description("Model costs with a roofline for this hardware (e.g. h100-sxm) instead of measuring.")]
+    [Pattern("^[a-z0-9][a-z0-9_.-]*$", Hint = "a hardware name like h100-sxm")]
+    public string? Target { get; init; }
+}

@@ -1,0 +1,15 @@
+using System.ComponentModel;
+
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>How each variant's replace-1-block quality is measured.</summary>
+[Description("Replace-1-block scoring: the parent with one block swapped for a variant, measured on held-out text.")]
+public sealed record ScoringSpec
+{
+    [Description("kl: KL from the parent's outputs; lm_loss: loss on the text; top1: top-1 agreement with the parent.")]
+    public ScoringMetric Metric { get; init; } = ScoringMetric.Kl;
+
+    [Description("Held-out tokens each variant is scored on.")]
+    [Bounds(Minimum = 1)]
+    public long Tokens { get; init; } = 20_000;
+}

@@ -1,0 +1,28 @@
+using System.ComponentModel;
+
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>
+/// The block variants every layer may take. The parent's own attention and FFN are always candidates; these are
+/// the alternatives the block library adds, and per-layer overrides change them for some layers.
+/// </summary>
+[Description("The block variants each layer may take; the parent's own blocks are always candidates too.")]
+public sealed record SearchSpaceSpec
+{
+    [Description("Attention variants for every layer.")]
+    public AttentionSpace Attention { get; init; } = new();
+
+    [Description("FFN variants for every layer.")]
+    public FfnSpace Ffn { get; init; } = new();
+
+    [Description("Overrides for some layers; a field left out keeps the value above.")]
+    public IReadOnlyList<LayerOverride> Layers { get; init; } = [];
+
+    /// <summary>The attention variants of <paramref name="layer"/>: the last override covering it applied to <see cref="Attention"/>.</summary>
+    public AttentionSpace AttentionFor(int layer) =>
+        Layers.LastOrDefault(o => o.Attention is not null && o.Covers(layer))?.Attention?.ApplyTo(Attention) ?? Attention;
+
+    /// <summary>The FFN variants of <paramref name="layer"/>: the last override covering it applied to <see cref="Ffn"/>.</summary>
+    public FfnSpace FfnFor(int layer) =>
+        Layers.LastOrDefault(o => o.Ffn is not null && o.Covers(layer))?.Ffn?.ApplyTo(Ffn) ?? Ffn;
+}

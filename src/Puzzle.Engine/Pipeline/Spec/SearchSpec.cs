@@ -1,0 +1,28 @@
+using System.ComponentModel;
+
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>The search for the child architecture: one variant per layer, best total score within the constraints.</summary>
+[Description("The architecture search over the scored block library.")]
+public sealed record SearchSpec
+{
+    [Description("mip: the paper's mixed-integer program; greedy; max_params: the largest fitting child (a baseline).")]
+    public SearchMethod Method { get; init; } = SearchMethod.Mip;
+
+    [Description("How many different children to find.")]
+    [Bounds(Minimum = 1)]
+    public int Solutions { get; init; } = 1;
+
+    [Description("Each further solution may share at most this fraction of its blocks with earlier ones.")]
+    [Bounds(ExclusiveMinimum = 0, Maximum = 1)]
+    public double Diversity { get; init; } = 0.8;
+
+    [Description("Batch sizes the constraints must hold at; empty means the scenario's batch only.")]
+    [Bounds(Minimum = 1)]
+    [UniqueItems]
+    public IReadOnlyList<int> BatchSizes { get; init; } = [];
+
+    [Description("Time limit for the solver, in seconds.")]
+    [Bounds(ExclusiveMinimum = 0)]
+    public double TimeLimitS { get; init; } = 60;
+}

@@ -1,0 +1,56 @@
+using Puzzle.Engine.Pipeline.Spec.Internal;
+
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>
+/// Loads a pipeline spec strictly: YAML syntax, duplicate keys, unknown keys (with a "did you mean"), types, enum
+/// values, ranges, required keys, cross-field rules and the paths it names. All problems are reported together in
+/// one <see cref="SpecException"/>, each as <c>FILE:LINE:COLUMN: error: MESSAGE</c>.
+/// </summary>
+public static class SpecLoader
+{
+    /// <summary>Loads <paramref name="path"/>; relative paths in it resolve against <see cref="BaseDirectoryOf"/>.</summary>
+    /// <exception cref="SpecException">The file cannot be read or is not a valid spec.</exception>
+    public static PipelineSpec Load(string path)
+    {
+        string yaml;
+        try
+        {
+            yaml = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SpecException([new SpecError(path, 1, 1, $"cannot read the spec: {e.Message}")]);
+        }
+        return Parse(yaml, path, BaseDirectoryOf(path));
+    }
+
+    /// <summary>
+    /// Parses <paramref name="yaml"/> as if read from <paramref name="sourceName"/> (the name errors carry), resolving
+    /// paths against <paramref name="baseDirectory"/>.
+    /// </summary>
+    /// <exception cref="SpecException">The text is not a valid spec.</exception>
+    public static PipelineSpec Parse(string yaml, string sourceName, string baseDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(yaml);
+        var root = Path.GetFullPath(baseDirectory);
+        var errors = new SpecErrorList(sourceName);
+        var tree = new YamlTreeReader(errors).Read(yaml);
+        if (tree is null && errors.Any) errors.ThrowIfAny();
+        var map = new SourceMap();
+        var spec = new SpecBinder(errors, map).BindRoot(tree);
+        if (spec is not null) new SpecValidator(map, errors, root).Check(spec);
+        errors.ThrowIfAny();
+        return spec! with { SourcePath = sourceName, BaseDirectory = root };
+    }
+
+    /// <summary>
+    /// The folder a spec file's paths resolve against: the repository root (the folder holding <c>pipelines/</c>)
+    /// when the file is in a <c>pipelines/</c> folder, else the file's own folder.
+    /// </summary>
+    public static string BaseDirectoryOf(string specPath)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(specPath))!;
+        return Path.GetFileName(folder) == "pipelines" ? Path.GetDirectoryName(folder) ?? folder : folder;
+    }
+}

@@ -1,0 +1,67 @@
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Tests.Spec;
+
+public sealed class SpecLoaderRulesTests
+{
+    [Fact]
+    public void A_parent_path_must_be_a_model_folder()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["models/tiny"]);
+        const string yaml = "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1, files: x.txt }] }\n";
+
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", dir.Path));
+        Assert.Equal((2, 17), (e.Line, e.Column));
+        Assert.Contains("has no config.json", e.Message);
+
+        File.WriteAllText(dir["models/tiny/config.json"], "{}");
+        var s = SpecLoader.Parse(yaml, "p.yaml", dir.Path);
+        Assert.Equal("models/tiny", s.Parent.Path);
+        Assert.Null(s.Parent.Pretrain);
+        Assert.Equal(Path.Combine(Path.GetFullPath(dir.Path), "models", "tiny"), s.Resolve(s.Parent.Path!));
+    }
+
+    [Fact]
+    public void Every_error_is_reported_sorted_by_position()
+    {
+        const string yaml = """
+            name: Bad
+            parent: { pretrain: { heads: 8, kv_heads: 3 } }
+            data: { seq_len: 4, npm: [{ package: a@1, files: x.txt }] }
+            bld: { mode: fast, lr: 1e-3, lr: 2e-3 }
+            serch: {}
+            """;
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "bad.yaml", Path.GetTempPath()));
+
+        Assert.Equal(
+        [
+            "bad.yaml:1:7: error: name 'Bad' is not valid: expected lowercase letters, digits, '_' and '-', starting with a letter or digit",
+            "bad.yaml:2:43: error: parent.pretrain.kv_heads (3) must divide heads (8)",
+            "bad.yaml:3:18: error: data.seq_len must be at least 8 (found 4)",
+            "bad.yaml:4:14: error: bld.mode: expected one of decoupled, coupled; found the string 'fast'",
+            "bad.yaml:4:30: error: duplicate key 'lr' (first at 4:20)",
+            "bad.yaml:5:1: error: unknown key 'serch' at the top level; did you mean 'search'?",
+        ], e.Errors.Select(x => x.ToString()));
+        Assert.Equal(string.Join('\n', e.Errors), e.Message);
+        Assert.Equal(("bad.yaml", 1, 7), (e.File, e.Line, e.Column));
+    }
+
+    [Fact]
+    public void Paths_resolve_against_the_repository_root_when_the_spec_is_in_pipelines()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["pipelines"]);
+        Assert.Equal(Path.GetFullPath(dir.Path), SpecLoader.BaseDirectoryOf(dir["pipelines/x.yaml"]));
+        Assert.Equal(Path.GetFullPath(dir["specs"]), SpecLoader.BaseDirectoryOf(dir["specs/x.yaml"]));
+    }
+
+    [Fact]
+    public void Lists_are_read_only()
+    {
+        var s = SpecLoader.Parse("name: r\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }] }\nsearch_space: { ffn: { ratios: [0.5] } }\n",
+            "r.yaml", Path.GetTempPath());
+        Assert.False(s.SearchSpace.Ffn.Ratios is double[]);
+        Assert.True(s.SearchSpace.Ffn.Ratios is ICollection<double> { IsReadOnly: true });
+    }
+}
