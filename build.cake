@@ -1,14 +1,16 @@
 // Puzzle's Cake front end: one Cake task per pipeline stage, created from the Engine's stage graph.
 //   dotnet tool restore && dotnet cake --target=Parent [--pipeline=pipelines/ci.yaml]
 //   dotnet cake --tree          the task tree        dotnet cake --dryrun --target=X   what would run, nothing runs
+//   --no-build                  skip rebuilding the CLI (it is built in Release on each run otherwise)
 // No stage logic lives here: every task calls the `puzzle` CLI, which calls the Engine.
 #load "build/puzzle.cake"
 
 var target = Argument("target", "Evaluate");
 var pipeline = Argument("pipeline", "pipelines/default.yaml");
 var configuration = Argument("configuration", "Release");
+var build = !HasArgument("no-build");   // --no-build: use the CLI as last built
 
-var puzzle = new PuzzleCli(Context, configuration);
+var puzzle = new PuzzleCli(Context, configuration, build);
 var graph = puzzle.Graph(pipeline);
 
 foreach (var stage in graph.Stages)
@@ -19,12 +21,10 @@ foreach (var stage in graph.Stages)
     foreach (var upstream in stage.Upstream) task.IsDependentOn(upstream);
 }
 
-Setup(context =>
-{
-    Information($"pipeline {graph.Name} ({pipeline}), store {graph.Store}");
-    if (context.Configuration.GetValue("dryrun") != null || HasArgument("dryrun"))
-        puzzle.PrintWouldRun(pipeline, target);
-});
+Information($"pipeline {graph.Name} ({pipeline}), store {graph.Store}");
+// Cake runs no task (nor Setup) in a dry run, so say here which jobs the target would run and why.
+var dryRun = System.Environment.GetCommandLineArgs().Any(a => a is "--dryrun" or "--noop" or "--whatif");
+if (dryRun) puzzle.PrintWouldRun(pipeline, target);
 
 Teardown(context => puzzle.PrintSummary());
 

@@ -10,12 +10,15 @@ public sealed class PuzzleCli
     readonly string _dll;
     readonly List<(string Stage, string Job, string Outcome, double Seconds)> _jobs = new();
 
-    public PuzzleCli(ICakeContext context, string configuration)
+    GraphInfo _graph;
+
+    public PuzzleCli(ICakeContext context, string configuration, bool build)
     {
         _context = context;
         var project = context.MakeAbsolute(context.File("src/Puzzle.Cli/Puzzle.Cli.csproj"));
         _dll = context.MakeAbsolute(context.File($"src/Puzzle.Cli/bin/{configuration}/net10.0/puzzle.dll")).FullPath;
-        context.DotNetBuild(project.FullPath, new DotNetBuildSettings { Configuration = configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet });
+        if (build || !System.IO.File.Exists(_dll))
+            context.DotNetBuild(project.FullPath, new DotNetBuildSettings { Configuration = configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet });
     }
 
     (int Exit, string Output) Capture(params string[] args)
@@ -41,14 +44,14 @@ public sealed class PuzzleCli
             s.GetProperty("name").GetString(), s.GetProperty("description").GetString(),
             s.GetProperty("upstream").EnumerateArray().Select(u => u.GetString()).ToArray(),
             s.GetProperty("jobs").GetArrayLength())).ToArray();
-        return new GraphInfo(doc.GetProperty("pipeline").GetString(), doc.GetProperty("store").GetString(), stages);
+        return _graph = new GraphInfo(doc.GetProperty("pipeline").GetString(), doc.GetProperty("store").GetString(), stages);
     }
 
     /// <summary>Runs one stage's missing jobs (its upstream stages already ran as their own tasks).</summary>
     public void Run(string pipeline, string stage)
     {
         var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(new[] { "run", pipeline, "--target", stage }) });
-        var graph = Graph(pipeline);
+        var graph = _graph ?? Graph(pipeline);
         var record = JsonDocument.Parse(System.IO.File.ReadAllText(System.IO.Path.Combine(graph.Store, "runs", graph.Name, "last.json"))).RootElement;
         foreach (var j in record.GetProperty("jobs").EnumerateArray())
             if (j.GetProperty("stage").GetString() == stage)

@@ -16,9 +16,10 @@ public static class InputFiles
     /// by ordinal path; a file named twice counts once.
     /// </summary>
     /// <exception cref="FileNotFoundException">An entry names a missing file, or a glob matches nothing.</exception>
-    /// <exception cref="InvalidDataException">A file is neither .txt nor .jsonl.</exception>
-    public static IReadOnlyList<string> Resolve(IEnumerable<string> patterns, string? baseDirectory = null)
+    /// <exception cref="InvalidDataException">A file's extension is not one of <paramref name="extensions"/> (default: .txt, .jsonl).</exception>
+    public static IReadOnlyList<string> Resolve(IEnumerable<string> patterns, string? baseDirectory = null, IReadOnlyList<string>? extensions = null)
     {
+        extensions ??= Extensions;
         ArgumentNullException.ThrowIfNull(patterns);
         var root = Path.GetFullPath(baseDirectory ?? Directory.GetCurrentDirectory());
         var result = new List<string>();
@@ -32,8 +33,8 @@ public static class InputFiles
             foreach (var file in matches)
             {
                 var ext = Path.GetExtension(file).ToLowerInvariant();
-                if (!Extensions.Contains(ext))
-                    throw new InvalidDataException($"{file}: unsupported input kind '{ext}' (from '{pattern}'); the data stage reads {string.Join(" and ", Extensions)} files");
+                if (!extensions.Contains(ext))
+                    throw new InvalidDataException($"{file}: unsupported input kind '{ext}' (from '{pattern}'); expected {string.Join(" or ", extensions)} files");
                 if (seen.Add(file)) result.Add(file);
             }
         }

@@ -32,7 +32,7 @@ public sealed record ParentRecipe
     public static readonly ParentRecipe Example = new()
     {
         Name = "example", Inputs = ExampleText,
-        Train = new TrainOptions { Tokens = 2_400_000, LearningRate = 3e-3 },
+        Train = new TrainOptions { Tokens = 2_200_000, LearningRate = 3e-3 },
     };
 
     /// <summary>A quicker parent for the default demo pipeline.</summary>

