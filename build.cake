@@ -9,8 +9,9 @@ var target = Argument("target", "Evaluate");
 var pipeline = Argument("pipeline", "pipelines/default.yaml");
 var configuration = Argument("configuration", "Release");
 var build = !HasArgument("no-build");   // --no-build: use the CLI as last built
+var store = Argument<string>("store", null);   // cache store (default: .puzzle/ beside pipelines/)
 
-var puzzle = new PuzzleCli(Context, configuration, build);
+var puzzle = new PuzzleCli(Context, configuration, build, store);
 var graph = puzzle.Graph(pipeline);
 
 foreach (var stage in graph.Stages)

@@ -12,8 +12,11 @@ public sealed class PuzzleCli
 
     GraphInfo _graph;
 
-    public PuzzleCli(ICakeContext context, string configuration, bool build)
+    readonly string _store;
+
+    public PuzzleCli(ICakeContext context, string configuration, bool build, string store)
     {
+        _store = store == null ? null : context.MakeAbsolute(context.Directory(store)).FullPath;
         _context = context;
         var project = context.MakeAbsolute(context.File("src/Puzzle.Cli/Puzzle.Cli.csproj"));
         _dll = context.MakeAbsolute(context.File($"src/Puzzle.Cli/bin/{configuration}/net10.0/puzzle.dll")).FullPath;
@@ -32,6 +35,7 @@ public sealed class PuzzleCli
     {
         var builder = new ProcessArgumentBuilder().AppendQuoted(_dll);
         foreach (var a in args) builder.AppendQuoted(a);
+        if (_store != null) builder.Append("--store").AppendQuoted(_store);
         return builder;
     }
 

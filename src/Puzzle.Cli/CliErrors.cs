@@ -1,13 +1,19 @@
 using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Cli;
 
-/// <summary>Turns the Engine's input errors into one clear line on stderr and a non-zero exit.</summary>
+/// <summary>Turns the Engine's input errors into clear lines on stderr and a non-zero exit.</summary>
 public static class CliErrors
 {
     public static int Run(Func<int> command)
     {
         try { return command(); }
+        catch (SpecException e)
+        {
+            Console.Error.WriteLine(e.Message); // already FILE:LINE:COLUMN: error: ..., one line per error
+            return 1;
+        }
         catch (Exception e) when (e is CheckpointException or InvalidDataException or FileNotFoundException
                                       or DirectoryNotFoundException or IOException or ArgumentException or InvalidOperationException)
         {

@@ -10,10 +10,11 @@ internal static class PipelineGraphReader
     internal sealed record Stage(string Name, IReadOnlyList<string> Upstream, IReadOnlyList<Job> Jobs);
     internal sealed record Graph(string Pipeline, IReadOnlyList<Stage> Stages);
 
-    internal static Graph Read(string dotnet, string cli, string pipeline)
+    internal static Graph Read(string dotnet, string cli, string pipeline, string? store)
     {
         var start = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { cli, "graph", pipeline, "--json" }) start.ArgumentList.Add(a);
+        if (!string.IsNullOrEmpty(store)) { start.ArgumentList.Add("--store"); start.ArgumentList.Add(store!); }
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {dotnet}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

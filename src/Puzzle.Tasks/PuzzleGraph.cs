@@ -14,6 +14,7 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
     [Required] public string Cli { get; set; } = "";
     [Required] public string StampDirectory { get; set; } = "";
     public string? Target { get; set; }
+    public string? Store { get; set; }
     public string Dotnet { get; set; } = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
 
     [Output] public ITaskItem[] Jobs { get; private set; } = [];
@@ -21,7 +22,7 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
     public override bool Execute()
     {
         PipelineGraphReader.Graph graph;
-        try { graph = PipelineGraphReader.Read(Dotnet, Cli, Pipeline); }
+        try { graph = PipelineGraphReader.Read(Dotnet, Cli, Pipeline, Store); }
         catch (Exception e) { Log.LogError($"{Pipeline}: {e.Message}"); return false; }
         var byName = graph.Stages.ToDictionary(s => s.Name, StringComparer.OrdinalIgnoreCase);
         if (!string.IsNullOrEmpty(Target) && !byName.ContainsKey(Target!))

@@ -15,6 +15,7 @@ public sealed class PuzzleJob : ToolTask
     [Required] public string JobId { get; set; } = "";
     public string? Key { get; set; }
     public int Threads { get; set; }
+    public string? Store { get; set; }
     public string Dotnet { get; set; } = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
 
     protected override string ToolName => "dotnet";
@@ -29,6 +30,7 @@ public sealed class PuzzleJob : ToolTask
         builder.AppendSwitchIfNotNull("--stage ", Stage);
         builder.AppendSwitchIfNotNull("--id ", JobId);
         builder.AppendSwitchIfNotNull("--key ", Key);
+        if (!string.IsNullOrEmpty(Store)) builder.AppendSwitchIfNotNull("--store ", Store);
         if (Threads > 0) builder.AppendSwitchIfNotNull("--threads ", Threads.ToString());
         return builder.ToString();
     }

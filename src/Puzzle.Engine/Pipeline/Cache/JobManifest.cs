@@ -22,6 +22,8 @@ public sealed record JobManifest
     public required double Seconds { get; init; }
     public required string Host { get; init; }
     public required string Tool { get; init; }
+    /// <summary>The run that produced this entry: lets an executor tell "built by me" from "built meanwhile by another run".</summary>
+    public string RunId { get; init; } = "";
 
     public static readonly JsonSerializerOptions Json = new()
     {

@@ -6,13 +6,13 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// <summary>Runs jobs on threads of this process: for tests and for debugging a stage under a debugger.</summary>
 public sealed class InProcessJobLauncher(PipelineSpec spec, CacheStore store, JobHistory history) : IJobLauncher
 {
-    public Task<int> LaunchAsync(Graph.JobPlan job, string logPath, int threads, CancellationToken cancel) => Task.Run(() =>
+    public Task<int> LaunchAsync(Graph.JobPlan job, string runId, string logPath, int threads, CancellationToken cancel) => Task.Run(() =>
     {
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
         using var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
         try
         {
-            JobRunner.Run(job, spec, store, history, log, threads);
+            JobRunner.Run(job, spec, store, history, log, threads, runId);
             return 0;
         }
         catch (Exception e)

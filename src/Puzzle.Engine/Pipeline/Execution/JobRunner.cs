@@ -12,12 +12,15 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// </summary>
 public static class JobRunner
 {
+    /// <summary>Environment variable through which an executor tells a job process which run it belongs to.</summary>
+    public const string RunIdVariable = "PUZZLE_RUN_ID";
+
     public static readonly string ToolVersion =
         typeof(JobRunner).Assembly.GetName().Version?.ToString() ?? "0";
 
     /// <returns>the entry, and whether this call ran the job (false: it was cached)</returns>
     public static (CacheEntry Entry, bool Ran) Run(JobPlan job, PipelineSpec spec, CacheStore store, JobHistory history,
-        TextWriter log, int threads)
+        TextWriter log, int threads, string? runId = null)
     {
         if (store.Find(job.Key) is { } hit) return (Remember(hit), false);
         using var _ = store.Lock(job.Key);
@@ -34,6 +37,7 @@ public static class JobRunner
                 Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.Config,
                 Inputs = job.InputKeys, Seed = job.Seed, Files = new Dictionary<string, string>(), Metrics = context.Metrics,
                 StartedUtc = started, Seconds = clock.Elapsed.TotalSeconds, Host = Environment.MachineName, Tool = ToolVersion,
+                RunId = runId ?? Environment.GetEnvironmentVariable(RunIdVariable) ?? "",
             };
             return (Remember(store.Publish(staging, manifest)), true);
         }

@@ -18,6 +18,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
     public async Task<RunSummary> RunAsync(PipelineGraph graph, string? target, CancellationToken cancel = default)
     {
         var started = DateTime.UtcNow;
+        var runId = Guid.NewGuid().ToString("N");
         var clock = Stopwatch.StartNew();
         var pipeline = graph.Spec.Name;
         var jobs = graph.JobsFor(target);
@@ -46,7 +47,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             {
                 pending.Remove(job);
                 _console.WriteLine($"run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")})");
-                running[launcher.LaunchAsync(job, LogPath(pipeline, job), threads, cancel)] = (job, Stopwatch.StartNew());
+                running[launcher.LaunchAsync(job, runId, LogPath(pipeline, job), threads, cancel)] = (job, Stopwatch.StartNew());
             }
             if (running.Count == 0)
             {
@@ -58,10 +59,12 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             running.Remove(done);
             var exit = await done;
             var log = LogPath(pipeline, finished);
-            if (exit == 0 && store.Find(finished.Key) is not null)
+            if (exit == 0 && store.Find(finished.Key) is { } entry)
             {
-                records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Ran, jobClock.Elapsed.TotalSeconds, log);
-                _console.WriteLine($"done   {finished.Name} in {jobClock.Elapsed.TotalSeconds:F1} s");
+                // another run on the same store may have built it while this one waited on the key's lock
+                var outcome = entry.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
+                records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, jobClock.Elapsed.TotalSeconds, log);
+                _console.WriteLine($"{(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in {jobClock.Elapsed.TotalSeconds:F1} s");
             }
             else
             {

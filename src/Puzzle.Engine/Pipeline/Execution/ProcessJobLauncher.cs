@@ -10,7 +10,7 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// <param name="command">how to start the CLI, e.g. ["dotnet", ".../puzzle.dll"] or [".../puzzle"]</param>
 public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot) : IJobLauncher
 {
-    public async Task<int> LaunchAsync(JobPlan job, string logPath, int threads, CancellationToken cancel)
+    public async Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel)
     {
         var start = new ProcessStartInfo(command[0])
         {
@@ -21,6 +21,7 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
                      "--threads", threads.ToString(), "--store", storeRoot })
             start.ArgumentList.Add(a);
         start.Environment["OMP_NUM_THREADS"] = threads.ToString();
+        start.Environment[JobRunner.RunIdVariable] = runId;
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
         await using var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {command[0]}");

@@ -1,0 +1,80 @@
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Execution;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>Only what changed runs again: proven from the executor's run records and the manifests, not from timing.</summary>
+public class IncrementalRunTests
+{
+    static RunSummary Run(TestRepo repo, string? failJob = null)
+    {
+        var session = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All(failJob));
+        return session.RunAsync(null, session.InProcessLauncher(), TextWriter.Null).GetAwaiter().GetResult();
+    }
+
+    static string[] Ran(RunSummary s) => s.Where(JobOutcome.Ran).Select(j => $"{j.Stage}/{j.Job}").Order().ToArray();
+
+    [Fact]
+    public void Changing_only_constraints_reruns_only_the_search_and_what_follows()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Assert.Equal(6, Ran(Run(repo)).Length); // 4 variants, search, report
+        Assert.Empty(Ran(Run(repo)));
+
+        repo.Edit("throughput_vs_parent: 1.5", "throughput_vs_parent: 2.0");
+        var status = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Status();
+        var search = status.Single(s => s.Stage == "Select");
+        Assert.Equal(JobState.Stale, search.State);
+        Assert.Contains("constraints.throughput_vs_parent", search.Reason);
+        Assert.All(status.Where(s => s.Stage == "Variants"), s => Assert.Equal(JobState.Cached, s.State));
+
+        var rerun = Run(repo);
+        Assert.Equal(["Report/report", "Select/search"], Ran(rerun));
+        Assert.Equal(4, rerun.Where(JobOutcome.Cached).Count());
+    }
+
+    [Fact]
+    public void Changing_one_variants_setting_reruns_only_that_variant_and_what_depends_on_it()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Run(repo);
+        repo.Edit("bld:\n  lr: 0.001", "bld:\n  lr: 0.001\n  variants:\n    - { match: layer1.ffn.ratio0.5, lr: 0.01 }");
+
+        var stale = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Status().Where(s => s.State != JobState.Cached).ToList();
+        Assert.Equal(["Variants/layer1.ffn.ratio0.5", "Select/search", "Report/report"], stale.Select(s => $"{s.Stage}/{s.Job}"));
+        Assert.Contains("lr", stale[0].Reason);
+        Assert.Contains("input changed: Variants/layer1.ffn.ratio0.5", stale[1].Reason);
+
+        Assert.Equal(["Report/report", "Select/search", "Variants/layer1.ffn.ratio0.5"], Ran(Run(repo)));
+    }
+
+    [Fact]
+    public void A_failed_job_stops_what_depends_on_it_reports_its_log_and_keeps_the_rest_cached()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var failed = Run(repo, failJob: "layer0.ffn.ratio0.25");
+        Assert.False(failed.Succeeded);
+        var failure = failed.Where(JobOutcome.Failed).Single();
+        Assert.Equal("layer0.ffn.ratio0.25", failure.Job);
+        Assert.Contains("fails on purpose", File.ReadAllText(failure.Log!));
+        Assert.Equal(["Report/report", "Select/search"], failed.Where(JobOutcome.Skipped).Select(j => $"{j.Stage}/{j.Job}").Order());
+        Assert.Equal(3, failed.Where(JobOutcome.Ran).Count());
+
+        var fixedRun = Run(repo);
+        Assert.Equal(["Report/report", "Select/search", "Variants/layer0.ffn.ratio0.25"], Ran(fixedRun));
+    }
+
+    [Fact]
+    public void Keys_cover_exactly_the_fields_a_job_reads()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var before = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Graph;
+        repo.Edit("tokens: 400", "tokens: 500"); // evaluation.tokens: read by none of these stages
+        var after = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Graph;
+        Assert.Equal(before.JobsFor(null).Select(j => j.Key), after.JobsFor(null).Select(j => j.Key));
+        repo.Edit("bld:\n  lr: 0.001", "bld:\n  lr: 0.002");
+        var changed = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Graph.JobsFor(null)
+            .Zip(before.JobsFor(null)).Count(p => p.First.Key != p.Second.Key);
+        Assert.Equal(6, changed); // every variant reads bld.lr, and the search and report read them
+    }
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Execution;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>The store under real processes: SIGKILL mid-job, two runs at once, malformed specs.</summary>
+public class ProcessSafetyTests
+{
+    [Fact]
+    public void A_job_killed_with_sigkill_leaves_nothing_that_reads_as_a_hit_and_the_next_run_finishes()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec.Replace("tokens: 3000, batch: 4", "tokens: 400000, batch: 4"));
+        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
+        Assert.True(exit == 0, err);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var parent = session.Graph.Find("Parent", "parent");
+
+        using (var job = Cli.Start(repo.Root, "job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1"))
+        {
+            var staging = Path.Combine(repo.Store, "tmp");
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!(Directory.Exists(staging) && Directory.EnumerateDirectories(staging).Any()) && DateTime.UtcNow < deadline) Thread.Sleep(50);
+            Thread.Sleep(1500); // training: the job is between starting its staging folder and publishing it
+            Assert.False(job.HasExited, "the job finished before it could be killed");
+            job.Kill(); // SIGKILL
+            job.WaitForExit();
+        }
+        Assert.Null(session.Store.Find(parent.Key));
+        Assert.False(Directory.Exists(session.Store.EntryDirectory(parent.Key)));
+        Assert.Equal(JobState.Missing, session.Status("Parent").Single(s => s.Stage == "Parent").State);
+
+        var small = repo.Root; // finish the work quickly: a smaller budget is a different key, so shrink it back
+        repo.Edit("tokens: 400000", "tokens: 3000");
+        (exit, _, err) = Cli.Run(small, "run", repo.SpecPath, "--target", "Parent");
+        Assert.True(exit == 0, err);
+        var done = PipelineSession.Open(repo.SpecPath);
+        Assert.NotNull(done.Store.Find(done.Graph.Find("Parent", "parent").Key));
+    }
+
+    [Fact]
+    public void Two_runs_started_at_once_on_one_store_do_each_job_once_and_both_finish()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var first = Cli.Start(repo.Root, "run", repo.SpecPath);
+        var second = Cli.Start(repo.Root, "run", repo.SpecPath);
+        var a = Cli.Wait(first);
+        var b = Cli.Wait(second);
+        Assert.True(a.Exit == 0, a.Err);
+        Assert.True(b.Exit == 0, b.Err);
+
+        var records = Directory.GetFiles(Path.Combine(repo.Store, "runs", "test"), "2*.json")
+            .Select(f => JsonDocument.Parse(File.ReadAllText(f)).RootElement).ToList();
+        Assert.Equal(2, records.Count);
+        var ran = records.SelectMany(r => r.GetProperty("jobs").EnumerateArray())
+            .Where(j => j.GetProperty("outcome").GetString() == "Ran")
+            .Select(j => j.GetProperty("stage").GetString() + "/" + j.GetProperty("job").GetString()).ToList();
+        var all = PipelineSession.Open(repo.SpecPath).Graph.JobsFor(null).Select(j => j.Name).ToList();
+        Assert.Equal(all.Order(), ran.Order()); // every job ran exactly once across both runs
+        Assert.All(PipelineSession.Open(repo.SpecPath).Status(), s => Assert.Equal(JobState.Cached, s.State));
+    }
+
+    [Theory]
+    [InlineData("name: test\nparent:\n  pretrain: { layers: 2 }\ndata:\n  train: [text/*.txt]\n  seq_len: 16\nbld:\n  lr: 1e-3\n  lr: 2e-3\n", "9:3: error: duplicate key 'lr' (first at 8:3)")]
+    [InlineData("name: test\nparent:\n  pretrain: { layers: 2 }\ndata:\n  train: [text/*.txt]\n  sequence_len: 16\n", "6:3: error: unknown key 'sequence_len'")]
+    [InlineData("name: test\nparent:\n  pretrain: { layers: 2 }\ndata:\n  train: [missing/*.txt]\n", "5:11: error: data.train[0]: Input pattern 'missing/*.txt' matched no files")]
+    public void A_malformed_spec_is_an_error_with_its_position_and_nothing_is_written(string yaml, string expected)
+    {
+        using var repo = new TestRepo(yaml);
+        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath);
+        Assert.Equal(1, exit);
+        Assert.Contains($"{repo.SpecPath}:{expected}", err);
+        Assert.False(Directory.Exists(repo.Store));
+    }
+}
