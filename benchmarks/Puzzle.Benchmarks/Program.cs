@@ -6,6 +6,7 @@ TorchRuntime.EnsureLoaded();
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
     ["foundation"] = FoundationBenchmarks.Run,
+    ["frontends"] = FrontEndBenchmarks.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var suite))
 {

@@ -17,9 +17,12 @@ public static class Evaluator
         teacher?.eval();
         using var _ = no_grad();
         var sums = new LmMetricsAccumulator();
-        foreach (var batch in batches)
+        using var e = batches.GetEnumerator();
+        while (true)
         {
-            using var scope = NewDisposeScope();
+            using var scope = NewDisposeScope(); // frees the batch and every intermediate at once
+            if (!e.MoveNext()) break;
+            var batch = e.Current;
             var inputs = batch[.., ..^1];
             var targets = batch[.., 1..];
             sums.Add(model.Forward(inputs), targets, teacher?.Forward(inputs));

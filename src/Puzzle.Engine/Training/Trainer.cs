@@ -37,8 +37,8 @@ public static class Trainer
         using var e = batches.GetEnumerator();
         while (step < totalSteps)
         {
+            using var scope = NewDisposeScope(); // frees the batch and every intermediate of the step at once
             if (!e.MoveNext()) throw new InvalidOperationException($"the data ran out after {step} of {totalSteps} steps");
-            using var scope = NewDisposeScope();
             var lr = schedule.At(step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             optimizer.zero_grad();
