@@ -1,6 +1,7 @@
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
+using Puzzle.Engine.Pipeline.Spec;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,8 +16,9 @@ public static class FoundationBenchmarks
     public static BenchmarkReport Run(string[] args)
     {
         var report = new BenchmarkReport("foundation");
-        var recipe = ParentRecipe.Example;
-        var config = recipe.ModelConfig(recipe.VocabSize);
+        // the full example's parent (pipelines/moby-2x.yaml); weights do not matter for speed
+        var spec = SpecLoader.Load(Path.Combine("pipelines", "moby-2x.yaml")).Parent.Pretrain!;
+        var config = ParentBuilder.ModelConfig(spec, spec.VocabSize, 256, 1, 2);
         const int batch = 8, seqLen = 256;
         report.Add("torch threads", torch.get_num_threads(), "threads");
 

@@ -12,7 +12,6 @@ public static class PuzzleApp
         StatusCommand.Create(),
         GraphCommand.Create(),
         EvalCommand.Create(),
-        ParentCommand.Create(),
         JobCommand.Create(),
     };
 

@@ -3,6 +3,7 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Tokenization;
 using Puzzle.Engine.Training;
 using TorchSharp;
@@ -11,82 +12,58 @@ using static TorchSharp.torch;
 namespace Puzzle.Engine.Parents;
 
 /// <summary>
-/// Makes a parent from text: trains a BPE tokenizer, packs the text into token shards, pretrains a Llama with GQA,
-/// evaluates it on the held-out split, and saves it in Hugging Face format with its tokenizer and a report.
+/// Makes a parent when none can be downloaded: pretrains a Llama with GQA on a token dataset, evaluates it on the
+/// held-out split, and publishes it in Hugging Face format with its tokenizer and a report.
 /// </summary>
 public static class ParentBuilder
 {
     public const string SamplePrompt = "Call me Ishmael. Some years ago";
 
-    /// <param name="outputDirectory">the Hugging Face folder to publish (atomically)</param>
-    /// <param name="workDirectory">tokenizer and token shards (reused by later runs when present)</param>
-    public static ParentReport Build(ParentRecipe recipe, string outputDirectory, string workDirectory,
-        string? baseDirectory = null, Action<string>? log = null)
-    {
-        log ??= Console.Error.WriteLine;
-        var tokenizerDir = Path.Combine(workDirectory, "tokenizer");
-        var tokenizerPath = Path.Combine(tokenizerDir, "tokenizer.json");
-        var inputs = InputFiles.Resolve(recipe.Inputs, baseDirectory);
-        if (!File.Exists(tokenizerPath))
-        {
-            var bpe = BpeTrainer.TrainOnFiles(inputs, baseDirectory, new BpeTrainerOptions { VocabSize = recipe.VocabSize });
-            var temp = tokenizerDir + ".tmp-" + Environment.ProcessId;
-            bpe.Save(temp);
-            Directory.CreateDirectory(workDirectory);
-            if (Directory.Exists(tokenizerDir)) Directory.Delete(tokenizerDir, recursive: true);
-            Directory.Move(temp, tokenizerDir);
-            log($"tokenizer: {bpe.VocabSize} tokens trained on {bpe.TrainingCharacters:N0} characters in {bpe.Elapsed.TotalSeconds:F1} s");
-        }
-        using var tokenizer = Tokenizer.Load(tokenizerPath);
-        var dataDir = Path.Combine(workDirectory, $"data-seq{recipe.SeqLen}");
-        if (!File.Exists(Path.Combine(dataDir, DatasetManifest.FileName)))
-        {
-            var built = TokenDatasetBuilder.Build(tokenizer, new DataBuildOptions
-            {
-                Inputs = recipe.Inputs, BaseDirectory = baseDirectory, SeqLen = recipe.SeqLen,
-                HeldoutFraction = recipe.HeldoutFraction, Seed = (ulong)recipe.Seed,
-            }, dataDir, overwrite: true);
-            log($"data: {built.Manifest.Counts.Tokens:N0} tokens from {built.Manifest.Sources.Count} files → " +
-                $"{built.Manifest.Train.Sequences:N0} train / {built.Manifest.Heldout.Sequences:N0} held-out sequences in {built.Elapsed.TotalSeconds:F1} s");
-        }
+    public static ModelConfig ModelConfig(PretrainSpec p, int vocabSize, int seqLen, int? bos, int? eos) =>
+        Model.ModelConfig.Llama(vocabSize, p.Hidden, p.Layers, p.Heads, p.KvHeads, p.Intermediate, tie: p.TieEmbeddings,
+            ropeTheta: 10000, maxPositions: seqLen * 4) with { BosTokenId = bos, EosTokenId = eos };
 
-        return Pretrain(recipe, tokenizer, dataDir, outputDirectory, log);
-    }
+    public static TrainOptions TrainOptions(PretrainSpec p) => new()
+    {
+        Tokens = p.Tokens, LearningRate = p.Lr, WarmupFraction = p.WarmupFraction, MinLrRatio = p.MinLrRatio,
+        WeightDecay = p.WeightDecay, GradClip = p.GradClip,
+    };
 
     /// <summary>Pretrains on a token dataset made with <paramref name="tokenizer"/> and publishes the parent folder.</summary>
-    public static ParentReport Pretrain(ParentRecipe recipe, Tokenizer tokenizer, string dataDir, string outputDirectory,
+    public static ParentReport Pretrain(PretrainSpec recipe, Tokenizer tokenizer, string dataDir, string outputDirectory,
         Action<string>? log = null, TextWriter? progressOutput = null)
     {
         log ??= Console.Error.WriteLine;
-        var config = recipe.ModelConfig(tokenizer.VocabSize, tokenizer.BosId, tokenizer.EosId);
         using var train = TokenDataset.Open(dataDir, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataDir, DataSplit.Heldout);
         train.RequireTokenizer(tokenizer);
+        var config = ModelConfig(recipe, tokenizer.VocabSize, train.SeqLen, tokenizer.BosId, tokenizer.EosId);
+        var options = TrainOptions(recipe);
         using var model = CausalLM.Initialise(config, recipe.Seed);
         model.train();
-        log($"parent '{recipe.Name}': {config.NumLayers} layers, d={config.HiddenSize}, {config.NumAttentionHeads} heads / " +
-            $"{config.Blocks[0].Attention.KvHeads} KV heads, FFN {config.Blocks[0].Ffn.IntermediateSize}, vocab {config.VocabSize}, " +
-            $"{model.ParameterCount / 1e6:F2}M parameters; {train.Count:N0} train sequences of {recipe.SeqLen}");
+        var block = config.Blocks[0];
+        var architecture = $"Llama, {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads, " +
+                           $"{block.Attention.KvHeads} KV heads, FFN {block.Ffn.IntermediateSize}, vocab {config.VocabSize}";
+        log($"parent: {architecture}, {model.ParameterCount / 1e6:F2}M parameters; {train.Count:N0} train sequences of {train.SeqLen}");
         var clock = Stopwatch.StartNew();
-        var batches = train.InfiniteBatches(recipe.BatchSize, (ulong)recipe.Seed).Select(train.GetBatch);
+        var batches = train.InfiniteBatches(recipe.Batch, (ulong)recipe.Seed).Select(train.GetBatch);
         var curve = Trainer.Run(model.named_parameters().Select(p => (p.name, p.parameter)), batches, model.Loss,
-            (long)recipe.BatchSize * recipe.SeqLen, recipe.Train, new ProgressLine("pretrain", recipe.Train.Tokens, progressOutput));
+            (long)recipe.Batch * train.SeqLen, options, new ProgressLine("pretrain", options.Tokens, progressOutput));
         var seconds = clock.Elapsed.TotalSeconds;
         var trainTokens = curve[^1].Tokens;
 
-        var metrics = Evaluator.Evaluate(model, heldout.Batches(recipe.BatchSize, 0, 0, dropLast: false).Select(heldout.GetBatch));
+        var metrics = Evaluator.Evaluate(model, heldout.Batches(recipe.Batch, 0, 0, dropLast: false).Select(heldout.GetBatch));
         var prompt = tokenizer.Encode(SamplePrompt, addBos: true).Select(i => (long)i).ToArray();
         var sample = tokenizer.Decode(model.GenerateGreedy(prompt, 48, config.EosTokenId).Select(i => (int)i));
         var report = new ParentReport
         {
-            Recipe = recipe.Name,
-            Architecture = $"Llama, {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads, " +
-                           $"{config.Blocks[0].Attention.KvHeads} KV heads, FFN {config.Blocks[0].Ffn.IntermediateSize}, vocab {config.VocabSize}",
-            Parameters = model.ParameterCount, TrainTokens = trainTokens, TrainSeconds = seconds,
+            Architecture = architecture, Parameters = model.ParameterCount, TrainTokens = trainTokens, TrainSeconds = seconds,
             TrainTokensPerSecond = trainTokens / seconds, TorchThreads = torch.get_num_threads(),
             Heldout = metrics, HeldoutUnigramEntropy = UnigramEntropy(heldout),
             SamplePrompt = SamplePrompt, SampleGreedy = sample, LossCurve = curve,
         };
+        log($"held-out loss {metrics.Loss:F3} nats/token (perplexity {metrics.Perplexity:F1}), top-1 {metrics.Top1:P1}; " +
+            $"unigram entropy of the held-out text {report.HeldoutUnigramEntropy:F3}; greedy: \"{SamplePrompt}\" → \"{sample}\"");
         var extra = new Dictionary<string, string> { [ParentReport.FileName] = report.ToJson() };
         var tokenizerConfig = Path.Combine(Path.GetDirectoryName(tokenizer.Path)!, "tokenizer_config.json");
         if (File.Exists(tokenizerConfig)) extra["tokenizer_config.json"] = File.ReadAllText(tokenizerConfig);

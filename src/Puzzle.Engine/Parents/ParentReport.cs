@@ -9,7 +9,6 @@ namespace Puzzle.Engine.Parents;
 public sealed record ParentReport
 {
     public const string FileName = "parent_report.json";
-    public required string Recipe { get; init; }
     public required string Architecture { get; init; }
     public required long Parameters { get; init; }
     public required long TrainTokens { get; init; }

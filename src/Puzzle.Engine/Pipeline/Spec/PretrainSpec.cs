@@ -35,7 +35,7 @@ public sealed record PretrainSpec
 
     [Description("Training tokens.")]
     [Bounds(Minimum = 1)]
-    public long Tokens { get; init; } = 2_400_000;
+    public long Tokens { get; init; } = 2_200_000;
 
     [Description("Sequences per optimizer step.")]
     [Bounds(Minimum = 1)]

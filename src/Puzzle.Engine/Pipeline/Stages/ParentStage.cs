@@ -6,7 +6,6 @@ using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Tokenization;
-using Puzzle.Engine.Training;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
@@ -57,20 +56,8 @@ public sealed class ParentStage : Stage
             context.Metrics["layers"] = config.NumLayers;
             return;
         }
-        var p = spec.Parent.Pretrain!;
-        var recipe = new ParentRecipe
-        {
-            Name = spec.Name, Inputs = [], VocabSize = p.VocabSize, SeqLen = spec.Data.SeqLen, Hidden = p.Hidden, Layers = p.Layers,
-            Heads = p.Heads, KvHeads = p.KvHeads, Intermediate = p.Intermediate, TieEmbeddings = p.TieEmbeddings, BatchSize = p.Batch,
-            Seed = p.Seed,
-            Train = new TrainOptions
-            {
-                Tokens = p.Tokens, LearningRate = p.Lr, WarmupFraction = p.WarmupFraction, MinLrRatio = p.MinLrRatio,
-                WeightDecay = p.WeightDecay, GradClip = p.GradClip,
-            },
-        };
         using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
-        var report = ParentBuilder.Pretrain(recipe, tokenizer, Path.Combine(context.Input("data"), DataStage.Folder),
+        var report = ParentBuilder.Pretrain(spec.Parent.Pretrain!, tokenizer, Path.Combine(context.Input("data"), DataStage.Folder),
             context.Output(ModelFolder), context.Log.WriteLine, context.Log);
         context.Metrics["parameters"] = report.Parameters;
         context.Metrics["heldout_loss"] = report.Heldout.Loss;
