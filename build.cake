@@ -5,7 +5,7 @@
 // No stage logic lives here: every task calls the `puzzle` CLI, which calls the Engine.
 #load "build/puzzle.cake"
 
-var target = Argument("target", "Evaluate");
+var target = Argument("target", "Default");   // Default: every stage
 var pipeline = Argument("pipeline", "pipelines/default.yaml");
 var configuration = Argument("configuration", "Release");
 var build = !HasArgument("no-build");   // --no-build: use the CLI as last built
@@ -21,6 +21,8 @@ foreach (var stage in graph.Stages)
         .Does(() => puzzle.Run(pipeline, stage.Name));
     foreach (var upstream in stage.Upstream) task.IsDependentOn(upstream);
 }
+var all = Task("Default").Description("every stage of the pipeline");
+foreach (var stage in graph.Stages) all.IsDependentOn(stage.Name);
 
 Information($"pipeline {graph.Name} ({pipeline}), store {graph.Store}");
 // Cake runs no task (nor Setup) in a dry run, so say here which jobs the target would run and why.

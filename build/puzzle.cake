@@ -65,7 +65,7 @@ public sealed class PuzzleCli
 
     public void PrintWouldRun(string pipeline, string target)
     {
-        var (exit, output) = Capture("status", pipeline, "--target", target, "--json");
+        var (exit, output) = target == "Default" ? Capture("status", pipeline, "--json") : Capture("status", pipeline, "--target", target, "--json");
         if (exit != 0) return;
         _context.Information($"dry run of {target}: jobs that would run");
         foreach (var j in JsonDocument.Parse(output).RootElement.GetProperty("jobs").EnumerateArray())

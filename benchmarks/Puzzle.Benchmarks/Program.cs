@@ -7,6 +7,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
     ["foundation"] = FoundationBenchmarks.Run,
     ["frontends"] = FrontEndBenchmarks.Run,
+    ["library"] = LibraryBenchmarks.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var suite))
 {

@@ -73,6 +73,10 @@ public sealed class CausalLM : nn.Module
         return x;
     }
 
+    /// <summary>Rotary cos and sin [T, head_dim] for positions start..start+length-1.</summary>
+    public (Tensor Cos, Tensor Sin) RotaryAt(long start, long length, Device device, ScalarType dtype) =>
+        _rotary.At(start, length, device, dtype);
+
     /// <summary>Final norm and LM head: logits [B, T, vocab].</summary>
     public Tensor Head(Tensor hidden)
     {

@@ -22,11 +22,7 @@ public sealed record ParentReport
     public required string SampleGreedy { get; init; }
     public required IReadOnlyList<CurvePoint> LossCurve { get; init; }
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    public static JsonSerializerOptions Json => PuzzleJson.Options;
 
     public string ToJson() => JsonSerializer.Serialize(this, Json) + "\n";
 }

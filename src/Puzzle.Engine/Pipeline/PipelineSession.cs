@@ -39,10 +39,13 @@ public sealed class PipelineSession
 
     public IReadOnlyList<JobStatus> Status(string? target = null) => PipelineStatus.Of(Graph, Store, History, target);
 
-    public Task<RunSummary> RunAsync(string? target, IJobLauncher launcher, TextWriter? console = null, CancellationToken cancel = default)
+    /// <param name="jobs">parallel jobs (default: the spec's executor.jobs)</param>
+    /// <param name="threadsPerJob">torch threads per job (default: the spec's, else the cores divided between the jobs)</param>
+    public Task<RunSummary> RunAsync(string? target, IJobLauncher launcher, TextWriter? console = null, CancellationToken cancel = default,
+        int? jobs = null, int? threadsPerJob = null)
     {
         Store.CleanStaging(TimeSpan.FromHours(1));
-        var executor = new LocalExecutor(Store, History, launcher, Spec.Executor.Jobs, Spec.Executor.ThreadsPerJob, console);
+        var executor = new LocalExecutor(Store, History, launcher, jobs ?? Spec.Executor.Jobs, threadsPerJob ?? Spec.Executor.ThreadsPerJob, console);
         return executor.RunAsync(Graph, target, cancel);
     }
 

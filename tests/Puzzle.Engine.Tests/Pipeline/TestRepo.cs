@@ -49,9 +49,11 @@ public sealed class TestRepo : IDisposable
           seq_len: 16
           heldout_fraction: 0.1
         search_space:
-          ffn: { ratios: [0.5, 0.25] }
+          attention: { kv_heads: [1] }
+          ffn: { ratios: [0.5, 0.25], round_to: 16 }
         bld:
           lr: 0.001
+          tokens: 2000
         constraints:
           throughput_vs_parent: 1.5
         evaluation:

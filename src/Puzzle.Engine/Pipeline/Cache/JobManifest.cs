@@ -25,12 +25,7 @@ public sealed record JobManifest
     /// <summary>The run that produced this entry: lets an executor tell "built by me" from "built meanwhile by another run".</summary>
     public string RunId { get; init; } = "";
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        Converters = { new JsonStringEnumConverter() },
-    };
+    public static JsonSerializerOptions Json => PuzzleJson.Options;
 
     public string ToJson() => JsonSerializer.Serialize(this, Json) + "\n";
 

@@ -8,7 +8,8 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// with its output in the job's log file.
 /// </summary>
 /// <param name="command">how to start the CLI, e.g. ["dotnet", ".../puzzle.dll"] or [".../puzzle"]</param>
-public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot) : IJobLauncher
+/// <param name="progress">where jobs' progress lines (tokens/s, loss) are echoed, prefixed by the job</param>
+public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot, TextWriter? progress = null) : IJobLauncher
 {
     public async Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel)
     {
@@ -26,7 +27,12 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
         await using var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {command[0]}");
         var gate = new object();
-        void Write(string? line) { if (line is null) return; lock (gate) log.WriteLine(line); }
+        void Write(string? line)
+        {
+            if (line is null) return;
+            lock (gate) log.WriteLine(line);
+            if (progress is not null && line.Contains(" tok/s ")) progress.WriteLine($"  {job.Name}: {line}");
+        }
         process.OutputDataReceived += (_, e) => Write(e.Data);
         process.ErrorDataReceived += (_, e) => Write(e.Data);
         process.BeginOutputReadLine();

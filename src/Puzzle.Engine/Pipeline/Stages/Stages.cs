@@ -6,5 +6,5 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public static class PuzzleStages
 {
     public static IReadOnlyList<Stage> All() =>
-        [new FetchStage(), new TokenizerStage(), new DataStage(), new ParentStage(), new EvaluateStage()];
+        [new FetchStage(), new TokenizerStage(), new DataStage(), new ParentStage(), new CalibrateStage(), new DistillStage(), new EvaluateStage()];
 }

@@ -1,0 +1,40 @@
+using Puzzle.Engine.Model;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Library;
+
+/// <summary>
+/// What a decoupled variant sees and must produce: an attention variant reads the layer's input x and produces the
+/// parent attention's contribution h − x; an FFN variant reads h and produces the parent FFN's contribution x' − h.
+/// </summary>
+internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
+{
+    /// <summary>[2, B, T, hidden]: the variant's input and its target.</summary>
+    public Tensor Batch(ActivationSet set, IReadOnlyList<long> sequences)
+    {
+        using var scope = NewDisposeScope();
+        var l = variant.Layer;
+        Tensor input, target;
+        if (variant.Subblock == Subblock.Attention)
+        {
+            input = set.Read(ActivationSet.InputOf(l), sequences);
+            target = set.Read(ActivationSet.MidOf(l), sequences) - input;
+        }
+        else
+        {
+            input = set.Read(ActivationSet.MidOf(l), sequences);
+            target = set.Read(ActivationSet.InputOf(l + 1), sequences) - input;
+        }
+        return stack([input, target]).MoveToOuterDisposeScope();
+    }
+
+    public Tensor Output(DecoderBlock block, Tensor input) => variant.Subblock == Subblock.Attention
+        ? block.AttentionOutput(input, cos, sin, null, 0)
+        : block.FfnOutput(input);
+
+    public double Nmse(DecoderBlock block, Tensor batch)
+    {
+        using var scope = NewDisposeScope();
+        return Library.Nmse.Of(Output(block, batch[0]), batch[1]).item<float>();
+    }
+}

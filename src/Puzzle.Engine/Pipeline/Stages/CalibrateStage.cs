@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Data;
+using Puzzle.Engine.Library;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Calibrate: runs the parent once over the block-library tokens and stores its residual stream per layer
+/// (<see cref="ActivationSet"/>), plus a small held-out set for measuring each variant's normalized MSE. Every
+/// variant job reads only its own layer's activations: one parent pass instead of one per variant and layer.
+/// </summary>
+public sealed class CalibrateStage : Stage
+{
+    public override string Name => "Calibrate";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Data", "Parent"];
+    public override string Description => "record the parent's activations for the block library";
+    public const string TrainSet = "train", CheckSet = "check";
+    /// <summary>Held-out sequences on which init and final normalized MSE are measured.</summary>
+    public const int CheckSequences = 16;
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
+    [
+        new JobPlan(this, "activations", SpecSlice.Of(spec, "bld.tokens", "bld.batch"), new Dictionary<string, JobPlan>
+        {
+            ["parent"] = planned["Parent"].Single(),
+            ["data"] = planned["Data"].Single(),
+        }, spec.Bld.Seed),
+    ];
+
+    public override void Run(JobContext context)
+    {
+        var bld = context.Spec.Bld;
+        var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
+        using var model = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")));
+        using (var train = TokenDataset.Open(dataset, DataSplit.Train))
+        {
+            var sequences = Math.Clamp((bld.Tokens + train.SeqLen - 1) / train.SeqLen, 1, train.Count);
+            var order = train.EpochOrder((ulong)context.Job.Seed, 0).Take((int)sequences).ToArray();
+            Record(model, train, order, bld.Batch, context.Output(TrainSet));
+            context.Metrics["train_tokens"] = sequences * train.SeqLen;
+        }
+        using (var heldout = TokenDataset.Open(dataset, DataSplit.Heldout))
+        {
+            var order = Enumerable.Range(0, (int)Math.Min(CheckSequences, heldout.Count)).Select(i => (long)i).ToArray();
+            Record(model, heldout, order, bld.Batch, context.Output(CheckSet));
+        }
+        context.Log.WriteLine($"calibrate: {context.Metrics["train_tokens"]} tokens through {model.Config.NumLayers} layers");
+    }
+
+    /// <summary>Runs the parent over the sequences and appends x_i, h_i (and x_L) per batch.</summary>
+    static void Record(Model.CausalLM model, TokenDataset data, long[] order, int batch, string directory)
+    {
+        var config = model.Config;
+        using var writer = new ActivationSet.Writer(directory, config.NumLayers, data.SeqLen, config.HiddenSize);
+        using var _ = no_grad();
+        for (var start = 0; start < order.Length; start += batch)
+        {
+            using var scope = NewDisposeScope();
+            var tokens = data.GetBatch(order[start..Math.Min(order.Length, start + batch)]);
+            var x = model.Embed(tokens[.., ..^1]);
+            var (cos, sin) = model.RotaryAt(0, x.shape[1], x.device, x.dtype);
+            for (var i = 0; i < config.NumLayers; i++)
+            {
+                var block = model.model.layers[i];
+                writer.Append(ActivationSet.InputOf(i), x);
+                var h = x + block.AttentionOutput(x, cos, sin, null, i);
+                writer.Append(ActivationSet.MidOf(i), h);
+                x = h + block.FfnOutput(h);
+            }
+            writer.Append(ActivationSet.InputOf(config.NumLayers), x);
+        }
+    }
+}

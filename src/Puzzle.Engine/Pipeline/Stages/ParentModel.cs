@@ -1,0 +1,27 @@
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Parents;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>The parent's architecture known at plan time (from parent.pretrain, or the given checkpoint's config.json).</summary>
+public static class ParentModel
+{
+    public static ModelConfig PlannedConfig(PipelineSpec spec) => spec.Parent.Path is { } path
+        ? HfConfig.Read(ParentStage.ResolvePath(spec, path))
+        : ParentBuilder.ModelConfig(spec.Parent.Pretrain!, spec.Parent.Pretrain!.VocabSize, spec.Data.SeqLen, null, null);
+
+    /// <summary>The trained parent, loaded whole (for stages that run it end to end).</summary>
+    public static CausalLM Load(string modelDirectory)
+    {
+        var (config, tensors) = Checkpoint.Open(modelDirectory);
+        using (tensors)
+        {
+            var model = new CausalLM(config);
+            model.LoadWeights(tensors.Read);
+            model.eval();
+            return model;
+        }
+    }
+}
