@@ -1,0 +1,59 @@
+using Puzzle.Engine.Library;
+using Puzzle.Engine.Model;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Tests.Library;
+
+public class ChannelContributionTests
+{
+    [Fact]
+    public void Matches_a_direct_loop_over_tokens_and_channels()
+    {
+        Fixtures.Torch();
+        manual_seed(5);
+        const int hidden = 4, width = 3;
+        using var ffn = new SwiGluFfn(hidden, width);
+        using var norm = new RmsNorm(hidden, 1e-5);
+        using (no_grad()) norm.weight.copy_(tensor(new[] { 0.5f, 1f, 1.5f, 2f }));
+        using var h = randn(2, 3, hidden);
+
+        using var c = ChannelContribution.Compute(ffn, norm, h);
+
+        var n = ParentBlock.Values(norm.forward(h).detach()); // [6 tokens × hidden]
+        var gate = ParentBlock.Values(ffn.gate_proj.weight.detach());
+        var up = ParentBlock.Values(ffn.up_proj.weight.detach());
+        var down = ParentBlock.Values(ffn.down_proj.weight.detach()); // [hidden × width]
+        const int tokens = 6;
+        Assert.Equal(new long[] { width }, c.shape);
+        for (var i = 0; i < width; i++)
+        {
+            double sumAbs = 0;
+            for (var t = 0; t < tokens; t++)
+            {
+                double g = 0, u = 0;
+                for (var j = 0; j < hidden; j++)
+                {
+                    g += gate[i * hidden + j] * n[t * hidden + j];
+                    u += up[i * hidden + j] * n[t * hidden + j];
+                }
+                sumAbs += Math.Abs(g / (1 + Math.Exp(-g)) * u);
+            }
+            double column = 0;
+            for (var j = 0; j < hidden; j++) column += down[j * width + i] * down[j * width + i];
+            Assert.Equal(sumAbs / tokens * Math.Sqrt(column), c[i].item<float>(), 1e-5);
+        }
+    }
+
+    [Fact]
+    public void Several_batches_average_over_every_token()
+    {
+        var config = ParentBlock.Config();
+        using var block = ParentBlock.Create(config, 6);
+        using var h = ParentBlock.Activations(7, batch: 3);
+        using var whole = ChannelContribution.Compute(ParentBlock.Ffn(block), block.post_attention_layernorm!, h);
+        using var pieces = ChannelContribution.Compute(ParentBlock.Ffn(block), block.post_attention_layernorm!,
+            [h[..1], h[1..]]);
+        Assert.True(whole.allclose(pieces, rtol: 1e-5, atol: 1e-7));
+        Assert.True(whole.gt(0).all().item<bool>());
+    }
+}
