@@ -45,8 +45,8 @@ public static class LibraryBenchmarks
                 {
                     var x = randn(8, 256, config.HiddenSize);
                     writer.Append(ActivationSet.InputOf(0), x);
-                    writer.Append(ActivationSet.MidOf(0), x + 0.1f * randn_like(x));
-                    writer.Append(ActivationSet.InputOf(1), x + 0.2f * randn_like(x));
+                    writer.Append(ActivationSet.AttentionOf(0), 0.1f * randn_like(x));
+                    writer.Append(ActivationSet.FfnOf(0), 0.2f * randn_like(x));
                 }
             var train = ActivationSet.Open(Path.Combine(dir, "train"));
             var variant = new BlockVariant(0, Subblock.Ffn, null, FfnConfig.SwiGlu(384), "ratio0.5", false);
@@ -106,14 +106,14 @@ public static class LibraryBenchmarks
             using (var model = CausalLM.Initialise(config, 0))
                 Checkpoint.Save(Path.Combine(root, "parent"), config, model.state_dict(),
                     tokenizerPath: tokenizer.Save(Path.Combine(root, "tok")));
-            File.WriteAllText(Path.Combine(root, "pipelines", "depth.yaml"), $"""
-                name: depth{layers}
-                parent: {{ path: parent }}
-                data: {{ train: [text/*.txt], seq_len: 128 }}
+            File.WriteAllText(Path.Combine(root, "pipelines", "depth.yaml"), $$"""
+                name: depth{{layers}}
+                parent: { path: parent }
+                data: { train: [text/*.txt], seq_len: 128 }
                 search_space:
-                  attention: {{ kv_heads: [2], linear: false, no_op: false }}
-                  ffn: {{ ratios: [0.5], linear: false, no_op: false }}
-                bld: {{ tokens: 8192, batch: 8 }}
+                  attention: { kv_heads: [2], linear: false, no_op: false }
+                  ffn: { ratios: [0.5], linear: false, no_op: false }
+                bld: { tokens: 8192, batch: 8 }
                 """);
             var spec = Path.Combine(root, "pipelines", "depth.yaml");
             Exec("dotnet", Cli, "run", spec, "--target", "Calibrate");

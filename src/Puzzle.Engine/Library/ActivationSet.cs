@@ -8,8 +8,9 @@ namespace Puzzle.Engine.Library;
 
 /// <summary>
 /// The parent's residual stream on a fixed set of sequences, stored once per layer so every block-library job of
-/// that layer reads its own layer only: <c>x{i}</c> is layer i's input (x{L} the last layer's output) and
-/// <c>h{i}</c> the stream between layer i's attention and FFN. Raw little-endian float16 (ample range for a residual stream, 4x the precision of bfloat16), [sequences, T, hidden].
+/// that layer reads its own layer only: <c>x{i}</c> is layer i's input, <c>a{i}</c> its attention's contribution to the
+/// residual stream and <c>f{i}</c> its FFN's. Contributions are stored as such, not as differences of streams: in a
+/// residual stream they are small next to x, and a difference of two rounded streams would drown them. Raw little-endian float16 (ample range for a residual stream, 4x the precision of bfloat16), [sequences, T, hidden].
 /// </summary>
 public sealed class ActivationSet
 {
@@ -24,7 +25,8 @@ public sealed class ActivationSet
     long SequenceBytes => (long)Shape.SeqLen * Shape.Hidden * 2;
 
     public static string InputOf(int layer) => $"x{layer}";
-    public static string MidOf(int layer) => $"h{layer}";
+    public static string AttentionOf(int layer) => $"a{layer}";
+    public static string FfnOf(int layer) => $"f{layer}";
 
     public static ActivationSet Open(string directory)
     {

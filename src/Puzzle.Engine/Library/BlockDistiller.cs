@@ -23,25 +23,27 @@ public static class BlockDistiller
         torch.manual_seed(options.Seed);
         var rotary = new RotaryEmbedding(parentConfig.HeadDim, parentConfig.RopeTheta, parentConfig.RopeScaling);
         var (cos, sin) = rotary.At(0, train.Shape.SeqLen, CPU, float32);
-        var child = new DecoderBlock(parentConfig, variant.AsBlock);
         var io = new SubblockIO(variant, cos, sin);
 
         var calibration = Enumerable.Range(0, (int)Math.Min(CalibrationSequences, train.Sequences)).Select(i => (long)i).ToArray();
         var initNmse = new Dictionary<string, double>();
+        DecoderBlock child;
         string chosen;
         using (no_grad())
         using (var calib = io.Batch(train, calibration))
         using (var probe = io.Batch(check, Enumerable.Range(0, (int)check.Sequences).Select(i => (long)i).ToArray()))
         {
-            var candidates = Initialise(parentConfig, parent, variant, calib[0], cos, sin);
+            // every applicable initialiser, measured on held-out activations before any training
+            var candidates = variant.Subblock == Subblock.Attention
+                ? InitCandidates.Attention(parentConfig, parent, variant.Attention!, calib[0]).ToDictionary(p => p.Key, p => (nn.Module)p.Value)
+                : InitCandidates.Ffn(parent, variant.Ffn!, calib[0]).ToDictionary(p => p.Key, p => (nn.Module)p.Value);
+            DecoderBlock Assemble(nn.Module m) => ChildBlock.Assemble(parentConfig, variant.AsBlock, parent, m as AttentionSubblock, m);
             foreach (var (name, module) in candidates)
-            {
-                CopyWeights(module, child);
-                initNmse[name] = io.Nmse(child, probe);
-            }
-            chosen = candidates.Count == 1 ? candidates[0].Name
-                : options.Init == LinearInit.Paper ? "paper" : "least_squares";
-            CopyWeights(candidates.Single(c => c.Name == chosen).Module, child);
+                using (var block = Assemble(module))
+                    initNmse[name] = io.Nmse(block, probe);
+            chosen = candidates.Count == 1 ? candidates.Keys.Single()
+                : options.Init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
+            child = Assemble(candidates[chosen]);
         }
 
         var clock = Stopwatch.StartNew();
@@ -60,55 +62,6 @@ public static class BlockDistiller
         var weights = child.named_parameters().ToDictionary(p => prefix + p.name, p => p.parameter.detach().clone());
         child.Dispose();
         return new BldResult(weights, initNmse, chosen, initNmse[chosen], final, curve, tokensPerSecond);
-    }
-
-    /// <summary>The variant's initialisers as in the paper, plus a least-squares fit for linear replacements.</summary>
-    static List<(string Name, nn.Module Module)> Initialise(ModelConfig config, DecoderBlock parent, BlockVariant variant,
-        Tensor calibInput, Tensor cos, Tensor sin)
-    {
-        if (variant.Subblock == Subblock.Attention)
-        {
-            var attention = (GqaAttention)parent.self_attn!;
-            var parentKv = parent.Config.Attention.KvHeads;
-            return variant.Attention!.Kind switch
-            {
-                AttentionKind.Gqa => [("merge_kv_heads", Wrap(parent, Initialisers.MergeKvHeads(attention, config.NumAttentionHeads, parentKv,
-                    variant.Attention.KvHeads, config.HeadDim, config.HiddenSize)))],
-                AttentionKind.Linear =>
-                [
-                    ("paper", Wrap(parent, Initialisers.LinearAttentionFromValueOutput(attention, config.NumAttentionHeads, parentKv, config.HeadDim, config.HiddenSize))),
-                    ("least_squares", Wrap(parent, Initialisers.LinearAttentionLeastSquares(parent, calibInput, cos, sin))),
-                ],
-                _ => throw new ArgumentException($"{variant.Id} has nothing to train"),
-            };
-        }
-        var ffn = (SwiGluFfn)parent.mlp!;
-        return variant.Ffn!.Kind switch
-        {
-            FfnKind.SwiGlu => [("channel_contribution", Wrap(parent, Initialisers.PruneFfn(ffn,
-                ChannelContribution.Compute(ffn, parent.post_attention_layernorm!, calibInput), variant.Ffn.IntermediateSize)))],
-            FfnKind.Linear =>
-            [
-                ("paper", Wrap(parent, Initialisers.LinearFfnFromUpDown(ffn))),
-                ("least_squares", Wrap(parent, Initialisers.LinearFfnLeastSquares(parent, calibInput))),
-            ],
-            _ => throw new ArgumentException($"{variant.Id} has nothing to train"),
-        };
-    }
-
-    /// <summary>An initialised subblock with the parent's norm beside it, under the block's parameter names.</summary>
-    static nn.Module Wrap(DecoderBlock parent, nn.Module subblock) => new InitialisedSubblock(parent, subblock);
-
-    /// <summary>Copies parameters by name from an initialised subblock into the variant block.</summary>
-    static void CopyWeights(nn.Module from, DecoderBlock to)
-    {
-        using var _ = no_grad();
-        var source = from.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var (name, p) in to.named_parameters())
-        {
-            if (!source.TryGetValue(name, out var s)) throw new InvalidOperationException($"initialiser produced no '{name}'");
-            p.copy_(s);
-        }
     }
 
     /// <summary>Shuffled sequence batches over as many epochs as the token budget needs.</summary>

@@ -5,7 +5,7 @@ namespace Puzzle.Engine.Library;
 
 /// <summary>
 /// What a decoupled variant sees and must produce: an attention variant reads the layer's input x and produces the
-/// parent attention's contribution h − x; an FFN variant reads h and produces the parent FFN's contribution x' − h.
+/// parent attention's contribution a; an FFN variant reads h = x + a and produces the parent FFN's contribution f.
 /// </summary>
 internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
 {
@@ -15,16 +15,10 @@ internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
         using var scope = NewDisposeScope();
         var l = variant.Layer;
         Tensor input, target;
-        if (variant.Subblock == Subblock.Attention)
-        {
-            input = set.Read(ActivationSet.InputOf(l), sequences);
-            target = set.Read(ActivationSet.MidOf(l), sequences) - input;
-        }
-        else
-        {
-            input = set.Read(ActivationSet.MidOf(l), sequences);
-            target = set.Read(ActivationSet.InputOf(l + 1), sequences) - input;
-        }
+        var x = set.Read(ActivationSet.InputOf(l), sequences);
+        var attention = set.Read(ActivationSet.AttentionOf(l), sequences);
+        if (variant.Subblock == Subblock.Attention) (input, target) = (x, attention);
+        else (input, target) = (x + attention, set.Read(ActivationSet.FfnOf(l), sequences));
         return stack([input, target]).MoveToOuterDisposeScope();
     }
 

@@ -22,7 +22,7 @@ public class BlockLibraryTests
     [Fact]
     public async Task Every_trainable_variant_ends_closer_to_its_parent_block_than_its_initialisation()
     {
-        using var repo = new TestRepo(Spec.Replace("tokens: 3000, batch: 4", "tokens: 20000, batch: 8"));
+        using var repo = new TestRepo(Spec.Replace("tokens: 3000, batch: 4", "tokens: 20000, batch: 8").Replace("tokens: 2000", "tokens: 8000"));
         var session = await Build(repo);
         var jobs = session.Graph.Jobs["Distill"];
         // 2 layers × (attention kv1, linear; FFN ratio 0.5, 0.25, linear); no-ops and the parent's own blocks need no training
@@ -65,8 +65,9 @@ public class BlockLibraryTests
         foreach (var variant in new[] { sameAttention, sameFfn })
         {
             var result = BlockDistiller.Distill(config, parent, variant, train, check, options, TextWriter.Null);
-            Assert.True(result.InitialNmse < 1e-3, $"{variant.Id}: {result.InitialNmse}");
-            Assert.True(result.FinalNmse < 1e-3, $"{variant.Id}: {result.FinalNmse}");
+            Assert.True(result.InitialNmse < 1e-5, $"{variant.Id}: init {result.InitialNmse}");
+            // Adam's first steps move every weight by about the learning rate whatever the gradient: near zero, not zero
+            Assert.True(result.FinalNmse < 5e-2, $"{variant.Id}: final {result.FinalNmse}");
         }
     }
 

@@ -184,7 +184,7 @@ public sealed class SpecLoaderTests
             """, "tiny.yaml", Path.GetTempPath());
 
         Assert.Equal(new PretrainSpec(), s.Parent.Pretrain);
-        Assert.Equal((4096, 256, 6, 8, 4, 704, false, 2_400_000L, 16, 3e-3), (s.Parent.Pretrain!.VocabSize, s.Parent.Pretrain.Hidden,
+        Assert.Equal((4096, 256, 6, 8, 4, 704, false, 2_200_000L, 16, 3e-3), (s.Parent.Pretrain!.VocabSize, s.Parent.Pretrain.Hidden,
             s.Parent.Pretrain.Layers, s.Parent.Pretrain.Heads, s.Parent.Pretrain.KvHeads, s.Parent.Pretrain.Intermediate,
             s.Parent.Pretrain.TieEmbeddings, s.Parent.Pretrain.Tokens, s.Parent.Pretrain.Batch, s.Parent.Pretrain.Lr));
         Assert.Equal("text", s.Data.Npm[0].JsonField);

@@ -52,7 +52,7 @@ public sealed class CalibrateStage : Stage
         context.Log.WriteLine($"calibrate: {context.Metrics["train_tokens"]} tokens through {model.Config.NumLayers} layers");
     }
 
-    /// <summary>Runs the parent over the sequences and appends x_i, h_i (and x_L) per batch.</summary>
+    /// <summary>Runs the parent over the sequences and appends each layer's input and its two contributions per batch.</summary>
     static void Record(Model.CausalLM model, TokenDataset data, long[] order, int batch, string directory)
     {
         var config = model.Config;
@@ -68,11 +68,13 @@ public sealed class CalibrateStage : Stage
             {
                 var block = model.model.layers[i];
                 writer.Append(ActivationSet.InputOf(i), x);
-                var h = x + block.AttentionOutput(x, cos, sin, null, i);
-                writer.Append(ActivationSet.MidOf(i), h);
-                x = h + block.FfnOutput(h);
+                var attention = block.AttentionOutput(x, cos, sin, null, i);
+                writer.Append(ActivationSet.AttentionOf(i), attention);
+                var h = x + attention;
+                var ffn = block.FfnOutput(h);
+                writer.Append(ActivationSet.FfnOf(i), ffn);
+                x = h + ffn;
             }
-            writer.Append(ActivationSet.InputOf(config.NumLayers), x);
         }
     }
 }
