@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Puzzle.Engine.Checkpoints;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -36,19 +35,20 @@ public sealed class ActivationSet
     }
 
     /// <summary>Rows [B, T, hidden] of one stream (float32) for the given sequences.</summary>
+    /// <remarks>Read straight into a float16 tensor's memory and converted by torch: no large managed arrays, whose
+    /// garbage collections would also provoke the Scalar race described in <see cref="Runtime.Scalars"/>.</remarks>
     public Tensor Read(string stream, IReadOnlyList<long> sequences)
     {
         using var handle = File.OpenHandle(Path.Combine(Directory, stream + ".f16"));
-        var bytes = new byte[SequenceBytes];
-        var values = new float[sequences.Count * (long)Shape.SeqLen * Shape.Hidden];
-        var per = Shape.SeqLen * Shape.Hidden;
+        using var half = empty([sequences.Count, Shape.SeqLen, Shape.Hidden], float16);
+        var bytes = half.bytes;
         for (var i = 0; i < sequences.Count; i++)
         {
-            var read = RandomAccess.Read(handle, bytes, sequences[i] * SequenceBytes);
-            if (read != bytes.Length) throw new InvalidDataException($"{Directory}/{stream}.f16 is truncated at sequence {sequences[i]}");
-            DTypeConversion.ToFloat32(bytes, TensorDType.F16, values.AsSpan(i * per, per));
+            var slice = bytes.Slice((int)(i * SequenceBytes), (int)SequenceBytes);
+            if (RandomAccess.Read(handle, slice, sequences[i] * SequenceBytes) != slice.Length)
+                throw new InvalidDataException($"{Directory}/{stream}.f16 is truncated at sequence {sequences[i]}");
         }
-        return tensor(values).reshape(sequences.Count, Shape.SeqLen, Shape.Hidden);
+        return half.to(float32);
     }
 
     /// <summary>Writes the streams of a parent run batch by batch.</summary>
@@ -70,13 +70,12 @@ public sealed class ActivationSet
         {
             if (!_files.TryGetValue(stream, out var file))
                 _files[stream] = file = new FileStream(Path.Combine(_directory, stream + ".f16"), FileMode.CreateNew);
-            var values = batch.detach().cpu().to(float32).contiguous().data<float>().ToArray();
-            var peak = values.Length == 0 ? 0 : values.Max(Math.Abs);
+            using var values = batch.detach().cpu();
+            var peak = values.numel() == 0 ? 0 : values.abs().max().item<float>();
             if (peak > 65000)
                 throw new InvalidDataException($"activation {stream} reaches {peak:G3}, beyond float16's range (65504): this parent needs float32 activation storage");
-            var bytes = new byte[values.Length * 2];
-            DTypeConversion.FromFloat32(values, TensorDType.F16, bytes);
-            file.Write(bytes);
+            using var half = values.to(float16).contiguous();
+            file.Write(half.bytes);
             if (stream == InputOf(0)) _sequences += batch.shape[0];
         }
 

@@ -36,7 +36,7 @@ public static class ChannelContribution
             tokens += flat.shape[0];
         }
         if (tokens == 0) throw new ArgumentException("channel contribution needs at least one token");
-        var columnNorms = down.to(float32).pow(2).sum([0L]).sqrt();
+        var columnNorms = down.to(float32).square().sum([0L]).sqrt();
         return (sum / tokens * columnNorms).MoveToOuterDisposeScope();
     }
 }

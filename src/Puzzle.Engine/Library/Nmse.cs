@@ -16,8 +16,8 @@ public static class Nmse
             throw new ArgumentException(
                 $"child shape [{string.Join(", ", child.shape)}] differs from parent shape [{string.Join(", ", parent.shape)}]");
         using var scope = NewDisposeScope();
-        var error = (child - parent).pow(2).mean();
-        return (error / parent.pow(2).mean()).MoveToOuterDisposeScope();
+        var error = (child - parent).square().mean();
+        return (error / parent.square().mean()).MoveToOuterDisposeScope();
     }
 
     /// <summary>The normalized MSE as a number (no graph kept).</summary>

@@ -6,12 +6,12 @@ namespace Puzzle.Engine.Model;
 /// <summary>Llama's RMSNorm: normalised in float32, scaled by a learned weight, cast back.</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
-    readonly double _eps;
+    readonly Scalar _eps; // held for the module's life: see Runtime.Scalars
     public readonly TorchSharp.Modules.Parameter weight;
 
     public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
     {
-        _eps = eps;
+        _eps = eps.ToScalar();
         weight = nn.Parameter(ones(size));
         register_parameter(nameof(weight), weight);
     }
@@ -20,7 +20,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(float32);
-        h = h * rsqrt(h.pow(2).mean([-1L], keepdim: true) + _eps);
+        h = h * rsqrt(h.square().mean([-1L], keepdim: true).add(_eps, Runtime.Scalars.One));
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }
