@@ -14,11 +14,11 @@ public sealed record BldOptions(long Tokens, double Lr, int Batch, double Warmup
             bld.WeightDecay, bld.GradClip, bld.Init, bld.Seed);
     }
 
-    /// <summary><c>layerN|*</c> . <c>attention|ffn|*</c> . <c>kvN|ratioR|linear|no_op|*</c>: each part equal or <c>*</c>.</summary>
+    /// <summary><c>layerN|*</c> . <c>attention|ffn|block|*</c> . <c>variant|*</c>: each of the three parts equal or <c>*</c>.</summary>
     public static bool Matches(string pattern, string variantId)
     {
-        var p = pattern.Split('.');
-        var v = variantId.Split('.');
+        var p = pattern.Split('.', 3); // the variant part may hold a dot itself (ratio0.5)
+        var v = variantId.Split('.', 3);
         return p.Length == v.Length && p.Zip(v).All(x => x.First == "*" || x.First == x.Second);
     }
 

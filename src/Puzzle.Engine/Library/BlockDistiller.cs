@@ -34,12 +34,11 @@ public static class BlockDistiller
         using (var probe = io.Batch(check, Enumerable.Range(0, (int)check.Sequences).Select(i => (long)i).ToArray()))
         {
             // every applicable initialiser, measured on held-out activations before any training
-            var candidates = variant.Subblock == Subblock.Attention
-                ? InitCandidates.Attention(parentConfig, parent, variant.Attention!, calib[0]).ToDictionary(p => p.Key, p => (nn.Module)p.Value)
-                : InitCandidates.Ffn(parent, variant.Ffn!, calib[0]).ToDictionary(p => p.Key, p => (nn.Module)p.Value);
-            DecoderBlock Assemble(nn.Module m) => ChildBlock.Assemble(parentConfig, variant.AsBlock, parent, m as AttentionSubblock, m);
-            foreach (var (name, module) in candidates)
-                using (var block = Assemble(module))
+            var candidates = Candidates(parentConfig, parent, variant, calib[0], cos, sin, options.Init);
+            DecoderBlock Assemble((AttentionSubblock? Attention, nn.Module? Ffn) c) =>
+                ChildBlock.Assemble(parentConfig, variant.AsBlock, parent, c.Attention, c.Ffn);
+            foreach (var (name, candidate) in candidates)
+                using (var block = Assemble(candidate))
                     initNmse[name] = io.Nmse(block, probe);
             chosen = candidates.Count == 1 ? candidates.Keys.Single()
                 : options.Init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
@@ -62,6 +61,34 @@ public static class BlockDistiller
         var weights = child.named_parameters().ToDictionary(p => prefix + p.name, p => p.parameter.detach().clone());
         child.Dispose();
         return new BldResult(weights, initNmse, chosen, initNmse[chosen], final, curve, tokensPerSecond);
+    }
+
+    /// <summary>
+    /// Initialisations of the variant by name. Decoupled: each applicable initialiser of its one subblock. Coupled:
+    /// one pairing, each subblock initialised by the configured initialiser (the parent's own subblock is copied).
+    /// </summary>
+    static Dictionary<string, (AttentionSubblock? Attention, nn.Module? Ffn)> Candidates(ModelConfig config, DecoderBlock parent,
+        BlockVariant variant, Tensor x, Tensor cos, Tensor sin, LinearInit init)
+    {
+        switch (variant.Subblock)
+        {
+            case Subblock.Attention:
+                return InitCandidates.Attention(config, parent, variant.Attention!, x)
+                    .ToDictionary(p => p.Key, p => ((AttentionSubblock?)p.Value, (nn.Module?)null));
+            case Subblock.Ffn:
+                return InitCandidates.Ffn(parent, variant.Ffn!, x)
+                    .ToDictionary(p => p.Key, p => ((AttentionSubblock?)null, (nn.Module?)p.Value));
+            default:
+            {
+                var preferred = init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
+                var attention = InitCandidates.Attention(config, parent, variant.Attention!, x);
+                using var h = x + parent.AttentionOutput(x, cos, sin, null, 0); // the parent's stream at its FFN
+                var ffn = InitCandidates.Ffn(parent, variant.Ffn!, h);
+                var a = attention.Count == 0 ? "none" : attention.ContainsKey(preferred) ? preferred : attention.Keys.Single();
+                var f = ffn.Count == 0 ? "none" : ffn.ContainsKey(preferred) ? preferred : ffn.Keys.Single();
+                return new() { [$"attention:{a}+ffn:{f}"] = (attention.GetValueOrDefault(a), ffn.GetValueOrDefault(f)) };
+            }
+        }
     }
 
     /// <summary>Shuffled sequence batches over as many epochs as the token budget needs.</summary>

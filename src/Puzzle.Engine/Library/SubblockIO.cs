@@ -4,8 +4,9 @@ using static TorchSharp.torch;
 namespace Puzzle.Engine.Library;
 
 /// <summary>
-/// What a decoupled variant sees and must produce: an attention variant reads the layer's input x and produces the
-/// parent attention's contribution a; an FFN variant reads h = x + a and produces the parent FFN's contribution f.
+/// What a variant sees and must produce: an attention variant reads the layer's input x and produces the parent
+/// attention's contribution a; an FFN variant reads h = x + a and produces the parent FFN's contribution f; a coupled
+/// block reads x and produces a + f.
 /// </summary>
 internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
 {
@@ -17,14 +18,21 @@ internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
         Tensor input, target;
         var x = set.Read(ActivationSet.InputOf(l), sequences);
         var attention = set.Read(ActivationSet.AttentionOf(l), sequences);
-        if (variant.Subblock == Subblock.Attention) (input, target) = (x, attention);
-        else (input, target) = (x + attention, set.Read(ActivationSet.FfnOf(l), sequences));
+        (input, target) = variant.Subblock switch
+        {
+            Subblock.Attention => (x, attention),
+            Subblock.Ffn => (x + attention, set.Read(ActivationSet.FfnOf(l), sequences)),
+            _ => (x, attention + set.Read(ActivationSet.FfnOf(l), sequences)),
+        };
         return stack([input, target]).MoveToOuterDisposeScope();
     }
 
-    public Tensor Output(DecoderBlock block, Tensor input) => variant.Subblock == Subblock.Attention
-        ? block.AttentionOutput(input, cos, sin, null, 0)
-        : block.FfnOutput(input);
+    public Tensor Output(DecoderBlock block, Tensor input) => variant.Subblock switch
+    {
+        Subblock.Attention => block.AttentionOutput(input, cos, sin, null, 0),
+        Subblock.Ffn => block.FfnOutput(input),
+        _ => block.Forward(input, cos, sin, null, 0) - input,
+    };
 
     public double Nmse(DecoderBlock block, Tensor batch)
     {

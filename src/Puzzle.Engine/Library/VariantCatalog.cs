@@ -19,6 +19,16 @@ public static class VariantCatalog
         return variants;
     }
 
+    /// <summary>Coupled BLD: every pairing of a layer's attention and FFN variants, trained together as one block.</summary>
+    public static IReadOnlyList<BlockVariant> Coupled(ModelConfig parent, SearchSpaceSpec space)
+    {
+        var decoupled = For(parent, space);
+        return decoupled.GroupBy(v => v.Layer).SelectMany(layer =>
+            from a in layer.Where(v => v.Subblock == Subblock.Attention)
+            from f in layer.Where(v => v.Subblock == Subblock.Ffn)
+            select new BlockVariant(layer.Key, Subblock.Block, a.Attention, f.Ffn, $"{a.Name}+{f.Name}", a.IsParent && f.IsParent)).ToList();
+    }
+
     static IEnumerable<BlockVariant> AttentionVariants(int layer, AttentionConfig own, AttentionSpace space)
     {
         yield return new BlockVariant(layer, Subblock.Attention, own, null, Name(own), IsParent: true);

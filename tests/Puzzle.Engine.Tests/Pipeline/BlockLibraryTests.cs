@@ -106,4 +106,27 @@ public class BlockLibraryTests
         Assert.True(BldOptions.Matches("*.ffn.linear", "layer3.ffn.linear"));
         Assert.False(BldOptions.Matches("layer3.attention.*", "layer3.ffn.linear"));
     }
+
+    [Fact]
+    public async Task Coupled_mode_trains_attention_and_ffn_together_for_every_pairing()
+    {
+        using var repo = new TestRepo(Spec
+            .Replace("tokens: 3000, batch: 4", "tokens: 20000, batch: 8").Replace("tokens: 2000", "tokens: 8000")
+            .Replace("attention: { kv_heads: [1] }", "attention: { linear: false }")
+            .Replace("ffn: { ratios: [0.5, 0.25], round_to: 16 }", "ffn: { ratios: [0.5], round_to: 16, linear: false, no_op: false }")
+            .Replace("bld:\n  lr: 0.001", "bld:\n  mode: coupled\n  lr: 0.001"));
+        var session = await Build(repo);
+        var jobs = session.Graph.Jobs["Distill"].Select(j => j.Id).Order().ToArray();
+        // per layer: (parent kv2 | no_op) × (parent ratio1 | ratio0.5), less the parent's own block
+        Assert.Equal(["layer0.block.kv2+ratio0.5", "layer0.block.no_op+ratio0.5", "layer0.block.no_op+ratio1",
+                      "layer1.block.kv2+ratio0.5", "layer1.block.no_op+ratio0.5", "layer1.block.no_op+ratio1"], jobs);
+        foreach (var job in session.Graph.Jobs["Distill"])
+        {
+            var m = session.Store.Find(job.Key)!.Manifest.Metrics;
+            Assert.True(m["final_nmse"]!.GetValue<double>() < m["init_nmse"]!.GetValue<double>(), job.Id);
+        }
+        Assert.True(BldOptions.Matches("*.block.no_op+ratio0.5", "layer1.block.no_op+ratio0.5"));
+        Assert.True(BldOptions.Matches("layer1.*.*", "layer1.block.no_op+ratio0.5"));
+        Assert.True(BldOptions.Matches("*.ffn.*", "layer0.ffn.ratio0.5"));
+    }
 }

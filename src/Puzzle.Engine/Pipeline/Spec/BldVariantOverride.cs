@@ -6,9 +6,9 @@ namespace Puzzle.Engine.Pipeline.Spec;
 [Description("BLD settings for the variants a pattern selects.")]
 public sealed record BldVariantOverride
 {
-    [Description("layerN|*, then attention|ffn|*, then the variant: kvN, ratioR, linear, no_op or *; e.g. layer3.ffn.ratio0.5, *.attention.linear.")]
-    [Pattern(@"^(layer[0-9]+|\*)\.(attention|ffn|\*)\.(kv[0-9]+|ratio[0-9]*\.?[0-9]+|linear|no_op|\*)$",
-        Hint = "layerN|* . attention|ffn|* . kvN|ratioR|linear|no_op|*, e.g. layer3.ffn.ratio0.5 or *.attention.linear")]
+    [Description("layerN|*, then attention|ffn|block|*, then the variant: kvN, ratioR, linear, no_op, ATTENTION+FFN (coupled mode) or *; e.g. layer3.ffn.ratio0.5, *.attention.linear, layer2.block.kv1+ratio0.5.")]
+    [Pattern(@"^(layer[0-9]+|\*)\.(attention|ffn|block|\*)\.((kv[0-9]+|ratio[0-9]*\.?[0-9]+|linear|no_op)(\+(kv[0-9]+|ratio[0-9]*\.?[0-9]+|linear|no_op))?|\*)$",
+        Hint = "layerN|* . attention|ffn|block|* . kvN|ratioR|linear|no_op|ATTENTION+FFN|*, e.g. layer3.ffn.ratio0.5 or *.attention.linear")]
     public required string Match { get; init; }
 
     [Description("Peak learning rate for these variants.")]

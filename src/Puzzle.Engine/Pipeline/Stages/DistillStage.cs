@@ -25,13 +25,18 @@ public sealed class DistillStage : Stage
     {
         var parent = ParentModel.PlannedConfig(spec);
         var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["calibrate"] = planned["Calibrate"].Single() };
-        return VariantCatalog.For(parent, spec.SearchSpace).Where(v => v.Trainable).Select(v =>
+        return Catalog(parent, spec).Where(v => v.Trainable).Select(v =>
         {
             var o = BldOptions.For(spec.Bld, v.Id);
             var config = new JsonObject
             {
                 ["layer"] = v.Layer, ["subblock"] = v.Subblock.ToString().ToLowerInvariant(),
-                ["variant"] = (v.Subblock == Subblock.Attention ? v.Attention!.ToString() : v.Ffn!.ToString()),
+                ["variant"] = v.Subblock switch
+                {
+                    Subblock.Attention => v.Attention!.ToString(),
+                    Subblock.Ffn => v.Ffn!.ToString(),
+                    _ => $"{v.Attention}+{v.Ffn}",
+                },
                 ["mode"] = spec.Bld.Mode.ToString().ToLowerInvariant(),
                 ["tokens"] = o.Tokens, ["lr"] = o.Lr, ["batch"] = o.Batch, ["warmup_fraction"] = o.WarmupFraction,
                 ["min_lr_ratio"] = o.MinLrRatio, ["weight_decay"] = o.WeightDecay, ["grad_clip"] = o.GradClip,
@@ -46,7 +51,7 @@ public sealed class DistillStage : Stage
         var spec = context.Spec;
         var modelDir = ParentStage.ModelDirectory(context.Input("parent"));
         var config = HfConfig.Read(modelDir);
-        var variant = VariantCatalog.For(config, spec.SearchSpace).Single(v => v.Id == context.Job.Id);
+        var variant = Catalog(config, spec).Single(v => v.Id == context.Job.Id);
         using var parent = LoadLayer(modelDir, config, variant.Layer);
         var calibrate = context.Input("calibrate");
         var result = BlockDistiller.Distill(config, parent, variant,
@@ -64,6 +69,11 @@ public sealed class DistillStage : Stage
         context.Metrics["peak_rss_bytes"] = PeakRss();
         context.Log.WriteLine($"{variant.Id}: nmse {result.InitialNmse:F4} ({result.Initialiser}) → {result.FinalNmse:F4}, {result.TokensPerSecond:N0} tokens/s");
     }
+
+    /// <summary>Decoupled: attention and FFN variants separately ((m+n)·L jobs); coupled: every pairing (m·n·L).</summary>
+    static IReadOnlyList<BlockVariant> Catalog(ModelConfig parent, PipelineSpec spec) => spec.Bld.Mode == BldMode.Coupled
+        ? VariantCatalog.Coupled(parent, spec.SearchSpace)
+        : VariantCatalog.For(parent, spec.SearchSpace);
 
     /// <summary>One parent layer, read lazily from the checkpoint: a job's memory does not grow with the parent's depth.</summary>
     public static DecoderBlock LoadLayer(string modelDir, ModelConfig config, int layer)
