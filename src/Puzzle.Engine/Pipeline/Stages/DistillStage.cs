@@ -16,7 +16,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class DistillStage : Stage
 {
     public override string Name => "Distill";
-    public override int Version => 1;
+    public override int Version => 2; // 2: the manifest records the loss curve
     public override IReadOnlyList<string> Upstream => ["Parent", "Calibrate"];
     public override string Description => "train the block library by blockwise local distillation";
     public const string WeightsFile = "weights.safetensors", CurveFile = "curve.json";
@@ -66,6 +66,7 @@ public sealed class DistillStage : Stage
         context.Metrics["initialiser"] = result.Initialiser;
         context.Metrics["initialiser_nmse"] = new JsonObject(result.InitNmse.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
         context.Metrics["tokens_per_s"] = result.TokensPerSecond;
+        context.Metrics["loss_curve"] = JsonSerializer.SerializeToNode(result.Curve, PuzzleJson.Options);
         context.Metrics["peak_rss_bytes"] = PeakRss();
         context.Log.WriteLine($"{variant.Id}: nmse {result.InitialNmse:F4} ({result.Initialiser}) → {result.FinalNmse:F4}, {result.TokensPerSecond:N0} tokens/s");
     }
