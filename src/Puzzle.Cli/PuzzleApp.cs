@@ -10,6 +10,7 @@ public static class PuzzleApp
     {
         RunCommand.Create(),
         StatusCommand.Create(),
+        SearchCommand.Create(),
         GraphCommand.Create(),
         EvalCommand.Create(),
         JobCommand.Create(),

@@ -41,12 +41,15 @@ public sealed class PipelineSession
 
     /// <param name="jobs">parallel jobs (default: the spec's executor.jobs)</param>
     /// <param name="threadsPerJob">torch threads per job (default: the spec's, else the cores divided between the jobs)</param>
-    public Task<RunSummary> RunAsync(string? target, IJobLauncher launcher, TextWriter? console = null, CancellationToken cancel = default,
+    public async Task<RunSummary> RunAsync(string? target, IJobLauncher launcher, TextWriter? console = null, CancellationToken cancel = default,
         int? jobs = null, int? threadsPerJob = null)
     {
         Store.CleanStaging(TimeSpan.FromHours(1));
         var executor = new LocalExecutor(Store, History, launcher, jobs ?? Spec.Executor.Jobs, threadsPerJob ?? Spec.Executor.ThreadsPerJob, console);
-        return executor.RunAsync(Graph, target, cancel);
+        var summary = await executor.RunAsync(Graph, target, cancel);
+        foreach (var folder in Artifacts.Publish(Spec.BaseDirectory, Spec.Name, Graph.JobsFor(target), Store))
+            console?.WriteLine($"artifacts: {Path.GetRelativePath(Spec.BaseDirectory, folder)}");
+        return summary;
     }
 
     /// <summary>Runs one job in this process (what a launched job process does); checks the key it was launched for.</summary>

@@ -40,9 +40,13 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             SkipBlocked(pending, records);
             var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
                                                                     r.Outcome is JobOutcome.Cached or JobOutcome.Ran)).ToList();
+            // an exclusive job (a timing) starts only on an idle machine and nothing starts beside it
+            if (running.Values.Any(r => r.Job.Stage.Exclusive)) ready.Clear();
+            else if (ready.FirstOrDefault(j => j.Stage.Exclusive) is { } alone) ready = running.Count == 0 ? [alone] : ready.Where(j => !j.Stage.Exclusive).ToList();
             var slots = Math.Min(parallelJobs - running.Count, ready.Count);
             var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));
             var threads = threadsPerJob ?? Math.Max(1, cores / concurrent);
+            if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? cores);
             foreach (var job in ready.Take(Math.Max(0, slots)))
             {
                 pending.Remove(job);

@@ -13,6 +13,10 @@ public abstract class Stage
     /// <summary>Stages whose jobs this stage's jobs may read.</summary>
     public abstract IReadOnlyList<string> Upstream { get; }
     public virtual string Description => Name;
+    /// <summary>Jobs that must run with no other job beside them (timings), on all cores.</summary>
+    public virtual bool Exclusive => false;
+    /// <summary>Where under <c>artifacts/&lt;pipeline&gt;/</c> a job's payload is published for people, if anywhere.</summary>
+    public virtual string? ArtifactFolder(JobPlan job) => null;
 
     /// <summary>The jobs of this stage. <paramref name="planned"/> holds every upstream stage's jobs by stage name.</summary>
     public abstract IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned);

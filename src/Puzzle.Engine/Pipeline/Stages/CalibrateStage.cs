@@ -19,21 +19,37 @@ public sealed class CalibrateStage : Stage
     public override int Version => 1;
     public override IReadOnlyList<string> Upstream => ["Data", "Parent"];
     public override string Description => "record the parent's activations for the block library";
-    public const string TrainSet = "train", CheckSet = "check";
+    public const string TrainSet = "train", CheckSet = "check", HeldoutSet = "heldout";
+    public const string TrainJob = "activations";
     /// <summary>Held-out sequences on which init and final normalized MSE are measured.</summary>
     public const int CheckSequences = 16;
 
-    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
-    [
-        new JobPlan(this, "activations", SpecSlice.Of(spec, "bld.tokens", "bld.batch"), new Dictionary<string, JobPlan>
-        {
-            ["parent"] = planned["Parent"].Single(),
-            ["data"] = planned["Data"].Single(),
-        }, spec.Bld.Seed),
-    ];
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
+        return
+        [
+            new JobPlan(this, TrainJob, SpecSlice.Of(spec, "bld.tokens", "bld.batch"), inputs, spec.Bld.Seed),
+            // each layer's input on held-out text, shared by all of that layer's replace-1-block scores
+            new JobPlan(this, HeldoutSet, SpecSlice.Of(spec, "scoring.tokens"), inputs),
+        ];
+    }
+
+    /// <summary>The first held-out sequences that <paramref name="tokens"/> covers: what the heldout job records and Score reads.</summary>
+    public static long[] HeldoutSequences(TokenDataset heldout, long tokens) =>
+        Enumerable.Range(0, (int)Math.Clamp((tokens + heldout.SeqLen - 1) / heldout.SeqLen, 1, heldout.Count)).Select(i => (long)i).ToArray();
 
     public override void Run(JobContext context)
     {
+        if (context.Job.Id == HeldoutSet)
+        {
+            using var parentModel = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")));
+            using var heldout = TokenDataset.Open(Path.Combine(context.Input("data"), DataStage.Folder), DataSplit.Heldout);
+            var order = HeldoutSequences(heldout, context.Spec.Scoring.Tokens);
+            Record(parentModel, heldout, order, context.Spec.Bld.Batch, context.OutputDirectory);
+            context.Metrics["tokens"] = order.Length * (long)heldout.SeqLen;
+            return;
+        }
         var bld = context.Spec.Bld;
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var model = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")));

@@ -24,7 +24,7 @@ public sealed class DistillStage : Stage
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var parent = ParentModel.PlannedConfig(spec);
-        var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["calibrate"] = planned["Calibrate"].Single() };
+        var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["calibrate"] = planned["Calibrate"].Single(j => j.Id == CalibrateStage.TrainJob) };
         return Catalog(parent, spec).Where(v => v.Trainable).Select(v =>
         {
             var o = BldOptions.For(spec.Bld, v.Id);
@@ -72,7 +72,7 @@ public sealed class DistillStage : Stage
     }
 
     /// <summary>Decoupled: attention and FFN variants separately ((m+n)·L jobs); coupled: every pairing (m·n·L).</summary>
-    static IReadOnlyList<BlockVariant> Catalog(ModelConfig parent, PipelineSpec spec) => spec.Bld.Mode == BldMode.Coupled
+    public static IReadOnlyList<BlockVariant> Catalog(ModelConfig parent, PipelineSpec spec) => spec.Bld.Mode == BldMode.Coupled
         ? VariantCatalog.Coupled(parent, spec.SearchSpace)
         : VariantCatalog.For(parent, spec.SearchSpace);
 

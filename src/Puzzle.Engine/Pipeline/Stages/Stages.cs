@@ -6,5 +6,6 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public static class PuzzleStages
 {
     public static IReadOnlyList<Stage> All() =>
-        [new FetchStage(), new TokenizerStage(), new DataStage(), new ParentStage(), new CalibrateStage(), new DistillStage(), new EvaluateStage()];
+        [new FetchStage(), new TokenizerStage(), new DataStage(), new ParentStage(), new CalibrateStage(), new DistillStage(),
+            new ScoreStage(), new MeasureStage(), new SearchStage(), new EvaluateStage()];
 }

@@ -1,0 +1,32 @@
+using System.CommandLine;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Stages;
+
+namespace Puzzle.Cli.Commands;
+
+/// <summary><c>puzzle search PIPELINE [--explain]</c>: build up to the Search stage and show the chosen architectures.</summary>
+public static class SearchCommand
+{
+    public static Command Create()
+    {
+        var spec = PipelineOptions.Spec();
+        var store = PipelineOptions.Store();
+        var explain = new Option<bool>("--explain") { Description = "per layer, the chosen attention and FFN variant with its score and cost" };
+        var batch = new Option<int?>("--batch") { Description = "which batch size's search to show (default: the scenario's)" };
+        var command = new Command("search", "Run the pipeline up to Search and show the chosen architectures") { spec, store, explain, batch };
+        command.SetAction((parse, cancel) =>
+        {
+            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
+            var launcher = new ProcessJobLauncher(PipelineOptions.SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error);
+            var summary = session.RunAsync("Search", launcher, Console.Error, cancel).GetAwaiter().GetResult();
+            if (!summary.Succeeded) return Task.FromResult(1);
+            var job = session.Graph.Find("Search", $"b{parse.GetValue(batch) ?? session.Spec.Scenario.Batch}");
+            var entry = session.Store.Find(job.Key)!;
+            Console.WriteLine(parse.GetValue(explain)
+                ? File.ReadAllText(entry.File(SearchStage.ExplainFile))
+                : File.ReadAllText(entry.File(SearchStage.ArchitecturesFile)));
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+}

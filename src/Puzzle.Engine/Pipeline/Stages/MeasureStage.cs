@@ -1,0 +1,99 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Cost;
+using Puzzle.Engine.Library;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Measure: the cost of every distinct subblock shape in the library (cost depends on shape, not layer), of the
+/// non-block parts and of the whole parent, in the spec's scenario on its device, per batch size searched. Weights
+/// are random: latency does not depend on their values. Runs alone, so that no other job skews the timings.
+/// </summary>
+public sealed class MeasureStage : Stage
+{
+    public override string Name => "Measure";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => [];
+    public override string Description => "measure each variant shape's cost in the scenario";
+    public override bool Exclusive => true;
+    public const string CostFile = "cost.json";
+
+    public static IReadOnlyList<int> Batches(PipelineSpec spec) => spec.Search.BatchSizes.Prepend(spec.Scenario.Batch).Distinct().ToList();
+
+    public static string AttentionJob(int batch, AttentionConfig a) => $"b{batch}.attention.{a}";
+    public static string FfnJob(int batch, FfnConfig f) => $"b{batch}.ffn.{f}";
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var parent = ParentModel.PlannedConfig(spec);
+        var catalog = VariantCatalog.For(parent, spec.SearchSpace);
+        var model = new JsonObject
+        {
+            ["hidden"] = parent.HiddenSize, ["heads"] = parent.NumAttentionHeads, ["head_dim"] = parent.HeadDim,
+            ["vocab"] = parent.VocabSize, ["layers"] = parent.NumLayers, ["parent_block"] = parent.Blocks[0].ToString(),
+            ["rope_theta"] = parent.RopeTheta, ["tie_embeddings"] = parent.TieWordEmbeddings,
+        };
+        var jobs = new List<JobPlan>();
+        foreach (var batch in Batches(spec))
+        {
+            JobPlan Job(string id, string kind, string shape)
+            {
+                var config = SpecSlice.Of(spec, "scenario.device", "scenario.prompt", "scenario.generate", "scenario.repeats", "scenario.warmup", "scenario.target");
+                config["batch"] = batch;
+                config["kind"] = kind;
+                config["shape"] = shape;
+                config["model"] = model.DeepClone();
+                return new JobPlan(this, id, config, new Dictionary<string, JobPlan>());
+            }
+            foreach (var a in catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct())
+                jobs.Add(Job(AttentionJob(batch, a), "attention", a.ToString()));
+            foreach (var f in catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct())
+                jobs.Add(Job(FfnJob(batch, f), "ffn", f.ToString()));
+            jobs.Add(Job($"b{batch}.head", "head", "head"));
+            jobs.Add(Job($"b{batch}.parent", "parent", "parent"));
+        }
+        return jobs;
+    }
+
+    public override void Run(JobContext context)
+    {
+        var spec = context.Spec;
+        var parent = ParentModel.PlannedConfig(spec);
+        var batch = (int)context.Job.Config["batch"]!;
+        var kind = (string)context.Job.Config["kind"]!;
+        var catalog = VariantCatalog.For(parent, spec.SearchSpace);
+        BlockConfig? shape = kind switch
+        {
+            "attention" => new BlockConfig(catalog.First(v => v.Subblock == Subblock.Attention && AttentionJob(batch, v.Attention!) == context.Job.Id).Attention!, FfnConfig.NoOp),
+            "ffn" => new BlockConfig(AttentionConfig.NoOp, catalog.First(v => v.Subblock == Subblock.Ffn && FfnJob(batch, v.Ffn!) == context.Job.Id).Ffn!),
+            _ => null,
+        };
+        TorchSharp.torch.manual_seed(0);
+        MeasuredCost cost;
+        if (shape is not null) cost = CostMeter.Block(parent, shape, spec.Scenario, batch);
+        else if (kind == "head") cost = CostMeter.Head(parent, spec.Scenario, batch);
+        else
+        {
+            using var model = new CausalLM(parent);
+            cost = CostMeter.Model(model, spec.Scenario, batch);
+        }
+        var doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
+        doc["batch"] = batch;
+        doc["threads"] = TorchSharp.torch.get_num_threads();
+        if (shape is not null && spec.Scenario.Target is { } target && Hardware.Known.TryGetValue(target, out var hw))
+        {
+            var (prefill, decode) = Roofline.Block(parent, shape, batch, spec.Scenario.Prompt, spec.Scenario.Generate, hw);
+            doc["roofline"] = new JsonObject { ["hardware"] = hw.Name, ["prefill_seconds"] = prefill, ["decode_seconds_per_token"] = decode };
+        }
+        File.WriteAllText(context.Output(CostFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        foreach (var (k, v) in doc) context.Metrics[k] = v?.DeepClone();
+        context.Log.WriteLine($"{context.Job.Id}: prefill {cost.PrefillSeconds * 1e3:F2} ms, decode {cost.DecodeSecondsPerToken * 1e3:F3} ms/token");
+    }
+
+    public static MeasuredCost Read(string jobDirectory) =>
+        JsonSerializer.Deserialize<MeasuredCost>(File.ReadAllText(Path.Combine(jobDirectory, CostFile)), PuzzleJson.Options)!;
+}
