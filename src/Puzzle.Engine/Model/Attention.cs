@@ -41,6 +41,13 @@ public sealed class GqaAttention : AttentionSubblock
         k = RotaryEmbedding.Apply(k, cos, sin);
         var past = cache?.Length ?? 0;
         if (cache is not null) (k, v) = cache.Append(layer, k, v);
+        if (t == 1 && past > 0 && _kvHeads != _heads)
+        {
+            // decoding one token: each KV head's group of query heads becomes a short query sequence against it, so the
+            // cache is read in place instead of being copied heads/kv times
+            var grouped = F.scaled_dot_product_attention(q.reshape(b, _kvHeads, _heads / _kvHeads, _headDim), k, v);
+            return o_proj.forward(grouped.reshape(b, 1, _heads * _headDim));
+        }
         if (_kvHeads != _heads)
         {
             k = k.repeat_interleave(_heads / _kvHeads, dim: 1);

@@ -4,6 +4,7 @@ using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Search;
+using SearchOption = Puzzle.Engine.Search.SearchOption;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
