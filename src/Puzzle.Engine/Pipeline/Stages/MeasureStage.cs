@@ -16,7 +16,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class MeasureStage : Stage
 {
     public override string Name => "Measure";
-    public override int Version => 1;
+    public override int Version => 2; // 2: GQA decoding reads the KV cache in place
     public override IReadOnlyList<string> Upstream => [];
     public override string Description => "measure each variant shape's cost in the scenario";
     public override bool Exclusive => true;
