@@ -14,6 +14,7 @@ public sealed record Architecture(IReadOnlyList<LayerChoice> Layers, double Scor
     /// cut the solver short, and always false for the greedy search).</summary>
     public bool Optimal { get; init; }
 
-    /// <summary>True when every limit of <paramref name="problem"/> holds.</summary>
-    public bool Meets(SearchProblem problem) => problem.Limits.All(l => Cost(l.Resource) <= l.Max);
+    /// <summary>True when every limit of <paramref name="problem"/> holds: total ≤ max, up to a relative 1e-9 of the
+    /// limit's headroom (or largest option cost) that absorbs floating-point rounding.</summary>
+    public bool Meets(SearchProblem problem) => problem.Limits.All(l => Cost(l.Resource) <= IntegerScaling.Allowed(problem, l));
 }

@@ -36,7 +36,7 @@ public static class Explain
             var total = a.Cost(r);
             if (limits.Count == 0) totals.Add([r, F(p.Fixed(r)), F(total - p.Fixed(r)), F(total), "", "", ""]);
             foreach (var l in limits)
-                totals.Add([r, F(p.Fixed(r)), F(total - p.Fixed(r)), F(total), F(l.Max), total <= l.Max ? "ok" : "OVER",
+                totals.Add([r, F(p.Fixed(r)), F(total - p.Fixed(r)), F(total), F(l.Max), total <= IntegerScaling.Allowed(p, l) ? "ok" : "OVER",
                     l.Describe is { } describe ? $"{l.Label} (reaches {describe(total)})" : l.Label]);
         }
         AppendAligned(text, totals, rightFrom: 1, rightTo: 4);

@@ -17,7 +17,7 @@ internal static class Infeasibility
             var best = LowestAlone(p, limit.Resource);
             var entry = new UnmetLimit(limit.Label, limit.Resource, limit.Max, best, true);
             alone.Add(entry);
-            if (best > limit.Max) { unmet.Add((limit, entry)); continue; }
+            if (best > IntegerScaling.Allowed(p, limit)) { unmet.Add((limit, entry)); continue; }
 
             var model = new MipModel(p);
             foreach (var other in p.Limits.Where(o => !ReferenceEquals(o, limit))) model.ResourceWithinLimit(other);
@@ -25,7 +25,7 @@ internal static class Infeasibility
             var result = model.Solve(timeLimit);
             if (result.Selection is null) continue;
             var under = result.Selection.Total(p, limit.Resource);
-            if (under > limit.Max) unmet.Add((limit, entry with { BestReachable = under, EvenAlone = false }));
+            if (under > IntegerScaling.Allowed(p, limit)) unmet.Add((limit, entry with { BestReachable = under, EvenAlone = false }));
         }
         if (unmet.Count > 0)
             return new SearchInfeasibleException(string.Join("\n", unmet.Select(u => u.Unmet.Describe(u.Limit))), [.. unmet.Select(u => u.Unmet)]);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Google.OrTools.Sat;
 
 namespace Puzzle.Engine.Search;
@@ -5,18 +6,18 @@ namespace Puzzle.Engine.Search;
 /// <summary>
 /// The paper's mixed-integer program on CP-SAT. Binary x[l, a] = 1 when layer l uses attention option a (or block
 /// a) and y[l, f] = 1 when it uses FFN option f; each layer picks exactly one of each; every limit bounds the summed
-/// costs. Scores and costs are scaled to integers (<see cref="IntegerScaling"/>); a solution is only returned once it
-/// meets the real limits. One worker and a fixed seed make the same problem give the same answer.
+/// costs. Scores and costs are scaled to integers (<see cref="IntegerScaling"/>), costs rounded up and limits down;
+/// a solution is only returned once it meets the real limits. One worker and a fixed seed make the same problem give the same answer.
 /// </summary>
 internal sealed class MipModel
 {
-    const int MaxRoundingCuts = 1000;
+    const int MaxRoundingCuts = 100;
 
     readonly SearchProblem _p;
     readonly CpModel _model = new();
     readonly BoolVar[][] _x;
     readonly BoolVar[][] _y;
-    readonly List<ResourceLimit> _limits = [];
+    readonly List<(string Resource, double Allowed)> _limits = [];
 
     public MipModel(SearchProblem p)
     {
@@ -33,15 +34,16 @@ internal sealed class MipModel
     /// <summary>Σ_a x[l, a] = 1 (and Σ_f y[l, f] = 1).</summary>
     void EachLayerPicksOne(BoolVar[] options) => _model.AddExactlyOne(options);
 
-    /// <summary>fixed_r + Σ_l Σ_a c_r(l, a)·x[l, a] + Σ_l Σ_f c_r(l, f)·y[l, f] ≤ max_r.</summary>
+    /// <summary>fixed_r + Σ_l Σ_a c_r(l, a)·x[l, a] + Σ_l Σ_f c_r(l, f)·y[l, f] ≤ max_r (+ tolerance).</summary>
     public void ResourceWithinLimit(ResourceLimit limit)
     {
-        _limits.Add(limit);
-        var headroom = limit.Max - _p.Fixed(limit.Resource);
+        var allowed = IntegerScaling.Allowed(_p, limit);
+        _limits.Add((limit.Resource, allowed));
+        var headroom = allowed - _p.Fixed(limit.Resource);
         if (double.IsPositiveInfinity(headroom)) return;
         var scale = IntegerScaling.Resource(_p, limit);
-        var cost = Weighted(o => IntegerScaling.Round(o.Cost(limit.Resource), scale));
-        _model.Add(cost <= (long)Math.Floor(headroom * scale) + IntegerScaling.Slack(_p));
+        var cost = Weighted(o => IntegerScaling.Up(o.Cost(limit.Resource), scale));
+        _model.Add(cost <= IntegerScaling.Down(headroom, scale));
     }
 
     /// <summary>Every limit of <paramref name="p"/>.</summary>
@@ -66,7 +68,8 @@ internal sealed class MipModel
         _model.Add(shared <= Math.Min((long)Math.Floor(diversity * slots + 1e-9), slots - 1));
     }
 
-    /// <summary>Cuts off exactly this selection (used when it only met a limit through rounding).</summary>
+    /// <summary>Cuts off exactly this selection (used when it only met a limit through the last bit of floating-point
+    /// rounding of the fixed costs).</summary>
     void Exclude(Selection s)
     {
         var chosen = new List<ILiteral>();
@@ -107,15 +110,16 @@ internal sealed class MipModel
         return sum;
     }
 
-    /// <summary>Solves; the selection meets every real limit. Null selection when infeasible or when the time
-    /// limit passed before any solution was found (then <c>TimedOut</c>).</summary>
-    public MipResult Solve(TimeSpan? timeLimit)
+    /// <summary>Solves; the selection meets every limit. Null selection when infeasible or when the time limit passed
+    /// before any solution was found (then <c>TimedOut</c>). A positive <paramref name="relativeGap"/> lets CP-SAT stop
+    /// once the objective is proven within that fraction of the optimum; <c>Optimal</c> is then only true if the
+    /// bound met the objective.</summary>
+    public MipResult Solve(TimeSpan? timeLimit, double relativeGap = 0)
     {
         for (var cut = 0; cut <= MaxRoundingCuts; cut++)
         {
             using var solver = new CpSolver();
-            solver.StringParameters = "num_workers:1 random_seed:0" +
-                (timeLimit is { } t ? $" max_time_in_seconds:{Math.Max(t.TotalSeconds, 0.001).ToString("R", System.Globalization.CultureInfo.InvariantCulture)}" : "");
+            solver.StringParameters = Parameters(timeLimit, relativeGap);
             var status = solver.Solve(_model);
             switch (status)
             {
@@ -125,11 +129,20 @@ internal sealed class MipModel
                     throw new InvalidOperationException($"CP-SAT rejected the search model: {_model.Validate()}");
             }
             var s = Read(solver);
-            if (_limits.All(limit => s.Total(_p, limit.Resource) <= limit.Max))
-                return new MipResult(s, status == CpSolverStatus.Optimal, false);
+            if (_limits.All(limit => s.Total(_p, limit.Resource) <= limit.Allowed))
+                return new MipResult(s, status == CpSolverStatus.Optimal && solver.ObjectiveValue == solver.BestObjectiveBound, false);
             Exclude(s);
         }
-        throw new InvalidOperationException($"the search kept finding architectures that only meet the limits after rounding ({MaxRoundingCuts} cut off)");
+        throw new InvalidOperationException($"the search kept finding architectures that break a limit by floating-point rounding ({MaxRoundingCuts} cut off)");
+    }
+
+    /// <summary>One worker and a fixed seed: CP-SAT's search is then deterministic (unless the time limit cuts it).</summary>
+    static string Parameters(TimeSpan? timeLimit, double relativeGap)
+    {
+        var text = new List<string> { "num_workers:1", "random_seed:0" };
+        if (timeLimit is { } t) text.Add($"max_time_in_seconds:{Math.Max(t.TotalSeconds, 0.001).ToString("R", CultureInfo.InvariantCulture)}");
+        if (relativeGap > 0) text.Add($"relative_gap_limit:{relativeGap.ToString("R", CultureInfo.InvariantCulture)}");
+        return string.Join(" ", text);
     }
 
     Selection Read(CpSolver solver) => new(

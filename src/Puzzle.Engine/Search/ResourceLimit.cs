@@ -2,7 +2,8 @@ namespace Puzzle.Engine.Search;
 
 /// <summary>
 /// A linear upper bound: fixed cost plus the chosen options' costs of <see cref="Resource"/> must not exceed
-/// <see cref="Max"/>. The caller turns throughput, latency and memory targets into such bounds.
+/// <see cref="Max"/> (up to a relative 1e-9 that absorbs floating-point rounding). The caller turns throughput, latency
+/// and memory targets into such bounds.
 /// </summary>
 /// <param name="Resource">The resource summed (a key of <see cref="SearchOption.Costs"/>).</param>
 /// <param name="Max">The largest allowed total, fixed costs included.</param>

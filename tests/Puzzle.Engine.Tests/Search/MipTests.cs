@@ -75,9 +75,39 @@ public class MipTests
     }
 
     [Fact]
+    public void A_total_equal_to_the_limit_up_to_floating_point_rounding_meets_it()
+    {
+        // 0.1 + 0.1 + 0.1 is 0.30000000000000004 in doubles: the parent still meets "time ≤ 0.3".
+        var layers = Enumerable.Range(0, 3).Select(l => SearchLayer.OfBlocks(l,
+            [new SearchOption("parent", 0, new Dictionary<string, double> { ["time_s"] = 0.1 }, 10),
+             new SearchOption("no_op", 1, new Dictionary<string, double>(), 0)])).ToList();
+        var p = new SearchProblem(layers, new Dictionary<string, double>(), [new ResourceLimit("time_s", 0.3, "time ≤ 0.3 s")]);
+
+        foreach (var method in new[] { SearchMethod.Mip, SearchMethod.Greedy, SearchMethod.MaxParams })
+        {
+            var found = PuzzleSearch.Solve(p, method)[0];
+            Assert.Equal(0, found.Score);
+            Assert.True(found.Meets(p));
+        }
+    }
+
+    [Fact]
+    public void A_relative_gap_still_gives_feasible_diverse_solutions()
+    {
+        var p = Instances.Random(9, layers: 12, attention: 6, ffn: 9, fraction: 0.5);
+        var exact = PuzzleSearch.Solve(p, SearchMethod.Mip)[0];
+        var found = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 3, relativeGap: 1e-2);
+        Assert.All(found, a => Assert.True(a.Meets(p)));
+        Assert.True(found[0].Score <= exact.Score * 1.01 + 1e-12);
+        for (var i = 0; i < found.Count; i++)
+            for (var j = i + 1; j < found.Count; j++)
+                Assert.True(Instances.Shared(found[i], found[j]) <= (int)Math.Floor(0.8 * 2 * p.Layers.Count));
+    }
+
+    [Fact]
     public void Same_problem_gives_the_same_architecture()
     {
-        var p = Instances.Random(7, layers: 32, attention: 6, ffn: 9, fraction: 0.5);
+        var p = Instances.Random(7, layers: 24, attention: 6, ffn: 9, fraction: 0.5);
         var first = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 3);
         var second = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 3);
         Assert.Equal(first.Count, second.Count);
