@@ -6,7 +6,11 @@ using Puzzle.Engine.Pipeline.Stages;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
+[CollectionDefinition(nameof(TimingCollection), DisableParallelization = true)]
+public sealed class TimingCollection;
+
 /// <summary>Scoring, measured costs and the search through the real stages, on a small pretrained parent.</summary>
+[Collection(nameof(TimingCollection))] // cost measurements run with no other test beside them
 public class SearchStageTests
 {
     const string Spec = TestRepo.MicroSpec;
