@@ -5,7 +5,7 @@ namespace Puzzle.Engine.Pipeline.Execution;
 
 /// <summary>
 /// Copies the human-facing results of a run (the jobs whose stage names an artifact folder) to
-/// <c>artifacts/&lt;pipeline&gt;/</c>, each folder replaced whole and only when its job's key changed.
+/// <c>artifacts/&lt;pipeline&gt;/</c>, each folder replaced whole and only when its job was rebuilt.
 /// </summary>
 public static class Artifacts
 {
@@ -19,7 +19,9 @@ public static class Artifacts
             if (job.Stage.ArtifactFolder(job) is not { } folder || store.Find(job.Key) is not { } entry) continue;
             var target = Path.Combine(baseDirectory, "artifacts", pipeline, folder);
             var keyFile = Path.Combine(target, KeyFile);
-            if (File.Exists(keyFile) && File.ReadAllText(keyFile).Trim() == job.Key) continue;
+            // the key and when the entry was built: a job rebuilt under the same key (a new measurement) is republished
+            var stamp = $"{job.Key}\n{entry.Manifest.StartedUtc:O}\n";
+            if (File.Exists(keyFile) && File.ReadAllText(keyFile) == stamp) continue;
             var temp = target + ".tmp-" + Environment.ProcessId;
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             foreach (var file in Directory.EnumerateFiles(entry.Directory, "*", SearchOption.AllDirectories))
@@ -28,7 +30,7 @@ public static class Artifacts
                 Directory.CreateDirectory(Path.GetDirectoryName(to)!);
                 File.Copy(file, to);
             }
-            File.WriteAllText(Path.Combine(temp, KeyFile), job.Key + "\n");
+            File.WriteAllText(Path.Combine(temp, KeyFile), stamp);
             if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             Directory.Move(temp, target);
