@@ -8,6 +8,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["foundation"] = FoundationBenchmarks.Run,
     ["frontends"] = FrontEndBenchmarks.Run,
     ["library"] = LibraryBenchmarks.Run,
+    ["search"] = SearchBenchmarks.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var suite))
 {

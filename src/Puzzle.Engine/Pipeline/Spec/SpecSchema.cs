@@ -99,7 +99,7 @@ public static class SpecSchema
         {
             if (!defs.ContainsKey(type.Name))
             {
-                defs[type.Name] = new JsonObject(); // placeholder: a record may refer to itself
+                defs[type.Name] = new JsonObject(); // reserved before filling: a record may refer to itself
                 defs[type.Name] = RecordSchema(type, defs);
             }
             return new JsonObject { ["$ref"] = $"#/$defs/{type.Name}" };
