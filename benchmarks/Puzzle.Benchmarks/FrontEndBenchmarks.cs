@@ -15,7 +15,7 @@ public static class FrontEndBenchmarks
         var cli = Path.Combine(root, "src", "Puzzle.Cli", "bin", "Release", "net10.0", "puzzle.dll");
         if (!File.Exists(cli)) throw new FileNotFoundException($"{cli}: build first (dotnet build Puzzle.sln -c Release)");
         const string spec = "pipelines/ci.yaml";
-        Exec("dotnet", cli, "run", spec); // everything cached from here on
+        Processes.Exec("dotnet", cli, "run", spec); // everything cached from here on
         var commands = new (string Name, string[] Command)[]
         {
             ("CLI: puzzle run", ["dotnet", cli, "run", spec]),
@@ -26,21 +26,10 @@ public static class FrontEndBenchmarks
         double? baseline = null;
         foreach (var (name, command) in commands)
         {
-            var seconds = Measure.MedianSeconds(() => Exec(command), warmup: 1, repeats: 5);
+            var seconds = Measure.MedianSeconds(() => Processes.Exec(command), warmup: 1, repeats: 5);
             baseline ??= seconds;
             report.Add($"cached rerun, {name}", seconds, "s", $"{spec}, median of 5; {seconds / baseline.Value:F1}x the CLI");
         }
         return report;
-    }
-
-    static void Exec(params string[] command)
-    {
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"{string.Join(" ", command)} failed: {output.Result}{error.Result}");
     }
 }

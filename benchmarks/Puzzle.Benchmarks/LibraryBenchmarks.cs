@@ -80,7 +80,7 @@ public static class LibraryBenchmarks
             if (Directory.Exists(store)) Directory.Delete(store, recursive: true);
             foreach (var entry in upstream) Copy(entry!.Directory, Path.Combine(store, "cache", entry.Manifest.Key[..2], entry.Manifest.Key));
             var clock = Stopwatch.StartNew();
-            Exec("dotnet", Cli, "run", specPath, "--target", "Distill", "--store", store, "--jobs", $"{jobs}", "--threads-per-job", $"{threads}");
+            Processes.Exec("dotnet", Cli, "run", specPath, "--target", "Distill", "--store", store, "--jobs", $"{jobs}", "--threads-per-job", $"{threads}");
             var count = session.Graph.Jobs["Distill"].Count;
             report.Add($"default pipeline's library ({count} BLD jobs), {jobs} job{(jobs > 1 ? "s" : "")} × {threads} thread{(threads > 1 ? "s" : "")}",
                 clock.Elapsed.TotalSeconds, "s", "wall time of `puzzle run --target Distill`, upstream cached");
@@ -116,8 +116,8 @@ public static class LibraryBenchmarks
                 bld: { tokens: 8192, batch: 8 }
                 """);
             var spec = Path.Combine(root, "pipelines", "depth.yaml");
-            Exec("dotnet", Cli, "run", spec, "--target", "Calibrate");
-            Exec("dotnet", Cli, "job", spec, "--stage", "Distill", "--id", "layer0.ffn.ratio0.5", "--threads", "2");
+            Processes.Exec("dotnet", Cli, "run", spec, "--target", "Calibrate");
+            Processes.Exec("dotnet", Cli, "job", spec, "--stage", "Distill", "--id", "layer0.ffn.ratio0.5", "--threads", "2");
             var session = PipelineSession.Open(spec);
             var metrics = session.Store.Find(session.Graph.Find("Distill", "layer0.ffn.ratio0.5").Key)!.Manifest.Metrics;
             report.Add($"BLD job peak RSS, {layers}-layer parent (d=256)", metrics["peak_rss_bytes"]!.GetValue<long>() / 1048576.0, "MiB",
@@ -137,16 +137,5 @@ public static class LibraryBenchmarks
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(f, target);
         }
-    }
-
-    static void Exec(params string[] command)
-    {
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"{string.Join(" ", command)} failed: {output.Result}{error.Result}");
     }
 }

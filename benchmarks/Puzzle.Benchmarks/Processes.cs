@@ -1,0 +1,18 @@
+using System.Diagnostics;
+
+namespace Puzzle.Benchmarks;
+
+/// <summary>Runs a command to completion, failing with its output when it exits non-zero.</summary>
+public static class Processes
+{
+    public static void Exec(params string[] command)
+    {
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{string.Join(" ", command)} failed: {output.Result}{error.Result}");
+    }
+}
