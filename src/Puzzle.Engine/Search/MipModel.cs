@@ -7,7 +7,8 @@ namespace Puzzle.Engine.Search;
 /// The paper's mixed-integer program on CP-SAT. Binary x[l, a] = 1 when layer l uses attention option a (or block
 /// a) and y[l, f] = 1 when it uses FFN option f; each layer picks exactly one of each; every limit bounds the summed
 /// costs. Scores and costs are scaled to integers (<see cref="IntegerScaling"/>), costs rounded up and limits down;
-/// a solution is only returned once it meets the real limits. One worker and a fixed seed make the same problem give the same answer.
+/// a solution is only returned once it meets the real limits. One worker and a fixed seed make the same problem give
+/// the same answer.
 /// </summary>
 internal sealed class MipModel
 {
@@ -136,10 +137,13 @@ internal sealed class MipModel
         throw new InvalidOperationException($"the search kept finding architectures that break a limit by floating-point rounding ({MaxRoundingCuts} cut off)");
     }
 
-    /// <summary>One worker and a fixed seed: CP-SAT's search is then deterministic (unless the time limit cuts it).</summary>
+    /// <summary>One worker and a fixed seed: CP-SAT's search is then deterministic (unless the time limit cuts it).
+    /// Full symmetry handling: layers with the same per-shape costs are interchangeable when the objective does not
+    /// tell them apart (maximise parameters), and without it CP-SAT could not prove that optimum within a minute on an
+    /// 80-layer library (0.6 s with it; no change for the score objective).</summary>
     static string Parameters(TimeSpan? timeLimit, double relativeGap)
     {
-        var text = new List<string> { "num_workers:1", "random_seed:0" };
+        var text = new List<string> { "num_workers:1", "random_seed:0", "symmetry_level:4" };
         if (timeLimit is { } t) text.Add($"max_time_in_seconds:{Math.Max(t.TotalSeconds, 0.001).ToString("R", CultureInfo.InvariantCulture)}");
         if (relativeGap > 0) text.Add($"relative_gap_limit:{relativeGap.ToString("R", CultureInfo.InvariantCulture)}");
         return string.Join(" ", text);

@@ -19,9 +19,9 @@ public static class PuzzleSearch
     /// <param name="timeLimit">Wall-clock budget for the whole call (null: none). When it cuts a solve short the
     /// best architecture found so far is returned with <see cref="Architecture.Optimal"/> false, and the answer may
     /// then depend on machine speed.</param>
-    /// <param name="relativeGap">MIP and MaxParams: stop each solve once its objective is proven within this
-    /// fraction of the optimum (0: prove optimality). Proving the later diverse solutions optimal is what takes time
-    /// (benchmarks/results/search.json: 10 solutions of an 80-layer library take ~40 s exact, ~8 s at 1e-4).</param>
+    /// <param name="relativeGap">MIP and MaxParams: stop the solve of each further solution (not the first, which is
+    /// always proven optimal) once its objective is proven within this fraction of the optimum (0: prove optimality).
+    /// Proving later diverse solutions optimal is what takes time (benchmarks/results/search.json).</param>
     /// <exception cref="SearchInfeasibleException">No architecture meets the limits.</exception>
     /// <exception cref="TimeoutException">The time limit passed before any architecture was found.</exception>
     public static IReadOnlyList<Architecture> Solve(SearchProblem problem, SearchMethod method, int solutions = 1,
@@ -43,9 +43,10 @@ public static class PuzzleSearch
         switch (method)
         {
             case SearchMethod.Greedy:
-                return GreedySearch.Run(problem) is { } greedy ? [greedy.ToArchitecture(problem, false)]
-                    : new MipModel(problem).WithLimits(problem).Solve(timeLimit).Selection is null ? []
-                    : throw new InvalidOperationException("the greedy search got stuck before meeting every limit, although the MIP finds an architecture that meets them");
+                if (GreedySearch.Run(problem) is { } greedy) return [greedy.ToArchitecture(problem, false)];
+                if (new MipModel(problem).WithLimits(problem).Solve(timeLimit).Selection is null) return [];
+                throw new InvalidOperationException(
+                    "the greedy search got stuck before meeting every limit, although the MIP finds an architecture that meets them");
             case SearchMethod.Mip:
                 return [.. Diverse(problem, m => m.MinimiseScore(), solutions, diversity, timeLimit, relativeGap).OrderBy(a => a.Score)];
             case SearchMethod.MaxParams:
@@ -67,7 +68,7 @@ public static class PuzzleSearch
         {
             var left = timeLimit - clock.Elapsed;
             if (left <= TimeSpan.Zero && found.Count > 0) break;
-            var result = model.Solve(left, relativeGap);
+            var result = model.Solve(left, found.Count == 0 ? 0 : relativeGap); // the best child is always proven
             if (result.Selection is null)
             {
                 if (result.TimedOut && found.Count == 0)
