@@ -1,3 +1,4 @@
+using Puzzle.Engine.Runtime;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -9,7 +10,10 @@ public sealed record LmMetrics(long Tokens, double Loss, double Top1, double? Kl
     public double Perplexity => Math.Exp(Loss);
 }
 
-/// <summary>Sums next-token statistics over batches in float64, so the mean does not depend on batching.</summary>
+/// <summary>
+/// Sums next-token statistics over batches in float64, so the mean does not depend on batching, and with
+/// <see cref="StableReduction"/>, so it does not depend on the thread count either.
+/// </summary>
 public sealed class LmMetricsAccumulator
 {
     long _tokens;
@@ -32,7 +36,7 @@ public sealed class LmMetricsAccumulator
         if (teacherLogits is null) return;
         _hasTeacher = true;
         var teacherLogp = F.log_softmax(teacherLogits.reshape(-1, vocab).to(float64), 1);
-        _kl += (teacherLogp.exp() * (teacherLogp - logp)).sum().item<double>();
+        _kl += StableReduction.Sum(teacherLogp.exp() * (teacherLogp - logp)).item<double>();
         _agree += teacherLogp.argmax(1).eq(argmax).sum().item<long>();
     }
 

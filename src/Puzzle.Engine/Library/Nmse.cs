@@ -1,3 +1,4 @@
+using Puzzle.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,8 +17,9 @@ public static class Nmse
             throw new ArgumentException(
                 $"child shape [{string.Join(", ", child.shape)}] differs from parent shape [{string.Join(", ", parent.shape)}]");
         using var scope = NewDisposeScope();
-        var error = (child - parent).square().mean();
-        return (error / parent.square().mean()).MoveToOuterDisposeScope();
+        // stable means: the denominator scales every gradient, so its rounding must not follow the thread count
+        var error = StableReduction.Mean((child - parent).square());
+        return (error / StableReduction.Mean(parent.square())).MoveToOuterDisposeScope();
     }
 
     /// <summary>The normalized MSE as a number (no graph kept).</summary>

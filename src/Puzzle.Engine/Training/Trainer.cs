@@ -44,7 +44,7 @@ public static class Trainer
             optimizer.zero_grad();
             var l = loss(e.Current);
             l.backward();
-            if (options.GradClip > 0) nn.utils.clip_grad_norm_(all, options.GradClip);
+            if (options.GradClip > 0) GradientClipping.ClipByGlobalNorm(all, options.GradClip);
             optimizer.step();
             var value = l.item<float>();
             if (!double.IsFinite(value)) throw new InvalidOperationException($"the loss became {value} at step {step}");
