@@ -54,22 +54,49 @@ public static class Checkpoint
         {
             File.WriteAllText(Path.Combine(staging, HfConfig.FileName), configJson);
             File.WriteAllText(Path.Combine(staging, GenerationConfigFileName), GenerationConfigJson(config));
-            WriteWeights(staging, config, tensors, dtype, maxShardBytes);
+            WriteWeights(staging, config, tensors.ContainsKey, n => tensors[n].numel(),
+                (path, names) => SafeTensorsWriter.Write(path, Subset(tensors, names), dtype), dtype, maxShardBytes);
             if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
             foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
                 File.WriteAllText(Path.Combine(staging, name), text);
         });
     }
 
-    static void WriteWeights(string directory, ModelConfig config, IReadOnlyDictionary<string, torch.Tensor> tensors,
-        TensorDType dtype, long? maxShardBytes)
+    /// <summary>
+    /// <see cref="Save(string, ModelConfig, IReadOnlyDictionary{string, torch.Tensor}, CheckpointFormat, TensorDType, long?, string?, IReadOnlyDictionary{string, string}?)"/>
+    /// from a tensor source read one tensor at a time (e.g. another checkpoint converted to another dtype), so the
+    /// model never has to fit in memory. Extra weights the configuration has no place for are an error, as on load.
+    /// </summary>
+    public static void Save(string directory, ModelConfig config, ITensorSource source,
+        CheckpointFormat format = CheckpointFormat.Auto, TensorDType dtype = TensorDType.F32, long? maxShardBytes = null,
+        string? tokenizerPath = null, IReadOnlyDictionary<string, string>? extraFiles = null)
+    {
+        if (maxShardBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "must be positive");
+        var configJson = HfConfig.ToJson(config, format, dtype);
+        CheckpointValidator.Validate(config, source, directory);
+        if (tokenizerPath != null && !File.Exists(tokenizerPath))
+            throw new CheckpointException($"{tokenizerPath}: tokenizer file not found");
+        AtomicDirectory.Publish(directory, staging =>
+        {
+            File.WriteAllText(Path.Combine(staging, HfConfig.FileName), configJson);
+            File.WriteAllText(Path.Combine(staging, GenerationConfigFileName), GenerationConfigJson(config));
+            WriteWeights(staging, config, source.Contains, n => source.Info(n).ElementCount,
+                (path, names) => SafeTensorsWriter.Write(path, source, names, dtype), dtype, maxShardBytes);
+            if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
+            foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
+                File.WriteAllText(Path.Combine(staging, name), text);
+        });
+    }
+
+    static void WriteWeights(string directory, ModelConfig config, Func<string, bool> has, Func<string, long> elementsOf,
+        Func<string, List<string>, long> writeFile, TensorDType dtype, long? maxShardBytes)
     {
         // model order keeps one layer's tensors together, so reading a block opens one shard
-        var names = CheckpointValidator.ExpectedShapes(config).Keys.Where(tensors.ContainsKey).ToList();
-        var shards = PlanShards(names, n => tensors[n].numel() * dtype.ByteSize(), maxShardBytes ?? long.MaxValue);
+        var names = CheckpointValidator.ExpectedShapes(config).Keys.Where(has).ToList();
+        var shards = PlanShards(names, n => elementsOf(n) * dtype.ByteSize(), maxShardBytes ?? long.MaxValue);
         if (shards.Count == 1)
         {
-            SafeTensorsWriter.Write(Path.Combine(directory, CheckpointTensors.SingleFileName), Subset(tensors, shards[0]), dtype);
+            writeFile(Path.Combine(directory, CheckpointTensors.SingleFileName), shards[0]);
             return;
         }
         var weightMap = new SortedDictionary<string, string>(StringComparer.Ordinal);
@@ -77,14 +104,14 @@ public static class Checkpoint
         for (var i = 0; i < shards.Count; i++)
         {
             var file = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-            totalBytes += SafeTensorsWriter.Write(Path.Combine(directory, file), Subset(tensors, shards[i]), dtype);
+            totalBytes += writeFile(Path.Combine(directory, file), shards[i]);
             foreach (var name in shards[i]) weightMap[name] = file;
         }
         var index = new JsonObject
         {
             ["metadata"] = new JsonObject
             {
-                ["total_parameters"] = names.Sum(n => tensors[n].numel()),
+                ["total_parameters"] = names.Sum(elementsOf),
                 ["total_size"] = totalBytes,
             },
             ["weight_map"] = new JsonObject(weightMap.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),

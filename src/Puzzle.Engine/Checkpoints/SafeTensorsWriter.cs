@@ -14,10 +14,24 @@ public static class SafeTensorsWriter
     const int ChunkElements = 1 << 22;
 
     /// <summary>Writes <paramref name="tensors"/> (any dtype and device) as <paramref name="dtype"/>; returns the data bytes written.</summary>
-    public static long Write(string path, IReadOnlyDictionary<string, torch.Tensor> tensors, TensorDType dtype = TensorDType.F32)
+    public static long Write(string path, IReadOnlyDictionary<string, torch.Tensor> tensors, TensorDType dtype = TensorDType.F32) =>
+        Write(path, tensors.Keys, n => tensors[n].shape, (stream, n) => WriteData(stream, tensors[n], dtype), dtype);
+
+    /// <summary>
+    /// Writes the tensors <paramref name="names"/> of <paramref name="source"/> as <paramref name="dtype"/>, reading one
+    /// at a time, so a checkpoint converts without holding it in memory; returns the data bytes written.
+    /// </summary>
+    public static long Write(string path, ITensorSource source, IEnumerable<string> names, TensorDType dtype = TensorDType.F32) =>
+        Write(path, names, n => source.Info(n).Shape.ToArray(), (stream, n) =>
+        {
+            using var tensor = source.Read(n);
+            WriteData(stream, tensor, dtype);
+        }, dtype);
+
+    static long Write(string path, IEnumerable<string> tensorNames, Func<string, long[]> shapeOf, Action<Stream, string> writeData, TensorDType dtype)
     {
-        var names = tensors.Keys.OrderBy(n => n, StringComparer.Ordinal).ToList();
-        var header = BuildHeader(names, tensors, dtype, out var dataBytes);
+        var names = tensorNames.OrderBy(n => n, StringComparer.Ordinal).ToList();
+        var header = BuildHeader(names, shapeOf, dtype, out var dataBytes);
         var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         Directory.CreateDirectory(directory);
         var temp = System.IO.Path.Combine(directory, $".{System.IO.Path.GetFileName(path)}.tmp-{Guid.NewGuid():N}");
@@ -29,7 +43,7 @@ public static class SafeTensorsWriter
                 BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
                 stream.Write(length);
                 stream.Write(header);
-                foreach (var name in names) WriteData(stream, tensors[name], dtype);
+                foreach (var name in names) writeData(stream, name);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, path, overwrite: true);
@@ -42,7 +56,7 @@ public static class SafeTensorsWriter
         return dataBytes;
     }
 
-    static byte[] BuildHeader(List<string> names, IReadOnlyDictionary<string, torch.Tensor> tensors, TensorDType dtype, out long dataBytes)
+    static byte[] BuildHeader(List<string> names, Func<string, long[]> shapeOf, TensorDType dtype, out long dataBytes)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -54,7 +68,7 @@ public static class SafeTensorsWriter
             long offset = 0;
             foreach (var name in names)
             {
-                var shape = tensors[name].shape;
+                var shape = shapeOf(name);
                 var bytes = shape.Aggregate(1L, (a, b) => a * b) * dtype.ByteSize();
                 json.WriteStartObject(name);
                 json.WriteString("dtype", dtype.SafeTensorsName());

@@ -36,7 +36,7 @@ public sealed class SpecLoaderTests
           seed: 3
         search_space:
           attention: { kv_heads: [3, 1], linear: false, no_op: true }
-          ffn: { ratios: [0.5], linear: true, no_op: false, round_to: 32 }
+          ffn: { ratios: [0.5], linear: false, no_op: true, round_to: 32 }
           layers:
             - range: 0-1
               attention: { kv_heads: [1], no_op: false }
@@ -79,7 +79,7 @@ public sealed class SpecLoaderTests
           checkpoint_every: 7
         evaluation: { tokens: 3_000, baselines: [shortgpt] }
         export: { format: nemotron-nas, runtime: vllm, dtype: bfloat16 }
-        pack: { id: Full.Spec, version: 1.2.3-beta.1, feed: .puzzle/feed, allow_overwrite: true }
+        pack: { id: Full.Spec, version: 1.2.3-beta.1, child: 2, feed: .puzzle/feed, source: "https://feed.invalid/v3/index.json", api_key_env: FEED_KEY, allow_overwrite: true }
         executor:
           kind: slurm
           jobs: 8
@@ -128,7 +128,7 @@ public sealed class SpecLoaderTests
         Assert.Equal([3, 1], space.Attention.KvHeads);
         Assert.Equal((false, true), (space.Attention.Linear, space.Attention.NoOp));
         Assert.Equal([0.5], space.Ffn.Ratios);
-        Assert.Equal((true, false, 32), (space.Ffn.Linear, space.Ffn.NoOp, space.Ffn.RoundTo));
+        Assert.Equal((false, true, 32), (space.Ffn.Linear, space.Ffn.NoOp, space.Ffn.RoundTo));
         Assert.Equal(2, space.Layers.Count);
         Assert.Equal(("0-1", 0, 1), (space.Layers[0].Range, space.Layers[0].First, space.Layers[0].Last));
         Assert.Equal([1], space.Layers[0].Attention!.KvHeads!);
@@ -166,7 +166,11 @@ public sealed class SpecLoaderTests
         Assert.Equal(3000, s.Evaluation.Tokens);
         Assert.Equal([Baseline.ShortGpt], s.Evaluation.Baselines);
         Assert.Equal(new ExportSpec { Format = ExportFormat.NemotronNas, Runtime = ExportRuntime.Vllm, Dtype = ExportDType.Bfloat16 }, s.Export);
-        Assert.Equal(new PackSpec { Id = "Full.Spec", Version = "1.2.3-beta.1", Feed = ".puzzle/feed", AllowOverwrite = true }, s.Pack);
+        Assert.Equal(new PackSpec
+        {
+            Id = "Full.Spec", Version = "1.2.3-beta.1", Child = 2, Feed = ".puzzle/feed", Source = "https://feed.invalid/v3/index.json",
+            ApiKeyEnv = "FEED_KEY", AllowOverwrite = true,
+        }, s.Pack);
 
         var ex = s.Executor;
         Assert.Equal((ExecutorKind.Slurm, 8, (int?)2), (ex.Kind, ex.Jobs, ex.ThreadsPerJob));
@@ -210,6 +214,7 @@ public sealed class SpecLoaderTests
         Assert.Equal([Baseline.Uniform, Baseline.ShortGpt, Baseline.Random], s.Evaluation.Baselines);
         Assert.Equal((ExportFormat.Auto, ExportRuntime.Any, ExportDType.Float32), (s.Export.Format, s.Export.Runtime, s.Export.Dtype));
         Assert.Equal(((string?)null, (string?)null, "artifacts/feed", false), (s.Pack.Id, s.Pack.Version, s.Pack.Feed, s.Pack.AllowOverwrite));
+        Assert.Equal((1, (string?)null, "NUGET_API_KEY"), (s.Pack.Child, s.Pack.Source, s.Pack.ApiKeyEnv));
         Assert.Equal((ExecutorKind.Local, 2, (int?)null), (s.Executor.Kind, s.Executor.Jobs, s.Executor.ThreadsPerJob));
         Assert.Equal(("01:00:00", 4, (string?)null), (s.Executor.Slurm.Time, s.Executor.Slurm.ArrayThrottle, s.Executor.Slurm.Store));
     }

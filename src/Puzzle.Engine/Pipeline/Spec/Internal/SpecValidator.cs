@@ -21,6 +21,7 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         new SearchSpaceRules(map, errors).Check(spec.SearchSpace, pretrain);
         CheckLoss(spec.Gkd.Loss);
         CheckOutput(spec.Pack, "feed", spec.Pack.Feed);
+        new ShipRules(map, errors).Check(spec);
         CheckOutput(spec.Executor.Slurm, "store", spec.Executor.Slurm.Store);
     }
 

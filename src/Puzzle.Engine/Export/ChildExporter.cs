@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Export;
+
+/// <summary>What an export wrote.</summary>
+public sealed record ExportResult(CheckpointFormat Format, TensorDType DType, ModelConfig Config, long Parameters, long WeightBytes, double Seconds);
+
+/// <summary>
+/// Writes a trained child as a Hugging Face folder a serving engine loads: config.json (plain Llama when every layer
+/// is the same GQA + SwiGLU shape and the spec allows it, else nemotron-nas with <c>block_configs</c>), safetensors in
+/// the requested type under the names vLLM's loader expects (sharded above 5 GB as transformers does),
+/// tokenizer.json with a tokenizer_config.json, generation_config.json and a model card. Reads one tensor at a time,
+/// checks the target runtime can serve the child before writing, and publishes the folder in one rename.
+/// </summary>
+public static class ChildExporter
+{
+    /// <summary>transformers' default <c>max_shard_size</c>.</summary>
+    public const long MaxShardBytes = 5_000_000_000;
+    public const string TokenizerConfigFileName = "tokenizer_config.json";
+
+    public static ExportResult Export(string modelDirectory, string destination, ExportSpec options, ModelCardContext context)
+    {
+        var clock = Stopwatch.StartNew();
+        var (config, tensors) = Checkpoint.Open(modelDirectory);
+        using (tensors)
+        {
+            var format = ResolveFormat(config, options.Format, modelDirectory);
+            var problems = RuntimeSupport.Problems(config, options.Runtime);
+            if (problems.Count > 0)
+                throw new ExportException($"{modelDirectory}: export.runtime {RuntimeSupport.Name(options.Runtime)} cannot serve this child:\n  " +
+                                          string.Join("\n  ", problems) +
+                                          "\nSet export.runtime: any, or keep such blocks out of the search (search_space.attention.linear and search_space.ffn.linear: false).");
+            var tokenizer = Path.Combine(modelDirectory, Checkpoint.TokenizerFileName);
+            if (!File.Exists(tokenizer))
+                throw new ExportException($"{modelDirectory}: no {Checkpoint.TokenizerFileName}; a served model needs its tokenizer");
+            var dtype = DTypeOf(options.Dtype);
+            var extra = new Dictionary<string, string>
+            {
+                [TokenizerConfigFileName] = TokenizerConfig(modelDirectory, tokenizer, config),
+                [ModelCard.FileName] = ModelCard.Render(config, format, dtype, options.Runtime, context),
+            };
+            var source = dtype == TensorDType.F16 ? new Float16RangeCheck(tensors) : (ITensorSource)tensors;
+            Checkpoint.Save(destination, config, source, format, dtype, MaxShardBytes, tokenizer, extra);
+            var shapes = CheckpointValidator.ExpectedShapes(config).Values;
+            var parameters = shapes.Sum(s => s.Aggregate(1L, (a, b) => a * b));
+            return new ExportResult(format, dtype, config, parameters, parameters * dtype.ByteSize(), clock.Elapsed.TotalSeconds);
+        }
+    }
+
+    /// <summary>auto: Llama for a homogeneous child, nemotron-nas otherwise; llama for a heterogeneous child is an error.</summary>
+    public static CheckpointFormat ResolveFormat(ModelConfig config, ExportFormat requested, string source)
+    {
+        switch (requested)
+        {
+            case ExportFormat.NemotronNas: return CheckpointFormat.NemotronNas;
+            case ExportFormat.Auto: return config.IsHomogeneous ? CheckpointFormat.Llama : CheckpointFormat.NemotronNas;
+            default:
+                if (config.IsHomogeneous) return CheckpointFormat.Llama;
+                var kinds = config.Blocks.Select((b, i) => (b, i)).GroupBy(p => p.b.ToString())
+                    .Select(g => $"{g.Key} in layer{(g.Count() > 1 ? "s" : "")} {string.Join(", ", g.Select(p => p.i))}");
+                throw new ExportException($"{source}: export.format llama needs every layer to be the same GQA + SwiGLU block, but this child has " +
+                                          $"{string.Join("; ", kinds)}. Use export.format nemotron-nas or auto.");
+        }
+    }
+
+    public static TensorDType DTypeOf(ExportDType dtype) => dtype switch
+    {
+        ExportDType.Bfloat16 => TensorDType.BF16,
+        ExportDType.Float16 => TensorDType.F16,
+        _ => TensorDType.F32,
+    };
+
+    /// <summary>The model's own tokenizer_config.json when it has one, else one that loads tokenizer.json as a fast tokenizer with its BOS/EOS.</summary>
+    static string TokenizerConfig(string modelDirectory, string tokenizerPath, ModelConfig config)
+    {
+        var own = Path.Combine(modelDirectory, TokenizerConfigFileName);
+        if (File.Exists(own)) return File.ReadAllText(own);
+        var names = new Dictionary<int, string>();
+        try
+        {
+            if (JsonNode.Parse(File.ReadAllText(tokenizerPath))?["added_tokens"] is JsonArray added)
+                foreach (var token in added.OfType<JsonObject>())
+                    if (token["id"]?.GetValue<int>() is { } id && token["content"]?.GetValue<string>() is { } content) names[id] = content;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new ExportException($"{tokenizerPath}: not a readable tokenizer.json ({e.Message})", e);
+        }
+        var result = new JsonObject { ["tokenizer_class"] = "PreTrainedTokenizerFast" };
+        if (config.BosTokenId is { } bos && names.TryGetValue(bos, out var bosText)) result["bos_token"] = bosText;
+        if (config.EosTokenId is { } eos && names.TryGetValue(eos, out var eosText)) result["eos_token"] = eosText;
+        result["add_bos_token"] = config.BosTokenId is not null;
+        result["add_eos_token"] = false;
+        result["clean_up_tokenization_spaces"] = false;
+        result["model_max_length"] = config.MaxPositionEmbeddings;
+        return result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+    }
+
+    /// <summary>float16 tops out at 65504: a weight beyond it would load as infinity, so say which tensor instead.</summary>
+    sealed class Float16RangeCheck(ITensorSource inner) : ITensorSource
+    {
+        const float Max = 65504f;
+        public IReadOnlyCollection<string> Names => inner.Names;
+        public bool Contains(string name) => inner.Contains(name);
+        public TensorInfo Info(string name) => inner.Info(name);
+
+        public TorchSharp.torch.Tensor Read(string name)
+        {
+            var tensor = inner.Read(name);
+            using var largest = tensor.abs().max();
+            var value = largest.item<float>();
+            if (value <= Max) return tensor;
+            tensor.Dispose();
+            throw new ExportException($"tensor '{name}' holds {value:G6}, beyond float16's largest value {Max}; export.dtype float16 would make it infinite. Use bfloat16 or float32.");
+        }
+    }
+}

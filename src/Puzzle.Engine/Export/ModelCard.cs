@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Export;
+
+/// <summary>
+/// The exported folder's <c>README.md</c> (a Hugging Face model card): what the model is, its layers one by one, the
+/// report's numbers beside the parent's and the baselines', the scenario it was searched for, how to serve it, and the
+/// pipeline key that reproduces it.
+/// </summary>
+public static class ModelCard
+{
+    public const string FileName = "README.md";
+
+    public static string Render(ModelConfig config, CheckpointFormat format, TensorDType dtype, ExportRuntime runtime, ModelCardContext context)
+    {
+        var card = new StringBuilder();
+        var nas = format == CheckpointFormat.NemotronNas;
+        card.AppendLine("---");
+        card.AppendLine("library_name: transformers");
+        card.AppendLine("pipeline_tag: text-generation");
+        card.AppendLine("tags:");
+        foreach (var tag in new[] { "puzzle", "neural-architecture-search", "distillation", nas ? "nemotron-nas" : "llama" }) card.AppendLine($"- {tag}");
+        card.AppendLine("---");
+        card.AppendLine();
+        card.AppendLine($"# {context.Pipeline}: {context.Model}");
+        card.AppendLine();
+        var parameters = CheckpointValidator.ExpectedShapes(config).Values.Sum(s => s.Aggregate(1L, (a, b) => a * b));
+        card.AppendLine($"A {(nas ? "heterogeneous" : "homogeneous")} Llama-family model made by Puzzle.NET {context.Tool} with NVIDIA's Puzzle method " +
+                        "(distillation-based neural architecture search, arXiv 2411.19146): per-layer block variants trained by blockwise local " +
+                        "distillation, a mixed-integer search under the scenario's constraints, then global distillation from the parent.");
+        card.AppendLine();
+        card.AppendLine($"- format: {(nas ? "`nemotron-nas` (`DeciLMForCausalLM`, per-layer `block_configs`)" : "`llama` (`LlamaForCausalLM`)")}");
+        card.AppendLine($"- weights: {dtype.TorchName()}, {parameters.ToString("N0", CultureInfo.InvariantCulture)} parameters, {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} query heads, vocabulary {config.VocabSize}");
+        card.AppendLine($"- runtime: {Serving(config, format, runtime)}");
+        card.AppendLine();
+        Results(card, context);
+        Scenario(card, context);
+        Architecture(card, config);
+        card.AppendLine("## Provenance");
+        card.AppendLine();
+        card.AppendLine($"- pipeline: `{context.Pipeline}`");
+        if (context.PipelineKey is { } key) card.AppendLine($"- pipeline key: `{key}` (the export job's key: it hashes every setting and input that made this model)");
+        if (context.WeightsKey is { } weights) card.AppendLine($"- weights: `{context.WeightsJob ?? "?"}` `{weights}`");
+        card.AppendLine("- the pipeline spec and a manifest of every job key, file hash and metric travel with the NuGet package (`puzzle/`)");
+        return card.ToString();
+    }
+
+    static string Serving(ModelConfig config, CheckpointFormat format, ExportRuntime runtime)
+    {
+        if (format == CheckpointFormat.Llama) return "any Llama loader (transformers, vLLM, TensorRT-LLM, SGLang, llama.cpp converters)";
+        var vllm = RuntimeSupport.Problems(config, ExportRuntime.Vllm);
+        var text = vllm.Count == 0
+            ? "vLLM, TensorRT-LLM and SGLang serve `DeciLMForCausalLM`"
+            : "needs NVIDIA's DeciLM modelling code (remote code) or TensorRT-LLM: not vLLM (" + string.Join("; ", vllm) + ")";
+        return text + (runtime == ExportRuntime.Vllm ? "; exported with `export.runtime: vllm`" : "") +
+               ". config.json carries no `auto_map`: loaders that build the config through transformers need NVIDIA's DeciLM " +
+               "configuration code supplied (an `auto_map` to a Nemotron-NAS repository's `configuration_decilm.py`, with `trust_remote_code`)";
+    }
+
+    static void Results(StringBuilder card, ModelCardContext context)
+    {
+        if (context.Report.Count == 0) return;
+        card.AppendLine("## Results");
+        card.AppendLine();
+        card.AppendLine("Held-out text the pipeline never trained on; speeds measured in the scenario below, every model in the same process on the same device. " +
+                        "KL and agreement are against the parent; retention is top-1 accuracy relative to the parent's.");
+        card.AppendLine();
+        card.AppendLine("| model | kind | top-1 | loss | KL | agreement | retention | prefill tok/s | decode tok/s | speedup predicted | prefill | decode |");
+        card.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var e in context.Report)
+        {
+            var name = e.Name == context.Model ? $"**{e.Name}** (this model)" : e.Name;
+            card.AppendLine($"| {name} | {e.Kind} | {Percent(e.Top1)} | {Fixed(e.Loss, 4)} | {Fixed(e.Kl, 4)} | {Percent(e.Agreement)} | {Percent(e.Retention)} | " +
+                            $"{Fixed(e.PrefillTokensPerS, 0)} | {Fixed(e.DecodeTokensPerS, 0)} | {Times(e.PredictedSpeedup)} | {Times(e.PrefillSpeedup)} | {Times(e.DecodeSpeedup)} |");
+        }
+        card.AppendLine();
+    }
+
+    static void Scenario(StringBuilder card, ModelCardContext context)
+    {
+        if (context.Scenario is null && context.Constraints is null) return;
+        card.AppendLine("## Scenario");
+        card.AppendLine();
+        card.AppendLine("What the search optimised for (the spec's `scenario` and `constraints`):");
+        card.AppendLine();
+        foreach (var (section, json) in new[] { ("scenario", context.Scenario), ("constraints", context.Constraints) })
+            if (json is not null)
+                foreach (var (field, value) in json.Where(p => p.Value is not null))
+                    card.AppendLine($"- {section}.{field}: {value!.ToJsonString()}");
+        card.AppendLine();
+    }
+
+    static void Architecture(StringBuilder card, ModelConfig config)
+    {
+        card.AppendLine("## Architecture");
+        card.AppendLine();
+        card.AppendLine("| layer | attention | KV heads | FFN | FFN width | parameters |");
+        card.AppendLine("|---:|---|---:|---|---:|---:|");
+        var shapes = CheckpointValidator.ExpectedShapes(config);
+        for (var i = 0; i < config.NumLayers; i++)
+        {
+            var b = config.Blocks[i];
+            var prefix = $"model.layers.{i}.";
+            var layerParams = shapes.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal)).Sum(p => p.Value.Aggregate(1L, (x, y) => x * y));
+            var attention = b.Attention.Kind switch { AttentionKind.Gqa => "GQA", AttentionKind.Linear => "linear", _ => "no-op" };
+            var ffn = b.Ffn.Kind switch { FfnKind.SwiGlu => "SwiGLU", FfnKind.Linear => "linear", _ => "no-op" };
+            card.AppendLine($"| {i} | {attention} | {(b.Attention.Kind == AttentionKind.Gqa ? b.Attention.KvHeads : "—")} | {ffn} | " +
+                            $"{(b.Ffn.Kind == FfnKind.SwiGlu ? b.Ffn.IntermediateSize : "—")} | {layerParams.ToString("N0", CultureInfo.InvariantCulture)} |");
+        }
+        card.AppendLine();
+    }
+
+    static string Percent(double? v) => v is { } x ? (100 * x).ToString("0.00", CultureInfo.InvariantCulture) + "%" : "—";
+    static string Fixed(double? v, int digits) => v is { } x ? x.ToString("N" + digits, CultureInfo.InvariantCulture) : "—";
+    static string Times(double? v) => v is { } x ? x.ToString("0.00", CultureInfo.InvariantCulture) + "×" : "—";
+}

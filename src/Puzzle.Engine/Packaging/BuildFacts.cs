@@ -1,0 +1,37 @@
+using System.Runtime.InteropServices;
+using Puzzle.Engine.Pipeline.Execution;
+
+namespace Puzzle.Engine.Packaging;
+
+/// <summary>The build and machine facts that decide a model's bits: tool and library versions, OS, CPU.</summary>
+public static class BuildFacts
+{
+    public static IReadOnlyDictionary<string, string> Current() => new SortedDictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["puzzle"] = JobRunner.ToolVersion,
+        ["torchsharp"] = Informational(typeof(TorchSharp.torch).Assembly),
+        ["dotnet"] = Environment.Version.ToString(),
+        ["os"] = RuntimeInformation.OSDescription,
+        ["architecture"] = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant(),
+        ["cpu"] = CpuModel(),
+    };
+
+    static string Informational(System.Reflection.Assembly assembly) =>
+        assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion.Split('+')[0]
+        ?? assembly.GetName().Version?.ToString() ?? "?";
+
+    /// <summary>libtorch picks its CPU kernels (AVX2, AVX-512) by the processor, so the processor is part of the build.</summary>
+    static string CpuModel()
+    {
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                    if (line.StartsWith("model name", StringComparison.Ordinal) && line.IndexOf(':') is var colon and > 0)
+                        return line[(colon + 1)..].Trim();
+        }
+        catch (IOException) { }
+        return "unknown";
+    }
+}

@@ -1,0 +1,120 @@
+using System.Security.Cryptography;
+using NuGet.Packaging;
+using NuGet.Versioning;
+
+namespace Puzzle.Engine.Packaging;
+
+/// <summary>What <see cref="ModelPackage.Pack"/> wrote.</summary>
+public sealed record PackResult(string Path, string Sha256, long Bytes, PackageProvenance Provenance);
+
+/// <summary>
+/// A NuGet package holding one exported model: <c>model/</c> (the Hugging Face folder), <c>puzzle/pipeline.yaml</c>,
+/// <c>puzzle/report.json</c>, <c>puzzle/provenance.json</c>, and <c>build/&lt;id&gt;.props</c>, which copies the model
+/// beside a consuming app (<c>puzzle-models/&lt;id&gt;/</c>) and tells <see cref="PackagedModel"/> where the package lies.
+/// Packages are deterministic (NuGet's fixed timestamps and order): the same contents give the same bytes.
+/// </summary>
+public static class ModelPackage
+{
+    public const string ModelFolder = "model", PuzzleFolder = "puzzle", SpecFileName = "pipeline.yaml", ReportFileName = "report.json";
+    /// <summary>Where the build props put a package's model beside the consuming app.</summary>
+    public const string OutputFolder = "puzzle-models";
+    /// <summary>The runtime-config key (AppContext data) the props set to the package's folder, followed by the id.</summary>
+    public const string RuntimeConfigPrefix = "Puzzle.Models.";
+
+    public static string FileName(string id, string version) => $"{id}.{NuGetVersion.Parse(version).ToNormalizedString()}.nupkg";
+
+    /// <summary>Writes <c>&lt;id&gt;.&lt;version&gt;.nupkg</c> into <paramref name="outputDirectory"/>, atomically.</summary>
+    /// <exception cref="ArgumentException">An invalid id or version, or a model folder without config.json.</exception>
+    public static PackResult Pack(PackContents contents, string outputDirectory)
+    {
+        if (!PackageIdValidator.IsValidPackageId(contents.Id))
+            throw new ArgumentException($"pack.id '{contents.Id}' is not a valid NuGet package id (letters, digits, '.', '-', '_'; at most 100 characters)");
+        if (!NuGetVersion.TryParse(contents.Version, out var version))
+            throw new ArgumentException($"pack.version '{contents.Version}' is not a valid NuGet version (SemVer, e.g. 1.0.0 or 1.0.0-beta.1)");
+        if (!File.Exists(Path.Combine(contents.ModelDirectory, Checkpoints.HfConfig.FileName)))
+            throw new ArgumentException($"{contents.ModelDirectory}: no config.json; pack an exported Hugging Face folder");
+        if (!File.Exists(contents.SpecPath)) throw new ArgumentException($"{contents.SpecPath}: the pipeline spec to pack is missing");
+
+        Directory.CreateDirectory(outputDirectory);
+        var staging = Path.Combine(outputDirectory, $".pack-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            // package path → file on disk
+            var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+            foreach (var file in Directory.EnumerateFiles(contents.ModelDirectory, "*", SearchOption.AllDirectories))
+                files[$"{ModelFolder}/{Path.GetRelativePath(contents.ModelDirectory, file).Replace('\\', '/')}"] = file;
+            files[$"{PuzzleFolder}/{SpecFileName}"] = contents.SpecPath;
+            if (contents.ReportPath is { } report) files[$"{PuzzleFolder}/{ReportFileName}"] = report;
+
+            var provenance = new PackageProvenance
+            {
+                Id = contents.Id, Version = version.ToNormalizedString(), Pipeline = contents.Pipeline, Model = contents.Model,
+                PipelineKey = contents.PipelineKey, Tool = Pipeline.Execution.JobRunner.ToolVersion, Build = contents.Build,
+                Export = contents.Export, Spec = $"{PuzzleFolder}/{SpecFileName}", Jobs = contents.Jobs, Metrics = contents.Metrics,
+                Files = files.ToDictionary(p => p.Key, p => new ProvenanceFile(Sha256(p.Value), new FileInfo(p.Value).Length)),
+                NotBitIdentical = contents.NotBitIdentical,
+            };
+            var provenancePath = Path.Combine(staging, PackageProvenance.FileName);
+            File.WriteAllText(provenancePath, provenance.ToJson());
+            files[$"{PuzzleFolder}/{PackageProvenance.FileName}"] = provenancePath;
+            var props = Path.Combine(staging, "props");
+            File.WriteAllText(props, BuildProps(contents.Id));
+            files[$"build/{contents.Id}.props"] = props;
+            files[$"buildTransitive/{contents.Id}.props"] = props;
+            var card = Path.Combine(contents.ModelDirectory, Export.ModelCard.FileName);
+            if (File.Exists(card)) files["README.md"] = card;
+
+            var builder = new PackageBuilder(deterministic: true)
+            {
+                Id = contents.Id, Version = version, Title = $"{contents.Pipeline}: {contents.Model}",
+                Description = contents.Description.Length > 0 ? contents.Description : $"The {contents.Model} model of the Puzzle pipeline '{contents.Pipeline}' (Hugging Face folder under model/).",
+                Readme = File.Exists(card) ? "README.md" : null,
+            };
+            builder.Authors.Add("Puzzle.NET");
+            foreach (var tag in new[] { "puzzle", "model", "llm", contents.Pipeline }) builder.Tags.Add(tag);
+            foreach (var (target, source) in files) builder.Files.Add(new PhysicalPackageFile { SourcePath = source, TargetPath = target });
+
+            var path = Path.Combine(outputDirectory, FileName(contents.Id, contents.Version));
+            var temp = Path.Combine(staging, "package.nupkg");
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                builder.Save(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+            return new PackResult(path, Sha256(path), new FileInfo(path).Length, provenance);
+        }
+        finally
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>
+    /// MSBuild props that copy the model and its manifest next to the consuming app (and into its publish folder), so a
+    /// deployed app carries its model; <c>PuzzleModelsCopy=false</c> skips the copy and the app reads the package where
+    /// NuGet extracted it (the runtime-config entry).
+    /// </summary>
+    static string BuildProps(string id) => $$"""
+        <Project>
+          <!-- Generated by Puzzle.NET for the model package {{id}}: PackagedModel.Load("{{id}}") finds the model through these. -->
+          <ItemGroup Condition="'$(PuzzleModelsCopy)' != 'false'">
+            <None Include="$(MSBuildThisFileDirectory)../{{ModelFolder}}/**" Link="{{OutputFolder}}/{{id}}/{{ModelFolder}}/%(RecursiveDir)%(Filename)%(Extension)"
+                  CopyToOutputDirectory="PreserveNewest" CopyToPublishDirectory="PreserveNewest" Visible="false" Pack="false" />
+            <None Include="$(MSBuildThisFileDirectory)../{{PuzzleFolder}}/**" Link="{{OutputFolder}}/{{id}}/{{PuzzleFolder}}/%(RecursiveDir)%(Filename)%(Extension)"
+                  CopyToOutputDirectory="PreserveNewest" CopyToPublishDirectory="PreserveNewest" Visible="false" Pack="false" />
+          </ItemGroup>
+          <ItemGroup>
+            <RuntimeHostConfigurationOption Include="{{RuntimeConfigPrefix}}{{id}}" Value="$([System.IO.Path]::GetFullPath('$(MSBuildThisFileDirectory)..'))" />
+          </ItemGroup>
+        </Project>
+
+        """;
+}

@@ -1,0 +1,111 @@
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Tokenization;
+
+namespace Puzzle.Engine.Packaging;
+
+/// <summary>
+/// A Puzzle model restored from a NuGet package: found by package id (beside the app, where the package's build props
+/// copy it, or where NuGet extracted it) and checked against its provenance manifest before anything reads it, so a
+/// damaged or altered package is an error naming the file, not a model that quietly computes something else.
+/// </summary>
+public sealed class PackagedModel
+{
+    PackagedModel(string directory, PackageProvenance provenance)
+    {
+        Directory = directory;
+        Provenance = provenance;
+    }
+
+    /// <summary>The folder holding <c>model/</c> and <c>puzzle/</c>.</summary>
+    public string Directory { get; }
+    public PackageProvenance Provenance { get; }
+    public string Id => Provenance.Id;
+    public string Version => Provenance.Version;
+    /// <summary>The Hugging Face model folder (config.json, safetensors, tokenizer.json, README.md).</summary>
+    public string ModelDirectory => Path.Combine(Directory, ModelPackage.ModelFolder);
+    /// <summary>The pipeline spec that made the model.</summary>
+    public string SpecPath => Path.Combine(Directory, Provenance.Spec);
+
+    /// <summary>
+    /// Finds the package <paramref name="idOrDirectory"/> (a package id, or a folder holding <c>puzzle/provenance.json</c>)
+    /// and verifies every file against the manifest.
+    /// </summary>
+    /// <exception cref="PackageIntegrityException">Not found, or a file is missing, changed or unexpected.</exception>
+    public static PackagedModel Load(string idOrDirectory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(idOrDirectory);
+        var directory = System.IO.Directory.Exists(idOrDirectory) ? Path.GetFullPath(idOrDirectory) : Locate(idOrDirectory);
+        var provenance = PackageProvenance.Read(Path.Combine(directory, ModelPackage.PuzzleFolder, PackageProvenance.FileName));
+        if (!System.IO.Directory.Exists(idOrDirectory) && !string.Equals(provenance.Id, idOrDirectory, StringComparison.OrdinalIgnoreCase))
+            throw new PackageIntegrityException($"{directory}: holds package '{provenance.Id}', not '{idOrDirectory}'");
+        var model = new PackagedModel(directory, provenance);
+        model.Verify();
+        return model;
+    }
+
+    /// <summary>The folder of package <paramref name="id"/>: beside the app, else where the build props say NuGet put it.</summary>
+    public static string Locate(string id)
+    {
+        var beside = Path.Combine(AppContext.BaseDirectory, ModelPackage.OutputFolder, id);
+        if (File.Exists(Path.Combine(beside, ModelPackage.PuzzleFolder, PackageProvenance.FileName))) return beside;
+        if (AppContext.GetData(ModelPackage.RuntimeConfigPrefix + id) is string restored && System.IO.Directory.Exists(restored)) return restored;
+        throw new PackageIntegrityException(
+            $"model package '{id}' not found: not in {beside} and no runtime-config entry '{ModelPackage.RuntimeConfigPrefix}{id}'. " +
+            $"Reference it with <PackageReference Include=\"{id}\" Version=\"...\" /> (its build props put it there), or pass the package's folder.");
+    }
+
+    /// <summary>Checks every file the manifest lists (size and SHA-256) and that the model folder holds nothing else.</summary>
+    /// <exception cref="PackageIntegrityException">The first difference, naming the file.</exception>
+    public void Verify()
+    {
+        const string Restore = "the package is damaged or was altered; delete it from the package folder and restore it again";
+        var root = Path.GetFullPath(Directory) + Path.DirectorySeparatorChar;
+        foreach (var (name, expected) in Provenance.Files.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            var path = Path.GetFullPath(Path.Combine(Directory, name));
+            if (Path.IsPathRooted(name) || !path.StartsWith(root, StringComparison.Ordinal))
+                throw new PackageIntegrityException($"{ManifestPath}: lists '{name}', which is outside the package");
+            if (!File.Exists(path)) throw new PackageIntegrityException($"{path}: missing; {Restore}");
+            var bytes = new FileInfo(path).Length;
+            if (bytes != expected.Bytes)
+                throw new PackageIntegrityException($"{path}: {bytes} bytes, but {PackageProvenance.FileName} says {expected.Bytes}; {Restore}");
+            var actual = ModelPackage.Sha256(path);
+            if (actual != expected.Sha256)
+                throw new PackageIntegrityException($"{path}: SHA-256 {actual}, but {PackageProvenance.FileName} says {expected.Sha256}; {Restore}");
+        }
+        foreach (var folder in new[] { ModelPackage.ModelFolder, ModelPackage.PuzzleFolder })
+        {
+            var full = Path.Combine(Directory, folder);
+            if (!System.IO.Directory.Exists(full)) continue;
+            foreach (var file in System.IO.Directory.EnumerateFiles(full, "*", SearchOption.AllDirectories))
+            {
+                var name = $"{folder}/{Path.GetRelativePath(full, file).Replace('\\', '/')}";
+                if (!Provenance.Files.ContainsKey(name) && name != $"{ModelPackage.PuzzleFolder}/{PackageProvenance.FileName}")
+                    throw new PackageIntegrityException($"{file}: not in the package's {PackageProvenance.FileName}; {Restore}");
+            }
+        }
+    }
+
+    string ManifestPath => Path.Combine(Directory, ModelPackage.PuzzleFolder, PackageProvenance.FileName);
+
+    /// <summary>The model's configuration (config.json).</summary>
+    public ModelConfig Config => HfConfig.Read(ModelDirectory);
+
+    /// <summary>The model in float32 on the CPU, in eval mode; the caller disposes it.</summary>
+    public CausalLM LoadModel()
+    {
+        Runtime.TorchRuntime.EnsureLoaded();
+        var (config, tensors) = Checkpoint.Open(ModelDirectory);
+        using (tensors)
+        {
+            var model = new CausalLM(config);
+            model.LoadWeights(tensors.Read);
+            model.eval();
+            return model;
+        }
+    }
+
+    /// <summary>The model's tokenizer; the caller disposes it.</summary>
+    public Tokenizer LoadTokenizer() => Tokenizer.Load(Path.Combine(ModelDirectory, Checkpoint.TokenizerFileName));
+}
