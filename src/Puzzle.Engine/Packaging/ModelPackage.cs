@@ -11,7 +11,7 @@ public sealed record PackResult(string Path, string Sha256, long Bytes, PackageP
 /// A NuGet package holding one exported model: <c>model/</c> (the Hugging Face folder), <c>puzzle/pipeline.yaml</c>,
 /// <c>puzzle/report.json</c>, <c>puzzle/provenance.json</c>, and <c>build/&lt;id&gt;.props</c>, which copies the model
 /// beside a consuming app (<c>puzzle-models/&lt;id&gt;/</c>) and tells <see cref="PackagedModel"/> where the package lies.
-/// Packages are deterministic (NuGet's fixed timestamps and order): the same contents give the same bytes.
+/// Packages are deterministic (NuGet's fixed entry order, and a fixed entry time): the same contents give the same bytes.
 /// </summary>
 public static class ModelPackage
 {
@@ -20,6 +20,8 @@ public static class ModelPackage
     public const string OutputFolder = "puzzle-models";
     /// <summary>The runtime-config key (AppContext data) the props set to the package's folder, followed by the id.</summary>
     public const string RuntimeConfigPrefix = "Puzzle.Models.";
+    /// <summary>Every zip entry's time: a package's bytes depend on its contents only.</summary>
+    const string FixedTimestamp = "2000-01-01T00:00:00Z";
 
     public static string FileName(string id, string version) => $"{id}.{NuGetVersion.Parse(version).ToNormalizedString()}.nupkg";
 
@@ -70,6 +72,8 @@ public static class ModelPackage
                 Id = contents.Id, Version = version, Title = $"{contents.Pipeline}: {contents.Model}",
                 Description = contents.Description.Length > 0 ? contents.Description : $"The {contents.Model} model of the Puzzle pipeline '{contents.Pipeline}' (Hugging Face folder under model/).",
                 Readme = File.Exists(card) ? "README.md" : null,
+                // deterministic alone still stamps the current time on every entry: fix it, so equal contents give equal bytes
+                DeterministicTimestamp = FixedTimestamp,
             };
             builder.Authors.Add("Puzzle.NET");
             foreach (var tag in new[] { "puzzle", "model", "llm", contents.Pipeline }) builder.Tags.Add(tag);

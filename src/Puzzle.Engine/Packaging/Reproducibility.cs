@@ -1,0 +1,33 @@
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Packaging;
+
+/// <summary>
+/// What a rebuild of a package from the same spec, from an empty store, on the same build (Puzzle.NET, TorchSharp and
+/// libtorch, processor) does not reproduce bit for bit. Everything else does, whatever executor.jobs and the thread
+/// counts were: tokenizer, data, every trained weight, scores, the search given the same costs, the exported model.
+/// </summary>
+public static class Reproducibility
+{
+    public static IReadOnlyList<string> NotBitIdentical(PipelineSpec spec, IEnumerable<ProvenanceJob> jobs)
+    {
+        var stages = jobs.Select(j => j.Stage).ToHashSet(StringComparer.Ordinal);
+        var notes = new List<string>();
+        if (stages.Contains("Measure"))
+            notes.Add("Measure: latencies are wall-clock measurements and differ on every run. Search picks by them, so where two " +
+                      "architectures cost nearly the same a rebuild may pick the other; with the same Measure entries (a shared store) " +
+                      "the search, the child and its weights are bit-identical.");
+        if (stages.Contains("Evaluate"))
+            notes.Add("Evaluate: prefill and decode tokens/s are measurements; report.json, provenance metrics and the model card quote " +
+                      "them, so those files (and the package's bytes) differ on a rebuild while the weights do not.");
+        if (stages.Contains("Parent") && spec.Parent.Pretrain is not null)
+            notes.Add("Parent: parent_report.json records the pretraining time and tokens/s.");
+        if (stages.Contains("Heal")) notes.Add("Heal: heal.json records the GKD time and tokens/s.");
+        if (spec.Scenario.Device == ScenarioDevice.Cuda)
+            notes.Add("CUDA: GPU kernels (cuBLAS matmuls, attention) round differently across GPU models and CUDA/cuDNN versions and " +
+                      "some are nondeterministic; results made on a GPU are reproducible only approximately, never bit for bit against a CPU build.");
+        notes.Add("CPU: libtorch chooses its kernels by the processor's instruction set (AVX2, AVX-512), so another processor model " +
+                  "may round differently; build.cpu records this one.");
+        return notes;
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Export;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Export: each healed child as a Hugging Face folder a serving engine loads (<see cref="ChildExporter"/>), with a
+/// model card quoting the report; one job per search rank. A rank the search did not fill exports nothing and says why.
+/// </summary>
+public sealed class ExportStage : Stage
+{
+    public override string Name => "Export";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Heal", "Report"];
+    public override string Description => "export each child as a Hugging Face folder (llama or nemotron-nas) with a model card";
+    public const string ModelFolder = "model", ExportFile = "export.json";
+
+    public override string? ArtifactFolder(JobPlan job) => Path.Combine("export", job.Id);
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var report = planned["Report"].Single();
+        return Enumerable.Range(1, spec.Search.Solutions).Select(rank =>
+        {
+            var id = $"child{rank}";
+            var config = SpecSlice.Of(spec, "name", "export", "scenario", "constraints");
+            config["model"] = id;
+            return new JobPlan(this, id, config, new Dictionary<string, JobPlan>
+            {
+                ["heal"] = planned["Heal"].Single(j => j.Id == id),
+                ["report"] = report,
+            });
+        }).ToList();
+    }
+
+    public override void Run(JobContext context)
+    {
+        var spec = context.Spec;
+        var id = context.Job.Id;
+        var heal = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("heal"), HealStage.HealFile)))!.AsObject();
+        if (heal["skipped"] is { } skipped)
+        {
+            Write(context, new JsonObject { ["model"] = id, ["skipped"] = skipped.DeepClone() });
+            context.Metrics["skipped"] = skipped.DeepClone();
+            context.Log.WriteLine($"{id}: nothing to export ({skipped})");
+            return;
+        }
+        var card = new ModelCardContext
+        {
+            Pipeline = spec.Name, Model = id, PipelineKey = context.Job.Key, WeightsKey = context.Job.Inputs["heal"].Key,
+            WeightsJob = context.Job.Inputs["heal"].Name, Report = PipelineReport.Read(Path.Combine(context.Input("report"), ReportStage.JsonFile)),
+            Scenario = SpecSlice.Of(spec, "scenario")["scenario"]!.AsObject(), Constraints = SpecSlice.Of(spec, "constraints")["constraints"]!.AsObject(),
+            Tool = JobRunner.ToolVersion,
+        };
+        var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), spec.Export, card);
+        var vllm = RuntimeSupport.Problems(result.Config, ExportRuntime.Vllm);
+        Write(context, new JsonObject
+        {
+            ["model"] = id,
+            ["format"] = result.Format == CheckpointFormat.Llama ? "llama" : "nemotron-nas",
+            ["dtype"] = result.DType.TorchName(),
+            ["runtime"] = RuntimeSupport.Name(spec.Export.Runtime),
+            ["parameters"] = result.Parameters,
+            ["weight_bytes"] = result.WeightBytes,
+            ["layers"] = result.Config.NumLayers,
+            ["vllm"] = vllm.Count == 0 ? "servable" : string.Join("; ", vllm),
+        });
+        context.Metrics["parameters"] = result.Parameters;
+        context.Metrics["weight_bytes"] = result.WeightBytes;
+        context.Metrics["export_seconds"] = result.Seconds;
+        context.Log.WriteLine($"{id}: {(result.Format == CheckpointFormat.Llama ? "llama" : "nemotron-nas")}, {result.DType.TorchName()}, " +
+                              $"{result.Parameters:N0} parameters in {result.Seconds:F2} s");
+    }
+
+    /// <summary>The export record of an Export job's published folder.</summary>
+    public static JsonObject Read(string jobDirectory) => JsonNode.Parse(File.ReadAllText(Path.Combine(jobDirectory, ExportFile)))!.AsObject();
+
+    static void Write(JobContext context, JsonObject json) =>
+        File.WriteAllText(context.Output(ExportFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+}

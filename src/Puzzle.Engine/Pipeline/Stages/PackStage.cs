@@ -1,0 +1,116 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Export;
+using Puzzle.Engine.Packaging;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Pack: the chosen child's export as a NuGet package (<see cref="ModelPackage"/>) with the spec as written, the report,
+/// and a provenance manifest of every job key that produced it. The version is pack.version, else derived from this
+/// job's key, which hashes the spec file's bytes too: a different model or spec never reuses a version.
+/// </summary>
+public sealed class PackStage : Stage
+{
+    public override string Name => "Pack";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Export", "Report"];
+    public override string Description => "pack the chosen child as a NuGet package with its provenance";
+    public const string PackFile = "pack.json";
+
+    public override string? ArtifactFolder(JobPlan job) => "package";
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var child = $"child{spec.Pack.Child}";
+        var config = SpecSlice.Of(spec, "name", "pack.id", "pack.version", "pack.child");
+        config["spec_sha256"] = SpecSha256(spec);
+        return
+        [
+            new JobPlan(this, "pack", config, new Dictionary<string, JobPlan>
+            {
+                ["export"] = planned["Export"].Single(j => j.Id == child),
+                ["report"] = planned["Report"].Single(),
+            }),
+        ];
+    }
+
+    /// <summary>pack.id, else "Puzzle." and the pipeline's name in Pascal case (moby-2x → Puzzle.Moby2x).</summary>
+    public static string PackageId(PipelineSpec spec) => spec.Pack.Id ??
+        "Puzzle." + string.Concat(spec.Name.Split('-', '_').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
+
+    /// <summary>pack.version, else 0.0.0-k and the first 12 hex digits of the Pack job's key.</summary>
+    public static string PackageVersion(PipelineSpec spec, string packKey) => spec.Pack.Version ?? $"0.0.0-k{packKey[..12]}";
+
+    /// <summary>The spec file's bytes, packed as written; a spec not read from a file hashes its canonical form.</summary>
+    static string SpecSha256(PipelineSpec spec)
+    {
+        var path = SpecFile(spec);
+        var bytes = path is not null ? File.ReadAllBytes(path) : Encoding.UTF8.GetBytes(JsonSerializer.Serialize(spec, PuzzleJson.Options));
+        return Convert.ToHexStringLower(SHA256.HashData(bytes));
+    }
+
+    static string? SpecFile(PipelineSpec spec)
+    {
+        if (spec.SourcePath.Length == 0) return null;
+        var full = Path.GetFullPath(spec.SourcePath);
+        return File.Exists(full) ? full : null;
+    }
+
+    public override void Run(JobContext context)
+    {
+        var spec = context.Spec;
+        var exportDir = context.Input("export");
+        var export = ExportStage.Read(exportDir);
+        if (export["skipped"] is { } skipped)
+            throw new InvalidOperationException($"pack.child {spec.Pack.Child}: child{spec.Pack.Child} has no model ({skipped}); pack another child");
+        var specFile = SpecFile(spec) ?? throw new InvalidOperationException($"{spec.SourcePath}: the spec file is gone; Pack packs it as written");
+        var reportPath = Path.Combine(context.Input("report"), ReportStage.JsonFile);
+        var report = PipelineReport.Read(reportPath);
+        var model = (string)export["model"]!;
+        var metrics = new JsonObject();
+        foreach (var row in report.Where(r => r.Name == model || r.Kind == "parent")) metrics[row.Name == model ? "model" : "parent"] = row.Raw.DeepClone();
+        var jobs = Provenance(context.Job);
+        var id = PackageId(spec);
+        var version = PackageVersion(spec, context.Job.Key);
+        var result = ModelPackage.Pack(new PackContents
+        {
+            Id = id, Version = version, ModelDirectory = Path.Combine(exportDir, ExportStage.ModelFolder), SpecPath = specFile,
+            ReportPath = reportPath, Pipeline = spec.Name, Model = model, PipelineKey = context.Job.Key, Jobs = jobs,
+            Export = export, Metrics = metrics, NotBitIdentical = Reproducibility.NotBitIdentical(spec, jobs),
+            Description = $"{model} of the Puzzle pipeline '{spec.Name}': a {(string)export["format"]!} model ({(long)export["parameters"]!:N0} parameters, " +
+                          $"{(string)export["dtype"]!}) with its pipeline spec and provenance.",
+        }, context.OutputDirectory);
+        File.WriteAllText(context.Output(PackFile), new JsonObject
+        {
+            ["id"] = id, ["version"] = result.Provenance.Version, ["file"] = Path.GetFileName(result.Path), ["sha256"] = result.Sha256,
+            ["bytes"] = result.Bytes, ["model"] = model,
+        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        context.Metrics["package_bytes"] = result.Bytes;
+        context.Metrics["sha256"] = result.Sha256;
+        context.Log.WriteLine($"packed {id} {result.Provenance.Version}: {Path.GetFileName(result.Path)}, {result.Bytes / 1e6:F1} MB, {jobs.Count} jobs in its provenance");
+    }
+
+    /// <summary>This job and every job it transitively read, inputs before readers.</summary>
+    static IReadOnlyList<ProvenanceJob> Provenance(JobPlan job)
+    {
+        var result = new List<ProvenanceJob>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        void Visit(JobPlan j)
+        {
+            if (!seen.Add(j.Name)) return;
+            foreach (var input in j.Inputs.Values.OrderBy(i => i.Name, StringComparer.Ordinal)) Visit(input);
+            result.Add(new ProvenanceJob(j.Stage.Name, j.Id, j.Stage.Version, j.Key));
+        }
+        Visit(job);
+        return result;
+    }
+
+    /// <summary>The package file in a Pack job's published folder.</summary>
+    public static string PackagePath(string jobDirectory) =>
+        Path.Combine(jobDirectory, (string)JsonNode.Parse(File.ReadAllText(Path.Combine(jobDirectory, PackFile)))!["file"]!);
+}

@@ -1,0 +1,52 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Packaging;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Publish: pushes the package to pack.feed (a folder) or pack.source (a NuGet v3 server, API key from the environment
+/// variable pack.api_key_env). The job is cached like any other: once a package is on a feed, a rerun with the same
+/// key does not push again (to push again after a feed lost it, remove the Publish entry from the store).
+/// </summary>
+public sealed class PublishStage : Stage
+{
+    public override string Name => "Publish";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Pack"];
+    public override string Description => "push the package to the feed (a folder, or a NuGet v3 server)";
+    public const string PublishFile = "publish.json";
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
+    [
+        new JobPlan(this, "publish", SpecSlice.Of(spec, "pack.feed", "pack.source", "pack.api_key_env", "pack.allow_overwrite"),
+            new Dictionary<string, JobPlan> { ["pack"] = planned["Pack"].Single() }),
+    ];
+
+    /// <summary>Where the spec publishes: pack.source with the key from pack.api_key_env, else the folder pack.feed.</summary>
+    public static FeedTarget Target(PipelineSpec spec)
+    {
+        if (spec.Pack.Source is not { } source) return FeedTarget.Folder(spec.Resolve(spec.Pack.Feed));
+        var key = Environment.GetEnvironmentVariable(spec.Pack.ApiKeyEnv);
+        if (string.IsNullOrEmpty(key))
+            throw new InvalidOperationException($"pack.source {source} needs an API key: set the environment variable {spec.Pack.ApiKeyEnv} (pack.api_key_env)");
+        return FeedTarget.Server(source, key);
+    }
+
+    public override void Run(JobContext context)
+    {
+        var spec = context.Spec;
+        var package = PackStage.PackagePath(context.Input("pack"));
+        var target = Target(spec);
+        var outcome = FeedPublisher.PushAsync(package, target, spec.Pack.AllowOverwrite, context.Log).GetAwaiter().GetResult();
+        var (id, version) = FeedPublisher.Identity(package);
+        File.WriteAllText(context.Output(PublishFile), new JsonObject
+        {
+            ["id"] = id, ["version"] = version.ToNormalizedString(), ["sha256"] = ModelPackage.Sha256(package),
+            ["feed"] = spec.Pack.Source ?? spec.Pack.Feed,
+        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        context.Metrics["outcome"] = outcome.ToString().ToLowerInvariant();
+    }
+}
