@@ -54,7 +54,7 @@ public sealed class FeedPublisherTests : IDisposable
     }
 
     [Fact]
-    public async Task A_wrong_api_key_or_an_unreachable_server_is_an_error_naming_the_feed()
+    public async Task A_wrong_api_key_is_an_error_naming_the_feed_not_the_key()
     {
         using var server = new FakeNuGetServer("secret-key");
         var package = PackageTestSupport.Make(_dir.Path);
@@ -63,10 +63,6 @@ public sealed class FeedPublisherTests : IDisposable
         Assert.Contains("403", wrong.Message);
         Assert.DoesNotContain("guess", wrong.Message);
         Assert.Empty(server.Packages);
-
-        server.Dispose();
-        var gone = await Assert.ThrowsAsync<FeedException>(() => Push(package, FeedTarget.Server(server.IndexUrl, "secret-key")));
-        Assert.StartsWith(server.IndexUrl, gone.Message);
     }
 
     [Fact]
