@@ -1,0 +1,33 @@
+using System.Reflection;
+using Puzzle.Engine.Packaging;
+
+// The model package this app was built against (Consume.csproj's PuzzleModelId).
+var id = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "PuzzleModelId").Value!;
+var prompt = args.Length > 0 ? args[0] : "Call me Ishmael. Some years ago";
+
+PackagedModel package;
+try
+{
+    // finds puzzle-models/<id>/ beside the app and checks every file's SHA-256 against puzzle/provenance.json
+    package = PackagedModel.Load(id);
+}
+catch (PackageIntegrityException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+
+var provenance = package.Provenance;
+Console.WriteLine($"{package.Id} {package.Version}: {provenance.Model} of pipeline '{provenance.Pipeline}', pipeline key {provenance.PipelineKey[..12]}");
+Console.WriteLine($"  {provenance.Export["format"]} {provenance.Export["dtype"]}, {provenance.Jobs.Count} jobs in its provenance, made by Puzzle.NET {provenance.Tool}");
+if (provenance.Metrics["model"] is { } metrics)
+    Console.WriteLine($"  held-out top-1 {metrics["top1"]}, KL vs parent {metrics["kl"]}, measured speedup {metrics["speedup"]?["scenario"]}");
+
+using var model = package.LoadModel();
+using var tokenizer = package.LoadTokenizer();
+var ids = tokenizer.Encode(prompt, addBos: true).Select(i => (long)i).ToArray();
+var generated = model.GenerateGreedy(ids, 16, model.Config.EosTokenId);
+Console.WriteLine($"prompt: {prompt}");
+Console.WriteLine($"continuation: {tokenizer.Decode(generated.Select(i => (int)i))}");
+Console.WriteLine($"ids: {string.Join(' ', generated)}");
+return 0;

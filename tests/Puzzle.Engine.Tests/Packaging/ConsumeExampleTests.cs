@@ -1,0 +1,65 @@
+using Puzzle.Engine.Export;
+using Puzzle.Engine.Packaging;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Tests.Checkpoints;
+using Puzzle.Engine.Tests.Export;
+
+namespace Puzzle.Engine.Tests.Packaging;
+
+/// <summary>
+/// examples/consume built the way a user builds it: a plain PackageReference to a model package on a local feed. The
+/// package holds the transformers-made reference checkpoint, so the app's greedy continuation must be transformers'.
+/// </summary>
+public sealed class ConsumeExampleTests : IDisposable
+{
+    readonly TempDir _dir = new();
+
+    public ConsumeExampleTests() => Fixtures.Torch();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task The_example_restores_the_package_from_a_feed_runs_the_model_and_refuses_a_corrupted_copy()
+    {
+        // the reference checkpoint, exported and packed as the Pack stage does, pushed to a folder feed
+        ChildExporter.Export(CheckpointTestSupport.FixtureDir, _dir["export"], new ExportSpec(), ExportTestSupport.Card());
+        File.WriteAllText(_dir["pipeline.yaml"], "name: unit\n");
+        var id = "Puzzle.Test.Consume";
+        var version = $"0.0.0-t{Guid.NewGuid():N}"[..20]; // a version no package folder has seen
+        var package = ModelPackage.Pack(PackageTestSupport.Contents(id, version, _dir["export"], _dir["pipeline.yaml"]), _dir["packed"]);
+        Assert.Equal(PushOutcome.Pushed, await FeedPublisher.PushAsync(package.Path, FeedTarget.Folder(_dir["feed"]), false, TextWriter.Null));
+
+        // packages restore into a private folder (the machine's package folder serves the rest), so nothing is left behind;
+        // Puzzle.Engine is the one these tests run on, not rebuilt
+        var global = Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var project = Path.Combine(Pipeline.TestRepo.Source, "examples", "consume", "Consume.csproj");
+        var build = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path,
+        [
+            "build", project, "-nologo", "-v:q", "-c", Pipeline.Cli.Configuration,
+            $"-p:PuzzleModelId={id}", $"-p:PuzzleModelVersion={version}", $"-p:PuzzleFeed={_dir["feed"]}",
+            $"-p:RestorePackagesPath={_dir["packages"]}", $"-p:RestoreFallbackFolders={global}", "-p:RestoreRecursive=false",
+            "-p:BuildProjectReferences=false", "-p:CreateHardLinksForCopyLocalIfPossible=true",
+        ]), timeoutSeconds: 300);
+        Assert.True(build.Exit == 0, build.Out + build.Err);
+        var app = Path.Combine(Path.GetDirectoryName(project)!, "bin", Pipeline.Cli.Configuration, "net10.0");
+        var copied = Path.Combine(app, "puzzle-models", id);
+        Assert.True(File.Exists(Path.Combine(copied, "model", "model.safetensors")), "the package's build props did not copy the model beside the app");
+
+        var reference = Fixtures.Reference.GetProperty("texts").GetProperty("short");
+        var prompt = reference.GetProperty("text").GetString()!;
+        var expected = string.Join(' ', Fixtures.Ids(Fixtures.Reference, "greedy16_short_bos"));
+        var run = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), prompt]), timeoutSeconds: 120);
+        Assert.True(run.Exit == 0, run.Out + run.Err);
+        Assert.Contains($"{id} {version}: child1 of pipeline 'unit'", run.Out);
+        Assert.Contains($"ids: {expected}", run.Out);
+
+        var weights = Path.Combine(copied, "model", "model.safetensors");
+        var bytes = File.ReadAllBytes(weights);
+        bytes[bytes.Length / 2] ^= 1;
+        File.WriteAllBytes(weights, bytes);
+        var corrupted = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), prompt]), timeoutSeconds: 120);
+        Assert.Equal(1, corrupted.Exit);
+        Assert.Contains($"error: {weights}: SHA-256", corrupted.Err);
+        Assert.DoesNotContain("ids:", corrupted.Out);
+    }
+}
