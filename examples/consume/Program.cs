@@ -8,7 +8,7 @@ var prompt = args.Length > 0 ? args[0] : "Call me Ishmael. Some years ago";
 PackagedModel package;
 try
 {
-    // finds puzzle-models/<id>/ beside the app and checks every file's SHA-256 against puzzle/provenance.json
+    // finds puzzle-models/<id>/<version>/ beside the app and checks every file's SHA-256 against puzzle/provenance.json
     package = PackagedModel.Load(id);
 }
 catch (PackageIntegrityException e)

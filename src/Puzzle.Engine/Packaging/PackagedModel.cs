@@ -44,35 +44,45 @@ public sealed class PackagedModel
         return model;
     }
 
-    /// <summary>The folder of package <paramref name="id"/>: beside the app, else where the build props say NuGet put it.</summary>
+    /// <summary>
+    /// The folder of package <paramref name="id"/>: the copy beside the app of the version the app was built against,
+    /// else the package where NuGet extracted it (both named in the app's runtimeconfig.json by the package's build
+    /// props), else the one version copied beside the app.
+    /// </summary>
     public static string Locate(string id)
     {
-        var beside = Path.Combine(AppContext.BaseDirectory, ModelPackage.OutputFolder, id);
-        if (File.Exists(Path.Combine(beside, ModelPackage.PuzzleFolder, PackageProvenance.FileName))) return beside;
-        if (AppContext.GetData(ModelPackage.RuntimeConfigPrefix + id) is string restored && System.IO.Directory.Exists(restored)) return restored;
-        throw new PackageIntegrityException(
-            $"model package '{id}' not found: not in {beside} and no runtime-config entry '{ModelPackage.RuntimeConfigPrefix}{id}'. " +
-            $"Reference it with <PackageReference Include=\"{id}\" Version=\"...\" /> (its build props put it there), or pass the package's folder.");
+        var copies = Path.Combine(AppContext.BaseDirectory, ModelPackage.OutputFolder, id);
+        if (AppContext.GetData($"{ModelPackage.RuntimeConfigPrefix}{id}.Version") is string version &&
+            HasManifest(Path.Combine(copies, version))) return Path.Combine(copies, version);
+        if (AppContext.GetData(ModelPackage.RuntimeConfigPrefix + id) is string restored && HasManifest(restored)) return restored;
+        var versions = System.IO.Directory.Exists(copies) ? System.IO.Directory.GetDirectories(copies).Where(HasManifest).ToList() : [];
+        if (versions.Count == 1) return versions[0];
+        throw new PackageIntegrityException(versions.Count > 1
+            ? $"{copies}: holds {versions.Count} versions of '{id}' and the app's runtimeconfig.json does not say which it was built against; pass the folder"
+            : $"model package '{id}' not found: nothing in {copies} and no runtime-config entry '{ModelPackage.RuntimeConfigPrefix}{id}'. " +
+              $"Reference it with <PackageReference Include=\"{id}\" Version=\"...\" /> (its build props put it there), or pass the package's folder.");
     }
+
+    static bool HasManifest(string directory) => File.Exists(Path.Combine(directory, ModelPackage.PuzzleFolder, PackageProvenance.FileName));
 
     /// <summary>Checks every file the manifest lists (size and SHA-256) and that the model folder holds nothing else.</summary>
     /// <exception cref="PackageIntegrityException">The first difference, naming the file.</exception>
     public void Verify()
     {
-        const string Restore = "the package is damaged or was altered; delete it from the package folder and restore it again";
+        var remedy = $"the package is damaged or was altered; delete {Directory} and restore (or build) again";
         var root = Path.GetFullPath(Directory) + Path.DirectorySeparatorChar;
         foreach (var (name, expected) in Provenance.Files.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             var path = Path.GetFullPath(Path.Combine(Directory, name));
             if (Path.IsPathRooted(name) || !path.StartsWith(root, StringComparison.Ordinal))
                 throw new PackageIntegrityException($"{ManifestPath}: lists '{name}', which is outside the package");
-            if (!File.Exists(path)) throw new PackageIntegrityException($"{path}: missing; {Restore}");
+            if (!File.Exists(path)) throw new PackageIntegrityException($"{path}: missing; {remedy}");
             var bytes = new FileInfo(path).Length;
             if (bytes != expected.Bytes)
-                throw new PackageIntegrityException($"{path}: {bytes} bytes, but {PackageProvenance.FileName} says {expected.Bytes}; {Restore}");
+                throw new PackageIntegrityException($"{path}: {bytes} bytes, but {PackageProvenance.FileName} says {expected.Bytes}; {remedy}");
             var actual = ModelPackage.Sha256(path);
             if (actual != expected.Sha256)
-                throw new PackageIntegrityException($"{path}: SHA-256 {actual}, but {PackageProvenance.FileName} says {expected.Sha256}; {Restore}");
+                throw new PackageIntegrityException($"{path}: SHA-256 {actual}, but {PackageProvenance.FileName} says {expected.Sha256}; {remedy}");
         }
         foreach (var folder in new[] { ModelPackage.ModelFolder, ModelPackage.PuzzleFolder })
         {
@@ -82,7 +92,7 @@ public sealed class PackagedModel
             {
                 var name = $"{folder}/{Path.GetRelativePath(full, file).Replace('\\', '/')}";
                 if (!Provenance.Files.ContainsKey(name) && name != $"{ModelPackage.PuzzleFolder}/{PackageProvenance.FileName}")
-                    throw new PackageIntegrityException($"{file}: not in the package's {PackageProvenance.FileName}; {Restore}");
+                    throw new PackageIntegrityException($"{file}: not in the package's {PackageProvenance.FileName}; {remedy}");
             }
         }
     }

@@ -33,16 +33,17 @@ public sealed class ConsumeExampleTests : IDisposable
         // Puzzle.Engine is the one these tests run on, not rebuilt
         var global = Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         var project = Path.Combine(Pipeline.TestRepo.Source, "examples", "consume", "Consume.csproj");
-        var build = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path,
+        (int Exit, string Out, string Err) Build(params string[] extra) => Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path,
         [
             "build", project, "-nologo", "-v:q", "-c", Pipeline.Cli.Configuration,
             $"-p:PuzzleModelId={id}", $"-p:PuzzleModelVersion={version}", $"-p:PuzzleFeed={_dir["feed"]}",
             $"-p:RestorePackagesPath={_dir["packages"]}", $"-p:RestoreFallbackFolders={global}", "-p:RestoreRecursive=false",
-            "-p:BuildProjectReferences=false", "-p:CreateHardLinksForCopyLocalIfPossible=true",
+            "-p:BuildProjectReferences=false", "-p:CreateHardLinksForCopyLocalIfPossible=true", .. extra,
         ]), timeoutSeconds: 300);
+        var build = Build();
         Assert.True(build.Exit == 0, build.Out + build.Err);
         var app = Path.Combine(Path.GetDirectoryName(project)!, "bin", Pipeline.Cli.Configuration, "net10.0");
-        var copied = Path.Combine(app, "puzzle-models", id);
+        var copied = Path.Combine(app, "puzzle-models", id, version);
         Assert.True(File.Exists(Path.Combine(copied, "model", "model.safetensors")), "the package's build props did not copy the model beside the app");
 
         var reference = Fixtures.Reference.GetProperty("texts").GetProperty("short");
@@ -61,5 +62,14 @@ public sealed class ConsumeExampleTests : IDisposable
         Assert.Equal(1, corrupted.Exit);
         Assert.Contains($"error: {weights}: SHA-256", corrupted.Err);
         Assert.DoesNotContain("ids:", corrupted.Out);
+
+        // without the copy the app reads the package where NuGet extracted it (its runtimeconfig.json says where)
+        Directory.Delete(Path.Combine(app, "puzzle-models"), recursive: true);
+        var uncopied = Build("-p:PuzzleModelsCopy=false");
+        Assert.True(uncopied.Exit == 0, uncopied.Out + uncopied.Err);
+        Assert.False(Directory.Exists(Path.Combine(app, "puzzle-models")));
+        var fromPackageFolder = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), prompt]), timeoutSeconds: 120);
+        Assert.True(fromPackageFolder.Exit == 0, fromPackageFolder.Out + fromPackageFolder.Err);
+        Assert.Contains($"ids: {expected}", fromPackageFolder.Out);
     }
 }

@@ -34,7 +34,7 @@ public sealed class ModelPackageTests : IDisposable
         Assert.DoesNotContain("puzzle/provenance.json", provenance.Files.Keys);
         Assert.Equal(2, provenance.Jobs.Count);
         var props = new StreamReader(zip.GetEntry("build/Puzzle.Test.Model.props")!.Open()).ReadToEnd();
-        Assert.Contains("puzzle-models/Puzzle.Test.Model/model/", props);
+        Assert.Contains("puzzle-models/Puzzle.Test.Model/1.0.0/model/", props);
         Assert.Contains("Puzzle.Models.Puzzle.Test.Model", props);
     }
 
@@ -89,7 +89,7 @@ public sealed class ModelPackageTests : IDisposable
         Assert.Contains(weights, e.Message);
         Assert.Contains("SHA-256", e.Message);
         Assert.Contains(result.Provenance.Files["model/model.safetensors"].Sha256, e.Message);
-        Assert.Contains("restore it again", e.Message);
+        Assert.Contains("restore (or build) again", e.Message);
     }
 
     [Fact]
