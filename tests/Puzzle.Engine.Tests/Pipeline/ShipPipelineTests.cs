@@ -1,0 +1,162 @@
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Packaging;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Cache;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>
+/// The micro pipeline through Export, Pack and Publish with the real CLI (a process per job), twice from an empty
+/// store: the same keys, and bit-identical weights, scores and data however the jobs were scheduled (2 job processes ×
+/// 1 thread, then 1 job at a time in this process on 2 threads). The second run reuses the first's Measure entries, since latencies are
+/// measurements (the package's provenance says so); everything that quotes a measurement is compared without it.
+/// </summary>
+[Collection(nameof(TimingCollection))] // it measures speed: no other test beside it
+public class ShipPipelineTests
+{
+    const string Spec = """
+        name: ship
+        parent:
+          pretrain: { vocab_size: 300, hidden: 32, layers: 2, heads: 4, kv_heads: 2, intermediate: 64, tokens: 3000, batch: 4 }
+        data:
+          train: [text/*.txt]
+          seq_len: 16
+          heldout_fraction: 0.1
+        search_space:
+          attention: { kv_heads: [1], linear: false }
+          ffn: { ratios: [0.5, 0.25], linear: false, round_to: 16 }
+        bld: { tokens: 2000 }
+        scoring: { tokens: 400 }
+        scenario: { batch: 2, prompt: 16, generate: 4, repeats: 1, warmup: 0 }
+        constraints: { params_vs_parent: 0.8 }
+        gkd: { tokens: 2000, batch: 4 }
+        evaluation: { tokens: 400, baselines: [uniform] }
+        export: { dtype: bfloat16 }
+        pack: { id: Puzzle.Test.Ship }
+        """;
+
+    /// <summary>Files that quote a wall-clock measurement, compared with every measured field taken out.</summary>
+    static readonly Dictionary<string, string[]> Measured = new()
+    {
+        ["Parent"] = ["model/parent_report.json"],
+        ["Heal"] = ["heal.json"],
+        ["Evaluate"] = ["metrics.json"],
+        ["Report"] = ["report.json", "report.html"],
+        ["Export"] = ["model/README.md"],
+        ["Pack"] = ["*"],
+        ["Publish"] = ["publish.json"],
+    };
+
+    static Dictionary<(string Stage, string Job), JobManifest> Manifests(string store) =>
+        Directory.EnumerateFiles(Path.Combine(store, "cache"), JobManifest.FileName, SearchOption.AllDirectories)
+            .Select(p => JobManifest.TryRead(p)!).ToDictionary(m => (m.Stage, m.Job));
+
+    [Fact]
+    public async Task The_pipeline_publishes_a_package_and_a_rebuild_from_an_empty_store_gives_the_same_keys_and_weights()
+    {
+        using var repo = new TestRepo(Spec);
+        var first = Cli.Run(repo.Root, "run", repo.SpecPath, "--jobs", "2", "--threads-per-job", "1");
+        Assert.True(first.Exit == 0, first.Out + first.Err);
+
+        // the package: on the feed, loadable, its provenance naming every job that made it
+        var session = PipelineSession.Open(repo.SpecPath);
+        var packJob = session.Graph.Find("Pack", "pack");
+        var nupkg = Assert.Single(Directory.GetFiles(Path.Combine(repo.Root, "artifacts", "feed"), "*.nupkg"));
+        Assert.Equal($"Puzzle.Test.Ship.0.0.0-k{packJob.Key[..12]}.nupkg", Path.GetFileName(nupkg));
+        Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ship", "package", Path.GetFileName(nupkg))));
+        Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ship", "export", "child1", "model", "model.safetensors")));
+        using var restored = new TempDir();
+        ZipFile.ExtractToDirectory(nupkg, restored.Path);
+        var package = PackagedModel.Load(restored.Path);
+        var closure = session.Graph.JobsFor("Pack").Select(j => (j.Stage.Name, j.Id, j.Key)).Order().ToList();
+        Assert.Equal(closure, package.Provenance.Jobs.Select(j => (j.Stage, j.Job, j.Key)).Order().ToList());
+        Assert.Equal(packJob.Key, package.Provenance.PipelineKey);
+        Assert.Contains(package.Provenance.NotBitIdentical, n => n.StartsWith("Measure:"));
+        Assert.Equal("child1", (string)package.Provenance.Metrics["model"]!["name"]!);
+        Assert.Equal(File.ReadAllText(repo.SpecPath), File.ReadAllText(package.SpecPath));
+
+        var again = Cli.Run(repo.Root, "run", repo.SpecPath);
+        Assert.True(again.Exit == 0, again.Out + again.Err);
+        Assert.Contains(" 0 ran,", again.Out);
+
+        // a rebuild from an empty store (at the same place), sharing only the measurements, scheduled differently
+        var a = Manifests(repo.Store);
+        Directory.Move(repo.Store, repo.Store + "-a");
+        Directory.Delete(Path.Combine(repo.Root, "artifacts"), recursive: true);
+        foreach (var measure in a.Values.Where(m => m.Stage == "Measure"))
+            CopyDirectory(Path.Combine(repo.Store + "-a", "cache", measure.Key[..2], measure.Key), Path.Combine(repo.Store, "cache", measure.Key[..2], measure.Key));
+        // in this process, one job at a time on this process's 2 torch threads: no process per job, so another schedule too
+        var rebuild = PipelineSession.Open(repo.SpecPath);
+        var second = await rebuild.RunAsync(null, rebuild.InProcessLauncher(), TextWriter.Null, jobs: 1);
+        Assert.True(second.Succeeded, string.Join("\n", second.Where(Engine.Pipeline.Execution.JobOutcome.Failed).Select(f => $"{f.Stage}/{f.Job}: {f.Log}")));
+        var b = Manifests(repo.Store);
+
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        var weights = 0;
+        foreach (var (job, ma) in a)
+        {
+            var mb = b[job];
+            Assert.True(ma.Key == mb.Key, $"{job}: key {ma.Key[..12]} then {mb.Key[..12]}");
+            Assert.Equal(ma.Files.Keys.Order(), mb.Files.Keys.Order());
+            foreach (var (file, hash) in ma.Files)
+            {
+                if (file.EndsWith(".safetensors", StringComparison.Ordinal)) weights++;
+                if (hash == mb.Files[file]) continue;
+                Assert.True(Measured.TryGetValue(job.Stage, out var allowed) && (allowed.Contains(file) || allowed.Contains("*")),
+                    $"{job.Stage}/{job.Job}: {file} differs between two builds from the same spec");
+                if (file.EndsWith(".json", StringComparison.Ordinal))
+                    Assert.Equal(WithoutMeasurements(Path.Combine(repo.Store + "-a", "cache", ma.Key[..2], ma.Key, file)),
+                        WithoutMeasurements(Path.Combine(repo.Store, "cache", mb.Key[..2], mb.Key, file)));
+            }
+        }
+        Assert.True(weights >= 10, $"only {weights} weight files compared");
+
+        // the two packages differ in measured numbers only: same model files
+        var packA = a[("Pack", "pack")];
+        var providedA = PackageFiles(Path.Combine(repo.Store + "-a", "cache", packA.Key[..2], packA.Key));
+        var providedB = PackageFiles(Path.Combine(repo.Store, "cache", packA.Key[..2], packA.Key));
+        foreach (var file in new[] { "model/model.safetensors", "model/config.json", "model/tokenizer.json", "puzzle/pipeline.yaml" })
+            Assert.Equal(providedA[file].Sha256, providedB[file].Sha256);
+    }
+
+    static IReadOnlyDictionary<string, ProvenanceFile> PackageFiles(string packDirectory)
+    {
+        using var restored = new TempDir();
+        ZipFile.ExtractToDirectory(Directory.GetFiles(packDirectory, "*.nupkg").Single(), restored.Path);
+        return PackageProvenance.Read(Path.Combine(restored.Path, "puzzle", PackageProvenance.FileName)).Files;
+    }
+
+    /// <summary>The JSON with every field that holds a measurement (times, rates, measured speedups) removed.</summary>
+    static string WithoutMeasurements(string path)
+    {
+        static JsonNode? Strip(JsonNode? node)
+        {
+            switch (node)
+            {
+                case JsonObject o:
+                    foreach (var key in o.Select(p => p.Key).ToList())
+                        if (key.Contains("seconds") || key.Contains("per_s") || key.Contains("per_second") || key is "speedup" or "goals" or "time_s"
+                            or "measured_time_s" or "additive_model_error" or "torch_threads" or "sha256" or "bytes")
+                            o.Remove(key);
+                        else Strip(o[key]);
+                    break;
+                case JsonArray a:
+                    foreach (var item in a) Strip(item);
+                    break;
+            }
+            return node;
+        }
+        return Strip(JsonNode.Parse(File.ReadAllText(path)))!.ToJsonString();
+    }
+
+    static void CopyDirectory(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+}
