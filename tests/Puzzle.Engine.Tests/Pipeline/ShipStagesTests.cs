@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Stages;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>Export and Pack around a rank the search did not fill, on hand-made upstream entries.</summary>
+public class ShipStagesTests
+{
+    static JobPlan Publish(CacheStore store, JobPlan plan, IReadOnlyDictionary<string, string> files)
+    {
+        var staging = store.NewStaging(plan.Key);
+        foreach (var (name, text) in files) File.WriteAllText(Path.Combine(staging, name), text);
+        store.Publish(staging, new JobManifest
+        {
+            Key = plan.Key, Stage = plan.Stage.Name, Job = plan.Id, Version = plan.Stage.Version, Config = plan.Config, Inputs = plan.InputKeys,
+            Seed = 0, Files = new Dictionary<string, string>(), Metrics = new JsonObject(), StartedUtc = DateTime.UtcNow, Seconds = 0,
+            Host = "test", Tool = "test",
+        });
+        return plan;
+    }
+
+    [Fact]
+    public void A_rank_the_search_did_not_fill_exports_nothing_and_packing_it_says_why()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\nsearch: { solutions: 2 }\npack: { child: 2 }\n");
+        var spec = repo.Load();
+        var store = new CacheStore(repo.Store);
+        var history = new JobHistory(store.Root, spec.Name);
+        var heal = Publish(store, new JobPlan(new HealStage(), "child2", new JsonObject(), new Dictionary<string, JobPlan>()),
+            new Dictionary<string, string> { [HealStage.HealFile] = """{"name": "child2", "kind": "child", "skipped": "the search found 1 architecture(s), not 2"}""" });
+        var report = Publish(store, new JobPlan(new ReportStage(), "report", new JsonObject(), new Dictionary<string, JobPlan>()),
+            new Dictionary<string, string> { [ReportStage.JsonFile] = """{"pipeline": "test", "models": [{"name": "parent", "kind": "parent", "top1": 0.2}]}""" });
+
+        var export = new JobPlan(new ExportStage(), "child2", new JsonObject(), new Dictionary<string, JobPlan> { ["heal"] = heal, ["report"] = report });
+        var (entry, ran) = JobRunner.Run(export, spec, store, history, TextWriter.Null, 1);
+        Assert.True(ran);
+        Assert.False(Directory.Exists(entry.File(ExportStage.ModelFolder)));
+        Assert.Equal("the search found 1 architecture(s), not 2", (string)ExportStage.Read(entry.Directory)["skipped"]!);
+
+        var pack = new JobPlan(new PackStage(), "pack", new JsonObject(), new Dictionary<string, JobPlan> { ["export"] = export, ["report"] = report });
+        var e = Assert.Throws<InvalidOperationException>(() => JobRunner.Run(pack, spec, store, history, TextWriter.Null, 1));
+        Assert.Contains("pack.child 2: child2 has no model (the search found 1 architecture(s), not 2)", e.Message);
+        Assert.Null(store.Find(pack.Key));
+    }
+
+    [Fact]
+    public void The_stages_plan_one_export_per_rank_one_pack_of_the_chosen_child_and_one_publish()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\nsearch: { solutions: 2 }\npack: { child: 2, version: 1.2.3 }\n");
+        var graph = PipelineGraph.Plan(repo.Load(), PuzzleStages.All());
+        Assert.Equal(["child1", "child2"], graph.Jobs["Export"].Select(j => j.Id));
+        var pack = Assert.Single(graph.Jobs["Pack"]);
+        Assert.Equal("Export/child2", pack.Inputs["export"].Name);
+        Assert.Equal("Report/report", pack.Inputs["report"].Name);
+        Assert.Equal("Pack/pack", Assert.Single(graph.Jobs["Publish"]).Inputs["pack"].Name);
+        Assert.Equal("Puzzle.Test", PackStage.PackageId(repo.Load()));
+        Assert.Equal("1.2.3", PackStage.PackageVersion(repo.Load(), pack.Key));
+
+        // the spec's bytes are packed, so an edit that changes no setting still gives a new Pack key (and version)
+        var before = pack.Key;
+        File.AppendAllText(repo.SpecPath, "# a comment\n");
+        var edited = PipelineGraph.Plan(repo.Load(), PuzzleStages.All());
+        Assert.NotEqual(before, edited.Jobs["Pack"].Single().Key);
+        Assert.Equal(graph.Jobs["Export"][0].Key, edited.Jobs["Export"][0].Key);
+    }
+}
