@@ -17,8 +17,10 @@ public static class SearchCommand
         command.SetAction((parse, cancel) =>
         {
             var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
-            var launcher = new ProcessJobLauncher(PipelineOptions.SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error);
-            var summary = session.RunAsync("Search", launcher, Console.Error, cancel).GetAwaiter().GetResult();
+            var launcher = PipelineOptions.Launcher(session, executor: null);
+            RunSummary summary;
+            try { summary = session.RunAsync("Search", launcher, Console.Error, cancel).GetAwaiter().GetResult(); }
+            finally { (launcher as IDisposable)?.Dispose(); }
             if (!summary.Succeeded) return Task.FromResult(1);
             var job = session.Graph.Find("Search", $"b{parse.GetValue(batch) ?? session.Spec.Scenario.Batch}");
             var entry = session.Store.Find(job.Key)!;
