@@ -24,7 +24,7 @@ public static class RunCommand
             var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
             if (parse.GetValue(jobs) is < 1 or > 64) throw new ArgumentException($"--jobs must be between 1 and 64, got {parse.GetValue(jobs)}");
             if (parse.GetValue(threads) is < 1) throw new ArgumentException($"--threads-per-job must be at least 1, got {parse.GetValue(threads)}");
-            if (parse.GetValue(jobs) is not null && (parse.GetValue(executor) ?? session.Spec.Executor.Kind) == ExecutorKind.Slurm)
+            if (parse.GetValue(jobs) is not null && PipelineOptions.Kind(session, parse.GetValue(executor)) == ExecutorKind.Slurm)
                 throw new ArgumentException("--jobs limits jobs on this machine; on Slurm, executor.slurm.array_throttle limits the tasks that run at once");
             var launcher = PipelineOptions.Launcher(session, parse.GetValue(executor), parse.GetValue(inProcess));
             try
