@@ -35,11 +35,6 @@ public static class RunCommand
                                   $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {summary.Seconds:F1} s");
                 return Task.FromResult(summary.Succeeded ? 0 : 1);
             }
-            catch (OperationCanceledException) when (cancel.IsCancellationRequested)
-            {
-                Console.Error.WriteLine("cancelled: what finished stays cached");
-                return Task.FromResult(130);
-            }
             finally { (launcher as IDisposable)?.Dispose(); }
         });
         return command;

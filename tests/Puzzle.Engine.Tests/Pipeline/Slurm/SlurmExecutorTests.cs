@@ -137,6 +137,7 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         await stderr;
         Assert.True(run.ExitCode == 130, $"exit {run.ExitCode}: {Err()}{await stdout}");
         Assert.Contains($"slurm  cancelled array {array}", Err());
+        Assert.Contains("cancelled: what finished stays cached", Err());
         var state = await WaitFor(() => Slurm("squeue", "--noheader", "--states=all", "--format=%T", "--jobs=" + array).Output.Trim()
             is var s && s is not ("RUNNING" or "PENDING" or "COMPLETING") ? s : null, Task.Delay(TimeSpan.FromSeconds(30)));
         Assert.True(state is "CANCELLED" or "", $"array {array} is {state}");
