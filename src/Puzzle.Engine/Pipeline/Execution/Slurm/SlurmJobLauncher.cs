@@ -64,11 +64,12 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
             if (cancel.IsCancellationRequested || _cancelled) return Task.FromCanceled<int>(cancel.IsCancellationRequested ? cancel : new CancellationToken(true));
             _runDirectory ??= Path.Combine(_store.Root, "slurm", _pipeline, runId);
             _script ??= WriteScript(runId);
-            if (cancel.CanBeCanceled) _registrations.Add(cancel.Register(Cancel));
             Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
             File.WriteAllText(logPath, "");
             var task = new SlurmTask(job, logPath, threads);
             _waiting.Add(task);
+            // registered after the task is queued: a token cancelled meanwhile runs Cancel right here, which cancels it too
+            if (cancel.CanBeCanceled) _registrations.Add(cancel.Register(Cancel));
             return task.Done.Task;
         }
     }
@@ -156,7 +157,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
         try { array = _client.Submit(arguments); }
         catch (SlurmException e)
         {
-            throw new InvalidOperationException($"Slurm refused the {stage.Name} array ({tasks.Length} job{(tasks.Length == 1 ? "" : "s")}): {e.Message}{Hint(e.Message, tasks[0].Threads)}");
+            throw new InvalidOperationException($"Slurm refused the {stage.Name} array ({tasks.Length} job{(tasks.Length == 1 ? "" : "s")}): {e.Message}{SubmissionHint.For(e.Message, _slurm, tasks[0].Threads)}");
         }
         for (var i = 0; i < tasks.Length; i++)
         {
@@ -166,21 +167,6 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
             _submitted[task.SlurmId] = task;
         }
         _console.WriteLine($"slurm  {stage.Name}: {tasks.Length} job{(tasks.Length == 1 ? "" : "s")} as array {array} (at most {_slurm.ArrayThrottle} at once)");
-    }
-
-    /// <summary>Points at the spec field behind what sbatch refused.</summary>
-    string Hint(string error, int threads)
-    {
-        var e = error.ToLowerInvariant();
-        if (e.Contains("partition")) return $" (executor.slurm.partition is {(_slurm.Partition is null ? "not set: the cluster's default" : $"'{_slurm.Partition}'")})";
-        if (e.Contains("gres") || e.Contains("generic resource")) return $" (executor.slurm.gres is '{_slurm.Gres}')";
-        if (e.Contains("time limit")) return $" (executor.slurm.time is '{_slurm.Time}')";
-        if (e.Contains("node configuration"))
-            return $" (no node of the partition has what a task asks for: executor.slurm.gres {(_slurm.Gres is null ? "not set" : $"'{_slurm.Gres}'")}, " +
-                   $"{threads} CPU{(threads == 1 ? "" : "s")} per task from executor.threads_per_job{Extra()})";
-        return _slurm.Extra.Count > 0 ? $" (check executor.slurm.extra{Extra()})" : "";
-
-        string Extra() => _slurm.Extra.Count > 0 ? $", executor.slurm.extra: {string.Join(" ", _slurm.Extra)}" : "";
     }
 
     async Task PollAsync()
@@ -198,6 +184,13 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
             }
         }
         catch (OperationCanceledException) { }
+        catch (Exception e)
+        {
+            // a poller that died quietly would leave the run waiting forever: fail what it was watching instead (kept
+            // in the lists, so that disposing the launcher cancels what is still on the cluster)
+            lock (_gate)
+                foreach (var task in _submitted.Values.Concat(_waiting)) task.Done.TrySetException(e);
+        }
     }
 
     /// <summary>One look at the queue: settles ended tasks, queues failed ones for resubmission and submits them.</summary>
@@ -265,17 +258,4 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     }
 
     static void Note(SlurmTask task, string text) => File.AppendAllText(task.Log, NotePrefix + text + "\n");
-
-    /// <summary>One job's way through the cluster: its current task, its attempts.</summary>
-    sealed class SlurmTask(JobPlan job, string log, int threads)
-    {
-        public JobPlan Job { get; } = job;
-        public string Log { get; } = log;
-        public int Threads { get; } = threads;
-        public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public int Attempts { get; set; }
-        public string ArrayId { get; set; } = "";
-        public string? SlurmId { get; set; }
-        public int EndedPolls { get; set; }
-    }
 }
