@@ -14,9 +14,11 @@ public static class Trainer
     /// <param name="batches">an endless or long enough sequence of batches</param>
     /// <param name="loss">the scalar loss of a batch (with the graph attached)</param>
     /// <param name="tokensPerBatch">tokens one batch counts for the budget and tokens/s</param>
+    /// <param name="checkpoints">where and how often to save resumable state; a run that finds state there resumes
+    /// from it (same parameters, optimizer moments, step, curve and place in <paramref name="batches"/>)</param>
     public static IReadOnlyList<CurvePoint> Run(IEnumerable<(string Name, Parameter Param)> parameters,
         IEnumerable<Tensor> batches, Func<Tensor, Tensor> loss, long tokensPerBatch, TrainOptions options,
-        ProgressLine? progress = null)
+        ProgressLine? progress = null, TrainCheckpoints? checkpoints = null)
     {
         var named = parameters.ToList();
         var decayed = named.Where(p => p.Param.dim() >= 2).Select(p => p.Param).ToList();
@@ -35,6 +37,17 @@ public static class Trainer
         var ema = double.NaN;
         long step = 0;
         using var e = batches.GetEnumerator();
+        if (checkpoints?.TryLoad(named, optimizer) is { } resumed)
+        {
+            (step, ema) = (resumed.Step, resumed.Ema);
+            curve.AddRange(resumed.Curve);
+            for (long skip = 0; skip < step; skip++)
+            {
+                using var scope = NewDisposeScope();
+                if (!e.MoveNext()) throw new InvalidOperationException($"the data ran out while skipping to step {step}");
+            }
+            progress?.ResumedAt(step * tokensPerBatch);
+        }
         while (step < totalSteps)
         {
             using var scope = NewDisposeScope(); // frees the batch and every intermediate of the step at once
@@ -53,6 +66,8 @@ public static class Trainer
             if (step % options.CurveEvery == 0 || step == totalSteps || step == 1)
                 curve.Add(new CurvePoint(step, step * tokensPerBatch, value, lr));
             progress?.Report(step * tokensPerBatch, ema);
+            if (checkpoints is not null && step % checkpoints.Every == 0 && step < totalSteps)
+                checkpoints.Save(named, optimizer, new TrainState(step, ema, curve));
         }
         progress?.Done(step * tokensPerBatch, ema);
         return curve;
