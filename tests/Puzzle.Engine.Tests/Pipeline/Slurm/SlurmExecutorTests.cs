@@ -65,8 +65,8 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
     [Fact]
     public async Task A_task_cancelled_with_scancel_mid_run_is_resubmitted_and_the_pipeline_finishes()
     {
-        // a parent trained on more tokens: a few seconds of work, so there is time to cancel it halfway
-        using var repo = new SlurmRepo(seed: cluster.Upstream, edit: y => y.Replace("    tokens: 40000\n", "    tokens: 60000\n"));
+        // a parent of its own: a few seconds of work, so there is time to cancel it halfway
+        using var repo = new SlurmRepo(seed: cluster.Upstream, edit: y => SlurmRepo.ParentTokens(y, 50_000));
         var session = repo.Open();
         var console = new Transcript();
         using var launcher = repo.Launcher(session, console.Writer);
@@ -117,7 +117,7 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
     [Fact]
     public async Task Interrupting_puzzle_run_cancels_the_pipelines_jobs_on_the_cluster()
     {
-        using var repo = new SlurmRepo(seed: cluster.Upstream, edit: y => y.Replace("    tokens: 40000\n", "    tokens: 4000000\n"));
+        using var repo = new SlurmRepo(seed: cluster.Upstream, edit: y => SlurmRepo.ParentTokens(y, 4_000_000));
         using var run = Cli.Start(repo.Root, "run", repo.SpecPath, "--target", "Parent");
         var err = new StringWriter();
         var stderr = Task.Run(async () =>

@@ -33,6 +33,14 @@ public sealed class SlurmRepo : IDisposable
 
     public static string OriginalSpec => Path.Combine(TestRepo.Source, "pipelines", "ci.yaml");
 
+    /// <summary>ci.yaml's text with the parent pretrained on <paramref name="tokens"/> tokens (a new Parent key).</summary>
+    public static string ParentTokens(string yaml, long tokens)
+    {
+        var pattern = new System.Text.RegularExpressions.Regex(@"(?<=\n  pretrain:\n(    .*\n)*?    tokens: )\d+");
+        Assert.Matches(pattern, yaml);
+        return pattern.Replace(yaml, tokens.ToString(), 1);
+    }
+
     public string Root => _dir.Path;
     public string SpecPath => Path.Combine(Root, "pipelines", "ci.yaml");
     public string Store => Path.Combine(Root, ".puzzle");
