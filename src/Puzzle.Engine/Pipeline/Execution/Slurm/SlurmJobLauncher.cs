@@ -50,7 +50,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
         string pipeline, TextWriter? console = null)
     {
         SlurmClient.RequireOnPath();
-        (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, specPath, baseDirectory, store, pipeline);
+        (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, Path.GetFullPath(specPath), baseDirectory, store, pipeline);
         _console = TextWriter.Synchronized(console ?? TextWriter.Null);
     }
 
