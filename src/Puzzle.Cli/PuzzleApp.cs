@@ -14,6 +14,7 @@ public static class PuzzleApp
         GraphCommand.Create(),
         EvalCommand.Create(),
         ReportCommand.Create(),
+        VerifyCommand.Create(),
         JobCommand.Create(),
     };
 

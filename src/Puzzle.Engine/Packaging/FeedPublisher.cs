@@ -40,7 +40,7 @@ public static class FeedPublisher
             }
             if (!allowOverwrite)
                 throw new FeedException($"{feed}: already has {id} {version} with other contents (SHA-256 {existing}, this one {ours}); " +
-                                        "give the package a new version (pack.version, or leave it unset to derive one from the key), or set pack.allow_overwrite: true");
+                                        "give the package a new version, or allow overwriting (pack.allow_overwrite: true)") { VersionTaken = true };
             var update = await Resource<PackageUpdateResource>(repository, feed, cancel);
             await Guard(feed, () => update.Delete(id, version.ToNormalizedString(), _ => feed.ApiKey ?? "", _ => true, false, feed.IsLoopbackHttp, logger));
             outcome = PushOutcome.Replaced;

@@ -45,6 +45,37 @@ public sealed class PackagedModel
     }
 
     /// <summary>
+    /// Checks a package file (<c>.nupkg</c>, extracted to a scratch folder and removed after) or an extracted package
+    /// folder: every file against the manifest, and the model folder as a checkpoint (config and tensor shapes).
+    /// </summary>
+    /// <exception cref="PackageIntegrityException">A file is missing, changed or unexpected.</exception>
+    /// <exception cref="CheckpointException">The model folder is not a loadable checkpoint.</exception>
+    public static PackageProvenance Check(string path)
+    {
+        if (System.IO.Directory.Exists(path)) return CheckFolder(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such package file or folder", path);
+        var scratch = Path.Combine(Path.GetTempPath(), $"puzzle-verify-{Guid.NewGuid():N}");
+        try
+        {
+            try { System.IO.Compression.ZipFile.ExtractToDirectory(path, scratch); }
+            catch (InvalidDataException e) { throw new PackageIntegrityException($"{path}: not a readable package ({e.Message})", e); }
+            return CheckFolder(scratch);
+        }
+        finally
+        {
+            if (System.IO.Directory.Exists(scratch)) System.IO.Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    static PackageProvenance CheckFolder(string directory)
+    {
+        var model = Load(directory);
+        var (_, tensors) = Checkpoint.Open(model.ModelDirectory);
+        tensors.Dispose();
+        return model.Provenance;
+    }
+
+    /// <summary>
     /// The folder of package <paramref name="id"/>: the copy beside the app of the version the app was built against,
     /// else the package where NuGet extracted it (both named in the app's runtimeconfig.json by the package's build
     /// props), else the one version copied beside the app.

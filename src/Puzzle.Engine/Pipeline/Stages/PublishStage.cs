@@ -40,7 +40,16 @@ public sealed class PublishStage : Stage
         var spec = context.Spec;
         var package = PackStage.PackagePath(context.Input("pack"));
         var target = Target(spec);
-        var outcome = FeedPublisher.PushAsync(package, target, spec.Pack.AllowOverwrite, context.Log).GetAwaiter().GetResult();
+        PushOutcome outcome;
+        try { outcome = FeedPublisher.PushAsync(package, target, spec.Pack.AllowOverwrite, context.Log).GetAwaiter().GetResult(); }
+        catch (FeedException e) when (e.VersionTaken && spec.Pack.Version is null)
+        {
+            // the version comes from the Pack key, so the feed's package was built from this very spec and inputs
+            throw new FeedException(e.Message + ". The version is derived from the Pack job's key, so the feed's package came from this same " +
+                                    "spec: this is a rebuild whose measured numbers (speeds; see the package's provenance, not_bit_identical) " +
+                                    "differ. Keep the store between runs so an unchanged spec is not rebuilt, set pack.version, or set " +
+                                    "pack.allow_overwrite: true", e) { VersionTaken = true };
+        }
         var (id, version) = FeedPublisher.Identity(package);
         File.WriteAllText(context.Output(PublishFile), new JsonObject
         {
