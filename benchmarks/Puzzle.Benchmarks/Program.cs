@@ -9,6 +9,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["frontends"] = FrontEndBenchmarks.Run,
     ["library"] = LibraryBenchmarks.Run,
     ["search"] = SearchBenchmarks.Run,
+    ["ship"] = ShipBenchmarks.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var suite))
 {

@@ -81,9 +81,9 @@ public static class FeedPublisher
         return await Guard(feed, async () =>
         {
             if (!await find.DoesPackageExistAsync(id, version, cache, logger, cancel)) return null;
-            using var buffer = new MemoryStream();
-            if (!await find.CopyNupkgToStreamAsync(id, version, buffer, cache, logger, cancel)) return null;
-            return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(buffer.ToArray()));
+            using var hash = new HashingStream(); // a model package can be gigabytes: hash it as it streams
+            if (!await find.CopyNupkgToStreamAsync(id, version, hash, cache, logger, cancel)) return null;
+            return hash.Sha256();
         });
     }
 
