@@ -20,6 +20,9 @@ public static class Reproducibility
         if (stages.Contains("Evaluate"))
             notes.Add("Evaluate: prefill and decode tokens/s are measurements; report.json, provenance metrics and the model card quote " +
                       "them, so those files (and the package's bytes) differ on a rebuild while the weights do not.");
+        if (stages.Contains("Data"))
+            notes.Add("Data: dataset.json names its sources and tokenizer by path, and fetched text and a trained tokenizer lie in the " +
+                      "store: with the store somewhere else those paths differ (their hashes and the tokens do not).");
         if (stages.Contains("Parent") && spec.Parent.Pretrain is not null)
             notes.Add("Parent: parent_report.json records the pretraining time and tokens/s.");
         if (stages.Contains("Heal")) notes.Add("Heal: heal.json records the GKD time and tokens/s.");
