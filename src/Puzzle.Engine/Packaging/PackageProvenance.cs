@@ -36,7 +36,10 @@ public sealed record PackageProvenance
     /// <summary>What a rebuild from the same spec on the same build does not reproduce bit for bit, and why.</summary>
     public required IReadOnlyList<string> NotBitIdentical { get; init; }
 
-    public string ToJson() => JsonSerializer.Serialize(this, PuzzleJson.Options) + "\n";
+    /// <summary>PuzzleJson's form, without escaping apostrophes and the like: people read this file.</summary>
+    static readonly JsonSerializerOptions Readable = new(PuzzleJson.Options) { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Readable) + "\n";
 
     /// <exception cref="PackageIntegrityException">Missing, not JSON, or of a format this build does not read.</exception>
     public static PackageProvenance Read(string path)

@@ -81,5 +81,8 @@ public sealed class ExportStage : Stage
     public static JsonObject Read(string jobDirectory) => JsonNode.Parse(File.ReadAllText(Path.Combine(jobDirectory, ExportFile)))!.AsObject();
 
     static void Write(JobContext context, JsonObject json) =>
-        File.WriteAllText(context.Output(ExportFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        File.WriteAllText(context.Output(ExportFile), json.ToJsonString(new JsonSerializerOptions
+        {
+            WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }) + "\n");
 }
