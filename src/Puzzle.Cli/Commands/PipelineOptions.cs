@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Cli.Commands;
 
@@ -11,11 +12,32 @@ public static class PipelineOptions
     public static Option<string?> Target() => new("--target") { Description = "stage to build, with everything it needs (default: all)" };
     public static Option<DirectoryInfo?> Store() => new("--store") { Description = "cache store (default: .puzzle/ beside pipelines/)" };
 
-    public static PipelineSession Open(FileInfo spec, DirectoryInfo? store)
+    /// <summary><c>--device cpu|cuda</c>: where the pipeline computes, instead of the spec's <c>device</c>.</summary>
+    public static Option<string?> Device()
+    {
+        var option = new Option<string?>("--device") { Description = "compute device instead of the spec's device: cpu or cuda (scenario.device still wins for costs)" };
+        option.AcceptOnlyFromAmong("cpu", "cuda");
+        return option;
+    }
+
+    public static DeviceKind? ParseDevice(string? device) => device switch
+    {
+        null => null,
+        "cpu" => DeviceKind.Cpu,
+        "cuda" => DeviceKind.Cuda,
+        _ => throw new ArgumentException($"--device must be cpu or cuda, got '{device}'"),
+    };
+
+    public static PipelineSession Open(FileInfo spec, DirectoryInfo? store, string? device = null)
     {
         if (!spec.Exists) throw new FileNotFoundException($"{spec.FullName}: pipeline spec not found");
-        return PipelineSession.Open(spec.FullName, store?.FullName);
+        var loaded = SpecLoader.Load(spec.FullName);
+        if (ParseDevice(device) is { } kind) loaded = loaded with { Device = kind };
+        return PipelineSession.Open(loaded, store?.FullName);
     }
+
+    /// <summary>What a job process must be told so that it plans the same keys as the launcher (the overrides above).</summary>
+    public static IReadOnlyList<string> JobArguments(string? device) => device is null ? [] : ["--device", device];
 
     /// <summary>How to start this CLI again as a job process: the app host, or <c>dotnet puzzle.dll</c>.</summary>
     public static IReadOnlyList<string> SelfCommand()

@@ -11,13 +11,15 @@ public static class SearchCommand
     {
         var spec = PipelineOptions.Spec();
         var store = PipelineOptions.Store();
+        var device = PipelineOptions.Device();
         var explain = new Option<bool>("--explain") { Description = "per layer, the chosen attention and FFN variant with its score and cost" };
         var batch = new Option<int?>("--batch") { Description = "which batch size's search to show (default: the scenario's)" };
-        var command = new Command("search", "Run the pipeline up to Search and show the chosen architectures") { spec, store, explain, batch };
+        var command = new Command("search", "Run the pipeline up to Search and show the chosen architectures") { spec, store, device, explain, batch };
         command.SetAction((parse, cancel) =>
         {
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
-            var launcher = new ProcessJobLauncher(PipelineOptions.SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error);
+            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
+            var launcher = new ProcessJobLauncher(PipelineOptions.SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error,
+                PipelineOptions.JobArguments(parse.GetValue(device)));
             var summary = session.RunAsync("Search", launcher, Console.Error, cancel).GetAwaiter().GetResult();
             if (!summary.Succeeded) return Task.FromResult(1);
             var job = session.Graph.Find("Search", $"b{parse.GetValue(batch) ?? session.Spec.Scenario.Batch}");

@@ -16,8 +16,10 @@ public static class Nmse
             throw new ArgumentException(
                 $"child shape [{string.Join(", ", child.shape)}] differs from parent shape [{string.Join(", ", parent.shape)}]");
         using var scope = NewDisposeScope();
-        var error = (child - parent).square().mean();
-        return (error / parent.square().mean()).MoveToOuterDisposeScope();
+        // in float32 whatever the compute dtype: a bfloat16 mean would keep three significant digits of the loss
+        var (c, p) = (child.to(float32), parent.to(float32));
+        var error = (c - p).square().mean();
+        return (error / p.square().mean()).MoveToOuterDisposeScope();
     }
 
     /// <summary>The normalized MSE as a number (no graph kept).</summary>

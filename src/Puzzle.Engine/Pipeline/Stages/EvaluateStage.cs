@@ -3,6 +3,7 @@ using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
@@ -17,7 +18,7 @@ public sealed class EvaluateStage : Stage
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
     [
-        new JobPlan(this, "parent", SpecSlice.Of(spec, "evaluation.tokens"), new Dictionary<string, JobPlan>
+        new JobPlan(this, "parent", ComputeDevice.Keyed(SpecSlice.Of(spec, "evaluation.tokens"), spec.Device), new Dictionary<string, JobPlan>
         {
             ["model"] = planned["Parent"].Single(),
             ["data"] = planned["Data"].Single(),
@@ -30,7 +31,7 @@ public sealed class EvaluateStage : Stage
         var seqLen = DatasetManifest.Read(dataset).SeqLen;
         var tokens = (long)context.Job.Config["evaluation"]!["tokens"]!;
         var request = new EvalRequest(ParentStage.ModelDirectory(context.Input("model")), null, [dataset], seqLen,
-            MaxSequences: (int)Math.Max(1, tokens / seqLen));
+            MaxSequences: (int)Math.Max(1, tokens / seqLen), Device: context.Device);
         var result = EvalJob.Run(request, context.Log.WriteLine).Metrics;
         var json = new JsonObject
         {
