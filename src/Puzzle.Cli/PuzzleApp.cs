@@ -14,6 +14,7 @@ public static class PuzzleApp
         GraphCommand.Create(),
         EvalCommand.Create(),
         LogitsCommand.Create(),
+        ReportCommand.Create(),
         JobCommand.Create(),
     };
 

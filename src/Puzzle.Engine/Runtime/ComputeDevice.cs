@@ -81,10 +81,11 @@ public sealed record ComputeDevice
         return floating ? t.to(DType, Device) : t.to(Device);
     }
 
-    /// <summary>Moves a module's parameters to this device in the compute dtype; returns it.</summary>
+    /// <summary>Moves a module's parameters to this device in the compute dtype (nothing when they are there); returns it.</summary>
     public T Place<T>(T module) where T : nn.Module
     {
-        if (Kind == DeviceKind.Cpu && DType == float32) return module;
+        var first = module.parameters().FirstOrDefault();
+        if (first is null || (first.device_type == Device.type && first.dtype == DType)) return module;
         module.to(Device);
         module.to(DType);
         return module;

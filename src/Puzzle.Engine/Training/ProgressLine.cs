@@ -15,6 +15,7 @@ public sealed class ProgressLine
     readonly Stopwatch _clock = Stopwatch.StartNew();
     readonly TimeSpan _every;
     TimeSpan? _last;
+    long _start;
 
     public ProgressLine(string label, long totalTokens, TextWriter? output = null, TimeSpan? every = null)
     {
@@ -27,12 +28,20 @@ public sealed class ProgressLine
 
     public TimeSpan Elapsed => _clock.Elapsed;
 
+    /// <summary>Counts the rate from <paramref name="tokensDone"/> on: a run resumed from a checkpoint.</summary>
+    public void ResumedAt(long tokensDone)
+    {
+        _start = tokensDone;
+        _clock.Restart();
+        _out.WriteLine($"{_label}: resumed at {tokensDone:N0} of {_total:N0} tokens");
+    }
+
     public void Report(long tokensDone, double loss, bool force = false)
     {
         var now = _clock.Elapsed;
         if (!force && _last is { } last && now - last < _every) return;
         _last = now;
-        var rate = tokensDone / Math.Max(1e-9, now.TotalSeconds);
+        var rate = (tokensDone - _start) / Math.Max(1e-9, now.TotalSeconds);
         var fraction = _total > 0 ? Math.Min(1, (double)tokensDone / _total) : 0;
         var eta = rate > 0 ? TimeSpan.FromSeconds((_total - tokensDone) / rate) : TimeSpan.Zero;
         const int width = 24;

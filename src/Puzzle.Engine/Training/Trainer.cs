@@ -17,13 +17,17 @@ public static class Trainer
     /// <param name="batches">an endless or long enough sequence of batches</param>
     /// <param name="loss">the scalar loss of a batch (with the graph attached)</param>
     /// <param name="tokensPerBatch">tokens one batch counts for the budget and tokens/s</param>
+    /// <param name="checkpoints">where and how often to save resumable state; a run that finds state there resumes
+    /// from it (same parameters, optimizer moments, step, curve and place in <paramref name="batches"/>)</param>
     public static IReadOnlyList<CurvePoint> Run(IEnumerable<(string Name, Parameter Param)> parameters,
         IEnumerable<Tensor> batches, Func<Tensor, Tensor> loss, long tokensPerBatch, TrainOptions options,
-        ProgressLine? progress = null)
+        ProgressLine? progress = null, TrainCheckpoints? checkpoints = null)
     {
         var named = parameters.ToList();
         var masters = named.Select(p => p.Param.dtype == float32 ? p.Param : new Parameter(p.Param.detach().to(float32))).ToList();
         var mixed = Enumerable.Range(0, named.Count).Where(i => !ReferenceEquals(masters[i], named[i].Param)).ToList();
+        // checkpoints hold the masters: a resumed bf16 run continues from the float32 weights, not their rounding
+        var state = named.Select((p, i) => (p.Name, masters[i])).ToList();
         var decayed = masters.Where(p => p.dim() >= 2).ToList();
         var plain = masters.Where(p => p.dim() < 2).ToList();
         var groups = new List<AdamW.ParamGroup>
@@ -40,6 +44,20 @@ public static class Trainer
         var ema = double.NaN;
         long step = 0;
         using var e = batches.GetEnumerator();
+        if (checkpoints?.TryLoad(state, optimizer) is { } resumed)
+        {
+            if (mixed.Count > 0)
+                using (no_grad())
+                    foreach (var i in mixed) named[i].Param.copy_(masters[i]);
+            (step, ema) = (resumed.Step, resumed.Ema);
+            curve.AddRange(resumed.Curve);
+            for (long skip = 0; skip < step; skip++)
+            {
+                using var scope = NewDisposeScope();
+                if (!e.MoveNext()) throw new InvalidOperationException($"the data ran out while skipping to step {step}");
+            }
+            progress?.ResumedAt(step * tokensPerBatch);
+        }
         while (step < totalSteps)
         {
             using var scope = NewDisposeScope(); // frees the batch and every intermediate of the step at once
@@ -63,6 +81,8 @@ public static class Trainer
             if (step % options.CurveEvery == 0 || step == totalSteps || step == 1)
                 curve.Add(new CurvePoint(step, step * tokensPerBatch, value, lr));
             progress?.Report(step * tokensPerBatch, ema);
+            if (checkpoints is not null && step % checkpoints.Every == 0 && step < totalSteps)
+                checkpoints.Save(state, optimizer, new TrainState(step, ema, curve));
         }
         progress?.Done(step * tokensPerBatch, ema);
         foreach (var i in mixed) masters[i].Dispose();

@@ -16,9 +16,9 @@ public class ParentStageTests
     {
         using var repo = new TestRepo(TestRepo.MicroSpec.Replace("tokens: 3000, batch: 4", "tokens: 60000, batch: 8"));
         var session = PipelineSession.Open(repo.SpecPath);
-        var summary = await session.RunAsync("Evaluate", session.InProcessLauncher(), TextWriter.Null);
+        var summary = await session.RunAsync("Parent", session.InProcessLauncher(), TextWriter.Null);
         Assert.True(summary.Succeeded, string.Join("\n", summary.Jobs.Select(j => $"{j.Stage}/{j.Job} {j.Outcome} {j.Log}")));
-        Assert.Equal(["Tokenizer", "Data", "Parent", "Evaluate"], summary.Jobs.Select(j => j.Stage));
+        Assert.Equal(["Tokenizer", "Data", "Parent"], summary.Jobs.Select(j => j.Stage));
 
         var parentJob = session.Store.Find(session.Graph.Find("Parent", "parent").Key)!;
         var model = ParentStage.ModelDirectory(parentJob.Directory);

@@ -13,6 +13,10 @@ public sealed class CacheStore(string root)
 
     public string EntryDirectory(string key) => Path.Combine(Root, "cache", key[..2], key);
 
+    /// <summary>Where a job keeps state that must survive its process being killed (training checkpoints); removed
+    /// once the job's entry is published.</summary>
+    public string ResumeDirectory(string key) => Path.Combine(Root, "resume", key);
+
     /// <summary>The published entry for <paramref name="key"/>, or null. A folder without a valid manifest for that key is not an entry.</summary>
     public CacheEntry? Find(string key)
     {

@@ -22,6 +22,20 @@ public static class Artifacts
             // the key and when the entry was built: a job rebuilt under the same key (a new measurement) is republished
             var stamp = $"{job.Key}\n{entry.Manifest.StartedUtc:O}\n";
             if (File.Exists(keyFile) && File.ReadAllText(keyFile) == stamp) continue;
+            if (folder.Length == 0)
+            {
+                // the pipeline's own folder (a report beside the other outputs): each file replaced by a rename
+                Directory.CreateDirectory(target);
+                foreach (var file in Directory.EnumerateFiles(entry.Directory).Where(f => Path.GetFileName(f) != JobManifest.FileName))
+                {
+                    var part = Path.Combine(target, Path.GetFileName(file) + ".tmp-" + Environment.ProcessId);
+                    File.Copy(file, part, overwrite: true);
+                    File.Move(part, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+                }
+                File.WriteAllText(keyFile, stamp);
+                published.Add(target);
+                continue;
+            }
             var temp = target + ".tmp-" + Environment.ProcessId;
             if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
             foreach (var file in Directory.EnumerateFiles(entry.Directory, "*", SearchOption.AllDirectories))

@@ -40,7 +40,10 @@ public static class JobRunner
                 StartedUtc = started, Seconds = clock.Elapsed.TotalSeconds, Host = Environment.MachineName, Tool = ToolVersion,
                 RunId = runId ?? Environment.GetEnvironmentVariable(RunIdVariable) ?? "",
             };
-            return (Remember(store.Publish(staging, manifest)), true);
+            var published = store.Publish(staging, manifest);
+            var resume = store.ResumeDirectory(job.Key);
+            if (Directory.Exists(resume)) Directory.Delete(resume, recursive: true);
+            return (Remember(published), true);
         }
         catch
         {

@@ -37,4 +37,8 @@ public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store,
     }
 
     public string Output(string relative) => Path.Combine(OutputDirectory, relative);
+
+    /// <summary>A folder for state that outlives a killed process (e.g. training checkpoints), kept per job key
+    /// until the job is published: a rerun of the same job finds it there and resumes.</summary>
+    public string ResumeDirectory => store.ResumeDirectory(Job.Key);
 }

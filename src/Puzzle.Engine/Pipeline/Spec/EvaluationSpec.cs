@@ -13,4 +13,8 @@ public sealed record EvaluationSpec
     [Description("Baseline compressions to compare with.")]
     [UniqueItems]
     public IReadOnlyList<Baseline> Baselines { get; init; } = [Baseline.Uniform, Baseline.ShortGpt, Baseline.Random];
+
+    [Description("Seed of the random baseline's architecture.")]
+    [Bounds(Minimum = 0)]
+    public long Seed { get; init; }
 }

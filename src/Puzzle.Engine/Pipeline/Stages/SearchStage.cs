@@ -15,8 +15,8 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class SearchStage : Stage
 {
     public override string Name => "Search";
-    public override int Version => 1;
-    public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
+    public override int Version => 2; // 2: baselines (uniform, ShortGPT, random) chosen under the same limits
+    public override IReadOnlyList<string> Upstream => ["Calibrate", "Score", "Measure"];
     public override string Description => "choose architectures under the constraints (MIP)";
     public const string ArchitecturesFile = "architectures.json", ExplainFile = "explain.txt", ParetoFile = "pareto.json", ParetoSvg = "pareto.svg";
 
@@ -27,7 +27,9 @@ public sealed class SearchStage : Stage
         {
             var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
             foreach (var m in planned["Measure"].Where(j => j.Id.StartsWith($"b{batch}."))) inputs["cost:" + m.Id] = m;
-            var config = SpecSlice.Of(spec, "constraints", "search", "scoring.metric", "scenario.prompt", "scenario.generate", "bld.mode");
+            inputs["heldout"] = planned["Calibrate"].Single(j => j.Id == CalibrateStage.HeldoutSet);
+            var config = SpecSlice.Of(spec, "constraints", "search", "scoring.metric", "scenario.prompt", "scenario.generate", "bld.mode",
+                "evaluation.baselines", "evaluation.seed");
             config["batch"] = batch;
             return new JobPlan(this, $"b{batch}", config, inputs);
         }).ToList();
@@ -50,22 +52,21 @@ public sealed class SearchStage : Stage
         for (var i = 0; i < found.Count; i++)
         {
             var a = found[i];
-            var model = ArchitectureProblem.ToModel(parent, spec, a);
-            var blockConfigs = JsonNode.Parse(HfConfig.ToJson(model, CheckpointFormat.NemotronNas))!["block_configs"]!.DeepClone();
-            architectures.Add(new JsonObject
-            {
-                ["rank"] = i + 1, ["score"] = a.Score, ["metric"] = spec.Scoring.Metric.ToString().ToLowerInvariant(),
-                ["optimal"] = a.Optimal,
-                ["predicted"] = new JsonObject
-                {
-                    ["time_s"] = a.Cost(ArchitectureProblem.Time), ["speedup"] = own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
-                    ["memory_bytes"] = a.Cost(ArchitectureProblem.Memory), ["params"] = a.Parameters,
-                },
-                ["layers"] = JsonSerializer.SerializeToNode(a.Layers, PuzzleJson.Options),
-                ["block_configs"] = blockConfigs,
-            });
+            var node = Describe(a, parent, spec, own);
+            node["rank"] = i + 1;
+            node["optimal"] = a.Optimal;
+            architectures.Add(node);
             explain.AppendLine($"# architecture {i + 1} of {found.Count}, batch {batch}: predicted speedup {own.TimeSeconds / a.Cost(ArchitectureProblem.Time):0.00}x");
             explain.AppendLine(Explain.Table(a, problem));
+        }
+        var baselines = new JsonObject();
+        foreach (var b in spec.Evaluation.Baselines)
+        {
+            var name = BaselineName(b);
+            var (chosen, why) = ChooseBaseline(b, problem, spec, parent, context);
+            baselines[name] = chosen is null ? new JsonObject { ["skipped"] = why } : Describe(chosen, parent, spec, own);
+            explain.AppendLine(chosen is null ? $"# baseline {name}: none ({why})"
+                : $"# baseline {name}: predicted speedup {own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time):0.00}x\n{Explain.Table(chosen, problem)}");
         }
         var doc = new JsonObject
         {
@@ -78,6 +79,7 @@ public sealed class SearchStage : Stage
                 ["memory_bytes"] = own.MemoryBytes, ["params"] = own.Parameters,
             },
             ["architectures"] = architectures,
+            ["baselines"] = baselines,
         };
         File.WriteAllText(context.Output(ArchitecturesFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(context.Output(ExplainFile), explain.ToString());
@@ -87,6 +89,63 @@ public sealed class SearchStage : Stage
         context.Metrics["predicted_speedup"] = own.TimeSeconds / found[0].Cost(ArchitectureProblem.Time);
         context.Metrics["parent_additive_model_error"] = own.TimeSeconds / measuredParent - 1;
         context.Log.Write(explain.ToString());
+    }
+
+    /// <summary>An architecture as the Heal stage reads it: score, predicted cost, per-layer choices and block_configs.</summary>
+    static JsonObject Describe(Architecture a, Model.ModelConfig parent, PipelineSpec spec, ArchitectureProblem.Totals own)
+    {
+        var model = ArchitectureProblem.ToModel(parent, spec, a);
+        return new JsonObject
+        {
+            ["score"] = a.Score, ["metric"] = spec.Scoring.Metric.ToString().ToLowerInvariant(),
+            ["predicted"] = new JsonObject
+            {
+                ["time_s"] = a.Cost(ArchitectureProblem.Time), ["speedup"] = own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
+                ["memory_bytes"] = a.Cost(ArchitectureProblem.Memory), ["params"] = a.Parameters,
+            },
+            ["layers"] = JsonSerializer.SerializeToNode(a.Layers, PuzzleJson.Options),
+            ["block_configs"] = JsonNode.Parse(HfConfig.ToJson(model, CheckpointFormat.NemotronNas))!["block_configs"]!.DeepClone(),
+        };
+    }
+
+    public static string BaselineName(Baseline b) => b switch
+    {
+        Baseline.ShortGpt => "shortgpt",
+        _ => b.ToString().ToLowerInvariant(),
+    };
+
+    static (Architecture? Chosen, string Why) ChooseBaseline(Baseline b, SearchProblem problem, PipelineSpec spec, Model.ModelConfig parent, JobContext context)
+    {
+        switch (b)
+        {
+            case Baseline.Uniform:
+                return (Baselines.Uniform(problem), "no variant used in every layer meets the constraints");
+            case Baseline.ShortGpt:
+                var influence = BlockInfluence(context.Input("heldout"), parent.NumLayers);
+                context.Metrics["block_influence"] = new JsonArray(influence.Select(v => (JsonNode)v).ToArray());
+                var parentIds = DistillStage.Catalog(parent, spec).Concat(Library.VariantCatalog.For(parent, spec.SearchSpace))
+                    .Where(v => v.IsParent).Select(v => v.Id).ToList();
+                return (Baselines.ShortGpt(problem, influence, parentIds),
+                    "the search space has no no-op attention and FFN, or dropping every layer does not meet the constraints");
+            default:
+                return (Baselines.Random(problem, spec.Evaluation.Seed), "even the cheapest variants do not meet the constraints");
+        }
+    }
+
+    /// <summary>ShortGPT's block influence per layer: 1 − mean cos(layer input, layer output) on held-out activations.</summary>
+    public static double[] BlockInfluence(string heldoutActivations, int layers)
+    {
+        var set = Library.ActivationSet.Open(heldoutActivations);
+        var all = Enumerable.Range(0, (int)set.Sequences).Select(i => (long)i).ToArray();
+        using var _ = TorchSharp.torch.no_grad();
+        return Enumerable.Range(0, layers).Select(l =>
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var x = set.Read(Library.ActivationSet.InputOf(l), all).to(TorchSharp.torch.float32);
+            var y = x + set.Read(Library.ActivationSet.AttentionOf(l), all).to(TorchSharp.torch.float32)
+                      + set.Read(Library.ActivationSet.FfnOf(l), all).to(TorchSharp.torch.float32);
+            return 1 - TorchSharp.torch.nn.functional.cosine_similarity(x, y, dim: -1).mean().item<float>();
+        }).Select(v => (double)v).ToArray();
     }
 
     /// <summary>Quality against speedup: the best score at each throughput target from 1x up, other constraints kept.</summary>

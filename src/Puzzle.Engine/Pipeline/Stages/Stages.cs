@@ -7,5 +7,5 @@ public static class PuzzleStages
 {
     public static IReadOnlyList<Stage> All() =>
         [new FetchStage(), new TokenizerStage(), new DataStage(), new ParentStage(), new CalibrateStage(), new DistillStage(),
-            new ScoreStage(), new MeasureStage(), new SearchStage(), new EvaluateStage()];
+            new ScoreStage(), new MeasureStage(), new SearchStage(), new HealStage(), new EvaluateStage(), new ReportStage()];
 }

@@ -1,0 +1,75 @@
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Search;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Gkd;
+
+/// <summary>
+/// Builds a child model from a chosen architecture: each layer's block takes its attention and FFN weights from the
+/// chosen variants' BLD results (the parent's own subblock where the parent's variant was chosen, nothing for a
+/// no-op); embeddings, final norm and LM head are the parent's.
+/// </summary>
+public static class ChildAssembler
+{
+    /// <param name="parent">the trained parent</param>
+    /// <param name="child">the child's configuration (the parent's with each layer's chosen block)</param>
+    /// <param name="layers">the chosen variant ids per layer (an empty FFN id for a whole-block choice)</param>
+    /// <param name="weightsOf">a variant id's BLD weights file, or null where the variant has nothing trained</param>
+    public static CausalLM Assemble(CausalLM parent, ModelConfig child, IReadOnlyList<LayerChoice> layers, Func<string, string?> weightsOf)
+    {
+        if (layers.Count != child.NumLayers || child.NumLayers != parent.Config.NumLayers)
+            throw new ArgumentException($"the architecture has {layers.Count} layers, the child {child.NumLayers}, the parent {parent.Config.NumLayers}");
+        var model = new CausalLM(child);
+        var fromParent = parent.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        using var _ = no_grad();
+        var files = new List<SafeTensorsFile>();
+        try
+        {
+            var byLayer = layers.Select(l => new[] { l.Attention, l.Ffn }.Where(id => id.Length > 0)
+                .Select(weightsOf).OfType<string>().Select(path =>
+                {
+                    var f = SafeTensorsFile.Open(path);
+                    files.Add(f);
+                    return f;
+                }).ToList()).ToList();
+            foreach (var (name, p) in model.named_parameters())
+            {
+                var layer = LayerOf(name);
+                var trained = layer is { } l ? byLayer[l].FirstOrDefault(f => f.Contains(name)) : null;
+                if (trained is not null)
+                {
+                    using var t = trained.Read(name);
+                    Copy(name, t, p, trained.Path);
+                }
+                else if (fromParent.TryGetValue(name, out var source) && source.shape.SequenceEqual(p.shape)) p.copy_(source);
+                else
+                    throw new InvalidDataException(layer is { } at
+                        ? $"layer {at} ({layers[at].Attention}, {layers[at].Ffn}): no weights for '{name}' in its variants' BLD results or the parent"
+                        : $"no weights for '{name}' in the parent");
+            }
+        }
+        finally
+        {
+            foreach (var f in files) f.Dispose();
+        }
+        return model;
+    }
+
+    static void Copy(string name, Tensor source, Tensor target, string file)
+    {
+        if (!source.shape.SequenceEqual(target.shape))
+            throw new InvalidDataException($"{file}: '{name}' is [{string.Join(", ", source.shape)}], the child needs [{string.Join(", ", target.shape)}]");
+        target.copy_(source);
+    }
+
+    /// <summary>The layer of a parameter named <c>model.layers.N.…</c>, or null.</summary>
+    static int? LayerOf(string name)
+    {
+        const string prefix = "model.layers.";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return null;
+        var end = name.IndexOf('.', prefix.Length);
+        return int.Parse(name[prefix.Length..end]);
+    }
+}

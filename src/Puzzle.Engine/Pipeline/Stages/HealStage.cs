@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Data;
+using Puzzle.Engine.Evaluation;
+using Puzzle.Engine.Gkd;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
+using Puzzle.Engine.Search;
+using Puzzle.Engine.Training;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Heal: assembles each chosen architecture (every child the search found, and each baseline) from the library's
+/// trained variants and trains it end to end against the parent by global knowledge distillation, all on the same
+/// token budget. Checkpoints every gkd.checkpoint_every steps; a killed job resumes where it stopped.
+/// </summary>
+public sealed class HealStage : Stage
+{
+    public override string Name => "Heal";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Search"];
+    public override string Description => "assemble each child and baseline, heal it by global distillation (GKD)";
+    public const string ModelFolder = "model", HealFile = "heal.json", CurveFile = "curve.json";
+    /// <summary>Held-out sequences the Heal job checks KL on before and after GKD.</summary>
+    const int CheckSequences = 16;
+
+    /// <summary>The job ids: child1..childK (K = search.solutions), then the spec's baselines.</summary>
+    public static IReadOnlyList<string> ModelIds(PipelineSpec spec) =>
+        [.. Enumerable.Range(1, spec.Search.Solutions).Select(r => $"child{r}"), .. spec.Evaluation.Baselines.Select(SearchStage.BaselineName)];
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var inputs = new Dictionary<string, JobPlan>
+        {
+            ["parent"] = planned["Parent"].Single(),
+            ["data"] = planned["Data"].Single(),
+            ["search"] = planned["Search"].Single(j => j.Id == $"b{spec.Scenario.Batch}"),
+        };
+        // every variant: which ones a model uses is known only after the search
+        foreach (var d in planned["Distill"]) inputs["variant:" + d.Id] = d;
+        return ModelIds(spec).Select(id =>
+        {
+            var config = SpecSlice.Of(spec, "gkd.tokens", "gkd.lr", "gkd.batch", "gkd.warmup_fraction", "gkd.min_lr_ratio",
+                "gkd.weight_decay", "gkd.grad_clip", "gkd.loss");
+            config["model"] = id;
+            return new JobPlan(this, id, ComputeDevice.Keyed(config, spec.Device), inputs, spec.Gkd.Seed);
+        }).ToList();
+    }
+
+    /// <summary>The architecture a Heal job trains (from the Search job's architectures.json), or why there is none.</summary>
+    public static (JsonObject? Architecture, string Kind, string? Skipped) Chosen(string searchDirectory, string id)
+    {
+        var doc = JsonNode.Parse(File.ReadAllText(Path.Combine(searchDirectory, SearchStage.ArchitecturesFile)))!.AsObject();
+        if (id.StartsWith("child", StringComparison.Ordinal))
+        {
+            var rank = int.Parse(id["child".Length..]);
+            var found = doc["architectures"]!.AsArray();
+            return rank <= found.Count ? (found[rank - 1]!.AsObject(), "child", null)
+                : (null, "child", $"the search found {found.Count} architecture(s), not {rank}");
+        }
+        var baseline = doc["baselines"]?[id]?.AsObject() ?? throw new InvalidDataException($"{searchDirectory}: no baseline '{id}' in {SearchStage.ArchitecturesFile}");
+        return baseline["skipped"] is { } why ? (null, "baseline", (string)why!) : (baseline, "baseline", null);
+    }
+
+    public override void Run(JobContext context)
+    {
+        var spec = context.Spec;
+        var id = context.Job.Id;
+        var (architecture, kind, skipped) = Chosen(context.Input("search"), id);
+        if (architecture is null)
+        {
+            File.WriteAllText(context.Output(HealFile), new JsonObject { ["name"] = id, ["kind"] = kind, ["skipped"] = skipped }.ToJsonString(Indented));
+            context.Metrics["skipped"] = skipped;
+            context.Log.WriteLine($"{id}: skipped ({skipped})");
+            return;
+        }
+        var layers = architecture["layers"].Deserialize<List<LayerChoice>>(PuzzleJson.Options)!;
+        var parentDir = ParentStage.ModelDirectory(context.Input("parent"));
+        var device = context.Device;
+        using var parent = ParentModel.Load(parentDir, device);
+        var config = ArchitectureProblem.ToModel(parent.Config, spec, new Architecture(layers, 0, new Dictionary<string, double>(), 0));
+        using var child = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
+            context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
+        context.Log.WriteLine($"{id}: {child.ParameterCount:N0} parameters ({(double)child.ParameterCount / parent.ParameterCount:P0} of the parent), " +
+                              $"predicted speedup {(double)architecture["predicted"]!["speedup"]!:0.00}x");
+
+        var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
+        using var train = TokenDataset.Open(dataset, DataSplit.Train);
+        using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
+        var before = Check(child, parent, heldout);
+
+        var gkd = spec.Gkd;
+        var options = new TrainOptions
+        {
+            Tokens = gkd.Tokens, LearningRate = gkd.Lr, WarmupFraction = gkd.WarmupFraction, MinLrRatio = gkd.MinLrRatio,
+            WeightDecay = gkd.WeightDecay, GradClip = gkd.GradClip,
+        };
+        var loss = new GkdObjective(parent, child, gkd.Loss.Cosine, gkd.Loss.Kl, gkd.Loss.Lm);
+        child.train();
+        var clock = Stopwatch.StartNew();
+        var checkpoints = new TrainCheckpoints(context.ResumeDirectory, gkd.CheckpointEvery);
+        var resumedFrom = checkpoints.LatestStep;
+        var curve = Trainer.Run(child.named_parameters().Select(p => (p.name, p.parameter)),
+            train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Of(b).Total,
+            (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints);
+        var seconds = clock.Elapsed.TotalSeconds;
+        child.eval();
+        var after = Check(child, parent, heldout);
+
+        var extra = new Dictionary<string, string>();
+        var tokenizerConfig = Path.Combine(parentDir, "tokenizer_config.json");
+        if (File.Exists(tokenizerConfig)) extra["tokenizer_config.json"] = File.ReadAllText(tokenizerConfig);
+        var tokenizer = Path.Combine(parentDir, Checkpoint.TokenizerFileName);
+        Checkpoint.Save(context.Output(ModelFolder), config, child.state_dict(), CheckpointFormat.NemotronNas,
+            tokenizerPath: File.Exists(tokenizer) ? tokenizer : null, extraFiles: extra);
+
+        var trainedTokens = curve[^1].Tokens - (resumedFrom ?? 0) * gkd.Batch * train.SeqLen;
+        var heal = new JsonObject
+        {
+            ["name"] = id, ["kind"] = kind, ["architecture"] = architecture.DeepClone(),
+            ["parameters"] = child.ParameterCount, ["parent_parameters"] = parent.ParameterCount,
+            ["gkd"] = new JsonObject
+            {
+                ["tokens"] = curve[^1].Tokens, ["seconds"] = seconds, ["tokens_per_s"] = trainedTokens / Math.Max(1e-9, seconds),
+                ["resumed_from_step"] = resumedFrom,
+                ["check_sequences"] = before.Tokens / Math.Max(1, heldout.SeqLen),
+                ["before"] = Metrics(before), ["after"] = Metrics(after),
+            },
+        };
+        File.WriteAllText(context.Output(HealFile), heal.ToJsonString(Indented));
+        File.WriteAllText(context.Output(CurveFile), JsonSerializer.Serialize(curve, PuzzleJson.Options));
+        context.Metrics["kl_before"] = before.Kl;
+        context.Metrics["kl_after"] = after.Kl;
+        context.Metrics["tokens_per_s"] = trainedTokens / Math.Max(1e-9, seconds);
+        context.Metrics["loss_curve"] = JsonSerializer.SerializeToNode(curve, PuzzleJson.Options);
+        context.Log.WriteLine($"{id}: KL(parent ‖ child) on {CheckSequences} held-out sequences {before.Kl:F4} → {after.Kl:F4}, " +
+                              $"agreement {before.Agreement:P1} → {after.Agreement:P1}");
+    }
+
+    static LmMetrics Check(CausalLM child, CausalLM parent, TokenDataset heldout)
+    {
+        var count = (int)Math.Min(CheckSequences, heldout.Count);
+        var batches = Enumerable.Range(0, (count + 7) / 8)
+            .Select(b => Enumerable.Range(b * 8, Math.Min(8, count - b * 8)).Select(i => (long)i).ToArray()).Select(heldout.GetBatch);
+        return Evaluator.Evaluate(child, batches, parent);
+    }
+
+    static JsonObject Metrics(LmMetrics m) => new()
+    {
+        ["kl"] = m.Kl, ["agreement"] = m.Agreement, ["loss"] = m.Loss, ["top1"] = m.Top1,
+    };
+
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+}

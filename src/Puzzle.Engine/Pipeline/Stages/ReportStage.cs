@@ -1,0 +1,153 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Reporting;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Report: one table of parent, children and baselines (quality against the parent, measured and predicted speed),
+/// as <c>report.json</c> for machines and <c>report.html</c> for people (architecture map, Pareto front, BLD and
+/// GKD curves), published to <c>artifacts/&lt;pipeline&gt;/</c>.
+/// </summary>
+public sealed class ReportStage : Stage
+{
+    public override string Name => "Report";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate"];
+    public override string Description => "write report.json and report.html";
+    public const string JsonFile = "report.json", HtmlFile = "report.html";
+    /// <summary>The least share of the parent's top-1 a child must keep (the goal, as in the paper's 98%).</summary>
+    public const double RetentionGoal = 0.95;
+
+    public override string? ArtifactFolder(JobPlan job) => "";
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var inputs = new Dictionary<string, JobPlan> { ["search"] = planned["Search"].Single(j => j.Id == $"b{spec.Scenario.Batch}") };
+        foreach (var j in planned["Evaluate"]) inputs["eval:" + j.Id] = j;
+        foreach (var j in planned["Heal"]) inputs["heal:" + j.Id] = j;
+        foreach (var j in planned["Distill"]) inputs["bld:" + j.Id] = j;
+        var config = SpecSlice.Of(spec, "name", "constraints", "scenario.device", "scenario.batch", "scenario.prompt", "scenario.generate");
+        config["scenario"]!["device"] = Runtime.ComputeDevice.Name(Runtime.ComputeDevice.CostKind(spec)); // as resolved: a CPU spec keys as before
+        return [new JobPlan(this, "report", config, inputs)];
+    }
+
+    public override void Run(JobContext context)
+    {
+        var spec = context.Spec;
+        var search = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("search"), SearchStage.ArchitecturesFile)))!.AsObject();
+        var parentEval = Read(context.Input("eval:parent"), EvaluateStage.MetricsFile);
+        var parentTop1 = (double)parentEval["top1"]!;
+        var models = new JsonArray { Row(parentEval, null, parentTop1) };
+        var curves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
+        foreach (var id in HealStage.ModelIds(spec))
+        {
+            var heal = Read(context.Input("heal:" + id), HealStage.HealFile);
+            var eval = Read(context.Input("eval:" + id), EvaluateStage.MetricsFile);
+            models.Add(Row(eval, heal, parentTop1));
+            if (heal["skipped"] is null) curves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
+        }
+        var bld = context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
+            .Select(k => (k[4..], Curve(Path.Combine(context.Input(k), DistillStage.CurveFile)))).ToList();
+
+        var report = new JsonObject
+        {
+            ["pipeline"] = spec.Name,
+            ["key"] = context.Job.Key,
+            ["scenario"] = new JsonObject
+            {
+                ["device"] = Runtime.ComputeDevice.Name(Runtime.ComputeDevice.CostKind(spec)), ["batch"] = spec.Scenario.Batch,
+                ["prompt"] = spec.Scenario.Prompt, ["generate"] = spec.Scenario.Generate,
+            },
+            ["constraints"] = search["constraints"]!.DeepClone(),
+            ["models"] = models,
+        };
+        report["goals"] = Goals(spec, models);
+        File.WriteAllText(context.Output(JsonFile), report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var pareto = Path.Combine(context.Input("search"), SearchStage.ParetoSvg);
+        var parent = ParentModel.PlannedConfig(spec);
+        var parentIds = DistillStage.Catalog(parent, spec).Concat(Library.VariantCatalog.For(parent, spec.SearchSpace))
+            .Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
+        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, File.Exists(pareto) ? File.ReadAllText(pareto) : null, curves, bld, parentIds));
+        context.Log.WriteLine(ReportTable.Render(report));
+        context.Metrics["goals_met"] = report["goals"]!["met"]!.DeepClone();
+    }
+
+    /// <summary>One model's row: the fields, plus what a reader needs to place it.</summary>
+    static JsonObject Row(JsonObject eval, JsonObject? heal, double parentTop1)
+    {
+        var row = new JsonObject { ["name"] = eval["name"]!.DeepClone(), ["kind"] = eval["kind"]!.DeepClone() };
+        if (eval["skipped"] is { } skipped)
+        {
+            row["skipped"] = skipped.DeepClone();
+            return row;
+        }
+        var architecture = heal?["architecture"];
+        row["top1"] = eval["top1"]!.DeepClone();
+        row["loss"] = eval["loss"]!.DeepClone();
+        row["kl"] = eval["kl"]!.DeepClone();
+        row["agreement"] = eval["agreement"]!.DeepClone();
+        row["retention"] = (double)eval["top1"]! / parentTop1;
+        row["prefill_tokens_per_s"] = eval["prefill_tokens_per_s"]!.DeepClone();
+        row["decode_tokens_per_s"] = eval["decode_tokens_per_s"]!.DeepClone();
+        row["scenario_tokens_per_s"] = eval["scenario_tokens_per_s"]!.DeepClone();
+        row["parameters"] = eval["parameters"]!.DeepClone();
+        row["speedup"] = new JsonObject
+        {
+            ["predicted"] = architecture is null ? 1.0 : architecture["predicted"]!["speedup"]!.DeepClone(),
+            ["prefill"] = eval["speedup"]!["prefill"]!.DeepClone(),
+            ["decode"] = eval["speedup"]!["decode"]!.DeepClone(),
+            ["scenario"] = eval["speedup"]!["scenario"]!.DeepClone(),
+        };
+        if (architecture is not null)
+        {
+            row["layers"] = architecture["layers"]!.DeepClone();
+            row["gkd"] = heal!["gkd"]!.DeepClone();
+        }
+        return row;
+    }
+
+    /// <summary>The goals for the best child: top-1 retention, measured speedup, and lower KL and higher
+    /// agreement than every baseline.</summary>
+    static JsonObject Goals(PipelineSpec spec, JsonArray models)
+    {
+        var rows = models.Select(m => m!.AsObject()).Where(m => m["skipped"] is null).ToList();
+        var child = rows.FirstOrDefault(m => (string)m["kind"]! == "child");
+        var goals = new JsonObject { ["retention_min"] = RetentionGoal, ["speedup_target"] = spec.Constraints.ThroughputVsParent };
+        if (child is null)
+        {
+            goals["met"] = false;
+            goals["why"] = "no child";
+            return goals;
+        }
+        var baselines = rows.Where(m => (string)m["kind"]! == "baseline").ToList();
+        var beats = new JsonObject();
+        foreach (var b in baselines)
+            beats[(string)b["name"]!] = new JsonObject
+            {
+                ["kl_lower"] = (double)child["kl"]! < (double)b["kl"]!,
+                ["agreement_higher"] = (double)child["agreement"]! > (double)b["agreement"]!,
+            };
+        var retention = (double)child["retention"]!;
+        var speedup = (double)child["speedup"]!["scenario"]!;
+        var retentionMet = retention >= RetentionGoal;
+        var speedMet = spec.Constraints.ThroughputVsParent is not { } t || speedup >= t;
+        var beatsAll = beats.All(b => (bool)b.Value!["kl_lower"]! && (bool)b.Value!["agreement_higher"]!);
+        goals["child"] = child["name"]!.DeepClone();
+        goals["retention"] = retention;
+        goals["measured_speedup"] = speedup;
+        goals["retention_met"] = retentionMet;
+        goals["speedup_met"] = speedMet;
+        goals["beats_baselines"] = beats;
+        goals["met"] = retentionMet && speedMet && beatsAll;
+        return goals;
+    }
+
+    static JsonObject Read(string directory, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(directory, file)))!.AsObject();
+
+    static IReadOnlyList<(double X, double Y)> Curve(string path) => File.Exists(path)
+        ? JsonNode.Parse(File.ReadAllText(path))!.AsArray().Select(p => ((double)p!["tokens"]!, (double)p["loss"]!)).ToList()
+        : [];
+}

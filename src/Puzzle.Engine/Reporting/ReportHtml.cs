@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Search;
+
+namespace Puzzle.Engine.Reporting;
+
+/// <summary>
+/// report.html: one self-contained page (inline CSS and SVG, no scripts or links), readable offline: the results
+/// table, the goals, a per-layer map of each model's attention and FFN choices, the Pareto front, and the GKD and BLD
+/// loss curves.
+/// </summary>
+public static class ReportHtml
+{
+    public static string Render(JsonObject report, string? paretoSvg,
+        IReadOnlyList<(string Name, IReadOnlyList<(double X, double Y)> Points)> gkdCurves,
+        IReadOnlyList<(string Name, IReadOnlyList<(double X, double Y)> Points)> bldCurves, IReadOnlySet<string> parentIds)
+    {
+        var models = report["models"]!.AsArray().Select(m => m!.AsObject()).ToList();
+        var s = report["scenario"]!;
+        var html = new StringBuilder();
+        html.AppendLine("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+        html.AppendLine($"<title>Puzzle report: {H(report["pipeline"])}</title>");
+        html.AppendLine("""
+            <style>
+            body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}
+            table{border-collapse:collapse;margin:1em 0}
+            th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+            th:first-child,td:first-child,td.l{text-align:left}
+            tr.parent td{background:#f4f4f4}
+            .map td{text-align:center;font-size:12px;min-width:56px}
+            .parentv{background:#2e7d32;color:white}.reduced{background:#a5d6a7}.linear{background:#ffcc80}.noop{background:#eeeeee;color:#999}
+            .ok{color:#2e7d32;font-weight:bold}.no{color:#c62828;font-weight:bold}
+            small{color:#666}
+            </style></head><body>
+            """);
+        html.AppendLine($"<h1>Puzzle report: {H(report["pipeline"])}</h1>");
+        html.AppendLine($"<p>Scenario: {H(s["device"])}, batch {H(s["batch"])}, prompt {H(s["prompt"])} tokens, generate {H(s["generate"])} tokens. " +
+                        $"Constraints: {string.Join("; ", report["constraints"]!.AsArray().Select(c => H(c!["label"])))}. " +
+                        $"<small>key {H(report["key"])}</small></p>");
+
+        html.AppendLine("<h2>Results</h2><p>Quality on held-out text the pipeline never trained on, against the parent; speed measured in the " +
+                        "scenario in the same process as the parent's. Predicted speedup is the search's additive cost model; measured is the " +
+                        "whole scenario's generated tokens per second (prefill included).</p>");
+        html.AppendLine("<table><tr><th>model</th><th>kind</th><th>top-1</th><th>retention</th><th>loss</th><th>KL(parent ‖ model)</th><th>agreement</th>" +
+                        "<th>parameters</th><th>prefill tok/s</th><th>decode tok/s</th><th>speedup predicted</th><th>prefill</th><th>decode</th><th>scenario</th></tr>");
+        foreach (var m in models)
+        {
+            if (m["skipped"] is { } why)
+            {
+                html.AppendLine($"<tr><td>{H(m["name"])}</td><td class=\"l\">{H(m["kind"])}</td><td class=\"l\" colspan=\"12\">skipped: {H(why)}</td></tr>");
+                continue;
+            }
+            var sp = m["speedup"]!;
+            html.AppendLine($"<tr class=\"{H(m["kind"])}\"><td>{H(m["name"])}</td><td class=\"l\">{H(m["kind"])}</td><td>{P(m["top1"])}</td><td>{P(m["retention"])}</td>" +
+                            $"<td>{F(m["loss"], "0.000")}</td><td>{F(m["kl"], "0.0000")}</td><td>{P(m["agreement"])}</td><td>{F(m["parameters"], "N0")}</td>" +
+                            $"<td>{F(m["prefill_tokens_per_s"], "N0")}</td><td>{F(m["decode_tokens_per_s"], "N0")}</td>" +
+                            $"<td>{F(sp["predicted"], "0.00")}x</td><td>{F(sp["prefill"], "0.00")}x</td><td>{F(sp["decode"], "0.00")}x</td><td>{F(sp["scenario"], "0.00")}x</td></tr>");
+        }
+        html.AppendLine("</table>");
+
+        if (report["goals"] is JsonObject g && g["child"] is not null)
+        {
+            html.AppendLine($"<h2>Goals for {H(g["child"])}</h2><ul>");
+            html.AppendLine($"<li>Top-1 retention {P(g["retention"])} (goal ≥ {P(g["retention_min"])}): {Mark(g["retention_met"])}</li>");
+            html.AppendLine($"<li>Measured speedup {F(g["measured_speedup"], "0.00")}x (target {F(g["speedup_target"], "0.##")}x): {Mark(g["speedup_met"])}</li>");
+            foreach (var (name, b) in g["beats_baselines"]!.AsObject())
+                html.AppendLine($"<li>Against {H(name)}: lower KL {Mark(b!["kl_lower"])}, higher agreement {Mark(b["agreement_higher"])}</li>");
+            html.AppendLine("</ul>");
+        }
+
+        html.AppendLine("<h2>Architectures</h2><p>Per layer, the attention and FFN each model uses. " +
+                        "<span class=\"parentv\">&nbsp;parent&nbsp;</span> <span class=\"reduced\">&nbsp;fewer KV heads / narrower FFN&nbsp;</span> " +
+                        "<span class=\"linear\">&nbsp;linear&nbsp;</span> <span class=\"noop\">&nbsp;no-op&nbsp;</span></p>");
+        foreach (var m in models.Where(m => m["layers"] is not null))
+        {
+            var layers = m["layers"]!.AsArray().Select(l => l!.AsObject()).ToList();
+            html.AppendLine($"<h3>{H(m["name"])} <small>({H(m["kind"])}, predicted {F(m["speedup"]!["predicted"], "0.00")}x, measured {F(m["speedup"]!["scenario"], "0.00")}x)</small></h3>");
+            html.AppendLine("<table class=\"map\"><tr><th></th>" + string.Concat(layers.Select(l => $"<th>{H(l["layer"])}</th>")) + "</tr>");
+            html.AppendLine("<tr><th>attention</th>" + string.Concat(layers.Select(l => Cell((string)l["attention"]!, parentIds))) + "</tr>");
+            if (layers.Any(l => ((string?)l["ffn"] ?? "").Length > 0))
+                html.AppendLine("<tr><th>FFN</th>" + string.Concat(layers.Select(l => Cell((string)l["ffn"]!, parentIds))) + "</tr>");
+            html.AppendLine("</table>");
+            if (m["gkd"] is JsonObject gkd)
+                html.AppendLine($"<p><small>GKD: {F(gkd["tokens"], "N0")} tokens at {F(gkd["tokens_per_s"], "N0")} tokens/s; KL on held-out check " +
+                                $"{F(gkd["before"]!["kl"], "0.0000")} before, {F(gkd["after"]!["kl"], "0.0000")} after.</small></p>");
+        }
+
+        if (paretoSvg is not null)
+            html.AppendLine("<h2>Pareto front</h2><p>The search's best summed score at each throughput target (predicted).</p>" + Inline(paretoSvg));
+        if (gkdCurves.Count > 0)
+            html.AppendLine("<h2>GKD loss</h2>" + SvgLines.Render(gkdCurves, "tokens", "GKD loss"));
+        if (bldCurves.Count > 0)
+            html.AppendLine("<h2>BLD loss</h2><p>Normalised MSE of every library variant against the parent subblock it replaces.</p>" +
+                            SvgLines.Render(bldCurves, "tokens", "nMSE", logY: true));
+        html.AppendLine("</body></html>");
+        return html.ToString();
+    }
+
+    /// <summary>A variant id as a coloured map cell.</summary>
+    static string Cell(string id, IReadOnlySet<string> parentIds)
+    {
+        var name = Baselines.NameOf(id);
+        var variant = name[(name.IndexOf('.') + 1)..];
+        var css = parentIds.Contains(id) ? "parentv" : variant.Contains("no_op") ? "noop" : variant.Contains("linear") ? "linear" : "reduced";
+        return $"<td class=\"{css}\" title=\"{H(id)}\">{H(variant)}</td>";
+    }
+
+    /// <summary>An SVG document without its XML prolog, to sit inside the page.</summary>
+    static string Inline(string svg) => svg.StartsWith("<?xml", StringComparison.Ordinal) ? svg[(svg.IndexOf("?>", StringComparison.Ordinal) + 2)..] : svg;
+
+    static string H(JsonNode? v) => WebUtility.HtmlEncode(v?.ToString() ?? "");
+    static string H(string s) => WebUtility.HtmlEncode(s);
+    static string P(JsonNode? v) => v is null ? "" : ((double)v).ToString("P1", CultureInfo.InvariantCulture);
+    static string F(JsonNode? v, string format) => v is null ? "-" : ((double)v).ToString(format, CultureInfo.InvariantCulture);
+    static string Mark(JsonNode? v) => v is not null && (bool)v ? "<span class=\"ok\">yes</span>" : "<span class=\"no\">no</span>";
+}

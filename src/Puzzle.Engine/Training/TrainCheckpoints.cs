@@ -1,0 +1,82 @@
+using System.Text.Json;
+using Puzzle.Engine.Checkpoints;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Training;
+
+/// <summary>Where a training run is: the step it finished, the smoothed loss and the curve so far.</summary>
+public sealed record TrainState(long Step, double Ema, IReadOnlyList<CurvePoint> Curve);
+
+/// <summary>
+/// Resumable training state in a folder: the parameters (safetensors), the optimizer's moments and the
+/// <see cref="TrainState"/>. Each save is written beside the last one and swapped in by renames, so a process killed
+/// at any moment leaves the previous or the new checkpoint, never half of one.
+/// </summary>
+public sealed class TrainCheckpoints(string directory, int every)
+{
+    const string Current = "current", Previous = "previous", Next = "next";
+    const string ParamsFile = "params.safetensors", OptimizerFile = "optimizer.bin", StateFile = "state.json";
+
+    public string Directory { get; } = Path.GetFullPath(directory);
+    public int Every { get; } = every > 0 ? every : throw new ArgumentOutOfRangeException(nameof(every), every, "must be positive");
+
+    /// <summary>The step of the newest complete checkpoint, or null when there is none.</summary>
+    public long? LatestStep => Latest() is { } dir ? ReadState(dir).Step : null;
+
+    public void Save(IReadOnlyList<(string Name, Parameter Param)> parameters, OptimizerHelper optimizer, TrainState state)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        var next = Path.Combine(Directory, Next);
+        if (System.IO.Directory.Exists(next)) System.IO.Directory.Delete(next, recursive: true);
+        System.IO.Directory.CreateDirectory(next);
+        SafeTensorsWriter.Write(Path.Combine(next, ParamsFile), parameters.ToDictionary(p => p.Name, p => (Tensor)p.Param));
+        optimizer.save_state_dict(Path.Combine(next, OptimizerFile));
+        File.WriteAllText(Path.Combine(next, StateFile), JsonSerializer.Serialize(state, PuzzleJson.Options));
+        var current = Path.Combine(Directory, Current);
+        var previous = Path.Combine(Directory, Previous);
+        if (System.IO.Directory.Exists(previous)) System.IO.Directory.Delete(previous, recursive: true);
+        if (System.IO.Directory.Exists(current)) System.IO.Directory.Move(current, previous);
+        System.IO.Directory.Move(next, current);
+        if (System.IO.Directory.Exists(previous)) System.IO.Directory.Delete(previous, recursive: true);
+    }
+
+    /// <summary>Loads the newest complete checkpoint into the parameters and optimizer; null when there is none.</summary>
+    public TrainState? TryLoad(IReadOnlyList<(string Name, Parameter Param)> parameters, OptimizerHelper optimizer)
+    {
+        if (Latest() is not { } dir) return null;
+        using (var file = SafeTensorsFile.Open(Path.Combine(dir, ParamsFile)))
+        using (no_grad())
+            foreach (var (name, p) in parameters)
+            {
+                if (!file.Contains(name)) throw new InvalidDataException($"{dir}: the checkpoint has no parameter '{name}'");
+                using var t = file.Read(name);
+                if (!t.shape.SequenceEqual(p.shape))
+                    throw new InvalidDataException($"{dir}: '{name}' is [{string.Join(", ", t.shape)}], the model's [{string.Join(", ", p.shape)}]");
+                p.copy_(t);
+            }
+        optimizer.load_state_dict(Path.Combine(dir, OptimizerFile));
+        return ReadState(dir);
+    }
+
+    /// <summary>Removes every checkpoint (after the trained result is published).</summary>
+    public void Clear()
+    {
+        if (System.IO.Directory.Exists(Directory)) System.IO.Directory.Delete(Directory, recursive: true);
+    }
+
+    string? Latest()
+    {
+        foreach (var name in new[] { Current, Previous })
+        {
+            var dir = Path.Combine(Directory, name);
+            if (File.Exists(Path.Combine(dir, StateFile))) return dir;
+        }
+        return null;
+    }
+
+    static TrainState ReadState(string dir) =>
+        JsonSerializer.Deserialize<TrainState>(File.ReadAllText(Path.Combine(dir, StateFile)), PuzzleJson.Options)
+        ?? throw new InvalidDataException($"{dir}: empty {StateFile}");
+}
