@@ -9,6 +9,11 @@ public static class CliErrors
     public static int Run(Func<int> command)
     {
         try { return command(); }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled: what finished stays cached");
+            return 130; // as a shell reports a process ended by Ctrl-C
+        }
         catch (SpecException e)
         {
             Console.Error.WriteLine(e.Message); // already FILE:LINE:COLUMN: error: ..., one line per error

@@ -15,12 +15,15 @@ public static class SearchCommand
         var explain = new Option<bool>("--explain") { Description = "per layer, the chosen attention and FFN variant with its score and cost" };
         var batch = new Option<int?>("--batch") { Description = "which batch size's search to show (default: the scenario's)" };
         var command = new Command("search", "Run the pipeline up to Search and show the chosen architectures") { spec, store, device, explain, batch };
-        command.SetAction((parse, cancel) =>
+        command.SetAction((parse, outer) =>
         {
+            using var interrupt = new Interrupt(outer);
+            var cancel = interrupt.Token;
             var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
-            var launcher = new ProcessJobLauncher(PipelineOptions.SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error,
-                PipelineOptions.JobArguments(parse.GetValue(device)));
-            var summary = session.RunAsync("Search", launcher, Console.Error, cancel).GetAwaiter().GetResult();
+            var launcher = PipelineOptions.Launcher(session, executor: null, device: parse.GetValue(device));
+            RunSummary summary;
+            try { summary = session.RunAsync("Search", launcher, Console.Error, cancel).GetAwaiter().GetResult(); }
+            finally { (launcher as IDisposable)?.Dispose(); }
             if (!summary.Succeeded) return Task.FromResult(1);
             var job = session.Graph.Find("Search", $"b{parse.GetValue(batch) ?? session.Spec.Scenario.Batch}");
             var entry = session.Store.Find(job.Key)!;

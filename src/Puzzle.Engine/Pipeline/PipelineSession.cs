@@ -1,5 +1,6 @@
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Execution.Slurm;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
@@ -25,8 +26,14 @@ public sealed class PipelineSession
     public CacheStore Store { get; }
     public JobHistory History { get; }
 
-    /// <summary>The store defaults to <c>.puzzle/</c> under the spec's base folder (the repository root).</summary>
-    public static string DefaultStore(PipelineSpec spec) => Path.Combine(spec.BaseDirectory, ".puzzle");
+    /// <summary>
+    /// The store defaults to <c>.puzzle/</c> under the spec's base folder (the repository root), or, when the executor
+    /// is Slurm, to <c>executor.slurm.store</c> where the spec names one.
+    /// </summary>
+    public static string DefaultStore(PipelineSpec spec) =>
+        spec.Executor is { Kind: ExecutorKind.Slurm, Slurm.Store: { } shared }
+            ? Path.GetFullPath(Path.Combine(spec.BaseDirectory, shared))
+            : Path.Combine(spec.BaseDirectory, ".puzzle");
 
     public static PipelineSession Open(string specPath, string? storeRoot = null, IReadOnlyList<Stage>? stages = null)
     {
@@ -45,7 +52,12 @@ public sealed class PipelineSession
         int? jobs = null, int? threadsPerJob = null)
     {
         Store.CleanStaging(TimeSpan.FromHours(1));
-        var executor = new LocalExecutor(Store, History, launcher, jobs ?? Spec.Executor.Jobs, threadsPerJob ?? Spec.Executor.ThreadsPerJob, console);
+        // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
+        // threads_per_job CPUs; locally the jobs share this machine's cores
+        (int parallel, int? threads) = launcher is SlurmJobLauncher
+            ? (int.MaxValue, threadsPerJob ?? Spec.Executor.ThreadsPerJob ?? 1)
+            : (jobs ?? Spec.Executor.Jobs, threadsPerJob ?? Spec.Executor.ThreadsPerJob);
+        var executor = new LocalExecutor(Store, History, launcher, parallel, threads, console);
         var summary = await executor.RunAsync(Graph, target, cancel);
         foreach (var folder in Artifacts.Publish(Spec.BaseDirectory, Spec.Name, Graph.JobsFor(target), Store))
             console?.WriteLine($"artifacts: {Path.GetRelativePath(Spec.BaseDirectory, folder)}");
@@ -62,4 +74,9 @@ public sealed class PipelineSession
     }
 
     public InProcessJobLauncher InProcessLauncher() => new(Spec, Store, History);
+
+    /// <summary>Runs jobs as Slurm array tasks (<c>executor.slurm</c>); <paramref name="command"/> starts the CLI on a node.</summary>
+    /// <param name="jobArguments">arguments every task's <c>puzzle job</c> gets (e.g. <c>--device cuda</c>)</param>
+    public SlurmJobLauncher SlurmLauncher(IReadOnlyList<string> command, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null) =>
+        new(Spec.Executor.Slurm, command, Spec.SourcePath, Spec.BaseDirectory, Store, Spec.Name, console, jobArguments);
 }

@@ -85,6 +85,8 @@ public class DeviceTests
     {
         Assert.Empty(Puzzle.Cli.Commands.PipelineOptions.JobArguments(null));
         Assert.Equal(["--device", "cuda"], Puzzle.Cli.Commands.PipelineOptions.JobArguments("cuda"));
+        var script = Engine.Pipeline.Execution.Slurm.SlurmTaskScript.Text(["/opt/puzzle"], "/x/spec.yaml", "/x/store", "run1", ["--device", "cuda"]);
+        Assert.Contains("--store '/x/store' '--device' 'cuda' >>", script);
     }
 
     [Fact]

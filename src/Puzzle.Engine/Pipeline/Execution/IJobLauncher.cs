@@ -6,4 +6,10 @@ namespace Puzzle.Engine.Pipeline.Execution;
 public interface IJobLauncher
 {
     Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel);
+
+    /// <summary>
+    /// Called after each wave of launches. A launcher that batches (Slurm: one job array per stage) submits here what
+    /// <see cref="LaunchAsync"/> collected; one that starts jobs right away has nothing to do.
+    /// </summary>
+    void Flush() { }
 }

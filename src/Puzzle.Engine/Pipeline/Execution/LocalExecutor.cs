@@ -53,6 +53,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 _console.WriteLine($"run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")})");
                 running[launcher.LaunchAsync(job, runId, LogPath(pipeline, job), threads, cancel)] = (job, Stopwatch.StartNew());
             }
+            launcher.Flush();
             if (running.Count == 0)
             {
                 if (pending.Count > 0) throw new InvalidOperationException($"no job can start: {string.Join(", ", pending.Select(p => p.Name))}");

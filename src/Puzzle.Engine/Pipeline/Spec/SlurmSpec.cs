@@ -7,9 +7,11 @@ namespace Puzzle.Engine.Pipeline.Spec;
 public sealed record SlurmSpec
 {
     [Description("Partition (--partition); default: the cluster's.")]
+    [Pattern("^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$", Hint = "a partition name, or several separated by commas, e.g. gpu")]
     public string? Partition { get; init; }
 
     [Description("Generic resources per job (--gres), e.g. gpu:1.")]
+    [Pattern("^[A-Za-z0-9_]+(:[A-Za-z0-9_.-]+)*(,[A-Za-z0-9_]+(:[A-Za-z0-9_.-]+)*)*$", Hint = "NAME[:TYPE][:COUNT], e.g. gpu:1 or gpu:h100:1")]
     public string? Gres { get; init; }
 
     [Description("Time limit per job (--time), [D-]HH:MM:SS.")]
@@ -20,9 +22,20 @@ public sealed record SlurmSpec
     [Bounds(Minimum = 1)]
     public int ArrayThrottle { get; init; } = 4;
 
-    [Description("Extra sbatch arguments, passed as written.")]
+    [Description("Extra sbatch arguments, one option per item, passed as written (e.g. --account=proj, --mem=16G).")]
+    [Pattern("^(?!(--(array|output|error|job-name|parsable|chdir|wrap)\\b|-[aoeJD]))-.+$",
+        Hint = "one sbatch option per item, e.g. --account=proj or --mem=16G; not --array, --output, --error, --job-name, " +
+               "--parsable, --chdir or --wrap, which Puzzle sets")]
     public IReadOnlyList<string> Extra { get; init; } = [];
 
-    [Description("Shared folder jobs exchange results in, inside artifacts/ or .puzzle/; default: .puzzle/slurm.")]
+    [Description("Times a failed or lost task is submitted again before its job counts as failed.")]
+    [Bounds(Minimum = 0, Maximum = 10)]
+    public int Retries { get; init; } = 2;
+
+    [Description("Seconds between looks at the queue (one squeue call for all of a run's arrays).")]
+    [Bounds(Minimum = 1, Maximum = 600)]
+    public int PollSeconds { get; init; } = 10;
+
+    [Description("The pipeline's cache store when kind is slurm, on a filesystem every node mounts, inside artifacts/ or .puzzle/ (give a store elsewhere with the CLI's --store); default: .puzzle/.")]
     public string? Store { get; init; }
 }

@@ -1,0 +1,263 @@
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Pipeline.Execution.Slurm;
+
+/// <summary>
+/// Runs the executor's jobs on a Slurm cluster. The jobs launched in one wave are submitted on <see cref="Flush"/> as
+/// one job array per stage (<c>sbatch --array=0-N%throttle</c>); each task runs <c>puzzle job</c> into the shared store.
+/// One <c>squeue</c> call per poll follows every array; a task that has left the queue (or ended) is done when its job's
+/// entry is in the store, and otherwise resubmitted, up to <c>retries</c> times, before it is reported failed with its
+/// log. Cancelling the run cancels its arrays with <c>scancel</c>.
+/// </summary>
+public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
+{
+    /// <summary>Lines the launcher adds to a job's log (the task script's own lines start with "== " too).</summary>
+    public const string NotePrefix = "== puzzle: ";
+
+    /// <summary>Slurm's default MaxArraySize is 1001: a larger wave goes in several arrays.</summary>
+    public const int MaxArrayTasks = 1000;
+
+    /// <summary>States of a task that will not run again; any other state (PENDING, RUNNING, COMPLETING, ...) is still in play.</summary>
+    static readonly HashSet<string> EndStates =
+        ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT", "REVOKED"];
+
+    /// <summary>squeue failures in a row after which the run gives up on its tasks.</summary>
+    const int QueueFailureLimit = 10;
+
+    readonly SlurmSpec _slurm;
+    readonly IReadOnlyList<string> _command;
+    readonly IReadOnlyList<string> _jobArguments;
+    readonly string _specPath;
+    readonly string _baseDirectory;
+    readonly CacheStore _store;
+    readonly string _pipeline;
+    readonly TextWriter _console;
+    readonly SlurmClient _client = new();
+    readonly object _gate = new();
+    readonly List<SlurmTask> _waiting = [];                 // launched or failed, to be submitted
+    readonly Dictionary<string, SlurmTask> _submitted = []; // by Slurm task id ARRAY_INDEX
+    readonly List<CancellationTokenRegistration> _registrations = [];
+    readonly CancellationTokenSource _stop = new();
+    string? _runDirectory;
+    string? _script;
+    int _arrays;
+    int _queueFailures;
+    bool _cancelled;
+    Task? _poller;
+
+    public SlurmJobLauncher(SlurmSpec slurm, IReadOnlyList<string> command, string specPath, string baseDirectory, CacheStore store,
+        string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null)
+    {
+        SlurmClient.RequireOnPath();
+        _jobArguments = jobArguments ?? [];
+        (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, Path.GetFullPath(specPath), baseDirectory, store, pipeline);
+        _console = TextWriter.Synchronized(console ?? TextWriter.Null);
+    }
+
+    /// <summary>Where this run's batch script, task lists and Slurm's own task output go: <c>STORE/slurm/PIPELINE/RUN/</c>.</summary>
+    public string? RunDirectory => _runDirectory;
+
+    public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel)
+    {
+        lock (_gate)
+        {
+            if (cancel.IsCancellationRequested || _cancelled) return Task.FromCanceled<int>(cancel.IsCancellationRequested ? cancel : new CancellationToken(true));
+            _runDirectory ??= Path.Combine(_store.Root, "slurm", _pipeline, runId);
+            _script ??= WriteScript(runId);
+            Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+            File.WriteAllText(logPath, "");
+            var task = new SlurmTask(job, logPath, threads);
+            _waiting.Add(task);
+            // registered after the task is queued: a token cancelled meanwhile runs Cancel right here, which cancels it too
+            if (cancel.CanBeCanceled) _registrations.Add(cancel.Register(Cancel));
+            return task.Done.Task;
+        }
+    }
+
+    /// <summary>Submits the jobs launched since the last call, one array per stage; a refused submission is an error naming the spec field.</summary>
+    public void Flush()
+    {
+        lock (_gate)
+        {
+            if (_cancelled || _waiting.Count == 0) return;
+            _poller ??= Task.Run(PollAsync);
+            var waves = _waiting.GroupBy(t => (t.Job.Stage, t.Threads)).SelectMany(g => g.Chunk(MaxArrayTasks)).ToList();
+            foreach (var tasks in waves)
+            {
+                Submit(tasks);
+                _waiting.RemoveAll(tasks.Contains);
+            }
+        }
+    }
+
+    /// <summary>Cancels every array of this run that still has tasks (what Ctrl-C does).</summary>
+    public void Cancel()
+    {
+        lock (_gate)
+        {
+            if (_cancelled) return;
+            _cancelled = true;
+            _stop.Cancel();
+            var arrays = _submitted.Values.Select(t => t.ArrayId).Distinct().ToList();
+            if (arrays.Count > 0)
+            {
+                try
+                {
+                    _client.Cancel(arrays);
+                    _console.WriteLine($"slurm  cancelled array{(arrays.Count == 1 ? "" : "s")} {string.Join(", ", arrays)}");
+                }
+                catch (InvalidOperationException e) { _console.WriteLine($"slurm  could not cancel {string.Join(", ", arrays)}: {e.Message}"); }
+            }
+            foreach (var task in _submitted.Values.Concat(_waiting)) task.Done.TrySetCanceled();
+            _submitted.Clear();
+            _waiting.Clear();
+        }
+    }
+
+    public void Dispose()
+    {
+        bool outstanding;
+        lock (_gate) outstanding = _submitted.Count > 0 || _waiting.Count > 0;
+        if (outstanding) Cancel();
+        _stop.Cancel();
+        try { _poller?.Wait(TimeSpan.FromSeconds(30)); } catch (AggregateException) { }
+        foreach (var r in _registrations) r.Dispose();
+        // the jobs' logs hold what matters; keep the submission files only while Slurm may still be writing into them
+        if (!outstanding && _runDirectory is not null && Directory.Exists(_runDirectory))
+            try { Directory.Delete(_runDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        _stop.Dispose();
+    }
+
+    string WriteScript(string runId)
+    {
+        Directory.CreateDirectory(_runDirectory!);
+        var path = Path.Combine(_runDirectory!, "task.sh");
+        File.WriteAllText(path, SlurmTaskScript.Text(_command, _specPath, _store.Root, runId, _jobArguments));
+        return path;
+    }
+
+    void Submit(SlurmTask[] tasks)
+    {
+        var stage = tasks[0].Job.Stage;
+        var list = Path.Combine(_runDirectory!, $"{++_arrays:D4}-{stage.Name}.tasks");
+        File.WriteAllText(list, SlurmTaskScript.TaskList(tasks.Select(t => (stage.Name, t.Job.Id, t.Job.Key, t.Log))));
+        var arguments = new List<string>
+        {
+            $"--array=0-{tasks.Length - 1}%{_slurm.ArrayThrottle}", $"--job-name=puzzle-{_pipeline}-{stage.Name}",
+            $"--output={Path.Combine(_runDirectory!, "%A_%a.out")}", $"--chdir={_baseDirectory}",
+            $"--time={_slurm.Time}", $"--cpus-per-task={tasks[0].Threads}",
+        };
+        if (_slurm.Partition is { } partition) arguments.Add($"--partition={partition}");
+        if (_slurm.Gres is { } gres) arguments.Add($"--gres={gres}");
+        if (stage.Exclusive) arguments.Add("--exclusive"); // timings: nothing else on the node
+        arguments.AddRange(_slurm.Extra);
+        arguments.Add(_script!);
+        arguments.Add(list);
+        string array;
+        try { array = _client.Submit(arguments); }
+        catch (SlurmException e)
+        {
+            throw new InvalidOperationException($"Slurm refused the {stage.Name} array ({tasks.Length} job{(tasks.Length == 1 ? "" : "s")}): {e.Message}{SubmissionHint.For(e.Message, _slurm, tasks[0].Threads)}");
+        }
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            var task = tasks[i];
+            (task.ArrayId, task.SlurmId, task.EndedPolls) = (array, $"{array}_{i}", 0);
+            task.Attempts++;
+            _submitted[task.SlurmId] = task;
+        }
+        _console.WriteLine($"slurm  {stage.Name}: {tasks.Length} job{(tasks.Length == 1 ? "" : "s")} as array {array} (at most {_slurm.ArrayThrottle} at once)");
+    }
+
+    async Task PollAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(_slurm.PollSeconds), _stop.Token);
+                lock (_gate)
+                {
+                    if (_cancelled) return;
+                    Poll();
+                }
+            }
+        }
+        catch (OperationCanceledException) { }
+        catch (Exception e)
+        {
+            // a poller that died quietly would leave the run waiting forever: fail what it was watching instead (kept
+            // in the lists, so that disposing the launcher cancels what is still on the cluster)
+            lock (_gate)
+                foreach (var task in _submitted.Values.Concat(_waiting)) task.Done.TrySetException(e);
+        }
+    }
+
+    /// <summary>One look at the queue: settles ended tasks, queues failed ones for resubmission and submits them.</summary>
+    void Poll()
+    {
+        if (_submitted.Count == 0) return;
+        IReadOnlyDictionary<string, string> queue;
+        try
+        {
+            queue = _client.Queue(_submitted.Values.Select(t => t.ArrayId).Distinct());
+            _queueFailures = 0;
+        }
+        catch (InvalidOperationException e)
+        {
+            _console.WriteLine($"slurm  {e.Message}");
+            if (++_queueFailures < QueueFailureLimit) return;
+            foreach (var task in _submitted.Values.ToList()) Settle(task, 1, $"squeue failed {QueueFailureLimit} times in a row: {e.Message}");
+            return;
+        }
+        foreach (var task in _submitted.Values.ToList())
+        {
+            var state = queue.GetValueOrDefault(task.SlurmId!);
+            if (state is not null && !EndStates.Contains(state)) { task.EndedPolls = 0; continue; }
+            if (_store.Find(task.Job.Key) is not null) { Settle(task, 0, null); continue; }
+            // a shared filesystem can show a fresh entry a moment late: look once more before calling it lost
+            if (++task.EndedPolls < 2) continue;
+            var how = state is null ? "left the queue" : $"ended {state}";
+            CopySlurmOutput(task);
+            if (task.Attempts <= _slurm.Retries)
+            {
+                _submitted.Remove(task.SlurmId!);
+                Note(task, $"task {task.SlurmId} {how} without publishing; resubmitting (attempt {task.Attempts + 1} of {_slurm.Retries + 1})");
+                _console.WriteLine($"slurm  {task.Job.Name}: task {task.SlurmId} {how} without publishing; resubmitting");
+                _waiting.Add(task);
+            }
+            else
+            {
+                var exit = SlurmTaskScript.ExitCode(task.Log) is { } code and not 0 ? code : 1;
+                Settle(task, exit, $"task {task.SlurmId} {how} without publishing, after {task.Attempts} attempt{(task.Attempts == 1 ? "" : "s")}");
+            }
+        }
+        if (_waiting.Count == 0) return;
+        try { Flush(); }
+        catch (InvalidOperationException e)
+        {
+            foreach (var task in _waiting.ToList()) Settle(task, 1, e.Message);
+            _waiting.Clear();
+        }
+    }
+
+    void Settle(SlurmTask task, int exit, string? note)
+    {
+        if (note is not null) Note(task, note);
+        if (task.SlurmId is not null) _submitted.Remove(task.SlurmId);
+        task.Done.TrySetResult(exit);
+    }
+
+    /// <summary>Slurm writes its own complaints (time limit, cancellation, node failure) to the task's output file: keep them in the job's log.</summary>
+    void CopySlurmOutput(SlurmTask task)
+    {
+        var output = Path.Combine(_runDirectory!, $"{task.SlurmId}.out");
+        if (!File.Exists(output)) return;
+        var lines = File.ReadLines(output).Where(l => l.Length > 0).TakeLast(20).ToList();
+        if (lines.Count > 0) File.AppendAllLines(task.Log, lines.Select(l => "slurm| " + l));
+    }
+
+    static void Note(SlurmTask task, string text) => File.AppendAllText(task.Log, NotePrefix + text + "\n");
+}

@@ -1,0 +1,16 @@
+using Puzzle.Engine.Pipeline.Graph;
+
+namespace Puzzle.Engine.Pipeline.Execution.Slurm;
+
+/// <summary>One job's way through the cluster: its current task, its attempts.</summary>
+internal sealed class SlurmTask(JobPlan job, string log, int threads)
+{
+    public JobPlan Job { get; } = job;
+    public string Log { get; } = log;
+    public int Threads { get; } = threads;
+    public TaskCompletionSource<int> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public int Attempts { get; set; }
+    public string ArrayId { get; set; } = "";
+    public string? SlurmId { get; set; }
+    public int EndedPolls { get; set; }
+}

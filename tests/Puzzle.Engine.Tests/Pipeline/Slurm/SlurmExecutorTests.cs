@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Execution.Slurm;
+
+namespace Puzzle.Engine.Tests.Pipeline.Slurm;
+
+/// <summary>
+/// The Slurm executor on a real cluster (real sbatch, squeue, scancel): <c>pipelines/ci.yaml</c>'s block library
+/// through job arrays, a task cancelled mid-run, a task that always fails, Ctrl-C, a refused submission.
+/// </summary>
+[Collection(nameof(SlurmCollection))]
+public sealed class SlurmExecutorTests(SlurmCluster cluster)
+{
+    /// <summary>No test waits on the cluster forever: past this the run is cancelled (its arrays too) and the test fails.</summary>
+    static CancellationToken Deadline() => new CancellationTokenSource(TimeSpan.FromMinutes(5)).Token;
+
+    [Fact]
+    public async Task Bld_through_slurm_has_the_local_executors_job_keys_and_cached_results()
+    {
+        using var repo = new SlurmRepo(seed: cluster.Upstream);
+        var session = repo.Open();
+        using (var plain = new TempDir())
+        {
+            // the executor section is no part of any job's key: the same jobs as the committed ci.yaml
+            var ci = PipelineSession.Open(SlurmRepo.OriginalSpec, plain.Path);
+            Assert.Equal(ci.Graph.JobsFor(null).Select(j => (j.Name, j.Key)), session.Graph.JobsFor(null).Select(j => (j.Name, j.Key)));
+        }
+        var console = new Transcript();
+        RunSummary onSlurm;
+        string? submissions;
+        using (var launcher = repo.Launcher(session, console.Writer))
+        {
+            onSlurm = await session.RunAsync("Distill", launcher, console.Writer, Deadline());
+            submissions = launcher.RunDirectory;
+        }
+        var distill = session.Graph.Jobs["Distill"];
+        Assert.True(onSlurm.Succeeded, console.Text);
+        Assert.Equal(distill.Select(j => j.Name).Order(), onSlurm.Where(JobOutcome.Ran).Select(j => $"{j.Stage}/{j.Job}").Order());
+        Assert.Single(Regex.Matches(console.Text, $@"slurm  Distill: {distill.Count} jobs as array \d+ \(at most 4 at once\)"));
+        foreach (var record in onSlurm.Where(JobOutcome.Ran))
+        {
+            var log = File.ReadAllLines(record.Log!);
+            Assert.Matches(@"^== slurm job \d+_\d+ on \S+ at \S+, 1 cpu\(s\), gpus [01]$", log[0]); // one of the two fake GPUs
+            Assert.Equal("== exit code 0", log[^1]);
+        }
+        Assert.False(Directory.Exists(submissions), "the run's submission folder is removed when every task is settled");
+
+        // the same jobs through the local executor, as `puzzle job` processes from the same upstream entries
+        using var local = new SlurmRepo(executor: "", seed: cluster.Upstream);
+        var here = local.Open();
+        var launcherHere = new ProcessJobLauncher(["dotnet", Cli.Dll], here.Spec.SourcePath, here.Store.Root);
+        var onHost = await here.RunAsync("Distill", launcherHere, TextWriter.Null, Deadline(), threadsPerJob: 1);
+        Assert.True(onHost.Succeeded);
+        Assert.Equal(onSlurm.Jobs.Select(j => (j.Stage, j.Job, j.Key, j.Outcome)), onHost.Jobs.Select(j => (j.Stage, j.Job, j.Key, j.Outcome)));
+        foreach (var job in distill)
+        {
+            var (a, b) = (session.Store.Find(job.Key)!.Manifest, here.Store.Find(job.Key)!.Manifest);
+            Assert.Equal(b.Files, a.Files); // weights and loss curve, byte for byte
+            Assert.Equal(b.Metrics["final_nmse"]!.GetValue<double>(), a.Metrics["final_nmse"]!.GetValue<double>());
+        }
+    }
+
+    [Fact]
+    public async Task A_task_cancelled_with_scancel_mid_run_is_resubmitted_and_the_pipeline_finishes()
+    {
+        // a parent of its own: a few seconds of work, so there is time to cancel it halfway
+        using var repo = new SlurmRepo(seed: cluster.Upstream, edit: y => SlurmRepo.ParentTokens(y, 50_000));
+        var session = repo.Open();
+        var console = new Transcript();
+        using var launcher = repo.Launcher(session, console.Writer);
+        var run = session.RunAsync("Parent", launcher, console.Writer, Deadline());
+
+        var log = Path.Combine(session.Store.Root, "logs", "ci", "Parent", "parent.log");
+        var task = await WaitFor(() => File.Exists(log) && File.ReadAllText(log) is var text && text.Contains("pretrain [")
+            ? Regex.Match(text, @"== slurm job (\d+_\d+) ").Groups[1].Value : null, run);
+        Assert.True(Slurm("scancel", task).Exit == 0);
+
+        var summary = await run;
+        Assert.True(summary.Succeeded, console.Text + File.ReadAllText(log));
+        Assert.Equal(["Parent/parent"], summary.Where(JobOutcome.Ran).Select(j => $"{j.Stage}/{j.Job}"));
+        var text = File.ReadAllText(log);
+        Assert.Contains($"{SlurmJobLauncher.NotePrefix}task {task} ended CANCELLED without publishing; resubmitting (attempt 2 of 2)", text);
+        Assert.Equal(2, Regex.Matches(text, "^== slurm job ", RegexOptions.Multiline).Count);
+        Assert.EndsWith("== exit code 0\n", text);
+        Assert.Contains($"Parent/parent: task {task} ended CANCELLED without publishing; resubmitting", console.Text);
+        Assert.NotNull(session.Store.Find(session.Graph.Find("Parent", "parent").Key));
+    }
+
+    [Fact]
+    public async Task A_task_that_always_fails_is_reported_with_its_log_and_stops_only_what_depends_on_it()
+    {
+        using var repo = new SlurmRepo(seed: cluster.Upstream);
+        var session = repo.Open();
+        // the spec changes under the run for one variant: its task refuses to build another key than planned, every time
+        repo.Edit("bld:\n  tokens: 4000\n", "bld:\n  tokens: 4000\n  variants:\n    - { match: layer0.ffn.linear, lr: 0.003 }\n");
+        var console = new Transcript();
+        RunSummary summary;
+        using (var launcher = repo.Launcher(session, console.Writer)) summary = await session.RunAsync("Score", launcher, console.Writer, Deadline());
+
+        var failed = Assert.Single(summary.Where(JobOutcome.Failed));
+        Assert.Equal("Distill/layer0.ffn.linear", $"{failed.Stage}/{failed.Job}");
+        Assert.Equal(Path.Combine(session.Store.Root, "logs", "ci", "Distill", "layer0.ffn.linear.log"), failed.Log);
+        var log = File.ReadAllText(failed.Log!);
+        Assert.Contains("the spec changed during the run", log);
+        Assert.Equal(2, Regex.Matches(log, "^== exit code 1$", RegexOptions.Multiline).Count); // tried twice (retries: 1)
+        Assert.Matches(@"== puzzle: task \d+_\d+ ended FAILED without publishing, after 2 attempts\n$", log);
+        Assert.Contains($"FAILED Distill/layer0.ffn.linear (exit 1); log: {failed.Log}", console.Text);
+
+        Assert.Equal(["Score/layer0"], summary.Where(JobOutcome.Skipped).Select(j => $"{j.Stage}/{j.Job}"));
+        Assert.Equal(["Distill/layer0.attention.linear", "Distill/layer0.ffn.ratio0.5", "Distill/layer1.attention.linear",
+                      "Distill/layer1.ffn.linear", "Distill/layer1.ffn.ratio0.5", "Score/layer1"],
+            summary.Where(JobOutcome.Ran).Select(j => $"{j.Stage}/{j.Job}").Order());
+    }
+
+    [Fact]
+    public async Task Interrupting_puzzle_run_cancels_the_pipelines_jobs_on_the_cluster()
+    {
+        using var repo = new SlurmRepo(seed: cluster.Upstream, edit: y => SlurmRepo.ParentTokens(y, 4_000_000));
+        using var run = Cli.Start(repo.Root, "run", repo.SpecPath, "--target", "Parent");
+        var err = new StringWriter();
+        var stderr = Task.Run(async () =>
+        {
+            while (await run.StandardError.ReadLineAsync() is { } line) lock (err) err.WriteLine(line);
+        });
+        var stdout = run.StandardOutput.ReadToEndAsync();
+        string Err() { lock (err) return err.ToString(); }
+
+        var array = await WaitFor(() => Regex.Match(Err(), @"slurm  Parent: 1 job as array (\d+)") is { Success: true } m ? m.Groups[1].Value : null, stderr);
+        await WaitFor(() => Slurm("squeue", "--noheader", "--format=%T", "--jobs=" + array).Output.Trim() == "RUNNING" ? "" : null, stderr);
+
+        // Ctrl-C; a test host that ignores SIGINT (started in the background) passes that on, so then SIGTERM, the same handler
+        var signal = SigIntIgnored() ? "-TERM" : "-INT";
+        Assert.Equal(0, Slurm("kill", signal, run.Id.ToString()).Exit);
+        Assert.True(run.WaitForExit(TimeSpan.FromSeconds(60)), "puzzle run did not stop");
+        await stderr;
+        Assert.True(run.ExitCode == 130, $"exit {run.ExitCode}: {Err()}{await stdout}");
+        Assert.Contains($"slurm  cancelled array {array}", Err());
+        Assert.Contains("cancelled: what finished stays cached", Err());
+        var state = await WaitFor(() => Slurm("squeue", "--noheader", "--states=all", "--format=%T", "--jobs=" + array).Output.Trim()
+            is var s && s is not ("RUNNING" or "PENDING" or "COMPLETING") ? s : null, Task.Delay(TimeSpan.FromSeconds(30)));
+        Assert.True(state is "CANCELLED" or "", $"array {array} is {state}");
+        Assert.Null(repo.Open().Store.Find(repo.Open().Graph.Find("Parent", "parent").Key));
+    }
+
+    [Fact]
+    public async Task A_submission_slurm_refuses_is_an_error_naming_the_spec_field()
+    {
+        using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("gres: \"gpu:1\"", "partition: nosuch"));
+        var session = repo.Open();
+        using var launcher = repo.Launcher(session, TextWriter.Null);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => session.RunAsync("Parent", launcher, TextWriter.Null, Deadline()));
+        Assert.StartsWith("Slurm refused the Fetch array (1 job): sbatch: error: invalid partition specified: nosuch", e.Message);
+        Assert.EndsWith("(executor.slurm.partition is 'nosuch')", e.Message);
+    }
+
+    /// <summary>What a run printed, written from the executor's and the launcher's threads.</summary>
+    sealed class Transcript
+    {
+        readonly StringWriter _text = new();
+        public Transcript() => Writer = TextWriter.Synchronized(_text);
+        public TextWriter Writer { get; }
+        public string Text { get { lock (Writer) return _text.ToString(); } }
+    }
+
+    /// <summary>Polls <paramref name="probe"/> until it gives a value; fails if <paramref name="until"/> ends first.</summary>
+    static async Task<string> WaitFor(Func<string?> probe, Task until)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (probe() is { } value) return value;
+            if (until.IsCompleted) break;
+            await Task.Delay(100);
+        }
+        if (probe() is { } last) return last;
+        throw new TimeoutException(until.IsCompleted ? "the run ended before the awaited moment" : "waited 3 minutes in vain");
+    }
+
+    static (int Exit, string Output) Slurm(string command, params string[] args)
+    {
+        var start = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output);
+    }
+
+    /// <summary>Whether this process ignores SIGINT (and so its children do): bit 1 of SigIgn in /proc/self/status.</summary>
+    static bool SigIntIgnored() =>
+        File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:")) is { } line &&
+        (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 0x2) != 0;
+}
