@@ -64,10 +64,10 @@ public sealed class SpecSchemaTests
             quick.Parent.Pretrain.Layers, quick.Parent.Pretrain.Heads, quick.Parent.Pretrain.KvHeads, quick.Parent.Pretrain.Intermediate, quick.Parent.Pretrain.Tokens));
 
         var ci = SpecLoader.Load(Path.Combine(Repository.Pipelines, "ci.yaml"));
-        Assert.Equal(("ci", 64, 512, 2, 40_000L), (ci.Name, ci.Data.SeqLen, ci.Parent.Pretrain!.VocabSize, ci.Parent.Pretrain.Layers, ci.Parent.Pretrain.Tokens));
+        Assert.Equal(("ci", 64, 512, 2, 120_000L), (ci.Name, ci.Data.SeqLen, ci.Parent.Pretrain!.VocabSize, ci.Parent.Pretrain.Layers, ci.Parent.Pretrain.Tokens));
 
         var moby = SpecLoader.Load(Path.Combine(Repository.Pipelines, "moby-2x.yaml"));
         Assert.Equal(new PretrainSpec(), moby.Parent.Pretrain);
-        Assert.Equal((3, 1_000_000L, 400_000L, 2.0), (moby.Search.Solutions, moby.Gkd.Tokens, moby.Bld.Tokens, moby.Constraints.ThroughputVsParent));
+        Assert.Equal((2, 300_000L, 400_000L, 2.0), (moby.Search.Solutions, moby.Gkd.Tokens, moby.Bld.Tokens, moby.Constraints.ThroughputVsParent));
     }
 }
