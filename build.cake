@@ -2,6 +2,8 @@
 //   dotnet tool restore && dotnet cake --target=Parent [--pipeline=pipelines/ci.yaml]
 //   dotnet cake --tree          the task tree        dotnet cake --dryrun --target=X   what would run, nothing runs
 //   --no-build                  skip rebuilding the CLI (it is built in Release on each run otherwise)
+//   --device=cuda               compute on the GPU instead of the spec's device; --torch=cuda|external: where the
+//                               CLI's libtorch comes from (README, "GPU")
 // No stage logic lives here: every task calls the `puzzle` CLI, which calls the Engine.
 #load "build/puzzle.cake"
 
@@ -10,8 +12,10 @@ var pipeline = Argument("pipeline", "pipelines/default.yaml");
 var configuration = Argument("configuration", "Release");
 var build = !HasArgument("no-build");   // --no-build: use the CLI as last built
 var store = Argument<string>("store", null);   // cache store (default: .puzzle/ beside pipelines/)
+var device = Argument<string>("device", null);   // cpu | cuda (default: the spec's device)
+var torch = Argument<string>("torch", null);     // cpu | cuda | external (default: cpu, the PuzzleTorch build switch)
 
-var puzzle = new PuzzleCli(Context, configuration, build, store);
+var puzzle = new PuzzleCli(Context, configuration, build, store, device, torch);
 var graph = puzzle.Graph(pipeline);
 
 foreach (var stage in graph.Stages)

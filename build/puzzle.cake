@@ -13,15 +13,21 @@ public sealed class PuzzleCli
     GraphInfo _graph;
 
     readonly string _store;
+    readonly string _device;
 
-    public PuzzleCli(ICakeContext context, string configuration, bool build, string store)
+    public PuzzleCli(ICakeContext context, string configuration, bool build, string store, string device = null, string torch = null)
     {
         _store = store == null ? null : context.MakeAbsolute(context.Directory(store)).FullPath;
+        _device = device;
         _context = context;
         var project = context.MakeAbsolute(context.File("src/Puzzle.Cli/Puzzle.Cli.csproj"));
         _dll = context.MakeAbsolute(context.File($"src/Puzzle.Cli/bin/{configuration}/net10.0/puzzle.dll")).FullPath;
         if (build || !System.IO.File.Exists(_dll))
-            context.DotNetBuild(project.FullPath, new DotNetBuildSettings { Configuration = configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet });
+            context.DotNetBuild(project.FullPath, new DotNetBuildSettings
+            {
+                Configuration = configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet,
+                MSBuildSettings = torch == null ? null : new DotNetMSBuildSettings().WithProperty("PuzzleTorch", torch),
+            });
     }
 
     (int Exit, string Output) Capture(params string[] args)
@@ -36,6 +42,7 @@ public sealed class PuzzleCli
         var builder = new ProcessArgumentBuilder().AppendQuoted(_dll);
         foreach (var a in args) builder.AppendQuoted(a);
         if (_store != null) builder.Append("--store").AppendQuoted(_store);
+        if (_device != null) builder.Append("--device").AppendQuoted(_device);
         return builder;
     }
 

@@ -13,6 +13,7 @@ public static class PuzzleApp
         SearchCommand.Create(),
         GraphCommand.Create(),
         EvalCommand.Create(),
+        LogitsCommand.Create(),
         ReportCommand.Create(),
         VerifyCommand.Create(),
         JobCommand.Create(),

@@ -23,15 +23,18 @@ public static class EvalCommand
         var batch = new Option<int>("--batch") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
         var maxSeqs = new Option<int?>("--max-sequences") { Description = "evaluate at most this many windows" };
         var threads = new Option<int?>("--threads") { Description = "torch threads (default: all cores)" };
+        var device = DeviceOptions.Device();
+        var dtype = DeviceOptions.DType();
         var command = new Command("eval", "Held-out LM loss, perplexity and top-1 accuracy; with a teacher also KL and agreement")
         {
-            model, teacher, data, json, seqLen, batch, maxSeqs, threads,
+            model, teacher, data, json, seqLen, batch, maxSeqs, threads, device, dtype,
         };
         command.SetAction(parse =>
         {
             TorchRuntime.EnsureLoaded(parse.GetValue(threads));
             var request = new EvalRequest(parse.GetValue(model)!.FullName, parse.GetValue(teacher)?.FullName,
-                parse.GetValue(data)!, parse.GetValue(seqLen), parse.GetValue(batch), parse.GetValue(maxSeqs));
+                parse.GetValue(data)!, parse.GetValue(seqLen), parse.GetValue(batch), parse.GetValue(maxSeqs),
+                DeviceOptions.Open(parse.GetValue(device), parse.GetValue(dtype)));
             var result = EvalJob.Run(request, Console.Error.WriteLine);
             Print(result);
             if (parse.GetValue(json) is { } file) WriteJson(file.FullName, result);

@@ -11,11 +11,12 @@ public static class GraphCommand
     {
         var spec = PipelineOptions.Spec();
         var store = PipelineOptions.Store();
+        var device = PipelineOptions.Device();
         var json = new Option<bool>("--json") { Description = "print JSON: {pipeline, store, stages: [{name, description, upstream, jobs: [{id, key, inputs}]}]}" };
-        var command = new Command("graph", "Show the pipeline's stages and jobs") { spec, store, json };
+        var command = new Command("graph", "Show the pipeline's stages and jobs") { spec, store, device, json };
         command.SetAction(parse =>
         {
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
+            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
             var graph = session.Graph;
             if (parse.GetValue(json))
             {

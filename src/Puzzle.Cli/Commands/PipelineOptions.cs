@@ -24,26 +24,48 @@ public static class PipelineOptions
         _ => session.Spec.Executor.Kind,
     };
 
-    public static PipelineSession Open(FileInfo spec, DirectoryInfo? store)
+    /// <summary><c>--device cpu|cuda</c>: where the pipeline computes, instead of the spec's <c>device</c>.</summary>
+    public static Option<string?> Device()
+    {
+        var option = new Option<string?>("--device") { Description = "compute device instead of the spec's device: cpu or cuda (scenario.device still wins for costs)" };
+        option.AcceptOnlyFromAmong("cpu", "cuda");
+        return option;
+    }
+
+    public static DeviceKind? ParseDevice(string? device) => device switch
+    {
+        null => null,
+        "cpu" => DeviceKind.Cpu,
+        "cuda" => DeviceKind.Cuda,
+        _ => throw new ArgumentException($"--device must be cpu or cuda, got '{device}'"),
+    };
+
+    public static PipelineSession Open(FileInfo spec, DirectoryInfo? store, string? device = null)
     {
         if (!spec.Exists) throw new FileNotFoundException($"{spec.FullName}: pipeline spec not found");
-        return PipelineSession.Open(spec.FullName, store?.FullName);
+        var loaded = SpecLoader.Load(spec.FullName);
+        if (ParseDevice(device) is { } kind) loaded = loaded with { Device = kind };
+        return PipelineSession.Open(loaded, store?.FullName);
     }
+
+    /// <summary>What a job process must be told so that it plans the same keys as the launcher (the overrides above).</summary>
+    public static IReadOnlyList<string> JobArguments(string? device) => device is null ? [] : ["--device", device];
 
     /// <summary>
     /// The launcher for the executor the spec names (or <paramref name="executor"/> overrides): <c>puzzle job</c>
-    /// processes here, or Slurm array tasks. Dispose it after the run: on Slurm that cancels what is still queued.
+    /// processes here, or Slurm array tasks; either passes <paramref name="device"/> on to every job. Dispose it after
+    /// the run: on Slurm that cancels what is still queued.
     /// </summary>
-    public static IJobLauncher Launcher(PipelineSession session, string? executor, bool inProcess = false)
+    public static IJobLauncher Launcher(PipelineSession session, string? executor, bool inProcess = false, string? device = null)
     {
         if (Kind(session, executor) == ExecutorKind.Slurm)
         {
             if (inProcess) throw new ArgumentException("--in-process runs jobs in this process; it cannot be combined with the slurm executor");
-            return session.SlurmLauncher(SelfCommand(), Console.Error);
+            return session.SlurmLauncher(SelfCommand(), Console.Error, JobArguments(device));
         }
         return inProcess
             ? session.InProcessLauncher()
-            : new ProcessJobLauncher(SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error);
+            : new ProcessJobLauncher(SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error, JobArguments(device));
     }
 
     /// <summary>How to start this CLI again as a job process: the app host, or <c>dotnet puzzle.dll</c>.</summary>

@@ -12,21 +12,22 @@ public static class RunCommand
         var spec = PipelineOptions.Spec();
         var target = PipelineOptions.Target();
         var store = PipelineOptions.Store();
+        var device = PipelineOptions.Device();
         var executor = PipelineOptions.Executor();
         var inProcess = new Option<bool>("--in-process") { Description = "run jobs on threads of this process instead of child processes" };
         var jobs = new Option<int?>("--jobs") { Description = "parallel jobs (default: the spec's executor.jobs)" };
         var threads = new Option<int?>("--threads-per-job") { Description = "torch threads per job (default: the cores divided between the jobs)" };
-        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { spec, target, store, executor, inProcess, jobs, threads };
+        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { spec, target, store, device, executor, inProcess, jobs, threads };
         command.SetAction((parse, outer) =>
         {
             using var interrupt = new Interrupt(outer);
             var cancel = interrupt.Token;
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
+            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
             if (parse.GetValue(jobs) is < 1 or > 64) throw new ArgumentException($"--jobs must be between 1 and 64, got {parse.GetValue(jobs)}");
             if (parse.GetValue(threads) is < 1) throw new ArgumentException($"--threads-per-job must be at least 1, got {parse.GetValue(threads)}");
             if (parse.GetValue(jobs) is not null && PipelineOptions.Kind(session, parse.GetValue(executor)) == ExecutorKind.Slurm)
                 throw new ArgumentException("--jobs limits jobs on this machine; on Slurm, executor.slurm.array_throttle limits the tasks that run at once");
-            var launcher = PipelineOptions.Launcher(session, parse.GetValue(executor), parse.GetValue(inProcess));
+            var launcher = PipelineOptions.Launcher(session, parse.GetValue(executor), parse.GetValue(inProcess), parse.GetValue(device));
             try
             {
                 var summary = session.RunAsync(parse.GetValue(target), launcher, Console.Error, cancel, parse.GetValue(jobs), parse.GetValue(threads))

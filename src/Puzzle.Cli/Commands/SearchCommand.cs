@@ -11,15 +11,16 @@ public static class SearchCommand
     {
         var spec = PipelineOptions.Spec();
         var store = PipelineOptions.Store();
+        var device = PipelineOptions.Device();
         var explain = new Option<bool>("--explain") { Description = "per layer, the chosen attention and FFN variant with its score and cost" };
         var batch = new Option<int?>("--batch") { Description = "which batch size's search to show (default: the scenario's)" };
-        var command = new Command("search", "Run the pipeline up to Search and show the chosen architectures") { spec, store, explain, batch };
+        var command = new Command("search", "Run the pipeline up to Search and show the chosen architectures") { spec, store, device, explain, batch };
         command.SetAction((parse, outer) =>
         {
             using var interrupt = new Interrupt(outer);
             var cancel = interrupt.Token;
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
-            var launcher = PipelineOptions.Launcher(session, executor: null);
+            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
+            var launcher = PipelineOptions.Launcher(session, executor: null, device: parse.GetValue(device));
             RunSummary summary;
             try { summary = session.RunAsync("Search", launcher, Console.Error, cancel).GetAwaiter().GetResult(); }
             finally { (launcher as IDisposable)?.Dispose(); }

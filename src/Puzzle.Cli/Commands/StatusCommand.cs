@@ -13,11 +13,12 @@ public static class StatusCommand
         var spec = PipelineOptions.Spec();
         var target = PipelineOptions.Target();
         var store = PipelineOptions.Store();
+        var device = PipelineOptions.Device();
         var json = new Option<bool>("--json") { Description = "print JSON: {pipeline, jobs: [{stage, job, state, reason, key}]}" };
-        var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { spec, target, store, json };
+        var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { spec, target, store, device, json };
         command.SetAction(parse =>
         {
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
+            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
             var jobs = session.Status(parse.GetValue(target));
             if (parse.GetValue(json))
             {

@@ -1,11 +1,14 @@
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Evaluation;
 
-public sealed record EvalRequest(string Model, string? Teacher, IReadOnlyList<string> Data, int SeqLen = 256, int Batch = 8, int? MaxSequences = null);
+/// <param name="Device">where to evaluate (default: the CPU in float32)</param>
+public sealed record EvalRequest(string Model, string? Teacher, IReadOnlyList<string> Data, int SeqLen = 256, int Batch = 8, int? MaxSequences = null,
+    ComputeDevice? Device = null);
 
 public sealed record EvalResult(EvalRequest Request, int SeqLen, LmMetrics Metrics);
 
@@ -17,8 +20,9 @@ public static class EvalJob
         if (request.SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {request.SeqLen}");
         if (request.Batch < 1) throw new ArgumentException($"--batch must be at least 1, got {request.Batch}");
         if (request.MaxSequences is < 1) throw new ArgumentException($"--max-sequences must be at least 1, got {request.MaxSequences}");
-        using var model = Load(request.Model);
-        using var teacher = request.Teacher is null ? null : Load(request.Teacher);
+        var device = request.Device ?? ComputeDevice.Cpu;
+        using var model = Load(request.Model, device);
+        using var teacher = request.Teacher is null ? null : Load(request.Teacher, device);
         var tokenizerPath = Path.Combine(request.Model, "tokenizer.json");
         if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"{request.Model}: no tokenizer.json, so the text cannot be tokenized");
         using var tokenizer = Tokenizer.Load(tokenizerPath);
@@ -55,7 +59,7 @@ public static class EvalJob
         }
     }
 
-    static CausalLM Load(string directory)
+    static CausalLM Load(string directory, ComputeDevice device)
     {
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: model folder not found");
         var (config, tensors) = Checkpoint.Open(directory);
@@ -63,7 +67,7 @@ public static class EvalJob
         {
             var model = new CausalLM(config);
             model.LoadWeights(tensors.Read);
-            return model;
+            return device.Place(model);
         }
     }
 }

@@ -23,6 +23,7 @@ public static class Evaluator
             using var scope = NewDisposeScope(); // frees the batch and every intermediate at once
             if (!e.MoveNext()) break;
             var batch = e.Current;
+            if (batch.device_type != model.DeviceType) batch = batch.to(model.Device);
             var inputs = batch[.., ..^1];
             var targets = batch[.., 1..];
             sums.Add(model.Forward(inputs), targets, teacher?.Forward(inputs));

@@ -71,7 +71,7 @@ public sealed class ActivationSet
             if (!_files.TryGetValue(stream, out var file))
                 _files[stream] = file = new FileStream(Path.Combine(_directory, stream + ".f16"), FileMode.CreateNew);
             using var values = batch.detach().cpu();
-            var peak = values.numel() == 0 ? 0 : values.abs().max().item<float>();
+            var peak = values.numel() == 0 ? 0 : values.abs().max().to(float32).item<float>();
             if (peak > 65000)
                 throw new InvalidDataException($"activation {stream} reaches {peak:G3}, beyond float16's range (65504): this parent needs float32 activation storage");
             using var half = values.to(float16).contiguous();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -17,13 +18,15 @@ public static class BlockDistiller
     /// <summary>Sequences used to fit initialisers (channel contributions, least squares).</summary>
     const int CalibrationSequences = 32;
 
+    /// <param name="parent">the parent's block at the variant's layer, on <paramref name="device"/></param>
     public static BldResult Distill(ModelConfig parentConfig, DecoderBlock parent, BlockVariant variant, ActivationSet train,
-        ActivationSet check, BldOptions options, TextWriter log)
+        ActivationSet check, BldOptions options, TextWriter log, ComputeDevice? device = null)
     {
+        device ??= ComputeDevice.Cpu;
         torch.manual_seed(options.Seed);
         var rotary = new RotaryEmbedding(parentConfig.HeadDim, parentConfig.RopeTheta, parentConfig.RopeScaling);
-        var (cos, sin) = rotary.At(0, train.Shape.SeqLen, CPU, float32);
-        var io = new SubblockIO(variant, cos, sin);
+        var (cos, sin) = rotary.At(0, train.Shape.SeqLen, device.Device, device.DType);
+        var io = new SubblockIO(variant, cos, sin, device);
 
         var calibration = Enumerable.Range(0, (int)Math.Min(CalibrationSequences, train.Sequences)).Select(i => (long)i).ToArray();
         var initNmse = new Dictionary<string, double>();

@@ -11,7 +11,7 @@ namespace Puzzle.Engine.Library;
 /// </summary>
 public static class LibraryBlock
 {
-    /// <param name="parent">the parent's block at the variant's layer</param>
+    /// <param name="parent">the parent's block at the variant's layer; the block is made on its device, in its dtype</param>
     /// <param name="variantWeights">the BLD job's weights file, or null for a variant with nothing trained (no-op, the parent's own)</param>
     public static DecoderBlock Build(ModelConfig config, DecoderBlock parent, BlockVariant variant, string? variantWeights)
     {
@@ -22,7 +22,7 @@ public static class LibraryBlock
             Subblock.Ffn => new BlockConfig(own.Attention, variant.Ffn!),
             _ => variant.AsBlock,
         };
-        var block = new DecoderBlock(config, shape);
+        var block = Initialisers.Like(new DecoderBlock(config, shape), parent.parameters().First());
         var fromParent = parent.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         using var trained = variantWeights is null ? null : SafeTensorsFile.Open(variantWeights);
         var prefix = $"model.layers.{variant.Layer}.";

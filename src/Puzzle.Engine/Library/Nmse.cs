@@ -17,9 +17,11 @@ public static class Nmse
             throw new ArgumentException(
                 $"child shape [{string.Join(", ", child.shape)}] differs from parent shape [{string.Join(", ", parent.shape)}]");
         using var scope = NewDisposeScope();
-        // stable means: the denominator scales every gradient, so its rounding must not follow the thread count
-        var error = StableReduction.Mean((child - parent).square());
-        return (error / StableReduction.Mean(parent.square())).MoveToOuterDisposeScope();
+        // in float32 whatever the compute dtype (a bfloat16 mean keeps three significant digits of the loss), and stable
+        // means: the denominator scales every gradient, so its rounding must not follow the thread count
+        var (c, p) = (child.to(float32), parent.to(float32));
+        var error = StableReduction.Mean((c - p).square());
+        return (error / StableReduction.Mean(p.square())).MoveToOuterDisposeScope();
     }
 
     /// <summary>The normalized MSE as a number (no graph kept).</summary>

@@ -1,4 +1,5 @@
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Library;
@@ -8,9 +9,9 @@ namespace Puzzle.Engine.Library;
 /// attention's contribution a; an FFN variant reads h = x + a and produces the parent FFN's contribution f; a coupled
 /// block reads x and produces a + f.
 /// </summary>
-internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
+internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin, ComputeDevice device)
 {
-    /// <summary>[2, B, T, hidden]: the variant's input and its target.</summary>
+    /// <summary>[2, B, T, hidden] on the device: the variant's input and its target.</summary>
     public Tensor Batch(ActivationSet set, IReadOnlyList<long> sequences)
     {
         using var scope = NewDisposeScope();
@@ -24,7 +25,7 @@ internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
             Subblock.Ffn => (x + attention, set.Read(ActivationSet.FfnOf(l), sequences)),
             _ => (x, attention + set.Read(ActivationSet.FfnOf(l), sequences)),
         };
-        return stack([input, target]).MoveToOuterDisposeScope();
+        return device.Put(stack([input, target])).MoveToOuterDisposeScope();
     }
 
     public Tensor Output(DecoderBlock block, Tensor input) => variant.Subblock switch

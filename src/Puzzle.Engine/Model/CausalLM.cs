@@ -54,6 +54,7 @@ public sealed class CausalLM : nn.Module
     }
 
     public DeviceType DeviceType => model.embed_tokens.weight!.device_type;
+    public Device Device => model.embed_tokens.weight!.device;
 
     /// <summary>Embeds token ids [B, T].</summary>
     public Tensor Embed(Tensor ids) => model.embed_tokens.forward(ids);

@@ -4,6 +4,7 @@ using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Tokenization;
 using Puzzle.Engine.Training;
 using TorchSharp;
@@ -30,23 +31,26 @@ public static class ParentBuilder
     };
 
     /// <summary>Pretrains on a token dataset made with <paramref name="tokenizer"/> and publishes the parent folder.</summary>
+    /// <param name="device">where to train (default: the CPU in float32); weights are initialised on the CPU either way, so
+    /// a seed gives the same initial parent everywhere</param>
     public static ParentReport Pretrain(PretrainSpec recipe, Tokenizer tokenizer, string dataDir, string outputDirectory,
-        Action<string>? log = null, TextWriter? progressOutput = null)
+        Action<string>? log = null, TextWriter? progressOutput = null, ComputeDevice? device = null)
     {
         log ??= Console.Error.WriteLine;
+        device ??= ComputeDevice.Cpu;
         using var train = TokenDataset.Open(dataDir, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataDir, DataSplit.Heldout);
         train.RequireTokenizer(tokenizer);
         var config = ModelConfig(recipe, tokenizer.VocabSize, train.SeqLen, tokenizer.BosId, tokenizer.EosId);
         var options = TrainOptions(recipe);
-        using var model = CausalLM.Initialise(config, recipe.Seed);
+        using var model = device.Place(CausalLM.Initialise(config, recipe.Seed));
         model.train();
         var block = config.Blocks[0];
         var architecture = $"Llama, {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads, " +
                            $"{block.Attention.KvHeads} KV heads, FFN {block.Ffn.IntermediateSize}, vocab {config.VocabSize}";
-        log($"parent: {architecture}, {model.ParameterCount / 1e6:F2}M parameters; {train.Count:N0} train sequences of {train.SeqLen}");
+        log($"parent: {architecture}, {model.ParameterCount / 1e6:F2}M parameters; {train.Count:N0} train sequences of {train.SeqLen}; on {device}");
         var clock = Stopwatch.StartNew();
-        var batches = train.InfiniteBatches(recipe.Batch, (ulong)recipe.Seed).Select(train.GetBatch);
+        var batches = train.InfiniteBatches(recipe.Batch, (ulong)recipe.Seed).Select(train.GetBatch).Select(device.Put);
         var curve = Trainer.Run(model.named_parameters().Select(p => (p.name, p.parameter)), batches, model.Loss,
             (long)recipe.Batch * train.SeqLen, options, new ProgressLine("pretrain", options.Tokens, progressOutput));
         var seconds = clock.Elapsed.TotalSeconds;

@@ -76,6 +76,7 @@ public sealed class PipelineSession
     public InProcessJobLauncher InProcessLauncher() => new(Spec, Store, History);
 
     /// <summary>Runs jobs as Slurm array tasks (<c>executor.slurm</c>); <paramref name="command"/> starts the CLI on a node.</summary>
-    public SlurmJobLauncher SlurmLauncher(IReadOnlyList<string> command, TextWriter? console = null) =>
-        new(Spec.Executor.Slurm, command, Spec.SourcePath, Spec.BaseDirectory, Store, Spec.Name, console);
+    /// <param name="jobArguments">arguments every task's <c>puzzle job</c> gets (e.g. <c>--device cuda</c>)</param>
+    public SlurmJobLauncher SlurmLauncher(IReadOnlyList<string> command, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null) =>
+        new(Spec.Executor.Slurm, command, Spec.SourcePath, Spec.BaseDirectory, Store, Spec.Name, console, jobArguments);
 }

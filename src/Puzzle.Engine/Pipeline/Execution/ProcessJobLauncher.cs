@@ -9,7 +9,10 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// </summary>
 /// <param name="command">how to start the CLI, e.g. ["dotnet", ".../puzzle.dll"] or [".../puzzle"]</param>
 /// <param name="progress">where jobs' progress lines (tokens/s, loss) are echoed, prefixed by the job</param>
-public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot, TextWriter? progress = null) : IJobLauncher
+/// <param name="jobArguments">arguments every job gets, e.g. <c>--device cuda</c>: the overrides the launcher planned with,
+/// so that the job plans the same key</param>
+public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot, TextWriter? progress = null,
+    IReadOnlyList<string>? jobArguments = null) : IJobLauncher
 {
     public async Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel)
     {
@@ -19,7 +22,7 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
         };
         foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
         foreach (var a in new[] { "job", specPath, "--stage", job.Stage.Name, "--id", job.Id, "--key", job.Key,
-                     "--threads", threads.ToString(), "--store", storeRoot })
+                     "--threads", threads.ToString(), "--store", storeRoot }.Concat(jobArguments ?? []))
             start.ArgumentList.Add(a);
         start.Environment["OMP_NUM_THREADS"] = threads.ToString();
         start.Environment[JobRunner.RunIdVariable] = runId;

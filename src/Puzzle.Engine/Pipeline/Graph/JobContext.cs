@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Graph;
 
@@ -13,6 +14,16 @@ public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store,
     public string OutputDirectory { get; } = outputDirectory;
     public TextWriter Log { get; } = log;
     public int Threads { get; } = threads;
+    /// <summary>
+    /// Where the job computes (the spec's <c>device</c>), checked on first use: stages that never touch torch (Fetch,
+    /// Data, Search) never load it, and a job asked to run on CUDA where there is none fails with the remedy.
+    /// </summary>
+    public ComputeDevice Device => _device ??= ComputeDevice.For(Spec);
+    /// <summary>Where costs are measured (<c>scenario.device</c>, else <c>device</c>).</summary>
+    public ComputeDevice CostDevice => _costDevice ??= ComputeDevice.ForCosts(Spec);
+    ComputeDevice? _device, _costDevice;
+    /// <summary>The device the job asked for, if any: recorded in its manifest's metrics.</summary>
+    internal ComputeDevice? UsedDevice => _device ?? _costDevice;
     /// <summary>Numbers the job reports; stored in its manifest.</summary>
     public JsonObject Metrics { get; } = new();
 

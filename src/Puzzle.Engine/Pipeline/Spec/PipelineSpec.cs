@@ -20,6 +20,12 @@ public sealed record PipelineSpec
     [Description("The text for pretraining, distillation, scoring and evaluation.")]
     public required DataSpec Data { get; init; }
 
+    // Compute and cost devices are separate fields on purpose: training and scoring run where the pipeline computes
+    // (device), while costs must be measured on the inference target (scenario.device, which defaults to device).
+    // Training on a GPU for a CPU deployment, or a Slurm executor sending Measure jobs to other nodes, needs both.
+    [Description("Where the pipeline computes: cpu (float32) or cuda (bfloat16, float32 where accuracy needs it). Overridden by --device.")]
+    public DeviceKind Device { get; init; } = DeviceKind.Cpu;
+
     [Description("The block variants each layer may take instead of the parent's.")]
     public SearchSpaceSpec SearchSpace { get; init; } = new();
 

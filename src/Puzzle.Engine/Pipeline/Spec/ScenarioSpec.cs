@@ -6,8 +6,8 @@ namespace Puzzle.Engine.Pipeline.Spec;
 [Description("The inference scenario: device, batch and sequence lengths that block costs are measured in.")]
 public sealed record ScenarioSpec
 {
-    [Description("Where costs are measured.")]
-    public ScenarioDevice Device { get; init; } = ScenarioDevice.Cpu;
+    [Description("Where costs are measured: the inference target. Default: the pipeline's device.")]
+    public DeviceKind? Device { get; init; }
 
     [Description("Sequences generated at once.")]
     [Bounds(Minimum = 1)]

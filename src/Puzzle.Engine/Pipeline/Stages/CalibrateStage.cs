@@ -3,6 +3,7 @@ using Puzzle.Engine.Data;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,9 +30,9 @@ public sealed class CalibrateStage : Stage
         var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
         return
         [
-            new JobPlan(this, TrainJob, SpecSlice.Of(spec, "bld.tokens", "bld.batch"), inputs, spec.Bld.Seed),
+            new JobPlan(this, TrainJob, ComputeDevice.Keyed(SpecSlice.Of(spec, "bld.tokens", "bld.batch"), spec.Device), inputs, spec.Bld.Seed),
             // each layer's input on held-out text, shared by all of that layer's replace-1-block scores
-            new JobPlan(this, HeldoutSet, SpecSlice.Of(spec, "scoring.tokens"), inputs),
+            new JobPlan(this, HeldoutSet, ComputeDevice.Keyed(SpecSlice.Of(spec, "scoring.tokens"), spec.Device), inputs),
         ];
     }
 
@@ -43,33 +44,33 @@ public sealed class CalibrateStage : Stage
     {
         if (context.Job.Id == HeldoutSet)
         {
-            using var parentModel = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")));
+            using var parentModel = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), context.Device);
             using var heldout = TokenDataset.Open(Path.Combine(context.Input("data"), DataStage.Folder), DataSplit.Heldout);
             var order = HeldoutSequences(heldout, context.Spec.Scoring.Tokens);
-            Record(parentModel, heldout, order, context.Spec.Bld.Batch, context.OutputDirectory);
+            Record(parentModel, heldout, order, context.Spec.Bld.Batch, context.OutputDirectory, context.Device);
             context.Metrics["tokens"] = order.Length * (long)heldout.SeqLen;
             return;
         }
         var bld = context.Spec.Bld;
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
-        using var model = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")));
+        using var model = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), context.Device);
         using (var train = TokenDataset.Open(dataset, DataSplit.Train))
         {
             var sequences = Math.Clamp((bld.Tokens + train.SeqLen - 1) / train.SeqLen, 1, train.Count);
             var order = train.EpochOrder((ulong)context.Job.Seed, 0).Take((int)sequences).ToArray();
-            Record(model, train, order, bld.Batch, context.Output(TrainSet));
+            Record(model, train, order, bld.Batch, context.Output(TrainSet), context.Device);
             context.Metrics["train_tokens"] = sequences * train.SeqLen;
         }
         using (var heldout = TokenDataset.Open(dataset, DataSplit.Heldout))
         {
             var order = Enumerable.Range(0, (int)Math.Min(CheckSequences, heldout.Count)).Select(i => (long)i).ToArray();
-            Record(model, heldout, order, bld.Batch, context.Output(CheckSet));
+            Record(model, heldout, order, bld.Batch, context.Output(CheckSet), context.Device);
         }
         context.Log.WriteLine($"calibrate: {context.Metrics["train_tokens"]} tokens through {model.Config.NumLayers} layers");
     }
 
     /// <summary>Runs the parent over the sequences and appends each layer's input and its two contributions per batch.</summary>
-    static void Record(Model.CausalLM model, TokenDataset data, long[] order, int batch, string directory)
+    static void Record(Model.CausalLM model, TokenDataset data, long[] order, int batch, string directory, ComputeDevice device)
     {
         var config = model.Config;
         using var writer = new ActivationSet.Writer(directory, config.NumLayers, data.SeqLen, config.HiddenSize);
@@ -77,7 +78,7 @@ public sealed class CalibrateStage : Stage
         for (var start = 0; start < order.Length; start += batch)
         {
             using var scope = NewDisposeScope();
-            var tokens = data.GetBatch(order[start..Math.Min(order.Length, start + batch)]);
+            var tokens = device.Put(data.GetBatch(order[start..Math.Min(order.Length, start + batch)]));
             var x = model.Embed(tokens[.., ..^1]);
             var (cos, sin) = model.RotaryAt(0, x.shape[1], x.device, x.dtype);
             for (var i = 0; i < config.NumLayers; i++)

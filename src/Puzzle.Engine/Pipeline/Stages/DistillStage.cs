@@ -5,6 +5,7 @@ using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
@@ -42,7 +43,7 @@ public sealed class DistillStage : Stage
                 ["min_lr_ratio"] = o.MinLrRatio, ["weight_decay"] = o.WeightDecay, ["grad_clip"] = o.GradClip,
                 ["init"] = o.Init.ToString().ToLowerInvariant(),
             };
-            return new JobPlan(this, v.Id, config, inputs, o.Seed);
+            return new JobPlan(this, v.Id, ComputeDevice.Keyed(config, spec.Device), inputs, o.Seed);
         }).ToList();
     }
 
@@ -52,12 +53,12 @@ public sealed class DistillStage : Stage
         var modelDir = ParentStage.ModelDirectory(context.Input("parent"));
         var config = HfConfig.Read(modelDir);
         var variant = Catalog(config, spec).Single(v => v.Id == context.Job.Id);
-        using var parent = LoadLayer(modelDir, config, variant.Layer);
+        using var parent = LoadLayer(modelDir, config, variant.Layer, context.Device);
         var calibrate = context.Input("calibrate");
         var result = BlockDistiller.Distill(config, parent, variant,
             ActivationSet.Open(Path.Combine(calibrate, CalibrateStage.TrainSet)),
             ActivationSet.Open(Path.Combine(calibrate, CalibrateStage.CheckSet)),
-            BldOptions.For(spec.Bld, variant.Id), context.Log);
+            BldOptions.For(spec.Bld, variant.Id), context.Log, context.Device);
 
         SafeTensorsWriter.Write(context.Output(WeightsFile), result.Weights);
         File.WriteAllText(context.Output(CurveFile), JsonSerializer.Serialize(result.Curve, PuzzleJson.Options));
@@ -77,7 +78,7 @@ public sealed class DistillStage : Stage
         : VariantCatalog.For(parent, spec.SearchSpace);
 
     /// <summary>One parent layer, read lazily from the checkpoint: a job's memory does not grow with the parent's depth.</summary>
-    public static DecoderBlock LoadLayer(string modelDir, ModelConfig config, int layer)
+    public static DecoderBlock LoadLayer(string modelDir, ModelConfig config, int layer, ComputeDevice? device = null)
     {
         using var tensors = CheckpointTensors.Open(modelDir);
         var block = new DecoderBlock(config, config.Blocks[layer]);
@@ -88,7 +89,7 @@ public sealed class DistillStage : Stage
             p.copy_(source);
         }
         block.eval();
-        return block;
+        return (device ?? ComputeDevice.Cpu).Place(block);
     }
 
     /// <summary>The process's peak resident set (VmHWM), in bytes; 0 where /proc is not available.</summary>

@@ -6,6 +6,7 @@ using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
@@ -28,8 +29,14 @@ public sealed class EvaluateStage : Stage
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var common = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
-        JsonObject Config() => SpecSlice.Of(spec, "evaluation.tokens", "scenario.device", "scenario.batch", "scenario.prompt",
-            "scenario.generate", "scenario.repeats", "scenario.warmup");
+        JsonObject Config()
+        {
+            var config = SpecSlice.Of(spec, "evaluation.tokens", "scenario.device", "scenario.batch", "scenario.prompt",
+                "scenario.generate", "scenario.repeats", "scenario.warmup");
+            // speed depends on where it is measured, quality on where it is computed (a CPU spec keys as before)
+            config["scenario"]!["device"] = ComputeDevice.Name(ComputeDevice.CostKind(spec));
+            return ComputeDevice.Keyed(config, spec.Device);
+        }
         var jobs = new List<JobPlan> { new(this, "parent", Config(), common) };
         var heal = planned.TryGetValue("Heal", out var h) ? h : [];
         jobs.AddRange(heal.Select(j => new JobPlan(this, j.Id, Config(), new Dictionary<string, JobPlan>(common) { ["model"] = j })));
@@ -55,8 +62,8 @@ public sealed class EvaluateStage : Stage
         }
         else json["kind"] = "parent";
 
-        using var parent = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")));
-        using var model = modelDir is null ? null : ParentModel.Load(modelDir);
+        using var parent = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), context.Device);
+        using var model = modelDir is null ? null : ParentModel.Load(modelDir, context.Device);
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
         var tokens = (long)context.Job.Config["evaluation"]!["tokens"]!;
@@ -74,12 +81,15 @@ public sealed class EvaluateStage : Stage
         json["parameters"] = (model ?? parent).ParameterCount;
 
         // speed: the parent and the model alternate, so drift in the machine's load touches both alike
+        var costs = context.CostDevice;
+        costs.Place(parent);
+        if (model is not null) costs.Place(model);
         var parentSpeed = new List<Speed>();
         var modelSpeed = new List<Speed>();
         for (var r = 0; r < Rounds; r++)
         {
-            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, spec.Scenario, batch), spec.Scenario, batch));
-            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, spec.Scenario, batch), spec.Scenario, batch));
+            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, spec.Scenario, batch, costs), spec.Scenario, batch));
+            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, spec.Scenario, batch, costs), spec.Scenario, batch));
         }
         var own = Speed.Best(parentSpeed);
         var speed = model is null ? own : Speed.Best(modelSpeed);
@@ -96,7 +106,7 @@ public sealed class EvaluateStage : Stage
         };
         json["scenario"] = new JsonObject
         {
-            ["device"] = spec.Scenario.Device.ToString().ToLowerInvariant(), ["batch"] = batch, ["prompt"] = spec.Scenario.Prompt,
+            ["device"] = ComputeDevice.Name(costs.Kind), ["batch"] = batch, ["prompt"] = spec.Scenario.Prompt,
             ["generate"] = spec.Scenario.Generate, ["torch_threads"] = TorchSharp.torch.get_num_threads(),
         };
         Write(context, json);

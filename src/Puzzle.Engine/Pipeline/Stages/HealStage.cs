@@ -8,6 +8,7 @@ using Puzzle.Engine.Gkd;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Search;
 using Puzzle.Engine.Training;
 
@@ -47,7 +48,7 @@ public sealed class HealStage : Stage
             var config = SpecSlice.Of(spec, "gkd.tokens", "gkd.lr", "gkd.batch", "gkd.warmup_fraction", "gkd.min_lr_ratio",
                 "gkd.weight_decay", "gkd.grad_clip", "gkd.loss");
             config["model"] = id;
-            return new JobPlan(this, id, config, inputs, spec.Gkd.Seed);
+            return new JobPlan(this, id, ComputeDevice.Keyed(config, spec.Device), inputs, spec.Gkd.Seed);
         }).ToList();
     }
 
@@ -80,10 +81,11 @@ public sealed class HealStage : Stage
         }
         var layers = architecture["layers"].Deserialize<List<LayerChoice>>(PuzzleJson.Options)!;
         var parentDir = ParentStage.ModelDirectory(context.Input("parent"));
-        using var parent = ParentModel.Load(parentDir);
+        var device = context.Device;
+        using var parent = ParentModel.Load(parentDir, device);
         var config = ArchitectureProblem.ToModel(parent.Config, spec, new Architecture(layers, 0, new Dictionary<string, double>(), 0));
-        using var child = ChildAssembler.Assemble(parent, config, layers, variant =>
-            context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null);
+        using var child = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
+            context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
         context.Log.WriteLine($"{id}: {child.ParameterCount:N0} parameters ({(double)child.ParameterCount / parent.ParameterCount:P0} of the parent), " +
                               $"predicted speedup {(double)architecture["predicted"]!["speedup"]!:0.00}x");
 
@@ -104,7 +106,7 @@ public sealed class HealStage : Stage
         var checkpoints = new TrainCheckpoints(context.ResumeDirectory, gkd.CheckpointEvery);
         var resumedFrom = checkpoints.LatestStep;
         var curve = Trainer.Run(child.named_parameters().Select(p => (p.name, p.parameter)),
-            train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch), b => loss.Of(b).Total,
+            train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Of(b).Total,
             (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints);
         var seconds = clock.Elapsed.TotalSeconds;
         child.eval();

@@ -5,13 +5,15 @@ using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
 /// Measure: the cost of every distinct subblock shape in the library (cost depends on shape, not layer), of the
-/// non-block parts and of the whole parent, in the spec's scenario on its device, per batch size searched. Weights
-/// are random: latency does not depend on their values. Runs alone, so that no other job skews the timings.
+/// non-block parts and of the whole parent, in the spec's scenario on its device (scenario.device, else device), per
+/// batch size searched. Weights are random: latency does not depend on their values. Runs alone, so that no other job
+/// skews the timings.
 /// </summary>
 public sealed class MeasureStage : Stage
 {
@@ -43,6 +45,9 @@ public sealed class MeasureStage : Stage
             JobPlan Job(string id, string kind, string shape)
             {
                 var config = SpecSlice.Of(spec, "scenario.device", "scenario.prompt", "scenario.generate", "scenario.repeats", "scenario.warmup", "scenario.target");
+                // the device costs are measured on, as resolved: a CPU spec keeps the key it had before device existed
+                config["scenario"]!["device"] = ComputeDevice.Name(ComputeDevice.CostKind(spec));
+                ComputeDevice.Keyed(config, ComputeDevice.CostKind(spec));
                 config["batch"] = batch;
                 config["kind"] = kind;
                 config["shape"] = shape;
@@ -73,17 +78,19 @@ public sealed class MeasureStage : Stage
             _ => null,
         };
         TorchSharp.torch.manual_seed(0);
+        var device = context.CostDevice;
         MeasuredCost cost;
-        if (shape is not null) cost = CostMeter.Block(parent, shape, spec.Scenario, batch);
-        else if (kind == "head") cost = CostMeter.Head(parent, spec.Scenario, batch);
+        if (shape is not null) cost = CostMeter.Block(parent, shape, spec.Scenario, batch, device);
+        else if (kind == "head") cost = CostMeter.Head(parent, spec.Scenario, batch, device);
         else
         {
-            using var model = new CausalLM(parent);
-            cost = CostMeter.Model(model, spec.Scenario, batch);
+            using var model = device.Place(new CausalLM(parent));
+            cost = CostMeter.Model(model, spec.Scenario, batch, device);
         }
         var doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
         doc["batch"] = batch;
         doc["threads"] = TorchSharp.torch.get_num_threads();
+        doc["device"] = device.ToString();
         if (shape is not null && spec.Scenario.Target is { } target && Hardware.Known.TryGetValue(target, out var hw))
         {
             var (prefill, decode) = Roofline.Block(parent, shape, batch, spec.Scenario.Prompt, spec.Scenario.Generate, hw);

@@ -2,6 +2,7 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
@@ -12,8 +13,8 @@ public static class ParentModel
         ? HfConfig.Read(ParentStage.ResolvePath(spec, path))
         : ParentBuilder.ModelConfig(spec.Parent.Pretrain!, spec.Parent.Pretrain!.VocabSize, spec.Data.SeqLen, null, null);
 
-    /// <summary>The trained parent, loaded whole (for stages that run it end to end).</summary>
-    public static CausalLM Load(string modelDirectory)
+    /// <summary>The trained parent, loaded whole (for stages that run it end to end), on <paramref name="device"/> (default: CPU).</summary>
+    public static CausalLM Load(string modelDirectory, ComputeDevice? device = null)
     {
         var (config, tensors) = Checkpoint.Open(modelDirectory);
         using (tensors)
@@ -21,7 +22,7 @@ public static class ParentModel
             var model = new CausalLM(config);
             model.LoadWeights(tensors.Read);
             model.eval();
-            return model;
+            return (device ?? ComputeDevice.Cpu).Place(model);
         }
     }
 }

@@ -5,6 +5,7 @@ using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Parents;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Pipeline.Stages;
@@ -33,7 +34,8 @@ public sealed class ParentStage : Stage
             ["tokenizer"] = planned["Tokenizer"].Single(),
             ["data"] = planned["Data"].Single(),
         };
-        return [new JobPlan(this, "parent", SpecSlice.Of(spec, "parent.pretrain", "data.seq_len"), inputs, spec.Parent.Pretrain!.Seed)];
+        return [new JobPlan(this, "parent", ComputeDevice.Keyed(SpecSlice.Of(spec, "parent.pretrain", "data.seq_len"), spec.Device), inputs,
+            spec.Parent.Pretrain!.Seed)];
     }
 
     /// <summary>The folder holding the parent's Hugging Face checkpoint, given the Parent job's published folder.</summary>
@@ -58,7 +60,7 @@ public sealed class ParentStage : Stage
         }
         using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
         var report = ParentBuilder.Pretrain(spec.Parent.Pretrain!, tokenizer, Path.Combine(context.Input("data"), DataStage.Folder),
-            context.Output(ModelFolder), context.Log.WriteLine, context.Log);
+            context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device);
         context.Metrics["parameters"] = report.Parameters;
         context.Metrics["heldout_loss"] = report.Heldout.Loss;
         context.Metrics["heldout_top1"] = report.Heldout.Top1;

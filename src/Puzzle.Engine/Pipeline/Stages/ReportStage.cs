@@ -30,6 +30,7 @@ public sealed class ReportStage : Stage
         foreach (var j in planned["Heal"]) inputs["heal:" + j.Id] = j;
         foreach (var j in planned["Distill"]) inputs["bld:" + j.Id] = j;
         var config = SpecSlice.Of(spec, "name", "constraints", "scenario.device", "scenario.batch", "scenario.prompt", "scenario.generate");
+        config["scenario"]!["device"] = Runtime.ComputeDevice.Name(Runtime.ComputeDevice.CostKind(spec)); // as resolved: a CPU spec keys as before
         return [new JobPlan(this, "report", config, inputs)];
     }
 
@@ -57,7 +58,7 @@ public sealed class ReportStage : Stage
             ["key"] = context.Job.Key,
             ["scenario"] = new JsonObject
             {
-                ["device"] = spec.Scenario.Device.ToString().ToLowerInvariant(), ["batch"] = spec.Scenario.Batch,
+                ["device"] = Runtime.ComputeDevice.Name(Runtime.ComputeDevice.CostKind(spec)), ["batch"] = spec.Scenario.Batch,
                 ["prompt"] = spec.Scenario.Prompt, ["generate"] = spec.Scenario.Generate,
             },
             ["constraints"] = search["constraints"]!.DeepClone(),

@@ -6,6 +6,7 @@ using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Pipeline.Stages;
@@ -39,7 +40,7 @@ public sealed class ScoreStage : Stage
             };
             foreach (var v in variants.Where(v => distill.ContainsKey(v.Id))) inputs["variant:" + v.Id] = distill[v.Id];
             var config = new JsonObject { ["layer"] = layer, ["variants"] = new JsonArray(variants.Select(v => (JsonNode)v.Id).ToArray()) };
-            return new JobPlan(this, $"layer{layer}", config, inputs);
+            return new JobPlan(this, $"layer{layer}", ComputeDevice.Keyed(config, spec.Device), inputs);
         }).ToList();
     }
 
@@ -47,7 +48,8 @@ public sealed class ScoreStage : Stage
     {
         var layer = (int)context.Job.Config["layer"]!;
         var modelDir = ParentStage.ModelDirectory(context.Input("parent"));
-        using var parent = ParentModel.Load(modelDir);
+        var device = context.Device;
+        using var parent = ParentModel.Load(modelDir, device);
         var config = parent.Config;
         var variants = DistillStage.Catalog(config, context.Spec).Where(v => v.Layer == layer && !v.IsParent).ToList();
         var blocks = variants.ToDictionary(v => v.Id, v => LibraryBlock.Build(config, parent.model.layers[layer], v,
@@ -60,13 +62,13 @@ public sealed class ScoreStage : Stage
         var parentSums = new LmMetricsAccumulator();
         using (no_grad())
         {
-            var (cos, sin) = parent.RotaryAt(0, data.SeqLen, CPU, float32);
+            var (cos, sin) = parent.RotaryAt(0, data.SeqLen, device.Device, device.DType);
             for (var start = 0; start < sequences.Length; start += context.Spec.Bld.Batch)
             {
                 using var scope = NewDisposeScope();
                 var batch = sequences[start..Math.Min(sequences.Length, start + context.Spec.Bld.Batch)];
-                var x = activations.Read(ActivationSet.InputOf(layer), batch);
-                var targets = data.GetBatch(batch)[.., 1..];
+                var x = device.Put(activations.Read(ActivationSet.InputOf(layer), batch));
+                var targets = device.Put(data.GetBatch(batch)[.., 1..]);
                 var reference = parent.Head(parent.RunBlocks(x, layer, config.NumLayers));
                 parentSums.Add(reference, targets);
                 foreach (var v in variants)

@@ -28,6 +28,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
 
     readonly SlurmSpec _slurm;
     readonly IReadOnlyList<string> _command;
+    readonly IReadOnlyList<string> _jobArguments;
     readonly string _specPath;
     readonly string _baseDirectory;
     readonly CacheStore _store;
@@ -47,9 +48,10 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     Task? _poller;
 
     public SlurmJobLauncher(SlurmSpec slurm, IReadOnlyList<string> command, string specPath, string baseDirectory, CacheStore store,
-        string pipeline, TextWriter? console = null)
+        string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null)
     {
         SlurmClient.RequireOnPath();
+        _jobArguments = jobArguments ?? [];
         (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, Path.GetFullPath(specPath), baseDirectory, store, pipeline);
         _console = TextWriter.Synchronized(console ?? TextWriter.Null);
     }
@@ -132,7 +134,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     {
         Directory.CreateDirectory(_runDirectory!);
         var path = Path.Combine(_runDirectory!, "task.sh");
-        File.WriteAllText(path, SlurmTaskScript.Text(_command, _specPath, _store.Root, runId));
+        File.WriteAllText(path, SlurmTaskScript.Text(_command, _specPath, _store.Root, runId, _jobArguments));
         return path;
     }
 

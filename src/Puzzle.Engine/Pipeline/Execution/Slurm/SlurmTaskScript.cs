@@ -11,9 +11,11 @@ public static partial class SlurmTaskScript
 {
     public const string ExitLine = "== exit code ";
 
-    public static string Text(IReadOnlyList<string> command, string specPath, string storeRoot, string runId)
+    /// <param name="jobArguments">passed to every <c>puzzle job</c> (e.g. <c>--device cuda</c>), so tasks plan the keys the run planned</param>
+    public static string Text(IReadOnlyList<string> command, string specPath, string storeRoot, string runId, IReadOnlyList<string>? jobArguments = null)
     {
         var cli = string.Join(" ", command.Select(Quote));
+        var extra = string.Concat((jobArguments ?? []).Select(a => " " + Quote(a)));
         return $$"""
             #!/bin/bash
             # Written by Puzzle for one run on Slurm: array task i runs the pipeline job on line i+1 of the task list ($1).
@@ -22,7 +24,7 @@ public static partial class SlurmTaskScript
             threads=${SLURM_CPUS_PER_TASK:-1}
             echo "== slurm job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ), $threads cpu(s)${CUDA_VISIBLE_DEVICES:+, gpus $CUDA_VISIBLE_DEVICES}" >>"$log"
             export {{JobRunner.RunIdVariable}}={{Quote(runId)}} OMP_NUM_THREADS="$threads"
-            {{cli}} job {{Quote(specPath)}} --stage "$stage" --id "$id" --key "$key" --threads "$threads" --store {{Quote(storeRoot)}} >>"$log" 2>&1
+            {{cli}} job {{Quote(specPath)}} --stage "$stage" --id "$id" --key "$key" --threads "$threads" --store {{Quote(storeRoot)}}{{extra}} >>"$log" 2>&1
             code=$?
             echo "{{ExitLine}}$code" >>"$log"
             exit $code

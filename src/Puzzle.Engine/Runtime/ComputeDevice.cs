@@ -1,0 +1,106 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Pipeline.Spec;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Runtime;
+
+/// <summary>
+/// Where a job computes and in which precision. Every stage gets one through its JobContext; nothing else decides.
+/// <list type="bullet">
+/// <item>CPU: float32 throughout (bf16 matmuls are ~170x slower on CPUs without AMX), exactly as before devices existed.</item>
+/// <item>CUDA: bfloat16 weights and activations; float32 where accuracy needs it: RMSNorm statistics and rotary angles
+/// (the model), losses (cross-entropy and normalized MSE on float32 values), log-softmax and KL (float64, the metrics),
+/// optimizer master weights and moments (<see cref="Training.Trainer"/>), least-squares normal equations (float64).</item>
+/// </list>
+/// </summary>
+public sealed record ComputeDevice
+{
+    ComputeDevice(DeviceKind kind, ScalarType dtype) => (Kind, DType) = (kind, dtype);
+
+    public DeviceKind Kind { get; }
+    /// <summary>The dtype weights and activations are computed in.</summary>
+    public ScalarType DType { get; }
+    public Device Device => Kind == DeviceKind.Cuda ? CUDA : CPU;
+    public bool IsCuda => Kind == DeviceKind.Cuda;
+
+    /// <summary>The CPU in float32 (needs no check: torch always has it).</summary>
+    public static ComputeDevice Cpu { get; } = new(DeviceKind.Cpu, float32);
+
+    /// <summary>The compute dtype of a device kind: float32 on CPU, bfloat16 on CUDA.</summary>
+    public static ScalarType DefaultDType(DeviceKind kind) => kind == DeviceKind.Cuda ? bfloat16 : float32;
+
+    /// <summary>A device of <paramref name="kind"/>, checked to be usable in this process.</summary>
+    /// <param name="askedBy">what asked for it, for the error: e.g. <c>pipelines/ci.yaml: device</c> or <c>--device</c></param>
+    /// <param name="dtype">the compute dtype (default: <see cref="DefaultDType"/>); float32 or bfloat16</param>
+    /// <exception cref="InvalidOperationException">CUDA was asked for and torch sees no CUDA device.</exception>
+    public static ComputeDevice Open(DeviceKind kind, string askedBy, ScalarType? dtype = null)
+    {
+        var type = dtype ?? DefaultDType(kind);
+        if (type is not (ScalarType.Float32 or ScalarType.BFloat16))
+            throw new ArgumentException($"{askedBy}: compute dtype must be float32 or bfloat16, got {type}");
+        if (kind == DeviceKind.Cpu && type == float32) return Cpu;
+        TorchRuntime.EnsureLoaded();
+        if (kind == DeviceKind.Cuda && !cuda.is_available())
+            throw new InvalidOperationException(
+                $"{askedBy} is cuda, but this process sees no CUDA device (torch.cuda.is_available() is false). " +
+                "Run on a machine with an NVIDIA GPU and driver, with a CUDA libtorch: build with -p:PuzzleTorch=cuda, or with " +
+                "-p:PuzzleTorch=external and a CUDA PyTorch's torch/lib and nvidia/*/lib on LD_LIBRARY_PATH (README, \"GPU\"). " +
+                "Or set device: cpu.");
+        return new ComputeDevice(kind, type);
+    }
+
+    /// <summary>Where a pipeline computes: its <c>device</c> (possibly overridden by <c>--device</c>).</summary>
+    public static ComputeDevice For(PipelineSpec spec) => Open(spec.Device, $"{Where(spec)}: device");
+
+    /// <summary>Where a pipeline's costs are measured: <c>scenario.device</c>, else its <c>device</c>.</summary>
+    public static ComputeDevice ForCosts(PipelineSpec spec) =>
+        Open(CostKind(spec), $"{Where(spec)}: {(spec.Scenario.Device is null ? "device" : "scenario.device")}");
+
+    /// <summary>The device kind costs are measured on: <c>scenario.device</c>, else the pipeline's <c>device</c>.</summary>
+    public static DeviceKind CostKind(PipelineSpec spec) => spec.Scenario.Device ?? spec.Device;
+
+    /// <summary>
+    /// Adds the device to a job's key config where the job's result depends on it: nothing on CPU (keys stay what they
+    /// were before devices existed), <c>"device": "cuda"</c> otherwise (bfloat16 results differ from float32 ones).
+    /// </summary>
+    public static JsonObject Keyed(JsonObject config, DeviceKind kind)
+    {
+        if (kind != DeviceKind.Cpu) config["device"] = Name(kind);
+        return config;
+    }
+
+    /// <summary>The spec spelling of a device kind: <c>cpu</c>, <c>cuda</c>.</summary>
+    public static string Name(DeviceKind kind) => kind.ToString().ToLowerInvariant();
+
+    /// <summary>A tensor on this device: floating point in the compute dtype, integers (token ids) as they are.</summary>
+    public Tensor Put(Tensor t)
+    {
+        var floating = t.is_floating_point();
+        if (t.device_type == Device.type && (!floating || t.dtype == DType)) return t;
+        return floating ? t.to(DType, Device) : t.to(Device);
+    }
+
+    /// <summary>Moves a module's parameters to this device in the compute dtype (nothing when they are there); returns it.</summary>
+    public T Place<T>(T module) where T : nn.Module
+    {
+        var first = module.parameters().FirstOrDefault();
+        if (first is null || (first.device_type == Device.type && first.dtype == DType)) return module;
+        module.to(Device);
+        module.to(DType);
+        return module;
+    }
+
+    /// <summary>Waits for the device's queued work: CUDA kernels run asynchronously, so a clock read without this times the launch, not the work.</summary>
+    public void Synchronize()
+    {
+        if (IsCuda) cuda.synchronize();
+    }
+
+    /// <summary>Bytes of one element of the compute dtype (what a parameter or a cached key costs in memory here).</summary>
+    public int ElementBytes => DType == bfloat16 ? 2 : 4;
+
+    public override string ToString() => $"{Name(Kind)} ({DType.ToString().ToLowerInvariant()})";
+
+    static string Where(PipelineSpec spec) => spec.SourcePath.Length > 0 ? spec.SourcePath : spec.Name;
+}

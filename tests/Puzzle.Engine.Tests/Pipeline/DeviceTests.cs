@@ -1,0 +1,122 @@
+using Puzzle.Engine.Cost;
+using Puzzle.Engine.Library;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Runtime;
+using Puzzle.Engine.Tests.Cli;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>The compute device in the spec, on the CLI, in the keys, and the bfloat16 path, on the CPU that CI has.</summary>
+[Collection(nameof(ConsoleCollection))]
+public class DeviceTests
+{
+    static Dictionary<string, string> Keys(PipelineSpec spec) =>
+        PipelineGraph.Plan(spec, PuzzleStages.All()).Jobs.Values.SelectMany(j => j).ToDictionary(j => j.Name, j => j.Key);
+
+    static string StageOf(string job) => job[..job.IndexOf('/')];
+
+    [Fact]
+    public void Keys_include_the_device_where_results_depend_on_it_and_nowhere_else()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var cpu = repo.Load();
+        var onCpu = Keys(cpu);
+        var onCuda = Keys(cpu with { Device = DeviceKind.Cuda });
+        var changed = onCpu.Keys.Where(j => onCpu[j] != onCuda[j]).Select(StageOf).Distinct().Order().ToArray();
+        Assert.Equal(["Calibrate", "Distill", "Evaluate", "Heal", "Measure", "Parent", "Report", "Score", "Search"], changed);
+        Assert.All(onCpu.Keys.Where(j => StageOf(j) is "Tokenizer" or "Data"), j => Assert.Equal(onCpu[j], onCuda[j]));
+
+        // trained on a GPU, measured on the CPU it will serve on: the costs are the CPU's, whatever trained the model
+        var cpuTarget = Keys(cpu with { Device = DeviceKind.Cuda, Scenario = cpu.Scenario with { Device = DeviceKind.Cpu } });
+        Assert.All(onCpu.Keys.Where(j => StageOf(j) == "Measure"), j => Assert.Equal(onCpu[j], cpuTarget[j]));
+        var gpuTarget = Keys(cpu with { Scenario = cpu.Scenario with { Device = DeviceKind.Cuda } });
+        Assert.All(onCpu.Keys.Where(j => StageOf(j) == "Measure"), j => Assert.NotEqual(onCpu[j], gpuTarget[j]));
+        Assert.Equal(onCpu["Parent/parent"], gpuTarget["Parent/parent"]);
+    }
+
+    [Fact]
+    public void A_cpu_spec_keys_its_jobs_as_before_devices_existed()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var graph = PipelineGraph.Plan(repo.Load(), PuzzleStages.All());
+        Assert.All(graph.Jobs.Values.SelectMany(j => j), j => Assert.False(j.Config.ContainsKey("device"), j.Name));
+        Assert.All(graph.Jobs["Measure"], j => Assert.Equal("cpu", (string?)j.Config["scenario"]!["device"]));
+    }
+
+    [Fact]
+    public async Task A_job_asked_to_run_on_cuda_without_a_gpu_fails_with_the_remedy()
+    {
+        Fixtures.Torch();
+        if (cuda.is_available()) return; // the GPU path is checked by examples/gpu/device-check.sh
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\ndevice: cuda\n");
+        var session = PipelineSession.Open(repo.SpecPath);
+        var summary = await session.RunAsync("Parent", session.InProcessLauncher(), TextWriter.Null);
+        Assert.Equal(["Data/tokens", "Tokenizer/tokenizer"], summary.Where(JobOutcome.Ran).Select(j => $"{j.Stage}/{j.Job}").Order());
+        var parent = Assert.Single(summary.Where(JobOutcome.Failed));
+        var log = File.ReadAllText(parent.Log!);
+        Assert.Contains("test.yaml: device is cuda", log);
+        Assert.Contains("torch.cuda.is_available() is false", log);
+    }
+
+    [Fact]
+    public void The_cli_device_option_overrides_the_spec_for_planning_and_is_checked()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (exit, cpuOut, _) = CliRunner.Run("graph", repo.SpecPath, "--json");
+        Assert.Equal(0, exit);
+        var (exit2, cudaOut, _) = CliRunner.Run("graph", repo.SpecPath, "--json", "--device", "cuda");
+        Assert.Equal(0, exit2);
+        var parentKey = Keys(repo.Load() with { Device = DeviceKind.Cuda })["Parent/parent"];
+        Assert.Contains(parentKey, cudaOut);
+        Assert.DoesNotContain(parentKey, cpuOut);
+        var (bad, _, err) = CliRunner.Run("status", repo.SpecPath, "--device", "gpu");
+        Assert.NotEqual(0, bad);
+        Assert.Contains("gpu", err);
+    }
+
+    [Fact]
+    public void Job_processes_are_told_the_override_so_they_plan_the_same_key()
+    {
+        Assert.Empty(Puzzle.Cli.Commands.PipelineOptions.JobArguments(null));
+        Assert.Equal(["--device", "cuda"], Puzzle.Cli.Commands.PipelineOptions.JobArguments("cuda"));
+        var script = Engine.Pipeline.Execution.Slurm.SlurmTaskScript.Text(["/opt/puzzle"], "/x/spec.yaml", "/x/store", "run1", ["--device", "cuda"]);
+        Assert.Contains("--store '/x/store' '--device' 'cuda' >>", script);
+    }
+
+    [Fact]
+    public async Task The_block_library_and_costs_work_in_bfloat16()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var session = PipelineSession.Open(repo.SpecPath);
+        Assert.True((await session.RunAsync("Calibrate", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
+        var modelDir = ParentStage.ModelDirectory(session.Store.Find(session.Graph.Find("Parent", "parent").Key)!.Directory);
+        var calibrate = session.Store.Find(session.Graph.Find("Calibrate", "activations").Key)!.Directory;
+        var config = Engine.Checkpoints.HfConfig.Read(modelDir);
+        // what CUDA computes in, on the CPU: the same code path without the GPU
+        var bf16 = ComputeDevice.Open(DeviceKind.Cpu, "test", ScalarType.BFloat16);
+        using var parent = DistillStage.LoadLayer(modelDir, config, 0, bf16);
+        Assert.Equal(ScalarType.BFloat16, parent.parameters().First().dtype);
+        var train = ActivationSet.Open(Path.Combine(calibrate, CalibrateStage.TrainSet));
+        var check = ActivationSet.Open(Path.Combine(calibrate, CalibrateStage.CheckSet));
+        var catalog = DistillStage.Catalog(config, session.Spec);
+        foreach (var id in new[] { "layer0.ffn.ratio0.5", "layer0.attention.linear" })
+        {
+            var variant = catalog.Single(v => v.Id == id);
+            var result = BlockDistiller.Distill(config, parent, variant, train, check, BldOptions.For(session.Spec.Bld, id), TextWriter.Null, bf16);
+            Assert.True(double.IsFinite(result.FinalNmse) && result.FinalNmse < 1, $"{id}: final nmse {result.FinalNmse}");
+            Assert.All(result.Weights.Values, w => Assert.Equal(ScalarType.BFloat16, w.dtype));
+        }
+        var shape = new BlockConfig(AttentionConfig.Gqa(2), FfnConfig.NoOp);
+        var scenario = session.Spec.Scenario with { Prompt = 8, Generate = 2, Repeats = 1, Warmup = 0 };
+        var cost = CostMeter.Block(config, shape, scenario, 1, bf16);
+        var f32 = CostMeter.Block(config, shape, scenario, 1);
+        Assert.Equal(f32.ParameterBytes / 2, cost.ParameterBytes);
+        Assert.Equal(f32.KvBytesPerToken / 2, cost.KvBytesPerToken);
+    }
+}
