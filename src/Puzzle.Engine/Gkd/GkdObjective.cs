@@ -1,4 +1,5 @@
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -31,11 +32,11 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         for (var l = 0; l < childHidden.Count; l++)
         {
             var similarity = F.cosine_similarity(childHidden[l].to(float32), parentHidden[l].to(float32), dim: -1);
-            cos = cos + (ones_like(similarity) - similarity).mean();
+            cos = cos + StableReduction.Mean(ones_like(similarity) - similarity);
         }
         var logQ = F.log_softmax(logits.reshape(-1, vocab).to(float32), 1);
         var logP = F.log_softmax(parentLogits.reshape(-1, vocab).to(float32), 1);
-        var klTerm = (logP.exp() * (logP - logQ)).sum(1).mean();
+        var klTerm = StableReduction.Mean((logP.exp() * (logP - logQ)).sum(1)); // means that do not follow the thread count
         var lmTerm = F.nll_loss(logQ, targets.reshape(-1));
         var total = cos * Weight(cosine, cos) + klTerm * Weight(kl, cos) + lmTerm * Weight(lm, cos);
         return new GkdTerms(total, cos, klTerm, lmTerm);

@@ -26,7 +26,7 @@ public static class Reproducibility
         if (stages.Contains("Parent") && spec.Parent.Pretrain is not null)
             notes.Add("Parent: parent_report.json records the pretraining time and tokens/s.");
         if (stages.Contains("Heal")) notes.Add("Heal: heal.json records the GKD time and tokens/s.");
-        if (spec.Scenario.Device == ScenarioDevice.Cuda)
+        if (spec.Device == DeviceKind.Cuda || spec.Scenario.Device == DeviceKind.Cuda)
             notes.Add("CUDA: GPU kernels (cuBLAS matmuls, attention) round differently across GPU models and CUDA/cuDNN versions and " +
                       "some are nondeterministic; results made on a GPU are reproducible only approximately, never bit for bit against a CPU build.");
         notes.Add("CPU: libtorch chooses its kernels by the processor's instruction set (AVX2, AVX-512), so another processor model " +
