@@ -23,9 +23,12 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         var session = repo.Open();
         using (var plain = new TempDir())
         {
-            // the executor section is no part of any job's key: the same jobs as the committed ci.yaml
+            // the executor section is no part of any job's key: the same jobs as the committed ci.yaml (but Pack and
+            // Publish, which package the spec file as written and so hash its bytes)
+            static IEnumerable<(string, string)> Keys(PipelineSession s) =>
+                s.Graph.JobsFor(null).Where(j => j.Stage.Name is not ("Pack" or "Publish")).Select(j => (j.Name, j.Key));
             var ci = PipelineSession.Open(SlurmRepo.OriginalSpec, plain.Path);
-            Assert.Equal(ci.Graph.JobsFor(null).Select(j => (j.Name, j.Key)), session.Graph.JobsFor(null).Select(j => (j.Name, j.Key)));
+            Assert.Equal(Keys(ci), Keys(session));
         }
         var console = new Transcript();
         RunSummary onSlurm;
