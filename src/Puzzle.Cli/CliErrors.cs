@@ -21,7 +21,7 @@ public static class CliErrors
             Console.Error.WriteLine(e.Message); // already FILE:LINE:COLUMN: error: ..., one line per error
             return 1;
         }
-        catch (Exception e) when (e is CheckpointException or PackageIntegrityException or FeedException or ExportException or InvalidDataException or FileNotFoundException
+        catch (Exception e) when (e is Engine.Search.SearchInfeasibleException or CheckpointException or PackageIntegrityException or FeedException or ExportException or InvalidDataException or FileNotFoundException
                                       or DirectoryNotFoundException or IOException or ArgumentException or InvalidOperationException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
