@@ -7,7 +7,7 @@ namespace Puzzle.Engine.Reporting;
 /// <summary>Several named lines on one chart, as a standalone SVG (no scripts, fonts or links): loss curves.</summary>
 public static class SvgLines
 {
-    const double Width = 640, Height = 360, Left = 70, Right = 150, Top = 20, Bottom = 50;
+    const double Width = 700, Height = 360, Left = 70, Right = 200, Top = 20, Bottom = 50;
     static readonly string[] Palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
     /// <param name="logY">plot log10 of y (losses spanning decades)</param>
@@ -52,6 +52,11 @@ public static class SvgLines
     }
 
     static string N(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
-    static string T(double v) => v.ToString("G3", CultureInfo.InvariantCulture);
+    static string T(double v) => Math.Abs(v) switch
+    {
+        >= 1e6 => (v / 1e6).ToString("0.##", CultureInfo.InvariantCulture) + "M",
+        >= 1e3 => (v / 1e3).ToString("0.#", CultureInfo.InvariantCulture) + "k",
+        _ => v.ToString("G3", CultureInfo.InvariantCulture),
+    };
     static string E(string s) => SecurityElement.Escape(s) ?? "";
 }

@@ -14,7 +14,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ReportStage : Stage
 {
     public override string Name => "Report";
-    public override int Version => 1;
+    public override int Version => 2; // 2: readable axis labels and legends in report.html
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate"];
     public override string Description => "write report.json and report.html";
     public const string JsonFile = "report.json", HtmlFile = "report.html";
