@@ -7,7 +7,7 @@ using Puzzle.Engine.Pipeline.Cache;
 namespace Puzzle.Engine.Tests.Pipeline;
 
 /// <summary>
-/// The micro pipeline through Export, Pack and Publish with the real CLI (a process per job), twice from an empty
+/// The CI pipeline (pipelines/ci.yaml) through Export, Pack and Publish with the real CLI (a process per job), twice from an empty
 /// store: the same keys, and bit-identical weights, scores and data however the jobs were scheduled (2 job processes ×
 /// 1 thread, then 1 job at a time in this process on 2 threads). The second run reuses the first's Measure entries, since latencies are
 /// measurements (the package's provenance says so); everything that quotes a measurement is compared without it.
@@ -15,26 +15,8 @@ namespace Puzzle.Engine.Tests.Pipeline;
 [Collection(nameof(TimingCollection))] // it measures speed: no other test beside it
 public class ShipPipelineTests
 {
-    const string Spec = """
-        name: ship
-        parent:
-          pretrain: { vocab_size: 300, hidden: 32, layers: 2, heads: 4, kv_heads: 2, intermediate: 64, tokens: 3000, batch: 4 }
-        data:
-          train: [text/*.txt]
-          seq_len: 16
-          heldout_fraction: 0.1
-        search_space:
-          attention: { kv_heads: [1], linear: false }
-          ffn: { ratios: [0.5, 0.25], linear: false, round_to: 16 }
-        bld: { tokens: 2000 }
-        scoring: { tokens: 400 }
-        scenario: { batch: 2, prompt: 16, generate: 4, repeats: 1, warmup: 0 }
-        constraints: { params_vs_parent: 0.8 }
-        gkd: { tokens: 2000, batch: 4 }
-        evaluation: { tokens: 400, baselines: [uniform] }
-        export: { dtype: bfloat16 }
-        pack: { id: Puzzle.Test.Ship }
-        """;
+    /// <summary>The CI pipeline itself (pipelines/ci.yaml), copied into a throwaway repository with its own store and feed.</summary>
+    static string Spec => File.ReadAllText(Path.Combine(TestRepo.Source, "pipelines", "ci.yaml"));
 
     /// <summary>Files that quote a wall-clock measurement, compared with every measured field taken out.</summary>
     static readonly Dictionary<string, string[]> Measured = new()
@@ -63,9 +45,9 @@ public class ShipPipelineTests
         var session = PipelineSession.Open(repo.SpecPath);
         var packJob = session.Graph.Find("Pack", "pack");
         var nupkg = Assert.Single(Directory.GetFiles(Path.Combine(repo.Root, "artifacts", "feed"), "*.nupkg"));
-        Assert.Equal($"Puzzle.Test.Ship.0.0.0-k{packJob.Key[..12]}.nupkg", Path.GetFileName(nupkg));
-        Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ship", "package", Path.GetFileName(nupkg))));
-        Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ship", "export", "child1", "model", "model.safetensors")));
+        Assert.Equal($"Puzzle.Ci.0.0.0-k{packJob.Key[..12]}.nupkg", Path.GetFileName(nupkg));
+        Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ci", "package", Path.GetFileName(nupkg))));
+        Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ci", "export", "child1", "model", "model.safetensors")));
         using var restored = new TempDir();
         ZipFile.ExtractToDirectory(nupkg, restored.Path);
         var package = PackagedModel.Load(restored.Path);
