@@ -113,6 +113,20 @@ public sealed class TokenDataset : IDisposable
     /// <summary>A permutation of 0..Count−1 that depends only on <paramref name="seed"/> and <paramref name="epoch"/>.</summary>
     public long[] EpochOrder(ulong seed, int epoch) => Shuffle(Count, seed, epoch);
 
+    /// <summary>The first <paramref name="count"/> sequences (all, when fewer) in order, as index batches: a fixed evaluation set.</summary>
+    public IEnumerable<long[]> Leading(long count, int batchSize)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize));
+        count = Math.Min(count, Count);
+        for (long i = 0; i < count; i += batchSize)
+        {
+            var n = (int)Math.Min(batchSize, count - i);
+            var batch = new long[n];
+            for (var j = 0; j < n; j++) batch[j] = i + j;
+            yield return batch;
+        }
+    }
+
     /// <summary>Index batches of one epoch in shuffled order; with <paramref name="dropLast"/> a final short batch is left out.</summary>
     public IEnumerable<long[]> Batches(int batchSize, ulong seed, int epoch, bool dropLast = true)
     {

@@ -48,9 +48,7 @@ public static class EvalJob
             data.RequireTokenizer(tokenizer);
             var count = Math.Min(data.Count, request.MaxSequences ?? long.MaxValue);
             log?.Invoke($"eval: {count:N0} windows of {data.SeqLen} tokens from {string.Join(", ", request.Data)}");
-            var batches = Enumerable.Range(0, (int)((count + request.Batch - 1) / request.Batch))
-                .Select(b => Enumerable.Range(0, (int)Math.Min(request.Batch, count - (long)b * request.Batch)).Select(i => (long)b * request.Batch + i).ToArray())
-                .Select(data.GetBatch);
+            var batches = data.Leading(count, request.Batch).Select(data.GetBatch);
             return new EvalResult(request, data.SeqLen, Evaluator.Evaluate(model, batches, teacher));
         }
         finally

@@ -37,7 +37,7 @@ public static class Baselines
     /// layer still does not meet the limits.
     /// </summary>
     /// <param name="blockInfluence">per layer, 1 − cos(layer input, layer output) on the parent's held-out activations</param>
-    public static Architecture? ShortGpt(SearchProblem problem, IReadOnlyList<double> blockInfluence, IReadOnlyList<string> parentIds)
+    public static Architecture? ShortGpt(SearchProblem problem, IReadOnlyList<double> blockInfluence, IReadOnlyCollection<string> parentIds)
     {
         problem.Validate();
         if (blockInfluence.Count != problem.Layers.Count)
@@ -142,7 +142,7 @@ public static class Baselines
         return -1;
     }
 
-    static int ParentIndex(IReadOnlyList<SearchOption> options, IReadOnlyList<string> parentIds, int layer)
+    static int ParentIndex(IReadOnlyList<SearchOption> options, IReadOnlyCollection<string> parentIds, int layer)
     {
         for (var i = 0; i < options.Count; i++)
             if (parentIds.Contains(options[i].Id)) return i;

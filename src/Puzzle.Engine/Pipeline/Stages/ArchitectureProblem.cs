@@ -104,12 +104,12 @@ public static class ArchitectureProblem
     static bool IsParent(IReadOnlyList<BlockVariant> catalog, string id) => catalog.Any(v => v.Id == id && v.IsParent);
 
     /// <summary>The chosen architecture as a model configuration (the parent's shape with each layer's choice).</summary>
-    public static ModelConfig ToModel(ModelConfig parent, PipelineSpec spec, Architecture a)
+    public static ModelConfig ToModel(ModelConfig parent, PipelineSpec spec, IReadOnlyList<LayerChoice> layers)
     {
         var byId = VariantCatalog.For(parent, spec.SearchSpace).Concat(VariantCatalog.Coupled(parent, spec.SearchSpace)).ToDictionary(v => v.Id);
         return parent with
         {
-            Blocks = a.Layers.Select(l => l.Ffn.Length == 0
+            Blocks = layers.Select(l => l.Ffn.Length == 0
                 ? byId[l.Attention].AsBlock
                 : new BlockConfig(byId[l.Attention].Attention!, byId[l.Ffn].Ffn!)).ToArray(),
         };

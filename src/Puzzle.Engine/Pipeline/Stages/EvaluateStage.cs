@@ -69,8 +69,7 @@ public sealed class EvaluateStage : Stage
         var tokens = (long)context.Job.Config["evaluation"]!["tokens"]!;
         var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
         var batch = spec.Scenario.Batch;
-        var batches = Enumerable.Range(0, (int)((count + 7) / 8))
-            .Select(b => Enumerable.Range(b * 8, (int)Math.Min(8, count - b * 8L)).Select(i => (long)i).ToArray()).Select(heldout.GetBatch);
+        var batches = heldout.Leading(count, 8).Select(heldout.GetBatch);
         var quality = model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
         json["tokens"] = quality.Tokens;
         json["loss"] = quality.Loss;

@@ -83,7 +83,7 @@ public sealed class HealStage : Stage
         var parentDir = ParentStage.ModelDirectory(context.Input("parent"));
         var device = context.Device;
         using var parent = ParentModel.Load(parentDir, device);
-        var config = ArchitectureProblem.ToModel(parent.Config, spec, new Architecture(layers, 0, new Dictionary<string, double>(), 0));
+        var config = ArchitectureProblem.ToModel(parent.Config, spec, layers);
         using var child = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
             context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
         context.Log.WriteLine($"{id}: {child.ParameterCount:N0} parameters ({(double)child.ParameterCount / parent.ParameterCount:P0} of the parent), " +
@@ -144,10 +144,7 @@ public sealed class HealStage : Stage
 
     static LmMetrics Check(CausalLM child, CausalLM parent, TokenDataset heldout)
     {
-        var count = (int)Math.Min(CheckSequences, heldout.Count);
-        var batches = Enumerable.Range(0, (count + 7) / 8)
-            .Select(b => Enumerable.Range(b * 8, Math.Min(8, count - b * 8)).Select(i => (long)i).ToArray()).Select(heldout.GetBatch);
-        return Evaluator.Evaluate(child, batches, parent);
+        return Evaluator.Evaluate(child, heldout.Leading(CheckSequences, 8).Select(heldout.GetBatch), parent);
     }
 
     static JsonObject Metrics(LmMetrics m) => new()

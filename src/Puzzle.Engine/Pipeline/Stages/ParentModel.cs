@@ -13,6 +13,11 @@ public static class ParentModel
         ? HfConfig.Read(ParentStage.ResolvePath(spec, path))
         : ParentBuilder.ModelConfig(spec.Parent.Pretrain!, spec.Parent.Pretrain!.VocabSize, spec.Data.SeqLen, null, null);
 
+    /// <summary>The ids of the parent's own variants (its attention and FFN per layer, or its whole block in coupled mode).</summary>
+    public static IReadOnlySet<string> VariantIds(ModelConfig parent, PipelineSpec spec) =>
+        DistillStage.Catalog(parent, spec).Concat(Library.VariantCatalog.For(parent, spec.SearchSpace))
+            .Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
+
     /// <summary>The trained parent, loaded whole (for stages that run it end to end), on <paramref name="device"/> (default: CPU).</summary>
     public static CausalLM Load(string modelDirectory, ComputeDevice? device = null)
     {

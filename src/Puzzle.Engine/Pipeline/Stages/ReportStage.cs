@@ -68,9 +68,8 @@ public sealed class ReportStage : Stage
         File.WriteAllText(context.Output(JsonFile), report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         var pareto = Path.Combine(context.Input("search"), SearchStage.ParetoSvg);
         var parent = ParentModel.PlannedConfig(spec);
-        var parentIds = DistillStage.Catalog(parent, spec).Concat(Library.VariantCatalog.For(parent, spec.SearchSpace))
-            .Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
-        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, File.Exists(pareto) ? File.ReadAllText(pareto) : null, curves, bld, parentIds));
+        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, File.Exists(pareto) ? File.ReadAllText(pareto) : null, curves, bld,
+            ParentModel.VariantIds(parent, spec)));
         context.Log.WriteLine(ReportTable.Render(report));
         context.Metrics["goals_met"] = report["goals"]!["met"]!.DeepClone();
     }

@@ -94,7 +94,7 @@ public sealed class SearchStage : Stage
     /// <summary>An architecture as the Heal stage reads it: score, predicted cost, per-layer choices and block_configs.</summary>
     static JsonObject Describe(Architecture a, Model.ModelConfig parent, PipelineSpec spec, ArchitectureProblem.Totals own)
     {
-        var model = ArchitectureProblem.ToModel(parent, spec, a);
+        var model = ArchitectureProblem.ToModel(parent, spec, a.Layers);
         return new JsonObject
         {
             ["score"] = a.Score, ["metric"] = spec.Scoring.Metric.ToString().ToLowerInvariant(),
@@ -123,9 +123,7 @@ public sealed class SearchStage : Stage
             case Baseline.ShortGpt:
                 var influence = BlockInfluence(context.Input("heldout"), parent.NumLayers);
                 context.Metrics["block_influence"] = new JsonArray(influence.Select(v => (JsonNode)v).ToArray());
-                var parentIds = DistillStage.Catalog(parent, spec).Concat(Library.VariantCatalog.For(parent, spec.SearchSpace))
-                    .Where(v => v.IsParent).Select(v => v.Id).ToList();
-                return (Baselines.ShortGpt(problem, influence, parentIds),
+                return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(parent, spec)),
                     "the search space has no no-op attention and FFN, or dropping every layer does not meet the constraints");
             default:
                 return (Baselines.Random(problem, spec.Evaluation.Seed), "even the cheapest variants do not meet the constraints");
