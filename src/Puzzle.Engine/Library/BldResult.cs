@@ -4,7 +4,15 @@ using TorchSharp;
 namespace Puzzle.Engine.Library;
 
 /// <summary>A trained variant: its weights under the checkpoint's names, and how well it imitates the parent.</summary>
+/// <param name="FinalNmse">held-out normalized MSE of the published weights: the best seen, the initialisation included</param>
+/// <param name="Heldout">held-out normalized MSE at step 0 and every few steps: how the published weights were chosen</param>
+/// <param name="BestStep">the step whose weights are published (0: training never beat the initialisation)</param>
+/// <param name="LastNmse">held-out normalized MSE of the weights after the last step</param>
+/// <param name="TrainSeconds">wall time of the training loop this variant shared with the others trained beside it</param>
 public sealed record BldResult(
     IReadOnlyDictionary<string, torch.Tensor> Weights,
     IReadOnlyDictionary<string, double> InitNmse, string Initialiser, double InitialNmse, double FinalNmse,
-    IReadOnlyList<CurvePoint> Curve, double TokensPerSecond);
+    IReadOnlyList<CurvePoint> Curve, double TokensPerSecond, IReadOnlyList<HeldoutPoint> Heldout, long BestStep, double LastNmse, double TrainSeconds);
+
+/// <summary>Held-out loss at one step of training.</summary>
+public sealed record HeldoutPoint(long Step, long Tokens, double Loss);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Puzzle.Engine.Data;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
@@ -9,61 +10,187 @@ using static TorchSharp.torch;
 namespace Puzzle.Engine.Library;
 
 /// <summary>
-/// Blockwise local distillation of one variant (decoupled): the variant subblock gets the parent's own residual
-/// stream at its layer as input (teacher-forced) and learns the parent subblock's contribution; loss = normalized MSE.
-/// Needs only the parent's block at that layer and that layer's activations.
+/// Blockwise local distillation of several variants at once, from the parent's stream: each batch of training text
+/// goes through the parent once (up to the deepest variant's layer), and every variant trains on that batch, teacher
+/// forced: it reads the parent's own input to its subblock and learns the parent subblock's contribution (loss =
+/// normalized MSE). Variants are independent: each has its own optimiser, schedule, token budget and result, exactly
+/// as if it were trained alone on the same batches. Held-out normalized MSE is measured at step 0 and every few
+/// steps, and the best weights seen (the initialisation included) are what a variant publishes.
 /// </summary>
 public static class BlockDistiller
 {
-    /// <summary>Sequences used to fit initialisers (channel contributions, least squares).</summary>
+    /// <summary>Training sequences used to fit initialisers (channel contributions, least squares).</summary>
     const int CalibrationSequences = 32;
+    /// <summary>Held-out sequences on which normalized MSE is measured.</summary>
+    public const int CheckSequences = 16;
+    /// <summary>Held-out evaluations per run, besides step 0 and the last step.</summary>
+    const int Evaluations = 8;
 
-    /// <param name="parent">the parent's block at the variant's layer, on <paramref name="device"/></param>
-    public static BldResult Distill(ModelConfig parentConfig, DecoderBlock parent, BlockVariant variant, ActivationSet train,
-        ActivationSet check, BldOptions options, TextWriter log, ComputeDevice? device = null)
+    /// <param name="parent">the parent's stream, at least up to the deepest variant's layer</param>
+    /// <param name="train">where training batches come from (shuffled per epoch by the BLD seed)</param>
+    /// <param name="check">held-out sequences; the first <see cref="CheckSequences"/> measure normalized MSE</param>
+    public static IReadOnlyList<BldResult> Distill(ParentStream parent, IReadOnlyList<BldJob> jobs, TokenDataset train,
+        TokenDataset check, TextWriter log, ComputeDevice device)
     {
-        device ??= ComputeDevice.Cpu;
-        torch.manual_seed(options.Seed);
-        var rotary = new RotaryEmbedding(parentConfig.HeadDim, parentConfig.RopeTheta, parentConfig.RopeScaling);
-        var (cos, sin) = rotary.At(0, train.Shape.SeqLen, device.Device, device.DType);
-        var io = new SubblockIO(variant, cos, sin, device);
-
-        var calibration = Enumerable.Range(0, (int)Math.Min(CalibrationSequences, train.Sequences)).Select(i => (long)i).ToArray();
-        var initNmse = new Dictionary<string, double>();
-        DecoderBlock child;
-        string chosen;
+        if (jobs.Count == 0) return [];
+        var (batch, seed) = (jobs[0].Options.Batch, jobs[0].Options.Seed);
+        if (jobs.Any(j => j.Options.Batch != batch || j.Options.Seed != seed))
+            throw new ArgumentException("variants trained together must share bld.batch and bld.seed");
+        var config = parent.Config;
+        var top = jobs.Max(j => j.Variant.Layer) + 1;
+        var (cos, sin) = parent.Rotary(train.SeqLen);
+        var calibration = train.EpochOrder((ulong)seed, 0).Take(CalibrationSequences).ToArray();
+        var layers = jobs.Select(j => j.Variant.Layer).ToHashSet();
+        var checkStreams = Stream(parent, check, check.Leading(CheckSequences, batch), top, layers);
+        var trainees = new List<Trainee>();
         using (no_grad())
-        using (var calib = io.Batch(train, calibration))
-        using (var probe = io.Batch(check, Enumerable.Range(0, (int)check.Sequences).Select(i => (long)i).ToArray()))
         {
-            // every applicable initialiser, measured on held-out activations before any training
-            var candidates = Candidates(parentConfig, parent, variant, calib[0], cos, sin, options.Init);
-            DecoderBlock Assemble((AttentionSubblock? Attention, nn.Module? Ffn) c) =>
-                ChildBlock.Assemble(parentConfig, variant.AsBlock, parent, c.Attention, c.Ffn);
-            foreach (var (name, candidate) in candidates)
-                using (var block = Assemble(candidate))
-                    initNmse[name] = io.Nmse(block, probe);
-            chosen = candidates.Count == 1 ? candidates.Keys.Single()
-                : options.Init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
-            child = Assemble(candidates[chosen]);
+            var parts = Stream(parent, train, calibration.Chunk(batch), top, layers);
+            var calibrationStreams = layers.ToDictionary(l => l, l => Concat(parts.Select(p => p[l]).ToList()));
+            foreach (var s in parts.SelectMany(s => s).OfType<LayerStream>()) Dispose(s);
+            foreach (var job in jobs)
+                trainees.Add(Trainee.Start(config, parent.Layers[job.Variant.Layer], job, cos, sin, calibrationStreams[job.Variant.Layer],
+                    checkStreams.Select(s => s[job.Variant.Layer]).ToList(), train.SeqLen * (long)batch));
+            foreach (var s in calibrationStreams.Values) Dispose(s);
         }
 
+        var tokensPerBatch = (long)batch * train.SeqLen;
+        var longest = trainees.Max(t => t.Run.TotalSteps);
+        var progress = new ProgressLine($"bld {jobs.Count} variant{(jobs.Count == 1 ? "" : "s")} of layers {jobs.Min(j => j.Variant.Layer)}-{top - 1}",
+            longest * tokensPerBatch, log);
         var clock = Stopwatch.StartNew();
-        var batchTokens = (long)options.Batch * train.Shape.SeqLen;
-        var batches = Batches(train, options.Batch, (ulong)options.Seed).Select(s => io.Batch(train, s));
-        var parameters = child.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        var curve = Trainer.Run(parameters, batches, b => Nmse.Of(io.Output(child, b[0]), b[1]), batchTokens, options.Train,
-            new ProgressLine($"bld {variant.Id}", options.Tokens, log));
-        var tokensPerSecond = curve[^1].Tokens / clock.Elapsed.TotalSeconds;
+        using var batches = train.InfiniteBatches((int)Math.Min(batch, train.Count), (ulong)seed).GetEnumerator();
+        for (long step = 0; step < longest; step++)
+        {
+            using (var scope = NewDisposeScope())
+            {
+                batches.MoveNext();
+                var active = trainees.Where(t => !t.Run.Finished).ToList();
+                var streams = parent.Run(train.GetBatch(batches.Current), active.Max(t => t.Layer) + 1);
+                foreach (var t in active)
+                    using (NewDisposeScope())
+                        t.Run.TakeStep(t.Loss(streams[t.Layer]));
+            }
+            var flush = (step + 1) % 10 == 0 || step + 1 == longest;
+            foreach (var t in trainees.Where(t => t.Run.Step == step + 1))
+            {
+                if (flush || t.Run.Finished) t.Run.Flush();
+                if (t.Run.Finished || t.Run.Step % t.EvaluateEvery == 0) t.Evaluate();
+            }
+            if (flush) progress.Report((step + 1) * tokensPerBatch, trainees.Average(t => t.Run.Ema));
+        }
+        device.Synchronize();
+        var seconds = clock.Elapsed.TotalSeconds;
+        progress.Done(longest * tokensPerBatch, trainees.Average(t => t.Run.Ema));
+        foreach (var s in checkStreams.SelectMany(s => s).OfType<LayerStream>()) Dispose(s);
+        var results = trainees.Select(t => t.Finish(t.Run.Tokens / Math.Max(1e-9, seconds), seconds)).ToList();
+        foreach (var t in trainees) t.Dispose();
+        return results;
+    }
 
-        double final;
-        using (no_grad())
-        using (var probe = io.Batch(check, Enumerable.Range(0, (int)check.Sequences).Select(i => (long)i).ToArray()))
-            final = io.Nmse(child, probe);
-        var prefix = $"model.layers.{variant.Layer}.";
-        var weights = child.named_parameters().ToDictionary(p => prefix + p.name, p => p.parameter.detach().clone());
-        child.Dispose();
-        return new BldResult(weights, initNmse, chosen, initNmse[chosen], final, curve, tokensPerSecond);
+    /// <summary>For each batch of sequences, the parent's streams at <paramref name="layers"/> (by layer; the others are
+    /// null), outside any dispose scope: the caller disposes them.</summary>
+    static List<IReadOnlyList<LayerStream>> Stream(ParentStream parent, TokenDataset data, IEnumerable<long[]> batches, int top,
+        IReadOnlySet<int> layers)
+    {
+        var all = new List<IReadOnlyList<LayerStream>>();
+        foreach (var b in batches)
+        {
+            using var scope = NewDisposeScope();
+            var streams = parent.Run(data.GetBatch(b), top);
+            all.Add(streams.Select((s, l) => layers.Contains(l)
+                ? new LayerStream(s.X.DetachFromDisposeScope(), s.Attention.DetachFromDisposeScope(), s.Ffn.DetachFromDisposeScope())
+                : null!).ToList());
+        }
+        return all;
+    }
+
+    static LayerStream Concat(IReadOnlyList<LayerStream> parts) =>
+        new(cat(parts.Select(p => p.X).ToArray()), cat(parts.Select(p => p.Attention).ToArray()), cat(parts.Select(p => p.Ffn).ToArray()));
+
+    static void Dispose(LayerStream s)
+    {
+        s.X.Dispose();
+        s.Attention.Dispose();
+        s.Ffn.Dispose();
+    }
+
+    /// <summary>One variant in training: its block, its optimisation and its best held-out weights so far.</summary>
+    sealed class Trainee : IDisposable
+    {
+        public required BlockVariant Variant { get; init; }
+        public required DecoderBlock Child { get; init; }
+        public required SubblockIO Io { get; init; }
+        public required TrainingRun Run { get; init; }
+        public required IReadOnlyList<LayerStream> Check { get; init; }
+        public required Dictionary<string, double> InitNmse { get; init; }
+        public required string Initialiser { get; init; }
+        public required long EvaluateEvery { get; init; }
+        public List<HeldoutPoint> Heldout { get; } = new();
+        public int Layer => Variant.Layer;
+        Dictionary<string, Tensor> _best = new(); // the weights with the lowest held-out loss so far
+        long _bestStep;
+        double _bestNmse, _lastNmse;
+
+        public static Trainee Start(ModelConfig config, DecoderBlock parent, BldJob job, Tensor cos, Tensor sin,
+            LayerStream calibration, IReadOnlyList<LayerStream> check, long tokensPerBatch)
+        {
+            var variant = job.Variant;
+            var io = new SubblockIO(variant, cos, sin);
+            // every applicable initialiser, measured on held-out text before any training
+            var input = variant.Subblock == Subblock.Ffn ? calibration.X + calibration.Attention : calibration.X;
+            Dictionary<string, (AttentionSubblock? Attention, nn.Module? Ffn)> candidates;
+            try { candidates = Candidates(config, parent, variant, calibration, input, cos, sin, job.Options.Init); }
+            finally { if (!ReferenceEquals(input, calibration.X)) input.Dispose(); }
+            DecoderBlock Assemble((AttentionSubblock? Attention, nn.Module? Ffn) c) =>
+                ChildBlock.Assemble(config, variant.AsBlock, parent, c.Attention, c.Ffn);
+            var initNmse = new Dictionary<string, double>();
+            foreach (var (name, candidate) in candidates)
+                using (var block = Assemble(candidate))
+                    initNmse[name] = io.Nmse(block, check);
+            var chosen = candidates.Count == 1 ? candidates.Keys.Single()
+                : job.Options.Init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
+            var child = Assemble(candidates[chosen]);
+            var run = new TrainingRun(child.named_parameters().Select(p => (p.name, p.parameter)), tokensPerBatch, job.Options.Train);
+            var trainee = new Trainee
+            {
+                Variant = variant, Child = child, Io = io, Run = run, Check = check, InitNmse = initNmse, Initialiser = chosen,
+                EvaluateEvery = Math.Max(1, (run.TotalSteps + Evaluations - 1) / Evaluations),
+            };
+            trainee._bestNmse = trainee._lastNmse = initNmse[chosen];
+            trainee._best = child.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+            trainee.Heldout.Add(new HeldoutPoint(0, 0, initNmse[chosen]));
+            return trainee;
+        }
+
+        public Tensor Loss(LayerStream s) => Io.Loss(Child, s);
+
+        /// <summary>Held-out normalized MSE now; the weights are kept when they are the best so far.</summary>
+        public void Evaluate()
+        {
+            _lastNmse = Io.Nmse(Child, Check);
+            Heldout.Add(new HeldoutPoint(Run.Step, Run.Tokens, _lastNmse));
+            if (!(_lastNmse < _bestNmse)) return;
+            (_bestNmse, _bestStep) = (_lastNmse, Run.Step);
+            using var _ = no_grad();
+            foreach (var (name, p) in Child.named_parameters()) _best[name].copy_(p);
+        }
+
+        public BldResult Finish(double tokensPerSecond, double seconds)
+        {
+            var prefix = $"model.layers.{Variant.Layer}.";
+            var weights = _best.ToDictionary(p => prefix + p.Key, p => p.Value);
+            _best = new();
+            return new BldResult(weights, InitNmse, Initialiser, InitNmse[Initialiser], _bestNmse, Run.Curve.ToList(), tokensPerSecond,
+                Heldout, _bestStep, _lastNmse, seconds);
+        }
+
+        public void Dispose()
+        {
+            foreach (var t in _best.Values) t.Dispose();
+            Run.Dispose();
+            Child.Dispose();
+        }
     }
 
     /// <summary>
@@ -71,37 +198,26 @@ public static class BlockDistiller
     /// one pairing, each subblock initialised by the configured initialiser (the parent's own subblock is copied).
     /// </summary>
     static Dictionary<string, (AttentionSubblock? Attention, nn.Module? Ffn)> Candidates(ModelConfig config, DecoderBlock parent,
-        BlockVariant variant, Tensor x, Tensor cos, Tensor sin, LinearInit init)
+        BlockVariant variant, LayerStream calibration, Tensor input, Tensor cos, Tensor sin, LinearInit init)
     {
         switch (variant.Subblock)
         {
             case Subblock.Attention:
-                return InitCandidates.Attention(config, parent, variant.Attention!, x)
+                return InitCandidates.Attention(config, parent, variant.Attention!, input)
                     .ToDictionary(p => p.Key, p => ((AttentionSubblock?)p.Value, (nn.Module?)null));
             case Subblock.Ffn:
-                return InitCandidates.Ffn(parent, variant.Ffn!, x)
+                return InitCandidates.Ffn(parent, variant.Ffn!, input)
                     .ToDictionary(p => p.Key, p => ((AttentionSubblock?)null, (nn.Module?)p.Value));
             default:
             {
                 var preferred = init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
-                var attention = InitCandidates.Attention(config, parent, variant.Attention!, x);
-                using var h = x + parent.AttentionOutput(x, cos, sin, null, 0); // the parent's stream at its FFN
+                var attention = InitCandidates.Attention(config, parent, variant.Attention!, calibration.X);
+                using var h = calibration.X + calibration.Attention; // the parent's stream at its FFN
                 var ffn = InitCandidates.Ffn(parent, variant.Ffn!, h);
                 var a = attention.Count == 0 ? "none" : attention.ContainsKey(preferred) ? preferred : attention.Keys.Single();
                 var f = ffn.Count == 0 ? "none" : ffn.ContainsKey(preferred) ? preferred : ffn.Keys.Single();
                 return new() { [$"attention:{a}+ffn:{f}"] = (attention.GetValueOrDefault(a), ffn.GetValueOrDefault(f)) };
             }
-        }
-    }
-
-    /// <summary>Shuffled sequence batches over as many epochs as the token budget needs.</summary>
-    static IEnumerable<long[]> Batches(ActivationSet set, int batch, ulong seed)
-    {
-        var size = (int)Math.Min(batch, set.Sequences);
-        for (var epoch = 0; ; epoch++)
-        {
-            var order = Data.TokenDataset.Shuffle(set.Sequences, seed, epoch);
-            for (var i = 0; i + size <= order.Length; i += size) yield return order[i..(i + size)];
         }
     }
 }

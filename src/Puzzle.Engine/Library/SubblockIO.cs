@@ -1,5 +1,4 @@
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Library;
@@ -9,24 +8,15 @@ namespace Puzzle.Engine.Library;
 /// attention's contribution a; an FFN variant reads h = x + a and produces the parent FFN's contribution f; a coupled
 /// block reads x and produces a + f.
 /// </summary>
-internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin, ComputeDevice device)
+internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
 {
-    /// <summary>[2, B, T, hidden] on the device: the variant's input and its target.</summary>
-    public Tensor Batch(ActivationSet set, IReadOnlyList<long> sequences)
+    /// <summary>The variant's input and its target in the parent's stream at its layer.</summary>
+    public (Tensor Input, Tensor Target) Of(LayerStream s) => variant.Subblock switch
     {
-        using var scope = NewDisposeScope();
-        var l = variant.Layer;
-        Tensor input, target;
-        var x = set.Read(ActivationSet.InputOf(l), sequences);
-        var attention = set.Read(ActivationSet.AttentionOf(l), sequences);
-        (input, target) = variant.Subblock switch
-        {
-            Subblock.Attention => (x, attention),
-            Subblock.Ffn => (x + attention, set.Read(ActivationSet.FfnOf(l), sequences)),
-            _ => (x, attention + set.Read(ActivationSet.FfnOf(l), sequences)),
-        };
-        return device.Put(stack([input, target])).MoveToOuterDisposeScope();
-    }
+        Subblock.Attention => (s.X, s.Attention),
+        Subblock.Ffn => (s.X + s.Attention, s.Ffn),
+        _ => (s.X, s.Attention + s.Ffn),
+    };
 
     public Tensor Output(DecoderBlock block, Tensor input) => variant.Subblock switch
     {
@@ -35,9 +25,27 @@ internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin, C
         _ => block.Forward(input, cos, sin, null, 0) - input,
     };
 
-    public double Nmse(DecoderBlock block, Tensor batch)
+    /// <summary>The differentiable normalized MSE of the block's output against the parent's on one batch.</summary>
+    public Tensor Loss(DecoderBlock block, LayerStream s)
     {
+        var (input, target) = Of(s);
+        return Library.Nmse.Of(Output(block, input), target);
+    }
+
+    /// <summary>Normalized MSE over held-out batches, pooled as the ratio of summed squares (as over one batch).</summary>
+    public double Nmse(DecoderBlock block, IReadOnlyList<LayerStream> batches)
+    {
+        using var _ = no_grad();
         using var scope = NewDisposeScope();
-        return Library.Nmse.Of(Output(block, batch[0]), batch[1]).item<float>();
+        var error = zeros(1, dtype: float64);
+        var norm = zeros(1, dtype: float64);
+        foreach (var s in batches)
+        {
+            var (input, target) = Of(s);
+            var t = target.to(float32);
+            error += Runtime.StableReduction.Sum((Output(block, input).to(float32) - t).square()).to(float64);
+            norm += Runtime.StableReduction.Sum(t.square()).to(float64);
+        }
+        return (error / norm).item<double>();
     }
 }

@@ -70,10 +70,10 @@ public sealed class PipelineSession
         var job = Graph.Find(stage, id);
         if (expectedKey is not null && expectedKey != job.Key)
             throw new InvalidOperationException($"{job.Name}: the spec now plans key {job.Key[..12]}, not {expectedKey[..Math.Min(12, expectedKey.Length)]}: the spec changed during the run");
-        return JobRunner.Run(job, Spec, Store, History, log, threads);
+        return JobRunner.Run(job, Spec, Store, History, log, threads, stageJobs: Graph.Jobs[stage]);
     }
 
-    public InProcessJobLauncher InProcessLauncher() => new(Spec, Store, History);
+    public InProcessJobLauncher InProcessLauncher() => new(Spec, Store, History, Graph);
 
     /// <summary>Runs jobs as Slurm array tasks (<c>executor.slurm</c>); <paramref name="command"/> starts the CLI on a node.</summary>
     /// <param name="jobArguments">arguments every task's <c>puzzle job</c> gets (e.g. <c>--device cuda</c>)</param>

@@ -29,7 +29,7 @@ public class DeviceTests
         var onCpu = Keys(cpu);
         var onCuda = Keys(cpu with { Device = DeviceKind.Cuda });
         var changed = onCpu.Keys.Where(j => onCpu[j] != onCuda[j]).Select(StageOf).Distinct().Order().ToArray();
-        Assert.Equal(["Calibrate", "Distill", "Evaluate", "Export", "Heal", "Measure", "Pack", "Parent", "Publish", "Report", "Score", "Search"], changed);
+        Assert.Equal(["Distill", "Evaluate", "Export", "Heal", "Measure", "Pack", "Parent", "Publish", "Report", "Score", "Search"], changed);
         Assert.All(onCpu.Keys.Where(j => StageOf(j) is "Tokenizer" or "Data"), j => Assert.Equal(onCpu[j], onCuda[j]));
 
         // trained on a GPU, measured on the CPU it will serve on: the costs are the CPU's, whatever trained the model
@@ -94,22 +94,23 @@ public class DeviceTests
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         var session = PipelineSession.Open(repo.SpecPath);
-        Assert.True((await session.RunAsync("Calibrate", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
+        Assert.True((await session.RunAsync("Data", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
+        Assert.True((await session.RunAsync("Parent", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
         var modelDir = ParentStage.ModelDirectory(session.Store.Find(session.Graph.Find("Parent", "parent").Key)!.Directory);
-        var calibrate = session.Store.Find(session.Graph.Find("Calibrate", "activations").Key)!.Directory;
+        var data = Path.Combine(session.Store.Find(session.Graph.Jobs["Data"].Single().Key)!.Directory, DataStage.Folder);
         var config = Engine.Checkpoints.HfConfig.Read(modelDir);
         // what CUDA computes in, on the CPU: the same code path without the GPU
         var bf16 = ComputeDevice.Open(DeviceKind.Cpu, "test", ScalarType.BFloat16);
-        using var parent = DistillStage.LoadLayer(modelDir, config, 0, bf16);
-        Assert.Equal(ScalarType.BFloat16, parent.parameters().First().dtype);
-        var train = ActivationSet.Open(Path.Combine(calibrate, CalibrateStage.TrainSet));
-        var check = ActivationSet.Open(Path.Combine(calibrate, CalibrateStage.CheckSet));
+        using var parent = ParentStream.Open(modelDir, config, 1, bf16);
+        Assert.Equal(ScalarType.BFloat16, parent.Layers[0].parameters().First().dtype);
+        using var train = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Train);
+        using var heldout = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Heldout);
         var catalog = DistillStage.Catalog(config, session.Spec);
-        foreach (var id in new[] { "layer0.ffn.ratio0.5", "layer0.attention.linear" })
+        var jobs = new[] { "layer0.ffn.ratio0.5", "layer0.attention.linear" }
+            .Select(id => new BldJob(catalog.Single(v => v.Id == id), BldOptions.For(session.Spec.Bld, id))).ToList();
+        foreach (var (job, result) in jobs.Zip(BlockDistiller.Distill(parent, jobs, train, heldout, TextWriter.Null, bf16)))
         {
-            var variant = catalog.Single(v => v.Id == id);
-            var result = BlockDistiller.Distill(config, parent, variant, train, check, BldOptions.For(session.Spec.Bld, id), TextWriter.Null, bf16);
-            Assert.True(double.IsFinite(result.FinalNmse) && result.FinalNmse < 1, $"{id}: final nmse {result.FinalNmse}");
+            Assert.True(double.IsFinite(result.FinalNmse) && result.FinalNmse < 1, $"{job.Variant.Id}: final nmse {result.FinalNmse}");
             Assert.All(result.Weights.Values, w => Assert.Equal(ScalarType.BFloat16, w.dtype));
         }
         var shape = new BlockConfig(AttentionConfig.Gqa(2), FfnConfig.NoOp);

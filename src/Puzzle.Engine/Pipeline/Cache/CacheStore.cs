@@ -70,6 +70,15 @@ public sealed class CacheStore(string root)
         }
     }
 
+    /// <summary>The key's lock if no other process holds it now, else null.</summary>
+    public IDisposable? TryLock(string key)
+    {
+        var path = Path.Combine(Root, "locks", key + ".lock");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException) { return null; }
+    }
+
     /// <summary>Removes staging folders left by killed jobs (older than <paramref name="age"/>).</summary>
     public void CleanStaging(TimeSpan age)
     {

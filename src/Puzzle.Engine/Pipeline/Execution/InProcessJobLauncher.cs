@@ -4,7 +4,7 @@ using Puzzle.Engine.Pipeline.Spec;
 namespace Puzzle.Engine.Pipeline.Execution;
 
 /// <summary>Runs jobs on threads of this process: for tests and for debugging a stage under a debugger.</summary>
-public sealed class InProcessJobLauncher(PipelineSpec spec, CacheStore store, JobHistory history) : IJobLauncher
+public sealed class InProcessJobLauncher(PipelineSpec spec, CacheStore store, JobHistory history, Graph.PipelineGraph? graph = null) : IJobLauncher
 {
     public Task<int> LaunchAsync(Graph.JobPlan job, string runId, string logPath, int threads, CancellationToken cancel) => Task.Run(() =>
     {
@@ -12,7 +12,7 @@ public sealed class InProcessJobLauncher(PipelineSpec spec, CacheStore store, Jo
         using var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
         try
         {
-            JobRunner.Run(job, spec, store, history, log, threads, runId);
+            JobRunner.Run(job, spec, store, history, log, threads, runId, graph?.Jobs[job.Stage.Name]);
             return 0;
         }
         catch (Exception e)

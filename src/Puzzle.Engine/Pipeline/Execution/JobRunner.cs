@@ -19,42 +19,75 @@ public static class JobRunner
         typeof(JobRunner).Assembly.GetName().Version?.ToString() ?? "0";
 
     /// <returns>the entry, and whether this call ran the job (false: it was cached)</returns>
+    /// <param name="stageJobs">the stage's planned jobs, among which the stage may find <see cref="Stage.Companions"/> to
+    /// build in this process as well (each published under its own key)</param>
     public static (CacheEntry Entry, bool Ran) Run(JobPlan job, PipelineSpec spec, CacheStore store, JobHistory history,
-        TextWriter log, int threads, string? runId = null)
+        TextWriter log, int threads, string? runId = null, IReadOnlyList<JobPlan>? stageJobs = null)
     {
-        if (store.Find(job.Key) is { } hit) return (Remember(hit), false);
+        if (store.Find(job.Key) is { } hit) return (Remember(job, hit), false);
         using var _ = store.Lock(job.Key);
-        if (store.Find(job.Key) is { } raced) return (Remember(raced), false);
-        var staging = store.NewStaging(job.Key);
+        if (store.Find(job.Key) is { } raced) return (Remember(job, raced), false);
+        var group = new List<(JobPlan Job, IDisposable? Lock)> { (job, null) };
+        try
+        {
+            foreach (var other in job.Stage.Companions(job, stageJobs ?? [], spec))
+            {
+                if (other.Key == job.Key || group.Any(g => g.Job.Key == other.Key) || store.Find(other.Key) is not null) continue;
+                if (store.TryLock(other.Key) is not { } held) continue; // another process is building it
+                if (store.Find(other.Key) is not null) { held.Dispose(); continue; }
+                group.Add((other, held));
+            }
+            if (group.Count > 1) log.WriteLine($"building {group.Count} jobs together: {string.Join(", ", group.Select(g => g.Job.Id))}");
+            var entries = Build(group.Select(g => g.Job).ToList(), spec, store, log, threads, runId);
+            foreach (var (j, e) in group.Select(g => g.Job).Zip(entries)) Remember(j, e);
+            return (entries[0], true);
+        }
+        finally
+        {
+            foreach (var (_, held) in group) held?.Dispose();
+        }
+
+        CacheEntry Remember(JobPlan j, CacheEntry entry)
+        {
+            history.Record(j.Stage.Name, j.Id, new JobHistory.Entry(j.Key, (JsonObject)j.Config.DeepClone(), j.InputKeys, j.Seed));
+            return entry;
+        }
+    }
+
+    /// <summary>Runs the jobs (one stage's, under their locks) in private staging folders and publishes each.</summary>
+    static List<CacheEntry> Build(IReadOnlyList<JobPlan> jobs, PipelineSpec spec, CacheStore store, TextWriter log, int threads, string? runId)
+    {
+        var staging = jobs.Select(j => store.NewStaging(j.Key)).ToList();
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         try
         {
-            var context = new JobContext(job, spec, store, staging, log, threads);
-            job.Stage.Run(context);
-            if (context.UsedDevice is { } device) context.Metrics["device"] = device.ToString();
-            var manifest = new JobManifest
+            var contexts = jobs.Select((j, i) => new JobContext(j, spec, store, staging[i], log, threads)).ToList();
+            if (contexts.Count == 1) jobs[0].Stage.Run(contexts[0]);
+            else jobs[0].Stage.RunTogether(contexts);
+            var entries = new List<CacheEntry>();
+            foreach (var (job, context) in jobs.Zip(contexts))
             {
-                Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.Config,
-                Inputs = job.InputKeys, Seed = job.Seed, Files = new Dictionary<string, string>(), Metrics = context.Metrics,
-                StartedUtc = started, Seconds = clock.Elapsed.TotalSeconds, Host = Environment.MachineName, Tool = ToolVersion,
-                RunId = runId ?? Environment.GetEnvironmentVariable(RunIdVariable) ?? "",
-            };
-            var published = store.Publish(staging, manifest);
-            var resume = store.ResumeDirectory(job.Key);
-            if (Directory.Exists(resume)) Directory.Delete(resume, recursive: true);
-            return (Remember(published), true);
+                if (context.UsedDevice is { } device) context.Metrics["device"] = device.ToString();
+                if (jobs.Count > 1) context.Metrics["built_with"] = jobs[0].Id;
+                var manifest = new JobManifest
+                {
+                    Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.Config,
+                    Inputs = job.InputKeys, Seed = job.Seed, Files = new Dictionary<string, string>(), Metrics = context.Metrics,
+                    StartedUtc = started, Seconds = clock.Elapsed.TotalSeconds, Host = Environment.MachineName, Tool = ToolVersion,
+                    RunId = runId ?? Environment.GetEnvironmentVariable(RunIdVariable) ?? "",
+                };
+                entries.Add(store.Publish(context.OutputDirectory, manifest));
+                var resume = store.ResumeDirectory(job.Key);
+                if (Directory.Exists(resume)) Directory.Delete(resume, recursive: true);
+            }
+            return entries;
         }
         catch
         {
-            try { Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            foreach (var dir in staging.Where(Directory.Exists))
+                try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw;
-        }
-
-        CacheEntry Remember(CacheEntry entry)
-        {
-            history.Record(job.Stage.Name, job.Id, new JobHistory.Entry(job.Key, (JsonObject)job.Config.DeepClone(), job.InputKeys, job.Seed));
-            return entry;
         }
     }
 }

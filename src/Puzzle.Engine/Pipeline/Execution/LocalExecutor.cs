@@ -38,6 +38,16 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         while (pending.Count > 0 || running.Count > 0)
         {
             SkipBlocked(pending, records);
+            // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
+            foreach (var built in pending.Where(j => j.Inputs.Values.All(records.ContainsKey) && store.Find(j.Key) is not null).ToList())
+            {
+                pending.Remove(built);
+                var published = store.Find(built.Key)!;
+                var outcome = published.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
+                records[built] = new JobRecord(built.Stage.Name, built.Id, built.Key, outcome, 0, null);
+                history.Record(built.Stage.Name, built.Id, new JobHistory.Entry(built.Key, built.Config, built.InputKeys, built.Seed));
+                _console.WriteLine($"{(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} (built with {published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"})");
+            }
             var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
                                                                     r.Outcome is JobOutcome.Cached or JobOutcome.Ran)).ToList();
             // an exclusive job (a timing) starts only on an idle machine and nothing starts beside it

@@ -23,4 +23,17 @@ public abstract class Stage
 
     /// <summary>Runs one job, writing its payload into <see cref="JobContext.OutputDirectory"/>.</summary>
     public abstract void Run(JobContext context);
+
+    /// <summary>
+    /// Jobs of this stage that are better built in the same process as <paramref name="job"/> (they share work, such as
+    /// one pass of the parent). Each keeps its own key and cache entry; a job whose entry exists, or that another
+    /// process is building, is left out. <paramref name="stageJobs"/> are all the stage's planned jobs. Default: none.
+    /// </summary>
+    public virtual IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) => [];
+
+    /// <summary>Runs several of this stage's jobs in one go (<see cref="Companions"/>); by default one after another.</summary>
+    public virtual void RunTogether(IReadOnlyList<JobContext> contexts)
+    {
+        foreach (var c in contexts) Run(c);
+    }
 }

@@ -44,6 +44,11 @@ public sealed record BldSpec
     [Description("How linear replacements start: paper (from the parent's weights) or least_squares (fit on activations).")]
     public LinearInit Init { get; init; } = LinearInit.LeastSquares;
 
+    [Description("Layers whose variants one process trains together from one pass of the parent (0: all). Results do not " +
+                 "depend on it, so no job key does: it trades memory (every variant's weights and optimizer state at once) for passes.")]
+    [Bounds(Minimum = 0)]
+    public int LayersPerProcess { get; init; }
+
     [Description("Training settings for some variants; the last matching entry wins.")]
     public IReadOnlyList<BldVariantOverride> Variants { get; init; } = [];
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Data;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
@@ -10,22 +11,25 @@ using Puzzle.Engine.Runtime;
 namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
-/// Distill (BLD): one job per (layer, subblock, variant) that has something to learn. Each loads only its layer of
-/// the parent and its layer's activations, initialises the variant from the parent, and trains it to reproduce the
-/// parent subblock's contribution. Its manifest records init_nmse, final_nmse and the loss curve.
+/// Distill (BLD): one job per (layer, subblock, variant) that has something to learn, each with its own key, entry,
+/// curve and metrics. Jobs are built together (<see cref="Companions"/>): one process loads the parent's layers up to
+/// the deepest variant's, runs the parent once per batch of training text, and trains every stale variant on that
+/// batch from the parent's own stream (<see cref="BlockDistiller"/>). The store holds weights and curves, never
+/// activations, so its size does not grow with <c>bld.tokens</c>. A manifest records init_nmse, final_nmse (the held-out
+/// loss of the published weights: the best seen, the initialisation included), the held-out and training curves.
 /// </summary>
 public sealed class DistillStage : Stage
 {
     public override string Name => "Distill";
-    public override int Version => 2; // 2: the manifest records the loss curve
-    public override IReadOnlyList<string> Upstream => ["Parent", "Calibrate"];
+    public override int Version => 3; // 3: from the parent's stream, best held-out weights published
+    public override IReadOnlyList<string> Upstream => ["Data", "Parent"];
     public override string Description => "train the block library by blockwise local distillation";
     public const string WeightsFile = "weights.safetensors", CurveFile = "curve.json";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var parent = ParentModel.PlannedConfig(spec);
-        var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["calibrate"] = planned["Calibrate"].Single(j => j.Id == CalibrateStage.TrainJob) };
+        var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
         return Catalog(parent, spec).Where(v => v.Trainable).Select(v =>
         {
             var o = BldOptions.For(spec.Bld, v.Id);
@@ -47,29 +51,54 @@ public sealed class DistillStage : Stage
         }).ToList();
     }
 
-    public override void Run(JobContext context)
+    /// <summary>The other variants of the same block of <c>bld.layers_per_process</c> layers (all layers when 0).</summary>
+    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
     {
-        var spec = context.Spec;
-        var modelDir = ParentStage.ModelDirectory(context.Input("parent"));
-        var config = HfConfig.Read(modelDir);
-        var variant = Catalog(config, spec).Single(v => v.Id == context.Job.Id);
-        using var parent = LoadLayer(modelDir, config, variant.Layer, context.Device);
-        var calibrate = context.Input("calibrate");
-        var result = BlockDistiller.Distill(config, parent, variant,
-            ActivationSet.Open(Path.Combine(calibrate, CalibrateStage.TrainSet)),
-            ActivationSet.Open(Path.Combine(calibrate, CalibrateStage.CheckSet)),
-            BldOptions.For(spec.Bld, variant.Id), context.Log, context.Device);
+        var per = spec.Bld.LayersPerProcess;
+        int Block(JobPlan j) => per == 0 ? 0 : (int)j.Config["layer"]! / per;
+        return stageJobs.Where(j => j != job && Block(j) == Block(job));
+    }
 
-        SafeTensorsWriter.Write(context.Output(WeightsFile), result.Weights);
-        File.WriteAllText(context.Output(CurveFile), JsonSerializer.Serialize(result.Curve, PuzzleJson.Options));
-        context.Metrics["init_nmse"] = result.InitialNmse;
-        context.Metrics["final_nmse"] = result.FinalNmse;
-        context.Metrics["initialiser"] = result.Initialiser;
-        context.Metrics["initialiser_nmse"] = new JsonObject(result.InitNmse.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
-        context.Metrics["tokens_per_s"] = result.TokensPerSecond;
-        context.Metrics["loss_curve"] = JsonSerializer.SerializeToNode(result.Curve, PuzzleJson.Options);
-        context.Metrics["peak_rss_bytes"] = PeakRss();
-        context.Log.WriteLine($"{variant.Id}: nmse {result.InitialNmse:F4} ({result.Initialiser}) → {result.FinalNmse:F4}, {result.TokensPerSecond:N0} tokens/s");
+    public override void Run(JobContext context) => RunTogether([context]);
+
+    public override void RunTogether(IReadOnlyList<JobContext> contexts)
+    {
+        var first = contexts[0];
+        var spec = first.Spec;
+        var modelDir = ParentStage.ModelDirectory(first.Input("parent"));
+        var config = HfConfig.Read(modelDir);
+        var catalog = Catalog(config, spec).ToDictionary(v => v.Id);
+        var jobs = contexts.Select(c => new BldJob(catalog[c.Job.Id], BldOptions.For(spec.Bld, c.Job.Id))).ToList();
+        var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
+        using var train = TokenDataset.Open(dataset, DataSplit.Train);
+        using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
+        using var parent = ParentStream.Open(modelDir, config, jobs.Max(j => j.Variant.Layer) + 1, first.Device);
+        var results = BlockDistiller.Distill(parent, jobs, train, heldout, first.Log, first.Device);
+        foreach (var (context, result) in contexts.Zip(results))
+        {
+            SafeTensorsWriter.Write(context.Output(WeightsFile), result.Weights);
+            foreach (var w in result.Weights.Values) w.Dispose();
+            File.WriteAllText(context.Output(CurveFile), JsonSerializer.Serialize(result.Curve, PuzzleJson.Options));
+            var m = context.Metrics;
+            m["init_nmse"] = result.InitialNmse;
+            m["final_nmse"] = result.FinalNmse;
+            m["last_nmse"] = result.LastNmse;
+            m["best_step"] = result.BestStep;
+            m["initialiser"] = result.Initialiser;
+            m["initialiser_nmse"] = new JsonObject(result.InitNmse.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
+            m["tokens_per_s"] = result.TokensPerSecond;
+            m["loss_curve"] = JsonSerializer.SerializeToNode(result.Curve, PuzzleJson.Options);
+            m["heldout_curve"] = JsonSerializer.SerializeToNode(result.Heldout, PuzzleJson.Options);
+            m["trained_together"] = contexts.Count;
+            m["train_seconds"] = result.TrainSeconds;
+            m["peak_rss_bytes"] = PeakRss();
+            first.Log.WriteLine($"{context.Job.Id}: nmse {result.InitialNmse:F4} ({result.Initialiser}) → {result.FinalNmse:F4} " +
+                                $"(best at step {result.BestStep}; last {result.LastNmse:F4})");
+        }
+        var worse = results.Zip(contexts).Where(p => p.First.BestStep == 0 && p.First.LastNmse > p.First.InitialNmse).ToList();
+        if (worse.Count > 0)
+            first.Log.WriteLine($"warning: training made {worse.Count} variant(s) worse on held-out text; they publish their initialisation: " +
+                                string.Join(", ", worse.Select(p => p.Second.Job.Id)));
     }
 
     /// <summary>Decoupled: attention and FFN variants separately ((m+n)·L jobs); coupled: every pairing (m·n·L).</summary>

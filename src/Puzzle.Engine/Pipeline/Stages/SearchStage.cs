@@ -15,8 +15,8 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class SearchStage : Stage
 {
     public override string Name => "Search";
-    public override int Version => 2; // 2: baselines (uniform, ShortGPT, random) chosen under the same limits
-    public override IReadOnlyList<string> Upstream => ["Calibrate", "Score", "Measure"];
+    public override int Version => 3; // 3: block influence from the Score jobs
+    public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override string Description => "choose architectures under the constraints (MIP)";
     public const string ArchitecturesFile = "architectures.json", ExplainFile = "explain.txt", ParetoFile = "pareto.json", ParetoSvg = "pareto.svg";
 
@@ -27,7 +27,6 @@ public sealed class SearchStage : Stage
         {
             var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
             foreach (var m in planned["Measure"].Where(j => j.Id.StartsWith($"b{batch}."))) inputs["cost:" + m.Id] = m;
-            inputs["heldout"] = planned["Calibrate"].Single(j => j.Id == CalibrateStage.HeldoutSet);
             var config = SpecSlice.Of(spec, "constraints", "search", "scoring.metric", "scenario.prompt", "scenario.generate", "bld.mode",
                 "evaluation.baselines", "evaluation.seed");
             config["batch"] = batch;
@@ -63,7 +62,7 @@ public sealed class SearchStage : Stage
         foreach (var b in spec.Evaluation.Baselines)
         {
             var name = BaselineName(b);
-            var (chosen, why) = ChooseBaseline(b, problem, spec, parent, context);
+            var (chosen, why) = ChooseBaseline(b, problem, spec, parent, scores, context);
             baselines[name] = chosen is null ? new JsonObject { ["skipped"] = why } : Describe(chosen, parent, spec, own);
             explain.AppendLine(chosen is null ? $"# baseline {name}: none ({why})"
                 : $"# baseline {name}: predicted speedup {own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time):0.00}x\n{Explain.Table(chosen, problem)}");
@@ -114,36 +113,21 @@ public sealed class SearchStage : Stage
         _ => b.ToString().ToLowerInvariant(),
     };
 
-    static (Architecture? Chosen, string Why) ChooseBaseline(Baseline b, SearchProblem problem, PipelineSpec spec, Model.ModelConfig parent, JobContext context)
+    static (Architecture? Chosen, string Why) ChooseBaseline(Baseline b, SearchProblem problem, PipelineSpec spec, Model.ModelConfig parent,
+        IReadOnlyList<JsonObject> scores, JobContext context)
     {
         switch (b)
         {
             case Baseline.Uniform:
                 return (Baselines.Uniform(problem), "no variant used in every layer meets the constraints");
             case Baseline.ShortGpt:
-                var influence = BlockInfluence(context.Input("heldout"), parent.NumLayers);
+                var influence = ScoreStage.BlockInfluence(scores);
                 context.Metrics["block_influence"] = new JsonArray(influence.Select(v => (JsonNode)v).ToArray());
                 return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(parent, spec)),
                     "the search space has no no-op attention and FFN, or dropping every layer does not meet the constraints");
             default:
                 return (Baselines.Random(problem, spec.Evaluation.Seed), "even the cheapest variants do not meet the constraints");
         }
-    }
-
-    /// <summary>ShortGPT's block influence per layer: 1 − mean cos(layer input, layer output) on held-out activations.</summary>
-    public static double[] BlockInfluence(string heldoutActivations, int layers)
-    {
-        var set = Library.ActivationSet.Open(heldoutActivations);
-        var all = Enumerable.Range(0, (int)set.Sequences).Select(i => (long)i).ToArray();
-        using var _ = TorchSharp.torch.no_grad();
-        return Enumerable.Range(0, layers).Select(l =>
-        {
-            using var scope = TorchSharp.torch.NewDisposeScope();
-            var x = set.Read(Library.ActivationSet.InputOf(l), all).to(TorchSharp.torch.float32);
-            var y = x + set.Read(Library.ActivationSet.AttentionOf(l), all).to(TorchSharp.torch.float32)
-                      + set.Read(Library.ActivationSet.FfnOf(l), all).to(TorchSharp.torch.float32);
-            return 1 - TorchSharp.torch.nn.functional.cosine_similarity(x, y, dim: -1).mean().item<float>();
-        }).Select(v => (double)v).ToArray();
     }
 
     /// <summary>Quality against speedup: the best score at each throughput target from 1x up, other constraints kept.</summary>

@@ -32,7 +32,7 @@ public sealed class SlurmCluster : IDisposable
     }
 
     /// <summary>
-    /// A store with <c>pipelines/ci.yaml</c>'s jobs up to Calibrate, built through Slurm once for the collection;
+    /// A store with <c>pipelines/ci.yaml</c>'s jobs up to Parent, built through Slurm once for the collection;
     /// tests copy it and run what comes after.
     /// </summary>
     public string Upstream => _upstream.Value;
@@ -42,9 +42,9 @@ public sealed class SlurmCluster : IDisposable
         var repo = _upstreamRepo = new SlurmRepo();
         var session = repo.Open();
         using var launcher = repo.Launcher(session, TextWriter.Null);
-        var summary = session.RunAsync("Calibrate", launcher, TextWriter.Null).GetAwaiter().GetResult();
+        var summary = session.RunAsync("Parent", launcher, TextWriter.Null).GetAwaiter().GetResult();
         if (!summary.Succeeded)
-            throw new InvalidOperationException("ci.yaml up to Calibrate failed on Slurm: " + string.Join("\n",
+            throw new InvalidOperationException("ci.yaml up to Parent failed on Slurm: " + string.Join("\n",
                 summary.Where(JobOutcome.Failed).Select(j => $"{j.Stage}/{j.Job}: {File.ReadAllText(j.Log!)}")));
         return repo.Store;
     }

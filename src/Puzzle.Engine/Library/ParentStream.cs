@@ -1,0 +1,84 @@
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Library;
+
+/// <summary>What the parent computes at one layer for a batch: its input x, its attention's contribution a and its
+/// FFN's contribution f to the residual stream (the layer's output is x + a + f). Contributions are kept as such:
+/// next to x they are small, and a difference of two streams would lose them to rounding.</summary>
+public sealed record LayerStream(Tensor X, Tensor Attention, Tensor Ffn);
+
+/// <summary>
+/// The parent's residual stream, computed as it is needed instead of stored: the embeddings and the layers below the
+/// deepest one a job trains or scores, loaded one tensor at a time in the compute dtype on the device. Blockwise
+/// distillation and replace-1-block scoring read the parent's activations from here; the store never holds them.
+/// </summary>
+public sealed class ParentStream : IDisposable
+{
+    readonly Tensor _embedding;
+    readonly RotaryEmbedding _rotary;
+    readonly ComputeDevice _device;
+
+    ParentStream(ModelConfig config, Tensor embedding, IReadOnlyList<DecoderBlock> layers, ComputeDevice device)
+    {
+        Config = config;
+        _embedding = embedding;
+        Layers = layers;
+        _device = device;
+        _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
+    }
+
+    public ModelConfig Config { get; }
+    /// <summary>The parent's blocks 0..<c>Layers.Count</c>−1, in evaluation mode, on the device.</summary>
+    public IReadOnlyList<DecoderBlock> Layers { get; }
+
+    /// <summary>The embeddings and layers [0, <paramref name="layers"/>) of the checkpoint in <paramref name="modelDir"/>.</summary>
+    public static ParentStream Open(string modelDir, ModelConfig config, int layers, ComputeDevice device)
+    {
+        if (layers < 1 || layers > config.NumLayers)
+            throw new ArgumentOutOfRangeException(nameof(layers), $"the parent has {config.NumLayers} layers, not {layers}");
+        Tensor embedding;
+        using (var tensors = CheckpointTensors.Open(modelDir))
+        using (var host = tensors.Read("model.embed_tokens.weight"))
+            embedding = device.Put(host).detach();
+        var blocks = Enumerable.Range(0, layers).Select(l => Pipeline.Stages.DistillStage.LoadLayer(modelDir, config, l, device)).ToList();
+        return new ParentStream(config, embedding, blocks, device);
+    }
+
+    /// <summary>Rotary cos and sin for positions 0..length−1 in the compute dtype.</summary>
+    public (Tensor Cos, Tensor Sin) Rotary(long length) => _rotary.At(0, length, _device.Device, _device.DType);
+
+    /// <summary>
+    /// Runs the parent over token sequences [B, T+1] (the inputs are <c>[:, :-1]</c>) up to layer <paramref name="upTo"/>
+    /// (exclusive) without gradients, and returns each layer's <see cref="LayerStream"/>. The tensors belong to the
+    /// caller's dispose scope.
+    /// </summary>
+    public IReadOnlyList<LayerStream> Run(Tensor tokens, int upTo)
+    {
+        using var _ = no_grad();
+        var ids = tokens.device_type == _device.Device.type ? tokens : tokens.to(_device.Device);
+        var inputs = ids[.., ..^1];
+        var x = _embedding.index_select(0, inputs.reshape(-1)).reshape(inputs.shape[0], inputs.shape[1], -1);
+        var (cos, sin) = Rotary(x.shape[1]);
+        var streams = new List<LayerStream>(upTo);
+        for (var i = 0; i < upTo; i++)
+        {
+            var block = Layers[i];
+            var a = block.AttentionOutput(x, cos, sin, null, i);
+            var h = x + a;
+            var f = block.FfnOutput(h);
+            streams.Add(new LayerStream(x, a, f));
+            x = h + f;
+        }
+        return streams;
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in Layers) b.Dispose();
+        _embedding.Dispose();
+    }
+}
