@@ -21,18 +21,28 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mode=${1:-}
 PYTHON=${PYTHON:-python3}
 
-prepare() {
+# The CLI as a trimmed, self-contained linux-x64 app without libtorch, packed into $1/puzzle-linux-x64.tar.xz (~30 MB):
+# the GPU machine has no .NET, and brings libtorch with its PyTorch. scale-check.sh uses it too.
+publish_cli() {
   local root; root=$(cd "$here/../.." && pwd)
-  local dev=$root/.device build=${TMPDIR:-/tmp}/puzzle-device-build
-  set -e
-  rm -rf "$dev" "$build/app"
-  mkdir -p "$dev/pipelines"
+  local dev=$1 build=${TMPDIR:-/tmp}/puzzle-device-build
+  rm -rf "$build/app"
+  mkdir -p "$dev"
   echo "publishing the CLI (PuzzleTorch=external, trimmed, self-contained) ..."
   dotnet publish "$root/src/Puzzle.Cli" -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true \
-    -p:PuzzleTorch=external --artifacts-path "$build/artifacts" -o "$build/app" -nologo -v quiet
+    -p:PuzzleTorch=external --artifacts-path "$build/artifacts" -o "$build/app" -nologo -v quiet || return 1
   # debugger support is not needed there, and the carry limit is 64 MiB
   rm -f "$build/app"/*.pdb "$build/app"/libmscordaccore.so "$build/app"/libmscordbi.so "$build/app"/createdump
   tar -C "$build/app" -cJf "$dev/puzzle-linux-x64.tar.xz" .
+}
+
+prepare() {
+  local root; root=$(cd "$here/../.." && pwd)
+  local dev=$root/.device
+  set -e
+  rm -rf "$dev"
+  mkdir -p "$dev/pipelines"
+  publish_cli "$dev"
   cp "$here/device-check.sh" "$here/device_check.py" "$dev/"
   cp "$root/pipelines/ci.yaml" "$dev/pipelines/ci.yaml"
   echo "running ci.yaml's device-independent stages here (Fetch needs npm) ..."
@@ -41,6 +51,24 @@ prepare() {
   rm -rf "$dev/store/logs" "$dev/store/tmp" "$dev/store/locks"
   du -sh "$dev"
   echo "ready: carry .device and run: bash .device/device-check.sh run cuda"
+}
+
+# Puts a libtorch that TorchSharp 0.107 can use on LD_LIBRARY_PATH (PUZZLE_LIBTORCH_DIR tells which): the PyTorch
+# install's, unless it is older than the libtorch TorchSharp 0.107 was built for (2.10); on the CPU, the NuGet one.
+use_libtorch() {
+  local device=$1 tl="" nv=""
+  if [ -n "${PUZZLE_LIBTORCH:-}" ]; then tl=$PUZZLE_LIBTORCH
+  elif "$PYTHON" -c 'import torch, sys; v = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]); sys.exit(v < (2, 10))' 2>/dev/null; then
+    tl=$("$PYTHON" -c 'import torch, os; print(os.path.dirname(torch.__file__) + "/lib")')
+    nv=$("$PYTHON" -c 'import glob, site; print(":".join(sorted(glob.glob(site.getsitepackages()[0] + "/nvidia/*/lib"))))')
+  elif [ "$device" = cpu ]; then
+    tl=$(ls -d "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/libtorch-cpu-linux-x64/2.10.0/runtimes/linux-x64/native 2>/dev/null | head -1)
+  fi
+  [ -n "$tl" ] && [ -d "$tl" ] || return 1
+  export PUZZLE_LIBTORCH_DIR=$tl
+  export LD_LIBRARY_PATH=$tl${nv:+:$nv}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # a bare GPU image may lack libicu, which .NET needs for cultures; Puzzle formats invariantly anyway
+  export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=${DOTNET_SYSTEM_GLOBALIZATION_INVARIANT:-1}
 }
 
 run() {
@@ -59,20 +87,8 @@ run() {
   cp "$here/pipelines/ci.yaml" "$work/run/pipelines/"
   cp -r "$here/store" "$work/run/.puzzle"
 
-  # libtorch: the PyTorch install's, unless it is older than the libtorch TorchSharp 0.107 was built for (2.10)
-  local tl="" nv=""
-  if [ -n "${PUZZLE_LIBTORCH:-}" ]; then tl=$PUZZLE_LIBTORCH
-  elif "$PYTHON" -c 'import torch, sys; v = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]); sys.exit(v < (2, 10))' 2>/dev/null; then
-    tl=$("$PYTHON" -c 'import torch, os; print(os.path.dirname(torch.__file__) + "/lib")')
-    nv=$("$PYTHON" -c 'import glob, site; print(":".join(sorted(glob.glob(site.getsitepackages()[0] + "/nvidia/*/lib"))))')
-  elif [ "$device" = cpu ]; then
-    tl=$(ls -d "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/libtorch-cpu-linux-x64/2.10.0/runtimes/linux-x64/native 2>/dev/null | head -1)
-  fi
-  [ -n "$tl" ] && [ -d "$tl" ] || { say "no libtorch found: install PyTorch >= 2.10 for $PYTHON or set PUZZLE_LIBTORCH"; exit 1; }
-  export LD_LIBRARY_PATH=$tl${nv:+:$nv}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  # a bare GPU image may lack libicu, which .NET needs for cultures; Puzzle formats invariantly anyway
-  export DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=${DOTNET_SYSTEM_GLOBALIZATION_INVARIANT:-1}
-  say "libtorch: $tl"
+  use_libtorch "$device" || { say "no libtorch found: install PyTorch >= 2.10 for $PYTHON or set PUZZLE_LIBTORCH"; exit 1; }
+  say "libtorch: $PUZZLE_LIBTORCH_DIR"
   say "python: $("$PYTHON" -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1)"
   command -v nvidia-smi >/dev/null && say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
   local puzzle=$work/app/puzzle
@@ -100,8 +116,10 @@ run() {
   exit $ok
 }
 
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0  # sourced by scale-check.sh for its functions
 case "$mode" in
   prepare) prepare ;;
+  publish) publish_cli "${2:?publish DIR}" ;;
   run) run "${2:-cuda}" ;;
   *) echo "usage: $0 prepare | run [cuda|cpu]" >&2; exit 2 ;;
 esac

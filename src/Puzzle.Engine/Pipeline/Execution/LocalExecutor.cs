@@ -53,6 +53,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             // an exclusive job (a timing) starts only on an idle machine and nothing starts beside it
             if (running.Values.Any(r => r.Job.Stage.Exclusive)) ready.Clear();
             else if (ready.FirstOrDefault(j => j.Stage.Exclusive) is { } alone) ready = running.Count == 0 ? [alone] : ready.Where(j => !j.Stage.Exclusive).ToList();
+            ready = WithoutCompanions(ready, running.Values.Select(r => r.Job), graph);
             var slots = Math.Min(parallelJobs - running.Count, ready.Count);
             var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));
             var threads = threadsPerJob ?? Math.Max(1, cores / concurrent);
@@ -92,6 +93,24 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         var summary = new RunSummary(pipeline, target, started, clock.Elapsed.TotalSeconds, jobs.Select(j => records[j]).ToList());
         summary.Save(store.Root);
         return summary;
+    }
+
+    /// <summary>
+    /// Leaves out the jobs that a running or an earlier ready job of their stage builds as a companion (one process
+    /// trains a group of variants from one pass of the parent): they are published when it ends.
+    /// </summary>
+    static List<JobPlan> WithoutCompanions(List<JobPlan> ready, IEnumerable<JobPlan> running, PipelineGraph graph)
+    {
+        var leads = running.ToList();
+        var kept = new List<JobPlan>();
+        foreach (var job in ready)
+        {
+            var stageJobs = graph.Jobs[job.Stage.Name];
+            if (leads.Any(l => l.Stage == job.Stage && l.Stage.Companions(l, stageJobs, graph.Spec).Contains(job))) continue;
+            kept.Add(job);
+            leads.Add(job);
+        }
+        return kept;
     }
 
     /// <summary>Marks every pending job with a failed or skipped input as skipped, transitively.</summary>

@@ -12,4 +12,9 @@ public sealed record ScoringSpec
     [Description("Held-out tokens each variant is scored on.")]
     [Bounds(Minimum = 1)]
     public long Tokens { get; init; } = 20_000;
+
+    [Description("Layers one process scores from one pass of the parent per batch (0: all). Results do not depend on it, " +
+                 "so no job key does: it trades memory (every variant of those layers at once) for passes.")]
+    [Bounds(Minimum = 0)]
+    public int LayersPerProcess { get; init; }
 }

@@ -13,7 +13,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
 /// Score: replace-1-block quality. One job per layer: each batch of held-out text goes through the parent up to the
-/// layer once, and from there through the rest of the parent and, for each of the layer's variants, through the variant
+/// layer once (one pass for all the layers of a process: <see cref="Companions"/>), and from there through the rest of the parent and, for each of the layer's variants, through the variant
 /// in place of its subblock and the rest of the parent; each is compared with the parent: KL(parent ‖ model) per token,
 /// LM loss, top-1 accuracy and agreement. The job also records the layer's block influence (ShortGPT: 1 − mean cos of
 /// the layer's input and output), and the time of the parent's forward pass beside the variants'.
@@ -49,26 +49,35 @@ public sealed class ScoreStage : Stage
     public static long[] HeldoutSequences(TokenDataset heldout, long tokens) =>
         Enumerable.Range(0, (int)Math.Clamp((tokens + heldout.SeqLen - 1) / heldout.SeqLen, 1, heldout.Count)).Select(i => (long)i).ToArray();
 
-    public override void Run(JobContext context)
+    /// <summary>The other layers of the same block of <c>scoring.layers_per_process</c> layers (all layers when 0).</summary>
+    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
     {
-        var layer = (int)context.Job.Config["layer"]!;
-        var batchSize = (int)context.Job.Config["batch"]!;
-        var modelDir = ParentStage.ModelDirectory(context.Input("parent"));
-        var device = context.Device;
-        using var parent = ParentModel.Load(modelDir, device);
-        var config = parent.Config;
-        var variants = DistillStage.Catalog(config, context.Spec).Where(v => v.Layer == layer && !v.IsParent).ToList();
-        var blocks = variants.ToDictionary(v => v.Id, v => LibraryBlock.Build(config, parent.model.layers[layer], v,
-            context.Job.Inputs.ContainsKey("variant:" + v.Id) ? Path.Combine(context.Input("variant:" + v.Id), DistillStage.WeightsFile) : null));
+        var per = spec.Scoring.LayersPerProcess;
+        int Block(JobPlan j) => per == 0 ? 0 : (int)j.Config["layer"]! / per;
+        return stageJobs.Where(j => j != job && Block(j) == Block(job));
+    }
 
-        using var data = TokenDataset.Open(Path.Combine(context.Input("data"), DataStage.Folder), DataSplit.Heldout);
-        var sequences = HeldoutSequences(data, (long)context.Job.Config["tokens"]!);
-        var sums = variants.ToDictionary(v => v.Id, _ => new LmMetricsAccumulator());
+    public override void Run(JobContext context) => RunTogether([context]);
+
+    /// <summary>
+    /// Scores the layers of <paramref name="contexts"/> from one forward pass of the parent per batch: its input at
+    /// every layer and its logits are computed once, and each variant runs from its layer to the head.
+    /// </summary>
+    public override void RunTogether(IReadOnlyList<JobContext> contexts)
+    {
+        var first = contexts[0];
+        var batchSize = (int)first.Job.Config["batch"]!;
+        var device = first.Device;
+        using var parent = ParentModel.Load(ParentStage.ModelDirectory(first.Input("parent")), device);
+        var config = parent.Config;
+        var catalog = DistillStage.Catalog(config, first.Spec);
+        var layers = contexts.Select(c => new LayerScores(c, (int)c.Job.Config["layer"]!, catalog, config, parent)).ToList();
+        using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Heldout);
+        var sequences = HeldoutSequences(data, (long)first.Job.Config["tokens"]!);
         var parentSums = new LmMetricsAccumulator();
-        var (influence, positions) = (0.0, 0L); // summed cosine of the layer's input and output
-        var (parentSeconds, variantSeconds) = (0.0, 0.0);
+        var parentSeconds = 0.0;
         var clock = new System.Diagnostics.Stopwatch();
-        var progress = new Training.ProgressLine($"score layer {layer}", sequences.Length * (long)data.SeqLen, context.Log);
+        var progress = new Training.ProgressLine($"score {layers.Count} layer{(layers.Count == 1 ? "" : "s")}", sequences.Length * (long)data.SeqLen, first.Log);
         using (no_grad())
         {
             var (cos, sin) = parent.RotaryAt(0, data.SeqLen, device.Device, device.DType);
@@ -80,49 +89,85 @@ public sealed class ScoreStage : Stage
                 var targets = tokens[.., 1..];
                 device.Synchronize();
                 clock.Restart();
-                var x = parent.RunBlocks(parent.Embed(tokens[.., ..^1]), 0, layer);
+                var embedded = parent.Embed(tokens[.., ..^1]);
                 var outputs = new List<Tensor>();
-                var reference = parent.Head(parent.RunBlocks(x, layer, config.NumLayers, outputs: outputs));
+                var reference = parent.Head(parent.RunBlocks(embedded, 0, config.NumLayers, outputs: outputs));
                 parentSums.Add(reference, targets);
                 device.Synchronize();
                 parentSeconds += clock.Elapsed.TotalSeconds;
-                var cosine = nn.functional.cosine_similarity(x.to(float32), outputs[0].to(float32), dim: -1);
-                influence += cosine.to(float64).sum().item<double>();
-                positions += cosine.numel();
-                clock.Restart();
-                foreach (var v in variants)
-                {
-                    var h = blocks[v.Id].Forward(x, cos, sin, null, layer);
-                    sums[v.Id].Add(parent.Head(parent.RunBlocks(h, layer + 1, config.NumLayers)), targets, reference);
-                }
-                device.Synchronize();
-                variantSeconds += clock.Elapsed.TotalSeconds;
+                foreach (var l in layers)
+                    l.Add(l.Layer == 0 ? embedded : outputs[l.Layer - 1], outputs[l.Layer], reference, targets, cos, sin, device);
                 progress.Report((start + batch.Length) * (long)data.SeqLen, double.NaN);
             }
         }
-        foreach (var b in blocks.Values) b.Dispose();
-
-        var scores = new JsonObject();
-        foreach (var v in variants)
-        {
-            var m = sums[v.Id].Result();
-            scores[v.Id] = new JsonObject { ["kl"] = m.Kl, ["lm_loss"] = m.Loss, ["top1"] = m.Top1, ["agreement"] = m.Agreement };
-        }
         var own = parentSums.Result();
-        var doc = new JsonObject
+        foreach (var l in layers) l.Write(own, parentSeconds);
+    }
+
+    /// <summary>One layer's variants in place and their sums, and the layer's block influence.</summary>
+    sealed class LayerScores
+    {
+        readonly JobContext _context;
+        readonly List<BlockVariant> _variants;
+        readonly Dictionary<string, DecoderBlock> _blocks;
+        readonly Dictionary<string, LmMetricsAccumulator> _sums;
+        readonly CausalLM _parent;
+        readonly System.Diagnostics.Stopwatch _clock = new();
+        double _cosine, _seconds; // summed cosine of the layer's input and output; the variants' time
+        long _positions;
+
+        public LayerScores(JobContext context, int layer, IReadOnlyList<BlockVariant> catalog, ModelConfig config, CausalLM parent)
         {
-            ["layer"] = layer, ["tokens"] = own.Tokens,
-            ["parent"] = new JsonObject { ["lm_loss"] = own.Loss, ["top1"] = own.Top1 },
-            ["block_influence"] = 1 - influence / Math.Max(1, positions),
-            ["variants"] = scores,
-        };
-        File.WriteAllText(context.Output(ScoresFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        context.Metrics["tokens"] = own.Tokens;
-        context.Metrics["variants"] = variants.Count;
-        // the parent's forward pass and one variant's (the mean), both with their metrics: the replace-1-block cost
-        context.Metrics["parent_seconds"] = parentSeconds;
-        context.Metrics["variant_seconds"] = variants.Count == 0 ? 0 : variantSeconds / variants.Count;
-        foreach (var v in variants) context.Log.WriteLine($"{v.Id}: KL {scores[v.Id]!["kl"]:F4}");
+            (_context, Layer, _parent) = (context, layer, parent);
+            _variants = catalog.Where(v => v.Layer == layer && !v.IsParent).ToList();
+            _blocks = _variants.ToDictionary(v => v.Id, v => LibraryBlock.Build(config, parent.model.layers[layer], v,
+                context.Job.Inputs.ContainsKey("variant:" + v.Id) ? Path.Combine(context.Input("variant:" + v.Id), DistillStage.WeightsFile) : null));
+            _sums = _variants.ToDictionary(v => v.Id, _ => new LmMetricsAccumulator());
+        }
+
+        public int Layer { get; }
+
+        public void Add(Tensor x, Tensor output, Tensor reference, Tensor targets, Tensor cos, Tensor sin, ComputeDevice device)
+        {
+            using var cosine = nn.functional.cosine_similarity(x.to(float32), output.to(float32), dim: -1);
+            _cosine += cosine.to(float64).sum().item<double>();
+            _positions += cosine.numel();
+            _clock.Restart();
+            foreach (var v in _variants)
+            {
+                using var scope = NewDisposeScope();
+                var h = _blocks[v.Id].Forward(x, cos, sin, null, Layer);
+                _sums[v.Id].Add(_parent.Head(_parent.RunBlocks(h, Layer + 1, _parent.Config.NumLayers)), targets, reference);
+            }
+            device.Synchronize();
+            _seconds += _clock.Elapsed.TotalSeconds;
+        }
+
+        public void Write(LmMetrics own, double parentSeconds)
+        {
+            foreach (var b in _blocks.Values) b.Dispose();
+            var scores = new JsonObject();
+            foreach (var v in _variants)
+            {
+                var m = _sums[v.Id].Result();
+                scores[v.Id] = new JsonObject { ["kl"] = m.Kl, ["lm_loss"] = m.Loss, ["top1"] = m.Top1, ["agreement"] = m.Agreement };
+            }
+            var doc = new JsonObject
+            {
+                ["layer"] = Layer, ["tokens"] = own.Tokens,
+                ["parent"] = new JsonObject { ["lm_loss"] = own.Loss, ["top1"] = own.Top1 },
+                ["block_influence"] = 1 - _cosine / Math.Max(1, _positions),
+                ["variants"] = scores,
+            };
+            File.WriteAllText(_context.Output(ScoresFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            var metrics = _context.Metrics;
+            metrics["tokens"] = own.Tokens;
+            metrics["variants"] = _variants.Count;
+            // the parent's forward pass and one variant's (the mean), both with their metrics: the replace-1-block cost
+            metrics["parent_seconds"] = parentSeconds;
+            metrics["variant_seconds"] = _variants.Count == 0 ? 0 : _seconds / _variants.Count;
+            foreach (var v in _variants) _context.Log.WriteLine($"{v.Id}: KL {scores[v.Id]!["kl"]:F4}");
+        }
     }
 
     /// <summary>Each layer's block influence, from the Score jobs' documents (in layer order).</summary>

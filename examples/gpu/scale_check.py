@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Python half of examples/gpu/scale-check.sh: builds Llama-shaped parents with random weights (transformers, bfloat16,
+sharded safetensors), times bare PyTorch training steps of the block variants BLD trains, and gathers the pipeline's
+manifests, phase times and GPU memory into one results JSON (merged into --out, so phases can add to it in turn).
+
+  scale_check.py bare --device cuda                 bare bf16 training steps of each variant shape (1B and 8B)
+  scale_check.py build --shape 1b --to DIR --tokenizer FILE
+  scale_check.py collect --store DIR --phases TSV --gpumem CSV
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+
+SHAPES = {
+    # Llama-3.2-1B and Llama-3.1-8B: hidden, FFN, layers, heads, KV heads, tied embeddings
+    "1b": dict(hidden=2048, ffn=8192, layers=16, heads=32, kv=8, tied=True),
+    "8b": dict(hidden=4096, ffn=14336, layers=32, heads=32, kv=8, tied=False),
+    # for rehearsing the script on a CPU
+    "tiny": dict(hidden=256, ffn=1024, layers=4, heads=8, kv=4, tied=True),
+}
+VOCAB = 128256
+BATCH, SEQ = 8, 512
+
+
+def log(args, message):
+    line = f"[{time.strftime('%H:%M:%S')}] {message}"
+    print(line, flush=True)
+    with open(args.log, "a") as f:
+        f.write(line + "\n")
+
+
+def merge(path, key, value):
+    data = json.load(open(path)) if os.path.exists(path) else {}
+    data[key] = value
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
+# --- bare training steps ------------------------------------------------------------------------------------------
+
+def bare(args):
+    """Seconds per bare bf16 training step (frozen parent subblock forward, variant forward + backward, fused AdamW) of
+    each variant shape BLD trains, batch 8 x 512, and the parent's whole forward pass."""
+    import torch
+    import torch.nn.functional as F
+    dev = torch.device(args.device)
+    dtype = torch.bfloat16 if args.device == "cuda" else torch.float32
+    results = {}
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    def rms(x, w):
+        v = x.float().pow(2).mean(-1, keepdim=True)
+        return (x.float() * torch.rsqrt(v + 1e-5)).to(x.dtype) * w
+
+    def ffn_params(h, width):
+        return [torch.randn(width, h, device=dev, dtype=dtype) * 0.02 for _ in range(2)] + [torch.randn(h, width, device=dev, dtype=dtype) * 0.02]
+
+    def ffn(x, p, norm):
+        g, u, d = p
+        y = rms(x, norm)
+        return F.linear(F.silu(F.linear(y, g)) * F.linear(y, u), d)
+
+    def attn_params(h, heads, kv):
+        hd = h // heads
+        return [torch.randn(heads * hd, h, device=dev, dtype=dtype) * 0.02, torch.randn(kv * hd, h, device=dev, dtype=dtype) * 0.02,
+                torch.randn(kv * hd, h, device=dev, dtype=dtype) * 0.02, torch.randn(h, heads * hd, device=dev, dtype=dtype) * 0.02]
+
+    def attention(x, p, norm, heads, kv, cos, sin):
+        q, k, v, o = p
+        b, t, h = x.shape
+        hd = h // heads
+        y = rms(x, norm)
+        qs = F.linear(y, q).view(b, t, heads, hd).transpose(1, 2)
+        ks = F.linear(y, k).view(b, t, kv, hd).transpose(1, 2)
+        vs = F.linear(y, v).view(b, t, kv, hd).transpose(1, 2)
+
+        def rope(z):
+            z1, z2 = z[..., : hd // 2], z[..., hd // 2:]
+            return z * cos + torch.cat((-z2, z1), -1) * sin
+        qs, ks = rope(qs), rope(ks)
+        if hasattr(F, "scaled_dot_product_attention"):
+            ks, vs = ks.repeat_interleave(heads // kv, 1), vs.repeat_interleave(heads // kv, 1)
+            out = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True)
+        else:  # an old PyTorch (rehearsing on a CPU)
+            ks, vs = ks.repeat_interleave(heads // kv, 1), vs.repeat_interleave(heads // kv, 1)
+            scores = (qs @ ks.transpose(-1, -2)) / math.sqrt(hd)
+            scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1), float("-inf"))
+            out = scores.softmax(-1) @ vs
+        return F.linear(out.transpose(1, 2).reshape(b, t, heads * hd), o)
+
+    def nmse(a, b):
+        a, b = a.float(), b.float()
+        return (a - b).pow(2).mean() / b.pow(2).mean()
+
+    def time_steps(step, n=20, warmup=5):
+        for _ in range(warmup):
+            step()
+        sync()
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        sync()
+        return (time.perf_counter() - start) / n
+
+    for name in args.shapes.split():
+        s = SHAPES[name]
+        h, heads, kv = s["hidden"], s["heads"], s["kv"]
+        hd = h // heads
+        pos = torch.arange(SEQ, device=dev, dtype=torch.float32)
+        inv = 1.0 / (500000.0 ** (torch.arange(0, hd, 2, device=dev, dtype=torch.float32) / hd))
+        ang = torch.cat((torch.outer(pos, inv),) * 2, -1)
+        cos, sin = ang.cos().to(dtype), ang.sin().to(dtype)
+        x = torch.randn(BATCH, SEQ, h, device=dev, dtype=dtype)
+        norm = torch.ones(h, device=dev, dtype=dtype)
+        parent_ffn = ffn_params(h, s["ffn"])
+        parent_attn = attn_params(h, heads, kv)
+        for kind, arg in [("ffn", 0.5), ("ffn", 0.25), ("attention", 4), ("attention", 2)]:
+            if kind == "ffn":
+                p = [t.clone().requires_grad_() for t in ffn_params(h, int(s["ffn"] * arg))]
+
+                def fwd(z, p=p):
+                    return ffn(z, p, norm)
+
+                def teacher(z):
+                    return ffn(z, parent_ffn, norm)
+            else:
+                p = [t.clone().requires_grad_() for t in attn_params(h, heads, arg)]
+
+                def fwd(z, p=p, arg=arg):
+                    return attention(z, p, norm, heads, arg, cos, sin)
+
+                def teacher(z):
+                    return attention(z, parent_attn, norm, heads, kv, cos, sin)
+            opt = torch.optim.AdamW(p, lr=1e-4, **({"fused": True} if dev.type == "cuda" else {}))
+
+            def step(fwd=fwd, teacher=teacher, opt=opt):
+                with torch.no_grad():
+                    target = teacher(x)
+                loss = nmse(fwd(x), target)
+                loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+            seconds = time_steps(step)
+            key = f"{name}.{kind}.{'ratio' if kind == 'ffn' else 'kv'}{arg}"
+            results[key] = {"step_s": seconds, "tokens_per_s": BATCH * SEQ / seconds}
+            log(args, f"bare {key}: {seconds * 1e3:.2f} ms per step, {BATCH * SEQ / seconds:,.0f} tokens/s")
+            del opt, p
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    merge(args.out, "bare_steps", results)
+
+
+# --- parents ------------------------------------------------------------------------------------------------------
+
+def build(args):
+    """A parent of the shape, random weights, saved by transformers in bfloat16 as safetensors shards."""
+    import torch
+    s = SHAPES[args.shape]
+    start = time.perf_counter()
+    rope = {"rope_type": "llama3", "factor": 8.0 if args.shape == "8b" else 32.0, "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
+    common = dict(vocab_size=VOCAB, hidden_size=s["hidden"], intermediate_size=s["ffn"], num_hidden_layers=s["layers"],
+                  num_attention_heads=s["heads"], num_key_value_heads=s["kv"], max_position_embeddings=131072,
+                  rms_norm_eps=1e-5, tie_word_embeddings=s["tied"], bos_token_id=1, eos_token_id=2)
+    made_by = "transformers"
+    try:
+        import transformers
+        try:
+            config = transformers.LlamaConfig(**common, rope_parameters={"rope_theta": 500000.0, **rope})
+        except TypeError:
+            config = transformers.LlamaConfig(**common, rope_theta=500000.0, rope_scaling=rope)
+        with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+            model = transformers.LlamaForCausalLM(config).to(torch.bfloat16)
+        model.save_pretrained(args.to, max_shard_size="2GB", safe_serialization=True)
+        made_by += " " + transformers.__version__
+        params = sum(p.numel() for p in model.parameters())
+        del model
+    except ImportError:
+        made_by = "torch (transformers is not installed)"
+        params = write_plain(args.to, s, rope, common)
+    shutil.copy(args.tokenizer, os.path.join(args.to, "tokenizer.json"))
+    size = sum(os.path.getsize(os.path.join(args.to, f)) for f in os.listdir(args.to))
+    seconds = time.perf_counter() - start
+    log(args, f"parent {args.shape}: {params / 1e9:.2f}B parameters, {size / 1e9:.2f} GB, by {made_by}, in {seconds:.0f} s")
+    merge(args.out, f"parent_{args.shape}", {"parameters": params, "bytes": size, "made_by": made_by, "seconds": seconds})
+
+
+def write_plain(directory, s, rope, common):
+    """The same checkpoint without transformers (for rehearsing the script on a machine without it)."""
+    import torch
+    os.makedirs(directory, exist_ok=True)
+    h, hd = s["hidden"], s["hidden"] // s["heads"]
+    tensors = {"model.embed_tokens.weight": (VOCAB, h), "model.norm.weight": (h,)}
+    for i in range(s["layers"]):
+        p = f"model.layers.{i}."
+        tensors.update({p + "self_attn.q_proj.weight": (s["heads"] * hd, h), p + "self_attn.k_proj.weight": (s["kv"] * hd, h),
+                        p + "self_attn.v_proj.weight": (s["kv"] * hd, h), p + "self_attn.o_proj.weight": (h, s["heads"] * hd),
+                        p + "mlp.gate_proj.weight": (s["ffn"], h), p + "mlp.up_proj.weight": (s["ffn"], h),
+                        p + "mlp.down_proj.weight": (h, s["ffn"]), p + "input_layernorm.weight": (h,),
+                        p + "post_attention_layernorm.weight": (h,)})
+    if not s["tied"]:
+        tensors["lm_head.weight"] = (VOCAB, h)
+    header, offset, blobs = {}, 0, []
+    for name, shape in tensors.items():
+        t = torch.ones(shape) if len(shape) == 1 else torch.randn(shape) * 0.02
+        raw = (t.to(torch.float32).view(torch.int32) >> 16).to(torch.int16).numpy().tobytes()  # bfloat16 by truncation
+        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+        blobs.append(raw)
+    head = json.dumps(header).encode()
+    head += b" " * ((8 - len(head) % 8) % 8)
+    with open(os.path.join(directory, "model.safetensors"), "wb") as f:
+        f.write(len(head).to_bytes(8, "little") + head)
+        for b in blobs:
+            f.write(b)
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu", "torch_dtype": "bfloat16",
+              "rope_theta": 500000.0, "rope_scaling": rope, "head_dim": hd, **common}
+    json.dump(config, open(os.path.join(directory, "config.json"), "w"), indent=2)
+    return sum(math.prod(shape) for shape in tensors.values()) - (VOCAB * h if s["tied"] else 0)
+
+
+# --- results ------------------------------------------------------------------------------------------------------
+
+def collect(args):
+    phases = []
+    for line in open(args.phases):
+        name, start, end, rc = line.rstrip("\n").split("\t")
+        phases.append({"phase": name, "start": float(start), "end": float(end), "seconds": float(end) - float(start), "exit": rc})
+    samples = []
+    if os.path.exists(args.gpumem):
+        for line in open(args.gpumem):
+            try:
+                stamp, used = [x.strip() for x in line.split(",")]
+                samples.append((time.mktime(time.strptime(stamp.split(".")[0], "%Y/%m/%d %H:%M:%S")) + float("0." + stamp.split(".")[1]), float(used)))
+            except (ValueError, IndexError):
+                pass
+    for p in phases:
+        inside = [u for t, u in samples if p["start"] - 0.5 <= t <= p["end"] + 0.5]
+        p["peak_gpu_mib"] = max(inside) if inside else None
+
+    jobs = []
+    cache = os.path.join(args.store, "cache")
+    for root, _, files in os.walk(cache):
+        if "manifest.json" in files:
+            m = json.load(open(os.path.join(root, "manifest.json")))
+            size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(root) for f in fs)
+            keep = {k: v for k, v in (m.get("metrics") or {}).items() if not isinstance(v, (list, dict)) or k == "initialiser_nmse"}
+            jobs.append({"stage": m["stage"], "job": m["job"], "seconds": m.get("seconds"), "bytes": size, "metrics": keep,
+                         "started": m.get("startedUtc") or m.get("started_utc")})
+    stages = {}
+    for j in jobs:
+        s = stages.setdefault(j["stage"], {"jobs": 0, "seconds": 0.0, "bytes": 0, "peak_rss_bytes": 0, "peak_gpu_bytes": 0})
+        s["jobs"] += 1
+        s["seconds"] += j["seconds"] or 0
+        s["bytes"] += j["bytes"]
+        s["peak_rss_bytes"] = max(s["peak_rss_bytes"], j["metrics"].get("peak_rss_bytes") or 0)
+        s["peak_gpu_bytes"] = max(s["peak_gpu_bytes"], j["metrics"].get("peak_gpu_bytes") or 0)
+    results = {"phases": phases, "stages": stages, "store_bytes": sum(j["bytes"] for j in jobs), "jobs": jobs}
+
+    # BLD against bare steps: the bare steps' time for the steps every variant of a group took, over the group's
+    # training loop (which also runs the parent); jobs that started after the first 8B phase are the 8B shape's
+    bare_steps = (json.load(open(args.out)) if os.path.exists(args.out) else {}).get("bare_steps", {})
+    first8b = min((p["start"] for p in phases if p["phase"].endswith("-8b")), default=float("inf"))
+    small = "tiny" if any(p["phase"].endswith("-tiny") for p in phases) else "1b"
+    groups = {}
+    for j in jobs:
+        if j["stage"] != "Distill" or not j["metrics"].get("train_seconds"):
+            continue
+        m = j["metrics"]
+        shape = "8b" if started(j) >= first8b else small
+        j["shape"] = shape
+        g = groups.setdefault((shape, m.get("built_with") or j["job"]), {"shape": shape, "variants": 0, "bare_s": 0.0,
+                                                                        "train_seconds": m["train_seconds"]})
+        steps = m.get("tokens_per_s", 0) * m["train_seconds"] / (BATCH * SEQ)
+        bare_key = shape + "." + j["job"].split(".", 1)[1]
+        g["variants"] += 1
+        g["bare_s"] += steps * bare_steps.get(bare_key, {}).get("step_s", float("nan"))
+    for g in groups.values():
+        g["efficiency"] = g["bare_s"] / g["train_seconds"]
+    results["bld_groups"] = list(groups.values())
+    results["distill"] = [{"job": j["job"], "init_nmse": j["metrics"].get("init_nmse"), "final_nmse": j["metrics"].get("final_nmse"),
+                           "last_nmse": j["metrics"].get("last_nmse"), "best_step": j["metrics"].get("best_step"),
+                           "train_seconds": j["metrics"].get("train_seconds"), "tokens_per_s": j["metrics"].get("tokens_per_s"),
+                           "trained_together": j["metrics"].get("trained_together")} for j in jobs if j["stage"] == "Distill"]
+    results["score"] = [{"job": j["job"], "parent_seconds": j["metrics"].get("parent_seconds"),
+                         "variant_seconds": j["metrics"].get("variant_seconds"), "seconds": j["seconds"]} for j in jobs if j["stage"] == "Score"]
+    merge(args.out, "collected", results)
+    print(json.dumps({"stages": stages, "store_bytes": results["store_bytes"], "phases": phases}, indent=1))
+
+
+def started(job):
+    """A manifest's start time as epoch seconds (UTC)."""
+    import calendar
+    text = (job.get("started") or "")[:19]
+    try:
+        return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("verb", choices=["bare", "build", "collect"])
+    ap.add_argument("--work")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--shape", choices=list(SHAPES))
+    ap.add_argument("--shapes", default="1b 8b")
+    ap.add_argument("--to")
+    ap.add_argument("--tokenizer")
+    ap.add_argument("--store")
+    ap.add_argument("--phases")
+    ap.add_argument("--gpumem")
+    args = ap.parse_args()
+    {"bare": bare, "build": build, "collect": collect}[args.verb](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
