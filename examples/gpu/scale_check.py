@@ -256,11 +256,14 @@ def collect(args):
             keep = {k: v for k, v in (m.get("metrics") or {}).items() if not isinstance(v, (list, dict)) or k == "initialiser_nmse"}
             jobs.append({"stage": m["stage"], "job": m["job"], "seconds": m.get("seconds"), "bytes": size, "metrics": keep,
                          "started": m.get("startedUtc") or m.get("started_utc")})
-    stages = {}
+    stages, groups_seen = {}, set()
     for j in jobs:
         s = stages.setdefault(j["stage"], {"jobs": 0, "seconds": 0.0, "bytes": 0, "peak_rss_bytes": 0, "peak_gpu_bytes": 0})
         s["jobs"] += 1
-        s["seconds"] += j["seconds"] or 0
+        group = (j["stage"], j["metrics"].get("built_with") or j["job"], j["seconds"])
+        if group not in groups_seen:  # jobs built together record the group's time: count it once
+            groups_seen.add(group)
+            s["seconds"] += j["seconds"] or 0
         s["bytes"] += j["bytes"]
         s["peak_rss_bytes"] = max(s["peak_rss_bytes"], j["metrics"].get("peak_rss_bytes") or 0)
         s["peak_gpu_bytes"] = max(s["peak_gpu_bytes"], j["metrics"].get("peak_gpu_bytes") or 0)

@@ -13,6 +13,3 @@ public sealed record BldResult(
     IReadOnlyDictionary<string, torch.Tensor> Weights,
     IReadOnlyDictionary<string, double> InitNmse, string Initialiser, double InitialNmse, double FinalNmse,
     IReadOnlyList<CurvePoint> Curve, double TokensPerSecond, IReadOnlyList<HeldoutPoint> Heldout, long BestStep, double LastNmse, double TrainSeconds);
-
-/// <summary>Held-out loss at one step of training.</summary>
-public sealed record HeldoutPoint(long Step, long Tokens, double Loss);

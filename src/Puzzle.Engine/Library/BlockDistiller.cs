@@ -23,7 +23,7 @@ public static class BlockDistiller
     const int CalibrationSequences = 32;
     /// <summary>Held-out sequences on which normalized MSE is measured.</summary>
     public const int CheckSequences = 16;
-    /// <summary>Held-out evaluations per run, besides step 0 and the last step.</summary>
+    /// <summary>Held-out evaluations per run, besides step 0 (<see cref="HeldoutGuard"/>).</summary>
     const int Evaluations = 8;
 
     /// <param name="parent">the parent's stream, at least up to the deepest variant's layer</param>
@@ -75,7 +75,7 @@ public static class BlockDistiller
             foreach (var t in trainees.Where(t => t.Run.Step == step + 1))
             {
                 if (flush || t.Run.Finished) t.Run.Flush();
-                if (t.Run.Finished || t.Run.Step % t.EvaluateEvery == 0) t.Evaluate();
+                t.Guard.AfterStep(t.Run);
             }
             if (flush) progress.Report((step + 1) * tokensPerBatch, trainees.Average(t => t.Run.Ema));
         }
@@ -122,15 +122,10 @@ public static class BlockDistiller
         public required DecoderBlock Child { get; init; }
         public required SubblockIO Io { get; init; }
         public required TrainingRun Run { get; init; }
-        public required IReadOnlyList<LayerStream> Check { get; init; }
+        public required HeldoutGuard Guard { get; init; }
         public required Dictionary<string, double> InitNmse { get; init; }
         public required string Initialiser { get; init; }
-        public required long EvaluateEvery { get; init; }
-        public List<HeldoutPoint> Heldout { get; } = new();
         public int Layer => Variant.Layer;
-        Dictionary<string, Tensor> _best = new(); // the weights with the lowest held-out loss so far
-        long _bestStep;
-        double _bestNmse, _lastNmse;
 
         public static Trainee Start(ModelConfig config, DecoderBlock parent, BldJob job, Tensor cos, Tensor sin,
             LayerStream calibration, IReadOnlyList<LayerStream> check, long tokensPerBatch)
@@ -151,43 +146,27 @@ public static class BlockDistiller
             var chosen = candidates.Count == 1 ? candidates.Keys.Single()
                 : job.Options.Init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
             var child = Assemble(candidates[chosen]);
-            var run = new TrainingRun(child.named_parameters().Select(p => (p.name, p.parameter)), tokensPerBatch, job.Options.Train);
-            var trainee = new Trainee
-            {
-                Variant = variant, Child = child, Io = io, Run = run, Check = check, InitNmse = initNmse, Initialiser = chosen,
-                EvaluateEvery = Math.Max(1, (run.TotalSteps + Evaluations - 1) / Evaluations),
-            };
-            trainee._bestNmse = trainee._lastNmse = initNmse[chosen];
-            trainee._best = child.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
-            trainee.Heldout.Add(new HeldoutPoint(0, 0, initNmse[chosen]));
-            return trainee;
+            var parameters = child.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+            var run = new TrainingRun(parameters, tokensPerBatch, job.Options.Train);
+            var guard = new HeldoutGuard(() => io.Nmse(child, check), Evaluations);
+            guard.Begin(run, parameters);
+            return new Trainee { Variant = variant, Child = child, Io = io, Run = run, Guard = guard, InitNmse = initNmse, Initialiser = chosen };
         }
 
         public Tensor Loss(LayerStream s) => Io.Loss(Child, s);
 
-        /// <summary>Held-out normalized MSE now; the weights are kept when they are the best so far.</summary>
-        public void Evaluate()
-        {
-            _lastNmse = Io.Nmse(Child, Check);
-            Heldout.Add(new HeldoutPoint(Run.Step, Run.Tokens, _lastNmse));
-            if (!(_lastNmse < _bestNmse)) return;
-            (_bestNmse, _bestStep) = (_lastNmse, Run.Step);
-            using var _ = no_grad();
-            foreach (var (name, p) in Child.named_parameters()) _best[name].copy_(p);
-        }
-
         public BldResult Finish(double tokensPerSecond, double seconds)
         {
+            Guard.Finish(Run);
             var prefix = $"model.layers.{Variant.Layer}.";
-            var weights = _best.ToDictionary(p => prefix + p.Key, p => p.Value);
-            _best = new();
-            return new BldResult(weights, InitNmse, Initialiser, InitNmse[Initialiser], _bestNmse, Run.Curve.ToList(), tokensPerSecond,
-                Heldout, _bestStep, _lastNmse, seconds);
+            var weights = Child.named_parameters().ToDictionary(p => prefix + p.name, p => p.parameter.detach().clone());
+            return new BldResult(weights, InitNmse, Initialiser, InitNmse[Initialiser], Guard.Best, Run.Curve.ToList(), tokensPerSecond,
+                Guard.Points, Guard.BestStep, Guard.Last, seconds);
         }
 
         public void Dispose()
         {
-            foreach (var t in _best.Values) t.Dispose();
+            Guard.Dispose();
             Run.Dispose();
             Child.Dispose();
         }

@@ -46,10 +46,11 @@ public sealed class CausalLM : nn.Module
     public static CausalLM Initialise(ModelConfig config, long seed)
     {
         using var _ = torch.no_grad();
-        torch.manual_seed(seed);
+        // a generator of its own: the global one is shared by every job and test running in this process
+        using var generator = new Generator((ulong)seed);
         var m = new CausalLM(config);
         foreach (var (name, p) in m.named_parameters())
-            if (!name.EndsWith("layernorm.weight") && name != "model.norm.weight") nn.init.normal_(p, 0, 0.02);
+            if (!name.EndsWith("layernorm.weight") && name != "model.norm.weight") nn.init.normal_(p, 0, 0.02, generator);
         return m;
     }
 

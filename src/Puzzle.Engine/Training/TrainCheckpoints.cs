@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Puzzle.Engine.Training;
 
 /// <summary>Where a training run is: the step it finished, the smoothed loss and the curve so far.</summary>
-public sealed record TrainState(long Step, double Ema, IReadOnlyList<CurvePoint> Curve);
+public sealed record TrainState(long Step, double Ema, IReadOnlyList<CurvePoint> Curve, GuardState? Guard = null);
 
 /// <summary>
 /// Resumable training state in a folder: the parameters (safetensors), the optimizer's moments and the
@@ -17,7 +17,7 @@ public sealed record TrainState(long Step, double Ema, IReadOnlyList<CurvePoint>
 public sealed class TrainCheckpoints(string directory, int every)
 {
     const string Current = "current", Previous = "previous", Next = "next";
-    const string ParamsFile = "params.safetensors", OptimizerFile = "optimizer.bin", StateFile = "state.json";
+    const string ParamsFile = "params.safetensors", OptimizerFile = "optimizer.bin", StateFile = "state.json", BestFile = "best.safetensors";
 
     public string Directory { get; } = Path.GetFullPath(directory);
     public int Every { get; } = every > 0 ? every : throw new ArgumentOutOfRangeException(nameof(every), every, "must be positive");
@@ -25,7 +25,9 @@ public sealed class TrainCheckpoints(string directory, int every)
     /// <summary>The step of the newest complete checkpoint, or null when there is none.</summary>
     public long? LatestStep => Latest() is { } dir ? ReadState(dir).Step : null;
 
-    public void Save(IReadOnlyList<(string Name, Parameter Param)> parameters, OptimizerHelper optimizer, TrainState state)
+    /// <param name="best">a <see cref="HeldoutGuard"/>'s best weights so far, kept beside the parameters</param>
+    public void Save(IReadOnlyList<(string Name, Parameter Param)> parameters, OptimizerHelper optimizer, TrainState state,
+        IReadOnlyDictionary<string, Tensor>? best = null)
     {
         System.IO.Directory.CreateDirectory(Directory);
         var next = Path.Combine(Directory, Next);
@@ -33,6 +35,7 @@ public sealed class TrainCheckpoints(string directory, int every)
         System.IO.Directory.CreateDirectory(next);
         SafeTensorsWriter.Write(Path.Combine(next, ParamsFile), parameters.ToDictionary(p => p.Name, p => (Tensor)p.Param));
         optimizer.save_state_dict(Path.Combine(next, OptimizerFile));
+        if (best is not null) SafeTensorsWriter.Write(Path.Combine(next, BestFile), best);
         File.WriteAllText(Path.Combine(next, StateFile), JsonSerializer.Serialize(state, PuzzleJson.Options));
         var current = Path.Combine(Directory, Current);
         var previous = Path.Combine(Directory, Previous);
@@ -58,6 +61,14 @@ public sealed class TrainCheckpoints(string directory, int every)
             }
         optimizer.load_state_dict(Path.Combine(dir, OptimizerFile));
         return ReadState(dir);
+    }
+
+    /// <summary>The best weights the newest checkpoint kept (<see cref="Save"/>'s <c>best</c>), on the CPU; null when none.</summary>
+    public Dictionary<string, Tensor>? LoadBest()
+    {
+        if (Latest() is not { } dir || !File.Exists(Path.Combine(dir, BestFile))) return null;
+        using var file = SafeTensorsFile.Open(Path.Combine(dir, BestFile));
+        return file.Names.ToDictionary(n => n, n => file.Read(n));
     }
 
     /// <summary>Removes every checkpoint (after the trained result is published).</summary>

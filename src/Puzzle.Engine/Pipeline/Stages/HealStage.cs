@@ -22,7 +22,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class HealStage : Stage
 {
     public override string Name => "Heal";
-    public override int Version => 1;
+    public override int Version => 2; // 2: the best held-out weights are published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Search"];
     public override string Description => "assemble each child and baseline, heal it by global distillation (GKD)";
     public const string ModelFolder = "model", HealFile = "heal.json", CurveFile = "curve.json";
@@ -105,9 +105,17 @@ public sealed class HealStage : Stage
         var clock = Stopwatch.StartNew();
         var checkpoints = new TrainCheckpoints(context.ResumeDirectory, gkd.CheckpointEvery);
         var resumedFrom = checkpoints.LatestStep;
+        // held-out KL at step 0 and every few steps: the child publishes the best weights seen, never worse than assembled
+        using var guard = new HeldoutGuard(() =>
+        {
+            child.eval();
+            var kl = Check(child, parent, heldout).Kl!.Value;
+            child.train();
+            return kl;
+        });
         var curve = Trainer.Run(child.named_parameters().Select(p => (p.name, p.parameter)),
             train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Of(b).Total,
-            (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints);
+            (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard);
         var seconds = clock.Elapsed.TotalSeconds;
         child.eval();
         var after = Check(child, parent, heldout);
@@ -130,12 +138,19 @@ public sealed class HealStage : Stage
                 ["resumed_from_step"] = resumedFrom,
                 ["check_sequences"] = before.Tokens / Math.Max(1, heldout.SeqLen),
                 ["before"] = Metrics(before), ["after"] = Metrics(after),
+                ["best_step"] = guard.BestStep, ["last_kl"] = guard.Last,
+                ["heldout_curve"] = JsonSerializer.SerializeToNode(guard.Points, PuzzleJson.Options),
             },
         };
         File.WriteAllText(context.Output(HealFile), heal.ToJsonString(Indented));
         File.WriteAllText(context.Output(CurveFile), JsonSerializer.Serialize(curve, PuzzleJson.Options));
         context.Metrics["kl_before"] = before.Kl;
         context.Metrics["kl_after"] = after.Kl;
+        context.Metrics["best_step"] = guard.BestStep;
+        context.Metrics["last_kl"] = guard.Last;
+        if (guard.BestStep == 0)
+            context.Log.WriteLine($"warning: {id}: global distillation did not lower held-out KL ({guard.Initial:F4} at the start, {guard.Last:F4} at the end): " +
+                                  "the assembled weights are published; try a lower gkd.lr or more gkd.tokens");
         context.Metrics["tokens_per_s"] = trainedTokens / Math.Max(1e-9, seconds);
         context.Metrics["loss_curve"] = JsonSerializer.SerializeToNode(curve, PuzzleJson.Options);
         context.Log.WriteLine($"{id}: KL(parent ‖ child) on {CheckSequences} held-out sequences {before.Kl:F4} → {after.Kl:F4}, " +

@@ -17,7 +17,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ParentStage : Stage
 {
     public override string Name => "Parent";
-    public override int Version => 1;
+    public override int Version => 2; // 2: pretraining initialised from a generator of its own, not torch's global one
     public override IReadOnlyList<string> Upstream => ["Tokenizer", "Data"];
     public override string Description => "pretrain the parent (or validate the given one)";
     public const string ModelFolder = "model";

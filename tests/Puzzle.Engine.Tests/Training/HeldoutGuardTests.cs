@@ -1,0 +1,58 @@
+using Puzzle.Engine.Training;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Tests.Training;
+
+/// <summary>Training keeps the weights with the lowest held-out loss, the starting weights included.</summary>
+public class HeldoutGuardTests
+{
+    /// <summary>Fits w·x to 2x from w = 1 (training text) while the held-out loss rewards w near <paramref name="heldoutTarget"/>.</summary>
+    /// <param name="killAfter">throw in the loss of the batch after this many (a killed process)</param>
+    static (double W, HeldoutGuard Guard) Fit(double lr, double heldoutTarget, TrainCheckpoints? checkpoints = null, int? killAfter = null)
+    {
+        Fixtures.Torch();
+        var w = new Parameter(ones(1, 1));
+        var options = new TrainOptions { Tokens = 40, LearningRate = lr, WarmupFraction = 0, MinLrRatio = 1, WeightDecay = 0, GradClip = 0 };
+        var batches = Enumerable.Repeat(0, 1000).Select(_ => ones(4, 1));
+        var guard = new HeldoutGuard(() => Math.Abs(w.item<float>() - heldoutTarget), evaluations: 4);
+        var calls = 0;
+        Tensor Loss(Tensor x) => ++calls > killAfter ? throw new InvalidOperationException("killed") : (x.matmul(w) - 2 * x).square().mean();
+        Trainer.Run([("w", w)], batches, Loss, 1, options, checkpoints: checkpoints, guard: guard);
+        return (w.item<float>(), guard);
+    }
+
+    [Fact]
+    public void A_run_that_only_makes_held_out_loss_worse_ends_with_its_starting_weights()
+    {
+        var (w, guard) = Fit(lr: 0.05, heldoutTarget: 0.5); // training moves w towards 2, held-out text wants 0.5
+        Assert.Equal(1.0, w);
+        Assert.Equal(0, guard.BestStep);
+        Assert.Equal(0.5, guard.Best, 6);
+        Assert.True(guard.Last > guard.Initial, $"last {guard.Last} initial {guard.Initial}");
+        Assert.Equal([0L, 10, 20, 30, 40], guard.Points.Select(p => p.Step));
+    }
+
+    [Fact]
+    public void A_run_that_helps_ends_with_the_best_weights_it_saw()
+    {
+        var (w, guard) = Fit(lr: 0.05, heldoutTarget: 1.6); // training overshoots 1.6 on its way to 2
+        Assert.True(guard.BestStep > 0);
+        Assert.Equal(Math.Abs(w - 1.6), guard.Best, 5);
+        Assert.True(guard.Best < guard.Initial && guard.Best <= guard.Last);
+    }
+
+    [Fact]
+    public void A_resumed_run_keeps_the_best_weights_from_before_the_interruption()
+    {
+        using var dir = new TempDir();
+        var (expected, reference) = Fit(lr: 0.05, heldoutTarget: 1.6);
+        var checkpoints = new TrainCheckpoints(dir.Path, every: 10);
+        Assert.Throws<InvalidOperationException>(() => Fit(lr: 0.05, heldoutTarget: 1.6, checkpoints, killAfter: 25));
+        Assert.Equal(20, checkpoints.LatestStep);
+        var (w, resumed) = Fit(lr: 0.05, heldoutTarget: 1.6, checkpoints);
+        Assert.Equal(reference.Points.Skip(3).Select(p => p.Loss), resumed.Points.Skip(3).Select(p => p.Loss));
+        Assert.Equal(reference.BestStep, resumed.BestStep);
+        Assert.Equal(expected, w);
+    }
+}
