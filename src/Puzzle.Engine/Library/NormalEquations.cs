@@ -10,6 +10,7 @@ namespace Puzzle.Engine.Library;
 public sealed class NormalEquations : IDisposable
 {
     readonly Tensor _xtx, _xty;
+    const long SliceRows = 512;
 
     public NormalEquations(long inputs, long outputs, Device? device = null)
     {
@@ -30,8 +31,15 @@ public sealed class NormalEquations : IDisposable
         using var scope = NewDisposeScope();
         var x = inputs.detach().reshape(-1, dIn).to(float64).to(_xtx.device);
         var y = targets.detach().reshape(-1, dOut).to(float64).to(_xtx.device);
-        _xtx.add_(x.t().matmul(x));
-        _xty.add_(x.t().matmul(y));
+        // in slices of rows, added one after another: a matrix product over many rows may split its sums between
+        // threads (and then round by the thread count), one over a few hundred rows does not
+        for (long start = 0; start < x.shape[0]; start += SliceRows)
+        {
+            var n = Math.Min(SliceRows, x.shape[0] - start);
+            var xs = x.narrow(0, start, n);
+            _xtx.add_(xs.t().matmul(xs));
+            _xty.add_(xs.t().matmul(y.narrow(0, start, n)));
+        }
         Rows += x.shape[0];
     }
 

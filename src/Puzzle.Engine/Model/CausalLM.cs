@@ -50,7 +50,7 @@ public sealed class CausalLM : nn.Module
         using var generator = new Generator((ulong)seed);
         var m = new CausalLM(config);
         foreach (var (name, p) in m.named_parameters())
-            if (!name.EndsWith("layernorm.weight") && name != "model.norm.weight") nn.init.normal_(p, 0, 0.02, generator);
+            if (!name.EndsWith("layernorm.weight") && name != "model.norm.weight") p.normal_(0, 0.02, generator: generator); // not nn.init.normal_: TorchSharp 0.107 draws that from the global generator whatever it is given
         return m;
     }
 

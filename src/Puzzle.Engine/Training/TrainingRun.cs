@@ -78,12 +78,18 @@ public sealed class TrainingRun : IDisposable
         if (Finished) throw new InvalidOperationException($"the run has finished its {TotalSteps} steps");
         var lr = _schedule.At(Step);
         foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
-        _optimizer.zero_grad();
-        foreach (var i in _mixed) _named[i].Param.grad?.zero_();
         loss.backward();
-        foreach (var i in _mixed) _masters[i].grad = _named[i].Param.grad?.to(float32);
+        foreach (var i in _mixed)
+        {
+            // one gradient at a time into float32, its low-precision original freed at once: the two never all coexist
+            using var low = _named[i].Param.grad;
+            _masters[i].grad = low?.to(float32);
+            _named[i].Param.grad = null;
+        }
         if (_options.GradClip > 0) GradientClipping.ClipByGlobalNormOnDevice(_masters, _options.GradClip).Dispose();
         _optimizer.step();
+        // no gradient outlives its step: the next forward pass has that memory for its activations
+        foreach (var p in _masters) p.grad = null;
         CopyMastersIntoModel();
         Step++;
         _pending.Add((Step, lr, loss.detach().to(float32).DetachFromDisposeScope()));

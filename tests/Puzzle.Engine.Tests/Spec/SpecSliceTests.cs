@@ -29,7 +29,7 @@ public sealed class SpecSliceTests
         var slice = SpecSlice.Of(Load(), "data.seq_len", "bld", "export.format", "constraints.memory_vs_parent");
 
         Assert.Equal(
-            """{"bld":{"batch":8,"grad_clip":1,"init":"least_squares","lr":0.001,"min_lr_ratio":0.1,"mode":"decoupled","seed":0,"tokens":2000,"variants":[],"warmup_fraction":0.05,"weight_decay":0},"constraints":{"memory_vs_parent":null},"data":{"seq_len":64},"export":{"format":"nemotron_nas"}}""",
+            """{"bld":{"batch":8,"grad_clip":1,"init":"least_squares","layers_per_process":0,"lr":0.001,"min_lr_ratio":0.1,"mode":"decoupled","seed":0,"tokens":2000,"variants":[],"warmup_fraction":0.05,"weight_decay":0},"constraints":{"memory_vs_parent":null},"data":{"seq_len":64},"export":{"format":"nemotron_nas"}}""",
             slice.ToJsonString());
     }
 
