@@ -33,6 +33,7 @@ public static class JobRunner
             foreach (var other in job.Stage.Companions(job, stageJobs ?? [], spec))
             {
                 if (other.Key == job.Key || group.Any(g => g.Job.Key == other.Key) || store.Find(other.Key) is not null) continue;
+                if (other.Inputs.Values.Any(i => store.Find(i.Key) is null)) continue; // not ready: its own launch builds it later
                 if (store.TryLock(other.Key) is not { } held) continue; // another process is building it
                 if (store.Find(other.Key) is not null) { held.Dispose(); continue; }
                 group.Add((other, held));
