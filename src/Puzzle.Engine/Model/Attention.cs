@@ -21,13 +21,13 @@ public sealed class GqaAttention : AttentionSubblock
     readonly int _heads, _kvHeads, _headDim;
     public readonly Linear q_proj, k_proj, v_proj, o_proj;
 
-    public GqaAttention(int hidden, int heads, int kvHeads, int headDim) : base(nameof(GqaAttention))
+    public GqaAttention(int hidden, int heads, int kvHeads, int headDim, Device? device = null, ScalarType? dtype = null) : base(nameof(GqaAttention))
     {
         (_heads, _kvHeads, _headDim) = (heads, kvHeads, headDim);
-        q_proj = nn.Linear(hidden, heads * headDim, hasBias: false);
-        k_proj = nn.Linear(hidden, kvHeads * headDim, hasBias: false);
-        v_proj = nn.Linear(hidden, kvHeads * headDim, hasBias: false);
-        o_proj = nn.Linear(heads * headDim, hidden, hasBias: false);
+        q_proj = nn.Linear(hidden, heads * headDim, hasBias: false, device: device, dtype: dtype);
+        k_proj = nn.Linear(hidden, kvHeads * headDim, hasBias: false, device: device, dtype: dtype);
+        v_proj = nn.Linear(hidden, kvHeads * headDim, hasBias: false, device: device, dtype: dtype);
+        o_proj = nn.Linear(heads * headDim, hidden, hasBias: false, device: device, dtype: dtype);
         RegisterComponents();
     }
 
@@ -71,9 +71,9 @@ public sealed class LinearAttention : AttentionSubblock
 {
     public readonly Linear linear_attn;
 
-    public LinearAttention(int hidden) : base(nameof(LinearAttention))
+    public LinearAttention(int hidden, Device? device = null, ScalarType? dtype = null) : base(nameof(LinearAttention))
     {
-        linear_attn = nn.Linear(hidden, hidden, hasBias: false);
+        linear_attn = nn.Linear(hidden, hidden, hasBias: false, device: device, dtype: dtype);
         RegisterComponents();
     }
 

@@ -12,11 +12,11 @@ public sealed class DecoderStack : nn.Module
     public readonly ModuleList<DecoderBlock> layers;
     public readonly RmsNorm norm;
 
-    public DecoderStack(ModelConfig config) : base(nameof(DecoderStack))
+    public DecoderStack(ModelConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(DecoderStack))
     {
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
-        layers = nn.ModuleList(config.Blocks.Select(b => new DecoderBlock(config, b)).ToArray());
-        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype);
+        layers = nn.ModuleList(config.Blocks.Select(b => new DecoderBlock(config, b, device, dtype)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device, dtype);
         RegisterComponents();
     }
 }
@@ -32,12 +32,14 @@ public sealed class CausalLM : nn.Module
     public readonly Linear? lm_head;
     readonly RotaryEmbedding _rotary;
 
-    public CausalLM(ModelConfig config) : base(nameof(CausalLM))
+    /// <param name="device">where the parameters are made (default: the CPU), in <paramref name="dtype"/> (default: float32):
+    /// a model loaded for a GPU never exists in float32 on the host</param>
+    public CausalLM(ModelConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(CausalLM))
     {
         config.Validate();
         Config = config;
-        model = new DecoderStack(config);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        model = new DecoderStack(config, device, dtype);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
         _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
         RegisterComponents();
     }

@@ -14,24 +14,25 @@ public sealed class DecoderBlock : nn.Module
     public readonly AttentionSubblock? self_attn;
     public readonly nn.Module<Tensor, Tensor>? mlp;
 
-    public DecoderBlock(ModelConfig model, BlockConfig block) : base(nameof(DecoderBlock))
+    /// <param name="device">where the parameters are made (default: the CPU), in <paramref name="dtype"/> (default: float32)</param>
+    public DecoderBlock(ModelConfig model, BlockConfig block, Device? device = null, ScalarType? dtype = null) : base(nameof(DecoderBlock))
     {
         Config = block;
         var hidden = model.HiddenSize;
         self_attn = block.Attention.Kind switch
         {
-            AttentionKind.Gqa => new GqaAttention(hidden, model.NumAttentionHeads, block.Attention.KvHeads, model.HeadDim),
-            AttentionKind.Linear => new LinearAttention(hidden),
+            AttentionKind.Gqa => new GqaAttention(hidden, model.NumAttentionHeads, block.Attention.KvHeads, model.HeadDim, device, dtype),
+            AttentionKind.Linear => new LinearAttention(hidden, device, dtype),
             _ => null,
         };
         mlp = block.Ffn.Kind switch
         {
-            FfnKind.SwiGlu => new SwiGluFfn(hidden, block.Ffn.IntermediateSize),
-            FfnKind.Linear => new LinearFfn(hidden),
+            FfnKind.SwiGlu => new SwiGluFfn(hidden, block.Ffn.IntermediateSize, device, dtype),
+            FfnKind.Linear => new LinearFfn(hidden, device, dtype),
             _ => null,
         };
-        if (self_attn is not null) input_layernorm = new RmsNorm(hidden, model.RmsNormEps);
-        if (mlp is not null) post_attention_layernorm = new RmsNorm(hidden, model.RmsNormEps);
+        if (self_attn is not null) input_layernorm = new RmsNorm(hidden, model.RmsNormEps, device, dtype);
+        if (mlp is not null) post_attention_layernorm = new RmsNorm(hidden, model.RmsNormEps, device, dtype);
         RegisterComponents();
     }
 

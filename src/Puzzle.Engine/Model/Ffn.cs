@@ -10,11 +10,11 @@ public sealed class SwiGluFfn : nn.Module<Tensor, Tensor>
 {
     public readonly Linear gate_proj, up_proj, down_proj;
 
-    public SwiGluFfn(int hidden, int intermediate) : base(nameof(SwiGluFfn))
+    public SwiGluFfn(int hidden, int intermediate, Device? device = null, ScalarType? dtype = null) : base(nameof(SwiGluFfn))
     {
-        gate_proj = nn.Linear(hidden, intermediate, hasBias: false);
-        up_proj = nn.Linear(hidden, intermediate, hasBias: false);
-        down_proj = nn.Linear(intermediate, hidden, hasBias: false);
+        gate_proj = nn.Linear(hidden, intermediate, hasBias: false, device: device, dtype: dtype);
+        up_proj = nn.Linear(hidden, intermediate, hasBias: false, device: device, dtype: dtype);
+        down_proj = nn.Linear(intermediate, hidden, hasBias: false, device: device, dtype: dtype);
         RegisterComponents();
     }
 
@@ -26,9 +26,9 @@ public sealed class LinearFfn : nn.Module<Tensor, Tensor>
 {
     public readonly Linear linear_mlp;
 
-    public LinearFfn(int hidden) : base(nameof(LinearFfn))
+    public LinearFfn(int hidden, Device? device = null, ScalarType? dtype = null) : base(nameof(LinearFfn))
     {
-        linear_mlp = nn.Linear(hidden, hidden, hasBias: false);
+        linear_mlp = nn.Linear(hidden, hidden, hasBias: false, device: device, dtype: dtype);
         RegisterComponents();
     }
 

@@ -9,10 +9,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     readonly Scalar _eps; // held for the module's life: see Runtime.Scalars
     public readonly TorchSharp.Modules.Parameter weight;
 
-    public RmsNorm(int size, double eps) : base(nameof(RmsNorm))
+    public RmsNorm(int size, double eps, Device? device = null, ScalarType? dtype = null) : base(nameof(RmsNorm))
     {
         _eps = eps.ToScalar();
-        weight = nn.Parameter(ones(size));
+        weight = nn.Parameter(ones(size, dtype: dtype, device: device));
         register_parameter(nameof(weight), weight);
     }
 

@@ -109,8 +109,9 @@ public sealed class DistillStage : Stage
     /// <summary>One parent layer, read lazily from the checkpoint: a job's memory does not grow with the parent's depth.</summary>
     public static DecoderBlock LoadLayer(string modelDir, ModelConfig config, int layer, ComputeDevice? device = null)
     {
+        device ??= ComputeDevice.Cpu;
         using var tensors = CheckpointTensors.Open(modelDir);
-        var block = new DecoderBlock(config, config.Blocks[layer]);
+        var block = new DecoderBlock(config, config.Blocks[layer], device.Device, device.DType);
         using var _ = TorchSharp.torch.no_grad();
         foreach (var (name, p) in block.named_parameters())
         {
@@ -118,7 +119,7 @@ public sealed class DistillStage : Stage
             p.copy_(source);
         }
         block.eval();
-        return (device ?? ComputeDevice.Cpu).Place(block);
+        return block;
     }
 
     /// <summary>The process's peak resident set (VmHWM), in bytes; 0 where /proc is not available.</summary>

@@ -18,16 +18,21 @@ public static class ParentModel
         DistillStage.Catalog(parent, spec).Concat(Library.VariantCatalog.For(parent, spec.SearchSpace))
             .Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
 
-    /// <summary>The trained parent, loaded whole (for stages that run it end to end), on <paramref name="device"/> (default: CPU).</summary>
+    /// <summary>
+    /// The trained parent, loaded whole (for stages that run it end to end), on <paramref name="device"/> (default: CPU):
+    /// made there in the compute dtype and filled one checkpoint tensor at a time, so host memory holds one tensor, not
+    /// a float32 copy of the model.
+    /// </summary>
     public static CausalLM Load(string modelDirectory, ComputeDevice? device = null)
     {
+        device ??= ComputeDevice.Cpu;
         var (config, tensors) = Checkpoint.Open(modelDirectory);
         using (tensors)
         {
-            var model = new CausalLM(config);
+            var model = new CausalLM(config, device.Device, device.DType);
             model.LoadWeights(tensors.Read);
             model.eval();
-            return (device ?? ComputeDevice.Cpu).Place(model);
+            return model;
         }
     }
 }
