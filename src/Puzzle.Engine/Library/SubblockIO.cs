@@ -37,15 +37,14 @@ internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var error = zeros(1, dtype: float64);
-        var norm = zeros(1, dtype: float64);
+        double error = 0, norm = 0;
         foreach (var s in batches)
         {
             var (input, target) = Of(s);
             var t = target.to(float32);
-            error += Runtime.StableReduction.Sum((Output(block, input).to(float32) - t).square()).to(float64);
-            norm += Runtime.StableReduction.Sum(t.square()).to(float64);
+            error += Runtime.StableReduction.Sum((Output(block, input).to(float32) - t).square()).to(float64).item<double>();
+            norm += Runtime.StableReduction.Sum(t.square()).to(float64).item<double>();
         }
-        return (error / norm).item<double>();
+        return error / norm;
     }
 }

@@ -44,8 +44,9 @@ public class EvaluatorTests
         var loss = nn.functional.cross_entropy(logits.reshape(-1, 50), targets.reshape(-1)).item<double>();
         var kl = nn.functional.kl_div(logits.log_softmax(-1), teacherLogits.log_softmax(-1), reduction: nn.Reduction.Sum, log_target: true).item<double>() / (8 * 16);
         var top1 = logits.argmax(-1).eq(targets).to(float64).mean().item<double>();
-        Assert.Equal(loss, a.Loss, 9);
-        Assert.Equal(kl, a.Kl.Value, 9);
+        // the metrics compute in float32 slices (summed in float64): equal to a float64 computation within 1e-6
+        Assert.Equal(loss, a.Loss, 6);
+        Assert.Equal(kl, a.Kl.Value, 6);
         Assert.Equal(top1, a.Top1, 9);
     }
 }

@@ -1,0 +1,44 @@
+using Puzzle.Engine.Evaluation;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace Puzzle.Engine.Tests.Evaluation;
+
+/// <summary>Metrics taken a slice of positions at a time in float32 equal a whole-batch float64 computation.</summary>
+public class LmMetricsTests
+{
+    [Fact]
+    public void Sliced_float32_metrics_equal_a_whole_batch_float64_reference()
+    {
+        Fixtures.Torch();
+        using var generator = new Generator(11);
+        const int vocab = 3000;
+        using var logits = randn([3, 40, vocab], generator: generator) * 3;
+        using var teacher = logits + randn([3, 40, vocab], generator: generator) * 0.05; // a near copy: a small KL
+        using var targets = randint(0, vocab, [3, 40], dtype: int64, generator: generator);
+
+        // slices of 7 positions: 18 slices, the last one short
+        var sliced = new LmMetricsAccumulator(sliceBytes: 7 * vocab * 4);
+        sliced.Add(logits, targets, teacher);
+        var m = sliced.Result();
+
+        using var logq = F.log_softmax(logits.reshape(-1, vocab).to(float64), 1);
+        using var logp = F.log_softmax(teacher.reshape(-1, vocab).to(float64), 1);
+        var nll = F.nll_loss(logq, targets.reshape(-1)).item<double>();
+        var kl = (logp.exp() * (logp - logq)).sum(1).mean().item<double>();
+        var top1 = logq.argmax(1).eq(targets.reshape(-1)).to(float64).mean().item<double>();
+        var agreement = logq.argmax(1).eq(logp.argmax(1)).to(float64).mean().item<double>();
+
+        Assert.Equal(120, m.Tokens);
+        Assert.Equal(nll, m.Loss, 1e-5);
+        Assert.Equal(kl, m.Kl!.Value, 1e-6);
+        Assert.True(kl > 1e-4, $"the reference KL {kl} is not small but not zero");
+        Assert.Equal(top1, m.Top1, 12);
+        Assert.Equal(agreement, m.Agreement!.Value, 12);
+
+        var whole = new LmMetricsAccumulator();
+        whole.Add(logits, targets, teacher);
+        Assert.Equal(m.Loss, whole.Result().Loss, 1e-9);
+        Assert.Equal(m.Kl!.Value, whole.Result().Kl!.Value, 1e-9);
+    }
+}
