@@ -56,7 +56,7 @@ run() {
   command -v nvidia-smi >/dev/null && say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
   # device-wide GPU memory in use, every 200 ms, for the whole run: the peak of each phase is read from it
   if command -v nvidia-smi >/dev/null; then
-    nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$work/gpumem.csv" 2>/dev/null &
+    TZ=UTC nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$work/gpumem.csv" 2>/dev/null &
     local smi=$!
   fi
   local puzzle=$work/app/puzzle py="$PYTHON $here/scale_check.py --work $work --out $OUT/results.json --log $logf"

@@ -8,6 +8,7 @@ manifests, phase times and GPU memory into one results JSON (merged into --out, 
   scale_check.py collect --store DIR --phases TSV --gpumem CSV
 """
 import argparse
+import calendar
 import json
 import math
 import os
@@ -240,12 +241,14 @@ def collect(args):
         for line in open(args.gpumem):
             try:
                 stamp, used = [x.strip() for x in line.split(",")]
-                samples.append((time.mktime(time.strptime(stamp.split(".")[0], "%Y/%m/%d %H:%M:%S")) + float("0." + stamp.split(".")[1]), float(used)))
+                samples.append((calendar.timegm(time.strptime(stamp.split(".")[0], "%Y/%m/%d %H:%M:%S")) + float("0." + stamp.split(".")[1]), float(used)))
             except (ValueError, IndexError):
                 pass
+    def peak(start, end):
+        inside = [u for t, u in samples if start - 0.5 <= t <= end + 0.5]
+        return max(inside) if inside else None
     for p in phases:
-        inside = [u for t, u in samples if p["start"] - 0.5 <= t <= p["end"] + 0.5]
-        p["peak_gpu_mib"] = max(inside) if inside else None
+        p["peak_gpu_mib"] = peak(p["start"], p["end"])
 
     jobs = []
     cache = os.path.join(args.store, "cache")
@@ -256,9 +259,12 @@ def collect(args):
             keep = {k: v for k, v in (m.get("metrics") or {}).items() if not isinstance(v, (list, dict)) or k == "initialiser_nmse"}
             jobs.append({"stage": m["stage"], "job": m["job"], "seconds": m.get("seconds"), "bytes": size, "metrics": keep,
                          "started": m.get("startedUtc") or m.get("started_utc")})
+    # the specs run one job at a time, so the device's memory in use while a job ran is that job's
+    for j in jobs:
+        j["peak_gpu_mib"] = peak(started(j), started(j) + (j["seconds"] or 0)) if j.get("started") else None
     stages, groups_seen = {}, set()
     for j in jobs:
-        s = stages.setdefault(j["stage"], {"jobs": 0, "seconds": 0.0, "bytes": 0, "peak_rss_bytes": 0, "peak_gpu_bytes": 0})
+        s = stages.setdefault(j["stage"], {"jobs": 0, "seconds": 0.0, "bytes": 0, "peak_rss_bytes": 0, "peak_gpu_mib": 0})
         s["jobs"] += 1
         group = (j["stage"], j["metrics"].get("built_with") or j["job"], j["seconds"])
         if group not in groups_seen:  # jobs built together record the group's time: count it once
@@ -266,7 +272,7 @@ def collect(args):
             s["seconds"] += j["seconds"] or 0
         s["bytes"] += j["bytes"]
         s["peak_rss_bytes"] = max(s["peak_rss_bytes"], j["metrics"].get("peak_rss_bytes") or 0)
-        s["peak_gpu_bytes"] = max(s["peak_gpu_bytes"], j["metrics"].get("peak_gpu_bytes") or 0)
+        s["peak_gpu_mib"] = max(s["peak_gpu_mib"], j.get("peak_gpu_mib") or 0)
     results = {"phases": phases, "stages": stages, "store_bytes": sum(j["bytes"] for j in jobs), "jobs": jobs}
 
     # BLD against bare steps: the bare steps' time for the steps every variant of a group took, over the group's
@@ -302,7 +308,6 @@ def collect(args):
 
 def started(job):
     """A manifest's start time as epoch seconds (UTC)."""
-    import calendar
     text = (job.get("started") or "")[:19]
     try:
         return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S"))
