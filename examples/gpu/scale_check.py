@@ -21,7 +21,7 @@ SHAPES = {
     "1b": dict(hidden=2048, ffn=8192, layers=16, heads=32, kv=8, tied=True),
     "8b": dict(hidden=4096, ffn=14336, layers=32, heads=32, kv=8, tied=False),
     # for rehearsing the script on a CPU
-    "tiny": dict(hidden=256, ffn=1024, layers=4, heads=8, kv=4, tied=True),
+    "tiny": dict(hidden=256, ffn=1024, layers=4, heads=8, kv=4, tied=True, vocab=32768),
 }
 VOCAB = 128256
 BATCH, SEQ = 8, 512
@@ -169,7 +169,8 @@ def build(args):
     start = time.perf_counter()
     rope = {"rope_type": "llama3", "factor": 8.0 if args.shape == "8b" else 32.0, "low_freq_factor": 1.0,
             "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}
-    common = dict(vocab_size=VOCAB, hidden_size=s["hidden"], intermediate_size=s["ffn"], num_hidden_layers=s["layers"],
+    vocab = s.get("vocab", VOCAB)
+    common = dict(vocab_size=vocab, hidden_size=s["hidden"], intermediate_size=s["ffn"], num_hidden_layers=s["layers"],
                   num_attention_heads=s["heads"], num_key_value_heads=s["kv"], max_position_embeddings=131072,
                   rms_norm_eps=1e-5, tie_word_embeddings=s["tied"], bos_token_id=1, eos_token_id=2)
     made_by = "transformers"
@@ -198,6 +199,7 @@ def build(args):
 def write_plain(directory, s, rope, common):
     """The same checkpoint without transformers (for rehearsing the script on a machine without it)."""
     import torch
+    VOCAB = common["vocab_size"]
     os.makedirs(directory, exist_ok=True)
     h, hd = s["hidden"], s["hidden"] // s["heads"]
     tensors = {"model.embed_tokens.weight": (VOCAB, h), "model.norm.weight": (h,)}

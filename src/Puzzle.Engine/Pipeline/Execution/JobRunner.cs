@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Execution;
 
@@ -64,8 +65,17 @@ public static class JobRunner
         try
         {
             var contexts = jobs.Select((j, i) => new JobContext(j, spec, store, staging[i], log, threads)).ToList();
-            if (contexts.Count == 1) jobs[0].Stage.Run(contexts[0]);
-            else jobs[0].Stage.RunTogether(contexts);
+            var gpu = spec.Device == DeviceKind.Cuda || spec.Scenario.Device == DeviceKind.Cuda;
+            using (var peaks = ResourcePeaks.Start(gpu))
+            {
+                if (contexts.Count == 1) jobs[0].Stage.Run(contexts[0]);
+                else jobs[0].Stage.RunTogether(contexts);
+                foreach (var c in contexts)
+                {
+                    if (ResourcePeaks.PeakRss() is { } rss) c.Metrics["peak_rss_bytes"] = rss;
+                    if (peaks.PeakGpuBytes is { } bytes) c.Metrics["peak_gpu_bytes"] = bytes;
+                }
+            }
             var entries = new List<CacheEntry>();
             foreach (var (job, context) in jobs.Zip(contexts))
             {

@@ -91,7 +91,6 @@ public sealed class DistillStage : Stage
             m["heldout_curve"] = JsonSerializer.SerializeToNode(result.Heldout, PuzzleJson.Options);
             m["trained_together"] = contexts.Count;
             m["train_seconds"] = result.TrainSeconds;
-            m["peak_rss_bytes"] = PeakRss();
             first.Log.WriteLine($"{context.Job.Id}: nmse {result.InitialNmse:F4} ({result.Initialiser}) → {result.FinalNmse:F4} " +
                                 $"(best at step {result.BestStep}; last {result.LastNmse:F4})");
         }
@@ -120,14 +119,5 @@ public sealed class DistillStage : Stage
         }
         block.eval();
         return block;
-    }
-
-    /// <summary>The process's peak resident set (VmHWM), in bytes; 0 where /proc is not available.</summary>
-    static long PeakRss()
-    {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:"));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
     }
 }

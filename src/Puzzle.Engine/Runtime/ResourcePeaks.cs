@@ -1,0 +1,78 @@
+using System.Runtime.InteropServices;
+
+namespace Puzzle.Engine.Runtime;
+
+/// <summary>
+/// The peak memory of a job: the process's resident set (VmHWM, so the process's life, which a job process is) and, for
+/// a job on a GPU, the device memory in use at its highest, sampled every 100 ms through the CUDA driver (libcuda),
+/// since TorchSharp 0.107 exposes no allocator statistics. Device memory is device-wide: with one job per GPU, as the
+/// executor runs GPU jobs, it is the job's, allocator cache included. Whatever cannot be read is left out, never an error.
+/// </summary>
+public sealed class ResourcePeaks : IDisposable
+{
+    readonly Thread? _sampler;
+    readonly CancellationTokenSource _stop = new();
+    ulong _total, _lowestFree = ulong.MaxValue;
+
+    ResourcePeaks(bool gpu)
+    {
+        if (!gpu) return;
+        _sampler = new Thread(Sample) { IsBackground = true, Name = "gpu memory sampler" };
+        _sampler.Start();
+    }
+
+    /// <param name="gpu">whether to sample device 0's memory (the job's device, as CUDA_VISIBLE_DEVICES numbers it)</param>
+    public static ResourcePeaks Start(bool gpu) => new(gpu);
+
+    /// <summary>The process's peak resident set so far, in bytes; null where /proc is not available.</summary>
+    public static long? PeakRss()
+    {
+        const string status = "/proc/self/status";
+        if (!File.Exists(status)) return null;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:"));
+        return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+    }
+
+    /// <summary>Device memory in use at its highest while sampling, in bytes; null when it could not be read.</summary>
+    public long? PeakGpuBytes => _lowestFree == ulong.MaxValue ? null : (long)(_total - _lowestFree);
+
+    void Sample()
+    {
+        try
+        {
+            if (Cuda.cuInit(0) != 0 || Cuda.cuDeviceGet(out var device, 0) != 0 ||
+                Cuda.cuDevicePrimaryCtxRetain(out var context, device) != 0 || Cuda.cuCtxSetCurrent(context) != 0) return;
+            try
+            {
+                do
+                {
+                    if (Cuda.cuMemGetInfo_v2(out var free, out var total) == 0)
+                    {
+                        _total = total;
+                        if (free < _lowestFree) _lowestFree = free;
+                    }
+                } while (!_stop.Token.WaitHandle.WaitOne(100));
+            }
+            finally { Cuda.cuDevicePrimaryCtxRelease_v2(device); }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException) { }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _sampler?.Join();
+        _stop.Dispose();
+    }
+
+    static class Cuda
+    {
+        const string Lib = "libcuda.so.1";
+        [DllImport(Lib)] public static extern int cuInit(uint flags);
+        [DllImport(Lib)] public static extern int cuDeviceGet(out int device, int ordinal);
+        [DllImport(Lib)] public static extern int cuDevicePrimaryCtxRetain(out IntPtr context, int device);
+        [DllImport(Lib)] public static extern int cuDevicePrimaryCtxRelease_v2(int device);
+        [DllImport(Lib)] public static extern int cuCtxSetCurrent(IntPtr context);
+        [DllImport(Lib)] public static extern int cuMemGetInfo_v2(out ulong free, out ulong total);
+    }
+}
