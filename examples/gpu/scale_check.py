@@ -268,7 +268,7 @@ def collect(args):
     for j in jobs:
         s = stages.setdefault(j["stage"], {"jobs": 0, "seconds": 0.0, "bytes": 0, "peak_rss_bytes": 0, "peak_gpu_mib": 0})
         s["jobs"] += 1
-        group = (j["stage"], j["metrics"].get("built_with") or j["job"], j["seconds"])
+        group = (j["stage"], j["metrics"].get("built_with") or j["job"], j.get("started"))
         if group not in groups_seen:  # jobs built together record the group's time: count it once
             groups_seen.add(group)
             s["seconds"] += j["seconds"] or 0

@@ -76,6 +76,7 @@ public static class JobRunner
                     if (peaks.PeakGpuBytes is { } bytes) c.Metrics["peak_gpu_bytes"] = bytes;
                 }
             }
+            var seconds = clock.Elapsed.TotalSeconds; // built together: each records the group's time
             var entries = new List<CacheEntry>();
             foreach (var (job, context) in jobs.Zip(contexts))
             {
@@ -85,7 +86,7 @@ public static class JobRunner
                 {
                     Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.Config,
                     Inputs = job.InputKeys, Seed = job.Seed, Files = new Dictionary<string, string>(), Metrics = context.Metrics,
-                    StartedUtc = started, Seconds = clock.Elapsed.TotalSeconds, Host = Environment.MachineName, Tool = ToolVersion,
+                    StartedUtc = started, Seconds = seconds, Host = Environment.MachineName, Tool = ToolVersion,
                     RunId = runId ?? Environment.GetEnvironmentVariable(RunIdVariable) ?? "",
                 };
                 entries.Add(store.Publish(context.OutputDirectory, manifest));
