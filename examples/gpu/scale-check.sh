@@ -66,8 +66,13 @@ run() {
     if [ "$(left)" -lt "$limit" ]; then say "skip $name: ${limit}s needed, $(left)s left"; printf '%s\t%s\t%s\tskipped\n' "$name" "$(date +%s.%N)" "$(date +%s.%N)" >> "$phases"; return 1; fi
     say "start $name (limit ${limit}s)"
     local start; start=$(date +%s.%N)
-    timeout "$limit" "$@" >> "$OUT/$name.log" 2>&1
+    echo "===== $name: $*" >> "$OUT/phases.log"
+    timeout "$limit" "$@" >> "$OUT/phases.log" 2>&1
     local rc=$?
+    # a failed job's log ends up here too (the files that come back are few)
+    for f in $(grep -h '^FAILED' "$OUT/phases.log" 2>/dev/null | sed -n 's/.*log: \(.*\)$/\1/p' | sort -u); do
+      grep -q "^===== log $f" "$OUT/phases.log" || { echo "===== log $f"; tail -40 "$f"; } >> "$OUT/phases.log" 2>/dev/null
+    done
     printf '%s\t%s\t%s\t%s\n' "$name" "$start" "$(date +%s.%N)" "$rc" >> "$phases"
     say "end $name: exit $rc"
     return $rc
