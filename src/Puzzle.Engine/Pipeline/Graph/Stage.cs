@@ -15,6 +15,9 @@ public abstract class Stage
     public virtual string Description => Name;
     /// <summary>Jobs that must run with no other job beside them (timings), on all cores.</summary>
     public virtual bool Exclusive => false;
+    /// <summary>The device this stage's jobs compute on (null: none, they never touch torch's devices). A job on CUDA
+    /// takes one of the local executor's GPU slots (<c>executor.gpus</c>) while it runs.</summary>
+    public virtual DeviceKind? ComputesOn(PipelineSpec spec) => null;
     /// <summary>Where under <c>artifacts/&lt;pipeline&gt;/</c> a job's payload is published for people, if anywhere.</summary>
     public virtual string? ArtifactFolder(JobPlan job) => null;
 

@@ -23,6 +23,7 @@ public sealed class DistillStage : Stage
     public override string Name => "Distill";
     public override int Version => 3; // 3: from the parent's stream, best held-out weights published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent"];
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "train the block library by blockwise local distillation";
     public const string WeightsFile = "weights.safetensors", CurveFile = "curve.json";
 

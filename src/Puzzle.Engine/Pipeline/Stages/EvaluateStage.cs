@@ -20,6 +20,7 @@ public sealed class EvaluateStage : Stage
     public override string Name => "Evaluate";
     public override int Version => 2; // 2: children and baselines against the parent, measured speed
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Heal"];
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : Runtime.ComputeDevice.CostKind(spec);
     public override string Description => "evaluate parent, children and baselines on held-out text; measure their speed";
     public override bool Exclusive => true; // it times models
     public const string MetricsFile = "metrics.json";

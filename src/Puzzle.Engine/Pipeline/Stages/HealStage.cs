@@ -24,6 +24,7 @@ public sealed class HealStage : Stage
     public override string Name => "Heal";
     public override int Version => 2; // 2: the best held-out weights are published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Search"];
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "assemble each child and baseline, heal it by global distillation (GKD)";
     public const string ModelFolder = "model", HealFile = "heal.json", CurveFile = "curve.json";
     /// <summary>Held-out sequences the Heal job checks KL on before and after GKD.</summary>

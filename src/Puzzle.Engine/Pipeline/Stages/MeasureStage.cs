@@ -20,6 +20,7 @@ public sealed class MeasureStage : Stage
     public override string Name => "Measure";
     public override int Version => 2; // 2: GQA decoding reads the KV cache in place
     public override IReadOnlyList<string> Upstream => [];
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
     public override bool Exclusive => true;
     public const string CostFile = "cost.json";

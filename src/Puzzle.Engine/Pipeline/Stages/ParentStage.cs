@@ -19,6 +19,7 @@ public sealed class ParentStage : Stage
     public override string Name => "Parent";
     public override int Version => 2; // 2: pretraining initialised from a generator of its own, not torch's global one
     public override IReadOnlyList<string> Upstream => ["Tokenizer", "Data"];
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Parent.Pretrain is null ? null : spec.Device;
     public override string Description => "pretrain the parent (or validate the given one)";
     public const string ModelFolder = "model";
     public const string PointerFile = "parent.json";

@@ -23,6 +23,7 @@ public sealed class ScoreStage : Stage
     public override string Name => "Score";
     public override int Version => 2; // 2: from the parent's stream; block influence
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill"];
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "replace-1-block scores of every variant";
     public const string ScoresFile = "scores.json";
 
