@@ -45,7 +45,12 @@ public sealed class PipelineGraph
 
     public Stage StageNamed(string name) =>
         Stages.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown stage '{name}'; stages: {string.Join(", ", Stages.Select(s => s.Name))}");
+        ?? throw new ArgumentException($"unknown stage '{name}'{DidYouMean(name)}; stages: {string.Join(", ", Stages.Select(s => s.Name))}");
+
+    string DidYouMean(string name) =>
+        Pipeline.Spec.Internal.SpecNames.Suggest(name, Stages.Select(s => s.Name.ToLowerInvariant())) is { } close
+            ? $" (did you mean '{Stages.First(s => s.Name.Equals(close, StringComparison.OrdinalIgnoreCase)).Name}'?)"
+            : "";
 
     public JobPlan Find(string stage, string id) =>
         Jobs[StageNamed(stage).Name].FirstOrDefault(j => j.Id == id)
