@@ -107,6 +107,7 @@ public sealed class EvaluateStage : Stage
         {
             ["device"] = ComputeDevice.Name(costs.Kind), ["batch"] = batch, ["prompt"] = spec.Scenario.Prompt,
             ["generate"] = spec.Scenario.Generate, ["torch_threads"] = TorchSharp.torch.get_num_threads(),
+            ["measured_on"] = costs.Kind == Spec.DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {TorchSharp.torch.get_num_threads()} threads" : "a CUDA GPU",
         };
         Write(context, json);
         context.Log.WriteLine($"{context.Job.Id}: held-out loss {quality.Loss:F4}, top-1 {quality.Top1:P2}" +

@@ -60,6 +60,7 @@ public sealed class ReportStage : Stage
             {
                 ["device"] = Runtime.ComputeDevice.Name(Runtime.ComputeDevice.CostKind(spec)), ["batch"] = spec.Scenario.Batch,
                 ["prompt"] = spec.Scenario.Prompt, ["generate"] = spec.Scenario.Generate,
+                ["measured_on"] = parentEval["scenario"]?["measured_on"]?.DeepClone(),
             },
             ["constraints"] = search["constraints"]!.DeepClone(),
             ["models"] = models,
