@@ -47,7 +47,8 @@ public sealed class CalibrateStage : Stage
             using var parentModel = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), context.Device);
             using var heldout = TokenDataset.Open(Path.Combine(context.Input("data"), DataStage.Folder), DataSplit.Heldout);
             var order = HeldoutSequences(heldout, context.Spec.Scoring.Tokens);
-            Record(parentModel, heldout, order, context.Spec.Bld.Batch, context.OutputDirectory, context.Device);
+            Record(parentModel, heldout, order, context.Spec.Bld.Batch, context.OutputDirectory, context.Device,
+                new Training.ProgressLine("calibrate heldout", order.Length, context.Log, unit: "seq"));
             context.Metrics["tokens"] = order.Length * (long)heldout.SeqLen;
             return;
         }
@@ -58,19 +59,21 @@ public sealed class CalibrateStage : Stage
         {
             var sequences = Math.Clamp((bld.Tokens + train.SeqLen - 1) / train.SeqLen, 1, train.Count);
             var order = train.EpochOrder((ulong)context.Job.Seed, 0).Take((int)sequences).ToArray();
-            Record(model, train, order, bld.Batch, context.Output(TrainSet), context.Device);
+            Record(model, train, order, bld.Batch, context.Output(TrainSet), context.Device,
+                new Training.ProgressLine("calibrate train", order.Length, context.Log, unit: "seq"));
             context.Metrics["train_tokens"] = sequences * train.SeqLen;
         }
         using (var heldout = TokenDataset.Open(dataset, DataSplit.Heldout))
         {
             var order = Enumerable.Range(0, (int)Math.Min(CheckSequences, heldout.Count)).Select(i => (long)i).ToArray();
-            Record(model, heldout, order, bld.Batch, context.Output(CheckSet), context.Device);
+            Record(model, heldout, order, bld.Batch, context.Output(CheckSet), context.Device,
+                new Training.ProgressLine("calibrate check", order.Length, context.Log, unit: "seq"));
         }
         context.Log.WriteLine($"calibrate: {context.Metrics["train_tokens"]} tokens through {model.Config.NumLayers} layers");
     }
 
     /// <summary>Runs the parent over the sequences and appends each layer's input and its two contributions per batch.</summary>
-    static void Record(Model.CausalLM model, TokenDataset data, long[] order, int batch, string directory, ComputeDevice device)
+    static void Record(Model.CausalLM model, TokenDataset data, long[] order, int batch, string directory, ComputeDevice device, Training.ProgressLine progress)
     {
         var config = model.Config;
         using var writer = new ActivationSet.Writer(directory, config.NumLayers, data.SeqLen, config.HiddenSize);
@@ -92,6 +95,7 @@ public sealed class CalibrateStage : Stage
                 writer.Append(ActivationSet.FfnOf(i), ffn);
                 x = h + ffn;
             }
+            progress.Report(Math.Min(order.Length, start + batch), double.NaN);
         }
     }
 }

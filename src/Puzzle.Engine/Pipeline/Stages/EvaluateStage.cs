@@ -69,7 +69,13 @@ public sealed class EvaluateStage : Stage
         var tokens = (long)context.Job.Config["evaluation"]!["tokens"]!;
         var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
         var batch = spec.Scenario.Batch;
-        var batches = heldout.Leading(count, 8).Select(heldout.GetBatch);
+        var evaluating = new Training.ProgressLine($"evaluate {context.Job.Id}", count, context.Log, unit: "seq");
+        long done = 0;
+        var batches = heldout.Leading(count, 8).Select(ids =>
+        {
+            evaluating.Report(done += ids.Length, double.NaN);
+            return heldout.GetBatch(ids);
+        });
         var quality = model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
         json["tokens"] = quality.Tokens;
         json["loss"] = quality.Loss;
@@ -85,8 +91,10 @@ public sealed class EvaluateStage : Stage
         if (model is not null) costs.Place(model);
         var parentSpeed = new List<Speed>();
         var modelSpeed = new List<Speed>();
+        var timing = new Training.ProgressLine($"time {context.Job.Id} and parent", Rounds, context.Log, unit: "round");
         for (var r = 0; r < Rounds; r++)
         {
+            timing.Report(r, double.NaN);
             parentSpeed.Add(Speed.Of(CostMeter.Model(parent, spec.Scenario, batch, costs), spec.Scenario, batch));
             if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, spec.Scenario, batch, costs), spec.Scenario, batch));
         }

@@ -63,6 +63,7 @@ public sealed class ScoreStage : Stage
         using (no_grad())
         {
             var (cos, sin) = parent.RotaryAt(0, data.SeqLen, device.Device, device.DType);
+            var progress = new Training.ProgressLine($"score layer{layer}", sequences.Length, context.Log, unit: "seq");
             for (var start = 0; start < sequences.Length; start += context.Spec.Bld.Batch)
             {
                 using var scope = NewDisposeScope();
@@ -76,6 +77,7 @@ public sealed class ScoreStage : Stage
                     var h = blocks[v.Id].Forward(x, cos, sin, null, layer);
                     sums[v.Id].Add(parent.Head(parent.RunBlocks(h, layer + 1, config.NumLayers)), targets, reference);
                 }
+                progress.Report(start + batch.Length, double.NaN);
             }
         }
         foreach (var b in blocks.Values) b.Dispose();
