@@ -54,7 +54,9 @@ public sealed class PipelineGraph
 
     public JobPlan Find(string stage, string id) =>
         Jobs[StageNamed(stage).Name].FirstOrDefault(j => j.Id == id)
-        ?? throw new ArgumentException($"stage {stage} has no job '{id}'");
+        ?? throw new ArgumentException($"stage {StageNamed(stage).Name} has no job '{id}'; its jobs: " +
+                                       string.Join(", ", Jobs[StageNamed(stage).Name].Select(j => j.Id).Take(12)) +
+                                       (Jobs[StageNamed(stage).Name].Count > 12 ? $", ... ({Jobs[StageNamed(stage).Name].Count} in all)" : ""));
 
     /// <summary>The target stage's jobs and everything they transitively read, inputs before readers.</summary>
     public IReadOnlyList<JobPlan> JobsFor(string? target)
