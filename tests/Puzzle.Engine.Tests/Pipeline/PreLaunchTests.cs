@@ -65,4 +65,22 @@ public sealed class PreLaunchTests
         Assert.Single(err.Trim().Split('\n'));
         Assert.All(logs, l => Assert.Equal(l.Value, File.ReadAllText(l.Key)));
     }
+
+    [Fact]
+    public async Task Costs_measured_on_cuda_blame_scenario_device()
+    {
+        Fixtures.Torch();
+        if (cuda.is_available()) return;
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\nscenario: { device: cuda }\n");
+        var session = PipelineSession.Open(repo.SpecPath);
+
+        var e = await Assert.ThrowsAsync<SpecException>(() => session.RunAsync("Measure", new CountingLauncher(), TextWriter.Null));
+
+        var error = Assert.Single(e.Errors);
+        Assert.StartsWith("scenario.device is cuda, but this process sees no CUDA device", error.Message);
+        Assert.Contains("(Measure) would run on CUDA", error.Message);
+        Assert.Equal(File.ReadAllLines(repo.SpecPath).ToList().FindIndex(l => l.StartsWith("scenario:", StringComparison.Ordinal)) + 1, error.Line);
+        // a target that needs no timing starts as usual
+        Assert.True((await session.RunAsync("Data", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
+    }
 }

@@ -16,11 +16,14 @@ public static class PreLaunchChecks
     /// <exception cref="InvalidOperationException">a command-line flag asks for what this machine cannot do</exception>
     public static void Run(PipelineSpec spec, IReadOnlyList<JobPlan> toRun)
     {
-        var onCuda = toRun.Where(j => (string?)j.Config["device"] == ComputeDevice.Name(DeviceKind.Cuda)).ToList();
+        // computing jobs follow device (or --device); timings (Measure, Evaluate's speeds) follow scenario.device when set
+        var cuda = ComputeDevice.Name(DeviceKind.Cuda);
+        var (onCuda, field, fromFlag) = spec.Device == DeviceKind.Cuda
+            ? (toRun.Where(j => (string?)j.Config["device"] == cuda).ToList(), "device", spec.DeviceFromFlag)
+            : spec.Scenario.Device == DeviceKind.Cuda
+                ? (toRun.Where(j => j.Stage.Name is "Measure" or "Evaluate").ToList(), "scenario.device", false)
+                : ([], "", false);
         if (onCuda.Count == 0) return;
-        // costs follow scenario.device where the spec sets it; everything else follows device (or --device)
-        var costsOnly = onCuda.All(j => j.Stage.Name == "Measure") && spec.Scenario.Device == DeviceKind.Cuda;
-        var (field, fromFlag) = costsOnly ? ("scenario.device", false) : ("device", spec.DeviceFromFlag);
         try
         {
             ComputeDevice.Open(DeviceKind.Cuda, fromFlag ? "--device" : field);
