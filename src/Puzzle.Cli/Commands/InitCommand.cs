@@ -28,6 +28,9 @@ public static class InitCommand
             try { SpecLoader.Load(temp); } // what init writes must load as written
             catch { File.Delete(temp); throw; }
             File.Move(temp, path);
+            // the spec's first line points editors at the schema beside it: a new project gets one
+            var schema = Path.Combine(Path.GetDirectoryName(path)!, SpecSchema.FileName);
+            if (!File.Exists(schema)) File.WriteAllText(schema, SpecSchema.Generate());
             Console.WriteLine($"wrote {Path.GetRelativePath(root, path)}; next: puzzle status {Path.GetRelativePath(root, path)}, then puzzle run {Path.GetRelativePath(root, path)}");
             return 0;
         });

@@ -24,6 +24,7 @@ public sealed class InitShowStatusTests
         var spec = SpecLoader.Load(dir["pipelines/tiny-llama.yaml"]);
         Assert.Equal("tiny-llama", spec.Name);
         Assert.Equal("models/tiny-llama", spec.Parent.Path);
+        Assert.Equal(SpecSchema.Generate(), File.ReadAllText(dir["pipelines/puzzle-pipeline.schema.json"])); // what its first line names
 
         var (again, _, refused) = CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path);
         Assert.Equal(1, again);
