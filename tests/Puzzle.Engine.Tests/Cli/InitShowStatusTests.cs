@@ -48,7 +48,7 @@ public sealed class InitShowStatusTests
     public void Show_tells_where_a_jobs_output_lies_with_its_metrics_and_log()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
-        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Data", "--in-process").Exit);
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Parent", "--in-process").Exit);
 
         var (exit, output, err) = CliRunner.Run("show", repo.SpecPath, "Data/tokens");
 
@@ -58,8 +58,11 @@ public sealed class InitShowStatusTests
         Assert.Contains($"  output    {Path.Combine(repo.Store, "cache", key[..2], key)}", output);
         Assert.Contains("  metrics", output);
         Assert.Contains($"  log       {Path.Combine(repo.Store, "logs", "test", "Data", "tokens.log")}", output);
-        var (_, missing, _) = CliRunner.Run("show", repo.SpecPath, "Parent/parent");
-        Assert.Contains("Parent/parent: missing (never built)", missing);
+        var parentKey = Engine.Pipeline.PipelineSession.Open(repo.SpecPath).Graph.Find("Parent", "parent").Key;
+        var (_, parent, _) = CliRunner.Run("show", repo.SpecPath, "Parent/parent");
+        Assert.Contains($"  evaluate  puzzle eval --model {Path.Combine(repo.Store, "cache", parentKey[..2], parentKey, "model")} --data ", parent);
+        var (_, missing, _) = CliRunner.Run("show", repo.SpecPath, "Heal/child1");
+        Assert.Contains("Heal/child1: missing (never built)", missing);
         Assert.Contains("output    none yet: puzzle run", missing);
         var (bad, _, badErr) = CliRunner.Run("show", repo.SpecPath, "Data/token");
         Assert.Equal(1, bad);

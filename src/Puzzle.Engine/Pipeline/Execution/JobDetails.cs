@@ -23,6 +23,11 @@ public static class JobDetails
             foreach (var item in Directory.EnumerateFileSystemEntries(entry.Directory).Where(p => Path.GetFileName(p) != JobManifest.FileName)
                          .Order(StringComparer.Ordinal))
                 text.AppendLine($"    {Path.GetFileName(item)}{(Directory.Exists(item) ? "/" : "")}  {Size(item)}");
+            // a model folder is what users come for (the parent, a healed child): say how to evaluate it
+            // (an existing parent's job points at the user's folder instead of copying it)
+            var model = job.Stage.Name == "Parent" ? Stages.ParentStage.ModelDirectory(entry.Directory) : Path.Combine(entry.Directory, "model");
+            if (File.Exists(Path.Combine(model, "config.json")))
+                text.AppendLine($"  evaluate  puzzle eval --model {model} --data YOUR_TEXT.txt");
             if (job.Stage.ArtifactFolder(job) is { } folder)
             {
                 var copy = Path.Combine(session.Spec.BaseDirectory, "artifacts", session.Spec.Name, folder);
