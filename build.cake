@@ -18,15 +18,20 @@ var torch = Argument<string>("torch", null);     // cpu | cuda | external (defau
 var puzzle = new PuzzleCli(Context, configuration, build, store, device, torch);
 var graph = puzzle.Graph(pipeline);
 
+// Cake's --tree prints every path through the graph (Fetch appeared 894 times). Nothing runs for --tree, so there each
+// stage hangs under one reader only (the last in pipeline order), a spanning tree that shows every stage once.
+var treeOnly = System.Environment.GetCommandLineArgs().Contains("--tree");
+var parentOf = graph.Stages.SelectMany(s => s.Upstream.Select(u => (Upstream: u, Reader: s.Name)))
+    .GroupBy(e => e.Upstream).ToDictionary(g => g.Key, g => g.Last().Reader);
 foreach (var stage in graph.Stages)
 {
     var task = Task(stage.Name)
         .Description($"{stage.Description} ({stage.Jobs} job{(stage.Jobs == 1 ? "" : "s")})")
         .Does(() => puzzle.Run(pipeline, stage.Name));
-    foreach (var upstream in stage.Upstream) task.IsDependentOn(upstream);
+    foreach (var upstream in stage.Upstream.Where(u => !treeOnly || parentOf[u] == stage.Name)) task.IsDependentOn(upstream);
 }
 var all = Task("Default").Description("every stage of the pipeline");
-foreach (var stage in graph.Stages) all.IsDependentOn(stage.Name);
+foreach (var stage in graph.Stages.Where(s => !treeOnly || !parentOf.ContainsKey(s.Name))) all.IsDependentOn(stage.Name);
 
 Information($"pipeline {graph.Name} ({pipeline}), store {graph.Store}");
 // Cake runs no task (nor Setup) in a dry run, so say here which jobs the target would run and why.

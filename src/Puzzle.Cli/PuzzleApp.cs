@@ -17,6 +17,8 @@ public static class PuzzleApp
         ReportCommand.Create(),
         VerifyCommand.Create(),
         JobCommand.Create(),
+        InitCommand.Create(),
+        ShowCommand.Create(),
     };
 
     /// <summary>Runs the command line; input errors print one line on stderr and return 1.</summary>

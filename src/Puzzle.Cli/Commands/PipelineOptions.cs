@@ -44,7 +44,7 @@ public static class PipelineOptions
     {
         if (!spec.Exists) throw new FileNotFoundException($"{spec.FullName}: pipeline spec not found");
         var loaded = SpecLoader.Load(spec.FullName);
-        if (ParseDevice(device) is { } kind) loaded = loaded with { Device = kind };
+        if (ParseDevice(device) is { } kind) loaded = loaded with { Device = kind, DeviceFromFlag = true };
         return PipelineSession.Open(loaded, store?.FullName);
     }
 

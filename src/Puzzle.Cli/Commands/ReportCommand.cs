@@ -33,12 +33,28 @@ public static class ReportCommand
                 return 0;
             }
             Console.Write(ReportTable.Render(JsonNode.Parse(File.ReadAllText(reportJson))!.AsObject()));
-            if (parse.GetValue(open) && !TryOpen(html)) Console.WriteLine($"no browser to open it with here; the page is {html}");
-            else if (!parse.GetValue(open)) Console.WriteLine($"full report: {html}");
+            if (parse.GetValue(open)) Open(html, Console.Out, Environment.GetEnvironmentVariable);
+            else Console.WriteLine($"full report: {html}");
             return 0;
         });
         return command;
     }
+
+    /// <summary>
+    /// Opens the page in the desktop's browser where there is one, and always prints its path: starting an opener
+    /// says nothing about whether a browser showed the page (xdg-open starts fine on a machine without a display).
+    /// </summary>
+    public static bool Open(string path, TextWriter output, Func<string, string?> environment)
+    {
+        var opened = HasDisplay(environment) && TryOpen(path);
+        output.WriteLine(opened ? $"opened {path}" : $"no display to open a browser on here; the report is {path}");
+        return opened;
+    }
+
+    /// <summary>On Linux a browser needs an X11 or Wayland display; macOS and Windows always have a desktop session.</summary>
+    public static bool HasDisplay(Func<string, string?> environment) =>
+        !OperatingSystem.IsLinux() && !OperatingSystem.IsFreeBSD()
+        || !string.IsNullOrEmpty(environment("DISPLAY")) || !string.IsNullOrEmpty(environment("WAYLAND_DISPLAY"));
 
     static bool TryOpen(string path)
     {
@@ -46,7 +62,10 @@ public static class ReportCommand
         try
         {
             using var p = Process.Start(new ProcessStartInfo(opener, [path]) { UseShellExecute = false, RedirectStandardError = true });
-            return p is not null;
+            if (p is null) return false;
+            // xdg-open hands the page to a browser and exits; a non-zero exit means no browser took it. One that is
+            // still busy after a few seconds is a browser running in its place: count that as opened.
+            return !p.WaitForExit(TimeSpan.FromSeconds(5)) || p.ExitCode == 0 || OperatingSystem.IsWindows();
         }
         catch (System.ComponentModel.Win32Exception)
         {

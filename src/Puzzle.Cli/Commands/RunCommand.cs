@@ -33,7 +33,7 @@ public static class RunCommand
                 var summary = session.RunAsync(parse.GetValue(target), launcher, Console.Error, cancel, parse.GetValue(jobs), parse.GetValue(threads))
                     .GetAwaiter().GetResult();
                 Console.WriteLine($"{summary.Pipeline}: {summary.Where(JobOutcome.Ran).Count()} ran, {summary.Where(JobOutcome.Cached).Count()} cached, " +
-                                  $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {summary.Seconds:F1} s");
+                                  $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {RunSummary.Duration(summary.Seconds)}");
                 return Task.FromResult(summary.Succeeded ? 0 : 1);
             }
             finally { (launcher as IDisposable)?.Dispose(); }

@@ -1,25 +1,33 @@
 using System.CommandLine;
 using System.Text.Json;
 using Puzzle.Engine.Pipeline.Cache;
-using Spectre.Console;
+using Puzzle.Engine.Pipeline.Execution;
 
 namespace Puzzle.Cli.Commands;
 
-/// <summary><c>puzzle status PIPELINE [--json]</c>: per job, cached / stale (and why) / missing.</summary>
+/// <summary><c>puzzle status PIPELINE [STAGE/JOB] [--verbose] [--json]</c>: per stage (or job), cached / stale (and why) / missing.</summary>
 public static class StatusCommand
 {
     public static Command Create()
     {
         var spec = PipelineOptions.Spec();
+        var job = new Argument<string?>("job") { Description = "one job (STAGE/JOB, e.g. Distill/layer0.ffn.linear): its state and every reason", Arity = ArgumentArity.ZeroOrOne };
         var target = PipelineOptions.Target();
         var store = PipelineOptions.Store();
         var device = PipelineOptions.Device();
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "one line per job with its reason, instead of one line per stage" };
         var json = new Option<bool>("--json") { Description = "print JSON: {pipeline, jobs: [{stage, job, state, reason, key}]}" };
-        var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { spec, target, store, device, json };
+        var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { spec, job, target, store, device, verbose, json };
         command.SetAction(parse =>
         {
             var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
             var jobs = session.Status(parse.GetValue(target));
+            if (parse.GetValue(job) is { } name)
+            {
+                var (stageName, id) = ShowCommand.SplitJob(name);
+                var plan = session.Graph.Find(stageName, id);
+                jobs = [PipelineStatus.Of(plan, session.Store, session.History)];
+            }
             if (parse.GetValue(json))
             {
                 var doc = new
@@ -30,10 +38,10 @@ public static class StatusCommand
                 Console.WriteLine(JsonSerializer.Serialize(doc, JobManifest.Json));
                 return 0;
             }
-            var table = new Table().AddColumns("stage", "job", "state", "reason");
-            foreach (var j in jobs)
-                table.AddRow(Markup.Escape(j.Stage), Markup.Escape(j.Job), j.State.ToString().ToLowerInvariant(), Markup.Escape(j.Reason));
-            AnsiConsole.Write(table);
+            var detailed = parse.GetValue(verbose) || parse.GetValue(job) is not null;
+            Console.Write(detailed ? StatusText.Detailed(jobs) : StatusText.Summary(jobs));
+            if (!detailed && jobs.Any(j => j.State != JobState.Cached))
+                Console.WriteLine($"per job: puzzle status {parse.GetValue(spec)} --verbose, or puzzle status {parse.GetValue(spec)} STAGE/JOB");
             return 0;
         });
         return command;

@@ -79,7 +79,14 @@ public static class ChildExporter
     static string TokenizerConfig(string modelDirectory, string tokenizerPath, ModelConfig config)
     {
         var own = Path.Combine(modelDirectory, TokenizerConfigFileName);
-        if (File.Exists(own)) return File.ReadAllText(own);
+        if (File.Exists(own))
+        {
+            // the model's own settings, but a length the model can take: a tokenizer trained here says 1e9 (no limit)
+            var mine = JsonNode.Parse(File.ReadAllText(own)) as JsonObject
+                       ?? throw new ExportException($"{own}: not a JSON object");
+            mine["model_max_length"] = config.MaxPositionEmbeddings;
+            return mine.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        }
         var names = new Dictionary<int, string>();
         try
         {

@@ -20,13 +20,7 @@ public static class ModelCard
     {
         var card = new StringBuilder();
         var nas = format == CheckpointFormat.NemotronNas;
-        card.AppendLine("---");
-        card.AppendLine("library_name: transformers");
-        card.AppendLine("pipeline_tag: text-generation");
-        card.AppendLine("tags:");
-        foreach (var tag in new[] { "puzzle", "neural-architecture-search", "distillation", nas ? "nemotron-nas" : "llama" }) card.AppendLine($"- {tag}");
-        card.AppendLine("---");
-        card.AppendLine();
+        FrontMatter(card, nas, context);
         card.AppendLine($"# {context.Pipeline}: {context.Model}");
         card.AppendLine();
         var parameters = CheckpointValidator.ExpectedShapes(config).Values.Sum(s => s.Aggregate(1L, (a, b) => a * b));
@@ -37,17 +31,72 @@ public static class ModelCard
         card.AppendLine($"- format: {(nas ? "`nemotron-nas` (`DeciLMForCausalLM`, per-layer `block_configs`)" : "`llama` (`LlamaForCausalLM`)")}");
         card.AppendLine($"- weights: {dtype.TorchName()}, {parameters.ToString("N0", CultureInfo.InvariantCulture)} parameters, {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} query heads, vocabulary {config.VocabSize}");
         card.AppendLine($"- runtime: {Serving(config, format, runtime)}");
+        card.AppendLine($"- parent: {context.Parent ?? "?"}{(context.BaseModel is { } b ? $" (`{b}`)" : "")}");
+        card.AppendLine($"- license: {(context.License is { } l ? $"`{l}`" : "not set: the parent's license applies; set `export.license` in the pipeline spec")}");
         card.AppendLine();
+        Loading(card, config, nas);
         Results(card, context);
         Scenario(card, context);
         Architecture(card, config);
         card.AppendLine("## Provenance");
         card.AppendLine();
         card.AppendLine($"- pipeline: `{context.Pipeline}`");
-        if (context.PipelineKey is { } key) card.AppendLine($"- pipeline key: `{key}` (the export job's key: it hashes every setting and input that made this model)");
+        if (context.PipelineKey is { } key)
+            card.AppendLine($"- pipeline key: `{key}` (the Report job's key: it hashes every setting and input behind the models compared here; " +
+                            "report.html and `puzzle verify` show the same key)");
         if (context.WeightsKey is { } weights) card.AppendLine($"- weights: `{context.WeightsJob ?? "?"}` `{weights}`");
         card.AppendLine("- the pipeline spec and a manifest of every job key, file hash and metric travel with the NuGet package (`puzzle/`)");
         return card.ToString();
+    }
+
+    /// <summary>
+    /// The Hub's front matter. <c>library_name: transformers</c> only for plain Llama: transformers cannot build a
+    /// <c>DeciLMForCausalLM</c> from a config without <c>auto_map</c> and modelling code, and this export ships neither.
+    /// </summary>
+    static void FrontMatter(StringBuilder card, bool nas, ModelCardContext context)
+    {
+        card.AppendLine("---");
+        if (!nas) card.AppendLine("library_name: transformers");
+        card.AppendLine($"license: {context.License ?? "other"}");
+        if (context.BaseModel is { } baseModel)
+        {
+            card.AppendLine($"base_model: {baseModel}");
+            card.AppendLine("base_model_relation: finetune");
+        }
+        card.AppendLine("pipeline_tag: text-generation");
+        card.AppendLine("tags:");
+        foreach (var tag in new[] { "puzzle", "neural-architecture-search", "distillation", nas ? "nemotron-nas" : "llama" }) card.AppendLine($"- {tag}");
+        card.AppendLine("---");
+        card.AppendLine();
+    }
+
+    static void Loading(StringBuilder card, ModelConfig config, bool nas)
+    {
+        card.AppendLine("## Loading");
+        card.AppendLine();
+        if (!nas)
+        {
+            card.AppendLine("```python");
+            card.AppendLine("from transformers import AutoModelForCausalLM, AutoTokenizer");
+            card.AppendLine("model = AutoModelForCausalLM.from_pretrained(\"path/to/this/folder\")");
+            card.AppendLine("tokenizer = AutoTokenizer.from_pretrained(\"path/to/this/folder\")");
+            card.AppendLine("```");
+        }
+        else if (RuntimeSupport.Problems(config, ExportRuntime.Vllm).Count == 0)
+        {
+            card.AppendLine("transformers alone does not load this folder (no `auto_map`, no modelling code). vLLM serves it:");
+            card.AppendLine();
+            card.AppendLine("```python");
+            card.AppendLine("from vllm import LLM");
+            card.AppendLine("llm = LLM(model=\"path/to/this/folder\")");
+            card.AppendLine("print(llm.generate(\"Call me Ishmael.\")[0].outputs[0].text)");
+            card.AppendLine("```");
+        }
+        else card.AppendLine("transformers alone does not load this folder (no `auto_map`, no modelling code), and vLLM has no path for its linear blocks.");
+        card.AppendLine();
+        card.AppendLine("Puzzle.NET loads it too: `puzzle eval --model path/to/this/folder --data text.txt`, or from .NET, " +
+                        "`PackagedModel.Load(\"<package id>\")` on the NuGet package it ships in.");
+        card.AppendLine();
     }
 
     static string Serving(ModelConfig config, CheckpointFormat format, ExportRuntime runtime)
@@ -67,16 +116,18 @@ public static class ModelCard
         if (context.Report.Count == 0) return;
         card.AppendLine("## Results");
         card.AppendLine();
-        card.AppendLine("Held-out text the pipeline never trained on; speeds measured in the scenario below, every model in the same process on the same device. " +
-                        "KL and agreement are against the parent; retention is top-1 accuracy relative to the parent's.");
+        card.AppendLine("Held-out text the pipeline never trained on; speeds measured in the scenario below, every model in the same process on the same device" +
+                        (context.MeasuredOn is { } on ? $" ({on})" : "") + ". " +
+                        "KL and agreement are against the parent; retention is top-1 accuracy relative to the parent's. The whole-request speedup " +
+                        "(prefill plus every generated token, the scenario's tokens per second against the parent's) is what the throughput constraint bounds.");
         card.AppendLine();
-        card.AppendLine("| model | kind | top-1 | loss | KL | agreement | retention | prefill tok/s | decode tok/s | speedup predicted | prefill | decode |");
-        card.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        card.AppendLine("| model | kind | top-1 | loss | KL | agreement | retention | prefill tok/s | decode tok/s | speedup predicted | whole request | prefill | decode |");
+        card.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var e in context.Report)
         {
             var name = e.Name == context.Model ? $"**{e.Name}** (this model)" : e.Name;
             card.AppendLine($"| {name} | {e.Kind} | {Percent(e.Top1)} | {Fixed(e.Loss, 4)} | {Fixed(e.Kl, 4)} | {Percent(e.Agreement)} | {Percent(e.Retention)} | " +
-                            $"{Fixed(e.PrefillTokensPerS, 0)} | {Fixed(e.DecodeTokensPerS, 0)} | {Times(e.PredictedSpeedup)} | {Times(e.PrefillSpeedup)} | {Times(e.DecodeSpeedup)} |");
+                            $"{Fixed(e.PrefillTokensPerS, 0)} | {Fixed(e.DecodeTokensPerS, 0)} | {Times(e.PredictedSpeedup)} | {Times(e.ScenarioSpeedup)} | {Times(e.PrefillSpeedup)} | {Times(e.DecodeSpeedup)} |");
         }
         card.AppendLine();
     }

@@ -8,8 +8,17 @@ public sealed record ModelCardContext
     public required string Pipeline { get; init; }
     /// <summary>The report's name for the exported model, e.g. <c>child1</c>.</summary>
     public required string Model { get; init; }
-    /// <summary>The key of the job that exported it: it covers every input, so it names this model's whole history.</summary>
+    /// <summary>
+    /// The pipeline key: the Report job's key, which hashes every setting and input behind the compared models. The
+    /// card, report.html and the package's provenance (<c>puzzle verify</c>) all show this one key.
+    /// </summary>
     public string? PipelineKey { get; init; }
+    /// <summary>The parent: its folder as the spec names it, or "pretrained here".</summary>
+    public string? Parent { get; init; }
+    /// <summary>The spec's <c>export.license</c> (an SPDX id or "other"); null: a placeholder the card says to fill in.</summary>
+    public string? License { get; init; }
+    /// <summary>The spec's <c>export.base_model</c>: the parent's Hugging Face id, when it has one.</summary>
+    public string? BaseModel { get; init; }
     /// <summary>The key of the job whose weights were exported (e.g. Heal/child1).</summary>
     public string? WeightsKey { get; init; }
     public string? WeightsJob { get; init; }
@@ -18,4 +27,6 @@ public sealed record ModelCardContext
     public JsonObject? Scenario { get; init; }
     public JsonObject? Constraints { get; init; }
     public string Tool { get; init; } = "";
+    /// <summary>What the speeds were measured on (report.json's scenario.measured_on): the CPU model and threads, or the GPU.</summary>
+    public string? MeasuredOn { get; init; }
 }

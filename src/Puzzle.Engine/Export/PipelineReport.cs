@@ -16,6 +16,8 @@ public sealed record ReportEntry(string Name, string Kind)
     public double? PredictedSpeedup { get; init; }
     public double? PrefillSpeedup { get; init; }
     public double? DecodeSpeedup { get; init; }
+    /// <summary>The whole request's speedup: the scenario's tokens per second (prefill and decode) against the parent's.</summary>
+    public double? ScenarioSpeedup { get; init; }
     /// <summary>The row as the report wrote it, every field included.</summary>
     public JsonObject Raw { get; init; } = new();
 }
@@ -46,7 +48,7 @@ public static class PipelineReport
                 Top1 = Number(row["top1"]), Loss = Number(row["loss"]), Kl = Number(row["kl"]), Agreement = Number(row["agreement"]),
                 Retention = Number(row["retention"]), PrefillTokensPerS = Number(row["prefill_tokens_per_s"]),
                 DecodeTokensPerS = Number(row["decode_tokens_per_s"]), PredictedSpeedup = Number(speedup?["predicted"]),
-                PrefillSpeedup = Number(speedup?["prefill"]), DecodeSpeedup = Number(speedup?["decode"]),
+                PrefillSpeedup = Number(speedup?["prefill"]), DecodeSpeedup = Number(speedup?["decode"]), ScenarioSpeedup = Number(speedup?["scenario"]),
                 Raw = (JsonObject)row.DeepClone(),
             });
         }

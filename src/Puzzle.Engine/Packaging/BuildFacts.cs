@@ -22,6 +22,9 @@ public static class BuildFacts
         ?? assembly.GetName().Version?.ToString() ?? "?";
 
     /// <summary>libtorch picks its CPU kernels (AVX2, AVX-512) by the processor, so the processor is part of the build.</summary>
+    /// <summary>The processor's model name, as /proc/cpuinfo gives it (or the architecture where it cannot be read).</summary>
+    public static string Cpu() => CpuModel();
+
     static string CpuModel()
     {
         try

@@ -59,7 +59,15 @@ public sealed class PackagedModel
         {
             try { System.IO.Compression.ZipFile.ExtractToDirectory(path, scratch); }
             catch (InvalidDataException e) { throw new PackageIntegrityException($"{path}: not a readable package ({e.Message})", e); }
-            return CheckFolder(scratch);
+            try { return CheckFolder(scratch); }
+            catch (Exception e) when (e is PackageIntegrityException or CheckpointException)
+            {
+                // the scratch folder is gone when the user reads this: name the package and the file inside it instead
+                var inside = e.Message.Replace(scratch + Path.DirectorySeparatorChar, $"{path}!{Path.DirectorySeparatorChar}")
+                    .Replace($"delete {scratch} and restore (or build) again", "build or download the package again")
+                    .Replace(scratch, path);
+                throw new PackageIntegrityException(inside, e);
+            }
         }
         finally
         {

@@ -51,6 +51,8 @@ public sealed class PipelineSession
     public async Task<RunSummary> RunAsync(string? target, IJobLauncher launcher, TextWriter? console = null, CancellationToken cancel = default,
         int? jobs = null, int? threadsPerJob = null)
     {
+        // everything knowable before a job starts is checked first: one error, nothing started, no log touched
+        if (launcher is not SlurmJobLauncher) PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => Store.Find(j.Key) is null).ToList());
         Store.CleanStaging(TimeSpan.FromHours(1));
         // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
         // threads_per_job CPUs; locally the jobs share this machine's cores

@@ -24,9 +24,14 @@ public static class ReportHtml
         html.AppendLine($"<title>Puzzle report: {H(report["pipeline"])}</title>");
         html.AppendLine("""
             <style>
-            body{font-family:sans-serif;margin:2em;max-width:1100px;color:#222}
+            body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
+            p{max-width:1100px}
+            .scroll{overflow-x:auto;max-width:100%}
+            svg{max-width:100%;height:auto}
             table{border-collapse:collapse;margin:1em 0}
-            th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+            th,td{border:1px solid #ccc;padding:4px 7px;text-align:right;white-space:nowrap}
+            th.group{text-align:center;background:#f0f4fa}
+            .panels{display:flex;flex-wrap:wrap;gap:8px}
             th:first-child,td:first-child,td.l{text-align:left}
             tr.parent td{background:#f4f4f4}
             .map td{text-align:center;font-size:12px;min-width:56px}
@@ -38,13 +43,18 @@ public static class ReportHtml
         html.AppendLine($"<h1>Puzzle report: {H(report["pipeline"])}</h1>");
         html.AppendLine($"<p>Scenario: {H(s["device"])}, batch {H(s["batch"])}, prompt {H(s["prompt"])} tokens, generate {H(s["generate"])} tokens. " +
                         $"Constraints: {string.Join("; ", report["constraints"]!.AsArray().Select(c => H(c!["label"])))}. " +
-                        $"<small>key {H(report["key"])}</small></p>");
+                        (s["measured_on"] is { } on ? $"Speeds measured on {H(s["device"])}: {H(on)}. " : "") +
+                        $"<small>pipeline key {H(report["key"])}</small></p>");
 
         html.AppendLine("<h2>Results</h2><p>Quality on held-out text the pipeline never trained on, against the parent; speed measured in the " +
                         "scenario in the same process as the parent's. Predicted speedup is the search's additive cost model; measured is the " +
                         "whole scenario's generated tokens per second (prefill included).</p>");
-        html.AppendLine("<table><tr><th>model</th><th>kind</th><th>top-1</th><th>retention</th><th>loss</th><th>KL(parent ‖ model)</th><th>agreement</th>" +
-                        "<th>parameters</th><th>prefill tok/s</th><th>decode tok/s</th><th>speedup predicted</th><th>prefill</th><th>decode</th><th>scenario</th></tr>");
+        // the measured speedups get a group header, so they are not read as more tokens/s columns
+        html.AppendLine("<div class=\"scroll\"><table><tr>" +
+                        string.Concat(new[] { "model", "kind", "top-1", "retention", "loss", "KL(parent ‖ model)", "agreement", "parameters", "prefill tok/s", "decode tok/s", "predicted speedup" }
+                            .Select(h => $"<th rowspan=\"2\">{H(h)}</th>")) +
+                        "<th class=\"group\" colspan=\"3\">measured speedup vs parent</th></tr>" +
+                        "<tr><th>prefill</th><th>decode</th><th>whole request</th></tr>");
         foreach (var m in models)
         {
             if (m["skipped"] is { } why)
@@ -58,7 +68,7 @@ public static class ReportHtml
                             $"<td>{F(m["prefill_tokens_per_s"], "N0")}</td><td>{F(m["decode_tokens_per_s"], "N0")}</td>" +
                             $"<td>{F(sp["predicted"], "0.00")}x</td><td>{F(sp["prefill"], "0.00")}x</td><td>{F(sp["decode"], "0.00")}x</td><td>{F(sp["scenario"], "0.00")}x</td></tr>");
         }
-        html.AppendLine("</table>");
+        html.AppendLine("</table></div>");
 
         if (report["goals"] is JsonObject g && g["child"] is not null)
         {
@@ -77,23 +87,30 @@ public static class ReportHtml
         {
             var layers = m["layers"]!.AsArray().Select(l => l!.AsObject()).ToList();
             html.AppendLine($"<h3>{H(m["name"])} <small>({H(m["kind"])}, predicted {F(m["speedup"]!["predicted"], "0.00")}x, measured {F(m["speedup"]!["scenario"], "0.00")}x)</small></h3>");
-            html.AppendLine("<table class=\"map\"><tr><th></th>" + string.Concat(layers.Select(l => $"<th>{H(l["layer"])}</th>")) + "</tr>");
+            html.AppendLine("<div class=\"scroll\"><table class=\"map\"><tr><th></th>" + string.Concat(layers.Select(l => $"<th>{H(l["layer"])}</th>")) + "</tr>");
             html.AppendLine("<tr><th>attention</th>" + string.Concat(layers.Select(l => Cell((string)l["attention"]!, parentIds))) + "</tr>");
             if (layers.Any(l => ((string?)l["ffn"] ?? "").Length > 0))
                 html.AppendLine("<tr><th>FFN</th>" + string.Concat(layers.Select(l => Cell((string)l["ffn"]!, parentIds))) + "</tr>");
-            html.AppendLine("</table>");
+            html.AppendLine("</table></div>");
             if (m["gkd"] is JsonObject gkd)
                 html.AppendLine($"<p><small>GKD: {F(gkd["tokens"], "N0")} tokens at {F(gkd["tokens_per_s"], "N0")} tokens/s; KL on held-out check " +
                                 $"{F(gkd["before"]!["kl"], "0.0000")} before, {F(gkd["after"]!["kl"], "0.0000")} after.</small></p>");
         }
 
         if (paretoSvg is not null)
-            html.AppendLine("<h2>Pareto front</h2><p>The search's best summed score at each throughput target (predicted).</p>" + Inline(paretoSvg));
+            html.AppendLine("<h2>Pareto front</h2><p>The search's best summed score at each predicted speedup; the children and the " +
+                            "baselines are marked where their own architectures lie.</p>" + Inline(paretoSvg));
         if (gkdCurves.Count > 0)
-            html.AppendLine("<h2>GKD loss</h2>" + SvgLines.Render(gkdCurves, "tokens", "GKD loss"));
+            html.AppendLine("<h2>GKD loss</h2>" + SvgLines.Render(gkdCurves, "tokens", "GKD loss", logY: true));
         if (bldCurves.Count > 0)
-            html.AppendLine("<h2>BLD loss</h2><p>Normalised MSE of every library variant against the parent subblock it replaces.</p>" +
-                            SvgLines.Render(bldCurves, "tokens", "nMSE", logY: true));
+        {
+            // one panel per layer: a handful of lines each, every one in its own colour
+            html.AppendLine("<h2>BLD loss</h2><p>Normalised MSE of every library variant against the parent subblock it replaces, one panel per layer.</p><div class=\"panels\">");
+            foreach (var layer in bldCurves.GroupBy(c => c.Name.Split('.')[0]))
+                html.AppendLine(SvgLines.Render([.. layer.Select(c => (c.Name[(c.Name.IndexOf('.') + 1)..], c.Points))], $"{layer.Key}: tokens", "nMSE",
+                    logY: true, width: 520));
+            html.AppendLine("</div>");
+        }
         html.AppendLine("</body></html>");
         return html.ToString();
     }

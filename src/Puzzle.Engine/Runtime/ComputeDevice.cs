@@ -46,16 +46,17 @@ public sealed record ComputeDevice
                 $"{askedBy} is cuda, but this process sees no CUDA device (torch.cuda.is_available() is false). " +
                 "Run on a machine with an NVIDIA GPU and driver, with a CUDA libtorch: build with -p:PuzzleTorch=cuda, or with " +
                 "-p:PuzzleTorch=external and a CUDA PyTorch's torch/lib and nvidia/*/lib on LD_LIBRARY_PATH (README, \"GPU\"). " +
-                "Or set device: cpu.");
+                (askedBy.StartsWith("--device", StringComparison.Ordinal) ? "Or leave out --device cuda." : "Or set device: cpu."));
         return new ComputeDevice(kind, type);
     }
 
     /// <summary>Where a pipeline computes: its <c>device</c> (possibly overridden by <c>--device</c>).</summary>
-    public static ComputeDevice For(PipelineSpec spec) => Open(spec.Device, $"{Where(spec)}: device");
+    public static ComputeDevice For(PipelineSpec spec) => Open(spec.Device, spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: device");
 
     /// <summary>Where a pipeline's costs are measured: <c>scenario.device</c>, else its <c>device</c>.</summary>
     public static ComputeDevice ForCosts(PipelineSpec spec) =>
-        Open(CostKind(spec), $"{Where(spec)}: {(spec.Scenario.Device is null ? "device" : "scenario.device")}");
+        Open(CostKind(spec), spec.Scenario.Device is null && spec.DeviceFromFlag ? "--device"
+            : $"{Where(spec)}: {(spec.Scenario.Device is null ? "device" : "scenario.device")}");
 
     /// <summary>The device kind costs are measured on: <c>scenario.device</c>, else the pipeline's <c>device</c>.</summary>
     public static DeviceKind CostKind(PipelineSpec spec) => spec.Scenario.Device ?? spec.Device;

@@ -15,13 +15,15 @@ public static class Explain
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(p);
         var resources = p.Resources;
-        var rows = new List<string[]> { (string[])["layer", "slot", "option", "score", .. resources, "params"] };
+        // parameters are one column, in one format: the params resource where the problem budgets them
+        var paramsColumn = !resources.Contains(ParamsResource);
+        var rows = new List<string[]> { (string[])["layer", "slot", "option", "score", .. resources, .. (paramsColumn ? new[] { ParamsResource } : [])] };
         foreach (var choice in a.Layers)
         {
             var layer = p.Layers.FirstOrDefault(l => l.Layer == choice.Layer)
                 ?? throw new ArgumentException($"layer {choice.Layer} is not in the problem");
-            rows.Add(Row(choice.Layer, layer.IsBlocks ? "block" : "attention", Find(layer.Attention, choice.Attention, choice.Layer), resources));
-            if (!layer.IsBlocks) rows.Add(Row(choice.Layer, "ffn", Find(layer.Ffn, choice.Ffn, choice.Layer), resources));
+            rows.Add(Row(choice.Layer, layer.IsBlocks ? "block" : "attention", Find(layer.Attention, choice.Attention, choice.Layer), resources, paramsColumn));
+            if (!layer.IsBlocks) rows.Add(Row(choice.Layer, "ffn", Find(layer.Ffn, choice.Ffn, choice.Layer), resources, paramsColumn));
         }
         var text = new StringBuilder();
         AppendAligned(text, rows, rightFrom: 3);
@@ -34,9 +36,9 @@ public static class Explain
         {
             var limits = p.Limits.Where(l => l.Resource == r).ToList();
             var total = a.Cost(r);
-            if (limits.Count == 0) totals.Add([r, F(p.Fixed(r)), F(total - p.Fixed(r)), F(total), "", "", ""]);
+            if (limits.Count == 0) totals.Add([r, Of(r, p.Fixed(r)), Of(r, total - p.Fixed(r)), Of(r, total), "", "", ""]);
             foreach (var l in limits)
-                totals.Add([r, F(p.Fixed(r)), F(total - p.Fixed(r)), F(total), F(l.Max), total <= IntegerScaling.Allowed(p, l) ? "ok" : "OVER",
+                totals.Add([r, Of(r, p.Fixed(r)), Of(r, total - p.Fixed(r)), Of(r, total), Of(r, l.Max), total <= IntegerScaling.Allowed(p, l) ? "ok" : "OVER",
                     l.Describe is { } describe ? $"{l.Label} (reaches {describe(total)})" : l.Label]);
         }
         AppendAligned(text, totals, rightFrom: 1, rightTo: 4);
@@ -46,9 +48,35 @@ public static class Explain
     static SearchOption Find(IReadOnlyList<SearchOption> options, string id, int layer) =>
         options.FirstOrDefault(o => o.Id == id) ?? throw new ArgumentException($"layer {layer} has no option \"{id}\"");
 
-    static string[] Row(int layer, string slot, SearchOption o, IReadOnlyList<string> resources) =>
-        [layer.ToString(CultureInfo.InvariantCulture), slot, o.Id, F(o.Score), .. resources.Select(r => F(o.Cost(r))),
-            o.Parameters.ToString("N0", CultureInfo.InvariantCulture)];
+    static string[] Row(int layer, string slot, SearchOption o, IReadOnlyList<string> resources, bool paramsColumn) =>
+        [layer.ToString(CultureInfo.InvariantCulture), slot, o.Id, F(o.Score), .. resources.Select(r => Of(r, o.Cost(r))),
+            .. (paramsColumn ? new[] { o.Parameters.ToString("N0", CultureInfo.InvariantCulture) } : [])];
+
+    const string ParamsResource = "params";
+
+    /// <summary>A resource's amount as people read it: bytes in KiB/MiB/GiB, seconds in µs/ms/s, parameters as a count.</summary>
+    public static string Of(string resource, double v)
+    {
+        var a = Math.Abs(v);
+        if (resource.EndsWith("_bytes", StringComparison.Ordinal))
+            return a switch
+            {
+                < 1024 => $"{v.ToString("0", CultureInfo.InvariantCulture)} B",
+                < 1 << 20 => $"{(v / 1024).ToString("0.##", CultureInfo.InvariantCulture)} KiB",
+                < 1 << 30 => $"{(v / (1 << 20)).ToString("0.##", CultureInfo.InvariantCulture)} MiB",
+                _ => $"{(v / (1 << 30)).ToString("0.##", CultureInfo.InvariantCulture)} GiB",
+            };
+        if (resource.EndsWith("_s", StringComparison.Ordinal))
+            return a switch
+            {
+                0 => "0 s",
+                < 1e-3 => $"{(v * 1e6).ToString("0.#", CultureInfo.InvariantCulture)} µs",
+                < 1 => $"{(v * 1e3).ToString("0.##", CultureInfo.InvariantCulture)} ms",
+                _ => $"{v.ToString("0.###", CultureInfo.InvariantCulture)} s",
+            };
+        if (resource == ParamsResource) return v.ToString("N0", CultureInfo.InvariantCulture);
+        return F(v);
+    }
 
     static void AppendAligned(StringBuilder text, List<string[]> rows, int rightFrom, int rightTo = int.MaxValue)
     {

@@ -9,11 +9,14 @@ internal static class SvgPlot
 {
     const double Width = 560, Height = 360, Left = 80, Right = 20, Top = 30, Bottom = 60;
 
-    public static string Render(IReadOnlyList<(double X, double Y)> points, string xLabel, string yLabel, string note)
+    /// <param name="marks">labelled points drawn over the line (e.g. the chosen children and the baselines on a Pareto front)</param>
+    public static string Render(IReadOnlyList<(double X, double Y)> points, string xLabel, string yLabel, string note,
+        IReadOnlyList<(string Label, double X, double Y)>? marks = null)
     {
         var sorted = points.OrderBy(p => p.X).ToList();
-        var (x0, x1, xTicks) = Axis(sorted.Select(p => p.X));
-        var (y0, y1, yTicks) = Axis(sorted.Select(p => p.Y));
+        marks ??= [];
+        var (x0, x1, xTicks) = Axis(sorted.Select(p => p.X).Concat(marks.Select(m => m.X)));
+        var (y0, y1, yTicks) = Axis(sorted.Select(p => p.Y).Concat(marks.Select(m => m.Y)));
         double Px(double x) => Left + (x - x0) / (x1 - x0) * (Width - Left - Right);
         double Py(double y) => Height - Bottom - (y - y0) / (y1 - y0) * (Height - Top - Bottom);
 
@@ -32,9 +35,28 @@ internal static class SvgPlot
             svg.AppendLine($"  <polyline fill=\"none\" stroke=\"steelblue\" stroke-width=\"2\" points=\"{string.Join(" ", sorted.Select(p => $"{N(Px(p.X))},{N(Py(p.Y))}"))}\"/>");
         foreach (var p in sorted)
             svg.AppendLine($"  <circle class=\"point\" cx=\"{N(Px(p.X))}\" cy=\"{N(Py(p.Y))}\" r=\"4\" fill=\"steelblue\"><title>{T(p.X)}: {T(p.Y)}</title></circle>");
+        // children as diamonds, baselines as squares, each in its own colour and named in a legend at the top left:
+        // labels beside the marks collide, since the models of one run sit close together
+        string[] colours = ["#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
+        for (var i = 0; i < marks.Count; i++)
+        {
+            var (label, x, y) = marks[i];
+            var colour = colours[i % colours.Length];
+            var title = $"<title>{E(label)}: {T(x)}x, {T(y)}</title>";
+            svg.AppendLine($"  {Shape(label, Px(x), Py(y), colour, "mark")[..^2]}>{title}</{(Child(label) ? "path" : "rect")}>");
+            var (lx, ly) = (Left + 14, Top + 10 + 15 * i);
+            svg.AppendLine($"  <g>{Shape(label, lx, ly, colour, "key")}<text x=\"{N(lx + 10)}\" y=\"{N(ly + 4)}\">{E(label)}</text></g>");
+        }
         svg.AppendLine("</svg>");
         return svg.ToString();
     }
+
+    static bool Child(string label) => label.StartsWith("child", StringComparison.Ordinal);
+
+    /// <summary>A self-closed diamond (a child) or square (a baseline) centred on (x, y).</summary>
+    static string Shape(string label, double x, double y, string colour, string css) => Child(label)
+        ? $"<path class=\"{css}\" d=\"M{N(x)},{N(y - 6)} L{N(x + 6)},{N(y)} L{N(x)},{N(y + 6)} L{N(x - 6)},{N(y)} Z\" fill=\"{colour}\" stroke=\"white\"/>"
+        : $"<rect class=\"{css}\" x=\"{N(x - 4.5)}\" y=\"{N(y - 4.5)}\" width=\"9\" height=\"9\" fill=\"{colour}\" stroke=\"white\"/>";
 
     /// <summary>A range covering the values, widened to round tick steps (1, 2 or 5 × 10^k), and its ticks.</summary>
     static (double Min, double Max, List<double> Ticks) Axis(IEnumerable<double> values)

@@ -9,6 +9,7 @@ namespace Puzzle.Engine.Training;
 public sealed class ProgressLine
 {
     readonly string _label;
+    readonly string _unit;
     readonly long _total;
     readonly TextWriter _out;
     readonly bool _interactive;
@@ -17,9 +18,11 @@ public sealed class ProgressLine
     TimeSpan? _last;
     long _start;
 
-    public ProgressLine(string label, long totalTokens, TextWriter? output = null, TimeSpan? every = null)
+    /// <param name="unit">what is counted: "tok" (tokens, the default), or e.g. "shape", "variant", "batch"</param>
+    public ProgressLine(string label, long totalTokens, TextWriter? output = null, TimeSpan? every = null, string unit = "tok")
     {
         _label = label;
+        _unit = unit;
         _total = totalTokens;
         _out = output ?? Console.Error;
         _interactive = output is null && !Console.IsErrorRedirected;
@@ -47,10 +50,21 @@ public sealed class ProgressLine
         const int width = 24;
         var filled = (int)(fraction * width);
         var bar = new string('#', filled) + new string('-', width - filled);
-        var line = $"{_label} [{bar}] {fraction,4:P0} {tokensDone:N0}/{_total:N0} tok  {rate:N0} tok/s  loss {loss:F4}  ETA {eta:mm\\:ss}";
+        var line = $"{_label} [{bar}] {fraction,4:P0} {tokensDone:N0}/{_total:N0} {_unit}  {Rate(rate)} {_unit}/s" +
+                   (double.IsNaN(loss) ? "" : $"  loss {loss:F4}") + $"{Eta} {Clock(eta)}";
         if (_interactive) _out.Write("\r" + line.PadRight(Console.WindowWidth > 0 ? Math.Min(Console.WindowWidth - 1, 160) : 0));
         else _out.WriteLine(line);
     }
+
+    const string Eta = "  ETA";
+
+    /// <summary>Whether a job's output line is a progress line (what a launcher echoes to the console).</summary>
+    public static bool IsProgress(string line) => line.Contains(Eta + " ", StringComparison.Ordinal) && line.Contains("] ", StringComparison.Ordinal);
+
+    /// <summary>A duration as h:mm:ss: hours do not wrap (a 30-hour ETA reads 30:00:00).</summary>
+    public static string Clock(TimeSpan t) => $"{(int)t.TotalHours}:{t.Minutes:D2}:{t.Seconds:D2}";
+
+    static string Rate(double rate) => rate >= 10 ? rate.ToString("N0") : rate.ToString("N2");
 
     public void Done(long tokensDone, double loss)
     {

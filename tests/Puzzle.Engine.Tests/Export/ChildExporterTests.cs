@@ -62,11 +62,11 @@ public sealed class ChildExporterTests : IDisposable
         ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec(), ExportTestSupport.Card());
         var card = File.ReadAllText(_dir["out/README.md"]);
 
-        Assert.StartsWith("---\nlibrary_name: transformers", card.ReplaceLineEndings("\n"));
+        Assert.StartsWith("---\nlicense: other\n", card.ReplaceLineEndings("\n"));
         Assert.Contains("| 2 | linear | — | linear | — |", card);
         Assert.Contains("| 3 | no-op | — | SwiGLU | 172 |", card);
         Assert.Contains("| 4 | GQA | 2 | no-op | — |", card);
-        Assert.Contains("| **child1** (this model) | child | 29.00% | 4.1000 | 0.0123 | 90.00% | 96.67% | 2,100 | 210 | 2.05× | 2.10× | 2.10× |", card);
+        Assert.Contains("| **child1** (this model) | child | 29.00% | 4.1000 | 0.0123 | 90.00% | 96.67% | 2,100 | 210 | 2.05× | 2.08× | 2.10× | 2.10× |", card);
         Assert.Contains("| uniform | baseline | 20.00% | — |", card);
         Assert.Contains("constraints.throughput_vs_parent: 2", card);
         Assert.Contains(new string('a', 64), card);

@@ -50,21 +50,6 @@ public class DeviceTests
     }
 
     [Fact]
-    public async Task A_job_asked_to_run_on_cuda_without_a_gpu_fails_with_the_remedy()
-    {
-        Fixtures.Torch();
-        if (cuda.is_available()) return; // the GPU path is checked by examples/gpu/device-check.sh
-        using var repo = new TestRepo(TestRepo.MicroSpec + "\ndevice: cuda\n");
-        var session = PipelineSession.Open(repo.SpecPath);
-        var summary = await session.RunAsync("Parent", session.InProcessLauncher(), TextWriter.Null);
-        Assert.Equal(["Data/tokens", "Tokenizer/tokenizer"], summary.Where(JobOutcome.Ran).Select(j => $"{j.Stage}/{j.Job}").Order());
-        var parent = Assert.Single(summary.Where(JobOutcome.Failed));
-        var log = File.ReadAllText(parent.Log!);
-        Assert.Contains("test.yaml: device is cuda", log);
-        Assert.Contains("torch.cuda.is_available() is false", log);
-    }
-
-    [Fact]
     public void The_cli_device_option_overrides_the_spec_for_planning_and_is_checked()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);

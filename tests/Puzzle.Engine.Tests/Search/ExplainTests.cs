@@ -26,3 +26,17 @@ public class ExplainTests
         Assert.Contains("OVER", Explain.Table(a, tighter));
     }
 }
+
+public class ExplainFormatTests
+{
+    [Fact]
+    public void Amounts_read_in_units_not_exponents()
+    {
+        Assert.Equal("1.13 MiB", Explain.Of("memory_bytes", 1.1804e6));
+        Assert.Equal("512 B", Explain.Of("memory_bytes", 512));
+        Assert.Equal("2 GiB", Explain.Of("memory_bytes", 2.0 * (1 << 30)));
+        Assert.Equal("12.35 ms", Explain.Of("time_s", 0.012345));
+        Assert.Equal("45.6 µs", Explain.Of("time_s", 45.6e-6));
+        Assert.Equal("1,180,400", Explain.Of("params", 1_180_400));
+    }
+}

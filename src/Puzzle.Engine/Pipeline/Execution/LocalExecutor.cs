@@ -34,10 +34,10 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             else pending.Add(job);
         }
         var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock)>();
+        var progress = new RunProgress(pending, clock, parallelJobs);
         var cores = Environment.ProcessorCount;
         while (pending.Count > 0 || running.Count > 0)
         {
-            SkipBlocked(pending, records);
             // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
             foreach (var built in pending.Where(j => j.Inputs.Values.All(records.ContainsKey) && store.Find(j.Key) is not null).ToList())
             {
@@ -46,8 +46,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 var outcome = published.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
                 records[built] = new JobRecord(built.Stage.Name, built.Id, built.Key, outcome, 0, null);
                 history.Record(built.Stage.Name, built.Id, new JobHistory.Entry(built.Key, built.Config, built.InputKeys, built.Seed));
-                _console.WriteLine($"{(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} (built with {published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"})");
+                progress.Skipped(built); // counted, without a time of its own
+                _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} (built with " +
+                                   $"{published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"})");
             }
+            SkipBlocked(pending, records, progress);
             var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
                                                                     r.Outcome is JobOutcome.Cached or JobOutcome.Ran)).ToList();
             // an exclusive job (a timing) starts only on an idle machine and nothing starts beside it
@@ -61,7 +64,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             foreach (var job in ready.Take(Math.Max(0, slots)))
             {
                 pending.Remove(job);
-                _console.WriteLine($"run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")})");
+                _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}); log: {LogPath(pipeline, job)}");
                 running[launcher.LaunchAsync(job, runId, LogPath(pipeline, job), threads, cancel)] = (job, Stopwatch.StartNew());
             }
             launcher.Flush();
@@ -75,18 +78,20 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             running.Remove(done);
             var exit = await done;
             var log = LogPath(pipeline, finished);
+            progress.Finished(finished, jobClock.Elapsed);
             if (exit == 0 && store.Find(finished.Key) is { } entry)
             {
                 // another run on the same store may have built it while this one waited on the key's lock
                 var outcome = entry.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
                 records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, jobClock.Elapsed.TotalSeconds, log);
-                _console.WriteLine($"{(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in {jobClock.Elapsed.TotalSeconds:F1} s");
+                _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in " +
+                                   $"{RunProgress.Duration(jobClock.Elapsed)}{progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)))}");
             }
             else
             {
                 records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Failed, jobClock.Elapsed.TotalSeconds, log,
                     exit == 0 ? "exited 0 but published nothing" : $"exit code {exit}");
-                _console.WriteLine($"FAILED {finished.Name} (exit {exit}); log: {log}");
+                _console.WriteLine($"{progress.Counter} FAILED {finished.Name} (exit {exit}); log: {log}");
                 foreach (var line in Tail(log, 15)) _console.WriteLine("       | " + line);
             }
         }
@@ -114,8 +119,9 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
     }
 
     /// <summary>Marks every pending job with a failed or skipped input as skipped, transitively.</summary>
-    void SkipBlocked(List<JobPlan> pending, Dictionary<JobPlan, JobRecord> records)
+    void SkipBlocked(List<JobPlan> pending, Dictionary<JobPlan, JobRecord> records, RunProgress progress)
     {
+        var skipped = new List<(JobPlan Job, JobPlan Cause)>();
         bool Bad(JobPlan input) => records.TryGetValue(input, out var r) && r.Outcome is JobOutcome.Failed or JobOutcome.Skipped;
         for (var changed = true; changed;)
         {
@@ -125,10 +131,15 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 var cause = blocked.Inputs.Values.First(Bad);
                 pending.Remove(blocked);
                 records[blocked] = new JobRecord(blocked.Stage.Name, blocked.Id, blocked.Key, JobOutcome.Skipped, 0, null, $"input {cause.Name} did not build");
-                _console.WriteLine($"skip   {blocked.Name}: input {cause.Name} did not build");
+                progress.Skipped(blocked);
+                skipped.Add((blocked, cause));
                 changed = true;
             }
         }
+        // one line per cause: a failed Parent would otherwise print a line for each of its dozens of readers
+        foreach (var group in skipped.GroupBy(s => s.Cause.Name))
+            _console.WriteLine($"skip   {group.Count()} job{(group.Count() == 1 ? "" : "s")} that need{(group.Count() == 1 ? "s" : "")} {group.Key}: " +
+                               string.Join(", ", group.Select(s => s.Job.Name).Take(6)) + (group.Count() > 6 ? $", ... ({group.Count() - 6} more)" : ""));
     }
 
     static IEnumerable<string> Tail(string path, int lines) =>

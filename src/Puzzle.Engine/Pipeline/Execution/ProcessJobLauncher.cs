@@ -34,7 +34,7 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
         {
             if (line is null) return;
             lock (gate) log.WriteLine(line);
-            if (progress is not null && line.Contains(" tok/s ")) progress.WriteLine($"  {job.Name}: {line}");
+            if (progress is not null && Training.ProgressLine.IsProgress(line)) progress.WriteLine($"  {job.Name}: {line}");
         }
         process.OutputDataReceived += (_, e) => Write(e.Data);
         process.ErrorDataReceived += (_, e) => Write(e.Data);

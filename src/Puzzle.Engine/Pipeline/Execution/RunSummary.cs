@@ -13,6 +13,9 @@ public sealed record RunSummary(string Pipeline, string? Target, DateTime Starte
     public bool Succeeded => Jobs.All(j => j.Outcome is JobOutcome.Cached or JobOutcome.Ran);
     public IEnumerable<JobRecord> Where(JobOutcome outcome) => Jobs.Where(j => j.Outcome == outcome);
 
+    /// <summary>A run's length as people read it: "0.4 s" under a minute, h:mm:ss above.</summary>
+    public static string Duration(double seconds) => RunProgress.Duration(TimeSpan.FromSeconds(seconds));
+
     /// <summary>Writes the record under <c>STORE/runs/PIPELINE/</c> for scripts, CI and tests.</summary>
     public string Save(string storeRoot)
     {

@@ -45,11 +45,18 @@ public sealed class PipelineGraph
 
     public Stage StageNamed(string name) =>
         Stages.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"unknown stage '{name}'; stages: {string.Join(", ", Stages.Select(s => s.Name))}");
+        ?? throw new ArgumentException($"unknown stage '{name}'{DidYouMean(name)}; stages: {string.Join(", ", Stages.Select(s => s.Name))}");
+
+    string DidYouMean(string name) =>
+        Pipeline.Spec.Internal.SpecNames.Suggest(name, Stages.Select(s => s.Name.ToLowerInvariant())) is { } close
+            ? $" (did you mean '{Stages.First(s => s.Name.Equals(close, StringComparison.OrdinalIgnoreCase)).Name}'?)"
+            : "";
 
     public JobPlan Find(string stage, string id) =>
         Jobs[StageNamed(stage).Name].FirstOrDefault(j => j.Id == id)
-        ?? throw new ArgumentException($"stage {stage} has no job '{id}'");
+        ?? throw new ArgumentException($"stage {StageNamed(stage).Name} has no job '{id}'; its jobs: " +
+                                       string.Join(", ", Jobs[StageNamed(stage).Name].Select(j => j.Id).Take(12)) +
+                                       (Jobs[StageNamed(stage).Name].Count > 12 ? $", ... ({Jobs[StageNamed(stage).Name].Count} in all)" : ""));
 
     /// <summary>The target stage's jobs and everything they transitively read, inputs before readers.</summary>
     public IReadOnlyList<JobPlan> JobsFor(string? target)

@@ -14,4 +14,12 @@ public sealed record ExportSpec
 
     [Description("Weight type of the exported safetensors.")]
     public ExportDType Dtype { get; init; } = ExportDType.Float32;
+
+    [Description("The model card's license: an SPDX id such as apache-2.0 or llama3.1, normally the parent's. Unset: the card says 'other' and asks for it.")]
+    [Pattern("^[A-Za-z0-9][A-Za-z0-9.+-]*$", Hint = "an SPDX-style id such as apache-2.0, mit, llama3.1 or other")]
+    public string? License { get; init; }
+
+    [Description("The model card's base_model: the parent's Hugging Face id (e.g. meta-llama/Llama-3.1-8B), when it has one.")]
+    [Pattern("^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$", Hint = "a Hugging Face id: owner/name")]
+    public string? BaseModel { get; init; }
 }

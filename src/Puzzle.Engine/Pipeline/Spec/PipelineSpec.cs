@@ -59,6 +59,10 @@ public sealed record PipelineSpec
     [Description("Where the pipeline's jobs run.")]
     public ExecutorSpec Executor { get; init; } = new();
 
+    /// <summary>True when <see cref="Device"/> came from the command line's <c>--device</c>, so errors blame the flag.</summary>
+    [NotInYaml]
+    public bool DeviceFromFlag { get; init; }
+
     /// <summary>The file the spec was loaded from, as given to the loader.</summary>
     [NotInYaml]
     public string SourcePath { get; init; } = "";

@@ -45,6 +45,28 @@ public static class SpecLoader
     }
 
     /// <summary>
+    /// A <see cref="SpecError"/> pointing at the value of <paramref name="dottedKey"/> (e.g. <c>scenario.device</c>) in
+    /// a loaded spec's file, for problems found after loading (before any job runs); the file's start when the key is
+    /// not written there (a default).
+    /// </summary>
+    public static SpecError ErrorAt(PipelineSpec spec, string dottedKey, string message)
+    {
+        var at = new SourcePosition(1, 1);
+        try
+        {
+            YamlNode? node = new YamlTreeReader(new SpecErrorList(spec.SourcePath)).Read(File.ReadAllText(spec.SourcePath));
+            foreach (var key in dottedKey.Split('.'))
+            {
+                node = (node as YamlMapping)?[key];
+                if (node is null) break;
+                at = node.Start;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* the file moved: point at its start */ }
+        return new SpecError(spec.SourcePath, at.Line, at.Column, message);
+    }
+
+    /// <summary>
     /// The folder a spec file's paths resolve against: the repository root (the folder holding <c>pipelines/</c>)
     /// when the file is in a <c>pipelines/</c> folder, else the file's own folder.
     /// </summary>

@@ -70,7 +70,13 @@ public sealed class EvaluateStage : Stage
         var tokens = (long)context.Job.Config["evaluation"]!["tokens"]!;
         var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
         var batch = spec.Scenario.Batch;
-        var batches = heldout.Leading(count, 8).Select(heldout.GetBatch);
+        var evaluating = new Training.ProgressLine($"evaluate {context.Job.Id}", count, context.Log, unit: "seq");
+        long done = 0;
+        var batches = heldout.Leading(count, 8).Select(ids =>
+        {
+            evaluating.Report(done += ids.Length, double.NaN);
+            return heldout.GetBatch(ids);
+        });
         var quality = model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
         json["tokens"] = quality.Tokens;
         json["loss"] = quality.Loss;
@@ -86,8 +92,10 @@ public sealed class EvaluateStage : Stage
         if (model is not null) costs.Place(model);
         var parentSpeed = new List<Speed>();
         var modelSpeed = new List<Speed>();
+        var timing = new Training.ProgressLine($"time {context.Job.Id} and parent", Rounds, context.Log, unit: "round");
         for (var r = 0; r < Rounds; r++)
         {
+            timing.Report(r, double.NaN);
             parentSpeed.Add(Speed.Of(CostMeter.Model(parent, spec.Scenario, batch, costs), spec.Scenario, batch));
             if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, spec.Scenario, batch, costs), spec.Scenario, batch));
         }
@@ -108,6 +116,7 @@ public sealed class EvaluateStage : Stage
         {
             ["device"] = ComputeDevice.Name(costs.Kind), ["batch"] = batch, ["prompt"] = spec.Scenario.Prompt,
             ["generate"] = spec.Scenario.Generate, ["torch_threads"] = TorchSharp.torch.get_num_threads(),
+            ["measured_on"] = costs.Kind == Spec.DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {TorchSharp.torch.get_num_threads()} threads" : "a CUDA GPU",
         };
         Write(context, json);
         context.Log.WriteLine($"{context.Job.Id}: held-out loss {quality.Loss:F4}, top-1 {quality.Top1:P2}" +

@@ -45,7 +45,7 @@ public sealed class FetchStage : Stage
         {
             context.Log.WriteLine($"npm pack {package}");
             var root = NpmPackage.Fetch(package, work);
-            var matched = InputFiles.Resolve([files], root, [".json", ".txt"]).OrderBy(f => f, NaturalOrder.Instance).ToList();
+            var matched = Match(package, files, root);
             var docs = context.Output(Documents);
             Directory.CreateDirectory(docs);
             long characters = 0;
@@ -65,6 +65,28 @@ public sealed class FetchStage : Stage
         finally
         {
             if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The package's files that <paramref name="files"/> matches. What a package holds is known only once it is
+    /// fetched, so a glob that matches nothing is reported here, listing what the package does hold.
+    /// </summary>
+    public static IReadOnlyList<string> Match(string package, string files, string root)
+    {
+        try
+        {
+            return InputFiles.Resolve([files], root, [".json", ".txt"]).OrderBy(f => f, NaturalOrder.Instance).ToList();
+        }
+        catch (FileNotFoundException)
+        {
+            const int shown = 40;
+            var held = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+                .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/')).OrderBy(f => f, NaturalOrder.Instance).ToList();
+            throw new InvalidDataException(
+                $"data.npm files '{files}' matched nothing in {package}, which holds {held.Count} file{(held.Count == 1 ? "" : "s")}: " +
+                string.Join(", ", held.Take(shown)) + (held.Count > shown ? $", ... ({held.Count - shown} more)" : "") +
+                " (paths start with package/, and .json and .txt files are read)");
         }
     }
 

@@ -80,7 +80,7 @@ public sealed class PackStage : Stage
         var result = ModelPackage.Pack(new PackContents
         {
             Id = id, Version = version, ModelDirectory = Path.Combine(exportDir, ExportStage.ModelFolder), SpecPath = specFile,
-            ReportPath = reportPath, Pipeline = spec.Name, Model = model, PipelineKey = context.Job.Key, Jobs = jobs,
+            ReportPath = reportPath, Pipeline = spec.Name, Model = model, PipelineKey = context.Job.Inputs["report"].Key, Jobs = jobs,
             Export = export, Metrics = metrics, NotBitIdentical = Reproducibility.NotBitIdentical(spec, jobs),
             Description = $"{model} of the Puzzle pipeline '{spec.Name}': a {(string)export["format"]!} model ({(long)export["parameters"]!:N0} parameters, " +
                           $"{(string)export["dtype"]!}) with its pipeline spec and provenance.",

@@ -14,7 +14,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ReportStage : Stage
 {
     public override string Name => "Report";
-    public override int Version => 2; // 2: readable axis labels and legends in report.html
+    public override int Version => 3; // 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate"];
     public override string Description => "write report.json and report.html";
     public const string JsonFile = "report.json", HtmlFile = "report.html";
@@ -42,12 +42,15 @@ public sealed class ReportStage : Stage
         var parentTop1 = (double)parentEval["top1"]!;
         var models = new JsonArray { Row(parentEval, null, parentTop1) };
         var curves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
+        var marks = new List<(string Label, double X, double Y)>();
         foreach (var id in HealStage.ModelIds(spec))
         {
             var heal = Read(context.Input("heal:" + id), HealStage.HealFile);
             var eval = Read(context.Input("eval:" + id), EvaluateStage.MetricsFile);
             models.Add(Row(eval, heal, parentTop1));
             if (heal["skipped"] is null) curves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
+            if (heal["architecture"] is JsonObject a && a["score"] is JsonValue score && a["predicted"]?["speedup"] is JsonValue speedup)
+                marks.Add((id, (double)speedup, (double)score));
         }
         var bld = context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
             .Select(k => (k[4..], Curve(Path.Combine(context.Input(k), DistillStage.CurveFile)))).ToList();
@@ -60,18 +63,30 @@ public sealed class ReportStage : Stage
             {
                 ["device"] = Runtime.ComputeDevice.Name(Runtime.ComputeDevice.CostKind(spec)), ["batch"] = spec.Scenario.Batch,
                 ["prompt"] = spec.Scenario.Prompt, ["generate"] = spec.Scenario.Generate,
+                ["measured_on"] = parentEval["scenario"]?["measured_on"]?.DeepClone(),
             },
             ["constraints"] = search["constraints"]!.DeepClone(),
             ["models"] = models,
         };
         report["goals"] = Goals(spec, models);
         File.WriteAllText(context.Output(JsonFile), report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        var pareto = Path.Combine(context.Input("search"), SearchStage.ParetoSvg);
         var parent = ParentModel.PlannedConfig(spec);
-        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, File.Exists(pareto) ? File.ReadAllText(pareto) : null, curves, bld,
+        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, Pareto(context.Input("search"), spec, marks), curves, bld,
             ParentModel.VariantIds(parent, spec)));
         context.Log.WriteLine(ReportTable.Render(report));
         context.Metrics["goals_met"] = report["goals"]!["met"]!.DeepClone();
+    }
+
+    /// <summary>The search's Pareto front against predicted speedup, with the children and baselines marked where they lie.</summary>
+    static string? Pareto(string searchDirectory, PipelineSpec spec, IReadOnlyList<(string Label, double X, double Y)> marks)
+    {
+        var file = Path.Combine(searchDirectory, SearchStage.ParetoFile);
+        if (!File.Exists(file)) return null;
+        var points = JsonNode.Parse(File.ReadAllText(file))!.AsArray().Select(p => p!.AsObject()).ToList();
+        var front = points.Where(p => p["score"] is JsonValue && p["predicted_speedup"] is JsonValue)
+            .Select(p => ((double)p["predicted_speedup"]!, (double)p["score"]!)).ToList();
+        return Search.SvgPlot.Render(front, "predicted speedup (× parent)", $"summed {spec.Scoring.Metric.ToString().ToLowerInvariant()}",
+            $"{points.Count - front.Count} of {points.Count} targets infeasible", marks);
     }
 
     /// <summary>One model's row: the fields, plus what a reader needs to place it.</summary>

@@ -4,20 +4,24 @@ namespace Puzzle.Engine.Pipeline.Spec.Internal;
 
 /// <summary>
 /// A search space must offer each layer at least one attention and one FFN alternative; KV-head counts must divide
-/// the parent's heads; layer ranges must run forwards and, when the parent's shape is known, stay within it.
+/// the parent's KV heads (mean-pooling merges whole groups of them); layer ranges must run forwards and, when the
+/// parent's shape is known, stay within it.
 /// </summary>
 internal sealed class SearchSpaceRules(SourceMap map, SpecErrorList errors)
 {
-    public void Check(SearchSpaceSpec space, PretrainSpec? parent)
+    /// <summary>What the rules need of the parent's shape; a null field is unknown (the spec failed to say it).</summary>
+    public sealed record ParentShape(int? KvHeads, int? Layers, string Source);
+
+    public void Check(SearchSpaceSpec space, ParentShape? parent)
     {
-        var heads = parent is not null && map.Bound(parent, "heads") ? parent.Heads : (int?)null;
-        var layers = parent is not null && map.Bound(parent, "layers") ? parent.Layers : (int?)null;
+        var kvHeads = parent?.KvHeads;
+        var layers = parent?.Layers;
 
         if (map.Bound(space.Attention, "kv_heads", "linear", "no_op") && !space.Attention.HasOptions)
             errors.Add(map.At(space.Attention), NoAttention(map.PathOf(space.Attention)));
         if (map.Bound(space.Ffn, "ratios", "linear", "no_op") && !space.Ffn.HasOptions)
             errors.Add(map.At(space.Ffn), NoFfn(map.PathOf(space.Ffn)));
-        CheckKvHeads(space.Attention, space.Attention.KvHeads, heads);
+        CheckKvHeads(space.Attention, space.Attention.KvHeads, kvHeads, parent?.Source);
 
         foreach (var layer in space.Layers)
         {
@@ -26,21 +30,24 @@ internal sealed class SearchSpaceRules(SourceMap map, SpecErrorList errors)
             {
                 if (map.Bound(attention, "kv_heads", "linear", "no_op") && !attention.ApplyTo(space.Attention).HasOptions)
                     errors.Add(map.At(attention), NoAttention(map.PathOf(attention)));
-                CheckKvHeads(attention, attention.KvHeads ?? [], heads);
+                CheckKvHeads(attention, attention.KvHeads ?? [], kvHeads, parent?.Source);
             }
             if (layer.Ffn is { } ffn && map.Bound(ffn, "ratios", "linear", "no_op") && !ffn.ApplyTo(space.Ffn).HasOptions)
                 errors.Add(map.At(ffn), NoFfn(map.PathOf(ffn)));
         }
     }
 
-    void CheckKvHeads(object record, IReadOnlyList<int> kvHeads, int? heads)
+    void CheckKvHeads(object record, IReadOnlyList<int> kvHeads, int? parentKv, string? source)
     {
-        if (heads is not { } h || !map.Bound(record, "kv_heads")) return;
+        if (parentKv is not { } h || !map.Bound(record, "kv_heads")) return;
         for (var i = 0; i < kvHeads.Count; i++)
             if (h % kvHeads[i] != 0)
                 errors.Add(map.At(record, "kv_heads", i),
-                    $"{map.PathOf(record, "kv_heads")}[{i}] = {kvHeads[i]} does not divide the parent's {h} attention heads");
+                    $"{map.PathOf(record, "kv_heads")}[{i}] = {kvHeads[i]} does not divide the parent's {h} KV heads ({source}); " +
+                    $"a variant mean-pools whole groups of the parent's KV heads, so use one of {string.Join(", ", Divisors(h))}");
     }
+
+    static IEnumerable<int> Divisors(int n) => Enumerable.Range(1, n).Where(d => n % d == 0);
 
     void CheckRange(LayerOverride layer, int? layers)
     {

@@ -17,8 +17,7 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         // A required section that is missing or malformed is null here; the binder has reported it.
         if (spec.Parent is not null) CheckParent(spec.Parent);
         if (spec.Data is not null) CheckData(spec.Data);
-        var pretrain = spec.Parent is not null && map.Bound(spec.Parent, "pretrain") ? spec.Parent.Pretrain : null;
-        new SearchSpaceRules(map, errors).Check(spec.SearchSpace, pretrain);
+        new SearchSpaceRules(map, errors).Check(spec.SearchSpace, ParentShape(spec.Parent));
         CheckLoss(spec.Gkd.Loss);
         CheckOutput(spec.Pack, "feed", spec.Pack.Feed);
         new ShipRules(map, errors).Check(spec);
@@ -44,9 +43,47 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         if (parent.Pretrain is { } pre)
         {
             if (map.Bound(pre, "heads", "kv_heads") && pre.Heads % pre.KvHeads != 0)
-                errors.Add(map.At(pre, "kv_heads"), $"parent.pretrain.kv_heads ({pre.KvHeads}) must divide heads ({pre.Heads})");
+                AddAbout(pre, "kv_heads", $"parent.pretrain.kv_heads ({pre.KvHeads}{Default(pre, "kv_heads")}) must divide heads ({pre.Heads}{Default(pre, "heads")})");
             if (map.Bound(pre, "heads", "hidden") && pre.Hidden % pre.Heads != 0)
-                errors.Add(map.At(pre, "hidden"), $"parent.pretrain.hidden ({pre.Hidden}) must be a multiple of heads ({pre.Heads})");
+                AddAbout(pre, "hidden", $"parent.pretrain.hidden ({pre.Hidden}{Default(pre, "hidden")}) must be a multiple of heads ({pre.Heads}{Default(pre, "heads")})");
+        }
+    }
+
+    /// <summary>
+    /// An error about <paramref name="key"/> of <paramref name="record"/>. When the file leaves the key out, the error is
+    /// about a default the user never wrote, most likely a follow-on of a misspelt key: it is listed after the others.
+    /// </summary>
+    void AddAbout(object record, string key, string message)
+    {
+        if (map.Has(record, key)) errors.Add(map.At(record, key), message);
+        else errors.AddFollowOn(map.At(record, key), message);
+    }
+
+    string Default(object record, string key) => map.Has(record, key) ? "" : ", the default";
+
+    /// <summary>
+    /// The parent's KV heads and layers where they can be known before anything runs: from pretrain's values (defaults
+    /// included, as those are what gets trained), or from an existing parent's config.json.
+    /// </summary>
+    SearchSpaceRules.ParentShape? ParentShape(ParentSpec? parent)
+    {
+        if (parent is null || !map.Bound(parent, "path", "pretrain")) return null;
+        if (parent.Pretrain is { } pre)
+            return new(map.Bound(pre, "kv_heads") ? pre.KvHeads : null, map.Bound(pre, "layers") ? pre.Layers : null,
+                $"parent.pretrain.kv_heads{(map.Has(pre, "kv_heads") ? "" : ", the default")}");
+        if (parent.Path is not { } path) return null;
+        var config = Path.Combine(Resolve(path), "config.json");
+        if (!File.Exists(config)) return null; // CheckParent reports it
+        try
+        {
+            var read = Checkpoints.HfConfig.Parse(File.ReadAllText(config), config);
+            var kv = read.Blocks.Select(b => b.Attention.KvHeads).Where(k => k > 0).Distinct().ToList();
+            return new(kv.Count == 1 ? kv[0] : null, read.NumLayers, $"{path}/config.json");
+        }
+        catch (Exception e) when (e is Checkpoints.CheckpointException or IOException or System.Text.Json.JsonException)
+        {
+            errors.Add(map.At(parent, "path"), $"parent.path '{path}': config.json does not read as a Llama config: {e.Message}");
+            return null;
         }
     }
 

@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Text;
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Graph;
+
+namespace Puzzle.Engine.Pipeline.Execution;
+
+/// <summary>
+/// <c>puzzle show</c>: where one job's output lies (its cache folder and what is in it, its artifacts copy), its state,
+/// metrics and log, so nobody digs a model out of <c>.puzzle/cache/&lt;ab&gt;/&lt;64 hex&gt;/</c> by hand.
+/// </summary>
+public static class JobDetails
+{
+    public static string Describe(PipelineSession session, JobPlan job)
+    {
+        var text = new StringBuilder();
+        var status = PipelineStatus.Of(job, session.Store, session.History);
+        text.AppendLine($"{job.Name}: {status.State.ToString().ToLowerInvariant()}{(status.Reason.Length > 0 ? $" ({status.Reason})" : "")}");
+        text.AppendLine($"  key       {job.Key}");
+        if (session.Store.Find(job.Key) is { } entry)
+        {
+            text.AppendLine($"  output    {entry.Directory}");
+            foreach (var item in Directory.EnumerateFileSystemEntries(entry.Directory).Where(p => Path.GetFileName(p) != JobManifest.FileName)
+                         .Order(StringComparer.Ordinal))
+                text.AppendLine($"    {Path.GetFileName(item)}{(Directory.Exists(item) ? "/" : "")}  {Size(item)}");
+            // a model folder is what users come for (the parent, a healed child): say how to evaluate it
+            // (an existing parent's job points at the user's folder instead of copying it)
+            var model = job.Stage.Name == "Parent" ? Stages.ParentStage.ModelDirectory(entry.Directory) : Path.Combine(entry.Directory, "model");
+            if (File.Exists(Path.Combine(model, "config.json")))
+                text.AppendLine($"  evaluate  puzzle eval --model {model} --data YOUR_TEXT.txt");
+            if (job.Stage.ArtifactFolder(job) is { } folder)
+            {
+                var copy = Path.Combine(session.Spec.BaseDirectory, "artifacts", session.Spec.Name, folder);
+                if (Directory.Exists(copy)) text.AppendLine($"  artifacts {copy}");
+            }
+            var m = entry.Manifest;
+            text.AppendLine($"  built     {m.StartedUtc.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC in " +
+                            $"{RunSummary.Duration(m.Seconds)} on {m.Host} (puzzle {m.Tool})");
+            if (m.Metrics.Count > 0)
+            {
+                text.AppendLine("  metrics");
+                var width = m.Metrics.Max(p => p.Key.Length);
+                foreach (var (name, value) in m.Metrics) text.AppendLine($"    {name.PadRight(width)}  {value?.ToJsonString()}");
+            }
+        }
+        else
+        {
+            text.AppendLine($"  output    none yet: puzzle run {session.Spec.SourcePath} --target {job.Stage.Name}");
+        }
+        text.AppendLine($"  log       {LastLog(session, job) ?? "none yet"}");
+        text.AppendLine($"  inputs    {(job.Inputs.Count == 0 ? "none" : string.Join(", ", job.Inputs.Values.Select(i => i.Name).Distinct()))}");
+        return text.ToString();
+    }
+
+    /// <summary>The job's newest log under the store's <c>logs/</c> folder, whatever run wrote it.</summary>
+    static string? LastLog(PipelineSession session, JobPlan job)
+    {
+        var logs = Path.Combine(session.Store.Root, "logs", session.Spec.Name);
+        if (!Directory.Exists(logs)) return null;
+        return Directory.EnumerateFiles(logs, job.Id + ".log", SearchOption.AllDirectories)
+            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == job.Stage.Name)
+            .OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault();
+    }
+
+    static string Size(string path)
+    {
+        var bytes = Directory.Exists(path)
+            ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length)
+            : new FileInfo(path).Length;
+        return bytes switch
+        {
+            < 1024 => $"{bytes} B",
+            < 1024 * 1024 => $"{bytes / 1024.0:F1} KiB",
+            < 1024L * 1024 * 1024 => $"{bytes / (1024.0 * 1024):F1} MiB",
+            _ => $"{bytes / (1024.0 * 1024 * 1024):F2} GiB",
+        };
+    }
+}

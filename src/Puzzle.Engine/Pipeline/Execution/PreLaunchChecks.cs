@@ -1,0 +1,39 @@
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
+
+namespace Puzzle.Engine.Pipeline.Execution;
+
+/// <summary>
+/// What can be known about a run before any job starts, checked on the machine that launches the jobs: a problem here
+/// is one error, pointing at the spec's field or the command-line flag it came from, and nothing starts. (The spec
+/// loader already checks what needs no runtime: kv_heads against the parent's config, paths, ranges.)
+/// </summary>
+public static class PreLaunchChecks
+{
+    /// <param name="toRun">the jobs this run would start (those not cached)</param>
+    /// <exception cref="SpecException">the spec asks for what this machine cannot do</exception>
+    /// <exception cref="InvalidOperationException">a command-line flag asks for what this machine cannot do</exception>
+    public static void Run(PipelineSpec spec, IReadOnlyList<JobPlan> toRun)
+    {
+        // computing jobs follow device (or --device); timings (Measure, Evaluate's speeds) follow scenario.device when set
+        var cuda = ComputeDevice.Name(DeviceKind.Cuda);
+        var (onCuda, field, fromFlag) = spec.Device == DeviceKind.Cuda
+            ? (toRun.Where(j => (string?)j.Config["device"] == cuda).ToList(), "device", spec.DeviceFromFlag)
+            : spec.Scenario.Device == DeviceKind.Cuda
+                ? (toRun.Where(j => j.Stage.Name is "Measure" or "Evaluate").ToList(), "scenario.device", false)
+                : ([], "", false);
+        if (onCuda.Count == 0) return;
+        try
+        {
+            ComputeDevice.Open(DeviceKind.Cuda, fromFlag ? "--device" : field);
+        }
+        catch (InvalidOperationException e)
+        {
+            var message = $"{e.Message} {onCuda.Count} job{(onCuda.Count == 1 ? "" : "s")} " +
+                          $"({string.Join(", ", onCuda.Select(j => j.Stage.Name).Distinct())}) would run on CUDA; nothing was started.";
+            if (fromFlag) throw new InvalidOperationException(message, e);
+            throw new SpecException([SpecLoader.ErrorAt(spec, field, message)]);
+        }
+    }
+}

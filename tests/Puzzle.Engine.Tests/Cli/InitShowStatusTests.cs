@@ -1,0 +1,95 @@
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Tests.Pipeline;
+
+namespace Puzzle.Engine.Tests.Cli;
+
+/// <summary>The verbs a newcomer reaches for: init a spec, show a job's output, read the status of a changed pipeline.</summary>
+[Collection(nameof(ConsoleCollection))]
+public sealed class InitShowStatusTests
+{
+    [Fact]
+    public void Init_from_a_parent_folder_writes_a_commented_spec_that_loads_with_the_parents_kv_heads()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["models/tiny-llama"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny-llama/config.json"]); // 2 KV heads
+
+        var (exit, output, err) = CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path);
+
+        Assert.True(exit == 0, err);
+        Assert.StartsWith("wrote pipelines/tiny-llama.yaml", output);
+        var text = File.ReadAllText(dir["pipelines/tiny-llama.yaml"]);
+        Assert.Contains("path: models/tiny-llama    # a Hugging Face Llama-family folder: 3 layers, hidden 64, 4 heads, 2 KV heads", text);
+        Assert.Contains("attention: { kv_heads: [1], linear: true, no_op: true }", text);
+        var spec = SpecLoader.Load(dir["pipelines/tiny-llama.yaml"]);
+        Assert.Equal("tiny-llama", spec.Name);
+        Assert.Equal("models/tiny-llama", spec.Parent.Path);
+        Assert.Equal(SpecSchema.Generate(), File.ReadAllText(dir["pipelines/puzzle-pipeline.schema.json"])); // what its first line names
+
+        var (again, _, refused) = CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path);
+        Assert.Equal(1, again);
+        Assert.Contains("exists", refused);
+        Assert.Empty(Directory.GetFiles(dir["pipelines"], "*.tmp-*"));
+    }
+
+    [Fact]
+    public void Init_without_a_parent_pretrains_one_and_loads()
+    {
+        using var dir = new TempDir();
+
+        Assert.Equal(0, CliRunner.Run("init", "--dir", dir.Path, "--name", "first").Exit);
+
+        var spec = SpecLoader.Load(dir["pipelines/first.yaml"]);
+        Assert.NotNull(spec.Parent.Pretrain);
+        Assert.Equal([2, 1], spec.SearchSpace.Attention.KvHeads);
+    }
+
+    [Fact]
+    public void Show_tells_where_a_jobs_output_lies_with_its_metrics_and_log()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Parent", "--in-process").Exit);
+
+        var (exit, output, err) = CliRunner.Run("show", repo.SpecPath, "Data/tokens");
+
+        Assert.True(exit == 0, err);
+        var key = repo.Load() is var spec ? Engine.Pipeline.PipelineSession.Open(spec).Graph.Find("Data", "tokens").Key : "";
+        Assert.StartsWith("Data/tokens: cached\n", output.ReplaceLineEndings("\n"));
+        Assert.Contains($"  output    {Path.Combine(repo.Store, "cache", key[..2], key)}", output);
+        Assert.Contains("  metrics", output);
+        Assert.Contains($"  log       {Path.Combine(repo.Store, "logs", "test", "Data", "tokens.log")}", output);
+        var parentKey = Engine.Pipeline.PipelineSession.Open(repo.SpecPath).Graph.Find("Parent", "parent").Key;
+        var (_, parent, _) = CliRunner.Run("show", repo.SpecPath, "Parent/parent");
+        Assert.Contains($"  evaluate  puzzle eval --model {Path.Combine(repo.Store, "cache", parentKey[..2], parentKey, "model")} --data ", parent);
+        var (_, missing, _) = CliRunner.Run("show", repo.SpecPath, "Heal/child1");
+        Assert.Contains("Heal/child1: missing (never built)", missing);
+        Assert.Contains("output    none yet: puzzle run", missing);
+        var (bad, _, badErr) = CliRunner.Run("show", repo.SpecPath, "Data/token");
+        Assert.Equal(1, bad);
+        Assert.Contains("stage Data has no job 'token'; its jobs: tokens", badErr);
+    }
+
+    [Fact]
+    public void Status_summarises_stale_jobs_per_stage_whole_when_piped_and_details_on_request()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Data", "--in-process").Exit);
+        repo.Edit("seq_len: 16", "seq_len: 24");
+
+        var (exit, output, _) = CliRunner.Run("status", repo.SpecPath);
+
+        Assert.Equal(0, exit);
+        var lines = output.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^stage\s+jobs\s+cached\s+stale\s+missing\s+why$", lines[0]);
+        Assert.Matches(@"^Data\s+1\s+0\s+1\s+0\s+config changed: data\.seq_len$", lines.Single(l => l.StartsWith("Data ", StringComparison.Ordinal)));
+        Assert.Matches(@"^Distill\s+\d+\s+0\s+0\s+\d+\s+never built$", lines.Single(l => l.StartsWith("Distill ", StringComparison.Ordinal)));
+        Assert.Contains(lines, l => l.StartsWith("per job: puzzle status ", StringComparison.Ordinal) && l.Contains("--verbose"));
+        Assert.True(lines.Length < 25, "one line per stage, not per job");
+
+        var (_, one, _) = CliRunner.Run("status", repo.SpecPath, "Data/tokens");
+        Assert.Matches(@"Data/tokens\s+stale\s+config changed: data\.seq_len", one);
+        var (_, all, _) = CliRunner.Run("status", repo.SpecPath, "--verbose");
+        Assert.Contains(all.Split('\n'), l => l.StartsWith("Distill/layer0.ffn.linear ", StringComparison.Ordinal) && l.Contains("never built"));
+        Assert.DoesNotContain(all.Split('\n'), l => l.Length > 0 && l.Trim().Length == 0);
+    }
+}

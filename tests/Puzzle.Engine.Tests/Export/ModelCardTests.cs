@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Export;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Spec;
+using static Puzzle.Engine.Tests.Checkpoints.CheckpointTestSupport;
+
+namespace Puzzle.Engine.Tests.Export;
+
+/// <summary>What the model card and tokenizer_config.json claim in the Hugging Face ecosystem.</summary>
+public sealed class ModelCardTests : IDisposable
+{
+    readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    string Export(ModelConfig config, ModelCardContext card, string to = "out")
+    {
+        ExportTestSupport.WriteChild(_dir["heal"], config);
+        ChildExporter.Export(_dir["heal"], _dir[to], new ExportSpec(), card);
+        return File.ReadAllText(_dir[$"{to}/README.md"]).ReplaceLineEndings("\n");
+    }
+
+    [Fact]
+    public void A_nemotron_nas_card_claims_no_transformers_loading_and_says_what_loads_it()
+    {
+        var vllmServable = Heterogeneous() with
+        {
+            Blocks = [new(AttentionConfig.Gqa(4), FfnConfig.SwiGlu(256)), new(AttentionConfig.Gqa(1), FfnConfig.NoOp)],
+        };
+
+        var card = Export(vllmServable, ExportTestSupport.Card() with { MeasuredOn = "cpu: Intel(R) Xeon(R), 2 threads", Parent = "pretrained here" });
+
+        var front = card[..card.IndexOf("\n---\n", 4, StringComparison.Ordinal)];
+        Assert.DoesNotContain("library_name", front);
+        Assert.Contains("\nlicense: other", front);
+        Assert.DoesNotContain("base_model", front);
+        Assert.Contains("transformers alone does not load this folder (no `auto_map`, no modelling code). vLLM serves it:", card);
+        Assert.Contains("llm = LLM(model=\"path/to/this/folder\")", card);
+        Assert.Contains("`puzzle eval --model path/to/this/folder", card);
+        Assert.Contains("- license: not set: the parent's license applies; set `export.license`", card);
+        Assert.Contains("on the same device (cpu: Intel(R) Xeon(R), 2 threads)", card);
+        Assert.Contains("| speedup predicted | whole request | prefill | decode |", card);
+        Assert.Contains("| 2.05× | 2.08× | 2.10× | 2.10× |", card);
+        Assert.Contains($"- pipeline key: `{new string('a', 64)}` (the Report job's key", card);
+    }
+
+    [Fact]
+    public void License_and_base_model_come_from_the_spec_and_a_llama_card_names_transformers()
+    {
+        var card = Export(Homogeneous(), ExportTestSupport.Card() with { License = "llama3.1", BaseModel = "meta-llama/Llama-3.1-8B" });
+
+        Assert.StartsWith("---\nlibrary_name: transformers\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B\nbase_model_relation: finetune\n", card);
+        Assert.Contains("model = AutoModelForCausalLM.from_pretrained(\"path/to/this/folder\")", card);
+    }
+
+    [Fact]
+    public void Tokenizer_config_limits_the_length_to_the_models_positions()
+    {
+        ExportTestSupport.WriteChild(_dir["heal"], Heterogeneous()); // max_position_embeddings 512
+        File.WriteAllText(_dir["heal/tokenizer_config.json"], """{"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "model_max_length": 1000000000}""");
+
+        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec(), ExportTestSupport.Card());
+
+        var written = JsonNode.Parse(File.ReadAllText(_dir["out/tokenizer_config.json"]))!;
+        Assert.Equal(512, (int)written["model_max_length"]!);
+        Assert.Equal("<s>", (string?)written["bos_token"]);
+        Assert.Equal(512, (int)JsonNode.Parse(File.ReadAllText(_dir["out/config.json"]))!["max_position_embeddings"]!);
+    }
+}

@@ -1,0 +1,86 @@
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Tests.Cli;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>Problems knowable before a run starts are one error, pointing at the spec field or the flag; nothing starts.</summary>
+[Collection(nameof(ConsoleCollection))]
+public sealed class PreLaunchTests
+{
+    /// <summary>A launcher that must never be asked: counts what it is asked to start.</summary>
+    sealed class CountingLauncher : IJobLauncher
+    {
+        public int Launched;
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel)
+        {
+            Interlocked.Increment(ref Launched);
+            return Task.FromResult(1);
+        }
+    }
+
+    [Fact]
+    public async Task Device_cuda_in_the_spec_without_a_gpu_is_one_error_at_the_field_and_nothing_starts()
+    {
+        Fixtures.Torch();
+        if (cuda.is_available()) return; // the GPU path is checked by examples/gpu/device-check.sh
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\ndevice: cuda\n");
+        var line = File.ReadAllLines(repo.SpecPath).ToList().FindIndex(l => l.StartsWith("device:", StringComparison.Ordinal)) + 1;
+        var session = PipelineSession.Open(repo.SpecPath);
+        var launcher = new CountingLauncher();
+
+        var e = await Assert.ThrowsAsync<SpecException>(() => session.RunAsync(null, launcher, TextWriter.Null));
+
+        var error = Assert.Single(e.Errors);
+        Assert.Equal((repo.SpecPath, line, 9), (error.File, error.Line, error.Column));
+        Assert.StartsWith("device is cuda, but this process sees no CUDA device", error.Message);
+        Assert.Contains("Or set device: cpu.", error.Message);
+        Assert.Contains("nothing was started", error.Message);
+        Assert.Equal(0, launcher.Launched);
+        Assert.False(Directory.Exists(Path.Combine(repo.Store, "logs")), "no job may have written a log");
+    }
+
+    [Fact]
+    public void The_device_flag_is_blamed_when_it_asked_for_cuda_and_cached_logs_stay()
+    {
+        Fixtures.Torch();
+        if (cuda.is_available()) return;
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (ok, _, _) = CliRunner.Run("run", repo.SpecPath, "--target", "Tokenizer", "--in-process");
+        Assert.Equal(0, ok);
+        var logs = Directory.GetFiles(Path.Combine(repo.Store, "logs"), "*.log", SearchOption.AllDirectories)
+            .ToDictionary(f => f, File.ReadAllText);
+
+        var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--device", "cuda", "--in-process");
+
+        Assert.Equal(1, exit);
+        Assert.StartsWith("error: --device is cuda, but this process sees no CUDA device", err);
+        Assert.Contains("Or leave out --device cuda.", err);
+        Assert.DoesNotContain("set device: cpu", err);
+        Assert.Contains("nothing was started", err);
+        Assert.DoesNotContain("run    ", err);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.All(logs, l => Assert.Equal(l.Value, File.ReadAllText(l.Key)));
+    }
+
+    [Fact]
+    public async Task Costs_measured_on_cuda_blame_scenario_device()
+    {
+        Fixtures.Torch();
+        if (cuda.is_available()) return;
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\nscenario: { device: cuda }\n");
+        var session = PipelineSession.Open(repo.SpecPath);
+
+        var e = await Assert.ThrowsAsync<SpecException>(() => session.RunAsync("Measure", new CountingLauncher(), TextWriter.Null));
+
+        var error = Assert.Single(e.Errors);
+        Assert.StartsWith("scenario.device is cuda, but this process sees no CUDA device", error.Message);
+        Assert.Contains("(Measure) would run on CUDA", error.Message);
+        Assert.Equal(File.ReadAllLines(repo.SpecPath).ToList().FindIndex(l => l.StartsWith("scenario:", StringComparison.Ordinal)) + 1, error.Line);
+        // a target that needs no timing starts as usual
+        Assert.True((await session.RunAsync("Data", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
+    }
+}

@@ -1,0 +1,79 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Puzzle.Engine.Reporting;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>report.html reads right at 800 px and up, offline and script-free (screenshots: README, "The report").</summary>
+public sealed class ReportHtmlTests
+{
+    static JsonObject Row(string name, string kind, double scenario) => new()
+    {
+        ["name"] = name, ["kind"] = kind, ["top1"] = 0.1, ["retention"] = 0.97, ["loss"] = 4.3, ["kl"] = 0.0148, ["agreement"] = 0.89,
+        ["parameters"] = 114944.0, ["prefill_tokens_per_s"] = 57368.0, ["decode_tokens_per_s"] = 2023.0,
+        ["speedup"] = new JsonObject { ["predicted"] = 1.3, ["prefill"] = 1.2, ["decode"] = 1.9, ["scenario"] = scenario },
+    };
+
+    static string Render()
+    {
+        var report = new JsonObject
+        {
+            ["pipeline"] = "ci", ["key"] = new string('e', 64),
+            ["scenario"] = new JsonObject { ["device"] = "cpu", ["batch"] = 2, ["prompt"] = 32, ["generate"] = 8, ["measured_on"] = "AMD EPYC, 2 threads" },
+            ["constraints"] = new JsonArray(new JsonObject { ["label"] = "throughput ≥ 1.3× parent" }),
+            ["models"] = new JsonArray(Row("parent", "parent", 1.0), Row("child1", "child", 1.55)),
+        };
+        IReadOnlyList<(double, double)> Curve(double from, double to) => [(0, from), (2048, (from + to) / 2), (4096, to)];
+        return ReportHtml.Render(report, null,
+            [("child1", Curve(0.04, 0.03)), ("uniform", Curve(1.02, 0.52))],
+            [("layer0.ffn.linear", Curve(0.3, 0.2)), ("layer0.attention.linear", Curve(1.8e-5, 1.1e-5)), ("layer1.ffn.linear", Curve(0.3, 0.25))],
+            new HashSet<string>());
+    }
+
+    [Fact]
+    public void The_table_never_wraps_scrolls_in_its_own_box_and_groups_the_measured_speedups()
+    {
+        var html = Render();
+
+        Assert.Matches(@"th,td\{[^}]*white-space:nowrap", html);
+        Assert.Matches(@"\.scroll\{overflow-x:auto", html);
+        Assert.Contains("<div class=\"scroll\"><table><tr>", html);
+        Assert.Contains("<th class=\"group\" colspan=\"3\">measured speedup vs parent</th></tr><tr><th>prefill</th><th>decode</th><th>whole request</th></tr>", html);
+        Assert.Contains("<td>1.30x</td><td>1.20x</td><td>1.90x</td><td>1.55x</td>", html);
+        Assert.Contains("Speeds measured on cpu: AMD EPYC, 2 threads.", html);
+        Assert.Contains($"pipeline key {new string('e', 64)}", html);
+        // offline and script-free: no script, no external resource (the only URL is the SVG namespace)
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(" on", Regex.Replace(html, "\"[^\"]*\"|>[^<]*<", ""), StringComparison.Ordinal);
+        Assert.All(Regex.Matches(html, "https?://[^\" ]+").Select(m => m.Value), url => Assert.Equal("http://www.w3.org/2000/svg", url));
+    }
+
+    [Fact]
+    public void Gkd_curves_use_a_log_axis_with_round_ticks_and_bld_has_one_panel_per_layer()
+    {
+        var html = Render();
+        var gkd = html[html.IndexOf("<h2>GKD loss</h2>", StringComparison.Ordinal)..html.IndexOf("<h2>BLD loss</h2>", StringComparison.Ordinal)];
+
+        Assert.Contains("GKD loss (log scale)", gkd);
+        var ticks = Regex.Matches(gkd, "text-anchor=\"end\">([^<]+)<").Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(["0.02", "0.05", "0.1", "0.2", "0.5", "1", "2"], ticks);
+
+        var bld = html[html.IndexOf("<h2>BLD loss</h2>", StringComparison.Ordinal)..];
+        Assert.Equal(2, Regex.Matches(bld, "<svg ").Count);
+        Assert.Contains(">layer0: tokens<", bld);
+        Assert.Contains(">ffn.linear<", bld);
+        Assert.DoesNotContain("E-0", bld); // ticks at powers of ten over these five decades: 1e-5, not 1.82E-05
+        Assert.Contains(">1e-5<", bld);
+    }
+
+    [Fact]
+    public void Ticks_are_round_numbers()
+    {
+        Assert.Equal([0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2], Ticks.Linear(0.024, 1.02).Ticks);
+        Assert.Equal([1e-3, 1e-2, 0.1, 1, 10], Ticks.Log(0.0015, 7).Ticks);
+        Assert.Equal([0.02, 0.05, 0.1, 0.2, 0.5, 1, 2], Ticks.Log(0.03, 1.02).Ticks);
+        Assert.Equal("20k", Ticks.Label(20000));
+        Assert.Equal("2e-5", Ticks.Label(2e-5));
+        Assert.Equal("0.05", Ticks.Label(0.05));
+    }
+}

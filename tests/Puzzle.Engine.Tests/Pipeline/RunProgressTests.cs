@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Training;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+public sealed class RunProgressTests
+{
+    [Fact]
+    public async Task A_run_counts_its_jobs_names_each_log_and_gives_an_overall_eta()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var console = new StringWriter();
+
+        var summary = await session.RunAsync("Data", session.InProcessLauncher(), console, jobs: 1);
+
+        Assert.True(summary.Succeeded);
+        var lines = console.ToString().ReplaceLineEndings("\n").Split('\n');
+        var tokenizerLog = Path.Combine(repo.Store, "logs", "test", "Tokenizer", "tokenizer.log");
+        Assert.Contains(lines, l => Regex.IsMatch(l, $@"^\[1/2\] run    Tokenizer/tokenizer \(\d+ threads?\); log: {Regex.Escape(tokenizerLog)}$"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^\[1/2\] done   Tokenizer/tokenizer in \d+\.\d s, ETA \d+:\d\d:\d\d \(\d+:\d\d:\d\d elapsed\)$"));
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^\[2/2\] done   Data/tokens in \d+\.\d s, ETA 0:00:00 "));
+    }
+
+    [Fact]
+    public void The_eta_is_the_stage_mean_of_what_is_left_and_hours_do_not_wrap()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var jobs = PipelineSession.Open(repo.SpecPath).Graph.JobsFor("Distill").Where(j => j.Stage.Name == "Distill").Take(4).ToList();
+        var clock = Stopwatch.StartNew();
+        var progress = new RunProgress(jobs, clock, parallelJobs: 1);
+        Assert.Equal("[1/4]", progress.Started());
+        progress.Finished(jobs[0], TimeSpan.FromHours(10));
+
+        var eta = progress.Eta([]);
+
+        // 3 more Distill jobs at that stage's mean of 10 h, one at a time
+        Assert.Matches(@"^, ETA 30:00:00 \(0:00:0\d elapsed\)$", eta);
+        Assert.Equal("[1/4]", progress.Counter);
+        Assert.Equal("30:00:00", ProgressLine.Clock(TimeSpan.FromHours(30)));
+        Assert.Equal("1:01:01", ProgressLine.Clock(TimeSpan.FromSeconds(3661)));
+        Assert.Equal("59.0 s", RunProgress.Duration(TimeSpan.FromSeconds(59)));
+        Assert.Equal("0:04:48", RunProgress.Duration(TimeSpan.FromSeconds(288)));
+    }
+
+    [Fact]
+    public void A_progress_line_counts_any_unit_with_an_hours_eta()
+    {
+        var log = new StringWriter();
+        var line = new ProgressLine("measure", 10, log, TimeSpan.Zero, unit: "shape");
+
+        line.Report(5, double.NaN, force: true);
+
+        var text = log.ToString().Trim();
+        Assert.Matches(@"^measure \[#{12}-{12}\]\s+50 ?% 5/10 shape  [\d,.]+ shape/s  ETA \d+:\d\d:\d\d$", text);
+        Assert.True(ProgressLine.IsProgress(text));
+        Assert.False(ProgressLine.IsProgress("published Data/tokens"));
+    }
+}

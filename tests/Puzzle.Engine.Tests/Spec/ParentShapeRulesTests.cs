@@ -1,0 +1,64 @@
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Tests.Spec;
+
+/// <summary>Rules that need the parent's shape: found when the spec loads, before any job runs.</summary>
+public sealed class ParentShapeRulesTests
+{
+    [Fact]
+    public void Kv_heads_must_divide_the_kv_heads_of_an_existing_parent()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["models/tiny"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]); // 4 heads, 2 KV heads
+        const string yaml = """
+            name: p
+            parent: { path: models/tiny }
+            data: { npm: [{ package: a@1, files: x.txt }] }
+            search_space:
+              attention: { kv_heads: [1, 3] }
+              layers:
+                - { range: 0-1, attention: { kv_heads: [2, 4] } }
+            """;
+
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", dir.Path));
+
+        Assert.Equal(
+        [
+            "p.yaml:5:30: error: search_space.attention.kv_heads[1] = 3 does not divide the parent's 2 KV heads (models/tiny/config.json); " +
+            "a variant mean-pools whole groups of the parent's KV heads, so use one of 1, 2",
+            "p.yaml:7:48: error: search_space.layers[0].attention.kv_heads[1] = 4 does not divide the parent's 2 KV heads (models/tiny/config.json); " +
+            "a variant mean-pools whole groups of the parent's KV heads, so use one of 1, 2",
+        ], e.Errors.Select(x => x.ToString()));
+    }
+
+    [Fact]
+    public void Kv_heads_that_divide_the_parents_load()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["models/tiny"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]);
+        const string yaml = "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1, files: x.txt }] }\nsearch_space: { attention: { kv_heads: [1] } }\n";
+
+        Assert.Equal([1], SpecLoader.Parse(yaml, "p.yaml", dir.Path).SearchSpace.Attention.KvHeads);
+    }
+
+    [Fact]
+    public void A_misspelt_nested_key_is_listed_before_the_errors_about_defaults_it_causes()
+    {
+        // kv_head is a typo for kv_heads, so kv_heads keeps its default 4, which does not divide 6 heads: the typo is the
+        // cause and must come first although the follow-on error points at an earlier position
+        const string yaml = """
+            name: p
+            parent:
+              pretrain: { heads: 6, kv_head: 2, hidden: 384 }
+            data: { npm: [{ package: a@1, files: x.txt }] }
+            """;
+
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", Path.GetTempPath()));
+
+        Assert.Equal(2, e.Errors.Count);
+        Assert.StartsWith("p.yaml:3:25: error: unknown key 'kv_head' in parent.pretrain; did you mean 'kv_heads'?", e.Errors[0].ToString());
+        Assert.Equal("parent.pretrain.kv_heads (4, the default) must divide heads (6)", e.Errors[1].Message);
+    }
+}
