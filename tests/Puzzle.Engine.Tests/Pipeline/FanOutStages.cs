@@ -18,6 +18,7 @@ public static class FanOutStages
         public override string Name => "Variants";
         public override int Version => 1;
         public override IReadOnlyList<string> Upstream => [];
+        public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
 
         public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
             (from layer in Enumerable.Range(0, spec.Parent.Pretrain!.Layers)

@@ -15,7 +15,7 @@ public sealed class PreLaunchTests
     sealed class CountingLauncher : IJobLauncher
     {
         public int Launched;
-        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel)
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
         {
             Interlocked.Increment(ref Launched);
             return Task.FromResult(1);

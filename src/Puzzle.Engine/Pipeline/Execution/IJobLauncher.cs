@@ -5,7 +5,8 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// <summary>Starts one job somewhere (a child process, this process, a cluster) and reports its exit code.</summary>
 public interface IJobLauncher
 {
-    Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel);
+    /// <param name="gpu">the GPU the job may use (its CUDA_VISIBLE_DEVICES), or null: none, or the launcher's own choice</param>
+    Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null);
 
     /// <summary>
     /// Called after each wave of launches. A launcher that batches (Slurm: one job array per stage) submits here what

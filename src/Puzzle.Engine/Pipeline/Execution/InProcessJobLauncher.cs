@@ -6,7 +6,8 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// <summary>Runs jobs on threads of this process: for tests and for debugging a stage under a debugger.</summary>
 public sealed class InProcessJobLauncher(PipelineSpec spec, CacheStore store, JobHistory history, Graph.PipelineGraph? graph = null) : IJobLauncher
 {
-    public Task<int> LaunchAsync(Graph.JobPlan job, string runId, string logPath, int threads, CancellationToken cancel) => Task.Run(() =>
+    /// <remarks>A thread cannot have an environment of its own: <paramref name="gpu"/> only counts here.</remarks>
+    public Task<int> LaunchAsync(Graph.JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null) => Task.Run(() =>
     {
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
         using var log = new StreamWriter(logPath, append: false) { AutoFlush = true };

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Pipeline.Execution;
 
@@ -8,8 +9,9 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// Runs a target's missing jobs, independent ones in parallel (up to <paramref name="parallelJobs"/>), dividing the
 /// cores between jobs and torch threads. A failed job stops what depends on it and nothing else; what finished stays cached.
 /// </summary>
+/// <param name="gpus">the GPUs jobs on CUDA may use, one job on each at a time; null: such jobs are not limited</param>
 public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLauncher launcher, int parallelJobs,
-    int? threadsPerJob = null, TextWriter? console = null)
+    int? threadsPerJob = null, TextWriter? console = null, GpuSlots? gpus = null)
 {
     readonly TextWriter _console = console ?? Console.Error;
 
@@ -33,7 +35,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             }
             else pending.Add(job);
         }
-        var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock)>();
+        var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu)>();
         var progress = new RunProgress(pending, clock, parallelJobs);
         var cores = Environment.ProcessorCount;
         while (pending.Count > 0 || running.Count > 0)
@@ -61,11 +63,16 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));
             var threads = threadsPerJob ?? Math.Max(1, cores / concurrent);
             if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? cores);
-            foreach (var job in ready.Take(Math.Max(0, slots)))
+            var launched = 0;
+            foreach (var job in ready)
             {
+                if (launched >= slots) break;
+                string? gpu = null;
+                if (gpus is not null && job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cuda && !gpus.TryTake(out gpu)) continue; // every GPU is busy
+                launched++;
                 pending.Remove(job);
                 _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}); log: {LogPath(pipeline, job)}");
-                running[launcher.LaunchAsync(job, runId, LogPath(pipeline, job), threads, cancel)] = (job, Stopwatch.StartNew());
+                running[launcher.LaunchAsync(job, runId, LogPath(pipeline, job), threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu);
             }
             launcher.Flush();
             if (running.Count == 0)
@@ -74,8 +81,9 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 break;
             }
             var done = await Task.WhenAny(running.Keys);
-            var (finished, jobClock) = running[done];
+            var (finished, jobClock, usedGpu) = running[done];
             running.Remove(done);
+            if (usedGpu is not null) gpus!.Return(usedGpu);
             var exit = await done;
             var log = LogPath(pipeline, finished);
             progress.Finished(finished, jobClock.Elapsed);

@@ -14,7 +14,7 @@ namespace Puzzle.Engine.Pipeline.Execution;
 public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot, TextWriter? progress = null,
     IReadOnlyList<string>? jobArguments = null) : IJobLauncher
 {
-    public async Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel)
+    public async Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
     {
         var start = new ProcessStartInfo(command[0])
         {
@@ -26,6 +26,7 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
             start.ArgumentList.Add(a);
         start.Environment["OMP_NUM_THREADS"] = threads.ToString();
         start.Environment[JobRunner.RunIdVariable] = runId;
+        if (gpu is not null) start.Environment["CUDA_VISIBLE_DEVICES"] = gpu;
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
         await using var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {command[0]}");

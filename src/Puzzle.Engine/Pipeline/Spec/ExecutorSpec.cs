@@ -17,6 +17,11 @@ public sealed record ExecutorSpec
     [Bounds(Minimum = 1)]
     public int? ThreadsPerJob { get; init; }
 
+    [Description("GPUs a local run uses, one job on CUDA on each at a time (its CUDA_VISIBLE_DEVICES); default: every GPU " +
+                 "this machine shows (CUDA_VISIBLE_DEVICES, else the driver's list). On Slurm, executor.slurm.gres places GPU jobs.")]
+    [Bounds(Minimum = 1)]
+    public int? Gpus { get; init; }
+
     [Description("Slurm settings, used when kind is slurm.")]
     public SlurmSpec Slurm { get; init; } = new();
 }

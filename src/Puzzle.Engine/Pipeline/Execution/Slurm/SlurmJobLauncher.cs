@@ -59,7 +59,8 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     /// <summary>Where this run's batch script, task lists and Slurm's own task output go: <c>STORE/slurm/PIPELINE/RUN/</c>.</summary>
     public string? RunDirectory => _runDirectory;
 
-    public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel)
+    /// <remarks>Slurm places GPU jobs itself (<c>executor.slurm.gres</c>): <paramref name="gpu"/> is not used.</remarks>
+    public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
     {
         lock (_gate)
         {
