@@ -34,6 +34,14 @@ public abstract class Stage
     /// </summary>
     public virtual IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) => [];
 
+    /// <summary>The other jobs of <paramref name="job"/>'s block of <paramref name="layersPerProcess"/> consecutive layers
+    /// (every layer when 0), for stages whose jobs are per layer (a "layer" in their config).</summary>
+    protected static IEnumerable<JobPlan> SameLayerBlock(JobPlan job, IReadOnlyList<JobPlan> stageJobs, int layersPerProcess)
+    {
+        int Block(JobPlan j) => layersPerProcess == 0 ? 0 : (int)j.Config["layer"]! / layersPerProcess;
+        return stageJobs.Where(j => j != job && Block(j) == Block(job));
+    }
+
     /// <summary>Runs several of this stage's jobs in one go (<see cref="Companions"/>); by default one after another.</summary>
     public virtual void RunTogether(IReadOnlyList<JobContext> contexts)
     {

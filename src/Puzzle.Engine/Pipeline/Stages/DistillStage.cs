@@ -53,12 +53,8 @@ public sealed class DistillStage : Stage
     }
 
     /// <summary>The other variants of the same block of <c>bld.layers_per_process</c> layers (all layers when 0).</summary>
-    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
-    {
-        var per = spec.Bld.LayersPerProcess;
-        int Block(JobPlan j) => per == 0 ? 0 : (int)j.Config["layer"]! / per;
-        return stageJobs.Where(j => j != job && Block(j) == Block(job));
-    }
+    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
+        SameLayerBlock(job, stageJobs, spec.Bld.LayersPerProcess);
 
     public override void Run(JobContext context) => RunTogether([context]);
 

@@ -51,12 +51,8 @@ public sealed class ScoreStage : Stage
         Enumerable.Range(0, (int)Math.Clamp((tokens + heldout.SeqLen - 1) / heldout.SeqLen, 1, heldout.Count)).Select(i => (long)i).ToArray();
 
     /// <summary>The other layers of the same block of <c>scoring.layers_per_process</c> layers (all layers when 0).</summary>
-    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
-    {
-        var per = spec.Scoring.LayersPerProcess;
-        int Block(JobPlan j) => per == 0 ? 0 : (int)j.Config["layer"]! / per;
-        return stageJobs.Where(j => j != job && Block(j) == Block(job));
-    }
+    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
+        SameLayerBlock(job, stageJobs, spec.Scoring.LayersPerProcess);
 
     public override void Run(JobContext context) => RunTogether([context]);
 
