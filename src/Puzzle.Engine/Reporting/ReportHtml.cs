@@ -80,6 +80,13 @@ public static class ReportHtml
             html.AppendLine("</ul>");
         }
 
+        if (report["training_warnings"] is JsonArray { Count: > 0 } warnings)
+        {
+            html.AppendLine("<h2>Training that did not help</h2><ul>");
+            foreach (var w in warnings) html.AppendLine($"<li>{H(w)}</li>");
+            html.AppendLine("</ul>");
+        }
+
         html.AppendLine("<h2>Architectures</h2><p>Per layer, the attention and FFN each model uses. " +
                         "<span class=\"parentv\">&nbsp;parent&nbsp;</span> <span class=\"reduced\">&nbsp;fewer KV heads / narrower FFN&nbsp;</span> " +
                         "<span class=\"linear\">&nbsp;linear&nbsp;</span> <span class=\"noop\">&nbsp;no-op&nbsp;</span></p>");

@@ -37,6 +37,8 @@ public static class ReportTable
             text.AppendLine($"goals for {g["child"]}: retention {P(g["retention"])} (≥ {P(g["retention_min"])}: {Yes(g["retention_met"])}), " +
                             $"measured speedup {F(g["measured_speedup"], "0.00")}x (target {F(g["speedup_target"], "0.##")}x: {Yes(g["speedup_met"])}), " +
                             $"lower KL and higher agreement than every baseline: {Yes(g["beats_baselines"]!.AsObject().All(b => (bool)b.Value!["kl_lower"]! && (bool)b.Value!["agreement_higher"]!))}");
+        if (report["training_warnings"] is JsonArray { Count: > 0 } warnings)
+            foreach (var w in warnings) text.AppendLine($"warning: {w}");
         return text.ToString();
     }
 

@@ -14,7 +14,7 @@ public sealed class ReportHtmlTests
         ["speedup"] = new JsonObject { ["predicted"] = 1.3, ["prefill"] = 1.2, ["decode"] = 1.9, ["scenario"] = scenario },
     };
 
-    static string Render()
+    static string Render(params string[] warnings)
     {
         var report = new JsonObject
         {
@@ -22,12 +22,22 @@ public sealed class ReportHtmlTests
             ["scenario"] = new JsonObject { ["device"] = "cpu", ["batch"] = 2, ["prompt"] = 32, ["generate"] = 8, ["measured_on"] = "AMD EPYC, 2 threads" },
             ["constraints"] = new JsonArray(new JsonObject { ["label"] = "throughput ≥ 1.3× parent" }),
             ["models"] = new JsonArray(Row("parent", "parent", 1.0), Row("child1", "child", 1.55)),
+            ["training_warnings"] = new JsonArray(warnings.Select(w => (JsonNode)w).ToArray()),
         };
         IReadOnlyList<(double, double)> Curve(double from, double to) => [(0, from), (2048, (from + to) / 2), (4096, to)];
         return ReportHtml.Render(report, null,
             [("child1", Curve(0.04, 0.03)), ("uniform", Curve(1.02, 0.52))],
             [("layer0.ffn.linear", Curve(0.3, 0.2)), ("layer0.attention.linear", Curve(1.8e-5, 1.1e-5)), ("layer1.ffn.linear", Curve(0.3, 0.25))],
             new HashSet<string>());
+    }
+
+    [Fact]
+    public void Training_that_made_a_model_worse_is_listed_and_nothing_is_listed_otherwise()
+    {
+        var warned = Render("uniform: GKD raised held-out KL from 0.1410 to 0.4220; the assembled weights are published");
+        Assert.Contains("<h2>Training that did not help</h2>", warned);
+        Assert.Contains("<li>uniform: GKD raised held-out KL from 0.1410 to 0.4220; the assembled weights are published</li>", warned);
+        Assert.DoesNotContain("Training that did not help", Render());
     }
 
     [Fact]

@@ -14,7 +14,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ReportStage : Stage
 {
     public override string Name => "Report";
-    public override int Version => 3; // 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 4; // 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate"];
     public override string Description => "write report.json and report.html";
     public const string JsonFile = "report.json", HtmlFile = "report.html";
@@ -69,6 +69,7 @@ public sealed class ReportStage : Stage
             ["models"] = models,
         };
         report["goals"] = Goals(spec, models);
+        report["training_warnings"] = new JsonArray(TrainingWarnings(context, spec).Select(w => (JsonNode)w).ToArray());
         File.WriteAllText(context.Output(JsonFile), report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         var parent = ParentModel.PlannedConfig(spec);
         File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, Pareto(context.Input("search"), spec, marks), curves, bld,
@@ -87,6 +88,27 @@ public sealed class ReportStage : Stage
             .Select(p => ((double)p["predicted_speedup"]!, (double)p["score"]!)).ToList();
         return Search.SvgPlot.Render(front, "predicted speedup (× parent)", $"summed {spec.Scoring.Metric.ToString().ToLowerInvariant()}",
             $"{points.Count - front.Count} of {points.Count} targets infeasible", marks);
+    }
+
+    /// <summary>
+    /// Block variants and models whose training made them worse on held-out text: each published its starting weights
+    /// (the best it saw), and the reader should know that training did not help them.
+    /// </summary>
+    static IEnumerable<string> TrainingWarnings(JobContext context, PipelineSpec spec)
+    {
+        foreach (var key in context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+        {
+            var m = Cache.JobManifest.TryRead(Path.Combine(context.Input(key), Cache.JobManifest.FileName))?.Metrics;
+            if (m?["best_step"] is JsonValue best && (long)best == 0 && m["last_nmse"] is JsonValue last && (double)last > (double)m["init_nmse"]!)
+                yield return $"{key[4..]}: BLD raised held-out nMSE from {(double)m["init_nmse"]!:0.0000} to {(double)last:0.0000}; the initialisation is published";
+        }
+        foreach (var id in HealStage.ModelIds(spec))
+        {
+            var gkd = Read(context.Input("heal:" + id), HealStage.HealFile)["gkd"];
+            if (gkd?["best_step"] is JsonValue best && (long)best == 0 && gkd["last_kl"] is JsonValue last && gkd["before"]?["kl"] is JsonValue before &&
+                (double)last > (double)before)
+                yield return $"{id}: GKD raised held-out KL from {(double)before:0.0000} to {(double)last:0.0000}; the assembled weights are published";
+        }
     }
 
     /// <summary>One model's row: the issue's fields, plus what a reader needs to place it.</summary>
