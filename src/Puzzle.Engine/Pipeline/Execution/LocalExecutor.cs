@@ -13,7 +13,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
 {
     readonly TextWriter _console = console ?? Console.Error;
 
-    public string LogPath(string pipeline, JobPlan job) => Path.Combine(store.Root, "logs", pipeline, job.Stage.Name, job.Id + ".log");
+    public string LogPath(string pipeline, JobPlan job) => new RunLogs(store.Root, pipeline).PathOf(job);
 
     public async Task<RunSummary> RunAsync(PipelineGraph graph, string? target, CancellationToken cancel = default)
     {
@@ -21,6 +21,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         var runId = Guid.NewGuid().ToString("N");
         var clock = Stopwatch.StartNew();
         var pipeline = graph.Spec.Name;
+        var logs = new RunLogs(store.Root, pipeline);
         var jobs = graph.JobsFor(target);
         var records = new Dictionary<JobPlan, JobRecord>();
         var pending = new List<JobPlan>();
@@ -51,7 +52,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             {
                 pending.Remove(job);
                 _console.WriteLine($"run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")})");
-                running[launcher.LaunchAsync(job, runId, LogPath(pipeline, job), threads, cancel)] = (job, Stopwatch.StartNew());
+                running[launcher.LaunchAsync(job, runId, logs.Start(job), threads, cancel)] = (job, Stopwatch.StartNew());
             }
             launcher.Flush();
             if (running.Count == 0)
@@ -63,11 +64,13 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             var (finished, jobClock) = running[done];
             running.Remove(done);
             var exit = await done;
-            var log = LogPath(pipeline, finished);
-            if (exit == 0 && store.Find(finished.Key) is { } entry)
+            var built = exit == 0 ? store.Find(finished.Key) : null;
+            // another run on the same store may have built it while this one waited on the key's lock: its log stays
+            var waited = built is not null && built.Manifest.RunId != runId;
+            var log = logs.Finish(finished, didTheWork: !waited);
+            if (built is { } entry)
             {
-                // another run on the same store may have built it while this one waited on the key's lock
-                var outcome = entry.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
+                var outcome = waited ? JobOutcome.Cached : JobOutcome.Ran;
                 records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, jobClock.Elapsed.TotalSeconds, log);
                 _console.WriteLine($"{(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in {jobClock.Elapsed.TotalSeconds:F1} s");
             }
