@@ -76,7 +76,9 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         var run = session.RunAsync("Parent", launcher, console.Writer, Deadline());
 
         var log = Path.Combine(session.Store.Root, "logs", "ci", "Parent", "parent.log");
-        var task = await WaitFor(() => File.Exists(log) && File.ReadAllText(log) is var text && text.Contains("pretrain [")
+        // while it runs, the job writes this run's private log beside parent.log (RunLogs); it replaces parent.log at the end
+        var task = await WaitFor(() => (Directory.Exists(Path.GetDirectoryName(log)) ? Directory.GetFiles(Path.GetDirectoryName(log)!, ".parent.log.tmp-*") : [])
+            .Select(File.ReadAllText).FirstOrDefault(t => t.Contains("pretrain [")) is { } text
             ? Regex.Match(text, @"== slurm job (\d+_\d+) ").Groups[1].Value : null, run);
         Assert.True(Slurm("scancel", task).Exit == 0);
 
