@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Runtime;
 using Spectre.Console;
@@ -63,9 +64,6 @@ public static class EvalCommand
             tokens = r.Metrics.Tokens, loss = r.Metrics.Loss, perplexity = r.Metrics.Perplexity, top1 = r.Metrics.Top1,
             kl = r.Metrics.Kl, agreement = r.Metrics.Agreement,
         };
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(temp, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 }

@@ -1,44 +1,110 @@
+using System.Diagnostics;
+
 namespace Puzzle.Engine.Checkpoints;
 
 /// <summary>
 /// Builds a folder beside its destination and moves it into place, so the destination holds either the old complete
 /// folder or the new complete one, never a half-written one. (Two renames: POSIX cannot swap folders in one step, so
-/// for an instant the destination may be absent; it is never partial.)
+/// for an instant the destination may be absent; it is never partial.) Staging names carry the writer's process id
+/// (<c>.NAME.tmp-PID-GUID</c>), so a later writer can tell a killed writer's leftovers from a live one's.
 /// </summary>
-internal static class AtomicDirectory
+public static class AtomicDirectory
 {
-    public static void Publish(string destination, Action<string> build)
+    public static void Publish(string destination, Action<string> build) => Publish(destination, build, alreadyPublished: null);
+
+    /// <param name="alreadyPublished">
+    /// For destinations that concurrent writers may publish with the same content: when a rename loses a race to another
+    /// writer and this returns true for the destination as it now is, the loser's copy is dropped and the call succeeds.
+    /// </param>
+    public static void Publish(string destination, Action<string> build, Func<string, bool>? alreadyPublished)
     {
         var full = Path.GetFullPath(destination).TrimEnd(Path.DirectorySeparatorChar);
         var parent = Path.GetDirectoryName(full) ?? throw new CheckpointException($"{destination}: cannot save into a root folder");
         Directory.CreateDirectory(parent);
         var name = Path.GetFileName(full);
-        var staging = Path.Combine(parent, $".{name}.tmp-{Guid.NewGuid():N}");
+        CleanStale(parent, name);
+        var staging = Path.Combine(parent, StagingName(name, "tmp"));
         Directory.CreateDirectory(staging);
         try
         {
             build(staging);
-            if (Directory.Exists(full))
+            // two writers swapping the same destination can each see the other's half-done swap; the retries let the
+            // loser find the winner's complete folder (or finish its own swap) instead of failing the run
+            for (var attempt = 1; ; attempt++)
             {
-                var old = Path.Combine(parent, $".{name}.old-{Guid.NewGuid():N}");
-                Directory.Move(full, old);
-                try { Directory.Move(staging, full); }
-                catch
+                try { Swap(parent, name, full, staging); return; }
+                catch (IOException) when (alreadyPublished is not null && attempt < 20)
                 {
-                    Directory.Move(old, full);
-                    throw;
+                    if (Directory.Exists(full) && alreadyPublished(full)) return;
                 }
-                Directory.Delete(old, recursive: true);
-            }
-            else
-            {
-                Directory.Move(staging, full);
             }
         }
-        catch
+        finally
         {
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    static void Swap(string parent, string name, string full, string staging)
+    {
+        if (!Directory.Exists(full)) { Directory.Move(staging, full); return; }
+        var old = Path.Combine(parent, StagingName(name, "old"));
+        Directory.Move(full, old);
+        try { Directory.Move(staging, full); }
+        catch
+        {
+            if (!Directory.Exists(full)) Directory.Move(old, full);
             throw;
         }
+        finally
+        {
+            if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        }
+    }
+
+    internal static string StagingName(string name, string kind) => $".{name}.{kind}-{Environment.ProcessId}-{Guid.NewGuid():N}";
+
+    /// <summary>
+    /// Removes staging siblings of <paramref name="name"/> (files or folders) whose writer process is gone, so a kill
+    /// mid-copy does not leave a full copy behind forever. Also removes the older <c>NAME.tmp-PID</c> form.
+    /// </summary>
+    public static void CleanStale(string parent, string name)
+    {
+        if (!Directory.Exists(parent)) return;
+        foreach (var path in Directory.EnumerateFileSystemEntries(parent))
+        {
+            if (WriterOf(Path.GetFileName(path), name) is not { } pid || IsAlive(pid)) continue;
+            try
+            {
+                if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+                else File.Delete(path);
+            }
+            catch (IOException) { } // another cleaner got there first
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    static int? WriterOf(string entry, string name)
+    {
+        foreach (var prefix in new[] { $".{name}.tmp-", $".{name}.old-", $"{name}.tmp-" })
+        {
+            if (!entry.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            var rest = entry[prefix.Length..];
+            var dash = rest.IndexOf('-');
+            return int.TryParse(dash < 0 ? rest : rest[..dash], out var pid) ? pid : null;
+        }
+        return null;
+    }
+
+    static bool IsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
     }
 }

@@ -49,16 +49,8 @@ public sealed class BpeModel
         return path;
     }
 
-    static void WriteAtomically(string path, string text)
-    {
-        var temp = path + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            File.WriteAllText(temp, text, new UTF8Encoding(false));
-            File.Move(temp, path, overwrite: true);
-        }
-        finally { if (File.Exists(temp)) File.Delete(temp); }
-    }
+    static void WriteAtomically(string path, string text) =>
+        Checkpoints.AtomicFile.Write(path, temp => File.WriteAllText(temp, text, new UTF8Encoding(false)));
 }
 
 /// <summary>

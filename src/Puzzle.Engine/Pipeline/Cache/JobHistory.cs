@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
 
 namespace Puzzle.Engine.Pipeline.Cache;
 
@@ -23,9 +24,6 @@ public sealed class JobHistory(string root, string pipeline)
     public void Record(string stage, string job, Entry entry)
     {
         var path = PathOf(stage, job);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = path + ".tmp-" + Environment.ProcessId + "-" + Environment.CurrentManagedThreadId;
-        File.WriteAllText(temp, JsonSerializer.Serialize(entry, JobManifest.Json));
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(entry, JobManifest.Json));
     }
 }

@@ -1,3 +1,4 @@
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 
@@ -25,29 +26,27 @@ public static class Artifacts
             if (folder.Length == 0)
             {
                 // the pipeline's own folder (a report beside the other outputs): each file replaced by a rename
-                Directory.CreateDirectory(target);
                 foreach (var file in Directory.EnumerateFiles(entry.Directory).Where(f => Path.GetFileName(f) != JobManifest.FileName))
                 {
-                    var part = Path.Combine(target, Path.GetFileName(file) + ".tmp-" + Environment.ProcessId);
-                    File.Copy(file, part, overwrite: true);
-                    File.Move(part, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
+                    AtomicDirectory.CleanStale(target, Path.GetFileName(file));
+                    AtomicFile.Copy(file, Path.Combine(target, Path.GetFileName(file)));
                 }
-                File.WriteAllText(keyFile, stamp);
+                AtomicFile.WriteAllText(keyFile, stamp);
                 published.Add(target);
                 continue;
             }
-            var temp = target + ".tmp-" + Environment.ProcessId;
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            foreach (var file in Directory.EnumerateFiles(entry.Directory, "*", SearchOption.AllDirectories))
+            AtomicDirectory.Publish(target, staging =>
             {
-                var to = Path.Combine(temp, Path.GetRelativePath(entry.Directory, file));
-                Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-                File.Copy(file, to);
-            }
-            File.WriteAllText(Path.Combine(temp, KeyFile), stamp);
-            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            Directory.Move(temp, target);
+                foreach (var file in Directory.EnumerateFiles(entry.Directory, "*", SearchOption.AllDirectories))
+                {
+                    var to = Path.Combine(staging, Path.GetRelativePath(entry.Directory, file));
+                    Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+                    File.Copy(file, to);
+                }
+                File.WriteAllText(Path.Combine(staging, KeyFile), stamp);
+            },
+            // a concurrent run published the same entry first: its copy is as good as ours
+            alreadyPublished: current => File.Exists(Path.Combine(current, KeyFile)) && File.ReadAllText(Path.Combine(current, KeyFile)) == stamp);
             published.Add(target);
         }
         return published;

@@ -47,19 +47,11 @@ public static class JobDetails
         {
             text.AppendLine($"  output    none yet: puzzle run {session.Spec.SourcePath} --target {job.Stage.Name}");
         }
-        text.AppendLine($"  log       {LastLog(session, job) ?? "none yet"}");
+        var logs = new RunLogs(session.Store.Root, session.Spec.Name);
+        text.AppendLine($"  log       {(File.Exists(logs.PathOf(job)) ? logs.PathOf(job) : "none yet")}");
+        if (File.Exists(logs.FailedPathOf(job))) text.AppendLine($"  failed    {logs.FailedPathOf(job)} (the last attempt that failed)");
         text.AppendLine($"  inputs    {(job.Inputs.Count == 0 ? "none" : string.Join(", ", job.Inputs.Values.Select(i => i.Name).Distinct()))}");
         return text.ToString();
-    }
-
-    /// <summary>The job's newest log under the store's <c>logs/</c> folder, whatever run wrote it.</summary>
-    static string? LastLog(PipelineSession session, JobPlan job)
-    {
-        var logs = Path.Combine(session.Store.Root, "logs", session.Spec.Name);
-        if (!Directory.Exists(logs)) return null;
-        return Directory.EnumerateFiles(logs, job.Id + ".log", SearchOption.AllDirectories)
-            .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == job.Stage.Name)
-            .OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault();
     }
 
     static string Size(string path)

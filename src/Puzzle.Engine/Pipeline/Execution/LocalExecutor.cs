@@ -15,14 +15,13 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
 {
     readonly TextWriter _console = console ?? Console.Error;
 
-    public string LogPath(string pipeline, JobPlan job) => Path.Combine(store.Root, "logs", pipeline, job.Stage.Name, job.Id + ".log");
-
     public async Task<RunSummary> RunAsync(PipelineGraph graph, string? target, CancellationToken cancel = default)
     {
         var started = DateTime.UtcNow;
         var runId = Guid.NewGuid().ToString("N");
         var clock = Stopwatch.StartNew();
         var pipeline = graph.Spec.Name;
+        var logs = new RunLogs(store.Root, pipeline);
         var jobs = graph.JobsFor(target);
         var records = new Dictionary<JobPlan, JobRecord>();
         var pending = new List<JobPlan>();
@@ -71,8 +70,9 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 if (gpus is not null && job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cuda && !gpus.TryTake(out gpu)) continue; // every GPU is busy
                 launched++;
                 pending.Remove(job);
-                _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}); log: {LogPath(pipeline, job)}");
-                running[launcher.LaunchAsync(job, runId, LogPath(pipeline, job), threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu);
+                var privateLog = logs.Start(job);
+                _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}); log: {logs.PathOf(job)}");
+                running[launcher.LaunchAsync(job, runId, privateLog, threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu);
             }
             launcher.Flush();
             if (running.Count == 0)
@@ -85,12 +85,14 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             running.Remove(done);
             if (usedGpu is not null) gpus!.Return(usedGpu);
             var exit = await done;
-            var log = LogPath(pipeline, finished);
             progress.Finished(finished, jobClock.Elapsed);
-            if (exit == 0 && store.Find(finished.Key) is { } entry)
+            var result = exit == 0 ? store.Find(finished.Key) : null;
+            // another run on the same store may have built it while this one waited on the key's lock: its log stays
+            var waited = result is not null && result.Manifest.RunId != runId;
+            var log = logs.Finish(finished, waited ? RunLogs.Outcome.Waited : result is null ? RunLogs.Outcome.Failed : RunLogs.Outcome.Built);
+            if (result is { } entry)
             {
-                // another run on the same store may have built it while this one waited on the key's lock
-                var outcome = entry.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
+                var outcome = waited ? JobOutcome.Cached : JobOutcome.Ran;
                 records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, jobClock.Elapsed.TotalSeconds, log);
                 _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in " +
                                    $"{RunProgress.Duration(jobClock.Elapsed)}{progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)))}");

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Cache;
 
 namespace Puzzle.Engine.Pipeline.Execution;
@@ -22,8 +23,10 @@ public sealed record RunSummary(string Pipeline, string? Target, DateTime Starte
         var dir = Path.Combine(storeRoot, "runs", Pipeline);
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, $"{StartedUtc:yyyyMMdd-HHmmss-fff}-{Environment.ProcessId}.json");
-        File.WriteAllText(path, JsonSerializer.Serialize(this, JobManifest.Json));
-        File.Copy(path, Path.Combine(dir, "last.json"), overwrite: true);
+        var json = JsonSerializer.Serialize(this, JobManifest.Json);
+        AtomicFile.WriteAllText(path, json);
+        // concurrent runs each rename their own complete copy over last.json: the last one wins, none fails
+        AtomicFile.WriteAllText(Path.Combine(dir, "last.json"), json);
         return path;
     }
 }

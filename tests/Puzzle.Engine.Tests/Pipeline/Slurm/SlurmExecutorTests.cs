@@ -78,7 +78,9 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         var run = session.RunAsync("Parent", launcher, console.Writer, Deadline());
 
         var log = Path.Combine(session.Store.Root, "logs", "ci", "Parent", "parent.log");
-        var task = await WaitFor(() => File.Exists(log) && File.ReadAllText(log) is var text && text.Contains("pretrain [")
+        // while it runs, the job writes this run's private log beside parent.log (RunLogs); it replaces parent.log at the end
+        var task = await WaitFor(() => (Directory.Exists(Path.GetDirectoryName(log)) ? Directory.GetFiles(Path.GetDirectoryName(log)!, ".parent.log.tmp-*") : [])
+            .Select(File.ReadAllText).FirstOrDefault(t => t.Contains("pretrain [")) is { } text
             ? Regex.Match(text, @"== slurm job (\d+_\d+) ").Groups[1].Value : null, run);
         Assert.True(Slurm("scancel", task).Exit == 0);
 
@@ -106,7 +108,7 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
 
         var failed = Assert.Single(summary.Where(JobOutcome.Failed));
         Assert.Equal("Distill/layer0.ffn.linear", $"{failed.Stage}/{failed.Job}");
-        Assert.Equal(Path.Combine(session.Store.Root, "logs", "ci", "Distill", "layer0.ffn.linear.log"), failed.Log);
+        Assert.Equal(Path.Combine(session.Store.Root, "logs", "ci", "Distill", "layer0.ffn.linear.failed.log"), failed.Log);
         var log = File.ReadAllText(failed.Log!);
         Assert.Contains("the spec changed during the run", log);
         Assert.Equal(2, Regex.Matches(log, "^== exit code 1$", RegexOptions.Multiline).Count); // tried twice (retries: 1)

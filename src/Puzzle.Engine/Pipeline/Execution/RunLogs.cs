@@ -1,0 +1,58 @@
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Pipeline.Graph;
+
+namespace Puzzle.Engine.Pipeline.Execution;
+
+/// <summary>
+/// Job logs of one run. Each launched job writes its own private log beside <c>logs/PIPELINE/STAGE/JOB.log</c>. When it
+/// finishes, a run that built the job renames it over <c>JOB.log</c>; a failed attempt renames it over
+/// <c>JOB.failed.log</c>, so it never replaces the log of a result that is in the store; and a run that only waited on the
+/// key's lock while another run built the job throws its log away. So two runs on one store never truncate each other's
+/// logs, and <c>JOB.log</c> is always one complete log of the run that last built the job. A killed run's private log
+/// carries its process id and is removed by the next run that starts the same job.
+/// </summary>
+public sealed class RunLogs(string storeRoot, string pipeline)
+{
+    readonly Dictionary<JobPlan, string> _private = [];
+
+    public enum Outcome { Built, Failed, Waited }
+
+    public string PathOf(JobPlan job) => Path.Combine(storeRoot, "logs", pipeline, job.Stage.Name, job.Id + ".log");
+
+    /// <summary>Where the last failed attempt of <paramref name="job"/> left its log.</summary>
+    public string FailedPathOf(JobPlan job) => Path.ChangeExtension(PathOf(job), ".failed.log");
+
+    /// <summary>A fresh private log for <paramref name="job"/> in this run.</summary>
+    public string Start(JobPlan job)
+    {
+        var final = PathOf(job);
+        var folder = Path.GetDirectoryName(final)!;
+        Directory.CreateDirectory(folder);
+        AtomicDirectory.CleanStale(folder, Path.GetFileName(final));
+        var path = Path.Combine(folder, AtomicDirectory.StagingName(Path.GetFileName(final), "tmp"));
+        lock (_private) _private[job] = path;
+        return path;
+    }
+
+    /// <summary>Publishes the job's private log by how the job ended (see the class); returns the log to show.</summary>
+    public string Finish(JobPlan job, Outcome outcome)
+    {
+        var target = outcome == Outcome.Failed ? FailedPathOf(job) : PathOf(job);
+        string path;
+        lock (_private)
+        {
+            if (!_private.Remove(job, out path!)) return target;
+        }
+        if (!File.Exists(path)) return target;
+        switch (outcome)
+        {
+            case Outcome.Built:
+                File.Move(path, target, overwrite: true);
+                File.Delete(FailedPathOf(job)); // the failure it followed is fixed
+                break;
+            case Outcome.Failed: File.Move(path, target, overwrite: true); break;
+            default: File.Delete(path); break;
+        }
+        return target;
+    }
+}
