@@ -48,12 +48,15 @@ public static class EvalCommand
     {
         var table = new Table().AddColumns("metric", "value");
         table.AddRow("tokens", r.Metrics.Tokens.ToString("N0"));
+        if (r.ShortWindowTokens is { } tail)
+            table.AddRow("last window", $"{tail} tokens, shorter than seq_len + 1 = {r.SeqLen + 1} (the text's tail)");
         table.AddRow("loss (nats/token)", r.Metrics.Loss.ToString("F4"));
         table.AddRow("perplexity", r.Metrics.Perplexity.ToString("F2"));
         table.AddRow("top-1 accuracy", r.Metrics.Top1.ToString("P2"));
         if (r.Metrics.Kl is { } kl) table.AddRow("KL(teacher ‖ model)", kl.ToString("F4"));
         if (r.Metrics.Agreement is { } agree) table.AddRow("top-1 agreement", agree.ToString("P2"));
-        AnsiConsole.Write(table);
+        // a console over today's Console.Out: AnsiConsole's static one keeps the writer it first saw
+        AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) }).Write(table);
     }
 
     static void WriteJson(string path, EvalResult r)
@@ -61,7 +64,7 @@ public static class EvalCommand
         var doc = new
         {
             model = r.Request.Model, teacher = r.Request.Teacher, data = r.Request.Data, seq_len = r.SeqLen,
-            tokens = r.Metrics.Tokens, loss = r.Metrics.Loss, perplexity = r.Metrics.Perplexity, top1 = r.Metrics.Top1,
+            tokens = r.Metrics.Tokens, short_window_tokens = r.ShortWindowTokens, loss = r.Metrics.Loss, perplexity = r.Metrics.Perplexity, top1 = r.Metrics.Top1,
             kl = r.Metrics.Kl, agreement = r.Metrics.Agreement,
         };
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }) + "\n");

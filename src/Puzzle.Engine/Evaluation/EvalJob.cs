@@ -10,7 +10,8 @@ namespace Puzzle.Engine.Evaluation;
 public sealed record EvalRequest(string Model, string? Teacher, IReadOnlyList<string> Data, int SeqLen = 256, int Batch = 8, int? MaxSequences = null,
     ComputeDevice? Device = null);
 
-public sealed record EvalResult(EvalRequest Request, int SeqLen, LmMetrics Metrics);
+/// <param name="ShortWindowTokens">tokens of a last window shorter than <c>SeqLen + 1</c> (the text's tail), if one was evaluated</param>
+public sealed record EvalResult(EvalRequest Request, int SeqLen, LmMetrics Metrics, int? ShortWindowTokens = null);
 
 /// <summary>Evaluates a Hugging Face model folder on held-out text, optionally against a teacher.</summary>
 public static class EvalJob
@@ -30,31 +31,24 @@ public static class EvalJob
             Tokenizer.HashFile(Path.Combine(request.Teacher!, "tokenizer.json")) != tokenizer.Sha256)
             throw new InvalidDataException($"{request.Teacher}: the teacher's tokenizer.json differs from the model's; KL needs the same vocabulary");
 
-        string? scratch = null;
-        try
+        if (request.Data.Count == 1 && File.Exists(Path.Combine(request.Data[0], DatasetManifest.FileName)))
         {
-            string datasetDir;
-            DataSplit split;
-            if (request.Data.Count == 1 && File.Exists(Path.Combine(request.Data[0], DatasetManifest.FileName)))
-                (datasetDir, split) = (request.Data[0], DataSplit.Heldout);
-            else
-            {
-                scratch = Path.Combine(Path.GetTempPath(), "puzzle-eval-" + Guid.NewGuid().ToString("N"));
-                TokenDatasetBuilder.Build(tokenizer, new DataBuildOptions { Inputs = request.Data, SeqLen = request.SeqLen, HeldoutFraction = 0 },
-                    scratch, log: null);
-                (datasetDir, split) = (scratch, DataSplit.Train);
-            }
-            using var data = TokenDataset.Open(datasetDir, split);
+            using var data = TokenDataset.Open(request.Data[0], DataSplit.Heldout);
             data.RequireTokenizer(tokenizer);
             var count = Math.Min(data.Count, request.MaxSequences ?? long.MaxValue);
-            log?.Invoke($"eval: {count:N0} windows of {data.SeqLen} tokens from {string.Join(", ", request.Data)}");
+            log?.Invoke($"eval: {count:N0} windows of {data.SeqLen} tokens from {request.Data[0]}");
             var batches = data.Leading(count, request.Batch).Select(data.GetBatch);
             return new EvalResult(request, data.SeqLen, Evaluator.Evaluate(model, batches, teacher));
         }
-        finally
-        {
-            if (scratch is not null && Directory.Exists(scratch)) Directory.Delete(scratch, recursive: true);
-        }
+        var files = InputFiles.Resolve(request.Data);
+        var windows = new TextWindows(tokenizer, files, request.SeqLen);
+        log?.Invoke($"eval: windows of {request.SeqLen} tokens from {string.Join(", ", request.Data)}");
+        var metrics = Evaluator.Evaluate(model, windows.Batches(request.Batch, request.MaxSequences), teacher);
+        if (metrics.Tokens == 0)
+            throw new InvalidDataException($"{string.Join(", ", request.Data)}: the text gives fewer than 2 tokens, nothing to evaluate");
+        if (windows.TailTokens > 0)
+            log?.Invoke($"eval: the text's last {windows.TailTokens} tokens form a shorter last window (a whole one is seq_len + 1 = {request.SeqLen + 1})");
+        return new EvalResult(request, request.SeqLen, metrics, windows.TailTokens > 0 ? windows.TailTokens : null);
     }
 
     static CausalLM Load(string directory, ComputeDevice device)

@@ -33,6 +33,31 @@ public class EvalCommandTests
         Assert.Contains(loss.ToString("F4"), stdout);
     }
 
+    [Theory]
+    [InlineData(256)] // the whole text is shorter than one window
+    [InlineData(16)]  // whole windows and a shorter tail
+    public void Every_token_of_the_text_is_evaluated_the_tail_in_a_shorter_last_window_that_the_output_names(int seqLen)
+    {
+        using var dir = new TempDir();
+        var text = Fixtures.Reference.GetProperty("texts").GetProperty("short").GetProperty("text").GetString()!;
+        File.WriteAllText(dir["short.txt"], text);
+        using var tokenizer = Puzzle.Engine.Tokenization.Tokenizer.Load(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"));
+        var stream = tokenizer.Encode(text, addBos: true).Length + 1; // BOS ... EOS, as the data stage packs documents
+        Assert.True(stream < 257 && stream % (seqLen + 1) > 1, $"the fixture text gives {stream} tokens");
+
+        var (exit, stdout, stderr) = CliRunner.Run("eval", "--model", Fixtures.HfLlamaTiny, "--data", dir["short.txt"],
+            "--seq-len", seqLen.ToString(), "--json", dir["eval.json"]);
+
+        Assert.True(exit == 0, stderr);
+        var json = JsonDocument.Parse(File.ReadAllText(dir["eval.json"])).RootElement;
+        var whole = stream / (seqLen + 1);
+        var tail = stream % (seqLen + 1);
+        Assert.Equal(whole * seqLen + tail - 1, json.GetProperty("tokens").GetInt64());
+        Assert.Equal(tail, json.GetProperty("short_window_tokens").GetInt32());
+        Assert.Contains("last window", stdout);
+        Assert.Contains($"last {tail} tokens form a shorter last window", stderr);
+    }
+
     [Fact]
     public void A_missing_model_folder_is_a_clear_error()
     {

@@ -57,6 +57,14 @@ public class ProcessSafetyTests
             .Select(j => j.GetProperty("stage").GetString() + "/" + j.GetProperty("job").GetString()).ToList();
         var all = PipelineSession.Open(repo.SpecPath).Graph.JobsFor(null).Select(j => j.Name).ToList();
         Assert.Equal(all.Order(), ran.Order()); // every job ran exactly once across both runs
+        // each job's log is the whole log of the run that built it, never the other run's one line of waiting
+        foreach (var job in records.SelectMany(r => r.GetProperty("jobs").EnumerateArray())
+                     .Where(j => j.GetProperty("outcome").GetString() == "Ran" && j.TryGetProperty("log", out var l) && l.ValueKind == JsonValueKind.String))
+        {
+            var name = job.GetProperty("stage").GetString() + "/" + job.GetProperty("job").GetString();
+            Assert.Contains($"published {name} ", File.ReadAllText(job.GetProperty("log").GetString()!));
+        }
+        Assert.Empty(Directory.GetFiles(Path.Combine(repo.Store, "logs"), "*.tmp-*", SearchOption.AllDirectories));
         Assert.All(PipelineSession.Open(repo.SpecPath).Status(), s => Assert.Equal(JobState.Cached, s.State));
     }
 
