@@ -27,7 +27,7 @@ foreach (var stage in graph.Stages)
 {
     var task = Task(stage.Name)
         .Description($"{stage.Description} ({stage.Jobs} job{(stage.Jobs == 1 ? "" : "s")})")
-        .Does(() => puzzle.Run(pipeline, stage.Name));
+        .Does(() => puzzle.Run(pipeline, stage.Name, target));
     foreach (var upstream in stage.Upstream.Where(u => !treeOnly || parentOf[u] == stage.Name)) task.IsDependentOn(upstream);
 }
 var all = Task("Default").Description("every stage of the pipeline");

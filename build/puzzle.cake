@@ -1,4 +1,4 @@
-// Helpers for build.cake: build the CLI once, read the stage graph, run a stage, summarise what ran.
+// Helpers for build.cake: build the CLI once, read the stage graph, run the target once, summarise what ran.
 using System.Text.Json;
 
 public sealed record StageInfo(string Name, string Description, string[] Upstream, int Jobs);
@@ -89,15 +89,36 @@ public sealed class PuzzleCli
     }
 
     /// <summary>Runs one stage's missing jobs (its upstream stages already ran as their own tasks).</summary>
-    public void Run(string pipeline, string stage)
+    JsonElement? _run;
+    int _runExit;
+
+    /// <summary>
+    /// The Cake task of <paramref name="stage"/>. The first task Cake runs makes one `puzzle run` call for the whole
+    /// target, so independent stages run side by side and the CLI starts once; every task then reports its stage's
+    /// jobs from that run's record and fails if one of them failed or could not run.
+    /// </summary>
+    public void Run(string pipeline, string stage, string target)
     {
-        var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(new[] { "run", pipeline, "--target", stage }) });
-        var graph = _graph ?? Graph(pipeline);
-        var record = JsonDocument.Parse(System.IO.File.ReadAllText(System.IO.Path.Combine(graph.Store, "runs", graph.Name, "last.json"))).RootElement;
-        foreach (var j in record.GetProperty("jobs").EnumerateArray())
-            if (j.GetProperty("stage").GetString() == stage)
-                _jobs.Add((stage, j.GetProperty("job").GetString(), j.GetProperty("outcome").GetString(), j.GetProperty("seconds").GetDouble()));
-        if (exit != 0) throw new Exception($"stage {stage} failed: see the job log named above");
+        if (_run == null)
+        {
+            var record = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"puzzle-cake-{Guid.NewGuid():N}.json");
+            var args = target == "Default" ? new[] { "run", pipeline, "--summary", record } : new[] { "run", pipeline, "--target", target, "--summary", record };
+            _runExit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(args) });
+            if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {_runExit}) before any job: see the error above");
+            _run = JsonDocument.Parse(System.IO.File.ReadAllText(record)).RootElement.Clone();
+            System.IO.File.Delete(record);
+            var anyFailed = _run.Value.GetProperty("jobs").EnumerateArray().Any(j => j.GetProperty("outcome").GetString() is "Failed" or "Skipped");
+            if (_runExit != 0 && !anyFailed) throw new Exception($"puzzle run exited {_runExit}: see the error above");
+        }
+        var failed = new List<string>();
+        foreach (var j in _run.Value.GetProperty("jobs").EnumerateArray())
+        {
+            if (j.GetProperty("stage").GetString() != stage) continue;
+            var outcome = j.GetProperty("outcome").GetString();
+            _jobs.Add((stage, j.GetProperty("job").GetString(), outcome, j.GetProperty("seconds").GetDouble()));
+            if (outcome is "Failed" or "Skipped") failed.Add(j.GetProperty("job").GetString());
+        }
+        if (failed.Count > 0) throw new Exception($"stage {stage}: {string.Join(", ", failed)} failed or could not run: see the job logs named above");
     }
 
     public void PrintWouldRun(string pipeline, string target)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Spec;
 
@@ -17,7 +18,8 @@ public static class RunCommand
         var inProcess = new Option<bool>("--in-process") { Description = "run jobs on threads of this process instead of child processes" };
         var jobs = new Option<int?>("--jobs") { Description = "parallel jobs (default: the spec's executor.jobs)" };
         var threads = new Option<int?>("--threads-per-job") { Description = "torch threads per job (default: the cores divided between the jobs)" };
-        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { spec, target, store, device, executor, inProcess, jobs, threads };
+        var record = new Option<FileInfo?>("--summary") { Description = "also write this run's record (every job's outcome, time and log) as JSON to this file" };
+        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { spec, target, store, device, executor, inProcess, jobs, threads, record };
         command.SetAction((parse, outer) =>
         {
             using var interrupt = new Interrupt(outer);
@@ -34,6 +36,7 @@ public static class RunCommand
                     .GetAwaiter().GetResult();
                 Console.WriteLine($"{summary.Pipeline}: {summary.Where(JobOutcome.Ran).Count()} ran, {summary.Where(JobOutcome.Cached).Count()} cached, " +
                                   $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {RunSummary.Duration(summary.Seconds)}");
+                if (parse.GetValue(record) is { } file) AtomicFile.WriteAllText(file.FullName, summary.ToJson());
                 return Task.FromResult(summary.Succeeded ? 0 : 1);
             }
             finally { (launcher as IDisposable)?.Dispose(); }

@@ -23,10 +23,13 @@ public sealed record RunSummary(string Pipeline, string? Target, DateTime Starte
         var dir = Path.Combine(storeRoot, "runs", Pipeline);
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, $"{StartedUtc:yyyyMMdd-HHmmss-fff}-{Environment.ProcessId}.json");
-        var json = JsonSerializer.Serialize(this, JobManifest.Json);
+        var json = ToJson();
         AtomicFile.WriteAllText(path, json);
         // concurrent runs each rename their own complete copy over last.json: the last one wins, none fails
         AtomicFile.WriteAllText(Path.Combine(dir, "last.json"), json);
         return path;
     }
+
+    /// <summary>The record as JSON, as <see cref="Save"/> writes it.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JobManifest.Json);
 }
