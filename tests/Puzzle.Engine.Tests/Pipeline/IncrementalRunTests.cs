@@ -65,6 +65,22 @@ public class IncrementalRunTests
     }
 
     [Fact]
+    public void A_failed_attempt_leaves_the_log_of_the_result_before_it_and_names_its_own()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var built = Run(repo).Jobs.Single(j => j.Job == "layer0.ffn.ratio0.25");
+        var log = File.ReadAllText(built.Log!);
+
+        repo.Edit("bld:\n  lr: 0.001", "bld:\n  lr: 0.001\n  variants:\n    - { match: layer0.ffn.ratio0.25, lr: 0.01 }");
+        var failure = Run(repo, failJob: "layer0.ffn.ratio0.25").Where(JobOutcome.Failed).Single();
+
+        Assert.Equal(log, File.ReadAllText(built.Log!)); // the log of the result still in the store
+        Assert.NotEqual(built.Log, failure.Log);
+        Assert.EndsWith(Path.Combine("Variants", "layer0.ffn.ratio0.25.failed.log"), failure.Log);
+        Assert.Contains("fails on purpose", File.ReadAllText(failure.Log!));
+    }
+
+    [Fact]
     public void Keys_cover_exactly_the_fields_a_job_reads()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
