@@ -10,6 +10,7 @@ namespace Puzzle.Engine.Tests.Packaging;
 /// examples/consume built the way a user builds it: a plain PackageReference to a model package on a local feed. The
 /// package holds the transformers-made reference checkpoint, so the app's greedy continuation must be transformers'.
 /// </summary>
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public sealed class ConsumeExampleTests : IDisposable
 {
     readonly TempDir _dir = new();

@@ -53,6 +53,7 @@ public sealed class FeedPublisherTests : IDisposable
         Assert.DoesNotContain("secret-key", _log.ToString());
     }
 
+    [Trait("Category", "Slow")] // a real HTTP server and NuGet's retries
     [Fact]
     public async Task A_wrong_api_key_is_an_error_naming_the_feed_not_the_key()
     {

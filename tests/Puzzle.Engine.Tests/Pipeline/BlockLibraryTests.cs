@@ -8,6 +8,7 @@ using Puzzle.Engine.Pipeline.Stages;
 namespace Puzzle.Engine.Tests.Pipeline;
 
 /// <summary>The block library on a small pretrained parent, through the real stages.</summary>
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class BlockLibraryTests
 {
     const string Spec = TestRepo.MicroSpec;

@@ -6,6 +6,7 @@ using Puzzle.Engine.Pipeline.Stages;
 namespace Puzzle.Engine.Tests.Pipeline;
 
 /// <summary>Assembly and global distillation through the real stages: a killed GKD job resumes on the same curve.</summary>
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class HealStageTests
 {
     // modelled (roofline) costs: the search's choice does not depend on how loaded this machine is

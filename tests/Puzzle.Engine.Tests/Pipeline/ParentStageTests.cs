@@ -9,6 +9,7 @@ using Puzzle.Engine.Pipeline.Stages;
 namespace Puzzle.Engine.Tests.Pipeline;
 
 /// <summary>The real stages on local text: tokenizer, token shards, a pretrained parent, its held-out evaluation.</summary>
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class ParentStageTests
 {
     [Fact]

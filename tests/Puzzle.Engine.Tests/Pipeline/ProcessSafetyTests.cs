@@ -5,10 +5,11 @@ using Puzzle.Engine.Pipeline.Execution;
 namespace Puzzle.Engine.Tests.Pipeline;
 
 /// <summary>The store under real processes: SIGKILL mid-job, two runs at once, malformed specs.</summary>
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class ProcessSafetyTests
 {
     [Fact]
-    public void A_job_killed_with_sigkill_leaves_nothing_that_reads_as_a_hit_and_the_next_run_finishes()
+    public async Task A_job_killed_with_sigkill_leaves_nothing_that_reads_as_a_hit_and_the_next_run_finishes()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec.Replace("tokens: 3000, batch: 4", "tokens: 400000, batch: 4"));
         var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
@@ -18,10 +19,16 @@ public class ProcessSafetyTests
 
         using (var job = Cli.Start(repo.Root, "job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1"))
         {
-            var staging = Path.Combine(repo.Store, "tmp");
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (!(Directory.Exists(staging) && Directory.EnumerateDirectories(staging).Any()) && DateTime.UtcNow < deadline) Thread.Sleep(50);
-            Thread.Sleep(1500); // training: the job is between starting its staging folder and publishing it
+            // the job's log (its stdout) says when it has built the model and starts training: it is then between
+            // starting its staging folder and publishing it
+            var training = Task.Run(() =>
+            {
+                while (job.StandardOutput.ReadLine() is { } line)
+                    if (line.StartsWith("parent: ")) return true;
+                return false;
+            });
+            Assert.True(await training.WaitAsync(TimeSpan.FromSeconds(120)), "the job never started training");
+            Assert.True(Directory.EnumerateDirectories(Path.Combine(repo.Store, "tmp")).Any());
             Assert.False(job.HasExited, "the job finished before it could be killed");
             job.Kill(); // SIGKILL
             job.WaitForExit();

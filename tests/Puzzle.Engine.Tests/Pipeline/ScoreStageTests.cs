@@ -5,6 +5,7 @@ using Puzzle.Engine.Pipeline.Stages;
 namespace Puzzle.Engine.Tests.Pipeline;
 
 /// <summary>Replace-1-block scores from the parent's stream, one layer per process or all layers in one.</summary>
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class ScoreStageTests
 {
     static async Task<Dictionary<string, string>> Scores(TestRepo repo)

@@ -3,6 +3,7 @@ using Puzzle.Engine.Pipeline.Execution;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class SearchErrorTests
 {
     [Fact]

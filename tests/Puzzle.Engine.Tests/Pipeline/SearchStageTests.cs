@@ -10,6 +10,7 @@ namespace Puzzle.Engine.Tests.Pipeline;
 public sealed class TimingCollection;
 
 /// <summary>Scoring, measured costs and the search through the real stages, on a small pretrained parent.</summary>
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 [Collection(nameof(TimingCollection))] // cost measurements run with no other test beside them
 public class SearchStageTests
 {

@@ -13,6 +13,7 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// measurements (the package's provenance says so); everything that quotes a measurement is compared without it.
 /// </summary>
 [Collection(nameof(TimingCollection))] // it measures speed: no other test beside it
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class ShipPipelineTests
 {
     /// <summary>The CI pipeline itself (pipelines/ci.yaml), copied into a throwaway repository with its own store and feed.</summary>

@@ -11,6 +11,7 @@ namespace Puzzle.Engine.Tests.Pipeline.Slurm;
 /// through job arrays, a task cancelled mid-run, a task that always fails, Ctrl-C, a refused submission.
 /// </summary>
 [Collection(nameof(SlurmCollection))]
+[Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public sealed class SlurmExecutorTests(SlurmCluster cluster)
 {
     /// <summary>No test waits on the cluster forever: past this the run is cancelled (its arrays too) and the test fails.</summary>
