@@ -23,7 +23,7 @@ public sealed class DecoderStack : nn.Module
 
 /// <summary>
 /// A Llama-family causal LM whose layers each have their own block configuration. Parameter names are exactly
-/// those of Hugging Face Llama / DeciLM checkpoints, so <see cref="nn.Module.state_dict()"/> is the checkpoint.
+/// those of Hugging Face Llama / DeciLM checkpoints, so <c>state_dict()</c> is the checkpoint.
 /// </summary>
 public sealed class CausalLM : nn.Module
 {
