@@ -44,6 +44,42 @@ public static class Roofline
             Math.Max(decodeFlops / hw.FlopsPerSecond, decodeBytes / hw.BytesPerSecond));
     }
 
+    const int Bf16Bytes = 2;
+
+    /// <summary>One block's roofline cost, with its parameters and KV cache in bfloat16.</summary>
+    public static MeasuredCost BlockCost(ModelConfig parent, BlockConfig shape, int batch, int prompt, int generate, Hardware hw)
+    {
+        var (prefill, decode) = Block(parent, shape, batch, prompt, generate, hw);
+        var parameters = BlockParameters(parent, shape);
+        var kv = shape.Attention.Kind == AttentionKind.Gqa ? 2L * shape.Attention.KvHeads * parent.HeadDim * Bf16Bytes : 0;
+        return new MeasuredCost(prefill, decode, parameters, parameters * Bf16Bytes, kv);
+    }
+
+    /// <summary>Embedding, final norm and LM head: the head's matrix is read once per step and applied to every
+    /// position of the prompt and to each generated token.</summary>
+    public static MeasuredCost HeadCost(ModelConfig parent, int batch, int prompt, Hardware hw)
+    {
+        long d = parent.HiddenSize, v = parent.VocabSize;
+        var headBytes = (double)v * d * Bf16Bytes;
+        var prefill = Math.Max(2.0 * v * d * batch * prompt / hw.FlopsPerSecond, (headBytes + (double)batch * prompt * v * Bf16Bytes) / hw.BytesPerSecond);
+        var decode = Math.Max(2.0 * v * d * batch / hw.FlopsPerSecond, (headBytes + (double)batch * v * Bf16Bytes) / hw.BytesPerSecond);
+        var parameters = v * d + d + (parent.TieWordEmbeddings ? 0 : v * d);
+        return new MeasuredCost(prefill, decode, parameters, parameters * Bf16Bytes, 0);
+    }
+
+    /// <summary>A whole model: its blocks and its head (the additive model, which a roofline is by construction).</summary>
+    public static MeasuredCost ModelCost(ModelConfig config, int batch, int prompt, int generate, Hardware hw)
+    {
+        var parts = config.Blocks.Select(b => BlockCost(config, b, batch, prompt, generate, hw)).Append(HeadCost(config, batch, prompt, hw)).ToList();
+        return new MeasuredCost(parts.Sum(p => p.PrefillSeconds), parts.Sum(p => p.DecodeSecondsPerToken), parts.Sum(p => p.Parameters),
+            parts.Sum(p => p.ParameterBytes), parts.Sum(p => p.KvBytesPerToken));
+    }
+
+    /// <summary>A block's parameters: its matrices and the norm in front of each subblock it has.</summary>
+    public static long BlockParameters(ModelConfig parent, BlockConfig shape) =>
+        WeightCount(parent, shape) + (shape.Attention.Kind == AttentionKind.NoOp ? 0 : parent.HiddenSize) +
+        (shape.Ffn.Kind == FfnKind.NoOp ? 0 : parent.HiddenSize);
+
     /// <summary>Weights of the matrices (norms are negligible).</summary>
     public static long WeightCount(ModelConfig parent, BlockConfig shape)
     {

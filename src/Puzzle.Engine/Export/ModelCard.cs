@@ -119,7 +119,8 @@ public static class ModelCard
         card.AppendLine("Held-out text the pipeline never trained on; speeds measured in the scenario below, every model in the same process on the same device" +
                         (context.MeasuredOn is { } on ? $" ({on})" : "") + ". " +
                         "KL and agreement are against the parent; retention is top-1 accuracy relative to the parent's. The whole-request speedup " +
-                        "(prefill plus every generated token, the scenario's tokens per second against the parent's) is what the throughput constraint bounds.");
+                        "(prefill plus every generated token, the scenario's tokens per second against the parent's) is what the throughput constraint bounds." +
+                        (context.CostModel is { } costs ? $" Predicted speedups: {costs}." : ""));
         card.AppendLine();
         card.AppendLine("| model | kind | top-1 | loss | KL | agreement | retention | prefill tok/s | decode tok/s | speedup predicted | whole request | prefill | decode |");
         card.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");

@@ -29,4 +29,7 @@ public sealed record ModelCardContext
     public string Tool { get; init; } = "";
     /// <summary>What the speeds were measured on (report.json's scenario.measured_on): the CPU model and threads, or the GPU.</summary>
     public string? MeasuredOn { get; init; }
+
+    /// <summary>What the predicted speedups come from (report.json's scenario.cost_model): measured blocks or a roofline.</summary>
+    public string? CostModel { get; init; }
 }

@@ -47,7 +47,7 @@ public static class ReportHtml
                         $"<small>pipeline key {H(report["key"])}</small></p>");
 
         html.AppendLine("<h2>Results</h2><p>Quality on held-out text the pipeline never trained on, against the parent; speed measured in the " +
-                        "scenario in the same process as the parent's. Predicted speedup is the search's additive cost model; measured is the " +
+                        "scenario in the same process as the parent's. Predicted speedup is the search's cost model (" + H(s["cost_model"] ?? "additive") + "); measured is the " +
                         "whole scenario's generated tokens per second (prefill included).</p>");
         // the measured speedups get a group header, so they are not read as more tokens/s columns
         html.AppendLine("<div class=\"scroll\"><table><tr>" +

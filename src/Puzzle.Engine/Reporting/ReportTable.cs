@@ -29,6 +29,7 @@ public static class ReportTable
         var text = new StringBuilder();
         text.AppendLine($"{report["pipeline"]}: parent, children and baselines on held-out text; speed in the scenario " +
                         $"(batch {report["scenario"]!["batch"]}, prompt {report["scenario"]!["prompt"]}, generate {report["scenario"]!["generate"]}, {report["scenario"]!["device"]})");
+        if (report["scenario"]!["cost_model"] is { } costModel) text.AppendLine($"predicted speedups: {costModel}");
         foreach (var r in rows)
             text.AppendLine(r[2].StartsWith("skipped", StringComparison.Ordinal)
                 ? $"{r[0].PadRight(widths[0])}  {r[1].PadRight(widths[1])}  {r[2]}"

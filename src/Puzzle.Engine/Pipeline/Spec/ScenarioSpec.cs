@@ -29,7 +29,7 @@ public sealed record ScenarioSpec
     [Bounds(Minimum = 0)]
     public int Warmup { get; init; } = 2;
 
-    [Description("Model costs with a roofline for this hardware (e.g. h100-sxm) instead of measuring.")]
+    [Description("Model costs with the roofline of this hardware's data sheet instead of measuring them (for hardware that is not here): h100-sxm, h100-pcie, h200, a100-sxm-80gb or l40s. The search then chooses by the roofline, and the report and model card say the predicted speedups are modelled.")]
     [Pattern("^[a-z0-9][a-z0-9_.-]*$", Hint = "a hardware name like h100-sxm")]
     public string? Target { get; init; }
 }

@@ -15,7 +15,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ExportStage : Stage
 {
     public override string Name => "Export";
-    public override int Version => 2; // 2: the card's front matter, loading snippet and pipeline key (the Report job's)
+    public override int Version => 3; // 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
     public override IReadOnlyList<string> Upstream => ["Heal", "Report"];
     public override string Description => "export each child as a Hugging Face folder (llama or nemotron-nas) with a model card";
     public const string ModelFolder = "model", ExportFile = "export.json";
@@ -50,10 +50,11 @@ public sealed class ExportStage : Stage
             context.Log.WriteLine($"{id}: nothing to export ({skipped})");
             return;
         }
+        var scenario = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("report"), ReportStage.JsonFile)))?["scenario"] as JsonObject;
         var card = new ModelCardContext
         {
             Pipeline = spec.Name, Model = id, PipelineKey = context.Job.Inputs["report"].Key, Parent = spec.Parent.Path ?? "pretrained here",
-            License = spec.Export.License, BaseModel = spec.Export.BaseModel, MeasuredOn = MeasuredOn(Path.Combine(context.Input("report"), ReportStage.JsonFile)), WeightsKey = context.Job.Inputs["heal"].Key,
+            License = spec.Export.License, BaseModel = spec.Export.BaseModel, MeasuredOn = MeasuredOn(scenario), CostModel = (string?)scenario?["cost_model"], WeightsKey = context.Job.Inputs["heal"].Key,
             WeightsJob = context.Job.Inputs["heal"].Name, Report = PipelineReport.Read(Path.Combine(context.Input("report"), ReportStage.JsonFile)),
             Scenario = SpecSlice.Of(spec, "scenario")["scenario"]!.AsObject(), Constraints = SpecSlice.Of(spec, "constraints")["constraints"]!.AsObject(),
             Tool = JobRunner.ToolVersion,
@@ -78,9 +79,8 @@ public sealed class ExportStage : Stage
                               $"{result.Parameters:N0} parameters in {result.Seconds:F2} s");
     }
 
-    static string? MeasuredOn(string reportJson) =>
-        JsonNode.Parse(File.ReadAllText(reportJson))?["scenario"] is JsonObject s && s["measured_on"] is JsonValue on
-            ? $"{(string?)s["device"]}: {on}" : null;
+    static string? MeasuredOn(JsonObject? scenario) =>
+        scenario?["measured_on"] is JsonValue on ? $"{(string?)scenario["device"]}: {on}" : null;
 
     /// <summary>The export record of an Export job's published folder.</summary>
     public static JsonObject Read(string jobDirectory) => JsonNode.Parse(File.ReadAllText(Path.Combine(jobDirectory, ExportFile)))!.AsObject();

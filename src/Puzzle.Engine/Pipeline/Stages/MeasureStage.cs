@@ -13,12 +13,12 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// Measure: the cost of every distinct subblock shape in the library (cost depends on shape, not layer), of the
 /// non-block parts and of the whole parent, in the spec's scenario on its device (scenario.device, else device), per
 /// batch size searched. Weights are random: latency does not depend on their values. Runs alone, so that no other job
-/// skews the timings.
+/// skews the timings. With <c>scenario.target</c> the costs are the roofline of that hardware instead: nothing is timed.
 /// </summary>
 public sealed class MeasureStage : Stage
 {
     public override string Name => "Measure";
-    public override int Version => 2; // 2: GQA decoding reads the KV cache in place
+    public override int Version => 3; // 3: scenario.target gives roofline costs instead of timings
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
@@ -78,29 +78,45 @@ public sealed class MeasureStage : Stage
             "ffn" => new BlockConfig(AttentionConfig.NoOp, catalog.First(v => v.Subblock == Subblock.Ffn && FfnJob(batch, v.Ffn!) == context.Job.Id).Ffn!),
             _ => null,
         };
-        TorchSharp.torch.manual_seed(0);
-        var device = context.CostDevice;
         MeasuredCost cost;
-        if (shape is not null) cost = CostMeter.Block(parent, shape, spec.Scenario, batch, device);
-        else if (kind == "head") cost = CostMeter.Head(parent, spec.Scenario, batch, device);
+        JsonObject doc;
+        if (spec.Scenario.Target is { } target)
+        {
+            // hardware that is not here: the roofline of its data sheet, nothing is timed
+            var hw = Hardware.Known[target];
+            var s = spec.Scenario;
+            cost = shape is not null ? Roofline.BlockCost(parent, shape, batch, s.Prompt, s.Generate, hw)
+                : kind == "head" ? Roofline.HeadCost(parent, batch, s.Prompt, hw)
+                : Roofline.ModelCost(parent, batch, s.Prompt, s.Generate, hw);
+            doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
+            doc["cost_model"] = CostModel(spec);
+        }
         else
         {
-            using var model = device.Place(new CausalLM(parent));
-            cost = CostMeter.Model(model, spec.Scenario, batch, device);
+            TorchSharp.torch.manual_seed(0);
+            var device = context.CostDevice;
+            if (shape is not null) cost = CostMeter.Block(parent, shape, spec.Scenario, batch, device);
+            else if (kind == "head") cost = CostMeter.Head(parent, spec.Scenario, batch, device);
+            else
+            {
+                using var model = device.Place(new CausalLM(parent));
+                cost = CostMeter.Model(model, spec.Scenario, batch, device);
+            }
+            doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
+            doc["threads"] = TorchSharp.torch.get_num_threads();
+            doc["device"] = device.ToString();
+            doc["cost_model"] = CostModel(spec);
         }
-        var doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
         doc["batch"] = batch;
-        doc["threads"] = TorchSharp.torch.get_num_threads();
-        doc["device"] = device.ToString();
-        if (shape is not null && spec.Scenario.Target is { } target && Hardware.Known.TryGetValue(target, out var hw))
-        {
-            var (prefill, decode) = Roofline.Block(parent, shape, batch, spec.Scenario.Prompt, spec.Scenario.Generate, hw);
-            doc["roofline"] = new JsonObject { ["hardware"] = hw.Name, ["prefill_seconds"] = prefill, ["decode_seconds_per_token"] = decode };
-        }
         File.WriteAllText(context.Output(CostFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         foreach (var (k, v) in doc) context.Metrics[k] = v?.DeepClone();
         context.Log.WriteLine($"{context.Job.Id}: prefill {cost.PrefillSeconds * 1e3:F2} ms, decode {cost.DecodeSecondsPerToken * 1e3:F3} ms/token");
     }
+
+    /// <summary>What the costs describe, as the report and the model card name it.</summary>
+    public static string CostModel(PipelineSpec spec) => spec.Scenario.Target is { } target
+        ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
+        : $"block costs measured on {ComputeDevice.Name(ComputeDevice.CostKind(spec))} (eager TorchSharp), added up";
 
     public static MeasuredCost Read(string jobDirectory) =>
         JsonSerializer.Deserialize<MeasuredCost>(File.ReadAllText(Path.Combine(jobDirectory, CostFile)), PuzzleJson.Options)!;

@@ -22,6 +22,9 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         CheckOutput(spec.Pack, "feed", spec.Pack.Feed);
         new ShipRules(map, errors).Check(spec);
         CheckOutput(spec.Executor.Slurm, "store", spec.Executor.Slurm.Store);
+        if (spec.Scenario.Target is { } target && !Cost.Hardware.Known.ContainsKey(target))
+            errors.Add(map.At(spec.Scenario, "target"),
+                $"scenario.target '{target}' is not a hardware with a known data sheet; known: {string.Join(", ", Cost.Hardware.Known.Keys)}");
     }
 
     void CheckParent(ParentSpec parent)
