@@ -5,6 +5,7 @@ using Puzzle.Engine.Runtime;
 TorchRuntime.EnsureLoaded();
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
+    ["costs"] = CostBenchmarks.Run,
     ["foundation"] = FoundationBenchmarks.Run,
     ["frontends"] = FrontEndBenchmarks.Run,
     ["library"] = LibraryBenchmarks.Run,

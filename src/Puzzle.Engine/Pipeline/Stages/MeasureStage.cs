@@ -18,7 +18,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class MeasureStage : Stage
 {
     public override string Name => "Measure";
-    public override int Version => 3; // 3: scenario.target gives roofline costs instead of timings
+    public override int Version => 4; // 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
@@ -95,7 +95,7 @@ public sealed class MeasureStage : Stage
         {
             TorchSharp.torch.manual_seed(0);
             var device = context.CostDevice;
-            if (shape is not null) cost = CostMeter.Block(parent, shape, spec.Scenario, batch, device);
+            if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, spec.Scenario, batch, Depth(parent), device);
             else if (kind == "head") cost = CostMeter.Head(parent, spec.Scenario, batch, device);
             else
             {
@@ -113,10 +113,14 @@ public sealed class MeasureStage : Stage
         context.Log.WriteLine($"{context.Job.Id}: prefill {cost.PrefillSeconds * 1e3:F2} ms, decode {cost.DecodeSecondsPerToken * 1e3:F3} ms/token");
     }
 
+    /// <summary>How many blocks of one shape a block's timing model has: the parent's depth, at most 8 (a few layers
+    /// already stream their weights from memory; more only lengthen the measurement).</summary>
+    public static int Depth(ModelConfig parent) => Math.Min(parent.NumLayers, 8);
+
     /// <summary>What the costs describe, as the report and the model card name it.</summary>
     public static string CostModel(PipelineSpec spec) => spec.Scenario.Target is { } target
         ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
-        : $"block costs measured on {ComputeDevice.Name(ComputeDevice.CostKind(spec))} (eager TorchSharp), added up";
+        : $"block costs measured on {ComputeDevice.Name(ComputeDevice.CostKind(spec))} (eager TorchSharp, each shape inside a model of its own depth), added up";
 
     public static MeasuredCost Read(string jobDirectory) =>
         JsonSerializer.Deserialize<MeasuredCost>(File.ReadAllText(Path.Combine(jobDirectory, CostFile)), PuzzleJson.Options)!;
