@@ -15,8 +15,9 @@ public static class Reproducibility
         var notes = new List<string>();
         if (stages.Contains("Measure"))
             notes.Add("Measure: latencies are wall-clock measurements and differ on every run. Search picks by them, so where two " +
-                      "architectures cost nearly the same a rebuild may pick the other; with the same Measure entries (a shared store) " +
-                      "the search, the child and its weights are bit-identical.");
+                      "architectures cost nearly the same a rebuild may pick the other" +
+                      (spec.Search.VerifyRounds > 0 && spec.Scenario.Target is null ? ", and its closed loop times the child it chooses" : "") +
+                      "; with the same Measure and Search entries (a shared store) the child and its weights are bit-identical.");
         if (stages.Contains("Evaluate"))
             notes.Add("Evaluate: prefill and decode tokens/s are measurements; report.json, provenance metrics and the model card quote " +
                       "them, so those files (and the package's bytes) differ on a rebuild while the weights do not.");

@@ -30,6 +30,10 @@ public static class ReportTable
         text.AppendLine($"{report["pipeline"]}: parent, children and baselines on held-out text; speed in the scenario " +
                         $"(batch {report["scenario"]!["batch"]}, prompt {report["scenario"]!["prompt"]}, generate {report["scenario"]!["generate"]}, {report["scenario"]!["device"]})");
         if (report["scenario"]!["cost_model"] is { } costModel) text.AppendLine($"predicted speedups: {costModel}");
+        if (report["closed_loop"]?["rounds"] is JsonArray { Count: > 0 } rounds)
+            text.AppendLine($"closed loop: the search timed its child {rounds.Count} time{(rounds.Count == 1 ? "" : "s")}: " +
+                            string.Join(", ", rounds.Select(r => $"{(double)r!["measured_speedup"]!:0.00}x")) +
+                            ((bool?)report["closed_loop"]!["met"] == true ? " (meets the time constraints as measured)" : " (still short of a time constraint)"));
         foreach (var r in rows)
             text.AppendLine(r[2].StartsWith("skipped", StringComparison.Ordinal)
                 ? $"{r[0].PadRight(widths[0])}  {r[1].PadRight(widths[1])}  {r[2]}"

@@ -63,11 +63,12 @@ public class ShipPipelineTests
         Assert.True(again.Exit == 0, again.Out + again.Err);
         Assert.Contains(" 0 ran,", again.Out);
 
-        // a rebuild from an empty store (at the same place), sharing only the measurements, scheduled differently
+        // a rebuild from an empty store (at the same place), sharing only the measurements, scheduled differently: the
+        // Measure jobs' costs and the Search jobs, whose closed loop times the child it chooses
         var a = Manifests(repo.Store);
         Directory.Move(repo.Store, repo.Store + "-a");
         Directory.Delete(Path.Combine(repo.Root, "artifacts"), recursive: true);
-        foreach (var measure in a.Values.Where(m => m.Stage == "Measure"))
+        foreach (var measure in a.Values.Where(m => m.Stage is "Measure" or "Search"))
             CopyDirectory(Path.Combine(repo.Store + "-a", "cache", measure.Key[..2], measure.Key), Path.Combine(repo.Store, "cache", measure.Key[..2], measure.Key));
         // in this process, one job at a time on this process's 2 torch threads: no process per job, so another schedule too
         var rebuild = PipelineSession.Open(repo.SpecPath);

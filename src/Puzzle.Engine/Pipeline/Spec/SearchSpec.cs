@@ -25,4 +25,8 @@ public sealed record SearchSpec
     [Description("Time limit for the solver, in seconds.")]
     [Bounds(ExclusiveMinimum = 0)]
     public double TimeLimitS { get; init; } = 60;
+
+    [Description("Closed loop: the chosen child is timed whole beside the parent and, while it misses a time constraint as measured, that constraint is tightened by the cost model's observed error and the search solves again, for at most this many timings. 0 trusts the cost model. Not done with scenario.target (hardware that is not here cannot be timed). Builds the parent and a child on the cost device at once.")]
+    [Bounds(Minimum = 0, Maximum = 10)]
+    public int VerifyRounds { get; init; } = 3;
 }

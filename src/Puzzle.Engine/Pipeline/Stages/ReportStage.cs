@@ -14,7 +14,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ReportStage : Stage
 {
     public override string Name => "Report";
-    public override int Version => 5; // 5: scenario.cost_model; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 5; // 5: scenario.cost_model, the search's closed loop; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate"];
     public override string Description => "write report.json and report.html";
     public const string JsonFile = "report.json", HtmlFile = "report.html";
@@ -67,6 +67,7 @@ public sealed class ReportStage : Stage
                 ["cost_model"] = MeasureStage.CostModel(spec),
             },
             ["constraints"] = search["constraints"]!.DeepClone(),
+            ["closed_loop"] = search["closed_loop"]?.DeepClone(),
             ["models"] = models,
         };
         report["goals"] = Goals(spec, models);

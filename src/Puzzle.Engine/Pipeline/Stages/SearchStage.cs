@@ -15,8 +15,10 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class SearchStage : Stage
 {
     public override string Name => "Search";
-    public override int Version => 3; // 3: block influence from the Score jobs
+    public override int Version => 4; // 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
+    public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
     public override string Description => "choose architectures under the constraints (MIP)";
     public const string ArchitecturesFile = "architectures.json", ExplainFile = "explain.txt", ParetoFile = "pareto.json", ParetoSvg = "pareto.svg";
 
@@ -28,7 +30,8 @@ public sealed class SearchStage : Stage
             var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
             foreach (var m in planned["Measure"].Where(j => j.Id.StartsWith($"b{batch}."))) inputs["cost:" + m.Id] = m;
             var config = SpecSlice.Of(spec, "constraints", "search", "scoring.metric", "scenario.prompt", "scenario.generate", "bld.mode",
-                "evaluation.baselines", "evaluation.seed");
+                "evaluation.baselines", "evaluation.seed", "scenario.repeats", "scenario.warmup", "scenario.target");
+            Runtime.ComputeDevice.Keyed(config, Runtime.ComputeDevice.CostKind(spec)); // the closed loop times on it
             config["batch"] = batch;
             return new JobPlan(this, $"b{batch}", config, inputs);
         }).ToList();
@@ -45,7 +48,11 @@ public sealed class SearchStage : Stage
         var measuredParent = Cost($"b{batch}.parent").ScenarioSeconds(spec.Scenario.Generate);
 
         var method = spec.Search.Method;
-        var found = PuzzleSearch.Solve(problem, method, spec.Search.Solutions, spec.Search.Diversity, TimeSpan.FromSeconds(spec.Search.TimeLimitS));
+        var asSpecified = problem;
+        var loop = SearchLoop.Run(context, spec, parent, batch, problem, own,
+            p => PuzzleSearch.Solve(p, method, spec.Search.Solutions, spec.Search.Diversity, TimeSpan.FromSeconds(spec.Search.TimeLimitS)));
+        var found = loop.Found;
+        problem = loop.Problem; // the limits the loop tightened: the baselines are held to them too
         var architectures = new JsonArray();
         var explain = new System.Text.StringBuilder();
         for (var i = 0; i < found.Count; i++)
@@ -70,7 +77,7 @@ public sealed class SearchStage : Stage
         var doc = new JsonObject
         {
             ["batch"] = batch, ["method"] = method.ToString().ToLowerInvariant(),
-            ["constraints"] = new JsonArray(problem.Limits.Select(l => (JsonNode)new JsonObject { ["label"] = l.Label, ["resource"] = l.Resource, ["max"] = l.Max }).ToArray()),
+            ["constraints"] = new JsonArray(asSpecified.Limits.Select(l => (JsonNode)new JsonObject { ["label"] = l.Label, ["resource"] = l.Resource, ["max"] = l.Max }).ToArray()),
             ["parent"] = new JsonObject
             {
                 ["predicted_time_s"] = own.TimeSeconds, ["measured_time_s"] = measuredParent,
@@ -79,10 +86,11 @@ public sealed class SearchStage : Stage
             },
             ["architectures"] = architectures,
             ["baselines"] = baselines,
+            ["closed_loop"] = SearchLoop.Describe(loop, asSpecified),
         };
         File.WriteAllText(context.Output(ArchitecturesFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(context.Output(ExplainFile), explain.ToString());
-        WritePareto(context, spec, batch, problem, own);
+        WritePareto(context, spec, batch, asSpecified, own);
         context.Metrics["solutions"] = found.Count;
         context.Metrics["best_score"] = found[0].Score;
         context.Metrics["predicted_speedup"] = own.TimeSeconds / found[0].Cost(ArchitectureProblem.Time);

@@ -1,0 +1,66 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Cost;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Search;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// The Search job's closed loop (<c>search.verify_rounds</c>): times the chosen child and the parent whole, in the
+/// scenario on the cost device, alternating twice and keeping each one's fastest, and lets
+/// <see cref="ClosedLoop"/> tighten the time limits the child misses as measured.
+/// </summary>
+internal static class SearchLoop
+{
+    const int Rounds = 2;
+
+    public static LoopResult Run(JobContext context, PipelineSpec spec, ModelConfig parent, int batch, SearchProblem problem,
+        ArchitectureProblem.Totals own, Func<SearchProblem, IReadOnlyList<Architecture>> solve)
+    {
+        var rounds = spec.Search.VerifyRounds;
+        if (spec.Scenario.Target is not null && rounds > 0)
+        {
+            context.Log.WriteLine($"closed loop: skipped, the costs are the roofline of {spec.Scenario.Target}, which is not here to time");
+            rounds = 0;
+        }
+        if (rounds == 0 || !problem.Limits.Any(l => l.Resource == ArchitectureProblem.Time)) return ClosedLoop.Run(problem, solve, _ => default, _ => [], ArchitectureProblem.Time, 0);
+
+        var device = context.CostDevice;
+        using var parentModel = new CausalLM(parent, device.Device, device.DType);
+        (double, double) Measure(Architecture chosen)
+        {
+            using var child = new CausalLM(ArchitectureProblem.ToModel(parent, spec, chosen.Layers), device.Device, device.DType);
+            double c = double.PositiveInfinity, p = double.PositiveInfinity;
+            for (var r = 0; r < Rounds; r++)
+            {
+                p = Math.Min(p, CostMeter.Model(parentModel, spec.Scenario, batch, device).ScenarioSeconds(spec.Scenario.Generate));
+                c = Math.Min(c, CostMeter.Model(child, spec.Scenario, batch, device).ScenarioSeconds(spec.Scenario.Generate));
+            }
+            return (c, p);
+        }
+        var result = ClosedLoop.Run(problem, solve, Measure, p => ArchitectureProblem.Limits(spec, batch, own with { TimeSeconds = p }),
+            ArchitectureProblem.Time, rounds);
+        foreach (var r in result.Rounds)
+            context.Log.WriteLine($"closed loop, round {r.Round}: child predicted {r.PredictedSeconds * 1e3:F1} ms, measured {r.MeasuredSeconds * 1e3:F1} ms " +
+                                  $"({r.ParentMeasuredSeconds / r.MeasuredSeconds:0.00}x the parent's {r.ParentMeasuredSeconds * 1e3:F1} ms): " +
+                                  (r.Met ? "meets the constraints as measured" : "misses a time constraint as measured"));
+        return result;
+    }
+
+    /// <summary>The loop for architectures.json: every round, whether the last one met the constraints, the limits.</summary>
+    public static JsonObject Describe(LoopResult loop, SearchProblem asSpecified) => new()
+    {
+        ["rounds"] = new JsonArray(loop.Rounds.Select(r => (JsonNode)new JsonObject
+        {
+            ["round"] = r.Round,
+            ["time_limits_s"] = new JsonArray(r.TimeLimits.Select(t => (JsonNode)t).ToArray()),
+            ["predicted_time_s"] = r.PredictedSeconds, ["measured_time_s"] = r.MeasuredSeconds,
+            ["parent_measured_time_s"] = r.ParentMeasuredSeconds, ["measured_speedup"] = r.ParentMeasuredSeconds / r.MeasuredSeconds,
+            ["met"] = r.Met,
+        }).ToArray()),
+        ["met"] = loop.Rounds.Count == 0 ? null : loop.Met,
+        ["tightened"] = !loop.Problem.Limits.SequenceEqual(asSpecified.Limits),
+    };
+}

@@ -1,0 +1,61 @@
+namespace Puzzle.Engine.Search;
+
+/// <summary>One round of the closed loop: the time limits solved under, and the chosen architecture's time as the
+/// cost model predicted it and as it measured, beside the parent's measured time.</summary>
+public sealed record LoopRound(int Round, IReadOnlyList<double> TimeLimits, double PredictedSeconds, double MeasuredSeconds,
+    double ParentMeasuredSeconds, bool Met);
+
+/// <summary>What the closed loop reached: the last solve's architectures and every round.</summary>
+public sealed record LoopResult(IReadOnlyList<Architecture> Found, SearchProblem Problem, IReadOnlyList<LoopRound> Rounds)
+{
+    public bool Met => Rounds.Count == 0 || Rounds[^1].Met;
+}
+
+/// <summary>
+/// Closes the loop between the cost model and the machine. The chosen architecture is timed whole; when it misses a
+/// time limit as measured (a limit relative to the parent is judged against the parent's measured time), every
+/// missed limit is tightened by the observed error (measured / predicted time of the chosen architecture) and the
+/// problem is solved again, for at most <c>maxRounds</c> rounds. Limits are only ever tightened, and a round whose
+/// tightened problem has no solution ends the loop with the previous round's architectures.
+/// </summary>
+public static class ClosedLoop
+{
+    /// <param name="solve">solves a problem (the first architecture is the one that is timed)</param>
+    /// <param name="measure">the measured scenario time of an architecture and of the parent, timed together</param>
+    /// <param name="measuredLimits">the problem's limits as they apply to measured times, given the parent's measured
+    /// time (for a limit relative to the parent), in the order of <see cref="SearchProblem.Limits"/></param>
+    /// <param name="timeResource">the resource that is time</param>
+    public static LoopResult Run(SearchProblem problem, Func<SearchProblem, IReadOnlyList<Architecture>> solve,
+        Func<Architecture, (double Model, double Parent)> measure, Func<double, IReadOnlyList<ResourceLimit>> measuredLimits,
+        string timeResource, int maxRounds)
+    {
+        var found = solve(problem);
+        if (maxRounds < 1) return new LoopResult(found, problem, []);
+        var rounds = new List<LoopRound>();
+        for (var round = 1; ; round++)
+        {
+            var chosen = found[0];
+            var predicted = chosen.Cost(timeResource);
+            var (measured, parent) = measure(chosen);
+            var required = measuredLimits(parent);
+            if (required.Count != problem.Limits.Count) throw new ArgumentException("measuredLimits must give one limit per limit of the problem");
+            var missed = problem.Limits.Select((l, i) => l.Resource == timeResource && measured > required[i].Max * (1 + 1e-9)).ToList();
+            var met = !missed.Contains(true);
+            rounds.Add(new LoopRound(round, TimeLimits(problem, timeResource), predicted, measured, parent, met));
+            if (met || round == maxRounds) return new LoopResult(found, problem, rounds);
+
+            var error = measured / predicted;
+            var tightened = problem with
+            {
+                Limits = problem.Limits.Select((l, i) => missed[i] ? l with { Max = Math.Min(l.Max, required[i].Max / error) } : l).ToList(),
+            };
+            IReadOnlyList<Architecture> next;
+            try { next = solve(tightened); }
+            catch (SearchInfeasibleException) { return new LoopResult(found, problem, rounds); } // nothing faster to try
+            (found, problem) = (next, tightened);
+        }
+    }
+
+    static List<double> TimeLimits(SearchProblem problem, string timeResource) =>
+        problem.Limits.Where(l => l.Resource == timeResource).Select(l => l.Max).ToList();
+}

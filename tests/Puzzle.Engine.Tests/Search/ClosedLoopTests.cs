@@ -1,0 +1,76 @@
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Search;
+using SearchOption = Puzzle.Engine.Search.SearchOption; // System.IO has one too
+
+namespace Puzzle.Engine.Tests.Search;
+
+/// <summary>The closed loop with a fake timer: it re-solves under tightened limits, and stops.</summary>
+public class ClosedLoopTests
+{
+    const string Time = "time_s";
+    const double ParentTime = 6.5, Target = 1.5;
+
+    static SearchOption Option(string id, double score, double time) => new(id, score, new Dictionary<string, double> { [Time] = time }, 0);
+
+    /// <summary>Three layers; the parent's blocks cost 1 + 1 and the fixed parts 0.5: 6.5 in all.</summary>
+    static SearchProblem Problem() => new(
+        Enumerable.Range(0, 3).Select(l => new SearchLayer(l,
+            [Option($"l{l}.full", 0, 1.0), Option($"l{l}.fast", 1, 0.5), Option($"l{l}.none", 3, 0)],
+            [Option($"l{l}.ffn", 0, 1.0), Option($"l{l}.half", 0.5, 0.6), Option($"l{l}.noffn", 4, 0)])).ToList(),
+        new Dictionary<string, double> { [Time] = 0.5 },
+        [new ResourceLimit(Time, ParentTime / Target, "throughput ≥ 1.5× parent")]);
+
+    static IReadOnlyList<ResourceLimit> Measured(double parent) => [new ResourceLimit(Time, parent / Target, "throughput ≥ 1.5× parent")];
+
+    [Fact]
+    public void A_child_that_measures_slower_than_predicted_is_searched_again_under_a_limit_tightened_by_the_error()
+    {
+        var solves = 0;
+        var result = ClosedLoop.Run(Problem(), p => { solves++; return PuzzleSearch.Solve(p, SearchMethod.Mip); },
+            a => (a.Cost(Time) * 1.2, ParentTime), Measured, Time, maxRounds: 3);
+
+        Assert.Equal(2, solves);
+        Assert.Equal(2, result.Rounds.Count);
+        Assert.False(result.Rounds[0].Met);
+        Assert.True(result.Rounds[0].MeasuredSeconds > ParentTime / Target);
+        Assert.True(result.Met);
+        var tightened = Assert.Single(result.Rounds[1].TimeLimits);
+        Assert.Equal(ParentTime / Target / 1.2, tightened, 9); // the measured limit over the observed error
+        Assert.True(result.Found[0].Cost(Time) <= tightened + 1e-9);
+        Assert.True(result.Found[0].Cost(Time) * 1.2 <= ParentTime / Target + 1e-9); // meets the target as "measured"
+    }
+
+    [Fact]
+    public void A_child_that_meets_the_target_as_measured_is_kept_without_another_search()
+    {
+        var solves = 0;
+        var result = ClosedLoop.Run(Problem(), p => { solves++; return PuzzleSearch.Solve(p, SearchMethod.Mip); },
+            a => (a.Cost(Time) * 0.9, ParentTime), Measured, Time, maxRounds: 3);
+        Assert.Equal(1, solves);
+        Assert.True(Assert.Single(result.Rounds).Met);
+    }
+
+    [Fact]
+    public void A_target_the_machine_never_reaches_stops_after_the_rounds_or_when_nothing_faster_exists()
+    {
+        var solves = 0;
+        var result = ClosedLoop.Run(Problem(), p => { solves++; return PuzzleSearch.Solve(p, SearchMethod.Mip); },
+            a => (a.Cost(Time) + 5, ParentTime), Measured, Time, maxRounds: 4);
+        Assert.False(result.Met);
+        Assert.InRange(result.Rounds.Count, 1, 4);
+        Assert.All(result.Rounds, r => Assert.False(r.Met));
+        Assert.True(result.Found[0].Meets(result.Problem)); // what it returns meets the limits it was solved under
+        // the limits only ever tighten
+        var limits = result.Rounds.Select(r => r.TimeLimits[0]).ToList();
+        Assert.Equal(limits.OrderDescending(), limits);
+    }
+
+    [Fact]
+    public void No_rounds_is_one_plain_search()
+    {
+        var result = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip),
+            _ => throw new InvalidOperationException("nothing is timed"), Measured, Time, maxRounds: 0);
+        Assert.Empty(result.Rounds);
+        Assert.True(result.Met);
+    }
+}
