@@ -69,13 +69,16 @@ public sealed class ParentStage : Stage
         context.Metrics["train_tokens_per_s"] = report.TrainTokensPerSecond;
     }
 
-    /// <summary>Identifies a user's checkpoint without hashing gigabytes: config.json's bytes and every file's name and size.</summary>
+    /// <summary>
+    /// Identifies a user's checkpoint by content: config.json's bytes and every file's name and SHA-256, so a fine-tuned
+    /// checkpoint with the same shapes is another parent. A file is read once and remembered by its path, size and
+    /// times (<see cref="FileFingerprints"/>), so planning a 140 GB parent again reads nothing.
+    /// </summary>
     static string Fingerprint(string dir)
     {
         if (!File.Exists(Path.Combine(dir, HfConfig.FileName))) throw new FileNotFoundException($"{dir}: no config.json (not a Hugging Face model folder)");
         var parts = Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal)
-            .Select(f => $"{Path.GetFileName(f)}:{new FileInfo(f).Length}")
-            .Prepend(CacheStore.HashFile(Path.Combine(dir, HfConfig.FileName)));
+            .Select(f => $"{Path.GetFileName(f)}:{FileFingerprints.Sha256(f)}");
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", parts))));
     }
 }
