@@ -92,7 +92,11 @@ public static partial class StoreCollector
         }
         finally
         {
-            if (trash.IsValueCreated && Directory.Exists(trash.Value)) Directory.Delete(trash.Value, recursive: true);
+            if (trash.IsValueCreated && Directory.Exists(trash.Value))
+            {
+                Directory.Delete(trash.Value, recursive: true);
+                try { Directory.Delete(Path.GetDirectoryName(trash.Value)!); } catch (IOException) { } // another gc's trash is in it
+            }
         }
         return new Result(removed, left, kept, dryRun);
 
@@ -117,7 +121,7 @@ public static partial class StoreCollector
 
         void Remove(string path, string kind, string label)
         {
-            var bytes = Directory.Exists(path) ? StoreUsage.BytesUnder(path) : File.Exists(path) ? new FileInfo(path).Length : 0;
+            var bytes = Directory.Exists(path) ? StoreUsage.BytesUnder(path) : StoreUsage.Length(path);
             if (!dryRun)
             {
                 var target = Path.Combine(trash.Value, Guid.NewGuid().ToString("N"));

@@ -113,14 +113,20 @@ public sealed record StoreUsage(
         rows.AddRange(Areas.Select(a => new[] { a.Name, "", "", Size(a.Bytes) }));
         rows.Add(["total", "", "", Size(TotalBytes)]);
         var text = $"store {Root}\n" + Execution.StatusText.Columns(rows, rightAligned: [2, 3]);
-        return text + "(an entry that several pipelines use is listed under each; cache/ entries and total count it once)\n";
+        text += "(an entry that several pipelines use is listed under each; cache/ entries and total count it once)\n";
+        return Stages.Any(r => r.Pipeline == Unattributed)
+            ? text + $"({Unattributed}: entries that no pipeline's job history or run records name; puzzle gc removes them)\n"
+            : text;
     }
 
     /// <summary>Apparent size of every file under <paramref name="folder"/>; files that vanish meanwhile count 0.</summary>
-    public static long BytesUnder(string folder) =>
-        Directory.Exists(folder) ? Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Sum(Length) : 0;
+    public static long BytesUnder(string folder)
+    {
+        try { return Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Sum(Length); }
+        catch (DirectoryNotFoundException) { return 0; } // published or removed meanwhile by a concurrent run
+    }
 
-    static long Length(string file)
+    internal static long Length(string file)
     {
         try { return new FileInfo(file).Length; }
         catch (FileNotFoundException) { return 0; }
