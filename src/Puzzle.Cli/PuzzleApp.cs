@@ -19,6 +19,9 @@ public static class PuzzleApp
         JobCommand.Create(),
         InitCommand.Create(),
         ShowCommand.Create(),
+        LogCommand.Create(),
+        StoreCommand.Create(),
+        GcCommand.Create(),
     };
 
     /// <summary>Runs the command line; input errors print one line on stderr and return 1.</summary>

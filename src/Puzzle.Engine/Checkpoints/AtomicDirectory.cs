@@ -70,10 +70,8 @@ public static class AtomicDirectory
     /// </summary>
     public static void CleanStale(string parent, string name)
     {
-        if (!Directory.Exists(parent)) return;
-        foreach (var path in Directory.EnumerateFileSystemEntries(parent))
+        foreach (var path in Stale(parent, name))
         {
-            if (WriterOf(Path.GetFileName(path), name) is not { } pid || IsAlive(pid)) continue;
             try
             {
                 if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
@@ -84,8 +82,25 @@ public static class AtomicDirectory
         }
     }
 
-    static int? WriterOf(string entry, string name)
+    /// <summary>
+    /// Staging entries in <paramref name="parent"/> whose writer process is gone: siblings of <paramref name="name"/>,
+    /// or of any name when it is null (what <c>puzzle gc</c> sweeps).
+    /// </summary>
+    public static IEnumerable<string> Stale(string parent, string? name = null)
     {
+        if (!Directory.Exists(parent)) return [];
+        return Directory.EnumerateFileSystemEntries(parent)
+            .Where(path => WriterOf(Path.GetFileName(path), name) is { } pid && !IsAlive(pid))
+            .ToList();
+    }
+
+    static readonly System.Text.RegularExpressions.Regex AnyStaging =
+        new(@"^(\..+\.(tmp|old)-(?<pid>\d+)-[0-9a-f]{32}|.+\.tmp-(?<pid>\d+))$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    static int? WriterOf(string entry, string? name)
+    {
+        if (name is null)
+            return AnyStaging.Match(entry) is { Success: true } m && int.TryParse(m.Groups["pid"].Value, out var any) ? any : null;
         foreach (var prefix in new[] { $".{name}.tmp-", $".{name}.old-", $"{name}.tmp-" })
         {
             if (!entry.StartsWith(prefix, StringComparison.Ordinal)) continue;

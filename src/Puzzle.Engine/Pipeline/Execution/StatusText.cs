@@ -49,12 +49,14 @@ public static class StatusText
         return input + string.Join(", ", stages);
     }
 
-    static string Columns(List<string[]> rows)
+    /// <param name="rightAligned">columns of numbers, padded on the left so their digits line up</param>
+    internal static string Columns(List<string[]> rows, IReadOnlyCollection<int>? rightAligned = null)
     {
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         var text = new System.Text.StringBuilder();
         foreach (var row in rows)
-            text.AppendLine(string.Join("  ", row.Select((cell, c) => c == row.Length - 1 ? cell : cell.PadRight(widths[c]))).TrimEnd());
+            text.AppendLine(string.Join("  ", row.Select((cell, c) =>
+                rightAligned?.Contains(c) == true ? cell.PadLeft(widths[c]) : c == row.Length - 1 ? cell : cell.PadRight(widths[c]))).TrimEnd());
         return text.ToString();
     }
 }

@@ -56,7 +56,13 @@ public sealed class PipelineGraph
         Jobs[StageNamed(stage).Name].FirstOrDefault(j => j.Id == id)
         ?? throw new ArgumentException($"stage {StageNamed(stage).Name} has no job '{id}'; its jobs: " +
                                        string.Join(", ", Jobs[StageNamed(stage).Name].Select(j => j.Id).Take(12)) +
-                                       (Jobs[StageNamed(stage).Name].Count > 12 ? $", ... ({Jobs[StageNamed(stage).Name].Count} in all)" : ""));
+                                       (Jobs[StageNamed(stage).Name].Count > 12 ? $", ... ({Jobs[StageNamed(stage).Name].Count} in all)" : "") +
+                                       JobDidYouMean(StageNamed(stage).Name, id));
+
+    string JobDidYouMean(string stage, string id) =>
+        Pipeline.Spec.Internal.SpecNames.Suggest(id, Jobs[stage].Select(j => j.Id.ToLowerInvariant())) is { } close
+            ? $" (did you mean '{stage}/{Jobs[stage].First(j => j.Id.Equals(close, StringComparison.OrdinalIgnoreCase)).Id}'?)"
+            : "";
 
     /// <summary>The target stage's jobs and everything they transitively read, inputs before readers.</summary>
     public IReadOnlyList<JobPlan> JobsFor(string? target)

@@ -1,0 +1,182 @@
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Puzzle.Engine.Checkpoints;
+
+namespace Puzzle.Engine.Pipeline.Cache;
+
+/// <summary>
+/// <c>puzzle gc</c>: frees what no given pipeline's current graph reaches. Removed are cache entries whose key is not
+/// reachable, resume folders of such keys, staging folders in <c>tmp/</c> that no live job builds in, and staging
+/// leftovers (<c>.NAME.tmp-PID-…</c>) of dead processes in <c>logs/</c>, <c>history/</c> and <c>runs/</c>.
+/// Safe beside a running pipeline: an entry, resume folder or staging folder is removed only under its key's lock
+/// (<see cref="CacheStore.TryLock"/>), so nothing a job is writing or waiting on goes; what is locked is reported as busy.
+/// A removal is one rename into <c>trash/</c> followed by the delete, so no reader ever sees a half-removed entry.
+/// Lock files stay: deleting one races with a process waiting on it (see <see cref="CacheStore.Lock"/>), and they are empty.
+/// </summary>
+public static partial class StoreCollector
+{
+    /// <summary>One thing removed (or, in a dry run, that would be): kind is entry, resume or temporary.</summary>
+    public sealed record Freed(string Kind, string Path, string Label, long Bytes);
+
+    /// <summary>What was left although unreachable, and why (locked by a job, or a fresh temporary of unknown origin).</summary>
+    public sealed record Busy(string Path, string Why);
+
+    public sealed record Result(IReadOnlyList<Freed> Removed, IReadOnlyList<Busy> Left, int KeptEntries, bool DryRun)
+    {
+        public long Bytes => Removed.Sum(r => r.Bytes);
+
+        public string ToText(bool verbose = false)
+        {
+            var text = new StringBuilder();
+            if (verbose)
+                foreach (var r in Removed) text.AppendLine($"{(DryRun ? "would remove" : "removed")} {r.Kind} {r.Label}  {StoreUsage.Human(r.Bytes)}  {r.Path}");
+            string Count(string kind, string one, string many)
+            {
+                var items = Removed.Where(r => r.Kind == kind).ToList();
+                return $"{items.Count} {(items.Count == 1 ? one : many)} ({StoreUsage.Human(items.Sum(r => r.Bytes))})";
+            }
+            text.AppendLine($"{(DryRun ? "would remove" : "removed")} {Count("entry", "cache entry", "cache entries")}, " +
+                            $"{Count("resume", "resume folder", "resume folders")}, {Count("temporary", "temporary", "temporaries")}: " +
+                            $"{StoreUsage.Human(Bytes)} ({Bytes.ToString(CultureInfo.InvariantCulture)} bytes) {(DryRun ? "would be freed" : "freed")}");
+            text.AppendLine($"kept {KeptEntries} reachable cache {(KeptEntries == 1 ? "entry" : "entries")}");
+            foreach (var b in Left) text.AppendLine($"left {b.Path}: {b.Why}");
+            if (DryRun) text.AppendLine("dry run: nothing was removed");
+            return text.ToString();
+        }
+    }
+
+    [GeneratedRegex("^[0-9a-f]{64}$")] private static partial Regex KeyName();
+    [GeneratedRegex("^(?<prefix>[0-9a-f]{16})-[0-9a-f]{32}$")] private static partial Regex StagingName();
+
+    /// <summary>A temporary in <c>tmp/</c> that no known writer names is left alone for this long (as a run's own cleanup does).</summary>
+    public static readonly TimeSpan UnknownTemporaryAge = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Collects the store the sessions share, keeping every job key their graphs plan now (what <c>status</c> checks).
+    /// Refuses no sessions (that would remove everything) and sessions on different stores.
+    /// </summary>
+    public static Result Collect(IReadOnlyList<PipelineSession> sessions, bool dryRun)
+    {
+        if (sessions.Count == 0)
+            throw new ArgumentException("gc needs the pipeline specs whose entries to keep (puzzle gc pipelines/a.yaml ...): with none it would remove every entry");
+        var stores = sessions.Select(s => s.Store.Root).Distinct().ToList();
+        if (stores.Count > 1)
+            throw new ArgumentException($"the specs use different stores ({string.Join(", ", stores)}): pass --store DIR to name the one to collect");
+        var reachable = sessions.SelectMany(s => s.Graph.JobsFor(null)).Select(j => j.Key).ToHashSet(StringComparer.Ordinal);
+        return Collect(sessions[0].Store, reachable, dryRun);
+    }
+
+    /// <param name="reachable">every job key of the pipelines to keep</param>
+    public static Result Collect(CacheStore store, IReadOnlySet<string> reachable, bool dryRun)
+    {
+        var removed = new List<Freed>();
+        var left = new List<Busy>();
+        var kept = 0;
+        var trash = new Lazy<string>(() => NewTrash(store.Root));
+        try
+        {
+            var cache = Path.Combine(store.Root, "cache");
+            foreach (var dir in Directory.Exists(cache) ? Directory.EnumerateDirectories(cache).SelectMany(Directory.EnumerateDirectories).ToList() : [])
+            {
+                var name = Path.GetFileName(dir);
+                if (reachable.Contains(name)) { kept++; continue; }
+                var manifest = JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName));
+                UnderLock(KeyName().IsMatch(name) ? [name] : [], dir, "entry", manifest is null ? "(incomplete)" : $"{manifest.Stage}/{manifest.Job}");
+            }
+            var resume = Path.Combine(store.Root, "resume");
+            foreach (var dir in Directory.Exists(resume) ? Directory.EnumerateDirectories(resume).ToList() : [])
+                if (!reachable.Contains(Path.GetFileName(dir)))
+                    UnderLock(KeyName().IsMatch(Path.GetFileName(dir)) ? [Path.GetFileName(dir)] : [], dir, "resume", Path.GetFileName(dir));
+            Temporaries();
+        }
+        finally
+        {
+            if (trash.IsValueCreated && Directory.Exists(trash.Value))
+            {
+                Directory.Delete(trash.Value, recursive: true);
+                try { Directory.Delete(Path.GetDirectoryName(trash.Value)!); } catch (IOException) { } // another gc's trash is in it
+            }
+        }
+        return new Result(removed, left, kept, dryRun);
+
+        // takes every lock in keys (without waiting), then removes path; a held lock means a job uses it: leave it
+        void UnderLock(IReadOnlyList<string> keys, string path, string kind, string label)
+        {
+            var held = new List<IDisposable>();
+            try
+            {
+                foreach (var key in keys)
+                {
+                    if (store.TryLock(key) is { } l) held.Add(l);
+                    else { left.Add(new Busy(path, $"locked by a running job ({key[..12]}); run gc again when it is done")); return; }
+                }
+                Remove(path, kind, label);
+            }
+            finally
+            {
+                foreach (var l in held) l.Dispose();
+            }
+        }
+
+        void Remove(string path, string kind, string label)
+        {
+            var bytes = Directory.Exists(path) ? StoreUsage.BytesUnder(path) : StoreUsage.Length(path);
+            if (!dryRun)
+            {
+                var target = Path.Combine(trash.Value, Guid.NewGuid().ToString("N"));
+                try
+                {
+                    if (Directory.Exists(path)) Directory.Move(path, target);
+                    else File.Move(path, target);
+                }
+                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { return; } // another cleaner took it
+                if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+                else File.Delete(target);
+            }
+            removed.Add(new Freed(kind, path, label, bytes));
+        }
+
+        void Temporaries()
+        {
+            var locks = Path.Combine(store.Root, "locks");
+            var tmp = Path.Combine(store.Root, "tmp");
+            foreach (var path in Directory.Exists(tmp) ? Directory.EnumerateFileSystemEntries(tmp).ToList() : [])
+            {
+                var name = Path.GetFileName(path);
+                if (StagingName().Match(name) is { Success: true } staging)
+                {
+                    // a job builds in tmp/KEY16-GUID while it holds KEY's lock: free only when no key with that prefix is locked
+                    var keys = Directory.Exists(locks)
+                        ? Directory.EnumerateFiles(locks, staging.Groups["prefix"].Value + "*.lock").Select(Path.GetFileNameWithoutExtension).OfType<string>().ToList()
+                        : [];
+                    UnderLock(keys, path, "temporary", "tmp/" + name);
+                }
+                else if (name.StartsWith("broken-", StringComparison.Ordinal)) Remove(path, "temporary", "tmp/" + name); // set aside by Publish, never read again
+                else if (DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > UnknownTemporaryAge) Remove(path, "temporary", "tmp/" + name);
+                else left.Add(new Busy(path, $"a temporary younger than {UnknownTemporaryAge.TotalHours:0} h that no job's lock accounts for"));
+            }
+            // a killed gc's trash (top level only: what is inside was already removed from the store)
+            foreach (var stale in AtomicDirectory.Stale(Path.Combine(store.Root, "trash")))
+                Remove(stale, "temporary", Path.GetRelativePath(store.Root, stale));
+            foreach (var area in new[] { "logs", "history", "runs" })
+            {
+                var root = Path.Combine(store.Root, area);
+                if (!Directory.Exists(root)) continue;
+                foreach (var folder in Directory.EnumerateDirectories(root, "*", SearchOption.AllDirectories).Prepend(root).ToList())
+                    foreach (var stale in AtomicDirectory.Stale(folder))
+                        Remove(stale, "temporary", Path.GetRelativePath(store.Root, stale));
+            }
+        }
+    }
+
+    /// <summary>This process's trash folder: named as a staging folder, so a killed gc's trash is swept by the next gc.</summary>
+    static string NewTrash(string root)
+    {
+        var parent = Path.Combine(root, "trash");
+        Directory.CreateDirectory(parent);
+        var path = Path.Combine(parent, AtomicDirectory.StagingName("gc", "tmp"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+}
