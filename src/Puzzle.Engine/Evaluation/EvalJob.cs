@@ -6,11 +6,21 @@ using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Evaluation;
 
+/// <param name="Data">held-out text for LM metrics (may be empty when <paramref name="Tasks"/> is not)</param>
 /// <param name="Device">where to evaluate (default: the CPU in float32)</param>
+/// <param name="Tasks">multiple-choice task files (JSON lines, see <see cref="Tasks.ChoiceTaskFile"/>)</param>
 public sealed record EvalRequest(string Model, string? Teacher, IReadOnlyList<string> Data, int SeqLen = 256, int Batch = 8, int? MaxSequences = null,
-    ComputeDevice? Device = null);
+    ComputeDevice? Device = null, IReadOnlyList<string>? Tasks = null);
 
-public sealed record EvalResult(EvalRequest Request, int SeqLen, LmMetrics Metrics);
+/// <param name="Metrics">LM metrics on the request's data; null when it named none</param>
+public sealed record EvalResult(EvalRequest Request, int SeqLen, LmMetrics? Metrics, IReadOnlyList<TaskResult> Tasks);
+
+/// <summary>A model's score on one task, with the teacher's where one was given; retention = accuracy / the teacher's.</summary>
+public sealed record TaskResult(Tasks.TaskScore Model, Tasks.TaskScore? Teacher)
+{
+    public double? Retention => Teacher is { Accuracy: > 0 } t ? Model.Accuracy / t.Accuracy : null;
+    public double? RetentionNorm => Teacher is { AccuracyNorm: > 0 } t ? Model.AccuracyNorm / t.AccuracyNorm : null;
+}
 
 /// <summary>Evaluates a Hugging Face model folder on held-out text, optionally against a teacher.</summary>
 public static class EvalJob
@@ -20,6 +30,9 @@ public static class EvalJob
         if (request.SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {request.SeqLen}");
         if (request.Batch < 1) throw new ArgumentException($"--batch must be at least 1, got {request.Batch}");
         if (request.MaxSequences is < 1) throw new ArgumentException($"--max-sequences must be at least 1, got {request.MaxSequences}");
+        var taskFiles = request.Tasks ?? [];
+        if (request.Data.Count == 0 && taskFiles.Count == 0) throw new ArgumentException("give held-out text (--data), a task file (--task), or both");
+        var tasks = taskFiles.Select(Tasks.ChoiceTaskFile.Read).ToList(); // a bad line fails here, before any model loads
         var device = request.Device ?? ComputeDevice.Cpu;
         using var model = Load(request.Model, device);
         using var teacher = request.Teacher is null ? null : Load(request.Teacher, device);
@@ -29,6 +42,14 @@ public static class EvalJob
         if (teacher is not null && File.Exists(Path.Combine(request.Teacher!, "tokenizer.json")) &&
             Tokenizer.HashFile(Path.Combine(request.Teacher!, "tokenizer.json")) != tokenizer.Sha256)
             throw new InvalidDataException($"{request.Teacher}: the teacher's tokenizer.json differs from the model's; KL needs the same vocabulary");
+
+        var scores = tasks.Select(t =>
+        {
+            log?.Invoke($"eval: task {t.Name}, {t.Examples.Count:N0} questions from {t.Source}");
+            return new TaskResult(Tasks.ChoiceScorer.Score(model, tokenizer, t, request.Batch),
+                teacher is null ? null : Tasks.ChoiceScorer.Score(teacher, tokenizer, t, request.Batch));
+        }).ToList();
+        if (request.Data.Count == 0) return new EvalResult(request, request.SeqLen, null, scores);
 
         string? scratch = null;
         try
@@ -49,7 +70,7 @@ public static class EvalJob
             var count = Math.Min(data.Count, request.MaxSequences ?? long.MaxValue);
             log?.Invoke($"eval: {count:N0} windows of {data.SeqLen} tokens from {string.Join(", ", request.Data)}");
             var batches = data.Leading(count, request.Batch).Select(data.GetBatch);
-            return new EvalResult(request, data.SeqLen, Evaluator.Evaluate(model, batches, teacher));
+            return new EvalResult(request, data.SeqLen, Evaluator.Evaluate(model, batches, teacher), scores);
         }
         finally
         {
