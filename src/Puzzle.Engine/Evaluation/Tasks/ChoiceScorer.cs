@@ -24,16 +24,23 @@ public static class ChoiceScorer
         foreach (var (e, i) in task.Examples.Select((e, i) => (e, i)))
             foreach (var choice in e.Choices)
                 requests.Add(Encode(tokenizer, e.Context, choice, $"{task.Source}: example {i + 1}"));
-        var ll = LogLikelihoods(model, requests, batch, progress);
+        return Summarise(task, LogLikelihoods(model, requests, batch, progress));
+    }
+
+    /// <summary>acc and acc_norm from each choice's summed log-likelihood, in the task's order (ties go to the first choice).</summary>
+    public static TaskScore Summarise(ChoiceTask task, IReadOnlyList<double> logLikelihoods)
+    {
+        var expected = task.Examples.Sum(e => e.Choices.Count);
+        if (logLikelihoods.Count != expected)
+            throw new ArgumentException($"{task.Name}: {logLikelihoods.Count} log-likelihoods for {expected} choices");
         int correct = 0, correctNorm = 0, at = 0;
         foreach (var e in task.Examples)
         {
-            var scores = ll.AsSpan(at, e.Choices.Count);
             int best = 0, bestNorm = 0;
-            for (var c = 1; c < scores.Length; c++)
+            for (var c = 1; c < e.Choices.Count; c++)
             {
-                if (scores[c] > scores[best]) best = c;
-                if (scores[c] / e.Choices[c].Length > scores[bestNorm] / e.Choices[bestNorm].Length) bestNorm = c;
+                if (logLikelihoods[at + c] > logLikelihoods[at + best]) best = c;
+                if (logLikelihoods[at + c] / e.Choices[c].Length > logLikelihoods[at + bestNorm] / e.Choices[bestNorm].Length) bestNorm = c;
             }
             if (best == e.Gold) correct++;
             if (bestNorm == e.Gold) correctNorm++;
