@@ -45,6 +45,18 @@ public class FrontEndTests
             foreach (var field in new[] { "predicted", "prefill", "decode" })
                 Assert.True(m.GetProperty("speedup").GetProperty(field).GetDouble() > 0, $"{name}.speedup.{field}");
         }
+        // the task made from held-out text: every model answers it, the parent above chance, retention against the parent's accuracy
+        foreach (var (name, m) in models)
+        {
+            var task = Assert.Single(m.GetProperty("tasks").EnumerateArray());
+            Assert.Equal("heldout-next-span", task.GetProperty("name").GetString());
+            Assert.True(task.GetProperty("examples").GetInt32() >= 100, $"{name}: {task}");
+            Assert.InRange(task.GetProperty("accuracy_norm").GetDouble(), 0, 1);
+            Assert.Equal(task.GetProperty("accuracy").GetDouble() / models["parent"].GetProperty("tasks")[0].GetProperty("accuracy").GetDouble(),
+                task.GetProperty("retention").GetDouble(), 9);
+        }
+        Assert.True(models["parent"].GetProperty("tasks")[0].GetProperty("accuracy").GetDouble() > 0.25, models["parent"].ToString()); // chance is 1/4
+        Assert.True(models["child1"].GetProperty("tasks")[0].GetProperty("retention").GetDouble() > 0, models["child1"].ToString());
         // the constraints ask for 1.3x: the child is measurably faster than the parent
         Assert.True(models["child1"].GetProperty("speedup").GetProperty("predicted").GetDouble() >= 1.3 - 1e-9);
         Assert.True(models["child1"].GetProperty("speedup").GetProperty("scenario").GetDouble() > 1, models["child1"].ToString());
