@@ -52,6 +52,8 @@ public static class EvalCommand
 
     static void Print(EvalResult r)
     {
+        // a console over today's Console.Out: AnsiConsole's static one keeps the writer it first saw
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         if (r.Metrics is { } m)
         {
             var table = new Table().AddColumns("metric", "value");
@@ -61,7 +63,7 @@ public static class EvalCommand
             table.AddRow("top-1 accuracy", m.Top1.ToString("P2"));
             if (m.Kl is { } kl) table.AddRow("KL(teacher ‖ model)", kl.ToString("F4"));
             if (m.Agreement is { } agree) table.AddRow("top-1 agreement", agree.ToString("P2"));
-            AnsiConsole.Write(table);
+            console.Write(table);
         }
         if (r.Tasks.Count == 0) return;
         var tasks = new Table().AddColumns("task", "questions", "chance", "acc", "acc_norm (per char)");
@@ -73,7 +75,7 @@ public static class EvalCommand
             if (teacher) cells.AddRange([t.Teacher?.Accuracy.ToString("P2") ?? "", t.Teacher?.AccuracyNorm.ToString("P2") ?? "", t.Retention?.ToString("P1") ?? "–"]);
             tasks.AddRow(cells.ToArray());
         }
-        AnsiConsole.Write(tasks);
+        console.Write(tasks);
     }
 
     static void WriteJson(string path, EvalResult r)
