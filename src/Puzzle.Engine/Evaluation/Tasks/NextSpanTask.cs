@@ -25,6 +25,8 @@ public static class NextSpanTask
     public const string Name = "heldout-next-span";
     /// <summary>Words the context keeps at least, beside the span.</summary>
     const int MinContextWords = 8;
+    /// <summary>Passages decoded per question asked: the questions' own and a pool the distractors are drawn from.</summary>
+    const int PoolPerExample = 4;
     static readonly Regex Word = new(@"\S+", RegexOptions.CultureInvariant);
 
     /// <param name="sequences">the held-out sequences to draw from, in the order questions are made</param>
@@ -33,7 +35,9 @@ public static class NextSpanTask
         if (options.Choices < 2) throw new ArgumentOutOfRangeException(nameof(options), options.Choices, "a question needs at least two choices");
         if (options.SpanWords < 1) throw new ArgumentOutOfRangeException(nameof(options), options.SpanWords, "a span needs at least one word");
         var texts = sequences.Select(i => Usable(tokenizer.Decode(LastDocument(data.ReadSequence(i), data.Manifest.Tokenizer.BosId)), options.SpanWords))
-            .Where(t => t is not null).Select(t => t!.Value).ToList();
+            .Where(t => t is not null).Select(t => t!.Value)
+            .Take(PoolPerExample * options.Examples + options.Choices) // a large held-out split is not decoded whole
+            .ToList();
         var examples = new List<ChoiceExample>();
         if (texts.Count < options.Choices) return new ChoiceTask(Name, source, examples);
         var random = new SplitMix(options.Seed);
