@@ -6,12 +6,22 @@ using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Evaluation;
 
+/// <param name="Data">held-out text for LM metrics (may be empty when <paramref name="Tasks"/> is not)</param>
 /// <param name="Device">where to evaluate (default: the CPU in float32)</param>
+/// <param name="Tasks">multiple-choice task files (JSON lines, see <see cref="Tasks.ChoiceTaskFile"/>)</param>
 public sealed record EvalRequest(string Model, string? Teacher, IReadOnlyList<string> Data, int SeqLen = 256, int Batch = 8, int? MaxSequences = null,
-    ComputeDevice? Device = null);
+    ComputeDevice? Device = null, IReadOnlyList<string>? Tasks = null);
 
+/// <param name="Metrics">LM metrics on the request's data; null when it named none</param>
 /// <param name="ShortWindowTokens">tokens of a last window shorter than <c>SeqLen + 1</c> (the text's tail), if one was evaluated</param>
-public sealed record EvalResult(EvalRequest Request, int SeqLen, LmMetrics Metrics, int? ShortWindowTokens = null);
+public sealed record EvalResult(EvalRequest Request, int SeqLen, LmMetrics? Metrics, IReadOnlyList<TaskResult> Tasks, int? ShortWindowTokens = null);
+
+/// <summary>A model's score on one task, with the teacher's where one was given; retention = accuracy / the teacher's.</summary>
+public sealed record TaskResult(Tasks.TaskScore Model, Tasks.TaskScore? Teacher)
+{
+    public double? Retention => Teacher is { Accuracy: > 0 } t ? Model.Accuracy / t.Accuracy : null;
+    public double? RetentionNorm => Teacher is { AccuracyNorm: > 0 } t ? Model.AccuracyNorm / t.AccuracyNorm : null;
+}
 
 /// <summary>Evaluates a Hugging Face model folder on held-out text, optionally against a teacher.</summary>
 public static class EvalJob
@@ -21,6 +31,9 @@ public static class EvalJob
         if (request.SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {request.SeqLen}");
         if (request.Batch < 1) throw new ArgumentException($"--batch must be at least 1, got {request.Batch}");
         if (request.MaxSequences is < 1) throw new ArgumentException($"--max-sequences must be at least 1, got {request.MaxSequences}");
+        var taskFiles = request.Tasks ?? [];
+        if (request.Data.Count == 0 && taskFiles.Count == 0) throw new ArgumentException("give held-out text (--data), a task file (--task), or both");
+        var tasks = taskFiles.Select(Tasks.ChoiceTaskFile.Read).ToList(); // a bad line fails here, before any model loads
         var device = request.Device ?? ComputeDevice.Cpu;
         using var model = Load(request.Model, device);
         using var teacher = request.Teacher is null ? null : Load(request.Teacher, device);
@@ -31,6 +44,14 @@ public static class EvalJob
             Tokenizer.HashFile(Path.Combine(request.Teacher!, "tokenizer.json")) != tokenizer.Sha256)
             throw new InvalidDataException($"{request.Teacher}: the teacher's tokenizer.json differs from the model's; KL needs the same vocabulary");
 
+        var scores = tasks.Select(t =>
+        {
+            log?.Invoke($"eval: task {t.Name}, {t.Examples.Count:N0} questions from {t.Source}");
+            return new TaskResult(Tasks.ChoiceScorer.Score(model, tokenizer, t, request.Batch),
+                teacher is null ? null : Tasks.ChoiceScorer.Score(teacher, tokenizer, t, request.Batch));
+        }).ToList();
+        if (request.Data.Count == 0) return new EvalResult(request, request.SeqLen, null, scores);
+
         if (request.Data.Count == 1 && File.Exists(Path.Combine(request.Data[0], DatasetManifest.FileName)))
         {
             using var data = TokenDataset.Open(request.Data[0], DataSplit.Heldout);
@@ -38,7 +59,7 @@ public static class EvalJob
             var count = Math.Min(data.Count, request.MaxSequences ?? long.MaxValue);
             log?.Invoke($"eval: {count:N0} windows of {data.SeqLen} tokens from {request.Data[0]}");
             var batches = data.Leading(count, request.Batch).Select(data.GetBatch);
-            return new EvalResult(request, data.SeqLen, Evaluator.Evaluate(model, batches, teacher));
+            return new EvalResult(request, data.SeqLen, Evaluator.Evaluate(model, batches, teacher), scores);
         }
         var files = InputFiles.Resolve(request.Data);
         var windows = new TextWindows(tokenizer, files, request.SeqLen);
@@ -48,7 +69,7 @@ public static class EvalJob
             throw new InvalidDataException($"{string.Join(", ", request.Data)}: the text gives fewer than 2 tokens, nothing to evaluate");
         if (windows.TailTokens > 0)
             log?.Invoke($"eval: the text's last {windows.TailTokens} tokens form a shorter last window (a whole one is seq_len + 1 = {request.SeqLen + 1})");
-        return new EvalResult(request, request.SeqLen, metrics, windows.TailTokens > 0 ? windows.TailTokens : null);
+        return new EvalResult(request, request.SeqLen, metrics, scores, windows.TailTokens > 0 ? windows.TailTokens : null);
     }
 
     static CausalLM Load(string directory, ComputeDevice device)

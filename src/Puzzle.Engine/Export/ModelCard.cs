@@ -36,6 +36,7 @@ public static class ModelCard
         card.AppendLine();
         Loading(card, config, nas);
         Results(card, context);
+        Tasks(card, context);
         Scenario(card, context);
         Architecture(card, config);
         card.AppendLine("## Provenance");
@@ -132,6 +133,29 @@ public static class ModelCard
         }
         card.AppendLine();
     }
+
+    /// <summary>Multiple-choice task accuracy per model, as the report has it: the measure the paper's retention is.</summary>
+    static void Tasks(StringBuilder card, ModelCardContext context)
+    {
+        var rows = context.Report.Select(e => e.Raw).ToList();
+        var names = Reporting.TaskRetention.Names(rows);
+        if (names.Count == 0) return;
+        card.AppendLine("## Multiple-choice tasks");
+        card.AppendLine();
+        card.AppendLine("Each choice scored by the summed log-likelihood of its tokens after the context: acc picks the highest sum, acc_norm the " +
+                        "highest sum per character of the choice (lm-evaluation-harness' acc and acc_norm); retention is acc relative to the parent's.");
+        card.AppendLine();
+        card.AppendLine("| model | task | questions | chance | acc | acc_norm | retention |");
+        card.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+        foreach (var e in context.Report)
+            foreach (var n in names)
+                if (Reporting.TaskRetention.Find(e.Raw, n) is { } t)
+                    card.AppendLine($"| {(e.Name == context.Model ? $"**{e.Name}** (this model)" : e.Name)} | {n} | {t["examples"]} | " +
+                                    $"{Percent(Number(t["chance"]))} | {Percent(Number(t["accuracy"]))} | {Percent(Number(t["accuracy_norm"]))} | {Percent(Number(t["retention"]))} |");
+        card.AppendLine();
+    }
+
+    static double? Number(JsonNode? n) => n is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
 
     static void Scenario(StringBuilder card, ModelCardContext context)
     {

@@ -69,6 +69,7 @@ public static class ReportHtml
                             $"<td>{F(sp["predicted"], "0.00")}x</td><td>{F(sp["prefill"], "0.00")}x</td><td>{F(sp["decode"], "0.00")}x</td><td>{F(sp["scenario"], "0.00")}x</td></tr>");
         }
         html.AppendLine("</table></div>");
+        html.Append(TaskRetention.Html(models));
 
         if (report["goals"] is JsonObject g && g["child"] is not null)
         {

@@ -38,6 +38,7 @@ public static class ReportTable
             text.AppendLine(r[2].StartsWith("skipped", StringComparison.Ordinal)
                 ? $"{r[0].PadRight(widths[0])}  {r[1].PadRight(widths[1])}  {r[2]}"
                 : string.Join("  ", r.Select((cell, c) => c < 2 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd());
+        text.Append(TaskRetention.Text(report["models"]!.AsArray().Select(m => m!.AsObject()).ToList()));
         if (report["goals"] is JsonObject g && g["child"] is not null)
             text.AppendLine($"goals for {g["child"]}: retention {P(g["retention"])} (≥ {P(g["retention_min"])}: {Yes(g["retention_met"])}), " +
                             $"measured speedup {F(g["measured_speedup"], "0.00")}x (target {F(g["speedup_target"], "0.##")}x: {Yes(g["speedup_met"])}), " +

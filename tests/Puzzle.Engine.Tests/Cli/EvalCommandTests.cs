@@ -59,6 +59,29 @@ public class EvalCommandTests
     }
 
     [Fact]
+    public void Eval_scores_a_task_file_and_against_a_teacher_gives_its_accuracy_and_retention()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["story.jsonl"],
+            "{\"query\": \"Call me Ishmael. Some years ago\", \"choices\": [\"never mind how long\", \"the whale\"], \"gold\": 0}\n" +
+            "{\"ctx\": \"It is a way I have of\", \"endings\": [\"blue\", \"driving off the spleen\", \"and\"], \"label\": 1}\n");
+        var (exit, stdout, stderr) = CliRunner.Run("eval", "--model", Fixtures.HfLlamaTiny, "--teacher", Fixtures.HfLlamaTiny,
+            "--task", dir["story.jsonl"], "--json", dir["eval.json"]);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("acc_norm", stdout);
+        var task = Assert.Single(JsonDocument.Parse(File.ReadAllText(dir["eval.json"])).RootElement.GetProperty("tasks").EnumerateArray());
+        Assert.Equal("story", task.GetProperty("name").GetString());
+        Assert.Equal(2, task.GetProperty("examples").GetInt32());
+        Assert.Equal(task.GetProperty("accuracy").GetDouble(), task.GetProperty("teacher_accuracy").GetDouble()); // the same model twice
+        if (task.GetProperty("accuracy").GetDouble() > 0) Assert.Equal(1.0, task.GetProperty("retention").GetDouble());
+
+        File.AppendAllText(dir["story.jsonl"], "{\"query\": \"q\", \"choices\": [\"a\", \"b\"], \"gold\": 5}\n");
+        var bad = CliRunner.Run("eval", "--model", Fixtures.HfLlamaTiny, "--task", dir["story.jsonl"]);
+        Assert.Equal(1, bad.Exit);
+        Assert.Contains($"{dir["story.jsonl"]}:3: field 'gold' is 5", bad.Err);
+    }
+
+    [Fact]
     public void A_missing_model_folder_is_a_clear_error()
     {
         using var dir = new TempDir();

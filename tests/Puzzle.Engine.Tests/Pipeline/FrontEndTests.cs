@@ -49,6 +49,18 @@ public class FrontEndTests
             foreach (var field in new[] { "predicted", "prefill", "decode" })
                 Assert.True(m.GetProperty("speedup").GetProperty(field).GetDouble() > 0, $"{name}.speedup.{field}");
         }
+        // the task made from held-out text: every model answers it, with retention against the parent's accuracy
+        foreach (var (name, m) in models)
+        {
+            var task = Assert.Single(m.GetProperty("tasks").EnumerateArray());
+            Assert.Equal("heldout-next-span", task.GetProperty("name").GetString());
+            Assert.True(task.GetProperty("examples").GetInt32() >= 100, $"{name}: {task}");
+            Assert.InRange(task.GetProperty("accuracy_norm").GetDouble(), 0, 1);
+            Assert.Equal(task.GetProperty("accuracy").GetDouble() / models["parent"].GetProperty("tasks")[0].GetProperty("accuracy").GetDouble(),
+                task.GetProperty("retention").GetDouble(), 9);
+        }
+        Assert.InRange(models["parent"].GetProperty("tasks")[0].GetProperty("accuracy").GetDouble(), 1e-9, 1); // the micro parent is near chance (1/4)
+        Assert.True(models["child1"].GetProperty("tasks")[0].GetProperty("retention").GetDouble() > 0, models["child1"].ToString());
         // the constraints ask for 1.3x of the predicted cost; what it measures to is a benchmark's business (speed is
         // noisy on a shared machine), so here it only has to be a measurement
         Assert.True(models["child1"].GetProperty("speedup").GetProperty("predicted").GetDouble() >= 1.3 - 1e-9);

@@ -42,7 +42,7 @@ public class ParentStageTests
         // the saved checkpoint reproduces the reported held-out numbers through `eval`'s code path
         var dataset = Path.Combine(session.Store.Find(session.Graph.Find("Data", "tokens").Key)!.Directory, DataStage.Folder);
         var again = EvalJob.Run(new EvalRequest(model, null, [dataset], Batch: 8));
-        Assert.Equal(report.Heldout.Loss, again.Metrics.Loss, 4);
-        Assert.Equal(report.Heldout.Tokens, again.Metrics.Tokens);
+        Assert.Equal(report.Heldout.Loss, again.Metrics!.Loss, 4);
+        Assert.Equal(report.Heldout.Tokens, again.Metrics!.Tokens);
     }
 }

@@ -13,12 +13,13 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>
 /// Evaluate: every model on held-out text the pipeline never trained on (the Data job's held-out split), against the
 /// parent: LM loss, top-1, KL(parent ‖ model) and top-1 agreement; and its prefill and decode speed in the spec's
-/// scenario, measured in the same process as the parent's, alternating, so the speedup is a same-run ratio.
+/// scenario, measured in the same process as the parent's, alternating, so the speedup is a same-run ratio; and its
+/// accuracy on multiple-choice tasks (<see cref="EvaluateTasks"/>).
 /// </summary>
 public sealed class EvaluateStage : Stage
 {
     public override string Name => "Evaluate";
-    public override int Version => 2; // 2: children and baselines against the parent, measured speed
+    public override int Version => 3; // 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Heal"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : Runtime.ComputeDevice.CostKind(spec);
     public override string Description => "evaluate parent, children and baselines on held-out text; measure their speed";
@@ -36,6 +37,7 @@ public sealed class EvaluateStage : Stage
                 "scenario.generate", "scenario.repeats", "scenario.warmup");
             // speed depends on where it is measured, quality on where it is computed (a CPU spec keys as before)
             config["scenario"]!["device"] = ComputeDevice.Name(ComputeDevice.CostKind(spec));
+            config["evaluation"]!["tasks"] = EvaluateTasks.Config(spec);
             return ComputeDevice.Keyed(config, spec.Device);
         }
         var jobs = new List<JobPlan> { new(this, "parent", Config(), common) };
@@ -85,6 +87,8 @@ public sealed class EvaluateStage : Stage
         json["kl"] = quality.Kl ?? 0;
         json["agreement"] = quality.Agreement ?? 1;
         json["parameters"] = (model ?? parent).ParameterCount;
+        using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, spec.BaseDirectory))
+            json["tasks"] = EvaluateTasks.Score(context, model ?? parent, tokenizer, EvaluateTasks.Load(context, heldout, tokenizer), batch: 16);
 
         // speed: the parent and the model alternate, so drift in the machine's load touches both alike
         var costs = context.CostDevice;

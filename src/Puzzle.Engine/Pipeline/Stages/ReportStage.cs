@@ -14,7 +14,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ReportStage : Stage
 {
     public override string Name => "Report";
-    public override int Version => 5; // 5: scenario.cost_model, the search's closed loop; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 6; // 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate"];
     public override string Description => "write report.json and report.html";
     public const string JsonFile = "report.json", HtmlFile = "report.html";
@@ -40,14 +40,14 @@ public sealed class ReportStage : Stage
         var search = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("search"), SearchStage.ArchitecturesFile)))!.AsObject();
         var parentEval = Read(context.Input("eval:parent"), EvaluateStage.MetricsFile);
         var parentTop1 = (double)parentEval["top1"]!;
-        var models = new JsonArray { Row(parentEval, null, parentTop1) };
+        var models = new JsonArray { Row(parentEval, null, parentTop1, parentEval) };
         var curves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
         var marks = new List<(string Label, double X, double Y)>();
         foreach (var id in HealStage.ModelIds(spec))
         {
             var heal = Read(context.Input("heal:" + id), HealStage.HealFile);
             var eval = Read(context.Input("eval:" + id), EvaluateStage.MetricsFile);
-            models.Add(Row(eval, heal, parentTop1));
+            models.Add(Row(eval, heal, parentTop1, parentEval));
             if (heal["skipped"] is null) curves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
             if (heal["architecture"] is JsonObject a && a["score"] is JsonValue score && a["predicted"]?["speedup"] is JsonValue speedup)
                 marks.Add((id, (double)speedup, (double)score));
@@ -114,7 +114,7 @@ public sealed class ReportStage : Stage
     }
 
     /// <summary>One model's row: the fields, plus what a reader needs to place it.</summary>
-    static JsonObject Row(JsonObject eval, JsonObject? heal, double parentTop1)
+    static JsonObject Row(JsonObject eval, JsonObject? heal, double parentTop1, JsonObject parentEval)
     {
         var row = new JsonObject { ["name"] = eval["name"]!.DeepClone(), ["kind"] = eval["kind"]!.DeepClone() };
         if (eval["skipped"] is { } skipped)
@@ -132,6 +132,7 @@ public sealed class ReportStage : Stage
         row["decode_tokens_per_s"] = eval["decode_tokens_per_s"]!.DeepClone();
         row["scenario_tokens_per_s"] = eval["scenario_tokens_per_s"]!.DeepClone();
         row["parameters"] = eval["parameters"]!.DeepClone();
+        row["tasks"] = TaskRetention.Rows(eval["tasks"], parentEval["tasks"]);
         row["speedup"] = new JsonObject
         {
             ["predicted"] = architecture is null ? 1.0 : architecture["predicted"]!["speedup"]!.DeepClone(),

@@ -19,6 +19,7 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         if (spec.Data is not null) CheckData(spec.Data);
         new SearchSpaceRules(map, errors).Check(spec.SearchSpace, ParentShape(spec.Parent));
         CheckLoss(spec.Gkd.Loss);
+        CheckTasks(spec.Evaluation);
         CheckOutput(spec.Pack, "feed", spec.Pack.Feed);
         new ShipRules(map, errors).Check(spec);
         CheckOutput(spec.Executor.Slurm, "store", spec.Executor.Slurm.Store);
@@ -114,6 +115,27 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
                 errors.Add(map.At(data, "train", i), $"data.train[{i}]: {e.Message}");
             }
         }
+    }
+
+    /// <summary>Task files are read whole here, so a bad line is an error (file:line and field) before anything runs.</summary>
+    void CheckTasks(EvaluationSpec evaluation)
+    {
+        for (var i = 0; i < evaluation.Tasks.Count; i++)
+        {
+            var full = Path.GetFullPath(Path.Combine(baseDirectory, evaluation.Tasks[i]));
+            try
+            {
+                Evaluation.Tasks.ChoiceTaskFile.Read(full);
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add(map.At(evaluation, "tasks", i), $"evaluation.tasks[{i}]: {e.Message}");
+            }
+        }
+        foreach (var group in evaluation.Tasks.GroupBy(Evaluation.Tasks.ChoiceTaskFile.NameOf).Where(g => g.Count() > 1))
+            errors.Add(map.At(evaluation, "tasks"), $"evaluation.tasks: {string.Join(" and ", group)} have the same task name '{group.Key}'; rename one");
+        if (evaluation.NextSpan.Examples > 0 && evaluation.Tasks.FirstOrDefault(t => Evaluation.Tasks.ChoiceTaskFile.NameOf(t) == Evaluation.Tasks.NextSpanTask.Name) is { } clash)
+            errors.Add(map.At(evaluation, "tasks"), $"evaluation.tasks: '{clash}' has the name of the task made from held-out text; rename it, or set evaluation.next_span.examples to 0");
     }
 
     void CheckLoss(GkdLoss loss)

@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Data;
+using Puzzle.Engine.Evaluation.Tasks;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Tokenization;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Evaluate's multiple-choice tasks: the spec's task files and the task made from held-out text. The held-out task is
+/// made inside each Evaluate job rather than by a stage of its own: it takes milliseconds, depends only on the Data
+/// job's output and the spec, so every job makes the same one, and each job writes it beside its metrics
+/// (<c>tasks/heldout-next-span.jsonl</c>, the file <c>puzzle eval --task</c> takes).
+/// </summary>
+public static class EvaluateTasks
+{
+    public const string Folder = "tasks";
+
+    /// <summary>What of the spec the tasks read, for the job's key: the task files by content, the held-out task's settings.</summary>
+    public static JsonObject Config(PipelineSpec spec) => new()
+    {
+        ["files"] = new JsonArray(spec.Evaluation.Tasks.Select(t => (JsonNode)new JsonObject
+        {
+            ["name"] = ChoiceTaskFile.NameOf(t),
+            ["sha256"] = CacheStore.HashFile(Path.Combine(spec.BaseDirectory, t)),
+        }).ToArray()),
+        ["next_span"] = new JsonObject
+        {
+            ["examples"] = spec.Evaluation.NextSpan.Examples, ["choices"] = spec.Evaluation.NextSpan.Choices,
+            ["span_words"] = spec.Evaluation.NextSpan.SpanWords, ["seed"] = spec.Evaluation.Seed,
+        },
+    };
+
+    /// <summary>
+    /// The held-out sequences the task is drawn from: the Data job's held-out split from its end backwards, because
+    /// Score and Calibrate check on its leading sequences (text that chose the child); where the split gains a part
+    /// kept for evaluation only, this is the one place that takes it.
+    /// </summary>
+    public static IReadOnlyList<long> EvaluationSequences(TokenDataset heldout) =>
+        Enumerable.Range(0, (int)heldout.Count).Select(i => heldout.Count - 1 - i).ToList();
+
+    /// <summary>Every task of the spec, in order: the held-out task first (when asked for), then the files.</summary>
+    public static IReadOnlyList<ChoiceTask> Load(JobContext context, TokenDataset heldout, Tokenizer tokenizer)
+    {
+        var spec = context.Spec;
+        var tasks = new List<ChoiceTask>();
+        var next = spec.Evaluation.NextSpan;
+        if (next.Examples > 0)
+        {
+            var file = context.Output(Path.Combine(Folder, NextSpanTask.Name + ".jsonl"));
+            var task = NextSpanTask.Build(heldout, EvaluationSequences(heldout), tokenizer,
+                new NextSpanOptions(next.Examples, next.Choices, next.SpanWords, (ulong)spec.Evaluation.Seed), file);
+            if (task.Examples.Count == 0)
+                context.Log.WriteLine($"{NextSpanTask.Name}: the held-out text has too few passages of {next.SpanWords + 10}+ words for a question; left out");
+            else
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                ChoiceTaskFile.Write(file, task);
+                tasks.Add(task);
+            }
+        }
+        tasks.AddRange(spec.Evaluation.Tasks.Select(t => ChoiceTaskFile.Read(Path.Combine(spec.BaseDirectory, t))));
+        return tasks;
+    }
+
+    /// <summary>The tokenizer the parent was saved with, else the one the Data job used.</summary>
+    public static Tokenizer Tokenizer(string parentDirectory, TokenDataset data, string baseDirectory)
+    {
+        var own = Path.Combine(parentDirectory, Checkpoint.TokenizerFileName);
+        if (File.Exists(own)) return Tokenization.Tokenizer.Load(own);
+        var used = data.Manifest.Tokenizer.Path;
+        return Tokenization.Tokenizer.Load(Path.IsPathRooted(used) ? used : Path.Combine(baseDirectory, used));
+    }
+
+    /// <summary>Scores <paramref name="model"/> on every task, as the metrics' <c>tasks</c> list.</summary>
+    public static JsonArray Score(JobContext context, CausalLM model, Tokenizer tokenizer, IReadOnlyList<ChoiceTask> tasks, int batch)
+    {
+        var results = new JsonArray();
+        foreach (var task in tasks)
+        {
+            var line = new Training.ProgressLine($"task {task.Name} {context.Job.Id}", task.Examples.Sum(e => e.Choices.Count), context.Log, unit: "choice");
+            var score = ChoiceScorer.Score(model, tokenizer, task, batch, (done, _) => line.Report(done, double.NaN));
+            results.Add(ToJson(score));
+            context.Log.WriteLine($"{context.Job.Id}: {task.Name}: accuracy {score.Accuracy:P1}, per character {score.AccuracyNorm:P1} " +
+                                  $"on {score.Examples} questions of {score.Choices} choices (chance {score.Chance:P0})");
+        }
+        return results;
+    }
+
+    public static JsonObject ToJson(TaskScore score) => new()
+    {
+        ["name"] = score.Name, ["examples"] = score.Examples, ["choices"] = score.Choices,
+        ["accuracy"] = score.Accuracy, ["accuracy_norm"] = score.AccuracyNorm, ["chance"] = score.Chance,
+    };
+}
