@@ -17,12 +17,54 @@ public sealed class CacheStore(string root)
     /// once the job's entry is published.</summary>
     public string ResumeDirectory(string key) => Path.Combine(Root, "resume", key);
 
-    /// <summary>The published entry for <paramref name="key"/>, or null. A folder without a valid manifest for that key is not an entry.</summary>
+    /// <summary>
+    /// The published entry for <paramref name="key"/>, or null. A folder without a valid manifest for that key is not
+    /// an entry, nor is one whose payload files are not all there at their recorded sizes (<see cref="QuickDamage"/>).
+    /// </summary>
     public CacheEntry? Find(string key)
     {
         var dir = EntryDirectory(key);
         var manifest = JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName));
-        return manifest is not null && manifest.Key == key ? new CacheEntry(dir, manifest) : null;
+        if (manifest is null || manifest.Key != key) return null;
+        var entry = new CacheEntry(dir, manifest);
+        return QuickDamage(entry) is null ? entry : null;
+    }
+
+    /// <summary>What the cheap check finds wrong with an entry (a payload file missing, or not its recorded size), or null.</summary>
+    public static string? QuickDamage(CacheEntry entry)
+    {
+        foreach (var relative in entry.Manifest.Files.Keys)
+        {
+            var file = new FileInfo(entry.File(relative));
+            if (!file.Exists) return $"{relative}: file missing";
+            if (entry.Manifest.Sizes.TryGetValue(relative, out var size) && file.Length != size)
+                return $"{relative}: {file.Length:N0} bytes, published with {size:N0}";
+        }
+        return null;
+    }
+
+    /// <summary>The damage of the entry published under <paramref name="key"/>, if a manifest for it is there: the
+    /// cheap check, then with <paramref name="full"/> every payload file's hash; null when intact or absent.</summary>
+    public string? Damage(string key, bool full)
+    {
+        var dir = EntryDirectory(key);
+        var manifest = JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName));
+        if (manifest is null || manifest.Key != key) return null;
+        var entry = new CacheEntry(dir, manifest);
+        if (QuickDamage(entry) is { } quick) return quick;
+        return full && StoreVerifier.Check(entry) is [var first, ..] ? $"{first.File}: {first.What}" : null;
+    }
+
+    /// <summary>Moves a damaged entry out of the cache into <c>ROOT/quarantine/</c> (kept for inspection, never a hit);
+    /// returns where it went, or null when another process holds the key (it is rebuilding it).</summary>
+    public string? Quarantine(string key)
+    {
+        using var held = TryLock(key);
+        if (held is null || !Directory.Exists(EntryDirectory(key))) return null;
+        var target = Path.Combine(Root, "quarantine", $"{key[..16]}-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..8]}");
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        Directory.Move(EntryDirectory(key), target);
+        return target;
     }
 
     /// <summary>A fresh private folder to build a job in.</summary>
@@ -43,13 +85,14 @@ public sealed class CacheStore(string root)
             .Where(f => f != JobManifest.FileName)
             .OrderBy(f => f, StringComparer.Ordinal)
             .ToDictionary(f => f, f => HashFile(Path.Combine(staging, f)));
-        manifest = manifest with { Files = files };
+        manifest = manifest with { Files = files, Sizes = files.Keys.ToDictionary(f => f, f => new FileInfo(Path.Combine(staging, f)).Length) };
         File.WriteAllText(Path.Combine(staging, JobManifest.FileName), manifest.ToJson());
         var target = EntryDirectory(manifest.Key);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         if (Directory.Exists(target))
         {
-            // an incomplete leftover (a killed job's partial rename cannot happen, but a hand-made folder can): move it aside
+            // an incomplete or damaged leftover (a killed job's partial rename cannot happen, but a hand-made folder or a
+            // damaged disk can): move it aside
             if (Find(manifest.Key) is { } existing) { Directory.Delete(staging, recursive: true); return existing; }
             Directory.Move(target, Path.Combine(Root, "tmp", $"broken-{manifest.Key[..16]}-{Guid.NewGuid():N}"));
         }

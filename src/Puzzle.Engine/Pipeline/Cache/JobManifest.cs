@@ -17,6 +17,8 @@ public sealed record JobManifest
     public required long Seed { get; init; }
     /// <summary>Payload file (relative path) → SHA-256.</summary>
     public required IReadOnlyDictionary<string, string> Files { get; init; }
+    /// <summary>Payload file (relative path) → size in bytes, for the check every hit makes (empty in older manifests).</summary>
+    public IReadOnlyDictionary<string, long> Sizes { get; init; } = new Dictionary<string, long>();
     public required JsonObject Metrics { get; init; }
     public required DateTime StartedUtc { get; init; }
     public required double Seconds { get; init; }

@@ -32,7 +32,28 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 history.Record(job.Stage.Name, job.Id, new JobHistory.Entry(job.Key, job.Config, job.InputKeys, job.Seed));
                 records[job] = new JobRecord(job.Stage.Name, job.Id, job.Key, JobOutcome.Cached, 0, null);
             }
-            else pending.Add(job);
+            else
+            {
+                if (store.Damage(job.Key, full: false) is { } why) SetAside(job, why);
+                pending.Add(job);
+            }
+        }
+        // the cached entries that this run's jobs will read are hashed in full first: a damaged one is rebuilt before them
+        var verified = new HashSet<string>();
+        for (var i = 0; i < pending.Count; i++)
+            foreach (var input in pending[i].Inputs.Values.Distinct())
+                if (records.TryGetValue(input, out var record) && record.Outcome == JobOutcome.Cached && verified.Add(input.Key) &&
+                    store.Damage(input.Key, full: true) is { } why)
+                {
+                    SetAside(input, why);
+                    records.Remove(input);
+                    pending.Add(input);
+                }
+        void SetAside(JobPlan job, string why)
+        {
+            var moved = store.Quarantine(job.Key);
+            _console.WriteLine($"damaged {job.Name}: {why}; " +
+                               (moved is null ? "another run holds it" : $"moved to {Path.GetRelativePath(store.Root, moved)}") + ", rebuilding");
         }
         var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu)>();
         var progress = new RunProgress(pending, clock, parallelJobs);
