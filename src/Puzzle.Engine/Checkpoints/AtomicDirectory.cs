@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 
 namespace Puzzle.Engine.Checkpoints;
 
@@ -72,16 +73,33 @@ public static class AtomicDirectory
     {
         if (!Directory.Exists(parent)) return;
         foreach (var path in Directory.EnumerateFileSystemEntries(parent))
+            if (WriterOf(Path.GetFileName(path), name) is { } pid && !IsAlive(pid)) Remove(path);
+    }
+
+    /// <summary>
+    /// Removes every staging entry in <paramref name="parent"/> whose writer process is gone, whatever it was staged
+    /// for: a folder whose destinations change from run to run (a job removed from the spec) is still cleaned.
+    /// </summary>
+    public static void CleanStale(string parent)
+    {
+        if (!Directory.Exists(parent)) return;
+        foreach (var path in Directory.EnumerateFileSystemEntries(parent))
+            if (AnyStaging.Match(Path.GetFileName(path)) is { Success: true } m && int.TryParse(m.Groups["pid"].Value, out var pid) && !IsAlive(pid))
+                Remove(path);
+    }
+
+    /// <summary><c>.NAME.tmp-PID-GUID</c>, <c>.NAME.old-PID-GUID</c> (<see cref="StagingName"/>), or the older <c>NAME.tmp-PID</c>.</summary>
+    static readonly Regex AnyStaging = new(@"^(\..+\.(tmp|old)-(?<pid>[0-9]+)-[0-9a-f]+|.+\.tmp-(?<pid>[0-9]+))$", RegexOptions.CultureInvariant);
+
+    static void Remove(string path)
+    {
+        try
         {
-            if (WriterOf(Path.GetFileName(path), name) is not { } pid || IsAlive(pid)) continue;
-            try
-            {
-                if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
-                else File.Delete(path);
-            }
-            catch (IOException) { } // another cleaner got there first
-            catch (UnauthorizedAccessException) { }
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            else File.Delete(path);
         }
+        catch (IOException) { } // another cleaner got there first
+        catch (UnauthorizedAccessException) { }
     }
 
     static int? WriterOf(string entry, string name)

@@ -22,15 +22,16 @@ internal static class FolderFeed
 
     /// <summary>
     /// Readies the feed for a push of <paramref name="id"/> <paramref name="version"/>: removes the temporaries of
-    /// writers that are gone, and checks every package NuGet opens when it looks <paramref name="id"/> up. A damaged one
-    /// named for <paramref name="version"/> is removed when <paramref name="replaceOwnDamaged"/> (the version was derived
-    /// from this pipeline's key, so the file can only be an interrupted push of the very package about to be pushed);
-    /// any other damaged one is an error naming the file and saying what to do.
+    /// writers that are gone (whatever they were writing), and checks every package NuGet opens when it looks
+    /// <paramref name="id"/> up. A damaged one named for <paramref name="version"/> is removed when
+    /// <paramref name="replaceOwnDamaged"/> (the version was derived from this pipeline's key, so the file can only be an
+    /// interrupted push of the very package about to be pushed); any other damaged one is an error naming the file and
+    /// saying what to do.
     /// </summary>
     public static void Prepare(string root, string id, NuGetVersion version, bool replaceOwnDamaged, TextWriter log)
     {
         var ours = FileName(id, version);
-        AtomicDirectory.CleanStale(root, ours);
+        AtomicDirectory.CleanStale(root); // any version's: a push killed under an older key is never retried
         // the files NuGet's folder lookup opens for an id: every NAME.nupkg whose name starts with "ID."
         foreach (var file in Directory.EnumerateFiles(root, "*.nupkg"))
         {
