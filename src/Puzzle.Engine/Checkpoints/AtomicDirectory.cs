@@ -71,8 +71,7 @@ public static class AtomicDirectory
     /// </summary>
     public static void CleanStale(string parent, string name)
     {
-        if (!Directory.Exists(parent)) return;
-        foreach (var path in Directory.EnumerateFileSystemEntries(parent))
+        foreach (var path in Entries(parent))
             if (WriterOf(Path.GetFileName(path), name) is { } pid && !IsAlive(pid)) Remove(path);
     }
 
@@ -82,14 +81,20 @@ public static class AtomicDirectory
     /// </summary>
     public static void CleanStale(string parent)
     {
-        if (!Directory.Exists(parent)) return;
-        foreach (var path in Directory.EnumerateFileSystemEntries(parent))
+        foreach (var path in Entries(parent))
             if (AnyStaging.Match(Path.GetFileName(path)) is { Success: true } m && int.TryParse(m.Groups["pid"].Value, out var pid) && !IsAlive(pid))
                 Remove(path);
     }
 
     /// <summary><c>.NAME.tmp-PID-GUID</c>, <c>.NAME.old-PID-GUID</c> (<see cref="StagingName"/>), or the older <c>NAME.tmp-PID</c>.</summary>
     static readonly Regex AnyStaging = new(@"^(\..+\.(tmp|old)-(?<pid>[0-9]+)-[0-9a-f]+|.+\.tmp-(?<pid>[0-9]+))$", RegexOptions.CultureInvariant);
+
+    /// <summary>The folder's entries; none when it is gone (a concurrent writer may have just renamed or removed it).</summary>
+    static string[] Entries(string parent)
+    {
+        try { return Directory.GetFileSystemEntries(parent); }
+        catch (DirectoryNotFoundException) { return []; }
+    }
 
     static void Remove(string path)
     {

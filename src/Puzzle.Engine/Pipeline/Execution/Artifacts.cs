@@ -61,7 +61,9 @@ public static class Artifacts
     static void CleanStale(string root, IEnumerable<string> parents)
     {
         if (!Directory.Exists(root)) return;
-        foreach (var folder in Directory.EnumerateDirectories(root).Prepend(root).Concat(parents).Distinct())
+        // not into staging folders (".NAME.tmp-..."): a concurrent run may be renaming its own at this moment
+        var below = Directory.GetDirectories(root).Where(d => !Path.GetFileName(d).StartsWith('.'));
+        foreach (var folder in below.Prepend(root).Concat(parents).Distinct())
             AtomicDirectory.CleanStale(folder);
     }
 }
