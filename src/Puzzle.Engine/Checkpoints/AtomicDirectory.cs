@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 
 namespace Puzzle.Engine.Checkpoints;
 
@@ -70,30 +71,43 @@ public static class AtomicDirectory
     /// </summary>
     public static void CleanStale(string parent, string name)
     {
-        foreach (var path in Stale(parent, name))
+        foreach (var path in Stale(parent, name)) Remove(path);
+    }
+
+    /// <summary>
+    /// Removes every staging entry in <paramref name="parent"/> whose writer process is gone, whatever it was staged
+    /// for: a folder whose destinations change from run to run (a job removed from the spec) is still cleaned.
+    /// </summary>
+    public static void CleanStale(string parent)
+    {
+        foreach (var path in Stale(parent)) Remove(path);
+    }
+
+    static void Remove(string path)
+    {
+        try
         {
-            try
-            {
-                if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
-                else File.Delete(path);
-            }
-            catch (IOException) { } // another cleaner got there first
-            catch (UnauthorizedAccessException) { }
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            else File.Delete(path);
         }
+        catch (IOException) { } // another cleaner got there first
+        catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>
     /// Staging entries in <paramref name="parent"/> whose writer process is gone: siblings of <paramref name="name"/>,
-    /// or of any name when it is null (what <c>puzzle gc</c> sweeps).
+    /// or of any name when it is null (what <c>puzzle gc</c> and the artifact sweep remove). None when the folder is
+    /// gone (a concurrent writer may have just renamed or removed it).
     /// </summary>
     public static IEnumerable<string> Stale(string parent, string? name = null)
     {
-        if (!Directory.Exists(parent)) return [];
-        return Directory.EnumerateFileSystemEntries(parent)
-            .Where(path => WriterOf(Path.GetFileName(path), name) is { } pid && !IsAlive(pid))
-            .ToList();
+        string[] entries;
+        try { entries = Directory.GetFileSystemEntries(parent); }
+        catch (DirectoryNotFoundException) { return []; }
+        return entries.Where(path => WriterOf(Path.GetFileName(path), name) is { } pid && !IsAlive(pid)).ToList();
     }
 
+    /// <summary><c>.NAME.tmp-PID-GUID</c>, <c>.NAME.old-PID-GUID</c> (<see cref="StagingName"/>), or the older <c>NAME.tmp-PID</c>.</summary>
     static readonly System.Text.RegularExpressions.Regex AnyStaging =
         new(@"^(\..+\.(tmp|old)-(?<pid>\d+)-[0-9a-f]{32}|.+\.tmp-(?<pid>\d+))$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 

@@ -13,16 +13,26 @@ namespace Puzzle.Engine.Packaging;
 /// never replaced silently: the same bytes are a no-op, other bytes an error unless overwriting is allowed (then
 /// the old one is deleted first). NuGet's own folder push would overwrite without a word, and consumers who
 /// restored the old bytes keep them in their package folders, so a replaced version is a trap worth refusing.
+/// A flat folder feed is written by <see cref="FolderFeed"/> (a temporary file, then a rename), never in place.
 /// </summary>
 public static class FeedPublisher
 {
     const int TimeoutSeconds = 600;
 
-    public static async Task<PushOutcome> PushAsync(string nupkg, FeedTarget feed, bool allowOverwrite, TextWriter log, CancellationToken cancel = default)
+    /// <param name="versionFromKey">The package's version was derived from the producing job's key, so a damaged
+    /// package of that version in a folder feed can only be an interrupted push of these bytes: it is replaced.</param>
+    public static async Task<PushOutcome> PushAsync(string nupkg, FeedTarget feed, bool allowOverwrite, TextWriter log,
+        bool versionFromKey = false, CancellationToken cancel = default)
     {
         if (!File.Exists(nupkg)) throw new FileNotFoundException($"{nupkg}: no such package", nupkg);
         var (id, version) = Identity(nupkg);
-        if (feed.IsFolder) Directory.CreateDirectory(feed.Source);
+        var flat = false;
+        if (feed.IsFolder)
+        {
+            Directory.CreateDirectory(feed.Source);
+            flat = FolderFeed.IsFlat(feed.Source);
+            if (flat) FolderFeed.Prepare(feed.Source, id, version, versionFromKey, log);
+        }
         var logger = new Logger(log);
         var source = new PackageSource(feed.Source) { AllowInsecureConnections = feed.IsLoopbackHttp };
         var repository = Repository.Factory.GetCoreV3(source);
@@ -41,13 +51,20 @@ public static class FeedPublisher
             if (!allowOverwrite)
                 throw new FeedException($"{feed}: already has {id} {version} with other contents (SHA-256 {existing}, this one {ours}); " +
                                         "give the package a new version, or allow overwriting (pack.allow_overwrite: true)") { VersionTaken = true };
-            var update = await Resource<PackageUpdateResource>(repository, feed, cancel);
-            await Guard(feed, () => update.Delete(id, version.ToNormalizedString(), _ => feed.ApiKey ?? "", _ => true, false, feed.IsLoopbackHttp, logger));
+            if (!flat) // in a flat folder the rename below replaces the old package in one step: never a moment without one
+            {
+                var update = await Resource<PackageUpdateResource>(repository, feed, cancel);
+                await Guard(feed, () => update.Delete(id, version.ToNormalizedString(), _ => feed.ApiKey ?? "", _ => true, false, feed.IsLoopbackHttp, logger));
+            }
             outcome = PushOutcome.Replaced;
         }
 
-        var push = await Resource<PackageUpdateResource>(repository, feed, cancel);
-        await Guard(feed, () => push.Push([nupkg], null!, TimeoutSeconds, false, _ => feed.ApiKey ?? "", _ => "", false, false, null!, feed.IsLoopbackHttp, logger));
+        if (flat) FolderFeed.Write(nupkg, feed.Source, id, version);
+        else
+        {
+            var push = await Resource<PackageUpdateResource>(repository, feed, cancel);
+            await Guard(feed, () => push.Push([nupkg], null!, TimeoutSeconds, false, _ => feed.ApiKey ?? "", _ => "", false, false, null!, feed.IsLoopbackHttp, logger));
+        }
         if (feed.IsFolder)
         {
             // read it back: a folder feed must now serve exactly these bytes

@@ -33,8 +33,9 @@ public static class ParentBuilder
     /// <summary>Pretrains on a token dataset made with <paramref name="tokenizer"/> and publishes the parent folder.</summary>
     /// <param name="device">where to train (default: the CPU in float32); weights are initialised on the CPU either way, so
     /// a seed gives the same initial parent everywhere</param>
+    /// <param name="checkpoints">where to save resumable state as training goes; state found there is resumed from</param>
     public static ParentReport Pretrain(PretrainSpec recipe, Tokenizer tokenizer, string dataDir, string outputDirectory,
-        Action<string>? log = null, TextWriter? progressOutput = null, ComputeDevice? device = null)
+        Action<string>? log = null, TextWriter? progressOutput = null, ComputeDevice? device = null, TrainCheckpoints? checkpoints = null)
     {
         log ??= Console.Error.WriteLine;
         device ??= ComputeDevice.Cpu;
@@ -49,12 +50,16 @@ public static class ParentBuilder
         var architecture = $"Llama, {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads, " +
                            $"{block.Attention.KvHeads} KV heads, FFN {block.Ffn.IntermediateSize}, vocab {config.VocabSize}";
         log($"parent: {architecture}, {model.ParameterCount / 1e6:F2}M parameters; {train.Count:N0} train sequences of {train.SeqLen}; on {device}");
+        var resumedFrom = checkpoints?.LatestStep;
+        if (resumedFrom is { } step) log($"parent: resuming from the checkpoint at step {step} in {checkpoints!.Directory}");
         var clock = Stopwatch.StartNew();
         var batches = train.InfiniteBatches(recipe.Batch, (ulong)recipe.Seed).Select(train.GetBatch).Select(device.Put);
+        var tokensPerBatch = (long)recipe.Batch * train.SeqLen;
         var curve = Trainer.Run(model.named_parameters().Select(p => (p.name, p.parameter)), batches, model.Loss,
-            (long)recipe.Batch * train.SeqLen, options, new ProgressLine("pretrain", options.Tokens, progressOutput));
+            tokensPerBatch, options, new ProgressLine("pretrain", options.Tokens, progressOutput), checkpoints);
         var seconds = clock.Elapsed.TotalSeconds;
         var trainTokens = curve[^1].Tokens;
+        var tokensThisRun = trainTokens - (resumedFrom ?? 0) * tokensPerBatch; // the rate of this process's training alone
 
         var metrics = Evaluator.Evaluate(model, heldout.Batches(recipe.Batch, 0, 0, dropLast: false).Select(heldout.GetBatch));
         var prompt = tokenizer.Encode(SamplePrompt, addBos: true).Select(i => (long)i).ToArray();
@@ -62,7 +67,7 @@ public static class ParentBuilder
         var report = new ParentReport
         {
             Architecture = architecture, Parameters = model.ParameterCount, TrainTokens = trainTokens, TrainSeconds = seconds,
-            TrainTokensPerSecond = trainTokens / seconds, TorchThreads = torch.get_num_threads(),
+            TrainTokensPerSecond = tokensThisRun / seconds, TorchThreads = torch.get_num_threads(), ResumedFromStep = resumedFrom,
             Heldout = metrics, HeldoutUnigramEntropy = UnigramEntropy(heldout),
             SamplePrompt = SamplePrompt, SampleGreedy = sample, LossCurve = curve,
         };

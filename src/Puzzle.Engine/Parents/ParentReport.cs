@@ -15,6 +15,9 @@ public sealed record ParentReport
     public required double TrainSeconds { get; init; }
     public required double TrainTokensPerSecond { get; init; }
     public required int TorchThreads { get; init; }
+    /// <summary>The checkpoint step a killed job's training resumed from (null: trained from the start in one go).
+    /// <see cref="TrainSeconds"/> and the rate then count this last process alone.</summary>
+    public long? ResumedFromStep { get; init; }
     public required LmMetrics Heldout { get; init; }
     /// <summary>Entropy (nats/token) of the held-out tokens' own unigram distribution: what a model that ignores context gets at best.</summary>
     public required double HeldoutUnigramEntropy { get; init; }

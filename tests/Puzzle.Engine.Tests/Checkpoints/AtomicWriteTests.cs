@@ -7,7 +7,8 @@ namespace Puzzle.Engine.Tests.Checkpoints;
 
 public class AtomicWriteTests
 {
-    static int DeadProcessId()
+    /// <summary>The id of a process that has exited (ids are not reused this fast).</summary>
+    internal static int DeadProcessId()
     {
         using var process = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
         process.WaitForExit();

@@ -8,7 +8,8 @@ using Puzzle.Engine.Pipeline.Stages;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
-/// <summary>The real stages on local text: tokenizer, token shards, a pretrained parent, its held-out evaluation.</summary>
+/// <summary>The real stages on local text: tokenizer, token shards, a pretrained parent, its held-out evaluation; a killed
+/// pretraining resumes on the same curve.</summary>
 [Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class ParentStageTests
 {
@@ -44,5 +45,58 @@ public class ParentStageTests
         var again = EvalJob.Run(new EvalRequest(model, null, [dataset], Batch: 8));
         Assert.Equal(report.Heldout.Loss, again.Metrics!.Loss, 4);
         Assert.Equal(report.Heldout.Tokens, again.Metrics!.Tokens);
+    }
+
+    [Fact]
+    public void A_pretraining_killed_with_sigkill_resumes_from_its_last_checkpoint_and_ends_as_an_uninterrupted_run_does()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec.Replace("tokens: 3000, batch: 4", "tokens: 40000, batch: 4, checkpoint_every: 20"));
+        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
+        Assert.True(exit == 0, err);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var parent = session.Graph.Find("Parent", "parent");
+        string[] job = ["job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1"];
+
+        var state = Path.Combine(session.Store.ResumeDirectory(parent.Key), "current", "state.json");
+        using (var process = Cli.Start(repo.Root, job))
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(120);
+            while (!File.Exists(state) && !process.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(20);
+            var exited = process.HasExited; // (the output is read only after the kill: reading it waits for the end)
+            process.Kill(); // SIGKILL
+            process.WaitForExit();
+            Assert.True(File.Exists(state) && !exited, "no checkpoint before the job ended: " + process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd());
+        }
+        Assert.Null(session.Store.Find(parent.Key));
+
+        string output;
+        (exit, output, err) = Cli.Run(repo.Root, job);
+        Assert.True(exit == 0, err);
+        var resumed = session.Store.Find(parent.Key)!;
+        var step = resumed.Manifest.Metrics["resumed_from_step"]!.GetValue<long>();
+        Assert.True(step >= 20 && step % 20 == 0, $"resumed from step {step}");
+        Assert.Contains($"parent: resuming from the checkpoint at step {step}", output);
+        Assert.Contains("pretrain: resumed at", output);
+        Assert.False(Directory.Exists(session.Store.ResumeDirectory(parent.Key))); // checkpoints go once the result is published
+        var model = ParentStage.ModelDirectory(resumed.Directory);
+        var report = JsonSerializer.Deserialize<ParentReport>(File.ReadAllText(Path.Combine(model, ParentReport.FileName)), ParentReport.Json)!;
+        Assert.Equal(step, report.ResumedFromStep);
+        var resumedWeights = File.ReadAllBytes(Path.Combine(model, "model.safetensors"));
+
+        // the same job from scratch, never interrupted
+        Directory.Delete(resumed.Directory, recursive: true);
+        (exit, _, err) = Cli.Run(repo.Root, job);
+        Assert.True(exit == 0, err);
+        var fresh = session.Store.Find(parent.Key)!;
+        Assert.Null(fresh.Manifest.Metrics["resumed_from_step"]);
+        var freshModel = ParentStage.ModelDirectory(fresh.Directory);
+        var freshReport = JsonSerializer.Deserialize<ParentReport>(File.ReadAllText(Path.Combine(freshModel, ParentReport.FileName)), ParentReport.Json)!;
+        Assert.Equal(freshReport.LossCurve, report.LossCurve);
+        Assert.Equal(freshReport.Heldout, report.Heldout);
+        Assert.Equal(resumedWeights, File.ReadAllBytes(Path.Combine(freshModel, "model.safetensors")));
+
+        // how often state is saved is not in the key: the parent stays a hit
+        repo.Edit("checkpoint_every: 20", "checkpoint_every: 7");
+        Assert.Equal(parent.Key, PipelineSession.Open(repo.SpecPath).Graph.Find("Parent", "parent").Key);
     }
 }

@@ -15,6 +15,9 @@ public static class Artifacts
     public static IReadOnlyList<string> Publish(string baseDirectory, string pipeline, IEnumerable<JobPlan> jobs, CacheStore store)
     {
         var published = new List<string>();
+        var root = Path.Combine(baseDirectory, "artifacts", pipeline);
+        jobs = jobs.ToList();
+        CleanStale(root, jobs.Select(j => j.Stage.ArtifactFolder(j)).OfType<string>().Select(f => Path.GetDirectoryName(Path.Combine(root, f))!));
         foreach (var job in jobs)
         {
             if (job.Stage.ArtifactFolder(job) is not { } folder || store.Find(job.Key) is not { } entry) continue;
@@ -27,10 +30,7 @@ public static class Artifacts
             {
                 // the pipeline's own folder (a report beside the other outputs): each file replaced by a rename
                 foreach (var file in Directory.EnumerateFiles(entry.Directory).Where(f => Path.GetFileName(f) != JobManifest.FileName))
-                {
-                    AtomicDirectory.CleanStale(target, Path.GetFileName(file));
                     AtomicFile.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-                }
                 AtomicFile.WriteAllText(keyFile, stamp);
                 published.Add(target);
                 continue;
@@ -50,5 +50,20 @@ public static class Artifacts
             published.Add(target);
         }
         return published;
+    }
+
+    /// <summary>
+    /// Removes what copies killed mid-way left in the pipeline's artifact folders (a whole exported model, say),
+    /// whichever jobs this run reaches and whether or not their folders are republished: a kill after a folder's swap
+    /// leaves the previous copy beside a current one that no later run replaces. Staging siblings lie beside their
+    /// folders: in the pipeline's folder, one level below it (export/child1's), or beside this run's folders.
+    /// </summary>
+    static void CleanStale(string root, IEnumerable<string> parents)
+    {
+        if (!Directory.Exists(root)) return;
+        // not into staging folders (".NAME.tmp-..."): a concurrent run may be renaming its own at this moment
+        var below = Directory.GetDirectories(root).Where(d => !Path.GetFileName(d).StartsWith('.'));
+        foreach (var folder in below.Prepend(root).Concat(parents).Distinct())
+            AtomicDirectory.CleanStale(folder);
     }
 }

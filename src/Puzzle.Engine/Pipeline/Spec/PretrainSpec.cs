@@ -64,4 +64,8 @@ public sealed record PretrainSpec
     [Description("Random seed for initialisation and batch order.")]
     [Bounds(Minimum = 0)]
     public long Seed { get; init; }
+
+    [Description("Save a resumable checkpoint every this many steps (not part of the Parent job's key: the weights do not depend on it).")]
+    [Bounds(Minimum = 1)]
+    public int CheckpointEvery { get; init; } = 50;
 }

@@ -7,12 +7,14 @@ using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Tokenization;
+using Puzzle.Engine.Training;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
 /// Parent: pretrained here from the pipeline's data (parent.pretrain), or a user's Hugging Face checkpoint
-/// (parent.path), validated and referenced where it lies rather than copied.
+/// (parent.path), validated and referenced where it lies rather than copied. Pretraining checkpoints every
+/// parent.pretrain.checkpoint_every steps; a killed job resumes where it stopped, as Heal does.
 /// </summary>
 public sealed class ParentStage : Stage
 {
@@ -35,8 +37,10 @@ public sealed class ParentStage : Stage
             ["tokenizer"] = planned["Tokenizer"].Single(),
             ["data"] = planned["Data"].Single(),
         };
-        return [new JobPlan(this, "parent", ComputeDevice.Keyed(SpecSlice.Of(spec, "parent.pretrain", "data.seq_len"), spec.Device), inputs,
-            spec.Parent.Pretrain!.Seed)];
+        var config = SpecSlice.Of(spec, "parent.pretrain", "data.seq_len");
+        // how often resumable state is saved changes no weight: a parent built before the setting existed stays a hit
+        config["parent"]!["pretrain"]!.AsObject().Remove("checkpoint_every");
+        return [new JobPlan(this, "parent", ComputeDevice.Keyed(config, spec.Device), inputs, spec.Parent.Pretrain!.Seed)];
     }
 
     /// <summary>The folder holding the parent's Hugging Face checkpoint, given the Parent job's published folder.</summary>
@@ -60,8 +64,11 @@ public sealed class ParentStage : Stage
             return;
         }
         using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
-        var report = ParentBuilder.Pretrain(spec.Parent.Pretrain!, tokenizer, Path.Combine(context.Input("data"), DataStage.Folder),
-            context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device);
+        var recipe = spec.Parent.Pretrain!;
+        var report = ParentBuilder.Pretrain(recipe, tokenizer, Path.Combine(context.Input("data"), DataStage.Folder),
+            context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device,
+            new TrainCheckpoints(context.ResumeDirectory, recipe.CheckpointEvery));
+        context.Metrics["resumed_from_step"] = report.ResumedFromStep;
         context.Metrics["parameters"] = report.Parameters;
         context.Metrics["heldout_loss"] = report.Heldout.Loss;
         context.Metrics["heldout_top1"] = report.Heldout.Top1;

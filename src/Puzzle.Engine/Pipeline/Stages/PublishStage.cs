@@ -40,8 +40,10 @@ public sealed class PublishStage : Stage
         var spec = context.Spec;
         var package = PackStage.PackagePath(context.Input("pack"));
         var target = Target(spec);
+        // a version derived from the Pack key names these bytes alone: a damaged copy of it on the feed is replaced
+        var versionFromKey = spec.Pack.Version is null;
         PushOutcome outcome;
-        try { outcome = FeedPublisher.PushAsync(package, target, spec.Pack.AllowOverwrite, context.Log).GetAwaiter().GetResult(); }
+        try { outcome = FeedPublisher.PushAsync(package, target, spec.Pack.AllowOverwrite, context.Log, versionFromKey).GetAwaiter().GetResult(); }
         catch (FeedException e) when (e.VersionTaken && spec.Pack.Version is null)
         {
             // the version comes from the Pack key, so the feed's package was built from this very spec and inputs
