@@ -109,7 +109,7 @@ public static class AtomicDirectory
 
     /// <summary><c>.NAME.tmp-PID-GUID</c>, <c>.NAME.old-PID-GUID</c> (<see cref="StagingName"/>), or the older <c>NAME.tmp-PID</c>.</summary>
     static readonly System.Text.RegularExpressions.Regex AnyStaging =
-        new(@"^(\..+\.(tmp|old)-(?<pid>\d+)-[0-9a-f]{32}|.+\.tmp-(?<pid>\d+))$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        new(@"^(\..+\.(tmp|old)-(?<pid>\d+)-[0-9a-f]+|.+\.tmp-(?<pid>\d+))$", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
 
     static int? WriterOf(string entry, string? name)
     {
