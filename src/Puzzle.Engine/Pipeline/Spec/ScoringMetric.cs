@@ -7,6 +7,6 @@ public enum ScoringMetric
     Kl,
     /// <summary>Language-modelling loss on held-out text.</summary>
     LmLoss,
-    /// <summary>Agreement of the top-1 token with the parent's.</summary>
+    /// <summary>Agreement of the top-1 token with the parent's (scored as 1 − agreement).</summary>
     Top1,
 }

@@ -6,7 +6,7 @@ namespace Puzzle.Engine.Pipeline.Spec;
 [Description("Replace-1-block scoring: the parent with one block swapped for a variant, measured on held-out text.")]
 public sealed record ScoringSpec
 {
-    [Description("kl: KL from the parent's outputs; lm_loss: loss on the text; top1: top-1 agreement with the parent.")]
+    [Description("kl: KL from the parent's outputs; lm_loss: the loss on the text the replacement adds; top1: how often the top-1 token disagrees with the parent's (1 − agreement), not accuracy on the text.")]
     public ScoringMetric Metric { get; init; } = ScoringMetric.Kl;
 
     [Description("Held-out tokens each variant is scored on.")]

@@ -88,15 +88,17 @@ public static class ArchitectureProblem
         return limits;
     }
 
-    /// <summary>Lower is better: KL(parent ‖ model), or the LM loss / top-1 the replacement costs against the parent.</summary>
-    static double Score(JsonObject layerScores, string id, ScoringMetric metric)
+    /// <summary>Lower is better: KL(parent ‖ model), the LM loss the replacement adds, or (top1) how often the model's
+    /// top-1 token disagrees with the parent's, as the spec describes it: agreement with the parent, not accuracy on the
+    /// text, which a near-chance parent makes mostly noise.</summary>
+    internal static double Score(JsonObject layerScores, string id, ScoringMetric metric)
     {
         var v = layerScores["variants"]![id] ?? throw new InvalidDataException($"no score for {id}");
         var parent = layerScores["parent"]!;
         return metric switch
         {
             ScoringMetric.LmLoss => (double)v["lm_loss"]! - (double)parent["lm_loss"]!,
-            ScoringMetric.Top1 => (double)parent["top1"]! - (double)v["top1"]!,
+            ScoringMetric.Top1 => 1 - (double)v["agreement"]!,
             _ => (double)v["kl"]!,
         };
     }

@@ -15,7 +15,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class SearchStage : Stage
 {
     public override string Name => "Search";
-    public override int Version => 4; // 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 5; // 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
     public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
