@@ -22,6 +22,14 @@ public sealed record ReportEntry(string Name, string Kind)
     public JsonObject Raw { get; init; } = new();
 }
 
+/// <summary>report.json's <c>scenario</c> as the model card quotes it: where speeds were measured (device and
+/// machine) and what the predicted speedups come from.</summary>
+public sealed record ReportScenario(string? Device, string? MeasuredOn, string? CostModel)
+{
+    /// <summary>"device: machine", as the card prints it; null when the report does not say.</summary>
+    public string? MeasuredOnDevice => MeasuredOn is null ? null : $"{Device}: {MeasuredOn}";
+}
+
 /// <summary>Reads <c>report.json</c>: <c>{"pipeline": name, "models": [{"name", "kind", "top1", ..., "speedup": {...}}]}</c>.</summary>
 public static class PipelineReport
 {
@@ -53,5 +61,17 @@ public static class PipelineReport
             });
         }
         return entries;
+    }
+
+    /// <summary>The report's scenario fields the model card quotes (all null in a report without them).</summary>
+    public static ReportScenario ReadScenario(string path)
+    {
+        if (!File.Exists(path)) throw new ExportException($"{path}: the pipeline's report is missing");
+        JsonNode? root;
+        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new ExportException($"{path}: not valid JSON ({e.Message})", e); }
+        static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+        var scenario = root?["scenario"] as JsonObject;
+        return new ReportScenario(Text(scenario?["device"]), Text(scenario?["measured_on"]), Text(scenario?["cost_model"]));
     }
 }

@@ -50,12 +50,13 @@ public sealed class ExportStage : Stage
             context.Log.WriteLine($"{id}: nothing to export ({skipped})");
             return;
         }
-        var scenario = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("report"), ReportStage.JsonFile)))?["scenario"] as JsonObject;
+        var reportFile = Path.Combine(context.Input("report"), ReportStage.JsonFile);
+        var scenario = PipelineReport.ReadScenario(reportFile);
         var card = new ModelCardContext
         {
             Pipeline = spec.Name, Model = id, PipelineKey = context.Job.Inputs["report"].Key, Parent = spec.Parent.Path ?? "pretrained here",
-            License = spec.Export.License, BaseModel = spec.Export.BaseModel, MeasuredOn = MeasuredOn(scenario), CostModel = (string?)scenario?["cost_model"], WeightsKey = context.Job.Inputs["heal"].Key,
-            WeightsJob = context.Job.Inputs["heal"].Name, Report = PipelineReport.Read(Path.Combine(context.Input("report"), ReportStage.JsonFile)),
+            License = spec.Export.License, BaseModel = spec.Export.BaseModel, MeasuredOn = scenario.MeasuredOnDevice, CostModel = scenario.CostModel, WeightsKey = context.Job.Inputs["heal"].Key,
+            WeightsJob = context.Job.Inputs["heal"].Name, Report = PipelineReport.Read(reportFile),
             Scenario = SpecSlice.Of(spec, "scenario")["scenario"]!.AsObject(), Constraints = SpecSlice.Of(spec, "constraints")["constraints"]!.AsObject(),
             Tool = JobRunner.ToolVersion,
         };
@@ -78,9 +79,6 @@ public sealed class ExportStage : Stage
         context.Log.WriteLine($"{id}: {(result.Format == CheckpointFormat.Llama ? "llama" : "nemotron-nas")}, {result.DType.TorchName()}, " +
                               $"{result.Parameters:N0} parameters in {result.Seconds:F2} s");
     }
-
-    static string? MeasuredOn(JsonObject? scenario) =>
-        scenario?["measured_on"] is JsonValue on ? $"{(string?)scenario["device"]}: {on}" : null;
 
     /// <summary>The export record of an Export job's published folder.</summary>
     public static JsonObject Read(string jobDirectory) => JsonNode.Parse(File.ReadAllText(Path.Combine(jobDirectory, ExportFile)))!.AsObject();
