@@ -3,15 +3,14 @@ using Puzzle.Engine.Training;
 
 namespace Puzzle.Engine.Library;
 
-/// <summary>One variant's BLD settings: the spec's bld section with the last matching per-variant override applied.</summary>
-public sealed record BldOptions(long Tokens, double Lr, int Batch, double WarmupFraction, double MinLrRatio, double WeightDecay,
-    double GradClip, LinearInit Init, long Seed)
+/// <summary>One variant's BLD settings: the spec's bld training settings with the last matching per-variant override
+/// applied, and how its linear replacements start.</summary>
+public sealed record BldOptions(TrainingSpec Training, LinearInit Init)
 {
     public static BldOptions For(BldSpec bld, string variantId)
     {
         var match = bld.Variants.LastOrDefault(v => Matches(v.Match, variantId));
-        return new BldOptions(match?.Tokens ?? bld.Tokens, match?.Lr ?? bld.Lr, bld.Batch, bld.WarmupFraction, bld.MinLrRatio,
-            bld.WeightDecay, bld.GradClip, bld.Init, bld.Seed);
+        return new BldOptions(bld.Training with { Tokens = match?.Tokens ?? bld.Training.Tokens, Lr = match?.Lr ?? bld.Training.Lr }, bld.Init);
     }
 
     /// <summary><c>layerN|*</c> . <c>attention|ffn|block|*</c> . <c>variant|*</c>: each of the three parts equal or <c>*</c>.</summary>
@@ -22,9 +21,7 @@ public sealed record BldOptions(long Tokens, double Lr, int Batch, double Warmup
         return p.Length == v.Length && p.Zip(v).All(x => x.First == "*" || x.First == x.Second);
     }
 
-    public TrainOptions Train => new()
-    {
-        Tokens = Tokens, LearningRate = Lr, WarmupFraction = WarmupFraction, MinLrRatio = MinLrRatio,
-        WeightDecay = WeightDecay, GradClip = GradClip,
-    };
+    public int Batch => Training.Batch;
+    public long Seed => Training.Seed;
+    public TrainOptions Train => Training.Options;
 }

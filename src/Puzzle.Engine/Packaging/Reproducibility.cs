@@ -9,14 +9,24 @@ namespace Puzzle.Engine.Packaging;
 /// </summary>
 public static class Reproducibility
 {
-    public static IReadOnlyList<string> NotBitIdentical(PipelineSpec spec, IEnumerable<ProvenanceJob> jobs)
+    /// <summary>What of a pipeline decides the notes: whether Search's closed loop times children, whether the parent
+    /// was pretrained here, whether anything computes on CUDA.</summary>
+    public sealed record Facts(bool ClosedLoopTimes, bool Pretrained, bool Cuda)
+    {
+        public static Facts Of(PipelineSpec spec) => new(spec.Search.VerifyRounds > 0 && spec.Scenario.Target is null,
+            spec.Parent.Pretrain is not null, spec.Device == DeviceKind.Cuda || spec.Scenario.Device == DeviceKind.Cuda);
+    }
+
+    public static IReadOnlyList<string> NotBitIdentical(PipelineSpec spec, IEnumerable<ProvenanceJob> jobs) => NotBitIdentical(Facts.Of(spec), jobs);
+
+    public static IReadOnlyList<string> NotBitIdentical(Facts facts, IEnumerable<ProvenanceJob> jobs)
     {
         var stages = jobs.Select(j => j.Stage).ToHashSet(StringComparer.Ordinal);
         var notes = new List<string>();
         if (stages.Contains("Measure"))
             notes.Add("Measure: latencies are wall-clock measurements and differ on every run. Search picks by them, so where two " +
                       "architectures cost nearly the same a rebuild may pick the other" +
-                      (spec.Search.VerifyRounds > 0 && spec.Scenario.Target is null ? ", and its closed loop times the child it chooses" : "") +
+                      (facts.ClosedLoopTimes ? ", and its closed loop times the child it chooses" : "") +
                       "; with the same Measure and Search entries (a shared store) the child and its weights are bit-identical.");
         if (stages.Contains("Evaluate"))
             notes.Add("Evaluate: prefill and decode tokens/s are measurements; report.json, provenance metrics and the model card quote " +
@@ -24,10 +34,10 @@ public static class Reproducibility
         if (stages.Contains("Data"))
             notes.Add("Data: dataset.json names its sources and tokenizer by path, and fetched text and a trained tokenizer lie in the " +
                       "store: with the store somewhere else those paths differ (their hashes and the tokens do not).");
-        if (stages.Contains("Parent") && spec.Parent.Pretrain is not null)
+        if (stages.Contains("Parent") && facts.Pretrained)
             notes.Add("Parent: parent_report.json records the pretraining time and tokens/s.");
         if (stages.Contains("Heal")) notes.Add("Heal: heal.json records the GKD time and tokens/s.");
-        if (spec.Device == DeviceKind.Cuda || spec.Scenario.Device == DeviceKind.Cuda)
+        if (facts.Cuda)
             notes.Add("CUDA: GPU kernels (cuBLAS matmuls, attention) round differently across GPU models and CUDA/cuDNN versions and " +
                       "some are nondeterministic; results made on a GPU are reproducible only approximately, never bit for bit against a CPU build.");
         notes.Add("CPU: libtorch chooses its kernels by the processor's instruction set (AVX2, AVX-512), so another processor model " +

@@ -24,12 +24,6 @@ public static class ParentBuilder
         Model.ModelConfig.Llama(vocabSize, p.Hidden, p.Layers, p.Heads, p.KvHeads, p.Intermediate, tie: p.TieEmbeddings,
             ropeTheta: 10000, maxPositions: seqLen * 4) with { BosTokenId = bos, EosTokenId = eos };
 
-    public static TrainOptions TrainOptions(PretrainSpec p) => new()
-    {
-        Tokens = p.Tokens, LearningRate = p.Lr, WarmupFraction = p.WarmupFraction, MinLrRatio = p.MinLrRatio,
-        WeightDecay = p.WeightDecay, GradClip = p.GradClip,
-    };
-
     /// <summary>Pretrains on a token dataset made with <paramref name="tokenizer"/> and publishes the parent folder.</summary>
     /// <param name="device">where to train (default: the CPU in float32); weights are initialised on the CPU either way, so
     /// a seed gives the same initial parent everywhere</param>
@@ -43,8 +37,8 @@ public static class ParentBuilder
         using var heldout = TokenDataset.Open(dataDir, DataSplit.Heldout);
         train.RequireTokenizer(tokenizer);
         var config = ModelConfig(recipe, tokenizer.VocabSize, train.SeqLen, tokenizer.BosId, tokenizer.EosId);
-        var options = TrainOptions(recipe);
-        using var model = device.Place(CausalLM.Initialise(config, recipe.Seed));
+        var options = recipe.Training.Options;
+        using var model = device.Place(CausalLM.Initialise(config, recipe.Training.Seed));
         model.train();
         var block = config.Blocks[0];
         var architecture = $"Llama, {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads, " +
@@ -53,15 +47,15 @@ public static class ParentBuilder
         var resumedFrom = checkpoints?.LatestStep;
         if (resumedFrom is { } step) log($"parent: resuming from the checkpoint at step {step} in {checkpoints!.Directory}");
         var clock = Stopwatch.StartNew();
-        var batches = train.InfiniteBatches(recipe.Batch, (ulong)recipe.Seed).Select(train.GetBatch).Select(device.Put);
-        var tokensPerBatch = (long)recipe.Batch * train.SeqLen;
+        var batches = train.InfiniteBatches(recipe.Training.Batch, (ulong)recipe.Training.Seed).Select(train.GetBatch).Select(device.Put);
+        var tokensPerBatch = (long)recipe.Training.Batch * train.SeqLen;
         var curve = Trainer.Run(model.named_parameters().Select(p => (p.name, p.parameter)), batches, model.Loss,
             tokensPerBatch, options, new ProgressLine("pretrain", options.Tokens, progressOutput), checkpoints);
         var seconds = clock.Elapsed.TotalSeconds;
         var trainTokens = curve[^1].Tokens;
         var tokensThisRun = trainTokens - (resumedFrom ?? 0) * tokensPerBatch; // the rate of this process's training alone
 
-        var metrics = Evaluator.Evaluate(model, heldout.Batches(recipe.Batch, 0, 0, dropLast: false).Select(heldout.GetBatch));
+        var metrics = Evaluator.Evaluate(model, heldout.Batches(recipe.Training.Batch, 0, 0, dropLast: false).Select(heldout.GetBatch));
         var prompt = tokenizer.Encode(SamplePrompt, addBos: true).Select(i => (long)i).ToArray();
         var sample = tokenizer.Decode(model.GenerateGreedy(prompt, 48, config.EosTokenId).Select(i => (int)i));
         var report = new ParentReport

@@ -62,14 +62,10 @@ public sealed record ComputeDevice
     public static DeviceKind CostKind(PipelineSpec spec) => spec.Scenario.Device ?? spec.Device;
 
     /// <summary>
-    /// Adds the device to a job's key config where the job's result depends on it: nothing on CPU (keys stay what they
-    /// were before devices existed), <c>"device": "cuda"</c> otherwise (bfloat16 results differ from float32 ones).
+    /// The device as a job's record keys it where the job's result depends on it: null on CPU, <c>cuda</c> otherwise
+    /// (bfloat16 results differ from float32 ones).
     /// </summary>
-    public static JsonObject Keyed(JsonObject config, DeviceKind kind)
-    {
-        if (kind != DeviceKind.Cpu) config["device"] = Name(kind);
-        return config;
-    }
+    public static string? KeyName(DeviceKind kind) => kind == DeviceKind.Cpu ? null : Name(kind);
 
     /// <summary>The spec spelling of a device kind: <c>cpu</c>, <c>cuda</c>.</summary>
     public static string Name(DeviceKind kind) => kind.ToString().ToLowerInvariant();

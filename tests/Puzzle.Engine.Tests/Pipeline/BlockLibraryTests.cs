@@ -101,13 +101,14 @@ public class BlockLibraryTests
         using var __ = train;
         using var ___ = heldout;
         var config = stream.Config;
-        var options = BldOptions.For(session.Spec.Bld, "layer1") with { Tokens = 256 };
+        var options = BldOptions.For(session.Spec.Bld, "layer1");
+        options = options with { Training = options.Training with { Tokens = 256 } };
         var own = config.Blocks[1];
         var catalog = DistillStage.Catalog(config, session.Spec).ToDictionary(v => v.Id);
         var sameAttention = new BldJob(new BlockVariant(1, Subblock.Attention, own.Attention, null, "kv2", IsParent: false), options);
         var sameFfn = new BldJob(new BlockVariant(1, Subblock.Ffn, null, own.Ffn, "ratio1", IsParent: false), options);
         var narrow = new BldJob(catalog["layer1.ffn.ratio0.5"], options);
-        var kv1 = new BldJob(catalog["layer0.attention.kv1"], options with { Tokens = 128 });
+        var kv1 = new BldJob(catalog["layer0.attention.kv1"], options with { Training = options.Training with { Tokens = 128 } });
 
         var together = BlockDistiller.Distill(stream, [sameAttention, sameFfn, narrow, kv1], train, heldout, TextWriter.Null, Engine.Runtime.ComputeDevice.Cpu);
         foreach (var r in together.Take(2))

@@ -114,12 +114,13 @@ public class CopyKillTests
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         var store = new CacheStore(repo.Store);
-        var export = new JobPlan(new ExportStage(), "child1", new JsonObject(), new Dictionary<string, JobPlan>());
+        var planned = PipelineGraph.Plan(repo.Load(), PuzzleStages.All()).Jobs["Export"].Single(j => j.Id == "child1");
+        var export = new JobPlan(new ExportStage(), "child1", planned.Config, new Dictionary<string, JobPlan>());
         var staging = store.NewStaging(export.Key);
         File.WriteAllText(Path.Combine(staging, ExportStage.ExportFile), "{}");
         store.Publish(staging, new JobManifest
         {
-            Key = export.Key, Stage = "Export", Job = "child1", Version = export.Stage.Version, Config = export.Config, Inputs = export.InputKeys, Seed = 0,
+            Key = export.Key, Stage = "Export", Job = "child1", Version = export.Stage.Version, Config = export.ConfigJson, Inputs = export.InputKeys, Seed = 0,
             Files = new Dictionary<string, string>(), Metrics = new JsonObject(), StartedUtc = DateTime.UtcNow, Seconds = 0, Host = "test", Tool = "test",
         });
         Assert.Single(Artifacts.Publish(repo.Root, "test", [export], store));

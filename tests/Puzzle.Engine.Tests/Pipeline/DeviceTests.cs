@@ -45,8 +45,8 @@ public class DeviceTests
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         var graph = PipelineGraph.Plan(repo.Load(), PuzzleStages.All());
-        Assert.All(graph.Jobs.Values.SelectMany(j => j), j => Assert.False(j.Config.ContainsKey("device"), j.Name));
-        Assert.All(graph.Jobs["Measure"], j => Assert.Equal("cpu", (string?)j.Config["scenario"]!["device"]));
+        Assert.All(graph.Jobs.Values.SelectMany(j => j), j => Assert.Null(j.ConfigJson["device"]));
+        Assert.All(graph.Jobs["Measure"], j => Assert.Equal("cpu", (string?)j.ConfigJson["scenario"]!["device"]));
     }
 
     [Fact]

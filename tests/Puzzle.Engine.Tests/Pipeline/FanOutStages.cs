@@ -13,7 +13,16 @@ public static class FanOutStages
     public static IReadOnlyList<Stage> All(string? failJob = null) => [new Variants(failJob), new Select(), new Report()];
 
     /// <summary>One job per FFN ratio per layer; its lr comes from bld.lr or a matching bld.variants override.</summary>
-    public sealed class Variants(string? failJob) : Stage
+    /// <summary>A job that reads nothing of the spec.</summary>
+    public sealed record NoSettings;
+
+    /// <summary>The constraints, as the search reads them.</summary>
+    public sealed record SelectJob([property: SpecPath("constraints")] ConstraintsSpec Constraints);
+
+    /// <summary>One FFN variant's settings.</summary>
+    public sealed record VariantJob(int Layer, double Ratio, double Lr, long Tokens);
+
+    public sealed class Variants(string? failJob) : Stage<VariantJob>
     {
         public override string Name => "Variants";
         public override int Version => 1;
@@ -24,17 +33,16 @@ public static class FanOutStages
             (from layer in Enumerable.Range(0, spec.Parent.Pretrain!.Layers)
              from ratio in spec.SearchSpace.FfnFor(layer).Ratios
              let id = $"layer{layer}.ffn.ratio{ratio}"
-             let lr = spec.Bld.Variants.LastOrDefault(v => Matches(v.Match, id))?.Lr ?? spec.Bld.Lr
-             select new JobPlan(this, id, new JsonObject { ["layer"] = layer, ["ratio"] = ratio, ["lr"] = lr, ["tokens"] = spec.Bld.Tokens },
-                 new Dictionary<string, JobPlan>(), spec.Bld.Seed)).ToList();
+             let lr = spec.Bld.Variants.LastOrDefault(v => Matches(v.Match, id))?.Lr ?? spec.Bld.Training.Lr
+             select Job(id, new VariantJob(layer, ratio, lr, spec.Bld.Training.Tokens), null, spec.Bld.Training.Seed)).ToList();
 
         static bool Matches(string pattern, string id) =>
             pattern.Split('.').Zip(id.Split('.')).All(p => p.First == "*" || p.First == p.Second);
 
-        public override void Run(JobContext context)
+        protected override void Run(VariantJob job, JobContext context)
         {
             if (context.Job.Id == failJob) throw new InvalidOperationException($"{context.Job.Id} fails on purpose");
-            var score = (double)context.Job.Config["ratio"]! * (double)context.Job.Config["lr"]!;
+            var score = job.Ratio * job.Lr;
             File.WriteAllText(context.Output("score.txt"), score.ToString("R"));
             context.Metrics["score"] = score;
         }
@@ -48,7 +56,7 @@ public static class FanOutStages
         public override IReadOnlyList<string> Upstream => ["Variants"];
 
         public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
-            [new JobPlan(this, "search", SpecSlice.Of(spec, "constraints"), planned["Variants"].ToDictionary(j => j.Id, j => j))];
+            [new JobPlan(this, "search", new SelectJob(spec.Constraints), planned["Variants"].ToDictionary(j => j.Id, j => j))];
 
         public override void Run(JobContext context)
         {
@@ -64,7 +72,7 @@ public static class FanOutStages
         public override IReadOnlyList<string> Upstream => ["Select"];
 
         public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
-            [new JobPlan(this, "report", new JsonObject(), new Dictionary<string, JobPlan> { ["search"] = planned["Select"].Single() })];
+            [new JobPlan(this, "report", new NoSettings(), new Dictionary<string, JobPlan> { ["search"] = planned["Select"].Single() })];
 
         public override void Run(JobContext context) =>
             File.Copy(Path.Combine(context.Input("search"), "choice.txt"), context.Output("report.txt"));

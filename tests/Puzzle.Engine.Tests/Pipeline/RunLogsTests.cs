@@ -7,7 +7,7 @@ namespace Puzzle.Engine.Tests.Pipeline;
 
 public class RunLogsTests
 {
-    static JobPlan Job() => new(new FanOutStages.Select(), "search", new JsonObject(), new Dictionary<string, JobPlan>());
+    static JobPlan Job() => new(new FanOutStages.Select(), "search", new FanOutStages.NoSettings(), new Dictionary<string, JobPlan>());
 
     [Fact]
     public void A_run_that_only_waited_on_the_lock_never_touches_the_log_of_the_run_that_built_the_job()

@@ -15,7 +15,7 @@ public class ShipStagesTests
         foreach (var (name, text) in files) File.WriteAllText(Path.Combine(staging, name), text);
         store.Publish(staging, new JobManifest
         {
-            Key = plan.Key, Stage = plan.Stage.Name, Job = plan.Id, Version = plan.Stage.Version, Config = plan.Config, Inputs = plan.InputKeys,
+            Key = plan.Key, Stage = plan.Stage.Name, Job = plan.Id, Version = plan.Stage.Version, Config = plan.ConfigJson, Inputs = plan.InputKeys,
             Seed = 0, Files = new Dictionary<string, string>(), Metrics = new JsonObject(), StartedUtc = DateTime.UtcNow, Seconds = 0,
             Host = "test", Tool = "test",
         });
@@ -29,18 +29,20 @@ public class ShipStagesTests
         var spec = repo.Load();
         var store = new CacheStore(repo.Store);
         var history = new JobHistory(store.Root, spec.Name);
-        var heal = Publish(store, new JobPlan(new HealStage(), "child2", new JsonObject(), new Dictionary<string, JobPlan>()),
+        var graph = PipelineGraph.Plan(spec, PuzzleStages.All());
+        object Config(string stage, string id) => graph.Jobs[stage].Single(j => j.Id == id).Config;
+        var heal = Publish(store, new JobPlan(new HealStage(), "child2", Config("Heal", "child2"), new Dictionary<string, JobPlan>()),
             new Dictionary<string, string> { [HealStage.HealFile] = """{"name": "child2", "kind": "child", "skipped": "the search found 1 architecture(s), not 2"}""" });
-        var report = Publish(store, new JobPlan(new ReportStage(), "report", new JsonObject(), new Dictionary<string, JobPlan>()),
+        var report = Publish(store, new JobPlan(new ReportStage(), "report", Config("Report", "report"), new Dictionary<string, JobPlan>()),
             new Dictionary<string, string> { [ReportStage.JsonFile] = """{"pipeline": "test", "models": [{"name": "parent", "kind": "parent", "top1": 0.2}]}""" });
 
-        var export = new JobPlan(new ExportStage(), "child2", new JsonObject(), new Dictionary<string, JobPlan> { ["heal"] = heal, ["report"] = report });
+        var export = new JobPlan(new ExportStage(), "child2", Config("Export", "child2"), new Dictionary<string, JobPlan> { ["heal"] = heal, ["report"] = report });
         var (entry, ran) = JobRunner.Run(export, spec, store, history, TextWriter.Null, 1);
         Assert.True(ran);
         Assert.False(Directory.Exists(entry.File(ExportStage.ModelFolder)));
         Assert.Equal("the search found 1 architecture(s), not 2", (string)ExportStage.Read(entry.Directory)["skipped"]!);
 
-        var pack = new JobPlan(new PackStage(), "pack", new JsonObject(), new Dictionary<string, JobPlan> { ["export"] = export, ["report"] = report });
+        var pack = new JobPlan(new PackStage(), "pack", Config("Pack", "pack"), new Dictionary<string, JobPlan> { ["export"] = export, ["report"] = report });
         var e = Assert.Throws<InvalidOperationException>(() => JobRunner.Run(pack, spec, store, history, TextWriter.Null, 1));
         Assert.Contains("pack.child 2: child2 has no model (the search found 1 architecture(s), not 2)", e.Message);
         Assert.Null(store.Find(pack.Key));

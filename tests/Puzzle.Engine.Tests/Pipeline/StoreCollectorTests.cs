@@ -19,7 +19,7 @@ public sealed class StoreCollectorTests
         public override IReadOnlyList<string> Upstream => ["Report"];
 
         public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
-            [new JobPlan(this, "gate", new JsonObject(), new Dictionary<string, JobPlan> { ["report"] = planned["Report"].Single() })];
+            [new JobPlan(this, "gate", new FanOutStages.NoSettings(), new Dictionary<string, JobPlan> { ["report"] = planned["Report"].Single() })];
 
         public override void Run(JobContext context)
         {

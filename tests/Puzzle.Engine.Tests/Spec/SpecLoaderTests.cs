@@ -116,8 +116,10 @@ public sealed class SpecLoaderTests
         Assert.Equal(new PretrainSpec
         {
             VocabSize = 1024, Hidden = 96, Layers = 3, Heads = 6, KvHeads = 3, Intermediate = 256, TieEmbeddings = true,
-            Tokens = 123_456, Batch = 4, Lr = 2e-3, WarmupFraction = 0.1, MinLrRatio = 0.2, WeightDecay = 0.01,
-            GradClip = 0.5, Seed = 7,
+            Training = new TrainingSpec
+            {
+                Tokens = 123_456, Batch = 4, Lr = 2e-3, WarmupFraction = 0.1, MinLrRatio = 0.2, WeightDecay = 0.01, GradClip = 0.5, Seed = 7,
+            },
         }, s.Parent.Pretrain);
 
         var npm = Assert.Single(s.Data.Npm);
@@ -147,7 +149,8 @@ public sealed class SpecLoaderTests
 
         var bld = s.Bld;
         Assert.Equal((BldMode.Coupled, 1000L, 5e-4, 2, 0.2, 0.3, 0.05, 2.0, 11L, LinearInit.Paper),
-            (bld.Mode, bld.Tokens, bld.Lr, bld.Batch, bld.WarmupFraction, bld.MinLrRatio, bld.WeightDecay, bld.GradClip, bld.Seed, bld.Init));
+            (bld.Mode, bld.Training.Tokens, bld.Training.Lr, bld.Training.Batch, bld.Training.WarmupFraction, bld.Training.MinLrRatio,
+                bld.Training.WeightDecay, bld.Training.GradClip, bld.Training.Seed, bld.Init));
         Assert.Equal(new BldVariantOverride { Match = "layer1.ffn.ratio0.5", Lr = 1e-4, Tokens = 500 }, bld.Variants[0]);
         Assert.Equal(new BldVariantOverride { Match = "*.attention.linear", Tokens = 2000 }, bld.Variants[1]);
 
@@ -163,7 +166,8 @@ public sealed class SpecLoaderTests
 
         var gkd = s.Gkd;
         Assert.Equal((4000L, 1e-4, 5, 0.0, 1.0, 0.2, 0.0, 9L, 7),
-            (gkd.Tokens, gkd.Lr, gkd.Batch, gkd.WarmupFraction, gkd.MinLrRatio, gkd.WeightDecay, gkd.GradClip, gkd.Seed, gkd.CheckpointEvery));
+            (gkd.Training.Tokens, gkd.Training.Lr, gkd.Training.Batch, gkd.Training.WarmupFraction, gkd.Training.MinLrRatio,
+                gkd.Training.WeightDecay, gkd.Training.GradClip, gkd.Training.Seed, gkd.CheckpointEvery));
         Assert.Equal(new GkdLoss { Cosine = 0.5, Kl = 2, Lm = 0.25 }, gkd.Loss);
         Assert.Equal(3000, s.Evaluation.Tokens);
         Assert.Equal([Baseline.ShortGpt], s.Evaluation.Baselines);
@@ -192,7 +196,7 @@ public sealed class SpecLoaderTests
         Assert.Equal(new PretrainSpec(), s.Parent.Pretrain);
         Assert.Equal((4096, 256, 6, 8, 4, 704, false, 2_200_000L, 16, 3e-3), (s.Parent.Pretrain!.VocabSize, s.Parent.Pretrain.Hidden,
             s.Parent.Pretrain.Layers, s.Parent.Pretrain.Heads, s.Parent.Pretrain.KvHeads, s.Parent.Pretrain.Intermediate,
-            s.Parent.Pretrain.TieEmbeddings, s.Parent.Pretrain.Tokens, s.Parent.Pretrain.Batch, s.Parent.Pretrain.Lr));
+            s.Parent.Pretrain.TieEmbeddings, s.Parent.Pretrain.Training.Tokens, s.Parent.Pretrain.Training.Batch, s.Parent.Pretrain.Training.Lr));
         Assert.Equal("text", s.Data.Npm[0].JsonField);
         Assert.Empty(s.Data.Train);
         Assert.Equal(("text", 0.05, 256, 0L), (s.Data.JsonlField, s.Data.HeldoutFraction, s.Data.SeqLen, s.Data.Seed));
@@ -202,7 +206,7 @@ public sealed class SpecLoaderTests
         Assert.Equal(64, s.SearchSpace.Ffn.RoundTo);
         Assert.Empty(s.SearchSpace.Layers);
         Assert.Equal((BldMode.Decoupled, 200_000L, 1e-3, 8, 0.0, 1.0, LinearInit.LeastSquares),
-            (s.Bld.Mode, s.Bld.Tokens, s.Bld.Lr, s.Bld.Batch, s.Bld.WeightDecay, s.Bld.GradClip, s.Bld.Init));
+            (s.Bld.Mode, s.Bld.Training.Tokens, s.Bld.Training.Lr, s.Bld.Training.Batch, s.Bld.Training.WeightDecay, s.Bld.Training.GradClip, s.Bld.Init));
         Assert.Equal(new ScoringSpec(), s.Scoring);
         Assert.Equal((ScoringMetric.Kl, 20_000L), (s.Scoring.Metric, s.Scoring.Tokens));
         Assert.Equal(DeviceKind.Cpu, s.Device);
@@ -211,7 +215,7 @@ public sealed class SpecLoaderTests
         Assert.Equal(new ConstraintsSpec(), s.Constraints);
         Assert.Null(s.Constraints.ThroughputVsParent);
         Assert.Equal((SearchMethod.Mip, 1, 0.8, 60.0), (s.Search.Method, s.Search.Solutions, s.Search.Diversity, s.Search.TimeLimitS));
-        Assert.Equal((200_000L, 3e-4, 8, 50), (s.Gkd.Tokens, s.Gkd.Lr, s.Gkd.Batch, s.Gkd.CheckpointEvery));
+        Assert.Equal((200_000L, 3e-4, 8, 50), (s.Gkd.Training.Tokens, s.Gkd.Training.Lr, s.Gkd.Training.Batch, s.Gkd.CheckpointEvery));
         Assert.Equal((1.0, 1.0, 0.0), (s.Gkd.Loss.Cosine, s.Gkd.Loss.Kl, s.Gkd.Loss.Lm));
         Assert.Equal(50_000L, s.Evaluation.Tokens);
         Assert.Equal([Baseline.Uniform, Baseline.ShortGpt, Baseline.Random], s.Evaluation.Baselines);

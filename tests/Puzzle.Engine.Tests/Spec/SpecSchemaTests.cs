@@ -61,13 +61,13 @@ public sealed class SpecSchemaTests
         var quick = SpecLoader.Load(Path.Combine(Repository.Pipelines, "default.yaml"));
         Assert.Equal(("quick", 128, 2, 1.5), (quick.Name, quick.Data.SeqLen, quick.Data.Npm.Count, quick.Constraints.ThroughputVsParent));
         Assert.Equal((2048, 192, 4, 6, 2, 512, 600_000L), (quick.Parent.Pretrain!.VocabSize, quick.Parent.Pretrain.Hidden,
-            quick.Parent.Pretrain.Layers, quick.Parent.Pretrain.Heads, quick.Parent.Pretrain.KvHeads, quick.Parent.Pretrain.Intermediate, quick.Parent.Pretrain.Tokens));
+            quick.Parent.Pretrain.Layers, quick.Parent.Pretrain.Heads, quick.Parent.Pretrain.KvHeads, quick.Parent.Pretrain.Intermediate, quick.Parent.Pretrain.Training.Tokens));
 
         var ci = SpecLoader.Load(Path.Combine(Repository.Pipelines, "ci.yaml"));
-        Assert.Equal(("ci", 64, 512, 2, 120_000L), (ci.Name, ci.Data.SeqLen, ci.Parent.Pretrain!.VocabSize, ci.Parent.Pretrain.Layers, ci.Parent.Pretrain.Tokens));
+        Assert.Equal(("ci", 64, 512, 2, 120_000L), (ci.Name, ci.Data.SeqLen, ci.Parent.Pretrain!.VocabSize, ci.Parent.Pretrain.Layers, ci.Parent.Pretrain.Training.Tokens));
 
         var moby = SpecLoader.Load(Path.Combine(Repository.Pipelines, "moby-2x.yaml"));
         Assert.Equal(new PretrainSpec(), moby.Parent.Pretrain);
-        Assert.Equal((2, 300_000L, 400_000L, 2.0), (moby.Search.Solutions, moby.Gkd.Tokens, moby.Bld.Tokens, moby.Constraints.ThroughputVsParent));
+        Assert.Equal((2, 300_000L, 400_000L, 2.0), (moby.Search.Solutions, moby.Gkd.Training.Tokens, moby.Bld.Training.Tokens, moby.Constraints.ThroughputVsParent));
     }
 }

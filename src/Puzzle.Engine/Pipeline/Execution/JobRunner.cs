@@ -51,7 +51,7 @@ public static class JobRunner
 
         CacheEntry Remember(JobPlan j, CacheEntry entry)
         {
-            history.Record(j.Stage.Name, j.Id, new JobHistory.Entry(j.Key, (JsonObject)j.Config.DeepClone(), j.InputKeys, j.Seed));
+            history.Record(j.Stage.Name, j.Id, new JobHistory.Entry(j.Key, (JsonObject)j.ConfigJson.DeepClone(), j.InputKeys, j.Seed));
             return entry;
         }
     }
@@ -84,7 +84,7 @@ public static class JobRunner
                 if (jobs.Count > 1) context.Metrics["built_with"] = jobs[0].Id;
                 var manifest = new JobManifest
                 {
-                    Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.Config,
+                    Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.ConfigJson,
                     Inputs = job.InputKeys, Seed = job.Seed, Files = new Dictionary<string, string>(), Metrics = context.Metrics,
                     StartedUtc = started, Seconds = seconds, Host = Environment.MachineName, Tool = ToolVersion,
                     RunId = runId ?? Environment.GetEnvironmentVariable(RunIdVariable) ?? "",

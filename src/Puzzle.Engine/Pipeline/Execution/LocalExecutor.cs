@@ -29,7 +29,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         {
             if (store.Find(job.Key) is not null)
             {
-                history.Record(job.Stage.Name, job.Id, new JobHistory.Entry(job.Key, job.Config, job.InputKeys, job.Seed));
+                history.Record(job.Stage.Name, job.Id, new JobHistory.Entry(job.Key, job.ConfigJson, job.InputKeys, job.Seed));
                 records[job] = new JobRecord(job.Stage.Name, job.Id, job.Key, JobOutcome.Cached, 0, null);
             }
             else
@@ -67,7 +67,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 var published = store.Find(built.Key)!;
                 var outcome = published.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
                 records[built] = new JobRecord(built.Stage.Name, built.Id, built.Key, outcome, 0, null);
-                history.Record(built.Stage.Name, built.Id, new JobHistory.Entry(built.Key, built.Config, built.InputKeys, built.Seed));
+                history.Record(built.Stage.Name, built.Id, new JobHistory.Entry(built.Key, built.ConfigJson, built.InputKeys, built.Seed));
                 progress.Skipped(built); // counted, without a time of its own
                 _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} (built with " +
                                    $"{published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"})");

@@ -17,7 +17,7 @@ public static class PipelineStatus
         if (last is null) return new(job.Stage.Name, job.Id, job.Key, JobState.Missing, "never built");
         if (last.Key == job.Key) return new(job.Stage.Name, job.Id, job.Key, JobState.Missing, "built before, but no longer in the cache");
         var reasons = new List<string>();
-        var fields = ChangedFields(last.Config, job.Config);
+        var fields = ChangedFields(last.Config, job.ConfigJson);
         if (fields.Count > 0) reasons.Add("config changed: " + string.Join(", ", fields));
         var current = job.InputKeys;
         var inputs = current.Keys.Union(last.Inputs.Keys)

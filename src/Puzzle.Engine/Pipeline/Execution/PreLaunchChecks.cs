@@ -17,9 +17,8 @@ public static class PreLaunchChecks
     public static void Run(PipelineSpec spec, IReadOnlyList<JobPlan> toRun)
     {
         // computing jobs follow device (or --device); timings (Measure, Evaluate's speeds) follow scenario.device when set
-        var cuda = ComputeDevice.Name(DeviceKind.Cuda);
         var (onCuda, field, fromFlag) = spec.Device == DeviceKind.Cuda
-            ? (toRun.Where(j => (string?)j.Config["device"] == cuda).ToList(), "device", spec.DeviceFromFlag)
+            ? (toRun.Where(j => j.Stage.ComputesOn(spec) == DeviceKind.Cuda).ToList(), "device", spec.DeviceFromFlag)
             : spec.Scenario.Device == DeviceKind.Cuda
                 ? (toRun.Where(j => j.Stage.Name is "Measure" or "Evaluate").ToList(), "scenario.device", false)
                 : ([], "", false);

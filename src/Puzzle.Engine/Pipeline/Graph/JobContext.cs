@@ -5,11 +5,14 @@ using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Graph;
 
-/// <summary>What a running job sees: its plan, the spec, its inputs' published folders, and where to write.</summary>
+/// <summary>
+/// What a running job sees: its plan (whose config record is all it reads of the spec), its inputs' published folders,
+/// where to write, and the devices to compute on. The spec itself stays with the executor: it names the devices in
+/// errors, and nothing else of it reaches a job.
+/// </summary>
 public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store, string outputDirectory, TextWriter log, int threads)
 {
     public JobPlan Job { get; } = job;
-    public PipelineSpec Spec { get; } = spec;
     /// <summary>A temporary folder: published atomically as the job's cache entry when <see cref="Stage.Run"/> returns.</summary>
     public string OutputDirectory { get; } = outputDirectory;
     public TextWriter Log { get; } = log;
@@ -18,9 +21,9 @@ public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store,
     /// Where the job computes (the spec's <c>device</c>), checked on first use: stages that never touch torch (Fetch,
     /// Data, Search) never load it, and a job asked to run on CUDA where there is none fails with the remedy.
     /// </summary>
-    public ComputeDevice Device => _device ??= ComputeDevice.For(Spec);
+    public ComputeDevice Device => _device ??= ComputeDevice.For(spec);
     /// <summary>Where costs are measured (<c>scenario.device</c>, else <c>device</c>).</summary>
-    public ComputeDevice CostDevice => _costDevice ??= ComputeDevice.ForCosts(Spec);
+    public ComputeDevice CostDevice => _costDevice ??= ComputeDevice.ForCosts(spec);
     ComputeDevice? _device, _costDevice;
     /// <summary>The device the job asked for, if any: recorded in its manifest's metrics.</summary>
     internal ComputeDevice? UsedDevice => _device ?? _costDevice;

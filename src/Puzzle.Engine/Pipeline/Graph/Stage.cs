@@ -35,10 +35,10 @@ public abstract class Stage
     public virtual IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) => [];
 
     /// <summary>The other jobs of <paramref name="job"/>'s block of <paramref name="layersPerProcess"/> consecutive layers
-    /// (every layer when 0), for stages whose jobs are per layer (a "layer" in their config).</summary>
+    /// (every layer when 0), for stages whose jobs are per layer (their record is an <see cref="ILayerJob"/>).</summary>
     protected static IEnumerable<JobPlan> SameLayerBlock(JobPlan job, IReadOnlyList<JobPlan> stageJobs, int layersPerProcess)
     {
-        int Block(JobPlan j) => layersPerProcess == 0 ? 0 : (int)j.Config["layer"]! / layersPerProcess;
+        int Block(JobPlan j) => layersPerProcess == 0 ? 0 : j.ConfigAs<ILayerJob>().Layer / layersPerProcess;
         return stageJobs.Where(j => j != job && Block(j) == Block(job));
     }
 
@@ -47,4 +47,27 @@ public abstract class Stage
     {
         foreach (var c in contexts) Run(c);
     }
+}
+
+/// <summary>
+/// A stage whose jobs' configuration is a <typeparamref name="TJob"/> record: <see cref="Stage.Plan"/> builds one per
+/// job (its canonical JSON is the key, <see cref="JobConfig"/>), and <see cref="Run(TJob, JobContext)"/> receives it with
+/// the job's inputs: a stage reads nothing of the spec at run time, so nothing it reads can be missing from its key.
+/// </summary>
+public abstract class Stage<TJob> : Stage where TJob : class
+{
+    public sealed override void Run(JobContext context) => Run(context.Job.ConfigAs<TJob>(), context);
+
+    /// <summary>Runs one job of this stage, writing its payload into <see cref="JobContext.OutputDirectory"/>.</summary>
+    protected abstract void Run(TJob job, JobContext context);
+
+    /// <summary>A job of this stage: <paramref name="config"/> is everything it reads besides its inputs.</summary>
+    protected JobPlan Job(string id, TJob config, IReadOnlyDictionary<string, JobPlan>? inputs = null, long seed = 0) =>
+        new(this, id, config, inputs ?? new Dictionary<string, JobPlan>(), seed);
+}
+
+/// <summary>A job record of a stage with one job per parent layer.</summary>
+public interface ILayerJob
+{
+    int Layer { get; }
 }

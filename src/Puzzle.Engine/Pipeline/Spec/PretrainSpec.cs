@@ -33,39 +33,11 @@ public sealed record PretrainSpec
     [Description("Share the input embedding with the LM head.")]
     public bool TieEmbeddings { get; init; }
 
-    [Description("Training tokens.")]
-    [Bounds(Minimum = 1)]
-    public long Tokens { get; init; } = 2_200_000;
-
-    [Description("Sequences per optimizer step.")]
-    [Bounds(Minimum = 1)]
-    public int Batch { get; init; } = 16;
-
-    [Description("Peak learning rate (AdamW).")]
-    [Bounds(ExclusiveMinimum = 0)]
-    public double Lr { get; init; } = 3e-3;
-
-    [Description("Fraction of the steps spent warming the learning rate up.")]
-    [Bounds(Minimum = 0, ExclusiveMaximum = 1)]
-    public double WarmupFraction { get; init; } = 0.05;
-
-    [Description("The learning rate at the end of the cosine decay, as a fraction of the peak.")]
-    [Bounds(Minimum = 0, Maximum = 1)]
-    public double MinLrRatio { get; init; } = 0.1;
-
-    [Description("AdamW weight decay.")]
-    [Bounds(Minimum = 0)]
-    public double WeightDecay { get; init; } = 0.1;
-
-    [Description("Gradient norm clip; 0 turns clipping off.")]
-    [Bounds(Minimum = 0)]
-    public double GradClip { get; init; } = 1.0;
-
-    [Description("Random seed for initialisation and batch order.")]
-    [Bounds(Minimum = 0)]
-    public long Seed { get; init; }
+    [Flatten]
+    public TrainingSpec Training { get; init; } = new() { Tokens = 2_200_000, Lr = 3e-3, Batch = 16, WeightDecay = 0.1 };
 
     [Description("Save a resumable checkpoint every this many steps (not part of the Parent job's key: the weights do not depend on it).")]
+    [Graph.NotInKey("how often resumable state is saved changes no weight")]
     [Bounds(Minimum = 1)]
     public int CheckpointEvery { get; init; } = 50;
 }

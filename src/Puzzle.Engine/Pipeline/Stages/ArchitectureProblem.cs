@@ -17,9 +17,22 @@ public static class ArchitectureProblem
 {
     public const string Time = "time_s", Memory = "memory_bytes", Params = "params";
 
+    /// <summary>What the problem is built from besides scores and costs: the scenario the costs describe, the library
+    /// (search space and BLD mode), the metric scores are read by, and the constraints.</summary>
+    [Graph.JobRecord]
+    public sealed record Settings([property: Graph.SpecPath("scenario")] ScenarioSpec Scenario, [property: Graph.SpecPath("search_space")] SearchSpaceSpec SearchSpace,
+        [property: Graph.SpecPath("bld.mode")] BldMode Mode, [property: Graph.SpecPath("scoring.metric")] ScoringMetric Metric,
+        [property: Graph.SpecPath("constraints")] ConstraintsSpec Constraints)
+    {
+        public static Settings Of(PipelineSpec spec) => new(spec.Scenario, spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints);
+    }
+
+    /// <param name="spec">the scenario, library, metric and constraints</param>
+    /// <param name="parent">the parent's architecture</param>
+    /// <param name="batch">the batch size the costs were measured at</param>
     /// <param name="scores">per layer, the Score job's scores.json</param>
     /// <param name="cost">a Measure job's cost by job id</param>
-    public static (SearchProblem Problem, Totals Parent) Build(PipelineSpec spec, ModelConfig parent, int batch,
+    public static (SearchProblem Problem, Totals Parent) Build(Settings spec, ModelConfig parent, int batch,
         IReadOnlyList<JsonObject> scores, Func<string, MeasuredCost> cost)
     {
         var s = spec.Scenario;
@@ -27,7 +40,7 @@ public static class ArchitectureProblem
         IReadOnlyList<BlockVariant> catalog = VariantCatalog.For(parent, spec.SearchSpace);
         SearchOption Option(BlockVariant v, MeasuredCost c)
         {
-            var score = v.IsParent ? 0 : Score(scores[v.Layer], v.Id, spec.Scoring.Metric);
+            var score = v.IsParent ? 0 : Score(scores[v.Layer], v.Id, spec.Metric);
             return new SearchOption(v.Id, score, new Dictionary<string, double>
             {
                 [Time] = c.ScenarioSeconds(s.Generate),
@@ -42,14 +55,14 @@ public static class ArchitectureProblem
             return new MeasuredCost(a.PrefillSeconds + f.PrefillSeconds, a.DecodeSecondsPerToken + f.DecodeSecondsPerToken,
                 a.Parameters + f.Parameters, a.ParameterBytes + f.ParameterBytes, a.KvBytesPerToken + f.KvBytesPerToken);
         }
-        var layers = spec.Bld.Mode == BldMode.Coupled
+        var layers = spec.Mode == BldMode.Coupled
             // coupled BLD scored whole blocks: one choice per layer, costed as its two subblocks
             ? Enumerable.Range(0, parent.NumLayers).Select(l => SearchLayer.OfBlocks(l,
                 VariantCatalog.Coupled(parent, spec.SearchSpace).Where(v => v.Layer == l).Select(v => Option(v, BlockCost(v))).ToList())).ToList()
             : Enumerable.Range(0, parent.NumLayers).Select(l => new SearchLayer(l,
                 catalog.Where(v => v.Layer == l && v.Subblock == Subblock.Attention).Select(v => Option(v, cost(MeasureStage.AttentionJob(batch, v.Attention!)))).ToList(),
                 catalog.Where(v => v.Layer == l && v.Subblock == Subblock.Ffn).Select(v => Option(v, cost(MeasureStage.FfnJob(batch, v.Ffn!)))).ToList())).ToList();
-        catalog = spec.Bld.Mode == BldMode.Coupled ? VariantCatalog.Coupled(parent, spec.SearchSpace) : catalog;
+        catalog = spec.Mode == BldMode.Coupled ? VariantCatalog.Coupled(parent, spec.SearchSpace) : catalog;
         var head = cost($"b{batch}.head");
         var fixedCosts = new Dictionary<string, double>
         {
@@ -67,7 +80,7 @@ public static class ArchitectureProblem
     public sealed record Totals(double TimeSeconds, double MemoryBytes, double Parameters);
 
     /// <summary>The spec's constraints as upper bounds on summed resources.</summary>
-    public static IReadOnlyList<ResourceLimit> Limits(PipelineSpec spec, int batch, Totals parent, double? throughputVsParent = null)
+    public static IReadOnlyList<ResourceLimit> Limits(Settings spec, int batch, Totals parent, double? throughputVsParent = null)
     {
         var c = spec.Constraints;
         var limits = new List<ResourceLimit>();
@@ -106,9 +119,9 @@ public static class ArchitectureProblem
     static bool IsParent(IReadOnlyList<BlockVariant> catalog, string id) => catalog.Any(v => v.Id == id && v.IsParent);
 
     /// <summary>The chosen architecture as a model configuration (the parent's shape with each layer's choice).</summary>
-    public static ModelConfig ToModel(ModelConfig parent, PipelineSpec spec, IReadOnlyList<LayerChoice> layers)
+    public static ModelConfig ToModel(ModelConfig parent, SearchSpaceSpec space, IReadOnlyList<LayerChoice> layers)
     {
-        var byId = VariantCatalog.For(parent, spec.SearchSpace).Concat(VariantCatalog.Coupled(parent, spec.SearchSpace)).ToDictionary(v => v.Id);
+        var byId = VariantCatalog.For(parent, space).Concat(VariantCatalog.Coupled(parent, space)).ToDictionary(v => v.Id);
         return parent with
         {
             Blocks = layers.Select(l => l.Ffn.Length == 0

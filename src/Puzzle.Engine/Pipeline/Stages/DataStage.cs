@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
@@ -7,31 +6,33 @@ using Puzzle.Engine.Tokenization;
 namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>Data: the text tokenized once into fixed-length sequences with a deterministic train / held-out split.</summary>
-public sealed class DataStage : Stage
+public sealed class DataStage : Stage<DataStage.DataJob>
 {
+    /// <summary>How the text becomes token sequences: their length, the held-out share and its seed, the .jsonl text field.</summary>
+    public sealed record DataJob([property: SpecPath("data.seq_len")] int SeqLen, [property: SpecPath("data.heldout_fraction")] double HeldoutFraction, [property: SpecPath("data.seed")] long Seed,
+        [property: SpecPath("data.jsonl_field")] string JsonlField, [property: SpecPath("data.train")] LocalText LocalTrain);
+
     public override string Name => "Data";
-    public override int Version => 1;
+    public override int Version => 2; // 2: typed job config
     public override IReadOnlyList<string> Upstream => ["Fetch", "Tokenizer"];
     public override string Description => "tokenize and pack the text into token shards";
     public const string Folder = "dataset";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
-        var config = SpecSlice.Of(spec, "data.seq_len", "data.heldout_fraction", "data.seed", "data.jsonl_field");
-        config["local_train"] = LocalText.Fingerprint(spec);
+        var data = spec.Data;
         var inputs = LocalText.FetchInputs(planned);
         inputs["tokenizer"] = planned["Tokenizer"].Single();
-        return [new JobPlan(this, "tokens", config, inputs, spec.Data.Seed)];
+        return [Job("tokens", new DataJob(data.SeqLen, data.HeldoutFraction, data.Seed, data.JsonlField, LocalText.Of(spec)), inputs, data.Seed)];
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(DataJob job, JobContext context)
     {
         using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
-        var data = context.Spec.Data;
         var built = TokenDatasetBuilder.Build(tokenizer, new DataBuildOptions
         {
-            Inputs = LocalText.Inputs(context), BaseDirectory = context.Spec.BaseDirectory, JsonlField = data.JsonlField,
-            SeqLen = data.SeqLen, HeldoutFraction = data.HeldoutFraction, Seed = (ulong)data.Seed, Threads = context.Threads,
+            Inputs = job.LocalTrain.Inputs(context), BaseDirectory = job.LocalTrain.BaseDirectory, JsonlField = job.JsonlField,
+            SeqLen = job.SeqLen, HeldoutFraction = job.HeldoutFraction, Seed = (ulong)job.Seed, Threads = context.Threads,
         }, context.Output(Folder));
         var counts = built.Manifest.Counts;
         context.Metrics["tokens"] = counts.Tokens;

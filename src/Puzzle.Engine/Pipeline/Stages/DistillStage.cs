@@ -18,10 +18,18 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// activations, so its size does not grow with <c>bld.tokens</c>. A manifest records init_nmse, final_nmse (the held-out
 /// loss of the published weights: the best seen, the initialisation included), the held-out and training curves.
 /// </summary>
-public sealed class DistillStage : Stage
+public sealed class DistillStage : Stage<DistillStage.DistillJob>
 {
+    /// <summary>One variant to distill (its layer, subblock and shape), the library's mode, and its own training
+    /// settings (bld's, with the last matching per-variant override applied).</summary>
+    public sealed record DistillJob(BlockVariant Variant, [property: SpecPath("bld.mode")] BldMode Mode, [property: SpecPath("bld")] TrainingSpec Training, [property: SpecPath("bld.init")] LinearInit Init,
+        string? Device) : ILayerJob
+    {
+        public int Layer => Variant.Layer;
+    }
+
     public override string Name => "Distill";
-    public override int Version => 3; // 3: from the parent's stream, best held-out weights published
+    public override int Version => 4; // 4: typed job config; 3: from the parent's stream, best held-out weights published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "train the block library by blockwise local distillation";
@@ -31,24 +39,10 @@ public sealed class DistillStage : Stage
     {
         var parent = ParentModel.PlannedConfig(spec);
         var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
-        return Catalog(parent, spec).Where(v => v.Trainable).Select(v =>
+        return Catalog(parent, spec.Bld.Mode, spec.SearchSpace).Where(v => v.Trainable).Select(v =>
         {
             var o = BldOptions.For(spec.Bld, v.Id);
-            var config = new JsonObject
-            {
-                ["layer"] = v.Layer, ["subblock"] = v.Subblock.ToString().ToLowerInvariant(),
-                ["variant"] = v.Subblock switch
-                {
-                    Subblock.Attention => v.Attention!.ToString(),
-                    Subblock.Ffn => v.Ffn!.ToString(),
-                    _ => $"{v.Attention}+{v.Ffn}",
-                },
-                ["mode"] = spec.Bld.Mode.ToString().ToLowerInvariant(),
-                ["tokens"] = o.Tokens, ["lr"] = o.Lr, ["batch"] = o.Batch, ["warmup_fraction"] = o.WarmupFraction,
-                ["min_lr_ratio"] = o.MinLrRatio, ["weight_decay"] = o.WeightDecay, ["grad_clip"] = o.GradClip,
-                ["init"] = o.Init.ToString().ToLowerInvariant(),
-            };
-            return new JobPlan(this, v.Id, ComputeDevice.Keyed(config, spec.Device), inputs, o.Seed);
+            return Job(v.Id, new DistillJob(v, spec.Bld.Mode, o.Training, o.Init, ComputeDevice.KeyName(spec.Device)), inputs, o.Seed);
         }).ToList();
     }
 
@@ -56,16 +50,14 @@ public sealed class DistillStage : Stage
     public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
         SameLayerBlock(job, stageJobs, spec.Bld.LayersPerProcess);
 
-    public override void Run(JobContext context) => RunTogether([context]);
+    protected override void Run(DistillJob job, JobContext context) => RunTogether([context]);
 
     public override void RunTogether(IReadOnlyList<JobContext> contexts)
     {
         var first = contexts[0];
-        var spec = first.Spec;
         var modelDir = ParentStage.ModelDirectory(first.Input("parent"));
         var config = HfConfig.Read(modelDir);
-        var catalog = Catalog(config, spec).ToDictionary(v => v.Id);
-        var jobs = contexts.Select(c => new BldJob(catalog[c.Job.Id], BldOptions.For(spec.Bld, c.Job.Id))).ToList();
+        var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, new BldOptions(j.Training, j.Init))).ToList();
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
@@ -98,9 +90,12 @@ public sealed class DistillStage : Stage
     }
 
     /// <summary>Decoupled: attention and FFN variants separately ((m+n)·L jobs); coupled: every pairing (m·n·L).</summary>
-    public static IReadOnlyList<BlockVariant> Catalog(ModelConfig parent, PipelineSpec spec) => spec.Bld.Mode == BldMode.Coupled
-        ? VariantCatalog.Coupled(parent, spec.SearchSpace)
-        : VariantCatalog.For(parent, spec.SearchSpace);
+    public static IReadOnlyList<BlockVariant> Catalog(ModelConfig parent, BldMode mode, SearchSpaceSpec space) => mode == BldMode.Coupled
+        ? VariantCatalog.Coupled(parent, space)
+        : VariantCatalog.For(parent, space);
+
+    /// <summary>The library a spec asks for (its bld.mode over its search space).</summary>
+    public static IReadOnlyList<BlockVariant> Catalog(ModelConfig parent, PipelineSpec spec) => Catalog(parent, spec.Bld.Mode, spec.SearchSpace);
 
     /// <summary>One parent layer, read lazily from the checkpoint: a job's memory does not grow with the parent's depth.</summary>
     public static DecoderBlock LoadLayer(string modelDir, ModelConfig config, int layer, ComputeDevice? device = null)

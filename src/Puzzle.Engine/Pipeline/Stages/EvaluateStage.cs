@@ -16,10 +16,15 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// scenario, measured in the same process as the parent's, alternating, so the speedup is a same-run ratio; and its
 /// accuracy on multiple-choice tasks (<see cref="EvaluateTasks"/>).
 /// </summary>
-public sealed class EvaluateStage : Stage
+public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
 {
+    /// <summary>One model to evaluate (the parent, or a Heal job's model): held-out tokens, the tasks, and the scenario
+    /// its speed is measured in (<c>Scenario.Device</c> resolved to the cost device).</summary>
+    public sealed record EvaluateJob(string Model, [property: SpecPath("evaluation.tokens")] long Tokens, EvaluateTasks.Settings Tasks, [property: SpecPath("scenario")] ScenarioSpec Scenario, string? Device,
+        [property: NotInKey("where the spec lies: only a relative tokenizer path in the Data job's manifest is resolved against it")] string BaseDirectory);
+
     public override string Name => "Evaluate";
-    public override int Version => 3; // 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
+    public override int Version => 4; // 4: typed job config; 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Heal"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : Runtime.ComputeDevice.CostKind(spec);
     public override string Description => "evaluate parent, children and baselines on held-out text; measure their speed";
@@ -31,24 +36,19 @@ public sealed class EvaluateStage : Stage
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var common = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
-        JsonObject Config()
-        {
-            var config = SpecSlice.Of(spec, "evaluation.tokens", "scenario.device", "scenario.batch", "scenario.prompt",
-                "scenario.generate", "scenario.repeats", "scenario.warmup");
-            // speed depends on where it is measured, quality on where it is computed (a CPU spec keys as before)
-            config["scenario"]!["device"] = ComputeDevice.Name(ComputeDevice.CostKind(spec));
-            config["evaluation"]!["tasks"] = EvaluateTasks.Config(spec);
-            return ComputeDevice.Keyed(config, spec.Device);
-        }
-        var jobs = new List<JobPlan> { new(this, "parent", Config(), common) };
+        // speed depends on where it is measured (scenario.device), quality on where it is computed (device)
+        var tasks = EvaluateTasks.Settings.Of(spec);
+        var scenario = spec.Scenario with { Device = ComputeDevice.CostKind(spec) };
+        EvaluateJob Config(string model) => new(model, spec.Evaluation.Tokens, tasks, scenario, ComputeDevice.KeyName(spec.Device), spec.BaseDirectory);
+        var jobs = new List<JobPlan> { Job("parent", Config("parent"), common) };
         var heal = planned.TryGetValue("Heal", out var h) ? h : [];
-        jobs.AddRange(heal.Select(j => new JobPlan(this, j.Id, Config(), new Dictionary<string, JobPlan>(common) { ["model"] = j })));
+        jobs.AddRange(heal.Select(j => Job(j.Id, Config(j.Id), new Dictionary<string, JobPlan>(common) { ["model"] = j })));
         return jobs;
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(EvaluateJob job, JobContext context)
     {
-        var spec = context.Spec;
+        var scenario = job.Scenario;
         var json = new JsonObject { ["name"] = context.Job.Id };
         string? modelDir = null;
         if (context.Job.Inputs.ContainsKey("model"))
@@ -69,9 +69,8 @@ public sealed class EvaluateStage : Stage
         using var model = modelDir is null ? null : ParentModel.Load(modelDir, context.Device);
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
-        var tokens = (long)context.Job.Config["evaluation"]!["tokens"]!;
-        var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
-        var batch = spec.Scenario.Batch;
+        var count = Math.Clamp(job.Tokens / heldout.SeqLen, 1, heldout.Count);
+        var batch = scenario.Batch;
         var evaluating = new Training.ProgressLine($"evaluate {context.Job.Id}", count, context.Log, unit: "seq");
         long done = 0;
         var batches = heldout.Leading(count, 8).Select(ids =>
@@ -87,8 +86,8 @@ public sealed class EvaluateStage : Stage
         json["kl"] = quality.Kl ?? 0;
         json["agreement"] = quality.Agreement ?? 1;
         json["parameters"] = (model ?? parent).ParameterCount;
-        using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, spec.BaseDirectory))
-            json["tasks"] = EvaluateTasks.Score(context, model ?? parent, tokenizer, EvaluateTasks.Load(context, heldout, tokenizer), batch: 16);
+        using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, job.BaseDirectory))
+            json["tasks"] = EvaluateTasks.Score(context, model ?? parent, tokenizer, EvaluateTasks.Load(context, job.Tasks, heldout, tokenizer), batch: 16);
 
         // speed: the parent and the model alternate, so drift in the machine's load touches both alike
         var costs = context.CostDevice;
@@ -100,8 +99,8 @@ public sealed class EvaluateStage : Stage
         for (var r = 0; r < Rounds; r++)
         {
             timing.Report(r, double.NaN);
-            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, spec.Scenario, batch, costs), spec.Scenario, batch));
-            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, spec.Scenario, batch, costs), spec.Scenario, batch));
+            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, scenario, batch, costs), scenario, batch));
+            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, scenario, batch, costs), scenario, batch));
         }
         var own = Speed.Best(parentSpeed);
         var speed = model is null ? own : Speed.Best(modelSpeed);
@@ -118,8 +117,8 @@ public sealed class EvaluateStage : Stage
         };
         json["scenario"] = new JsonObject
         {
-            ["device"] = ComputeDevice.Name(costs.Kind), ["batch"] = batch, ["prompt"] = spec.Scenario.Prompt,
-            ["generate"] = spec.Scenario.Generate, ["torch_threads"] = TorchSharp.torch.get_num_threads(),
+            ["device"] = ComputeDevice.Name(costs.Kind), ["batch"] = batch, ["prompt"] = scenario.Prompt,
+            ["generate"] = scenario.Generate, ["torch_threads"] = TorchSharp.torch.get_num_threads(),
             ["measured_on"] = costs.Kind == Spec.DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {TorchSharp.torch.get_num_threads()} threads" : "a CUDA GPU",
         };
         Write(context, json);

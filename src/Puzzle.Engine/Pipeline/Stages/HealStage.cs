@@ -19,10 +19,15 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// trained variants and trains it end to end against the parent by global knowledge distillation, all on the same
 /// token budget. Checkpoints every gkd.checkpoint_every steps; a killed job resumes where it stopped.
 /// </summary>
-public sealed class HealStage : Stage
+public sealed class HealStage : Stage<HealStage.HealJob>
 {
+    /// <summary>One model to heal (childK or a baseline), the search space its chosen variant ids come from, and GKD's
+    /// settings.</summary>
+    public sealed record HealJob(string Model, [property: SpecPath("search_space")] SearchSpaceSpec SearchSpace, [property: SpecPath("gkd")] TrainingSpec Training, [property: SpecPath("gkd.loss")] GkdLoss Loss,
+        [property: NotInKey("how often resumable state is saved changes no weight")] int CheckpointEvery, string? Device);
+
     public override string Name => "Heal";
-    public override int Version => 2; // 2: the best held-out weights are published
+    public override int Version => 3; // 3: typed job config; 2: the best held-out weights are published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Search"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "assemble each child and baseline, heal it by global distillation (GKD)";
@@ -44,13 +49,10 @@ public sealed class HealStage : Stage
         };
         // every variant: which ones a model uses is known only after the search
         foreach (var d in planned["Distill"]) inputs["variant:" + d.Id] = d;
-        return ModelIds(spec).Select(id =>
-        {
-            var config = SpecSlice.Of(spec, "gkd.tokens", "gkd.lr", "gkd.batch", "gkd.warmup_fraction", "gkd.min_lr_ratio",
-                "gkd.weight_decay", "gkd.grad_clip", "gkd.loss");
-            config["model"] = id;
-            return new JobPlan(this, id, ComputeDevice.Keyed(config, spec.Device), inputs, spec.Gkd.Seed);
-        }).ToList();
+        var gkd = spec.Gkd;
+        return ModelIds(spec).Select(id => Job(id,
+            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, ComputeDevice.KeyName(spec.Device)),
+            inputs, gkd.Training.Seed)).ToList();
     }
 
     /// <summary>The architecture a Heal job trains (from the Search job's architectures.json), or why there is none.</summary>
@@ -68,10 +70,9 @@ public sealed class HealStage : Stage
         return baseline["skipped"] is { } why ? (null, "baseline", (string)why!) : (baseline, "baseline", null);
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(HealJob job, JobContext context)
     {
-        var spec = context.Spec;
-        var id = context.Job.Id;
+        var id = job.Model;
         var (architecture, kind, skipped) = Chosen(context.Input("search"), id);
         if (architecture is null)
         {
@@ -84,7 +85,7 @@ public sealed class HealStage : Stage
         var parentDir = ParentStage.ModelDirectory(context.Input("parent"));
         var device = context.Device;
         using var parent = ParentModel.Load(parentDir, device);
-        var config = ArchitectureProblem.ToModel(parent.Config, spec, layers);
+        var config = ArchitectureProblem.ToModel(parent.Config, job.SearchSpace, layers);
         using var child = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
             context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
         context.Log.WriteLine($"{id}: {child.ParameterCount:N0} parameters ({(double)child.ParameterCount / parent.ParameterCount:P0} of the parent), " +
@@ -95,16 +96,11 @@ public sealed class HealStage : Stage
         using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
         var before = Check(child, parent, heldout);
 
-        var gkd = spec.Gkd;
-        var options = new TrainOptions
-        {
-            Tokens = gkd.Tokens, LearningRate = gkd.Lr, WarmupFraction = gkd.WarmupFraction, MinLrRatio = gkd.MinLrRatio,
-            WeightDecay = gkd.WeightDecay, GradClip = gkd.GradClip,
-        };
-        var loss = new GkdObjective(parent, child, gkd.Loss.Cosine, gkd.Loss.Kl, gkd.Loss.Lm);
+        var gkd = job.Training;
+        var loss = new GkdObjective(parent, child, job.Loss.Cosine, job.Loss.Kl, job.Loss.Lm);
         child.train();
         var clock = Stopwatch.StartNew();
-        var checkpoints = new TrainCheckpoints(context.ResumeDirectory, gkd.CheckpointEvery);
+        var checkpoints = new TrainCheckpoints(context.ResumeDirectory, job.CheckpointEvery);
         var resumedFrom = checkpoints.LatestStep;
         // held-out KL at step 0 and every few steps: the child publishes the best weights seen, never worse than assembled
         using var guard = new HeldoutGuard(() =>
@@ -116,7 +112,7 @@ public sealed class HealStage : Stage
         });
         var curve = Trainer.Run(child.named_parameters().Select(p => (p.name, p.parameter)),
             train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Of(b).Total,
-            (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard);
+            (long)gkd.Batch * train.SeqLen, gkd.Options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard);
         var seconds = clock.Elapsed.TotalSeconds;
         child.eval();
         var after = Check(child, parent, heldout);

@@ -15,10 +15,15 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// batch size searched. Weights are random: latency does not depend on their values. Runs alone, so that no other job
 /// skews the timings. With <c>scenario.target</c> the costs are the roofline of that hardware instead: nothing is timed.
 /// </summary>
-public sealed class MeasureStage : Stage
+public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
 {
+    /// <summary>One cost to measure: a subblock shape (<see cref="Block"/>, with <see cref="Kind"/> attention or ffn), the
+    /// head, or the whole parent, in the scenario at one batch size (<c>Scenario.Batch</c>) on the cost device
+    /// (<c>Scenario.Device</c>, resolved).</summary>
+    public sealed record MeasureJob(string Kind, BlockConfig? Block, ModelConfig Parent, [property: SpecPath("scenario")] ScenarioSpec Scenario);
+
     public override string Name => "Measure";
-    public override int Version => 4; // 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 5; // 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
@@ -34,78 +39,53 @@ public sealed class MeasureStage : Stage
     {
         var parent = ParentModel.PlannedConfig(spec);
         var catalog = VariantCatalog.For(parent, spec.SearchSpace);
-        var model = new JsonObject
-        {
-            ["hidden"] = parent.HiddenSize, ["heads"] = parent.NumAttentionHeads, ["head_dim"] = parent.HeadDim,
-            ["vocab"] = parent.VocabSize, ["layers"] = parent.NumLayers, ["parent_block"] = parent.Blocks[0].ToString(),
-            ["rope_theta"] = parent.RopeTheta, ["tie_embeddings"] = parent.TieWordEmbeddings,
-        };
         var jobs = new List<JobPlan>();
         foreach (var batch in Batches(spec))
         {
-            JobPlan Job(string id, string kind, string shape)
-            {
-                var config = SpecSlice.Of(spec, "scenario.device", "scenario.prompt", "scenario.generate", "scenario.repeats", "scenario.warmup", "scenario.target");
-                // the device costs are measured on, as resolved: a CPU spec keeps the key it had before device existed
-                config["scenario"]!["device"] = ComputeDevice.Name(ComputeDevice.CostKind(spec));
-                ComputeDevice.Keyed(config, ComputeDevice.CostKind(spec));
-                config["batch"] = batch;
-                config["kind"] = kind;
-                config["shape"] = shape;
-                config["model"] = model.DeepClone();
-                return new JobPlan(this, id, config, new Dictionary<string, JobPlan>());
-            }
+            // the device costs are measured on, as resolved, and this job's batch size
+            var scenario = spec.Scenario with { Batch = batch, Device = ComputeDevice.CostKind(spec) };
+            JobPlan Measure(string id, string kind, BlockConfig? block) => Job(id, new MeasureJob(kind, block, parent, scenario));
             foreach (var a in catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct())
-                jobs.Add(Job(AttentionJob(batch, a), "attention", a.ToString()));
+                jobs.Add(Measure(AttentionJob(batch, a), "attention", new BlockConfig(a, FfnConfig.NoOp)));
             foreach (var f in catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct())
-                jobs.Add(Job(FfnJob(batch, f), "ffn", f.ToString()));
-            jobs.Add(Job($"b{batch}.head", "head", "head"));
-            jobs.Add(Job($"b{batch}.parent", "parent", "parent"));
+                jobs.Add(Measure(FfnJob(batch, f), "ffn", new BlockConfig(AttentionConfig.NoOp, f)));
+            jobs.Add(Measure($"b{batch}.head", "head", null));
+            jobs.Add(Measure($"b{batch}.parent", "parent", null));
         }
         return jobs;
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(MeasureJob job, JobContext context)
     {
-        var spec = context.Spec;
-        var parent = ParentModel.PlannedConfig(spec);
-        var batch = (int)context.Job.Config["batch"]!;
-        var kind = (string)context.Job.Config["kind"]!;
-        var catalog = VariantCatalog.For(parent, spec.SearchSpace);
-        BlockConfig? shape = kind switch
-        {
-            "attention" => new BlockConfig(catalog.First(v => v.Subblock == Subblock.Attention && AttentionJob(batch, v.Attention!) == context.Job.Id).Attention!, FfnConfig.NoOp),
-            "ffn" => new BlockConfig(AttentionConfig.NoOp, catalog.First(v => v.Subblock == Subblock.Ffn && FfnJob(batch, v.Ffn!) == context.Job.Id).Ffn!),
-            _ => null,
-        };
+        var (parent, kind, shape, scenario, batch) = (job.Parent, job.Kind, job.Block, job.Scenario, job.Scenario.Batch);
         MeasuredCost cost;
         JsonObject doc;
-        if (spec.Scenario.Target is { } target)
+        if (scenario.Target is { } target)
         {
             // hardware that is not here: the roofline of its data sheet, nothing is timed
             var hw = Hardware.Known[target];
-            var s = spec.Scenario;
+            var s = scenario;
             cost = shape is not null ? Roofline.BlockCost(parent, shape, batch, s.Prompt, s.Generate, hw)
                 : kind == "head" ? Roofline.HeadCost(parent, batch, s.Prompt, hw)
                 : Roofline.ModelCost(parent, batch, s.Prompt, s.Generate, hw);
             doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
-            doc["cost_model"] = CostModel(spec);
+            doc["cost_model"] = CostModel(scenario);
         }
         else
         {
             TorchSharp.torch.manual_seed(0);
             var device = context.CostDevice;
-            if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, spec.Scenario, batch, Depth(parent), device);
-            else if (kind == "head") cost = CostMeter.Head(parent, spec.Scenario, batch, device);
+            if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, scenario, batch, Depth(parent), device);
+            else if (kind == "head") cost = CostMeter.Head(parent, scenario, batch, device);
             else
             {
                 using var model = device.Place(new CausalLM(parent));
-                cost = CostMeter.Model(model, spec.Scenario, batch, device);
+                cost = CostMeter.Model(model, scenario, batch, device);
             }
             doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
             doc["threads"] = TorchSharp.torch.get_num_threads();
             doc["device"] = device.ToString();
-            doc["cost_model"] = CostModel(spec);
+            doc["cost_model"] = CostModel(scenario);
         }
         doc["batch"] = batch;
         File.WriteAllText(context.Output(CostFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -118,9 +98,12 @@ public sealed class MeasureStage : Stage
     public static int Depth(ModelConfig parent) => Math.Min(parent.NumLayers, 8);
 
     /// <summary>What the costs describe, as the report and the model card name it.</summary>
-    public static string CostModel(PipelineSpec spec) => spec.Scenario.Target is { } target
+    public static string CostModel(PipelineSpec spec) => CostModel(spec.Scenario with { Device = ComputeDevice.CostKind(spec) });
+
+    /// <summary>What the costs of a scenario (its device resolved) describe.</summary>
+    public static string CostModel(ScenarioSpec scenario) => scenario.Target is { } target
         ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
-        : $"block costs measured on {ComputeDevice.Name(ComputeDevice.CostKind(spec))} (eager TorchSharp, each shape inside a model of its own depth), added up";
+        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} (eager TorchSharp, each shape inside a model of its own depth), added up";
 
     public static MeasuredCost Read(string jobDirectory) =>
         JsonSerializer.Deserialize<MeasuredCost>(File.ReadAllText(Path.Combine(jobDirectory, CostFile)), PuzzleJson.Options)!;

@@ -14,10 +14,17 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// and a provenance manifest of every job key that produced it. The version is pack.version, else derived from this
 /// job's key, which hashes the spec file's bytes too: a different model or spec never reuses a version.
 /// </summary>
-public sealed class PackStage : Stage
+public sealed class PackStage : Stage<PackStage.PackJob>
 {
+    /// <summary>The package's id and version as the spec sets them (null: derived), the child it packs, the spec file's
+    /// bytes by hash, and what a rebuild does not reproduce.</summary>
+    public sealed record PackJob([property: SpecPath("name")] string Pipeline, [property: SpecPath("pack.id")] string? Id, [property: SpecPath("pack.version")] string? Version, [property: SpecPath("pack.child")] int Child,
+        string SpecSha256, Reproducibility.Facts Reproducibility,
+        [property: NotInKey("where the spec file lies; its bytes are keyed")] string? SpecFile,
+        [property: NotInKey("the spec's path as given, for an error")] string SpecSource);
+
     public override string Name => "Pack";
-    public override int Version => 1;
+    public override int Version => 2; // 2: typed job config
     public override IReadOnlyList<string> Upstream => ["Export", "Report"];
     public override string Description => "pack the chosen child as a NuGet package with its provenance";
     public const string PackFile = "pack.json";
@@ -27,11 +34,11 @@ public sealed class PackStage : Stage
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var child = $"child{spec.Pack.Child}";
-        var config = SpecSlice.Of(spec, "name", "pack.id", "pack.version", "pack.child");
-        config["spec_sha256"] = SpecSha256(spec);
+        var config = new PackJob(spec.Name, spec.Pack.Id, spec.Pack.Version, spec.Pack.Child, SpecSha256(spec), Reproducibility.Facts.Of(spec),
+            SpecFile(spec), spec.SourcePath);
         return
         [
-            new JobPlan(this, "pack", config, new Dictionary<string, JobPlan>
+            Job("pack", config, new Dictionary<string, JobPlan>
             {
                 ["export"] = planned["Export"].Single(j => j.Id == child),
                 ["report"] = planned["Report"].Single(),
@@ -40,11 +47,15 @@ public sealed class PackStage : Stage
     }
 
     /// <summary>pack.id, else "Puzzle." and the pipeline's name in Pascal case (moby-2x → Puzzle.Moby2x).</summary>
-    public static string PackageId(PipelineSpec spec) => spec.Pack.Id ??
-        "Puzzle." + string.Concat(spec.Name.Split('-', '_').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
+    public static string PackageId(PipelineSpec spec) => PackageId(spec.Pack.Id, spec.Name);
+
+    static string PackageId(string? id, string pipeline) => id ??
+        "Puzzle." + string.Concat(pipeline.Split('-', '_').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
 
     /// <summary>pack.version, else 0.0.0-k and the first 12 hex digits of the Pack job's key.</summary>
-    public static string PackageVersion(PipelineSpec spec, string packKey) => spec.Pack.Version ?? $"0.0.0-k{packKey[..12]}";
+    public static string PackageVersion(PipelineSpec spec, string packKey) => PackageVersion(spec.Pack.Version, packKey);
+
+    static string PackageVersion(string? version, string packKey) => version ?? $"0.0.0-k{packKey[..12]}";
 
     /// <summary>The spec file's bytes, packed as written; a spec not read from a file hashes its canonical form.</summary>
     static string SpecSha256(PipelineSpec spec)
@@ -61,28 +72,27 @@ public sealed class PackStage : Stage
         return File.Exists(full) ? full : null;
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(PackJob job, JobContext context)
     {
-        var spec = context.Spec;
         var exportDir = context.Input("export");
         var export = ExportStage.Read(exportDir);
         if (export["skipped"] is { } skipped)
-            throw new InvalidOperationException($"pack.child {spec.Pack.Child}: child{spec.Pack.Child} has no model ({skipped}); pack another child");
-        var specFile = SpecFile(spec) ?? throw new InvalidOperationException($"{spec.SourcePath}: the spec file is gone; Pack packs it as written");
+            throw new InvalidOperationException($"pack.child {job.Child}: child{job.Child} has no model ({skipped}); pack another child");
+        var specFile = job.SpecFile is { } f && File.Exists(f) ? f : throw new InvalidOperationException($"{job.SpecSource}: the spec file is gone; Pack packs it as written");
         var reportPath = Path.Combine(context.Input("report"), ReportStage.JsonFile);
         var report = PipelineReport.Read(reportPath);
         var model = (string)export["model"]!;
         var metrics = new JsonObject();
         foreach (var row in report.Where(r => r.Name == model || r.Kind == "parent")) metrics[row.Name == model ? "model" : "parent"] = row.Raw.DeepClone();
         var jobs = Provenance(context.Job);
-        var id = PackageId(spec);
-        var version = PackageVersion(spec, context.Job.Key);
+        var id = PackageId(job.Id, job.Pipeline);
+        var version = PackageVersion(job.Version, context.Job.Key);
         var result = ModelPackage.Pack(new PackContents
         {
             Id = id, Version = version, ModelDirectory = Path.Combine(exportDir, ExportStage.ModelFolder), SpecPath = specFile,
-            ReportPath = reportPath, Pipeline = spec.Name, Model = model, PipelineKey = context.Job.Inputs["report"].Key, Jobs = jobs,
-            Export = export, Metrics = metrics, NotBitIdentical = Reproducibility.NotBitIdentical(spec, jobs),
-            Description = $"{model} of the Puzzle pipeline '{spec.Name}': a {(string)export["format"]!} model ({(long)export["parameters"]!:N0} parameters, " +
+            ReportPath = reportPath, Pipeline = job.Pipeline, Model = model, PipelineKey = context.Job.Inputs["report"].Key, Jobs = jobs,
+            Export = export, Metrics = metrics, NotBitIdentical = Reproducibility.NotBitIdentical(job.Reproducibility, jobs),
+            Description = $"{model} of the Puzzle pipeline '{job.Pipeline}': a {(string)export["format"]!} model ({(long)export["parameters"]!:N0} parameters, " +
                           $"{(string)export["dtype"]!}) with its pipeline spec and provenance.",
         }, context.OutputDirectory);
         File.WriteAllText(context.Output(PackFile), new JsonObject

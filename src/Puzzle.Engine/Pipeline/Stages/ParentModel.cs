@@ -14,8 +14,8 @@ public static class ParentModel
         : ParentBuilder.ModelConfig(spec.Parent.Pretrain!, spec.Parent.Pretrain!.VocabSize, spec.Data.SeqLen, null, null);
 
     /// <summary>The ids of the parent's own variants (its attention and FFN per layer, or its whole block in coupled mode).</summary>
-    public static IReadOnlySet<string> VariantIds(ModelConfig parent, PipelineSpec spec) =>
-        DistillStage.Catalog(parent, spec).Concat(Library.VariantCatalog.For(parent, spec.SearchSpace))
+    public static IReadOnlySet<string> VariantIds(ModelConfig parent, BldMode mode, SearchSpaceSpec space) =>
+        DistillStage.Catalog(parent, mode, space).Concat(Library.VariantCatalog.For(parent, space))
             .Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
 
     /// <summary>

@@ -16,10 +16,16 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// (parent.path), validated and referenced where it lies rather than copied. Pretraining checkpoints every
 /// parent.pretrain.checkpoint_every steps; a killed job resumes where it stopped, as Heal does.
 /// </summary>
-public sealed class ParentStage : Stage
+public sealed class ParentStage : Stage<ParentStage.ParentJob>
 {
+    /// <summary>A user's checkpoint (by content), or the recipe of a parent pretrained here (on the Data job's sequences).</summary>
+    public sealed record ParentJob(
+        string? Fingerprint,
+        [property: NotInKey("where the checkpoint lies; its content is keyed")] string? Directory,
+        [property: SpecPath("parent.pretrain")] PretrainSpec? Pretrain, string? Device);
+
     public override string Name => "Parent";
-    public override int Version => 2; // 2: pretraining initialised from a generator of its own, not torch's global one
+    public override int Version => 3; // 3: typed job config; 2: pretraining initialised from a generator of its own, not torch's global one
     public override IReadOnlyList<string> Upstream => ["Tokenizer", "Data"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Parent.Pretrain is null ? null : spec.Device;
     public override string Description => "pretrain the parent (or validate the given one)";
@@ -31,16 +37,17 @@ public sealed class ParentStage : Stage
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         if (spec.Parent.Path is { } path)
-            return [new JobPlan(this, "parent", new JsonObject { ["fingerprint"] = Fingerprint(ResolvePath(spec, path)) }, new Dictionary<string, JobPlan>())];
+        {
+            var dir = ResolvePath(spec, path);
+            return [Job("parent", new ParentJob(Fingerprint(dir), dir, null, null))];
+        }
         var inputs = new Dictionary<string, JobPlan>
         {
             ["tokenizer"] = planned["Tokenizer"].Single(),
             ["data"] = planned["Data"].Single(),
         };
-        var config = SpecSlice.Of(spec, "parent.pretrain", "data.seq_len");
-        // how often resumable state is saved changes no weight: a parent built before the setting existed stays a hit
-        config["parent"]!["pretrain"]!.AsObject().Remove("checkpoint_every");
-        return [new JobPlan(this, "parent", ComputeDevice.Keyed(config, spec.Device), inputs, spec.Parent.Pretrain!.Seed)];
+        var pretrain = spec.Parent.Pretrain!;
+        return [Job("parent", new ParentJob(null, null, pretrain, ComputeDevice.KeyName(spec.Device)), inputs, pretrain.Training.Seed)];
     }
 
     /// <summary>The folder holding the parent's Hugging Face checkpoint, given the Parent job's published folder.</summary>
@@ -51,20 +58,18 @@ public sealed class ParentStage : Stage
         return JsonDocument.Parse(File.ReadAllText(pointer)).RootElement.GetProperty("path").GetString()!;
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(ParentJob job, JobContext context)
     {
-        var spec = context.Spec;
-        if (spec.Parent.Path is { } path)
+        if (job.Directory is { } dir)
         {
-            var dir = ResolvePath(spec, path);
             var (config, tensors) = Checkpoint.Open(dir);
             tensors.Dispose();
-            File.WriteAllText(context.Output(PointerFile), new JsonObject { ["path"] = dir, ["fingerprint"] = Fingerprint(dir) }.ToJsonString());
+            File.WriteAllText(context.Output(PointerFile), new JsonObject { ["path"] = dir, ["fingerprint"] = job.Fingerprint }.ToJsonString());
             context.Metrics["layers"] = config.NumLayers;
             return;
         }
         using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
-        var recipe = spec.Parent.Pretrain!;
+        var recipe = job.Pretrain!;
         var report = ParentBuilder.Pretrain(recipe, tokenizer, Path.Combine(context.Input("data"), DataStage.Folder),
             context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device,
             new TrainCheckpoints(context.ResumeDirectory, recipe.CheckpointEvery));

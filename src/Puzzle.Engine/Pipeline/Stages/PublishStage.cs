@@ -11,40 +11,47 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// variable pack.api_key_env). The job is cached like any other: once a package is on a feed, a rerun with the same
 /// key does not push again (to push again after a feed lost it, remove the Publish entry from the store).
 /// </summary>
-public sealed class PublishStage : Stage
+public sealed class PublishStage : Stage<PublishStage.PublishJob>
 {
+    /// <summary>Where the package goes (pack.feed, or pack.source with its key's variable), whether a version may be
+    /// overwritten, and whether the version came from the Pack job's key.</summary>
+    public sealed record PublishJob([property: SpecPath("pack.feed")] string Feed, [property: SpecPath("pack.source")] string? Source, [property: SpecPath("pack.api_key_env")] string ApiKeyEnv,
+        [property: SpecPath("pack.allow_overwrite")] bool AllowOverwrite, bool VersionFromKey,
+        [property: NotInKey("where the spec's folder lies; pack.feed as written is keyed")] string FeedDirectory);
+
     public override string Name => "Publish";
-    public override int Version => 1;
+    public override int Version => 2; // 2: typed job config
     public override IReadOnlyList<string> Upstream => ["Pack"];
     public override string Description => "push the package to the feed (a folder, or a NuGet v3 server)";
     public const string PublishFile = "publish.json";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
     [
-        new JobPlan(this, "publish", SpecSlice.Of(spec, "pack.feed", "pack.source", "pack.api_key_env", "pack.allow_overwrite"),
-            new Dictionary<string, JobPlan> { ["pack"] = planned["Pack"].Single() }),
+        Job("publish", new PublishJob(spec.Pack.Feed, spec.Pack.Source, spec.Pack.ApiKeyEnv, spec.Pack.AllowOverwrite, spec.Pack.Version is null,
+            spec.Resolve(spec.Pack.Feed)), new Dictionary<string, JobPlan> { ["pack"] = planned["Pack"].Single() }),
     ];
 
     /// <summary>Where the spec publishes: pack.source with the key from pack.api_key_env, else the folder pack.feed.</summary>
-    public static FeedTarget Target(PipelineSpec spec)
+    public static FeedTarget Target(PipelineSpec spec) => Target(spec.Pack.Source, spec.Pack.ApiKeyEnv, spec.Resolve(spec.Pack.Feed));
+
+    static FeedTarget Target(string? source, string apiKeyEnv, string feedDirectory)
     {
-        if (spec.Pack.Source is not { } source) return FeedTarget.Folder(spec.Resolve(spec.Pack.Feed));
-        var key = Environment.GetEnvironmentVariable(spec.Pack.ApiKeyEnv);
+        if (source is null) return FeedTarget.Folder(feedDirectory);
+        var key = Environment.GetEnvironmentVariable(apiKeyEnv);
         if (string.IsNullOrEmpty(key))
-            throw new InvalidOperationException($"pack.source {source} needs an API key: set the environment variable {spec.Pack.ApiKeyEnv} (pack.api_key_env)");
+            throw new InvalidOperationException($"pack.source {source} needs an API key: set the environment variable {apiKeyEnv} (pack.api_key_env)");
         return FeedTarget.Server(source, key);
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(PublishJob job, JobContext context)
     {
-        var spec = context.Spec;
         var package = PackStage.PackagePath(context.Input("pack"));
-        var target = Target(spec);
+        var target = Target(job.Source, job.ApiKeyEnv, job.FeedDirectory);
         // a version derived from the Pack key names these bytes alone: a damaged copy of it on the feed is replaced
-        var versionFromKey = spec.Pack.Version is null;
+        var versionFromKey = job.VersionFromKey;
         PushOutcome outcome;
-        try { outcome = FeedPublisher.PushAsync(package, target, spec.Pack.AllowOverwrite, context.Log, versionFromKey).GetAwaiter().GetResult(); }
-        catch (FeedException e) when (e.VersionTaken && spec.Pack.Version is null)
+        try { outcome = FeedPublisher.PushAsync(package, target, job.AllowOverwrite, context.Log, versionFromKey).GetAwaiter().GetResult(); }
+        catch (FeedException e) when (e.VersionTaken && versionFromKey)
         {
             // the version comes from the Pack key, so the feed's package was built from this very spec and inputs
             throw new FeedException(e.Message + ". The version is derived from the Pack job's key, so the feed's package came from this same " +
@@ -56,7 +63,7 @@ public sealed class PublishStage : Stage
         File.WriteAllText(context.Output(PublishFile), new JsonObject
         {
             ["id"] = id, ["version"] = version.ToNormalizedString(), ["sha256"] = ModelPackage.Sha256(package),
-            ["feed"] = spec.Pack.Source ?? spec.Pack.Feed,
+            ["feed"] = job.Source ?? job.Feed,
         }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         context.Metrics["outcome"] = outcome.ToString().ToLowerInvariant();
     }

@@ -11,10 +11,15 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// as <c>report.json</c> for machines and <c>report.html</c> for people (architecture map, Pareto front, BLD and
 /// GKD curves), published to <c>artifacts/&lt;pipeline&gt;/</c>.
 /// </summary>
-public sealed class ReportStage : Stage
+public sealed class ReportStage : Stage<ReportStage.ReportJob>
 {
+    /// <summary>The pipeline's name, its models (children, then baselines), the constraints and scenario (its device
+    /// resolved) and what the costs describe, the metric the search summed, and the parent's own variants (drawn as such).</summary>
+    public sealed record ReportJob([property: SpecPath("name")] string Pipeline, IReadOnlyList<string> Models, [property: SpecPath("constraints")] ConstraintsSpec Constraints,
+        [property: SpecPath("scenario")] ScenarioSpec Scenario, string CostModel, [property: SpecPath("scoring.metric")] ScoringMetric Metric, IReadOnlyList<string> ParentVariants);
+
     public override string Name => "Report";
-    public override int Version => 6; // 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 7; // 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate"];
     public override string Description => "write report.json and report.html";
     public const string JsonFile = "report.json", HtmlFile = "report.html";
@@ -29,21 +34,20 @@ public sealed class ReportStage : Stage
         foreach (var j in planned["Evaluate"]) inputs["eval:" + j.Id] = j;
         foreach (var j in planned["Heal"]) inputs["heal:" + j.Id] = j;
         foreach (var j in planned["Distill"]) inputs["bld:" + j.Id] = j;
-        var config = SpecSlice.Of(spec, "name", "constraints", "scenario.device", "scenario.batch", "scenario.prompt", "scenario.generate");
-        config["scenario"]!["device"] = Runtime.ComputeDevice.Name(Runtime.ComputeDevice.CostKind(spec)); // as resolved: a CPU spec keys as before
-        return [new JobPlan(this, "report", config, inputs)];
+        var parentVariants = ParentModel.VariantIds(ParentModel.PlannedConfig(spec), spec.Bld.Mode, spec.SearchSpace).Order(StringComparer.Ordinal).ToList();
+        return [Job("report", new ReportJob(spec.Name, HealStage.ModelIds(spec), spec.Constraints,
+            spec.Scenario with { Device = Runtime.ComputeDevice.CostKind(spec) }, MeasureStage.CostModel(spec), spec.Scoring.Metric, parentVariants), inputs)];
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(ReportJob job, JobContext context)
     {
-        var spec = context.Spec;
         var search = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("search"), SearchStage.ArchitecturesFile)))!.AsObject();
         var parentEval = Read(context.Input("eval:parent"), EvaluateStage.MetricsFile);
         var parentTop1 = (double)parentEval["top1"]!;
         var models = new JsonArray { Row(parentEval, null, parentTop1, parentEval) };
         var curves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
         var marks = new List<(string Label, double X, double Y)>();
-        foreach (var id in HealStage.ModelIds(spec))
+        foreach (var id in job.Models)
         {
             var heal = Read(context.Input("heal:" + id), HealStage.HealFile);
             var eval = Read(context.Input("eval:" + id), EvaluateStage.MetricsFile);
@@ -57,38 +61,37 @@ public sealed class ReportStage : Stage
 
         var report = new JsonObject
         {
-            ["pipeline"] = spec.Name,
+            ["pipeline"] = job.Pipeline,
             ["key"] = context.Job.Key,
             ["scenario"] = new JsonObject
             {
-                ["device"] = Runtime.ComputeDevice.Name(Runtime.ComputeDevice.CostKind(spec)), ["batch"] = spec.Scenario.Batch,
-                ["prompt"] = spec.Scenario.Prompt, ["generate"] = spec.Scenario.Generate,
+                ["device"] = Runtime.ComputeDevice.Name(job.Scenario.Device ?? DeviceKind.Cpu), ["batch"] = job.Scenario.Batch,
+                ["prompt"] = job.Scenario.Prompt, ["generate"] = job.Scenario.Generate,
                 ["measured_on"] = parentEval["scenario"]?["measured_on"]?.DeepClone(),
-                ["cost_model"] = MeasureStage.CostModel(spec),
+                ["cost_model"] = job.CostModel,
             },
             ["constraints"] = search["constraints"]!.DeepClone(),
             ["closed_loop"] = search["closed_loop"]?.DeepClone(),
             ["models"] = models,
         };
-        report["goals"] = Goals(spec, models);
-        report["training_warnings"] = new JsonArray(TrainingWarnings(context, spec).Select(w => (JsonNode)w).ToArray());
+        report["goals"] = Goals(job.Constraints, models);
+        report["training_warnings"] = new JsonArray(TrainingWarnings(context, job.Models).Select(w => (JsonNode)w).ToArray());
         File.WriteAllText(context.Output(JsonFile), report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        var parent = ParentModel.PlannedConfig(spec);
-        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, Pareto(context.Input("search"), spec, marks), curves, bld,
-            ParentModel.VariantIds(parent, spec)));
+        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, Pareto(context.Input("search"), job.Metric, marks), curves, bld,
+            job.ParentVariants.ToHashSet()));
         context.Log.WriteLine(ReportTable.Render(report));
         context.Metrics["goals_met"] = report["goals"]!["met"]!.DeepClone();
     }
 
     /// <summary>The search's Pareto front against predicted speedup, with the children and baselines marked where they lie.</summary>
-    static string? Pareto(string searchDirectory, PipelineSpec spec, IReadOnlyList<(string Label, double X, double Y)> marks)
+    static string? Pareto(string searchDirectory, ScoringMetric metric, IReadOnlyList<(string Label, double X, double Y)> marks)
     {
         var file = Path.Combine(searchDirectory, SearchStage.ParetoFile);
         if (!File.Exists(file)) return null;
         var points = JsonNode.Parse(File.ReadAllText(file))!.AsArray().Select(p => p!.AsObject()).ToList();
         var front = points.Where(p => p["score"] is JsonValue && p["predicted_speedup"] is JsonValue)
             .Select(p => ((double)p["predicted_speedup"]!, (double)p["score"]!)).ToList();
-        return Search.SvgPlot.Render(front, "predicted speedup (× parent)", $"summed {spec.Scoring.Metric.ToString().ToLowerInvariant()}",
+        return Search.SvgPlot.Render(front, "predicted speedup (× parent)", $"summed {metric.ToString().ToLowerInvariant()}",
             $"{points.Count - front.Count} of {points.Count} targets infeasible", marks);
     }
 
@@ -96,7 +99,7 @@ public sealed class ReportStage : Stage
     /// Block variants and models whose training made them worse on held-out text: each published its starting weights
     /// (the best it saw), and the reader should know that training did not help them.
     /// </summary>
-    static IEnumerable<string> TrainingWarnings(JobContext context, PipelineSpec spec)
+    static IEnumerable<string> TrainingWarnings(JobContext context, IReadOnlyList<string> models)
     {
         foreach (var key in context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
@@ -104,7 +107,7 @@ public sealed class ReportStage : Stage
             if (m?["best_step"] is JsonValue best && (long)best == 0 && m["last_nmse"] is JsonValue last && (double)last > (double)m["init_nmse"]!)
                 yield return $"{key[4..]}: BLD raised held-out nMSE from {(double)m["init_nmse"]!:0.0000} to {(double)last:0.0000}; the initialisation is published";
         }
-        foreach (var id in HealStage.ModelIds(spec))
+        foreach (var id in models)
         {
             var gkd = Read(context.Input("heal:" + id), HealStage.HealFile)["gkd"];
             if (gkd?["best_step"] is JsonValue best && (long)best == 0 && gkd["last_kl"] is JsonValue last && gkd["before"]?["kl"] is JsonValue before &&
@@ -150,11 +153,11 @@ public sealed class ReportStage : Stage
 
     /// <summary>The issue's goals for the best child: top-1 retention, measured speedup, and lower KL and higher
     /// agreement than every baseline.</summary>
-    static JsonObject Goals(PipelineSpec spec, JsonArray models)
+    static JsonObject Goals(ConstraintsSpec constraints, JsonArray models)
     {
         var rows = models.Select(m => m!.AsObject()).Where(m => m["skipped"] is null).ToList();
         var child = rows.FirstOrDefault(m => (string)m["kind"]! == "child");
-        var goals = new JsonObject { ["retention_min"] = RetentionGoal, ["speedup_target"] = spec.Constraints.ThroughputVsParent };
+        var goals = new JsonObject { ["retention_min"] = RetentionGoal, ["speedup_target"] = constraints.ThroughputVsParent };
         if (child is null)
         {
             goals["met"] = false;
@@ -172,7 +175,7 @@ public sealed class ReportStage : Stage
         var retention = (double)child["retention"]!;
         var speedup = (double)child["speedup"]!["scenario"]!;
         var retentionMet = retention >= RetentionGoal;
-        var speedMet = spec.Constraints.ThroughputVsParent is not { } t || speedup >= t;
+        var speedMet = constraints.ThroughputVsParent is not { } t || speedup >= t;
         var beatsAll = beats.All(b => (bool)b.Value!["kl_lower"]! && (bool)b.Value!["agreement_higher"]!);
         goals["child"] = child["name"]!.DeepClone();
         goals["retention"] = retention;

@@ -18,10 +18,15 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// LM loss, top-1 accuracy and agreement. The job also records the layer's block influence (ShortGPT: 1 − mean cos of
 /// the layer's input and output), and the time of the parent's forward pass beside the variants'.
 /// </summary>
-public sealed class ScoreStage : Stage
+public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
 {
+    /// <summary>One layer's variants to score, over the first held-out sequences that <see cref="Tokens"/> covers, in
+    /// batches of <see cref="Batch"/> sequences.</summary>
+    public sealed record ScoreJob(int Layer, IReadOnlyList<BlockVariant> Variants, [property: SpecPath("scoring.tokens")] long Tokens, [property: SpecPath("bld.batch")] int Batch,
+        string? Device) : ILayerJob;
+
     public override string Name => "Score";
-    public override int Version => 2; // 2: from the parent's stream; block influence
+    public override int Version => 3; // 3: typed job config; 2: from the parent's stream; block influence
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "replace-1-block scores of every variant";
@@ -37,12 +42,7 @@ public sealed class ScoreStage : Stage
             var variants = catalog.Where(v => v.Layer == layer && !v.IsParent).ToList();
             var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
             foreach (var v in variants.Where(v => distill.ContainsKey(v.Id))) inputs["variant:" + v.Id] = distill[v.Id];
-            var config = new JsonObject
-            {
-                ["layer"] = layer, ["variants"] = new JsonArray(variants.Select(v => (JsonNode)v.Id).ToArray()),
-                ["tokens"] = spec.Scoring.Tokens, ["batch"] = spec.Bld.Batch,
-            };
-            return new JobPlan(this, $"layer{layer}", ComputeDevice.Keyed(config, spec.Device), inputs);
+            return Job($"layer{layer}", new ScoreJob(layer, variants, spec.Scoring.Tokens, spec.Bld.Training.Batch, ComputeDevice.KeyName(spec.Device)), inputs);
         }).ToList();
     }
 
@@ -54,7 +54,7 @@ public sealed class ScoreStage : Stage
     public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
         SameLayerBlock(job, stageJobs, spec.Scoring.LayersPerProcess);
 
-    public override void Run(JobContext context) => RunTogether([context]);
+    protected override void Run(ScoreJob job, JobContext context) => RunTogether([context]);
 
     /// <summary>
     /// Scores the layers of <paramref name="contexts"/> from one forward pass of the parent per batch: its input at
@@ -63,14 +63,14 @@ public sealed class ScoreStage : Stage
     public override void RunTogether(IReadOnlyList<JobContext> contexts)
     {
         var first = contexts[0];
-        var batchSize = (int)first.Job.Config["batch"]!;
+        var settings = first.Job.ConfigAs<ScoreJob>();
+        var batchSize = settings.Batch;
         var device = first.Device;
         using var parent = ParentModel.Load(ParentStage.ModelDirectory(first.Input("parent")), device);
         var config = parent.Config;
-        var catalog = DistillStage.Catalog(config, first.Spec);
-        var layers = contexts.Select(c => new LayerScores(c, (int)c.Job.Config["layer"]!, catalog, config, parent)).ToList();
+        var layers = contexts.Select(c => new LayerScores(c, c.Job.ConfigAs<ScoreJob>(), config, parent)).ToList();
         using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Heldout);
-        var sequences = HeldoutSequences(data, (long)first.Job.Config["tokens"]!);
+        var sequences = HeldoutSequences(data, settings.Tokens);
         var parentSums = new LmMetricsAccumulator();
         var parentSeconds = 0.0;
         var clock = new System.Diagnostics.Stopwatch();
@@ -113,11 +113,11 @@ public sealed class ScoreStage : Stage
         double _cosine, _seconds; // summed cosine of the layer's input and output; the variants' time
         long _positions;
 
-        public LayerScores(JobContext context, int layer, IReadOnlyList<BlockVariant> catalog, ModelConfig config, CausalLM parent)
+        public LayerScores(JobContext context, ScoreJob job, ModelConfig config, CausalLM parent)
         {
-            (_context, Layer, _parent) = (context, layer, parent);
-            _variants = catalog.Where(v => v.Layer == layer && !v.IsParent).ToList();
-            _blocks = _variants.ToDictionary(v => v.Id, v => LibraryBlock.Build(config, parent.model.layers[layer], v,
+            (_context, Layer, _parent) = (context, job.Layer, parent);
+            _variants = job.Variants.ToList();
+            _blocks = _variants.ToDictionary(v => v.Id, v => LibraryBlock.Build(config, parent.model.layers[Layer], v,
                 context.Job.Inputs.ContainsKey("variant:" + v.Id) ? Path.Combine(context.Input("variant:" + v.Id), DistillStage.WeightsFile) : null));
             _sums = _variants.ToDictionary(v => v.Id, _ => new LmMetricsAccumulator());
         }

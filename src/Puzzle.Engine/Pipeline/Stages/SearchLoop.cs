@@ -16,10 +16,11 @@ internal static class SearchLoop
 {
     const int Rounds = 2;
 
-    public static LoopResult Run(JobContext context, PipelineSpec spec, ModelConfig parent, int batch, SearchProblem problem,
+    public static LoopResult Run(JobContext context, SearchStage.SearchJob job, SearchProblem problem,
         ArchitectureProblem.Totals own, Func<SearchProblem, IReadOnlyList<Architecture>> solve)
     {
-        var rounds = spec.Search.VerifyRounds;
+        var (spec, parent, batch) = (job.Problem, job.Parent, job.Batch);
+        var rounds = job.Search.VerifyRounds;
         if (spec.Scenario.Target is not null && rounds > 0)
         {
             context.Log.WriteLine($"closed loop: skipped, the costs are the roofline of {spec.Scenario.Target}, which is not here to time");
@@ -31,7 +32,7 @@ internal static class SearchLoop
         using var parentModel = new CausalLM(parent, device.Device, device.DType);
         (double, double) Measure(Architecture chosen)
         {
-            using var child = new CausalLM(ArchitectureProblem.ToModel(parent, spec, chosen.Layers), device.Device, device.DType);
+            using var child = new CausalLM(ArchitectureProblem.ToModel(parent, spec.SearchSpace, chosen.Layers), device.Device, device.DType);
             double c = double.PositiveInfinity, p = double.PositiveInfinity;
             for (var r = 0; r < Rounds; r++)
             {

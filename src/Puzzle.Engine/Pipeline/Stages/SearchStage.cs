@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Search;
@@ -12,10 +13,15 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// layer to minimise the summed replace-1-block score under the spec's constraints; k diverse solutions; a Pareto
 /// sweep of quality against speedup; per-layer explanations; block_configs ready for export.
 /// </summary>
-public sealed class SearchStage : Stage
+public sealed class SearchStage : Stage<SearchStage.SearchJob>
 {
+    /// <summary>One search at one batch size: the problem's settings, the search's own, the baselines to choose (and
+    /// the random one's seed), and the parent's architecture.</summary>
+    public sealed record SearchJob(int Batch, ArchitectureProblem.Settings Problem, [property: SpecPath("search")] SearchSpec Search,
+        [property: SpecPath("evaluation.baselines")] IReadOnlyList<Baseline> Baselines, [property: SpecPath("evaluation.seed")] long BaselineSeed, ModelConfig Parent, string? Device);
+
     public override string Name => "Search";
-    public override int Version => 5; // 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 6; // 6: typed job config; 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
     public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
@@ -29,28 +35,24 @@ public sealed class SearchStage : Stage
         {
             var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
             foreach (var m in planned["Measure"].Where(j => j.Id.StartsWith($"b{batch}."))) inputs["cost:" + m.Id] = m;
-            var config = SpecSlice.Of(spec, "constraints", "search", "scoring.metric", "scenario.prompt", "scenario.generate", "bld.mode",
-                "evaluation.baselines", "evaluation.seed", "scenario.repeats", "scenario.warmup", "scenario.target");
-            Runtime.ComputeDevice.Keyed(config, Runtime.ComputeDevice.CostKind(spec)); // the closed loop times on it
-            config["batch"] = batch;
-            return new JobPlan(this, $"b{batch}", config, inputs);
+            // the device is the cost device: the closed loop times on it
+            return Job($"b{batch}", new SearchJob(batch, ArchitectureProblem.Settings.Of(spec), spec.Search, spec.Evaluation.Baselines,
+                spec.Evaluation.Seed, ParentModel.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(Runtime.ComputeDevice.CostKind(spec))), inputs);
         }).ToList();
 
-    public override void Run(JobContext context)
+    protected override void Run(SearchJob job, JobContext context)
     {
-        var spec = context.Spec;
-        var batch = (int)context.Job.Config["batch"]!;
-        var parent = ParentModel.PlannedConfig(spec);
+        var (spec, batch, parent, search) = (job.Problem, job.Batch, job.Parent, job.Search);
         var scores = Enumerable.Range(0, parent.NumLayers)
             .Select(l => JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input($"score:layer{l}"), ScoreStage.ScoresFile)))!.AsObject()).ToList();
         Cost.MeasuredCost Cost(string id) => MeasureStage.Read(context.Input("cost:" + id));
         var (problem, own) = ArchitectureProblem.Build(spec, parent, batch, scores, Cost);
         var measuredParent = Cost($"b{batch}.parent").ScenarioSeconds(spec.Scenario.Generate);
 
-        var method = spec.Search.Method;
+        var method = search.Method;
         var asSpecified = problem;
-        var loop = SearchLoop.Run(context, spec, parent, batch, problem, own,
-            p => PuzzleSearch.Solve(p, method, spec.Search.Solutions, spec.Search.Diversity, TimeSpan.FromSeconds(spec.Search.TimeLimitS)));
+        var loop = SearchLoop.Run(context, job, problem, own,
+            p => PuzzleSearch.Solve(p, method, search.Solutions, search.Diversity, TimeSpan.FromSeconds(search.TimeLimitS)));
         var found = loop.Found;
         problem = loop.Problem; // the limits the loop tightened: the baselines are held to them too
         var architectures = new JsonArray();
@@ -66,10 +68,10 @@ public sealed class SearchStage : Stage
             explain.AppendLine(Explain.Table(a, problem));
         }
         var baselines = new JsonObject();
-        foreach (var b in spec.Evaluation.Baselines)
+        foreach (var b in job.Baselines)
         {
             var name = BaselineName(b);
-            var (chosen, why) = ChooseBaseline(b, problem, spec, parent, scores, context);
+            var (chosen, why) = ChooseBaseline(b, problem, job, scores, context);
             baselines[name] = chosen is null ? new JsonObject { ["skipped"] = why } : Describe(chosen, parent, spec, own);
             explain.AppendLine(chosen is null ? $"# baseline {name}: none ({why})"
                 : $"# baseline {name}: predicted speedup {own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time):0.00}x\n{Explain.Table(chosen, problem)}");
@@ -99,12 +101,12 @@ public sealed class SearchStage : Stage
     }
 
     /// <summary>An architecture as the Heal stage reads it: score, predicted cost, per-layer choices and block_configs.</summary>
-    static JsonObject Describe(Architecture a, Model.ModelConfig parent, PipelineSpec spec, ArchitectureProblem.Totals own)
+    static JsonObject Describe(Architecture a, ModelConfig parent, ArchitectureProblem.Settings spec, ArchitectureProblem.Totals own)
     {
-        var model = ArchitectureProblem.ToModel(parent, spec, a.Layers);
+        var model = ArchitectureProblem.ToModel(parent, spec.SearchSpace, a.Layers);
         return new JsonObject
         {
-            ["score"] = a.Score, ["metric"] = spec.Scoring.Metric.ToString().ToLowerInvariant(),
+            ["score"] = a.Score, ["metric"] = spec.Metric.ToString().ToLowerInvariant(),
             ["predicted"] = new JsonObject
             {
                 ["time_s"] = a.Cost(ArchitectureProblem.Time), ["speedup"] = own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
@@ -121,7 +123,7 @@ public sealed class SearchStage : Stage
         _ => b.ToString().ToLowerInvariant(),
     };
 
-    static (Architecture? Chosen, string Why) ChooseBaseline(Baseline b, SearchProblem problem, PipelineSpec spec, Model.ModelConfig parent,
+    static (Architecture? Chosen, string Why) ChooseBaseline(Baseline b, SearchProblem problem, SearchJob job,
         IReadOnlyList<JsonObject> scores, JobContext context)
     {
         switch (b)
@@ -131,15 +133,15 @@ public sealed class SearchStage : Stage
             case Baseline.ShortGpt:
                 var influence = ScoreStage.BlockInfluence(scores);
                 context.Metrics["block_influence"] = new JsonArray(influence.Select(v => (JsonNode)v).ToArray());
-                return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(parent, spec)),
+                return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(job.Parent, job.Problem.Mode, job.Problem.SearchSpace)),
                     "the search space has no no-op attention and FFN, or dropping every layer does not meet the constraints");
             default:
-                return (Baselines.Random(problem, spec.Evaluation.Seed), "even the cheapest variants do not meet the constraints");
+                return (Baselines.Random(problem, job.BaselineSeed), "even the cheapest variants do not meet the constraints");
         }
     }
 
     /// <summary>Quality against speedup: the best score at each throughput target from 1x up, other constraints kept.</summary>
-    static void WritePareto(JobContext context, PipelineSpec spec, int batch, SearchProblem problem, ArchitectureProblem.Totals own)
+    static void WritePareto(JobContext context, ArchitectureProblem.Settings spec, int batch, SearchProblem problem, ArchitectureProblem.Totals own)
     {
         var targets = Enumerable.Range(0, 17).Select(i => 1.0 + 0.25 * i).ToList();
         var others = problem.Limits.Where(l => !l.Label.StartsWith("throughput ≥") || !l.Label.EndsWith("parent")).ToList();
@@ -154,6 +156,6 @@ public sealed class SearchStage : Stage
             ["predicted_speedup"] = p.Architecture is { } a ? own.TimeSeconds / a.Cost(ArchitectureProblem.Time) : null,
         }).ToArray());
         File.WriteAllText(context.Output(ParetoFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.WriteAllText(context.Output(ParetoSvg), ParetoSweep.Svg(points, "throughput target (× parent)", $"summed {spec.Scoring.Metric.ToString().ToLowerInvariant()}"));
+        File.WriteAllText(context.Output(ParetoSvg), ParetoSweep.Svg(points, "throughput target (× parent)", $"summed {spec.Metric.ToString().ToLowerInvariant()}"));
     }
 }

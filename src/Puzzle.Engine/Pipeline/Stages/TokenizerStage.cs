@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
@@ -7,10 +6,16 @@ using Puzzle.Engine.Tokenization;
 namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>Tokenizer: the parent's own tokenizer.json, or, for a parent pretrained here, a BPE vocabulary trained on the data.</summary>
-public sealed class TokenizerStage : Stage
+public sealed class TokenizerStage : Stage<TokenizerStage.TokenizerJob>
 {
+    /// <summary>Either the parent's tokenizer (by content), or a BPE vocabulary of <see cref="VocabSize"/> trained on the text.</summary>
+    public sealed record TokenizerJob(
+        string? ParentTokenizerSha256,
+        [property: NotInKey("where the parent lies; its tokenizer's content is keyed")] string? ParentTokenizer,
+        [property: SpecPath("parent.pretrain.vocab_size")] int? VocabSize, [property: SpecPath("data.train")] LocalText? LocalTrain, [property: SpecPath("data.jsonl_field")] string? JsonlField);
+
     public override string Name => "Tokenizer";
-    public override int Version => 1;
+    public override int Version => 2; // 2: typed job config (data.jsonl_field is keyed)
     public override IReadOnlyList<string> Upstream => ["Fetch"];
     public override string Description => "train a BPE tokenizer (or take the parent's)";
     public const string FileName = "tokenizer.json";
@@ -21,26 +26,22 @@ public sealed class TokenizerStage : Stage
         {
             var file = Path.Combine(ParentStage.ResolvePath(spec, parent), FileName);
             if (!File.Exists(file)) throw new FileNotFoundException($"{file}: the parent has no tokenizer.json");
-            return [new JobPlan(this, "tokenizer", new JsonObject { ["parent_tokenizer_sha256"] = CacheStore.HashFile(file) }, new Dictionary<string, JobPlan>())];
+            return [Job("tokenizer", new TokenizerJob(CacheStore.HashFile(file), file, null, null, null))];
         }
-        var config = new JsonObject
-        {
-            ["vocab_size"] = spec.Parent.Pretrain!.VocabSize,
-            ["local_train"] = LocalText.Fingerprint(spec),
-        };
-        return [new JobPlan(this, "tokenizer", config, LocalText.FetchInputs(planned))];
+        return [Job("tokenizer", new TokenizerJob(null, null, spec.Parent.Pretrain!.VocabSize, LocalText.Of(spec), spec.Data.JsonlField),
+            LocalText.FetchInputs(planned))];
     }
 
-    public override void Run(JobContext context)
+    protected override void Run(TokenizerJob job, JobContext context)
     {
-        if (context.Spec.Parent.Path is { } parent)
+        if (job.ParentTokenizer is { } file)
         {
-            File.Copy(Path.Combine(ParentStage.ResolvePath(context.Spec, parent), FileName), context.Output(FileName));
+            File.Copy(file, context.Output(FileName));
             return;
         }
-        var vocab = (int)context.Job.Config["vocab_size"]!;
-        var model = BpeTrainer.TrainOnFiles(LocalText.Inputs(context), context.Spec.BaseDirectory,
-            new BpeTrainerOptions { VocabSize = vocab }, context.Spec.Data.JsonlField);
+        var local = job.LocalTrain!;
+        var model = BpeTrainer.TrainOnFiles(local.Inputs(context), local.BaseDirectory,
+            new BpeTrainerOptions { VocabSize = job.VocabSize!.Value }, job.JsonlField!);
         model.Save(context.OutputDirectory);
         context.Metrics["vocab_size"] = model.VocabSize;
         context.Metrics["training_characters"] = model.TrainingCharacters;

@@ -12,9 +12,10 @@ internal sealed class SpecField
 {
     static readonly NullabilityInfoContext Nullability = new();
 
-    SpecField(PropertyInfo property)
+    SpecField(PropertyInfo property, PropertyInfo? owner = null)
     {
         Property = property;
+        _owner = owner;
         Name = SpecNames.Snake(property.Name);
         Description = property.GetCustomAttribute<DescriptionAttribute>()?.Description
             ?? throw new InvalidOperationException($"{property.DeclaringType?.Name}.{property.Name} has no [Description]");
@@ -42,8 +43,14 @@ internal sealed class SpecField
     /// <summary>For an IReadOnlyList&lt;T&gt; field, T.</summary>
     public Type? ItemType { get; }
 
-    public object? Get(object record) => Property.GetValue(record);
-    public void Set(object record, object? value) => Property.SetValue(record, value);
+    /// <summary>For a field of a <see cref="FlattenAttribute"/> record, the enclosing record's property that holds it.</summary>
+    readonly PropertyInfo? _owner;
+
+    public object? Get(object record) => Property.GetValue(Target(record));
+    public void Set(object record, object? value) => Property.SetValue(Target(record), value);
+
+    object Target(object record) => _owner is null ? record
+        : _owner.GetValue(record) ?? throw new InvalidOperationException($"{_owner.DeclaringType?.Name}.{_owner.Name} is null");
 
     static readonly Dictionary<Type, IReadOnlyList<SpecField>> Cache = new();
 
@@ -56,7 +63,9 @@ internal sealed class SpecField
             fields = recordType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
                 .Where(p => p.SetMethod is not null && p.GetCustomAttribute<NotInYamlAttribute>() is null)
                 .OrderBy(p => p.MetadataToken)
-                .Select(p => new SpecField(p)).ToList();
+                .SelectMany(p => p.GetCustomAttribute<FlattenAttribute>() is null ? [new SpecField(p)]
+                    : Of(p.PropertyType).Select(inner => new SpecField(inner.Property, p)))
+                .ToList();
             Cache[recordType] = fields;
             return fields;
         }

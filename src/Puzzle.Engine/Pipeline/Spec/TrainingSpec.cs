@@ -1,0 +1,51 @@
+using System.ComponentModel;
+using Puzzle.Engine.Training;
+
+namespace Puzzle.Engine.Pipeline.Spec;
+
+/// <summary>
+/// The training settings bld, gkd and parent.pretrain share, written once: each section holds one with its own
+/// defaults, flattened into the section's keys (<c>bld.lr</c>, <c>gkd.tokens</c>), and <see cref="Options"/> is the one
+/// mapping to the trainer. A job that trains keys on the whole record, so a field added here reaches every key.
+/// </summary>
+public sealed record TrainingSpec
+{
+    [Description("Training tokens (per variant in bld).")]
+    [Bounds(Minimum = 1)]
+    public long Tokens { get; init; }
+
+    [Description("Peak learning rate (AdamW).")]
+    [Bounds(ExclusiveMinimum = 0)]
+    public double Lr { get; init; }
+
+    [Description("Sequences per optimizer step.")]
+    [Bounds(Minimum = 1)]
+    public int Batch { get; init; }
+
+    [Description("Fraction of the steps spent warming the learning rate up.")]
+    [Bounds(Minimum = 0, ExclusiveMaximum = 1)]
+    public double WarmupFraction { get; init; } = 0.05;
+
+    [Description("The learning rate at the end of the cosine decay, as a fraction of the peak.")]
+    [Bounds(Minimum = 0, Maximum = 1)]
+    public double MinLrRatio { get; init; } = 0.1;
+
+    [Description("AdamW weight decay.")]
+    [Bounds(Minimum = 0)]
+    public double WeightDecay { get; init; }
+
+    [Description("Gradient norm clip; 0 turns clipping off.")]
+    [Bounds(Minimum = 0)]
+    public double GradClip { get; init; } = 1.0;
+
+    [Description("Random seed for batch order (and, for a pretrained parent, its initialisation).")]
+    [Bounds(Minimum = 0)]
+    public long Seed { get; init; }
+
+    /// <summary>The trainer's options for these settings.</summary>
+    public TrainOptions Options => new()
+    {
+        Tokens = Tokens, LearningRate = Lr, WarmupFraction = WarmupFraction, MinLrRatio = MinLrRatio,
+        WeightDecay = WeightDecay, GradClip = GradClip,
+    };
+}

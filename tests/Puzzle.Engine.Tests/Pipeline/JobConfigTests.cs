@@ -1,0 +1,145 @@
+using System.Collections;
+using System.Reflection;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Stages;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>
+/// A job's key is its config record's canonical JSON: every field of every stage's record changes the key (a field a
+/// stage reads can never be a silent stale cache hit), [NotInKey] ones do not, and the JSON is canonical.
+/// </summary>
+public sealed class JobConfigTests
+{
+    const string Yaml = """
+        name: slice
+        parent: { pretrain: { layers: 2, tokens: 1_000 } }
+        data: { npm: [{ package: a@1, files: x.txt }], seq_len: 64 }
+        bld: { lr: 1e-3, tokens: 2e3 }
+        export: { format: nemotron-nas }
+        """;
+
+    static PipelineSpec Load(string yaml = Yaml) => SpecLoader.Parse(yaml, "slice.yaml", Path.GetTempPath());
+
+    /// <summary>bld's training settings, its mode and the export section, at their spec paths.</summary>
+    sealed record Probe([property: SpecPath("bld")] TrainingSpec Training, [property: SpecPath("bld.mode")] BldMode Mode,
+        [property: SpecPath("export")] ExportSpec Export, int Layer, [property: NotInKey("test")] string Where)
+    {
+        public static Probe Of(PipelineSpec s, string where = "here") => new(s.Bld.Training, s.Bld.Mode, s.Export, 3, where);
+    }
+
+    [Fact]
+    public void A_record_is_keyed_at_its_spec_paths_sorted_with_every_default_and_without_its_not_in_key_fields()
+    {
+        Assert.Equal(
+            """{"bld":{"batch":8,"grad_clip":1,"lr":0.001,"min_lr_ratio":0.1,"mode":"decoupled","seed":0,"tokens":2000,"warmup_fraction":0.05,"weight_decay":0},"export":{"base_model":null,"dtype":"float32","format":"nemotron_nas","license":null,"runtime":"any"},"layer":3}""",
+            JobConfig.ToJson(Probe.Of(Load())).ToJsonString());
+        Assert.Equal(JobConfig.ToJson(Probe.Of(Load())).ToJsonString(), JobConfig.ToJson(Probe.Of(Load(), "elsewhere")).ToJsonString());
+    }
+
+    [Fact]
+    public void Writing_a_default_or_another_spelling_does_not_change_the_key_and_a_change_names_its_spec_path()
+    {
+        var a = JobConfig.ToJson(Probe.Of(Load()));
+        var b = JobConfig.ToJson(Probe.Of(Load(Yaml.Replace("lr: 1e-3", "lr: 0.001, mode: decoupled").Replace("nemotron-nas", "nemotron_nas").Replace("2e3", "2_000"))));
+        Assert.Equal(a.ToJsonString(), b.ToJsonString());
+        var c = JobConfig.ToJson(Probe.Of(Load(Yaml.Replace("lr: 1e-3", "lr: 3e-4"))));
+        Assert.Equal(["bld.lr"], Puzzle.Engine.Pipeline.Execution.PipelineStatus.ChangedFields(a, c));
+    }
+
+    [Fact]
+    public void Every_field_of_every_stage_record_changes_its_key_and_not_in_key_fields_do_not()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var graph = PipelineGraph.Plan(repo.Load(), PuzzleStages.All());
+        var fetch = PipelineGraph.Plan(Load(), PuzzleStages.All()).Jobs["Fetch"]; // the micro spec's text is local
+        var checkedFields = 0;
+        foreach (var stage in PuzzleStages.All())
+        {
+            var job = (stage.Name == "Fetch" ? fetch : graph.Jobs[stage.Name]).First();
+            Assert.False(job.Config is System.Text.Json.Nodes.JsonNode, $"{job.Name}: config is JSON, not a record");
+            var before = JobConfig.ToJson(job.Config).ToJsonString();
+            foreach (var (path, changed, keyed) in Mutations(job.Config, job.Config.GetType().Name))
+            {
+                var after = JobConfig.ToJson(changed).ToJsonString();
+                if (keyed) Assert.True(before != after, $"{job.Name}: changing {path} does not change the key");
+                else Assert.True(before == after, $"{job.Name}: {path} is [NotInKey] but changes the key");
+                checkedFields++;
+            }
+        }
+        Assert.True(checkedFields > 100, $"only {checkedFields} fields checked");
+    }
+
+    [Fact]
+    public void No_stage_reads_a_job_config_or_the_spec_by_string()
+    {
+        var src = Path.Combine(TestRepo.Source, "src");
+        var offenders = Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}"))
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, i, line)))
+            .Where(x => x.line.Contains("Config[\"") || x.line.Contains("ConfigJson[") || x.line.Contains("SpecSlice."))
+            .Select(x => $"{Path.GetRelativePath(src, x.f)}:{x.i + 1}: {x.line.Trim()}").ToList();
+        Assert.Empty(offenders);
+    }
+
+    /// <summary>For each leaf field of <paramref name="record"/> (into spec records and job records, not into lists):
+    /// a copy with that field changed, and whether the key should see it.</summary>
+    static IEnumerable<(string Path, object Changed, bool Keyed)> Mutations(object record, string path, bool keyed = true)
+    {
+        foreach (var p in record.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is not null))
+        {
+            var value = p.GetValue(record);
+            var here = $"{path}.{p.Name}";
+            var isKeyed = keyed && p.GetCustomAttribute<NotInKeyAttribute>() is null;
+            IEnumerable<(string, object?, bool)> changes = Changed(value, p.PropertyType) is { } leaf
+                ? [(here, leaf, isKeyed)]
+                : value is not null && IsRecord(value.GetType())
+                    ? Mutations(value, here, isKeyed).Select(m => (m.Path, (object?)m.Changed, m.Keyed))
+                    : [];
+            foreach (var (where, changed, k) in changes)
+            {
+                var copy = Clone(record);
+                p.SetValue(copy, changed);
+                yield return (where, copy, k);
+            }
+        }
+    }
+
+    static bool IsRecord(Type t) => t.GetMethod("<Clone>$") is not null;
+
+    static object Clone(object record) => record.GetType().GetMethod("<Clone>$")!.Invoke(record, null)!;
+
+    /// <summary>Another value of a leaf field, or null where the field is a record to walk into.</summary>
+    static object? Changed(object? value, Type type)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        return value switch
+        {
+            int i => i + 1,
+            long l => l + 1,
+            double d => d * 2 + 1,
+            bool b => !b,
+            string s => s + "x",
+            Enum e => Enum.GetValues(e.GetType()).Cast<object>().First(v => !v.Equals(e)),
+            IList list when t.IsGenericType => Shorter(list, t),
+            null when t == typeof(string) => "x",
+            null when t == typeof(int) => 1,
+            null when t == typeof(long) => 1L,
+            null when t == typeof(double) => 1.5,
+            null when t.IsEnum => Enum.GetValues(t).GetValue(0),
+            _ when value is not null && !IsRecord(value.GetType()) => throw new InvalidOperationException($"no other value for {type.Name}"),
+            _ => null,
+        };
+    }
+
+    /// <summary>A list one item shorter, or with an item added when empty (strings only).</summary>
+    static object? Shorter(IList list, Type type)
+    {
+        var item = type.GetGenericArguments()[0];
+        if (list.Count == 0) return item == typeof(string) ? new List<string> { "x" } : null;
+        var copy = (IList)Activator.CreateInstance(typeof(List<>).MakeGenericType(item))!;
+        foreach (var x in list.Cast<object>().Skip(1)) copy.Add(x);
+        return copy;
+    }
+}
