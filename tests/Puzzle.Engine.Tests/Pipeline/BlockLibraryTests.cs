@@ -147,7 +147,7 @@ public class BlockLibraryTests
         var session = PipelineSession.Open(repo.SpecPath);
         var stale = session.Status("Distill").Where(s => s.State != JobState.Cached).ToList();
         Assert.Equal(["Distill/layer0.ffn.linear"], stale.Select(s => $"{s.Stage}/{s.Job}"));
-        Assert.Contains("config changed: lr", stale[0].Reason);
+        Assert.Contains("config changed: bld.lr", stale[0].Reason);
         var rerun = await session.RunAsync("Distill", session.InProcessLauncher(), TextWriter.Null);
         Assert.Equal(["layer0.ffn.linear"], rerun.Where(JobOutcome.Ran).Select(j => j.Job));
     }
