@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Puzzle.Engine.Export;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Reporting;
@@ -32,7 +33,7 @@ public static class ReportCommand
                 Console.WriteLine(File.ReadAllText(reportJson));
                 return 0;
             }
-            Console.Write(ReportTable.Render(JsonNode.Parse(File.ReadAllText(reportJson))!.AsObject()));
+            Console.Write(ReportTable.Render(PipelineReport.Read(reportJson)));
             if (parse.GetValue(open)) Open(html, Console.Out, Environment.GetEnvironmentVariable);
             else Console.WriteLine($"full report: {html}");
             return 0;

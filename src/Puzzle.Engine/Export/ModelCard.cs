@@ -129,7 +129,7 @@ public static class ModelCard
         {
             var name = e.Name == context.Model ? $"**{e.Name}** (this model)" : e.Name;
             card.AppendLine($"| {name} | {e.Kind} | {Percent(e.Top1)} | {Fixed(e.Loss, 4)} | {Fixed(e.Kl, 4)} | {Percent(e.Agreement)} | {Percent(e.Retention)} | " +
-                            $"{Fixed(e.PrefillTokensPerS, 0)} | {Fixed(e.DecodeTokensPerS, 0)} | {Times(e.PredictedSpeedup)} | {Times(e.ScenarioSpeedup)} | {Times(e.PrefillSpeedup)} | {Times(e.DecodeSpeedup)} |");
+                            $"{Fixed(e.PrefillTokensPerS, 0)} | {Fixed(e.DecodeTokensPerS, 0)} | {Times(e.Speedup?.Predicted)} | {Times(e.Speedup?.Scenario)} | {Times(e.Speedup?.Prefill)} | {Times(e.Speedup?.Decode)} |");
         }
         card.AppendLine();
     }
@@ -137,8 +137,7 @@ public static class ModelCard
     /// <summary>Multiple-choice task accuracy per model, as the report has it: the measure the paper's retention is.</summary>
     static void Tasks(StringBuilder card, ModelCardContext context)
     {
-        var rows = context.Report.Select(e => e.Raw).ToList();
-        var names = Reporting.TaskRetention.Names(rows);
+        var names = Reporting.TaskRetention.Names(context.Report);
         if (names.Count == 0) return;
         card.AppendLine("## Multiple-choice tasks");
         card.AppendLine();
@@ -149,13 +148,11 @@ public static class ModelCard
         card.AppendLine("|---|---|---:|---:|---:|---:|---:|");
         foreach (var e in context.Report)
             foreach (var n in names)
-                if (Reporting.TaskRetention.Find(e.Raw, n) is { } t)
-                    card.AppendLine($"| {(e.Name == context.Model ? $"**{e.Name}** (this model)" : e.Name)} | {n} | {t["examples"]} | " +
-                                    $"{Percent(Number(t["chance"]))} | {Percent(Number(t["accuracy"]))} | {Percent(Number(t["accuracy_norm"]))} | {Percent(Number(t["retention"]))} |");
+                if (e.Task(n) is { } t)
+                    card.AppendLine($"| {(e.Name == context.Model ? $"**{e.Name}** (this model)" : e.Name)} | {n} | {t.Examples} | " +
+                                    $"{Percent(t.Chance)} | {Percent(t.Accuracy)} | {Percent(t.AccuracyNorm)} | {Percent(t.Retention)} |");
         card.AppendLine();
     }
-
-    static double? Number(JsonNode? n) => n is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
 
     static void Scenario(StringBuilder card, ModelCardContext context)
     {

@@ -1,11 +1,58 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Puzzle.Engine.Evaluation.Tasks;
+using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Export;
 
-/// <summary>One model's row of a pipeline's <c>report.json</c> (the Report stage's comparison of parent, children and baselines).</summary>
+/// <summary>
+/// report.json: the Report stage's comparison of parent, children and baselines, as one record that the stage writes
+/// and every reader (the HTML page, the console table, the model card, Pack, <c>puzzle report</c>) reads.
+/// </summary>
+public sealed record PipelineReport(string Pipeline, string Key, ReportScenario Scenario, IReadOnlyList<ReportConstraint> Constraints,
+    IReadOnlyList<ReportEntry> Models)
+{
+    public const string FileName = "report.json";
+
+    /// <summary>Search's closed loop as architectures.json describes it (rounds of measured speedup), if it ran.</summary>
+    public Pipeline.Stages.ClosedLoopSummary? ClosedLoop { get; init; }
+    public ReportGoals? Goals { get; init; }
+    public IReadOnlyList<string> TrainingWarnings { get; init; } = [];
+
+    public void Write(string path) => Puzzle.Engine.Pipeline.Outputs.RecordFile.Write(path, this);
+
+    /// <exception cref="ExportException">The file is missing, not JSON, or a row lacks its name or kind.</exception>
+    public static PipelineReport Read(string path)
+    {
+        if (!File.Exists(path)) throw new ExportException($"{path}: the pipeline's report is missing");
+        PipelineReport? report;
+        try { report = JsonSerializer.Deserialize<PipelineReport>(File.ReadAllText(path), PuzzleJson.Options); }
+        catch (JsonException e) { throw new ExportException($"{path}: not a valid report ({e.Message})", e); }
+        if (report?.Models is null) throw new ExportException($"{path}: field 'models' is missing or not a list");
+        for (var i = 0; i < report.Models.Count; i++)
+        {
+            var row = report.Models[i] ?? throw new ExportException($"{path}: field 'models[{i}]' is not an object");
+            if (string.IsNullOrEmpty(row.Name)) throw new ExportException($"{path}: field 'models[{i}].name' is missing or not a string");
+            if (string.IsNullOrEmpty(row.Kind)) throw new ExportException($"{path}: field 'models[{i}].kind' is missing or not a string");
+        }
+        return report with { Scenario = report.Scenario ?? new ReportScenario(null, 0, 0, 0, null, null), Constraints = report.Constraints ?? [] };
+    }
+}
+
+/// <summary>The scenario speeds were measured in: where (device and machine), and what the predicted speedups come from.</summary>
+public sealed record ReportScenario(string? Device, int Batch, int Prompt, int Generate, string? MeasuredOn, string? CostModel)
+{
+    /// <summary>"device: machine", as the card prints it; null when the report does not say.</summary>
+    public string? MeasuredOnDevice => MeasuredOn is null ? null : $"{Device}: {MeasuredOn}";
+}
+
+/// <summary>One constraint the search held the models to.</summary>
+public sealed record ReportConstraint(string Label, string Resource, double Max);
+
+/// <summary>One model's row: quality against the parent, measured and predicted speed, its tasks, its layers.</summary>
 public sealed record ReportEntry(string Name, string Kind)
 {
+    public string? Skipped { get; init; }
     public double? Top1 { get; init; }
     public double? Loss { get; init; }
     public double? Kl { get; init; }
@@ -13,65 +60,49 @@ public sealed record ReportEntry(string Name, string Kind)
     public double? Retention { get; init; }
     public double? PrefillTokensPerS { get; init; }
     public double? DecodeTokensPerS { get; init; }
-    public double? PredictedSpeedup { get; init; }
-    public double? PrefillSpeedup { get; init; }
-    public double? DecodeSpeedup { get; init; }
-    /// <summary>The whole request's speedup: the scenario's tokens per second (prefill and decode) against the parent's.</summary>
-    public double? ScenarioSpeedup { get; init; }
-    /// <summary>The row as the report wrote it, every field included.</summary>
-    public JsonObject Raw { get; init; } = new();
+    public double? ScenarioTokensPerS { get; init; }
+    public long? Parameters { get; init; }
+    public IReadOnlyList<TaskResult> Tasks { get; init; } = [];
+    public ReportSpeedup? Speedup { get; init; }
+    public IReadOnlyList<LayerChoice>? Layers { get; init; }
+    public ReportGkd? Gkd { get; init; }
+
+    /// <summary>One task's result, or null.</summary>
+    public TaskResult? Task(string name) => Tasks.FirstOrDefault(t => t.Name == name);
 }
 
-/// <summary>report.json's <c>scenario</c> as the model card quotes it: where speeds were measured (device and
-/// machine) and what the predicted speedups come from.</summary>
-public sealed record ReportScenario(string? Device, string? MeasuredOn, string? CostModel)
+/// <summary>Speedups against the parent: the search's prediction and, measured, prefill, decode and the whole request.</summary>
+public sealed record ReportSpeedup(double Predicted, double Prefill, double Decode, double Scenario);
+
+/// <summary>A model's accuracy on one multiple-choice task, with retention = its accuracy / the parent's (null where the
+/// parent scored zero).</summary>
+public sealed record TaskResult(string Name, int Examples, int Choices, double Accuracy, double AccuracyNorm, double Chance)
 {
-    /// <summary>"device: machine", as the card prints it; null when the report does not say.</summary>
-    public string? MeasuredOnDevice => MeasuredOn is null ? null : $"{Device}: {MeasuredOn}";
+    public double? Retention { get; init; }
+    public double? RetentionNorm { get; init; }
+
+    public static TaskResult Of(TaskScore score, TaskScore? parent) => new(score.Name, score.Examples, score.Choices, score.Accuracy,
+        score.AccuracyNorm, score.Chance)
+    {
+        Retention = parent is { Accuracy: > 0 } p ? score.Accuracy / p.Accuracy : null,
+        RetentionNorm = parent is { AccuracyNorm: > 0 } q ? score.AccuracyNorm / q.AccuracyNorm : null,
+    };
 }
 
-/// <summary>Reads <c>report.json</c>: <c>{"pipeline": name, "models": [{"name", "kind", "top1", ..., "speedup": {...}}]}</c>.</summary>
-public static class PipelineReport
+/// <summary>What GKD did to a model: tokens and speed, and KL on the held-out check before and after.</summary>
+public sealed record ReportGkd(long Tokens, double TokensPerS, double? KlBefore, double? KlAfter);
+
+/// <summary>The goals for the best child: top-1 retention, measured speedup, and lower KL and higher agreement than
+/// every baseline.</summary>
+public sealed record ReportGoals(double RetentionMin, double? SpeedupTarget, bool Met)
 {
-    public const string FileName = "report.json";
-
-    /// <exception cref="ExportException">The file is missing, not JSON, or a row lacks its name or kind.</exception>
-    public static IReadOnlyList<ReportEntry> Read(string path)
-    {
-        if (!File.Exists(path)) throw new ExportException($"{path}: the pipeline's report is missing");
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new ExportException($"{path}: not valid JSON ({e.Message})", e); }
-        if (root?["models"] is not JsonArray models) throw new ExportException($"{path}: field 'models' is missing or not a list");
-        var entries = new List<ReportEntry>();
-        for (var i = 0; i < models.Count; i++)
-        {
-            if (models[i] is not JsonObject row) throw new ExportException($"{path}: field 'models[{i}]' is not an object");
-            string Text(string field) => row[field] is JsonValue v && v.TryGetValue<string>(out var s) && s.Length > 0
-                ? s : throw new ExportException($"{path}: field 'models[{i}].{field}' is missing or not a string");
-            double? Number(JsonNode? node) => node is JsonValue v && v.TryGetValue<double>(out var d) ? d : null;
-            var speedup = row["speedup"] as JsonObject;
-            entries.Add(new ReportEntry(Text("name"), Text("kind"))
-            {
-                Top1 = Number(row["top1"]), Loss = Number(row["loss"]), Kl = Number(row["kl"]), Agreement = Number(row["agreement"]),
-                Retention = Number(row["retention"]), PrefillTokensPerS = Number(row["prefill_tokens_per_s"]),
-                DecodeTokensPerS = Number(row["decode_tokens_per_s"]), PredictedSpeedup = Number(speedup?["predicted"]),
-                PrefillSpeedup = Number(speedup?["prefill"]), DecodeSpeedup = Number(speedup?["decode"]), ScenarioSpeedup = Number(speedup?["scenario"]),
-                Raw = (JsonObject)row.DeepClone(),
-            });
-        }
-        return entries;
-    }
-
-    /// <summary>The report's scenario fields the model card quotes (all null in a report without them).</summary>
-    public static ReportScenario ReadScenario(string path)
-    {
-        if (!File.Exists(path)) throw new ExportException($"{path}: the pipeline's report is missing");
-        JsonNode? root;
-        try { root = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new ExportException($"{path}: not valid JSON ({e.Message})", e); }
-        static string? Text(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
-        var scenario = root?["scenario"] as JsonObject;
-        return new ReportScenario(Text(scenario?["device"]), Text(scenario?["measured_on"]), Text(scenario?["cost_model"]));
-    }
+    public string? Why { get; init; }
+    public string? Child { get; init; }
+    public double? Retention { get; init; }
+    public double? MeasuredSpeedup { get; init; }
+    public bool? RetentionMet { get; init; }
+    public bool? SpeedupMet { get; init; }
+    public IReadOnlyDictionary<string, BaselineComparison> BeatsBaselines { get; init; } = new Dictionary<string, BaselineComparison>();
 }
+
+public sealed record BaselineComparison(bool KlLower, bool AgreementHigher);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using System.Text.Json.Nodes;
+using Puzzle.Engine.Export;
 using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Reporting;
@@ -13,15 +13,15 @@ namespace Puzzle.Engine.Reporting;
 /// </summary>
 public static class ReportHtml
 {
-    public static string Render(JsonObject report, string? paretoSvg,
+    public static string Render(PipelineReport report, string? paretoSvg,
         IReadOnlyList<(string Name, IReadOnlyList<(double X, double Y)> Points)> gkdCurves,
         IReadOnlyList<(string Name, IReadOnlyList<(double X, double Y)> Points)> bldCurves, IReadOnlySet<string> parentIds)
     {
-        var models = report["models"]!.AsArray().Select(m => m!.AsObject()).ToList();
-        var s = report["scenario"]!;
+        var models = report.Models;
+        var s = report.Scenario;
         var html = new StringBuilder();
         html.AppendLine("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
-        html.AppendLine($"<title>Puzzle report: {H(report["pipeline"])}</title>");
+        html.AppendLine($"<title>Puzzle report: {H(report.Pipeline)}</title>");
         html.AppendLine("""
             <style>
             body{font-family:sans-serif;margin:2em;max-width:1400px;color:#222}
@@ -40,14 +40,14 @@ public static class ReportHtml
             small{color:#666}
             </style></head><body>
             """);
-        html.AppendLine($"<h1>Puzzle report: {H(report["pipeline"])}</h1>");
-        html.AppendLine($"<p>Scenario: {H(s["device"])}, batch {H(s["batch"])}, prompt {H(s["prompt"])} tokens, generate {H(s["generate"])} tokens. " +
-                        $"Constraints: {string.Join("; ", report["constraints"]!.AsArray().Select(c => H(c!["label"])))}. " +
-                        (s["measured_on"] is { } on ? $"Speeds measured on {H(s["device"])}: {H(on)}. " : "") +
-                        $"<small>pipeline key {H(report["key"])}</small></p>");
+        html.AppendLine($"<h1>Puzzle report: {H(report.Pipeline)}</h1>");
+        html.AppendLine($"<p>Scenario: {H(s.Device)}, batch {s.Batch}, prompt {s.Prompt} tokens, generate {s.Generate} tokens. " +
+                        $"Constraints: {string.Join("; ", report.Constraints.Select(c => H(c.Label)))}. " +
+                        (s.MeasuredOn is { } on ? $"Speeds measured on {H(s.Device)}: {H(on)}. " : "") +
+                        $"<small>pipeline key {H(report.Key)}</small></p>");
 
         html.AppendLine("<h2>Results</h2><p>Quality on held-out text the pipeline never trained on, against the parent; speed measured in the " +
-                        "scenario in the same process as the parent's. Predicted speedup is the search's cost model (" + H(s["cost_model"] ?? "additive") + "); measured is the " +
+                        "scenario in the same process as the parent's. Predicted speedup is the search's cost model (" + H(s.CostModel ?? "additive") + "); measured is the " +
                         "whole scenario's generated tokens per second (prefill included).</p>");
         // the measured speedups get a group header, so they are not read as more tokens/s columns
         html.AppendLine("<div class=\"scroll\"><table><tr>" +
@@ -57,31 +57,31 @@ public static class ReportHtml
                         "<tr><th>prefill</th><th>decode</th><th>whole request</th></tr>");
         foreach (var m in models)
         {
-            if (m["skipped"] is { } why)
+            if (m.Skipped is { } why)
             {
-                html.AppendLine($"<tr><td>{H(m["name"])}</td><td class=\"l\">{H(m["kind"])}</td><td class=\"l\" colspan=\"12\">skipped: {H(why)}</td></tr>");
+                html.AppendLine($"<tr><td>{H(m.Name)}</td><td class=\"l\">{H(m.Kind)}</td><td class=\"l\" colspan=\"12\">skipped: {H(why)}</td></tr>");
                 continue;
             }
-            var sp = m["speedup"]!;
-            html.AppendLine($"<tr class=\"{H(m["kind"])}\"><td>{H(m["name"])}</td><td class=\"l\">{H(m["kind"])}</td><td>{P(m["top1"])}</td><td>{P(m["retention"])}</td>" +
-                            $"<td>{F(m["loss"], "0.000")}</td><td>{F(m["kl"], "0.0000")}</td><td>{P(m["agreement"])}</td><td>{F(m["parameters"], "N0")}</td>" +
-                            $"<td>{F(m["prefill_tokens_per_s"], "N0")}</td><td>{F(m["decode_tokens_per_s"], "N0")}</td>" +
-                            $"<td>{F(sp["predicted"], "0.00")}x</td><td>{F(sp["prefill"], "0.00")}x</td><td>{F(sp["decode"], "0.00")}x</td><td>{F(sp["scenario"], "0.00")}x</td></tr>");
+            var sp = m.Speedup;
+            html.AppendLine($"<tr class=\"{H(m.Kind)}\"><td>{H(m.Name)}</td><td class=\"l\">{H(m.Kind)}</td><td>{P(m.Top1)}</td><td>{P(m.Retention)}</td>" +
+                            $"<td>{F(m.Loss, "0.000")}</td><td>{F(m.Kl, "0.0000")}</td><td>{P(m.Agreement)}</td><td>{F(m.Parameters, "N0")}</td>" +
+                            $"<td>{F(m.PrefillTokensPerS, "N0")}</td><td>{F(m.DecodeTokensPerS, "N0")}</td>" +
+                            $"<td>{F(sp?.Predicted, "0.00")}x</td><td>{F(sp?.Prefill, "0.00")}x</td><td>{F(sp?.Decode, "0.00")}x</td><td>{F(sp?.Scenario, "0.00")}x</td></tr>");
         }
         html.AppendLine("</table></div>");
         html.Append(TaskRetention.Html(models));
 
-        if (report["goals"] is JsonObject g && g["child"] is not null)
+        if (report.Goals is { Child: { } child } g)
         {
-            html.AppendLine($"<h2>Goals for {H(g["child"])}</h2><ul>");
-            html.AppendLine($"<li>Top-1 retention {P(g["retention"])} (goal ≥ {P(g["retention_min"])}): {Mark(g["retention_met"])}</li>");
-            html.AppendLine($"<li>Measured speedup {F(g["measured_speedup"], "0.00")}x (target {F(g["speedup_target"], "0.##")}x): {Mark(g["speedup_met"])}</li>");
-            foreach (var (name, b) in g["beats_baselines"]!.AsObject())
-                html.AppendLine($"<li>Against {H(name)}: lower KL {Mark(b!["kl_lower"])}, higher agreement {Mark(b["agreement_higher"])}</li>");
+            html.AppendLine($"<h2>Goals for {H(child)}</h2><ul>");
+            html.AppendLine($"<li>Top-1 retention {P(g.Retention)} (goal ≥ {P(g.RetentionMin)}): {Mark(g.RetentionMet)}</li>");
+            html.AppendLine($"<li>Measured speedup {F(g.MeasuredSpeedup, "0.00")}x (target {F(g.SpeedupTarget, "0.##")}x): {Mark(g.SpeedupMet)}</li>");
+            foreach (var (name, b) in g.BeatsBaselines)
+                html.AppendLine($"<li>Against {H(name)}: lower KL {Mark(b.KlLower)}, higher agreement {Mark(b.AgreementHigher)}</li>");
             html.AppendLine("</ul>");
         }
 
-        if (report["training_warnings"] is JsonArray { Count: > 0 } warnings)
+        if (report.TrainingWarnings is { Count: > 0 } warnings)
         {
             html.AppendLine("<h2>Training that did not help</h2><ul>");
             foreach (var w in warnings) html.AppendLine($"<li>{H(w)}</li>");
@@ -91,18 +91,18 @@ public static class ReportHtml
         html.AppendLine("<h2>Architectures</h2><p>Per layer, the attention and FFN each model uses. " +
                         "<span class=\"parentv\">&nbsp;parent&nbsp;</span> <span class=\"reduced\">&nbsp;fewer KV heads / narrower FFN&nbsp;</span> " +
                         "<span class=\"linear\">&nbsp;linear&nbsp;</span> <span class=\"noop\">&nbsp;no-op&nbsp;</span></p>");
-        foreach (var m in models.Where(m => m["layers"] is not null))
+        foreach (var m in models.Where(m => m.Layers is not null))
         {
-            var layers = m["layers"]!.AsArray().Select(l => l!.AsObject()).ToList();
-            html.AppendLine($"<h3>{H(m["name"])} <small>({H(m["kind"])}, predicted {F(m["speedup"]!["predicted"], "0.00")}x, measured {F(m["speedup"]!["scenario"], "0.00")}x)</small></h3>");
-            html.AppendLine("<div class=\"scroll\"><table class=\"map\"><tr><th></th>" + string.Concat(layers.Select(l => $"<th>{H(l["layer"])}</th>")) + "</tr>");
-            html.AppendLine("<tr><th>attention</th>" + string.Concat(layers.Select(l => Cell((string)l["attention"]!, parentIds))) + "</tr>");
-            if (layers.Any(l => ((string?)l["ffn"] ?? "").Length > 0))
-                html.AppendLine("<tr><th>FFN</th>" + string.Concat(layers.Select(l => Cell((string)l["ffn"]!, parentIds))) + "</tr>");
+            var layers = m.Layers!;
+            html.AppendLine($"<h3>{H(m.Name)} <small>({H(m.Kind)}, predicted {F(m.Speedup?.Predicted, "0.00")}x, measured {F(m.Speedup?.Scenario, "0.00")}x)</small></h3>");
+            html.AppendLine("<div class=\"scroll\"><table class=\"map\"><tr><th></th>" + string.Concat(layers.Select(l => $"<th>{l.Layer}</th>")) + "</tr>");
+            html.AppendLine("<tr><th>attention</th>" + string.Concat(layers.Select(l => Cell(l.Attention, parentIds))) + "</tr>");
+            if (layers.Any(l => l.Ffn.Length > 0))
+                html.AppendLine("<tr><th>FFN</th>" + string.Concat(layers.Select(l => Cell(l.Ffn, parentIds))) + "</tr>");
             html.AppendLine("</table></div>");
-            if (m["gkd"] is JsonObject gkd)
-                html.AppendLine($"<p><small>GKD: {F(gkd["tokens"], "N0")} tokens at {F(gkd["tokens_per_s"], "N0")} tokens/s; KL on held-out check " +
-                                $"{F(gkd["before"]!["kl"], "0.0000")} before, {F(gkd["after"]!["kl"], "0.0000")} after.</small></p>");
+            if (m.Gkd is { } gkd)
+                html.AppendLine($"<p><small>GKD: {F(gkd.Tokens, "N0")} tokens at {F(gkd.TokensPerS, "N0")} tokens/s; KL on held-out check " +
+                                $"{F(gkd.KlBefore, "0.0000")} before, {F(gkd.KlAfter, "0.0000")} after.</small></p>");
         }
 
         if (paretoSvg is not null)
@@ -135,9 +135,8 @@ public static class ReportHtml
     /// <summary>An SVG document without its XML prolog, to sit inside the page.</summary>
     static string Inline(string svg) => svg.StartsWith("<?xml", StringComparison.Ordinal) ? svg[(svg.IndexOf("?>", StringComparison.Ordinal) + 2)..] : svg;
 
-    static string H(JsonNode? v) => WebUtility.HtmlEncode(v?.ToString() ?? "");
-    static string H(string s) => WebUtility.HtmlEncode(s);
-    static string P(JsonNode? v) => v is null ? "" : ((double)v).ToString("P1", CultureInfo.InvariantCulture);
-    static string F(JsonNode? v, string format) => v is null ? "-" : ((double)v).ToString(format, CultureInfo.InvariantCulture);
-    static string Mark(JsonNode? v) => v is not null && (bool)v ? "<span class=\"ok\">yes</span>" : "<span class=\"no\">no</span>";
+    static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
+    static string P(double? v) => v is null ? "" : v.Value.ToString("P1", CultureInfo.InvariantCulture);
+    static string F(double? v, string format) => v is null ? "-" : v.Value.ToString(format, CultureInfo.InvariantCulture);
+    static string Mark(bool? v) => v == true ? "<span class=\"ok\">yes</span>" : "<span class=\"no\">no</span>";
 }

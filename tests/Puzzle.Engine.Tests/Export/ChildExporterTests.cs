@@ -186,8 +186,8 @@ public sealed class ChildExporterTests : IDisposable
         Assert.Contains("field 'models'", Assert.Throws<ExportException>(() => PipelineReport.Read(_dir["report.json"])).Message);
         File.WriteAllText(_dir["report.json"], """{"models": [{"kind": "child"}]}""");
         Assert.Contains("'models[0].name'", Assert.Throws<ExportException>(() => PipelineReport.Read(_dir["report.json"])).Message);
-        File.WriteAllText(_dir["report.json"], """{"models": [{"name": "child1", "kind": "child", "top1": 0.5, "speedup": {"predicted": 2.0}}]}""");
-        var row = Assert.Single(PipelineReport.Read(_dir["report.json"]));
-        Assert.Equal((0.5, 2.0, (double?)null), (row.Top1, row.PredictedSpeedup, row.Kl));
+        File.WriteAllText(_dir["report.json"], """{"models": [{"name": "child1", "kind": "child", "top1": 0.5, "speedup": {"predicted": 2.0, "prefill": 1, "decode": 1, "scenario": 1}}]}""");
+        var row = Assert.Single(PipelineReport.Read(_dir["report.json"]).Models);
+        Assert.Equal((0.5, 2.0, (double?)null), (row.Top1, row.Speedup?.Predicted, row.Kl));
     }
 }

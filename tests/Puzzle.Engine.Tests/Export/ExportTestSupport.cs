@@ -31,7 +31,7 @@ internal static class ExportTestSupport
             new ReportEntry(model, "child")
             {
                 Top1 = 0.29, Loss = 4.1, Kl = 0.0123, Agreement = 0.9, Retention = 0.9667, PrefillTokensPerS = 2100, DecodeTokensPerS = 210,
-                PredictedSpeedup = 2.05, PrefillSpeedup = 2.1, DecodeSpeedup = 2.1, ScenarioSpeedup = 2.08,
+                Speedup = new ReportSpeedup(2.05, 2.1, 2.1, 2.08),
             },
             new ReportEntry("uniform", "baseline") { Top1 = 0.2, Kl = 0.5 },
         ],

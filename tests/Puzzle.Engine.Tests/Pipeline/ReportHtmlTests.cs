@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using Puzzle.Engine.Export;
 using System.Text.RegularExpressions;
 using Puzzle.Engine.Reporting;
 
@@ -7,22 +7,18 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// <summary>report.html reads right at 800 px and up, offline and script-free (screenshots: README, "The report").</summary>
 public sealed class ReportHtmlTests
 {
-    static JsonObject Row(string name, string kind, double scenario) => new()
+    static ReportEntry Row(string name, string kind, double scenario) => new(name, kind)
     {
-        ["name"] = name, ["kind"] = kind, ["top1"] = 0.1, ["retention"] = 0.97, ["loss"] = 4.3, ["kl"] = 0.0148, ["agreement"] = 0.89,
-        ["parameters"] = 114944.0, ["prefill_tokens_per_s"] = 57368.0, ["decode_tokens_per_s"] = 2023.0,
-        ["speedup"] = new JsonObject { ["predicted"] = 1.3, ["prefill"] = 1.2, ["decode"] = 1.9, ["scenario"] = scenario },
+        Top1 = 0.1, Retention = 0.97, Loss = 4.3, Kl = 0.0148, Agreement = 0.89, Parameters = 114944, PrefillTokensPerS = 57368, DecodeTokensPerS = 2023,
+        Speedup = new ReportSpeedup(1.3, 1.2, 1.9, scenario),
     };
 
     static string Render(params string[] warnings)
     {
-        var report = new JsonObject
+        var report = new PipelineReport("ci", new string('e', 64), new ReportScenario("cpu", 2, 32, 8, "AMD EPYC, 2 threads", null),
+            [new ReportConstraint("throughput ≥ 1.3× parent", "time_s", 1)], [Row("parent", "parent", 1.0), Row("child1", "child", 1.55)])
         {
-            ["pipeline"] = "ci", ["key"] = new string('e', 64),
-            ["scenario"] = new JsonObject { ["device"] = "cpu", ["batch"] = 2, ["prompt"] = 32, ["generate"] = 8, ["measured_on"] = "AMD EPYC, 2 threads" },
-            ["constraints"] = new JsonArray(new JsonObject { ["label"] = "throughput ≥ 1.3× parent" }),
-            ["models"] = new JsonArray(Row("parent", "parent", 1.0), Row("child1", "child", 1.55)),
-            ["training_warnings"] = new JsonArray(warnings.Select(w => (JsonNode)w).ToArray()),
+            TrainingWarnings = warnings,
         };
         IReadOnlyList<(double, double)> Curve(double from, double to) => [(0, from), (2048, (from + to) / 2), (4096, to)];
         return ReportHtml.Render(report, null,

@@ -40,7 +40,7 @@ public class ShipStagesTests
         var (entry, ran) = JobRunner.Run(export, spec, store, history, TextWriter.Null, 1);
         Assert.True(ran);
         Assert.False(Directory.Exists(entry.File(ExportStage.ModelFolder)));
-        Assert.Equal("the search found 1 architecture(s), not 2", (string)ExportStage.Read(entry.Directory)["skipped"]!);
+        Assert.Equal("the search found 1 architecture(s), not 2", ExportStage.Read(entry.Directory).Skipped);
 
         var pack = new JobPlan(new PackStage(), "pack", Config("Pack", "pack"), new Dictionary<string, JobPlan> { ["export"] = export, ["report"] = report });
         var e = Assert.Throws<InvalidOperationException>(() => JobRunner.Run(pack, spec, store, history, TextWriter.Null, 1));

@@ -4,7 +4,9 @@ using Puzzle.Engine.Cost;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Evaluation.Tasks;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 
@@ -22,6 +24,36 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     /// its speed is measured in (<c>Scenario.Device</c> resolved to the cost device).</summary>
     public sealed record EvaluateJob(string Model, [property: SpecPath("evaluation.tokens")] long Tokens, EvaluateTasks.Settings Tasks, [property: SpecPath("scenario")] ScenarioSpec Scenario, string? Device,
         [property: NotInKey("where the spec lies: only a relative tokenizer path in the Data job's manifest is resolved against it")] string BaseDirectory);
+
+    /// <summary>metrics.json: one model's held-out quality against the parent, task scores, and measured speed beside
+    /// the parent's (or why it was not evaluated).</summary>
+    public sealed record EvaluationMetrics(string Name, string Kind)
+    {
+        public string? Skipped { get; init; }
+        public long Tokens { get; init; }
+        public double Loss { get; init; }
+        public double Perplexity { get; init; }
+        public double Top1 { get; init; }
+        /// <summary>KL(parent ‖ model); 0 for the parent itself.</summary>
+        public double Kl { get; init; }
+        /// <summary>Top-1 agreement with the parent; 1 for the parent itself.</summary>
+        public double Agreement { get; init; } = 1;
+        public long Parameters { get; init; }
+        public IReadOnlyList<TaskScore> Tasks { get; init; } = [];
+        public double PrefillTokensPerS { get; init; }
+        public double DecodeTokensPerS { get; init; }
+        public double ScenarioTokensPerS { get; init; }
+        public Speeds? ParentSpeed { get; init; }
+        public Speedups? Speedup { get; init; }
+        public MeasuredScenario? Scenario { get; init; }
+
+        public static EvaluationMetrics Read(string jobDirectory) => RecordFile.Read<EvaluationMetrics>(Path.Combine(jobDirectory, MetricsFile));
+    }
+
+    public sealed record Speeds(double PrefillTokensPerS, double DecodeTokensPerS, double ScenarioTokensPerS);
+    public sealed record Speedups(double Prefill, double Decode, double Scenario);
+    /// <summary>Where and how the speeds were measured.</summary>
+    public sealed record MeasuredScenario(string Device, int Batch, int Prompt, int Generate, int TorchThreads, string MeasuredOn);
 
     public override string Name => "Evaluate";
     public override int Version => 4; // 4: typed job config; 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
@@ -49,21 +81,19 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     protected override void Run(EvaluateJob job, JobContext context)
     {
         var scenario = job.Scenario;
-        var json = new JsonObject { ["name"] = context.Job.Id };
         string? modelDir = null;
+        var kind = "parent";
         if (context.Job.Inputs.ContainsKey("model"))
         {
-            var heal = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("model"), HealStage.HealFile)))!.AsObject();
-            json["kind"] = heal["kind"]!.DeepClone();
-            if (heal["skipped"] is { } why)
+            var heal = HealStage.HealReport.Read(context.Input("model"));
+            kind = heal.Kind;
+            if (heal.Skipped is { } why)
             {
-                json["skipped"] = why.DeepClone();
-                Write(context, json);
+                Write(context, new EvaluationMetrics(job.Model, kind) { Skipped = why });
                 return;
             }
             modelDir = Path.Combine(context.Input("model"), HealStage.ModelFolder);
         }
-        else json["kind"] = "parent";
 
         using var parent = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), context.Device);
         using var model = modelDir is null ? null : ParentModel.Load(modelDir, context.Device);
@@ -79,15 +109,9 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
             return heldout.GetBatch(ids);
         });
         var quality = model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
-        json["tokens"] = quality.Tokens;
-        json["loss"] = quality.Loss;
-        json["perplexity"] = quality.Perplexity;
-        json["top1"] = quality.Top1;
-        json["kl"] = quality.Kl ?? 0;
-        json["agreement"] = quality.Agreement ?? 1;
-        json["parameters"] = (model ?? parent).ParameterCount;
+        IReadOnlyList<TaskScore> tasks;
         using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, job.BaseDirectory))
-            json["tasks"] = EvaluateTasks.Score(context, model ?? parent, tokenizer, EvaluateTasks.Load(context, job.Tasks, heldout, tokenizer), batch: 16);
+            tasks = EvaluateTasks.Score(context, model ?? parent, tokenizer, EvaluateTasks.Load(context, job.Tasks, heldout, tokenizer), batch: 16);
 
         // speed: the parent and the model alternate, so drift in the machine's load touches both alike
         var costs = context.CostDevice;
@@ -104,34 +128,27 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         }
         var own = Speed.Best(parentSpeed);
         var speed = model is null ? own : Speed.Best(modelSpeed);
-        json["prefill_tokens_per_s"] = speed.Prefill;
-        json["decode_tokens_per_s"] = speed.Decode;
-        json["scenario_tokens_per_s"] = speed.Scenario;
-        json["parent_speed"] = new JsonObject
+        Write(context, new EvaluationMetrics(job.Model, kind)
         {
-            ["prefill_tokens_per_s"] = own.Prefill, ["decode_tokens_per_s"] = own.Decode, ["scenario_tokens_per_s"] = own.Scenario,
-        };
-        json["speedup"] = new JsonObject
-        {
-            ["prefill"] = speed.Prefill / own.Prefill, ["decode"] = speed.Decode / own.Decode, ["scenario"] = speed.Scenario / own.Scenario,
-        };
-        json["scenario"] = new JsonObject
-        {
-            ["device"] = ComputeDevice.Name(costs.Kind), ["batch"] = batch, ["prompt"] = scenario.Prompt,
-            ["generate"] = scenario.Generate, ["torch_threads"] = TorchSharp.torch.get_num_threads(),
-            ["measured_on"] = costs.Kind == Spec.DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {TorchSharp.torch.get_num_threads()} threads" : "a CUDA GPU",
-        };
-        Write(context, json);
+            Tokens = quality.Tokens, Loss = quality.Loss, Perplexity = quality.Perplexity, Top1 = quality.Top1, Kl = quality.Kl ?? 0,
+            Agreement = quality.Agreement ?? 1, Parameters = (model ?? parent).ParameterCount, Tasks = tasks,
+            PrefillTokensPerS = speed.Prefill, DecodeTokensPerS = speed.Decode, ScenarioTokensPerS = speed.Scenario,
+            ParentSpeed = new Speeds(own.Prefill, own.Decode, own.Scenario),
+            Speedup = new Speedups(speed.Prefill / own.Prefill, speed.Decode / own.Decode, speed.Scenario / own.Scenario),
+            Scenario = new MeasuredScenario(ComputeDevice.Name(costs.Kind), batch, scenario.Prompt, scenario.Generate, TorchSharp.torch.get_num_threads(),
+                costs.Kind == Spec.DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {TorchSharp.torch.get_num_threads()} threads" : "a CUDA GPU"),
+        });
         context.Log.WriteLine($"{context.Job.Id}: held-out loss {quality.Loss:F4}, top-1 {quality.Top1:P2}" +
             (model is null ? "" : $", KL {quality.Kl:F4}, agreement {quality.Agreement:P1}") +
             $"; prefill {speed.Prefill:N0} tok/s, decode {speed.Decode:N0} tok/s" +
             (model is null ? "" : $" ({speed.Scenario / own.Scenario:0.00}x the parent's scenario throughput)"));
     }
 
-    static void Write(JobContext context, JsonObject json)
+    static void Write(JobContext context, EvaluationMetrics metrics)
     {
-        File.WriteAllText(context.Output(MetricsFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        foreach (var (k, v) in json)
+        RecordFile.Write(context.Output(MetricsFile), metrics);
+        // the manifest keeps the scalar fields, as a run summary shows them
+        foreach (var (k, v) in JsonSerializer.SerializeToNode(metrics, PuzzleJson.Options)!.AsObject())
             if (v is JsonValue) context.Metrics[k] = v.DeepClone();
     }
 

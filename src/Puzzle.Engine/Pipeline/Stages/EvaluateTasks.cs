@@ -5,6 +5,7 @@ using Puzzle.Engine.Evaluation.Tasks;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Tokenization;
 
@@ -77,23 +78,17 @@ public static class EvaluateTasks
     }
 
     /// <summary>Scores <paramref name="model"/> on every task, as the metrics' <c>tasks</c> list.</summary>
-    public static JsonArray Score(JobContext context, CausalLM model, Tokenizer tokenizer, IReadOnlyList<ChoiceTask> tasks, int batch)
+    public static IReadOnlyList<TaskScore> Score(JobContext context, CausalLM model, Tokenizer tokenizer, IReadOnlyList<ChoiceTask> tasks, int batch)
     {
-        var results = new JsonArray();
+        var results = new List<TaskScore>();
         foreach (var task in tasks)
         {
             var line = new Training.ProgressLine($"task {task.Name} {context.Job.Id}", task.Examples.Sum(e => e.Choices.Count), context.Log, unit: "choice");
             var score = ChoiceScorer.Score(model, tokenizer, task, batch, (done, _) => line.Report(done, double.NaN));
-            results.Add(ToJson(score));
+            results.Add(score);
             context.Log.WriteLine($"{context.Job.Id}: {task.Name}: accuracy {score.Accuracy:P1}, per character {score.AccuracyNorm:P1} " +
                                   $"on {score.Examples} questions of {score.Choices} choices (chance {score.Chance:P0})");
         }
         return results;
     }
-
-    public static JsonObject ToJson(TaskScore score) => new()
-    {
-        ["name"] = score.Name, ["examples"] = score.Examples, ["choices"] = score.Choices,
-        ["accuracy"] = score.Accuracy, ["accuracy_norm"] = score.AccuracyNorm, ["chance"] = score.Chance,
-    };
 }

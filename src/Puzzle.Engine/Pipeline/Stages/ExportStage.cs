@@ -4,6 +4,7 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Spec.Internal;
 
@@ -28,6 +29,20 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
     public sealed record ExportJob([property: SpecPath("name")] string Pipeline, string Model, [property: SpecPath("export")] ExportSpec Export, string Parent,
         [property: SpecPath("scenario")] ScenarioSpec Scenario, [property: SpecPath("constraints")] ConstraintsSpec Constraints);
 
+    /// <summary>export.json: what an Export job wrote (or why it wrote nothing).</summary>
+    public sealed record ExportRecord(string Model)
+    {
+        public string? Skipped { get; init; }
+        public string? Format { get; init; }
+        public string? Dtype { get; init; }
+        public string? Runtime { get; init; }
+        public long? Parameters { get; init; }
+        public long? WeightBytes { get; init; }
+        public int? Layers { get; init; }
+        /// <summary>"servable", or why vLLM cannot serve it.</summary>
+        public string? Vllm { get; init; }
+    }
+
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var report = planned["Report"].Single();
@@ -46,36 +61,31 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
     protected override void Run(ExportJob job, JobContext context)
     {
         var id = job.Model;
-        var heal = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("heal"), HealStage.HealFile)))!.AsObject();
-        if (heal["skipped"] is { } skipped)
+        if (HealStage.HealReport.Read(context.Input("heal")).Skipped is { } skipped)
         {
-            Write(context, new JsonObject { ["model"] = id, ["skipped"] = skipped.DeepClone() });
-            context.Metrics["skipped"] = skipped.DeepClone();
+            Write(context, new ExportRecord(id) { Skipped = skipped });
+            context.Metrics["skipped"] = skipped;
             context.Log.WriteLine($"{id}: nothing to export ({skipped})");
             return;
         }
         var reportFile = Path.Combine(context.Input("report"), ReportStage.JsonFile);
-        var scenario = PipelineReport.ReadScenario(reportFile);
+        var report = PipelineReport.Read(reportFile);
+        var scenario = report.Scenario;
         var card = new ModelCardContext
         {
             Pipeline = job.Pipeline, Model = id, PipelineKey = context.Job.Inputs["report"].Key, Parent = job.Parent,
             License = job.Export.License, BaseModel = job.Export.BaseModel, MeasuredOn = scenario.MeasuredOnDevice, CostModel = scenario.CostModel, WeightsKey = context.Job.Inputs["heal"].Key,
-            WeightsJob = context.Job.Inputs["heal"].Name, Report = PipelineReport.Read(reportFile),
+            WeightsJob = context.Job.Inputs["heal"].Name, Report = report.Models,
             Scenario = (JsonObject)SpecJson.ToNode(job.Scenario)!, Constraints = (JsonObject)SpecJson.ToNode(job.Constraints)!,
             Tool = JobRunner.ToolVersion,
         };
         var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), job.Export, card);
         var vllm = RuntimeSupport.Problems(result.Config, ExportRuntime.Vllm);
-        Write(context, new JsonObject
+        Write(context, new ExportRecord(id)
         {
-            ["model"] = id,
-            ["format"] = result.Format == CheckpointFormat.Llama ? "llama" : "nemotron-nas",
-            ["dtype"] = result.DType.TorchName(),
-            ["runtime"] = RuntimeSupport.Name(job.Export.Runtime),
-            ["parameters"] = result.Parameters,
-            ["weight_bytes"] = result.WeightBytes,
-            ["layers"] = result.Config.NumLayers,
-            ["vllm"] = vllm.Count == 0 ? "servable" : string.Join("; ", vllm),
+            Format = result.Format == CheckpointFormat.Llama ? "llama" : "nemotron-nas", Dtype = result.DType.TorchName(),
+            Runtime = RuntimeSupport.Name(job.Export.Runtime), Parameters = result.Parameters, WeightBytes = result.WeightBytes,
+            Layers = result.Config.NumLayers, Vllm = vllm.Count == 0 ? "servable" : string.Join("; ", vllm),
         });
         context.Metrics["parameters"] = result.Parameters;
         context.Metrics["weight_bytes"] = result.WeightBytes;
@@ -85,11 +95,7 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
     }
 
     /// <summary>The export record of an Export job's published folder.</summary>
-    public static JsonObject Read(string jobDirectory) => JsonNode.Parse(File.ReadAllText(Path.Combine(jobDirectory, ExportFile)))!.AsObject();
+    public static ExportRecord Read(string jobDirectory) => RecordFile.Read<ExportRecord>(Path.Combine(jobDirectory, ExportFile));
 
-    static void Write(JobContext context, JsonObject json) =>
-        File.WriteAllText(context.Output(ExportFile), json.ToJsonString(new JsonSerializerOptions
-        {
-            WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        }) + "\n");
+    static void Write(JobContext context, ExportRecord record) => RecordFile.Write(context.Output(ExportFile), record);
 }

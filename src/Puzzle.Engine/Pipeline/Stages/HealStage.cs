@@ -7,6 +7,7 @@ using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Gkd;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Search;
@@ -25,6 +26,31 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     /// settings.</summary>
     public sealed record HealJob(string Model, [property: SpecPath("search_space")] SearchSpaceSpec SearchSpace, [property: SpecPath("gkd")] TrainingSpec Training, [property: SpecPath("gkd.loss")] GkdLoss Loss,
         [property: NotInKey("how often resumable state is saved changes no weight")] int CheckpointEvery, string? Device);
+
+    /// <summary>heal.json: what a Heal job made of one model (or why it made nothing).</summary>
+    public sealed record HealReport(string Name, string Kind)
+    {
+        public string? Skipped { get; init; }
+        /// <summary>The architecture as the search chose it (architectures.json's entry).</summary>
+        public JsonObject? Architecture { get; init; }
+        public long? Parameters { get; init; }
+        public long? ParentParameters { get; init; }
+        public GkdRun? Gkd { get; init; }
+
+        public static HealReport Read(string jobDirectory) => RecordFile.Read<HealReport>(Path.Combine(jobDirectory, HealFile));
+        public void Write(string jobDirectory) => RecordFile.Write(Path.Combine(jobDirectory, HealFile), this);
+    }
+
+    /// <summary>The GKD run: tokens and speed, held-out checks before and after, and the held-out guard's curve (the
+    /// published weights are those of <see cref="BestStep"/>).</summary>
+    public sealed record GkdRun(long Tokens, double Seconds, double TokensPerS, long? ResumedFromStep, long CheckSequences,
+        HeldoutCheck Before, HeldoutCheck After, long BestStep, double? LastKl, IReadOnlyList<HeldoutPoint> HeldoutCurve);
+
+    /// <summary>A model against the parent on the check sequences.</summary>
+    public sealed record HeldoutCheck(double? Kl, double? Agreement, double Loss, double Top1)
+    {
+        public static HeldoutCheck Of(LmMetrics m) => new(m.Kl, m.Agreement, m.Loss, m.Top1);
+    }
 
     public override string Name => "Heal";
     public override int Version => 3; // 3: typed job config; 2: the best held-out weights are published
@@ -76,7 +102,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var (architecture, kind, skipped) = Chosen(context.Input("search"), id);
         if (architecture is null)
         {
-            File.WriteAllText(context.Output(HealFile), new JsonObject { ["name"] = id, ["kind"] = kind, ["skipped"] = skipped }.ToJsonString(Indented));
+            new HealReport(id, kind) { Skipped = skipped }.Write(context.OutputDirectory);
             context.Metrics["skipped"] = skipped;
             context.Log.WriteLine($"{id}: skipped ({skipped})");
             return;
@@ -125,21 +151,12 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             tokenizerPath: File.Exists(tokenizer) ? tokenizer : null, extraFiles: extra);
 
         var trainedTokens = curve[^1].Tokens - (resumedFrom ?? 0) * gkd.Batch * train.SeqLen;
-        var heal = new JsonObject
+        new HealReport(id, kind)
         {
-            ["name"] = id, ["kind"] = kind, ["architecture"] = architecture.DeepClone(),
-            ["parameters"] = child.ParameterCount, ["parent_parameters"] = parent.ParameterCount,
-            ["gkd"] = new JsonObject
-            {
-                ["tokens"] = curve[^1].Tokens, ["seconds"] = seconds, ["tokens_per_s"] = trainedTokens / Math.Max(1e-9, seconds),
-                ["resumed_from_step"] = resumedFrom,
-                ["check_sequences"] = before.Tokens / Math.Max(1, heldout.SeqLen),
-                ["before"] = Metrics(before), ["after"] = Metrics(after),
-                ["best_step"] = guard.BestStep, ["last_kl"] = guard.Last,
-                ["heldout_curve"] = JsonSerializer.SerializeToNode(guard.Points, PuzzleJson.Options),
-            },
-        };
-        File.WriteAllText(context.Output(HealFile), heal.ToJsonString(Indented));
+            Architecture = (JsonObject)architecture.DeepClone(), Parameters = child.ParameterCount, ParentParameters = parent.ParameterCount,
+            Gkd = new GkdRun(curve[^1].Tokens, seconds, trainedTokens / Math.Max(1e-9, seconds), resumedFrom, before.Tokens / Math.Max(1, heldout.SeqLen),
+                HeldoutCheck.Of(before), HeldoutCheck.Of(after), guard.BestStep, guard.Last, guard.Points.ToList()),
+        }.Write(context.OutputDirectory);
         File.WriteAllText(context.Output(CurveFile), JsonSerializer.Serialize(curve, PuzzleJson.Options));
         context.Metrics["kl_before"] = before.Kl;
         context.Metrics["kl_after"] = after.Kl;
@@ -159,10 +176,4 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         return Evaluator.Evaluate(child, heldout.Leading(CheckSequences, 8).Select(heldout.GetBatch), parent);
     }
 
-    static JsonObject Metrics(LmMetrics m) => new()
-    {
-        ["kl"] = m.Kl, ["agreement"] = m.Agreement, ["loss"] = m.Loss, ["top1"] = m.Top1,
-    };
-
-    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 }

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Packaging;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Pipeline.Stages;
@@ -22,6 +23,9 @@ public sealed class PackStage : Stage<PackStage.PackJob>
         string SpecSha256, Reproducibility.Facts Reproducibility,
         [property: NotInKey("where the spec file lies; its bytes are keyed")] string? SpecFile,
         [property: NotInKey("the spec's path as given, for an error")] string SpecSource);
+
+    /// <summary>pack.json: the package a Pack job made.</summary>
+    public sealed record PackRecord(string Id, string Version, string File, string Sha256, long Bytes, string Model);
 
     public override string Name => "Pack";
     public override int Version => 2; // 2: typed job config
@@ -76,14 +80,15 @@ public sealed class PackStage : Stage<PackStage.PackJob>
     {
         var exportDir = context.Input("export");
         var export = ExportStage.Read(exportDir);
-        if (export["skipped"] is { } skipped)
+        if (export.Skipped is { } skipped)
             throw new InvalidOperationException($"pack.child {job.Child}: child{job.Child} has no model ({skipped}); pack another child");
         var specFile = job.SpecFile is { } f && File.Exists(f) ? f : throw new InvalidOperationException($"{job.SpecSource}: the spec file is gone; Pack packs it as written");
         var reportPath = Path.Combine(context.Input("report"), ReportStage.JsonFile);
         var report = PipelineReport.Read(reportPath);
-        var model = (string)export["model"]!;
+        var model = export.Model;
         var metrics = new JsonObject();
-        foreach (var row in report.Where(r => r.Name == model || r.Kind == "parent")) metrics[row.Name == model ? "model" : "parent"] = row.Raw.DeepClone();
+        foreach (var row in report.Models.Where(r => r.Name == model || r.Kind == "parent"))
+            metrics[row.Name == model ? "model" : "parent"] = RecordFile.ToJson(row);
         var jobs = Provenance(context.Job);
         var id = PackageId(job.Id, job.Pipeline);
         var version = PackageVersion(job.Version, context.Job.Key);
@@ -91,15 +96,11 @@ public sealed class PackStage : Stage<PackStage.PackJob>
         {
             Id = id, Version = version, ModelDirectory = Path.Combine(exportDir, ExportStage.ModelFolder), SpecPath = specFile,
             ReportPath = reportPath, Pipeline = job.Pipeline, Model = model, PipelineKey = context.Job.Inputs["report"].Key, Jobs = jobs,
-            Export = export, Metrics = metrics, NotBitIdentical = Reproducibility.NotBitIdentical(job.Reproducibility, jobs),
-            Description = $"{model} of the Puzzle pipeline '{job.Pipeline}': a {(string)export["format"]!} model ({(long)export["parameters"]!:N0} parameters, " +
-                          $"{(string)export["dtype"]!}) with its pipeline spec and provenance.",
+            Export = RecordFile.ToJson(export), Metrics = metrics, NotBitIdentical = Reproducibility.NotBitIdentical(job.Reproducibility, jobs),
+            Description = $"{model} of the Puzzle pipeline '{job.Pipeline}': a {export.Format} model ({export.Parameters:N0} parameters, " +
+                          $"{export.Dtype}) with its pipeline spec and provenance.",
         }, context.OutputDirectory);
-        File.WriteAllText(context.Output(PackFile), new JsonObject
-        {
-            ["id"] = id, ["version"] = result.Provenance.Version, ["file"] = Path.GetFileName(result.Path), ["sha256"] = result.Sha256,
-            ["bytes"] = result.Bytes, ["model"] = model,
-        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        RecordFile.Write(context.Output(PackFile), new PackRecord(id, result.Provenance.Version, Path.GetFileName(result.Path), result.Sha256, result.Bytes, model));
         context.Metrics["package_bytes"] = result.Bytes;
         context.Metrics["sha256"] = result.Sha256;
         context.Log.WriteLine($"packed {id} {result.Provenance.Version}: {Path.GetFileName(result.Path)}, {result.Bytes / 1e6:F1} MB, {jobs.Count} jobs in its provenance");
@@ -122,5 +123,5 @@ public sealed class PackStage : Stage<PackStage.PackJob>
 
     /// <summary>The package file in a Pack job's published folder.</summary>
     public static string PackagePath(string jobDirectory) =>
-        Path.Combine(jobDirectory, (string)JsonNode.Parse(File.ReadAllText(Path.Combine(jobDirectory, PackFile)))!["file"]!);
+        Path.Combine(jobDirectory, RecordFile.Read<PackRecord>(Path.Combine(jobDirectory, PackFile)).File);
 }

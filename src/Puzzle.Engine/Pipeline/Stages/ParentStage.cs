@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Runtime;
@@ -54,9 +55,11 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
     public static string ModelDirectory(string jobDirectory)
     {
         var pointer = Path.Combine(jobDirectory, PointerFile);
-        if (!File.Exists(pointer)) return Path.Combine(jobDirectory, ModelFolder);
-        return JsonDocument.Parse(File.ReadAllText(pointer)).RootElement.GetProperty("path").GetString()!;
+        return File.Exists(pointer) ? RecordFile.Read<ParentPointer>(pointer).Path : Path.Combine(jobDirectory, ModelFolder);
     }
+
+    /// <summary>parent.json: where a user's checkpoint lies (it is referenced, not copied) and its content fingerprint.</summary>
+    public sealed record ParentPointer(string Path, string Fingerprint);
 
     protected override void Run(ParentJob job, JobContext context)
     {
@@ -64,7 +67,7 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
         {
             var (config, tensors) = Checkpoint.Open(dir);
             tensors.Dispose();
-            File.WriteAllText(context.Output(PointerFile), new JsonObject { ["path"] = dir, ["fingerprint"] = job.Fingerprint }.ToJsonString());
+            RecordFile.Write(context.Output(PointerFile), new ParentPointer(dir, job.Fingerprint!));
             context.Metrics["layers"] = config.NumLayers;
             return;
         }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Packaging;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Pipeline.Stages;
@@ -18,6 +19,9 @@ public sealed class PublishStage : Stage<PublishStage.PublishJob>
     public sealed record PublishJob([property: SpecPath("pack.feed")] string Feed, [property: SpecPath("pack.source")] string? Source, [property: SpecPath("pack.api_key_env")] string ApiKeyEnv,
         [property: SpecPath("pack.allow_overwrite")] bool AllowOverwrite, bool VersionFromKey,
         [property: NotInKey("where the spec's folder lies; pack.feed as written is keyed")] string FeedDirectory);
+
+    /// <summary>publish.json: what was pushed where.</summary>
+    public sealed record PublishRecord(string Id, string Version, string Sha256, string Feed);
 
     public override string Name => "Publish";
     public override int Version => 2; // 2: typed job config
@@ -60,11 +64,7 @@ public sealed class PublishStage : Stage<PublishStage.PublishJob>
                                     "pack.allow_overwrite: true", e) { VersionTaken = true };
         }
         var (id, version) = FeedPublisher.Identity(package);
-        File.WriteAllText(context.Output(PublishFile), new JsonObject
-        {
-            ["id"] = id, ["version"] = version.ToNormalizedString(), ["sha256"] = ModelPackage.Sha256(package),
-            ["feed"] = job.Source ?? job.Feed,
-        }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        RecordFile.Write(context.Output(PublishFile), new PublishRecord(id, version.ToNormalizedString(), ModelPackage.Sha256(package), job.Source ?? job.Feed));
         context.Metrics["outcome"] = outcome.ToString().ToLowerInvariant();
     }
 }

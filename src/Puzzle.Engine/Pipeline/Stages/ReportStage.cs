@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Puzzle.Engine.Export;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Search;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Reporting;
 
@@ -42,45 +44,37 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     protected override void Run(ReportJob job, JobContext context)
     {
         var search = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("search"), SearchStage.ArchitecturesFile)))!.AsObject();
-        var parentEval = Read(context.Input("eval:parent"), EvaluateStage.MetricsFile);
-        var parentTop1 = (double)parentEval["top1"]!;
-        var models = new JsonArray { Row(parentEval, null, parentTop1, parentEval) };
+        var parentEval = EvaluateStage.EvaluationMetrics.Read(context.Input("eval:parent"));
+        var models = new List<ReportEntry> { Row(parentEval, null, parentEval) };
         var curves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
         var marks = new List<(string Label, double X, double Y)>();
+        var heals = new List<HealStage.HealReport>();
         foreach (var id in job.Models)
         {
-            var heal = Read(context.Input("heal:" + id), HealStage.HealFile);
-            var eval = Read(context.Input("eval:" + id), EvaluateStage.MetricsFile);
-            models.Add(Row(eval, heal, parentTop1, parentEval));
-            if (heal["skipped"] is null) curves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
-            if (heal["architecture"] is JsonObject a && a["score"] is JsonValue score && a["predicted"]?["speedup"] is JsonValue speedup)
+            var heal = HealStage.HealReport.Read(context.Input("heal:" + id));
+            heals.Add(heal);
+            models.Add(Row(EvaluateStage.EvaluationMetrics.Read(context.Input("eval:" + id)), heal, parentEval));
+            if (heal.Skipped is null) curves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
+            if (heal.Architecture is { } a && a["score"] is JsonValue score && a["predicted"]?["speedup"] is JsonValue speedup)
                 marks.Add((id, (double)speedup, (double)score));
         }
         var bld = context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
             .Select(k => (k[4..], Curve(Path.Combine(context.Input(k), DistillStage.CurveFile)))).ToList();
 
-        var report = new JsonObject
+        var report = new PipelineReport(job.Pipeline, context.Job.Key,
+            new ReportScenario(Runtime.ComputeDevice.Name(job.Scenario.Device ?? DeviceKind.Cpu), job.Scenario.Batch, job.Scenario.Prompt,
+                job.Scenario.Generate, parentEval.Scenario?.MeasuredOn, job.CostModel),
+            search["constraints"].Deserialize<List<ReportConstraint>>(PuzzleJson.Options)!, models)
         {
-            ["pipeline"] = job.Pipeline,
-            ["key"] = context.Job.Key,
-            ["scenario"] = new JsonObject
-            {
-                ["device"] = Runtime.ComputeDevice.Name(job.Scenario.Device ?? DeviceKind.Cpu), ["batch"] = job.Scenario.Batch,
-                ["prompt"] = job.Scenario.Prompt, ["generate"] = job.Scenario.Generate,
-                ["measured_on"] = parentEval["scenario"]?["measured_on"]?.DeepClone(),
-                ["cost_model"] = job.CostModel,
-            },
-            ["constraints"] = search["constraints"]!.DeepClone(),
-            ["closed_loop"] = search["closed_loop"]?.DeepClone(),
-            ["models"] = models,
+            ClosedLoop = search["closed_loop"].Deserialize<ClosedLoopSummary>(PuzzleJson.Options),
+            Goals = Goals(job.Constraints, models),
+            TrainingWarnings = TrainingWarnings(context, heals).ToList(),
         };
-        report["goals"] = Goals(job.Constraints, models);
-        report["training_warnings"] = new JsonArray(TrainingWarnings(context, job.Models).Select(w => (JsonNode)w).ToArray());
-        File.WriteAllText(context.Output(JsonFile), report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        report.Write(context.Output(JsonFile));
         File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, Pareto(context.Input("search"), job.Metric, marks), curves, bld,
             job.ParentVariants.ToHashSet()));
         context.Log.WriteLine(ReportTable.Render(report));
-        context.Metrics["goals_met"] = report["goals"]!["met"]!.DeepClone();
+        context.Metrics["goals_met"] = report.Goals!.Met;
     }
 
     /// <summary>The search's Pareto front against predicted speedup, with the children and baselines marked where they lie.</summary>
@@ -99,7 +93,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     /// Block variants and models whose training made them worse on held-out text: each published its starting weights
     /// (the best it saw), and the reader should know that training did not help them.
     /// </summary>
-    static IEnumerable<string> TrainingWarnings(JobContext context, IReadOnlyList<string> models)
+    static IEnumerable<string> TrainingWarnings(JobContext context, IReadOnlyList<HealStage.HealReport> heals)
     {
         foreach (var key in context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
@@ -107,87 +101,50 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
             if (m?["best_step"] is JsonValue best && (long)best == 0 && m["last_nmse"] is JsonValue last && (double)last > (double)m["init_nmse"]!)
                 yield return $"{key[4..]}: BLD raised held-out nMSE from {(double)m["init_nmse"]!:0.0000} to {(double)last:0.0000}; the initialisation is published";
         }
-        foreach (var id in models)
-        {
-            var gkd = Read(context.Input("heal:" + id), HealStage.HealFile)["gkd"];
-            if (gkd?["best_step"] is JsonValue best && (long)best == 0 && gkd["last_kl"] is JsonValue last && gkd["before"]?["kl"] is JsonValue before &&
-                (double)last > (double)before)
-                yield return $"{id}: GKD raised held-out KL from {(double)before:0.0000} to {(double)last:0.0000}; the assembled weights are published";
-        }
+        foreach (var heal in heals)
+            if (heal.Gkd is { BestStep: 0, LastKl: { } last, Before.Kl: { } before } && last > before)
+                yield return $"{heal.Name}: GKD raised held-out KL from {before:0.0000} to {last:0.0000}; the assembled weights are published";
     }
 
-    /// <summary>One model's row: the issue's fields, plus what a reader needs to place it.</summary>
-    static JsonObject Row(JsonObject eval, JsonObject? heal, double parentTop1, JsonObject parentEval)
+    /// <summary>One model's row: its evaluation, with retention against the parent's top-1 and tasks, and what its
+    /// Heal job chose and trained.</summary>
+    static ReportEntry Row(EvaluateStage.EvaluationMetrics eval, HealStage.HealReport? heal, EvaluateStage.EvaluationMetrics parent)
     {
-        var row = new JsonObject { ["name"] = eval["name"]!.DeepClone(), ["kind"] = eval["kind"]!.DeepClone() };
-        if (eval["skipped"] is { } skipped)
+        if (eval.Skipped is { } skipped) return new ReportEntry(eval.Name, eval.Kind) { Skipped = skipped };
+        var architecture = heal?.Architecture;
+        return new ReportEntry(eval.Name, eval.Kind)
         {
-            row["skipped"] = skipped.DeepClone();
-            return row;
-        }
-        var architecture = heal?["architecture"];
-        row["top1"] = eval["top1"]!.DeepClone();
-        row["loss"] = eval["loss"]!.DeepClone();
-        row["kl"] = eval["kl"]!.DeepClone();
-        row["agreement"] = eval["agreement"]!.DeepClone();
-        row["retention"] = (double)eval["top1"]! / parentTop1;
-        row["prefill_tokens_per_s"] = eval["prefill_tokens_per_s"]!.DeepClone();
-        row["decode_tokens_per_s"] = eval["decode_tokens_per_s"]!.DeepClone();
-        row["scenario_tokens_per_s"] = eval["scenario_tokens_per_s"]!.DeepClone();
-        row["parameters"] = eval["parameters"]!.DeepClone();
-        row["tasks"] = TaskRetention.Rows(eval["tasks"], parentEval["tasks"]);
-        row["speedup"] = new JsonObject
-        {
-            ["predicted"] = architecture is null ? 1.0 : architecture["predicted"]!["speedup"]!.DeepClone(),
-            ["prefill"] = eval["speedup"]!["prefill"]!.DeepClone(),
-            ["decode"] = eval["speedup"]!["decode"]!.DeepClone(),
-            ["scenario"] = eval["speedup"]!["scenario"]!.DeepClone(),
+            Top1 = eval.Top1, Loss = eval.Loss, Kl = eval.Kl, Agreement = eval.Agreement, Retention = eval.Top1 / parent.Top1,
+            PrefillTokensPerS = eval.PrefillTokensPerS, DecodeTokensPerS = eval.DecodeTokensPerS, ScenarioTokensPerS = eval.ScenarioTokensPerS,
+            Parameters = eval.Parameters,
+            Tasks = eval.Tasks.Select(t => TaskResult.Of(t, parent.Tasks.FirstOrDefault(p => p.Name == t.Name))).ToList(),
+            Speedup = new ReportSpeedup(architecture is null ? 1.0 : (double)architecture["predicted"]!["speedup"]!,
+                eval.Speedup!.Prefill, eval.Speedup.Decode, eval.Speedup.Scenario),
+            Layers = architecture?["layers"].Deserialize<List<LayerChoice>>(PuzzleJson.Options),
+            Gkd = heal?.Gkd is { } g ? new ReportGkd(g.Tokens, g.TokensPerS, g.Before.Kl, g.After.Kl) : null,
         };
-        if (architecture is not null)
-        {
-            row["layers"] = architecture["layers"]!.DeepClone();
-            row["gkd"] = heal!["gkd"]!.DeepClone();
-        }
-        return row;
     }
 
     /// <summary>The issue's goals for the best child: top-1 retention, measured speedup, and lower KL and higher
     /// agreement than every baseline.</summary>
-    static JsonObject Goals(ConstraintsSpec constraints, JsonArray models)
+    static ReportGoals Goals(ConstraintsSpec constraints, IReadOnlyList<ReportEntry> models)
     {
-        var rows = models.Select(m => m!.AsObject()).Where(m => m["skipped"] is null).ToList();
-        var child = rows.FirstOrDefault(m => (string)m["kind"]! == "child");
-        var goals = new JsonObject { ["retention_min"] = RetentionGoal, ["speedup_target"] = constraints.ThroughputVsParent };
-        if (child is null)
-        {
-            goals["met"] = false;
-            goals["why"] = "no child";
-            return goals;
-        }
-        var baselines = rows.Where(m => (string)m["kind"]! == "baseline").ToList();
-        var beats = new JsonObject();
-        foreach (var b in baselines)
-            beats[(string)b["name"]!] = new JsonObject
-            {
-                ["kl_lower"] = (double)child["kl"]! < (double)b["kl"]!,
-                ["agreement_higher"] = (double)child["agreement"]! > (double)b["agreement"]!,
-            };
-        var retention = (double)child["retention"]!;
-        var speedup = (double)child["speedup"]!["scenario"]!;
+        var rows = models.Where(m => m.Skipped is null).ToList();
+        var child = rows.FirstOrDefault(m => m.Kind == "child");
+        var target = constraints.ThroughputVsParent;
+        if (child is null) return new ReportGoals(RetentionGoal, target, false) { Why = "no child" };
+        var beats = rows.Where(m => m.Kind == "baseline")
+            .ToDictionary(b => b.Name, b => new BaselineComparison(child.Kl < b.Kl, child.Agreement > b.Agreement));
+        var retention = child.Retention!.Value;
+        var speedup = child.Speedup!.Scenario;
         var retentionMet = retention >= RetentionGoal;
-        var speedMet = constraints.ThroughputVsParent is not { } t || speedup >= t;
-        var beatsAll = beats.All(b => (bool)b.Value!["kl_lower"]! && (bool)b.Value!["agreement_higher"]!);
-        goals["child"] = child["name"]!.DeepClone();
-        goals["retention"] = retention;
-        goals["measured_speedup"] = speedup;
-        goals["retention_met"] = retentionMet;
-        goals["speedup_met"] = speedMet;
-        goals["beats_baselines"] = beats;
-        goals["met"] = retentionMet && speedMet && beatsAll;
-        return goals;
+        var speedMet = target is not { } t || speedup >= t;
+        return new ReportGoals(RetentionGoal, target, retentionMet && speedMet && beats.Values.All(b => b.KlLower && b.AgreementHigher))
+        {
+            Child = child.Name, Retention = retention, MeasuredSpeedup = speedup, RetentionMet = retentionMet, SpeedupMet = speedMet,
+            BeatsBaselines = beats,
+        };
     }
-
-    static JsonObject Read(string directory, string file) => JsonNode.Parse(File.ReadAllText(Path.Combine(directory, file)))!.AsObject();
 
     static IReadOnlyList<(double X, double Y)> Curve(string path) => File.Exists(path)
         ? JsonNode.Parse(File.ReadAllText(path))!.AsArray().Select(p => ((double)p!["tokens"]!, (double)p["loss"]!)).ToList()

@@ -51,17 +51,16 @@ internal static class SearchLoop
     }
 
     /// <summary>The loop for architectures.json: every round, whether the last one met the constraints, the limits.</summary>
-    public static JsonObject Describe(LoopResult loop, SearchProblem asSpecified) => new()
-    {
-        ["rounds"] = new JsonArray(loop.Rounds.Select(r => (JsonNode)new JsonObject
-        {
-            ["round"] = r.Round,
-            ["time_limits_s"] = new JsonArray(r.TimeLimits.Select(t => (JsonNode)t).ToArray()),
-            ["predicted_time_s"] = r.PredictedSeconds, ["measured_time_s"] = r.MeasuredSeconds,
-            ["parent_measured_time_s"] = r.ParentMeasuredSeconds, ["measured_speedup"] = r.ParentMeasuredSeconds / r.MeasuredSeconds,
-            ["met"] = r.Met,
-        }).ToArray()),
-        ["met"] = loop.Rounds.Count == 0 ? null : loop.Met,
-        ["tightened"] = !loop.Problem.Limits.SequenceEqual(asSpecified.Limits),
-    };
+    public static ClosedLoopSummary Describe(LoopResult loop, SearchProblem asSpecified) => new(
+        loop.Rounds.Select(r => new ClosedLoopRound(r.Round, r.TimeLimits.ToList(), r.PredictedSeconds, r.MeasuredSeconds, r.ParentMeasuredSeconds,
+            r.ParentMeasuredSeconds / r.MeasuredSeconds, r.Met)).ToList(),
+        loop.Rounds.Count == 0 ? null : loop.Met, !loop.Problem.Limits.SequenceEqual(asSpecified.Limits));
 }
+
+/// <summary>The Search job's closed loop as architectures.json and report.json record it: each round, whether the last
+/// met the time constraints as measured (null: no round ran), and whether the limits were tightened.</summary>
+public sealed record ClosedLoopSummary(IReadOnlyList<ClosedLoopRound> Rounds, bool? Met, bool Tightened);
+
+/// <summary>One round: the time limits solved under, the chosen child's predicted and measured time, the parent's.</summary>
+public sealed record ClosedLoopRound(int Round, IReadOnlyList<double> TimeLimitsS, double PredictedTimeS, double MeasuredTimeS,
+    double ParentMeasuredTimeS, double MeasuredSpeedup, bool Met);

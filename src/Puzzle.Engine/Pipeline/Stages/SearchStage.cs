@@ -88,7 +88,7 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
             },
             ["architectures"] = architectures,
             ["baselines"] = baselines,
-            ["closed_loop"] = SearchLoop.Describe(loop, asSpecified),
+            ["closed_loop"] = JsonSerializer.SerializeToNode(SearchLoop.Describe(loop, asSpecified), PuzzleJson.Options),
         };
         File.WriteAllText(context.Output(ArchitecturesFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(context.Output(ExplainFile), explain.ToString());
