@@ -26,14 +26,14 @@ var parentOf = graph.Stages.SelectMany(s => s.Upstream.Select(u => (Upstream: u,
 foreach (var stage in graph.Stages)
 {
     var task = Task(stage.Name)
-        .Description($"{stage.Description} ({stage.Jobs} job{(stage.Jobs == 1 ? "" : "s")})")
+        .Description($"{stage.Description} ({stage.Jobs.Count} job{(stage.Jobs.Count == 1 ? "" : "s")})")
         .Does(() => puzzle.Run(pipeline, stage.Name, target));
     foreach (var upstream in stage.Upstream.Where(u => !treeOnly || parentOf[u] == stage.Name)) task.IsDependentOn(upstream);
 }
 var all = Task("Default").Description("every stage of the pipeline");
 foreach (var stage in graph.Stages.Where(s => !treeOnly || !parentOf.ContainsKey(s.Name))) all.IsDependentOn(stage.Name);
 
-Information($"pipeline {graph.Name} ({pipeline}), store {graph.Store}");
+Information($"pipeline {graph.Pipeline} ({pipeline}), store {graph.Store}");
 // Cake runs no task (nor Setup) in a dry run, so say here which jobs the target would run and why.
 var dryRun = System.Environment.GetCommandLineArgs().Any(a => a is "--dryrun" or "--noop" or "--whatif");
 if (dryRun) puzzle.PrintWouldRun(pipeline, target);

@@ -1,16 +1,18 @@
 // Helpers for build.cake: build the CLI once, read the stage graph, run the target once, summarise what ran.
-using System.Text.Json;
-
-public sealed record StageInfo(string Name, string Description, string[] Upstream, int Jobs);
-public sealed record GraphInfo(string Name, string Store, StageInfo[] Stages);
+// The CLI's JSON is read into the Engine's own records of the front-end contract, compiled here from their source (the
+// Engine assembly is what this script builds, so it cannot be referenced): nothing is parsed by hand, and nothing is read
+// inside the store (the run's record comes from `puzzle run --summary FILE`).
+#load "../src/Puzzle.Engine/PuzzleJson.cs"
+#load "../src/Puzzle.Engine/Pipeline/Graph/GraphDocument.cs"
+#load "../src/Puzzle.Engine/Pipeline/Execution/JobState.cs"
+#load "../src/Puzzle.Engine/Pipeline/Execution/StatusDocument.cs"
+#load "../src/Puzzle.Engine/Pipeline/Execution/RunSummary.cs"
 
 public sealed class PuzzleCli
 {
     readonly ICakeContext _context;
     readonly string _dll;
-    readonly List<(string Stage, string Job, string Outcome, double Seconds)> _jobs = new();
-
-    GraphInfo _graph;
+    readonly List<JobRecord> _jobs = new();
 
     readonly string _store;
     readonly string _device;
@@ -76,21 +78,15 @@ public sealed class PuzzleCli
         return builder;
     }
 
-    public GraphInfo Graph(string pipeline)
+    public GraphDocument Graph(string pipeline)
     {
         var (exit, output) = Capture("graph", pipeline, "--json");
         if (exit != 0) throw new Exception($"puzzle graph {pipeline} failed (exit {exit}); see the error above");
-        var doc = JsonDocument.Parse(output).RootElement;
-        var stages = doc.GetProperty("stages").EnumerateArray().Select(s => new StageInfo(
-            s.GetProperty("name").GetString(), s.GetProperty("description").GetString(),
-            s.GetProperty("upstream").EnumerateArray().Select(u => u.GetString()).ToArray(),
-            s.GetProperty("jobs").GetArrayLength())).ToArray();
-        return _graph = new GraphInfo(doc.GetProperty("pipeline").GetString(), doc.GetProperty("store").GetString(), stages);
+        return GraphDocument.Parse(output, $"puzzle graph {pipeline} --json");
     }
 
-    /// <summary>Runs one stage's missing jobs (its upstream stages already ran as their own tasks).</summary>
-    JsonElement? _run;
-    int _runExit;
+    /// <summary>The record of the one `puzzle run` this script makes, once it made it.</summary>
+    RunSummary _run;
 
     /// <summary>
     /// The Cake task of <paramref name="stage"/>. The first task Cake runs makes one `puzzle run` call for the whole
@@ -103,21 +99,15 @@ public sealed class PuzzleCli
         {
             var record = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"puzzle-cake-{Guid.NewGuid():N}.json");
             var args = target == "Default" ? new[] { "run", pipeline, "--summary", record } : new[] { "run", pipeline, "--target", target, "--summary", record };
-            _runExit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(args) });
-            if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {_runExit}) before any job: see the error above");
-            _run = JsonDocument.Parse(System.IO.File.ReadAllText(record)).RootElement.Clone();
-            System.IO.File.Delete(record);
-            var anyFailed = _run.Value.GetProperty("jobs").EnumerateArray().Any(j => j.GetProperty("outcome").GetString() is "Failed" or "Skipped");
-            if (_runExit != 0 && !anyFailed) throw new Exception($"puzzle run exited {_runExit}: see the error above");
+            var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(args) });
+            if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {exit}) before any job: see the error above");
+            try { _run = RunSummary.Parse(System.IO.File.ReadAllText(record), record); }
+            finally { System.IO.File.Delete(record); }
+            if (exit != 0 && _run.Succeeded) throw new Exception($"puzzle run exited {exit}: see the error above");
         }
-        var failed = new List<string>();
-        foreach (var j in _run.Value.GetProperty("jobs").EnumerateArray())
-        {
-            if (j.GetProperty("stage").GetString() != stage) continue;
-            var outcome = j.GetProperty("outcome").GetString();
-            _jobs.Add((stage, j.GetProperty("job").GetString(), outcome, j.GetProperty("seconds").GetDouble()));
-            if (outcome is "Failed" or "Skipped") failed.Add(j.GetProperty("job").GetString());
-        }
+        var mine = _run.Jobs.Where(j => j.Stage == stage).ToList();
+        _jobs.AddRange(mine);
+        var failed = mine.Where(j => j.Outcome is JobOutcome.Failed or JobOutcome.Skipped).Select(j => j.Job).ToList();
         if (failed.Count > 0) throw new Exception($"stage {stage}: {string.Join(", ", failed)} failed or could not run: see the job logs named above");
     }
 
@@ -126,11 +116,10 @@ public sealed class PuzzleCli
         var (exit, output) = target == "Default" ? Capture("status", pipeline, "--json") : Capture("status", pipeline, "--target", target, "--json");
         if (exit != 0) return;
         _context.Information($"dry run of {target}: jobs that would run");
-        foreach (var j in JsonDocument.Parse(output).RootElement.GetProperty("jobs").EnumerateArray())
+        foreach (var j in StatusDocument.Parse(output, $"puzzle status {pipeline} --json").Jobs)
         {
-            var state = j.GetProperty("state").GetString();
-            var reason = j.GetProperty("reason").GetString();
-            _context.Information($"  {(state == "cached" ? "cached" : "RUN   ")} {j.GetProperty("stage").GetString()}/{j.GetProperty("job").GetString()}{(state == "cached" ? "" : $"  ({state}: {reason})")}");
+            var cached = j.State == JobState.Cached;
+            _context.Information($"  {(cached ? "cached" : "RUN   ")} {j.Stage}/{j.Job}{(cached ? "" : $"  ({j.State.ToString().ToLowerInvariant()}: {j.Reason})")}");
         }
     }
 
@@ -139,8 +128,9 @@ public sealed class PuzzleCli
         if (_jobs.Count == 0) return;
         _context.Information("");
         _context.Information("jobs:");
-        foreach (var j in _jobs) _context.Information($"  {j.Outcome.ToLowerInvariant(),-8} {j.Stage}/{j.Job}{(j.Outcome == "Ran" ? $"  {j.Seconds:F1} s" : "")}");
-        _context.Information($"{_jobs.Count(j => j.Outcome == "Ran")} ran, {_jobs.Count(j => j.Outcome == "Cached")} cached, " +
-                             $"{_jobs.Count(j => j.Outcome == "Failed")} failed, {_jobs.Count(j => j.Outcome == "Skipped")} skipped");
+        foreach (var j in _jobs)
+            _context.Information($"  {j.Outcome.ToString().ToLowerInvariant(),-8} {j.Stage}/{j.Job}{(j.Outcome == JobOutcome.Ran ? $"  {j.Seconds:F1} s" : "")}");
+        _context.Information($"{_jobs.Count(j => j.Outcome == JobOutcome.Ran)} ran, {_jobs.Count(j => j.Outcome == JobOutcome.Cached)} cached, " +
+                             $"{_jobs.Count(j => j.Outcome == JobOutcome.Failed)} failed, {_jobs.Count(j => j.Outcome == JobOutcome.Skipped)} skipped");
     }
 }

@@ -23,14 +23,14 @@ public static class InitCommand
             var path = Path.Combine(root, "pipelines", pipeline + ".yaml");
             if (File.Exists(path)) throw new IOException($"{path} exists; pass --name for another pipeline, or edit that one");
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            var temp = path + ".tmp-" + Environment.ProcessId;
-            File.WriteAllText(temp, SpecScaffold.Render(pipeline, relative, config));
-            try { SpecLoader.Load(temp); } // what init writes must load as written
-            catch { File.Delete(temp); throw; }
-            File.Move(temp, path);
+            AtomicFile.Create(path, temp =>
+            {
+                File.WriteAllText(temp, SpecScaffold.Render(pipeline, relative, config));
+                SpecLoader.Load(temp); // what init writes must load as written
+            });
             // the spec's first line points editors at the schema beside it: a new project gets one
             var schema = Path.Combine(Path.GetDirectoryName(path)!, SpecSchema.FileName);
-            if (!File.Exists(schema)) File.WriteAllText(schema, SpecSchema.Generate());
+            if (!File.Exists(schema)) AtomicFile.WriteAllText(schema, SpecSchema.Generate());
             Console.WriteLine($"wrote {Path.GetRelativePath(root, path)}; next: puzzle status {Path.GetRelativePath(root, path)}, then puzzle run {Path.GetRelativePath(root, path)}");
             return 0;
         });

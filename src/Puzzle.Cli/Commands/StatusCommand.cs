@@ -1,6 +1,5 @@
 using System.CommandLine;
-using System.Text.Json;
-using Puzzle.Engine.Pipeline.Cache;
+using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Execution;
 
 namespace Puzzle.Cli.Commands;
@@ -16,7 +15,7 @@ public static class StatusCommand
         var store = PipelineOptions.Store();
         var device = PipelineOptions.Device();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "one line per job with its reason, instead of one line per stage" };
-        var json = new Option<bool>("--json") { Description = "print JSON: {pipeline, jobs: [{stage, job, state, reason, key}]}" };
+        var json = new Option<bool>("--json") { Description = "print JSON: {pipeline, target, jobs: [{stage, job, key, state (Cached, Stale or Missing), reason}]}" };
         var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { spec, job, target, store, device, verbose, json };
         command.SetAction(parse =>
         {
@@ -30,12 +29,7 @@ public static class StatusCommand
             }
             if (parse.GetValue(json))
             {
-                var doc = new
-                {
-                    pipeline = session.Spec.Name,
-                    jobs = jobs.Select(j => new { stage = j.Stage, job = j.Job, state = j.State.ToString().ToLowerInvariant(), reason = j.Reason, key = j.Key }),
-                };
-                Console.WriteLine(JsonSerializer.Serialize(doc, JobManifest.Json));
+                Console.WriteLine(new StatusDocument(session.Spec.Name, parse.GetValue(job) is null ? TargetName(session, parse.GetValue(target)) : null, jobs).ToJson());
                 return 0;
             }
             var detailed = parse.GetValue(verbose) || parse.GetValue(job) is not null;
@@ -46,4 +40,7 @@ public static class StatusCommand
         });
         return command;
     }
+
+    /// <summary>The target's stage name as the graph spells it, or null for every job.</summary>
+    static string? TargetName(PipelineSession session, string? target) => target is null ? null : session.Graph.StageNamed(target).Name;
 }

@@ -13,11 +13,38 @@ public static class AtomicDirectory
 {
     public static void Publish(string destination, Action<string> build) => Publish(destination, build, alreadyPublished: null);
 
+    /// <summary>
+    /// Like <see cref="Publish(string, Action{string})"/>, but never replaces a folder: when the destination exists (or
+    /// another writer creates it meanwhile), nothing is moved and an <see cref="IOException"/> names it.
+    /// </summary>
+    public static void Create(string destination, Action<string> build) =>
+        Stage(destination, build, (parent, name, full, staging) =>
+        {
+            try { Directory.Move(staging, full); }
+            catch (IOException) when (Directory.Exists(full)) { throw new IOException($"Output folder already exists: {full}"); }
+        });
+
     /// <param name="alreadyPublished">
     /// For destinations that concurrent writers may publish with the same content: when a rename loses a race to another
     /// writer and this returns true for the destination as it now is, the loser's copy is dropped and the call succeeds.
     /// </param>
-    public static void Publish(string destination, Action<string> build, Func<string, bool>? alreadyPublished)
+    public static void Publish(string destination, Action<string> build, Func<string, bool>? alreadyPublished) =>
+        Stage(destination, build, (parent, name, full, staging) =>
+        {
+            // two writers swapping the same destination can each see the other's half-done swap; the retries let the
+            // loser find the winner's complete folder (or finish its own swap) instead of failing the run
+            for (var attempt = 1; ; attempt++)
+            {
+                try { Swap(parent, name, full, staging); return; }
+                catch (IOException) when (alreadyPublished is not null && attempt < 20)
+                {
+                    if (Directory.Exists(full) && alreadyPublished(full)) return;
+                }
+            }
+        });
+
+    /// <summary>Builds a staging sibling of <paramref name="destination"/>, then moves it into place; the staging folder never outlives the call.</summary>
+    static void Stage(string destination, Action<string> build, Action<string, string, string, string> moveIntoPlace)
     {
         var full = Path.GetFullPath(destination).TrimEnd(Path.DirectorySeparatorChar);
         var parent = Path.GetDirectoryName(full) ?? throw new CheckpointException($"{destination}: cannot save into a root folder");
@@ -29,16 +56,7 @@ public static class AtomicDirectory
         try
         {
             build(staging);
-            // two writers swapping the same destination can each see the other's half-done swap; the retries let the
-            // loser find the winner's complete folder (or finish its own swap) instead of failing the run
-            for (var attempt = 1; ; attempt++)
-            {
-                try { Swap(parent, name, full, staging); return; }
-                catch (IOException) when (alreadyPublished is not null && attempt < 20)
-                {
-                    if (Directory.Exists(full) && alreadyPublished(full)) return;
-                }
-            }
+            moveIntoPlace(parent, name, full, staging);
         }
         finally
         {

@@ -7,7 +7,15 @@ namespace Puzzle.Engine.Checkpoints;
 /// </summary>
 public static class AtomicFile
 {
-    public static void Write(string destination, Action<string> write)
+    public static void Write(string destination, Action<string> write) => Write(destination, write, replace: true);
+
+    /// <summary>
+    /// Like <see cref="Write(string, Action{string})"/>, but never replaces a file: when the destination exists (or
+    /// another writer creates it meanwhile), it is left alone and an <see cref="IOException"/> names it.
+    /// </summary>
+    public static void Create(string destination, Action<string> write) => Write(destination, write, replace: false);
+
+    static void Write(string destination, Action<string> write, bool replace)
     {
         var full = Path.GetFullPath(destination);
         var parent = Path.GetDirectoryName(full)!;
@@ -16,7 +24,8 @@ public static class AtomicFile
         try
         {
             write(temp);
-            File.Move(temp, full, overwrite: true);
+            try { File.Move(temp, full, overwrite: replace); }
+            catch (IOException) when (!replace && File.Exists(full)) { throw new IOException($"{full} exists; it was left as it is"); }
         }
         finally
         {

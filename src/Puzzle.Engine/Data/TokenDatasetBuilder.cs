@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Data;
@@ -59,11 +60,9 @@ public static class TokenDatasetBuilder
 
         var target = Path.GetFullPath(outputDirectory).TrimEnd(Path.DirectorySeparatorChar);
         if (Directory.Exists(target) && !overwrite) throw new IOException($"Output folder already exists: {target}");
-        var parent = Path.GetDirectoryName(target) ?? throw new ArgumentException($"cannot publish at {target}");
-        Directory.CreateDirectory(parent);
-        var temp = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temp);
-        try
+        DataBuildResult? result = null;
+        string? done = null;
+        void Fill(string temp)
         {
             var wide = tokenizer.VocabSize > 65536;
             var tokenBytes = wide ? 4 : 2;
@@ -157,25 +156,14 @@ public static class TokenDatasetBuilder
                 Heldout = held,
             };
             File.WriteAllText(Path.Combine(temp, DatasetManifest.FileName), manifest.ToJson());
-            Publish(temp, target, overwrite);
-            log?.Invoke($"{target}: {n} sequences of {seqTokens} tokens ({train.Sequences} train, {held.Sequences} held out), {totalTokens} tokens from {documents} documents in {clock.Elapsed.TotalSeconds:F1} s");
-            return new DataBuildResult(target, manifest, clock.Elapsed, tokenizeTime, chars);
+            done = $"{target}: {n} sequences of {seqTokens} tokens ({train.Sequences} train, {held.Sequences} held out), {totalTokens} tokens from {documents} documents";
+            result = new DataBuildResult(target, manifest, clock.Elapsed, tokenizeTime, chars);
         }
-        catch
-        {
-            try { if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-    }
-
-    static void Publish(string temp, string target, bool overwrite)
-    {
-        if (!Directory.Exists(target)) { Directory.Move(temp, target); return; }
-        if (!overwrite) throw new IOException($"Output folder already exists: {target}");
-        var old = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.old-{Guid.NewGuid():N}");
-        Directory.Move(target, old);
-        Directory.Move(temp, target);
-        Directory.Delete(old, recursive: true);
+        // built in a staging sibling and published by rename: on any failure nothing appears at the target
+        if (overwrite) AtomicDirectory.Publish(target, Fill);
+        else AtomicDirectory.Create(target, Fill);
+        log?.Invoke($"{done} in {clock.Elapsed.TotalSeconds:F1} s");
+        return result!;
     }
 
     static string SourceName(string file, string baseDir)

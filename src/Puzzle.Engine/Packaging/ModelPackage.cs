@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using NuGet.Packaging;
 using NuGet.Versioning;
+using Puzzle.Engine.Checkpoints;
 
 namespace Puzzle.Engine.Packaging;
 
@@ -38,6 +39,7 @@ public static class ModelPackage
         if (!File.Exists(contents.SpecPath)) throw new ArgumentException($"{contents.SpecPath}: the pipeline spec to pack is missing");
 
         Directory.CreateDirectory(outputDirectory);
+        // scratch for the files the package is built from (props, provenance); only the .nupkg is published
         var staging = Path.Combine(outputDirectory, $".pack-{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
         try
@@ -80,13 +82,12 @@ public static class ModelPackage
             foreach (var (target, source) in files) builder.Files.Add(new PhysicalPackageFile { SourcePath = source, TargetPath = target });
 
             var path = Path.Combine(outputDirectory, FileName(contents.Id, contents.Version));
-            var temp = Path.Combine(staging, "package.nupkg");
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            AtomicFile.Write(path, temp =>
             {
+                using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
                 builder.Save(stream);
                 stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, path, overwrite: true);
+            });
             return new PackResult(path, Sha256(path), new FileInfo(path).Length, provenance);
         }
         finally

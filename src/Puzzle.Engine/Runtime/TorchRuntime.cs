@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Puzzle.Engine.Checkpoints;
 using TorchSharp;
 
 namespace Puzzle.Engine.Runtime;
@@ -34,9 +35,7 @@ public static class TorchRuntime
             if (!File.Exists(path)) continue;
             var bytes = File.ReadAllBytes(path);
             if (ElfVersionPatch.MakeWeak(bytes, n => n == UnneededGlibcxx) == 0) continue;
-            var temp = path + ".patch-" + Environment.ProcessId;
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true); // atomic: a concurrent loader sees the old or the new file
+            AtomicFile.Write(path, temp => File.WriteAllBytes(temp, bytes)); // a concurrent loader sees the old or the new file
             changed.Add(path);
         }
         return changed;

@@ -29,6 +29,9 @@ public sealed class TrainCheckpoints(string directory, int every)
     public void Save(IReadOnlyList<(string Name, Parameter Param)> parameters, OptimizerHelper optimizer, TrainState state,
         IReadOnlyDictionary<string, Tensor>? best = null)
     {
+        // not AtomicDirectory: its swap drops the old folder, while here `previous` stays readable (Latest) until the new
+        // `current` is in place, so a kill between the renames resumes from the last checkpoint instead of from step 0.
+        // One trainer owns the folder (the job's key lock), so `next` needs no per-writer name.
         System.IO.Directory.CreateDirectory(Directory);
         var next = Path.Combine(Directory, Next);
         if (System.IO.Directory.Exists(next)) System.IO.Directory.Delete(next, recursive: true);

@@ -39,6 +39,28 @@ public class AtomicWriteTests
     }
 
     [Fact]
+    public void Create_publishes_a_new_file_or_folder_but_never_replaces_one_and_leaves_no_staging()
+    {
+        using var dir = new TempDir();
+        var file = Path.Combine(dir.Path, "pipelines", "x.yaml");
+        var folder = Path.Combine(dir.Path, "data", "tokens");
+
+        AtomicFile.Create(file, temp => File.WriteAllText(temp, "first"));
+        AtomicDirectory.Create(folder, staging => File.WriteAllText(Path.Combine(staging, "a"), "first"));
+        var fileError = Assert.Throws<IOException>(() => AtomicFile.Create(file, temp => File.WriteAllText(temp, "second")));
+        var folderError = Assert.Throws<IOException>(() => AtomicDirectory.Create(folder, staging => File.WriteAllText(Path.Combine(staging, "a"), "second")));
+        // a writer that fails publishes nothing
+        Assert.Throws<InvalidDataException>(() => AtomicDirectory.Create(Path.Combine(dir.Path, "data", "other"), _ => throw new InvalidDataException("bad input")));
+
+        Assert.Contains(file, fileError.Message);
+        Assert.Contains(folder, folderError.Message);
+        Assert.Equal("first", File.ReadAllText(file));
+        Assert.Equal("first", File.ReadAllText(Path.Combine(folder, "a")));
+        Assert.Equal(["x.yaml"], Directory.GetFileSystemEntries(Path.GetDirectoryName(file)!).Select(Path.GetFileName));
+        Assert.Equal(["tokens"], Directory.GetFileSystemEntries(Path.GetDirectoryName(folder)!).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void A_later_publish_removes_staging_left_by_a_killed_writer_but_not_a_live_one()
     {
         using var dir = new TempDir();

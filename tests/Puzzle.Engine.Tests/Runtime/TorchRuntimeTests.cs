@@ -36,6 +36,24 @@ public class TorchRuntimeTests
     }
 
     [Fact]
+    public void Patching_a_folder_replaces_the_library_whole_once_and_leaves_no_temporary()
+    {
+        var original = PackageCopy();
+        Assert.NotNull(original);
+        using var app = new TempDir();
+        var library = Path.Combine(app.Path, "libLibTorchSharp.so");
+        File.Copy(original, library);
+
+        Assert.Equal([library], TorchRuntime.PatchNativeLibraries(app.Path));
+        Assert.Empty(TorchRuntime.PatchNativeLibraries(app.Path)); // patched already: left alone
+
+        var patched = File.ReadAllBytes(library);
+        Assert.Equal(new FileInfo(original).Length, patched.Length);
+        Assert.Empty(ElfVersionPatch.StrongRequirements(patched, n => n == TorchRuntime.UnneededGlibcxx));
+        Assert.Equal(["libLibTorchSharp.so"], Directory.GetFileSystemEntries(app.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void A_file_that_is_not_elf_is_refused()
     {
         Assert.Throws<InvalidDataException>(() => ElfVersionPatch.MakeWeak("not an elf file at all, just text......................................."u8.ToArray(), _ => true));

@@ -78,6 +78,11 @@ public sealed class CacheStore(string root)
     /// <summary>
     /// Hashes the staged payload, writes the manifest last and renames the folder into place. Call under the key's lock.
     /// </summary>
+    /// <remarks>
+    /// Not AtomicDirectory: the staging folder is handed to the job long before (<see cref="NewStaging"/>, under
+    /// <c>tmp/</c> where <see cref="CleanStaging"/> sweeps it), the key's lock rules out a concurrent writer, and an entry
+    /// already complete is kept rather than replaced, since equal keys mean equal content.
+    /// </remarks>
     public CacheEntry Publish(string staging, JobManifest manifest)
     {
         var files = Directory.EnumerateFiles(staging, "*", SearchOption.AllDirectories)

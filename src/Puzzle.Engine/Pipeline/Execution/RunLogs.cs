@@ -44,6 +44,8 @@ public sealed class RunLogs(string storeRoot, string pipeline)
             if (!_private.Remove(job, out path!)) return target;
         }
         if (!File.Exists(path)) return target;
+        // the private log is the temporary: a job process wrote it while it ran (AtomicFile's writes are one call), under
+        // AtomicDirectory's staging name, so publishing it is the rename alone
         switch (outcome)
         {
             case Outcome.Built:

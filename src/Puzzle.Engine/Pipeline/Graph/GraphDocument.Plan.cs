@@ -1,0 +1,29 @@
+namespace Puzzle.Engine.Pipeline.Graph;
+
+/// <summary>Making a <see cref="GraphDocument"/> from a planned graph (the front ends compile only GraphDocument.cs).</summary>
+public sealed partial record GraphDocument
+{
+    /// <param name="target">a stage (any case), or null for every job</param>
+    public static GraphDocument Of(PipelineGraph graph, string storeRoot, string? target)
+    {
+        // the executor's own list: it walks these jobs in this order, starting each once its inputs are built
+        var jobs = graph.JobsFor(target);
+        var order = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var job in jobs) order[job.Name] = order.Count;
+        var waves = new Dictionary<string, int>(StringComparer.Ordinal);
+        int Wave(JobPlan job) => waves.TryGetValue(job.Name, out var w) ? w
+            : waves[job.Name] = job.Inputs.Values.Select(Wave).DefaultIfEmpty(-1).Max() + 1;
+
+        var targetStage = target is null ? null : graph.StageNamed(target).Name;
+        var stages = new List<StageEntry>();
+        foreach (var stage in graph.Stages)
+        {
+            var needed = graph.Jobs[stage.Name].Where(j => order.ContainsKey(j.Name)).OrderBy(j => order[j.Name]).ToList();
+            if (target is not null && needed.Count == 0 && stage.Name != targetStage) continue;
+            stages.Add(new StageEntry(stage.Name, stage.Description, stage.Upstream,
+                needed.Select(j => new JobEntry(j.Id, j.Key, order[j.Name], Wave(j),
+                    j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal))).ToList()));
+        }
+        return new GraphDocument(graph.Spec.Name, graph.Spec.SourcePath, storeRoot, targetStage, stages);
+    }
+}

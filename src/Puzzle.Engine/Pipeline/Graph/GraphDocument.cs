@@ -1,0 +1,38 @@
+#nullable enable
+// Part of the front-end contract: compiled into Puzzle.Tasks and #loaded by build/puzzle.cake, so base library only
+// (planning one is in GraphDocument.Plan.cs); a Cake script cannot declare a namespace, hence the #if.
+#if !CAKE
+namespace Puzzle.Engine.Pipeline.Graph;
+#endif
+
+/// <summary>
+/// What <c>puzzle graph PIPELINE --json [--target STAGE]</c> prints, and what the Cake and MSBuild front ends build their
+/// tasks from. Without a target it holds every stage and job; with one, only the jobs the target needs (and the stages
+/// that hold them, with the target's own), so a front end never works out a closure itself.
+/// </summary>
+/// <param name="Spec">the spec file's full path</param>
+/// <param name="Store">the cache store's root</param>
+/// <param name="Stages">in dependency order</param>
+public sealed partial record GraphDocument(string Pipeline, string Spec, string Store, string? Target, IReadOnlyList<GraphDocument.StageEntry> Stages)
+{
+    /// <param name="Upstream">the stages this one reads, by name (whether or not the document lists them)</param>
+    /// <param name="Jobs">by <see cref="JobEntry.Order"/></param>
+    public sealed record StageEntry(string Name, string Description, IReadOnlyList<string> Upstream, IReadOnlyList<JobEntry> Jobs);
+
+    /// <param name="Order">
+    /// the job's place (0, 1, ...) in the order the executor walks the target's jobs: every input comes before its readers
+    /// </param>
+    /// <param name="Wave">0 for a job without inputs, else one more than its deepest input: a wave's jobs can run side by side</param>
+    /// <param name="Inputs">the upstream jobs by the name this job knows them under, each as STAGE/ID</param>
+    public sealed record JobEntry(string Id, string Key, int Order, int Wave, IReadOnlyDictionary<string, string> Inputs);
+
+    /// <summary>Every job with its stage, by <see cref="JobEntry.Order"/>.</summary>
+    public IEnumerable<(StageEntry Stage, JobEntry Job)> InOrder() =>
+        Stages.SelectMany(s => s.Jobs.Select(j => (Stage: s, Job: j))).OrderBy(p => p.Job.Order);
+
+    public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this, PuzzleJson.Options);
+
+    /// <param name="source">where the JSON came from, for the error when it is not a graph document</param>
+    public static GraphDocument Parse(string json, string source = "puzzle graph --json") => PuzzleJson.Read<GraphDocument>(json, source);
+}
+#nullable restore
