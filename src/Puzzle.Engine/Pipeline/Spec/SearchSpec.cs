@@ -13,9 +13,12 @@ public sealed record SearchSpec
     [Bounds(Minimum = 1)]
     public int Solutions { get; init; } = 1;
 
-    [Description("Each further solution may share at most this fraction of its blocks with earlier ones.")]
+    [Description("Each further solution may share at most this fraction of its blocks with every earlier one (α; see diversity_unit). Always at least one layer differs.")]
     [Bounds(ExclusiveMinimum = 0, Maximum = 1)]
     public double Diversity { get; init; } = 0.8;
+
+    [Description("What diversity counts as shared. block (the default, as in the paper): a layer whose attention and FFN choices are both equal to an earlier solution's; at most diversity × layers of them. subblock: each equal attention or FFN choice (a whole block counts twice); at most diversity × 2 × layers.")]
+    public DiversityUnit DiversityUnit { get; init; } = DiversityUnit.Block;
 
     [Description("Batch sizes the constraints must hold at; empty means the scenario's batch only.")]
     [Bounds(Minimum = 1)]

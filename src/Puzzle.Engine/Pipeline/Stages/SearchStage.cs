@@ -15,7 +15,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class SearchStage : Stage
 {
     public override string Name => "Search";
-    public override int Version => 5; // 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 6; // 6: diversity counts whole blocks (the paper's), no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
     public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
@@ -50,7 +50,8 @@ public sealed class SearchStage : Stage
         var method = spec.Search.Method;
         var asSpecified = problem;
         var loop = SearchLoop.Run(context, spec, parent, batch, problem, own,
-            p => PuzzleSearch.Solve(p, method, spec.Search.Solutions, spec.Search.Diversity, TimeSpan.FromSeconds(spec.Search.TimeLimitS)));
+            p => PuzzleSearch.Solve(p, method, spec.Search.Solutions, spec.Search.Diversity, TimeSpan.FromSeconds(spec.Search.TimeLimitS),
+                unit: spec.Search.DiversityUnit));
         var found = loop.Found;
         problem = loop.Problem; // the limits the loop tightened: the baselines are held to them too
         var architectures = new JsonArray();
