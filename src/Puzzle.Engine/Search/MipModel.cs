@@ -20,6 +20,7 @@ internal sealed class MipModel
     readonly BoolVar[][] _x;
     readonly BoolVar[][] _y;
     readonly List<(string Resource, double Allowed)> _limits = [];
+    bool _products; // the model has z = x ∧ y variables (block diversity)
 
     public MipModel(SearchProblem p)
     {
@@ -80,6 +81,7 @@ internal sealed class MipModel
     BoolVar Both(BoolVar x, BoolVar y)
     {
         var z = _model.NewBoolVar($"{x.Name()}&{y.Name()}");
+        _products = true;
         _model.Add(z <= x);
         _model.Add(z <= y);
         _model.Add(z >= x + y - 1);
@@ -137,7 +139,7 @@ internal sealed class MipModel
         for (var cut = 0; cut <= MaxRoundingCuts; cut++)
         {
             using var solver = new CpSolver();
-            solver.StringParameters = Parameters(timeLimit, relativeGap);
+            solver.StringParameters = Parameters(timeLimit, relativeGap, _products);
             var status = solver.Solve(_model);
             switch (status)
             {
@@ -161,10 +163,14 @@ internal sealed class MipModel
     /// No inclusion presolve: in OR-Tools 9.15 it can cut off the optimum and still report OPTIMAL (google/or-tools
     /// issue 5293, ProcessAtMostOneAndLinear). Our exactly-one-per-layer rows beside the diversity row hit it: on a
     /// random 4-layer library (PaperDiversityTests, seed 3, α = 0.25) the second solution scored 0.297 where
-    /// exhaustive enumeration finds 0.221; without inclusion presolve every brute-force check agrees.</summary>
-    static string Parameters(TimeSpan? timeLimit, double relativeGap)
+    /// exhaustive enumeration finds 0.221; without inclusion presolve every brute-force check agrees.
+    /// Once the model holds block-diversity products (z = x ∧ y), the fuller linear relaxation of level 2: on the
+    /// benchmark's 80 × 6 × 9 library (α = 0.8, 60 s, a busy 2-core machine) it found 9 of 10 diverse solutions, 8
+    /// proven optimal, where the default level found 2.</summary>
+    static string Parameters(TimeSpan? timeLimit, double relativeGap, bool products)
     {
         var text = new List<string> { "num_workers:1", "random_seed:0", "symmetry_level:4", "presolve_inclusion_work_limit:0" };
+        if (products) text.Add("linearization_level:2");
         if (timeLimit is { } t) text.Add($"max_time_in_seconds:{Math.Max(t.TotalSeconds, 0.001).ToString("R", CultureInfo.InvariantCulture)}");
         if (relativeGap > 0) text.Add($"relative_gap_limit:{relativeGap.ToString("R", CultureInfo.InvariantCulture)}");
         return string.Join(" ", text);
