@@ -25,11 +25,13 @@ public static class ArchitectureProblem
         batch == spec.Scenario.Batch ? resource : $"b{batch}.{resource}";
 
     /// <param name="scores">per layer, the Score job's scores.json</param>
-    /// <param name="cost">a Measure job's cost by job id, for every batch of <see cref="MeasureStage.Batches"/></param>
+    /// <param name="measured">a Measure job's cost by job id, for every batch of <see cref="MeasureStage.Batches"/></param>
     /// <returns>the problem, the parent's totals at scenario.batch, and the parent's totals at every batch size</returns>
     public static (SearchProblem Problem, Totals Parent, IReadOnlyDictionary<int, Totals> ParentAt) Build(PipelineSpec spec,
-        ModelConfig parent, IReadOnlyList<JsonObject> scores, Func<string, MeasuredCost> cost)
+        ModelConfig parent, IReadOnlyList<JsonObject> scores, Func<string, MeasuredCost> measured)
     {
+        var read = new Dictionary<string, MeasuredCost>(); // each shape's cost is used by every layer and batch size
+        MeasuredCost Cost(string id) => read.TryGetValue(id, out var c) ? c : read[id] = measured(id);
         var s = spec.Scenario;
         var context = s.Prompt + s.Generate;
         var batches = MeasureStage.Batches(spec);
@@ -51,8 +53,8 @@ public static class ArchitectureProblem
         }
         MeasuredCost BlockCost(BlockVariant v, int batch)
         {
-            var a = cost(MeasureStage.AttentionJob(batch, v.Attention!));
-            var f = cost(MeasureStage.FfnJob(batch, v.Ffn!));
+            var a = Cost(MeasureStage.AttentionJob(batch, v.Attention!));
+            var f = Cost(MeasureStage.FfnJob(batch, v.Ffn!));
             return new MeasuredCost(a.PrefillSeconds + f.PrefillSeconds, a.DecodeSecondsPerToken + f.DecodeSecondsPerToken,
                 a.Parameters + f.Parameters, a.ParameterBytes + f.ParameterBytes, a.KvBytesPerToken + f.KvBytesPerToken);
         }
@@ -63,13 +65,14 @@ public static class ArchitectureProblem
             ? Enumerable.Range(0, parent.NumLayers).Select(l => SearchLayer.OfBlocks(l,
                 catalog.Where(v => v.Layer == l).Select(v => Option(v, b => BlockCost(v, b))).ToList())).ToList()
             : Enumerable.Range(0, parent.NumLayers).Select(l => new SearchLayer(l,
-                catalog.Where(v => v.Layer == l && v.Subblock == Subblock.Attention).Select(v => Option(v, b => cost(MeasureStage.AttentionJob(b, v.Attention!)))).ToList(),
-                catalog.Where(v => v.Layer == l && v.Subblock == Subblock.Ffn).Select(v => Option(v, b => cost(MeasureStage.FfnJob(b, v.Ffn!)))).ToList())).ToList();
-        var head = cost($"b{s.Batch}.head");
-        var fixedCosts = Costs(b => cost($"b{b}.head"));
-        foreach (var b in batches) fixedCosts[At(spec, Memory, b)] = cost($"b{b}.head").ParameterBytes; // no KV cache: its weights
+                catalog.Where(v => v.Layer == l && v.Subblock == Subblock.Attention).Select(v => Option(v, b => Cost(MeasureStage.AttentionJob(b, v.Attention!)))).ToList(),
+                catalog.Where(v => v.Layer == l && v.Subblock == Subblock.Ffn).Select(v => Option(v, b => Cost(MeasureStage.FfnJob(b, v.Ffn!)))).ToList())).ToList();
+        var head = Cost($"b{s.Batch}.head");
+        var fixedCosts = Costs(b => Cost($"b{b}.head"));
+        foreach (var b in batches) fixedCosts[At(spec, Memory, b)] = Cost($"b{b}.head").ParameterBytes; // no KV cache: its weights
         var unconstrained = new SearchProblem(layers, fixedCosts, []) { FixedParameters = head.Parameters };
-        var own = layers.SelectMany(l => l.Attention.Concat(l.Ffn)).Where(o => catalog.Any(v => v.Id == o.Id && v.IsParent)).ToList();
+        var parentIds = catalog.Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
+        var own = layers.SelectMany(l => l.Attention.Concat(l.Ffn)).Where(o => parentIds.Contains(o.Id)).ToList();
         double Parent(string resource) => fixedCosts[resource] + own.Sum(o => o.Cost(resource));
         var parentAt = batches.ToDictionary(b => b, b => new Totals(Parent(At(spec, Time, b)), Parent(At(spec, Memory, b)), Parent(Params)));
         return (unconstrained with { Limits = Limits(spec, parentAt) }, parentAt[s.Batch], parentAt);
