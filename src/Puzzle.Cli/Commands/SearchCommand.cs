@@ -13,8 +13,7 @@ public static class SearchCommand
         var store = PipelineOptions.Store();
         var device = PipelineOptions.Device();
         var explain = new Option<bool>("--explain") { Description = "per layer, the chosen attention and FFN variant with its score and cost" };
-        var batch = new Option<int?>("--batch") { Description = "which batch size's search to show (default: the scenario's)" };
-        var command = new Command("search", "Run the pipeline up to Search and show the chosen architectures") { spec, store, device, explain, batch };
+        var command = new Command("search", "Run the pipeline up to Search and show the chosen architectures") { spec, store, device, explain };
         command.SetAction((parse, outer) =>
         {
             using var interrupt = new Interrupt(outer);
@@ -25,7 +24,8 @@ public static class SearchCommand
             try { summary = session.RunAsync("Search", launcher, Console.Error, cancel).GetAwaiter().GetResult(); }
             finally { (launcher as IDisposable)?.Dispose(); }
             if (!summary.Succeeded) return Task.FromResult(1);
-            var job = session.Graph.Find("Search", $"b{parse.GetValue(batch) ?? session.Spec.Scenario.Batch}");
+            // one search, whatever search.batch_sizes lists: its constraints hold at each of them
+            var job = session.Graph.Jobs["Search"].Single();
             var entry = session.Store.Find(job.Key)!;
             Console.WriteLine(parse.GetValue(explain)
                 ? File.ReadAllText(entry.File(SearchStage.ExplainFile))

@@ -12,9 +12,11 @@ public static class PuzzleSearch
 {
     /// <summary>
     /// Up to <paramref name="solutions"/> architectures, best first. Each further one shares at most
-    /// <paramref name="diversity"/>·2L of its 2L subblock choices with every earlier one (a whole block counts for
-    /// two); the search stops early, without error, when no further such architecture exists. Mip sorts by score,
-    /// MaxParams by parameters (most first); Greedy returns one architecture.
+    /// <paramref name="diversity"/>·L of its L blocks with every earlier one (<paramref name="unit"/> Block, the
+    /// paper's: a layer is shared when its attention and its FFN choice are both equal), or at most
+    /// <paramref name="diversity"/>·2L of its 2L subblock choices (Subblock: a whole block counts for two); the
+    /// search stops early, without error, when no further such architecture exists. Mip sorts by score, MaxParams by
+    /// parameters (most first); Greedy returns one architecture.
     /// </summary>
     /// <param name="timeLimit">Wall-clock budget for the whole call (null: none). When it cuts a solve short the
     /// best architecture found so far is returned with <see cref="Architecture.Optimal"/> false, and the answer may
@@ -25,20 +27,20 @@ public static class PuzzleSearch
     /// <exception cref="SearchInfeasibleException">No architecture meets the limits.</exception>
     /// <exception cref="TimeoutException">The time limit passed before any architecture was found.</exception>
     public static IReadOnlyList<Architecture> Solve(SearchProblem problem, SearchMethod method, int solutions = 1,
-        double diversity = 0.8, TimeSpan? timeLimit = null, double relativeGap = 0)
+        double diversity = 0.8, TimeSpan? timeLimit = null, double relativeGap = 0, DiversityUnit unit = DiversityUnit.Block)
     {
         ArgumentNullException.ThrowIfNull(problem);
         problem.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(solutions, 1);
         if (!(diversity >= 0 && diversity <= 1)) throw new ArgumentOutOfRangeException(nameof(diversity), diversity, "diversity must be in [0, 1]");
         if (!(relativeGap >= 0)) throw new ArgumentOutOfRangeException(nameof(relativeGap), relativeGap, "the gap must be at least 0");
-        var found = TrySolve(problem, method, solutions, diversity, timeLimit, relativeGap);
+        var found = TrySolve(problem, method, solutions, diversity, timeLimit, relativeGap, unit);
         return found.Count > 0 ? found : throw Infeasibility.Explain(problem, timeLimit);
     }
 
     /// <summary>As <see cref="Solve"/>, but an empty list when no architecture meets the limits (no explanation).</summary>
     internal static IReadOnlyList<Architecture> TrySolve(SearchProblem problem, SearchMethod method, int solutions,
-        double diversity, TimeSpan? timeLimit, double relativeGap = 0)
+        double diversity, TimeSpan? timeLimit, double relativeGap = 0, DiversityUnit unit = DiversityUnit.Block)
     {
         switch (method)
         {
@@ -48,17 +50,18 @@ public static class PuzzleSearch
                 throw new InvalidOperationException(
                     "the greedy search got stuck before meeting every limit, although the MIP finds an architecture that meets them");
             case SearchMethod.Mip:
-                return [.. Diverse(problem, m => m.MinimiseScore(), solutions, diversity, timeLimit, relativeGap).OrderBy(a => a.Score)];
+                return [.. Diverse(problem, m => m.MinimiseScore(), solutions, diversity, timeLimit, relativeGap, unit).OrderBy(a => a.Score)];
             case SearchMethod.MaxParams:
-                return [.. Diverse(problem, m => m.MaximiseParameters(), solutions, diversity, timeLimit, relativeGap).OrderByDescending(a => a.Parameters)];
+                return [.. Diverse(problem, m => m.MaximiseParameters(), solutions, diversity, timeLimit, relativeGap, unit).OrderByDescending(a => a.Parameters)];
             default:
                 throw new ArgumentOutOfRangeException(nameof(method), method, null);
         }
     }
 
-    /// <summary>Solve, then forbid sharing more than α·2L with that solution, and solve again, k times.</summary>
+    /// <summary>Solve, then forbid sharing more than α·L blocks (or α·2L subblocks) with that solution, and solve
+    /// again, k times.</summary>
     static List<Architecture> Diverse(SearchProblem problem, Action<MipModel> objective, int solutions, double diversity,
-        TimeSpan? timeLimit, double relativeGap)
+        TimeSpan? timeLimit, double relativeGap, DiversityUnit unit)
     {
         var clock = Stopwatch.StartNew();
         var model = new MipModel(problem).WithLimits(problem);
@@ -76,7 +79,7 @@ public static class PuzzleSearch
                 break;
             }
             found.Add(result.Selection.ToArchitecture(problem, result.Optimal));
-            model.SharesAtMost(result.Selection, diversity);
+            model.SharesAtMost(result.Selection, diversity, unit);
         }
         return found;
     }

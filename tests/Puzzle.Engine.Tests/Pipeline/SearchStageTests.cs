@@ -28,7 +28,7 @@ public class SearchStageTests
     public async Task Search_chooses_architectures_that_meet_the_constraints_and_a_constraint_change_reruns_only_the_search()
     {
         using var repo = new TestRepo(Spec.Replace("tokens: 3000, batch: 4", "tokens: 20000, batch: 8")
-            + "\nscenario: { batch: 2, prompt: 16, generate: 4, repeats: 3, warmup: 1 }\nsearch: { solutions: 2 }\n");
+            + "\nscenario: { batch: 2, prompt: 16, generate: 4, repeats: 3, warmup: 1 }\nsearch: { solutions: 2, batch_sizes: [1] }\n");
         var session = await Run(repo, "Search");
 
         var scores = session.Graph.Jobs["Score"].Select(j => JsonDocument.Parse(File.ReadAllText(
@@ -41,11 +41,16 @@ public class SearchStageTests
         var l0 = scores[0].GetProperty("variants");
         Assert.True(l0.GetProperty("layer0.ffn.no_op").GetProperty("kl").GetDouble() > l0.GetProperty("layer0.ffn.ratio0.5").GetProperty("kl").GetDouble());
 
-        var search = session.Store.Find(session.Graph.Find("Search", "b2").Key)!;
+        // one search for both batch sizes, named after scenario.batch; the constraint holds at each
+        var search = session.Store.Find(Assert.Single(session.Graph.Jobs["Search"], j => j.Id == "b2").Key)!;
         var doc = JsonDocument.Parse(File.ReadAllText(search.File(SearchStage.ArchitecturesFile))).RootElement;
+        Assert.Equal([2, 1], doc.GetProperty("batch_sizes").EnumerateArray().Select(b => b.GetInt32()));
+        Assert.True(doc.GetProperty("parent").GetProperty("batches").GetProperty("1").GetProperty("measured_time_s").GetDouble() > 0);
         var architectures = doc.GetProperty("architectures").EnumerateArray().ToList();
         Assert.InRange(architectures.Count, 1, 2);
         Assert.All(architectures, a => Assert.True(a.GetProperty("predicted").GetProperty("speedup").GetDouble() >= 1.5 - 1e-9));
+        Assert.All(architectures, a => Assert.True(
+            a.GetProperty("predicted").GetProperty("batches").GetProperty("1").GetProperty("speedup").GetDouble() >= 1.5 - 1e-9));
         Assert.Equal(2, architectures[0].GetProperty("block_configs").GetArrayLength());
         Assert.Contains("layer1", File.ReadAllText(search.File(SearchStage.ExplainFile)));
         Assert.True(File.Exists(search.File(SearchStage.ParetoSvg)));

@@ -3,6 +3,7 @@ using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Tests.Search;
 
+/// <summary>Counting subblock slots (<see cref="DiversityUnit.Subblock"/>); the paper's rule is in <see cref="PaperDiversityTests"/>.</summary>
 public class DiversityTests
 {
     [Theory]
@@ -11,7 +12,7 @@ public class DiversityTests
     public void Every_pair_shares_at_most_the_allowed_blocks_and_solutions_come_best_first(double diversity)
     {
         var p = Instances.Random(11, layers: 5, fraction: 0.7);
-        var found = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 4, diversity: diversity);
+        var found = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 4, diversity: diversity, unit: DiversityUnit.Subblock);
 
         Assert.Equal(4, found.Count);
         var allowed = (int)Math.Floor(diversity * 2 * p.Layers.Count);
@@ -29,7 +30,7 @@ public class DiversityTests
     public void Whole_blocks_count_for_both_subblocks()
     {
         var p = Instances.Random(12, layers: 4, blockLayers: 4, fraction: 0.8);
-        var found = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 3, diversity: 0.5);
+        var found = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 3, diversity: 0.5, unit: DiversityUnit.Subblock);
         for (var i = 0; i < found.Count; i++)
             for (var j = i + 1; j < found.Count; j++)
                 Assert.True(Instances.Shared(found[i], found[j]) <= 4);
@@ -55,7 +56,7 @@ public class DiversityTests
     {
         var p = Instances.Random(6, layers: 2, attention: 2, ffn: 2, fraction: 1.0);
         // Sharing nothing with the first solution: with 2 options per slot at most one more architecture exists.
-        var found = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 10, diversity: 0);
+        var found = PuzzleSearch.Solve(p, SearchMethod.Mip, solutions: 10, diversity: 0, unit: DiversityUnit.Subblock);
         Assert.InRange(found.Count, 1, 2);
     }
 }

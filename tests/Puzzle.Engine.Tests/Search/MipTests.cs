@@ -102,7 +102,7 @@ public class MipTests
         Assert.True(found[0].Optimal);
         for (var i = 0; i < found.Count; i++)
             for (var j = i + 1; j < found.Count; j++)
-                Assert.True(Instances.Shared(found[i], found[j]) <= (int)Math.Floor(0.8 * 2 * p.Layers.Count));
+                Assert.True(found[i].Layers.Zip(found[j].Layers).Count(l => l.First == l.Second) <= (int)Math.Floor(0.8 * p.Layers.Count));
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class SpecLoaderTests
           latency_ms: 120
           memory_bytes: 3e9
           throughput_tokens_per_s: 1500.5
-        search: { method: greedy, solutions: 2, diversity: 0.5, batch_sizes: [1, 8], time_limit_s: 12.5 }
+        search: { method: greedy, solutions: 2, diversity: 0.5, diversity_unit: subblock, batch_sizes: [1, 8], time_limit_s: 12.5 }
         gkd:
           tokens: 4_000
           lr: 1e-4
@@ -163,6 +163,7 @@ public sealed class SpecLoaderTests
         }, s.Constraints);
         Assert.Equal((SearchMethod.Greedy, 2, 0.5, 12.5), (s.Search.Method, s.Search.Solutions, s.Search.Diversity, s.Search.TimeLimitS));
         Assert.Equal([1, 8], s.Search.BatchSizes);
+        Assert.Equal(DiversityUnit.Subblock, s.Search.DiversityUnit);
 
         var gkd = s.Gkd;
         Assert.Equal((4000L, 1e-4, 5, 0.0, 1.0, 0.2, 0.0, 9L, 7),

@@ -13,11 +13,14 @@ public sealed record SearchSpec
     [Bounds(Minimum = 1)]
     public int Solutions { get; init; } = 1;
 
-    [Description("Each further solution may share at most this fraction of its blocks with earlier ones.")]
+    [Description("Each further solution may share at most this fraction of its blocks with every earlier one (α; see diversity_unit). Always at least one layer differs.")]
     [Bounds(ExclusiveMinimum = 0, Maximum = 1)]
     public double Diversity { get; init; } = 0.8;
 
-    [Description("Batch sizes the constraints must hold at; empty means the scenario's batch only.")]
+    [Description("What diversity counts as shared. block (the default, as in the paper): a layer whose attention and FFN choices are both equal to an earlier solution's; at most diversity × layers of them. subblock: each equal attention or FFN choice (a whole block counts twice); at most diversity × 2 × layers.")]
+    public DiversityUnit DiversityUnit { get; init; } = DiversityUnit.Block;
+
+    [Description("Further batch sizes the constraints must hold at, besides scenario.batch; empty means scenario.batch only. Measure costs every variant at each of them, and one search applies the throughput, latency and memory constraints at each (the parameter limit does not depend on the batch): a child that misses a constraint at any of them is rejected. That one search's children are what Heal trains; predicted speedups in the report are scenario.batch's, and architectures.json lists them at the other batch sizes too.")]
     [Bounds(Minimum = 1)]
     [UniqueItems]
     public IReadOnlyList<int> BatchSizes { get; init; } = [];
@@ -26,7 +29,7 @@ public sealed record SearchSpec
     [Bounds(ExclusiveMinimum = 0)]
     public double TimeLimitS { get; init; } = 60;
 
-    [Description("Closed loop: the chosen child is timed whole beside the parent and, while it misses a time constraint as measured, that constraint is tightened by the cost model's observed error and the search solves again, for at most this many timings. 0 trusts the cost model. Not done with scenario.target (hardware that is not here cannot be timed). Builds the parent and a child on the cost device at once.")]
+    [Description("Closed loop: the chosen child is timed whole beside the parent and, while it misses a time constraint as measured, that constraint is tightened by the cost model's observed error and the search solves again, for at most this many timings. 0 trusts the cost model. Timed at scenario.batch only: time constraints at the further batch_sizes rest on the cost model. Not done with scenario.target (hardware that is not here cannot be timed). Builds the parent and a child on the cost device at once.")]
     [Bounds(Minimum = 0, Maximum = 10)]
     public int VerifyRounds { get; init; } = 3;
 }

@@ -10,14 +10,16 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>
 /// The Search job's closed loop (<c>search.verify_rounds</c>): times the chosen child and the parent whole, in the
 /// scenario on the cost device, alternating twice and keeping each one's fastest, and lets
-/// <see cref="ClosedLoop"/> tighten the time limits the child misses as measured.
+/// <see cref="ClosedLoop"/> tighten the time limits the child misses as measured. Timed at scenario.batch only: the
+/// time limits at the further batch sizes of search.batch_sizes rest on the cost model (timing each would multiply
+/// the loop's cost by the number of batch sizes).
 /// </summary>
 internal static class SearchLoop
 {
     const int Rounds = 2;
 
     public static LoopResult Run(JobContext context, SearchStage.SearchJob job, SearchProblem problem,
-        ArchitectureProblem.Totals own, Func<SearchProblem, IReadOnlyList<Architecture>> solve)
+        IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt, Func<SearchProblem, IReadOnlyList<Architecture>> solve)
     {
         var (spec, parent, batch) = (job.Problem, job.Parent, job.Batch);
         var rounds = job.Search.VerifyRounds;
@@ -41,14 +43,20 @@ internal static class SearchLoop
             }
             return (c, p);
         }
-        var result = ClosedLoop.Run(problem, solve, Measure, p => ArchitectureProblem.Limits(spec, batch, own with { TimeSeconds = p }),
-            ArchitectureProblem.Time, rounds);
+        var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds);
         foreach (var r in result.Rounds)
             context.Log.WriteLine($"closed loop, round {r.Round}: child predicted {r.PredictedSeconds * 1e3:F1} ms, measured {r.MeasuredSeconds * 1e3:F1} ms " +
                                   $"({r.ParentMeasuredSeconds / r.MeasuredSeconds:0.00}x the parent's {r.ParentMeasuredSeconds * 1e3:F1} ms): " +
                                   (r.Met ? "meets the constraints as measured" : "misses a time constraint as measured"));
         return result;
     }
+
+    /// <summary>The problem's limits as they apply to measured times: the parent's predicted time at scenario.batch
+    /// replaced by its measured one (the other batch sizes keep the cost model's), in the order of the problem's.</summary>
+    internal static IReadOnlyList<ResourceLimit> MeasuredLimits(ArchitectureProblem.Settings spec, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt,
+        double parentMeasuredSeconds) =>
+        ArchitectureProblem.Limits(spec, ownAt.ToDictionary(p => p.Key,
+            p => p.Key == spec.Scenario.Batch ? p.Value with { TimeSeconds = parentMeasuredSeconds } : p.Value));
 
     /// <summary>The loop for architectures.json: every round, whether the last one met the constraints, the limits.</summary>
     public static ClosedLoopSummary Describe(LoopResult loop, SearchProblem asSpecified) => new(

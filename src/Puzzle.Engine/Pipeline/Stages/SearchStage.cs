@@ -9,9 +9,11 @@ using Puzzle.Engine.Search;
 namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
-/// Search: the grouped knapsack over the library, one job per batch size. Picks one attention and one FFN variant per
-/// layer to minimise the summed replace-1-block score under the spec's constraints; k diverse solutions; a Pareto
-/// sweep of quality against speedup; per-layer explanations; block_configs ready for export.
+/// Search: the grouped knapsack over the library, one job. Picks one attention and one FFN variant per layer to
+/// minimise the summed replace-1-block score under the spec's constraints, which hold at every batch size searched
+/// (scenario.batch and search.batch_sizes, each costed by its own Measure jobs); k diverse solutions; a Pareto sweep
+/// of quality against speedup; per-layer explanations; block_configs ready for export. The job is named after
+/// scenario.batch (b&lt;batch&gt;), the batch its predicted speedups and closed loop refer to.
 /// </summary>
 public sealed class SearchStage : Stage<SearchStage.SearchJob>
 {
@@ -21,7 +23,7 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
         [property: SpecPath("evaluation.baselines")] IReadOnlyList<Baseline> Baselines, [property: SpecPath("evaluation.seed")] long BaselineSeed, ModelConfig Parent, string? Device);
 
     public override string Name => "Search";
-    public override int Version => 6; // 6: typed job config; 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 7; // 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
     public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
@@ -30,15 +32,14 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
 
     public override string? ArtifactFolder(JobPlan job) => Path.Combine("search", job.Id);
 
-    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
-        MeasureStage.Batches(spec).Select(batch =>
-        {
-            var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
-            foreach (var m in planned["Measure"].Where(j => j.Id.StartsWith($"b{batch}."))) inputs["cost:" + m.Id] = m;
-            // the device is the cost device: the closed loop times on it
-            return Job($"b{batch}", new SearchJob(batch, ArchitectureProblem.Settings.Of(spec), spec.Search, spec.Evaluation.Baselines,
-                spec.Evaluation.Seed, ParentModel.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(Runtime.ComputeDevice.CostKind(spec))), inputs);
-        }).ToList();
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
+        foreach (var m in planned["Measure"]) inputs["cost:" + m.Id] = m; // every batch size's costs
+        // the device is the cost device: the closed loop times on it
+        return [Job($"b{spec.Scenario.Batch}", new SearchJob(spec.Scenario.Batch, ArchitectureProblem.Settings.Of(spec), spec.Search, spec.Evaluation.Baselines,
+            spec.Evaluation.Seed, ParentModel.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(Runtime.ComputeDevice.CostKind(spec))), inputs)];
+    }
 
     protected override void Run(SearchJob job, JobContext context)
     {
@@ -46,13 +47,14 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
         var scores = Enumerable.Range(0, parent.NumLayers)
             .Select(l => JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input($"score:layer{l}"), ScoreStage.ScoresFile)))!.AsObject()).ToList();
         Cost.MeasuredCost Cost(string id) => MeasureStage.Read(context.Input("cost:" + id));
-        var (problem, own) = ArchitectureProblem.Build(spec, parent, batch, scores, Cost);
+        var (problem, own, ownAt) = ArchitectureProblem.Build(spec, parent, scores, Cost);
         var measuredParent = Cost($"b{batch}.parent").ScenarioSeconds(spec.Scenario.Generate);
+        var others = ownAt.Keys.Where(b => b != batch).ToList(); // the further batch sizes the constraints hold at
 
         var method = search.Method;
         var asSpecified = problem;
-        var loop = SearchLoop.Run(context, job, problem, own,
-            p => PuzzleSearch.Solve(p, method, search.Solutions, search.Diversity, TimeSpan.FromSeconds(search.TimeLimitS)));
+        var loop = SearchLoop.Run(context, job, problem, ownAt,
+            p => PuzzleSearch.Solve(p, method, search.Solutions, search.Diversity, TimeSpan.FromSeconds(search.TimeLimitS), unit: search.DiversityUnit));
         var found = loop.Found;
         problem = loop.Problem; // the limits the loop tightened: the baselines are held to them too
         var architectures = new JsonArray();
@@ -60,11 +62,12 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
         for (var i = 0; i < found.Count; i++)
         {
             var a = found[i];
-            var node = Describe(a, parent, spec, own);
+            var node = Describe(a, parent, spec, ownAt);
             node["rank"] = i + 1;
             node["optimal"] = a.Optimal;
             architectures.Add(node);
-            explain.AppendLine($"# architecture {i + 1} of {found.Count}, batch {batch}: predicted speedup {own.TimeSeconds / a.Cost(ArchitectureProblem.Time):0.00}x");
+            explain.AppendLine($"# architecture {i + 1} of {found.Count}, batch {batch}: predicted speedup {own.TimeSeconds / a.Cost(ArchitectureProblem.Time):0.00}x" +
+                string.Concat(others.Select(b => $", {ownAt[b].TimeSeconds / a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)):0.00}x at batch {b}")));
             explain.AppendLine(Explain.Table(a, problem));
         }
         var baselines = new JsonObject();
@@ -72,13 +75,14 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
         {
             var name = BaselineName(b);
             var (chosen, why) = ChooseBaseline(b, problem, job, scores, context);
-            baselines[name] = chosen is null ? new JsonObject { ["skipped"] = why } : Describe(chosen, parent, spec, own);
+            baselines[name] = chosen is null ? new JsonObject { ["skipped"] = why } : Describe(chosen, parent, spec, ownAt);
             explain.AppendLine(chosen is null ? $"# baseline {name}: none ({why})"
                 : $"# baseline {name}: predicted speedup {own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time):0.00}x\n{Explain.Table(chosen, problem)}");
         }
         var doc = new JsonObject
         {
-            ["batch"] = batch, ["method"] = method.ToString().ToLowerInvariant(),
+            ["batch"] = batch, ["batch_sizes"] = new JsonArray(ownAt.Keys.Select(b => (JsonNode)b).ToArray()),
+            ["method"] = method.ToString().ToLowerInvariant(),
             ["constraints"] = new JsonArray(asSpecified.Limits.Select(l => (JsonNode)new JsonObject { ["label"] = l.Label, ["resource"] = l.Resource, ["max"] = l.Max }).ToArray()),
             ["parent"] = new JsonObject
             {
@@ -90,9 +94,15 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
             ["baselines"] = baselines,
             ["closed_loop"] = JsonSerializer.SerializeToNode(SearchLoop.Describe(loop, asSpecified), PuzzleJson.Options),
         };
+        if (others.Count > 0)
+            doc["parent"]!["batches"] = new JsonObject(others.Select(b => KeyValuePair.Create(b.ToString(), (JsonNode?)new JsonObject
+            {
+                ["predicted_time_s"] = ownAt[b].TimeSeconds, ["measured_time_s"] = Cost($"b{b}.parent").ScenarioSeconds(spec.Scenario.Generate),
+                ["memory_bytes"] = ownAt[b].MemoryBytes,
+            })));
         File.WriteAllText(context.Output(ArchitecturesFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(context.Output(ExplainFile), explain.ToString());
-        WritePareto(context, spec, batch, asSpecified, own);
+        WritePareto(context, spec, asSpecified, ownAt);
         context.Metrics["solutions"] = found.Count;
         context.Metrics["best_score"] = found[0].Score;
         context.Metrics["predicted_speedup"] = own.TimeSeconds / found[0].Cost(ArchitectureProblem.Time);
@@ -101,17 +111,27 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     /// <summary>An architecture as the Heal stage reads it: score, predicted cost, per-layer choices and block_configs.</summary>
-    static JsonObject Describe(Architecture a, ModelConfig parent, ArchitectureProblem.Settings spec, ArchitectureProblem.Totals own)
+    static JsonObject Describe(Architecture a, ModelConfig parent, ArchitectureProblem.Settings spec, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt)
     {
         var model = ArchitectureProblem.ToModel(parent, spec.SearchSpace, a.Layers);
+        var own = ownAt[spec.Scenario.Batch];
+        var others = ownAt.Keys.Where(b => b != spec.Scenario.Batch).ToList();
+        var predicted = new JsonObject
+        {
+            ["time_s"] = a.Cost(ArchitectureProblem.Time), ["speedup"] = own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
+            ["memory_bytes"] = a.Cost(ArchitectureProblem.Memory), ["params"] = a.Parameters,
+        };
+        if (others.Count > 0) // the same at the further batch sizes of search.batch_sizes (the figures above are scenario.batch's)
+            predicted["batches"] = new JsonObject(others.Select(b => KeyValuePair.Create(b.ToString(), (JsonNode?)new JsonObject
+            {
+                ["time_s"] = a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)),
+                ["speedup"] = ownAt[b].TimeSeconds / a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)),
+                ["memory_bytes"] = a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Memory, b)),
+            })));
         return new JsonObject
         {
             ["score"] = a.Score, ["metric"] = spec.Metric.ToString().ToLowerInvariant(),
-            ["predicted"] = new JsonObject
-            {
-                ["time_s"] = a.Cost(ArchitectureProblem.Time), ["speedup"] = own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
-                ["memory_bytes"] = a.Cost(ArchitectureProblem.Memory), ["params"] = a.Parameters,
-            },
+            ["predicted"] = predicted,
             ["layers"] = JsonSerializer.SerializeToNode(a.Layers, PuzzleJson.Options),
             ["block_configs"] = JsonNode.Parse(HfConfig.ToJson(model, CheckpointFormat.NemotronNas))!["block_configs"]!.DeepClone(),
         };
@@ -140,15 +160,13 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
         }
     }
 
-    /// <summary>Quality against speedup: the best score at each throughput target from 1x up, other constraints kept.</summary>
-    static void WritePareto(JobContext context, ArchitectureProblem.Settings spec, int batch, SearchProblem problem, ArchitectureProblem.Totals own)
+    /// <summary>Quality against speedup: the best score at each throughput target from 1x up (at every batch size
+    /// searched, as the search applies it), other constraints kept; speedups are scenario.batch's.</summary>
+    static void WritePareto(JobContext context, ArchitectureProblem.Settings spec, SearchProblem problem, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt)
     {
         var targets = Enumerable.Range(0, 17).Select(i => 1.0 + 0.25 * i).ToList();
-        var others = problem.Limits.Where(l => !l.Label.StartsWith("throughput ≥") || !l.Label.EndsWith("parent")).ToList();
-        var points = ParetoSweep.Sweep(t => problem with
-        {
-            Limits = [.. others, .. ArchitectureProblem.Limits(spec with { Constraints = new ConstraintsSpec() }, batch, own, t)],
-        }, targets);
+        var own = ownAt[spec.Scenario.Batch];
+        var points = ParetoSweep.Sweep(t => problem with { Limits = ArchitectureProblem.Limits(spec, ownAt, t) }, targets);
         var json = new JsonArray(points.Select(p => (JsonNode)new JsonObject
         {
             ["target_speedup"] = p.Target,

@@ -1,0 +1,107 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Cost;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Search;
+using Puzzle.Engine.Tests.Pipeline;
+
+namespace Puzzle.Engine.Tests.Search;
+
+/// <summary>search.batch_sizes: one search whose constraints hold at scenario.batch and at every listed batch size.</summary>
+public class BatchSizesTests
+{
+    const string Yaml = TestRepo.MicroSpec + "\nscenario: { batch: 8, prompt: 16, generate: 4 }\nsearch: { batch_sizes: [1] }\n";
+
+    /// <summary>Costs where a narrower FFN saves time at batch 8 but none at batch 1 (its weights stream from memory
+    /// either way), while a cheaper attention saves time at both. Throughput ≥ 1.5× the parent's.</summary>
+    static MeasuredCost Cost(PipelineSpec spec, string job)
+    {
+        var parent = ParentModel.PlannedConfig(spec).Blocks[0];
+        var batch = int.Parse(job[1..job.IndexOf('.')]);
+        var seconds = job.EndsWith(".head") ? 0.1
+            : job == MeasureStage.AttentionJob(batch, parent.Attention) || job == MeasureStage.FfnJob(batch, parent.Ffn) ? 1.0
+            : job.Contains(".attention.") ? 0.2
+            : batch == 8 ? 0.1 : 1.0;
+        return new MeasuredCost(seconds, 0, 1000, 4000, 0);
+    }
+
+    /// <summary>Narrow FFNs lose little, other attention a lot.</summary>
+    static List<JsonObject> Scores(PipelineSpec spec)
+    {
+        var parent = ParentModel.PlannedConfig(spec);
+        return [.. Enumerable.Range(0, parent.NumLayers).Select(l =>
+        {
+            var variants = new JsonObject();
+            foreach (var v in Engine.Library.VariantCatalog.For(parent, spec.SearchSpace).Where(v => v.Layer == l && !v.IsParent))
+            {
+                var kl = v.Id.EndsWith("attention.kv1") ? 1.0 : v.Id.Contains(".attention.") ? 3.0 : v.Id.EndsWith("no_op") ? 0.5 : 0.01;
+                variants[v.Id] = new JsonObject { ["kl"] = kl, ["lm_loss"] = kl, ["agreement"] = 1 - kl / 10 };
+            }
+            return new JsonObject { ["variants"] = variants, ["parent"] = new JsonObject { ["lm_loss"] = 0.0, ["agreement"] = 1.0 } };
+        })];
+    }
+
+    static (PipelineSpec Spec, SearchProblem Problem, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ParentAt) Build(TestRepo repo)
+    {
+        var spec = repo.Load();
+        var (problem, _, parentAt) = ArchitectureProblem.Build(ArchitectureProblem.Settings.Of(spec), ParentModel.PlannedConfig(spec), Scores(spec), id => Cost(spec, id));
+        return (spec, problem, parentAt);
+    }
+
+    [Fact]
+    public void A_child_that_meets_the_constraint_at_one_batch_size_but_not_another_is_rejected()
+    {
+        using var repo = new TestRepo(Yaml);
+        var (_, problem, parentAt) = Build(repo);
+        Assert.Equal([8, 1], parentAt.Keys);
+        Assert.Equal(["throughput ≥ 1.5× parent at batch 8", "throughput ≥ 1.5× parent at batch 1"], problem.Limits.Select(l => l.Label));
+
+        // what a search at batch 8 alone picks: narrow FFNs, which do nothing for batch 1
+        var batch8 = PuzzleSearch.Solve(problem with { Limits = [problem.Limits[0]] }, SearchMethod.Mip)[0];
+        Assert.All(batch8.Layers, l => Assert.EndsWith(".attention.kv2", l.Attention));
+        Assert.True(batch8.Cost("b1.time_s") > parentAt[1].TimeSeconds / 1.5, "the batch-8 child should miss the target at batch 1");
+        Assert.False(batch8.Meets(problem));
+
+        var found = PuzzleSearch.Solve(problem, SearchMethod.Mip, solutions: 2);
+        Assert.All(found, a => Assert.True(a.Meets(problem)));
+        Assert.All(found[0].Layers, l => Assert.EndsWith(".attention.kv1", l.Attention));
+        Assert.All(found, a => Assert.True(a.Cost("b1.time_s") <= parentAt[1].TimeSeconds / 1.5 + 1e-12));
+        Assert.All(found, a => Assert.True(a.Cost("time_s") <= parentAt[8].TimeSeconds / 1.5 + 1e-12));
+        Assert.True(found[0].Score > batch8.Score);
+    }
+
+    [Fact]
+    public void One_search_job_reads_every_batch_size_s_costs_and_heal_trains_its_children()
+    {
+        using var repo = new TestRepo(Yaml);
+        var session = PipelineSession.Open(repo.SpecPath);
+
+        var search = Assert.Single(session.Graph.Jobs["Search"]);
+        Assert.Equal("b8", search.Id);
+        Assert.Contains("cost:b1.head", search.Inputs.Keys);
+        Assert.Contains("cost:b8.head", search.Inputs.Keys);
+        Assert.Equal(session.Graph.Jobs["Measure"].Count, search.Inputs.Keys.Count(k => k.StartsWith("cost:")));
+        Assert.All(session.Graph.Jobs["Heal"], h => Assert.Same(search, h.Inputs["search"]));
+    }
+
+    [Fact]
+    public void The_closed_loop_times_scenario_batch_and_keeps_the_other_batch_sizes_limits()
+    {
+        using var repo = new TestRepo(Yaml);
+        var (spec, problem, parentAt) = Build(repo);
+        var parent8 = parentAt[8].TimeSeconds;
+
+        // the child runs 20% slower than predicted at batch 8; the parent as predicted
+        var result = ClosedLoop.Run(problem, p => PuzzleSearch.Solve(p, SearchMethod.Mip), a => (a.Cost("time_s") * 1.2, parent8),
+            p => SearchLoop.MeasuredLimits(ArchitectureProblem.Settings.Of(spec), parentAt, p), ArchitectureProblem.Time, maxRounds: 3);
+
+        Assert.Equal(2, result.Rounds.Count);
+        Assert.False(result.Rounds[0].Met);
+        Assert.True(result.Met);
+        Assert.Equal(parent8 / 1.5 / 1.2, result.Problem.Limits[0].Max, 9); // scenario.batch's limit, tightened by the error
+        Assert.Equal(problem.Limits[1], result.Problem.Limits[1]); // batch 1's, as the cost model has it
+        Assert.True(result.Found[0].Meets(problem));
+        Assert.True(result.Found[0].Cost("time_s") * 1.2 <= parent8 / 1.5 + 1e-9);
+    }
+}
