@@ -29,14 +29,14 @@ public sealed class TokenDataset : IDisposable
     {
         Directory = directory; Manifest = manifest; Split = split;
         _tokenBytes = manifest.TokenBytes;
-        var part = manifest.Part(split);
-        _shards = new SafeFileHandle[part.Shards.Count];
-        _starts = new long[part.Shards.Count + 1];
+        var shards = manifest.Shards(split);
+        _shards = new SafeFileHandle[shards.Count];
+        _starts = new long[shards.Count + 1];
         try
         {
-            for (var i = 0; i < part.Shards.Count; i++)
+            for (var i = 0; i < shards.Count; i++)
             {
-                var shard = part.Shards[i];
+                var shard = shards[i];
                 var path = Path.Combine(directory, shard.File);
                 if (!File.Exists(path)) throw new FileNotFoundException($"Token dataset shard missing: {path}", path);
                 var expected = shard.Sequences * SequenceTokens * _tokenBytes;
@@ -48,7 +48,8 @@ public sealed class TokenDataset : IDisposable
         }
         catch { Dispose(); throw; }
         Count = _starts[^1];
-        if (Count != part.Sequences) throw new InvalidDataException($"{directory}: {split} shards hold {Count} sequences, the manifest says {part.Sequences}");
+        var stated = split == DataSplit.Heldout ? manifest.Selection.Sequences + manifest.Evaluation.Sequences : manifest.Part(split).Sequences;
+        if (Count != stated) throw new InvalidDataException($"{directory}: {split} shards hold {Count} sequences, the manifest says {stated}");
     }
 
     /// <summary>Opens one split of the dataset in <paramref name="directory"/> (checks the manifest and shard sizes).</summary>

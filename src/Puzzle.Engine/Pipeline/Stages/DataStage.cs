@@ -6,11 +6,12 @@ using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
-/// <summary>Data: the text tokenized once into fixed-length sequences with a deterministic train / held-out split.</summary>
+/// <summary>Data: the text tokenized once into fixed-length sequences with a deterministic split into train and two
+/// held-out parts disjoint by document: selection (Score, BLD's and GKD's checks) and evaluation (Evaluate).</summary>
 public sealed class DataStage : Stage
 {
     public override string Name => "Data";
-    public override int Version => 1;
+    public override int Version => 2; // 2: held-out text in a selection and an evaluation part (dataset format 2)
     public override IReadOnlyList<string> Upstream => ["Fetch", "Tokenizer"];
     public override string Description => "tokenize and pack the text into token shards";
     public const string Folder = "dataset";
@@ -32,11 +33,14 @@ public sealed class DataStage : Stage
         {
             Inputs = LocalText.Inputs(context), BaseDirectory = context.Spec.BaseDirectory, JsonlField = data.JsonlField,
             SeqLen = data.SeqLen, HeldoutFraction = data.HeldoutFraction, Seed = (ulong)data.Seed, Threads = context.Threads,
-        }, context.Output(Folder));
+        }, context.Output(Folder), log: context.Log.WriteLine);
         var counts = built.Manifest.Counts;
         context.Metrics["tokens"] = counts.Tokens;
         context.Metrics["train_sequences"] = built.Manifest.Train.Sequences;
-        context.Metrics["heldout_sequences"] = built.Manifest.Heldout.Sequences;
-        context.Log.WriteLine($"data: {counts.Tokens:N0} tokens → {built.Manifest.Train.Sequences:N0} train / {built.Manifest.Heldout.Sequences:N0} held-out sequences");
+        context.Metrics["selection_sequences"] = built.Manifest.Selection.Sequences;
+        context.Metrics["evaluation_sequences"] = built.Manifest.Evaluation.Sequences;
+        context.Metrics["heldout_parts"] = built.Manifest.Split.Parts;
+        context.Log.WriteLine($"data: {counts.Tokens:N0} tokens → {built.Manifest.Train.Sequences:N0} train / {built.Manifest.Selection.Sequences:N0} selection / " +
+                              $"{built.Manifest.Evaluation.Sequences:N0} evaluation sequences (held-out parts by {built.Manifest.Split.Parts})");
     }
 }

@@ -68,7 +68,7 @@ public sealed class DistillStage : Stage
         var jobs = contexts.Select(c => new BldJob(catalog[c.Job.Id], BldOptions.For(spec.Bld, c.Job.Id))).ToList();
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
-        using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
+        using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
         using var parent = ParentStream.Open(modelDir, config, jobs.Max(j => j.Variant.Layer) + 1, first.Device);
         var results = BlockDistiller.Distill(parent, jobs, train, heldout, first.Log, first.Device);
         foreach (var (context, result) in contexts.Zip(results))

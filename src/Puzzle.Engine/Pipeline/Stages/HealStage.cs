@@ -92,7 +92,7 @@ public sealed class HealStage : Stage
 
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
-        using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
+        using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a model publishes
         var before = Check(child, parent, heldout);
 
         var gkd = spec.Gkd;

@@ -69,7 +69,7 @@ public sealed class ScoreStage : Stage
         var config = parent.Config;
         var catalog = DistillStage.Catalog(config, first.Spec);
         var layers = contexts.Select(c => new LayerScores(c, (int)c.Job.Config["layer"]!, catalog, config, parent)).ToList();
-        using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Heldout);
+        using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Selection);
         var sequences = HeldoutSequences(data, (long)first.Job.Config["tokens"]!);
         var parentSums = new LmMetricsAccumulator();
         var parentSeconds = 0.0;
