@@ -18,6 +18,8 @@ public class HeldoutPartsPipelineTests
         var spec = TestRepo.MicroSpec.Replace("heldout_fraction: 0.1", "heldout_fraction: 0.3")
             .Replace("evaluation:\n  tokens: 400", "scoring:\n  tokens: 1000000\nevaluation:\n  tokens: 1000000\n  next_span: { examples: 0 }");
         using var repo = new TestRepo(spec);
+        // a fifth, longer document: the two parts hold different amounts of text (four equal ones may split evenly)
+        File.WriteAllText(Path.Combine(repo.Root, "text", "doc04.txt"), SyntheticText.Document(4, 150));
         var session = PipelineSession.Open(repo.SpecPath);
         var summary = await session.RunAsync("Score", session.InProcessLauncher(), TextWriter.Null);
         Assert.True(summary.Succeeded, string.Join("\n", summary.Where(JobOutcome.Failed).Select(j => File.ReadAllText(j.Log!))));
