@@ -10,11 +10,8 @@ public enum DataSplit
     Train,
     /// <summary>Held-out text that chooses: Score's replace-1-block scores and BLD's and GKD's held-out checks.</summary>
     Selection,
-    /// <summary>Held-out text that only measures the result: Evaluate, its generated task, <c>puzzle eval</c>.</summary>
+    /// <summary>Held-out text that only measures: Evaluate, its generated task, <c>puzzle eval</c>, the parent's report.</summary>
     Evaluation,
-    /// <summary>Selection and evaluation together (selection first): the parent's own report, which chooses nothing
-    /// downstream.</summary>
-    Heldout,
 }
 
 /// <summary>
@@ -49,23 +46,12 @@ public sealed record DatasetManifest
     [JsonIgnore] public int SequenceTokens => SeqLen + 1;
     [JsonIgnore] public int TokenBytes => Dtype == "uint16" ? 2 : 4;
 
-    /// <summary>The shard files of <paramref name="split"/>, in reading order.</summary>
-    public IReadOnlyList<ShardInfo> Shards(DataSplit split) => split switch
-    {
-        DataSplit.Train => Train.Shards,
-        DataSplit.Selection => Selection.Shards,
-        DataSplit.Evaluation => Evaluation.Shards,
-        DataSplit.Heldout => [.. Selection.Shards, .. Evaluation.Shards],
-        _ => throw new ArgumentOutOfRangeException(nameof(split), split, null),
-    };
-
-    /// <summary>The manifest's record of one stored part (<see cref="DataSplit.Heldout"/> is two of them).</summary>
     public SplitData Part(DataSplit split) => split switch
     {
         DataSplit.Train => Train,
         DataSplit.Selection => Selection,
         DataSplit.Evaluation => Evaluation,
-        _ => throw new ArgumentOutOfRangeException(nameof(split), split, "held-out text is stored as two parts: Selection and Evaluation"),
+        _ => throw new ArgumentOutOfRangeException(nameof(split), split, null),
     };
 
     public sealed record TokenizerInfo(string Path, string Sha256, int VocabSize, int BosId, int EosId, string Library);

@@ -29,7 +29,8 @@ public sealed class TokenDataset : IDisposable
     {
         Directory = directory; Manifest = manifest; Split = split;
         _tokenBytes = manifest.TokenBytes;
-        var shards = manifest.Shards(split);
+        var part = manifest.Part(split);
+        var shards = part.Shards;
         _shards = new SafeFileHandle[shards.Count];
         _starts = new long[shards.Count + 1];
         try
@@ -48,8 +49,7 @@ public sealed class TokenDataset : IDisposable
         }
         catch { Dispose(); throw; }
         Count = _starts[^1];
-        var stated = split == DataSplit.Heldout ? manifest.Selection.Sequences + manifest.Evaluation.Sequences : manifest.Part(split).Sequences;
-        if (Count != stated) throw new InvalidDataException($"{directory}: {split} shards hold {Count} sequences, the manifest says {stated}");
+        if (Count != part.Sequences) throw new InvalidDataException($"{directory}: {split} shards hold {Count} sequences, the manifest says {part.Sequences}");
     }
 
     /// <summary>Opens one split of the dataset in <paramref name="directory"/> (checks the manifest and shard sizes).</summary>

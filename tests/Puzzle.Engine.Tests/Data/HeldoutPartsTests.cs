@@ -72,10 +72,8 @@ public class HeldoutPartsTests(MistralTokenizerFixture fixture) : IClassFixture<
         Assert.Empty(selection.Intersect(evaluation));
         Assert.InRange(built.Manifest.Selection.Documents, selection.Count, 12);
         Assert.InRange(built.Manifest.Evaluation.Documents, evaluation.Count, 12);
-        // the three parts together hold every sequence once, and the union the parent reports on is the two held-out parts
-        using var heldout = TokenDataset.Open(built.Directory, DataSplit.Heldout);
-        Assert.Equal(built.Manifest.Selection.Sequences + built.Manifest.Evaluation.Sequences, heldout.Count);
-        Assert.Equal(built.Manifest.Counts.Sequences, built.Manifest.Train.Sequences + heldout.Count);
+        // the three parts together hold every sequence once
+        Assert.Equal(built.Manifest.Counts.Sequences, built.Manifest.Train.Sequences + built.Manifest.Selection.Sequences + built.Manifest.Evaluation.Sequences);
     }
 
     [Fact]

@@ -116,8 +116,9 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
 
         static HashSet<string> Held(string d)
         {
-            using var ds = TokenDataset.Open(d, DataSplit.Heldout);
-            return ReadAll(ds).Select(s => string.Join(",", s)).ToHashSet();
+            using var selection = TokenDataset.Open(d, DataSplit.Selection);
+            using var evaluation = TokenDataset.Open(d, DataSplit.Evaluation);
+            return ReadAll(selection).Select(s => "s" + string.Join(",", s)).Concat(ReadAll(evaluation).Select(s => "e" + string.Join(",", s))).ToHashSet();
         }
         Assert.True(Held(a.Directory).SetEquals(Held(b.Directory)));
         Assert.False(Held(a.Directory).SetEquals(Held(c.Directory)));

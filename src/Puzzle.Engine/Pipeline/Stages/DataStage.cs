@@ -33,7 +33,7 @@ public sealed class DataStage : Stage
         {
             Inputs = LocalText.Inputs(context), BaseDirectory = context.Spec.BaseDirectory, JsonlField = data.JsonlField,
             SeqLen = data.SeqLen, HeldoutFraction = data.HeldoutFraction, Seed = (ulong)data.Seed, Threads = context.Threads,
-        }, context.Output(Folder), log: context.Log.WriteLine);
+        }, context.Output(Folder), log: line => { if (line.StartsWith("warning:", StringComparison.Ordinal)) context.Log.WriteLine(line); });
         var counts = built.Manifest.Counts;
         context.Metrics["tokens"] = counts.Tokens;
         context.Metrics["train_sequences"] = built.Manifest.Train.Sequences;
