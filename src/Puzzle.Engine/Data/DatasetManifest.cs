@@ -56,8 +56,9 @@ public sealed record DatasetManifest
 
     public sealed record TokenizerInfo(string Path, string Sha256, int VocabSize, int BosId, int EosId, string Library);
     /// <param name="Method">How sequences were held out: <c>content-hash</c> = in each part's token stream, the
-    /// round(fraction·N) sequences (at least one, at most N−1) with the smallest seeded 64-bit hash of their tokens are
-    /// held out, so an assignment depends on a sequence's content and the seed, not on its position.</param>
+    /// round(fraction·N) sequences (at least one, at most N−1; with <c>parts: position</c>, of the one stream, at least
+    /// two) with the smallest seeded 64-bit hash of their tokens are held out, so an assignment depends on a sequence's
+    /// content and the seed, not on its position.</param>
     /// <param name="Parts">How the held-out sequences were divided between selection and evaluation:
     /// <c>document</c> (each document belongs to one part by a seeded hash of its text; each part's documents are packed
     /// into their own stream, so no sequence holds text of both) or <c>position</c> (the fallback for text that cannot be
