@@ -45,7 +45,7 @@ public static class LibraryBenchmarks
         var config = HfConfig.Read(modelDir);
         var data = Path.Combine(dataEntry.Directory, Engine.Pipeline.Stages.DataStage.Folder);
         using var train = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Train);
-        using var heldout = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Heldout);
+        using var heldout = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Selection); // BLD checks on the text that selects
         var catalog = Engine.Pipeline.Stages.DistillStage.Catalog(config, session.Spec);
         var variants = catalog.Where(v => v.Id.EndsWith(".ffn.ratio0.5")).ToList();
         var options = BldOptions.For(session.Spec.Bld, variants[0].Id);

@@ -16,7 +16,7 @@ public static class EvalCommand
         var teacher = new Option<DirectoryInfo?>("--teacher") { Description = "teacher model folder: adds KL(teacher ‖ model) and top-1 agreement" };
         var data = new Option<string[]>("--data")
         {
-            Description = "held-out text: .txt / .jsonl files or globs, or a token dataset folder (its held-out split)",
+            Description = "held-out text: .txt / .jsonl files or globs, or a token dataset folder (its evaluation part)",
             AllowMultipleArgumentsPerToken = true,
         };
         var task = new Option<string[]>("--task")

@@ -3,8 +3,16 @@ using System.Text.Json.Serialization;
 
 namespace Puzzle.Engine.Data;
 
-/// <summary>The two parts of a token dataset.</summary>
-public enum DataSplit { Train, Heldout }
+/// <summary>The parts of a token dataset.</summary>
+public enum DataSplit
+{
+    /// <summary>What the parent, BLD and GKD train on.</summary>
+    Train,
+    /// <summary>Held-out text that chooses: Score's replace-1-block scores and BLD's and GKD's held-out checks.</summary>
+    Selection,
+    /// <summary>Held-out text that only measures: Evaluate, its generated task, <c>puzzle eval</c>, the parent's report.</summary>
+    Evaluation,
+}
 
 /// <summary>
 /// <c>dataset.json</c>: what a token dataset folder holds and how it was made. Deterministic: the same inputs,
@@ -19,7 +27,8 @@ public sealed record DatasetManifest
 {
     public const string FileName = "dataset.json";
     public const string FormatName = "puzzle-token-dataset";
-    public const int CurrentVersion = 1;
+    /// <summary>2: the held-out sequences are stored as a selection and an evaluation part, disjoint by document.</summary>
+    public const int CurrentVersion = 2;
 
     public string Format { get; init; } = FormatName;
     public int Version { get; init; } = CurrentVersion;
@@ -30,23 +39,38 @@ public sealed record DatasetManifest
     public required IReadOnlyList<SourceInfo> Sources { get; init; }
     public required CountInfo Counts { get; init; }
     public required SplitData Train { get; init; }
-    public required SplitData Heldout { get; init; }
+    public required SplitData Selection { get; init; }
+    public required SplitData Evaluation { get; init; }
 
     /// <summary>Tokens per stored sequence: seq_len + 1.</summary>
     [JsonIgnore] public int SequenceTokens => SeqLen + 1;
     [JsonIgnore] public int TokenBytes => Dtype == "uint16" ? 2 : 4;
-    public SplitData Part(DataSplit split) => split == DataSplit.Train ? Train : Heldout;
+
+    public SplitData Part(DataSplit split) => split switch
+    {
+        DataSplit.Train => Train,
+        DataSplit.Selection => Selection,
+        DataSplit.Evaluation => Evaluation,
+        _ => throw new ArgumentOutOfRangeException(nameof(split), split, null),
+    };
 
     public sealed record TokenizerInfo(string Path, string Sha256, int VocabSize, int BosId, int EosId, string Library);
-    /// <param name="Method">How sequences were assigned: <c>content-hash</c> = the round(fraction·N) sequences (at least
-    /// one, at most N−1) with the smallest seeded 64-bit hash of their tokens are held out, so an assignment depends on a
-    /// sequence's content and the seed, not on its position.</param>
-    public sealed record SplitInfo(ulong Seed, double HeldoutFraction, string Method);
+    /// <param name="Method">How sequences were held out: <c>content-hash</c> = in each part's token stream, the
+    /// round(fraction·N) sequences (at least one, at most N−1; with <c>parts: position</c>, of the one stream, at least
+    /// two) with the smallest seeded 64-bit hash of their tokens are held out, so an assignment depends on a sequence's
+    /// content and the seed, not on its position.</param>
+    /// <param name="Parts">How the held-out sequences were divided between selection and evaluation:
+    /// <c>document</c> (each document belongs to one part by a seeded hash of its text; each part's documents are packed
+    /// into their own stream, so no sequence holds text of both) or <c>position</c> (the fallback for text that cannot be
+    /// divided by document, such as one document: the earlier half of the held-out sequences selects, the later half
+    /// evaluates; see <see cref="HeldoutParts"/>).</param>
+    public sealed record SplitInfo(ulong Seed, double HeldoutFraction, string Method, string Parts);
     public sealed record SourceInfo(string Path, string Sha256, long Bytes, long Documents, long Tokens);
     /// <param name="DroppedTailTokens">Tokens after the last full sequence, not stored.</param>
     /// <param name="SkippedDocuments">Documents with empty text.</param>
     public sealed record CountInfo(long Documents, long SkippedDocuments, long Tokens, long Sequences, long DroppedTailTokens);
-    public sealed record SplitData(long Sequences, IReadOnlyList<ShardInfo> Shards);
+    /// <param name="Documents">Documents with at least one token in this part's sequences.</param>
+    public sealed record SplitData(long Sequences, long Documents, IReadOnlyList<ShardInfo> Shards);
     public sealed record ShardInfo(string File, long Sequences, string Sha256);
 
     public static readonly JsonSerializerOptions JsonOptions = new()

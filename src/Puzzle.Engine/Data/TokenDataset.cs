@@ -30,13 +30,14 @@ public sealed class TokenDataset : IDisposable
         Directory = directory; Manifest = manifest; Split = split;
         _tokenBytes = manifest.TokenBytes;
         var part = manifest.Part(split);
-        _shards = new SafeFileHandle[part.Shards.Count];
-        _starts = new long[part.Shards.Count + 1];
+        var shards = part.Shards;
+        _shards = new SafeFileHandle[shards.Count];
+        _starts = new long[shards.Count + 1];
         try
         {
-            for (var i = 0; i < part.Shards.Count; i++)
+            for (var i = 0; i < shards.Count; i++)
             {
-                var shard = part.Shards[i];
+                var shard = shards[i];
                 var path = Path.Combine(directory, shard.File);
                 if (!File.Exists(path)) throw new FileNotFoundException($"Token dataset shard missing: {path}", path);
                 var expected = shard.Sequences * SequenceTokens * _tokenBytes;

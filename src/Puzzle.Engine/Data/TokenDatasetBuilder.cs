@@ -1,7 +1,6 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
-using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Data.Internal;
 using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Data;
@@ -29,19 +28,23 @@ public sealed record DataBuildOptions
 public sealed record DataBuildResult(string Directory, DatasetManifest Manifest, TimeSpan Elapsed, TimeSpan TokenizeTime, long TextChars);
 
 /// <summary>
-/// Tokenizes text once and stores it as packed token shards with a train/held-out split, for every later stage to
-/// read through <see cref="TokenDataset"/> without tokenizing again.
+/// Tokenizes text once and stores it as packed token shards in three parts (train, and a held-out text divided into
+/// selection and evaluation), for every later stage to read through <see cref="TokenDataset"/> without tokenizing again.
 /// </summary>
 /// <remarks>
-/// The token stream is, per document in input order, BOS + tokens + EOS. It is cut into consecutive, non-overlapping
-/// sequences of seq_len + 1 tokens (the final partial one is dropped). Held out are the round(fraction·N) sequences
-/// (at least one, at most N−1, when the fraction is above zero) whose seeded hash of their tokens is smallest, so a
-/// sequence's side depends on its content and the seed only. The dataset is written into a temporary sibling folder
-/// and published by one rename; on any failure that folder is removed and nothing appears at the target.
+/// Each document becomes BOS + tokens + EOS and belongs to the selection or the evaluation part by a hash of its text
+/// (<see cref="HeldoutParts"/>). Each part's documents, in input order, form one token stream, cut into consecutive,
+/// non-overlapping sequences of seq_len + 1 tokens (a stream's final partial one is dropped). Of each stream the
+/// round(fraction·N) sequences (at least one, at most N−1, when the fraction is above zero) whose seeded hash of their
+/// tokens is smallest are held out in that part; the rest of both streams is the train part. So a sequence's side
+/// depends on its content and the seed, its part on its documents' text, and no sequence of one held-out part holds
+/// text of a document of the other. Text that cannot be divided by document falls back to a division by position
+/// (<see cref="HeldoutParts"/>), logged as a warning. The dataset is written into a temporary sibling folder and
+/// published by one rename; on any failure that folder is removed and nothing appears at the target.
 /// </remarks>
 public static class TokenDatasetBuilder
 {
-    const string AllFile = "all.tokens.tmp";
+    const string AllFile = "all.tokens.tmp", DocumentsFile = "documents.tokens.tmp";
     const int BatchChars = 4 << 20, BatchDocs = 4096;
 
     public static DataBuildResult Build(Tokenizer tokenizer, DataBuildOptions options, string outputDirectory,
@@ -60,9 +63,11 @@ public static class TokenDatasetBuilder
 
         var target = Path.GetFullPath(outputDirectory).TrimEnd(Path.DirectorySeparatorChar);
         if (Directory.Exists(target) && !overwrite) throw new IOException($"Output folder already exists: {target}");
-        DataBuildResult? result = null;
-        string? done = null;
-        void Fill(string temp)
+        var parent = Path.GetDirectoryName(target) ?? throw new ArgumentException($"cannot publish at {target}");
+        Directory.CreateDirectory(parent);
+        var temp = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        try
         {
             var wide = tokenizer.VocabSize > 65536;
             var tokenBytes = wide ? 4 : 2;
@@ -70,77 +75,77 @@ public static class TokenDatasetBuilder
             var threads = Math.Max(1, options.Threads ?? Environment.ProcessorCount);
             var sources = new List<DatasetManifest.SourceInfo>();
             var tokenizeTime = TimeSpan.Zero;
-            long documents = 0, skipped = 0, totalTokens = 0, chars = 0;
-            var hashes = new List<ulong>();
+            long skipped = 0, chars = 0;
 
             var fileDocs = new long[files.Count];
             var fileTokens = new long[files.Count];
-            using (var packer = new Packer(Path.Combine(temp, AllFile), seqTokens, tokenBytes, options.Seed, hashes))
+            using var documents = new DocumentTokens(Path.Combine(temp, DocumentsFile));
+            // Documents are batched across files so that many small files still tokenize in parallel.
+            var batch = new List<(int File, string Text)>();
+            var batchChars = 0L;
+            void Flush()
             {
-                // Documents are batched across files so that many small files still tokenize in parallel.
-                var batch = new List<(int File, string Text)>();
-                var batchChars = 0L;
-                void Flush()
+                if (batch.Count == 0) return;
+                var t = Stopwatch.StartNew();
+                var encoded = new int[batch.Count][];
+                var hashes = new ulong[batch.Count];
+                Parallel.For(0, batch.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
                 {
-                    if (batch.Count == 0) return;
-                    var t = Stopwatch.StartNew();
-                    var encoded = new int[batch.Count][];
-                    Parallel.For(0, batch.Count, new ParallelOptions { MaxDegreeOfParallelism = threads },
-                        i => encoded[i] = tokenizer.Encode(batch[i].Text, addBos: true));
-                    tokenizeTime += t.Elapsed;
-                    for (var i = 0; i < encoded.Length; i++)
-                    {
-                        packer.Add(encoded[i]);
-                        packer.Add(eos);
-                        fileTokens[batch[i].File] += encoded[i].Length + 1;
-                    }
-                    batch.Clear(); batchChars = 0;
-                }
-                for (var f = 0; f < files.Count; f++)
+                    encoded[i] = tokenizer.Encode(batch[i].Text, addBos: true);
+                    hashes[i] = HeldoutParts.DocumentHash(batch[i].Text, options.Seed);
+                });
+                tokenizeTime += t.Elapsed;
+                for (var i = 0; i < encoded.Length; i++)
                 {
-                    foreach (var doc in DocumentReader.Read(files[f], options.JsonlField))
-                    {
-                        if (doc.Text.Length == 0) { skipped++; continue; }
-                        batch.Add((f, doc.Text)); batchChars += doc.Text.Length; chars += doc.Text.Length;
-                        fileDocs[f]++;
-                        if (batchChars >= BatchChars || batch.Count >= BatchDocs) Flush();
-                    }
+                    documents.Add(encoded[i], eos, hashes[i]);
+                    fileTokens[batch[i].File] += encoded[i].Length + 1;
                 }
-                Flush();
+                batch.Clear(); batchChars = 0;
             }
+            for (var f = 0; f < files.Count; f++)
+            {
+                foreach (var doc in DocumentReader.Read(files[f], options.JsonlField))
+                {
+                    if (doc.Text.Length == 0) { skipped++; continue; }
+                    batch.Add((f, doc.Text)); batchChars += doc.Text.Length; chars += doc.Text.Length;
+                    fileDocs[f]++;
+                    if (batchChars >= BatchChars || batch.Count >= BatchDocs) Flush();
+                }
+            }
+            Flush();
+            documents.Complete();
             for (var f = 0; f < files.Count; f++)
             {
                 sources.Add(new(SourceName(files[f], baseDir), HashFile(files[f]), new FileInfo(files[f]).Length, fileDocs[f], fileTokens[f]));
                 log?.Invoke($"{SourceName(files[f], baseDir)}: {fileDocs[f]} documents, {fileTokens[f]} tokens");
             }
-            documents = fileDocs.Sum(); totalTokens = fileTokens.Sum();
+            long documentCount = documents.Count, totalTokens = fileTokens.Sum();
 
-            var n = hashes.Count;
+            var packed = Pack(documents, Path.Combine(temp, AllFile), seqTokens, tokenBytes, options.Seed);
+            var n = packed.Hashes.Count;
             if (n == 0)
                 throw new InvalidDataException($"The inputs give {totalTokens} tokens, fewer than one sequence of seq_len + 1 = {seqTokens}");
-            var heldoutCount = 0;
-            if (options.HeldoutFraction > 0)
-            {
-                if (n < 2) throw new InvalidDataException($"The inputs give only one sequence of {seqTokens} tokens; a held-out split needs at least two");
-                heldoutCount = (int)Math.Clamp(Math.Round(options.HeldoutFraction * n, MidpointRounding.AwayFromZero), 1, n - 1);
-            }
-            var heldout = new bool[n];
-            foreach (var i in Enumerable.Range(0, n).OrderBy(i => hashes[i]).ThenBy(i => i).Take(heldoutCount)) heldout[i] = true;
+            var part = HoldOut(packed, options.HeldoutFraction, seqTokens, log);
 
             var seqPerShard = Math.Max(1, options.ShardBytes / ((long)seqTokens * tokenBytes));
-            DatasetManifest.SplitData train, held;
+            var splits = new[] { DataSplit.Train, DataSplit.Selection, DataSplit.Evaluation };
+            var data = new Dictionary<DataSplit, DatasetManifest.SplitData>();
             using (var all = File.OpenHandle(Path.Combine(temp, AllFile)))
-            using (var trainWriter = new ShardWriter(temp, "train", seqPerShard))
-            using (var heldWriter = new ShardWriter(temp, "heldout", seqPerShard))
             {
-                var buffer = new byte[seqTokens * tokenBytes];
-                for (var i = 0; i < n; i++)
+                var writers = splits.ToDictionary(s => s, s => new ShardWriter(temp, s.ToString().ToLowerInvariant(), seqPerShard));
+                try
                 {
-                    RandomAccess.Read(all, buffer, (long)i * buffer.Length);
-                    (heldout[i] ? heldWriter : trainWriter).Write(buffer);
+                    var seen = splits.ToDictionary(s => s, _ => new bool[documents.Count]);
+                    var buffer = new byte[seqTokens * tokenBytes];
+                    for (var i = 0; i < n; i++)
+                    {
+                        RandomAccess.Read(all, buffer, (long)i * buffer.Length);
+                        writers[part[i]].Write(buffer);
+                        for (var d = packed.FirstDocument[i]; d <= packed.LastDocument[i]; d++) seen[part[i]][packed.Order[d]] = true;
+                    }
+                    foreach (var s in splits) data[s] = writers[s].Finish(seen[s].Count(x => x));
                 }
-                train = trainWriter.Finish();
-                held = heldWriter.Finish();
+                finally { foreach (var w in writers.Values) w.Dispose(); }
             }
             File.Delete(Path.Combine(temp, AllFile));
 
@@ -149,21 +154,103 @@ public static class TokenDatasetBuilder
                 Tokenizer = new(SourceName(tokenizer.Path, baseDir), tokenizer.Sha256, tokenizer.VocabSize, bos, eos, tokenizer.Library),
                 SeqLen = options.SeqLen,
                 Dtype = wide ? "int32" : "uint16",
-                Split = new(options.Seed, options.HeldoutFraction, "content-hash"),
+                Split = new(options.Seed, options.HeldoutFraction, "content-hash", packed.ByDocument ? HeldoutParts.ByDocument : HeldoutParts.Position),
                 Sources = sources,
-                Counts = new(documents, skipped, totalTokens, n, totalTokens - (long)n * seqTokens),
-                Train = train,
-                Heldout = held,
+                Counts = new(documentCount, skipped, totalTokens, n, totalTokens - (long)n * seqTokens),
+                Train = data[DataSplit.Train],
+                Selection = data[DataSplit.Selection],
+                Evaluation = data[DataSplit.Evaluation],
             };
+            documents.Dispose();
+            File.Delete(Path.Combine(temp, DocumentsFile));
             File.WriteAllText(Path.Combine(temp, DatasetManifest.FileName), manifest.ToJson());
-            done = $"{target}: {n} sequences of {seqTokens} tokens ({train.Sequences} train, {held.Sequences} held out), {totalTokens} tokens from {documents} documents";
-            result = new DataBuildResult(target, manifest, clock.Elapsed, tokenizeTime, chars);
+            Publish(temp, target, overwrite);
+            log?.Invoke($"{target}: {n} sequences of {seqTokens} tokens ({manifest.Train.Sequences} train; held out: " +
+                        $"{manifest.Selection.Sequences} selection from {manifest.Selection.Documents} documents, " +
+                        $"{manifest.Evaluation.Sequences} evaluation from {manifest.Evaluation.Documents}), " +
+                        $"{totalTokens} tokens from {documentCount} documents in {clock.Elapsed.TotalSeconds:F1} s");
+            return new DataBuildResult(target, manifest, clock.Elapsed, tokenizeTime, chars);
         }
-        // built in a staging sibling and published by rename: on any failure nothing appears at the target
-        if (overwrite) AtomicDirectory.Publish(target, Fill);
-        else AtomicDirectory.Create(target, Fill);
-        log?.Invoke($"{done} in {clock.Elapsed.TotalSeconds:F1} s");
-        return result!;
+        catch
+        {
+            try { if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    /// <summary>The packed sequences: their hashes and documents (positions in <see cref="Order"/>, the documents'
+    /// indices in packing order), and where the evaluation part's stream starts (<see cref="Boundary"/>, the sequence
+    /// count when the text is one stream).</summary>
+    sealed record Packing(bool ByDocument, int[] Order, int Boundary, List<ulong> Hashes, List<int> FirstDocument, List<int> LastDocument);
+
+    /// <summary>Packs the documents as two streams, selection's then evaluation's, or, where that cannot give both a
+    /// sequence, as one stream in input order.</summary>
+    static Packing Pack(DocumentTokens documents, string path, int seqTokens, int tokenBytes, ulong seed)
+    {
+        var parts = HeldoutParts.Assign(documents.Hashes);
+        long StreamTokens(DataSplit p) => Enumerable.Range(0, documents.Count).Where(i => parts[i] == p).Sum(i => (long)documents.Length(i));
+        var byDocument = documents.Count >= 2 && StreamTokens(DataSplit.Selection) >= seqTokens && StreamTokens(DataSplit.Evaluation) >= seqTokens;
+        var order = byDocument
+            ? Enumerable.Range(0, documents.Count).OrderBy(i => parts[i] == DataSplit.Selection ? 0 : 1).ThenBy(i => i).ToArray()
+            : Enumerable.Range(0, documents.Count).ToArray();
+        var streamStart = byDocument ? parts.Count(p => p == DataSplit.Selection) : order.Length;
+        using var packer = new Packer(path, seqTokens, tokenBytes, seed);
+        var boundary = -1;
+        for (var o = 0; o < order.Length; o++)
+        {
+            if (o == streamStart) { packer.EndStream(); boundary = packer.Hashes.Count; }
+            packer.BeginDocument(o);
+            documents.Read(order[o], packer.Add);
+        }
+        packer.EndStream();
+        return new Packing(byDocument, order, boundary < 0 ? packer.Hashes.Count : boundary, packer.Hashes, packer.FirstDocument, packer.LastDocument);
+    }
+
+    /// <summary>Each sequence's part: by stream when the text was packed by document, else the earlier half of the
+    /// held-out sequences selects and the later half evaluates.</summary>
+    static DataSplit[] HoldOut(Packing packed, double fraction, int seqTokens, Action<string>? log)
+    {
+        var n = packed.Hashes.Count;
+        var heldout = new bool[n];
+        var part = new DataSplit[n];
+        if (fraction > 0)
+        {
+            if (packed.ByDocument)
+            {
+                HeldoutParts.HoldOut(packed.Hashes, 0, packed.Boundary, HeldoutParts.HeldoutCount(fraction, packed.Boundary), heldout);
+                HeldoutParts.HoldOut(packed.Hashes, packed.Boundary, n - packed.Boundary, HeldoutParts.HeldoutCount(fraction, n - packed.Boundary), heldout);
+            }
+            else
+            {
+                log?.Invoke(packed.Order.Length < 2
+                    ? "warning: the inputs hold one document, so its held-out sequences are divided between selection and evaluation by position " +
+                      "(the earlier half selects, the later half evaluates), not by document; add documents (data.train or data.npm) to keep the evaluation text apart from the text that chooses the child"
+                    : $"warning: the documents of one held-out part give fewer than seq_len + 1 = {seqTokens} tokens, so the held-out sequences are divided between " +
+                      "selection and evaluation by position, not by document; add documents (data.train or data.npm) to keep the evaluation text apart from the text that chooses the child");
+                if (n < 3) throw new InvalidDataException($"The inputs give only {n} sequence{(n == 1 ? "" : "s")} of {seqTokens} tokens; training, a selection part and an evaluation part need at least three");
+                HeldoutParts.HoldOut(packed.Hashes, 0, n, HeldoutParts.HeldoutCount(fraction, n, minimum: 2), heldout);
+            }
+            if (heldout.All(h => h))
+                throw new InvalidDataException($"The inputs give only {n} sequences of {seqTokens} tokens and every one is held out, which leaves nothing to train on; add text");
+        }
+        var selecting = (heldout.Count(h => h) + 1) / 2;
+        for (var i = 0; i < n; i++)
+        {
+            if (!heldout[i]) part[i] = DataSplit.Train;
+            else if (packed.ByDocument) part[i] = i < packed.Boundary ? DataSplit.Selection : DataSplit.Evaluation;
+            else part[i] = selecting-- > 0 ? DataSplit.Selection : DataSplit.Evaluation;
+        }
+        return part;
+    }
+
+    static void Publish(string temp, string target, bool overwrite)
+    {
+        if (!Directory.Exists(target)) { Directory.Move(temp, target); return; }
+        if (!overwrite) throw new IOException($"Output folder already exists: {target}");
+        var old = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.old-{Guid.NewGuid():N}");
+        Directory.Move(target, old);
+        Directory.Move(temp, target);
+        Directory.Delete(old, recursive: true);
     }
 
     static string SourceName(string file, string baseDir)
@@ -192,74 +279,5 @@ public static class TokenDatasetBuilder
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
         return z ^ (z >> 31);
-    }
-
-    /// <summary>Cuts the token stream into sequences, appends each to one file and records its hash.</summary>
-    sealed class Packer(string path, int seqTokens, int tokenBytes, ulong seed, List<ulong> hashes) : IDisposable
-    {
-        readonly FileStream _out = new(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-        readonly int[] _seq = new int[seqTokens];
-        readonly byte[] _bytes = new byte[seqTokens * tokenBytes];
-        int _fill;
-
-        public void Add(int token)
-        {
-            _seq[_fill++] = token;
-            if (_fill == _seq.Length) Emit();
-        }
-
-        public void Add(int[] tokens) { foreach (var t in tokens) Add(t); }
-
-        void Emit()
-        {
-            for (var i = 0; i < _seq.Length; i++)
-            {
-                if (tokenBytes == 2) BinaryPrimitives.WriteUInt16LittleEndian(_bytes.AsSpan(i * 2), checked((ushort)_seq[i]));
-                else BinaryPrimitives.WriteInt32LittleEndian(_bytes.AsSpan(i * 4), _seq[i]);
-            }
-            _out.Write(_bytes);
-            hashes.Add(SequenceHash(_seq, seed));
-            _fill = 0;
-        }
-
-        public void Dispose() => _out.Dispose();
-    }
-
-    /// <summary>Writes <c>{prefix}-00000.tokens</c>, ... with at most <paramref name="perShard"/> sequences each.</summary>
-    sealed class ShardWriter(string dir, string prefix, long perShard) : IDisposable
-    {
-        readonly List<DatasetManifest.ShardInfo> _done = [];
-        FileStream? _out;
-        IncrementalHash? _hash;
-        string _name = "";
-        long _inShard, _total;
-
-        public void Write(byte[] sequence)
-        {
-            if (_out is null || _inShard == perShard)
-            {
-                Close();
-                _name = $"{prefix}-{_done.Count:D5}.tokens";
-                _out = new FileStream(Path.Combine(dir, _name), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-                _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                _inShard = 0;
-            }
-            _out.Write(sequence);
-            _hash!.AppendData(sequence);
-            _inShard++; _total++;
-        }
-
-        void Close()
-        {
-            if (_out is null) return;
-            _out.Dispose();
-            _done.Add(new(_name, _inShard, Convert.ToHexStringLower(_hash!.GetHashAndReset())));
-            _hash.Dispose();
-            _out = null; _hash = null;
-        }
-
-        public DatasetManifest.SplitData Finish() { Close(); return new(_total, _done.ToArray()); }
-
-        public void Dispose() { _out?.Dispose(); _hash?.Dispose(); }
     }
 }

@@ -54,7 +54,7 @@ public static class EvalJob
 
         if (request.Data.Count == 1 && File.Exists(Path.Combine(request.Data[0], DatasetManifest.FileName)))
         {
-            using var data = TokenDataset.Open(request.Data[0], DataSplit.Heldout);
+            using var data = TokenDataset.Open(request.Data[0], DataSplit.Evaluation);
             data.RequireTokenizer(tokenizer);
             var count = Math.Min(data.Count, request.MaxSequences ?? long.MaxValue);
             log?.Invoke($"eval: {count:N0} windows of {data.SeqLen} tokens from {request.Data[0]}");

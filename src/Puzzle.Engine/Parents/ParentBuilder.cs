@@ -14,7 +14,7 @@ namespace Puzzle.Engine.Parents;
 
 /// <summary>
 /// Makes a parent when none can be downloaded: pretrains a Llama with GQA on a token dataset, evaluates it on the
-/// held-out split, and publishes it in Hugging Face format with its tokenizer and a report.
+/// evaluation part of its held-out text (as Evaluate and <c>puzzle eval</c> do), and publishes it in Hugging Face format with its tokenizer and a report.
 /// </summary>
 public static class ParentBuilder
 {
@@ -34,7 +34,7 @@ public static class ParentBuilder
         log ??= Console.Error.WriteLine;
         device ??= ComputeDevice.Cpu;
         using var train = TokenDataset.Open(dataDir, DataSplit.Train);
-        using var heldout = TokenDataset.Open(dataDir, DataSplit.Heldout);
+        using var heldout = TokenDataset.Open(dataDir, DataSplit.Evaluation);
         train.RequireTokenizer(tokenizer);
         var config = ModelConfig(recipe, tokenizer.VocabSize, train.SeqLen, tokenizer.BosId, tokenizer.EosId);
         var options = recipe.Training.Options;

@@ -55,14 +55,20 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
     {
         using var dir = new TempFolder();
         var docs = WriteInputs(dir);
-        var stream = docs.SelectMany(d => _tok.Encode(d, addBos: true).Append(_tok.EosId!.Value)).ToArray();
-        var expected = stream.Chunk(SeqLen + 1).Where(c => c.Length == SeqLen + 1).ToList();
+        // each held-out part's documents (by the hash of their text) form a stream of their own, selection's first
+        var parts = HeldoutParts.Assign(docs.Select(d => HeldoutParts.DocumentHash(d, 0)).ToList());
+        int[] Stream(DataSplit part) => docs.Where((_, i) => parts[i] == part).SelectMany(d => _tok.Encode(d, addBos: true).Append(_tok.EosId!.Value)).ToArray();
+        List<int[]> Chunks(int[] s) => s.Chunk(SeqLen + 1).Where(c => c.Length == SeqLen + 1).ToList();
+        var (selecting, evaluating) = (Stream(DataSplit.Selection), Stream(DataSplit.Evaluation));
+        var expected = Chunks(selecting).Concat(Chunks(evaluating)).ToList();
+        var stream = selecting.Concat(evaluating).ToArray();
 
         var result = Build(dir, "ds", shardBytes: 5 * (SeqLen + 1) * 2); // 5 sequences per shard: several shards
         var m = result.Manifest;
         Assert.Equal(stream.Length, m.Counts.Tokens);
         Assert.Equal(expected.Count, m.Counts.Sequences);
-        Assert.Equal(stream.Length % (SeqLen + 1), m.Counts.DroppedTailTokens);
+        Assert.Equal(selecting.Length % (SeqLen + 1) + evaluating.Length % (SeqLen + 1), m.Counts.DroppedTailTokens);
+        Assert.Equal(HeldoutParts.ByDocument, m.Split.Parts);
         Assert.Equal(6, m.Counts.Documents);
         Assert.Equal(1, m.Counts.SkippedDocuments);
         Assert.Equal("uint16", m.Dtype);
@@ -71,13 +77,16 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
         Assert.True(m.Train.Shards.Count > 1);
 
         using var train = TokenDataset.Open(result.Directory, DataSplit.Train);
-        using var held = TokenDataset.Open(result.Directory, DataSplit.Heldout);
-        Assert.Equal(expected.Count, train.Count + held.Count);
-        Assert.Equal((int)Math.Round(0.25 * expected.Count, MidpointRounding.AwayFromZero), held.Count);
+        using var selection = TokenDataset.Open(result.Directory, DataSplit.Selection);
+        using var evaluation = TokenDataset.Open(result.Directory, DataSplit.Evaluation);
+        Assert.Equal(expected.Count, train.Count + selection.Count + evaluation.Count);
+        // a quarter of each stream, rounded, is held out
+        Assert.Equal((int)Math.Round(0.25 * Chunks(selecting).Count, MidpointRounding.AwayFromZero), selection.Count);
+        Assert.Equal((int)Math.Round(0.25 * Chunks(evaluating).Count, MidpointRounding.AwayFromZero), evaluation.Count);
 
         // Each split keeps stream order, and together they hold every full sequence exactly once.
         var seen = new bool[expected.Count];
-        foreach (var part in new[] { ReadAll(train), ReadAll(held) })
+        foreach (var part in new[] { ReadAll(train), ReadAll(selection), ReadAll(evaluation) })
         {
             var cursor = 0;
             foreach (var seq in part)
@@ -107,12 +116,13 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
 
         static HashSet<string> Held(string d)
         {
-            using var ds = TokenDataset.Open(d, DataSplit.Heldout);
-            return ReadAll(ds).Select(s => string.Join(",", s)).ToHashSet();
+            using var selection = TokenDataset.Open(d, DataSplit.Selection);
+            using var evaluation = TokenDataset.Open(d, DataSplit.Evaluation);
+            return ReadAll(selection).Select(s => "s" + string.Join(",", s)).Concat(ReadAll(evaluation).Select(s => "e" + string.Join(",", s))).ToHashSet();
         }
         Assert.True(Held(a.Directory).SetEquals(Held(b.Directory)));
         Assert.False(Held(a.Directory).SetEquals(Held(c.Directory)));
-        Assert.Equal(a.Manifest.Heldout.Sequences, c.Manifest.Heldout.Sequences);
+        Assert.Equal(2UL, c.Manifest.Split.Seed);
     }
 
     [Fact]

@@ -18,9 +18,9 @@ public sealed class NextSpanTaskTests : IDisposable
 
     TokenDataset Heldout()
     {
-        var glob = SyntheticText.WriteCorpus(_dir["text"], files: 4, sentences: 200);
+        var glob = SyntheticText.WriteCorpus(_dir["text"], files: 8, sentences: 200); // the evaluation part holds about half of it
         TokenDatasetBuilder.Build(_tokenizer, new DataBuildOptions { Inputs = [glob], SeqLen = 64, HeldoutFraction = 0.5, Seed = 3 }, _dir["data"]);
-        return TokenDataset.Open(_dir["data"], DataSplit.Heldout);
+        return TokenDataset.Open(_dir["data"], DataSplit.Evaluation);
     }
 
     static string Words(string s) => Regex.Replace(s, @"\s+", " ").Trim();

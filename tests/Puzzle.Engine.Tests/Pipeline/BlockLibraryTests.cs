@@ -55,7 +55,7 @@ public class BlockLibraryTests
         var data = Path.Combine(session.Store.Find(session.Graph.Jobs["Data"].Single().Key)!.Directory, DataStage.Folder);
         var config = Engine.Checkpoints.HfConfig.Read(modelDir);
         return (ParentStream.Open(modelDir, config, layers, device ?? Engine.Runtime.ComputeDevice.Cpu),
-            TokenDataset.Open(data, DataSplit.Train), TokenDataset.Open(data, DataSplit.Heldout));
+            TokenDataset.Open(data, DataSplit.Train), TokenDataset.Open(data, DataSplit.Selection));
     }
 
     static async Task<PipelineSession> UpToParent(TestRepo repo)

@@ -89,7 +89,7 @@ public class DeviceTests
         using var parent = ParentStream.Open(modelDir, config, 1, bf16);
         Assert.Equal(ScalarType.BFloat16, parent.Layers[0].parameters().First().dtype);
         using var train = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Train);
-        using var heldout = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Heldout);
+        using var heldout = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Selection);
         var catalog = DistillStage.Catalog(config, session.Spec);
         var jobs = new[] { "layer0.ffn.ratio0.5", "layer0.attention.linear" }
             .Select(id => new BldJob(catalog.Single(v => v.Id == id), BldOptions.For(session.Spec.Bld, id))).ToList();

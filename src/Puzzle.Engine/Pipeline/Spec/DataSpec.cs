@@ -16,7 +16,7 @@ public sealed record DataSpec
     [Pattern("^.+$", Hint = "a field name")]
     public string JsonlField { get; init; } = "text";
 
-    [Description("Fraction of the documents held out for scoring and evaluation.")]
+    [Description("Fraction of the sequences held out of training. Held-out text comes in two parts, disjoint by document (each document's part by a hash of its text): selection (scoring, BLD's and GKD's held-out checks) and evaluation (Evaluate); a single document is divided by position, with a warning.")]
     [Bounds(ExclusiveMinimum = 0, Maximum = 0.5)]
     public double HeldoutFraction { get; init; } = 0.05;
 
@@ -24,7 +24,7 @@ public sealed record DataSpec
     [Bounds(Minimum = 8)]
     public int SeqLen { get; init; } = 256;
 
-    [Description("Seed for the held-out split and shuffling.")]
+    [Description("Seed for the held-out split, the selection / evaluation parts and shuffling.")]
     [Bounds(Minimum = 0)]
     public long Seed { get; init; }
 }

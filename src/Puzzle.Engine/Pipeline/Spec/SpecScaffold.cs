@@ -48,7 +48,7 @@ public static class SpecScaffold
                   files: package/data/chapter_*.json
                   json_field: text
               seq_len: 128
-              heldout_fraction: 0.05       # documents kept out of training, for scoring and evaluation
+              heldout_fraction: 0.05       # text kept out of training: half the documents select the child, half evaluate it
 
             search_space:                # what each layer may become instead of the parent's block
               attention: { {{kvList}}linear: true, no_op: true }   # kv_heads must divide the parent's {{kv}} KV heads

@@ -5,7 +5,8 @@ using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
-/// <summary>Data: the text tokenized once into fixed-length sequences with a deterministic train / held-out split.</summary>
+/// <summary>Data: the text tokenized once into fixed-length sequences with a deterministic split into train and two
+/// held-out parts disjoint by document: selection (Score, BLD's and GKD's checks) and evaluation (Evaluate).</summary>
 public sealed class DataStage : Stage<DataStage.DataJob>
 {
     /// <summary>How the text becomes token sequences: their length, the held-out share and its seed, the .jsonl text field.</summary>
@@ -13,7 +14,7 @@ public sealed class DataStage : Stage<DataStage.DataJob>
         [property: SpecPath("data.jsonl_field")] string JsonlField, [property: SpecPath("data.train")] LocalText LocalTrain);
 
     public override string Name => "Data";
-    public override int Version => 2; // 2: typed job config
+    public override int Version => 3; // 3: typed job config; 2: held-out text in a selection and an evaluation part (dataset format 2)
     public override IReadOnlyList<string> Upstream => ["Fetch", "Tokenizer"];
     public override string Description => "tokenize and pack the text into token shards";
     public const string Folder = "dataset";
@@ -33,11 +34,14 @@ public sealed class DataStage : Stage<DataStage.DataJob>
         {
             Inputs = job.LocalTrain.Inputs(context), BaseDirectory = job.LocalTrain.BaseDirectory, JsonlField = job.JsonlField,
             SeqLen = job.SeqLen, HeldoutFraction = job.HeldoutFraction, Seed = (ulong)job.Seed, Threads = context.Threads,
-        }, context.Output(Folder));
+        }, context.Output(Folder), log: line => { if (line.StartsWith("warning:", StringComparison.Ordinal)) context.Log.WriteLine(line); });
         var counts = built.Manifest.Counts;
         context.Metrics["tokens"] = counts.Tokens;
         context.Metrics["train_sequences"] = built.Manifest.Train.Sequences;
-        context.Metrics["heldout_sequences"] = built.Manifest.Heldout.Sequences;
-        context.Log.WriteLine($"data: {counts.Tokens:N0} tokens → {built.Manifest.Train.Sequences:N0} train / {built.Manifest.Heldout.Sequences:N0} held-out sequences");
+        context.Metrics["selection_sequences"] = built.Manifest.Selection.Sequences;
+        context.Metrics["evaluation_sequences"] = built.Manifest.Evaluation.Sequences;
+        context.Metrics["heldout_parts"] = built.Manifest.Split.Parts;
+        context.Log.WriteLine($"data: {counts.Tokens:N0} tokens → {built.Manifest.Train.Sequences:N0} train / {built.Manifest.Selection.Sequences:N0} selection / " +
+                              $"{built.Manifest.Evaluation.Sequences:N0} evaluation sequences (held-out parts by {built.Manifest.Split.Parts})");
     }
 }

@@ -60,7 +60,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, new BldOptions(j.Training, j.Init))).ToList();
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
-        using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
+        using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
         using var parent = ParentStream.Open(modelDir, config, jobs.Max(j => j.Variant.Layer) + 1, first.Device);
         var results = BlockDistiller.Distill(parent, jobs, train, heldout, first.Log, first.Device);
         foreach (var (context, result) in contexts.Zip(results))

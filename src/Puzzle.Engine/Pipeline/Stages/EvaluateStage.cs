@@ -13,7 +13,7 @@ using Puzzle.Engine.Runtime;
 namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
-/// Evaluate: every model on held-out text the pipeline never trained on (the Data job's held-out split), against the
+/// Evaluate: every model on held-out text the pipeline neither trained on nor chose with (the Data job's evaluation part), against the
 /// parent: LM loss, top-1, KL(parent ‖ model) and top-1 agreement; and its prefill and decode speed in the spec's
 /// scenario, measured in the same process as the parent's, alternating, so the speedup is a same-run ratio; and its
 /// accuracy on multiple-choice tasks (<see cref="EvaluateTasks"/>).
@@ -98,7 +98,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         using var parent = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), context.Device);
         using var model = modelDir is null ? null : ParentModel.Load(modelDir, context.Device);
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
-        using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
+        using var heldout = TokenDataset.Open(dataset, DataSplit.Evaluation); // never the text that chose or trained the model
         var count = Math.Clamp(job.Tokens / heldout.SeqLen, 1, heldout.Count);
         var batch = scenario.Batch;
         var evaluating = new Training.ProgressLine($"evaluate {context.Job.Id}", count, context.Log, unit: "seq");

@@ -38,12 +38,13 @@ public static class EvaluateTasks
     }
 
     /// <summary>
-    /// The held-out sequences the task is drawn from: the Data job's held-out split from its end backwards, because
-    /// Score and Calibrate check on its leading sequences (text that chose the child); where the split gains a part
-    /// kept for evaluation only, this is the one place that takes it.
+    /// The sequences the task is drawn from: all of <paramref name="evaluation"/>, which Evaluate opens as the Data
+    /// job's evaluation part, text whose documents neither Score nor BLD's and GKD's checks read.
     /// </summary>
-    public static IReadOnlyList<long> EvaluationSequences(TokenDataset heldout) =>
-        Enumerable.Range(0, (int)heldout.Count).Select(i => heldout.Count - 1 - i).ToList();
+    public static IReadOnlyList<long> EvaluationSequences(TokenDataset evaluation) =>
+        evaluation.Split is DataSplit.Evaluation
+            ? Enumerable.Range(0, (int)evaluation.Count).Select(i => (long)i).ToList()
+            : throw new ArgumentException($"the held-out task is made from the evaluation part, not from {evaluation.Split}", nameof(evaluation));
 
     /// <summary>Every task of the spec, in order: the held-out task first (when asked for), then the files.</summary>
     public static IReadOnlyList<ChoiceTask> Load(JobContext context, Settings settings, TokenDataset heldout, Tokenizer tokenizer)

@@ -119,7 +119,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
 
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
-        using var heldout = TokenDataset.Open(dataset, DataSplit.Heldout);
+        using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a model publishes
         var before = Check(child, parent, heldout);
 
         var gkd = job.Training;

@@ -69,7 +69,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         using var parent = ParentModel.Load(ParentStage.ModelDirectory(first.Input("parent")), device);
         var config = parent.Config;
         var layers = contexts.Select(c => new LayerScores(c, c.Job.ConfigAs<ScoreJob>(), config, parent)).ToList();
-        using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Heldout);
+        using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Selection);
         var sequences = HeldoutSequences(data, settings.Tokens);
         var parentSums = new LmMetricsAccumulator();
         var parentSeconds = 0.0;
