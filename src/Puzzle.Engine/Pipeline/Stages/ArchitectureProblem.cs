@@ -42,14 +42,16 @@ public static class ArchitectureProblem
             return new MeasuredCost(a.PrefillSeconds + f.PrefillSeconds, a.DecodeSecondsPerToken + f.DecodeSecondsPerToken,
                 a.Parameters + f.Parameters, a.ParameterBytes + f.ParameterBytes, a.KvBytesPerToken + f.KvBytesPerToken);
         }
-        var layers = spec.Bld.Mode == BldMode.Coupled
-            // coupled BLD scored whole blocks: one choice per layer, costed as its two subblocks
+        var whole = ScoreCandidate.Blocks(spec) == ScoreBlocks.Combined;
+        var layers = whole
+            // whole blocks were scored (coupled BLD, or scoring.blocks combined): one choice per layer, scored as the
+            // pairing it is and costed as its two subblocks
             ? Enumerable.Range(0, parent.NumLayers).Select(l => SearchLayer.OfBlocks(l,
                 VariantCatalog.Coupled(parent, spec.SearchSpace).Where(v => v.Layer == l).Select(v => Option(v, BlockCost(v))).ToList())).ToList()
             : Enumerable.Range(0, parent.NumLayers).Select(l => new SearchLayer(l,
                 catalog.Where(v => v.Layer == l && v.Subblock == Subblock.Attention).Select(v => Option(v, cost(MeasureStage.AttentionJob(batch, v.Attention!)))).ToList(),
                 catalog.Where(v => v.Layer == l && v.Subblock == Subblock.Ffn).Select(v => Option(v, cost(MeasureStage.FfnJob(batch, v.Ffn!)))).ToList())).ToList();
-        catalog = spec.Bld.Mode == BldMode.Coupled ? VariantCatalog.Coupled(parent, spec.SearchSpace) : catalog;
+        catalog = whole ? VariantCatalog.Coupled(parent, spec.SearchSpace) : catalog;
         var head = cost($"b{batch}.head");
         var fixedCosts = new Dictionary<string, double>
         {
@@ -101,6 +103,20 @@ public static class ArchitectureProblem
             ScoringMetric.Top1 => 1 - (double)v["agreement"]!,
             _ => (double)v["kl"]!,
         };
+    }
+
+    /// <summary>The choices as the library's variant ids, which Heal takes BLD weights by: a whole block chosen from
+    /// combined scores of a decoupled library becomes its attention and FFN variants.</summary>
+    public static IReadOnlyList<LayerChoice> AsLibraryChoices(ModelConfig parent, PipelineSpec spec, IReadOnlyList<LayerChoice> layers)
+    {
+        if (spec.Bld.Mode == BldMode.Coupled || layers.All(l => l.Ffn.Length > 0)) return layers;
+        var pairs = VariantCatalog.Pairs(parent, spec.SearchSpace).ToDictionary(p => p.Block.Id);
+        return layers.Select(l =>
+        {
+            if (l.Ffn.Length > 0) return l;
+            var pair = pairs[l.Attention];
+            return new LayerChoice(l.Layer, pair.Attention.Id, pair.Ffn.Id);
+        }).ToList();
     }
 
     static bool IsParent(IReadOnlyList<BlockVariant> catalog, string id) => catalog.Any(v => v.Id == id && v.IsParent);

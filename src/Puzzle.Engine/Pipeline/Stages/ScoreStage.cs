@@ -14,7 +14,8 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>
 /// Score: replace-1-block quality. One job per layer: each batch of held-out text goes through the parent up to the
 /// layer once (one pass for all the layers of a process: <see cref="Companions"/>), and from there through the rest of the parent and, for each of the layer's variants, through the variant
-/// in place of its subblock and the rest of the parent; each is compared with the parent: KL(parent ‖ model) per token,
+/// in place of its subblock and the rest of the parent (with <c>scoring.blocks: combined</c>, each attention × FFN
+/// pairing in place of the whole block: <see cref="ScoreCandidate"/>); each is compared with the parent: KL(parent ‖ model) per token,
 /// LM loss, top-1 accuracy and agreement. The job also records the layer's block influence (ShortGPT: 1 − mean cos of
 /// the layer's input and output), and the time of the parent's forward pass beside the variants'.
 /// </summary>
@@ -34,12 +35,13 @@ public sealed class ScoreStage : Stage
         var catalog = DistillStage.Catalog(parent, spec);
         return Enumerable.Range(0, parent.NumLayers).Select(layer =>
         {
-            var variants = catalog.Where(v => v.Layer == layer && !v.IsParent).ToList();
+            var candidates = ScoreCandidate.Of(parent, spec, catalog, layer);
             var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
-            foreach (var v in variants.Where(v => distill.ContainsKey(v.Id))) inputs["variant:" + v.Id] = distill[v.Id];
+            foreach (var v in candidates.SelectMany(c => c.Parts).Where(v => distill.ContainsKey(v.Id))) inputs["variant:" + v.Id] = distill[v.Id];
             var config = new JsonObject
             {
-                ["layer"] = layer, ["variants"] = new JsonArray(variants.Select(v => (JsonNode)v.Id).ToArray()),
+                ["layer"] = layer, ["blocks"] = ScoreCandidate.Blocks(spec).ToString().ToLowerInvariant(),
+                ["variants"] = new JsonArray(candidates.Select(c => (JsonNode)c.Id).ToArray()),
                 ["tokens"] = spec.Scoring.Tokens, ["batch"] = spec.Bld.Batch,
             };
             return new JobPlan(this, $"layer{layer}", ComputeDevice.Keyed(config, spec.Device), inputs);
@@ -101,11 +103,11 @@ public sealed class ScoreStage : Stage
         foreach (var l in layers) l.Write(own, parentSeconds);
     }
 
-    /// <summary>One layer's variants in place and their sums, and the layer's block influence.</summary>
+    /// <summary>One layer's variants (or, combined, its pairings) in place and their sums, and the layer's block influence.</summary>
     sealed class LayerScores
     {
         readonly JobContext _context;
-        readonly List<BlockVariant> _variants;
+        readonly IReadOnlyList<ScoreCandidate> _variants;
         readonly Dictionary<string, DecoderBlock> _blocks;
         readonly Dictionary<string, LmMetricsAccumulator> _sums;
         readonly CausalLM _parent;
@@ -116,9 +118,9 @@ public sealed class ScoreStage : Stage
         public LayerScores(JobContext context, int layer, IReadOnlyList<BlockVariant> catalog, ModelConfig config, CausalLM parent)
         {
             (_context, Layer, _parent) = (context, layer, parent);
-            _variants = catalog.Where(v => v.Layer == layer && !v.IsParent).ToList();
-            _blocks = _variants.ToDictionary(v => v.Id, v => LibraryBlock.Build(config, parent.model.layers[layer], v,
-                context.Job.Inputs.ContainsKey("variant:" + v.Id) ? Path.Combine(context.Input("variant:" + v.Id), DistillStage.WeightsFile) : null));
+            _variants = ScoreCandidate.Of(config, context.Spec, catalog, layer);
+            _blocks = _variants.ToDictionary(v => v.Id, v => v.Build(config, parent.model.layers[layer], part =>
+                context.Job.Inputs.ContainsKey("variant:" + part.Id) ? Path.Combine(context.Input("variant:" + part.Id), DistillStage.WeightsFile) : null));
             _sums = _variants.ToDictionary(v => v.Id, _ => new LmMetricsAccumulator());
         }
 
@@ -151,7 +153,7 @@ public sealed class ScoreStage : Stage
             }
             var doc = new JsonObject
             {
-                ["layer"] = Layer, ["tokens"] = own.Tokens,
+                ["layer"] = Layer, ["tokens"] = own.Tokens, ["blocks"] = _context.Job.Config["blocks"]?.DeepClone(),
                 ["parent"] = new JsonObject { ["lm_loss"] = own.Loss, ["top1"] = own.Top1 },
                 ["block_influence"] = 1 - _cosine / Math.Max(1, _positions),
                 ["variants"] = scores,

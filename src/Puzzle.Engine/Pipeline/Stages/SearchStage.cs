@@ -29,7 +29,7 @@ public sealed class SearchStage : Stage
         {
             var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
             foreach (var m in planned["Measure"].Where(j => j.Id.StartsWith($"b{batch}."))) inputs["cost:" + m.Id] = m;
-            var config = SpecSlice.Of(spec, "constraints", "search", "scoring.metric", "scenario.prompt", "scenario.generate", "bld.mode",
+            var config = SpecSlice.Of(spec, "constraints", "search", "scoring.metric", "scoring.blocks", "scenario.prompt", "scenario.generate", "bld.mode",
                 "evaluation.baselines", "evaluation.seed", "scenario.repeats", "scenario.warmup", "scenario.target");
             Runtime.ComputeDevice.Keyed(config, Runtime.ComputeDevice.CostKind(spec)); // the closed loop times on it
             config["batch"] = batch;
@@ -101,7 +101,8 @@ public sealed class SearchStage : Stage
     /// <summary>An architecture as the Heal stage reads it: score, predicted cost, per-layer choices and block_configs.</summary>
     static JsonObject Describe(Architecture a, Model.ModelConfig parent, PipelineSpec spec, ArchitectureProblem.Totals own)
     {
-        var model = ArchitectureProblem.ToModel(parent, spec, a.Layers);
+        var layers = ArchitectureProblem.AsLibraryChoices(parent, spec, a.Layers);
+        var model = ArchitectureProblem.ToModel(parent, spec, layers);
         return new JsonObject
         {
             ["score"] = a.Score, ["metric"] = spec.Scoring.Metric.ToString().ToLowerInvariant(),
@@ -110,7 +111,7 @@ public sealed class SearchStage : Stage
                 ["time_s"] = a.Cost(ArchitectureProblem.Time), ["speedup"] = own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
                 ["memory_bytes"] = a.Cost(ArchitectureProblem.Memory), ["params"] = a.Parameters,
             },
-            ["layers"] = JsonSerializer.SerializeToNode(a.Layers, PuzzleJson.Options),
+            ["layers"] = JsonSerializer.SerializeToNode(layers, PuzzleJson.Options),
             ["block_configs"] = JsonNode.Parse(HfConfig.ToJson(model, CheckpointFormat.NemotronNas))!["block_configs"]!.DeepClone(),
         };
     }
