@@ -25,12 +25,11 @@ public static class LibraryBlock
         return Build(config, parent, variant.Layer, shape, variantWeights is null ? [] : [variantWeights], variant.Id);
     }
 
-    /// <summary>A parent layer with a pairing of decoupled variants in place: the attention variant's BLD weights
-    /// and the FFN variant's (each trained next to the parent's other subblock), the parent's for a part that is its own.</summary>
-    /// <param name="weightsOf">a variant's BLD weights file, or null where it has nothing trained</param>
-    public static DecoderBlock Build(ModelConfig config, DecoderBlock parent, BlockPair pair, Func<BlockVariant, string?> weightsOf) =>
-        Build(config, parent, pair.Block.Layer, pair.Block.AsBlock,
-            new[] { weightsOf(pair.Attention), weightsOf(pair.Ffn) }.OfType<string>().ToList(), pair.Block.Id);
+    /// <summary>A decoupled variant's subblock alone, the other subblock absent (<see cref="BlockVariant.AsBlock"/>): a
+    /// half block that, run after the attention half, makes the pairing of the two (see <see cref="DecoderBlock"/>).</summary>
+    /// <param name="variantWeights">the BLD job's weights file, or null for a variant with nothing trained (no-op, the parent's own)</param>
+    public static DecoderBlock Alone(ModelConfig config, DecoderBlock parent, BlockVariant variant, string? variantWeights) =>
+        Build(config, parent, variant.Layer, variant.AsBlock, variantWeights is null ? [] : [variantWeights], variant.Id);
 
     static DecoderBlock Build(ModelConfig config, DecoderBlock parent, int layer, BlockConfig shape, IReadOnlyList<string> weightFiles, string id)
     {

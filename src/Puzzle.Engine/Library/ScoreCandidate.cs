@@ -15,11 +15,6 @@ public sealed record ScoreCandidate(BlockVariant? Variant, BlockPair? Pair)
     /// <summary>The library variants whose BLD weights the candidate is built from.</summary>
     public IReadOnlyList<BlockVariant> Parts => Variant is { } v ? [v] : [Pair!.Attention, Pair.Ffn];
 
-    /// <summary>The parent's layer with this candidate in place.</summary>
-    /// <param name="weightsOf">a variant's BLD weights file, or null where it has nothing trained</param>
-    public DecoderBlock Build(ModelConfig config, DecoderBlock parent, Func<BlockVariant, string?> weightsOf) =>
-        Variant is { } v ? LibraryBlock.Build(config, parent, v, weightsOf(v)) : LibraryBlock.Build(config, parent, Pair!, weightsOf);
-
     /// <summary>What the Score stage scores: whole blocks when the library's variants are blocks (coupled BLD) or
     /// the spec asks for combined scores, else each subblock alone.</summary>
     public static ScoreBlocks Blocks(PipelineSpec spec) => spec.Bld.Mode == BldMode.Coupled ? ScoreBlocks.Combined : spec.Scoring.Blocks;

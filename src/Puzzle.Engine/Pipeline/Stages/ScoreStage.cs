@@ -108,7 +108,7 @@ public sealed class ScoreStage : Stage
     {
         readonly JobContext _context;
         readonly IReadOnlyList<ScoreCandidate> _variants;
-        readonly Dictionary<string, DecoderBlock> _blocks;
+        readonly CandidateBlocks _blocks;
         readonly Dictionary<string, LmMetricsAccumulator> _sums;
         readonly CausalLM _parent;
         readonly System.Diagnostics.Stopwatch _clock = new();
@@ -119,8 +119,8 @@ public sealed class ScoreStage : Stage
         {
             (_context, Layer, _parent) = (context, layer, parent);
             _variants = ScoreCandidate.Of(config, context.Spec, catalog, layer);
-            _blocks = _variants.ToDictionary(v => v.Id, v => v.Build(config, parent.model.layers[layer], part =>
-                context.Job.Inputs.ContainsKey("variant:" + part.Id) ? Path.Combine(context.Input("variant:" + part.Id), DistillStage.WeightsFile) : null));
+            _blocks = new CandidateBlocks(config, parent.model.layers[layer], _variants, part =>
+                context.Job.Inputs.ContainsKey("variant:" + part.Id) ? Path.Combine(context.Input("variant:" + part.Id), DistillStage.WeightsFile) : null);
             _sums = _variants.ToDictionary(v => v.Id, _ => new LmMetricsAccumulator());
         }
 
@@ -132,19 +132,15 @@ public sealed class ScoreStage : Stage
             _cosine += cosine.to(float64).sum().item<double>();
             _positions += cosine.numel();
             _clock.Restart();
-            foreach (var v in _variants)
-            {
-                using var scope = NewDisposeScope();
-                var h = _blocks[v.Id].Forward(x, cos, sin, null, Layer);
-                _sums[v.Id].Add(_parent.Head(_parent.RunBlocks(h, Layer + 1, _parent.Config.NumLayers)), targets, reference);
-            }
+            _blocks.Forward(x, cos, sin, Layer, (id, h) =>
+                _sums[id].Add(_parent.Head(_parent.RunBlocks(h, Layer + 1, _parent.Config.NumLayers)), targets, reference));
             device.Synchronize();
             _seconds += _clock.Elapsed.TotalSeconds;
         }
 
         public void Write(LmMetrics own, double parentSeconds)
         {
-            foreach (var b in _blocks.Values) b.Dispose();
+            _blocks.Dispose();
             var scores = new JsonObject();
             foreach (var v in _variants)
             {
