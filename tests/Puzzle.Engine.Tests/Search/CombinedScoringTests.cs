@@ -84,6 +84,16 @@ public class CombinedScoringTests
     }
 
     [Fact]
+    public void ShortGpt_drops_whole_layers_of_a_combined_problem_by_their_no_op_pairing()
+    {
+        var spec = Spec(ScoreBlocks.Combined);
+        var (problem, _) = ArchitectureProblem.Build(spec, Parent, 1, Scores, Cost);
+        var dropped = Baselines.ShortGpt(problem, [0.9, 0.1], ParentModel.VariantIds(Parent, spec));
+        Assert.NotNull(dropped);
+        Assert.Equal(["layer0.block.kv2+ratio1", "layer1.block.no_op+no_op"], dropped.Layers.Select(l => l.Attention));
+    }
+
+    [Fact]
     public void Combined_scoring_scores_every_pairing_but_the_parents_own_and_coupled_bld_scores_blocks_either_way()
     {
         var spec = Spec(ScoreBlocks.Combined);
