@@ -22,20 +22,39 @@ public static class LibraryBlock
             Subblock.Ffn => new BlockConfig(own.Attention, variant.Ffn!),
             _ => variant.AsBlock,
         };
+        return Build(config, parent, variant.Layer, shape, variantWeights is null ? [] : [variantWeights], variant.Id);
+    }
+
+    /// <summary>A decoupled variant's subblock alone, the other subblock absent (<see cref="BlockVariant.AsBlock"/>): a
+    /// half block that, run after the attention half, makes the pairing of the two (see <see cref="DecoderBlock"/>).</summary>
+    /// <param name="variantWeights">the BLD job's weights file, or null for a variant with nothing trained (no-op, the parent's own)</param>
+    public static DecoderBlock Alone(ModelConfig config, DecoderBlock parent, BlockVariant variant, string? variantWeights) =>
+        Build(config, parent, variant.Layer, variant.AsBlock, variantWeights is null ? [] : [variantWeights], variant.Id);
+
+    static DecoderBlock Build(ModelConfig config, DecoderBlock parent, int layer, BlockConfig shape, IReadOnlyList<string> weightFiles, string id)
+    {
         var block = Initialisers.Like(new DecoderBlock(config, shape), parent.parameters().First());
         var fromParent = parent.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        using var trained = variantWeights is null ? null : SafeTensorsFile.Open(variantWeights);
-        var prefix = $"model.layers.{variant.Layer}.";
-        using var _ = no_grad();
-        foreach (var (name, p) in block.named_parameters())
+        var trained = new List<SafeTensorsFile>();
+        try
         {
-            if (trained is not null && trained.Contains(prefix + name))
+            foreach (var file in weightFiles) trained.Add(SafeTensorsFile.Open(file));
+            var prefix = $"model.layers.{layer}.";
+            using var _ = no_grad();
+            foreach (var (name, p) in block.named_parameters())
             {
-                using var t = trained.Read(prefix + name);
-                p.copy_(t);
+                if (trained.FirstOrDefault(f => f.Contains(prefix + name)) is { } file)
+                {
+                    using var t = file.Read(prefix + name);
+                    p.copy_(t);
+                }
+                else if (fromParent.TryGetValue(name, out var source) && source.shape.SequenceEqual(p.shape)) p.copy_(source);
+                else throw new InvalidDataException($"{id}: no weights for '{name}' in {(weightFiles.Count == 0 ? "(none)" : string.Join(", ", weightFiles))} or the parent");
             }
-            else if (fromParent.TryGetValue(name, out var source) && source.shape.SequenceEqual(p.shape)) p.copy_(source);
-            else throw new InvalidDataException($"{variant.Id}: no weights for '{name}' in {variantWeights ?? "(none)"} or the parent");
+        }
+        finally
+        {
+            foreach (var f in trained) f.Dispose();
         }
         block.eval();
         return block;

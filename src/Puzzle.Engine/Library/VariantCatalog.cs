@@ -20,14 +20,16 @@ public static class VariantCatalog
     }
 
     /// <summary>Coupled BLD: every pairing of a layer's attention and FFN variants, trained together as one block.</summary>
-    public static IReadOnlyList<BlockVariant> Coupled(ModelConfig parent, SearchSpaceSpec space)
-    {
-        var decoupled = For(parent, space);
-        return decoupled.GroupBy(v => v.Layer).SelectMany(layer =>
+    public static IReadOnlyList<BlockVariant> Coupled(ModelConfig parent, SearchSpaceSpec space) =>
+        Pairs(parent, space).Select(p => p.Block).ToList();
+
+    /// <summary>Every pairing of a layer's attention and FFN variants (the parent's own included): the whole block
+    /// (<c>layer2.block.kv1+ratio0.5</c>) and the two subblock variants it is made of.</summary>
+    public static IReadOnlyList<BlockPair> Pairs(ModelConfig parent, SearchSpaceSpec space) =>
+        For(parent, space).GroupBy(v => v.Layer).SelectMany(layer =>
             from a in layer.Where(v => v.Subblock == Subblock.Attention)
             from f in layer.Where(v => v.Subblock == Subblock.Ffn)
-            select new BlockVariant(layer.Key, Subblock.Block, a.Attention, f.Ffn, $"{a.Name}+{f.Name}", a.IsParent && f.IsParent)).ToList();
-    }
+            select new BlockPair(new BlockVariant(layer.Key, Subblock.Block, a.Attention, f.Ffn, $"{a.Name}+{f.Name}", a.IsParent && f.IsParent), a, f)).ToList();
 
     static IEnumerable<BlockVariant> AttentionVariants(int layer, AttentionConfig own, AttentionSpace space)
     {

@@ -20,14 +20,16 @@ public static class ArchitectureProblem
 
     /// <summary>What the problem is built from besides scores and costs: the scenario the costs describe, the batch
     /// sizes the constraints hold at (scenario.batch first, then search.batch_sizes), the library (search space and BLD
-    /// mode), the metric scores are read by, and the constraints.</summary>
+    /// mode), the metric scores are read by, the constraints, and what was scored (<see cref="ScoreBlocks.Combined"/>:
+    /// whole blocks, from coupled BLD or scoring.blocks).</summary>
     [Graph.JobRecord]
     public sealed record Settings([property: Graph.SpecPath("scenario")] ScenarioSpec Scenario, IReadOnlyList<int> Batches,
         [property: Graph.SpecPath("search_space")] SearchSpaceSpec SearchSpace, [property: Graph.SpecPath("bld.mode")] BldMode Mode,
-        [property: Graph.SpecPath("scoring.metric")] ScoringMetric Metric, [property: Graph.SpecPath("constraints")] ConstraintsSpec Constraints)
+        [property: Graph.SpecPath("scoring.metric")] ScoringMetric Metric, [property: Graph.SpecPath("constraints")] ConstraintsSpec Constraints,
+        ScoreBlocks Blocks)
     {
         public static Settings Of(PipelineSpec spec) =>
-            new(spec.Scenario, MeasureStage.Batches(spec), spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints);
+            new(spec.Scenario, MeasureStage.Batches(spec), spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints, ScoreCandidate.Blocks(spec));
     }
 
     /// <summary>The resource <paramref name="resource"/> (time or memory) at <paramref name="batch"/>: the plain name
@@ -70,10 +72,11 @@ public static class ArchitectureProblem
             return new MeasuredCost(a.PrefillSeconds + f.PrefillSeconds, a.DecodeSecondsPerToken + f.DecodeSecondsPerToken,
                 a.Parameters + f.Parameters, a.ParameterBytes + f.ParameterBytes, a.KvBytesPerToken + f.KvBytesPerToken);
         }
-        IReadOnlyList<BlockVariant> catalog = spec.Mode == BldMode.Coupled
-            ? VariantCatalog.Coupled(parent, spec.SearchSpace) : VariantCatalog.For(parent, spec.SearchSpace);
-        var layers = spec.Mode == BldMode.Coupled
-            // coupled BLD scored whole blocks: one choice per layer, costed as its two subblocks
+        var whole = spec.Blocks == ScoreBlocks.Combined;
+        IReadOnlyList<BlockVariant> catalog = whole ? VariantCatalog.Coupled(parent, spec.SearchSpace) : VariantCatalog.For(parent, spec.SearchSpace);
+        var layers = whole
+            // whole blocks were scored (coupled BLD, or scoring.blocks combined): one choice per layer, scored as the
+            // pairing it is and costed as its two subblocks
             ? Enumerable.Range(0, parent.NumLayers).Select(l => SearchLayer.OfBlocks(l,
                 catalog.Where(v => v.Layer == l).Select(v => Option(v, b => BlockCost(v, b))).ToList())).ToList()
             : Enumerable.Range(0, parent.NumLayers).Select(l => new SearchLayer(l,
@@ -141,6 +144,20 @@ public static class ArchitectureProblem
             ScoringMetric.Top1 => 1 - (double)v["agreement"]!,
             _ => (double)v["kl"]!,
         };
+    }
+
+    /// <summary>The choices as the library's variant ids, which Heal takes BLD weights by: a whole block chosen from
+    /// combined scores of a decoupled library becomes its attention and FFN variants.</summary>
+    public static IReadOnlyList<LayerChoice> AsLibraryChoices(ModelConfig parent, Settings spec, IReadOnlyList<LayerChoice> layers)
+    {
+        if (spec.Mode == BldMode.Coupled || layers.All(l => l.Ffn.Length > 0)) return layers;
+        var pairs = VariantCatalog.Pairs(parent, spec.SearchSpace).ToDictionary(p => p.Block.Id);
+        return layers.Select(l =>
+        {
+            if (l.Ffn.Length > 0) return l;
+            var pair = pairs[l.Attention];
+            return new LayerChoice(l.Layer, pair.Attention.Id, pair.Ffn.Id);
+        }).ToList();
     }
 
     /// <summary>The chosen architecture as a model configuration (the parent's shape with each layer's choice).</summary>

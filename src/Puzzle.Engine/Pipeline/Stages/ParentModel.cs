@@ -13,9 +13,10 @@ public static class ParentModel
         ? HfConfig.Read(ParentStage.ResolvePath(spec, path))
         : ParentBuilder.ModelConfig(spec.Parent.Pretrain!, spec.Parent.Pretrain!.VocabSize, spec.Data.SeqLen, null, null);
 
-    /// <summary>The ids of the parent's own variants (its attention and FFN per layer, or its whole block in coupled mode).</summary>
-    public static IReadOnlySet<string> VariantIds(ModelConfig parent, BldMode mode, SearchSpaceSpec space) =>
-        DistillStage.Catalog(parent, mode, space).Concat(Library.VariantCatalog.For(parent, space))
+    /// <summary>The ids of the parent's own variants: its attention and FFN per layer, and its whole block (what a
+    /// search over whole blocks, coupled or from combined scores, chooses).</summary>
+    public static IReadOnlySet<string> VariantIds(ModelConfig parent, SearchSpaceSpec space) =>
+        Library.VariantCatalog.Coupled(parent, space).Concat(Library.VariantCatalog.For(parent, space))
             .Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
 
     /// <summary>

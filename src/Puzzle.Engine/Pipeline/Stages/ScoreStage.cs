@@ -14,16 +14,18 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>
 /// Score: replace-1-block quality. One job per layer: each batch of held-out text goes through the parent up to the
 /// layer once (one pass for all the layers of a process: <see cref="Companions"/>), and from there through the rest of the parent and, for each of the layer's variants, through the variant
-/// in place of its subblock and the rest of the parent; each is compared with the parent: KL(parent ‖ model) per token,
+/// in place of its subblock and the rest of the parent (with <c>scoring.blocks: combined</c>, each attention × FFN
+/// pairing in place of the whole block: <see cref="ScoreCandidate"/>); each is compared with the parent: KL(parent ‖ model) per token,
 /// LM loss, top-1 accuracy and agreement. The job also records the layer's block influence (ShortGPT: 1 − mean cos of
 /// the layer's input and output), and the time of the parent's forward pass beside the variants'.
 /// </summary>
 public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
 {
-    /// <summary>One layer's variants to score, over the first held-out sequences that <see cref="Tokens"/> covers, in
+    /// <summary>One layer's candidates to score (variants, or attention × FFN pairings when <see cref="Blocks"/> is
+    /// combined), over the first held-out sequences that <see cref="Tokens"/> covers, in
     /// batches of <see cref="Batch"/> sequences.</summary>
-    public sealed record ScoreJob(int Layer, IReadOnlyList<BlockVariant> Variants, [property: SpecPath("scoring.tokens")] long Tokens, [property: SpecPath("bld.batch")] int Batch,
-        string? Device) : ILayerJob;
+    public sealed record ScoreJob(int Layer, ScoreBlocks Blocks, IReadOnlyList<ScoreCandidate> Variants, [property: SpecPath("scoring.tokens")] long Tokens,
+        [property: SpecPath("bld.batch")] int Batch, string? Device) : ILayerJob;
 
     public override string Name => "Score";
     public override int Version => 3; // 3: typed job config; 2: from the parent's stream; block influence
@@ -39,10 +41,11 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         var catalog = DistillStage.Catalog(parent, spec);
         return Enumerable.Range(0, parent.NumLayers).Select(layer =>
         {
-            var variants = catalog.Where(v => v.Layer == layer && !v.IsParent).ToList();
+            var candidates = ScoreCandidate.Of(parent, spec, catalog, layer);
             var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
-            foreach (var v in variants.Where(v => distill.ContainsKey(v.Id))) inputs["variant:" + v.Id] = distill[v.Id];
-            return Job($"layer{layer}", new ScoreJob(layer, variants, spec.Scoring.Tokens, spec.Bld.Training.Batch, ComputeDevice.KeyName(spec.Device)), inputs);
+            foreach (var v in candidates.SelectMany(c => c.Parts).Where(v => distill.ContainsKey(v.Id))) inputs["variant:" + v.Id] = distill[v.Id];
+            return Job($"layer{layer}", new ScoreJob(layer, ScoreCandidate.Blocks(spec), candidates, spec.Scoring.Tokens, spec.Bld.Training.Batch,
+                ComputeDevice.KeyName(spec.Device)), inputs);
         }).ToList();
     }
 
@@ -101,12 +104,13 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         foreach (var l in layers) l.Write(own, parentSeconds);
     }
 
-    /// <summary>One layer's variants in place and their sums, and the layer's block influence.</summary>
+    /// <summary>One layer's variants (or, combined, its pairings) in place and their sums, and the layer's block influence.</summary>
     sealed class LayerScores
     {
         readonly JobContext _context;
-        readonly List<BlockVariant> _variants;
-        readonly Dictionary<string, DecoderBlock> _blocks;
+        readonly IReadOnlyList<ScoreCandidate> _variants;
+        readonly ScoreBlocks _mode;
+        readonly CandidateBlocks _blocks;
         readonly Dictionary<string, LmMetricsAccumulator> _sums;
         readonly CausalLM _parent;
         readonly System.Diagnostics.Stopwatch _clock = new();
@@ -115,10 +119,10 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
 
         public LayerScores(JobContext context, ScoreJob job, ModelConfig config, CausalLM parent)
         {
-            (_context, Layer, _parent) = (context, job.Layer, parent);
-            _variants = job.Variants.ToList();
-            _blocks = _variants.ToDictionary(v => v.Id, v => LibraryBlock.Build(config, parent.model.layers[Layer], v,
-                context.Job.Inputs.ContainsKey("variant:" + v.Id) ? Path.Combine(context.Input("variant:" + v.Id), DistillStage.WeightsFile) : null));
+            (_context, Layer, _parent, _mode) = (context, job.Layer, parent, job.Blocks);
+            _variants = job.Variants;
+            _blocks = new CandidateBlocks(config, parent.model.layers[Layer], _variants, part =>
+                context.Job.Inputs.ContainsKey("variant:" + part.Id) ? Path.Combine(context.Input("variant:" + part.Id), DistillStage.WeightsFile) : null);
             _sums = _variants.ToDictionary(v => v.Id, _ => new LmMetricsAccumulator());
         }
 
@@ -130,19 +134,15 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
             _cosine += cosine.to(float64).sum().item<double>();
             _positions += cosine.numel();
             _clock.Restart();
-            foreach (var v in _variants)
-            {
-                using var scope = NewDisposeScope();
-                var h = _blocks[v.Id].Forward(x, cos, sin, null, Layer);
-                _sums[v.Id].Add(_parent.Head(_parent.RunBlocks(h, Layer + 1, _parent.Config.NumLayers)), targets, reference);
-            }
+            _blocks.Forward(x, cos, sin, Layer, (id, h) =>
+                _sums[id].Add(_parent.Head(_parent.RunBlocks(h, Layer + 1, _parent.Config.NumLayers)), targets, reference));
             device.Synchronize();
             _seconds += _clock.Elapsed.TotalSeconds;
         }
 
         public void Write(LmMetrics own, double parentSeconds)
         {
-            foreach (var b in _blocks.Values) b.Dispose();
+            _blocks.Dispose();
             var scores = new JsonObject();
             foreach (var v in _variants)
             {
@@ -151,7 +151,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
             }
             var doc = new JsonObject
             {
-                ["layer"] = Layer, ["tokens"] = own.Tokens,
+                ["layer"] = Layer, ["tokens"] = own.Tokens, ["blocks"] = _mode.ToString().ToLowerInvariant(),
                 ["parent"] = new JsonObject { ["lm_loss"] = own.Loss, ["top1"] = own.Top1 },
                 ["block_influence"] = 1 - _cosine / Math.Max(1, _positions),
                 ["variants"] = scores,

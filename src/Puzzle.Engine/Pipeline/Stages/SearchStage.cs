@@ -113,7 +113,8 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
     /// <summary>An architecture as the Heal stage reads it: score, predicted cost, per-layer choices and block_configs.</summary>
     static JsonObject Describe(Architecture a, ModelConfig parent, ArchitectureProblem.Settings spec, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt)
     {
-        var model = ArchitectureProblem.ToModel(parent, spec.SearchSpace, a.Layers);
+        var layers = ArchitectureProblem.AsLibraryChoices(parent, spec, a.Layers);
+        var model = ArchitectureProblem.ToModel(parent, spec.SearchSpace, layers);
         var own = ownAt[spec.Scenario.Batch];
         var others = ownAt.Keys.Where(b => b != spec.Scenario.Batch).ToList();
         var predicted = new JsonObject
@@ -132,7 +133,7 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
         {
             ["score"] = a.Score, ["metric"] = spec.Metric.ToString().ToLowerInvariant(),
             ["predicted"] = predicted,
-            ["layers"] = JsonSerializer.SerializeToNode(a.Layers, PuzzleJson.Options),
+            ["layers"] = JsonSerializer.SerializeToNode(layers, PuzzleJson.Options),
             ["block_configs"] = JsonNode.Parse(HfConfig.ToJson(model, CheckpointFormat.NemotronNas))!["block_configs"]!.DeepClone(),
         };
     }
@@ -153,7 +154,7 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
             case Baseline.ShortGpt:
                 var influence = ScoreStage.BlockInfluence(scores);
                 context.Metrics["block_influence"] = new JsonArray(influence.Select(v => (JsonNode)v).ToArray());
-                return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(job.Parent, job.Problem.Mode, job.Problem.SearchSpace)),
+                return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(job.Parent, job.Problem.SearchSpace)),
                     "the search space has no no-op attention and FFN, or dropping every layer does not meet the constraints");
             default:
                 return (Baselines.Random(problem, job.BaselineSeed), "even the cheapest variants do not meet the constraints");
