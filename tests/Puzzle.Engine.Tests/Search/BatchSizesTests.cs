@@ -27,18 +27,18 @@ public class BatchSizesTests
     }
 
     /// <summary>Narrow FFNs lose little, other attention a lot.</summary>
-    static List<JsonObject> Scores(PipelineSpec spec)
+    static List<ScoreStage.LayerScores> Scores(PipelineSpec spec)
     {
         var parent = ParentModel.PlannedConfig(spec);
         return [.. Enumerable.Range(0, parent.NumLayers).Select(l =>
         {
-            var variants = new JsonObject();
+            var variants = new Dictionary<string, ScoreStage.VariantScore>();
             foreach (var v in Engine.Library.VariantCatalog.For(parent, spec.SearchSpace).Where(v => v.Layer == l && !v.IsParent))
             {
                 var kl = v.Id.EndsWith("attention.kv1") ? 1.0 : v.Id.Contains(".attention.") ? 3.0 : v.Id.EndsWith("no_op") ? 0.5 : 0.01;
-                variants[v.Id] = new JsonObject { ["kl"] = kl, ["lm_loss"] = kl, ["agreement"] = 1 - kl / 10 };
+                variants[v.Id] = new ScoreStage.VariantScore(kl, kl, 0, 1 - kl / 10);
             }
-            return new JsonObject { ["variants"] = variants, ["parent"] = new JsonObject { ["lm_loss"] = 0.0, ["agreement"] = 1.0 } };
+            return new ScoreStage.LayerScores(l, 0, "subblocks", new ScoreStage.ParentQuality(0, 0), 0, variants);
         })];
     }
 

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Cost;
 using Puzzle.Engine.Library;
@@ -33,7 +34,7 @@ public class CombinedScoringTests
         : new MeasuredCost(1, 0, 100, 400, 0);
 
     /// <summary>Layer 0's no-ops are cheap alone (0.1 each) but dropping the layer is not (2.0); layer 1's add up (0.3 + 0.3).</summary>
-    static JsonObject Layer(int l, double attention, double ffn, double both) => JsonNode.Parse($$"""
+    static ScoreStage.LayerScores Layer(int l, double attention, double ffn, double both) => JsonSerializer.Deserialize<ScoreStage.LayerScores>($$"""
         {
           "parent": { "kl": 0, "lm_loss": 3.0, "top1": 0.5, "agreement": 1 },
           "variants": {
@@ -44,9 +45,9 @@ public class CombinedScoringTests
             "layer{{l}}.block.no_op+no_op": { "kl": {{both}}, "lm_loss": 5.0, "top1": 0.1, "agreement": 0.2 }
           }
         }
-        """)!.AsObject();
+        """, PuzzleJson.Options)!;
 
-    static readonly IReadOnlyList<JsonObject> Scores = [Layer(0, 0.1, 0.1, 2.0), Layer(1, 0.3, 0.3, 0.6)];
+    static readonly IReadOnlyList<ScoreStage.LayerScores> Scores = [Layer(0, 0.1, 0.1, 2.0), Layer(1, 0.3, 0.3, 0.6)];
 
     static (Architecture Chosen, IReadOnlyList<LayerChoice> AsLibrary) Search(ScoreBlocks blocks)
     {

@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 
@@ -8,7 +8,7 @@ namespace Puzzle.Engine.Tests.Search;
 public class ScoringMetricTests
 {
     // a: right on the text more often than the parent, but often not the parent's token; b: the parent's token almost always
-    static readonly JsonObject Scores = JsonNode.Parse("""
+    static readonly ScoreStage.LayerScores Scores = JsonSerializer.Deserialize<ScoreStage.LayerScores>("""
         {
           "parent": { "kl": 0, "lm_loss": 3.0, "top1": 0.5, "agreement": 1 },
           "variants": {
@@ -16,7 +16,7 @@ public class ScoringMetricTests
             "b": { "kl": 0.02, "lm_loss": 3.1, "top1": 0.4, "agreement": 0.95 }
           }
         }
-        """)!.AsObject();
+        """, PuzzleJson.Options)!;
 
     [Fact]
     public void Top1_scores_disagreement_with_the_parents_top1_not_accuracy_on_the_text()

@@ -42,7 +42,7 @@ public static class ArchitectureProblem
     /// <param name="measured">a Measure job's cost by job id, for every batch of <see cref="MeasureStage.Batches"/></param>
     /// <returns>the problem, the parent's totals at scenario.batch, and the parent's totals at every batch size</returns>
     public static (SearchProblem Problem, Totals Parent, IReadOnlyDictionary<int, Totals> ParentAt) Build(Settings spec,
-        ModelConfig parent, IReadOnlyList<JsonObject> scores, Func<string, MeasuredCost> measured)
+        ModelConfig parent, IReadOnlyList<ScoreStage.LayerScores> scores, Func<string, MeasuredCost> measured)
     {
         var read = new Dictionary<string, MeasuredCost>(); // each shape's cost is used by every layer and batch size
         MeasuredCost Cost(string id) => read.TryGetValue(id, out var c) ? c : read[id] = measured(id);
@@ -134,15 +134,14 @@ public static class ArchitectureProblem
     /// <summary>Lower is better: KL(parent ‖ model), the LM loss the replacement adds, or (top1) how often the model's
     /// top-1 token disagrees with the parent's, as the spec describes it: agreement with the parent, not accuracy on the
     /// text, which a near-chance parent makes mostly noise.</summary>
-    internal static double Score(JsonObject layerScores, string id, ScoringMetric metric)
+    internal static double Score(ScoreStage.LayerScores layerScores, string id, ScoringMetric metric)
     {
-        var v = layerScores["variants"]![id] ?? throw new InvalidDataException($"no score for {id}");
-        var parent = layerScores["parent"]!;
+        var v = layerScores.Of(id);
         return metric switch
         {
-            ScoringMetric.LmLoss => (double)v["lm_loss"]! - (double)parent["lm_loss"]!,
-            ScoringMetric.Top1 => 1 - (double)v["agreement"]!,
-            _ => (double)v["kl"]!,
+            ScoringMetric.LmLoss => v.LmLoss - layerScores.Parent.LmLoss,
+            ScoringMetric.Top1 => 1 - v.Agreement,
+            _ => v.Kl,
         };
     }
 

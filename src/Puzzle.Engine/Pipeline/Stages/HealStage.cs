@@ -32,7 +32,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     {
         public string? Skipped { get; init; }
         /// <summary>The architecture as the search chose it (architectures.json's entry).</summary>
-        public JsonObject? Architecture { get; init; }
+        public ChosenArchitecture? Architecture { get; init; }
         public long? Parameters { get; init; }
         public long? ParentParameters { get; init; }
         public GkdRun? Gkd { get; init; }
@@ -82,18 +82,17 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     }
 
     /// <summary>The architecture a Heal job trains (from the Search job's architectures.json), or why there is none.</summary>
-    public static (JsonObject? Architecture, string Kind, string? Skipped) Chosen(string searchDirectory, string id)
+    public static (ChosenArchitecture? Architecture, string Kind, string? Skipped) Chosen(string searchDirectory, string id)
     {
-        var doc = JsonNode.Parse(File.ReadAllText(Path.Combine(searchDirectory, SearchStage.ArchitecturesFile)))!.AsObject();
+        var result = SearchResult.Read(searchDirectory);
         if (id.StartsWith("child", StringComparison.Ordinal))
         {
             var rank = int.Parse(id["child".Length..]);
-            var found = doc["architectures"]!.AsArray();
-            return rank <= found.Count ? (found[rank - 1]!.AsObject(), "child", null)
-                : (null, "child", $"the search found {found.Count} architecture(s), not {rank}");
+            return rank <= result.Architectures.Count ? (result.Architectures[rank - 1], "child", null)
+                : (null, "child", $"the search found {result.Architectures.Count} architecture(s), not {rank}");
         }
-        var baseline = doc["baselines"]?[id]?.AsObject() ?? throw new InvalidDataException($"{searchDirectory}: no baseline '{id}' in {SearchStage.ArchitecturesFile}");
-        return baseline["skipped"] is { } why ? (null, "baseline", (string)why!) : (baseline, "baseline", null);
+        var baseline = result.Baselines.GetValueOrDefault(id) ?? throw new InvalidDataException($"{searchDirectory}: no baseline '{id}' in {SearchStage.ArchitecturesFile}");
+        return baseline.Skipped is { } why ? (null, "baseline", why) : (baseline, "baseline", null);
     }
 
     protected override void Run(HealJob job, JobContext context)
@@ -107,7 +106,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             context.Log.WriteLine($"{id}: skipped ({skipped})");
             return;
         }
-        var layers = architecture["layers"].Deserialize<List<LayerChoice>>(PuzzleJson.Options)!;
+        var layers = architecture.Layers;
         var parentDir = ParentStage.ModelDirectory(context.Input("parent"));
         var device = context.Device;
         using var parent = ParentModel.Load(parentDir, device);
@@ -115,7 +114,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         using var child = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
             context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
         context.Log.WriteLine($"{id}: {child.ParameterCount:N0} parameters ({(double)child.ParameterCount / parent.ParameterCount:P0} of the parent), " +
-                              $"predicted speedup {(double)architecture["predicted"]!["speedup"]!:0.00}x");
+                              $"predicted speedup {architecture.Predicted!.Speedup:0.00}x");
 
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
@@ -153,7 +152,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var trainedTokens = curve[^1].Tokens - (resumedFrom ?? 0) * gkd.Batch * train.SeqLen;
         new HealReport(id, kind)
         {
-            Architecture = (JsonObject)architecture.DeepClone(), Parameters = child.ParameterCount, ParentParameters = parent.ParameterCount,
+            Architecture = architecture, Parameters = child.ParameterCount, ParentParameters = parent.ParameterCount,
             Gkd = new GkdRun(curve[^1].Tokens, seconds, trainedTokens / Math.Max(1e-9, seconds), resumedFrom, before.Tokens / Math.Max(1, heldout.SeqLen),
                 HeldoutCheck.Of(before), HeldoutCheck.Of(after), guard.BestStep, guard.Last, guard.Points.ToList()),
         }.Write(context.OutputDirectory);

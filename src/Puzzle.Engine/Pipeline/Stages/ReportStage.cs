@@ -43,7 +43,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
 
     protected override void Run(ReportJob job, JobContext context)
     {
-        var search = JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input("search"), SearchStage.ArchitecturesFile)))!.AsObject();
+        var search = SearchResult.Read(context.Input("search"));
         var parentEval = EvaluateStage.EvaluationMetrics.Read(context.Input("eval:parent"));
         var models = new List<ReportEntry> { Row(parentEval, null, parentEval) };
         var curves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
@@ -55,8 +55,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
             heals.Add(heal);
             models.Add(Row(EvaluateStage.EvaluationMetrics.Read(context.Input("eval:" + id)), heal, parentEval));
             if (heal.Skipped is null) curves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
-            if (heal.Architecture is { } a && a["score"] is JsonValue score && a["predicted"]?["speedup"] is JsonValue speedup)
-                marks.Add((id, (double)speedup, (double)score));
+            if (heal.Architecture is { Predicted: { } predicted } a) marks.Add((id, predicted.Speedup, a.Score));
         }
         var bld = context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
             .Select(k => (k[4..], Curve(Path.Combine(context.Input(k), DistillStage.CurveFile)))).ToList();
@@ -64,9 +63,9 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         var report = new PipelineReport(job.Pipeline, context.Job.Key,
             new ReportScenario(Runtime.ComputeDevice.Name(job.Scenario.Device ?? DeviceKind.Cpu), job.Scenario.Batch, job.Scenario.Prompt,
                 job.Scenario.Generate, parentEval.Scenario?.MeasuredOn, job.CostModel),
-            search["constraints"].Deserialize<List<ReportConstraint>>(PuzzleJson.Options)!, models)
+            search.Constraints, models)
         {
-            ClosedLoop = search["closed_loop"].Deserialize<ClosedLoopSummary>(PuzzleJson.Options),
+            ClosedLoop = search.ClosedLoop,
             Goals = Goals(job.Constraints, models),
             TrainingWarnings = TrainingWarnings(context, heals).ToList(),
         };
@@ -118,9 +117,9 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
             PrefillTokensPerS = eval.PrefillTokensPerS, DecodeTokensPerS = eval.DecodeTokensPerS, ScenarioTokensPerS = eval.ScenarioTokensPerS,
             Parameters = eval.Parameters,
             Tasks = eval.Tasks.Select(t => TaskResult.Of(t, parent.Tasks.FirstOrDefault(p => p.Name == t.Name))).ToList(),
-            Speedup = new ReportSpeedup(architecture is null ? 1.0 : (double)architecture["predicted"]!["speedup"]!,
+            Speedup = new ReportSpeedup(architecture?.Predicted?.Speedup ?? 1.0,
                 eval.Speedup!.Prefill, eval.Speedup.Decode, eval.Speedup.Scenario),
-            Layers = architecture?["layers"].Deserialize<List<LayerChoice>>(PuzzleJson.Options),
+            Layers = architecture?.Layers,
             Gkd = heal?.Gkd is { } g ? new ReportGkd(g.Tokens, g.TokensPerS, g.Before.Kl, g.After.Kl) : null,
         };
     }

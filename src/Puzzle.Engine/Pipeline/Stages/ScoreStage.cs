@@ -5,6 +5,7 @@ using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 using static TorchSharp.torch;
@@ -26,6 +27,24 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
     /// batches of <see cref="Batch"/> sequences.</summary>
     public sealed record ScoreJob(int Layer, ScoreBlocks Blocks, IReadOnlyList<ScoreCandidate> Variants, [property: SpecPath("scoring.tokens")] long Tokens,
         [property: SpecPath("bld.batch")] int Batch, string? Device) : ILayerJob;
+
+    /// <summary>scores.json: one layer's replace-1-block scores against the parent, its block influence, and what was
+    /// scored (subblocks or combined pairings).</summary>
+    public sealed record LayerScores(int Layer, long Tokens, string Blocks, ParentQuality Parent, double BlockInfluence,
+        IReadOnlyDictionary<string, VariantScore> Variants)
+    {
+        public static LayerScores Read(string jobDirectory) => RecordFile.Read<LayerScores>(Path.Combine(jobDirectory, ScoresFile));
+
+        /// <summary>One variant's (or pairing's) score, or an error naming the layer and the id.</summary>
+        public VariantScore Of(string id) => Variants.TryGetValue(id, out var v) ? v
+            : throw new InvalidDataException($"layer {Layer}: no score for {id} in {ScoresFile}");
+    }
+
+    /// <summary>The parent's own LM loss and top-1 on the scored text.</summary>
+    public sealed record ParentQuality(double LmLoss, double Top1);
+
+    /// <summary>The model with one variant in place, against the parent: KL(parent ‖ model), LM loss, top-1, agreement.</summary>
+    public sealed record VariantScore(double Kl, double LmLoss, double Top1, double Agreement);
 
     public override string Name => "Score";
     public override int Version => 3; // 3: typed job config; 2: from the parent's stream; block influence
@@ -71,7 +90,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         var device = first.Device;
         using var parent = ParentModel.Load(ParentStage.ModelDirectory(first.Input("parent")), device);
         var config = parent.Config;
-        var layers = contexts.Select(c => new LayerScores(c, c.Job.ConfigAs<ScoreJob>(), config, parent)).ToList();
+        var layers = contexts.Select(c => new LayerRun(c, c.Job.ConfigAs<ScoreJob>(), config, parent)).ToList();
         using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Selection);
         var sequences = HeldoutSequences(data, settings.Tokens);
         var parentSums = new LmMetricsAccumulator();
@@ -105,7 +124,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
     }
 
     /// <summary>One layer's variants (or, combined, its pairings) in place and their sums, and the layer's block influence.</summary>
-    sealed class LayerScores
+    sealed class LayerRun
     {
         readonly JobContext _context;
         readonly IReadOnlyList<ScoreCandidate> _variants;
@@ -117,7 +136,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         double _cosine, _seconds; // summed cosine of the layer's input and output; the variants' time
         long _positions;
 
-        public LayerScores(JobContext context, ScoreJob job, ModelConfig config, CausalLM parent)
+        public LayerRun(JobContext context, ScoreJob job, ModelConfig config, CausalLM parent)
         {
             (_context, Layer, _parent, _mode) = (context, job.Layer, parent, job.Blocks);
             _variants = job.Variants;
@@ -143,31 +162,23 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         public void Write(LmMetrics own, double parentSeconds)
         {
             _blocks.Dispose();
-            var scores = new JsonObject();
-            foreach (var v in _variants)
+            var scores = _variants.ToDictionary(v => v.Id, v =>
             {
                 var m = _sums[v.Id].Result();
-                scores[v.Id] = new JsonObject { ["kl"] = m.Kl, ["lm_loss"] = m.Loss, ["top1"] = m.Top1, ["agreement"] = m.Agreement };
-            }
-            var doc = new JsonObject
-            {
-                ["layer"] = Layer, ["tokens"] = own.Tokens, ["blocks"] = _mode.ToString().ToLowerInvariant(),
-                ["parent"] = new JsonObject { ["lm_loss"] = own.Loss, ["top1"] = own.Top1 },
-                ["block_influence"] = 1 - _cosine / Math.Max(1, _positions),
-                ["variants"] = scores,
-            };
-            File.WriteAllText(_context.Output(ScoresFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                return new VariantScore(m.Kl!.Value, m.Loss, m.Top1, m.Agreement!.Value);
+            });
+            RecordFile.Write(_context.Output(ScoresFile), new LayerScores(Layer, own.Tokens, _mode.ToString().ToLowerInvariant(),
+                new ParentQuality(own.Loss, own.Top1), 1 - _cosine / Math.Max(1, _positions), scores));
             var metrics = _context.Metrics;
             metrics["tokens"] = own.Tokens;
             metrics["variants"] = _variants.Count;
             // the parent's forward pass and one variant's (the mean), both with their metrics: the replace-1-block cost
             metrics["parent_seconds"] = parentSeconds;
             metrics["variant_seconds"] = _variants.Count == 0 ? 0 : _seconds / _variants.Count;
-            foreach (var v in _variants) _context.Log.WriteLine($"{v.Id}: KL {scores[v.Id]!["kl"]:F4}");
+            foreach (var v in _variants) _context.Log.WriteLine($"{v.Id}: KL {scores[v.Id].Kl:F4}");
         }
     }
 
     /// <summary>Each layer's block influence, from the Score jobs' documents (in layer order).</summary>
-    public static double[] BlockInfluence(IEnumerable<JsonObject> scores) =>
-        scores.Select(s => (double)s["block_influence"]!).ToArray();
+    public static double[] BlockInfluence(IEnumerable<LayerScores> scores) => scores.Select(s => s.BlockInfluence).ToArray();
 }

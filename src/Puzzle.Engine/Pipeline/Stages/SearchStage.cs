@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Export;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
@@ -45,7 +46,7 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
     {
         var (spec, batch, parent, search) = (job.Problem, job.Batch, job.Parent, job.Search);
         var scores = Enumerable.Range(0, parent.NumLayers)
-            .Select(l => JsonNode.Parse(File.ReadAllText(Path.Combine(context.Input($"score:layer{l}"), ScoreStage.ScoresFile)))!.AsObject()).ToList();
+            .Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
         Cost.MeasuredCost Cost(string id) => MeasureStage.Read(context.Input("cost:" + id));
         var (problem, own, ownAt) = ArchitectureProblem.Build(spec, parent, scores, Cost);
         var measuredParent = Cost($"b{batch}.parent").ScenarioSeconds(spec.Scenario.Generate);
@@ -57,50 +58,33 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
             p => PuzzleSearch.Solve(p, method, search.Solutions, search.Diversity, TimeSpan.FromSeconds(search.TimeLimitS), unit: search.DiversityUnit));
         var found = loop.Found;
         problem = loop.Problem; // the limits the loop tightened: the baselines are held to them too
-        var architectures = new JsonArray();
+        var architectures = new List<ChosenArchitecture>();
         var explain = new System.Text.StringBuilder();
         for (var i = 0; i < found.Count; i++)
         {
             var a = found[i];
-            var node = Describe(a, parent, spec, ownAt);
-            node["rank"] = i + 1;
-            node["optimal"] = a.Optimal;
-            architectures.Add(node);
+            architectures.Add(Describe(a, parent, spec, ownAt) with { Rank = i + 1, Optimal = a.Optimal });
             explain.AppendLine($"# architecture {i + 1} of {found.Count}, batch {batch}: predicted speedup {own.TimeSeconds / a.Cost(ArchitectureProblem.Time):0.00}x" +
                 string.Concat(others.Select(b => $", {ownAt[b].TimeSeconds / a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)):0.00}x at batch {b}")));
             explain.AppendLine(Explain.Table(a, problem));
         }
-        var baselines = new JsonObject();
+        var baselines = new Dictionary<string, ChosenArchitecture>();
         foreach (var b in job.Baselines)
         {
             var name = BaselineName(b);
             var (chosen, why) = ChooseBaseline(b, problem, job, scores, context);
-            baselines[name] = chosen is null ? new JsonObject { ["skipped"] = why } : Describe(chosen, parent, spec, ownAt);
+            baselines[name] = chosen is null ? new ChosenArchitecture { Skipped = why } : Describe(chosen, parent, spec, ownAt);
             explain.AppendLine(chosen is null ? $"# baseline {name}: none ({why})"
                 : $"# baseline {name}: predicted speedup {own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time):0.00}x\n{Explain.Table(chosen, problem)}");
         }
-        var doc = new JsonObject
+        var parentPrediction = new ParentPrediction(own.TimeSeconds, measuredParent, own.TimeSeconds / measuredParent - 1, own.MemoryBytes, own.Parameters)
         {
-            ["batch"] = batch, ["batch_sizes"] = new JsonArray(ownAt.Keys.Select(b => (JsonNode)b).ToArray()),
-            ["method"] = method.ToString().ToLowerInvariant(),
-            ["constraints"] = new JsonArray(asSpecified.Limits.Select(l => (JsonNode)new JsonObject { ["label"] = l.Label, ["resource"] = l.Resource, ["max"] = l.Max }).ToArray()),
-            ["parent"] = new JsonObject
-            {
-                ["predicted_time_s"] = own.TimeSeconds, ["measured_time_s"] = measuredParent,
-                ["additive_model_error"] = own.TimeSeconds / measuredParent - 1,
-                ["memory_bytes"] = own.MemoryBytes, ["params"] = own.Parameters,
-            },
-            ["architectures"] = architectures,
-            ["baselines"] = baselines,
-            ["closed_loop"] = JsonSerializer.SerializeToNode(SearchLoop.Describe(loop, asSpecified), PuzzleJson.Options),
+            Batches = others.Count == 0 ? null : others.ToDictionary(b => b.ToString(),
+                b => new ParentAtBatch(ownAt[b].TimeSeconds, Cost($"b{b}.parent").ScenarioSeconds(spec.Scenario.Generate), ownAt[b].MemoryBytes)),
         };
-        if (others.Count > 0)
-            doc["parent"]!["batches"] = new JsonObject(others.Select(b => KeyValuePair.Create(b.ToString(), (JsonNode?)new JsonObject
-            {
-                ["predicted_time_s"] = ownAt[b].TimeSeconds, ["measured_time_s"] = Cost($"b{b}.parent").ScenarioSeconds(spec.Scenario.Generate),
-                ["memory_bytes"] = ownAt[b].MemoryBytes,
-            })));
-        File.WriteAllText(context.Output(ArchitecturesFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        new SearchResult(batch, ownAt.Keys.ToList(), method.ToString().ToLowerInvariant(),
+            asSpecified.Limits.Select(l => new ReportConstraint(l.Label, l.Resource, l.Max)).ToList(), parentPrediction, architectures, baselines,
+            SearchLoop.Describe(loop, asSpecified)).Write(context.Output(ArchitecturesFile));
         File.WriteAllText(context.Output(ExplainFile), explain.ToString());
         WritePareto(context, spec, asSpecified, ownAt);
         context.Metrics["solutions"] = found.Count;
@@ -111,30 +95,26 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     /// <summary>An architecture as the Heal stage reads it: score, predicted cost, per-layer choices and block_configs.</summary>
-    static JsonObject Describe(Architecture a, ModelConfig parent, ArchitectureProblem.Settings spec, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt)
+    static ChosenArchitecture Describe(Architecture a, ModelConfig parent, ArchitectureProblem.Settings spec, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt)
     {
         var layers = ArchitectureProblem.AsLibraryChoices(parent, spec, a.Layers);
         var model = ArchitectureProblem.ToModel(parent, spec.SearchSpace, layers);
         var own = ownAt[spec.Scenario.Batch];
         var others = ownAt.Keys.Where(b => b != spec.Scenario.Batch).ToList();
-        var predicted = new JsonObject
+        return new ChosenArchitecture
         {
-            ["time_s"] = a.Cost(ArchitectureProblem.Time), ["speedup"] = own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
-            ["memory_bytes"] = a.Cost(ArchitectureProblem.Memory), ["params"] = a.Parameters,
-        };
-        if (others.Count > 0) // the same at the further batch sizes of search.batch_sizes (the figures above are scenario.batch's)
-            predicted["batches"] = new JsonObject(others.Select(b => KeyValuePair.Create(b.ToString(), (JsonNode?)new JsonObject
+            Score = a.Score, Metric = spec.Metric.ToString().ToLowerInvariant(),
+            Predicted = new PredictedCost(a.Cost(ArchitectureProblem.Time), own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
+                a.Cost(ArchitectureProblem.Memory), a.Parameters)
             {
-                ["time_s"] = a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)),
-                ["speedup"] = ownAt[b].TimeSeconds / a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)),
-                ["memory_bytes"] = a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Memory, b)),
-            })));
-        return new JsonObject
-        {
-            ["score"] = a.Score, ["metric"] = spec.Metric.ToString().ToLowerInvariant(),
-            ["predicted"] = predicted,
-            ["layers"] = JsonSerializer.SerializeToNode(layers, PuzzleJson.Options),
-            ["block_configs"] = JsonNode.Parse(HfConfig.ToJson(model, CheckpointFormat.NemotronNas))!["block_configs"]!.DeepClone(),
+                // the same at the further batch sizes of search.batch_sizes (the figures above are scenario.batch's)
+                Batches = others.Count == 0 ? null : others.ToDictionary(b => b.ToString(), b => new BatchPrediction(
+                    a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)),
+                    ownAt[b].TimeSeconds / a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)),
+                    a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Memory, b)))),
+            },
+            Layers = layers,
+            BlockConfigs = JsonNode.Parse(HfConfig.ToJson(model, CheckpointFormat.NemotronNas))!["block_configs"]!.DeepClone(),
         };
     }
 
@@ -145,7 +125,7 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
     };
 
     static (Architecture? Chosen, string Why) ChooseBaseline(Baseline b, SearchProblem problem, SearchJob job,
-        IReadOnlyList<JsonObject> scores, JobContext context)
+        IReadOnlyList<ScoreStage.LayerScores> scores, JobContext context)
     {
         switch (b)
         {
