@@ -93,7 +93,6 @@ public sealed class MeasureStage : Stage
         }
         else
         {
-            TorchSharp.torch.manual_seed(0);
             var device = context.CostDevice;
             if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, spec.Scenario, batch, Depth(parent), device);
             else if (kind == "head") cost = CostMeter.Head(parent, spec.Scenario, batch, device);
