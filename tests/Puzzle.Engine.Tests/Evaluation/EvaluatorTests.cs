@@ -41,8 +41,9 @@ public class EvaluatorTests
         using var tokens = Tokens(2);
         var a = Evaluator.Evaluate(model, Batches(tokens, 1), teacher);
         var b = Evaluator.Evaluate(model, Batches(tokens, 8), teacher);
-        // tolerances, not rounding to n decimals: values 1e-8 to 3e-8 apart (25 token draws) round to different 6th decimals in 1-3% of
-        // draws, which made this test fail now and then while its tokens came from torch's shared global generator
+        // tolerances, not rounding to n decimals: values 1e-8 to 3e-8 apart (25 token draws) round to different 6th
+        // decimals in 1-3% of draws, which made this test fail now and then while its tokens came from torch's shared
+        // global generator
         Assert.Equal(a.Loss, b.Loss, tolerance: 1e-9);
         Assert.Equal(a.Kl!.Value, b.Kl!.Value, tolerance: 1e-9);
         Assert.True(a.Kl > 0.001);
