@@ -46,12 +46,13 @@ public static class CostMeter
         // the model computes rotary angles once per forward for all its layers: not a cost of any one block
         var rotary = new RotaryEmbedding(parent.HeadDim, parent.RopeTheta, parent.RopeScaling);
         var (cos, sin) = rotary.At(0, scenario.Prompt + scenario.Generate, device.Device, device.DType);
+        using var generator = new Generator(InputSeed);
         var (prefill, decode) = Time(scenario, batch, one, device,
             (x, cache, start) =>
             {
                 block.Forward(x, cos.narrow(0, start, x.shape[1]), sin.narrow(0, start, x.shape[1]), cache, 0);
                 cache.Advance(x.shape[1]);
-            }, tokens => randn(tokens.shape[0], tokens.shape[1], parent.HiddenSize, dtype: device.DType, device: device.Device));
+            }, HiddenInputs(parent.HiddenSize, device, generator));
         var parameters = block.parameters().Sum(p => p.numel());
         var kv = shape.Attention.Kind == AttentionKind.Gqa ? 2L * shape.Attention.KvHeads * parent.HeadDim * device.ElementBytes : 0;
         return new MeasuredCost(prefill, decode, parameters, parameters * device.ElementBytes, kv);
@@ -63,7 +64,9 @@ public static class CostMeter
         device ??= ComputeDevice.Cpu;
         using var model = device.Place(new CausalLM(parent with { Blocks = [new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp)] }));
         model.eval();
-        var (prefill, decode) = Time(scenario, batch, model.Config, device, (ids, _, _) => model.Head(model.Embed(ids)), Tokens(parent, device));
+        using var generator = new Generator(InputSeed);
+        var (prefill, decode) = Time(scenario, batch, model.Config, device, (ids, _, _) => model.Head(model.Embed(ids)),
+            TokenInputs(parent.VocabSize, device, generator));
         var parameters = model.parameters().Sum(p => p.numel());
         return new MeasuredCost(prefill, decode, parameters, parameters * device.ElementBytes, 0);
     }
@@ -74,19 +77,34 @@ public static class CostMeter
     {
         device ??= ComputeDevice.Cpu;
         model.eval();
-        var (prefill, decode) = Time(scenario, batch, model.Config, device, (ids, cache, _) => model.Forward(ids, cache), Tokens(model.Config, device));
+        using var generator = new Generator(InputSeed);
+        var (prefill, decode) = Time(scenario, batch, model.Config, device, (ids, cache, _) => model.Forward(ids, cache),
+            TokenInputs(model.Config.VocabSize, device, generator));
         var parameters = model.parameters().Sum(p => p.numel());
         var kv = model.Config.Blocks.Where(b => b.Attention.Kind == AttentionKind.Gqa)
             .Sum(b => 2L * b.Attention.KvHeads * model.Config.HeadDim * device.ElementBytes);
         return new MeasuredCost(prefill, decode, parameters, parameters * device.ElementBytes, kv);
     }
 
-    static Func<Tensor, Tensor> Tokens(ModelConfig config, ComputeDevice device) =>
-        shape => randint(0, config.VocabSize, shape.shape, dtype: int64, device: device.Device);
+    /// <summary>
+    /// The inputs a measurement times come from a generator of its own, never from torch's global one, which every job
+    /// of an in-process run shares: a measurement neither depends on nor disturbs another job's draws. (The timed
+    /// modules' weights do come from the global generator, since TorchSharp's layers take none; their values, like the
+    /// inputs', do not change a timing.)
+    /// </summary>
+    const ulong InputSeed = 0;
+
+    /// <summary>Token ids of a given [batch, tokens] shape, drawn on the CPU (a generator is a CPU one) and moved.</summary>
+    internal static Func<long[], Tensor> TokenInputs(long vocab, ComputeDevice device, Generator generator) =>
+        shape => randint(0, vocab, shape, dtype: int64, generator: generator).to(device.Device);
+
+    /// <summary>Hidden states of a given [batch, tokens] shape, for a block timed alone.</summary>
+    internal static Func<long[], Tensor> HiddenInputs(long hidden, ComputeDevice device, Generator generator) =>
+        shape => randn([.. shape, hidden], generator: generator).to(device.DType, device.Device);
 
     /// <summary>The fastest prefill and the fastest decode time per token over the scenario's repeats, after warm-up.</summary>
     static (double Prefill, double Decode) Time(ScenarioSpec scenario, int batch, ModelConfig config, ComputeDevice device,
-        Action<Tensor, KvCache, long> step, Func<Tensor, Tensor> input)
+        Action<Tensor, KvCache, long> step, Func<long[], Tensor> input)
     {
         var prefills = new List<double>();
         var decodes = new List<double>();
@@ -95,8 +113,8 @@ public static class CostMeter
         {
             using var scope = NewDisposeScope();
             using var cache = new KvCache(config, batch, scenario.Prompt + scenario.Generate, device.Device, device.DType);
-            var prompt = input(empty(batch, scenario.Prompt));
-            var next = Enumerable.Range(0, scenario.Generate).Select(_ => input(empty(batch, 1))).ToList();
+            var prompt = input([batch, scenario.Prompt]);
+            var next = Enumerable.Range(0, scenario.Generate).Select(_ => input([batch, 1])).ToList();
             device.Synchronize();
             var clock = Stopwatch.StartNew();
             step(prompt, cache, 0);

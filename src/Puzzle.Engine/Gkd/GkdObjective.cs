@@ -27,18 +27,19 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         var logits = child.Forward(inputs, null, childHidden);
         var vocab = logits.shape[^1];
 
-        // tensor-only arithmetic: TorchSharp's temporary Scalars can be freed mid-call (see Runtime/Scalars)
+        // tensor-only arithmetic, additions with a held alpha (+ makes a temporary Scalar of 1): TorchSharp's temporary
+        // Scalars can be freed mid-call (see Runtime/Scalars)
         var cos = zeros(1, dtype: float32, device: logits.device).squeeze();
         for (var l = 0; l < childHidden.Count; l++)
         {
             var similarity = F.cosine_similarity(childHidden[l].to(float32), parentHidden[l].to(float32), dim: -1);
-            cos = cos + StableReduction.Mean(ones_like(similarity) - similarity);
+            cos = cos.add(StableReduction.Mean(ones_like(similarity) - similarity), Scalars.One);
         }
         var logQ = F.log_softmax(logits.reshape(-1, vocab).to(float32), 1);
         var logP = F.log_softmax(parentLogits.reshape(-1, vocab).to(float32), 1);
         var klTerm = StableReduction.Mean((logP.exp() * (logP - logQ)).sum(1)); // means that do not follow the thread count
         var lmTerm = F.nll_loss(logQ, targets.reshape(-1));
-        var total = cos * Weight(cosine, cos) + klTerm * Weight(kl, cos) + lmTerm * Weight(lm, cos);
+        var total = (cos * Weight(cosine, cos)).add(klTerm * Weight(kl, cos), Scalars.One).add(lmTerm * Weight(lm, cos), Scalars.One);
         return new GkdTerms(total, cos, klTerm, lmTerm);
     }
 

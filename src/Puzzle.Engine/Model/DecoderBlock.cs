@@ -38,8 +38,9 @@ public sealed class DecoderBlock : nn.Module
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layer)
     {
-        var h = self_attn is null ? x : x + AttentionOutput(x, cos, sin, cache, layer);
-        return mlp is null ? h : h + FfnOutput(h);
+        // add with a held alpha, not +: TorchSharp's + makes a temporary Scalar of 1 (see Runtime.Scalars)
+        var h = self_attn is null ? x : x.add(AttentionOutput(x, cos, sin, cache, layer), Runtime.Scalars.One);
+        return mlp is null ? h : h.add(FfnOutput(h), Runtime.Scalars.One);
     }
 
     /// <summary>The attention subblock's contribution to the residual stream (zero for no-op).</summary>

@@ -45,6 +45,6 @@ public sealed class RotaryEmbedding
     {
         var half = x.shape[^1] / 2;
         var rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);
-        return x * cos + rotated * sin;
+        return (x * cos).add(rotated * sin, Runtime.Scalars.One); // a held alpha: see Runtime.Scalars
     }
 }

@@ -61,6 +61,8 @@ public static class TorchRuntime
                 }
                 _ready = true;
             }
+            // process-wide: only the CLI's entry points pass a count, each in a process of one job (or one command)
+            // before any torch work; jobs on InProcessJobLauncher's threads never set it, and share the process's count
             if (threads is > 0) torch.set_num_threads(threads.Value);
         }
     }

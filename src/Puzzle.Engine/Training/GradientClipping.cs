@@ -21,10 +21,10 @@ public static class GradientClipping
         var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
         if (grads.Count == 0) return zeros(1).squeeze().MoveToOuterDisposeScope();
         var total = StableReduction.Sum(stack(grads.Select(g => StableReduction.Sum(g.to(float32).square())).ToArray())).sqrt();
-        // Scalars held across the calls: see Scalars
+        // Scalars held across the calls, alpha included (add(Scalar) alone makes a temporary alpha of 1): see Scalars
         using var eps = 1e-6.ToScalar();
         using var max = maxNorm.ToScalar();
-        var scale = total.add(eps).reciprocal().mul(max).clamp_max(Scalars.One);
+        var scale = total.add(eps, Scalars.One).reciprocal().mul(max).clamp_max(Scalars.One);
         foreach (var g in grads) g.mul_(scale.to(g.dtype));
         return total.MoveToOuterDisposeScope();
     }

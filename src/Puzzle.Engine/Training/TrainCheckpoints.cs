@@ -17,7 +17,7 @@ public sealed record TrainState(long Step, double Ema, IReadOnlyList<CurvePoint>
 public sealed class TrainCheckpoints(string directory, int every)
 {
     const string Current = "current", Previous = "previous", Next = "next";
-    const string ParamsFile = "params.safetensors", OptimizerFile = "optimizer.bin", StateFile = "state.json", BestFile = "best.safetensors";
+    const string ParamsFile = "params.safetensors", OptimizerFile = "optimizer.safetensors", StateFile = "state.json", BestFile = "best.safetensors";
 
     public string Directory { get; } = Path.GetFullPath(directory);
     public int Every { get; } = every > 0 ? every : throw new ArgumentOutOfRangeException(nameof(every), every, "must be positive");
@@ -26,7 +26,7 @@ public sealed class TrainCheckpoints(string directory, int every)
     public long? LatestStep => Latest() is { } dir ? ReadState(dir).Step : null;
 
     /// <param name="best">a <see cref="HeldoutGuard"/>'s best weights so far, kept beside the parameters</param>
-    public void Save(IReadOnlyList<(string Name, Parameter Param)> parameters, OptimizerHelper optimizer, TrainState state,
+    public void Save(IReadOnlyList<(string Name, Parameter Param)> parameters, AdamW optimizer, TrainState state,
         IReadOnlyDictionary<string, Tensor>? best = null)
     {
         // not AtomicDirectory: its swap drops the old folder, while here `previous` stays readable (Latest) until the new
@@ -37,7 +37,7 @@ public sealed class TrainCheckpoints(string directory, int every)
         if (System.IO.Directory.Exists(next)) System.IO.Directory.Delete(next, recursive: true);
         System.IO.Directory.CreateDirectory(next);
         SafeTensorsWriter.Write(Path.Combine(next, ParamsFile), parameters.ToDictionary(p => p.Name, p => (Tensor)p.Param));
-        optimizer.save_state_dict(Path.Combine(next, OptimizerFile));
+        optimizer.Save(Path.Combine(next, OptimizerFile));
         if (best is not null) SafeTensorsWriter.Write(Path.Combine(next, BestFile), best);
         File.WriteAllText(Path.Combine(next, StateFile), JsonSerializer.Serialize(state, PuzzleJson.Options));
         var current = Path.Combine(Directory, Current);
@@ -49,7 +49,7 @@ public sealed class TrainCheckpoints(string directory, int every)
     }
 
     /// <summary>Loads the newest complete checkpoint into the parameters and optimizer; null when there is none.</summary>
-    public TrainState? TryLoad(IReadOnlyList<(string Name, Parameter Param)> parameters, OptimizerHelper optimizer)
+    public TrainState? TryLoad(IReadOnlyList<(string Name, Parameter Param)> parameters, AdamW optimizer)
     {
         if (Latest() is not { } dir) return null;
         using (var file = SafeTensorsFile.Open(Path.Combine(dir, ParamsFile)))
@@ -62,7 +62,10 @@ public sealed class TrainCheckpoints(string directory, int every)
                     throw new InvalidDataException($"{dir}: '{name}' is [{string.Join(", ", t.shape)}], the model's [{string.Join(", ", p.shape)}]");
                 p.copy_(t);
             }
-        optimizer.load_state_dict(Path.Combine(dir, OptimizerFile));
+        if (!File.Exists(Path.Combine(dir, OptimizerFile)))
+            throw new InvalidDataException($"{dir}: no {OptimizerFile} (a checkpoint from before the optimizer's own format, which kept " +
+                $"TorchSharp's optimizer.bin): delete {Directory} to start the run again");
+        optimizer.Load(Path.Combine(dir, OptimizerFile));
         return ReadState(dir);
     }
 

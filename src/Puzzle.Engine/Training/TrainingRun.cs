@@ -12,14 +12,14 @@ namespace Puzzle.Engine.Training;
 /// and the clipping see float32, and each step rounds the masters back into the model's weights (AdamW's small
 /// updates would otherwise round away in bfloat16's 8-bit mantissa). float32 parameters are trained in place.
 /// Losses stay on the device until <see cref="Flush"/> reads them all at once: a GPU is never made to wait for the
-/// host inside a step.
+/// host inside a step. The optimizer is our own <see cref="AdamW"/>: TorchSharp's frees temporary Scalars under native calls.
 /// </summary>
 public sealed class TrainingRun : IDisposable
 {
     readonly List<(string Name, Parameter Param)> _named;
     readonly List<Parameter> _masters;
     readonly List<int> _mixed;
-    readonly OptimizerHelper _optimizer;
+    readonly AdamW _optimizer;
     readonly CosineSchedule _schedule;
     readonly TrainOptions _options;
     readonly long _tokensPerBatch;
@@ -34,14 +34,12 @@ public sealed class TrainingRun : IDisposable
         _named = parameters.ToList();
         _masters = _named.Select(p => p.Param.dtype == float32 ? p.Param : new Parameter(p.Param.detach().to(float32))).ToList();
         _mixed = Enumerable.Range(0, _named.Count).Where(i => !ReferenceEquals(_masters[i], _named[i].Param)).ToList();
-        var decayed = _masters.Where(p => p.dim() >= 2).ToList();
-        var plain = _masters.Where(p => p.dim() < 2).ToList();
-        var groups = new List<AdamW.ParamGroup>
-        {
-            new(decayed, options.LearningRate, options.Beta1, options.Beta2, 1e-8, options.WeightDecay, false, false),
-        };
-        if (plain.Count > 0) groups.Add(new(plain, options.LearningRate, options.Beta1, options.Beta2, 1e-8, 0, false, false));
-        _optimizer = optim.AdamW(groups);
+        var masters = _named.Select((p, i) => (p.Name, Param: _masters[i])).ToList();
+        _optimizer = new AdamW(
+        [
+            new AdamW.Group(masters.Where(p => p.Param.dim() >= 2).ToList(), options.WeightDecay),
+            new AdamW.Group(masters.Where(p => p.Param.dim() < 2).ToList(), 0),
+        ], options.LearningRate, options.Beta1, options.Beta2);
         TotalSteps = Math.Max(1, (options.Tokens + tokensPerBatch - 1) / tokensPerBatch);
         _schedule = new CosineSchedule(options.LearningRate, TotalSteps, WarmupSteps(TotalSteps, options), options.MinLrRatio);
         (_options, _tokensPerBatch, _progress) = (options, tokensPerBatch, progress);
@@ -61,7 +59,7 @@ public sealed class TrainingRun : IDisposable
     public double Ema => _ema;
     /// <summary>What a checkpoint holds: the float32 masters under the parameters' names.</summary>
     public IReadOnlyList<(string Name, Parameter Param)> State => _named.Select((p, i) => (p.Name, _masters[i])).ToList();
-    internal OptimizerHelper Optimizer => _optimizer;
+    internal AdamW Optimizer => _optimizer;
 
     /// <summary>Continues from a saved state: masters and moments are already loaded into <see cref="State"/>.</summary>
     internal void ResumeFrom(TrainState state)
@@ -77,7 +75,7 @@ public sealed class TrainingRun : IDisposable
     {
         if (Finished) throw new InvalidOperationException($"the run has finished its {TotalSteps} steps");
         var lr = _schedule.At(Step);
-        foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
+        _optimizer.LearningRate = lr;
         loss.backward();
         foreach (var i in _mixed)
         {
@@ -87,7 +85,7 @@ public sealed class TrainingRun : IDisposable
             _named[i].Param.grad = null;
         }
         if (_options.GradClip > 0) GradientClipping.ClipByGlobalNormOnDevice(_masters, _options.GradClip).Dispose();
-        _optimizer.step();
+        _optimizer.Step();
         // no gradient outlives its step: the next forward pass has that memory for its activations
         foreach (var p in _masters) p.grad = null;
         CopyMastersIntoModel();

@@ -11,12 +11,20 @@ public class EvaluatorTests
     static IEnumerable<Tensor> Batches(Tensor all, int batch) =>
         Enumerable.Range(0, (int)(all.shape[0] / batch)).Select(i => all[(i * batch)..((i + 1) * batch)]);
 
+    /// <summary>Token ids from a generator of the test's own: torch's global one is shared with the tests running beside
+    /// this one (a draw from it once gave this class other tokens, and a failure, in one run of the suite).</summary>
+    static Tensor Tokens(ulong seed)
+    {
+        using var generator = new Generator(seed);
+        return randint(0, 50, [8, 17], dtype: int64, generator: generator);
+    }
+
     [Fact]
     public void A_model_against_itself_has_zero_kl_and_full_agreement()
     {
         Fixtures.Torch();
         using var model = CausalLM.Initialise(Small, seed: 1);
-        using var tokens = randint(0, 50, [8, 17], dtype: int64);
+        using var tokens = Tokens(1);
         var m = Evaluator.Evaluate(model, Batches(tokens, 4), teacher: model);
         Assert.Equal(8 * 16, m.Tokens);
         Assert.Equal(0, m.Kl!.Value, 6);
@@ -30,11 +38,14 @@ public class EvaluatorTests
         Fixtures.Torch();
         using var model = CausalLM.Initialise(Small, seed: 2);
         using var teacher = CausalLM.Initialise(Small, seed: 3);
-        using var tokens = randint(0, 50, [8, 17], dtype: int64);
+        using var tokens = Tokens(2);
         var a = Evaluator.Evaluate(model, Batches(tokens, 1), teacher);
         var b = Evaluator.Evaluate(model, Batches(tokens, 8), teacher);
-        Assert.Equal(a.Loss, b.Loss, 9);
-        Assert.Equal(a.Kl!.Value, b.Kl!.Value, 9);
+        // tolerances, not rounding to n decimals: values 1e-8 to 3e-8 apart (25 token draws) round to different 6th
+        // decimals in 1-3% of draws, which made this test fail now and then while its tokens came from torch's shared
+        // global generator
+        Assert.Equal(a.Loss, b.Loss, tolerance: 1e-9);
+        Assert.Equal(a.Kl!.Value, b.Kl!.Value, tolerance: 1e-9);
         Assert.True(a.Kl > 0.001);
 
         using var _ = no_grad();
@@ -45,8 +56,8 @@ public class EvaluatorTests
         var kl = nn.functional.kl_div(logits.log_softmax(-1), teacherLogits.log_softmax(-1), reduction: nn.Reduction.Sum, log_target: true).item<double>() / (8 * 16);
         var top1 = logits.argmax(-1).eq(targets).to(float64).mean().item<double>();
         // the metrics compute in float32 slices (summed in float64): equal to a float64 computation within 1e-6
-        Assert.Equal(loss, a.Loss, 6);
-        Assert.Equal(kl, a.Kl.Value, 6);
+        Assert.Equal(loss, a.Loss, tolerance: 1e-6);
+        Assert.Equal(kl, a.Kl.Value, tolerance: 1e-6);
         Assert.Equal(top1, a.Top1, 9);
     }
 }

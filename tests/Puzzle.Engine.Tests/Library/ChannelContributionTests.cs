@@ -10,12 +10,12 @@ public class ChannelContributionTests
     public void Matches_a_direct_loop_over_tokens_and_channels()
     {
         Fixtures.Torch();
-        manual_seed(5);
+        using var generator = new Generator(5);
         const int hidden = 4, width = 3;
-        using var ffn = new SwiGluFfn(hidden, width);
+        using var ffn = ParentBlock.Redrawn(new SwiGluFfn(hidden, width), generator);
         using var norm = new RmsNorm(hidden, 1e-5);
         using (no_grad()) norm.weight.copy_(tensor(new[] { 0.5f, 1f, 1.5f, 2f }));
-        using var h = randn(2, 3, hidden);
+        using var h = randn([2, 3, hidden], generator: generator);
 
         using var c = ChannelContribution.Compute(ffn, norm, h);
 

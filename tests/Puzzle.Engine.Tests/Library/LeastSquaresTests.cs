@@ -11,9 +11,9 @@ public class LeastSquaresTests(ITestOutputHelper output)
     public void Recovers_a_known_weight_from_noiseless_data()
     {
         Fixtures.Torch();
-        manual_seed(40);
-        using var w = randn(5, 8);
-        using var x = randn(4, 50, 8);
+        using var generator = new Generator(40);
+        using var w = randn([5, 8], generator: generator);
+        using var x = randn([4, 50, 8], generator: generator);
         using var y = x.matmul(w.t());
         using var fitted = Initialisers.LeastSquares(x, y, ridge: 0);
         Assert.Equal(ScalarType.Float32, fitted.dtype);
@@ -27,9 +27,9 @@ public class LeastSquaresTests(ITestOutputHelper output)
     public void Accumulating_batches_gives_the_same_fit_as_one_batch()
     {
         Fixtures.Torch();
-        manual_seed(41);
-        using var x = randn(300, 6);
-        using var y = randn(300, 3);
+        using var generator = new Generator(41);
+        using var x = randn([300, 6], generator: generator);
+        using var y = randn([300, 3], generator: generator);
         using var whole = Initialisers.LeastSquares(x, y, ridge: 1e-3);
         using var equations = new NormalEquations(6, 3);
         equations.Add(x[..100], y[..100]);
@@ -43,9 +43,9 @@ public class LeastSquaresTests(ITestOutputHelper output)
     public void Ridge_shrinks_the_weight()
     {
         Fixtures.Torch();
-        manual_seed(42);
-        using var x = randn(40, 6);
-        using var y = randn(40, 2);
+        using var generator = new Generator(42);
+        using var x = randn([40, 6], generator: generator);
+        using var y = randn([40, 2], generator: generator);
         using var plain = Initialisers.LeastSquares(x, y, ridge: 0);
         using var ridged = Initialisers.LeastSquares(x, y, ridge: 1);
         Assert.True(ridged.pow(2).sum().item<float>() < plain.pow(2).sum().item<float>());

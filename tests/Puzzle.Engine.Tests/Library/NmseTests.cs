@@ -9,9 +9,9 @@ public class NmseTests
     public void Identical_is_zero_zeros_is_one_and_it_is_scale_invariant()
     {
         Fixtures.Torch();
-        manual_seed(1);
-        using var parent = randn(3, 5, 7);
-        using var child = parent + 0.3 * randn(3, 5, 7);
+        using var generator = new Generator(1);
+        using var parent = randn([3, 5, 7], generator: generator);
+        using var child = parent + 0.3 * randn([3, 5, 7], generator: generator);
         Assert.Equal(0, Nmse.Value(parent, parent));
         Assert.Equal(1.0, Nmse.Value(zeros_like(parent), parent), 1e-6);
         var nmse = Nmse.Value(child, parent);
@@ -24,9 +24,9 @@ public class NmseTests
     public void It_is_differentiable()
     {
         Fixtures.Torch();
-        manual_seed(2);
-        using var parent = randn(4, 6);
-        using var child = randn(4, 6).requires_grad_();
+        using var generator = new Generator(2);
+        using var parent = randn([4, 6], generator: generator);
+        using var child = randn([4, 6], generator: generator).requires_grad_();
         using var loss = Nmse.Of(child, parent);
         loss.backward();
         // d/dc mean((c−p)²)/mean(p²) = 2(c−p) / (n·mean(p²))

@@ -45,8 +45,8 @@ public class PruneFfnTests
         var config = ParentBlock.Config();
         using var block = ParentBlock.Create(config, 14);
         var parent = ParentBlock.Ffn(block);
-        manual_seed(15);
-        using var contribution = rand(ParentBlock.Width);
+        using var generator = new Generator(15);
+        using var contribution = rand([ParentBlock.Width], generator: generator);
         const int width = 10;
         using var child = Initialisers.PruneFfn(parent, contribution, width);
 

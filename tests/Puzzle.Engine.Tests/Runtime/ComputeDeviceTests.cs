@@ -22,7 +22,7 @@ public class ComputeDeviceTests
     public void On_the_cpu_in_float32_nothing_is_converted()
     {
         Fixtures.Torch();
-        using var x = randn(2, 3);
+        using var x = randn([2, 3], generator: new Generator(23));
         Assert.Same(x, ComputeDevice.Cpu.Put(x));
         using var block = nn.Linear(3, 3, hasBias: false);
         var weight = block.weight;
@@ -35,7 +35,7 @@ public class ComputeDeviceTests
     {
         Fixtures.Torch();
         var bf16 = ComputeDevice.Open(DeviceKind.Cpu, "test", ScalarType.BFloat16);
-        using var x = randn(2, 3);
+        using var x = randn([2, 3], generator: new Generator(23));
         using var ids = tensor(new long[] { 1, 2, 3 });
         Assert.Equal(ScalarType.BFloat16, bf16.Put(x).dtype);
         Assert.Equal(ScalarType.Int64, bf16.Put(ids).dtype);

@@ -7,10 +7,16 @@ using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Tests.Runtime;
 
+/// <summary>Tests that set torch's thread count, which is the whole process's: they run with no other test beside them,
+/// whose results (a bit-for-bit resume, say) could otherwise change with the count under them.</summary>
+[CollectionDefinition(nameof(TorchThreadsCollection), DisableParallelization = true)]
+public sealed class TorchThreadsCollection;
+
 /// <summary>
 /// Results must not depend on torch's thread count (the executor gives a job 1 or 2 threads depending on what else
 /// is ready): the same spec must give bit-identical weights and scores however the jobs were scheduled.
 /// </summary>
+[Collection(nameof(TorchThreadsCollection))]
 public class StableReductionTests
 {
     static T OnThreads<T>(int threads, Func<T> compute)

@@ -45,7 +45,7 @@ public class TrainCheckpointsTests
         using var model = Model();
         var checkpoints = new TrainCheckpoints(dir.Path, every: 1);
         var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        using var optimizer = optim.AdamW(named.Select(p => p.parameter));
+        using var optimizer = new AdamW([new AdamW.Group(named, 0)], 1e-3, 0.9, 0.999);
         checkpoints.Save(named, optimizer, new TrainState(1, 0.5, []));
         var renamed = named.Select(p => ("other." + p.name, p.parameter)).ToList();
         var error = Assert.Throws<InvalidDataException>(() => checkpoints.TryLoad(renamed, optimizer));

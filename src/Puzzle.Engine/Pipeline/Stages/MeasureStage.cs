@@ -73,7 +73,6 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         }
         else
         {
-            TorchSharp.torch.manual_seed(0);
             var device = context.CostDevice;
             if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, scenario, batch, Depth(parent), device);
             else if (kind == "head") cost = CostMeter.Head(parent, scenario, batch, device);
