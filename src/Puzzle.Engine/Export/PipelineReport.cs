@@ -43,6 +43,7 @@ public sealed record PipelineReport(string Pipeline, string Key, ReportScenario 
 public sealed record ReportScenario(string? Device, int Batch, int Prompt, int Generate, string? MeasuredOn, string? CostModel)
 {
     /// <summary>"device: machine", as the card prints it; null when the report does not say.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public string? MeasuredOnDevice => MeasuredOn is null ? null : $"{Device}: {MeasuredOn}";
 }
 
