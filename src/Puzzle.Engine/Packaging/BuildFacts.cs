@@ -1,14 +1,16 @@
 using System.Runtime.InteropServices;
-using Puzzle.Engine.Pipeline.Execution;
 
 namespace Puzzle.Engine.Packaging;
 
 /// <summary>The build and machine facts that decide a model's bits: tool and library versions, OS, CPU.</summary>
 public static class BuildFacts
 {
+    /// <summary>This build of Puzzle.NET: recorded in every manifest, package and model card.</summary>
+    public static readonly string ToolVersion = typeof(BuildFacts).Assembly.GetName().Version?.ToString() ?? "0";
+
     public static IReadOnlyDictionary<string, string> Current() => new SortedDictionary<string, string>(StringComparer.Ordinal)
     {
-        ["puzzle"] = JobRunner.ToolVersion,
+        ["puzzle"] = ToolVersion,
         ["torchsharp"] = Informational(typeof(TorchSharp.torch).Assembly),
         ["dotnet"] = Environment.Version.ToString(),
         ["os"] = RuntimeInformation.OSDescription,

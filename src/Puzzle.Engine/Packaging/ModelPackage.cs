@@ -54,7 +54,7 @@ public static class ModelPackage
             var provenance = new PackageProvenance
             {
                 Id = contents.Id, Version = version.ToNormalizedString(), Pipeline = contents.Pipeline, Model = contents.Model,
-                PipelineKey = contents.PipelineKey, Tool = Pipeline.Execution.JobRunner.ToolVersion, Build = contents.Build,
+                PipelineKey = contents.PipelineKey, Tool = BuildFacts.ToolVersion, Build = contents.Build,
                 Export = contents.Export, Spec = $"{PuzzleFolder}/{SpecFileName}", Jobs = contents.Jobs, Metrics = contents.Metrics,
                 Files = files.ToDictionary(p => p.Key, p => new ProvenanceFile(Sha256(p.Value), new FileInfo(p.Value).Length)),
                 NotBitIdentical = contents.NotBitIdentical,

@@ -16,9 +16,6 @@ public static class JobRunner
     /// <summary>Environment variable through which an executor tells a job process which run it belongs to.</summary>
     public const string RunIdVariable = "PUZZLE_RUN_ID";
 
-    public static readonly string ToolVersion =
-        typeof(JobRunner).Assembly.GetName().Version?.ToString() ?? "0";
-
     /// <returns>the entry, and whether this call ran the job (false: it was cached)</returns>
     /// <param name="stageJobs">the stage's planned jobs, among which the stage may find <see cref="Stage.Companions"/> to
     /// build in this process as well (each published under its own key)</param>
@@ -86,7 +83,7 @@ public static class JobRunner
                 {
                     Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.ConfigJson,
                     Inputs = job.InputKeys, Seed = job.Seed, Files = new Dictionary<string, string>(), Metrics = context.Metrics,
-                    StartedUtc = started, Seconds = seconds, Host = Environment.MachineName, Tool = ToolVersion,
+                    StartedUtc = started, Seconds = seconds, Host = Environment.MachineName, Tool = Packaging.BuildFacts.ToolVersion,
                     RunId = runId ?? Environment.GetEnvironmentVariable(RunIdVariable) ?? "",
                 };
                 entries.Add(store.Publish(context.OutputDirectory, manifest));

@@ -77,7 +77,7 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
             License = job.Export.License, BaseModel = job.Export.BaseModel, MeasuredOn = scenario.MeasuredOnDevice, CostModel = scenario.CostModel, WeightsKey = context.Job.Inputs["heal"].Key,
             WeightsJob = context.Job.Inputs["heal"].Name, Report = report.Models,
             Scenario = (JsonObject)SpecJson.ToNode(job.Scenario)!, Constraints = (JsonObject)SpecJson.ToNode(job.Constraints)!,
-            Tool = JobRunner.ToolVersion,
+            Tool = Packaging.BuildFacts.ToolVersion,
         };
         var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), job.Export, card);
         var vllm = RuntimeSupport.Problems(result.Config, ExportRuntime.Vllm);

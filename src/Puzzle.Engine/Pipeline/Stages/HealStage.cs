@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
-using Puzzle.Engine.Gkd;
+using Puzzle.Engine.Heal;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Outputs;

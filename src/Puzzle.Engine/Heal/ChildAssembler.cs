@@ -4,7 +4,7 @@ using Puzzle.Engine.Search;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Puzzle.Engine.Gkd;
+namespace Puzzle.Engine.Heal;
 
 /// <summary>
 /// Builds a child model from a chosen architecture: each layer's block takes its attention and FFN weights from the

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Puzzle.Engine.Pipeline.Stages;
+namespace Puzzle.Engine.Data;
 
 /// <summary>Orders "chapter_2" before "chapter_10": runs of digits compare as numbers.</summary>
 public sealed partial class NaturalOrder : IComparer<string>

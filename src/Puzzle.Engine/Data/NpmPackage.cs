@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
 
-namespace Puzzle.Engine.Pipeline.Stages;
+namespace Puzzle.Engine.Data;
 
 /// <summary>Fetches a package with <c>npm pack NAME@VERSION</c> (the ordinary client and its configured registry) and unpacks it.</summary>
 public static class NpmPackage

@@ -4,7 +4,7 @@ using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace Puzzle.Engine.Gkd;
+namespace Puzzle.Engine.Heal;
 
 /// <summary>The parts of the GKD loss of one batch, each a mean per token (cosine summed over layers).</summary>
 public sealed record GkdTerms(Tensor Total, Tensor Cosine, Tensor Kl, Tensor Lm);

@@ -1,10 +1,10 @@
 using Puzzle.Engine.Checkpoints;
-using Puzzle.Engine.Gkd;
+using Puzzle.Engine.Heal;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Search;
 using static TorchSharp.torch;
 
-namespace Puzzle.Engine.Tests.Gkd;
+namespace Puzzle.Engine.Tests.Heal;
 
 public class ChildAssemblerTests
 {

@@ -1,8 +1,8 @@
-using Puzzle.Engine.Gkd;
+using Puzzle.Engine.Heal;
 using Puzzle.Engine.Model;
 using static TorchSharp.torch;
 
-namespace Puzzle.Engine.Tests.Gkd;
+namespace Puzzle.Engine.Tests.Heal;
 
 /// <summary>
 /// The GKD loss on a child that differs from its parent, against the paper's formula written out in float64 loops:
