@@ -72,6 +72,17 @@ public sealed class JobConfigTests
     }
 
     [Fact]
+    public void No_stage_reads_a_stage_output_as_untyped_json()
+    {
+        var offenders = new[] { Path.Combine("Puzzle.Engine", "Pipeline", "Stages"), Path.Combine("Puzzle.Engine", "Reporting") }
+            .SelectMany(d => Directory.EnumerateFiles(Path.Combine(TestRepo.Source, "src", d), "*.cs"))
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (f, i, line)))
+            .Where(x => x.line.Contains("JsonNode.Parse(File.ReadAllText") || x.line.Contains("JsonDocument.Parse(File.ReadAllText(Path.Combine(context"))
+            .Select(x => $"{Path.GetFileName(x.f)}:{x.i + 1}: {x.line.Trim()}").ToList();
+        Assert.Empty(offenders);
+    }
+
+    [Fact]
     public void No_stage_reads_a_job_config_or_the_spec_by_string()
     {
         var src = Path.Combine(TestRepo.Source, "src");

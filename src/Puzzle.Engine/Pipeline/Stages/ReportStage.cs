@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Search;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Reporting;
@@ -79,11 +80,9 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     /// <summary>The search's Pareto front against predicted speedup, with the children and baselines marked where they lie.</summary>
     static string? Pareto(string searchDirectory, ScoringMetric metric, IReadOnlyList<(string Label, double X, double Y)> marks)
     {
-        var file = Path.Combine(searchDirectory, SearchStage.ParetoFile);
-        if (!File.Exists(file)) return null;
-        var points = JsonNode.Parse(File.ReadAllText(file))!.AsArray().Select(p => p!.AsObject()).ToList();
-        var front = points.Where(p => p["score"] is JsonValue && p["predicted_speedup"] is JsonValue)
-            .Select(p => ((double)p["predicted_speedup"]!, (double)p["score"]!)).ToList();
+        if (!File.Exists(Path.Combine(searchDirectory, SearchStage.ParetoFile))) return null;
+        var points = SearchStage.ParetoEntry.Read(searchDirectory);
+        var front = points.Where(p => p is { Score: not null, PredictedSpeedup: not null }).Select(p => (p.PredictedSpeedup!.Value, p.Score!.Value)).ToList();
         return Search.SvgPlot.Render(front, "predicted speedup (× parent)", $"summed {metric.ToString().ToLowerInvariant()}",
             $"{points.Count - front.Count} of {points.Count} targets infeasible", marks);
     }
@@ -146,6 +145,6 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     }
 
     static IReadOnlyList<(double X, double Y)> Curve(string path) => File.Exists(path)
-        ? JsonNode.Parse(File.ReadAllText(path))!.AsArray().Select(p => ((double)p!["tokens"]!, (double)p["loss"]!)).ToList()
+        ? RecordFile.Read<List<Training.CurvePoint>>(path).Select(p => ((double)p.Tokens, p.Loss)).ToList()
         : [];
 }

@@ -4,6 +4,7 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Search;
 
@@ -22,6 +23,13 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
     /// the random one's seed), and the parent's architecture.</summary>
     public sealed record SearchJob(int Batch, ArchitectureProblem.Settings Problem, [property: SpecPath("search")] SearchSpec Search,
         [property: SpecPath("evaluation.baselines")] IReadOnlyList<Baseline> Baselines, [property: SpecPath("evaluation.seed")] long BaselineSeed, ModelConfig Parent, string? Device);
+
+    /// <summary>One point of pareto.json: the best score at a throughput target, and that architecture's predicted
+    /// speedup (both null where the target is infeasible).</summary>
+    public sealed record ParetoEntry(double TargetSpeedup, double? Score, double? PredictedSpeedup)
+    {
+        public static IReadOnlyList<ParetoEntry> Read(string jobDirectory) => RecordFile.Read<List<ParetoEntry>>(Path.Combine(jobDirectory, ParetoFile));
+    }
 
     public override string Name => "Search";
     public override int Version => 7; // 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
@@ -148,13 +156,8 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
         var targets = Enumerable.Range(0, 17).Select(i => 1.0 + 0.25 * i).ToList();
         var own = ownAt[spec.Scenario.Batch];
         var points = ParetoSweep.Sweep(t => problem with { Limits = ArchitectureProblem.Limits(spec, ownAt, t) }, targets);
-        var json = new JsonArray(points.Select(p => (JsonNode)new JsonObject
-        {
-            ["target_speedup"] = p.Target,
-            ["score"] = p.Architecture?.Score,
-            ["predicted_speedup"] = p.Architecture is { } a ? own.TimeSeconds / a.Cost(ArchitectureProblem.Time) : null,
-        }).ToArray());
-        File.WriteAllText(context.Output(ParetoFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        RecordFile.Write(context.Output(ParetoFile), points.Select(p => new ParetoEntry(p.Target, p.Architecture?.Score,
+            p.Architecture is { } a ? own.TimeSeconds / a.Cost(ArchitectureProblem.Time) : null)).ToList());
         File.WriteAllText(context.Output(ParetoSvg), ParetoSweep.Svg(points, "throughput target (× parent)", $"summed {spec.Metric.ToString().ToLowerInvariant()}"));
     }
 }
