@@ -4,7 +4,14 @@ using AdamW = Puzzle.Engine.Training.AdamW;
 
 namespace Puzzle.Engine.Tests.Training;
 
+/// <summary>Tests that run with nothing beside them: one collects garbage without pause, which would expose other tests
+/// (and TorchSharp's own marshalling) to collections they never see in use; a whole-suite run once failed a reference
+/// test's slicing while this ran beside it.</summary>
+[CollectionDefinition(nameof(GarbageCollectionStress), DisableParallelization = true)]
+public sealed class GarbageCollectionStress;
+
 /// <summary>Our AdamW step (held Scalars) against TorchSharp's AdamW and against the closed form of its first step.</summary>
+[Collection(nameof(GarbageCollectionStress))]
 public class AdamWTests
 {
     const double Beta1 = 0.9, Beta2 = 0.95, Decay = 0.1;
