@@ -1,3 +1,4 @@
+using Puzzle.Engine.Checkpoints;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Puzzle.Engine.Data.Internal;
@@ -39,8 +40,8 @@ public sealed record DataBuildResult(string Directory, DatasetManifest Manifest,
 /// tokens is smallest are held out in that part; the rest of both streams is the train part. So a sequence's side
 /// depends on its content and the seed, its part on its documents' text, and no sequence of one held-out part holds
 /// text of a document of the other. Text that cannot be divided by document falls back to a division by position
-/// (<see cref="HeldoutParts"/>), logged as a warning. The dataset is written into a temporary sibling folder and
-/// published by one rename; on any failure that folder is removed and nothing appears at the target.
+/// (<see cref="HeldoutParts"/>), logged as a warning. The dataset is written into a staging sibling folder and
+/// published by one rename (<see cref="AtomicDirectory"/>); on any failure nothing appears at the target.
 /// </remarks>
 public static class TokenDatasetBuilder
 {
@@ -63,11 +64,10 @@ public static class TokenDatasetBuilder
 
         var target = Path.GetFullPath(outputDirectory).TrimEnd(Path.DirectorySeparatorChar);
         if (Directory.Exists(target) && !overwrite) throw new IOException($"Output folder already exists: {target}");
-        var parent = Path.GetDirectoryName(target) ?? throw new ArgumentException($"cannot publish at {target}");
-        Directory.CreateDirectory(parent);
-        var temp = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temp);
-        try
+        DataBuildResult? result = null;
+        string? done = null;
+        // built in a staging sibling and published by rename: on any failure nothing appears at the target
+        void Fill(string temp)
         {
             var wide = tokenizer.VocabSize > 65536;
             var tokenBytes = wide ? 4 : 2;
@@ -164,18 +164,16 @@ public static class TokenDatasetBuilder
             documents.Dispose();
             File.Delete(Path.Combine(temp, DocumentsFile));
             File.WriteAllText(Path.Combine(temp, DatasetManifest.FileName), manifest.ToJson());
-            Publish(temp, target, overwrite);
-            log?.Invoke($"{target}: {n} sequences of {seqTokens} tokens ({manifest.Train.Sequences} train; held out: " +
-                        $"{manifest.Selection.Sequences} selection from {manifest.Selection.Documents} documents, " +
-                        $"{manifest.Evaluation.Sequences} evaluation from {manifest.Evaluation.Documents}), " +
-                        $"{totalTokens} tokens from {documentCount} documents in {clock.Elapsed.TotalSeconds:F1} s");
-            return new DataBuildResult(target, manifest, clock.Elapsed, tokenizeTime, chars);
+            done = $"{target}: {n} sequences of {seqTokens} tokens ({manifest.Train.Sequences} train; held out: " +
+                   $"{manifest.Selection.Sequences} selection from {manifest.Selection.Documents} documents, " +
+                   $"{manifest.Evaluation.Sequences} evaluation from {manifest.Evaluation.Documents}), " +
+                   $"{totalTokens} tokens from {documentCount} documents";
+            result = new DataBuildResult(target, manifest, clock.Elapsed, tokenizeTime, chars);
         }
-        catch
-        {
-            try { if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        if (overwrite) AtomicDirectory.Publish(target, Fill);
+        else AtomicDirectory.Create(target, Fill);
+        log?.Invoke($"{done} in {clock.Elapsed.TotalSeconds:F1} s");
+        return result!;
     }
 
     /// <summary>The packed sequences: their hashes and documents (positions in <see cref="Order"/>, the documents'
@@ -241,16 +239,6 @@ public static class TokenDatasetBuilder
             else part[i] = selecting-- > 0 ? DataSplit.Selection : DataSplit.Evaluation;
         }
         return part;
-    }
-
-    static void Publish(string temp, string target, bool overwrite)
-    {
-        if (!Directory.Exists(target)) { Directory.Move(temp, target); return; }
-        if (!overwrite) throw new IOException($"Output folder already exists: {target}");
-        var old = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.old-{Guid.NewGuid():N}");
-        Directory.Move(target, old);
-        Directory.Move(temp, target);
-        Directory.Delete(old, recursive: true);
     }
 
     static string SourceName(string file, string baseDir)
