@@ -24,6 +24,22 @@ public static class Cli
         return Process.Start(start)!;
     }
 
+    /// <summary>
+    /// Starts a job process and SIGKILLs it once <paramref name="checkpoint"/> exists (within 120 s), as a crash mid-way
+    /// through training would; fails if the job ended first or never checkpointed.
+    /// </summary>
+    public static void KillOnceCheckpointed(string workingDirectory, string[] job, string checkpoint)
+    {
+        using var process = Start(workingDirectory, job);
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        // waits on the process's exit, looking for the checkpoint every 20 ms, until the deadline
+        while (!File.Exists(checkpoint) && DateTime.UtcNow < deadline && !process.WaitForExit(20)) { }
+        var exited = process.HasExited; // (the output is read only after the kill: reading it waits for the end)
+        process.Kill(); // SIGKILL
+        process.WaitForExit();
+        Assert.True(File.Exists(checkpoint) && !exited, "no checkpoint before the job ended: " + process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd());
+    }
+
     public static (int Exit, string Out, string Err) Run(string workingDirectory, params string[] args) =>
         Wait(Start(workingDirectory, args));
 

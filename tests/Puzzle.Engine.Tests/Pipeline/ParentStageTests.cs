@@ -58,15 +58,7 @@ public class ParentStageTests
         string[] job = ["job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1"];
 
         var state = Path.Combine(session.Store.ResumeDirectory(parent.Key), "current", "state.json");
-        using (var process = Cli.Start(repo.Root, job))
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(120);
-            while (!File.Exists(state) && !process.HasExited && DateTime.UtcNow < deadline) Thread.Sleep(20);
-            var exited = process.HasExited; // (the output is read only after the kill: reading it waits for the end)
-            process.Kill(); // SIGKILL
-            process.WaitForExit();
-            Assert.True(File.Exists(state) && !exited, "no checkpoint before the job ended: " + process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd());
-        }
+        Cli.KillOnceCheckpointed(repo.Root, job, state);
         Assert.Null(session.Store.Find(parent.Key));
 
         string output;

@@ -70,10 +70,10 @@ public sealed record StoreUsage(
     static Dictionary<string, HashSet<string>> KeysByPipeline(string root)
     {
         var owners = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
-        foreach (var (area, read) in new (string, Func<JsonNode, IEnumerable<string?>>)[]
+        foreach (var (area, read) in new (string, Func<string, IEnumerable<string>>)[]
                  {
-                     ("history", doc => [doc["key"]?.GetValue<string>()]),
-                     ("runs", doc => doc["jobs"]?.AsArray().Select(j => j?["key"]?.GetValue<string>()) ?? []),
+                     ("history", text => JsonSerializer.Deserialize<JobHistory.Entry>(text, JobManifest.Json) is { } entry ? [entry.Key] : []),
+                     ("runs", text => Execution.RunSummary.Parse(text).Jobs.Select(j => j.Key)),
                  })
         {
             var folder = Path.Combine(root, area);
@@ -85,8 +85,7 @@ public sealed record StoreUsage(
                 {
                     try
                     {
-                        if (JsonNode.Parse(File.ReadAllText(file)) is { } doc)
-                            keys.UnionWith(read(doc).OfType<string>());
+                        keys.UnionWith(read(File.ReadAllText(file)));
                     }
                     catch (Exception e) when (e is JsonException or InvalidOperationException or IOException) { } // a record being replaced, or not ours
                 }
