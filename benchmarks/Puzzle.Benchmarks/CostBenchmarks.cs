@@ -19,7 +19,7 @@ public static class CostBenchmarks
         var spec = SpecLoader.Load(args.Length > 0 ? args[0] : "pipelines/default.yaml");
         var samples = args.Length > 1 ? int.Parse(args[1]) : 6;
         var report = new BenchmarkReport("costs");
-        var parent = ParentModel.PlannedConfig(spec);
+        var parent = ParentStage.PlannedConfig(spec);
         var scenario = spec.Scenario;
         var batch = scenario.Batch;
         var depth = parent.NumLayers;

@@ -15,7 +15,7 @@ public sealed record PipelineReport(string Pipeline, string Key, ReportScenario 
     public const string FileName = "report.json";
 
     /// <summary>Search's closed loop as architectures.json describes it (rounds of measured speedup), if it ran.</summary>
-    public Pipeline.Stages.ClosedLoopSummary? ClosedLoop { get; init; }
+    public ClosedLoopSummary? ClosedLoop { get; init; }
     public ReportGoals? Goals { get; init; }
     public IReadOnlyList<string> TrainingWarnings { get; init; } = [];
 

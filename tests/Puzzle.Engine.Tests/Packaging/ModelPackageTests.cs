@@ -70,7 +70,7 @@ public sealed class ModelPackageTests : IDisposable
         Assert.Equal(0.29, (double)model.Provenance.Metrics["model"]!["top1"]!);
         Assert.Equal("name: unit\n", File.ReadAllText(model.SpecPath));
         using var lm = model.LoadModel();
-        using var original = Puzzle.Engine.Pipeline.Stages.ParentModel.Load(_dir["heal-0"]);
+        using var original = Puzzle.Engine.Parents.ParentModel.Load(_dir["heal-0"]);
         using var ids = tensor(new long[] { 1, 5, 7, 3, 2 }).unsqueeze(0);
         using var a = lm.Forward(ids);
         using var b = original.Forward(ids);

@@ -19,7 +19,7 @@ public class RooflineTargetTests
         Assert.True(summary.Succeeded, string.Join("\n", summary.Where(JobOutcome.Failed).Select(j => File.ReadAllText(j.Log!))));
 
         var spec = session.Spec;
-        var parent = ParentModel.PlannedConfig(spec);
+        var parent = ParentStage.PlannedConfig(spec);
         var hw = Hardware.Known["h100-sxm"];
         var (batch, prompt, generate) = (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate);
         MeasuredCost Cost(string id) => MeasureStage.Read(session.Store.Find(session.Graph.Find("Measure", id).Key)!.Directory);

@@ -47,7 +47,7 @@ public class ScoreStageTests
         Assert.Empty(session.Graph.Jobs["Score"].Select(j => j.Key).Intersect(subblockKeys)); // the mode is in every Score key
         var combined = await Scores(repo);
         var spec = repo.Load();
-        var parent = ParentModel.PlannedConfig(spec);
+        var parent = ParentStage.PlannedConfig(spec);
         foreach (var (layer, json) in combined)
         {
             var l = int.Parse(layer["layer".Length..]);

@@ -5,6 +5,7 @@ using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Search;
 using Puzzle.Engine.Tests.Pipeline;
+using static Puzzle.Engine.Pipeline.Stages.SearchStage;
 
 namespace Puzzle.Engine.Tests.Search;
 
@@ -17,7 +18,7 @@ public class BatchSizesTests
     /// either way), while a cheaper attention saves time at both. Throughput ≥ 1.5× the parent's.</summary>
     static MeasuredCost Cost(PipelineSpec spec, string job)
     {
-        var parent = ParentModel.PlannedConfig(spec).Blocks[0];
+        var parent = ParentStage.PlannedConfig(spec).Blocks[0];
         var batch = int.Parse(job[1..job.IndexOf('.')]);
         var seconds = job.EndsWith(".head") ? 0.1
             : job == MeasureStage.AttentionJob(batch, parent.Attention) || job == MeasureStage.FfnJob(batch, parent.Ffn) ? 1.0
@@ -29,7 +30,7 @@ public class BatchSizesTests
     /// <summary>Narrow FFNs lose little, other attention a lot.</summary>
     static List<ScoreStage.LayerScores> Scores(PipelineSpec spec)
     {
-        var parent = ParentModel.PlannedConfig(spec);
+        var parent = ParentStage.PlannedConfig(spec);
         return [.. Enumerable.Range(0, parent.NumLayers).Select(l =>
         {
             var variants = new Dictionary<string, ScoreStage.VariantScore>();
@@ -45,7 +46,7 @@ public class BatchSizesTests
     static (PipelineSpec Spec, SearchProblem Problem, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ParentAt) Build(TestRepo repo)
     {
         var spec = repo.Load();
-        var (problem, _, parentAt) = ArchitectureProblem.Build(ArchitectureProblem.Settings.Of(spec), ParentModel.PlannedConfig(spec), Scores(spec), id => Cost(spec, id));
+        var (problem, _, parentAt) = ArchitectureProblem.Build(ArchitectureProblem.Settings.Of(spec), ParentStage.PlannedConfig(spec), Scores(spec), id => Cost(spec, id));
         return (spec, problem, parentAt);
     }
 

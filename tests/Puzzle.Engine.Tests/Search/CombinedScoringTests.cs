@@ -3,9 +3,11 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Cost;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Search;
+using static Puzzle.Engine.Pipeline.Stages.SearchStage;
 
 namespace Puzzle.Engine.Tests.Search;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
+using static Puzzle.Engine.Pipeline.Stages.SearchStage;
 
 namespace Puzzle.Engine.Tests.Search;
 

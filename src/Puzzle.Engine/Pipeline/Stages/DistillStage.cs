@@ -37,7 +37,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
-        var parent = ParentModel.PlannedConfig(spec);
+        var parent = ParentStage.PlannedConfig(spec);
         var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
         return Catalog(parent, spec.Bld.Mode, spec.SearchSpace).Where(v => v.Trainable).Select(v =>
         {

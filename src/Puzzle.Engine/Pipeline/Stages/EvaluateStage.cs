@@ -5,6 +5,8 @@ using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Evaluation.Tasks;
+using Puzzle.Engine.Parents;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
@@ -22,8 +24,26 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
 {
     /// <summary>One model to evaluate (the parent, or a Heal job's model): held-out tokens, the tasks, and the scenario
     /// its speed is measured in (<c>Scenario.Device</c> resolved to the cost device).</summary>
-    public sealed record EvaluateJob(string Model, [property: SpecPath("evaluation.tokens")] long Tokens, EvaluateTasks.Settings Tasks, [property: SpecPath("scenario")] ScenarioSpec Scenario, string? Device,
+    public sealed record EvaluateJob(string Model, [property: SpecPath("evaluation.tokens")] long Tokens, TaskSettings Tasks, [property: SpecPath("scenario")] ScenarioSpec Scenario, string? Device,
         [property: NotInKey("where the spec lies: only a relative tokenizer path in the Data job's manifest is resolved against it")] string BaseDirectory);
+
+    /// <summary>One task file: its name, its content's SHA-256 (what the key hashes) and where it lies.</summary>
+    [JobRecord]
+    public sealed record TaskFile(string Name, string Sha256, [property: NotInKey("where the file lies; its content is keyed")] string Path);
+
+    /// <summary>What the tasks read (<see cref="EvaluateTasks"/>): the task files, the held-out task's settings and its seed.</summary>
+    [JobRecord]
+    public sealed record TaskSettings([property: SpecPath("evaluation.tasks")] IReadOnlyList<TaskFile> Files, [property: SpecPath("evaluation.next_span")] NextSpanSpec NextSpan,
+        [property: SpecPath("evaluation.seed")] long Seed)
+    {
+        public static TaskSettings Of(PipelineSpec spec) => new(spec.Evaluation.Tasks.Select(t =>
+        {
+            var path = System.IO.Path.Combine(spec.BaseDirectory, t);
+            return new TaskFile(ChoiceTaskFile.NameOf(t), CacheStore.HashFile(path), path);
+        }).ToList(), spec.Evaluation.NextSpan, spec.Evaluation.Seed);
+
+        public NextSpanOptions NextSpanOptions => new(NextSpan.Examples, NextSpan.Choices, NextSpan.SpanWords, (ulong)Seed);
+    }
 
     /// <summary>metrics.json: one model's held-out quality against the parent, task scores, and measured speed beside
     /// the parent's (or why it was not evaluated).</summary>
@@ -69,7 +89,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     {
         var common = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
         // speed depends on where it is measured (scenario.device), quality on where it is computed (device)
-        var tasks = EvaluateTasks.Settings.Of(spec);
+        var tasks = TaskSettings.Of(spec);
         var scenario = spec.Scenario with { Device = ComputeDevice.CostKind(spec) };
         EvaluateJob Config(string model) => new(model, spec.Evaluation.Tokens, tasks, scenario, ComputeDevice.KeyName(spec.Device), spec.BaseDirectory);
         var jobs = new List<JobPlan> { Job("parent", Config("parent"), common) };
@@ -111,7 +131,8 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         var quality = model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
         IReadOnlyList<TaskScore> tasks;
         using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, job.BaseDirectory))
-            tasks = EvaluateTasks.Score(context, model ?? parent, tokenizer, EvaluateTasks.Load(context, job.Tasks, heldout, tokenizer), batch: 16);
+            tasks = EvaluateTasks.Score(model ?? parent, tokenizer, EvaluateTasks.Load(job.Tasks.NextSpanOptions, job.Tasks.Files.Select(f => f.Path), heldout,
+                tokenizer, context.Output(EvaluateTasks.Folder), context.Log), batch: 16, context.Job.Id, context.Log);
 
         // speed: the parent and the model alternate, so drift in the machine's load touches both alike
         var costs = context.CostDevice;

@@ -37,7 +37,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
-        var parent = ParentModel.PlannedConfig(spec);
+        var parent = ParentStage.PlannedConfig(spec);
         var catalog = VariantCatalog.For(parent, spec.SearchSpace);
         var jobs = new List<JobPlan>();
         foreach (var batch in Batches(spec))

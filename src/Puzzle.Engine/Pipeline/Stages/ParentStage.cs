@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Outputs;
@@ -34,6 +35,11 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
     public const string PointerFile = "parent.json";
 
     public static string ResolvePath(PipelineSpec spec, string path) => Path.GetFullPath(path, spec.BaseDirectory);
+
+    /// <summary>The parent's architecture known at plan time (from parent.pretrain, or the given checkpoint's config.json).</summary>
+    public static ModelConfig PlannedConfig(PipelineSpec spec) => spec.Parent.Path is { } path
+        ? HfConfig.Read(ResolvePath(spec, path))
+        : ParentBuilder.ModelConfig(spec.Parent.Pretrain!, spec.Parent.Pretrain!.VocabSize, spec.Data.SeqLen, null, null);
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {

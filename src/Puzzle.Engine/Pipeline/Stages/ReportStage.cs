@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Export;
+using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Search;
@@ -37,7 +38,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         foreach (var j in planned["Evaluate"]) inputs["eval:" + j.Id] = j;
         foreach (var j in planned["Heal"]) inputs["heal:" + j.Id] = j;
         foreach (var j in planned["Distill"]) inputs["bld:" + j.Id] = j;
-        var parentVariants = ParentModel.VariantIds(ParentModel.PlannedConfig(spec), spec.SearchSpace).Order(StringComparer.Ordinal).ToList();
+        var parentVariants = ParentModel.VariantIds(ParentStage.PlannedConfig(spec), spec.SearchSpace).Order(StringComparer.Ordinal).ToList();
         return [Job("report", new ReportJob(spec.Name, HealStage.ModelIds(spec), spec.Constraints,
             spec.Scenario with { Device = Runtime.ComputeDevice.CostKind(spec) }, MeasureStage.CostModel(spec), spec.Scoring.Metric, parentVariants), inputs)];
     }

@@ -4,6 +4,7 @@ using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
@@ -55,7 +56,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
-        var parent = ParentModel.PlannedConfig(spec);
+        var parent = ParentStage.PlannedConfig(spec);
         var distill = planned["Distill"].ToDictionary(j => j.Id);
         var catalog = DistillStage.Catalog(parent, spec);
         return Enumerable.Range(0, parent.NumLayers).Select(layer =>

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
@@ -17,7 +18,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// of quality against speedup; per-layer explanations; block_configs ready for export. The job is named after
 /// scenario.batch (b&lt;batch&gt;), the batch its predicted speedups and closed loop refer to.
 /// </summary>
-public sealed class SearchStage : Stage<SearchStage.SearchJob>
+public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
 {
     /// <summary>One search at one batch size: the problem's settings, the search's own, the baselines to choose (and
     /// the random one's seed), and the parent's architecture.</summary>
@@ -47,7 +48,7 @@ public sealed class SearchStage : Stage<SearchStage.SearchJob>
         foreach (var m in planned["Measure"]) inputs["cost:" + m.Id] = m; // every batch size's costs
         // the device is the cost device: the closed loop times on it
         return [Job($"b{spec.Scenario.Batch}", new SearchJob(spec.Scenario.Batch, ArchitectureProblem.Settings.Of(spec), spec.Search, spec.Evaluation.Baselines,
-            spec.Evaluation.Seed, ParentModel.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(Runtime.ComputeDevice.CostKind(spec))), inputs)];
+            spec.Evaluation.Seed, ParentStage.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(Runtime.ComputeDevice.CostKind(spec))), inputs)];
     }
 
     protected override void Run(SearchJob job, JobContext context)

@@ -1,18 +1,13 @@
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 
-namespace Puzzle.Engine.Pipeline.Stages;
+namespace Puzzle.Engine.Parents;
 
-/// <summary>The parent's architecture known at plan time (from parent.pretrain, or the given checkpoint's config.json).</summary>
+/// <summary>A trained parent as the stages use it: its own variants, and the model loaded whole.</summary>
 public static class ParentModel
 {
-    public static ModelConfig PlannedConfig(PipelineSpec spec) => spec.Parent.Path is { } path
-        ? HfConfig.Read(ParentStage.ResolvePath(spec, path))
-        : ParentBuilder.ModelConfig(spec.Parent.Pretrain!, spec.Parent.Pretrain!.VocabSize, spec.Data.SeqLen, null, null);
-
     /// <summary>The ids of the parent's own variants: its attention and FFN per layer, and its whole block (what a
     /// search over whole blocks, coupled or from combined scores, chooses).</summary>
     public static IReadOnlySet<string> VariantIds(ModelConfig parent, SearchSpaceSpec space) =>
