@@ -23,6 +23,6 @@ public static class DeviceOptions
 
     /// <summary>The device asked for, checked to be usable.</summary>
     public static ComputeDevice Open(string? device, string? dtype) =>
-        ComputeDevice.Open(PipelineOptions.ParseDevice(device) ?? Engine.Pipeline.Spec.DeviceKind.Cpu, "--device",
+        ComputeDevice.Open(PipelineOptions.ParseDevice(device) ?? DeviceKind.Cpu, "--device",
             dtype switch { null => null, "bfloat16" => ScalarType.BFloat16, _ => ScalarType.Float32 });
 }

@@ -3,6 +3,7 @@ using System.Reflection;
 using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Cli.Commands;
 

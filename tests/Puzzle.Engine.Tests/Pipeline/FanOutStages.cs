@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Reflection;
+using Puzzle.Engine.Library;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;

@@ -1,4 +1,8 @@
+using Puzzle.Engine.Export;
+using Puzzle.Engine.Library;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
+using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Tests.Spec;
 

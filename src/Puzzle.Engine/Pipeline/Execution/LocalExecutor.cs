@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Execution;
 

@@ -1,4 +1,5 @@
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Graph;
 

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Puzzle.Engine.Library;
 
 namespace Puzzle.Engine.Pipeline.Spec;
 

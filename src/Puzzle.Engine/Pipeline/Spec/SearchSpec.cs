@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Pipeline.Spec;
 

@@ -157,7 +157,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
             ParentSpeed = new Speeds(own.Prefill, own.Decode, own.Scenario),
             Speedup = new Speedups(speed.Prefill / own.Prefill, speed.Decode / own.Decode, speed.Scenario / own.Scenario),
             Scenario = new MeasuredScenario(ComputeDevice.Name(costs.Kind), batch, scenario.Prompt, scenario.Generate, TorchSharp.torch.get_num_threads(),
-                costs.Kind == Spec.DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {TorchSharp.torch.get_num_threads()} threads" : "a CUDA GPU"),
+                costs.Kind == DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {TorchSharp.torch.get_num_threads()} threads" : "a CUDA GPU"),
         });
         context.Log.WriteLine($"{context.Job.Id}: held-out loss {quality.Loss:F4}, top-1 {quality.Top1:P2}" +
             (model is null ? "" : $", KL {quality.Kl:F4}, agreement {quality.Agreement:P1}") +

@@ -7,6 +7,7 @@ using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Pipeline.Stages;

@@ -1,3 +1,5 @@
+using Puzzle.Engine.Export;
+
 namespace Puzzle.Engine.Pipeline.Spec.Internal;
 
 /// <summary>

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Library;
 
 /// <summary>Which blocks block library distillation trains (the Puzzle paper's decoupled and coupled BLD).</summary>
 public enum BldMode

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Search;
 
 /// <summary>How the architecture search picks one variant per layer.</summary>
 public enum SearchMethod

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Library;
 
 /// <summary>How a linear replacement of an attention or FFN block starts before distillation.</summary>
 public enum LinearInit

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Export;
 
 /// <summary>The floating-point type of the exported weights.</summary>
 public enum ExportDType

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Library;
 
 /// <summary>What the Score stage puts in place of a parent layer, and so what the search adds up.</summary>
 public enum ScoreBlocks

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Search;
 
 /// <summary>What the diversity constraint between solutions counts as shared.</summary>
 public enum DiversityUnit

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Runtime;
 
 /// <summary>A kind of torch device: where a pipeline computes (<c>device</c>) and where costs are measured (<c>scenario.device</c>).</summary>
 public enum DeviceKind

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Export;
 
 /// <summary>The inference runtime the export must load in.</summary>
 public enum ExportRuntime

@@ -1,4 +1,4 @@
-namespace Puzzle.Engine.Pipeline.Spec;
+namespace Puzzle.Engine.Export;
 
 /// <summary>The Hugging Face layout the child is exported in.</summary>
 public enum ExportFormat
