@@ -23,23 +23,23 @@ public static class CostBenchmarks
         var scenario = spec.Scenario;
         var batch = scenario.Batch;
         var depth = parent.NumLayers;
-        var catalog = VariantCatalog.For(parent, spec.SearchSpace);
+        var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
         var attention = catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct().ToList();
         var ffn = catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct().ToList();
         double Seconds(MeasuredCost c) => c.ScenarioSeconds(scenario.Generate);
         double Whole(ModelConfig config)
         {
             using var model = new CausalLM(config);
-            return Seconds(CostMeter.Model(model, scenario, batch));
+            return Seconds(CostMeter.Model(model, scenario.Timing(), batch));
         }
 
-        var head = Seconds(CostMeter.Head(parent, scenario, batch));
+        var head = Seconds(CostMeter.Head(parent, scenario.Timing(), batch));
         var alone = new Dictionary<BlockConfig, double>();
         var inDepth = new Dictionary<BlockConfig, double>();
         foreach (var shape in attention.Select(a => new BlockConfig(a, FfnConfig.NoOp)).Concat(ffn.Select(f => new BlockConfig(AttentionConfig.NoOp, f))))
         {
-            alone[shape] = Seconds(CostMeter.Block(parent, shape, scenario, batch));
-            inDepth[shape] = Seconds(CostMeter.BlockInDepth(parent, shape, scenario, batch, MeasureStage.Depth(parent)));
+            alone[shape] = Seconds(CostMeter.Block(parent, shape, scenario.Timing(), batch));
+            inDepth[shape] = Seconds(CostMeter.BlockInDepth(parent, shape, scenario.Timing(), batch, MeasureStage.Depth(parent)));
         }
         double Predict(Dictionary<BlockConfig, double> cost, ModelConfig config) => head + config.Blocks.Sum(b =>
             cost[new BlockConfig(b.Attention, FfnConfig.NoOp)] + cost[new BlockConfig(AttentionConfig.NoOp, b.Ffn)]);

@@ -18,7 +18,7 @@ public static class FoundationBenchmarks
         var report = new BenchmarkReport("foundation");
         // the full example's parent (pipelines/moby-2x.yaml); weights do not matter for speed
         var spec = SpecLoader.Load(Path.Combine("pipelines", "moby-2x.yaml")).Parent.Pretrain!;
-        var config = ParentBuilder.ModelConfig(spec, spec.VocabSize, 256, 1, 2);
+        var config = spec.Shape(spec.VocabSize, 256) with { BosTokenId = 1, EosTokenId = 2 };
         const int batch = 8, seqLen = 256;
         report.Add("torch threads", torch.get_num_threads(), "threads");
 

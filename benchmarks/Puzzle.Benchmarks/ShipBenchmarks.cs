@@ -57,7 +57,7 @@ public static class ShipBenchmarks
 
         var card = new ModelCardContext { Pipeline = "bench", Model = "child1", Tool = "bench" };
         var clock = Stopwatch.StartNew();
-        var export = ChildExporter.Export(heal, Path.Combine(dir, "export"), new ExportSpec { Dtype = ExportDType.Bfloat16 }, card);
+        var export = ChildExporter.Export(heal, Path.Combine(dir, "export"), new ExportOptions { DType = ExportDType.Bfloat16 }, card);
         var exportSeconds = clock.Elapsed.TotalSeconds;
         report.Add($"{label}: export float32 → bfloat16", exportSeconds, "s", $"{note}; {export.WeightBytes / 1e6:F0} MB written, {parameters * 4 / 1e6 / exportSeconds:F0} MB/s read");
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,7 +23,7 @@ public static class CostMeter
     /// Summed over a model's blocks plus the head, this predicted the default parent and six random architectures
     /// within 6% (timed alone: 8%).
     /// </summary>
-    public static MeasuredCost BlockInDepth(ModelConfig parent, BlockConfig shape, ScenarioSpec scenario, int batch, int depth, ComputeDevice? device = null)
+    public static MeasuredCost BlockInDepth(ModelConfig parent, BlockConfig shape, TimingScenario scenario, int batch, int depth, ComputeDevice? device = null)
     {
         device ??= ComputeDevice.Cpu;
         var head = Head(parent, scenario, batch, device);
@@ -37,7 +36,7 @@ public static class CostMeter
     }
 
     /// <summary>One block of the given shape alone (a subblock alone when the other is a no-op).</summary>
-    public static MeasuredCost Block(ModelConfig parent, BlockConfig shape, ScenarioSpec scenario, int batch, ComputeDevice? device = null)
+    public static MeasuredCost Block(ModelConfig parent, BlockConfig shape, TimingScenario scenario, int batch, ComputeDevice? device = null)
     {
         device ??= ComputeDevice.Cpu;
         var one = parent with { Blocks = [shape] };
@@ -59,7 +58,7 @@ public static class CostMeter
     }
 
     /// <summary>Embedding, final norm and LM head: what every architecture pays besides its blocks.</summary>
-    public static MeasuredCost Head(ModelConfig parent, ScenarioSpec scenario, int batch, ComputeDevice? device = null)
+    public static MeasuredCost Head(ModelConfig parent, TimingScenario scenario, int batch, ComputeDevice? device = null)
     {
         device ??= ComputeDevice.Cpu;
         using var model = device.Place(new CausalLM(parent with { Blocks = [new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp)] }));
@@ -73,7 +72,7 @@ public static class CostMeter
 
     /// <summary>A whole model with its KV cache: the check on the additive cost model.</summary>
     /// <param name="model">the model, already on <paramref name="device"/> in its compute dtype</param>
-    public static MeasuredCost Model(CausalLM model, ScenarioSpec scenario, int batch, ComputeDevice? device = null)
+    public static MeasuredCost Model(CausalLM model, TimingScenario scenario, int batch, ComputeDevice? device = null)
     {
         device ??= ComputeDevice.Cpu;
         model.eval();
@@ -103,7 +102,7 @@ public static class CostMeter
         shape => randn([.. shape, hidden], generator: generator).to(device.DType, device.Device);
 
     /// <summary>The fastest prefill and the fastest decode time per token over the scenario's repeats, after warm-up.</summary>
-    static (double Prefill, double Decode) Time(ScenarioSpec scenario, int batch, ModelConfig config, ComputeDevice device,
+    static (double Prefill, double Decode) Time(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
         Action<Tensor, KvCache, long> step, Func<long[], Tensor> input)
     {
         var prefills = new List<double>();

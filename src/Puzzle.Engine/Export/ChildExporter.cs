@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Export;
 
@@ -23,7 +22,7 @@ public static class ChildExporter
     public const long MaxShardBytes = 5_000_000_000;
     public const string TokenizerConfigFileName = "tokenizer_config.json";
 
-    public static ExportResult Export(string modelDirectory, string destination, ExportSpec options, ModelCardContext context)
+    public static ExportResult Export(string modelDirectory, string destination, ExportOptions options, ModelCardContext context)
     {
         var clock = Stopwatch.StartNew();
         var (config, tensors) = Checkpoint.Open(modelDirectory);
@@ -38,7 +37,7 @@ public static class ChildExporter
             var tokenizer = Path.Combine(modelDirectory, Checkpoint.TokenizerFileName);
             if (!File.Exists(tokenizer))
                 throw new ExportException($"{modelDirectory}: no {Checkpoint.TokenizerFileName}; a served model needs its tokenizer");
-            var dtype = DTypeOf(options.Dtype);
+            var dtype = DTypeOf(options.DType);
             var extra = new Dictionary<string, string>
             {
                 [TokenizerConfigFileName] = TokenizerConfig(modelDirectory, tokenizer, config),

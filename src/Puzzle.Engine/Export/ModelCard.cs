@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Export;
 

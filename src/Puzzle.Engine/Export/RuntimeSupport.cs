@@ -1,5 +1,4 @@
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Export;
 

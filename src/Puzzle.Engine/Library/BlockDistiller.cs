@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Training;
 using TorchSharp;

@@ -44,8 +44,23 @@ public sealed class ParentStream : IDisposable
         using (var tensors = CheckpointTensors.Open(modelDir))
         using (var host = tensors.Read("model.embed_tokens.weight"))
             embedding = device.Put(host).detach();
-        var blocks = Enumerable.Range(0, layers).Select(l => Pipeline.Stages.DistillStage.LoadLayer(modelDir, config, l, device)).ToList();
+        var blocks = Enumerable.Range(0, layers).Select(l => LoadLayer(modelDir, config, l, device)).ToList();
         return new ParentStream(config, embedding, blocks, device);
+    }
+
+    /// <summary>One parent layer, read lazily from the checkpoint: a job's memory does not grow with the parent's depth.</summary>
+    static DecoderBlock LoadLayer(string modelDir, ModelConfig config, int layer, ComputeDevice device)
+    {
+        using var tensors = CheckpointTensors.Open(modelDir);
+        var block = new DecoderBlock(config, config.Blocks[layer], device.Device, device.DType);
+        using var _ = TorchSharp.torch.no_grad();
+        foreach (var (name, p) in block.named_parameters())
+        {
+            using var source = tensors.Read($"model.layers.{layer}.{name}");
+            p.copy_(source);
+        }
+        block.eval();
+        return block;
     }
 
     /// <summary>Rotary cos and sin for positions 0..length−1 in the compute dtype.</summary>

@@ -1,5 +1,4 @@
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Library;
 
@@ -16,14 +15,18 @@ public sealed record ScoreCandidate(BlockVariant? Variant, BlockPair? Pair)
     public IReadOnlyList<BlockVariant> Parts => Variant is { } v ? [v] : [Pair!.Attention, Pair.Ffn];
 
     /// <summary>What the Score stage scores: whole blocks when the library's variants are blocks (coupled BLD) or
-    /// the spec asks for combined scores, else each subblock alone.</summary>
-    public static ScoreBlocks Blocks(PipelineSpec spec) => spec.Bld.Mode == BldMode.Coupled ? ScoreBlocks.Combined : spec.Scoring.Blocks;
+    /// combined scores are <paramref name="asked"/> for, else each subblock alone.</summary>
+    public static ScoreBlocks Blocks(BldMode mode, ScoreBlocks asked) => mode == BldMode.Coupled ? ScoreBlocks.Combined : asked;
 
     /// <summary>One layer's candidates, the parent's own block (or subblock) left out: it scores 0.</summary>
+    /// <param name="alternatives">what each layer offers (the library's search space)</param>
+    /// <param name="mode">how BLD trained <paramref name="library"/></param>
+    /// <param name="asked">what the scores are asked for: with combined over a decoupled library, every pairing</param>
     /// <param name="library">the library's variants (decoupled or coupled, as BLD trains them)</param>
-    public static IReadOnlyList<ScoreCandidate> Of(ModelConfig parent, PipelineSpec spec, IReadOnlyList<BlockVariant> library, int layer) =>
-        spec.Bld.Mode == BldMode.Decoupled && spec.Scoring.Blocks == ScoreBlocks.Combined
-            ? VariantCatalog.Pairs(parent, spec.SearchSpace).Where(p => p.Block.Layer == layer && !p.Block.IsParent)
+    public static IReadOnlyList<ScoreCandidate> Of(ModelConfig parent, Func<int, LayerAlternatives> alternatives, BldMode mode, ScoreBlocks asked,
+        IReadOnlyList<BlockVariant> library, int layer) =>
+        mode == BldMode.Decoupled && asked == ScoreBlocks.Combined
+            ? VariantCatalog.Pairs(parent, alternatives).Where(p => p.Block.Layer == layer && !p.Block.IsParent)
                 .Select(p => new ScoreCandidate(null, p)).ToList()
             : library.Where(v => v.Layer == layer && !v.IsParent).Select(v => new ScoreCandidate(v, null)).ToList();
 }

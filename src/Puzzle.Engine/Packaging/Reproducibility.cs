@@ -1,6 +1,3 @@
-using Puzzle.Engine.Pipeline.Spec;
-using Puzzle.Engine.Runtime;
-
 namespace Puzzle.Engine.Packaging;
 
 /// <summary>
@@ -12,13 +9,7 @@ public static class Reproducibility
 {
     /// <summary>What of a pipeline decides the notes: whether Search's closed loop times children, whether the parent
     /// was pretrained here, whether anything computes on CUDA.</summary>
-    public sealed record Facts(bool ClosedLoopTimes, bool Pretrained, bool Cuda)
-    {
-        public static Facts Of(PipelineSpec spec) => new(spec.Search.VerifyRounds > 0 && spec.Scenario.Target is null,
-            spec.Parent.Pretrain is not null, spec.Device == DeviceKind.Cuda || spec.Scenario.Device == DeviceKind.Cuda);
-    }
-
-    public static IReadOnlyList<string> NotBitIdentical(PipelineSpec spec, IEnumerable<ProvenanceJob> jobs) => NotBitIdentical(Facts.Of(spec), jobs);
+    public sealed record Facts(bool ClosedLoopTimes, bool Pretrained, bool Cuda);
 
     public static IReadOnlyList<string> NotBitIdentical(Facts facts, IEnumerable<ProvenanceJob> jobs)
     {

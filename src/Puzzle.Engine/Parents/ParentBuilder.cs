@@ -3,7 +3,6 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Tokenization;
 using Puzzle.Engine.Training;
@@ -20,25 +19,25 @@ public static class ParentBuilder
 {
     public const string SamplePrompt = "Call me Ishmael. Some years ago";
 
-    public static ModelConfig ModelConfig(PretrainSpec p, int vocabSize, int seqLen, int? bos, int? eos) =>
-        Model.ModelConfig.Llama(vocabSize, p.Hidden, p.Layers, p.Heads, p.KvHeads, p.Intermediate, tie: p.TieEmbeddings,
-            ropeTheta: 10000, maxPositions: seqLen * 4) with { BosTokenId = bos, EosTokenId = eos };
-
     /// <summary>Pretrains on a token dataset made with <paramref name="tokenizer"/> and publishes the parent folder.</summary>
+    /// <param name="shape">the parent's architecture for a vocabulary size and a sequence length (the tokenizer's and the
+    /// dataset's); BOS and EOS are the tokenizer's</param>
+    /// <param name="options">the trainer's options; <paramref name="batch"/> sequences per step, in the order
+    /// <paramref name="seed"/> draws (which also initialises the weights)</param>
     /// <param name="device">where to train (default: the CPU in float32); weights are initialised on the CPU either way, so
     /// a seed gives the same initial parent everywhere</param>
     /// <param name="checkpoints">where to save resumable state as training goes; state found there is resumed from</param>
-    public static ParentReport Pretrain(PretrainSpec recipe, Tokenizer tokenizer, string dataDir, string outputDirectory,
-        Action<string>? log = null, TextWriter? progressOutput = null, ComputeDevice? device = null, TrainCheckpoints? checkpoints = null)
+    public static ParentReport Pretrain(Func<int, int, ModelConfig> shape, TrainOptions options, int batch, long seed, Tokenizer tokenizer,
+        string dataDir, string outputDirectory, Action<string>? log = null, TextWriter? progressOutput = null, ComputeDevice? device = null,
+        TrainCheckpoints? checkpoints = null)
     {
         log ??= Console.Error.WriteLine;
         device ??= ComputeDevice.Cpu;
         using var train = TokenDataset.Open(dataDir, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataDir, DataSplit.Evaluation);
         train.RequireTokenizer(tokenizer);
-        var config = ModelConfig(recipe, tokenizer.VocabSize, train.SeqLen, tokenizer.BosId, tokenizer.EosId);
-        var options = recipe.Training.Options;
-        using var model = device.Place(CausalLM.Initialise(config, recipe.Training.Seed));
+        var config = shape(tokenizer.VocabSize, train.SeqLen) with { BosTokenId = tokenizer.BosId, EosTokenId = tokenizer.EosId };
+        using var model = device.Place(CausalLM.Initialise(config, seed));
         model.train();
         var block = config.Blocks[0];
         var architecture = $"Llama, {config.NumLayers} layers, hidden {config.HiddenSize}, {config.NumAttentionHeads} heads, " +
@@ -47,15 +46,15 @@ public static class ParentBuilder
         var resumedFrom = checkpoints?.LatestStep;
         if (resumedFrom is { } step) log($"parent: resuming from the checkpoint at step {step} in {checkpoints!.Directory}");
         var clock = Stopwatch.StartNew();
-        var batches = train.InfiniteBatches(recipe.Training.Batch, (ulong)recipe.Training.Seed).Select(train.GetBatch).Select(device.Put);
-        var tokensPerBatch = (long)recipe.Training.Batch * train.SeqLen;
+        var batches = train.InfiniteBatches(batch, (ulong)seed).Select(train.GetBatch).Select(device.Put);
+        var tokensPerBatch = (long)batch * train.SeqLen;
         var curve = Trainer.Run(model.named_parameters().Select(p => (p.name, p.parameter)), batches, model.Loss,
             tokensPerBatch, options, new ProgressLine("pretrain", options.Tokens, progressOutput), checkpoints);
         var seconds = clock.Elapsed.TotalSeconds;
         var trainTokens = curve[^1].Tokens;
         var tokensThisRun = trainTokens - (resumedFrom ?? 0) * tokensPerBatch; // the rate of this process's training alone
 
-        var metrics = Evaluator.Evaluate(model, heldout.Batches(recipe.Training.Batch, 0, 0, dropLast: false).Select(heldout.GetBatch));
+        var metrics = Evaluator.Evaluate(model, heldout.Batches(batch, 0, 0, dropLast: false).Select(heldout.GetBatch));
         var prompt = tokenizer.Encode(SamplePrompt, addBos: true).Select(i => (long)i).ToArray();
         var sample = tokenizer.Decode(model.GenerateGreedy(prompt, 48, config.EosTokenId).Select(i => (int)i));
         var report = new ParentReport

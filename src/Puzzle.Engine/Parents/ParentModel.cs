@@ -1,6 +1,6 @@
 using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
-using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Parents;
@@ -10,8 +10,8 @@ public static class ParentModel
 {
     /// <summary>The ids of the parent's own variants: its attention and FFN per layer, and its whole block (what a
     /// search over whole blocks, coupled or from combined scores, chooses).</summary>
-    public static IReadOnlySet<string> VariantIds(ModelConfig parent, SearchSpaceSpec space) =>
-        Library.VariantCatalog.Coupled(parent, space).Concat(Library.VariantCatalog.For(parent, space))
+    public static IReadOnlySet<string> VariantIds(ModelConfig parent, Func<int, LayerAlternatives> alternatives) =>
+        VariantCatalog.Coupled(parent, alternatives).Concat(VariantCatalog.For(parent, alternatives))
             .Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
 
     /// <summary>

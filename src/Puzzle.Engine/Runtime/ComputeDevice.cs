@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Puzzle.Engine.Pipeline.Spec;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -50,17 +49,6 @@ public sealed record ComputeDevice
         return new ComputeDevice(kind, type);
     }
 
-    /// <summary>Where a pipeline computes: its <c>device</c> (possibly overridden by <c>--device</c>).</summary>
-    public static ComputeDevice For(PipelineSpec spec) => Open(spec.Device, spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: device");
-
-    /// <summary>Where a pipeline's costs are measured: <c>scenario.device</c>, else its <c>device</c>.</summary>
-    public static ComputeDevice ForCosts(PipelineSpec spec) =>
-        Open(CostKind(spec), spec.Scenario.Device is null && spec.DeviceFromFlag ? "--device"
-            : $"{Where(spec)}: {(spec.Scenario.Device is null ? "device" : "scenario.device")}");
-
-    /// <summary>The device kind costs are measured on: <c>scenario.device</c>, else the pipeline's <c>device</c>.</summary>
-    public static DeviceKind CostKind(PipelineSpec spec) => spec.Scenario.Device ?? spec.Device;
-
     /// <summary>
     /// The device as a job's record keys it where the job's result depends on it: null on CPU, <c>cuda</c> otherwise
     /// (bfloat16 results differ from float32 ones).
@@ -98,6 +86,4 @@ public sealed record ComputeDevice
     public int ElementBytes => DType == bfloat16 ? 2 : 4;
 
     public override string ToString() => $"{Name(Kind)} ({DType.ToString().ToLowerInvariant()})";
-
-    static string Where(PipelineSpec spec) => spec.SourcePath.Length > 0 ? spec.SourcePath : spec.Name;
 }

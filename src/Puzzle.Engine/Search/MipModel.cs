@@ -1,6 +1,5 @@
 using System.Globalization;
 using Google.OrTools.Sat;
-using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Search;
 

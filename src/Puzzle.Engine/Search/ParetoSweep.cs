@@ -1,4 +1,3 @@
-using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Search;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Engine.Search;
 

@@ -23,7 +23,7 @@ public sealed class ChildExporterTests : IDisposable
     {
         var config = Heterogeneous();
         ExportTestSupport.WriteChild(_dir["heal"], config);
-        var result = ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec(), ExportTestSupport.Card());
+        var result = ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), ExportTestSupport.Card());
 
         Assert.Equal(CheckpointFormat.NemotronNas, result.Format);
         var json = Config(_dir["out"]);
@@ -59,7 +59,7 @@ public sealed class ChildExporterTests : IDisposable
     public void The_model_card_has_the_layers_the_report_and_the_key()
     {
         ExportTestSupport.WriteChild(_dir["heal"], Heterogeneous());
-        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec(), ExportTestSupport.Card());
+        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), ExportTestSupport.Card());
         var card = File.ReadAllText(_dir["out/README.md"]);
 
         Assert.StartsWith("---\nlicense: other\n", card.ReplaceLineEndings("\n"));
@@ -77,9 +77,9 @@ public sealed class ChildExporterTests : IDisposable
     public void A_homogeneous_child_exports_as_plain_llama_unless_nemotron_nas_is_asked_for()
     {
         ExportTestSupport.WriteChild(_dir["heal"], Homogeneous());
-        var auto = ChildExporter.Export(_dir["heal"], _dir["auto"], new ExportSpec(), ExportTestSupport.Card());
-        var llama = ChildExporter.Export(_dir["heal"], _dir["llama"], new ExportSpec { Format = ExportFormat.Llama }, ExportTestSupport.Card());
-        var nas = ChildExporter.Export(_dir["heal"], _dir["nas"], new ExportSpec { Format = ExportFormat.NemotronNas }, ExportTestSupport.Card());
+        var auto = ChildExporter.Export(_dir["heal"], _dir["auto"], new ExportOptions(), ExportTestSupport.Card());
+        var llama = ChildExporter.Export(_dir["heal"], _dir["llama"], new ExportOptions { Format = ExportFormat.Llama }, ExportTestSupport.Card());
+        var nas = ChildExporter.Export(_dir["heal"], _dir["nas"], new ExportOptions { Format = ExportFormat.NemotronNas }, ExportTestSupport.Card());
 
         Assert.Equal((CheckpointFormat.Llama, CheckpointFormat.Llama, CheckpointFormat.NemotronNas), (auto.Format, llama.Format, nas.Format));
         var json = Config(_dir["auto"]);
@@ -94,7 +94,7 @@ public sealed class ChildExporterTests : IDisposable
     {
         ExportTestSupport.WriteChild(_dir["heal"], Heterogeneous());
         var e = Assert.Throws<ExportException>(() =>
-            ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec { Format = ExportFormat.Llama }, ExportTestSupport.Card()));
+            ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions { Format = ExportFormat.Llama }, ExportTestSupport.Card()));
         Assert.Contains("export.format llama", e.Message);
         Assert.Contains("linear/linear in layer 2", e.Message);
         Assert.Contains(_dir["heal"], e.Message);
@@ -106,7 +106,7 @@ public sealed class ChildExporterTests : IDisposable
     {
         ExportTestSupport.WriteChild(_dir["heal"], Heterogeneous());
         var e = Assert.Throws<ExportException>(() =>
-            ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec { Runtime = ExportRuntime.Vllm }, ExportTestSupport.Card()));
+            ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions { Runtime = ExportRuntime.Vllm }, ExportTestSupport.Card()));
         Assert.Contains("export.runtime vllm cannot serve this child", e.Message);
         Assert.Contains("layer 2: attention replaced by a linear layer (replace_with_linear)", e.Message);
         Assert.Contains("layer 2: FFN replaced by a linear layer", e.Message);
@@ -133,7 +133,7 @@ public sealed class ChildExporterTests : IDisposable
     public void Weights_are_converted_rounding_to_nearest_even(ExportDType dtype, torch.ScalarType scalar, string name)
     {
         ExportTestSupport.WriteChild(_dir["heal"], Heterogeneous());
-        var result = ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec { Dtype = dtype }, ExportTestSupport.Card());
+        var result = ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions { DType = dtype }, ExportTestSupport.Card());
         Assert.Equal(result.Parameters * 2, result.WeightBytes);
         Assert.Equal(name, (string)Config(_dir["out"])["torch_dtype"]!);
         var (_, original) = Checkpoint.Open(_dir["heal"]);
@@ -159,7 +159,7 @@ public sealed class ChildExporterTests : IDisposable
         Checkpoint.Save(_dir["heal"], config, weights, tokenizerPath: ExportTestSupport.Tokenizer);
         DisposeAll(weights.Values);
         var e = Assert.Throws<ExportException>(() =>
-            ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec { Dtype = ExportDType.Float16 }, ExportTestSupport.Card()));
+            ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions { DType = ExportDType.Float16 }, ExportTestSupport.Card()));
         Assert.Contains("model.layers.1.mlp.up_proj.weight", e.Message);
         Assert.Contains("bfloat16", e.Message);
         Assert.False(Directory.Exists(_dir["out"]));
@@ -170,12 +170,12 @@ public sealed class ChildExporterTests : IDisposable
     public void A_child_without_a_tokenizer_or_with_bad_weights_is_a_clear_error()
     {
         ExportTestSupport.WriteChild(_dir["heal"], Homogeneous(), tokenizer: false);
-        var e = Assert.Throws<ExportException>(() => ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec(), ExportTestSupport.Card()));
+        var e = Assert.Throws<ExportException>(() => ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), ExportTestSupport.Card()));
         Assert.Contains("no tokenizer.json", e.Message);
 
         ExportTestSupport.WriteChild(_dir["bad"], Homogeneous());
         EditHeader(_dir["bad/model.safetensors"], h => h.Remove("model.norm.weight"));
-        var missing = Assert.Throws<CheckpointException>(() => ChildExporter.Export(_dir["bad"], _dir["out"], new ExportSpec(), ExportTestSupport.Card()));
+        var missing = Assert.Throws<CheckpointException>(() => ChildExporter.Export(_dir["bad"], _dir["out"], new ExportOptions(), ExportTestSupport.Card()));
         Assert.Contains("model.norm.weight", missing.Message);
     }
 

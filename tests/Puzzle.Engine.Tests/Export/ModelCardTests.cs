@@ -16,7 +16,7 @@ public sealed class ModelCardTests : IDisposable
     string Export(ModelConfig config, ModelCardContext card, string to = "out")
     {
         ExportTestSupport.WriteChild(_dir["heal"], config);
-        ChildExporter.Export(_dir["heal"], _dir[to], new ExportSpec(), card);
+        ChildExporter.Export(_dir["heal"], _dir[to], new ExportOptions(), card);
         return File.ReadAllText(_dir[$"{to}/README.md"]).ReplaceLineEndings("\n");
     }
 
@@ -59,7 +59,7 @@ public sealed class ModelCardTests : IDisposable
         ExportTestSupport.WriteChild(_dir["heal"], Heterogeneous()); // max_position_embeddings 512
         File.WriteAllText(_dir["heal/tokenizer_config.json"], """{"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>", "model_max_length": 1000000000}""");
 
-        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportSpec(), ExportTestSupport.Card());
+        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), ExportTestSupport.Card());
 
         var written = JsonNode.Parse(File.ReadAllText(_dir["out/tokenizer_config.json"]))!;
         Assert.Equal(512, (int)written["model_max_length"]!);

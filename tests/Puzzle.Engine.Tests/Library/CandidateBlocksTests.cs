@@ -24,7 +24,7 @@ public class CandidateBlocksTests
               ffn: { ratios: [0.5], round_to: 16, linear: false, no_op: false }
             scoring: { blocks: combined }
             """, "t.yaml", dir.Path);
-        var library = VariantCatalog.For(config, spec.SearchSpace);
+        var library = VariantCatalog.For(config, spec.SearchSpace.Alternatives);
         // "trained" weights of the two variants, as their BLD jobs write them
         var trained = new Dictionary<string, DecoderBlock>();
         var files = new Dictionary<string, string>();
@@ -37,7 +37,7 @@ public class CandidateBlocksTests
             files[v.Id] = Path.Combine(dir.Path, v.Name + ".safetensors");
             SafeTensorsWriter.Write(files[v.Id], block.named_parameters().ToDictionary(p => "model.layers.0." + p.name, p => (Tensor)p.parameter));
         }
-        var candidates = ScoreCandidate.Of(config, spec, library, 0);
+        var candidates = ScoreCandidate.Of(config, spec.SearchSpace.Alternatives, spec.Bld.Mode, spec.Scoring.Blocks, library, 0);
         Assert.Equal(["layer0.block.kv2+ratio0.5", "layer0.block.kv2+ratio1", "layer0.block.kv4+ratio0.5"], candidates.Select(c => c.Id).Order());
 
         using var x = ParentBlock.Activations(seed: 3);

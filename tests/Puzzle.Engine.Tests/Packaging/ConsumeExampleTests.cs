@@ -23,7 +23,7 @@ public sealed class ConsumeExampleTests : IDisposable
     public async Task The_example_restores_the_package_from_a_feed_runs_the_model_and_refuses_a_corrupted_copy()
     {
         // the reference checkpoint, exported and packed as the Pack stage does, pushed to a folder feed
-        ChildExporter.Export(CheckpointTestSupport.FixtureDir, _dir["export"], new ExportSpec(), ExportTestSupport.Card());
+        ChildExporter.Export(CheckpointTestSupport.FixtureDir, _dir["export"], new ExportOptions(), ExportTestSupport.Card());
         File.WriteAllText(_dir["pipeline.yaml"], "name: unit\n");
         var id = "Puzzle.Test.Consume";
         var version = $"0.0.0-t{Guid.NewGuid():N}"[..20]; // a version no package folder has seen

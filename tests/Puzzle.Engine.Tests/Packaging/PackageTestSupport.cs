@@ -18,7 +18,7 @@ internal static class PackageTestSupport
         if (!Directory.Exists(export))
         {
             ExportTestSupport.WriteChild(heal, CheckpointTestSupport.Homogeneous(), seed);
-            ChildExporter.Export(heal, export, new ExportSpec(), ExportTestSupport.Card());
+            ChildExporter.Export(heal, export, new ExportOptions(), ExportTestSupport.Card());
         }
         var spec = Path.Combine(root, "pipeline.yaml");
         if (!File.Exists(spec)) File.WriteAllText(spec, "name: unit\n");

@@ -2,6 +2,7 @@ using Puzzle.Engine.Data;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
+using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Stages;
@@ -102,14 +103,14 @@ public class BlockLibraryTests
         using var __ = train;
         using var ___ = heldout;
         var config = stream.Config;
-        var options = BldOptions.For(session.Spec.Bld, "layer1");
-        options = options with { Training = options.Training with { Tokens = 256 } };
+        var options = session.Spec.Bld.Options("layer1");
+        options = options with { Train = options.Train with { Tokens = 256 } };
         var own = config.Blocks[1];
         var catalog = DistillStage.Catalog(config, session.Spec).ToDictionary(v => v.Id);
         var sameAttention = new BldJob(new BlockVariant(1, Subblock.Attention, own.Attention, null, "kv2", IsParent: false), options);
         var sameFfn = new BldJob(new BlockVariant(1, Subblock.Ffn, null, own.Ffn, "ratio1", IsParent: false), options);
         var narrow = new BldJob(catalog["layer1.ffn.ratio0.5"], options);
-        var kv1 = new BldJob(catalog["layer0.attention.kv1"], options with { Training = options.Training with { Tokens = 128 } });
+        var kv1 = new BldJob(catalog["layer0.attention.kv1"], options with { Train = options.Train with { Tokens = 128 } });
 
         var together = BlockDistiller.Distill(stream, [sameAttention, sameFfn, narrow, kv1], train, heldout, TextWriter.Null, Engine.Runtime.ComputeDevice.Cpu);
         foreach (var r in together.Take(2))
@@ -162,7 +163,7 @@ public class BlockLibraryTests
             Attention = new() { KvHeads = [1, 2] },
             Ffn = new() { Ratios = [0.5, 0.25, 0.1], RoundTo = 64 },
         };
-        var ids = VariantCatalog.For(parent, space).Where(v => v.Layer == 0).ToDictionary(v => v.Id);
+        var ids = VariantCatalog.For(parent, space.Alternatives).Where(v => v.Layer == 0).ToDictionary(v => v.Id);
         Assert.True(ids["layer0.attention.kv2"].IsParent);
         Assert.True(ids["layer0.ffn.ratio1"].IsParent);
         Assert.Equal(1, ids["layer0.attention.kv1"].Attention!.KvHeads);
@@ -171,8 +172,8 @@ public class BlockLibraryTests
         Assert.False(ids.ContainsKey("layer0.ffn.ratio0.1"));
         Assert.False(ids["layer0.ffn.no_op"].Trainable);
         Assert.True(ids["layer0.ffn.linear"].Trainable);
-        Assert.True(BldOptions.Matches("*.ffn.linear", "layer3.ffn.linear"));
-        Assert.False(BldOptions.Matches("layer3.attention.*", "layer3.ffn.linear"));
+        Assert.True(BldSpec.Matches("*.ffn.linear", "layer3.ffn.linear"));
+        Assert.False(BldSpec.Matches("layer3.attention.*", "layer3.ffn.linear"));
     }
 
     [Fact]
@@ -193,8 +194,8 @@ public class BlockLibraryTests
             var m = session.Store.Find(job.Key)!.Manifest.Metrics;
             Assert.True(m["final_nmse"]!.GetValue<double>() < m["init_nmse"]!.GetValue<double>(), job.Id);
         }
-        Assert.True(BldOptions.Matches("*.block.no_op+ratio0.5", "layer1.block.no_op+ratio0.5"));
-        Assert.True(BldOptions.Matches("layer1.*.*", "layer1.block.no_op+ratio0.5"));
-        Assert.True(BldOptions.Matches("*.ffn.*", "layer0.ffn.ratio0.5"));
+        Assert.True(BldSpec.Matches("*.block.no_op+ratio0.5", "layer1.block.no_op+ratio0.5"));
+        Assert.True(BldSpec.Matches("layer1.*.*", "layer1.block.no_op+ratio0.5"));
+        Assert.True(BldSpec.Matches("*.ffn.*", "layer0.ffn.ratio0.5"));
     }
 }

@@ -92,7 +92,7 @@ public class DeviceTests
         using var heldout = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Selection);
         var catalog = DistillStage.Catalog(config, session.Spec);
         var jobs = new[] { "layer0.ffn.ratio0.5", "layer0.attention.linear" }
-            .Select(id => new BldJob(catalog.Single(v => v.Id == id), BldOptions.For(session.Spec.Bld, id))).ToList();
+            .Select(id => new BldJob(catalog.Single(v => v.Id == id), session.Spec.Bld.Options(id))).ToList();
         foreach (var (job, result) in jobs.Zip(BlockDistiller.Distill(parent, jobs, train, heldout, TextWriter.Null, bf16)))
         {
             Assert.True(double.IsFinite(result.FinalNmse) && result.FinalNmse < 1, $"{job.Variant.Id}: final nmse {result.FinalNmse}");
@@ -100,8 +100,8 @@ public class DeviceTests
         }
         var shape = new BlockConfig(AttentionConfig.Gqa(2), FfnConfig.NoOp);
         var scenario = session.Spec.Scenario with { Prompt = 8, Generate = 2, Repeats = 1, Warmup = 0 };
-        var cost = CostMeter.Block(config, shape, scenario, 1, bf16);
-        var f32 = CostMeter.Block(config, shape, scenario, 1);
+        var cost = CostMeter.Block(config, shape, scenario.Timing(), 1, bf16);
+        var f32 = CostMeter.Block(config, shape, scenario.Timing(), 1);
         Assert.Equal(f32.ParameterBytes / 2, cost.ParameterBytes);
         Assert.Equal(f32.KvBytesPerToken / 2, cost.KvBytesPerToken);
     }

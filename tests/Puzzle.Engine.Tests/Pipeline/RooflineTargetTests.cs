@@ -24,7 +24,7 @@ public class RooflineTargetTests
         var (batch, prompt, generate) = (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate);
         MeasuredCost Cost(string id) => MeasureStage.Read(session.Store.Find(session.Graph.Find("Measure", id).Key)!.Directory);
 
-        var catalog = VariantCatalog.For(parent, spec.SearchSpace);
+        var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
         foreach (var a in catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct())
             Assert.Equal(Roofline.BlockCost(parent, new BlockConfig(a, FfnConfig.NoOp), batch, prompt, generate, hw), Cost(MeasureStage.AttentionJob(batch, a)));
         foreach (var f in catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct())

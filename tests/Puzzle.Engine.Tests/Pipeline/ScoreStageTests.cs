@@ -52,7 +52,7 @@ public class ScoreStageTests
         {
             var l = int.Parse(layer["layer".Length..]);
             var scored = System.Text.Json.Nodes.JsonNode.Parse(json)!["variants"]!.AsObject();
-            var pairs = Engine.Library.VariantCatalog.Pairs(parent, spec.SearchSpace).Where(p => p.Block.Layer == l).ToList();
+            var pairs = Engine.Library.VariantCatalog.Pairs(parent, spec.SearchSpace.Alternatives).Where(p => p.Block.Layer == l).ToList();
             Assert.Equal(4 * 5 - 1, scored.Count); // kv2 (the parent's), kv1, linear, no_op × ratio1, 0.5, 0.25, linear, no_op
             Assert.Equal(pairs.Where(p => !p.Block.IsParent).Select(p => p.Block.Id).Order(), scored.Select(p => p.Key).Order());
             var single = System.Text.Json.Nodes.JsonNode.Parse(subblocks[layer])!["variants"]!;

@@ -70,7 +70,7 @@ public class SearchStageTests
         Fixtures.Torch();
         var parent = Engine.Model.ModelConfig.Llama(vocab: 128, hidden: 128, layers: 1, heads: 4, kvHeads: 2, intermediate: 512);
         var scenario = new Engine.Pipeline.Spec.ScenarioSpec { Batch = 4, Prompt = 64, Generate = 8, Repeats = 5, Warmup = 2 };
-        MeasuredCost Of(Engine.Model.AttentionConfig a, Engine.Model.FfnConfig f) => CostMeter.Block(parent, new(a, f), scenario, scenario.Batch);
+        MeasuredCost Of(Engine.Model.AttentionConfig a, Engine.Model.FfnConfig f) => CostMeter.Block(parent, new(a, f), scenario.Timing(), scenario.Batch);
         var wide = Of(Engine.Model.AttentionConfig.NoOp, Engine.Model.FfnConfig.SwiGlu(512));
         var narrow = Of(Engine.Model.AttentionConfig.NoOp, Engine.Model.FfnConfig.SwiGlu(128));
         var noOp = Of(Engine.Model.AttentionConfig.NoOp, Engine.Model.FfnConfig.NoOp);

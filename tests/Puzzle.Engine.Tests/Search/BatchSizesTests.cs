@@ -34,7 +34,7 @@ public class BatchSizesTests
         return [.. Enumerable.Range(0, parent.NumLayers).Select(l =>
         {
             var variants = new Dictionary<string, ScoreStage.VariantScore>();
-            foreach (var v in Engine.Library.VariantCatalog.For(parent, spec.SearchSpace).Where(v => v.Layer == l && !v.IsParent))
+            foreach (var v in Engine.Library.VariantCatalog.For(parent, spec.SearchSpace.Alternatives).Where(v => v.Layer == l && !v.IsParent))
             {
                 var kl = v.Id.EndsWith("attention.kv1") ? 1.0 : v.Id.Contains(".attention.") ? 3.0 : v.Id.EndsWith("no_op") ? 0.5 : 0.01;
                 variants[v.Id] = new ScoreStage.VariantScore(kl, kl, 0, 1 - kl / 10);

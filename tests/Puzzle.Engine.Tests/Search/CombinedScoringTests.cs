@@ -82,8 +82,8 @@ public class CombinedScoringTests
         // Heal takes weights by the library's (decoupled) variant ids
         Assert.All(layers, l => Assert.Matches($@"^layer{l.Layer}\.attention\.", l.Attention));
         Assert.All(layers, l => Assert.Matches($@"^layer{l.Layer}\.ffn\.", l.Ffn));
-        Assert.Equal(ArchitectureProblem.ToModel(Parent, Spec(ScoreBlocks.Combined).SearchSpace, chosen.Layers).Blocks,
-            ArchitectureProblem.ToModel(Parent, Spec(ScoreBlocks.Combined).SearchSpace, layers).Blocks);
+        Assert.Equal(VariantCatalog.ToModel(Parent, Spec(ScoreBlocks.Combined).SearchSpace.Alternatives, chosen.Layers).Blocks,
+            VariantCatalog.ToModel(Parent, Spec(ScoreBlocks.Combined).SearchSpace.Alternatives, layers).Blocks);
     }
 
     [Fact]
@@ -91,7 +91,7 @@ public class CombinedScoringTests
     {
         var spec = Spec(ScoreBlocks.Combined);
         var (problem, _, _) = ArchitectureProblem.Build(ArchitectureProblem.Settings.Of(spec), Parent, Scores, Cost);
-        var dropped = Baselines.ShortGpt(problem, [0.9, 0.1], ParentModel.VariantIds(Parent, spec.SearchSpace));
+        var dropped = Baselines.ShortGpt(problem, [0.9, 0.1], ParentModel.VariantIds(Parent, spec.SearchSpace.Alternatives));
         Assert.NotNull(dropped);
         Assert.Equal(["layer0.block.kv2+ratio1", "layer1.block.no_op+no_op"], dropped.Layers.Select(l => l.Attention));
     }
@@ -100,11 +100,11 @@ public class CombinedScoringTests
     public void Combined_scoring_scores_every_pairing_but_the_parents_own_and_coupled_bld_scores_blocks_either_way()
     {
         var spec = Spec(ScoreBlocks.Combined);
-        var ids = ScoreCandidate.Of(Parent, spec, VariantCatalog.For(Parent, spec.SearchSpace), 1).Select(c => c.Id).Order();
+        var ids = ScoreCandidate.Of(Parent, spec.SearchSpace.Alternatives, spec.Bld.Mode, spec.Scoring.Blocks, VariantCatalog.For(Parent, spec.SearchSpace.Alternatives), 1).Select(c => c.Id).Order();
         Assert.Equal(["layer1.block.kv2+no_op", "layer1.block.no_op+no_op", "layer1.block.no_op+ratio1"], ids);
         var subblocks = Spec(ScoreBlocks.Subblocks);
         Assert.Equal(["layer1.attention.no_op", "layer1.ffn.no_op"],
-            ScoreCandidate.Of(Parent, subblocks, VariantCatalog.For(Parent, subblocks.SearchSpace), 1).Select(c => c.Id).Order());
-        Assert.Equal(ScoreBlocks.Combined, ScoreCandidate.Blocks(subblocks with { Bld = subblocks.Bld with { Mode = BldMode.Coupled } }));
+            ScoreCandidate.Of(Parent, subblocks.SearchSpace.Alternatives, subblocks.Bld.Mode, subblocks.Scoring.Blocks, VariantCatalog.For(Parent, subblocks.SearchSpace.Alternatives), 1).Select(c => c.Id).Order());
+        Assert.Equal(ScoreBlocks.Combined, ScoreCandidate.Blocks(BldMode.Coupled, subblocks.Scoring.Blocks));
     }
 }

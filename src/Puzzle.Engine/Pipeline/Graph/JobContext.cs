@@ -21,10 +21,16 @@ public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store,
     /// Where the job computes (the spec's <c>device</c>), checked on first use: stages that never touch torch (Fetch,
     /// Data, Search) never load it, and a job asked to run on CUDA where there is none fails with the remedy.
     /// </summary>
-    public ComputeDevice Device => _device ??= ComputeDevice.For(spec);
+    public ComputeDevice Device => _device ??= ComputeDevice.Open(spec.Device, spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: device");
     /// <summary>Where costs are measured (<c>scenario.device</c>, else <c>device</c>).</summary>
-    public ComputeDevice CostDevice => _costDevice ??= ComputeDevice.ForCosts(spec);
+    public ComputeDevice CostDevice => _costDevice ??= ComputeDevice.Open(CostKind(spec),
+        spec.Scenario.Device is null && spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: {(spec.Scenario.Device is null ? "device" : "scenario.device")}");
     ComputeDevice? _device, _costDevice;
+
+    /// <summary>The device kind a pipeline's costs are measured on: <c>scenario.device</c>, else its <c>device</c>.</summary>
+    public static DeviceKind CostKind(PipelineSpec spec) => spec.Scenario.Device ?? spec.Device;
+
+    static string Where(PipelineSpec spec) => spec.SourcePath.Length > 0 ? spec.SourcePath : spec.Name;
     /// <summary>The device the job asked for, if any: recorded in its manifest's metrics.</summary>
     internal ComputeDevice? UsedDevice => _device ?? _costDevice;
     /// <summary>Numbers the job reports; stored in its manifest.</summary>

@@ -23,4 +23,25 @@ public sealed record BldSpec
 
     [Description("Training settings for some variants; the last matching entry wins.")]
     public IReadOnlyList<BldVariantOverride> Variants { get; init; } = [];
+
+    /// <summary>One variant's training settings: these with the last matching entry of <see cref="Variants"/> applied.</summary>
+    public TrainingSpec TrainingFor(string variantId)
+    {
+        var match = Variants.LastOrDefault(v => Matches(v.Match, variantId));
+        return Training with { Tokens = match?.Tokens ?? Training.Tokens, Lr = match?.Lr ?? Training.Lr };
+    }
+
+    /// <summary>One variant's BLD options (<see cref="TrainingFor"/>, and <see cref="Init"/>).</summary>
+    public BldOptions Options(string variantId) => Options(TrainingFor(variantId), Init);
+
+    /// <summary>The distiller's options for a variant's training settings: the one mapping from spec to BLD.</summary>
+    public static BldOptions Options(TrainingSpec training, LinearInit init) => new(training.Options, training.Batch, training.Seed, init);
+
+    /// <summary><c>layerN|*</c> . <c>attention|ffn|block|*</c> . <c>variant|*</c>: each of the three parts equal or <c>*</c>.</summary>
+    public static bool Matches(string pattern, string variantId)
+    {
+        var p = pattern.Split('.', 3); // the variant part may hold a dot itself (ratio0.5)
+        var v = variantId.Split('.', 3);
+        return p.Length == v.Length && p.Zip(v).All(x => x.First == "*" || x.First == x.Second);
+    }
 }

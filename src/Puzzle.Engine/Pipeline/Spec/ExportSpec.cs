@@ -23,4 +23,7 @@ public sealed record ExportSpec
     [Description("The model card's base_model: the parent's Hugging Face id (e.g. meta-llama/Llama-3.1-8B), when it has one.")]
     [Pattern("^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$", Hint = "a Hugging Face id: owner/name")]
     public string? BaseModel { get; init; }
+
+    /// <summary>The exporter's options: format, runtime and weight type (license and base model go to the model card).</summary>
+    public ExportOptions Options() => new(Format, Runtime, Dtype);
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Puzzle.Engine.Model;
 
 namespace Puzzle.Engine.Pipeline.Spec;
 
@@ -40,4 +41,9 @@ public sealed record PretrainSpec
     [Graph.NotInKey("how often resumable state is saved changes no weight")]
     [Bounds(Minimum = 1)]
     public int CheckpointEvery { get; init; } = 50;
+
+    /// <summary>The parent's architecture for a vocabulary size and a sequence length: a Llama of this shape, with room
+    /// for four times the sequence length.</summary>
+    public ModelConfig Shape(int vocabSize, int seqLen) =>
+        ModelConfig.Llama(vocabSize, Hidden, Layers, Heads, KvHeads, Intermediate, tie: TieEmbeddings, ropeTheta: 10000, maxPositions: seqLen * 4);
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Puzzle.Engine.Cost;
 using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Spec;
@@ -33,4 +34,7 @@ public sealed record ScenarioSpec
     [Description("Model costs with the roofline of this hardware's data sheet instead of measuring them (for hardware that is not here): h100-sxm, h100-pcie, h200, a100-sxm-80gb or l40s. The search then chooses by the roofline, and the report and model card say the predicted speedups are modelled.")]
     [Pattern("^[a-z0-9][a-z0-9_.-]*$", Hint = "a hardware name like h100-sxm")]
     public string? Target { get; init; }
+
+    /// <summary>What the cost meter runs at each measurement: these prompt and generated tokens, warm-up and repeats.</summary>
+    public TimingScenario Timing() => new(Prompt, Generate, Warmup, Repeats);
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Puzzle.Engine.Library;
 
 namespace Puzzle.Engine.Pipeline.Spec;
 
@@ -25,4 +26,12 @@ public sealed record SearchSpaceSpec
     /// <summary>The FFN variants of <paramref name="layer"/>: the last override covering it applied to <see cref="Ffn"/>.</summary>
     public FfnSpace FfnFor(int layer) =>
         Layers.LastOrDefault(o => o.Ffn is not null && o.Covers(layer))?.Ffn?.ApplyTo(Ffn) ?? Ffn;
+
+    /// <summary>What the library offers at <paramref name="layer"/>: <see cref="AttentionFor"/> and <see cref="FfnFor"/>
+    /// as the library reads them.</summary>
+    public LayerAlternatives Alternatives(int layer)
+    {
+        var (attention, ffn) = (AttentionFor(layer), FfnFor(layer));
+        return new(attention.KvHeads, attention.Linear, attention.NoOp, ffn.Ratios, ffn.RoundTo, ffn.Linear, ffn.NoOp);
+    }
 }

@@ -41,8 +41,8 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
         return Catalog(parent, spec.Bld.Mode, spec.SearchSpace).Where(v => v.Trainable).Select(v =>
         {
-            var o = BldOptions.For(spec.Bld, v.Id);
-            return Job(v.Id, new DistillJob(v, spec.Bld.Mode, o.Training, o.Init, ComputeDevice.KeyName(spec.Device)), inputs, o.Seed);
+            var training = spec.Bld.TrainingFor(v.Id);
+            return Job(v.Id, new DistillJob(v, spec.Bld.Mode, training, spec.Bld.Init, ComputeDevice.KeyName(spec.Device)), inputs, training.Seed);
         }).ToList();
     }
 
@@ -57,7 +57,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         var first = contexts[0];
         var modelDir = ParentStage.ModelDirectory(first.Input("parent"));
         var config = HfConfig.Read(modelDir);
-        var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, new BldOptions(j.Training, j.Init))).ToList();
+        var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, BldSpec.Options(j.Training, j.Init))).ToList();
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
@@ -91,25 +91,9 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
 
     /// <summary>Decoupled: attention and FFN variants separately ((m+n)·L jobs); coupled: every pairing (m·n·L).</summary>
     public static IReadOnlyList<BlockVariant> Catalog(ModelConfig parent, BldMode mode, SearchSpaceSpec space) => mode == BldMode.Coupled
-        ? VariantCatalog.Coupled(parent, space)
-        : VariantCatalog.For(parent, space);
+        ? VariantCatalog.Coupled(parent, space.Alternatives)
+        : VariantCatalog.For(parent, space.Alternatives);
 
     /// <summary>The library a spec asks for (its bld.mode over its search space).</summary>
     public static IReadOnlyList<BlockVariant> Catalog(ModelConfig parent, PipelineSpec spec) => Catalog(parent, spec.Bld.Mode, spec.SearchSpace);
-
-    /// <summary>One parent layer, read lazily from the checkpoint: a job's memory does not grow with the parent's depth.</summary>
-    public static DecoderBlock LoadLayer(string modelDir, ModelConfig config, int layer, ComputeDevice? device = null)
-    {
-        device ??= ComputeDevice.Cpu;
-        using var tensors = CheckpointTensors.Open(modelDir);
-        var block = new DecoderBlock(config, config.Blocks[layer], device.Device, device.DType);
-        using var _ = TorchSharp.torch.no_grad();
-        foreach (var (name, p) in block.named_parameters())
-        {
-            using var source = tensors.Read($"model.layers.{layer}.{name}");
-            p.copy_(source);
-        }
-        block.eval();
-        return block;
-    }
 }

@@ -78,7 +78,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     public override string Name => "Evaluate";
     public override int Version => 4; // 4: typed job config; 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Heal"];
-    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : Runtime.ComputeDevice.CostKind(spec);
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : JobContext.CostKind(spec);
     public override string Description => "evaluate parent, children and baselines on held-out text; measure their speed";
     public override bool Exclusive => true; // it times models
     public const string MetricsFile = "metrics.json";
@@ -90,7 +90,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         var common = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
         // speed depends on where it is measured (scenario.device), quality on where it is computed (device)
         var tasks = TaskSettings.Of(spec);
-        var scenario = spec.Scenario with { Device = ComputeDevice.CostKind(spec) };
+        var scenario = spec.Scenario with { Device = JobContext.CostKind(spec) };
         EvaluateJob Config(string model) => new(model, spec.Evaluation.Tokens, tasks, scenario, ComputeDevice.KeyName(spec.Device), spec.BaseDirectory);
         var jobs = new List<JobPlan> { Job("parent", Config("parent"), common) };
         var heal = planned.TryGetValue("Heal", out var h) ? h : [];
@@ -144,8 +144,8 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         for (var r = 0; r < Rounds; r++)
         {
             timing.Report(r, double.NaN);
-            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, scenario, batch, costs), scenario, batch));
-            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, scenario, batch, costs), scenario, batch));
+            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, scenario.Timing(), batch, costs), scenario, batch));
+            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, scenario.Timing(), batch, costs), scenario, batch));
         }
         var own = Speed.Best(parentSpeed);
         var speed = model is null ? own : Speed.Best(modelSpeed);

@@ -79,7 +79,7 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
             Scenario = (JsonObject)SpecJson.ToNode(job.Scenario)!, Constraints = (JsonObject)SpecJson.ToNode(job.Constraints)!,
             Tool = Packaging.BuildFacts.ToolVersion,
         };
-        var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), job.Export, card);
+        var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), job.Export.Options(), card);
         var vllm = RuntimeSupport.Problems(result.Config, ExportRuntime.Vllm);
         Write(context, new ExportRecord(id)
         {

@@ -5,6 +5,7 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Heal;
+using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
@@ -111,7 +112,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var parentDir = ParentStage.ModelDirectory(context.Input("parent"));
         var device = context.Device;
         using var parent = ParentModel.Load(parentDir, device);
-        var config = SearchStage.ArchitectureProblem.ToModel(parent.Config, job.SearchSpace, layers);
+        var config = VariantCatalog.ToModel(parent.Config, job.SearchSpace.Alternatives, layers);
         using var child = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
             context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
         context.Log.WriteLine($"{id}: {child.ParameterCount:N0} parameters ({(double)child.ParameterCount / parent.ParameterCount:P0} of the parent), " +

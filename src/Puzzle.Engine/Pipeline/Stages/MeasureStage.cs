@@ -25,7 +25,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     public override string Name => "Measure";
     public override int Version => 5; // 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
-    public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
     public override bool Exclusive => true;
     public const string CostFile = "cost.json";
@@ -38,12 +38,12 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var parent = ParentStage.PlannedConfig(spec);
-        var catalog = VariantCatalog.For(parent, spec.SearchSpace);
+        var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
         var jobs = new List<JobPlan>();
         foreach (var batch in Batches(spec))
         {
             // the device costs are measured on, as resolved, and this job's batch size
-            var scenario = spec.Scenario with { Batch = batch, Device = ComputeDevice.CostKind(spec) };
+            var scenario = spec.Scenario with { Batch = batch, Device = JobContext.CostKind(spec) };
             JobPlan Measure(string id, string kind, BlockConfig? block) => Job(id, new MeasureJob(kind, block, parent, scenario));
             foreach (var a in catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct())
                 jobs.Add(Measure(AttentionJob(batch, a), "attention", new BlockConfig(a, FfnConfig.NoOp)));
@@ -74,12 +74,12 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         else
         {
             var device = context.CostDevice;
-            if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, scenario, batch, Depth(parent), device);
-            else if (kind == "head") cost = CostMeter.Head(parent, scenario, batch, device);
+            if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, scenario.Timing(), batch, Depth(parent), device);
+            else if (kind == "head") cost = CostMeter.Head(parent, scenario.Timing(), batch, device);
             else
             {
                 using var model = device.Place(new CausalLM(parent));
-                cost = CostMeter.Model(model, scenario, batch, device);
+                cost = CostMeter.Model(model, scenario.Timing(), batch, device);
             }
             doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
             doc["threads"] = TorchSharp.torch.get_num_threads();
@@ -97,7 +97,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     public static int Depth(ModelConfig parent) => Math.Min(parent.NumLayers, 8);
 
     /// <summary>What the costs describe, as the report and the model card name it.</summary>
-    public static string CostModel(PipelineSpec spec) => CostModel(spec.Scenario with { Device = ComputeDevice.CostKind(spec) });
+    public static string CostModel(PipelineSpec spec) => CostModel(spec.Scenario with { Device = JobContext.CostKind(spec) });
 
     /// <summary>What the costs of a scenario (its device resolved) describe.</summary>
     public static string CostModel(ScenarioSpec scenario) => scenario.Target is { } target

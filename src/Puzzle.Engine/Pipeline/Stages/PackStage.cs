@@ -7,6 +7,7 @@ using Puzzle.Engine.Packaging;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
@@ -38,7 +39,7 @@ public sealed class PackStage : Stage<PackStage.PackJob>
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var child = $"child{spec.Pack.Child}";
-        var config = new PackJob(spec.Name, spec.Pack.Id, spec.Pack.Version, spec.Pack.Child, SpecSha256(spec), Reproducibility.Facts.Of(spec),
+        var config = new PackJob(spec.Name, spec.Pack.Id, spec.Pack.Version, spec.Pack.Child, SpecSha256(spec), ReproducibilityFacts(spec),
             SpecFile(spec), spec.SourcePath);
         return
         [
@@ -62,6 +63,10 @@ public sealed class PackStage : Stage<PackStage.PackJob>
     static string PackageVersion(string? version, string packKey) => version ?? $"0.0.0-k{packKey[..12]}";
 
     /// <summary>The spec file's bytes, packed as written; a spec not read from a file hashes its canonical form.</summary>
+    /// <summary>What of the spec decides the package's reproducibility notes (<see cref="Reproducibility.NotBitIdentical"/>).</summary>
+    static Reproducibility.Facts ReproducibilityFacts(PipelineSpec spec) => new(spec.Search.VerifyRounds > 0 && spec.Scenario.Target is null,
+        spec.Parent.Pretrain is not null, spec.Device == DeviceKind.Cuda || spec.Scenario.Device == DeviceKind.Cuda);
+
     static string SpecSha256(PipelineSpec spec)
     {
         var path = SpecFile(spec);

@@ -39,7 +39,7 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
     /// <summary>The parent's architecture known at plan time (from parent.pretrain, or the given checkpoint's config.json).</summary>
     public static ModelConfig PlannedConfig(PipelineSpec spec) => spec.Parent.Path is { } path
         ? HfConfig.Read(ResolvePath(spec, path))
-        : ParentBuilder.ModelConfig(spec.Parent.Pretrain!, spec.Parent.Pretrain!.VocabSize, spec.Data.SeqLen, null, null);
+        : spec.Parent.Pretrain!.Shape(spec.Parent.Pretrain.VocabSize, spec.Data.SeqLen);
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
@@ -79,8 +79,8 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
         }
         using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
         var recipe = job.Pretrain!;
-        var report = ParentBuilder.Pretrain(recipe, tokenizer, Path.Combine(context.Input("data"), DataStage.Folder),
-            context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device,
+        var report = ParentBuilder.Pretrain(recipe.Shape, recipe.Training.Options, recipe.Training.Batch, recipe.Training.Seed, tokenizer,
+            Path.Combine(context.Input("data"), DataStage.Folder), context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device,
             new TrainCheckpoints(context.ResumeDirectory, recipe.CheckpointEvery));
         context.Metrics["resumed_from_step"] = report.ResumedFromStep;
         context.Metrics["parameters"] = report.Parameters;

@@ -39,9 +39,9 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         foreach (var j in planned["Evaluate"]) inputs["eval:" + j.Id] = j;
         foreach (var j in planned["Heal"]) inputs["heal:" + j.Id] = j;
         foreach (var j in planned["Distill"]) inputs["bld:" + j.Id] = j;
-        var parentVariants = ParentModel.VariantIds(ParentStage.PlannedConfig(spec), spec.SearchSpace).Order(StringComparer.Ordinal).ToList();
+        var parentVariants = ParentModel.VariantIds(ParentStage.PlannedConfig(spec), spec.SearchSpace.Alternatives).Order(StringComparer.Ordinal).ToList();
         return [Job("report", new ReportJob(spec.Name, HealStage.ModelIds(spec), spec.Constraints,
-            spec.Scenario with { Device = Runtime.ComputeDevice.CostKind(spec) }, MeasureStage.CostModel(spec), spec.Scoring.Metric, parentVariants), inputs)];
+            spec.Scenario with { Device = JobContext.CostKind(spec) }, MeasureStage.CostModel(spec), spec.Scoring.Metric, parentVariants), inputs)];
     }
 
     protected override void Run(ReportJob job, JobContext context)

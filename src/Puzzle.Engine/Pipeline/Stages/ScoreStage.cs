@@ -61,10 +61,10 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         var catalog = DistillStage.Catalog(parent, spec);
         return Enumerable.Range(0, parent.NumLayers).Select(layer =>
         {
-            var candidates = ScoreCandidate.Of(parent, spec, catalog, layer);
+            var candidates = ScoreCandidate.Of(parent, spec.SearchSpace.Alternatives, spec.Bld.Mode, spec.Scoring.Blocks, catalog, layer);
             var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
             foreach (var v in candidates.SelectMany(c => c.Parts).Where(v => distill.ContainsKey(v.Id))) inputs["variant:" + v.Id] = distill[v.Id];
-            return Job($"layer{layer}", new ScoreJob(layer, ScoreCandidate.Blocks(spec), candidates, spec.Scoring.Tokens, spec.Bld.Training.Batch,
+            return Job($"layer{layer}", new ScoreJob(layer, ScoreCandidate.Blocks(spec.Bld.Mode, spec.Scoring.Blocks), candidates, spec.Scoring.Tokens, spec.Bld.Training.Batch,
                 ComputeDevice.KeyName(spec.Device)), inputs);
         }).ToList();
     }

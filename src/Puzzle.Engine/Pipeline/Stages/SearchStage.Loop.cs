@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Cost;
+using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
@@ -38,12 +39,12 @@ public sealed partial class SearchStage
             using var parentModel = new CausalLM(parent, device.Device, device.DType);
             (double, double) Measure(Architecture chosen)
             {
-                using var child = new CausalLM(ArchitectureProblem.ToModel(parent, spec.SearchSpace, chosen.Layers), device.Device, device.DType);
+                using var child = new CausalLM(VariantCatalog.ToModel(parent, spec.SearchSpace.Alternatives, chosen.Layers), device.Device, device.DType);
                 double c = double.PositiveInfinity, p = double.PositiveInfinity;
                 for (var r = 0; r < Rounds; r++)
                 {
-                    p = Math.Min(p, CostMeter.Model(parentModel, spec.Scenario, batch, device).ScenarioSeconds(spec.Scenario.Generate));
-                    c = Math.Min(c, CostMeter.Model(child, spec.Scenario, batch, device).ScenarioSeconds(spec.Scenario.Generate));
+                    p = Math.Min(p, CostMeter.Model(parentModel, spec.Scenario.Timing(), batch, device).ScenarioSeconds(spec.Scenario.Generate));
+                    c = Math.Min(c, CostMeter.Model(child, spec.Scenario.Timing(), batch, device).ScenarioSeconds(spec.Scenario.Generate));
                 }
                 return (c, p);
             }

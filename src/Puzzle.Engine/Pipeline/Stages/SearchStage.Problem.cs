@@ -34,7 +34,7 @@ public sealed partial class SearchStage
             ScoreBlocks Blocks)
         {
             public static Settings Of(PipelineSpec spec) =>
-                new(spec.Scenario, MeasureStage.Batches(spec), spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints, ScoreCandidate.Blocks(spec));
+                new(spec.Scenario, MeasureStage.Batches(spec), spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints, ScoreCandidate.Blocks(spec.Bld.Mode, spec.Scoring.Blocks));
         }
 
         /// <summary>The resource <paramref name="resource"/> (time or memory) at <paramref name="batch"/>: the plain name
@@ -78,7 +78,7 @@ public sealed partial class SearchStage
                     a.Parameters + f.Parameters, a.ParameterBytes + f.ParameterBytes, a.KvBytesPerToken + f.KvBytesPerToken);
             }
             var whole = spec.Blocks == ScoreBlocks.Combined;
-            IReadOnlyList<BlockVariant> catalog = whole ? VariantCatalog.Coupled(parent, spec.SearchSpace) : VariantCatalog.For(parent, spec.SearchSpace);
+            IReadOnlyList<BlockVariant> catalog = whole ? VariantCatalog.Coupled(parent, spec.SearchSpace.Alternatives) : VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
             var layers = whole
                 // whole blocks were scored (coupled BLD, or scoring.blocks combined): one choice per layer, scored as the
                 // pairing it is and costed as its two subblocks
@@ -155,25 +155,13 @@ public sealed partial class SearchStage
         public static IReadOnlyList<LayerChoice> AsLibraryChoices(ModelConfig parent, Settings spec, IReadOnlyList<LayerChoice> layers)
         {
             if (spec.Mode == BldMode.Coupled || layers.All(l => l.Ffn.Length > 0)) return layers;
-            var pairs = VariantCatalog.Pairs(parent, spec.SearchSpace).ToDictionary(p => p.Block.Id);
+            var pairs = VariantCatalog.Pairs(parent, spec.SearchSpace.Alternatives).ToDictionary(p => p.Block.Id);
             return layers.Select(l =>
             {
                 if (l.Ffn.Length > 0) return l;
                 var pair = pairs[l.Attention];
                 return new LayerChoice(l.Layer, pair.Attention.Id, pair.Ffn.Id);
             }).ToList();
-        }
-
-        /// <summary>The chosen architecture as a model configuration (the parent's shape with each layer's choice).</summary>
-        public static ModelConfig ToModel(ModelConfig parent, SearchSpaceSpec space, IReadOnlyList<LayerChoice> layers)
-        {
-            var byId = VariantCatalog.For(parent, space).Concat(VariantCatalog.Coupled(parent, space)).ToDictionary(v => v.Id);
-            return parent with
-            {
-                Blocks = layers.Select(l => l.Ffn.Length == 0
-                    ? byId[l.Attention].AsBlock
-                    : new BlockConfig(byId[l.Attention].Attention!, byId[l.Ffn].Ffn!)).ToArray(),
-            };
         }
     }
 }

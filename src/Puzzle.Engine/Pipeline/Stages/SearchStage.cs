@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Export;
+using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
@@ -36,7 +37,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     public override string Name => "Search";
     public override int Version => 7; // 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
-    public override DeviceKind? ComputesOn(PipelineSpec spec) => Runtime.ComputeDevice.CostKind(spec);
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
     public override string Description => "choose architectures under the constraints (MIP)";
     public const string ArchitecturesFile = "architectures.json", ExplainFile = "explain.txt", ParetoFile = "pareto.json", ParetoSvg = "pareto.svg";
@@ -49,7 +50,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         foreach (var m in planned["Measure"]) inputs["cost:" + m.Id] = m; // every batch size's costs
         // the device is the cost device: the closed loop times on it
         return [Job($"b{spec.Scenario.Batch}", new SearchJob(spec.Scenario.Batch, ArchitectureProblem.Settings.Of(spec), spec.Search, spec.Evaluation.Baselines,
-            spec.Evaluation.Seed, ParentStage.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(Runtime.ComputeDevice.CostKind(spec))), inputs)];
+            spec.Evaluation.Seed, ParentStage.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(JobContext.CostKind(spec))), inputs)];
     }
 
     protected override void Run(SearchJob job, JobContext context)
@@ -108,7 +109,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     static ChosenArchitecture Describe(Architecture a, ModelConfig parent, ArchitectureProblem.Settings spec, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt)
     {
         var layers = ArchitectureProblem.AsLibraryChoices(parent, spec, a.Layers);
-        var model = ArchitectureProblem.ToModel(parent, spec.SearchSpace, layers);
+        var model = VariantCatalog.ToModel(parent, spec.SearchSpace.Alternatives, layers);
         var own = ownAt[spec.Scenario.Batch];
         var others = ownAt.Keys.Where(b => b != spec.Scenario.Batch).ToList();
         return new ChosenArchitecture
@@ -144,7 +145,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
             case Baseline.ShortGpt:
                 var influence = ScoreStage.BlockInfluence(scores);
                 context.Metrics["block_influence"] = new JsonArray(influence.Select(v => (JsonNode)v).ToArray());
-                return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(job.Parent, job.Problem.SearchSpace)),
+                return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(job.Parent, job.Problem.SearchSpace.Alternatives)),
                     "the search space has no no-op attention and FFN, or dropping every layer does not meet the constraints");
             default:
                 return (Baselines.Random(problem, job.BaselineSeed), "even the cheapest variants do not meet the constraints");
