@@ -19,7 +19,7 @@ public sealed record PipelineReport(string Pipeline, string Key, ReportScenario 
     public ReportGoals? Goals { get; init; }
     public IReadOnlyList<string> TrainingWarnings { get; init; } = [];
 
-    public void Write(string path) => Puzzle.Engine.Pipeline.Outputs.RecordFile.Write(path, this);
+    public void Write(string path) => RecordFile.Write(path, this);
 
     /// <exception cref="ExportException">The file is missing, not JSON, or a row lacks its name or kind.</exception>
     public static PipelineReport Read(string path)

@@ -8,7 +8,6 @@ using Puzzle.Engine.Evaluation.Tasks;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 

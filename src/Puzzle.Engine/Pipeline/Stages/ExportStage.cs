@@ -4,7 +4,6 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Spec.Internal;
 

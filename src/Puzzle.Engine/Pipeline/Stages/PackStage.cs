@@ -5,7 +5,6 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Packaging;
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 

@@ -4,7 +4,6 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Runtime;

@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Search;
 using Puzzle.Engine.Pipeline.Spec;

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Export;
-using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Pipeline.Stages;

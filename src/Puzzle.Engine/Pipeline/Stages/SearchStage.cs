@@ -6,7 +6,6 @@ using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Pipeline.Outputs;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Search;

@@ -1,11 +1,11 @@
 using System.Text.Json;
 using Puzzle.Engine.Checkpoints;
 
-namespace Puzzle.Engine.Pipeline.Outputs;
+namespace Puzzle.Engine;
 
 /// <summary>
-/// A stage's output file as a typed record: written as the product writes JSON (snake_case, indented, atomically), read
-/// back into the same record, with errors that name the file and what is wrong.
+/// A JSON file as a typed record (a stage's output, report.json): written as the product writes JSON (snake_case,
+/// indented, atomically), read back into the same record, with errors that name the file and what is wrong.
 /// </summary>
 public static class RecordFile
 {
