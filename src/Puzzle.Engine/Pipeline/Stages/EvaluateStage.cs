@@ -32,8 +32,8 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
 
     /// <summary>What the tasks read (<see cref="EvaluateTasks"/>): the task files, the held-out task's settings and its seed.</summary>
     [JobRecord]
-    public sealed record TaskSettings([property: SpecPath("evaluation.tasks")] IReadOnlyList<TaskFile> Files, [property: SpecPath("evaluation.next_span")] NextSpanSpec NextSpan,
-        [property: SpecPath("evaluation.seed")] long Seed)
+    public sealed record TaskSettings([property: SpecPath("evaluation.tasks")] IReadOnlyList<TaskFile> Files,
+        [property: SpecPath("evaluation.next_span")] NextSpanSpec NextSpan, [property: SpecPath("evaluation.seed")] long Seed)
     {
         public static TaskSettings Of(PipelineSpec spec) => new(spec.Evaluation.Tasks.Select(t =>
         {
@@ -130,8 +130,11 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         var quality = model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
         IReadOnlyList<TaskScore> tasks;
         using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, job.BaseDirectory))
-            tasks = EvaluateTasks.Score(model ?? parent, tokenizer, EvaluateTasks.Load(job.Tasks.NextSpanOptions, job.Tasks.Files.Select(f => f.Path), heldout,
-                tokenizer, context.Output(EvaluateTasks.Folder), context.Log), batch: 16, context.Job.Id, context.Log);
+        {
+            var taskList = EvaluateTasks.Load(job.Tasks.NextSpanOptions, job.Tasks.Files.Select(f => f.Path), heldout, tokenizer,
+                context.Output(EvaluateTasks.Folder), context.Log);
+            tasks = EvaluateTasks.Score(model ?? parent, tokenizer, taskList, batch: 16, context.Job.Id, context.Log);
+        }
 
         // speed: the parent and the model alternate, so drift in the machine's load touches both alike
         var costs = context.CostDevice;

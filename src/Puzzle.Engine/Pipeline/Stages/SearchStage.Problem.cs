@@ -34,7 +34,8 @@ public sealed partial class SearchStage
             ScoreBlocks Blocks)
         {
             public static Settings Of(PipelineSpec spec) =>
-                new(spec.Scenario, MeasureStage.Batches(spec), spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints, ScoreCandidate.Blocks(spec.Bld.Mode, spec.Scoring.Blocks));
+                new(spec.Scenario, MeasureStage.Batches(spec), spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints,
+                    ScoreCandidate.Blocks(spec.Bld.Mode, spec.Scoring.Blocks));
         }
 
         /// <summary>The resource <paramref name="resource"/> (time or memory) at <paramref name="batch"/>: the plain name
