@@ -79,7 +79,8 @@ public sealed partial class SearchStage
                     a.Parameters + f.Parameters, a.ParameterBytes + f.ParameterBytes, a.KvBytesPerToken + f.KvBytesPerToken);
             }
             var whole = spec.Blocks == ScoreBlocks.Combined;
-            IReadOnlyList<BlockVariant> catalog = whole ? VariantCatalog.Coupled(parent, spec.SearchSpace.Alternatives) : VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
+            var alternatives = spec.SearchSpace.Alternatives;
+            IReadOnlyList<BlockVariant> catalog = whole ? VariantCatalog.Coupled(parent, alternatives) : VariantCatalog.For(parent, alternatives);
             var layers = whole
                 // whole blocks were scored (coupled BLD, or scoring.blocks combined): one choice per layer, scored as the
                 // pairing it is and costed as its two subblocks
