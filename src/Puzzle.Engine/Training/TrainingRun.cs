@@ -93,6 +93,15 @@ public sealed class TrainingRun : IDisposable
         _pending.Add((Step, lr, loss.detach().to(float32).DetachFromDisposeScope()));
     }
 
+    /// <summary>A step taken by other means than the optimiser (a closed-form fit, see <c>LinearFit</c>): counts it
+    /// against the budget and records its loss on the curve, with a learning rate of 0.</summary>
+    public void RecordStep(Tensor loss)
+    {
+        if (Finished) throw new InvalidOperationException($"the run has finished its {TotalSteps} steps");
+        Step++;
+        _pending.Add((Step, 0, loss.detach().to(float32).DetachFromDisposeScope()));
+    }
+
     /// <summary>Reads the losses of the steps since the last flush (one transfer), checks them and extends the curve.</summary>
     public void Flush(bool done = false)
     {

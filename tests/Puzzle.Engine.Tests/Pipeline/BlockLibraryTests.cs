@@ -128,6 +128,43 @@ public class BlockLibraryTests
     }
 
     [Fact]
+    public async Task A_linear_variant_started_by_least_squares_is_the_least_squares_fit_over_every_training_token()
+    {
+        using var repo = new TestRepo(Spec);
+        var session = await UpToParent(repo);
+        var (stream, train, heldout) = Open(session, 2);
+        using var _ = stream;
+        using var __ = train;
+        using var ___ = heldout;
+        var options = BldOptions.For(session.Spec.Bld, "layer1.ffn.linear");
+        options = options with { Training = options.Training with { Tokens = 8 * 16 * 6 } }; // 6 steps of 8 sequences of 16 tokens
+        var linear = DistillStage.Catalog(stream.Config, session.Spec).Single(v => v.Id == "layer1.ffn.linear");
+        var result = BlockDistiller.Distill(stream, [new BldJob(linear, options)], train, heldout, TextWriter.Null,
+            Engine.Runtime.ComputeDevice.Cpu).Single();
+
+        Assert.Equal(BldResult.LeastSquaresFit, result.Training);
+        Assert.All(result.Curve, p => Assert.Equal(0, p.LearningRate));
+        Assert.Equal(6, result.Heldout[^1].Step);
+
+        // after the last step the weight is the ridge least-squares solution over exactly the six training batches:
+        // computed here from the parent's stream on its own, its held-out nMSE is the one the run recorded last
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var parent = stream.Layers[1];
+        var rows = train.InfiniteBatches(options.Batch, (ulong)options.Seed).Take(6).Select(b => stream.Run(train.GetBatch(b), 2)[1]).ToList();
+        var inputs = TorchSharp.torch.cat(rows.Select(r => parent.post_attention_layernorm!.forward(r.X + r.Attention)).ToArray());
+        var targets = TorchSharp.torch.cat(rows.Select(r => r.Ffn).ToArray());
+        using var ffn = new LinearFfn(stream.Config.HiddenSize);
+        using (TorchSharp.torch.no_grad()) ffn.linear_mlp.weight!.copy_(Initialisers.LeastSquares(inputs, targets));
+        using var block = ChildBlock.Assemble(stream.Config, linear.AsBlock, parent, null, ffn);
+        var (cos, sin) = stream.Rotary(train.SeqLen);
+        var check = heldout.Leading(BlockDistiller.CheckSequences, options.Batch).Select(b => stream.Run(heldout.GetBatch(b), 2)[1]).ToList();
+        var expected = new SubblockIO(linear, cos, sin).Nmse(block, check);
+        Assert.True(Math.Abs(expected - result.LastNmse) < 1e-6 * expected, $"last held-out nMSE {result.LastNmse:G9}, the fit's {expected:G9}");
+        // and the published weights are the best of those measured, the calibration fit included
+        Assert.Equal(result.Heldout.Min(h => h.Loss), result.FinalNmse);
+    }
+
+    [Fact]
     public async Task The_stores_size_does_not_grow_with_the_distillation_budget()
     {
         long StoreBytes(TestRepo repo) => new DirectoryInfo(Path.Combine(repo.Root, ".puzzle", "cache"))

@@ -13,7 +13,8 @@ public sealed record BldSpec
     [Flatten]
     public TrainingSpec Training { get; init; } = new() { Tokens = 200_000, Lr = 1e-3, Batch = 8 };
 
-    [Description("How linear replacements start: paper (from the parent's weights) or least_squares (fit on activations).")]
+    [Description("How linear replacements are trained: paper (start from the parent's weights, then gradient steps) or least_squares " +
+                 "(the exact least-squares fit over all the BLD tokens, which is the optimum of the BLD loss for a linear subblock).")]
     public LinearInit Init { get; init; } = LinearInit.LeastSquares;
 
     [Description("Layers whose variants one process trains together from one pass of the parent (0: all). Results do not " +
