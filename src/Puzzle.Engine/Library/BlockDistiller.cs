@@ -55,6 +55,8 @@ public static class BlockDistiller
         }
 
         var tokensPerBatch = (long)batch * train.SeqLen;
+        foreach (var (job, t) in jobs.Zip(trainees)) // a closed-form fit has no learning rate to warm up
+            if (t.Fit is null && job.Options.Train.WarmupWarning(tokensPerBatch, "bld") is { } warning) log.WriteLine($"{job.Variant.Id}: {warning}");
         var longest = trainees.Max(t => t.Run.TotalSteps);
         var progress = new ProgressLine($"bld {jobs.Count} variant{(jobs.Count == 1 ? "" : "s")} of layers {jobs.Min(j => j.Variant.Layer)}-{top - 1}",
             longest * tokensPerBatch, log);

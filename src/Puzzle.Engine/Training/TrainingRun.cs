@@ -40,14 +40,13 @@ public sealed class TrainingRun : IDisposable
             new AdamW.Group(masters.Where(p => p.Param.dim() >= 2).ToList(), options.WeightDecay),
             new AdamW.Group(masters.Where(p => p.Param.dim() < 2).ToList(), 0),
         ], options.LearningRate, options.Beta1, options.Beta2);
-        TotalSteps = Math.Max(1, (options.Tokens + tokensPerBatch - 1) / tokensPerBatch);
+        TotalSteps = options.Steps(tokensPerBatch);
         _schedule = new CosineSchedule(options.LearningRate, TotalSteps, WarmupSteps(TotalSteps, options), options.MinLrRatio);
         (_options, _tokensPerBatch, _progress) = (options, tokensPerBatch, progress);
     }
 
-    /// <summary>Warm-up steps: the fraction of the run, at least one step, and never the whole run.</summary>
-    public static long WarmupSteps(long totalSteps, TrainOptions options) =>
-        Math.Clamp((long)(totalSteps * options.WarmupFraction), 1, Math.Max(1, totalSteps - 1));
+    /// <summary>Warm-up steps: as many as the options say, at most the whole run (see <see cref="TrainOptions.WarmupWarning"/>).</summary>
+    public static long WarmupSteps(long totalSteps, TrainOptions options) => Math.Min(options.WarmupSteps, totalSteps);
 
     public long Step { get; private set; }
     public long TotalSteps { get; }

@@ -22,9 +22,12 @@ public sealed record TrainingSpec
     [Bounds(Minimum = 1)]
     public int Batch { get; init; }
 
-    [Description("Fraction of the steps spent warming the learning rate up.")]
-    [Bounds(Minimum = 0, ExclusiveMaximum = 1)]
-    public double WarmupFraction { get; init; } = 0.05;
+    [Description("Optimizer steps over which the learning rate rises to its peak, before the cosine decay. A count of steps, " +
+                 "not a fraction: the first AdamW steps are the least reliable whatever the budget. A budget of under twice this " +
+                 "many steps is warned about in the job's log.")]
+    [Bounds(Minimum = 0)]
+    [Replaces("warmup_fraction", "warm-up is a count of optimizer steps, not a fraction of the run")]
+    public long WarmupSteps { get; init; } = 10;
 
     [Description("The learning rate at the end of the cosine decay, as a fraction of the peak.")]
     [Bounds(Minimum = 0, Maximum = 1)]
@@ -45,7 +48,7 @@ public sealed record TrainingSpec
     /// <summary>The trainer's options for these settings.</summary>
     public TrainOptions Options => new()
     {
-        Tokens = Tokens, LearningRate = Lr, WarmupFraction = WarmupFraction, MinLrRatio = MinLrRatio,
+        Tokens = Tokens, LearningRate = Lr, WarmupSteps = WarmupSteps, MinLrRatio = MinLrRatio,
         WeightDecay = WeightDecay, GradClip = GradClip,
     };
 }

@@ -136,6 +136,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             child.train();
             return kl;
         });
+        if (gkd.Options.WarmupWarning((long)gkd.Batch * train.SeqLen, "gkd") is { } warmup) context.Log.WriteLine($"{id}: {warmup}");
         var curve = Trainer.Run(child.named_parameters().Select(p => (p.name, p.parameter)),
             train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Of(b).Total,
             (long)gkd.Batch * train.SeqLen, gkd.Options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard);
