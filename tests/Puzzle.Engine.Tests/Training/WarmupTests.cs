@@ -1,3 +1,4 @@
+using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Training;
 
 namespace Puzzle.Engine.Tests.Training;
@@ -34,5 +35,18 @@ public class WarmupTests
         Assert.Contains("never reaches its peak", none);
         Assert.Contains("raise gkd.tokens or lower gkd.warmup_steps", none);
         Assert.Null(Options(4_000, 0).WarmupWarning(1000, "gkd"));
+    }
+
+    [Fact]
+    public void The_learning_rate_scales_down_with_width_above_the_reference()
+    {
+        var bld = new BldSpec().Training; // lr 1e-3 up to width 192
+        Assert.Equal(1e-3, bld.LrAt(64));
+        Assert.Equal(1e-3, bld.LrAt(192));
+        Assert.Equal(1e-3 * 192 / 2048, bld.LrAt(2048), 15);
+        Assert.Equal(1e-3 * 192 / 2048, bld.OptionsAt(2048).LearningRate, 15);
+        Assert.Equal(1e-3, (bld with { LrReferenceWidth = 0 }).LrAt(4096));
+        Assert.Equal(3e-4 * 192 / 4096, new GkdSpec().Training.LrAt(4096), 15);
+        Assert.Equal(0, new PretrainSpec().Training.LrReferenceWidth); // a parent pretrained here is small: its lr as given
     }
 }

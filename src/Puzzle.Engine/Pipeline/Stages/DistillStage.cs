@@ -57,7 +57,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         var first = contexts[0];
         var modelDir = ParentStage.ModelDirectory(first.Input("parent"));
         var config = HfConfig.Read(modelDir);
-        var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, BldSpec.Options(j.Training, j.Init))).ToList();
+        var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, BldSpec.Options(j.Training, j.Init, config.HiddenSize))).ToList();
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
