@@ -48,7 +48,7 @@ public static class LibraryBenchmarks
         using var heldout = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Selection); // BLD checks on the text that selects
         var catalog = Engine.Pipeline.Stages.DistillStage.Catalog(config, session.Spec);
         var variants = catalog.Where(v => v.Id.EndsWith(".ffn.ratio0.5")).ToList();
-        var options = session.Spec.Bld.Options(variants[0].Id);
+        var options = session.Spec.Bld.Options(variants[0].Id, config.HiddenSize);
         options = options with { Train = options.Train with { Tokens = 8L * train.SeqLen * 24 } };
         using var parent = ParentStream.Open(modelDir, config, config.NumLayers, Engine.Runtime.ComputeDevice.Cpu);
         var results = BlockDistiller.Distill(parent, variants.Select(v => new BldJob(v, options)).ToList(), train, heldout, TextWriter.Null,

@@ -5,6 +5,7 @@ using Puzzle.Engine.Runtime;
 TorchRuntime.EnsureLoaded();
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
+    ["bld-defaults"] = BldDefaultsBenchmarks.Run,
     ["costs"] = CostBenchmarks.Run,
     ["foundation"] = FoundationBenchmarks.Run,
     ["frontends"] = FrontEndBenchmarks.Run,

@@ -12,4 +12,12 @@ namespace Puzzle.Engine.Library;
 public sealed record BldResult(
     IReadOnlyDictionary<string, torch.Tensor> Weights,
     IReadOnlyDictionary<string, double> InitNmse, string Initialiser, double InitialNmse, double FinalNmse,
-    IReadOnlyList<CurvePoint> Curve, double TokensPerSecond, IReadOnlyList<HeldoutPoint> Heldout, long BestStep, double LastNmse, double TrainSeconds);
+    IReadOnlyList<CurvePoint> Curve, double TokensPerSecond, IReadOnlyList<HeldoutPoint> Heldout, long BestStep, double LastNmse, double TrainSeconds)
+{
+    /// <summary>How the variant was trained: <see cref="Gradient"/>, or <see cref="LeastSquaresFit"/> for a linear
+    /// subblock fitted in closed form over the training tokens (<see cref="LinearFit"/>).</summary>
+    public string Training { get; init; } = Gradient;
+
+    public const string Gradient = "adamw";
+    public const string LeastSquaresFit = "least_squares_fit";
+}

@@ -12,7 +12,8 @@ namespace Puzzle.Engine.Library;
 /// Blockwise local distillation of several variants at once, from the parent's stream: each batch of training text
 /// goes through the parent once (up to the deepest variant's layer), and every variant trains on that batch, teacher
 /// forced: it reads the parent's own input to its subblock and learns the parent subblock's contribution (loss =
-/// normalized MSE). Variants are independent: each has its own optimiser, schedule, token budget and result, exactly
+/// normalized MSE; a linear subblock started by least squares is fitted in closed form instead, see <see cref="LinearFit"/>).
+/// Variants are independent: each has its own optimiser, schedule, token budget and result, exactly
 /// as if it were trained alone on the same batches. Held-out normalized MSE is measured at step 0 and every few
 /// steps, and the best weights seen (the initialisation included) are what a variant publishes.
 /// </summary>
@@ -54,6 +55,8 @@ public static class BlockDistiller
         }
 
         var tokensPerBatch = (long)batch * train.SeqLen;
+        foreach (var (job, t) in jobs.Zip(trainees)) // a closed-form fit has no learning rate to warm up
+            if (t.Fit is null && job.Options.Train.WarmupWarning(tokensPerBatch, "bld") is { } warning) log.WriteLine($"{job.Variant.Id}: {warning}");
         var longest = trainees.Max(t => t.Run.TotalSteps);
         var progress = new ProgressLine($"bld {jobs.Count} variant{(jobs.Count == 1 ? "" : "s")} of layers {jobs.Min(j => j.Variant.Layer)}-{top - 1}",
             longest * tokensPerBatch, log);
@@ -68,12 +71,13 @@ public static class BlockDistiller
                 var streams = parent.Run(train.GetBatch(batches.Current), active.Max(t => t.Layer) + 1);
                 foreach (var t in active)
                     using (NewDisposeScope())
-                        t.Run.TakeStep(t.Loss(streams[t.Layer]));
+                        t.Step(streams[t.Layer]);
             }
             var flush = (step + 1) % 10 == 0 || step + 1 == longest;
             foreach (var t in trainees.Where(t => t.Run.Step == step + 1))
             {
                 if (flush || t.Run.Finished) t.Run.Flush();
+                if (t.Fit is not null && t.Guard.IsDue(t.Run)) t.Fit.Solve();
                 t.Guard.AfterStep(t.Run);
             }
             if (flush) progress.Report((step + 1) * tokensPerBatch, trainees.Average(t => t.Run.Ema));
@@ -124,6 +128,8 @@ public static class BlockDistiller
         public required HeldoutGuard Guard { get; init; }
         public required Dictionary<string, double> InitNmse { get; init; }
         public required string Initialiser { get; init; }
+        /// <summary>Set for a linear subblock started by least squares: it is fitted in closed form, not by gradient.</summary>
+        public LinearFit? Fit { get; init; }
         public int Layer => Variant.Layer;
 
         public static Trainee Start(ModelConfig config, DecoderBlock parent, BldJob job, Tensor cos, Tensor sin,
@@ -149,10 +155,23 @@ public static class BlockDistiller
             var run = new TrainingRun(parameters, tokensPerBatch, job.Options.Train);
             var guard = new HeldoutGuard(() => io.Nmse(child, check), Evaluations);
             guard.Begin(run, parameters);
-            return new Trainee { Variant = variant, Child = child, Io = io, Run = run, Guard = guard, InitNmse = initNmse, Initialiser = chosen };
+            var fit = chosen == InitCandidates.LeastSquares ? LinearFit.For(variant, child) : null;
+            return new Trainee { Variant = variant, Child = child, Io = io, Run = run, Guard = guard, InitNmse = initNmse, Initialiser = chosen, Fit = fit };
         }
 
-        public Tensor Loss(LayerStream s) => Io.Loss(Child, s);
+        /// <summary>One batch: a gradient step, or for a closed-form fit the batch's loss under the current weights
+        /// (for the curve) and its rows added to the fit.</summary>
+        public void Step(LayerStream s)
+        {
+            if (Fit is null)
+            {
+                Run.TakeStep(Io.Loss(Child, s));
+                return;
+            }
+            using (no_grad()) Run.RecordStep(Io.Loss(Child, s));
+            var (input, target) = Io.Of(s);
+            Fit.Add(input, target);
+        }
 
         public BldResult Finish(double tokensPerSecond, double seconds)
         {
@@ -160,11 +179,12 @@ public static class BlockDistiller
             var prefix = $"model.layers.{Variant.Layer}.";
             var weights = Child.named_parameters().ToDictionary(p => prefix + p.name, p => p.parameter.detach().clone());
             return new BldResult(weights, InitNmse, Initialiser, InitNmse[Initialiser], Guard.Best, Run.Curve.ToList(), tokensPerSecond,
-                Guard.Points, Guard.BestStep, Guard.Last, seconds);
+                Guard.Points, Guard.BestStep, Guard.Last, seconds) { Training = Fit is null ? BldResult.Gradient : BldResult.LeastSquaresFit };
         }
 
         public void Dispose()
         {
+            Fit?.Dispose();
             Guard.Dispose();
             Run.Dispose();
             Child.Dispose();

@@ -48,6 +48,7 @@ public static class ParentBuilder
         var clock = Stopwatch.StartNew();
         var batches = train.InfiniteBatches(batch, (ulong)seed).Select(train.GetBatch).Select(device.Put);
         var tokensPerBatch = (long)batch * train.SeqLen;
+        if (options.WarmupWarning(tokensPerBatch, "parent.pretrain") is { } warmup) log(warmup);
         var curve = Trainer.Run(model.named_parameters().Select(p => (p.name, p.parameter)), batches, model.Loss,
             tokensPerBatch, options, new ProgressLine("pretrain", options.Tokens, progressOutput), checkpoints);
         var seconds = clock.Elapsed.TotalSeconds;

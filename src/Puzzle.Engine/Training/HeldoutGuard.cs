@@ -53,13 +53,16 @@ public sealed class HeldoutGuard(Func<double> evaluate, int evaluations = 8) : I
     /// <summary>After a step: measures the weights when it is time, and keeps them when they are the best so far.</summary>
     public void AfterStep(TrainingRun run)
     {
-        if (!run.Finished && run.Step % _every != 0) return;
+        if (!IsDue(run)) return;
         var loss = Measure(run);
         if (!(loss < Best)) return;
         (Best, BestStep) = (loss, run.Step);
         using var _ = no_grad();
         foreach (var (name, p) in _parameters) _best[name].copy_(p);
     }
+
+    /// <summary>Whether <see cref="AfterStep"/> measures after the run's latest step.</summary>
+    public bool IsDue(TrainingRun run) => run.Finished || run.Step % _every == 0;
 
     /// <summary>Puts the best weights into the model (when they are not already there).</summary>
     public void Finish(TrainingRun run)

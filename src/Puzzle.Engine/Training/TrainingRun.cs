@@ -40,14 +40,13 @@ public sealed class TrainingRun : IDisposable
             new AdamW.Group(masters.Where(p => p.Param.dim() >= 2).ToList(), options.WeightDecay),
             new AdamW.Group(masters.Where(p => p.Param.dim() < 2).ToList(), 0),
         ], options.LearningRate, options.Beta1, options.Beta2);
-        TotalSteps = Math.Max(1, (options.Tokens + tokensPerBatch - 1) / tokensPerBatch);
+        TotalSteps = options.Steps(tokensPerBatch);
         _schedule = new CosineSchedule(options.LearningRate, TotalSteps, WarmupSteps(TotalSteps, options), options.MinLrRatio);
         (_options, _tokensPerBatch, _progress) = (options, tokensPerBatch, progress);
     }
 
-    /// <summary>Warm-up steps: the fraction of the run, at least one step, and never the whole run.</summary>
-    public static long WarmupSteps(long totalSteps, TrainOptions options) =>
-        Math.Clamp((long)(totalSteps * options.WarmupFraction), 1, Math.Max(1, totalSteps - 1));
+    /// <summary>Warm-up steps: as many as the options say, at most the whole run (see <see cref="TrainOptions.WarmupWarning"/>).</summary>
+    public static long WarmupSteps(long totalSteps, TrainOptions options) => Math.Min(options.WarmupSteps, totalSteps);
 
     public long Step { get; private set; }
     public long TotalSteps { get; }
@@ -91,6 +90,15 @@ public sealed class TrainingRun : IDisposable
         CopyMastersIntoModel();
         Step++;
         _pending.Add((Step, lr, loss.detach().to(float32).DetachFromDisposeScope()));
+    }
+
+    /// <summary>A step taken by other means than the optimiser (a closed-form fit, see <c>LinearFit</c>): counts it
+    /// against the budget and records its loss on the curve, with a learning rate of 0.</summary>
+    public void RecordStep(Tensor loss)
+    {
+        if (Finished) throw new InvalidOperationException($"the run has finished its {TotalSteps} steps");
+        Step++;
+        _pending.Add((Step, 0, loss.detach().to(float32).DetachFromDisposeScope()));
     }
 
     /// <summary>Reads the losses of the steps since the last flush (one transfer), checks them and extends the curve.</summary>

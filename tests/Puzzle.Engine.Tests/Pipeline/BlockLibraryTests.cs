@@ -103,7 +103,7 @@ public class BlockLibraryTests
         using var __ = train;
         using var ___ = heldout;
         var config = stream.Config;
-        var options = session.Spec.Bld.Options("layer1");
+        var options = session.Spec.Bld.Options("layer1", 32);
         options = options with { Train = options.Train with { Tokens = 256 } };
         var own = config.Blocks[1];
         var catalog = DistillStage.Catalog(config, session.Spec).ToDictionary(v => v.Id);
@@ -125,6 +125,43 @@ public class BlockLibraryTests
         Assert.Equal(alone.Weights.Keys.Order(), together[2].Weights.Keys.Order());
         foreach (var (name, w) in alone.Weights) Assert.True(w.allclose(together[2].Weights[name], 0, 0), $"{name} differs when trained beside others");
         Assert.Equal(alone.Heldout.Select(h => h.Loss), together[2].Heldout.Select(h => h.Loss));
+    }
+
+    [Fact]
+    public async Task A_linear_variant_started_by_least_squares_is_the_least_squares_fit_over_every_training_token()
+    {
+        using var repo = new TestRepo(Spec);
+        var session = await UpToParent(repo);
+        var (stream, train, heldout) = Open(session, 2);
+        using var _ = stream;
+        using var __ = train;
+        using var ___ = heldout;
+        var options = session.Spec.Bld.Options("layer1.ffn.linear", 32);
+        options = options with { Train = options.Train with { Tokens = 8 * 16 * 6 } }; // 6 steps of 8 sequences of 16 tokens
+        var linear = DistillStage.Catalog(stream.Config, session.Spec).Single(v => v.Id == "layer1.ffn.linear");
+        var result = BlockDistiller.Distill(stream, [new BldJob(linear, options)], train, heldout, TextWriter.Null,
+            Engine.Runtime.ComputeDevice.Cpu).Single();
+
+        Assert.Equal(BldResult.LeastSquaresFit, result.Training);
+        Assert.All(result.Curve, p => Assert.Equal(0, p.LearningRate));
+        Assert.Equal(6, result.Heldout[^1].Step);
+
+        // after the last step the weight is the ridge least-squares solution over exactly the six training batches:
+        // computed here from the parent's stream on its own, its held-out nMSE is the one the run recorded last
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var parent = stream.Layers[1];
+        var rows = train.InfiniteBatches(options.Batch, (ulong)options.Seed).Take(6).Select(b => stream.Run(train.GetBatch(b), 2)[1]).ToList();
+        var inputs = TorchSharp.torch.cat(rows.Select(r => parent.post_attention_layernorm!.forward(r.X + r.Attention)).ToArray());
+        var targets = TorchSharp.torch.cat(rows.Select(r => r.Ffn).ToArray());
+        using var ffn = new LinearFfn(stream.Config.HiddenSize);
+        using (TorchSharp.torch.no_grad()) ffn.linear_mlp.weight!.copy_(Initialisers.LeastSquares(inputs, targets));
+        using var block = ChildBlock.Assemble(stream.Config, linear.AsBlock, parent, null, ffn);
+        var (cos, sin) = stream.Rotary(train.SeqLen);
+        var check = heldout.Leading(BlockDistiller.CheckSequences, options.Batch).Select(b => stream.Run(heldout.GetBatch(b), 2)[1]).ToList();
+        var expected = new SubblockIO(linear, cos, sin).Nmse(block, check);
+        Assert.True(Math.Abs(expected - result.LastNmse) < 1e-6 * expected, $"last held-out nMSE {result.LastNmse:G9}, the fit's {expected:G9}");
+        // and the published weights are the best of those measured, the calibration fit included
+        Assert.Equal(result.Heldout.Min(h => h.Loss), result.FinalNmse);
     }
 
     [Fact]

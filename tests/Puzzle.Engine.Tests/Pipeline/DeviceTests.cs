@@ -92,7 +92,7 @@ public class DeviceTests
         using var heldout = Engine.Data.TokenDataset.Open(data, Engine.Data.DataSplit.Selection);
         var catalog = DistillStage.Catalog(config, session.Spec);
         var jobs = new[] { "layer0.ffn.ratio0.5", "layer0.attention.linear" }
-            .Select(id => new BldJob(catalog.Single(v => v.Id == id), session.Spec.Bld.Options(id))).ToList();
+            .Select(id => new BldJob(catalog.Single(v => v.Id == id), session.Spec.Bld.Options(id, config.HiddenSize))).ToList();
         foreach (var (job, result) in jobs.Zip(BlockDistiller.Distill(parent, jobs, train, heldout, TextWriter.Null, bf16)))
         {
             Assert.True(double.IsFinite(result.FinalNmse) && result.FinalNmse < 1, $"{job.Variant.Id}: final nmse {result.FinalNmse}");

@@ -34,7 +34,7 @@ public sealed class JobConfigTests
     public void A_record_is_keyed_at_its_spec_paths_sorted_with_every_default_and_without_its_not_in_key_fields()
     {
         Assert.Equal(
-            """{"bld":{"batch":8,"grad_clip":1,"lr":0.001,"min_lr_ratio":0.1,"mode":"decoupled","seed":0,"tokens":2000,"warmup_fraction":0.05,"weight_decay":0},"export":{"base_model":null,"dtype":"float32","format":"nemotron_nas","license":null,"runtime":"any"},"layer":3}""",
+            """{"bld":{"batch":8,"grad_clip":1,"lr":0.001,"lr_reference_width":192,"min_lr_ratio":0.1,"mode":"decoupled","seed":0,"tokens":2000,"warmup_steps":10,"weight_decay":0},"export":{"base_model":null,"dtype":"float32","format":"nemotron_nas","license":null,"runtime":"any"},"layer":3}""",
             JobConfig.ToJson(Probe.Of(Load())).ToJsonString());
         Assert.Equal(JobConfig.ToJson(Probe.Of(Load())).ToJsonString(), JobConfig.ToJson(Probe.Of(Load(), "elsewhere")).ToJsonString());
     }

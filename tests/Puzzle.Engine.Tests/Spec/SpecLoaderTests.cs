@@ -23,7 +23,7 @@ public sealed class SpecLoaderTests
             tokens: 123_456
             batch: 4
             lr: 2e-3
-            warmup_fraction: 0.1
+            warmup_steps: 5
             min_lr_ratio: 0.2
             weight_decay: 0.01
             grad_clip: 0.5
@@ -52,7 +52,7 @@ public sealed class SpecLoaderTests
           tokens: 1_000
           lr: 5e-4
           batch: 2
-          warmup_fraction: 0.2
+          warmup_steps: 7
           min_lr_ratio: 0.3
           weight_decay: 0.05
           grad_clip: 2.0
@@ -75,7 +75,7 @@ public sealed class SpecLoaderTests
           tokens: 4_000
           lr: 1e-4
           batch: 5
-          warmup_fraction: 0
+          warmup_steps: 0
           min_lr_ratio: 1
           weight_decay: 0.2
           grad_clip: 0
@@ -122,7 +122,7 @@ public sealed class SpecLoaderTests
             VocabSize = 1024, Hidden = 96, Layers = 3, Heads = 6, KvHeads = 3, Intermediate = 256, TieEmbeddings = true,
             Training = new TrainingSpec
             {
-                Tokens = 123_456, Batch = 4, Lr = 2e-3, WarmupFraction = 0.1, MinLrRatio = 0.2, WeightDecay = 0.01, GradClip = 0.5, Seed = 7,
+                Tokens = 123_456, Batch = 4, Lr = 2e-3, WarmupSteps = 5, MinLrRatio = 0.2, WeightDecay = 0.01, GradClip = 0.5, Seed = 7,
             },
         }, s.Parent.Pretrain);
 
@@ -152,8 +152,8 @@ public sealed class SpecLoaderTests
         Assert.Equal(32, space.FfnFor(2).RoundTo);
 
         var bld = s.Bld;
-        Assert.Equal((BldMode.Coupled, 1000L, 5e-4, 2, 0.2, 0.3, 0.05, 2.0, 11L, LinearInit.Paper),
-            (bld.Mode, bld.Training.Tokens, bld.Training.Lr, bld.Training.Batch, bld.Training.WarmupFraction, bld.Training.MinLrRatio,
+        Assert.Equal((BldMode.Coupled, 1000L, 5e-4, 2, 7L, 0.3, 0.05, 2.0, 11L, LinearInit.Paper),
+            (bld.Mode, bld.Training.Tokens, bld.Training.Lr, bld.Training.Batch, bld.Training.WarmupSteps, bld.Training.MinLrRatio,
                 bld.Training.WeightDecay, bld.Training.GradClip, bld.Training.Seed, bld.Init));
         Assert.Equal(new BldVariantOverride { Match = "layer1.ffn.ratio0.5", Lr = 1e-4, Tokens = 500 }, bld.Variants[0]);
         Assert.Equal(new BldVariantOverride { Match = "*.attention.linear", Tokens = 2000 }, bld.Variants[1]);
@@ -170,8 +170,8 @@ public sealed class SpecLoaderTests
         Assert.Equal(DiversityUnit.Subblock, s.Search.DiversityUnit);
 
         var gkd = s.Gkd;
-        Assert.Equal((4000L, 1e-4, 5, 0.0, 1.0, 0.2, 0.0, 9L, 7),
-            (gkd.Training.Tokens, gkd.Training.Lr, gkd.Training.Batch, gkd.Training.WarmupFraction, gkd.Training.MinLrRatio,
+        Assert.Equal((4000L, 1e-4, 5, 0L, 1.0, 0.2, 0.0, 9L, 7),
+            (gkd.Training.Tokens, gkd.Training.Lr, gkd.Training.Batch, gkd.Training.WarmupSteps, gkd.Training.MinLrRatio,
                 gkd.Training.WeightDecay, gkd.Training.GradClip, gkd.Training.Seed, gkd.CheckpointEvery));
         Assert.Equal(new GkdLoss { Cosine = 0.5, Kl = 2, Lm = 0.25 }, gkd.Loss);
         Assert.Equal(3000, s.Evaluation.Tokens);

@@ -13,7 +13,7 @@ public class HeldoutGuardTests
     {
         Fixtures.Torch();
         var w = new Parameter(ones(1, 1));
-        var options = new TrainOptions { Tokens = 40, LearningRate = lr, WarmupFraction = 0, MinLrRatio = 1, WeightDecay = 0, GradClip = 0 };
+        var options = new TrainOptions { Tokens = 40, LearningRate = lr, WarmupSteps = 0, MinLrRatio = 1, WeightDecay = 0, GradClip = 0 };
         var batches = Enumerable.Repeat(0, 1000).Select(_ => ones(4, 1));
         var guard = new HeldoutGuard(() => Math.Abs(w.item<float>() - heldoutTarget), evaluations: 4);
         var calls = 0;

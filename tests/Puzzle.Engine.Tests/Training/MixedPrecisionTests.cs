@@ -13,7 +13,7 @@ public class MixedPrecisionTests
     {
         Fixtures.Torch();
         var w = new Parameter(ones(1, 1, dtype: dtype));
-        var options = new TrainOptions { Tokens = 200, LearningRate = 1e-4, WarmupFraction = 0, MinLrRatio = 1, WeightDecay = 0, GradClip = 0 };
+        var options = new TrainOptions { Tokens = 200, LearningRate = 1e-4, WarmupSteps = 0, MinLrRatio = 1, WeightDecay = 0, GradClip = 0 };
         var batches = Enumerable.Repeat(0, 1000).Select(_ => ones(4, 1, dtype: dtype));
         var curve = Trainer.Run([("w", w)], batches, x => (x.matmul(w) - 2 * x).to(float32).square().mean(), 1, options);
         return (w, curve);

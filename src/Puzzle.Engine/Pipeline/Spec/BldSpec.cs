@@ -11,9 +11,10 @@ public sealed record BldSpec
     public BldMode Mode { get; init; } = BldMode.Decoupled;
 
     [Flatten]
-    public TrainingSpec Training { get; init; } = new() { Tokens = 200_000, Lr = 1e-3, Batch = 8 };
+    public TrainingSpec Training { get; init; } = new() { Tokens = 200_000, Lr = 1e-3, Batch = 8, LrReferenceWidth = 192 };
 
-    [Description("How linear replacements start: paper (from the parent's weights) or least_squares (fit on activations).")]
+    [Description("How linear replacements are trained: paper (start from the parent's weights, then gradient steps) or least_squares " +
+                 "(the exact least-squares fit over all the BLD tokens, which is the optimum of the BLD loss for a linear subblock).")]
     public LinearInit Init { get; init; } = LinearInit.LeastSquares;
 
     [Description("Layers whose variants one process trains together from one pass of the parent (0: all). Results do not " +
@@ -31,11 +32,12 @@ public sealed record BldSpec
         return Training with { Tokens = match?.Tokens ?? Training.Tokens, Lr = match?.Lr ?? Training.Lr };
     }
 
-    /// <summary>One variant's BLD options (<see cref="TrainingFor"/>, and <see cref="Init"/>).</summary>
-    public BldOptions Options(string variantId) => Options(TrainingFor(variantId), Init);
+    /// <summary>One variant's BLD options (<see cref="TrainingFor"/>, and <see cref="Init"/>) for a parent of this hidden size.</summary>
+    public BldOptions Options(string variantId, int hiddenSize) => Options(TrainingFor(variantId), Init, hiddenSize);
 
     /// <summary>The distiller's options for a variant's training settings: the one mapping from spec to BLD.</summary>
-    public static BldOptions Options(TrainingSpec training, LinearInit init) => new(training.Options, training.Batch, training.Seed, init);
+    public static BldOptions Options(TrainingSpec training, LinearInit init, int hiddenSize) =>
+        new(training.OptionsAt(hiddenSize), training.Batch, training.Seed, init);
 
     /// <summary><c>layerN|*</c> . <c>attention|ffn|block|*</c> . <c>variant|*</c>: each of the three parts equal or <c>*</c>.</summary>
     public static bool Matches(string pattern, string variantId)

@@ -7,7 +7,7 @@ namespace Puzzle.Engine.Pipeline.Spec;
 public sealed record GkdSpec
 {
     [Flatten]
-    public TrainingSpec Training { get; init; } = new() { Tokens = 200_000, Lr = 3e-4, Batch = 8 };
+    public TrainingSpec Training { get; init; } = new() { Tokens = 200_000, Lr = 3e-4, Batch = 8, LrReferenceWidth = 192 };
 
     [Description("Weights of the distillation losses.")]
     public GkdLoss Loss { get; init; } = new();

@@ -35,7 +35,7 @@ public sealed record PretrainSpec
     public bool TieEmbeddings { get; init; }
 
     [Flatten]
-    public TrainingSpec Training { get; init; } = new() { Tokens = 2_200_000, Lr = 3e-3, Batch = 16, WeightDecay = 0.1 };
+    public TrainingSpec Training { get; init; } = new() { Tokens = 2_200_000, Lr = 3e-3, Batch = 16, WeightDecay = 0.1, WarmupSteps = 15 };
 
     [Description("Save a resumable checkpoint every this many steps (not part of the Parent job's key: the weights do not depend on it).")]
     [Graph.NotInKey("how often resumable state is saved changes no weight")]

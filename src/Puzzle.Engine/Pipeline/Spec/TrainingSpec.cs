@@ -5,7 +5,7 @@ namespace Puzzle.Engine.Pipeline.Spec;
 
 /// <summary>
 /// The training settings bld, gkd and parent.pretrain share, written once: each section holds one with its own
-/// defaults, flattened into the section's keys (<c>bld.lr</c>, <c>gkd.tokens</c>), and <see cref="Options"/> is the one
+/// defaults, flattened into the section's keys (<c>bld.lr</c>, <c>gkd.tokens</c>), and <see cref="OptionsAt"/> is the one
 /// mapping to the trainer. A job that trains keys on the whole record, so a field added here reaches every key.
 /// </summary>
 public sealed record TrainingSpec
@@ -22,9 +22,12 @@ public sealed record TrainingSpec
     [Bounds(Minimum = 1)]
     public int Batch { get; init; }
 
-    [Description("Fraction of the steps spent warming the learning rate up.")]
-    [Bounds(Minimum = 0, ExclusiveMaximum = 1)]
-    public double WarmupFraction { get; init; } = 0.05;
+    [Description("Optimizer steps over which the learning rate rises to its peak, before the cosine decay. A count of steps, " +
+                 "not a fraction: the first AdamW steps are the least reliable whatever the budget. A budget of under twice this " +
+                 "many steps is warned about in the job's log.")]
+    [Bounds(Minimum = 0)]
+    [Replaces("warmup_fraction", "warm-up is a count of optimizer steps, not a fraction of the run")]
+    public long WarmupSteps { get; init; } = 10;
 
     [Description("The learning rate at the end of the cosine decay, as a fraction of the peak.")]
     [Bounds(Minimum = 0, Maximum = 1)]
@@ -42,10 +45,20 @@ public sealed record TrainingSpec
     [Bounds(Minimum = 0)]
     public long Seed { get; init; }
 
-    /// <summary>The trainer's options for these settings.</summary>
-    public TrainOptions Options => new()
+    [Description("Hidden size up to which lr is the peak learning rate as given. For a wider model the peak is lr × " +
+                 "lr_reference_width / hidden_size, as μP scales AdamW's rate for hidden weights with width, so one default suits a " +
+                 "192-wide parent and a 1B or 8B one (measured: benchmarks/results/bld-defaults.json). 0: lr as given at every width.")]
+    [Bounds(Minimum = 0)]
+    public int LrReferenceWidth { get; init; }
+
+    /// <summary>The peak learning rate for a model of this hidden size (see <see cref="LrReferenceWidth"/>).</summary>
+    public double LrAt(int hiddenSize) =>
+        LrReferenceWidth > 0 && hiddenSize > LrReferenceWidth ? Lr * LrReferenceWidth / hiddenSize : Lr;
+
+    /// <summary>The trainer's options for these settings, for a model of this hidden size: the one mapping to the trainer.</summary>
+    public TrainOptions OptionsAt(int hiddenSize) => new()
     {
-        Tokens = Tokens, LearningRate = Lr, WarmupFraction = WarmupFraction, MinLrRatio = MinLrRatio,
+        Tokens = Tokens, LearningRate = LrAt(hiddenSize), WarmupSteps = WarmupSteps, MinLrRatio = MinLrRatio,
         WeightDecay = WeightDecay, GradClip = GradClip,
     };
 }

@@ -29,7 +29,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
     }
 
     public override string Name => "Distill";
-    public override int Version => 4; // 4: typed job config; 3: from the parent's stream, best held-out weights published
+    public override int Version => 5; // 5: linear subblocks started by least squares are fitted over the BLD tokens; 4: typed job config; 3: from the parent's stream, best held-out weights published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "train the block library by blockwise local distillation";
@@ -57,7 +57,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         var first = contexts[0];
         var modelDir = ParentStage.ModelDirectory(first.Input("parent"));
         var config = HfConfig.Read(modelDir);
-        var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, BldSpec.Options(j.Training, j.Init))).ToList();
+        var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, BldSpec.Options(j.Training, j.Init, config.HiddenSize))).ToList();
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
@@ -74,13 +74,14 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
             m["last_nmse"] = result.LastNmse;
             m["best_step"] = result.BestStep;
             m["initialiser"] = result.Initialiser;
+            m["training"] = result.Training;
             m["initialiser_nmse"] = new JsonObject(result.InitNmse.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
             m["tokens_per_s"] = result.TokensPerSecond;
             m["loss_curve"] = JsonSerializer.SerializeToNode(result.Curve, PuzzleJson.Options);
             m["heldout_curve"] = JsonSerializer.SerializeToNode(result.Heldout, PuzzleJson.Options);
             m["trained_together"] = contexts.Count;
             m["train_seconds"] = result.TrainSeconds;
-            first.Log.WriteLine($"{context.Job.Id}: nmse {result.InitialNmse:F4} ({result.Initialiser}) → {result.FinalNmse:F4} " +
+            first.Log.WriteLine($"{context.Job.Id}: nmse {result.InitialNmse:F4} ({result.Initialiser}) → {result.FinalNmse:F4} by {result.Training} " +
                                 $"(best at step {result.BestStep}; last {result.LastNmse:F4})");
         }
         var worse = results.Zip(contexts).Where(p => p.First.BestStep == 0 && p.First.LastNmse > p.First.InitialNmse).ToList();

@@ -136,9 +136,11 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             child.train();
             return kl;
         });
+        var options = gkd.OptionsAt(parent.Config.HiddenSize);
+        if (options.WarmupWarning((long)gkd.Batch * train.SeqLen, "gkd") is { } warmup) context.Log.WriteLine($"{id}: {warmup}");
         var curve = Trainer.Run(child.named_parameters().Select(p => (p.name, p.parameter)),
             train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Of(b).Total,
-            (long)gkd.Batch * train.SeqLen, gkd.Options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard);
+            (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard);
         var seconds = clock.Elapsed.TotalSeconds;
         child.eval();
         var after = Check(child, parent, heldout);

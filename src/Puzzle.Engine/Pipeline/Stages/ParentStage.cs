@@ -78,7 +78,7 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
         }
         using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
         var recipe = job.Pretrain!;
-        var report = ParentBuilder.Pretrain(recipe.Shape, recipe.Training.Options, recipe.Training.Batch, recipe.Training.Seed, tokenizer,
+        var report = ParentBuilder.Pretrain(recipe.Shape, recipe.Training.OptionsAt(recipe.Hidden), recipe.Training.Batch, recipe.Training.Seed, tokenizer,
             Path.Combine(context.Input("data"), DataStage.Folder), context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device,
             new TrainCheckpoints(context.ResumeDirectory, recipe.CheckpointEvery));
         context.Metrics["resumed_from_step"] = report.ResumedFromStep;

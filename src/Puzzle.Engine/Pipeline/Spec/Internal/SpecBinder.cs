@@ -1,5 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Globalization;
+using System.Reflection;
 
 namespace Puzzle.Engine.Pipeline.Spec.Internal;
 
@@ -195,6 +196,9 @@ internal sealed class SpecBinder(SpecErrorList errors, SourceMap map)
     static string UnknownKey(string key, string path, IReadOnlyList<SpecField> fields)
     {
         var names = fields.Select(f => f.Name).ToList();
+        foreach (var f in fields)
+            if (f.Property.GetCustomAttributes<ReplacesAttribute>().FirstOrDefault(r => r.OldKey == key) is { } replaced)
+                return $"key '{key}' {Where(path)} was replaced by '{f.Name}': {replaced.Why}";
         var suggestion = SpecNames.Suggest(key, names);
         return $"unknown key '{key}' {Where(path)}; "
             + (suggestion is not null ? $"did you mean '{suggestion}'?" : $"allowed keys: {string.Join(", ", names)}");
