@@ -21,8 +21,7 @@ public static class ReportCommand
         command.SetAction(parse =>
         {
             var file = parse.GetValue(spec)!;
-            if (!file.Exists) throw new FileNotFoundException($"{file.FullName}: pipeline spec not found");
-            var loaded = SpecLoader.Load(file.FullName);
+            var loaded = PipelineOptions.Load(file);
             var folder = Path.Combine(loaded.BaseDirectory, "artifacts", loaded.Name);
             var reportJson = Path.Combine(folder, ReportStage.JsonFile);
             if (!File.Exists(reportJson))
