@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Stages;
 
 namespace Puzzle.Cli.Commands;

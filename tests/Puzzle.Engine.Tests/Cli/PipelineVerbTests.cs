@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Puzzle.Cli;
 
 namespace Puzzle.Engine.Tests.Cli;
