@@ -11,18 +11,16 @@ public static class GraphCommand
 {
     public static Command Create()
     {
-        var spec = PipelineOptions.Spec();
+        var pipeline = new PipelineArguments();
         var target = PipelineOptions.Target();
-        var store = PipelineOptions.Store();
-        var device = PipelineOptions.Device();
         var json = new Option<bool>("--json")
         {
             Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, jobs: [{id, key, order, wave, inputs}]}]}",
         };
-        var command = new Command("graph", "Show the pipeline's stages and the jobs a target needs") { spec, target, store, device, json };
+        var command = new Command("graph", "Show the pipeline's stages and the jobs a target needs") { pipeline.Spec, target, pipeline.Store, pipeline.Device, json };
         command.SetAction(parse =>
         {
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
+            var session = pipeline.Open(parse);
             var doc = GraphDocument.Of(session.Graph, session.Store.Root, parse.GetValue(target));
             if (parse.GetValue(json))
             {

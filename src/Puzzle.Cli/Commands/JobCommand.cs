@@ -8,19 +8,17 @@ public static class JobCommand
 {
     public static Command Create()
     {
-        var spec = PipelineOptions.Spec();
-        var store = PipelineOptions.Store();
-        var device = PipelineOptions.Device();
+        var pipeline = new PipelineArguments();
         var stage = new Option<string>("--stage") { Required = true, Description = "stage name" };
         var id = new Option<string>("--id") { Required = true, Description = "job id within the stage" };
         var key = new Option<string?>("--key") { Description = "the key the launcher planned: refuse to run if the spec now plans another" };
         var threads = new Option<int?>("--threads") { Description = "torch threads" };
-        var command = new Command("job", "Run one pipeline job into the cache store (used by the executors)") { spec, store, device, stage, id, key, threads };
+        var command = new Command("job", "Run one pipeline job into the cache store (used by the executors)") { pipeline.Spec, pipeline.Store, pipeline.Device, stage, id, key, threads };
         command.SetAction(parse =>
         {
             var n = parse.GetValue(threads) ?? Environment.ProcessorCount;
             TorchRuntime.EnsureLoaded(n);
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
+            var session = pipeline.Open(parse);
             var (entry, ran) = session.RunJob(parse.GetValue(stage)!, parse.GetValue(id)!, parse.GetValue(key), n, Console.Out);
             Console.WriteLine($"{(ran ? "published" : "cached")} {entry.Manifest.Stage}/{entry.Manifest.Job} {entry.Directory}");
             return 0;

@@ -8,16 +8,15 @@ public static class LogCommand
 {
     public static Command Create()
     {
-        var spec = PipelineOptions.Spec();
+        var pipeline = new PipelineArguments();
         var job = new Argument<string>("job") { Description = "STAGE/JOB, e.g. Parent/parent or Heal/child1 (puzzle graph lists them)" };
-        var store = PipelineOptions.Store();
         var built = new Option<bool>("--built") { Description = "the log of the run that built the cached result, even if a later attempt failed" };
         var failed = new Option<bool>("--failed") { Description = "the log of the last failed attempt" };
-        var command = new Command("log", "Print a job's last log (the newer of its built and failed logs, unless --built or --failed)") { spec, job, store, built, failed };
+        var command = new Command("log", "Print a job's last log (the newer of its built and failed logs, unless --built or --failed)") { pipeline.Spec, job, pipeline.Store, pipeline.Device, built, failed };
         command.SetAction(parse =>
         {
             if (parse.GetValue(built) && parse.GetValue(failed)) throw new ArgumentException("--built and --failed pick one log each: give one of them");
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store));
+            var session = pipeline.Open(parse);
             var (stage, id) = ShowCommand.SplitJob(parse.GetValue(job)!);
             var pick = parse.GetValue(built) ? JobLog.Pick.Built : parse.GetValue(failed) ? JobLog.Pick.Failed : JobLog.Pick.Newest;
             var choice = JobLog.Find(session, session.Graph.Find(stage, id), pick);

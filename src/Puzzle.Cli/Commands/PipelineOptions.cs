@@ -43,11 +43,14 @@ public static class PipelineOptions
 
     public static PipelineSession Open(FileInfo spec, DirectoryInfo? store, string? device = null)
     {
-        if (!spec.Exists) throw new FileNotFoundException($"{spec.FullName}: pipeline spec not found");
-        var loaded = SpecLoader.Load(spec.FullName);
+        var loaded = Load(spec);
         if (ParseDevice(device) is { } kind) loaded = loaded with { Device = kind, DeviceFromFlag = true };
         return PipelineSession.Open(loaded, store?.FullName);
     }
+
+    /// <summary>The spec file, loaded and validated.</summary>
+    public static PipelineSpec Load(FileInfo spec) =>
+        spec.Exists ? SpecLoader.Load(spec.FullName) : throw new FileNotFoundException($"{spec.FullName}: pipeline spec not found");
 
     /// <summary>What a job process must be told so that it plans the same keys as the launcher (the overrides above).</summary>
     public static IReadOnlyList<string> JobArguments(string? device) => device is null ? [] : ["--device", device];
@@ -67,6 +70,19 @@ public static class PipelineOptions
         return inProcess
             ? session.InProcessLauncher()
             : new ProcessJobLauncher(SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error, JobArguments(device));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="session"/> up to <paramref name="target"/> with <see cref="Launcher"/>'s launcher, disposed
+    /// after the run; the first Ctrl-C or SIGTERM cancels the run (see <see cref="Interrupt"/>) instead of killing it.
+    /// </summary>
+    public static RunSummary Run(PipelineSession session, string? target, CancellationToken outer, string? executor = null, bool inProcess = false,
+        string? device = null, int? jobs = null, int? threadsPerJob = null)
+    {
+        using var interrupt = new Interrupt(outer);
+        var launcher = Launcher(session, executor, inProcess, device);
+        try { return session.RunAsync(target, launcher, Console.Error, interrupt.Token, jobs, threadsPerJob).GetAwaiter().GetResult(); }
+        finally { (launcher as IDisposable)?.Dispose(); }
     }
 
     /// <summary>How to start this CLI again as a job process: the app host, or <c>dotnet puzzle.dll</c>.</summary>

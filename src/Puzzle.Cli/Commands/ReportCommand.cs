@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Puzzle.Engine.Export;
-using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Reporting;
 
@@ -21,8 +19,7 @@ public static class ReportCommand
         command.SetAction(parse =>
         {
             var file = parse.GetValue(spec)!;
-            if (!file.Exists) throw new FileNotFoundException($"{file.FullName}: pipeline spec not found");
-            var loaded = SpecLoader.Load(file.FullName);
+            var loaded = PipelineOptions.Load(file);
             var folder = Path.Combine(loaded.BaseDirectory, "artifacts", loaded.Name);
             var reportJson = Path.Combine(folder, ReportStage.JsonFile);
             if (!File.Exists(reportJson))

@@ -10,36 +10,27 @@ public static class RunCommand
 {
     public static Command Create()
     {
-        var spec = PipelineOptions.Spec();
+        var pipeline = new PipelineArguments();
         var target = PipelineOptions.Target();
-        var store = PipelineOptions.Store();
-        var device = PipelineOptions.Device();
         var executor = PipelineOptions.Executor();
         var inProcess = new Option<bool>("--in-process") { Description = "run jobs on threads of this process instead of child processes" };
         var jobs = new Option<int?>("--jobs") { Description = "parallel jobs (default: the spec's executor.jobs)" };
         var threads = new Option<int?>("--threads-per-job") { Description = "torch threads per job (default: the cores divided between the jobs)" };
         var record = new Option<FileInfo?>("--summary") { Description = "also write this run's record (every job's outcome, time and log) as JSON to this file" };
-        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { spec, target, store, device, executor, inProcess, jobs, threads, record };
+        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { pipeline.Spec, target, pipeline.Store, pipeline.Device, executor, inProcess, jobs, threads, record };
         command.SetAction((parse, outer) =>
         {
-            using var interrupt = new Interrupt(outer);
-            var cancel = interrupt.Token;
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
+            var session = pipeline.Open(parse);
             if (parse.GetValue(jobs) is < 1 or > 64) throw new ArgumentException($"--jobs must be between 1 and 64, got {parse.GetValue(jobs)}");
             if (parse.GetValue(threads) is < 1) throw new ArgumentException($"--threads-per-job must be at least 1, got {parse.GetValue(threads)}");
             if (parse.GetValue(jobs) is not null && PipelineOptions.Kind(session, parse.GetValue(executor)) == ExecutorKind.Slurm)
                 throw new ArgumentException("--jobs limits jobs on this machine; on Slurm, executor.slurm.array_throttle limits the tasks that run at once");
-            var launcher = PipelineOptions.Launcher(session, parse.GetValue(executor), parse.GetValue(inProcess), parse.GetValue(device));
-            try
-            {
-                var summary = session.RunAsync(parse.GetValue(target), launcher, Console.Error, cancel, parse.GetValue(jobs), parse.GetValue(threads))
-                    .GetAwaiter().GetResult();
-                Console.WriteLine($"{summary.Pipeline}: {summary.Where(JobOutcome.Ran).Count()} ran, {summary.Where(JobOutcome.Cached).Count()} cached, " +
-                                  $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {RunSummary.Duration(summary.Seconds)}");
-                if (parse.GetValue(record) is { } file) AtomicFile.WriteAllText(file.FullName, summary.ToJson());
-                return Task.FromResult(summary.Succeeded ? 0 : 1);
-            }
-            finally { (launcher as IDisposable)?.Dispose(); }
+            var summary = PipelineOptions.Run(session, parse.GetValue(target), outer, parse.GetValue(executor), parse.GetValue(inProcess),
+                parse.GetValue(pipeline.Device), parse.GetValue(jobs), parse.GetValue(threads));
+            Console.WriteLine($"{summary.Pipeline}: {summary.Where(JobOutcome.Ran).Count()} ran, {summary.Where(JobOutcome.Cached).Count()} cached, " +
+                              $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {RunSummary.Duration(summary.Seconds)}");
+            if (parse.GetValue(record) is { } file) AtomicFile.WriteAllText(file.FullName, summary.ToJson());
+            return Task.FromResult(summary.Succeeded ? 0 : 1);
         });
         return command;
     }

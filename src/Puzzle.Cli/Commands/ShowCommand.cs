@@ -8,14 +8,12 @@ public static class ShowCommand
 {
     public static Command Create()
     {
-        var spec = PipelineOptions.Spec();
+        var pipeline = new PipelineArguments();
         var job = new Argument<string>("job") { Description = "STAGE/JOB, e.g. Parent/parent or Heal/child1 (puzzle graph lists them)" };
-        var store = PipelineOptions.Store();
-        var device = PipelineOptions.Device();
-        var command = new Command("show", "Show where a job's output lies (e.g. the parent's model folder), its metrics and its log") { spec, job, store, device };
+        var command = new Command("show", "Show where a job's output lies (e.g. the parent's model folder), its metrics and its log") { pipeline.Spec, job, pipeline.Store, pipeline.Device };
         command.SetAction(parse =>
         {
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
+            var session = pipeline.Open(parse);
             var (stage, id) = SplitJob(parse.GetValue(job)!);
             Console.Write(JobDetails.Describe(session, session.Graph.Find(stage, id)));
             return 0;

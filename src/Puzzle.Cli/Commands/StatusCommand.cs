@@ -9,17 +9,15 @@ public static class StatusCommand
 {
     public static Command Create()
     {
-        var spec = PipelineOptions.Spec();
+        var pipeline = new PipelineArguments();
         var job = new Argument<string?>("job") { Description = "one job (STAGE/JOB, e.g. Distill/layer0.ffn.linear): its state and every reason", Arity = ArgumentArity.ZeroOrOne };
         var target = PipelineOptions.Target();
-        var store = PipelineOptions.Store();
-        var device = PipelineOptions.Device();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "one line per job with its reason, instead of one line per stage" };
         var json = new Option<bool>("--json") { Description = "print JSON: {pipeline, target, jobs: [{stage, job, key, state (Cached, Stale or Missing), reason}]}" };
-        var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { spec, job, target, store, device, verbose, json };
+        var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { pipeline.Spec, job, target, pipeline.Store, pipeline.Device, verbose, json };
         command.SetAction(parse =>
         {
-            var session = PipelineOptions.Open(parse.GetValue(spec)!, parse.GetValue(store), parse.GetValue(device));
+            var session = pipeline.Open(parse);
             var jobs = session.Status(parse.GetValue(target));
             if (parse.GetValue(job) is { } name)
             {
@@ -35,7 +33,7 @@ public static class StatusCommand
             var detailed = parse.GetValue(verbose) || parse.GetValue(job) is not null;
             Console.Write(detailed ? StatusText.Detailed(jobs) : StatusText.Summary(jobs));
             if (!detailed && jobs.Any(j => j.State != JobState.Cached))
-                Console.WriteLine($"per job: puzzle status {parse.GetValue(spec)} --verbose, or puzzle status {parse.GetValue(spec)} STAGE/JOB");
+                Console.WriteLine($"per job: puzzle status {parse.GetValue(pipeline.Spec)} --verbose, or puzzle status {parse.GetValue(pipeline.Spec)} STAGE/JOB");
             return 0;
         });
         return command;

@@ -1,6 +1,6 @@
-using Puzzle.Engine.Checkpoints;
 using System.Diagnostics;
 using System.Security.Cryptography;
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Data.Internal;
 using Puzzle.Engine.Tokenization;
 

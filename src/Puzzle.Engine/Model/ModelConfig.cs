@@ -33,11 +33,11 @@ public sealed record ModelConfig
     /// <summary>A homogeneous Llama configuration.</summary>
     public static ModelConfig Llama(int vocab, int hidden, int layers, int heads, int kvHeads, int intermediate,
         int? headDim = null, double ropeTheta = 10000, bool tie = false, int maxPositions = 2048) => new()
-    {
-        VocabSize = vocab, HiddenSize = hidden, NumAttentionHeads = heads, HeadDim = headDim ?? hidden / heads,
-        Blocks = Enumerable.Repeat(new BlockConfig(AttentionConfig.Gqa(kvHeads), FfnConfig.SwiGlu(intermediate)), layers).ToArray(),
-        RopeTheta = ropeTheta, TieWordEmbeddings = tie, MaxPositionEmbeddings = maxPositions,
-    };
+        {
+            VocabSize = vocab, HiddenSize = hidden, NumAttentionHeads = heads, HeadDim = headDim ?? hidden / heads,
+            Blocks = Enumerable.Repeat(new BlockConfig(AttentionConfig.Gqa(kvHeads), FfnConfig.SwiGlu(intermediate)), layers).ToArray(),
+            RopeTheta = ropeTheta, TieWordEmbeddings = tie, MaxPositionEmbeddings = maxPositions,
+        };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the field when the configuration is inconsistent.</summary>
     public void Validate()

@@ -50,7 +50,8 @@ public static class FeedPublisher
             }
             if (!allowOverwrite)
                 throw new FeedException($"{feed}: already has {id} {version} with other contents (SHA-256 {existing}, this one {ours}); " +
-                                        "give the package a new version, or allow overwriting (pack.allow_overwrite: true)") { VersionTaken = true };
+                                        "give the package a new version, or allow overwriting (pack.allow_overwrite: true)")
+                { VersionTaken = true };
             if (!flat) // in a flat folder the rename below replaces the old package in one step: never a moment without one
             {
                 var update = await Resource<PackageUpdateResource>(repository, feed, cancel);

@@ -56,7 +56,7 @@ public sealed class PipelineSession
         Store.CleanStaging(TimeSpan.FromHours(1));
         // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
         // threads_per_job CPUs; locally the jobs share this machine's cores
-        (int parallel, int? threads) = launcher is SlurmJobLauncher
+        var (parallel, threads) = launcher is SlurmJobLauncher
             ? (int.MaxValue, threadsPerJob ?? Spec.Executor.ThreadsPerJob ?? 1)
             : (jobs ?? Spec.Executor.Jobs, threadsPerJob ?? Spec.Executor.ThreadsPerJob);
         // GPU jobs one per GPU; where no GPU is seen they are not held back (they fail with the CUDA error instead)

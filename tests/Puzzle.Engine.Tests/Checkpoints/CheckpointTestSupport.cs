@@ -45,10 +45,8 @@ internal static class CheckpointTestSupport
         ],
     };
 
-    public static ModelConfig Homogeneous() => ModelConfig.Llama(vocab: 40, hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 88) with
-    {
-        RmsNormEps = 1e-5, BosTokenId = 1, EosTokenId = 2,
-    };
+    public static ModelConfig Homogeneous() =>
+        ModelConfig.Llama(vocab: 40, hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 88) with { RmsNormEps = 1e-5, BosTokenId = 1, EosTokenId = 2 };
 
     public static Dictionary<string, torch.Tensor> RandomWeights(ModelConfig config, int seed = 0)
     {

@@ -209,11 +209,11 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
         // An existing dataset is neither touched by a failed rebuild nor overwritten unless asked.
         var first = Build(dir, "out");
         Assert.Throws<IOException>(() => Build(dir, "out"));
-        Assert.Throws<InvalidDataException>(() => TokenDatasetBuilder.Build(_tok, new DataBuildOptions
-            { Inputs = ["zz-bad.jsonl"], BaseDirectory = dir.Path, SeqLen = SeqLen }, first.Directory, overwrite: true));
+        Assert.Throws<InvalidDataException>(() => TokenDatasetBuilder.Build(_tok,
+            new DataBuildOptions { Inputs = ["zz-bad.jsonl"], BaseDirectory = dir.Path, SeqLen = SeqLen }, first.Directory, overwrite: true));
         using (var ds = TokenDataset.Open(first.Directory)) Assert.Equal(first.Manifest.Train.Sequences, ds.Count);
-        var second = TokenDatasetBuilder.Build(_tok, new DataBuildOptions
-            { Inputs = ["text/a.txt"], BaseDirectory = dir.Path, SeqLen = SeqLen }, first.Directory, overwrite: true);
+        var second = TokenDatasetBuilder.Build(_tok,
+            new DataBuildOptions { Inputs = ["text/a.txt"], BaseDirectory = dir.Path, SeqLen = SeqLen }, first.Directory, overwrite: true);
         Assert.Equal(["text/a.txt"], DatasetManifest.Read(second.Directory).Sources.Select(s => s.Path));
         Assert.Single(Directory.GetFileSystemEntries(dir.Path), p => Path.GetFileName(p).StartsWith(".out") || Path.GetFileName(p) == "out");
     }
@@ -223,8 +223,8 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
     {
         using var dir = new TempFolder();
         dir.Write("tiny.txt", "Call me Ishmael.");
-        var e = Assert.Throws<InvalidDataException>(() => TokenDatasetBuilder.Build(_tok, new DataBuildOptions
-            { Inputs = ["tiny.txt"], BaseDirectory = dir.Path, SeqLen = 64 }, Path.Combine(dir.Path, "out")));
+        var e = Assert.Throws<InvalidDataException>(() => TokenDatasetBuilder.Build(_tok,
+            new DataBuildOptions { Inputs = ["tiny.txt"], BaseDirectory = dir.Path, SeqLen = 64 }, Path.Combine(dir.Path, "out")));
         Assert.Contains("fewer than one sequence", e.Message);
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "out")));
     }

@@ -37,16 +37,16 @@ public class LinearReplacementTests
         var v = ParentBlock.Values(attention.v_proj.weight.detach()); // [parentKv·D, hidden]
         var w = ParentBlock.Values(linear.linear_attn.weight.detach());
         for (var r = 0; r < Hidden; r++)
-        for (var c = 0; c < Hidden; c++)
-        {
-            double sum = 0;
-            for (var head = 0; head < Heads; head++)
+            for (var c = 0; c < Hidden; c++)
             {
-                var kv = head / (Heads / parentKv);
-                for (var k = 0; k < D; k++) sum += o[r * Heads * D + head * D + k] * v[(kv * D + k) * Hidden + c];
+                double sum = 0;
+                for (var head = 0; head < Heads; head++)
+                {
+                    var kv = head / (Heads / parentKv);
+                    for (var k = 0; k < D; k++) sum += o[r * Heads * D + head * D + k] * v[(kv * D + k) * Hidden + c];
+                }
+                Assert.Equal(sum, w[r * Hidden + c], 1e-5);
             }
-            Assert.Equal(sum, w[r * Hidden + c], 1e-5);
-        }
     }
 
     [Fact]
@@ -60,11 +60,11 @@ public class LinearReplacementTests
         var w = ParentBlock.Values(linear.linear_mlp.weight.detach());
         const int width = ParentBlock.Width;
         for (var r = 0; r < Hidden; r++)
-        for (var c = 0; c < Hidden; c++)
-        {
-            double sum = 0;
-            for (var k = 0; k < width; k++) sum += down[r * width + k] * up[k * Hidden + c];
-            Assert.Equal(sum, w[r * Hidden + c], 1e-5);
-        }
+            for (var c = 0; c < Hidden; c++)
+            {
+                double sum = 0;
+                for (var k = 0; k < width; k++) sum += down[r * width + k] * up[k * Hidden + c];
+                Assert.Equal(sum, w[r * Hidden + c], 1e-5);
+            }
     }
 }

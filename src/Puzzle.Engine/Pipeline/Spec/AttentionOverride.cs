@@ -4,11 +4,9 @@ namespace Puzzle.Engine.Pipeline.Spec;
 
 /// <summary>The attention fields a <see cref="LayerOverride"/> changes; null keeps the global value.</summary>
 [Description("Attention fields that differ in some layers; a field left out keeps the global value.")]
-public sealed record AttentionOverride
+public sealed record AttentionOverride : SpaceOverride<AttentionSpace>
 {
     [Description("Key/value head counts to try in these layers.")]
-    [Bounds(Minimum = 1)]
-    [UniqueItems]
     public IReadOnlyList<int>? KvHeads { get; init; }
 
     [Description("Offer a linear layer in place of attention.")]
@@ -16,11 +14,4 @@ public sealed record AttentionOverride
 
     [Description("Offer dropping attention.")]
     public bool? NoOp { get; init; }
-
-    public AttentionSpace ApplyTo(AttentionSpace global) => global with
-    {
-        KvHeads = KvHeads ?? global.KvHeads,
-        Linear = Linear ?? global.Linear,
-        NoOp = NoOp ?? global.NoOp,
-    };
 }

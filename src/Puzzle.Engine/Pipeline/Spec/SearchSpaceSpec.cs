@@ -20,12 +20,13 @@ public sealed record SearchSpaceSpec
     public IReadOnlyList<LayerOverride> Layers { get; init; } = [];
 
     /// <summary>The attention variants of <paramref name="layer"/>: the last override covering it applied to <see cref="Attention"/>.</summary>
-    public AttentionSpace AttentionFor(int layer) =>
-        Layers.LastOrDefault(o => o.Attention is not null && o.Covers(layer))?.Attention?.ApplyTo(Attention) ?? Attention;
+    public AttentionSpace AttentionFor(int layer) => For(layer, Attention, o => o.Attention);
 
     /// <summary>The FFN variants of <paramref name="layer"/>: the last override covering it applied to <see cref="Ffn"/>.</summary>
-    public FfnSpace FfnFor(int layer) =>
-        Layers.LastOrDefault(o => o.Ffn is not null && o.Covers(layer))?.Ffn?.ApplyTo(Ffn) ?? Ffn;
+    public FfnSpace FfnFor(int layer) => For(layer, Ffn, o => o.Ffn);
+
+    TSpace For<TSpace>(int layer, TSpace global, Func<LayerOverride, SpaceOverride<TSpace>?> part) where TSpace : class, new() =>
+        Layers.LastOrDefault(o => part(o) is not null && o.Covers(layer)) is { } covering ? part(covering)!.ApplyTo(global) : global;
 
     /// <summary>What the library offers at <paramref name="layer"/>: <see cref="AttentionFor"/> and <see cref="FfnFor"/>
     /// as the library reads them.</summary>

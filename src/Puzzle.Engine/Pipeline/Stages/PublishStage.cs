@@ -60,7 +60,8 @@ public sealed class PublishStage : Stage<PublishStage.PublishJob>
             throw new FeedException(e.Message + ". The version is derived from the Pack job's key, so the feed's package came from this same " +
                                     "spec: this is a rebuild whose measured numbers (speeds; see the package's provenance, not_bit_identical) " +
                                     "differ. Keep the store between runs so an unchanged spec is not rebuilt, set pack.version, or set " +
-                                    "pack.allow_overwrite: true", e) { VersionTaken = true };
+                                    "pack.allow_overwrite: true", e)
+            { VersionTaken = true };
         }
         var (id, version) = FeedPublisher.Identity(package);
         RecordFile.Write(context.Output(PublishFile), new PublishRecord(id, version.ToNormalizedString(), ModelPackage.Sha256(package), job.Source ?? job.Feed));

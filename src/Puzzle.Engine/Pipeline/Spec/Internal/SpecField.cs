@@ -19,9 +19,11 @@ internal sealed class SpecField
         Name = SpecNames.Snake(property.Name);
         Description = property.GetCustomAttribute<DescriptionAttribute>()?.Description
             ?? throw new InvalidOperationException($"{property.DeclaringType?.Name}.{property.Name} has no [Description]");
-        Bounds = property.GetCustomAttribute<BoundsAttribute>();
-        Pattern = property.GetCustomAttribute<PatternAttribute>();
-        UniqueItems = property.GetCustomAttribute<UniqueItemsAttribute>() is not null;
+        // an override's field obeys the rules of the space field it stands for (SpaceOverride)
+        var rules = SpaceOverrides.Mirrored(property) ?? property;
+        Bounds = rules.GetCustomAttribute<BoundsAttribute>();
+        Pattern = rules.GetCustomAttribute<PatternAttribute>();
+        UniqueItems = rules.GetCustomAttribute<UniqueItemsAttribute>() is not null;
         Required = property.GetCustomAttribute<RequiredMemberAttribute>() is not null;
         var underlying = System.Nullable.GetUnderlyingType(property.PropertyType);
         Nullable = underlying is not null || Nullability.Create(property).WriteState == NullabilityState.Nullable;
