@@ -18,7 +18,8 @@ public sealed record PipelineReport(string Pipeline, string Key, ReportScenario 
     public Pipeline.Stages.ClosedLoopSummary? ClosedLoop { get; init; }
     public ReportGoals? Goals { get; init; }
     public IReadOnlyList<string> TrainingWarnings { get; init; } = [];
-    /// <summary>Per method (puzzle, then each baseline), its models' quality against measured speedup, slowest first:
+    /// <summary>Per method (puzzle, then each baseline), its models' quality against measured speedup, in order of
+    /// predicted speedup:
     /// the healed model at the spec's target and the assembled-only ones at evaluation.speed_targets.</summary>
     public IReadOnlyList<MethodCurve> Curves { get; init; } = [];
 

@@ -142,8 +142,11 @@ public static class ReportHtml
     static string SpeedCurves(PipelineReport report)
     {
         if (report.Curves.Count == 0) return "";
-        SvgChart.Series Line(MethodCurve c, Func<SpeedPoint, double> y) =>
-            new(c.Method, [.. c.Points.Select(p => (p.Speedup.Measured, y(p)))]) { Dots = true, Hollow = [.. c.Points.Select(p => !p.Healed)] };
+        SvgChart.Series Line(MethodCurve c, Func<SpeedPoint, double> y)
+        {
+            var points = c.Points.OrderBy(p => p.Speedup.Measured).ToList(); // a line from left to right
+            return new(c.Method, [.. points.Select(p => (p.Speedup.Measured, y(p)))]) { Dots = true, Hollow = [.. points.Select(p => !p.Healed)] };
+        }
         return "<h2>Quality against measured speed</h2><p>Each method's models by their measured whole-request speedup: filled dots were " +
                "healed by GKD at the spec's target, hollow ones assembled from the library at the further targets of " +
                "<code>evaluation.speed_targets</code> and not healed. The goals above compare the child with each baseline's line at the child's " +

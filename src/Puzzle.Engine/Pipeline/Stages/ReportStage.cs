@@ -131,7 +131,8 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     }
 
     /// <summary>
-    /// Per method, its models as a curve of quality against measured speedup, slowest first: puzzle's best child and
+    /// Per method, its models as a curve of quality against measured speedup, in order of predicted speedup (measured
+    /// speeds may order them otherwise, and the file stays the same across rebuilds but for measurements): puzzle's best child and
     /// each baseline healed at the spec's target, and what Sweep assembled at the further targets (retention against
     /// the parent's top-1 on the same held-out sequences). A method with no model at all has no curve.
     /// </summary>
@@ -146,7 +147,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
                     : Array.Empty<SpeedPoint>())
                 .Concat(sweep.Where(p => p.Method == h.Method && p.Skipped is null).Select(p => new SpeedPoint(SweepStage.Id(p.Method, p.Target), false, p.Kl,
                     p.Agreement, p.Top1 / parentTop1, new PointSpeedup(p.PredictedSpeedup, p.Speedup!.Scenario)) { Target = p.Target }))
-                .OrderBy(p => p.Speedup.Measured)]))
+                .OrderBy(p => p.Speedup.Predicted).ThenBy(p => p.Model, StringComparer.Ordinal)]))
             .Where(c => c.Points.Count > 0)];
     }
 
