@@ -142,11 +142,13 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         var healed = new List<(string Method, ReportEntry? Row)> { (SweepStage.Puzzle, rows.FirstOrDefault(m => m.Kind == "child")) };
         healed.AddRange(models.Where(m => m.Kind == "baseline").Select(m => (m.Name, rows.FirstOrDefault(r => r.Name == m.Name))));
         healed.AddRange(sweep.Select(p => p.Method).Distinct().Where(m => healed.All(h => h.Method != m)).Select(m => (m, (ReportEntry?)null)));
-        return [.. healed.Select(h => new MethodCurve(h.Method, [.. (h.Row is { } r
-                    ? [new SpeedPoint(r.Name, true, r.Kl!.Value, r.Agreement!.Value, r.Retention!.Value, new PointSpeedup(r.Speedup!.Predicted, r.Speedup.Scenario)) { Target = target }]
-                    : Array.Empty<SpeedPoint>())
-                .Concat(sweep.Where(p => p.Method == h.Method && p.Skipped is null).Select(p => new SpeedPoint(SweepStage.Id(p.Method, p.Target), false, p.Kl,
-                    p.Agreement, p.Top1 / parentTop1, new PointSpeedup(p.PredictedSpeedup, p.Speedup!.Scenario)) { Target = p.Target }))
+        SpeedPoint Healed(ReportEntry r) => new(r.Name, true, r.Kl!.Value, r.Agreement!.Value, r.Retention!.Value,
+            new PointSpeedup(r.Speedup!.Predicted, r.Speedup.Scenario)) { Target = target };
+        SpeedPoint Assembled(SweepStage.SweepResult p) => new(SweepStage.Id(p.Method, p.Target), false, p.Kl, p.Agreement, p.Top1 / parentTop1,
+            new PointSpeedup(p.PredictedSpeedup, p.Speedup!.Scenario)) { Target = p.Target };
+        return [.. healed
+            .Select(h => new MethodCurve(h.Method, [.. (h.Row is { } r ? [Healed(r)] : Array.Empty<SpeedPoint>())
+                .Concat(sweep.Where(p => p.Method == h.Method && p.Skipped is null).Select(Assembled))
                 .OrderBy(p => p.Speedup.Predicted).ThenBy(p => p.Model, StringComparer.Ordinal)]))
             .Where(c => c.Points.Count > 0)];
     }
