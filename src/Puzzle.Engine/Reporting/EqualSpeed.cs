@@ -62,9 +62,9 @@ public static class EqualSpeed
         {
             Placement.Interpolated when reading.Low == reading.High => $"at {Point(reading.Low)}",
             Placement.Interpolated => $"interpolated at {X(at)} between {Point(reading.Low)} and {Point(reading.High)}",
-            Placement.Nearest => $"{X(at)} is within {tolerance:P0} of {baseline.Method}'s measured range: {Point(reading.Low)} stands for it",
+            Placement.Nearest => $"{X(at)} is within {Percent(tolerance)} of {baseline.Method}'s measured range: {Point(reading.Low)} stands for it",
             _ => $"{X(at)} is outside {baseline.Method}'s measured range {X(points[reading.Low].Speedup.Measured)}-{X(points[reading.High].Speedup.Measured)} " +
-                 $"by more than {tolerance:P0}: not compared",
+                 $"by more than {Percent(tolerance)}: not compared",
         };
         var kl = reading.Of(points.Select(p => p.Kl).ToList());
         var agreement = reading.Of(points.Select(p => p.Agreement).ToList());
@@ -86,6 +86,8 @@ public static class EqualSpeed
         Placement.Nearest => "nearest",
         _ => "outside_range",
     };
+
+    static string Percent(double v) => (100 * v).ToString("0.#", CultureInfo.InvariantCulture) + "%";
 
     static string X(double v) => v.ToString("0.00", CultureInfo.InvariantCulture) + "x";
 }
