@@ -131,6 +131,18 @@ public static class ModelCard
                             $"{Fixed(e.PrefillTokensPerS, 0)} | {Fixed(e.DecodeTokensPerS, 0)} | {Times(e.Speedup?.Predicted)} | {Times(e.Speedup?.Scenario)} | {Times(e.Speedup?.Prefill)} | {Times(e.Speedup?.Decode)} |");
         }
         card.AppendLine();
+        if (context.Goals is { Child: { } child, BeatsBaselines.Count: > 0 } goals)
+        {
+            // the baselines' own rows ran at other measured speeds: the fair verdict reads each baseline at the child's speed
+            card.AppendLine($"At equal measured speed ({child}'s {Times(goals.MeasuredSpeedup)}, each baseline read off its curve of quality against measured speedup):");
+            card.AppendLine();
+            foreach (var (name, b) in goals.BeatsBaselines)
+                card.AppendLine(b.Beats is null ? $"- {name}: not compared ({b.Rule})"
+                    : $"- {name}: KL {Fixed(b.Kl, 4)}, agreement {Percent(b.Agreement)}, retention {Percent(b.Retention)}; {child} " +
+                      $"{(b.Beats == true ? "beats it" : "does not beat it")} (lower KL: {(b.KlLower == true ? "yes" : "no")}, higher agreement: " +
+                      $"{(b.AgreementHigher == true ? "yes" : "no")}); {b.Rule}");
+            card.AppendLine();
+        }
     }
 
     /// <summary>Multiple-choice task accuracy per model, as the report has it: the measure the paper's retention is.</summary>

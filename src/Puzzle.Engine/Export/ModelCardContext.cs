@@ -23,6 +23,8 @@ public sealed record ModelCardContext
     public string? WeightsKey { get; init; }
     public string? WeightsJob { get; init; }
     public IReadOnlyList<ReportEntry> Report { get; init; } = [];
+    /// <summary>The report's goals: the best child against each baseline at equal measured speed.</summary>
+    public ReportGoals? Goals { get; init; }
     /// <summary>The spec's scenario and constraints sections, as the job keys hash them.</summary>
     public JsonObject? Scenario { get; init; }
     public JsonObject? Constraints { get; init; }

@@ -18,6 +18,10 @@ public sealed record PipelineReport(string Pipeline, string Key, ReportScenario 
     public ClosedLoopSummary? ClosedLoop { get; init; }
     public ReportGoals? Goals { get; init; }
     public IReadOnlyList<string> TrainingWarnings { get; init; } = [];
+    /// <summary>Per method (puzzle, then each baseline), its models' quality against measured speedup, in order of
+    /// predicted speedup:
+    /// the healed model at the spec's target and the assembled-only ones at evaluation.speed_targets.</summary>
+    public IReadOnlyList<MethodCurve> Curves { get; init; } = [];
 
     public void Write(string path) => RecordFile.Write(path, this);
 
@@ -94,7 +98,7 @@ public sealed record TaskResult(string Name, int Examples, int Choices, double A
 public sealed record ReportGkd(long Tokens, double TokensPerS, double? KlBefore, double? KlAfter);
 
 /// <summary>The goals for the best child: top-1 retention, measured speedup, and lower KL and higher agreement than
-/// every baseline.</summary>
+/// every baseline at the child's measured speed (<see cref="BeatsBaselines"/>, on the baselines' curves).</summary>
 public sealed record ReportGoals(double RetentionMin, double? SpeedupTarget, bool Met)
 {
     public string? Why { get; init; }
@@ -106,4 +110,38 @@ public sealed record ReportGoals(double RetentionMin, double? SpeedupTarget, boo
     public IReadOnlyDictionary<string, BaselineComparison> BeatsBaselines { get; init; } = new Dictionary<string, BaselineComparison>();
 }
 
-public sealed record BaselineComparison(bool KlLower, bool AgreementHigher);
+/// <summary>
+/// The best child against one baseline at equal measured speed (<see cref="Reporting.EqualSpeed"/>): the baseline's
+/// KL, agreement and retention read off its curve at the child's measured speedup <see cref="AtSpeedup"/>, and how
+/// (<see cref="Placement"/>: interpolated, nearest, or outside_range where the baseline was not measured near that speed
+/// and nothing is compared). <see cref="Beats"/>: lower KL and higher agreement there; null when not compared.
+/// </summary>
+public sealed record BaselineComparison(string Placement, double AtSpeedup)
+{
+    /// <summary>Which of the baseline's models the values come from, in words.</summary>
+    public string Rule { get; init; } = "";
+    public double? Kl { get; init; }
+    public double? Agreement { get; init; }
+    public double? Retention { get; init; }
+    public bool? KlLower { get; init; }
+    public bool? AgreementHigher { get; init; }
+    public bool? RetentionHigher { get; init; }
+    /// <summary>True when every baseline model the values come from was healed by GKD, as the child was (false: an
+    /// assembled-only model contributes, which flatters the child).</summary>
+    public bool HealedOnly { get; init; }
+    public bool? Beats => KlLower is { } k && AgreementHigher is { } a ? k && a : null;
+}
+
+/// <summary>One method's models (puzzle: its best child; else a baseline) as a curve of quality against measured speed.</summary>
+public sealed record MethodCurve(string Method, IReadOnlyList<SpeedPoint> Points);
+
+/// <summary>One model on a curve: healed by GKD (at the spec's target) or assembled from the library only (at an extra
+/// target of evaluation.speed_targets, <see cref="Target"/>); its quality against the parent and its speedups.</summary>
+public sealed record SpeedPoint(string Model, bool Healed, double Kl, double Agreement, double Retention, PointSpeedup Speedup)
+{
+    /// <summary>The throughput target (× parent) it was chosen for; null: the spec's constraints.</summary>
+    public double? Target { get; init; }
+}
+
+/// <summary>A curve point's speedups against the parent: the cost model's and the measured whole request's.</summary>
+public sealed record PointSpeedup(double Predicted, double Measured);

@@ -8,8 +8,8 @@ namespace Puzzle.Engine.Reporting;
 
 /// <summary>
 /// report.html: one self-contained page (inline CSS and SVG, no scripts or links), readable offline: the results
-/// table, the goals, a per-layer map of each model's attention and FFN choices, the Pareto front, and the GKD and BLD
-/// loss curves.
+/// table, the goals, a per-layer map of each model's attention and FFN choices, the Pareto front, quality against
+/// measured speed per method, and the GKD and BLD loss curves.
 /// </summary>
 public static class ReportHtml
 {
@@ -77,7 +77,12 @@ public static class ReportHtml
             html.AppendLine($"<li>Top-1 retention {P(g.Retention)} (goal ≥ {P(g.RetentionMin)}): {Mark(g.RetentionMet)}</li>");
             html.AppendLine($"<li>Measured speedup {F(g.MeasuredSpeedup, "0.00")}x (target {F(g.SpeedupTarget, "0.##")}x): {Mark(g.SpeedupMet)}</li>");
             foreach (var (name, b) in g.BeatsBaselines)
-                html.AppendLine($"<li>Against {H(name)}: lower KL {Mark(b.KlLower)}, higher agreement {Mark(b.AgreementHigher)}</li>");
+                html.AppendLine(b.Beats is null
+                    ? $"<li>Against {H(name)} at equal measured speed: <span class=\"no\">not compared</span> <small>({H(b.Rule)})</small></li>"
+                    : $"<li>Against {H(name)} at equal measured speed ({F(b.AtSpeedup, "0.00")}x): lower KL {Mark(b.KlLower)} ({F(g.Child is null ? null : Kl(report, g.Child), "0.0000")} vs " +
+                      $"{F(b.Kl, "0.0000")}), higher agreement {Mark(b.AgreementHigher)} (vs {P(b.Agreement)}), retention {P(b.Retention)} for {H(name)} " +
+                      $"<small>({H(b.Rule)}{(b.HealedOnly ? "" : "; an assembled-only model of theirs enters, which flatters the child")})</small></li>");
+            if (g.Why is { } why) html.AppendLine($"<li>{H(why)}</li>");
             html.AppendLine("</ul>");
         }
 
@@ -107,15 +112,16 @@ public static class ReportHtml
 
         if (paretoSvg is not null)
             html.AppendLine("<h2>Pareto front</h2><p>The search's best summed score at each predicted speedup; the children and the " +
-                            "baselines are marked where their own architectures lie.</p>" + Inline(paretoSvg));
+                            "baselines are marked where their own architectures lie.</p>" + SvgChart.Inline(paretoSvg));
+        html.Append(SpeedCurves(report));
         if (gkdCurves.Count > 0)
-            html.AppendLine("<h2>GKD loss</h2>" + SvgLines.Render(gkdCurves, "tokens", "GKD loss", logY: true));
+            html.AppendLine("<h2>GKD loss</h2>" + SvgChart.Render(Lines(gkdCurves), "tokens", "GKD loss", logY: true));
         if (bldCurves.Count > 0)
         {
             // one panel per layer: a handful of lines each, every one in its own colour
             html.AppendLine("<h2>BLD loss</h2><p>Normalised MSE of every library variant against the parent subblock it replaces, one panel per layer.</p><div class=\"panels\">");
             foreach (var layer in bldCurves.GroupBy(c => c.Name.Split('.')[0]))
-                html.AppendLine(SvgLines.Render([.. layer.Select(c => (c.Name[(c.Name.IndexOf('.') + 1)..], c.Points))], $"{layer.Key}: tokens", "nMSE",
+                html.AppendLine(SvgChart.Render(Lines([.. layer.Select(c => (c.Name[(c.Name.IndexOf('.') + 1)..], c.Points))]), $"{layer.Key}: tokens", "nMSE",
                     logY: true, width: 520));
             html.AppendLine("</div>");
         }
@@ -132,8 +138,28 @@ public static class ReportHtml
         return $"<td class=\"{css}\" title=\"{H(id)}\">{H(variant)}</td>";
     }
 
-    /// <summary>An SVG document without its XML prolog, to sit inside the page.</summary>
-    static string Inline(string svg) => svg.StartsWith("<?xml", StringComparison.Ordinal) ? svg[(svg.IndexOf("?>", StringComparison.Ordinal) + 2)..] : svg;
+    /// <summary>KL and retention against measured speedup, one line per method; healed points filled, assembled-only hollow.</summary>
+    static string SpeedCurves(PipelineReport report)
+    {
+        if (report.Curves.Count == 0) return "";
+        SvgChart.Series Line(MethodCurve c, Func<SpeedPoint, double> y)
+        {
+            var points = c.Points.OrderBy(p => p.Speedup.Measured).ToList(); // a line from left to right
+            return new(c.Method, [.. points.Select(p => (p.Speedup.Measured, y(p)))]) { Dots = true, Hollow = [.. points.Select(p => !p.Healed)] };
+        }
+        return "<h2>Quality against measured speed</h2><p>Each method's models by their measured whole-request speedup: filled dots were " +
+               "healed by GKD at the spec's target, hollow ones assembled from the library at the further targets of " +
+               "<code>evaluation.speed_targets</code> and not healed. The goals above compare the child with each baseline's line at the child's " +
+               "measured speedup.</p><div class=\"panels\">" +
+               SvgChart.Render([.. report.Curves.Select(c => Line(c, p => p.Kl))], "measured speedup (× parent)", "KL(parent ‖ model)", width: 560) +
+               SvgChart.Render([.. report.Curves.Select(c => Line(c, p => p.Retention))], "measured speedup (× parent)", "top-1 retention", width: 560) +
+               "</div>\n";
+    }
+
+    static IReadOnlyList<SvgChart.Series> Lines(IReadOnlyList<(string Name, IReadOnlyList<(double X, double Y)> Points)> curves) =>
+        [.. curves.Select(c => new SvgChart.Series(c.Name, c.Points))];
+
+    static double? Kl(PipelineReport report, string model) => report.Models.FirstOrDefault(m => m.Name == model)?.Kl;
 
     static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
     static string P(double? v) => v is null ? "" : v.Value.ToString("P1", CultureInfo.InvariantCulture);

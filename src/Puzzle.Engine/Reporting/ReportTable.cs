@@ -41,9 +41,15 @@ public static class ReportTable
                 : string.Join("  ", r.Select((cell, c) => c < 2 ? cell.PadRight(widths[c]) : cell.PadLeft(widths[c]))).TrimEnd());
         text.Append(TaskRetention.Text(report.Models));
         if (report.Goals is { Child: { } child } g)
+        {
             text.AppendLine($"goals for {child}: retention {P(g.Retention)} (≥ {P(g.RetentionMin)}: {Yes(g.RetentionMet)}), " +
                             $"measured speedup {F(g.MeasuredSpeedup, "0.00")}x (target {F(g.SpeedupTarget, "0.##")}x: {Yes(g.SpeedupMet)}), " +
-                            $"lower KL and higher agreement than every baseline: {Yes(g.BeatsBaselines.Values.All(b => b.KlLower && b.AgreementHigher))}");
+                            $"lower KL and higher agreement than every baseline at equal measured speed: {Yes(g.BeatsBaselines.Values.All(b => b.Beats == true))}");
+            foreach (var (name, b) in g.BeatsBaselines)
+                text.AppendLine(b.Beats is null ? $"  against {name}: not compared ({b.Rule})"
+                    : $"  against {name} at {F(b.AtSpeedup, "0.00")}x: KL {F(report.Models.FirstOrDefault(m => m.Name == child)?.Kl, "0.0000")} vs {F(b.Kl, "0.0000")} ({Yes(b.KlLower)}), " +
+                      $"agreement vs {P(b.Agreement)} ({Yes(b.AgreementHigher)}), retention vs {P(b.Retention)} ({Yes(b.RetentionHigher)}); {b.Rule}");
+        }
         foreach (var w in report.TrainingWarnings) text.AppendLine($"warning: {w}");
         return text.ToString();
     }

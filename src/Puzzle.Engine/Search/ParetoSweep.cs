@@ -19,10 +19,4 @@ public static class ParetoSweep
             return new ParetoPoint(target, found.Count > 0 ? found[0] : null);
         })];
     }
-
-    /// <summary>A small standalone SVG plot of score against target: axes with tick labels, one point per feasible
-    /// target, joined by a line in target order.</summary>
-    public static string Svg(IReadOnlyList<ParetoPoint> points, string xLabel, string yLabel) =>
-        SvgPlot.Render([.. points.Where(p => p.Architecture is not null).Select(p => (p.Target, p.Architecture!.Score))],
-            xLabel, yLabel, $"{points.Count(p => p.Architecture is null)} of {points.Count} targets infeasible");
 }

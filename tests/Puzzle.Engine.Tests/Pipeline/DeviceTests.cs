@@ -29,7 +29,7 @@ public class DeviceTests
         var onCpu = Keys(cpu);
         var onCuda = Keys(cpu with { Device = DeviceKind.Cuda });
         var changed = onCpu.Keys.Where(j => onCpu[j] != onCuda[j]).Select(StageOf).Distinct().Order().ToArray();
-        Assert.Equal(["Distill", "Evaluate", "Export", "Heal", "Measure", "Pack", "Parent", "Publish", "Report", "Score", "Search"], changed);
+        Assert.Equal(["Distill", "Evaluate", "Export", "Heal", "Measure", "Pack", "Parent", "Publish", "Report", "Score", "Search", "Sweep"], changed);
         Assert.All(onCpu.Keys.Where(j => StageOf(j) is "Tokenizer" or "Data"), j => Assert.Equal(onCpu[j], onCuda[j]));
 
         // trained on a GPU, measured on the CPU it will serve on: the costs are the CPU's, whatever trained the model

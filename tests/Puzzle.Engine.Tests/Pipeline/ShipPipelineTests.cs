@@ -25,6 +25,7 @@ public class ShipPipelineTests
         ["Parent"] = ["model/parent_report.json"],
         ["Heal"] = ["heal.json"],
         ["Evaluate"] = ["metrics.json"],
+        ["Sweep"] = ["sweep.json"],
         ["Report"] = ["report.json", "report.html"],
         ["Export"] = ["model/README.md"],
         ["Pack"] = ["*"],

@@ -30,7 +30,7 @@ public class ParetoTests
         var p = Instances.Random(41, layers: 6);
         var points = ParetoSweep.Sweep(t => AtSpeedup(p, t), [1.0, 1.5, 2.0, 3.0, 50.0]);
 
-        var svg = ParetoSweep.Svg(points, "throughput × parent", "KL <sum> & \"score\"");
+        var svg = Engine.Pipeline.Stages.SearchStage.ParetoSvgOf(points, "throughput × parent", "KL <sum> & \"score\"");
 
         var doc = XDocument.Parse(svg);
         XNamespace ns = "http://www.w3.org/2000/svg";
@@ -44,7 +44,7 @@ public class ParetoTests
     public void Svg_of_a_single_point_or_none_is_still_well_formed()
     {
         var p = Instances.Random(42);
-        XDocument.Parse(ParetoSweep.Svg(ParetoSweep.Sweep(t => AtSpeedup(p, t), [1.0]), "x", "y"));
-        XDocument.Parse(ParetoSweep.Svg([], "x", "y"));
+        XDocument.Parse(Engine.Pipeline.Stages.SearchStage.ParetoSvgOf(ParetoSweep.Sweep(t => AtSpeedup(p, t), [1.0]), "x", "y"));
+        XDocument.Parse(Engine.Pipeline.Stages.SearchStage.ParetoSvgOf([], "x", "y"));
     }
 }

@@ -22,6 +22,25 @@ public sealed record EvaluationSpec
     [Description("The task made from held-out text (next words among spans of other passages).")]
     public NextSpanSpec NextSpan { get; init; } = new();
 
+    [Description("Further throughput targets (× parent) at which every method (the Puzzle search and each baseline) is chosen again, " +
+                 "assembled from the library without GKD and evaluated (KL, agreement, top-1, measured speedup; no tasks), so that the report " +
+                 "compares methods at equal measured speed on curves of quality against measured speedup. The models at the spec's own " +
+                 "target are the healed ones. Left out: constraints.throughput_vs_parent ± 0.5, the lower one at least halfway between the " +
+                 "parent and the target (1.25 and 2 for 1.5), none without a throughput constraint; [] turns them off.")]
+    [Bounds(ExclusiveMinimum = 1)]
+    [UniqueItems]
+    public IReadOnlyList<double>? SpeedTargets { get; init; }
+
+    /// <summary>The extra targets: <see cref="SpeedTargets"/> as written, else derived from the spec's throughput
+    /// target; sorted, and without the spec's own target (its models are the healed ones).</summary>
+    public static IReadOnlyList<double> ExtraTargets(EvaluationSpec evaluation, ConstraintsSpec constraints)
+    {
+        var target = constraints.ThroughputVsParent;
+        var targets = evaluation.SpeedTargets
+                      ?? (target is { } t ? [Math.Max(t - 0.5, (1 + t) / 2), t + 0.5] : []);
+        return targets.Where(x => target is not { } t || Math.Abs(x - t) > 1e-9).Order().ToList();
+    }
+
     [Description("Seed of the random baseline's architecture, and of the held-out task's choices.")]
     [Bounds(Minimum = 0)]
     public long Seed { get; init; }

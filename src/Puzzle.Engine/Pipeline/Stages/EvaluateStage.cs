@@ -118,16 +118,8 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         using var model = modelDir is null ? null : ParentModel.Load(modelDir, context.Device);
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Evaluation); // never the text that chose or trained the model
-        var count = Math.Clamp(job.Tokens / heldout.SeqLen, 1, heldout.Count);
         var batch = scenario.Batch;
-        var evaluating = new Training.ProgressLine($"evaluate {context.Job.Id}", count, context.Log, unit: "seq");
-        long done = 0;
-        var batches = heldout.Leading(count, 8).Select(ids =>
-        {
-            evaluating.Report(done += ids.Length, double.NaN);
-            return heldout.GetBatch(ids);
-        });
-        var quality = model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
+        var quality = Quality(model, parent, heldout, job.Tokens, $"evaluate {context.Job.Id}", context.Log);
         IReadOnlyList<TaskScore> tasks;
         using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, job.BaseDirectory))
         {
@@ -136,21 +128,9 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
             tasks = EvaluateTasks.Score(model ?? parent, tokenizer, taskList, batch: 16, context.Job.Id, context.Log);
         }
 
-        // speed: the parent and the model alternate, so drift in the machine's load touches both alike
         var costs = context.CostDevice;
-        costs.Place(parent);
-        if (model is not null) costs.Place(model);
-        var parentSpeed = new List<Speed>();
-        var modelSpeed = new List<Speed>();
-        var timing = new Training.ProgressLine($"time {context.Job.Id} and parent", Rounds, context.Log, unit: "round");
-        for (var r = 0; r < Rounds; r++)
-        {
-            timing.Report(r, double.NaN);
-            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, scenario.Timing(), batch, costs), scenario, batch));
-            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, scenario.Timing(), batch, costs), scenario, batch));
-        }
-        var own = Speed.Best(parentSpeed);
-        var speed = model is null ? own : Speed.Best(modelSpeed);
+        var (own, measured) = TimeAgainstParent(parent, model, scenario, costs, $"time {context.Job.Id} and parent", context.Log);
+        var speed = measured ?? own;
         Write(context, new EvaluationMetrics(job.Model, kind)
         {
             Tokens = quality.Tokens, Loss = quality.Loss, Perplexity = quality.Perplexity, Top1 = quality.Top1, Kl = quality.Kl ?? 0,
@@ -167,6 +147,41 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
             (model is null ? "" : $" ({speed.Scenario / own.Scenario:0.00}x the parent's scenario throughput)"));
     }
 
+    /// <summary>A model against the parent (or the parent alone) on the leading <paramref name="tokens"/> of held-out
+    /// text: every model a run compares is scored on the same sequences.</summary>
+    internal static LmMetrics Quality(CausalLM? model, CausalLM parent, TokenDataset heldout, long tokens, string label, TextWriter log)
+    {
+        var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
+        var evaluating = new Training.ProgressLine(label, count, log, unit: "seq");
+        long done = 0;
+        var batches = heldout.Leading(count, 8).Select(ids =>
+        {
+            evaluating.Report(done += ids.Length, double.NaN);
+            return heldout.GetBatch(ids);
+        });
+        return model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
+    }
+
+    /// <summary>The parent's and the model's speed in the scenario, on the cost device (both are moved there): they
+    /// alternate, so drift in the machine's load touches both alike, and each keeps its best of the rounds.</summary>
+    internal static (Speed Parent, Speed? Model) TimeAgainstParent(CausalLM parent, CausalLM? model, ScenarioSpec scenario, ComputeDevice costs,
+        string label, TextWriter log)
+    {
+        var batch = scenario.Batch;
+        costs.Place(parent);
+        if (model is not null) costs.Place(model);
+        var parentSpeed = new List<Speed>();
+        var modelSpeed = new List<Speed>();
+        var timing = new Training.ProgressLine(label, Rounds, log, unit: "round");
+        for (var r = 0; r < Rounds; r++)
+        {
+            timing.Report(r, double.NaN);
+            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, scenario.Timing(), batch, costs), scenario, batch));
+            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, scenario.Timing(), batch, costs), scenario, batch));
+        }
+        return (Speed.Best(parentSpeed), model is null ? null : Speed.Best(modelSpeed));
+    }
+
     static void Write(JobContext context, EvaluationMetrics metrics)
     {
         RecordFile.Write(context.Output(MetricsFile), metrics);
@@ -177,7 +192,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
 
     /// <summary>Tokens per second of a scenario: prompt tokens per prefill second, generated tokens per decode second,
     /// and generated tokens per second of the whole scenario (prefill included), the measure the constraints use.</summary>
-    sealed record Speed(double Prefill, double Decode, double Scenario)
+    internal sealed record Speed(double Prefill, double Decode, double Scenario)
     {
         public static Speed Of(MeasuredCost c, ScenarioSpec s, int batch) => new(
             (double)batch * s.Prompt / c.PrefillSeconds, batch / c.DecodeSecondsPerToken,

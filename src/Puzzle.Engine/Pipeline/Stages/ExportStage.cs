@@ -74,7 +74,7 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
         {
             Pipeline = job.Pipeline, Model = id, PipelineKey = context.Job.Inputs["report"].Key, Parent = job.Parent,
             License = job.Export.License, BaseModel = job.Export.BaseModel, MeasuredOn = scenario.MeasuredOnDevice, CostModel = scenario.CostModel, WeightsKey = context.Job.Inputs["heal"].Key,
-            WeightsJob = context.Job.Inputs["heal"].Name, Report = report.Models,
+            WeightsJob = context.Job.Inputs["heal"].Name, Report = report.Models, Goals = report.Goals,
             Scenario = (JsonObject)SpecJson.ToNode(job.Scenario)!, Constraints = (JsonObject)SpecJson.ToNode(job.Constraints)!,
             Tool = Packaging.BuildFacts.ToolVersion,
         };

@@ -12,8 +12,10 @@ namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
 /// Report: one table of parent, children and baselines (quality against the parent, measured and predicted speed),
-/// as <c>report.json</c> for machines and <c>report.html</c> for people (architecture map, Pareto front, BLD and
-/// GKD curves), published to <c>artifacts/&lt;pipeline&gt;/</c>.
+/// as <c>report.json</c> for machines and <c>report.html</c> for people (architecture map, Pareto front, quality against
+/// measured speed, BLD and GKD curves), published to <c>artifacts/&lt;pipeline&gt;/</c>. Each method's healed model and
+/// its Sweep models form a curve of quality against measured speedup, and the best child is judged against each
+/// baseline at its own measured speed on those curves (<see cref="EqualSpeed"/>).
 /// </summary>
 public sealed class ReportStage : Stage<ReportStage.ReportJob>
 {
@@ -23,8 +25,8 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario, string CostModel, [property: SpecPath("scoring.metric")] ScoringMetric Metric, IReadOnlyList<string> ParentVariants);
 
     public override string Name => "Report";
-    public override int Version => 7; // 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
-    public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate"];
+    public override int Version => 8; // 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep"];
     public override string Description => "write report.json and report.html";
     public const string JsonFile = "report.json", HtmlFile = "report.html";
     /// <summary>The least share of the parent's top-1 a child must keep (the issue's goal, as in the paper's 98%).</summary>
@@ -38,6 +40,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         foreach (var j in planned["Evaluate"]) inputs["eval:" + j.Id] = j;
         foreach (var j in planned["Heal"]) inputs["heal:" + j.Id] = j;
         foreach (var j in planned["Distill"]) inputs["bld:" + j.Id] = j;
+        foreach (var j in planned.GetValueOrDefault("Sweep") ?? []) inputs["sweep:" + j.Id] = j;
         var parentVariants = ParentModel.VariantIds(ParentStage.PlannedConfig(spec), spec.SearchSpace.Alternatives).Order(StringComparer.Ordinal).ToList();
         return [Job("report", new ReportJob(spec.Name, HealStage.ModelIds(spec), spec.Constraints,
             spec.Scenario with { Device = JobContext.CostKind(spec) }, MeasureStage.CostModel(spec), spec.Scoring.Metric, parentVariants), inputs)];
@@ -48,44 +51,48 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         var search = SearchResult.Read(context.Input("search"));
         var parentEval = EvaluateStage.EvaluationMetrics.Read(context.Input("eval:parent"));
         var models = new List<ReportEntry> { Row(parentEval, null, parentEval) };
-        var curves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
-        var marks = new List<(string Label, double X, double Y)>();
+        var gkdCurves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
+        var marks = new List<SvgChart.Mark>();
         var heals = new List<HealStage.HealReport>();
         foreach (var id in job.Models)
         {
             var heal = HealStage.HealReport.Read(context.Input("heal:" + id));
             heals.Add(heal);
             models.Add(Row(EvaluateStage.EvaluationMetrics.Read(context.Input("eval:" + id)), heal, parentEval));
-            if (heal.Skipped is null) curves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
-            if (heal.Architecture is { Predicted: { } predicted } a) marks.Add((id, predicted.Speedup, a.Score));
+            if (heal.Skipped is null) gkdCurves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
+            if (heal.Architecture is { Predicted: { } predicted } a) marks.Add(new SvgChart.Mark(id, predicted.Speedup, a.Score, heal.Kind == "child"));
         }
         var bld = context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
             .Select(k => (k[4..], Curve(Path.Combine(context.Input(k), DistillStage.CurveFile)))).ToList();
 
+        var sweep = context.Job.Inputs.Keys.Where(k => k.StartsWith("sweep:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
+            .Select(k => SweepStage.SweepResult.Read(context.Input(k))).ToList();
+        var curves = Curves(models, sweep, parentEval.Top1, job.Constraints.ThroughputVsParent);
         var report = new PipelineReport(job.Pipeline, context.Job.Key,
             new ReportScenario(Runtime.ComputeDevice.Name(job.Scenario.Device ?? DeviceKind.Cpu), job.Scenario.Batch, job.Scenario.Prompt,
                 job.Scenario.Generate, parentEval.Scenario?.MeasuredOn, job.CostModel),
             search.Constraints, models)
         {
             ClosedLoop = search.ClosedLoop,
-            Goals = Goals(job.Constraints, models),
+            Goals = Goals(job.Constraints, models, curves),
             TrainingWarnings = TrainingWarnings(context, heals).ToList(),
+            Curves = curves,
         };
         report.Write(context.Output(JsonFile));
-        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, Pareto(context.Input("search"), job.Metric, marks), curves, bld,
+        File.WriteAllText(context.Output(HtmlFile), ReportHtml.Render(report, Pareto(context.Input("search"), job.Metric, marks), gkdCurves, bld,
             job.ParentVariants.ToHashSet()));
         context.Log.WriteLine(ReportTable.Render(report));
         context.Metrics["goals_met"] = report.Goals!.Met;
     }
 
     /// <summary>The search's Pareto front against predicted speedup, with the children and baselines marked where they lie.</summary>
-    static string? Pareto(string searchDirectory, ScoringMetric metric, IReadOnlyList<(string Label, double X, double Y)> marks)
+    static string? Pareto(string searchDirectory, ScoringMetric metric, IReadOnlyList<SvgChart.Mark> marks)
     {
         if (!File.Exists(Path.Combine(searchDirectory, SearchStage.ParetoFile))) return null;
         var points = SearchStage.ParetoEntry.Read(searchDirectory);
         var front = points.Where(p => p is { Score: not null, PredictedSpeedup: not null }).Select(p => (p.PredictedSpeedup!.Value, p.Score!.Value)).ToList();
-        return Search.SvgPlot.Render(front, "predicted speedup (× parent)", $"summed {metric.ToString().ToLowerInvariant()}",
-            $"{points.Count - front.Count} of {points.Count} targets infeasible", marks);
+        return SvgChart.Render([new SvgChart.Series("best score", front) { Dots = true }], "predicted speedup (× parent)",
+            $"summed {metric.ToString().ToLowerInvariant()}", note: $"{points.Count - front.Count} of {points.Count} targets infeasible", marks: marks);
     }
 
     /// <summary>
@@ -124,22 +131,48 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         };
     }
 
+    /// <summary>
+    /// Per method, its models as a curve of quality against measured speedup, in order of predicted speedup (measured
+    /// speeds may order them otherwise, and the file stays the same across rebuilds but for measurements): puzzle's best child and
+    /// each baseline healed at the spec's target, and what Sweep assembled at the further targets (retention against
+    /// the parent's top-1 on the same held-out sequences). A method with no model at all has no curve.
+    /// </summary>
+    static IReadOnlyList<MethodCurve> Curves(IReadOnlyList<ReportEntry> models, IReadOnlyList<SweepStage.SweepResult> sweep, double parentTop1, double? target)
+    {
+        var rows = models.Where(m => m.Skipped is null).ToList();
+        var healed = new List<(string Method, ReportEntry? Row)> { (SweepStage.Puzzle, rows.FirstOrDefault(m => m.Kind == "child")) };
+        healed.AddRange(models.Where(m => m.Kind == "baseline").Select(m => (m.Name, rows.FirstOrDefault(r => r.Name == m.Name))));
+        healed.AddRange(sweep.Select(p => p.Method).Distinct().Where(m => healed.All(h => h.Method != m)).Select(m => (m, (ReportEntry?)null)));
+        SpeedPoint Healed(ReportEntry r) => new(r.Name, true, r.Kl!.Value, r.Agreement!.Value, r.Retention!.Value,
+            new PointSpeedup(r.Speedup!.Predicted, r.Speedup.Scenario)) { Target = target };
+        SpeedPoint Assembled(SweepStage.SweepResult p) => new(SweepStage.Id(p.Method, p.Target), false, p.Kl, p.Agreement, p.Top1 / parentTop1,
+            new PointSpeedup(p.PredictedSpeedup, p.Speedup!.Scenario)) { Target = p.Target };
+        return [.. healed
+            .Select(h => new MethodCurve(h.Method, [.. (h.Row is { } r ? [Healed(r)] : Array.Empty<SpeedPoint>())
+                .Concat(sweep.Where(p => p.Method == h.Method && p.Skipped is null).Select(Assembled))
+                .OrderBy(p => p.Speedup.Predicted).ThenBy(p => p.Model, StringComparer.Ordinal)]))
+            .Where(c => c.Points.Count > 0)];
+    }
+
     /// <summary>The issue's goals for the best child: top-1 retention, measured speedup, and lower KL and higher
-    /// agreement than every baseline.</summary>
-    static ReportGoals Goals(ConstraintsSpec constraints, IReadOnlyList<ReportEntry> models)
+    /// agreement than every baseline at the child's measured speed, read off each baseline's curve.</summary>
+    static ReportGoals Goals(ConstraintsSpec constraints, IReadOnlyList<ReportEntry> models, IReadOnlyList<MethodCurve> curves)
     {
         var rows = models.Where(m => m.Skipped is null).ToList();
         var child = rows.FirstOrDefault(m => m.Kind == "child");
         var target = constraints.ThroughputVsParent;
         if (child is null) return new ReportGoals(RetentionGoal, target, false) { Why = "no child" };
-        var beats = rows.Where(m => m.Kind == "baseline")
-            .ToDictionary(b => b.Name, b => new BaselineComparison(child.Kl < b.Kl, child.Agreement > b.Agreement));
+        var own = curves.Single(c => c.Method == SweepStage.Puzzle).Points.Single(p => p.Healed);
+        var beats = curves.Where(c => c.Method != SweepStage.Puzzle).ToDictionary(c => c.Method, c => EqualSpeed.Compare(own, c));
         var retention = child.Retention!.Value;
         var speedup = child.Speedup!.Scenario;
         var retentionMet = retention >= RetentionGoal;
         var speedMet = target is not { } t || speedup >= t;
-        return new ReportGoals(RetentionGoal, target, retentionMet && speedMet && beats.Values.All(b => b.KlLower && b.AgreementHigher))
+        var notCompared = beats.Where(b => b.Value.Beats is null).Select(b => b.Key).ToList();
+        return new ReportGoals(RetentionGoal, target, retentionMet && speedMet && beats.Values.All(b => b.Beats == true))
         {
+            Why = notCompared.Count == 0 ? null : $"not compared at equal measured speed with {string.Join(", ", notCompared)}: " +
+                "no model of theirs was measured near the child's speed (add evaluation.speed_targets around it)",
             Child = child.Name, Retention = retention, MeasuredSpeedup = speedup, RetentionMet = retentionMet, SpeedupMet = speedMet,
             BeatsBaselines = beats,
         };

@@ -79,10 +79,12 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
             explain.AppendLine(Explain.Table(a, problem));
         }
         var baselines = new Dictionary<string, ChosenArchitecture>();
+        if (job.Baselines.Contains(Baseline.ShortGpt))
+            context.Metrics["block_influence"] = new JsonArray(ScoreStage.BlockInfluence(scores).Select(v => (JsonNode)v).ToArray());
         foreach (var b in job.Baselines)
         {
             var name = BaselineName(b);
-            var (chosen, why) = ChooseBaseline(b, problem, job, scores, context);
+            var (chosen, why) = ChooseBaseline(b, problem, parent, job.Problem.SearchSpace, job.BaselineSeed, scores);
             baselines[name] = chosen is null ? new ChosenArchitecture { Skipped = why } : Describe(chosen, parent, spec, ownAt);
             explain.AppendLine(chosen is null ? $"# baseline {name}: none ({why})"
                 : $"# baseline {name}: predicted speedup {own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time):0.00}x\n{Explain.Table(chosen, problem)}");
@@ -134,20 +136,20 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         _ => b.ToString().ToLowerInvariant(),
     };
 
-    static (Architecture? Chosen, string Why) ChooseBaseline(Baseline b, SearchProblem problem, SearchJob job,
-        IReadOnlyList<ScoreStage.LayerScores> scores, JobContext context)
+    /// <summary>A baseline's architecture under the problem's limits (the Search job's, or a Sweep job's target), or why
+    /// there is none.</summary>
+    internal static (Architecture? Chosen, string Why) ChooseBaseline(Baseline b, SearchProblem problem, ModelConfig parent, SearchSpaceSpec space,
+        long seed, IReadOnlyList<ScoreStage.LayerScores> scores)
     {
         switch (b)
         {
             case Baseline.Uniform:
                 return (Baselines.Uniform(problem), "no variant used in every layer meets the constraints");
             case Baseline.ShortGpt:
-                var influence = ScoreStage.BlockInfluence(scores);
-                context.Metrics["block_influence"] = new JsonArray(influence.Select(v => (JsonNode)v).ToArray());
-                return (Baselines.ShortGpt(problem, influence, ParentModel.VariantIds(job.Parent, job.Problem.SearchSpace.Alternatives)),
+                return (Baselines.ShortGpt(problem, ScoreStage.BlockInfluence(scores), ParentModel.VariantIds(parent, space.Alternatives)),
                     "the search space has no no-op attention and FFN, or dropping every layer does not meet the constraints");
             default:
-                return (Baselines.Random(problem, job.BaselineSeed), "even the cheapest variants do not meet the constraints");
+                return (Baselines.Random(problem, seed), "even the cheapest variants do not meet the constraints");
         }
     }
 
@@ -160,6 +162,11 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         var points = ParetoSweep.Sweep(t => problem with { Limits = ArchitectureProblem.Limits(spec, ownAt, t) }, targets);
         RecordFile.Write(context.Output(ParetoFile), points.Select(p => new ParetoEntry(p.Target, p.Architecture?.Score,
             p.Architecture is { } a ? own.TimeSeconds / a.Cost(ArchitectureProblem.Time) : null)).ToList());
-        File.WriteAllText(context.Output(ParetoSvg), ParetoSweep.Svg(points, "throughput target (× parent)", $"summed {spec.Metric.ToString().ToLowerInvariant()}"));
+        File.WriteAllText(context.Output(ParetoSvg), ParetoSvgOf(points, "throughput target (× parent)", $"summed {spec.Metric.ToString().ToLowerInvariant()}"));
     }
+
+    /// <summary>The best score against each feasible target, one dot per target, joined in target order.</summary>
+    public static string ParetoSvgOf(IReadOnlyList<ParetoPoint> points, string xLabel, string yLabel) =>
+        Reporting.SvgChart.Render([new Reporting.SvgChart.Series("best score", [.. points.Where(p => p.Architecture is not null).Select(p => (p.Target, p.Architecture!.Score))]) { Dots = true }],
+            xLabel, yLabel, note: $"{points.Count(p => p.Architecture is null)} of {points.Count} targets infeasible");
 }

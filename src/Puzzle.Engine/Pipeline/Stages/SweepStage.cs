@@ -1,0 +1,139 @@
+using System.Globalization;
+using Puzzle.Engine.Data;
+using Puzzle.Engine.Heal;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
+using Puzzle.Engine.Library;
+using Puzzle.Engine.Parents;
+using Puzzle.Engine.Search;
+using static Puzzle.Engine.Pipeline.Stages.SearchStage;
+
+namespace Puzzle.Engine.Pipeline.Stages;
+
+/// <summary>
+/// Sweep: every method (the Puzzle search and each baseline) at the further throughput targets of
+/// <c>evaluation.speed_targets</c>, one job per method and target: chosen under the spec's constraints with that
+/// throughput target (by the cost model; no closed loop), assembled from the library without GKD, and evaluated as
+/// Evaluate does (KL, agreement, top-1 on the same held-out sequences; measured speed beside the parent's), without the
+/// multiple-choice tasks. With the healed models at the spec's target these give each method a curve of quality
+/// against measured speed, on which the report compares methods at equal measured speed.
+/// </summary>
+public sealed class SweepStage : Stage<SweepStage.SweepJob>
+{
+    /// <summary>The Puzzle search's name among the methods (the others are the baselines').</summary>
+    public const string Puzzle = "puzzle";
+
+    /// <summary>One method at one throughput target: the problem's settings and the parent's architecture, what the
+    /// method itself reads (the search's method and time limit for puzzle, the seed for random; null otherwise),
+    /// the held-out tokens, and the devices quality is computed and speed measured on.</summary>
+    public sealed record SweepJob(string Method, double Target, ArchitectureProblem.Settings Problem, ModelConfig Parent,
+        [property: SpecPath("search.method")] SearchMethod? Search, [property: SpecPath("search.time_limit_s")] double? TimeLimitS,
+        [property: SpecPath("evaluation.seed")] long? Seed, [property: SpecPath("evaluation.tokens")] long Tokens, string? Device, string? CostDevice);
+
+    /// <summary>sweep.json: the model a method chose at a target (or why none), its quality against the parent on the
+    /// held-out sequences Evaluate uses, and its measured speed beside the parent's.</summary>
+    public sealed record SweepResult(string Method, double Target)
+    {
+        public string? Skipped { get; init; }
+        public IReadOnlyList<LayerChoice> Layers { get; init; } = [];
+        public double PredictedSpeedup { get; init; }
+        public long Parameters { get; init; }
+        public long Tokens { get; init; }
+        public double Loss { get; init; }
+        public double Top1 { get; init; }
+        public double Kl { get; init; }
+        public double Agreement { get; init; }
+        public EvaluateStage.Speeds? Speed { get; init; }
+        public EvaluateStage.Speeds? ParentSpeed { get; init; }
+        public EvaluateStage.Speedups? Speedup { get; init; }
+
+        public static SweepResult Read(string jobDirectory) => RecordFile.Read<SweepResult>(Path.Combine(jobDirectory, SweepFile));
+    }
+
+    public override string Name => "Sweep";
+    public override int Version => 1;
+    public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Score", "Measure"];
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : JobContext.CostKind(spec);
+    public override bool Exclusive => true; // it times models
+    public override string Description => "choose every method at the extra speed targets, assemble it (no GKD), evaluate it";
+    public const string SweepFile = "sweep.json";
+
+    /// <summary>A job's id: the method and its target, e.g. <c>uniform.x2</c>.</summary>
+    public static string Id(string method, double target) => $"{method}.x{target.ToString("0.###", CultureInfo.InvariantCulture)}";
+
+    public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
+    {
+        var targets = EvaluationSpec.ExtraTargets(spec.Evaluation, spec.Constraints);
+        if (targets.Count == 0) return [];
+        var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
+        foreach (var j in planned["Score"]) inputs["score:" + j.Id] = j;
+        foreach (var j in planned["Measure"]) inputs["cost:" + j.Id] = j;
+        foreach (var j in planned["Distill"]) inputs["variant:" + j.Id] = j;
+        var settings = ArchitectureProblem.Settings.Of(spec);
+        var parent = ParentStage.PlannedConfig(spec);
+        var (device, costDevice) = (ComputeDevice.KeyName(spec.Device), ComputeDevice.KeyName(JobContext.CostKind(spec)));
+        var methods = spec.Evaluation.Baselines.Select(b => (Name: SearchStage.BaselineName(b), Baseline: (Baseline?)b)).Prepend((Puzzle, null));
+        return [.. targets.SelectMany(t => methods.Select(m => Job(Id(m.Name, t), new SweepJob(m.Name, t, settings, parent,
+            m.Baseline is null ? spec.Search.Method : null, m.Baseline is null ? spec.Search.TimeLimitS : null,
+            m.Baseline == Baseline.Random ? spec.Evaluation.Seed : null, spec.Evaluation.Tokens, device, costDevice), inputs)))];
+    }
+
+    protected override void Run(SweepJob job, JobContext context)
+    {
+        var (settings, parentConfig) = (job.Problem, job.Parent);
+        var scores = Enumerable.Range(0, parentConfig.NumLayers).Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
+        var (problem, own, ownAt) = ArchitectureProblem.Build(settings, parentConfig, scores, id => MeasureStage.Read(context.Input("cost:" + id)));
+        problem = problem with { Limits = ArchitectureProblem.Limits(settings, ownAt, job.Target) };
+        var (chosen, why) = Choose(job, problem, scores);
+        if (chosen is null)
+        {
+            RecordFile.Write(context.Output(SweepFile), new SweepResult(job.Method, job.Target) { Skipped = why });
+            context.Metrics["skipped"] = why;
+            context.Log.WriteLine($"{context.Job.Id}: none ({why})");
+            return;
+        }
+        var layers = ArchitectureProblem.AsLibraryChoices(parentConfig, settings, chosen.Layers);
+        var predicted = own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time);
+
+        var device = context.Device;
+        using var parent = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), device);
+        var config = VariantCatalog.ToModel(parent.Config, settings.SearchSpace.Alternatives, layers);
+        using var model = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
+            context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
+        model.eval();
+        using var heldout = TokenDataset.Open(Path.Combine(context.Input("data"), DataStage.Folder), DataSplit.Evaluation);
+        var quality = EvaluateStage.Quality(model, parent, heldout, job.Tokens, $"evaluate {context.Job.Id}", context.Log);
+        var (parentSpeed, speed) = EvaluateStage.TimeAgainstParent(parent, model, settings.Scenario, context.CostDevice,
+            $"time {context.Job.Id} and parent", context.Log);
+        var s = speed!;
+        var result = new SweepResult(job.Method, job.Target)
+        {
+            Layers = layers, PredictedSpeedup = predicted, Parameters = model.ParameterCount, Tokens = quality.Tokens, Loss = quality.Loss,
+            Top1 = quality.Top1, Kl = quality.Kl ?? 0, Agreement = quality.Agreement ?? 1,
+            Speed = new EvaluateStage.Speeds(s.Prefill, s.Decode, s.Scenario),
+            ParentSpeed = new EvaluateStage.Speeds(parentSpeed.Prefill, parentSpeed.Decode, parentSpeed.Scenario),
+            Speedup = new EvaluateStage.Speedups(s.Prefill / parentSpeed.Prefill, s.Decode / parentSpeed.Decode, s.Scenario / parentSpeed.Scenario),
+        };
+        RecordFile.Write(context.Output(SweepFile), result);
+        context.Metrics["kl"] = result.Kl;
+        context.Metrics["agreement"] = result.Agreement;
+        context.Metrics["predicted_speedup"] = predicted;
+        context.Metrics["measured_speedup"] = result.Speedup.Scenario;
+        context.Log.WriteLine($"{context.Job.Id}: assembled, not healed: KL {result.Kl:F4}, agreement {result.Agreement:P1}, top-1 {result.Top1:P2}; " +
+                              $"predicted {predicted:0.00}x, measured {result.Speedup.Scenario:0.00}x the parent's scenario throughput");
+    }
+
+    /// <summary>The method's architecture under the target's limits, or why it has none.</summary>
+    static (Architecture? Chosen, string Why) Choose(SweepJob job, SearchProblem problem, IReadOnlyList<ScoreStage.LayerScores> scores)
+    {
+        if (job.Method == Puzzle)
+        {
+            var found = PuzzleSearch.TrySolve(problem, job.Search ?? SearchMethod.Mip, 1, 1, TimeSpan.FromSeconds(job.TimeLimitS ?? 60));
+            return (found.Count > 0 ? found[0] : null, "no architecture meets the constraints at this target");
+        }
+        var baseline = Enum.GetValues<Baseline>().Single(b => SearchStage.BaselineName(b) == job.Method);
+        return SearchStage.ChooseBaseline(baseline, problem, job.Parent, job.Problem.SearchSpace, job.Seed ?? 0, scores);
+    }
+}

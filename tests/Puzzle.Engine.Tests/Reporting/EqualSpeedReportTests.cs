@@ -1,0 +1,80 @@
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using Puzzle.Engine.Export;
+using Puzzle.Engine.Reporting;
+
+namespace Puzzle.Engine.Tests.Reporting;
+
+/// <summary>The verdict at equal measured speed as report.html, the console table and the model card state it, and the
+/// chart of quality against measured speed (one line per method, healed points filled, assembled-only hollow).</summary>
+public sealed class EqualSpeedReportTests
+{
+    static SpeedPoint Point(string model, bool healed, double measured, double kl) =>
+        new(model, healed, kl, 0.9 - kl, 0.99 - kl, new PointSpeedup(measured, measured));
+
+    static PipelineReport Report()
+    {
+        MethodCurve[] curves =
+        [
+            new("puzzle", [Point("puzzle.x1.25", false, 1.3, 0.01), Point("child1", true, 1.5, 0.02), Point("puzzle.x2", false, 2.1, 0.06)]),
+            new("uniform", [Point("uniform.x1.25", false, 1.2, 0.02), Point("uniform", true, 1.8, 0.05)]),
+            new("shortgpt", [Point("shortgpt", true, 2.4, 0.2)]),
+        ];
+        var child = curves[0].Points[1];
+        var goals = new ReportGoals(0.95, 1.5, false)
+        {
+            Child = "child1", Retention = 0.97, MeasuredSpeedup = 1.5, RetentionMet = true, SpeedupMet = true,
+            BeatsBaselines = curves[1..].ToDictionary(c => c.Method, c => EqualSpeed.Compare(child, c)),
+        };
+        ReportEntry Row(string name, string kind, double kl) => new(name, kind)
+        {
+            Top1 = 0.3, Retention = 0.97, Loss = 4, Kl = kl, Agreement = 0.9 - kl, Speedup = new ReportSpeedup(1.5, 1.4, 1.6, 1.5),
+        };
+        return new PipelineReport("t", new string('e', 64), new ReportScenario("cpu", 8, 128, 64, null, null), [],
+            [Row("parent", "parent", 0), Row("child1", "child", 0.02), Row("uniform", "baseline", 0.05), Row("shortgpt", "baseline", 0.2)])
+        {
+            Goals = goals, Curves = curves,
+        };
+    }
+
+    [Fact]
+    public void The_page_states_each_verdict_at_the_childs_measured_speed_and_charts_every_methods_curve()
+    {
+        var html = ReportHtml.Render(Report(), null, [], [], new HashSet<string>());
+
+        // uniform read at 1.5x halfway between 1.2x (0.02) and 1.8x (0.05): 0.035, above the child's 0.02
+        Assert.Contains("Against uniform at equal measured speed (1.50x): lower KL <span class=\"ok\">yes</span> (0.0200 vs 0.0350)", html);
+        Assert.Contains("an assembled-only model of theirs enters", html);
+        // shortgpt was measured only at 2.4x: 60% away, no verdict
+        Assert.Contains("Against shortgpt at equal measured speed: <span class=\"no\">not compared</span> <small>(1.50x is outside shortgpt", html);
+
+        var section = html[html.IndexOf("<h2>Quality against measured speed</h2>", StringComparison.Ordinal)..];
+        var charts = Regex.Matches(section, "<svg .*?</svg>", RegexOptions.Singleline).Take(2).Select(m => XDocument.Parse(m.Value)).ToList();
+        Assert.Equal(2, charts.Count); // KL and retention
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        foreach (var chart in charts)
+        {
+            Assert.Equal(3, chart.Descendants(ns + "polyline").Count()); // one line per method
+            var dots = chart.Descendants(ns + "circle").ToList();
+            Assert.Equal(6, dots.Count);
+            Assert.Equal(3, dots.Count(d => (string?)d.Attribute("fill") == "white")); // the assembled-only points are hollow
+        }
+    }
+
+    [Fact]
+    public void The_console_table_and_the_model_card_state_the_verdicts_at_equal_measured_speed()
+    {
+        var report = Report();
+        var text = ReportTable.Render(report);
+        Assert.Contains("lower KL and higher agreement than every baseline at equal measured speed: no", text);
+        Assert.Contains("against uniform at 1.50x: KL 0.0200 vs 0.0350 (yes)", text);
+        Assert.Contains("against shortgpt: not compared (1.50x is outside shortgpt's measured range 2.40x-2.40x", text);
+
+        var card = ModelCard.Render(Checkpoints.CheckpointTestSupport.Heterogeneous(), Engine.Checkpoints.CheckpointFormat.NemotronNas, Engine.Checkpoints.TensorDType.F32,
+            Engine.Export.ExportRuntime.Any, new ModelCardContext { Pipeline = "t", Model = "child1", Report = report.Models, Goals = report.Goals });
+        Assert.Contains("At equal measured speed (child1's 1.50×", card);
+        Assert.Contains("- uniform: KL 0.0350", card);
+        Assert.Contains("child1 beats it", card);
+        Assert.Contains("- shortgpt: not compared", card);
+    }
+}
