@@ -179,7 +179,8 @@ public static class BlockDistiller
             var prefix = $"model.layers.{Variant.Layer}.";
             var weights = Child.named_parameters().ToDictionary(p => prefix + p.name, p => p.parameter.detach().clone());
             return new BldResult(weights, InitNmse, Initialiser, InitNmse[Initialiser], Guard.Best, Run.Curve.ToList(), tokensPerSecond,
-                Guard.Points, Guard.BestStep, Guard.Last, seconds) { Training = Fit is null ? BldResult.Gradient : BldResult.LeastSquaresFit };
+                Guard.Points, Guard.BestStep, Guard.Last, seconds)
+            { Training = Fit is null ? BldResult.Gradient : BldResult.LeastSquaresFit };
         }
 
         public void Dispose()

@@ -20,14 +20,14 @@ public static class Baselines
         var ffnNames = problem.Layers[0].IsBlocks ? [""] : Common(problem.Layers.Select(l => l.Ffn));
         Selection? best = null;
         foreach (var a in attentionNames)
-        foreach (var f in ffnNames)
-        {
-            var s = new Selection(
-                [.. problem.Layers.Select(l => IndexOf(l.Attention, a))],
-                [.. problem.Layers.Select(l => l.IsBlocks ? -1 : IndexOf(l.Ffn, f))]);
-            if (!s.ToArchitecture(problem, false).Meets(problem)) continue;
-            if (best is null || Fuller(problem, s, best)) best = s;
-        }
+            foreach (var f in ffnNames)
+            {
+                var s = new Selection(
+                    [.. problem.Layers.Select(l => IndexOf(l.Attention, a))],
+                    [.. problem.Layers.Select(l => l.IsBlocks ? -1 : IndexOf(l.Ffn, f))]);
+                if (!s.ToArchitecture(problem, false).Meets(problem)) continue;
+                if (best is null || Fuller(problem, s, best)) best = s;
+            }
         return best?.ToArchitecture(problem, false);
     }
 

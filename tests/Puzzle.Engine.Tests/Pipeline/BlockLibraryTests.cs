@@ -2,9 +2,9 @@ using Puzzle.Engine.Data;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
-using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 
 namespace Puzzle.Engine.Tests.Pipeline;

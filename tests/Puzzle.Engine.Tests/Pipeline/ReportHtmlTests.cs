@@ -1,5 +1,5 @@
-using Puzzle.Engine.Export;
 using System.Text.RegularExpressions;
+using Puzzle.Engine.Export;
 using Puzzle.Engine.Reporting;
 
 namespace Puzzle.Engine.Tests.Pipeline;

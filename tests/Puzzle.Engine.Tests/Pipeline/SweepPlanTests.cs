@@ -1,7 +1,7 @@
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Search;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 

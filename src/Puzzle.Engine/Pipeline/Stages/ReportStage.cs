@@ -3,10 +3,10 @@ using System.Text.Json.Nodes;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Runtime;
-using Puzzle.Engine.Search;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Reporting;
+using Puzzle.Engine.Runtime;
+using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Pipeline.Stages;
 
@@ -144,9 +144,11 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         healed.AddRange(models.Where(m => m.Kind == "baseline").Select(m => (m.Name, rows.FirstOrDefault(r => r.Name == m.Name))));
         healed.AddRange(sweep.Select(p => p.Method).Distinct().Where(m => healed.All(h => h.Method != m)).Select(m => (m, (ReportEntry?)null)));
         SpeedPoint Healed(ReportEntry r) => new(r.Name, true, r.Kl!.Value, r.Agreement!.Value, r.Retention!.Value,
-            new PointSpeedup(r.Speedup!.Predicted, r.Speedup.Scenario)) { Target = target };
+            new PointSpeedup(r.Speedup!.Predicted, r.Speedup.Scenario))
+        { Target = target };
         SpeedPoint Assembled(SweepStage.SweepResult p) => new(SweepStage.Id(p.Method, p.Target), false, p.Kl, p.Agreement, p.Top1 / parentTop1,
-            new PointSpeedup(p.PredictedSpeedup, p.Speedup!.Scenario)) { Target = p.Target };
+            new PointSpeedup(p.PredictedSpeedup, p.Speedup!.Scenario))
+        { Target = p.Target };
         return [.. healed
             .Select(h => new MethodCurve(h.Method, [.. (h.Row is { } r ? [Healed(r)] : Array.Empty<SpeedPoint>())
                 .Concat(sweep.Where(p => p.Method == h.Method && p.Skipped is null).Select(Assembled))

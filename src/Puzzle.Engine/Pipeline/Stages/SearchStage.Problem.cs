@@ -119,10 +119,10 @@ public sealed partial class SearchStage
                 var memory = At(spec, Memory, batch);
                 if ((throughputVsParent ?? c.ThroughputVsParent) is { } t)
                     limits.Add(new ResourceLimit(time, parent.TimeSeconds / t, $"throughput ≥ {t:0.##}× parent{at}")
-                        { Describe = v => $"{parent.TimeSeconds / v:0.00}× parent throughput" });
+                    { Describe = v => $"{parent.TimeSeconds / v:0.00}× parent throughput" });
                 if (c.ThroughputTokensPerS is { } tps)
                     limits.Add(new ResourceLimit(time, (double)batch * spec.Scenario.Generate / tps, $"throughput ≥ {tps:0.#} tokens/s{at}")
-                        { Describe = v => $"{batch * spec.Scenario.Generate / v:0.#} tokens/s" });
+                    { Describe = v => $"{batch * spec.Scenario.Generate / v:0.#} tokens/s" });
                 if (c.LatencyMs is { } ms)
                     limits.Add(new ResourceLimit(time, ms / 1000, $"latency ≤ {ms:0.###} ms{at}") { Describe = v => $"{v * 1000:0.###} ms" });
                 if (c.MemoryVsParent is { } m)

@@ -1,12 +1,12 @@
 using System.Globalization;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Heal;
+using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
-using Puzzle.Engine.Library;
-using Puzzle.Engine.Parents;
 using Puzzle.Engine.Search;
 using static Puzzle.Engine.Pipeline.Stages.SearchStage;
 
