@@ -59,7 +59,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     {
         var (parent, kind, shape, scenario, batch) = (job.Parent, job.Kind, job.Block, job.Scenario, job.Scenario.Batch);
         MeasuredCost cost;
-        JsonObject doc;
+        string? device = null;
         if (scenario.Target is { } target)
         {
             // hardware that is not here: the roofline of its data sheet, nothing is timed
@@ -68,27 +68,25 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             cost = shape is not null ? Roofline.BlockCost(parent, shape, batch, s.Prompt, s.Generate, hw)
                 : kind == "head" ? Roofline.HeadCost(parent, batch, s.Prompt, hw)
                 : Roofline.ModelCost(parent, batch, s.Prompt, s.Generate, hw);
-            doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
-            doc["cost_model"] = CostModel(scenario);
         }
         else
         {
-            var device = context.CostDevice;
-            if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, scenario.Timing(), batch, Depth(parent), device);
-            else if (kind == "head") cost = CostMeter.Head(parent, scenario.Timing(), batch, device);
+            var costs = context.CostDevice;
+            if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, scenario.Timing(), batch, Depth(parent), costs);
+            else if (kind == "head") cost = CostMeter.Head(parent, scenario.Timing(), batch, costs);
             else
             {
-                using var model = device.Place(new CausalLM(parent));
-                cost = CostMeter.Model(model, scenario.Timing(), batch, device);
+                using var model = costs.Place(new CausalLM(parent));
+                cost = CostMeter.Model(model, scenario.Timing(), batch, costs);
             }
-            doc = JsonSerializer.SerializeToNode(cost, PuzzleJson.Options)!.AsObject();
-            doc["threads"] = TorchSharp.torch.get_num_threads();
-            doc["device"] = device.ToString();
-            doc["cost_model"] = CostModel(scenario);
+            device = costs.ToString();
         }
-        doc["batch"] = batch;
-        File.WriteAllText(context.Output(CostFile), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        foreach (var (k, v) in doc) context.Metrics[k] = v?.DeepClone();
+        var record = new CostRecord(cost, CostModel(scenario), batch)
+        {
+            Threads = device is null ? null : TorchSharp.torch.get_num_threads(), Device = device,
+        };
+        RecordFile.Write(context.Output(CostFile), record);
+        foreach (var (k, v) in RecordFile.ToJson(record)) context.Metrics[k] = v?.DeepClone();
         context.Log.WriteLine($"{context.Job.Id}: prefill {cost.PrefillSeconds * 1e3:F2} ms, decode {cost.DecodeSecondsPerToken * 1e3:F3} ms/token");
     }
 
@@ -104,6 +102,29 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
         : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} (eager TorchSharp, each shape inside a model of its own depth), added up";
 
-    public static MeasuredCost Read(string jobDirectory) =>
-        JsonSerializer.Deserialize<MeasuredCost>(File.ReadAllText(Path.Combine(jobDirectory, CostFile)), PuzzleJson.Options)!;
+    /// <summary>The cost a Measure job wrote, as the search adds it up.</summary>
+    public static MeasuredCost Read(string jobDirectory) => RecordFile.Read<CostRecord>(Path.Combine(jobDirectory, CostFile)).Cost;
+
+    /// <summary>cost.json: the cost, and how it was obtained (the cost model; for a timing, torch's threads and the
+    /// device). Written as one object whose cost fields sit beside the others, as the file has always read.</summary>
+    public sealed record CostRecord
+    {
+        public CostRecord() { }
+
+        public CostRecord(MeasuredCost cost, string costModel, int batch) =>
+            (Cost, CostModel, Batch) = (cost, costModel, batch);
+
+        [System.Text.Json.Serialization.JsonIgnore]
+        public MeasuredCost Cost { get; init; } = new(0, 0, 0, 0, 0);
+
+        public double PrefillSeconds { get => Cost.PrefillSeconds; init => Cost = Cost with { PrefillSeconds = value }; }
+        public double DecodeSecondsPerToken { get => Cost.DecodeSecondsPerToken; init => Cost = Cost with { DecodeSecondsPerToken = value }; }
+        public long Parameters { get => Cost.Parameters; init => Cost = Cost with { Parameters = value }; }
+        public long ParameterBytes { get => Cost.ParameterBytes; init => Cost = Cost with { ParameterBytes = value }; }
+        public long KvBytesPerToken { get => Cost.KvBytesPerToken; init => Cost = Cost with { KvBytesPerToken = value }; }
+        public string CostModel { get; init; } = "";
+        public int Batch { get; init; }
+        public int? Threads { get; init; }
+        public string? Device { get; init; }
+    }
 }
