@@ -13,7 +13,7 @@ namespace Puzzle.Benchmarks;
 /// learning rates with the default warm-up (lr_reference_width: 0, the rate as given) and with the defaults (bld.lr 1e-3
 /// scaled by 192 / hidden_size above width 192). Each row is a variant's held-out normalized MSE after its last step as a
 /// fraction of its initialisation's (below 1: training helped). Run from the repository root after a Release build
-/// and after any pipeline has fetched its text into .puzzle (pipelines/ci.yaml will do). Args: learning rates.
+/// and after any pipeline has fetched its text into .puzzle (pipelines/ci.yaml will do; see <see cref="ScratchParent"/>). Args: learning rates.
 /// </summary>
 public static class BldDefaultsBenchmarks
 {
@@ -24,18 +24,7 @@ public static class BldDefaultsBenchmarks
         var report = new BenchmarkReport("bld-defaults");
         foreach (var (name, hidden, heads, kv, ffn) in new[] { ("d192", 192, 6, 2, 512), ("1b-layer", 2048, 32, 8, 8192) })
         {
-            var root = Path.Combine(Path.GetTempPath(), $"puzzle-bench-bld-{name}");
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-            Directory.CreateDirectory(Path.Combine(root, "pipelines"));
-            Directory.CreateDirectory(Path.Combine(root, "text"));
-            var docs = Directory.GetFiles(Path.Combine(".puzzle", "cache"), "*.txt", SearchOption.AllDirectories).Take(40).ToList();
-            if (docs.Count == 0) throw new InvalidOperationException("no fetched text in .puzzle: run pipelines/ci.yaml first");
-            foreach (var d in docs) File.Copy(d, Path.Combine(root, "text", Guid.NewGuid().ToString("N") + ".txt"));
-            var tokenizer = Puzzle.Engine.Tokenization.BpeTrainer.TrainOnFiles([Path.Combine(root, "text", "*.txt")], root,
-                new Puzzle.Engine.Tokenization.BpeTrainerOptions { VocabSize = 512 });
-            var config = ModelConfig.Llama(tokenizer.VocabSize, hidden, 1, heads, kv, ffn) with { BosTokenId = 1, EosTokenId = 2 };
-            using (var model = CausalLM.Initialise(config, 0))
-                Checkpoint.Save(Path.Combine(root, "parent"), config, model.state_dict(), tokenizerPath: tokenizer.Save(Path.Combine(root, "tok")));
+            var root = ScratchParent.Create($"bld-{name}", 512, vocab => ModelConfig.Llama(vocab, hidden, 1, heads, kv, ffn));
             foreach (var (label, bld) in settings)
             {
                 var spec = Path.Combine(root, "pipelines", $"{label.Replace(' ', '-')}.yaml");

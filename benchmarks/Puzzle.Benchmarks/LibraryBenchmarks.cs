@@ -96,19 +96,7 @@ public static class LibraryBenchmarks
     {
         foreach (var layers in new[] { 4, 32 })
         {
-            var root = Path.Combine(Path.GetTempPath(), $"puzzle-bench-depth{layers}");
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-            Directory.CreateDirectory(Path.Combine(root, "pipelines"));
-            Directory.CreateDirectory(Path.Combine(root, "text"));
-            var docs = Directory.GetFiles(Path.Combine(".puzzle", "cache"), "*.txt", SearchOption.AllDirectories).Take(40).ToList();
-            if (docs.Count == 0) throw new InvalidOperationException("no fetched text in .puzzle: run pipelines/ci.yaml first");
-            foreach (var d in docs) File.Copy(d, Path.Combine(root, "text", Guid.NewGuid().ToString("N") + ".txt"));
-            var tokenizer = Engine.Tokenization.BpeTrainer.TrainOnFiles([Path.Combine(root, "text", "*.txt")], root,
-                new Engine.Tokenization.BpeTrainerOptions { VocabSize = 1024 });
-            var config = ModelConfig.Llama(tokenizer.VocabSize, 256, layers, 8, 4, 704) with { BosTokenId = 1, EosTokenId = 2 };
-            using (var model = CausalLM.Initialise(config, 0))
-                Checkpoint.Save(Path.Combine(root, "parent"), config, model.state_dict(),
-                    tokenizerPath: tokenizer.Save(Path.Combine(root, "tok")));
+            var root = ScratchParent.Create($"depth{layers}", 1024, vocab => ModelConfig.Llama(vocab, 256, layers, 8, 4, 704));
             File.WriteAllText(Path.Combine(root, "pipelines", "depth.yaml"), $$"""
                 name: depth{{layers}}
                 parent: { path: parent }
