@@ -103,7 +103,7 @@ public class BlockLibraryTests
         using var __ = train;
         using var ___ = heldout;
         var config = stream.Config;
-        var options = session.Spec.Bld.Options("layer1", 32);
+        var options = session.Spec.Bld.Options("layer1", stream.Config.HiddenSize);
         options = options with { Train = options.Train with { Tokens = 256 } };
         var own = config.Blocks[1];
         var catalog = DistillStage.Catalog(config, session.Spec).ToDictionary(v => v.Id);
@@ -136,7 +136,7 @@ public class BlockLibraryTests
         using var _ = stream;
         using var __ = train;
         using var ___ = heldout;
-        var options = session.Spec.Bld.Options("layer1.ffn.linear", 32);
+        var options = session.Spec.Bld.Options("layer1.ffn.linear", stream.Config.HiddenSize);
         options = options with { Train = options.Train with { Tokens = 8 * 16 * 6 } }; // 6 steps of 8 sequences of 16 tokens
         var linear = DistillStage.Catalog(stream.Config, session.Spec).Single(v => v.Id == "layer1.ffn.linear");
         var result = BlockDistiller.Distill(stream, [new BldJob(linear, options)], train, heldout, TextWriter.Null,
