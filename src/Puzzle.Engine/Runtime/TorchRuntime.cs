@@ -20,6 +20,7 @@ public static class TorchRuntime
 #pragma warning restore CA2255
     internal static void OnLoad()
     {
+        MallocTuning.Apply();
         try { PatchNativeLibraries(AppContext.BaseDirectory); }
         catch (Exception) { /* reported with context by EnsureLoaded */ }
     }

@@ -18,9 +18,11 @@ public class BatchSizesTests
     /// either way), while a cheaper attention saves time at both. Throughput ≥ 1.5× the parent's.</summary>
     static MeasuredCost Cost(PipelineSpec spec, string job)
     {
-        var parent = ParentStage.PlannedConfig(spec).Blocks[0];
+        var config = ParentStage.PlannedConfig(spec);
+        var parent = config.Blocks[0];
         var batch = int.Parse(job[1..job.IndexOf('.')]);
         var seconds = job.EndsWith(".head") ? 0.1
+            : job.EndsWith(".parent") ? 0.1 + 2.0 * config.NumLayers // the whole parent: its head and its blocks
             : job == MeasureStage.AttentionJob(batch, parent.Attention) || job == MeasureStage.FfnJob(batch, parent.Ffn) ? 1.0
             : job.Contains(".attention.") ? 0.2
             : batch == 8 ? 0.1 : 1.0;

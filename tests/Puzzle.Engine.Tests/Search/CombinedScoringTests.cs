@@ -18,9 +18,9 @@ namespace Puzzle.Engine.Tests.Search;
 public class CombinedScoringTests
 {
     // two layers, each with its own attention and FFN or a no-op of either; every kept subblock costs 1 s, a no-op 0
-    static readonly ModelConfig Parent = ModelConfig.Llama(vocab: 64, hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 64);
+    internal static readonly ModelConfig Parent = ModelConfig.Llama(vocab: 64, hidden: 32, layers: 2, heads: 4, kvHeads: 2, intermediate: 64);
 
-    static PipelineSpec Spec(ScoreBlocks blocks) => SpecLoader.Parse($$"""
+    internal static PipelineSpec Spec(ScoreBlocks blocks) => SpecLoader.Parse($$"""
         name: t
         parent: { pretrain: {} }
         data: { npm: [{ package: a@1, files: x.txt }] }
@@ -33,6 +33,7 @@ public class CombinedScoringTests
 
     static MeasuredCost Cost(string job) => job.EndsWith(".no_op") || job.EndsWith(".head")
         ? new MeasuredCost(0, 0, 0, 0, 0)
+        : job.EndsWith(".parent") ? new MeasuredCost(4, 0, 400, 1600, 0) // the whole parent: its four subblocks
         : new MeasuredCost(1, 0, 100, 400, 0);
 
     /// <summary>Layer 0's no-ops are cheap alone (0.1 each) but dropping the layer is not (2.0); layer 1's add up (0.3 + 0.3).</summary>
@@ -49,7 +50,7 @@ public class CombinedScoringTests
         }
         """, PuzzleJson.Options)!;
 
-    static readonly IReadOnlyList<ScoreStage.LayerScores> Scores = [Layer(0, 0.1, 0.1, 2.0), Layer(1, 0.3, 0.3, 0.6)];
+    internal static readonly IReadOnlyList<ScoreStage.LayerScores> Scores = [Layer(0, 0.1, 0.1, 2.0), Layer(1, 0.3, 0.3, 0.6)];
 
     static (Architecture Chosen, IReadOnlyList<LayerChoice> AsLibrary) Search(ScoreBlocks blocks)
     {

@@ -75,7 +75,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     public sealed record MeasuredScenario(string Device, int Batch, int Prompt, int Generate, int TorchThreads, string MeasuredOn);
 
     public override string Name => "Evaluate";
-    public override int Version => 4; // 4: typed job config; 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
+    public override int Version => 5; // 5: timings with malloc keeping freed pages (MallocTuning); 4: typed job config; 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Heal"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : JobContext.CostKind(spec);
     public override string Description => "evaluate parent, children and baselines on held-out text; measure their speed";

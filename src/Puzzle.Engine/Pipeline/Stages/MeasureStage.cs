@@ -23,7 +23,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     public sealed record MeasureJob(string Kind, BlockConfig? Block, ModelConfig Parent, [property: SpecPath("scenario")] ScenarioSpec Scenario);
 
     public override string Name => "Measure";
-    public override int Version => 5; // 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 6; // 6: timings with malloc keeping freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
@@ -100,7 +100,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     /// <summary>What the costs of a scenario (its device resolved) describe.</summary>
     public static string CostModel(ScenarioSpec scenario) => scenario.Target is { } target
         ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
-        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} (eager TorchSharp, each shape inside a model of its own depth), added up";
+        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} (eager TorchSharp, each shape inside a model of its own depth), added up, against the parent timed whole";
 
     /// <summary>The cost a Measure job wrote, as the search adds it up.</summary>
     public static MeasuredCost Read(string jobDirectory) => RecordFile.Read<CostRecord>(Path.Combine(jobDirectory, CostFile)).Cost;

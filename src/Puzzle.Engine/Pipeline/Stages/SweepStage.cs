@@ -53,7 +53,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
     }
 
     public override string Name => "Sweep";
-    public override int Version => 1;
+    public override int Version => 2; // 2: speedups against the parent's whole-model measurement; timings with malloc keeping freed pages
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : JobContext.CostKind(spec);
     public override bool Exclusive => true; // it times models
