@@ -27,13 +27,33 @@ public static class CostMeter
     {
         device ??= ComputeDevice.Cpu;
         var head = Head(parent, scenario, batch, device);
-        using var model = new CausalLM(parent with { Blocks = Enumerable.Repeat(shape, depth).ToList() }, device.Device, device.DType);
-        var whole = Model(model, scenario, batch, device);
-        var kv = shape.Attention.Kind == AttentionKind.Gqa ? 2L * shape.Attention.KvHeads * parent.HeadDim * device.ElementBytes : 0;
-        var parameters = (whole.Parameters - head.Parameters) / depth;
-        return new MeasuredCost(Math.Max(0, (whole.PrefillSeconds - head.PrefillSeconds) / depth),
-            Math.Max(0, (whole.DecodeSecondsPerToken - head.DecodeSecondsPerToken) / depth), parameters, parameters * device.ElementBytes, kv);
+        using var model = new CausalLM(ShapeModel(parent, shape, depth), device.Device, device.DType);
+        return PerBlock(Model(model, scenario, batch, device), head, parent, shape, depth, device);
     }
+
+    /// <summary>The model a block shape is timed in: <paramref name="depth"/> blocks of that shape and the parent's head.</summary>
+    public static ModelConfig ShapeModel(ModelConfig parent, BlockConfig shape, int depth) =>
+        parent with { Blocks = Enumerable.Repeat(shape, depth).ToList() };
+
+    /// <summary>The model the non-block parts are timed in: the parent's embedding, final norm and LM head around one
+    /// block that does nothing (what every architecture pays besides its blocks, the KV cache's bookkeeping included).</summary>
+    public static ModelConfig HeadModel(ModelConfig parent) => parent with { Blocks = [new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp)] };
+
+    /// <summary>One block's cost from its shape model's (<see cref="ShapeModel"/>) and the head model's whole timings.</summary>
+    public static MeasuredCost PerBlock(MeasuredCost shapeModel, MeasuredCost head, ModelConfig parent, BlockConfig shape, int depth, ComputeDevice device)
+    {
+        var kv = shape.Attention.Kind == AttentionKind.Gqa ? 2L * shape.Attention.KvHeads * parent.HeadDim * device.ElementBytes : 0;
+        var parameters = (shapeModel.Parameters - head.Parameters) / depth;
+        return new MeasuredCost(Math.Max(0, (shapeModel.PrefillSeconds - head.PrefillSeconds) / depth),
+            Math.Max(0, (shapeModel.DecodeSecondsPerToken - head.DecodeSecondsPerToken) / depth), parameters, parameters * device.ElementBytes, kv);
+    }
+
+    /// <summary>The faster of two timings of the same model: the fastest prefill and the fastest decode.</summary>
+    public static MeasuredCost Faster(MeasuredCost a, MeasuredCost b) => a with
+    {
+        PrefillSeconds = Math.Min(a.PrefillSeconds, b.PrefillSeconds),
+        DecodeSecondsPerToken = Math.Min(a.DecodeSecondsPerToken, b.DecodeSecondsPerToken),
+    };
 
     /// <summary>One block of the given shape alone (a subblock alone when the other is a no-op).</summary>
     public static MeasuredCost Block(ModelConfig parent, BlockConfig shape, TimingScenario scenario, int batch, ComputeDevice? device = null)
@@ -57,17 +77,12 @@ public static class CostMeter
         return new MeasuredCost(prefill, decode, parameters, parameters * device.ElementBytes, kv);
     }
 
-    /// <summary>Embedding, final norm and LM head: what every architecture pays besides its blocks.</summary>
+    /// <summary>Embedding, final norm and LM head: what every architecture pays besides its blocks (<see cref="HeadModel"/>).</summary>
     public static MeasuredCost Head(ModelConfig parent, TimingScenario scenario, int batch, ComputeDevice? device = null)
     {
         device ??= ComputeDevice.Cpu;
-        using var model = device.Place(new CausalLM(parent with { Blocks = [new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp)] }));
-        model.eval();
-        using var generator = new Generator(InputSeed);
-        var (prefill, decode) = Time(scenario, batch, model.Config, device, (ids, _, _) => model.Head(model.Embed(ids)),
-            TokenInputs(parent.VocabSize, device, generator));
-        var parameters = model.parameters().Sum(p => p.numel());
-        return new MeasuredCost(prefill, decode, parameters, parameters * device.ElementBytes, 0);
+        using var model = new CausalLM(HeadModel(parent), device.Device, device.DType);
+        return Model(model, scenario, batch, device);
     }
 
     /// <summary>A whole model with its KV cache: the check on the additive cost model.</summary>

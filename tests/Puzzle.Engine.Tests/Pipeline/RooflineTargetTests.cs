@@ -22,7 +22,7 @@ public class RooflineTargetTests
         var parent = ParentStage.PlannedConfig(spec);
         var hw = Hardware.Known["h100-sxm"];
         var (batch, prompt, generate) = (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate);
-        MeasuredCost Cost(string id) => MeasureStage.Read(session.Store.Find(session.Graph.Find("Measure", id).Key)!.Directory);
+        var Cost = MeasureStage.Lookup(id => session.Store.Find(session.Graph.Find("Measure", id).Key)!.Directory);
 
         var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
         foreach (var a in catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct())
@@ -44,7 +44,7 @@ public class RooflineTargetTests
         Assert.Equal(ffns.Order(), ffns);
         Assert.Equal(ffns.Count, ffns.Distinct().Count());
 
-        var metrics = session.Store.Find(session.Graph.Find("Measure", $"b{batch}.parent").Key)!.Manifest.Metrics;
+        var metrics = session.Store.Find(session.Graph.Find("Measure", MeasureStage.JobId(batch)).Key)!.Manifest.Metrics;
         Assert.StartsWith("roofline of NVIDIA H100 SXM", (string?)metrics["cost_model"]);
     }
 }

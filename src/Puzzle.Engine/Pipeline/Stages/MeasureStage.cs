@@ -10,28 +10,39 @@ using Puzzle.Engine.Runtime;
 namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
-/// Measure: the cost of every distinct subblock shape in the library (cost depends on shape, not layer), of the
-/// non-block parts and of the whole parent, in the spec's scenario on its device (scenario.device, else device), per
-/// batch size searched. Weights are random: latency does not depend on their values. Runs alone, so that no other job
-/// skews the timings. With <c>scenario.target</c> the costs are the roofline of that hardware instead: nothing is timed.
+/// Measure: in the spec's scenario on its device (scenario.device, else device), per batch size searched, one job
+/// times every distinct subblock shape of the library (cost depends on shape, not layer), the non-block parts and the
+/// whole parent, in rounds, one after the other, each keeping its fastest: drift in the machine's load then touches
+/// every cost alike, where costs timed in jobs of their own minutes apart disagreed by 10-40% on a shared CPU (the same
+/// attention shape with fewer KV heads timed slower than the parent's). Weights are random: latency does not depend on
+/// their values. Runs alone, so that no other job skews the timings. With <c>scenario.target</c> the costs are the
+/// roofline of that hardware instead: nothing is timed.
 /// </summary>
 public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
 {
-    /// <summary>One cost to measure: a subblock shape (<see cref="Block"/>, with <see cref="Kind"/> attention or ffn), the
-    /// head, or the whole parent, in the scenario at one batch size (<c>Scenario.Batch</c>) on the cost device
-    /// (<c>Scenario.Device</c>, resolved).</summary>
-    public sealed record MeasureJob(string Kind, BlockConfig? Block, ModelConfig Parent, [property: SpecPath("scenario")] ScenarioSpec Scenario);
+    /// <summary>The costs to measure at one batch size (<c>Scenario.Batch</c>) on the cost device (<c>Scenario.Device</c>,
+    /// resolved): every distinct attention and FFN shape of the library, the head and the whole parent.</summary>
+    public sealed record MeasureJob(IReadOnlyList<AttentionConfig> Attention, IReadOnlyList<FfnConfig> Ffn, ModelConfig Parent,
+        [property: SpecPath("scenario")] ScenarioSpec Scenario);
 
     public override string Name => "Measure";
-    public override int Version => 6; // 6: timings with malloc keeping freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 7; // 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
     public override bool Exclusive => true;
-    public const string CostFile = "cost.json";
+    public const string CostFile = "costs.json";
+
+    /// <summary>How many rounds every cost is timed in; each keeps its fastest.</summary>
+    public const int Rounds = 2;
 
     public static IReadOnlyList<int> Batches(PipelineSpec spec) => spec.Search.BatchSizes.Prepend(spec.Scenario.Batch).Distinct().ToList();
 
+    /// <summary>The Measure job of a batch size.</summary>
+    public static string JobId(int batch) => $"b{batch}";
+
+    /// <summary>A cost's name, as <see cref="Lookup"/> finds it: <c>b{batch}.attention.{shape}</c>, <c>b{batch}.ffn.{shape}</c>,
+    /// <c>b{batch}.head</c>, <c>b{batch}.parent</c>.</summary>
     public static string AttentionJob(int batch, AttentionConfig a) => $"b{batch}.attention.{a}";
     public static string FfnJob(int batch, FfnConfig f) => $"b{batch}.ffn.{f}";
 
@@ -39,55 +50,62 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     {
         var parent = ParentStage.PlannedConfig(spec);
         var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
-        var jobs = new List<JobPlan>();
-        foreach (var batch in Batches(spec))
-        {
-            // the device costs are measured on, as resolved, and this job's batch size
-            var scenario = spec.Scenario with { Batch = batch, Device = JobContext.CostKind(spec) };
-            JobPlan Measure(string id, string kind, BlockConfig? block) => Job(id, new MeasureJob(kind, block, parent, scenario));
-            foreach (var a in catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct())
-                jobs.Add(Measure(AttentionJob(batch, a), "attention", new BlockConfig(a, FfnConfig.NoOp)));
-            foreach (var f in catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct())
-                jobs.Add(Measure(FfnJob(batch, f), "ffn", new BlockConfig(AttentionConfig.NoOp, f)));
-            jobs.Add(Measure($"b{batch}.head", "head", null));
-            jobs.Add(Measure($"b{batch}.parent", "parent", null));
-        }
-        return jobs;
+        var attention = catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct().ToList();
+        var ffn = catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct().ToList();
+        // the device costs are measured on, as resolved, and this job's batch size
+        return Batches(spec).Select(batch => Job(JobId(batch),
+            new MeasureJob(attention, ffn, parent, spec.Scenario with { Batch = batch, Device = JobContext.CostKind(spec) }))).ToList();
     }
 
     protected override void Run(MeasureJob job, JobContext context)
     {
-        var (parent, kind, shape, scenario, batch) = (job.Parent, job.Kind, job.Block, job.Scenario, job.Scenario.Batch);
-        MeasuredCost cost;
+        var (parent, scenario, batch) = (job.Parent, job.Scenario, job.Scenario.Batch);
+        var shapes = job.Attention.Select(a => ($"attention.{a}", new BlockConfig(a, FfnConfig.NoOp)))
+            .Concat(job.Ffn.Select(f => ($"ffn.{f}", new BlockConfig(AttentionConfig.NoOp, f)))).ToList();
+        var costs = new SortedDictionary<string, MeasuredCost>(StringComparer.Ordinal);
         string? device = null;
         if (scenario.Target is { } target)
         {
             // hardware that is not here: the roofline of its data sheet, nothing is timed
             var hw = Hardware.Known[target];
-            var s = scenario;
-            cost = shape is not null ? Roofline.BlockCost(parent, shape, batch, s.Prompt, s.Generate, hw)
-                : kind == "head" ? Roofline.HeadCost(parent, batch, s.Prompt, hw)
-                : Roofline.ModelCost(parent, batch, s.Prompt, s.Generate, hw);
+            foreach (var (name, shape) in shapes) costs[name] = Roofline.BlockCost(parent, shape, batch, scenario.Prompt, scenario.Generate, hw);
+            costs["head"] = Roofline.HeadCost(parent, batch, scenario.Prompt, hw);
+            costs["parent"] = Roofline.ModelCost(parent, batch, scenario.Prompt, scenario.Generate, hw);
         }
         else
         {
-            var costs = context.CostDevice;
-            if (shape is not null) cost = CostMeter.BlockInDepth(parent, shape, scenario.Timing(), batch, Depth(parent), costs);
-            else if (kind == "head") cost = CostMeter.Head(parent, scenario.Timing(), batch, costs);
-            else
-            {
-                using var model = costs.Place(new CausalLM(parent));
-                cost = CostMeter.Model(model, scenario.Timing(), batch, costs);
-            }
-            device = costs.ToString();
+            var on = context.CostDevice;
+            var depth = Depth(parent);
+            var models = new List<(string Name, ModelConfig Config)> { ("head", CostMeter.HeadModel(parent)), ("parent", parent) };
+            models.AddRange(shapes.Select(s => (s.Item1, CostMeter.ShapeModel(parent, s.Item2, depth))));
+            var timing = scenario.Timing() with { Repeats = (scenario.Repeats + Rounds - 1) / Rounds };
+            var whole = new Dictionary<string, MeasuredCost>();
+            var progress = new Training.ProgressLine("time", Rounds * models.Count, context.Log, unit: "model");
+            var done = 0;
+            for (var r = 0; r < Rounds; r++)
+                foreach (var (name, config) in models)
+                {
+                    progress.Report(done++, double.NaN);
+                    using var model = new CausalLM(config, on.Device, on.DType); // one model on the device at a time
+                    var cost = CostMeter.Model(model, timing, batch, on);
+                    whole[name] = whole.TryGetValue(name, out var before) ? CostMeter.Faster(before, cost) : cost;
+                }
+            costs["head"] = whole["head"];
+            costs["parent"] = whole["parent"];
+            foreach (var (name, shape) in shapes) costs[name] = CostMeter.PerBlock(whole[name], whole["head"], parent, shape, depth, on);
+            device = on.ToString();
         }
-        var record = new CostRecord(cost, CostModel(scenario), batch)
+        var record = new CostsRecord(costs, CostModel(scenario), batch)
         {
-            Threads = device is null ? null : TorchSharp.torch.get_num_threads(), Device = device,
+            Threads = device is null ? null : TorchSharp.torch.get_num_threads(), Device = device, Rounds = device is null ? null : Rounds,
         };
         RecordFile.Write(context.Output(CostFile), record);
-        foreach (var (k, v) in RecordFile.ToJson(record)) context.Metrics[k] = v?.DeepClone();
-        context.Log.WriteLine($"{context.Job.Id}: prefill {cost.PrefillSeconds * 1e3:F2} ms, decode {cost.DecodeSecondsPerToken * 1e3:F3} ms/token");
+        context.Metrics["cost_model"] = record.CostModel;
+        context.Metrics["costs"] = costs.Count;
+        context.Metrics["parent_scenario_s"] = costs["parent"].ScenarioSeconds(scenario.Generate);
+        if (device is not null) (context.Metrics["threads"], context.Metrics["device"]) = (record.Threads, device);
+        foreach (var (name, cost) in costs)
+            context.Log.WriteLine($"{JobId(batch)}.{name}: prefill {cost.PrefillSeconds * 1e3:F2} ms, decode {cost.DecodeSecondsPerToken * 1e3:F3} ms/token");
     }
 
     /// <summary>How many blocks of one shape a block's timing model has: the parent's depth, at most 8 (a few layers
@@ -100,31 +118,32 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     /// <summary>What the costs of a scenario (its device resolved) describe.</summary>
     public static string CostModel(ScenarioSpec scenario) => scenario.Target is { } target
         ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
-        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} (eager TorchSharp, each shape inside a model of its own depth), added up, against the parent timed whole";
+        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} (eager TorchSharp, each shape inside a model of its own depth, every cost in the same rounds), added up, against the parent timed whole";
 
-    /// <summary>The cost a Measure job wrote, as the search adds it up.</summary>
-    public static MeasuredCost Read(string jobDirectory) => RecordFile.Read<CostRecord>(Path.Combine(jobDirectory, CostFile)).Cost;
+    /// <summary>The costs a Measure job wrote.</summary>
+    public static CostsRecord Read(string jobDirectory) => RecordFile.Read<CostsRecord>(Path.Combine(jobDirectory, CostFile));
 
-    /// <summary>cost.json: the cost, and how it was obtained (the cost model; for a timing, torch's threads and the
-    /// device). Written as one object whose cost fields sit beside the others, as the file has always read.</summary>
-    public sealed record CostRecord
+    /// <summary>Every cost by its name (<see cref="AttentionJob"/>, <see cref="FfnJob"/>, <c>b{batch}.head</c>,
+    /// <c>b{batch}.parent</c>), reading batch b's job from <c>directoryOf(JobId(b))</c> once.</summary>
+    public static Func<string, MeasuredCost> Lookup(Func<string, string> directoryOf)
     {
-        public CostRecord() { }
+        var read = new Dictionary<string, CostsRecord>();
+        return name =>
+        {
+            var dot = name.IndexOf('.');
+            var job = name[..dot];
+            if (!read.TryGetValue(job, out var record)) read[job] = record = Read(directoryOf(job));
+            return record.Costs.TryGetValue(name[(dot + 1)..], out var cost) ? cost
+                : throw new KeyNotFoundException($"Measure job {job} has no cost '{name[(dot + 1)..]}'");
+        };
+    }
 
-        public CostRecord(MeasuredCost cost, string costModel, int batch) =>
-            (Cost, CostModel, Batch) = (cost, costModel, batch);
-
-        [System.Text.Json.Serialization.JsonIgnore]
-        public MeasuredCost Cost { get; init; } = new(0, 0, 0, 0, 0);
-
-        public double PrefillSeconds { get => Cost.PrefillSeconds; init => Cost = Cost with { PrefillSeconds = value }; }
-        public double DecodeSecondsPerToken { get => Cost.DecodeSecondsPerToken; init => Cost = Cost with { DecodeSecondsPerToken = value }; }
-        public long Parameters { get => Cost.Parameters; init => Cost = Cost with { Parameters = value }; }
-        public long ParameterBytes { get => Cost.ParameterBytes; init => Cost = Cost with { ParameterBytes = value }; }
-        public long KvBytesPerToken { get => Cost.KvBytesPerToken; init => Cost = Cost with { KvBytesPerToken = value }; }
-        public string CostModel { get; init; } = "";
-        public int Batch { get; init; }
+    /// <summary>costs.json: every cost by name (<c>attention.{shape}</c>, <c>ffn.{shape}</c>, <c>head</c>, <c>parent</c>),
+    /// and how they were obtained (the cost model; for timings, torch's threads, the device and the rounds).</summary>
+    public sealed record CostsRecord(IReadOnlyDictionary<string, MeasuredCost> Costs, string CostModel, int Batch)
+    {
         public int? Threads { get; init; }
         public string? Device { get; init; }
+        public int? Rounds { get; init; }
     }
 }

@@ -57,8 +57,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         var (spec, batch, parent, search) = (job.Problem, job.Batch, job.Parent, job.Search);
         var scores = Enumerable.Range(0, parent.NumLayers)
             .Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
-        Cost.MeasuredCost Cost(string id) => MeasureStage.Read(context.Input("cost:" + id));
-        var (problem, own, ownAt) = ArchitectureProblem.Build(spec, parent, scores, Cost);
+        var (problem, own, ownAt) = ArchitectureProblem.Build(spec, parent, scores, MeasureStage.Lookup(job => context.Input("cost:" + job)));
         var others = ownAt.Keys.Where(b => b != batch).ToList(); // the further batch sizes the constraints hold at
 
         var method = search.Method;

@@ -84,7 +84,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
     {
         var (settings, parentConfig) = (job.Problem, job.Parent);
         var scores = Enumerable.Range(0, parentConfig.NumLayers).Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
-        var (problem, own, ownAt) = ArchitectureProblem.Build(settings, parentConfig, scores, id => MeasureStage.Read(context.Input("cost:" + id)));
+        var (problem, own, ownAt) = ArchitectureProblem.Build(settings, parentConfig, scores, MeasureStage.Lookup(job => context.Input("cost:" + job)));
         problem = problem with { Limits = ArchitectureProblem.Limits(settings, ownAt, job.Target) };
         var (chosen, why) = Choose(job, problem, scores);
         if (chosen is null)
