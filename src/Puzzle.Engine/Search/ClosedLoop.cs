@@ -13,10 +13,11 @@ public sealed record LoopResult(IReadOnlyList<Architecture> Found, SearchProblem
 
 /// <summary>
 /// Closes the loop between the cost model and the machine. The chosen architecture is timed whole; when it misses a
-/// time limit as measured (a limit relative to the parent is judged against the parent's measured time), every
-/// missed limit is tightened by the observed error (measured / predicted time of the chosen architecture) and the
-/// problem is solved again, for at most <c>maxRounds</c> rounds. Limits are only ever tightened, and a round whose
-/// tightened problem has no solution ends the loop with the previous round's architectures.
+/// time limit as measured, with <c>margin</c> to spare (measured time above limit / (1 + margin); a limit relative to
+/// the parent is judged against the parent's measured time), every missed limit is tightened to that share of itself
+/// over the observed error (measured / predicted time of the chosen architecture) and the problem is solved again, for
+/// at most <c>maxRounds</c> rounds. Limits are only ever tightened, and a round whose tightened problem has no solution
+/// ends the loop with the previous round's architectures.
 /// </summary>
 public static class ClosedLoop
 {
@@ -25,10 +26,13 @@ public static class ClosedLoop
     /// <param name="measuredLimits">the problem's limits as they apply to measured times, given the parent's measured
     /// time (for a limit relative to the parent), in the order of <see cref="SearchProblem.Limits"/></param>
     /// <param name="timeResource">the resource that is time</param>
+    /// <param name="margin">the share by which a measured time must beat its limit: the same two models timed in
+    /// separate processes differ by a few percent, and the child is timed again later (Evaluate)</param>
     public static LoopResult Run(SearchProblem problem, Func<SearchProblem, IReadOnlyList<Architecture>> solve,
         Func<Architecture, (double Model, double Parent)> measure, Func<double, IReadOnlyList<ResourceLimit>> measuredLimits,
-        string timeResource, int maxRounds)
+        string timeResource, int maxRounds, double margin = 0)
     {
+        if (margin < 0) throw new ArgumentOutOfRangeException(nameof(margin), margin, "the margin cannot be negative");
         var found = solve(problem);
         if (maxRounds < 1) return new LoopResult(found, problem, []);
         var rounds = new List<LoopRound>();
@@ -39,7 +43,7 @@ public static class ClosedLoop
             var (measured, parent) = measure(chosen);
             var required = measuredLimits(parent);
             if (required.Count != problem.Limits.Count) throw new ArgumentException("measuredLimits must give one limit per limit of the problem");
-            var missed = problem.Limits.Select((l, i) => l.Resource == timeResource && measured > required[i].Max * (1 + 1e-9)).ToList();
+            var missed = problem.Limits.Select((l, i) => l.Resource == timeResource && measured > required[i].Max / (1 + margin) * (1 + 1e-9)).ToList();
             var met = !missed.Contains(true);
             rounds.Add(new LoopRound(round, TimeLimits(problem, timeResource), predicted, measured, parent, met));
             if (met || round == maxRounds) return new LoopResult(found, problem, rounds);
@@ -47,7 +51,7 @@ public static class ClosedLoop
             var error = measured / predicted;
             var tightened = problem with
             {
-                Limits = problem.Limits.Select((l, i) => missed[i] ? l with { Max = Math.Min(l.Max, required[i].Max / error) } : l).ToList(),
+                Limits = problem.Limits.Select((l, i) => missed[i] ? l with { Max = Math.Min(l.Max, required[i].Max / (1 + margin) / error) } : l).ToList(),
             };
             IReadOnlyList<Architecture> next;
             try { next = solve(tightened); }

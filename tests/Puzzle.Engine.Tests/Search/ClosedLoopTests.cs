@@ -66,6 +66,27 @@ public class ClosedLoopTests
     }
 
     [Fact]
+    public void A_child_that_meets_the_target_only_inside_the_margin_is_searched_again_under_a_limit_with_the_margin()
+    {
+        var solves = 0;
+        // measured as predicted: the best child under 6.5 / 1.5 = 4.33 takes 4.3, within the limit but not 5% under it
+        var result = ClosedLoop.Run(Problem(), p => { solves++; return PuzzleSearch.Solve(p, SearchMethod.Mip); },
+            a => (a.Cost(Time), ParentTime), Measured, Time, maxRounds: 3, margin: 0.05);
+        var first = result.Rounds[0];
+        Assert.True(first.MeasuredSeconds <= ParentTime / Target, "the first child meets the bare limit as measured");
+        Assert.False(first.Met);
+        Assert.Equal(2, solves);
+        Assert.True(result.Met);
+        var tightened = Assert.Single(result.Rounds[1].TimeLimits);
+        Assert.Equal(ParentTime / Target / 1.05, tightened, 9);
+        Assert.True(result.Found[0].Cost(Time) <= ParentTime / Target / 1.05 + 1e-9);
+
+        // without a margin the same child is kept
+        var plain = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip), a => (a.Cost(Time), ParentTime), Measured, Time, maxRounds: 3);
+        Assert.True(Assert.Single(plain.Rounds).Met);
+    }
+
+    [Fact]
     public void No_rounds_is_one_plain_search()
     {
         var result = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip),

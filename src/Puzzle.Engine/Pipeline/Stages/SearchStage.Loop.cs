@@ -48,11 +48,12 @@ public sealed partial class SearchStage
                 }
                 return (c, p);
             }
-            var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds);
+            var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.VerifyMargin);
             foreach (var r in result.Rounds)
                 context.Log.WriteLine($"closed loop, round {r.Round}: child predicted {r.PredictedSeconds * 1e3:F1} ms, measured {r.MeasuredSeconds * 1e3:F1} ms " +
                                       $"({r.ParentMeasuredSeconds / r.MeasuredSeconds:0.00}x the parent's {r.ParentMeasuredSeconds * 1e3:F1} ms): " +
-                                      (r.Met ? "meets the constraints as measured" : "misses a time constraint as measured"));
+                                      (r.Met ? "meets the constraints as measured" : "misses a time constraint as measured") +
+                                      (job.Search.VerifyMargin > 0 ? $", with {job.Search.VerifyMargin:0.##%} to spare" : ""));
             return result;
         }
 
