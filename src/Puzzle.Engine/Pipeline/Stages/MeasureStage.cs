@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Puzzle.Engine.Cost;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
