@@ -29,8 +29,7 @@ public static class CostBenchmarks
         var timing = scenario.Timing();
         var batch = scenario.Batch;
         var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
-        var attention = catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct().ToList();
-        var ffn = catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct().ToList();
+        var (attention, ffn) = VariantCatalog.Shapes(catalog);
         double Seconds(MeasuredCost c) => c.ScenarioSeconds(scenario.Generate);
 
         var head = Seconds(CostMeter.Head(parent, timing, batch));

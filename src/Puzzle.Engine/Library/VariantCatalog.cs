@@ -7,6 +7,15 @@ namespace Puzzle.Engine.Library;
 /// <summary>Expands each layer's alternatives into its attention and FFN variants, the parent's own included.</summary>
 public static class VariantCatalog
 {
+    /// <summary>The distinct attention and FFN shapes of a catalog's subblock variants, in catalog order: what a cost is
+    /// measured for (cost depends on shape, not layer).</summary>
+    public static (IReadOnlyList<AttentionConfig> Attention, IReadOnlyList<FfnConfig> Ffn) Shapes(IEnumerable<BlockVariant> catalog)
+    {
+        var variants = catalog.ToList();
+        return (variants.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct().ToList(),
+            variants.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct().ToList());
+    }
+
     /// <param name="alternatives">what each layer (by index) offers besides the parent's own subblocks</param>
     public static IReadOnlyList<BlockVariant> For(ModelConfig parent, Func<int, LayerAlternatives> alternatives)
     {

@@ -24,8 +24,7 @@ public class MeasureStageTests
 
         var parent = ParentStage.PlannedConfig(session.Spec);
         var catalog = VariantCatalog.For(parent, session.Spec.SearchSpace.Alternatives);
-        var attention = catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct().ToList();
-        var ffn = catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct().ToList();
+        var (attention, ffn) = VariantCatalog.Shapes(catalog);
         foreach (var batch in new[] { 1, 2 })
         {
             var record = MeasureStage.Read(session.Store.Find(session.Graph.Find("Measure", MeasureStage.JobId(batch)).Key)!.Directory);

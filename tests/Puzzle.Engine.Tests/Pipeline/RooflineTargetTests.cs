@@ -25,9 +25,10 @@ public class RooflineTargetTests
         var Cost = MeasureStage.Lookup(id => session.Store.Find(session.Graph.Find("Measure", id).Key)!.Directory);
 
         var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
-        foreach (var a in catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct())
+        var (attention, ffn) = VariantCatalog.Shapes(catalog);
+        foreach (var a in attention)
             Assert.Equal(Roofline.BlockCost(parent, new BlockConfig(a, FfnConfig.NoOp), batch, prompt, generate, hw), Cost(MeasureStage.AttentionJob(batch, a)));
-        foreach (var f in catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct())
+        foreach (var f in ffn)
             Assert.Equal(Roofline.BlockCost(parent, new BlockConfig(AttentionConfig.NoOp, f), batch, prompt, generate, hw), Cost(MeasureStage.FfnJob(batch, f)));
         Assert.Equal(Roofline.HeadCost(parent, batch, prompt, hw), Cost($"b{batch}.head"));
         var whole = Cost($"b{batch}.parent");

@@ -48,8 +48,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     {
         var parent = ParentStage.PlannedConfig(spec);
         var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
-        var attention = catalog.Where(v => v.Subblock == Subblock.Attention).Select(v => v.Attention!).Distinct().ToList();
-        var ffn = catalog.Where(v => v.Subblock == Subblock.Ffn).Select(v => v.Ffn!).Distinct().ToList();
+        var (attention, ffn) = VariantCatalog.Shapes(catalog);
         // the device costs are measured on, as resolved, and this job's batch size
         return Batches(spec).Select(batch => Job(JobId(batch),
             new MeasureJob(attention, ffn, parent, spec.Scenario with { Batch = batch, Device = JobContext.CostKind(spec) }))).ToList();
