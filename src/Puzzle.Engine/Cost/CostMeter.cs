@@ -101,6 +101,32 @@ public static class CostMeter
     }
 
     /// <summary>
+    /// Each model's fastest prefill and decode over <paramref name="rounds"/> rounds, the scenario's repeats spread over
+    /// them: every model once per round, one on the device at a time (built with random weights right before its
+    /// timing), forward in even rounds and backward in odd ones, so that drift in the machine's load touches every
+    /// model alike and no model always follows the same one. <paramref name="timed"/> is told after each timing.
+    /// </summary>
+    public static IReadOnlyList<MeasuredCost> InRounds(IReadOnlyList<ModelConfig> models, TimingScenario scenario, int batch, int rounds,
+        ComputeDevice device, Action<int>? timed = null)
+    {
+        var timing = scenario with { Repeats = (scenario.Repeats + rounds - 1) / rounds };
+        var best = new MeasuredCost?[models.Count];
+        var done = 0;
+        for (var r = 0; r < rounds; r++)
+            for (var k = 0; k < models.Count; k++)
+            {
+                var i = r % 2 == 0 ? k : models.Count - 1 - k;
+                using (var model = new CausalLM(models[i], device.Device, device.DType))
+                {
+                    var cost = Model(model, timing, batch, device);
+                    best[i] = best[i] is { } before ? Faster(before, cost) : cost;
+                }
+                timed?.Invoke(++done);
+            }
+        return [.. best.Select(b => b!)];
+    }
+
+    /// <summary>
     /// The inputs a measurement times come from a generator of its own, never from torch's global one, which every job
     /// of an in-process run shares: a measurement neither depends on nor disturbs another job's draws. (The timed
     /// modules' weights do come from the global generator, since TorchSharp's layers take none; their values, like the

@@ -20,8 +20,8 @@ public static class Reproducibility
                       "architectures cost nearly the same a rebuild may pick the other" +
                       (facts.ClosedLoopTimes ? ", and its closed loop times the child it chooses" : "") +
                       "; with the same Measure and Search entries (a shared store) the child and its weights are bit-identical.");
-        if (stages.Contains("Evaluate") || stages.Contains("Sweep"))
-            notes.Add("Evaluate and Sweep: prefill and decode tokens/s are measurements; report.json, provenance metrics and the model card quote " +
+        if (stages.Contains("Speed"))
+            notes.Add("Speed: prefill and decode tokens/s are measurements; report.json, provenance metrics and the model card quote " +
                       "them, so those files (and the package's bytes) differ on a rebuild while the weights do not.");
         if (stages.Contains("Data"))
             notes.Add("Data: dataset.json names its sources and tokenizer by path, and fetched text and a trained tokenizer lie in the " +

@@ -29,12 +29,15 @@ public class DeviceTests
         var onCpu = Keys(cpu);
         var onCuda = Keys(cpu with { Device = DeviceKind.Cuda });
         var changed = onCpu.Keys.Where(j => onCpu[j] != onCuda[j]).Select(StageOf).Distinct().Order().ToArray();
-        Assert.Equal(["Distill", "Evaluate", "Export", "Heal", "Measure", "Pack", "Parent", "Publish", "Report", "Score", "Search", "Sweep"], changed);
+        Assert.Equal(["Distill", "Evaluate", "Export", "Heal", "Measure", "Pack", "Parent", "Publish", "Report", "Score", "Search", "Speed", "Sweep"], changed);
         Assert.All(onCpu.Keys.Where(j => StageOf(j) is "Tokenizer" or "Data"), j => Assert.Equal(onCpu[j], onCuda[j]));
 
         // trained on a GPU, measured on the CPU it will serve on: the costs are the CPU's, whatever trained the model
         var cpuTarget = Keys(cpu with { Device = DeviceKind.Cuda, Scenario = cpu.Scenario with { Device = DeviceKind.Cpu } });
         Assert.All(onCpu.Keys.Where(j => StageOf(j) == "Measure"), j => Assert.Equal(onCpu[j], cpuTarget[j]));
+        // and timed there: the Speed job's config names the CPU (its key still moves with its inputs, trained on the GPU)
+        Assert.All(PipelineGraph.Plan(cpu with { Device = DeviceKind.Cuda, Scenario = cpu.Scenario with { Device = DeviceKind.Cpu } }, PuzzleStages.All()).Jobs["Speed"],
+            j => Assert.Equal("cpu", (string?)j.ConfigJson["scenario"]!["device"]));
         var gpuTarget = Keys(cpu with { Scenario = cpu.Scenario with { Device = DeviceKind.Cuda } });
         Assert.All(onCpu.Keys.Where(j => StageOf(j) == "Measure"), j => Assert.NotEqual(onCpu[j], gpuTarget[j]));
         Assert.Equal(onCpu["Parent/parent"], gpuTarget["Parent/parent"]);

@@ -24,8 +24,7 @@ public class ShipPipelineTests
     {
         ["Parent"] = ["model/parent_report.json"],
         ["Heal"] = ["heal.json"],
-        ["Evaluate"] = ["metrics.json"],
-        ["Sweep"] = ["sweep.json"],
+        ["Speed"] = ["speeds.json"],
         ["Report"] = ["report.json", "report.html"],
         ["Export"] = ["model/README.md"],
         ["Pack"] = ["*"],

@@ -16,12 +16,9 @@ public static class PreLaunchChecks
     /// <exception cref="InvalidOperationException">a command-line flag asks for what this machine cannot do</exception>
     public static void Run(PipelineSpec spec, IReadOnlyList<JobPlan> toRun)
     {
-        // computing jobs follow device (or --device); timings (Measure, Evaluate's and Sweep's speeds) follow scenario.device when set
-        var (onCuda, field, fromFlag) = spec.Device == DeviceKind.Cuda
-            ? (toRun.Where(j => j.Stage.ComputesOn(spec) == DeviceKind.Cuda).ToList(), "device", spec.DeviceFromFlag)
-            : spec.Scenario.Device == DeviceKind.Cuda
-                ? (toRun.Where(j => j.Stage.Name is "Measure" or "Evaluate" or "Sweep").ToList(), "scenario.device", false)
-                : ([], "", false);
+        // computing jobs follow device (or --device); timings (Measure, Search's closed loop, Speed) follow scenario.device when set
+        var onCuda = toRun.Where(j => j.Stage.ComputesOn(spec) == DeviceKind.Cuda).ToList();
+        var (field, fromFlag) = spec.Device == DeviceKind.Cuda ? ("device", spec.DeviceFromFlag) : ("scenario.device", false);
         if (onCuda.Count == 0) return;
         try
         {

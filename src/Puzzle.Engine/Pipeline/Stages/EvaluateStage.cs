@@ -15,15 +15,13 @@ namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
 /// Evaluate: every model on held-out text the pipeline neither trained on nor chose with (the Data job's evaluation part), against the
-/// parent: LM loss, top-1, KL(parent ‖ model) and top-1 agreement; and its prefill and decode speed in the spec's
-/// scenario, measured in the same process as the parent's, alternating, so the speedup is a same-run ratio; and its
-/// accuracy on multiple-choice tasks (<see cref="EvaluateTasks"/>).
+/// parent: LM loss, top-1, KL(parent ‖ model) and top-1 agreement, and its accuracy on multiple-choice tasks
+/// (<see cref="EvaluateTasks"/>). Its speed is measured by the Speed job, beside every other model's.
 /// </summary>
 public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
 {
-    /// <summary>One model to evaluate (the parent, or a Heal job's model): held-out tokens, the tasks, and the scenario
-    /// its speed is measured in (<c>Scenario.Device</c> resolved to the cost device).</summary>
-    public sealed record EvaluateJob(string Model, [property: SpecPath("evaluation.tokens")] long Tokens, TaskSettings Tasks, [property: SpecPath("scenario")] ScenarioSpec Scenario, string? Device,
+    /// <summary>One model to evaluate (the parent, or a Heal job's model): held-out tokens, the tasks, and the device.</summary>
+    public sealed record EvaluateJob(string Model, [property: SpecPath("evaluation.tokens")] long Tokens, TaskSettings Tasks, string? Device,
         [property: NotInKey("where the spec lies: only a relative tokenizer path in the Data job's manifest is resolved against it")] string BaseDirectory);
 
     /// <summary>One task file: its name, its content's SHA-256 (what the key hashes) and where it lies.</summary>
@@ -44,8 +42,8 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         public NextSpanOptions NextSpanOptions => new(NextSpan.Examples, NextSpan.Choices, NextSpan.SpanWords, (ulong)Seed);
     }
 
-    /// <summary>metrics.json: one model's held-out quality against the parent, task scores, and measured speed beside
-    /// the parent's (or why it was not evaluated).</summary>
+    /// <summary>metrics.json: one model's held-out quality against the parent and its task scores (or why it was not
+    /// evaluated).</summary>
     public sealed record EvaluationMetrics(string Name, string Kind)
     {
         public string? Skipped { get; init; }
@@ -59,38 +57,22 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         public double Agreement { get; init; } = 1;
         public long Parameters { get; init; }
         public IReadOnlyList<TaskScore> Tasks { get; init; } = [];
-        public double PrefillTokensPerS { get; init; }
-        public double DecodeTokensPerS { get; init; }
-        public double ScenarioTokensPerS { get; init; }
-        public Speeds? ParentSpeed { get; init; }
-        public Speedups? Speedup { get; init; }
-        public MeasuredScenario? Scenario { get; init; }
 
         public static EvaluationMetrics Read(string jobDirectory) => RecordFile.Read<EvaluationMetrics>(Path.Combine(jobDirectory, MetricsFile));
     }
 
-    public sealed record Speeds(double PrefillTokensPerS, double DecodeTokensPerS, double ScenarioTokensPerS);
-    public sealed record Speedups(double Prefill, double Decode, double Scenario);
-    /// <summary>Where and how the speeds were measured.</summary>
-    public sealed record MeasuredScenario(string Device, int Batch, int Prompt, int Generate, int TorchThreads, string MeasuredOn);
-
     public override string Name => "Evaluate";
-    public override int Version => 5; // 5: timings with malloc keeping freed pages (MallocTuning); 4: typed job config; 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
+    public override int Version => 6; // 6: no timing (the Speed job times every model); 5: timings with malloc keeping freed pages (MallocTuning); 4: typed job config; 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Heal"];
-    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : JobContext.CostKind(spec);
-    public override string Description => "evaluate parent, children and baselines on held-out text; measure their speed";
-    public override bool Exclusive => true; // it times models
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
+    public override string Description => "evaluate parent, children and baselines on held-out text";
     public const string MetricsFile = "metrics.json";
-    /// <summary>Timing rounds: parent and model alternate, each round the scenario's repeats; the best median counts.</summary>
-    const int Rounds = 2;
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var common = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
-        // speed depends on where it is measured (scenario.device), quality on where it is computed (device)
         var tasks = TaskSettings.Of(spec);
-        var scenario = spec.Scenario with { Device = JobContext.CostKind(spec) };
-        EvaluateJob Config(string model) => new(model, spec.Evaluation.Tokens, tasks, scenario, ComputeDevice.KeyName(spec.Device), spec.BaseDirectory);
+        EvaluateJob Config(string model) => new(model, spec.Evaluation.Tokens, tasks, ComputeDevice.KeyName(spec.Device), spec.BaseDirectory);
         var jobs = new List<JobPlan> { Job("parent", Config("parent"), common) };
         var heal = planned.TryGetValue("Heal", out var h) ? h : [];
         jobs.AddRange(heal.Select(j => Job(j.Id, Config(j.Id), new Dictionary<string, JobPlan>(common) { ["model"] = j })));
@@ -99,7 +81,6 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
 
     protected override void Run(EvaluateJob job, JobContext context)
     {
-        var scenario = job.Scenario;
         string? modelDir = null;
         var kind = "parent";
         if (context.Job.Inputs.ContainsKey("model"))
@@ -118,7 +99,6 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         using var model = modelDir is null ? null : ParentModel.Load(modelDir, context.Device);
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Evaluation); // never the text that chose or trained the model
-        var batch = scenario.Batch;
         var quality = Quality(model, parent, heldout, job.Tokens, $"evaluate {context.Job.Id}", context.Log);
         IReadOnlyList<TaskScore> tasks;
         using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, job.BaseDirectory))
@@ -128,23 +108,13 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
             tasks = EvaluateTasks.Score(model ?? parent, tokenizer, taskList, batch: 16, context.Job.Id, context.Log);
         }
 
-        var costs = context.CostDevice;
-        var (own, measured) = TimeAgainstParent(parent, model, scenario, costs, $"time {context.Job.Id} and parent", context.Log);
-        var speed = measured ?? own;
         Write(context, new EvaluationMetrics(job.Model, kind)
         {
             Tokens = quality.Tokens, Loss = quality.Loss, Perplexity = quality.Perplexity, Top1 = quality.Top1, Kl = quality.Kl ?? 0,
             Agreement = quality.Agreement ?? 1, Parameters = (model ?? parent).ParameterCount, Tasks = tasks,
-            PrefillTokensPerS = speed.Prefill, DecodeTokensPerS = speed.Decode, ScenarioTokensPerS = speed.Scenario,
-            ParentSpeed = new Speeds(own.Prefill, own.Decode, own.Scenario),
-            Speedup = new Speedups(speed.Prefill / own.Prefill, speed.Decode / own.Decode, speed.Scenario / own.Scenario),
-            Scenario = new MeasuredScenario(ComputeDevice.Name(costs.Kind), batch, scenario.Prompt, scenario.Generate, TorchSharp.torch.get_num_threads(),
-                costs.Kind == DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {TorchSharp.torch.get_num_threads()} threads" : "a CUDA GPU"),
         });
         context.Log.WriteLine($"{context.Job.Id}: held-out loss {quality.Loss:F4}, top-1 {quality.Top1:P2}" +
-            (model is null ? "" : $", KL {quality.Kl:F4}, agreement {quality.Agreement:P1}") +
-            $"; prefill {speed.Prefill:N0} tok/s, decode {speed.Decode:N0} tok/s" +
-            (model is null ? "" : $" ({speed.Scenario / own.Scenario:0.00}x the parent's scenario throughput)"));
+            (model is null ? "" : $", KL {quality.Kl:F4}, agreement {quality.Agreement:P1}"));
     }
 
     /// <summary>A model against the parent (or the parent alone) on the leading <paramref name="tokens"/> of held-out
@@ -162,43 +132,11 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         return model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
     }
 
-    /// <summary>The parent's and the model's speed in the scenario, on the cost device (both are moved there): they
-    /// alternate, so drift in the machine's load touches both alike, and each keeps its best of the rounds.</summary>
-    internal static (Speed Parent, Speed? Model) TimeAgainstParent(CausalLM parent, CausalLM? model, ScenarioSpec scenario, ComputeDevice costs,
-        string label, TextWriter log)
-    {
-        var batch = scenario.Batch;
-        costs.Place(parent);
-        if (model is not null) costs.Place(model);
-        var parentSpeed = new List<Speed>();
-        var modelSpeed = new List<Speed>();
-        var timing = new Training.ProgressLine(label, Rounds, log, unit: "round");
-        for (var r = 0; r < Rounds; r++)
-        {
-            timing.Report(r, double.NaN);
-            parentSpeed.Add(Speed.Of(CostMeter.Model(parent, scenario.Timing(), batch, costs), scenario, batch));
-            if (model is not null) modelSpeed.Add(Speed.Of(CostMeter.Model(model, scenario.Timing(), batch, costs), scenario, batch));
-        }
-        return (Speed.Best(parentSpeed), model is null ? null : Speed.Best(modelSpeed));
-    }
-
     static void Write(JobContext context, EvaluationMetrics metrics)
     {
         RecordFile.Write(context.Output(MetricsFile), metrics);
         // the manifest keeps the scalar fields, as a run summary shows them
         foreach (var (k, v) in JsonSerializer.SerializeToNode(metrics, PuzzleJson.Options)!.AsObject())
             if (v is JsonValue) context.Metrics[k] = v.DeepClone();
-    }
-
-    /// <summary>Tokens per second of a scenario: prompt tokens per prefill second, generated tokens per decode second,
-    /// and generated tokens per second of the whole scenario (prefill included), the measure the constraints use.</summary>
-    internal sealed record Speed(double Prefill, double Decode, double Scenario)
-    {
-        public static Speed Of(MeasuredCost c, ScenarioSpec s, int batch) => new(
-            (double)batch * s.Prompt / c.PrefillSeconds, batch / c.DecodeSecondsPerToken,
-            (double)batch * s.Generate / c.ScenarioSeconds(s.Generate));
-
-        public static Speed Best(IReadOnlyList<Speed> rounds) =>
-            new(rounds.Max(r => r.Prefill), rounds.Max(r => r.Decode), rounds.Max(r => r.Scenario));
     }
 }

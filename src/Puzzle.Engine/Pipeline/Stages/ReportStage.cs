@@ -25,8 +25,8 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario, string CostModel, [property: SpecPath("scoring.metric")] ScoringMetric Metric, IReadOnlyList<string> ParentVariants);
 
     public override string Name => "Report";
-    public override int Version => 8; // 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
-    public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep"];
+    public override int Version => 9; // 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep", "Speed"];
     public override string Description => "write report.json and report.html";
     public const string JsonFile = "report.json", HtmlFile = "report.html";
     /// <summary>The least share of the parent's top-1 a child must keep (the goal, as in the paper's 98%).</summary>
@@ -36,7 +36,10 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
-        var inputs = new Dictionary<string, JobPlan> { ["search"] = planned["Search"].Single(j => j.Id == $"b{spec.Scenario.Batch}") };
+        var inputs = new Dictionary<string, JobPlan>
+        {
+            ["search"] = planned["Search"].Single(j => j.Id == $"b{spec.Scenario.Batch}"), ["speed"] = planned["Speed"].Single(),
+        };
         foreach (var j in planned["Evaluate"]) inputs["eval:" + j.Id] = j;
         foreach (var j in planned["Heal"]) inputs["heal:" + j.Id] = j;
         foreach (var j in planned["Distill"]) inputs["bld:" + j.Id] = j;
@@ -50,7 +53,9 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     {
         var search = SearchResult.Read(context.Input("search"));
         var parentEval = EvaluateStage.EvaluationMetrics.Read(context.Input("eval:parent"));
-        var models = new List<ReportEntry> { Row(parentEval, null, parentEval) };
+        var speeds = SpeedStage.SpeedsRecord.Read(context.Input("speed"));
+        var parentSpeed = new SpeedStage.ModelSpeed(speeds.Parent, new SpeedStage.Speedups(1, 1, 1));
+        var models = new List<ReportEntry> { Row(parentEval, null, parentEval, parentSpeed) };
         var gkdCurves = new List<(string Name, IReadOnlyList<(double X, double Y)> Points)>();
         var marks = new List<SvgChart.Mark>();
         var heals = new List<HealStage.HealReport>();
@@ -58,7 +63,8 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         {
             var heal = HealStage.HealReport.Read(context.Input("heal:" + id));
             heals.Add(heal);
-            models.Add(Row(EvaluateStage.EvaluationMetrics.Read(context.Input("eval:" + id)), heal, parentEval));
+            var eval = EvaluateStage.EvaluationMetrics.Read(context.Input("eval:" + id));
+            models.Add(Row(eval, heal, parentEval, eval.Skipped is null ? speeds.Of(id) : null));
             if (heal.Skipped is null) gkdCurves.Add((id, Curve(Path.Combine(context.Input("heal:" + id), HealStage.CurveFile))));
             if (heal.Architecture is { Predicted: { } predicted } a) marks.Add(new SvgChart.Mark(id, predicted.Speedup, a.Score, heal.Kind == "child"));
         }
@@ -67,10 +73,10 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
 
         var sweep = context.Job.Inputs.Keys.Where(k => k.StartsWith("sweep:", StringComparison.Ordinal)).Order(StringComparer.Ordinal)
             .Select(k => SweepStage.SweepResult.Read(context.Input(k))).ToList();
-        var curves = Curves(models, sweep, parentEval.Top1, job.Constraints.ThroughputVsParent);
+        var curves = Curves(models, sweep, speeds, parentEval.Top1, job.Constraints.ThroughputVsParent);
         var report = new PipelineReport(job.Pipeline, context.Job.Key,
             new ReportScenario(Runtime.ComputeDevice.Name(job.Scenario.Device ?? DeviceKind.Cpu), job.Scenario.Batch, job.Scenario.Prompt,
-                job.Scenario.Generate, parentEval.Scenario?.MeasuredOn, job.CostModel),
+                job.Scenario.Generate, speeds.Scenario.MeasuredOn, job.CostModel),
             search.Constraints, models)
         {
             ClosedLoop = search.ClosedLoop,
@@ -112,20 +118,20 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
                 yield return $"{heal.Name}: GKD raised held-out KL from {before:0.0000} to {last:0.0000}; the assembled weights are published";
     }
 
-    /// <summary>One model's row: its evaluation, with retention against the parent's top-1 and tasks, and what its
-    /// Heal job chose and trained.</summary>
-    static ReportEntry Row(EvaluateStage.EvaluationMetrics eval, HealStage.HealReport? heal, EvaluateStage.EvaluationMetrics parent)
+    /// <summary>One model's row: its evaluation, with retention against the parent's top-1 and tasks, its measured
+    /// speed, and what its Heal job chose and trained.</summary>
+    static ReportEntry Row(EvaluateStage.EvaluationMetrics eval, HealStage.HealReport? heal, EvaluateStage.EvaluationMetrics parent, SpeedStage.ModelSpeed? measured)
     {
         if (eval.Skipped is { } skipped) return new ReportEntry(eval.Name, eval.Kind) { Skipped = skipped };
+        var (speed, up) = (measured!.Speed!, measured.Speedup!);
         var architecture = heal?.Architecture;
         return new ReportEntry(eval.Name, eval.Kind)
         {
             Top1 = eval.Top1, Loss = eval.Loss, Kl = eval.Kl, Agreement = eval.Agreement, Retention = eval.Top1 / parent.Top1,
-            PrefillTokensPerS = eval.PrefillTokensPerS, DecodeTokensPerS = eval.DecodeTokensPerS, ScenarioTokensPerS = eval.ScenarioTokensPerS,
+            PrefillTokensPerS = speed.PrefillTokensPerS, DecodeTokensPerS = speed.DecodeTokensPerS, ScenarioTokensPerS = speed.ScenarioTokensPerS,
             Parameters = eval.Parameters,
             Tasks = eval.Tasks.Select(t => TaskResult.Of(t, parent.Tasks.FirstOrDefault(p => p.Name == t.Name))).ToList(),
-            Speedup = new ReportSpeedup(architecture?.Predicted?.Speedup ?? 1.0,
-                eval.Speedup!.Prefill, eval.Speedup.Decode, eval.Speedup.Scenario),
+            Speedup = new ReportSpeedup(architecture?.Predicted?.Speedup ?? 1.0, up.Prefill, up.Decode, up.Scenario),
             Layers = architecture?.Layers,
             Gkd = heal?.Gkd is { } g ? new ReportGkd(g.Tokens, g.TokensPerS, g.Before.Kl, g.After.Kl) : null,
         };
@@ -137,7 +143,8 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     /// each baseline healed at the spec's target, and what Sweep assembled at the further targets (retention against
     /// the parent's top-1 on the same held-out sequences). A method with no model at all has no curve.
     /// </summary>
-    static IReadOnlyList<MethodCurve> Curves(IReadOnlyList<ReportEntry> models, IReadOnlyList<SweepStage.SweepResult> sweep, double parentTop1, double? target)
+    static IReadOnlyList<MethodCurve> Curves(IReadOnlyList<ReportEntry> models, IReadOnlyList<SweepStage.SweepResult> sweep, SpeedStage.SpeedsRecord speeds,
+        double parentTop1, double? target)
     {
         var rows = models.Where(m => m.Skipped is null).ToList();
         var healed = new List<(string Method, ReportEntry? Row)> { (SweepStage.Puzzle, rows.FirstOrDefault(m => m.Kind == "child")) };
@@ -147,7 +154,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
             new PointSpeedup(r.Speedup!.Predicted, r.Speedup.Scenario))
         { Target = target };
         SpeedPoint Assembled(SweepStage.SweepResult p) => new(SweepStage.Id(p.Method, p.Target), false, p.Kl, p.Agreement, p.Top1 / parentTop1,
-            new PointSpeedup(p.PredictedSpeedup, p.Speedup!.Scenario))
+            new PointSpeedup(p.PredictedSpeedup, speeds.Of(SweepStage.Id(p.Method, p.Target)).Speedup!.Scenario))
         { Target = p.Target };
         return [.. healed
             .Select(h => new MethodCurve(h.Method, [.. (h.Row is { } r ? [Healed(r)] : Array.Empty<SpeedPoint>())

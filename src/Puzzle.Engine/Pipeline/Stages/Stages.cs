@@ -7,6 +7,7 @@ public static class PuzzleStages
 {
     public static IReadOnlyList<Stage> All() =>
         [new FetchStage(), new TokenizerStage(), new DataStage(), new ParentStage(), new DistillStage(),
-            new ScoreStage(), new MeasureStage(), new SearchStage(), new HealStage(), new EvaluateStage(), new SweepStage(), new ReportStage(),
+            new ScoreStage(), new MeasureStage(), new SearchStage(), new HealStage(), new EvaluateStage(), new SweepStage(), new SpeedStage(),
+            new ReportStage(),
             new ExportStage(), new PackStage(), new PublishStage()];
 }

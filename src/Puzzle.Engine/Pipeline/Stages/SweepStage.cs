@@ -16,9 +16,9 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// Sweep: every method (the Puzzle search and each baseline) at the further throughput targets of
 /// <c>evaluation.speed_targets</c>, one job per method and target: chosen under the spec's constraints with that
 /// throughput target (by the cost model; no closed loop), assembled from the library without GKD, and evaluated as
-/// Evaluate does (KL, agreement, top-1 on the same held-out sequences; measured speed beside the parent's), without the
-/// multiple-choice tasks. With the healed models at the spec's target these give each method a curve of quality
-/// against measured speed, on which the report compares methods at equal measured speed.
+/// Evaluate does (KL, agreement, top-1 on the same held-out sequences), without the multiple-choice tasks; the Speed job
+/// times it. With the healed models at the spec's target these give each method a curve of quality against measured
+/// speed, on which the report compares methods at equal measured speed.
 /// </summary>
 public sealed class SweepStage : Stage<SweepStage.SweepJob>
 {
@@ -27,13 +27,13 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
 
     /// <summary>One method at one throughput target: the problem's settings and the parent's architecture, what the
     /// method itself reads (the search's method and time limit for puzzle, the seed for random; null otherwise),
-    /// the held-out tokens, and the devices quality is computed and speed measured on.</summary>
+    /// the held-out tokens, and the device quality is computed on.</summary>
     public sealed record SweepJob(string Method, double Target, ArchitectureProblem.Settings Problem, ModelConfig Parent,
         [property: SpecPath("search.method")] SearchMethod? Search, [property: SpecPath("search.time_limit_s")] double? TimeLimitS,
-        [property: SpecPath("evaluation.seed")] long? Seed, [property: SpecPath("evaluation.tokens")] long Tokens, string? Device, string? CostDevice);
+        [property: SpecPath("evaluation.seed")] long? Seed, [property: SpecPath("evaluation.tokens")] long Tokens, string? Device);
 
-    /// <summary>sweep.json: the model a method chose at a target (or why none), its quality against the parent on the
-    /// held-out sequences Evaluate uses, and its measured speed beside the parent's.</summary>
+    /// <summary>sweep.json: the model a method chose at a target (or why none) and its quality against the parent on the
+    /// held-out sequences Evaluate uses.</summary>
     public sealed record SweepResult(string Method, double Target)
     {
         public string? Skipped { get; init; }
@@ -45,18 +45,14 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
         public double Top1 { get; init; }
         public double Kl { get; init; }
         public double Agreement { get; init; }
-        public EvaluateStage.Speeds? Speed { get; init; }
-        public EvaluateStage.Speeds? ParentSpeed { get; init; }
-        public EvaluateStage.Speedups? Speedup { get; init; }
 
         public static SweepResult Read(string jobDirectory) => RecordFile.Read<SweepResult>(Path.Combine(jobDirectory, SweepFile));
     }
 
     public override string Name => "Sweep";
-    public override int Version => 2; // 2: speedups against the parent's whole-model measurement; timings with malloc keeping freed pages
+    public override int Version => 3; // 3: no timing (the Speed job times every model); 2: speedups against the parent's whole-model measurement; timings with malloc keeping freed pages
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Score", "Measure"];
-    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device == DeviceKind.Cuda ? DeviceKind.Cuda : JobContext.CostKind(spec);
-    public override bool Exclusive => true; // it times models
+    public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "choose every method at the extra speed targets, assemble it (no GKD), evaluate it";
     public const string SweepFile = "sweep.json";
 
@@ -73,11 +69,11 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
         foreach (var j in planned["Distill"]) inputs["variant:" + j.Id] = j;
         var settings = ArchitectureProblem.Settings.Of(spec);
         var parent = ParentStage.PlannedConfig(spec);
-        var (device, costDevice) = (ComputeDevice.KeyName(spec.Device), ComputeDevice.KeyName(JobContext.CostKind(spec)));
+        var device = ComputeDevice.KeyName(spec.Device);
         var methods = spec.Evaluation.Baselines.Select(b => (Name: SearchStage.BaselineName(b), Baseline: (Baseline?)b)).Prepend((Puzzle, null));
         return [.. targets.SelectMany(t => methods.Select(m => Job(Id(m.Name, t), new SweepJob(m.Name, t, settings, parent,
             m.Baseline is null ? spec.Search.Method : null, m.Baseline is null ? spec.Search.TimeLimitS : null,
-            m.Baseline == Baseline.Random ? spec.Evaluation.Seed : null, spec.Evaluation.Tokens, device, costDevice), inputs)))];
+            m.Baseline == Baseline.Random ? spec.Evaluation.Seed : null, spec.Evaluation.Tokens, device), inputs)))];
     }
 
     protected override void Run(SweepJob job, JobContext context)
@@ -105,24 +101,17 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
         model.eval();
         using var heldout = TokenDataset.Open(Path.Combine(context.Input("data"), DataStage.Folder), DataSplit.Evaluation);
         var quality = EvaluateStage.Quality(model, parent, heldout, job.Tokens, $"evaluate {context.Job.Id}", context.Log);
-        var (parentSpeed, speed) = EvaluateStage.TimeAgainstParent(parent, model, settings.Scenario, context.CostDevice,
-            $"time {context.Job.Id} and parent", context.Log);
-        var s = speed!;
         var result = new SweepResult(job.Method, job.Target)
         {
             Layers = layers, PredictedSpeedup = predicted, Parameters = model.ParameterCount, Tokens = quality.Tokens, Loss = quality.Loss,
             Top1 = quality.Top1, Kl = quality.Kl ?? 0, Agreement = quality.Agreement ?? 1,
-            Speed = new EvaluateStage.Speeds(s.Prefill, s.Decode, s.Scenario),
-            ParentSpeed = new EvaluateStage.Speeds(parentSpeed.Prefill, parentSpeed.Decode, parentSpeed.Scenario),
-            Speedup = new EvaluateStage.Speedups(s.Prefill / parentSpeed.Prefill, s.Decode / parentSpeed.Decode, s.Scenario / parentSpeed.Scenario),
         };
         RecordFile.Write(context.Output(SweepFile), result);
         context.Metrics["kl"] = result.Kl;
         context.Metrics["agreement"] = result.Agreement;
         context.Metrics["predicted_speedup"] = predicted;
-        context.Metrics["measured_speedup"] = result.Speedup.Scenario;
         context.Log.WriteLine($"{context.Job.Id}: assembled, not healed: KL {result.Kl:F4}, agreement {result.Agreement:P1}, top-1 {result.Top1:P2}; " +
-                              $"predicted {predicted:0.00}x, measured {result.Speedup.Scenario:0.00}x the parent's scenario throughput");
+                              $"predicted {predicted:0.00}x the parent's scenario throughput");
     }
 
     /// <summary>The method's architecture under the target's limits, or why it has none.</summary>
