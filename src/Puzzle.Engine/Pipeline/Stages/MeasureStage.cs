@@ -24,7 +24,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario);
 
     public override string Name => "Measure";
-    public override int Version => 7; // 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 8; // 8: three rounds, backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
@@ -32,7 +32,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     public const string CostFile = "costs.json";
 
     /// <summary>How many rounds every cost is timed in; each keeps its fastest.</summary>
-    public const int Rounds = 2;
+    public const int Rounds = 3;
 
     public static IReadOnlyList<int> Batches(PipelineSpec spec) => spec.Search.BatchSizes.Prepend(spec.Scenario.Batch).Distinct().ToList();
 
@@ -75,18 +75,10 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             var depth = Depth(parent);
             var models = new List<(string Name, ModelConfig Config)> { ("head", CostMeter.HeadModel(parent)), ("parent", parent) };
             models.AddRange(shapes.Select(s => (s.Item1, CostMeter.ShapeModel(parent, s.Item2, depth))));
-            var timing = scenario.Timing() with { Repeats = (scenario.Repeats + Rounds - 1) / Rounds };
-            var whole = new Dictionary<string, MeasuredCost>();
             var progress = new Training.ProgressLine("time", Rounds * models.Count, context.Log, unit: "model");
-            var done = 0;
-            for (var r = 0; r < Rounds; r++)
-                foreach (var (name, config) in models)
-                {
-                    progress.Report(done++, double.NaN);
-                    using var model = new CausalLM(config, on.Device, on.DType); // one model on the device at a time
-                    var cost = CostMeter.Model(model, timing, batch, on);
-                    whole[name] = whole.TryGetValue(name, out var before) ? CostMeter.Faster(before, cost) : cost;
-                }
+            var timed = CostMeter.InRounds([.. models.Select(m => m.Config)], scenario.Timing(), batch, Rounds, on, done => progress.Report(done, double.NaN));
+            progress.Done(Rounds * models.Count, double.NaN);
+            var whole = models.Select((m, i) => (m.Name, Cost: timed[i])).ToDictionary(m => m.Name, m => m.Cost);
             costs["head"] = whole["head"];
             costs["parent"] = whole["parent"];
             foreach (var (name, shape) in shapes) costs[name] = CostMeter.PerBlock(whole[name], whole["head"], parent, shape, depth, on);
