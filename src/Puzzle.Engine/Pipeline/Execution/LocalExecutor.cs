@@ -76,9 +76,12 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             SkipBlocked(pending, records, progress);
             var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
                                                                     r.Outcome is JobOutcome.Cached or JobOutcome.Ran)).ToList();
-            // an exclusive job (a timing) starts only on an idle machine and nothing starts beside it
+            // an exclusive job (a timing) starts only on an idle machine, once no other job is ready (it then times on a
+            // machine warmed by the run, closer in time to the timings it is compared with), and nothing starts beside it
             if (running.Values.Any(r => r.Job.Stage.Exclusive)) ready.Clear();
-            else if (ready.FirstOrDefault(j => j.Stage.Exclusive) is { } alone) ready = running.Count == 0 ? [alone] : ready.Where(j => !j.Stage.Exclusive).ToList();
+            else if (ready.Any(j => !j.Stage.Exclusive)) ready = ready.Where(j => !j.Stage.Exclusive).ToList();
+            else if (running.Count > 0) ready.Clear();
+            else if (ready.Count > 0) ready = [ready[0]];
             ready = WithoutCompanions(ready, running.Values.Select(r => r.Job), graph);
             var slots = Math.Min(parallelJobs - running.Count, ready.Count);
             var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));

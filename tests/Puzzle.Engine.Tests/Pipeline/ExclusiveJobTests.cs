@@ -1,0 +1,70 @@
+using System.Collections.Concurrent;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>
+/// An exclusive job (a timing: Measure, Search with its closed loop, Speed) runs alone on every core, and only once no
+/// other job is ready: every job that can run beside another runs first.
+/// </summary>
+public class ExclusiveJobTests
+{
+    sealed class Stage(string name, bool exclusive, IReadOnlyList<string> upstream, int jobs) : Engine.Pipeline.Graph.Stage
+    {
+        public override string Name => name;
+        public override int Version => 1;
+        public override bool Exclusive => exclusive;
+        public override IReadOnlyList<string> Upstream => upstream;
+
+        public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
+            [.. Enumerable.Range(0, jobs).Select(i => new JobPlan(this, $"j{i}", new FanOutStages.VariantJob(i, 0, 0, 0),
+                upstream.SelectMany(u => planned[u]).ToDictionary(j => j.Name, j => j)))];
+
+        public override void Run(JobContext context) => File.WriteAllText(context.Output("done.txt"), context.Job.Name);
+    }
+
+    /// <summary>Runs each job in this process after a pause, recording when it started and ended and its threads.</summary>
+    sealed class RecordingLauncher(PipelineSession session) : IJobLauncher
+    {
+        public readonly ConcurrentQueue<(string Event, string Job, int Threads)> Events = new();
+
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
+        {
+            Events.Enqueue(("start", job.Name, threads));
+            return Task.Run(async () =>
+            {
+                await Task.Delay(50, cancel);
+                JobRunner.Run(job, session.Spec, session.Store, session.History, TextWriter.Null, 1, runId);
+                Events.Enqueue(("end", job.Name, threads));
+                return 0;
+            }, cancel);
+        }
+    }
+
+    [Fact]
+    public async Task A_ready_exclusive_job_waits_for_the_others_then_runs_alone_on_every_core()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        // Timing is ready at once, as Measure is; Work and Train could run beside each other, and After needs them all
+        Engine.Pipeline.Graph.Stage[] stages = [new Stage("Timing", true, [], 1), new Stage("Work", false, [], 3),
+            new Stage("Train", false, ["Work"], 2), new Stage("After", false, ["Timing", "Train"], 1)];
+        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
+        var launcher = new RecordingLauncher(session);
+        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 2, threadsPerJob: null, console: TextWriter.Null);
+
+        var summary = await executor.RunAsync(session.Graph, null);
+
+        Assert.True(summary.Succeeded);
+        var events = launcher.Events.ToList();
+        var start = events.FindIndex(e => e is ("start", "Timing/j0", _));
+        var end = events.FindIndex(e => e is ("end", "Timing/j0", _));
+        Assert.Equal(start + 1, end); // nothing started or ended while it ran
+        Assert.All(events.Take(start), e => Assert.True(e.Job.StartsWith("Work/", StringComparison.Ordinal) || e.Job.StartsWith("Train/", StringComparison.Ordinal), e.Job));
+        Assert.Equal(10, start); // every Work and Train job started and ended before it
+        Assert.Equal(Environment.ProcessorCount, events[start].Threads);
+        Assert.Equal(("start", "After/j0"), (events[end + 1].Event, events[end + 1].Job));
+    }
+}
