@@ -24,7 +24,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario);
 
     public override string Name => "Measure";
-    public override int Version => 8; // 8: three rounds, backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 8; // 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
@@ -32,7 +32,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     public const string CostFile = "costs.json";
 
     /// <summary>How many rounds every cost is timed in; each keeps its fastest.</summary>
-    public const int Rounds = 3;
+    public const int Rounds = 2;
 
     public static IReadOnlyList<int> Batches(PipelineSpec spec) => spec.Search.BatchSizes.Prepend(spec.Scenario.Batch).Distinct().ToList();
 

@@ -14,7 +14,7 @@ public sealed partial class SearchStage
 {
     /// <summary>
     /// The Search job's closed loop (<c>search.verify_rounds</c>): times the chosen child and the parent whole, in the
-    /// scenario on the cost device, alternating twice and keeping each one's fastest, and lets
+    /// scenario on the cost device, in two rounds as Measure and Speed time (<see cref="CostMeter.InRounds"/>), and lets
     /// <see cref="ClosedLoop"/> tighten the time limits the child misses as measured. Timed at scenario.batch only: the
     /// time limits at the further batch sizes of search.batch_sizes rest on the cost model (timing each would multiply
     /// the loop's cost by the number of batch sizes).
@@ -36,17 +36,11 @@ public sealed partial class SearchStage
             if (rounds == 0 || !problem.Limits.Any(l => l.Resource == ArchitectureProblem.Time)) return ClosedLoop.Run(problem, solve, _ => default, _ => [], ArchitectureProblem.Time, 0);
 
             var device = context.CostDevice;
-            using var parentModel = new CausalLM(parent, device.Device, device.DType);
             (double, double) Measure(Architecture chosen)
             {
-                using var child = new CausalLM(VariantCatalog.ToModel(parent, spec.SearchSpace.Alternatives, chosen.Layers), device.Device, device.DType);
-                double c = double.PositiveInfinity, p = double.PositiveInfinity;
-                for (var r = 0; r < Rounds; r++)
-                {
-                    p = Math.Min(p, CostMeter.Model(parentModel, spec.Scenario.Timing(), batch, device).ScenarioSeconds(spec.Scenario.Generate));
-                    c = Math.Min(c, CostMeter.Model(child, spec.Scenario.Timing(), batch, device).ScenarioSeconds(spec.Scenario.Generate));
-                }
-                return (c, p);
+                var child = VariantCatalog.ToModel(parent, spec.SearchSpace.Alternatives, chosen.Layers);
+                var timed = CostMeter.InRounds([parent, child], spec.Scenario.Timing(), batch, Rounds, device);
+                return (timed[1].ScenarioSeconds(spec.Scenario.Generate), timed[0].ScenarioSeconds(spec.Scenario.Generate));
             }
             var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.VerifyMargin);
             foreach (var r in result.Rounds)

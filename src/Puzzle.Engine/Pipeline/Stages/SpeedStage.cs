@@ -68,7 +68,7 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
 
     /// <summary>Timing rounds (<see cref="CostMeter.InRounds"/>): every model once per round, in reverse order every other
     /// round; each keeps its fastest. The scenario's repeats are spread over the rounds.</summary>
-    public const int Rounds = 3;
+    public const int Rounds = 2;
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
