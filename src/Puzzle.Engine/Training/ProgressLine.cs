@@ -30,6 +30,8 @@ public sealed class ProgressLine
     }
 
     public TimeSpan Elapsed => _clock.Elapsed;
+    /// <summary>The count a finished run reaches.</summary>
+    public long Total => _total;
 
     /// <summary>Counts the rate from <paramref name="tokensDone"/> on: a run resumed from a checkpoint.</summary>
     public void ResumedAt(long tokensDone)

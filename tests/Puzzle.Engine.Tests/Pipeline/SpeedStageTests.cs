@@ -1,3 +1,4 @@
+using Puzzle.Engine.Cost;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline;
@@ -47,21 +48,27 @@ public sealed class SpeedStageTests
         Assert.NotEqual(before.Jobs["Speed"].Single().Key, scenario.Jobs["Speed"].Single().Key);
     }
 
-    [Fact]
-    public void Every_model_is_timed_in_every_round_and_keeps_its_fastest()
+    [Theory]
+    [InlineData(0L)] // nothing kept: rounds of models built fresh, one at a time
+    [InlineData(long.MaxValue)] // every model kept: warmed up once, then timed one run at a time in turn
+    public void Every_model_is_timed_and_keeps_its_fastest_in_the_models_order(long keepBytes)
     {
         Fixtures.Torch();
         var parent = ModelConfig.Llama(64, 16, 2, 2, 1, 32);
         var small = parent with { Blocks = [new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp), new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp)] };
-        var log = new StringWriter();
-        var costs = SpeedStage.Time([parent, small], new Engine.Pipeline.Spec.ScenarioSpec { Batch = 1, Prompt = 4, Generate = 2, Repeats = 3, Warmup = 0 },
-            Engine.Runtime.ComputeDevice.Cpu, log);
-        Assert.Equal(2, costs.Count);
+        var scenario = new TimingScenario(Prompt: 4, Generate: 2, Warmup: 1, Repeats: 3);
+        var calls = new List<(int Done, int Total)>();
+        var costs = CostMeter.InRounds([parent, small, parent], scenario, 1, 2, Engine.Runtime.ComputeDevice.Cpu, (d, t) => calls.Add((d, t)), keepBytes);
+
+        Assert.Equal(3, costs.Count);
         Assert.All(costs, c => Assert.True(c.PrefillSeconds > 0 && c.DecodeSecondsPerToken > 0));
-        // parameters tell which cost is whose: the timings come back in the models' order, whatever order the rounds took
-        using (var whole = new CausalLM(parent)) Assert.Equal(whole.parameters().Sum(p => p.numel()), costs[0].Parameters);
+        // parameters tell whose cost is whose: in the models' order, whatever order they were timed in
+        using (var whole = new CausalLM(parent)) Assert.Equal([whole.parameters().Sum(p => p.numel()), CostMeter.Parameters(small), CostMeter.Parameters(parent)],
+            costs.Select(c => c.Parameters));
         using (var empty = new CausalLM(small)) Assert.Equal(empty.parameters().Sum(p => p.numel()), costs[1].Parameters);
-        Assert.Contains($"{SpeedStage.Rounds * 2}/{SpeedStage.Rounds * 2} model", log.ToString());
+        // kept: the runs two rounds of (1 warm-up + 2 repeats) make, less the one warm-up; fresh: one call per model and round
+        var total = keepBytes == 0 ? 2 * 3 : (2 * (1 + 2) - 1) * 3;
+        Assert.Equal(Enumerable.Range(1, total).Select(d => (d, total)), calls);
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>
 /// Measure: in the spec's scenario on its device (scenario.device, else device), per batch size searched, one job
 /// times every distinct subblock shape of the library (cost depends on shape, not layer), the non-block parts and the
-/// whole parent, in rounds, one after the other, each keeping its fastest: drift in the machine's load then touches
+/// whole parent, together (<see cref="CostMeter.InRounds"/>), each keeping its fastest: drift in the machine's load then touches
 /// every cost alike, where costs timed in jobs of their own minutes apart disagreed by 10-40% on a shared CPU (the same
 /// attention shape with fewer KV heads timed slower than the parent's). Weights are random: latency does not depend on
 /// their values. Runs alone, so that no other job skews the timings. With <c>scenario.target</c> the costs are the
@@ -24,7 +24,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario);
 
     public override string Name => "Measure";
-    public override int Version => 8; // 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 9; // 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
@@ -75,9 +75,10 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             var depth = Depth(parent);
             var models = new List<(string Name, ModelConfig Config)> { ("head", CostMeter.HeadModel(parent)), ("parent", parent) };
             models.AddRange(shapes.Select(s => (s.Item1, CostMeter.ShapeModel(parent, s.Item2, depth))));
-            var progress = new Training.ProgressLine("time", Rounds * models.Count, context.Log, unit: "model");
-            var timed = CostMeter.InRounds([.. models.Select(m => m.Config)], scenario.Timing(), batch, Rounds, on, done => progress.Report(done, double.NaN));
-            progress.Done(Rounds * models.Count, double.NaN);
+            Training.ProgressLine? progress = null;
+            var timed = CostMeter.InRounds([.. models.Select(m => m.Config)], scenario.Timing(), batch, Rounds, on, (done, total) =>
+                (progress ??= new Training.ProgressLine("time", total, context.Log, unit: "run")).Report(done, double.NaN));
+            progress?.Done(progress.Total, double.NaN);
             var whole = models.Select((m, i) => (m.Name, Cost: timed[i])).ToDictionary(m => m.Name, m => m.Cost);
             costs["head"] = whole["head"];
             costs["parent"] = whole["parent"];

@@ -14,7 +14,7 @@ public sealed partial class SearchStage
 {
     /// <summary>
     /// The Search job's closed loop (<c>search.verify_rounds</c>): times the chosen child and the parent whole, in the
-    /// scenario on the cost device, in two rounds as Measure and Speed time (<see cref="CostMeter.InRounds"/>), and lets
+    /// scenario on the cost device, as Measure and Speed time (<see cref="CostMeter.InRounds"/>), and lets
     /// <see cref="ClosedLoop"/> tighten the time limits the child misses as measured. Timed at scenario.batch only: the
     /// time limits at the further batch sizes of search.batch_sizes rest on the cost model (timing each would multiply
     /// the loop's cost by the number of batch sizes).

@@ -13,8 +13,9 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// fastest prefill and decode; every measured speedup in the report is then a ratio to the same parent timing. Each
 /// model timed in a job of its own beside a parent of its own had its parent's speed vary by ±11% between jobs on a
 /// shared 2-core CPU, and the same child measured 1.85× and 2.49× in two runs. Weights are random: latency depends on
-/// the architecture, not on the weights' values, so one model is on the device at a time and none is loaded from disk.
-/// Architectures that are equal are timed once. Runs alone, so that no other job skews the timings.
+/// the architecture, not on the weights' values, so none is loaded from disk (<see cref="CostMeter.InRounds"/> keeps
+/// them all, or builds one at a time where they do not fit). Architectures that are equal are timed once. Runs alone,
+/// so that no other job skews the timings.
 /// </summary>
 public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
 {
@@ -59,15 +60,15 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
     public sealed record MeasuredScenario(string Device, int Batch, int Prompt, int Generate, int TorchThreads, string MeasuredOn);
 
     public override string Name => "Speed";
-    public override int Version => 1;
+    public override int Version => 2; // 2: models kept and timed one run at a time in turn (CostMeter.InRounds)
     public override IReadOnlyList<string> Upstream => ["Search", "Sweep"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "time the parent and every compared model in the scenario, in one job";
     public override bool Exclusive => true; // it times models
     public const string SpeedsFile = "speeds.json";
 
-    /// <summary>Timing rounds (<see cref="CostMeter.InRounds"/>): every model once per round, in reverse order every other
-    /// round; each keeps its fastest. The scenario's repeats are spread over the rounds.</summary>
+    /// <summary>The rounds of <see cref="CostMeter.InRounds"/>: with models built one at a time, every model once per
+    /// round; with models kept, as many runs per model as those rounds make.</summary>
     public const int Rounds = 2;
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
@@ -138,9 +139,10 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
     /// in the models' order.</summary>
     internal static IReadOnlyList<MeasuredCost> Time(IReadOnlyList<ModelConfig> models, ScenarioSpec scenario, ComputeDevice on, TextWriter log)
     {
-        var progress = new Training.ProgressLine("time", Rounds * models.Count, log, unit: "model");
-        var costs = CostMeter.InRounds(models, scenario.Timing(), scenario.Batch, Rounds, on, done => progress.Report(done, double.NaN));
-        progress.Done(Rounds * models.Count, double.NaN);
+        Training.ProgressLine? progress = null;
+        var costs = CostMeter.InRounds(models, scenario.Timing(), scenario.Batch, Rounds, on, (done, total) =>
+            (progress ??= new Training.ProgressLine("time", total, log, unit: "run")).Report(done, double.NaN));
+        progress?.Done(progress.Total, double.NaN);
         return costs;
     }
 
