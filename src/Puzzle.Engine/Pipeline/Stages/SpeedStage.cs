@@ -9,7 +9,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
 /// Speed: one job times the parent and every model the report compares (each child and baseline the search chose, and
-/// every model of Sweep) in the spec's scenario on the cost device, in rounds, one model after the other, each keeping its
+/// every model of Sweep) in the spec's scenario on the cost device, in one process, one run after the other, each keeping its
 /// fastest prefill and decode; every measured speedup in the report is then a ratio to the same parent timing. Each
 /// model timed in a job of its own beside a parent of its own had its parent's speed vary by ±11% between jobs on a
 /// shared 2-core CPU, and the same child measured 1.85× and 2.49× in two runs. Weights are random: latency depends on
