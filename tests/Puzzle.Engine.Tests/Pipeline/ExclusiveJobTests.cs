@@ -26,7 +26,7 @@ public class ExclusiveJobTests
         public override void Run(JobContext context) => File.WriteAllText(context.Output("done.txt"), context.Job.Name);
     }
 
-    /// <summary>Runs each job in this process after a pause, recording when it started and ended and its threads.</summary>
+    /// <summary>Runs each job in this process on a thread of its own, recording when it started and ended and its threads.</summary>
     sealed class RecordingLauncher(PipelineSession session) : IJobLauncher
     {
         public readonly ConcurrentQueue<(string Event, string Job, int Threads)> Events = new();
@@ -34,9 +34,8 @@ public class ExclusiveJobTests
         public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
         {
             Events.Enqueue(("start", job.Name, threads));
-            return Task.Run(async () =>
+            return Task.Run(() =>
             {
-                await Task.Delay(50, cancel);
                 JobRunner.Run(job, session.Spec, session.Store, session.History, TextWriter.Null, 1, runId);
                 Events.Enqueue(("end", job.Name, threads));
                 return 0;
