@@ -127,7 +127,7 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
             on == DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {threads} threads" : "a CUDA GPU"), Rounds);
         RecordFile.Write(context.Output(SpeedsFile), record);
         context.Log.WriteLine($"parent: prefill {parentSpeed.PrefillTokensPerS:N0} tok/s, decode {parentSpeed.DecodeTokensPerS:N0} tok/s; " +
-                              $"{distinct.Count} distinct architectures for {configs.Count} models, {Rounds} rounds");
+                              $"{distinct.Count} architectures timed (the parent's included) for {configs.Count} models");
         context.Metrics["models"] = configs.Count;
         context.Metrics["architectures"] = distinct.Count;
         context.Metrics["parent_scenario_tokens_per_s"] = parentSpeed.ScenarioTokensPerS;
