@@ -98,12 +98,15 @@ public sealed class CausalLM : nn.Module
     }
 
     /// <summary>Mean next-token cross-entropy of a batch of sequences [B, T+1] (inputs and shifted targets).</summary>
+    /// <remarks>Its temporaries live in a dispose scope of their own: a temporary passed straight into a native call
+    /// with no scope holding it can be finalized by a collection on another thread while the call still reads it (the
+    /// test host crashed in cross_entropy so).</remarks>
     public Tensor Loss(Tensor tokens)
     {
-        var inputs = tokens[.., ..^1];
-        var targets = tokens[.., 1..];
-        var logits = Forward(inputs);
-        return F.cross_entropy(logits.reshape(-1, Config.VocabSize).to(float32), targets.reshape(-1));
+        using var scope = NewDisposeScope();
+        var logits = Forward(tokens[.., ..^1]).reshape(-1, Config.VocabSize).to(float32);
+        var targets = tokens[.., 1..].reshape(-1);
+        return F.cross_entropy(logits, targets).MoveToOuterDisposeScope();
     }
 
     /// <summary>Greedy decoding with the KV cache: the prompt is prefilled once, then one token per step.</summary>
