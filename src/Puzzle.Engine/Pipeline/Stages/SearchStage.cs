@@ -34,7 +34,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     public override string Name => "Search";
-    public override int Version => 10; // 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 11; // 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
@@ -87,10 +87,10 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
             explain.AppendLine(chosen is null ? $"# baseline {name}: none ({why})"
                 : $"# baseline {name}: predicted speedup {own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time):0.00}x\n{Explain.Table(chosen, problem)}");
         }
-        var parentPrediction = new ParentPrediction(own.AdditiveTimeSeconds, own.TimeSeconds, own.AdditiveTimeSeconds / own.TimeSeconds - 1, own.MemoryBytes, own.Parameters)
+        var parentPrediction = new ParentPrediction(own.TimeSeconds, own.MeasuredTimeSeconds, own.TimeSeconds / own.MeasuredTimeSeconds - 1, own.MemoryBytes, own.Parameters)
         {
             Batches = others.Count == 0 ? null : others.ToDictionary(b => b.ToString(),
-                b => new ParentAtBatch(ownAt[b].AdditiveTimeSeconds, ownAt[b].TimeSeconds, ownAt[b].MemoryBytes)),
+                b => new ParentAtBatch(ownAt[b].TimeSeconds, ownAt[b].MeasuredTimeSeconds, ownAt[b].MemoryBytes)),
         };
         new SearchResult(batch, ownAt.Keys.ToList(), method.ToString().ToLowerInvariant(),
             asSpecified.Limits.Select(l => new ReportConstraint(l.Label, l.Resource, l.Max)).ToList(), parentPrediction, architectures, baselines,
@@ -100,7 +100,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         context.Metrics["solutions"] = found.Count;
         context.Metrics["best_score"] = found[0].Score;
         context.Metrics["predicted_speedup"] = own.TimeSeconds / found[0].Cost(ArchitectureProblem.Time);
-        context.Metrics["parent_additive_model_error"] = own.AdditiveTimeSeconds / own.TimeSeconds - 1;
+        context.Metrics["parent_additive_model_error"] = own.TimeSeconds / own.MeasuredTimeSeconds - 1;
         context.Log.Write(explain.ToString());
     }
 
