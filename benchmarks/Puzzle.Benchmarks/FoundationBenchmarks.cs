@@ -53,6 +53,25 @@ public static class FoundationBenchmarks
                 $"forward+backward+AdamW, {config.Blocks[0]}, batch {batch}x{seqLen}");
         }
 
+        using (var model = CausalLM.Initialise(config, seed: 0))
+        {
+            // a multiple-choice task shaped as the held-out task of moby-2x: contexts of a sequence (255 tokens with BOS)
+            // less their last words, four 12-token choices each; scored with each context read once and read per choice
+            var rng = new Random(0);
+            int[] Tokens(int n) => [.. Enumerable.Range(0, n).Select(_ => rng.Next(3, config.VocabSize))];
+            var requests = Enumerable.Range(0, 50).SelectMany(_ =>
+            {
+                int[] context = [1, .. Tokens(242)];
+                return Enumerable.Range(0, 4).Select(_ => new Puzzle.Engine.Evaluation.Tasks.ContinuationRequest(context, Tokens(12)));
+            }).ToList();
+            var perChoice = Measure.MedianSeconds(() => Puzzle.Engine.Evaluation.Tasks.ChoiceScorer.LogLikelihoods(model, requests, 16, shareContexts: false), 1, 3);
+            var shared = Measure.MedianSeconds(() => Puzzle.Engine.Evaluation.Tasks.ChoiceScorer.LogLikelihoods(model, requests, 16), 1, 3);
+            var note = $"50 questions x 4 choices, contexts of 243 tokens, choices of 12, the example parent";
+            report.Add("multiple-choice task, each choice run whole", requests.Count / perChoice, "choices/s", note);
+            report.Add("multiple-choice task, each context read once (KV cache repeated per choice)", requests.Count / shared, "choices/s", note);
+            report.Add("context read once / whole", perChoice / shared, "x");
+        }
+
         var checkpoint = args.Length > 0 ? args[0] : WriteScratchCheckpoint(config);
         var (fileConfig, probe) = Checkpoint.Open(checkpoint);
         probe.Dispose();

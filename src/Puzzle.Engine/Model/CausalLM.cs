@@ -59,6 +59,9 @@ public sealed class CausalLM : nn.Module
     public DeviceType DeviceType => model.embed_tokens.weight!.device_type;
     public Device Device => model.embed_tokens.weight!.device;
 
+    /// <summary>The element type of the weights (and of the activations a forward pass makes).</summary>
+    public ScalarType DType => model.embed_tokens.weight!.dtype;
+
     /// <summary>Embeds token ids [B, T].</summary>
     public Tensor Embed(Tensor ids) => model.embed_tokens.forward(ids);
 
@@ -115,7 +118,7 @@ public sealed class CausalLM : nn.Module
         using var _ = torch.no_grad();
         using var scope = NewDisposeScope();
         var device = model.embed_tokens.weight!.device;
-        using var cache = new KvCache(Config, 1, prompt.Count + maxNewTokens, device, model.embed_tokens.weight!.dtype);
+        using var cache = new KvCache(Config, 1, prompt.Count + maxNewTokens, device, DType);
         var generated = new List<long>();
         var next = tensor(prompt.ToArray(), device: device).unsqueeze(0);
         for (var step = 0; step < maxNewTokens; step++)

@@ -25,6 +25,11 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    KvCache(Tensor?[] keys, Tensor?[] values, long capacity, long length)
+    {
+        (_keys, _values, Capacity, Length) = (keys, values, capacity, length);
+    }
+
     public long Capacity { get; }
 
     /// <summary>Number of positions already cached (the next token's position).</summary>
@@ -47,6 +52,15 @@ public sealed class KvCache : IDisposable
 
     /// <summary>Called once per forward pass, after every layer appended <paramref name="tokens"/> positions.</summary>
     internal void Advance(long tokens) => Length += tokens;
+
+    /// <summary>A new cache with each row of this one repeated <paramref name="times"/> times (rows r·times ..
+    /// r·times + times − 1 hold row r), at this one's length and capacity: one prefix, computed once, continued several ways.</summary>
+    public KvCache Repeat(long times)
+    {
+        if (times < 1) throw new ArgumentOutOfRangeException(nameof(times), times, "at least once");
+        return new KvCache(_keys.Select(t => t?.repeat_interleave(times, 0)).ToArray(), _values.Select(t => t?.repeat_interleave(times, 0)).ToArray(),
+            Capacity, Length);
+    }
 
     public void Dispose()
     {

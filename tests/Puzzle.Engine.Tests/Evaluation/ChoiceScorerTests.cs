@@ -72,6 +72,32 @@ public class ChoiceScorerTests
     }
 
     [Fact]
+    public void Choices_sharing_a_context_read_it_once_and_score_as_if_each_ran_whole()
+    {
+        Fixtures.Torch();
+        // random weights, attention in every layer kind the cache has to repeat (GQA with 2 and 1 KV heads, linear)
+        var llama = ModelConfig.Llama(vocab: 11, hidden: 16, layers: 3, heads: 4, kvHeads: 2, intermediate: 24, maxPositions: 16);
+        using var model = CausalLM.Initialise(llama with
+        {
+            Blocks = [llama.Blocks[0], new BlockConfig(AttentionConfig.Gqa(1), FfnConfig.SwiGlu(12)), new BlockConfig(AttentionConfig.Linear, llama.Blocks[2].Ffn)],
+        }, seed: 5);
+        int[] question = [0, 4, 7, 1, 9, 3];
+        ContinuationRequest[] requests =
+        [
+            new(question, [2, 5, 8]), new(question, [6]), new(question, [10, 1]), new(question, [3, 3, 3, 3]), // one context, four ways
+            new([0, 2], [4, 4]), // a context of its own
+            new([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3], [4, 5, 6]), new([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3], [7]), // too long together: truncated, run whole
+        ];
+        var whole = ChoiceScorer.LogLikelihoods(model, requests, batch: 3, shareContexts: false);
+        var reported = new List<int>();
+        var shared = ChoiceScorer.LogLikelihoods(model, requests, batch: 3, progress: (done, _) => reported.Add(done));
+        for (var i = 0; i < requests.Length; i++)
+            Assert.Equal(whole[i], shared[i], 4);
+        Assert.Equal(requests.Length, reported[^1]);
+        Assert.NotEqual(shared[0], shared[1]); // the choices differ: each was continued on its own row
+    }
+
+    [Fact]
     public void Acc_takes_the_highest_sum_and_acc_norm_the_highest_sum_per_character()
     {
         var task = new ChoiceTask("t", "t.jsonl",

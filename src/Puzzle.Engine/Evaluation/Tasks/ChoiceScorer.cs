@@ -68,12 +68,17 @@ public static class ChoiceScorer
     }
 
     /// <summary>
-    /// The summed log-likelihood of each request's continuation, in the requests' order. Requests run longest first in
-    /// batches of <paramref name="batch"/>, right-padded (a causal model's earlier positions never see the padding);
-    /// a sequence longer than the model's positions keeps its last tokens, as the harness truncates. Only the rows of
-    /// the continuation's positions are normalised, in float32, and summed in float64.
+    /// The summed log-likelihood of each request's continuation, in the requests' order. Requests that share their
+    /// context (a question's choices) read it once: the context runs alone with a KV cache, which is then repeated
+    /// for every choice and continued with the choices together, right-padded (a multiple-choice task's cost is
+    /// then about its contexts' tokens once, not once per choice). The other requests run longest first in batches of
+    /// <paramref name="batch"/>, right-padded (a causal model's earlier positions never see the padding); a sequence
+    /// longer than the model's positions keeps its last tokens, as the harness truncates. Only the rows of the
+    /// continuation's positions are normalised, in float32, and summed in float64.
     /// </summary>
-    public static double[] LogLikelihoods(CausalLM model, IReadOnlyList<ContinuationRequest> requests, int batch = 16, Action<int, int>? progress = null)
+    /// <param name="shareContexts">false runs every request whole, context included (the same sums, up to rounding)</param>
+    public static double[] LogLikelihoods(CausalLM model, IReadOnlyList<ContinuationRequest> requests, int batch = 16, Action<int, int>? progress = null,
+        bool shareContexts = true)
     {
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch must be at least 1");
         var window = model.Config.MaxPositionEmbeddings + 1; // inputs plus the last target
@@ -85,10 +90,23 @@ public static class ChoiceScorer
                 throw new ArgumentException($"request {i}: a continuation of {requests[i].Continuation.Length} tokens does not fit the model's {window - 1} positions");
         }
         var result = new double[requests.Count];
-        var order = Enumerable.Range(0, requests.Count)
-            .OrderByDescending(i => Math.Min(window, requests[i].Context.Length + requests[i].Continuation.Length)).ThenBy(i => i).ToArray();
+        var done = 0;
         model.eval();
         using var _ = no_grad();
+        // a context shared by two or more requests, none of which needs truncating, is read once
+        var shared = shareContexts
+            ? Enumerable.Range(0, requests.Count).GroupBy(i => string.Join(',', requests[i].Context))
+                .Where(g => g.Count() > 1 && g.All(i => requests[i].Context.Length + requests[i].Continuation.Length <= window))
+                .Select(g => g.ToArray()).ToList()
+            : [];
+        foreach (var members in shared)
+        {
+            ContinueShared(model, requests, members, result);
+            progress?.Invoke(done += members.Length, requests.Count);
+        }
+        var inShared = shared.SelectMany(m => m).ToHashSet();
+        var order = Enumerable.Range(0, requests.Count).Where(i => !inShared.Contains(i))
+            .OrderByDescending(i => Math.Min(window, requests[i].Context.Length + requests[i].Continuation.Length)).ThenBy(i => i).ToArray();
         for (var start = 0; start < order.Length; start += batch)
         {
             using var scope = NewDisposeScope(); // the batch's ids, logits and every intermediate go at once
@@ -111,15 +129,55 @@ public static class ChoiceScorer
                     owner.Add(members[b]);
                 }
             }
-            var input = tensor(ids, [members.Length, length], int64).to(model.Device);
-            var logits = model.Forward(input);
-            var picked = logits.reshape(-1, logits.shape[^1]).index_select(0, tensor(rows.ToArray(), int64).to(model.Device)).to(float32);
-            var logProbs = picked.log_softmax(1).gather(1, tensor(targets.ToArray(), int64).to(model.Device).unsqueeze(1)).squeeze(1)
-                .to(float64).cpu().data<double>().ToArray();
-            for (var k = 0; k < logProbs.Length; k++) result[owner[k]] += logProbs[k];
-            progress?.Invoke(start + members.Length, order.Length);
+            var logits = model.Forward(tensor(ids, [members.Length, length], int64).to(model.Device));
+            Accumulate(model, logits.reshape(-1, logits.shape[^1]), rows, targets, owner, result);
+            progress?.Invoke(done += members.Length, requests.Count);
         }
         return result;
+    }
+
+    /// <summary>Requests with one context: the context once, with a cache, whose last logits score every first token;
+    /// then the cache repeated per request and the continuations but their last token together, each position scoring
+    /// the next token.</summary>
+    static void ContinueShared(CausalLM model, IReadOnlyList<ContinuationRequest> requests, int[] members, double[] result)
+    {
+        using var scope = NewDisposeScope();
+        var context = requests[members[0]].Context;
+        var longest = members.Max(i => requests[i].Continuation.Length);
+        using var cache = new KvCache(model.Config, 1, context.Length + longest - 1, model.Device, model.DType);
+        var last = model.Forward(tensor(context.Select(t => (long)t).ToArray(), [1, context.Length], int64).to(model.Device), cache)[0, -1];
+        Accumulate(model, last.unsqueeze(0), members.Select(_ => 0L).ToList(), members.Select(i => (long)requests[i].Continuation[0]).ToList(),
+            members.ToList(), result);
+        if (longest == 1) return;
+        using var repeated = cache.Repeat(members.Length);
+        var length = longest - 1;
+        var ids = new long[members.Length * length];
+        var rows = new List<long>();
+        var targets = new List<long>();
+        var owner = new List<int>();
+        for (var b = 0; b < members.Length; b++)
+        {
+            var cont = requests[members[b]].Continuation;
+            for (var t = 0; t < cont.Length - 1; t++)
+            {
+                ids[b * length + t] = cont[t];
+                rows.Add((long)b * length + t); // position t predicts continuation token t + 1
+                targets.Add(cont[t + 1]);
+                owner.Add(members[b]);
+            }
+        }
+        var logits = model.Forward(tensor(ids, [members.Length, length], int64).to(model.Device), repeated);
+        Accumulate(model, logits.reshape(-1, logits.shape[^1]), rows, targets, owner, result);
+    }
+
+    /// <summary>Adds log p(target) of each listed row of <paramref name="logits"/> [rows, vocab] to its owner's sum.</summary>
+    static void Accumulate(CausalLM model, Tensor logits, List<long> rows, List<long> targets, List<int> owner, double[] result)
+    {
+        if (rows.Count == 0) return;
+        var picked = logits.index_select(0, tensor(rows.ToArray(), int64).to(model.Device)).to(float32);
+        var logProbs = picked.log_softmax(1).gather(1, tensor(targets.ToArray(), int64).to(model.Device).unsqueeze(1)).squeeze(1)
+            .to(float64).cpu().data<double>().ToArray();
+        for (var k = 0; k < logProbs.Length; k++) result[owner[k]] += logProbs[k];
     }
 
     static int[] Truncated(ContinuationRequest r, int window)
