@@ -8,26 +8,39 @@ namespace Puzzle.Engine.Evaluation;
 public static class Evaluator
 {
     /// <param name="batches">token batches [B, T+1]: inputs and shifted targets</param>
-    public static LmMetrics Evaluate(CausalLM model, IEnumerable<Tensor> batches, CausalLM? teacher = null)
+    public static LmMetrics Evaluate(CausalLM model, IEnumerable<Tensor> batches, CausalLM? teacher = null) =>
+        Evaluate([model], batches, teacher)[0];
+
+    /// <summary>Several models on the same batches, the teacher run once per batch for all of them; each model's
+    /// metrics are those <see cref="Evaluate(CausalLM, IEnumerable{Tensor}, CausalLM?)"/> gives it alone.</summary>
+    public static IReadOnlyList<LmMetrics> Evaluate(IReadOnlyList<CausalLM> models, IEnumerable<Tensor> batches, CausalLM? teacher = null)
     {
-        if (teacher is not null && teacher.Config.VocabSize != model.Config.VocabSize)
-            throw new ArgumentException(
-                $"the teacher's vocabulary ({teacher.Config.VocabSize}) differs from the model's ({model.Config.VocabSize})");
-        model.eval();
+        foreach (var model in models)
+        {
+            if (teacher is not null && teacher.Config.VocabSize != model.Config.VocabSize)
+                throw new ArgumentException(
+                    $"the teacher's vocabulary ({teacher.Config.VocabSize}) differs from the model's ({model.Config.VocabSize})");
+            model.eval();
+        }
         teacher?.eval();
         using var _ = no_grad();
-        var sums = new LmMetricsAccumulator();
+        var sums = models.Select(_ => new LmMetricsAccumulator()).ToList();
         using var e = batches.GetEnumerator();
         while (true)
         {
             using var scope = NewDisposeScope(); // frees the batch and every intermediate at once
             if (!e.MoveNext()) break;
             var batch = e.Current;
-            if (batch.device_type != model.DeviceType) batch = batch.to(model.Device);
+            if (batch.device_type != models[0].DeviceType) batch = batch.to(models[0].Device);
             var inputs = batch[.., ..^1];
             var targets = batch[.., 1..];
-            sums.Add(model.Forward(inputs), targets, teacher?.Forward(inputs));
+            var teacherLogits = teacher?.Forward(inputs);
+            for (var m = 0; m < models.Count; m++)
+            {
+                using var own = NewDisposeScope(); // one model's logits at a time
+                sums[m].Add(models[m].Forward(inputs), targets, teacherLogits);
+            }
         }
-        return sums.Result();
+        return sums.Select(s => s.Result()).ToList();
     }
 }

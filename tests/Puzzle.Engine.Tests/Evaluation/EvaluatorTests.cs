@@ -49,6 +49,7 @@ public class EvaluatorTests
         Assert.True(a.Kl > 0.001);
 
         using var _ = no_grad();
+        using var scope = NewDisposeScope(); // holds the temporaries passed straight into native calls below
         var logits = model.Forward(tokens[.., ..^1]).to(float64);
         var teacherLogits = teacher.Forward(tokens[.., ..^1]).to(float64);
         var targets = tokens[.., 1..];
@@ -59,5 +60,19 @@ public class EvaluatorTests
         Assert.Equal(loss, a.Loss, tolerance: 1e-6);
         Assert.Equal(kl, a.Kl.Value, tolerance: 1e-6);
         Assert.Equal(top1, a.Top1, 9);
+    }
+
+    [Fact]
+    public void Several_models_against_one_pass_of_the_teacher_get_exactly_what_each_gets_alone()
+    {
+        Fixtures.Torch();
+        using var first = CausalLM.Initialise(Small, seed: 4);
+        using var second = CausalLM.Initialise(Small with { Blocks = [Small.Blocks[0], new BlockConfig(AttentionConfig.Gqa(1), FfnConfig.NoOp)] }, seed: 5);
+        using var teacher = CausalLM.Initialise(Small, seed: 6);
+        using var tokens = Tokens(3);
+        var together = Evaluator.Evaluate([first, second], Batches(tokens, 4), teacher);
+        Assert.Equal(Evaluator.Evaluate(first, Batches(tokens, 4), teacher), together[0]);
+        Assert.Equal(Evaluator.Evaluate(second, Batches(tokens, 4), teacher), together[1]);
+        Assert.NotEqual(together[0].Kl, together[1].Kl);
     }
 }

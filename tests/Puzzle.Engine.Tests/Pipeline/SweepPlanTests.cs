@@ -1,6 +1,7 @@
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Tests.Pipeline;
@@ -28,6 +29,18 @@ public sealed class SweepPlanTests
         Assert.All(sweep, j => Assert.DoesNotContain(j.Inputs.Values, i => i.Stage.Name is "Heal" or "Search")); // no GKD, no search job
         var report = graph.Jobs["Report"].Single();
         Assert.Equal(sweep.Select(j => j.Key).Order(), report.Inputs.Where(i => i.Key.StartsWith("sweep:")).Select(i => i.Value.Key).Order());
+    }
+
+    [Fact]
+    public void On_the_cpu_the_jobs_at_one_target_are_built_together_and_on_a_gpu_each_alone()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var spec = repo.Load();
+        var sweep = PipelineGraph.Plan(spec, PuzzleStages.All()).Jobs["Sweep"];
+        var stage = sweep[0].Stage;
+        Assert.Equal(["uniform.x1.25", "shortgpt.x1.25", "random.x1.25"], stage.Companions(sweep[0], sweep, spec).Select(j => j.Id));
+        Assert.Equal(["puzzle.x2", "uniform.x2", "random.x2"], stage.Companions(sweep[6], sweep, spec).Select(j => j.Id));
+        Assert.Empty(stage.Companions(sweep[0], sweep, spec with { Device = DeviceKind.Cuda }));
     }
 
     [Fact]

@@ -131,6 +131,21 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         return model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
     }
 
+    /// <summary>Several models against the parent on the same sequences as <see cref="Quality(CausalLM?, CausalLM, TokenDataset, long, string, TextWriter)"/>,
+    /// the parent run once per batch for all of them.</summary>
+    internal static IReadOnlyList<LmMetrics> Quality(IReadOnlyList<CausalLM> models, CausalLM parent, TokenDataset heldout, long tokens, string label, TextWriter log)
+    {
+        var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
+        var evaluating = new Training.ProgressLine(label, count, log, unit: "seq");
+        long done = 0;
+        var batches = heldout.Leading(count, 8).Select(ids =>
+        {
+            evaluating.Report(done += ids.Length, double.NaN);
+            return heldout.GetBatch(ids);
+        });
+        return Evaluator.Evaluate(models, batches, parent);
+    }
+
     static void Write(JobContext context, EvaluationMetrics metrics)
     {
         RecordFile.Write(context.Output(MetricsFile), metrics);

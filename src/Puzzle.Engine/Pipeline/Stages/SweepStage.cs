@@ -76,42 +76,82 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
             m.Baseline == Baseline.Random ? spec.Evaluation.Seed : null, spec.Evaluation.Tokens, device), inputs)))];
     }
 
-    protected override void Run(SweepJob job, JobContext context)
+    /// <summary>
+    /// The jobs at one target are built together: one process loads the parent and the held-out text once and runs
+    /// the parent once per batch for every method's model, instead of once per model. Only on the CPU and while the
+    /// parent and the group's models, in float32, fit in a quarter of this process's memory (at real sizes each job
+    /// runs alone, as before).
+    /// </summary>
+    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
     {
-        var (settings, parentConfig) = (job.Problem, job.Parent);
-        var scores = Enumerable.Range(0, parentConfig.NumLayers).Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
-        var (problem, own, ownAt) = ArchitectureProblem.Build(settings, parentConfig, scores, MeasureStage.Lookup(job => context.Input("cost:" + job)));
-        problem = problem with { Limits = ArchitectureProblem.Limits(settings, ownAt, job.Target) };
-        var (chosen, why) = Choose(job, problem, scores);
-        if (chosen is null)
-        {
-            RecordFile.Write(context.Output(SweepFile), new SweepResult(job.Method, job.Target) { Skipped = why });
-            context.Metrics["skipped"] = why;
-            context.Log.WriteLine($"{context.Job.Id}: none ({why})");
-            return;
-        }
-        var layers = ArchitectureProblem.AsLibraryChoices(parentConfig, settings, chosen.Layers);
-        var predicted = own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time);
+        if (spec.Device != DeviceKind.Cpu) return [];
+        var own = job.ConfigAs<SweepJob>();
+        var group = stageJobs.Where(j => j != job && j.ConfigAs<SweepJob>().Target == own.Target).ToList();
+        var bytes = Cost.CostMeter.Parameters(own.Parent) * sizeof(float) * (group.Count + 2);
+        return bytes <= GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4 ? group : [];
+    }
 
-        var device = context.Device;
-        using var parent = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), device);
-        var config = VariantCatalog.ToModel(parent.Config, settings.SearchSpace.Alternatives, layers);
-        using var model = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
-            context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
-        model.eval();
-        using var heldout = TokenDataset.Open(Path.Combine(context.Input("data"), DataStage.Folder), DataSplit.Evaluation);
-        var quality = EvaluateStage.Quality(model, parent, heldout, job.Tokens, $"evaluate {context.Job.Id}", context.Log);
-        var result = new SweepResult(job.Method, job.Target)
+    protected override void Run(SweepJob job, JobContext context) => RunTogether([context]);
+
+    /// <summary>Chooses each job's architecture, assembles every one chosen, and evaluates them all against one pass of
+    /// the parent per batch (each model's sums exactly as alone).</summary>
+    public override void RunTogether(IReadOnlyList<JobContext> contexts)
+    {
+        var chosen = new List<(JobContext Context, SweepJob Job, IReadOnlyList<LayerChoice> Layers, double Predicted)>();
+        foreach (var context in contexts)
         {
-            Layers = layers, PredictedSpeedup = predicted, Parameters = model.ParameterCount, Tokens = quality.Tokens, Loss = quality.Loss,
-            Top1 = quality.Top1, Kl = quality.Kl ?? 0, Agreement = quality.Agreement ?? 1,
-        };
-        RecordFile.Write(context.Output(SweepFile), result);
-        context.Metrics["kl"] = result.Kl;
-        context.Metrics["agreement"] = result.Agreement;
-        context.Metrics["predicted_speedup"] = predicted;
-        context.Log.WriteLine($"{context.Job.Id}: assembled, not healed: KL {result.Kl:F4}, agreement {result.Agreement:P1}, top-1 {result.Top1:P2}; " +
-                              $"predicted {predicted:0.00}x the parent's scenario throughput");
+            var job = context.Job.ConfigAs<SweepJob>();
+            var (settings, parentConfig) = (job.Problem, job.Parent);
+            var scores = Enumerable.Range(0, parentConfig.NumLayers).Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
+            var (problem, own, ownAt) = ArchitectureProblem.Build(settings, parentConfig, scores, MeasureStage.Lookup(job => context.Input("cost:" + job)));
+            problem = problem with { Limits = ArchitectureProblem.Limits(settings, ownAt, job.Target) };
+            var (architecture, why) = Choose(job, problem, scores);
+            if (architecture is null)
+            {
+                RecordFile.Write(context.Output(SweepFile), new SweepResult(job.Method, job.Target) { Skipped = why });
+                context.Metrics["skipped"] = why;
+                context.Log.WriteLine($"{context.Job.Id}: none ({why})");
+                continue;
+            }
+            chosen.Add((context, job, ArchitectureProblem.AsLibraryChoices(parentConfig, settings, architecture.Layers),
+                own.TimeSeconds / architecture.Cost(ArchitectureProblem.Time)));
+        }
+        if (chosen.Count == 0) return;
+
+        var first = chosen[0].Context;
+        var device = first.Device;
+        using var parent = ParentModel.Load(ParentStage.ModelDirectory(first.Input("parent")), device);
+        var models = new List<CausalLM>();
+        try
+        {
+            foreach (var (context, job, layers, _) in chosen)
+            {
+                var config = VariantCatalog.ToModel(parent.Config, job.Problem.SearchSpace.Alternatives, layers);
+                models.Add(device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
+                    context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null)));
+            }
+            using var heldout = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Evaluation);
+            var label = chosen.Count == 1 ? first.Job.Id : $"{chosen.Count} models at x{chosen[0].Job.Target.ToString("0.###", CultureInfo.InvariantCulture)}";
+            var qualities = EvaluateStage.Quality(models, parent, heldout, chosen[0].Job.Tokens, $"evaluate {label}", first.Log);
+            foreach (var ((context, job, layers, predicted), model, quality) in chosen.Zip(models, qualities))
+            {
+                var result = new SweepResult(job.Method, job.Target)
+                {
+                    Layers = layers, PredictedSpeedup = predicted, Parameters = model.ParameterCount, Tokens = quality.Tokens, Loss = quality.Loss,
+                    Top1 = quality.Top1, Kl = quality.Kl ?? 0, Agreement = quality.Agreement ?? 1,
+                };
+                RecordFile.Write(context.Output(SweepFile), result);
+                context.Metrics["kl"] = result.Kl;
+                context.Metrics["agreement"] = result.Agreement;
+                context.Metrics["predicted_speedup"] = predicted;
+                context.Log.WriteLine($"{context.Job.Id}: assembled, not healed: KL {result.Kl:F4}, agreement {result.Agreement:P1}, top-1 {result.Top1:P2}; " +
+                                      $"predicted {predicted:0.00}x the parent's scenario throughput");
+            }
+        }
+        finally
+        {
+            foreach (var m in models) m.Dispose();
+        }
     }
 
     /// <summary>The method's architecture under the target's limits, or why it has none.</summary>
