@@ -30,6 +30,25 @@ public class RunLogsTests
     }
 
     [Fact]
+    public void A_failed_jobs_excerpt_starts_at_its_error_and_is_the_tail_without_one()
+    {
+        using var dir = new TempDir();
+        var log = Path.Combine(dir.Path, "heal.failed.log");
+        var frames = Enumerable.Range(1, 30).Select(i => $"   at Frame{i}()");
+        File.WriteAllLines(log, ["gkd child1 [---] 1 %", "Unhandled exception. System.Runtime.InteropServices.ExternalException (0x80004005): boom", .. frames]);
+        var excerpt = RunLogs.FailureExcerpt(log);
+        Assert.Equal(15, excerpt.Count);
+        Assert.StartsWith("Unhandled exception.", excerpt[0]);
+        Assert.Equal("   at Frame1()", excerpt[1]); // where it was raised, not the bottom of the stack
+
+        File.WriteAllLines(log, ["step 1", "step 2", "error: the spec changed", "   at Frame1()"]);
+        Assert.Equal(["error: the spec changed", "   at Frame1()"], RunLogs.FailureExcerpt(log));
+        File.WriteAllLines(log, frames);
+        Assert.Equal(frames.TakeLast(15), RunLogs.FailureExcerpt(log));
+        Assert.Empty(RunLogs.FailureExcerpt(Path.Combine(dir.Path, "missing.log")));
+    }
+
+    [Fact]
     public void A_private_log_left_by_a_killed_run_is_removed_when_the_job_starts_again()
     {
         using var dir = new TempDir();

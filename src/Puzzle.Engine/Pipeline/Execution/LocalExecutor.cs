@@ -127,7 +127,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Failed, jobClock.Elapsed.TotalSeconds, log,
                     exit == 0 ? "exited 0 but published nothing" : $"exit code {exit}");
                 _console.WriteLine($"{progress.Counter} FAILED {finished.Name} (exit {exit}); log: {log}");
-                foreach (var line in Tail(log, 15)) _console.WriteLine("       | " + line);
+                foreach (var line in RunLogs.FailureExcerpt(log)) _console.WriteLine("       | " + line);
             }
         }
         var summary = new RunSummary(pipeline, target, started, clock.Elapsed.TotalSeconds, jobs.Select(j => records[j]).ToList());
@@ -176,7 +176,4 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             _console.WriteLine($"skip   {group.Count()} job{(group.Count() == 1 ? "" : "s")} that need{(group.Count() == 1 ? "s" : "")} {group.Key}: " +
                                string.Join(", ", group.Select(s => s.Job.Name).Take(6)) + (group.Count() > 6 ? $", ... ({group.Count() - 6} more)" : ""));
     }
-
-    static IEnumerable<string> Tail(string path, int lines) =>
-        File.Exists(path) ? File.ReadLines(path).TakeLast(lines) : [];
 }

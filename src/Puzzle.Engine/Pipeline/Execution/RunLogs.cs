@@ -22,6 +22,19 @@ public sealed class RunLogs(string storeRoot, string pipeline)
     /// <summary>Where the last failed attempt of <paramref name="job"/> left its log.</summary>
     public string FailedPathOf(JobPlan job) => Path.ChangeExtension(PathOf(job), ".failed.log");
 
+    /// <summary>
+    /// What the console shows of a failed job's log: <paramref name="lines"/> lines from its error (the first line of an
+    /// unhandled exception, or a line the job wrote as <c>error:</c>), so the message and the frames where it was
+    /// raised come first, not the end of a long stack; the last lines when there is no such line.
+    /// </summary>
+    public static IReadOnlyList<string> FailureExcerpt(string path, int lines = 15)
+    {
+        if (!File.Exists(path)) return [];
+        var all = File.ReadAllLines(path);
+        var error = Array.FindIndex(all, l => l.StartsWith("Unhandled exception", StringComparison.Ordinal) || l.StartsWith("error: ", StringComparison.Ordinal));
+        return error < 0 ? all.TakeLast(lines).ToList() : all.Skip(error).Take(lines).ToList();
+    }
+
     /// <summary>A fresh private log for <paramref name="job"/> in this run.</summary>
     public string Start(JobPlan job)
     {
