@@ -32,11 +32,11 @@ public static class ChannelContribution
             var n = postAttentionNorm.forward(h);
             var a = F.silu(parentFfn.gate_proj.forward(n)) * parentFfn.up_proj.forward(n);
             var flat = a.reshape(-1, width);
-            sum.add_(flat.abs().to(float32).sum([0L]));
+            sum.add_(flat.abs().to(float32).sum([0L]), Runtime.Scalars.One); // a held alpha (see Runtime.Scalars)
             tokens += flat.shape[0];
         }
         if (tokens == 0) throw new ArgumentException("channel contribution needs at least one token");
-        var columnNorms = down.to(float32).square().sum([0L]).sqrt();
+        var columnNorms = Runtime.Scalars.Square(down.to(float32)).sum([0L]).sqrt();
         return (sum / tokens * columnNorms).MoveToOuterDisposeScope();
     }
 }

@@ -20,8 +20,8 @@ public static class Nmse
         // in float32 whatever the compute dtype (a bfloat16 mean keeps three significant digits of the loss), and stable
         // means: the denominator scales every gradient, so its rounding must not follow the thread count
         var (c, p) = (child.to(float32), parent.to(float32));
-        var error = StableReduction.Mean((c - p).square());
-        return (error / StableReduction.Mean(p.square())).MoveToOuterDisposeScope();
+        var error = StableReduction.Mean(Scalars.Square(c - p));
+        return (error / StableReduction.Mean(Scalars.Square(p))).MoveToOuterDisposeScope();
     }
 
     /// <summary>The normalized MSE as a number (no graph kept).</summary>

@@ -37,8 +37,8 @@ public sealed class NormalEquations : IDisposable
         {
             var n = Math.Min(SliceRows, x.shape[0] - start);
             var xs = x.narrow(0, start, n);
-            _xtx.add_(xs.t().matmul(xs));
-            _xty.add_(xs.t().matmul(y.narrow(0, start, n)));
+            _xtx.add_(xs.t().matmul(xs), Runtime.Scalars.One); // a held alpha: add_(tensor) alone passes a temporary one (see Runtime.Scalars)
+            _xty.add_(xs.t().matmul(y.narrow(0, start, n)), Runtime.Scalars.One);
         }
         Rows += x.shape[0];
     }

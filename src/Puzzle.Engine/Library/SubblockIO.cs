@@ -42,8 +42,8 @@ internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
         {
             var (input, target) = Of(s);
             var t = target.to(float32);
-            error += Runtime.StableReduction.Sum((Output(block, input).to(float32) - t).square()).to(float64).item<double>();
-            norm += Runtime.StableReduction.Sum(t.square()).to(float64).item<double>();
+            error += Runtime.StableReduction.Sum(Runtime.Scalars.Square(Output(block, input).to(float32) - t)).to(float64).item<double>();
+            norm += Runtime.StableReduction.Sum(Runtime.Scalars.Square(t)).to(float64).item<double>();
         }
         return error / norm;
     }

@@ -20,7 +20,7 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(float32);
-        h = h * rsqrt(h.square().mean([-1L], keepdim: true).add(_eps, Runtime.Scalars.One));
+        h = h * rsqrt(Runtime.Scalars.Square(h).mean([-1L], keepdim: true).add(_eps, Runtime.Scalars.One));
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

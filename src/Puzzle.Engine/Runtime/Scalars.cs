@@ -13,4 +13,11 @@ namespace Puzzle.Engine.Runtime;
 public static class Scalars
 {
     public static readonly Scalar One = 1.0.ToScalar();
+
+    /// <summary>The exponent of <see cref="Square"/>, an integer as TorchSharp's own <c>square()</c> passes it.</summary>
+    public static readonly Scalar Two = 2.ToScalar();
+
+    /// <summary>x², elementwise. TorchSharp's <c>square()</c> is <c>pow(2)</c> with a temporary Scalar: it aborted a GKD
+    /// step (exit 134, in gradient clipping) in one CI run, and RMSNorm calls it in every layer of every forward pass.</summary>
+    public static TorchSharp.torch.Tensor Square(TorchSharp.torch.Tensor x) => x.pow(Two);
 }

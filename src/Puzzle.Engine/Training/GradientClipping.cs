@@ -20,7 +20,7 @@ public static class GradientClipping
         using var scope = NewDisposeScope();
         var grads = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
         if (grads.Count == 0) return zeros(1).squeeze().MoveToOuterDisposeScope();
-        var total = StableReduction.Sum(stack(grads.Select(g => StableReduction.Sum(g.to(float32).square())).ToArray())).sqrt();
+        var total = StableReduction.Sum(stack(grads.Select(g => StableReduction.Sum(Scalars.Square(g.to(float32)))).ToArray())).sqrt();
         // Scalars held across the calls, alpha included (add(Scalar) alone makes a temporary alpha of 1): see Scalars
         using var eps = 1e-6.ToScalar();
         using var max = maxNorm.ToScalar();

@@ -1,5 +1,6 @@
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Runtime;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -48,7 +49,7 @@ public class LeastSquaresTests(ITestOutputHelper output)
         using var y = randn([40, 2], generator: generator);
         using var plain = Initialisers.LeastSquares(x, y, ridge: 0);
         using var ridged = Initialisers.LeastSquares(x, y, ridge: 1);
-        Assert.True(ridged.pow(2).sum().item<float>() < plain.pow(2).sum().item<float>());
+        Assert.True(Scalars.Square(ridged).sum().item<float>() < Scalars.Square(plain).sum().item<float>());
         Assert.Throws<ArgumentOutOfRangeException>(() => Initialisers.LeastSquares(x, y, ridge: -1));
     }
 

@@ -1,4 +1,5 @@
 using Puzzle.Engine.Library;
+using Puzzle.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Tests.Library;
@@ -30,7 +31,7 @@ public class NmseTests
         using var loss = Nmse.Of(child, parent);
         loss.backward();
         // d/dc mean((c−p)²)/mean(p²) = 2(c−p) / (n·mean(p²))
-        using var expected = 2 * (child.detach() - parent) / (24 * parent.pow(2).mean());
+        using var expected = 2 * (child.detach() - parent) / (24 * Scalars.Square(parent).mean());
         Assert.True(child.grad!.allclose(expected, rtol: 1e-5, atol: 1e-7));
     }
 

@@ -1,3 +1,4 @@
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,7 +18,7 @@ public class HeldoutGuardTests
         var batches = Enumerable.Repeat(0, 1000).Select(_ => ones(4, 1));
         var guard = new HeldoutGuard(() => Math.Abs(w.item<float>() - heldoutTarget), evaluations: 4);
         var calls = 0;
-        Tensor Loss(Tensor x) => ++calls > killAfter ? throw new InvalidOperationException("killed") : (x.matmul(w) - 2 * x).square().mean();
+        Tensor Loss(Tensor x) => ++calls > killAfter ? throw new InvalidOperationException("killed") : Scalars.Square(x.matmul(w) - 2 * x).mean();
         Trainer.Run([("w", w)], batches, Loss, 1, options, checkpoints: checkpoints, guard: guard);
         return (w.item<float>(), guard);
     }

@@ -1,3 +1,4 @@
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Training;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -15,7 +16,7 @@ public class MixedPrecisionTests
         var w = new Parameter(ones(1, 1, dtype: dtype));
         var options = new TrainOptions { Tokens = 200, LearningRate = 1e-4, WarmupSteps = 0, MinLrRatio = 1, WeightDecay = 0, GradClip = 0 };
         var batches = Enumerable.Repeat(0, 1000).Select(_ => ones(4, 1, dtype: dtype));
-        var curve = Trainer.Run([("w", w)], batches, x => (x.matmul(w) - 2 * x).to(float32).square().mean(), 1, options);
+        var curve = Trainer.Run([("w", w)], batches, x => Scalars.Square((x.matmul(w) - 2 * x).to(float32)).mean(), 1, options);
         return (w, curve);
     }
 
