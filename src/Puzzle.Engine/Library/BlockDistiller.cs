@@ -138,7 +138,7 @@ public static class BlockDistiller
             var variant = job.Variant;
             var io = new SubblockIO(variant, cos, sin);
             // every applicable initialiser, measured on held-out text before any training
-            var input = variant.Subblock == Subblock.Ffn ? calibration.X + calibration.Attention : calibration.X;
+            var input = variant.Subblock == Subblock.Ffn ? Runtime.Scalars.Add(calibration.X, calibration.Attention) : calibration.X;
             Dictionary<string, (AttentionSubblock? Attention, nn.Module? Ffn)> candidates;
             try { candidates = Candidates(config, parent, variant, calibration, input, cos, sin, job.Options.Init); }
             finally { if (!ReferenceEquals(input, calibration.X)) input.Dispose(); }
@@ -211,7 +211,7 @@ public static class BlockDistiller
             {
                 var preferred = init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
                 var attention = InitCandidates.Attention(config, parent, variant.Attention!, calibration.X);
-                using var h = calibration.X + calibration.Attention; // the parent's stream at its FFN
+                using var h = Runtime.Scalars.Add(calibration.X, calibration.Attention); // the parent's stream at its FFN
                 var ffn = InitCandidates.Ffn(parent, variant.Ffn!, h);
                 var a = attention.Count == 0 ? "none" : attention.ContainsKey(preferred) ? preferred : attention.Keys.Single();
                 var f = ffn.Count == 0 ? "none" : ffn.ContainsKey(preferred) ? preferred : ffn.Keys.Single();

@@ -51,7 +51,7 @@ public sealed class NormalEquations : IDisposable
         using var scope = NewDisposeScope();
         var d = _xtx.shape[0];
         var lambda = ridge * _xtx.trace().item<double>() / d;
-        var a = _xtx + lambda * eye(d, dtype: float64, device: _xtx.device);
+        var a = Runtime.Scalars.Add(_xtx, lambda * eye(d, dtype: float64, device: _xtx.device));
         var wt = linalg.solve(a, _xty); // [d_in, d_out]
         return wt.t().contiguous().to(float32).MoveToOuterDisposeScope();
     }

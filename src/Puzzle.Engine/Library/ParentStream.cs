@@ -83,10 +83,10 @@ public sealed class ParentStream : IDisposable
         {
             var block = Layers[i];
             var a = block.AttentionOutput(x, cos, sin, null, i);
-            var h = x + a;
+            var h = Runtime.Scalars.Add(x, a); // not +: see Runtime.Scalars
             var f = block.FfnOutput(h);
             streams.Add(new LayerStream(x, a, f));
-            x = h + f;
+            x = Runtime.Scalars.Add(h, f);
         }
         return streams;
     }

@@ -14,8 +14,8 @@ internal sealed class SubblockIO(BlockVariant variant, Tensor cos, Tensor sin)
     public (Tensor Input, Tensor Target) Of(LayerStream s) => variant.Subblock switch
     {
         Subblock.Attention => (s.X, s.Attention),
-        Subblock.Ffn => (s.X + s.Attention, s.Ffn),
-        _ => (s.X, s.Attention + s.Ffn),
+        Subblock.Ffn => (Runtime.Scalars.Add(s.X, s.Attention), s.Ffn), // not +: see Runtime.Scalars
+        _ => (s.X, Runtime.Scalars.Add(s.Attention, s.Ffn)),
     };
 
     public Tensor Output(DecoderBlock block, Tensor input) => variant.Subblock switch

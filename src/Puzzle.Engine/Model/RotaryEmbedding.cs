@@ -25,7 +25,7 @@ public sealed class RotaryEmbedding
         var scaled = where(wavelen > lowFreqWavelen, invFreq / factor, invFreq);
         var smooth = ((float)s.OriginalMaxPositionEmbeddings / wavelen - (float)s.LowFreqFactor) /
                      (float)(s.HighFreqFactor - s.LowFreqFactor);
-        var smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
+        var smoothed = Runtime.Scalars.Add((1 - smooth) * scaled / factor, smooth * scaled);
         var isMedium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
         return where(isMedium, smoothed, scaled);
     }

@@ -20,4 +20,7 @@ public static class Scalars
     /// <summary>x², elementwise. TorchSharp's <c>square()</c> is <c>pow(2)</c> with a temporary Scalar: it aborted a GKD
     /// step (exit 134, in gradient clipping) in one CI run, and RMSNorm calls it in every layer of every forward pass.</summary>
     public static TorchSharp.torch.Tensor Square(TorchSharp.torch.Tensor x) => x.pow(Two);
+
+    /// <summary>a + b, elementwise, with the held alpha: TorchSharp's <c>a + b</c> passes a temporary alpha of 1.</summary>
+    public static TorchSharp.torch.Tensor Add(TorchSharp.torch.Tensor a, TorchSharp.torch.Tensor b) => a.add(b, One);
 }
