@@ -14,7 +14,7 @@ public class ChildBlockTests
         using var _ = no_grad();
         using var x = ParentBlock.Activations(51);
         var (cos, sin) = ParentBlock.Rope(config, x.shape[1]);
-        using var h = x + parent.AttentionOutput(x, cos, sin, null, 0);
+        using var h = Puzzle.Engine.Runtime.Scalars.Add(x, parent.AttentionOutput(x, cos, sin, null, 0));
         var attention = InitCandidates.Attention(config, parent, AttentionConfig.Gqa(2), x)[InitCandidates.Paper];
         var ffn = InitCandidates.Ffn(parent, FfnConfig.SwiGlu(ParentBlock.Width), h)[InitCandidates.Paper];
         using var child = ChildBlock.Assemble(config, parent.Config, parent, attention, ffn);

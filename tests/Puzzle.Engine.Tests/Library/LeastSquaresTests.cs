@@ -62,8 +62,8 @@ public class LeastSquaresTests(ITestOutputHelper output)
         using var x = ParentBlock.Activations(44, batch: 4, tokens: 64);
         using var heldoutX = ParentBlock.Activations(45, batch: 4, tokens: 64);
         var (cos, sin) = ParentBlock.Rope(config, 64);
-        using var h = x + block.AttentionOutput(x, cos, sin, null, 0);
-        using var heldoutH = heldoutX + block.AttentionOutput(heldoutX, cos, sin, null, 0);
+        using var h = Scalars.Add(x, block.AttentionOutput(x, cos, sin, null, 0));
+        using var heldoutH = Scalars.Add(heldoutX, block.AttentionOutput(heldoutX, cos, sin, null, 0));
 
         var attention = InitCandidates.Attention(config, block, AttentionConfig.Linear, x);
         var ffn = InitCandidates.Ffn(block, FfnConfig.Linear, h);
@@ -97,7 +97,7 @@ public class LeastSquaresTests(ITestOutputHelper output)
         using var _ = no_grad();
         using var x = ParentBlock.Activations(47);
         var (cos, sin) = ParentBlock.Rope(config, x.shape[1]);
-        using var h = x + block.AttentionOutput(x, cos, sin, null, 0);
+        using var h = Scalars.Add(x, block.AttentionOutput(x, cos, sin, null, 0));
 
         var same = InitReport.Attention(config, block, AttentionConfig.Gqa(4), InitCandidates.Attention(config, block, AttentionConfig.Gqa(4), x), x);
         Assert.Equal(0.0, same.Nmse[InitCandidates.Paper], 1e-6);

@@ -151,7 +151,7 @@ public class BlockLibraryTests
         using var scope = TorchSharp.torch.NewDisposeScope();
         var parent = stream.Layers[1];
         var rows = train.InfiniteBatches(options.Batch, (ulong)options.Seed).Take(6).Select(b => stream.Run(train.GetBatch(b), 2)[1]).ToList();
-        var inputs = TorchSharp.torch.cat(rows.Select(r => parent.post_attention_layernorm!.forward(r.X + r.Attention)).ToArray());
+        var inputs = TorchSharp.torch.cat(rows.Select(r => parent.post_attention_layernorm!.forward(Puzzle.Engine.Runtime.Scalars.Add(r.X, r.Attention))).ToArray());
         var targets = TorchSharp.torch.cat(rows.Select(r => r.Ffn).ToArray());
         using var ffn = new LinearFfn(stream.Config.HiddenSize);
         using (TorchSharp.torch.no_grad()) ffn.linear_mlp.weight!.copy_(Initialisers.LeastSquares(inputs, targets));
