@@ -118,32 +118,26 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
 
     /// <summary>A model against the parent (or the parent alone) on the leading <paramref name="tokens"/> of held-out
     /// text: every model a run compares is scored on the same sequences.</summary>
-    internal static LmMetrics Quality(CausalLM? model, CausalLM parent, TokenDataset heldout, long tokens, string label, TextWriter log)
-    {
-        var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
-        var evaluating = new Training.ProgressLine(label, count, log, unit: "seq");
-        long done = 0;
-        var batches = heldout.Leading(count, 8).Select(ids =>
-        {
-            evaluating.Report(done += ids.Length, double.NaN);
-            return heldout.GetBatch(ids);
-        });
-        return model is null ? Evaluator.Evaluate(parent, batches) : Evaluator.Evaluate(model, batches, parent);
-    }
+    internal static LmMetrics Quality(CausalLM? model, CausalLM parent, TokenDataset heldout, long tokens, string label, TextWriter log) =>
+        model is null ? Evaluator.Evaluate(parent, Leading(heldout, tokens, label, log))
+            : Evaluator.Evaluate(model, Leading(heldout, tokens, label, log), parent);
 
     /// <summary>Several models against the parent on the same sequences as <see cref="Quality(CausalLM?, CausalLM, TokenDataset, long, string, TextWriter)"/>,
     /// the parent run once per batch for all of them.</summary>
-    internal static IReadOnlyList<LmMetrics> Quality(IReadOnlyList<CausalLM> models, CausalLM parent, TokenDataset heldout, long tokens, string label, TextWriter log)
+    internal static IReadOnlyList<LmMetrics> Quality(IReadOnlyList<CausalLM> models, CausalLM parent, TokenDataset heldout, long tokens, string label, TextWriter log) =>
+        Evaluator.Evaluate(models, Leading(heldout, tokens, label, log), parent);
+
+    /// <summary>The batches of the leading <paramref name="tokens"/> of held-out text, reporting progress as they are read.</summary>
+    static IEnumerable<TorchSharp.torch.Tensor> Leading(TokenDataset heldout, long tokens, string label, TextWriter log)
     {
         var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
         var evaluating = new Training.ProgressLine(label, count, log, unit: "seq");
         long done = 0;
-        var batches = heldout.Leading(count, 8).Select(ids =>
+        return heldout.Leading(count, 8).Select(ids =>
         {
             evaluating.Report(done += ids.Length, double.NaN);
             return heldout.GetBatch(ids);
         });
-        return Evaluator.Evaluate(models, batches, parent);
     }
 
     static void Write(JobContext context, EvaluationMetrics metrics)
