@@ -92,12 +92,19 @@ public sealed class CausalLM : nn.Module
     }
 
     /// <summary>Logits for ids [B, T]; with a cache, continues from its position and extends it.</summary>
-    public Tensor Forward(Tensor ids, KvCache? cache = null, IList<Tensor>? layerOutputs = null)
+    public Tensor Forward(Tensor ids, KvCache? cache = null, IList<Tensor>? layerOutputs = null) => Head(Hidden(ids, cache, layerOutputs));
+
+    /// <summary>Logits [B, vocab] of the last position of ids [B, T] only, extending the cache as <see cref="Forward"/>
+    /// does: the LM head runs on one row per sequence instead of T (at a 128k vocabulary, most of a forward pass).</summary>
+    public Tensor ForwardLast(Tensor ids, KvCache? cache = null) => Head(Hidden(ids, cache, null)[.., -1]);
+
+    /// <summary>The final hidden states [B, T, d] (before the final norm), continuing and extending the cache.</summary>
+    Tensor Hidden(Tensor ids, KvCache? cache, IList<Tensor>? layerOutputs)
     {
         var start = cache?.Length ?? 0;
         var x = RunBlocks(Embed(ids), 0, Config.NumLayers, start, cache, layerOutputs);
         cache?.Advance(ids.shape[1]);
-        return Head(x);
+        return x;
     }
 
     /// <summary>Mean next-token cross-entropy of a batch of sequences [B, T+1] (inputs and shifted targets).</summary>

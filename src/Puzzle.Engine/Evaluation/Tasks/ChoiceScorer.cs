@@ -136,7 +136,8 @@ public static class ChoiceScorer
         return result;
     }
 
-    /// <summary>Requests with one context: the context once, with a cache, whose last logits score every first token;
+    /// <summary>Requests with one context: the context once, with a cache, whose last position's logits (the only ones
+    /// computed) score every first token;
     /// then the cache repeated per request and the continuations but their last token together, each position scoring
     /// the next token.</summary>
     static void ContinueShared(CausalLM model, IReadOnlyList<ContinuationRequest> requests, int[] members, double[] result)
@@ -145,8 +146,8 @@ public static class ChoiceScorer
         var context = requests[members[0]].Context;
         var longest = members.Max(i => requests[i].Continuation.Length);
         using var cache = new KvCache(model.Config, 1, context.Length + longest - 1, model.Device, model.DType);
-        var last = model.Forward(tensor(context.Select(t => (long)t).ToArray(), [1, context.Length], int64).to(model.Device), cache)[0, -1];
-        Accumulate(model, last.unsqueeze(0), members.Select(_ => 0L).ToList(), members.Select(i => (long)requests[i].Continuation[0]).ToList(),
+        var last = model.ForwardLast(tensor(context.Select(t => (long)t).ToArray(), [1, context.Length], int64).to(model.Device), cache);
+        Accumulate(model, last, members.Select(_ => 0L).ToList(), members.Select(i => (long)requests[i].Continuation[0]).ToList(),
             members.ToList(), result);
         if (longest == 1) return;
         using var repeated = cache.Repeat(members.Length);
