@@ -17,8 +17,10 @@ public static class JobCommand
         command.SetAction(parse =>
         {
             var n = parse.GetValue(threads) ?? Environment.ProcessorCount;
-            TorchRuntime.EnsureLoaded(n);
             var session = pipeline.Open(parse);
+            // a stage that uses no tensors does not load libtorch; the others load it (and fail with its remedy) first
+            if (session.Graph.Find(parse.GetValue(stage)!, parse.GetValue(id)!).Stage.UsesTorch) TorchRuntime.EnsureLoaded(n);
+            else TorchRuntime.UseThreads(n);
             var (entry, ran) = session.RunJob(parse.GetValue(stage)!, parse.GetValue(id)!, parse.GetValue(key), n, Console.Out);
             Console.WriteLine($"{(ran ? "published" : "cached")} {entry.Manifest.Stage}/{entry.Manifest.Job} {entry.Directory}");
             return 0;

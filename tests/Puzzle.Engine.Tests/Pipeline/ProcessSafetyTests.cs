@@ -46,6 +46,22 @@ public class ProcessSafetyTests
     }
 
     [Fact]
+    public void A_job_process_loads_libtorch_only_for_a_stage_that_uses_tensors_and_gives_it_the_launchers_threads()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
+        Assert.True(exit == 0, err);
+        (exit, _, err) = Cli.Run(repo.Root, "job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1");
+        Assert.True(exit == 0, err);
+        var session = PipelineSession.Open(repo.SpecPath);
+        int? Threads(string stage, string id) =>
+            session.Store.Find(session.Graph.Find(stage, id).Key)!.Manifest.Metrics["torch_threads"]?.GetValue<int>();
+        Assert.Null(Threads("Tokenizer", "tokenizer")); // no tensors: libtorch never loaded
+        Assert.Null(Threads("Data", "tokens"));
+        Assert.Equal(1, Threads("Parent", "parent")); // the count the launcher passed, on a machine of more cores
+    }
+
+    [Fact]
     public void Two_runs_started_at_once_on_one_store_do_each_job_once_and_both_finish()
     {
         // no Sweep: its eight timed jobs lengthen this whole-pipeline test (5.4 min with them) and add nothing to what it checks

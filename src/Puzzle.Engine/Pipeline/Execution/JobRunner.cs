@@ -70,6 +70,7 @@ public static class JobRunner
                 foreach (var c in contexts)
                 {
                     if (ResourcePeaks.PeakRss() is { } rss) c.Metrics["peak_rss_bytes"] = rss;
+                    if (TorchRuntime.IsLoaded) c.Metrics["torch_threads"] = TorchSharp.torch.get_num_threads(); // absent: libtorch never loaded
                     if (peaks.PeakGpuBytes is { } bytes) c.Metrics["peak_gpu_bytes"] = bytes;
                 }
             }

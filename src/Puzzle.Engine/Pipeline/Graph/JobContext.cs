@@ -19,7 +19,7 @@ public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store,
     public int Threads { get; } = threads;
     /// <summary>
     /// Where the job computes (the spec's <c>device</c>), checked on first use: stages that never touch torch (Fetch,
-    /// Data, Search) never load it, and a job asked to run on CUDA where there is none fails with the remedy.
+    /// Data, Report: <see cref="Stage.UsesTorch"/>) never load it, and a job asked to run on CUDA where there is none fails with the remedy.
     /// </summary>
     public ComputeDevice Device => _device ??= ComputeDevice.Open(spec.Device, spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: device");
     /// <summary>Where costs are measured (<c>scenario.device</c>, else <c>device</c>).</summary>

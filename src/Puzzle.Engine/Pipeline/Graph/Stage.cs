@@ -19,6 +19,9 @@ public abstract class Stage
     /// <summary>The device this stage's jobs compute on (null: none, they never touch torch's devices). A job on CUDA
     /// takes one of the local executor's GPU slots (<c>executor.gpus</c>) while it runs.</summary>
     public virtual DeviceKind? ComputesOn(PipelineSpec spec) => null;
+    /// <summary>Whether this stage's jobs use tensors at all. A job process of a stage that does not leaves libtorch
+    /// unloaded (about half a second of its start); one that turns out to need it still loads it on first use.</summary>
+    public virtual bool UsesTorch => true;
     /// <summary>Where under <c>artifacts/&lt;pipeline&gt;/</c> a job's payload is published for people, if anywhere.</summary>
     public virtual string? ArtifactFolder(JobPlan job) => null;
 

@@ -17,6 +17,7 @@ public sealed class DataStage : Stage<DataStage.DataJob>
     public override int Version => 3; // 3: typed job config; 2: held-out text in a selection and an evaluation part (dataset format 2)
     public override IReadOnlyList<string> Upstream => ["Fetch", "Tokenizer"];
     public override string Description => "tokenize and pack the text into token shards";
+    public override bool UsesTorch => false;
     public const string Folder = "dataset";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)

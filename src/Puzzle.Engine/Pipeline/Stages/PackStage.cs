@@ -31,6 +31,7 @@ public sealed class PackStage : Stage<PackStage.PackJob>
     public override int Version => 2; // 2: typed job config
     public override IReadOnlyList<string> Upstream => ["Export", "Report"];
     public override string Description => "pack the chosen child as a NuGet package with its provenance";
+    public override bool UsesTorch => false;
     public const string PackFile = "pack.json";
 
     public override string? ArtifactFolder(JobPlan job) => "package";

@@ -28,6 +28,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     public override int Version => 9; // 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep", "Speed"];
     public override string Description => "write report.json and report.html";
+    public override bool UsesTorch => false;
     public const string JsonFile = "report.json", HtmlFile = "report.html";
     /// <summary>The least share of the parent's top-1 a child must keep (the goal, as in the paper's 98%).</summary>
     public const double RetentionGoal = 0.95;

@@ -18,6 +18,7 @@ public sealed class TokenizerStage : Stage<TokenizerStage.TokenizerJob>
     public override int Version => 2; // 2: typed job config (data.jsonl_field is keyed)
     public override IReadOnlyList<string> Upstream => ["Fetch"];
     public override string Description => "train a BPE tokenizer (or take the parent's)";
+    public override bool UsesTorch => false;
     public const string FileName = "tokenizer.json";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
