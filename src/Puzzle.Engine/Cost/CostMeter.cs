@@ -10,7 +10,9 @@ namespace Puzzle.Engine.Cost;
 /// Measures latency on a device after warm-up, as the fastest of repeats: one block shape (cost depends on shape, not
 /// layer), the non-block parts (embedding, final norm, LM head), or a whole model. The fastest run is the one that
 /// other work on the machine disturbed least: on a shared 2-core machine two medians of the same model were 14%
-/// apart and two minima 4% (benchmarks/results/costs.json). Weights, activations and
+/// apart and two minima 4% (benchmarks/results/costs.json). Decode is timed step by step and each step keeps its
+/// fastest run (<see cref="StepTimes"/>), so a disturbance that spoils part of every run spoils none of the result.
+/// Weights, activations and
 /// the KV cache are in the device's compute dtype, which also sizes parameter and KV-cache bytes. On CUDA the clock is
 /// read only after the device has finished the timed work (kernels launch asynchronously).
 /// </summary>
@@ -48,13 +50,6 @@ public static class CostMeter
             Math.Max(0, (shapeModel.DecodeSecondsPerToken - head.DecodeSecondsPerToken) / depth), parameters, parameters * device.ElementBytes, kv);
     }
 
-    /// <summary>The faster of two timings of the same model: the fastest prefill and the fastest decode.</summary>
-    public static MeasuredCost Faster(MeasuredCost a, MeasuredCost b) => a with
-    {
-        PrefillSeconds = Math.Min(a.PrefillSeconds, b.PrefillSeconds),
-        DecodeSecondsPerToken = Math.Min(a.DecodeSecondsPerToken, b.DecodeSecondsPerToken),
-    };
-
     /// <summary>One block of the given shape alone (a subblock alone when the other is a no-op).</summary>
     public static MeasuredCost Block(ModelConfig parent, BlockConfig shape, TimingScenario scenario, int batch, ComputeDevice? device = null)
     {
@@ -66,7 +61,7 @@ public static class CostMeter
         var rotary = new RotaryEmbedding(parent.HeadDim, parent.RopeTheta, parent.RopeScaling);
         var (cos, sin) = rotary.At(0, scenario.Prompt + scenario.Generate, device.Device, device.DType);
         using var generator = new Generator(InputSeed);
-        var (prefill, decode) = Time(scenario, batch, one, device,
+        var times = Time(scenario, batch, one, device,
             (x, cache, start) =>
             {
                 block.Forward(x, cos.narrow(0, start, x.shape[1]), sin.narrow(0, start, x.shape[1]), cache, 0);
@@ -74,7 +69,7 @@ public static class CostMeter
             }, HiddenInputs(parent.HiddenSize, device, generator));
         var parameters = block.parameters().Sum(p => p.numel());
         var kv = shape.Attention.Kind == AttentionKind.Gqa ? 2L * shape.Attention.KvHeads * parent.HeadDim * device.ElementBytes : 0;
-        return new MeasuredCost(prefill, decode, parameters, parameters * device.ElementBytes, kv);
+        return new MeasuredCost(times.Prefill, times.DecodePerToken, parameters, parameters * device.ElementBytes, kv);
     }
 
     /// <summary>Embedding, final norm and LM head: what every architecture pays besides its blocks (<see cref="HeadModel"/>).</summary>
@@ -90,18 +85,29 @@ public static class CostMeter
     public static MeasuredCost Model(CausalLM model, TimingScenario scenario, int batch, ComputeDevice? device = null)
     {
         device ??= ComputeDevice.Cpu;
+        return Cost(model, Steps(model, scenario, batch, device), device);
+    }
+
+    /// <summary>A whole model's timings: the fastest prefill and each decode step's fastest run.</summary>
+    static StepTimes Steps(CausalLM model, TimingScenario scenario, int batch, ComputeDevice device)
+    {
         model.eval();
         using var generator = new Generator(InputSeed);
-        var (prefill, decode) = Time(scenario, batch, model.Config, device, (ids, cache, _) => model.Forward(ids, cache),
+        return Time(scenario, batch, model.Config, device, (ids, cache, _) => model.Forward(ids, cache),
             TokenInputs(model.Config.VocabSize, device, generator));
+    }
+
+    /// <summary>A whole model's cost from its timings, with its parameters and KV-cache bytes per token.</summary>
+    static MeasuredCost Cost(CausalLM model, StepTimes times, ComputeDevice device)
+    {
         var parameters = model.parameters().Sum(p => p.numel());
         var kv = model.Config.Blocks.Where(b => b.Attention.Kind == AttentionKind.Gqa)
             .Sum(b => 2L * b.Attention.KvHeads * model.Config.HeadDim * device.ElementBytes);
-        return new MeasuredCost(prefill, decode, parameters, parameters * device.ElementBytes, kv);
+        return new MeasuredCost(times.Prefill, times.DecodePerToken, parameters, parameters * device.ElementBytes, kv);
     }
 
     /// <summary>
-    /// Each model's fastest prefill and decode, timed so that drift in the machine's load touches every model alike.
+    /// Each model's fastest prefill and each decode step's fastest run, timed so that drift in the machine's load touches every model alike.
     /// When all the models' weights fit in <paramref name="keepBytes"/> (default: a quarter of the memory this process
     /// may use, on the CPU; never on CUDA, where one model of a real parent may fill the device) every model is built
     /// once and warmed up once, then timed one scenario at a time in turn, forward and backward, as many runs as the
@@ -116,8 +122,13 @@ public static class CostMeter
         ComputeDevice device, Action<int, int>? timed = null, long? keepBytes = null)
     {
         var perRound = (scenario.Repeats + rounds - 1) / rounds;
-        var best = new MeasuredCost?[models.Count];
-        void Keep(int i, MeasuredCost cost) => best[i] = best[i] is { } before ? Faster(before, cost) : cost;
+        var best = new StepTimes?[models.Count];
+        var costs = new MeasuredCost?[models.Count];
+        void Keep(int i, CausalLM model, StepTimes times)
+        {
+            best[i] = best[i] is { } before ? before.Faster(times) : times;
+            costs[i] = Cost(model, best[i]!, device);
+        }
         int Order(int pass, int k) => pass % 2 == 0 ? k : models.Count - 1 - k;
         var budget = keepBytes ?? (device.Kind == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4 : 0);
         if (models.Sum(m => Parameters(m) * device.ElementBytes) <= budget)
@@ -128,12 +139,13 @@ public static class CostMeter
             try
             {
                 foreach (var config in models) kept.Add(new CausalLM(config, device.Device, device.DType));
-                foreach (var model in kept) Model(model, scenario with { Repeats = 1 }, batch, device); // warm-up, and one run more
+                foreach (var model in kept) Steps(model, scenario with { Repeats = 1 }, batch, device); // warm-up, and one run more
                 var one = scenario with { Warmup = 0, Repeats = 1 };
                 for (var pass = 0; pass < passes; pass++)
                     for (var k = 0; k < models.Count; k++)
                     {
-                        Keep(Order(pass, k), Model(kept[Order(pass, k)], one, batch, device));
+                        var i = Order(pass, k);
+                        Keep(i, kept[i], Steps(kept[i], one, batch, device));
                         timed?.Invoke(pass * models.Count + k + 1, passes * models.Count);
                     }
             }
@@ -141,17 +153,18 @@ public static class CostMeter
             {
                 foreach (var model in kept) model.Dispose();
             }
-            return [.. best.Select(b => b!)];
+            return [.. costs.Select(c => c!)];
         }
         var timing = scenario with { Repeats = perRound };
         for (var r = 0; r < rounds; r++)
             for (var k = 0; k < models.Count; k++)
             {
-                using (var model = new CausalLM(models[Order(r, k)], device.Device, device.DType))
-                    Keep(Order(r, k), Model(model, timing, batch, device));
+                var i = Order(r, k);
+                using (var model = new CausalLM(models[i], device.Device, device.DType))
+                    Keep(i, model, Steps(model, timing, batch, device));
                 timed?.Invoke(r * models.Count + k + 1, rounds * models.Count);
             }
-        return [.. best.Select(b => b!)];
+        return [.. costs.Select(c => c!)];
     }
 
     /// <summary>A model's parameters, from its configuration: its blocks' (<see cref="Roofline.BlockParameters"/>), the
@@ -175,12 +188,12 @@ public static class CostMeter
     internal static Func<long[], Tensor> HiddenInputs(long hidden, ComputeDevice device, Generator generator) =>
         shape => randn([.. shape, hidden], generator: generator).to(device.DType, device.Device);
 
-    /// <summary>The fastest prefill and the fastest decode time per token over the scenario's repeats, after warm-up.</summary>
-    static (double Prefill, double Decode) Time(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
+    /// <summary>The fastest prefill and each decode step's fastest time over the scenario's repeats, after warm-up.
+    /// On CUDA the clock is read after each decode step has finished, as a generation loop waits for every token.</summary>
+    static StepTimes Time(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
         Action<Tensor, KvCache, long> step, Func<long[], Tensor> input)
     {
-        var prefills = new List<double>();
-        var decodes = new List<double>();
+        StepTimes? best = null;
         using var _ = no_grad();
         for (var r = 0; r < scenario.Warmup + scenario.Repeats; r++)
         {
@@ -193,14 +206,18 @@ public static class CostMeter
             step(prompt, cache, 0);
             device.Synchronize();
             var prefill = clock.Elapsed.TotalSeconds;
-            clock.Restart();
-            for (var t = 0; t < scenario.Generate; t++) step(next[t], cache, scenario.Prompt + t);
-            device.Synchronize();
-            var decode = clock.Elapsed.TotalSeconds / Math.Max(1, scenario.Generate);
+            var decode = new double[scenario.Generate];
+            for (var t = 0; t < scenario.Generate; t++)
+            {
+                clock.Restart();
+                step(next[t], cache, scenario.Prompt + t);
+                device.Synchronize();
+                decode[t] = clock.Elapsed.TotalSeconds;
+            }
             if (r < scenario.Warmup) continue;
-            prefills.Add(prefill);
-            decodes.Add(decode);
+            var run = new StepTimes(prefill, decode);
+            best = best is null ? run : best.Faster(run);
         }
-        return (prefills.Min(), decodes.Min());
+        return best!;
     }
 }

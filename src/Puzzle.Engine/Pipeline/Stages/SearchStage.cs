@@ -34,7 +34,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     public override string Name => "Search";
-    public override int Version => 11; // 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 12; // 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
