@@ -5,7 +5,10 @@ namespace Puzzle.Benchmarks;
 /// <summary>Runs a command to completion, failing with its output when it exits non-zero.</summary>
 public static class Processes
 {
-    public static void Exec(params string[] command)
+    public static void Exec(params string[] command) => Output(command);
+
+    /// <summary>Runs a command to completion and returns its standard output; fails with its output when it exits non-zero.</summary>
+    public static string Output(params string[] command)
     {
         var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
@@ -14,5 +17,6 @@ public static class Processes
         var error = p.StandardError.ReadToEndAsync();
         p.WaitForExit();
         if (p.ExitCode != 0) throw new InvalidOperationException($"{string.Join(" ", command)} failed: {output.Result}{error.Result}");
+        return output.Result;
     }
 }

@@ -3,6 +3,7 @@ using Puzzle.Engine.Runtime;
 
 // Benchmarks write their numbers to benchmarks/results/<name>.json and print a markdown table for the README.
 TorchRuntime.EnsureLoaded();
+if (args is [TimingNoiseBenchmarks.Worker, ..]) return TimingNoiseBenchmarks.Work(args[1..]); // one process of timing-noise
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
     ["bld-defaults"] = BldDefaultsBenchmarks.Run,
@@ -12,6 +13,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["library"] = LibraryBenchmarks.Run,
     ["search"] = SearchBenchmarks.Run,
     ["ship"] = ShipBenchmarks.Run,
+    ["timing-noise"] = TimingNoiseBenchmarks.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var suite))
 {

@@ -89,7 +89,7 @@ public static class CostMeter
     }
 
     /// <summary>A whole model's timings: the fastest prefill and each decode step's fastest run.</summary>
-    static StepTimes Steps(CausalLM model, TimingScenario scenario, int batch, ComputeDevice device)
+    public static StepTimes Steps(CausalLM model, TimingScenario scenario, int batch, ComputeDevice device)
     {
         model.eval();
         using var generator = new Generator(InputSeed);
