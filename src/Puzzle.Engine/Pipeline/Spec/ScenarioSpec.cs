@@ -23,7 +23,7 @@ public sealed record ScenarioSpec
     [Bounds(Minimum = 1)]
     public int Generate { get; init; } = 64;
 
-    [Description("Timed repetitions per measurement, after the warm-up; the fastest is kept (the run that other work on the machine disturbed least).")]
+    [Description("Timed repetitions per measurement, after the warm-up; the fastest prefill and each decode step's fastest run are kept (what other work on the machine disturbed least).")]
     [Bounds(Minimum = 1)]
     public int Repeats { get; init; } = 5;
 
