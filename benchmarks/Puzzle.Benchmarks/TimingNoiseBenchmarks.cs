@@ -15,8 +15,10 @@ namespace Puzzle.Benchmarks;
 /// block-shape models a Measure job times, the parent and random architectures from the search space whole; every
 /// run's prefill and decode steps come back, and both ways are computed from the same runs. Reported per way: the
 /// largest spread of a measured speedup between processes, and how often a predicted speedup (from one process) is
-/// beyond ±10% of a measured one (from another), as when Measure and Speed run minutes apart, for two predictions:
-/// summed blocks, and summed blocks with the parent's excess over them shared by parameter bytes (<see cref="ExcessPerByte"/>).
+/// beyond ±10% of a measured one (from another), as when Measure and Speed run minutes apart, for three predictions:
+/// summed blocks; summed blocks with the parent's excess over them shared by parameter bytes (<see cref="ExcessPerByte"/>);
+/// and a line a * summed + b through the parent and the other architectures as timed whole in the same process (each
+/// architecture left out of its own line), as a Measure job that also timed a few sampled architectures could fit.
 /// Args: [PIPELINE] [processes] [runs] [architectures]; default pipelines/default.yaml, 8, 8 and 5.
 /// </summary>
 public static class TimingNoiseBenchmarks
@@ -55,7 +57,11 @@ public static class TimingNoiseBenchmarks
         foreach (var (way, keep) in ways)
         {
             var measured = new List<Dictionary<string, double>>();
-            var predicted = new Dictionary<string, List<Dictionary<string, double>>> { ["summed blocks"] = [], ["summed blocks with the parent's excess by bytes"] = [] };
+            const string Fitted = "a * summed + b, fitted to the parent and the other architectures timed whole";
+            var predicted = new Dictionary<string, List<Dictionary<string, double>>>
+            {
+                ["summed blocks"] = [], ["summed blocks with the parent's excess by bytes"] = [], [Fitted] = [],
+            };
             foreach (var process in timings)
             {
                 var cost = names.Select((n, i) => (n, i, keep(process[i]))).ToDictionary(x => x.n, x =>
@@ -72,6 +78,15 @@ public static class TimingNoiseBenchmarks
                     double Predict(ModelConfig m) => Seconds(cost["head"]) + Subblocks(m).Sum(c => Seconds(add.AddTo(c)));
                     predicted[predictor].Add(archs.ToDictionary(a => a, a => Predict(parent) / Predict(configs[names.IndexOf(a)])));
                 }
+                // leave one out: each architecture's prediction comes from a line through the parent and the others
+                double Summed(ModelConfig m) => Seconds(cost["head"]) + Subblocks(m).Sum(Seconds);
+                predicted[Fitted].Add(archs.ToDictionary(a => a, a =>
+                {
+                    var points = archs.Where(o => o != a).Select(o => (Summed(configs[names.IndexOf(o)]), Seconds(cost[o])))
+                        .Prepend((Summed(parent), Seconds(cost["parent"]))).ToList();
+                    var (slope, intercept) = Line(points);
+                    return (slope * Summed(parent) + intercept) / (slope * Summed(configs[names.IndexOf(a)]) + intercept);
+                }));
                 measured.Add(archs.ToDictionary(a => a, a => Seconds(cost["parent"]) / Seconds(cost[a])));
             }
             var spreads = archs.Select(a => measured.Max(m => m[a]) / measured.Min(m => m[a]) - 1).ToList();
@@ -94,6 +109,14 @@ public static class TimingNoiseBenchmarks
             return (p.Prefill + generate * p.Decode) / (m.Prefill + generate * m.Decode);
         })), "x", string.Join(" ", configs[names.IndexOf(a)].Blocks));
         return report;
+    }
+
+    /// <summary>The least-squares line through (x, y) points.</summary>
+    static (double Slope, double Intercept) Line(IReadOnlyList<(double X, double Y)> points)
+    {
+        var (mx, my) = (points.Average(p => p.X), points.Average(p => p.Y));
+        var slope = points.Sum(p => (p.X - mx) * (p.Y - my)) / points.Sum(p => (p.X - mx) * (p.X - mx));
+        return (slope, my - slope * mx);
     }
 
     static double Median(IEnumerable<double> values)
