@@ -123,12 +123,13 @@ public static class CostMeter
     {
         var perRound = (scenario.Repeats + rounds - 1) / rounds;
         var best = new StepTimes?[models.Count];
-        var costs = new MeasuredCost?[models.Count];
+        var sizes = new MeasuredCost?[models.Count]; // parameters and KV-cache bytes, from the model the first time it is timed
         void Keep(int i, CausalLM model, StepTimes times)
         {
             best[i] = best[i] is { } before ? before.Faster(times) : times;
-            costs[i] = Cost(model, best[i]!, device);
+            sizes[i] ??= Cost(model, times, device);
         }
+        IReadOnlyList<MeasuredCost> Fastest() => [.. sizes.Select((c, i) => c! with { PrefillSeconds = best[i]!.Prefill, DecodeSecondsPerToken = best[i]!.DecodePerToken })];
         int Order(int pass, int k) => pass % 2 == 0 ? k : models.Count - 1 - k;
         var budget = keepBytes ?? (device.Kind == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4 : 0);
         if (models.Sum(m => Parameters(m) * device.ElementBytes) <= budget)
@@ -153,7 +154,7 @@ public static class CostMeter
             {
                 foreach (var model in kept) model.Dispose();
             }
-            return [.. costs.Select(c => c!)];
+            return Fastest();
         }
         var timing = scenario with { Repeats = perRound };
         for (var r = 0; r < rounds; r++)
@@ -164,7 +165,7 @@ public static class CostMeter
                     Keep(i, model, Steps(model, timing, batch, device));
                 timed?.Invoke(r * models.Count + k + 1, rounds * models.Count);
             }
-        return [.. costs.Select(c => c!)];
+        return Fastest();
     }
 
     /// <summary>A model's parameters, from its configuration: its blocks' (<see cref="Roofline.BlockParameters"/>), the
