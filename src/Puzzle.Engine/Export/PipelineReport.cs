@@ -18,6 +18,9 @@ public sealed record PipelineReport(string Pipeline, string Key, ReportScenario 
     public ClosedLoopSummary? ClosedLoop { get; init; }
     public ReportGoals? Goals { get; init; }
     public IReadOnlyList<string> TrainingWarnings { get; init; } = [];
+    /// <summary>Timings of the parent that disagree by more than the ±10% predictions are held to (the measured speedups
+    /// are then uncertain by about as much).</summary>
+    public IReadOnlyList<string> TimingWarnings { get; init; } = [];
     /// <summary>Per method (puzzle, then each baseline), its models' quality against measured speedup, in order of
     /// predicted speedup:
     /// the healed model at the spec's target and the assembled-only ones at evaluation.speed_targets.</summary>

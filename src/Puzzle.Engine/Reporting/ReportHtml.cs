@@ -86,9 +86,12 @@ public static class ReportHtml
             html.AppendLine("</ul>");
         }
 
-        if (report.TrainingWarnings is { Count: > 0 } warnings)
+        Warnings("Training that did not help", report.TrainingWarnings);
+        Warnings("Timings that disagree", report.TimingWarnings);
+        void Warnings(string title, IReadOnlyList<string> warnings)
         {
-            html.AppendLine("<h2>Training that did not help</h2><ul>");
+            if (warnings.Count == 0) return;
+            html.AppendLine($"<h2>{title}</h2><ul>");
             foreach (var w in warnings) html.AppendLine($"<li>{H(w)}</li>");
             html.AppendLine("</ul>");
         }

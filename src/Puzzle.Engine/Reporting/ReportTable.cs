@@ -50,7 +50,7 @@ public static class ReportTable
                     : $"  against {name} at {F(b.AtSpeedup, "0.00")}x: KL {F(report.Models.FirstOrDefault(m => m.Name == child)?.Kl, "0.0000")} vs {F(b.Kl, "0.0000")} ({Yes(b.KlLower)}), " +
                       $"agreement vs {P(b.Agreement)} ({Yes(b.AgreementHigher)}), retention vs {P(b.Retention)} ({Yes(b.RetentionHigher)}); {b.Rule}");
         }
-        foreach (var w in report.TrainingWarnings) text.AppendLine($"warning: {w}");
+        foreach (var w in report.TrainingWarnings.Concat(report.TimingWarnings)) text.AppendLine($"warning: {w}");
         return text.ToString();
     }
 

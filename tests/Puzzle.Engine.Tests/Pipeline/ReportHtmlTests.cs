@@ -13,12 +13,14 @@ public sealed class ReportHtmlTests
         Speedup = new ReportSpeedup(1.3, 1.2, 1.9, scenario),
     };
 
-    static string Render(params string[] warnings)
+    static string Render(params string[] warnings) => Render(warnings, []);
+
+    static string Render(IReadOnlyList<string> warnings, IReadOnlyList<string> timing)
     {
         var report = new PipelineReport("ci", new string('e', 64), new ReportScenario("cpu", 2, 32, 8, "AMD EPYC, 2 threads", null),
             [new ReportConstraint("throughput ≥ 1.3× parent", "time_s", 1)], [Row("parent", "parent", 1.0), Row("child1", "child", 1.55)])
         {
-            TrainingWarnings = warnings,
+            TrainingWarnings = warnings, TimingWarnings = timing,
         };
         IReadOnlyList<(double, double)> Curve(double from, double to) => [(0, from), (2048, (from + to) / 2), (4096, to)];
         return ReportHtml.Render(report, null,
@@ -34,6 +36,22 @@ public sealed class ReportHtmlTests
         Assert.Contains("<h2>Training that did not help</h2>", warned);
         Assert.Contains("<li>uniform: GKD raised held-out KL from 0.1410 to 0.4220; the assembled weights are published</li>", warned);
         Assert.DoesNotContain("Training that did not help", Render());
+    }
+
+    [Fact]
+    public void Parent_timings_more_than_ten_percent_apart_are_a_warning_with_every_timing_and_closer_ones_are_not()
+    {
+        // as in one main job: Measure 190.5 ms, the closed loop 176.4 and 195.3 ms, Speed 163.4 ms
+        var warning = Assert.Single(Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.1905, [0.1764, 0.1953], 0.1634));
+        Assert.StartsWith("the parent timed 190.5 ms per scenario request in Measure, 176.4 ms and 195.3 ms in the closed loop and 163.4 ms in Speed: 20% apart", warning);
+        Assert.Empty(Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.1926, [0.1971, 0.2016], 0.1930)); // 4.7% apart
+        Assert.Single(Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.100, [], 0.111)); // no closed loop: 11% apart
+        Assert.DoesNotContain("closed loop", Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.100, [], 0.111).Single());
+
+        var html = Render([], [warning]);
+        Assert.Contains("<h2>Timings that disagree</h2>", html);
+        Assert.Contains("<li>the parent timed 190.5 ms", html);
+        Assert.DoesNotContain("Timings that disagree", Render());
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario, string CostModel, [property: SpecPath("scoring.metric")] ScoringMetric Metric, IReadOnlyList<string> ParentVariants);
 
     public override string Name => "Report";
-    public override int Version => 9; // 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 10; // 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep", "Speed"];
     public override string Description => "write report.json and report.html";
     public override bool UsesTorch => false;
@@ -83,6 +83,10 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
             ClosedLoop = search.ClosedLoop,
             Goals = Goals(job.Constraints, models, curves),
             TrainingWarnings = TrainingWarnings(context, heals).ToList(),
+            TimingWarnings = job.Scenario.Target is null
+                ? TimingWarnings(search.Parent.MeasuredTimeS, search.ClosedLoop.Rounds.Select(r => r.ParentMeasuredTimeS).ToList(),
+                    (double)job.Scenario.Batch * job.Scenario.Generate / speeds.Parent.ScenarioTokensPerS).ToList()
+                : [], // modelled, not timed
             Curves = curves,
         };
         report.Write(context.Output(JsonFile));
@@ -117,6 +121,23 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         foreach (var heal in heals)
             if (heal.Gkd is { BestStep: 0, LastKl: { } last, Before.Kl: { } before } && last > before)
                 yield return $"{heal.Name}: GKD raised held-out KL from {before:0.0000} to {last:0.0000}; the assembled weights are published";
+    }
+
+    /// <summary>How far apart the parent's timings are, per scenario request: Measure's (the reference of every predicted
+    /// speedup), the closed loop's rounds and Speed's (the reference of every measured speedup). The same model timed
+    /// more than 10% apart means the machine's speed moved under the timings, and a measured speedup can be off by as
+    /// much: on a shared 2-core CPU one Speed job timed the parent 25% faster than its Measure job had, and moved every
+    /// measured speedup with it.</summary>
+    internal static IEnumerable<string> TimingWarnings(double measure, IReadOnlyList<double> closedLoop, double speed)
+    {
+        var all = closedLoop.Append(measure).Append(speed).ToList();
+        var spread = all.Max() / all.Min() - 1;
+        if (spread <= 0.10) yield break;
+        var loop = closedLoop.Count == 0 ? "" : $", {string.Join(" and ", closedLoop.Select(Ms))} in the closed loop";
+        yield return $"the parent timed {Ms(measure)} per scenario request in Measure{loop} and {Ms(speed)} in Speed: {spread:0%} apart, " +
+                     "more than the ±10% predictions are held to; the measured speedups, all against Speed's timing of the parent, " +
+                     "are uncertain by about as much (the machine's speed moved: other work on it, or its clock)";
+        static string Ms(double seconds) => $"{seconds * 1e3:0.0} ms";
     }
 
     /// <summary>One model's row: its evaluation, with retention against the parent's top-1 and tasks, its measured
