@@ -25,13 +25,23 @@ public sealed class ResourcePeaks : IDisposable
     public static ResourcePeaks Start(bool gpu) => new(gpu);
 
     /// <summary>The process's peak resident set so far, in bytes; null where /proc is not available.</summary>
-    public static long? PeakRss()
+    public static long? PeakRss() => StatusBytes("VmHWM");
+
+    /// <summary>The process's resident set now, in bytes; null where /proc is not available.</summary>
+    public static long? Rss() => StatusBytes("VmRSS");
+
+    static long? StatusBytes(string field)
     {
         const string status = "/proc/self/status";
         if (!File.Exists(status)) return null;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:"));
-        return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field + ":"));
+        return line is null ? null : KilobytesLine(line);
     }
+
+    /// <summary>The bytes of a /proc/self/status line such as <c>VmHWM:\t  123456 kB</c>. The kernel pads the number
+    /// with spaces after a tab to 8 characters, so from 10 GB (8 digits of kB) on nothing but the tab separates it.</summary>
+    internal static long KilobytesLine(string line) =>
+        long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
 
     /// <summary>Device memory in use at its highest while sampling, in bytes; null when it could not be read.</summary>
     public long? PeakGpuBytes => _lowestFree == ulong.MaxValue ? null : (long)(_total - _lowestFree);
