@@ -81,12 +81,15 @@ public sealed class ParentStream : IDisposable
         var streams = new List<LayerStream>(upTo);
         for (var i = 0; i < upTo; i++)
         {
+            // each layer's temporaries go when it is done; only the stream (and the next layer's input) is kept
+            using var scope = NewDisposeScope();
             var block = Layers[i];
             var a = block.AttentionOutput(x, cos, sin, null, i);
             var h = Runtime.Scalars.Add(x, a); // not +: see Runtime.Scalars
             var f = block.FfnOutput(h);
-            streams.Add(new LayerStream(x, a, f));
-            x = Runtime.Scalars.Add(h, f);
+            var next = Runtime.Scalars.Add(h, f);
+            streams.Add(new LayerStream(x, a.MoveToOuterDisposeScope(), f.MoveToOuterDisposeScope()));
+            x = next.MoveToOuterDisposeScope();
         }
         return streams;
     }

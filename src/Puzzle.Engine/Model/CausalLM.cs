@@ -73,11 +73,23 @@ public sealed class CausalLM : nn.Module
         {
             for (var i = from; i < to; i++)
             {
-                x = model.layers[i].Forward(x, cos, sin, cache, i);
+                x = RunBlock(i, x, cos, sin, cache);
                 outputs?.Add(x);
             }
         }
         return x;
+    }
+
+    /// <summary>
+    /// Block <paramref name="i"/> over x, its temporaries (norms, projections, the FFN's inner activations) freed as
+    /// soon as it returns, not when the caller's dispose scope ends: a pass of a 32-layer 8B parent over 8 × 512 tokens
+    /// would otherwise hold every block's, about 0.6 GB each in bfloat16. What a backward pass needs, autograd keeps.
+    /// </summary>
+    public Tensor RunBlock(int i, Tensor x, Tensor cos, Tensor sin, KvCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        var y = model.layers[i].Forward(x, cos, sin, cache, i);
+        return ReferenceEquals(y, x) ? y : y.MoveToOuterDisposeScope(); // a block of two no-ops returns its input
     }
 
     /// <summary>Rotary cos and sin [T, head_dim] for positions start..start+length-1.</summary>
