@@ -6,41 +6,156 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace Puzzle.Engine.Heal;
 
-/// <summary>The parts of the GKD loss of one batch, each a mean per token (cosine summed over layers).</summary>
+/// <summary>The parts of the GKD loss of one batch, each a mean per token (cosine summed over layers), detached.</summary>
 public sealed record GkdTerms(Tensor Total, Tensor Cosine, Tensor Kl, Tensor Lm);
+
+/// <summary>How a GKD step bounds its memory. Neither changes the loss; both change the order of its sums.</summary>
+/// <param name="LogitSliceBytes">the float32 bytes of one slice of logits [positions, vocabulary]: the head, its
+/// softmaxes and its backward pass run a slice of positions at a time, so a 128k vocabulary over 4k tokens never
+/// builds its 2 GB logits (and their softmaxes and gradients) whole</param>
+/// <param name="CheckpointBlocks">keep only each block's input from the forward pass, and run each block again in the
+/// backward pass, one block's activations at a time: about one more forward pass of compute for the memory of all
+/// blocks' activations but one (at 8B, 8 × 512 tokens, tens of GB)</param>
+public sealed record GkdMemory(long LogitSliceBytes = 256L << 20, bool CheckpointBlocks = false);
 
 /// <summary>
 /// Global knowledge distillation's loss (paper §3.5): Σ_layers (1 − cos(h_child, h_parent)) + KL(parent ‖ child),
 /// optionally plus the LM loss on the text, each with its weight. The parent runs without gradients.
+/// <see cref="Step"/> computes it and accumulates its gradients into the child's parameters itself: the head and the
+/// losses run a slice of positions at a time (each slice's backward pass into a detached copy of the final hidden
+/// states, whose gradient then goes back through the blocks), and with <see cref="GkdMemory.CheckpointBlocks"/> the
+/// blocks are run again one at a time from their saved inputs.
 /// </summary>
-public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine, double kl, double lm)
+public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine, double kl, double lm, GkdMemory? memory = null)
 {
-    /// <param name="tokens">[B, T+1]: inputs and shifted targets</param>
-    public GkdTerms Of(Tensor tokens)
-    {
-        var inputs = tokens[.., ..^1];
-        var targets = tokens[.., 1..];
-        var parentHidden = new List<Tensor>();
-        Tensor parentLogits;
-        using (no_grad()) parentLogits = parent.Forward(inputs, null, parentHidden);
-        var childHidden = new List<Tensor>();
-        var logits = child.Forward(inputs, null, childHidden);
-        var vocab = logits.shape[^1];
+    /// <summary>Positions per slice at most: sums over fewer than ATen's grain size (32768) run on one thread.</summary>
+    const long MaxRows = 16384;
+    readonly GkdMemory _memory = memory ?? new GkdMemory();
 
-        // tensor-only arithmetic, additions with a held alpha (+ makes a temporary Scalar of 1): TorchSharp's temporary
-        // Scalars can be freed mid-call (see Runtime/Scalars)
-        var cos = zeros(1, dtype: float32, device: logits.device).squeeze();
-        for (var l = 0; l < childHidden.Count; l++)
+    /// <summary>The loss of one batch, its gradients accumulated into the child's parameters' <c>grad</c>.</summary>
+    /// <param name="tokens">[B, T+1]: inputs and shifted targets</param>
+    public GkdTerms Step(Tensor tokens)
+    {
+        using var scope = NewDisposeScope();
+        var inputs = tokens[.., ..^1];
+        var targets = tokens[.., 1..].reshape(-1);
+        var layers = child.Config.NumLayers;
+        var parentHidden = new List<Tensor>();
+        Tensor parentLast;
+        using (no_grad()) parentLast = parent.RunBlocks(parent.Embed(inputs), 0, parent.Config.NumLayers, outputs: parentHidden);
+
+        // the child's forward pass: with its graph, or (checkpointing) without, keeping each block's input
+        var (cos, sin) = child.RotaryAt(0, inputs.shape[1], child.Device, child.DType);
+        var blockInputs = new List<Tensor>();
+        var childHidden = new List<Tensor>();
+        Tensor childLast;
+        if (_memory.CheckpointBlocks)
         {
-            var similarity = F.cosine_similarity(childHidden[l].to(float32), parentHidden[l].to(float32), dim: -1);
-            cos = cos.add(StableReduction.Mean(ones_like(similarity) - similarity), Scalars.One);
+            using var _ = no_grad();
+            var x = child.Embed(inputs);
+            for (var l = 0; l < layers; l++)
+            {
+                blockInputs.Add(x);
+                x = child.RunBlock(l, x, cos, sin);
+            }
+            childLast = x;
         }
-        var logQ = F.log_softmax(logits.reshape(-1, vocab).to(float32), 1);
-        var logP = F.log_softmax(parentLogits.reshape(-1, vocab).to(float32), 1);
-        var klTerm = StableReduction.Mean((logP.exp() * (logP - logQ)).sum(1)); // means that do not follow the thread count
-        var lmTerm = F.nll_loss(logQ, targets.reshape(-1));
-        var total = (cos * Weight(cosine, cos)).add(klTerm * Weight(kl, cos), Scalars.One).add(lmTerm * Weight(lm, cos), Scalars.One);
-        return new GkdTerms(total, cos, klTerm, lmTerm);
+        else childLast = child.RunBlocks(child.Embed(inputs), 0, layers, outputs: childHidden);
+
+        // the head and the KL and LM terms, a slice of positions at a time, back-propagated into a detached copy of
+        // the final hidden states (and into the head's and final norm's weights)
+        var d = childLast.shape[^1];
+        var last = childLast.detach().reshape(-1, d).requires_grad_(true);
+        var parentRows = parentLast.reshape(-1, d);
+        var positions = last.shape[0];
+        var vocab = child.Config.VocabSize;
+        var rows = Math.Clamp(_memory.LogitSliceBytes / (vocab * 4), 1, MaxRows);
+        var klSum = zeros(1, dtype: float32, device: childLast.device).squeeze();
+        var lmSum = zeros(1, dtype: float32, device: childLast.device).squeeze();
+        using var klWeight = (kl / positions).ToScalar(); // held across the calls: see Runtime/Scalars
+        using var lmWeight = (lm / positions).ToScalar();
+        // low-precision weights the head trains (final norm, head or tied embeddings) sum their slices' gradients in
+        // float32, rounded once at the end as one whole-batch backward pass would: not once per slice in bfloat16
+        var head = HeadParameters(child).Where(p => p.dtype != float32).ToList();
+        var headSums = new Tensor?[head.Count];
+        for (long start = 0; start < positions; start += rows)
+        {
+            using var slice = NewDisposeScope();
+            var n = Math.Min(rows, positions - start);
+            var logQ = F.log_softmax(child.Head(last.narrow(0, start, n)).to(float32), 1);
+            Tensor logP;
+            using (no_grad()) logP = F.log_softmax(parent.Head(parentRows.narrow(0, start, n)).to(float32), 1);
+            var klPart = StableReduction.Sum((logP.exp() * (logP - logQ)).sum(1));
+            var lmPart = F.nll_loss(logQ, targets.narrow(0, start, n), reduction: nn.Reduction.Sum);
+            klPart.mul(klWeight).add(lmPart.mul(lmWeight), Scalars.One).backward();
+            for (var i = 0; i < head.Count; i++)
+            {
+                using var g = head[i].grad;
+                if (g is null) continue;
+                headSums[i] = headSums[i] is { } sum ? sum.add_(g.to(float32), Scalars.One) : g.to(float32).MoveToOuterDisposeScope();
+                head[i].grad = null;
+            }
+            klSum.add_(klPart.detach(), Scalars.One);
+            lmSum.add_(lmPart.detach(), Scalars.One);
+        }
+        for (var i = 0; i < head.Count; i++)
+            if (headSums[i] is { } sum) head[i].grad = sum.to(head[i].dtype);
+        var grad = last.grad!.reshape(childLast.shape);
+
+        // the blocks: the cosine terms' gradients and the head's, through the graph or one re-run block at a time
+        using var cosineWeight = cosine.ToScalar();
+        var gaps = new Tensor[layers];
+        if (_memory.CheckpointBlocks)
+        {
+            for (var l = layers - 1; l >= 0; l--)
+            {
+                using var block = NewDisposeScope();
+                var x = blockInputs[l].requires_grad_(true);
+                var y = child.model.layers[l].Forward(x, cos, sin, null, l);
+                var gap = CosineGap(y, parentHidden[l]);
+                gap.mul(cosineWeight).add(y.mul(grad).sum(), Scalars.One).backward();
+                gaps[l] = gap.detach().MoveToOuterDisposeScope();
+                grad = x.grad!.detach().MoveToOuterDisposeScope();
+                x.Dispose(); // not needed again: each block's input goes as soon as its backward pass is done
+            }
+            child.Embed(inputs).mul(grad).sum().backward();
+        }
+        else
+        {
+            for (var l = 0; l < layers; l++) gaps[l] = CosineGap(childHidden[l], parentHidden[l]);
+            var gapSum = Sum(gaps);
+            gapSum.mul(cosineWeight).add(childLast.mul(grad).sum(), Scalars.One).backward();
+            for (var l = 0; l < layers; l++) gaps[l] = gaps[l].detach();
+        }
+
+        var cosTerm = Sum(gaps);
+        using var count = ((double)positions).ToScalar();
+        var klTerm = klSum.div(count);
+        var lmTerm = lmSum.div(count);
+        var total = (cosTerm * Weight(cosine, cosTerm)).add(klTerm * Weight(kl, cosTerm), Scalars.One).add(lmTerm * Weight(lm, cosTerm), Scalars.One);
+        return new GkdTerms(total.MoveToOuterDisposeScope(), cosTerm.MoveToOuterDisposeScope(), klTerm.MoveToOuterDisposeScope(), lmTerm.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The weights the head runs: the final norm's, and the LM head's or (tied) the embeddings'.</summary>
+    static IEnumerable<TorchSharp.Modules.Parameter> HeadParameters(CausalLM model)
+    {
+        yield return model.model.norm.weight;
+        yield return model.lm_head?.weight ?? model.model.embed_tokens.weight!;
+    }
+
+    /// <summary>mean over positions of 1 − cos(child, parent), in float32.</summary>
+    static Tensor CosineGap(Tensor child, Tensor parent)
+    {
+        var similarity = F.cosine_similarity(child.to(float32), parent.to(float32), dim: -1);
+        return StableReduction.Mean(ones_like(similarity) - similarity);
+    }
+
+    /// <summary>Σ in layer order (tensor-only additions with a held alpha: + makes a temporary Scalar of 1).</summary>
+    static Tensor Sum(IReadOnlyList<Tensor> terms)
+    {
+        var sum = terms[0];
+        for (var i = 1; i < terms.Count; i++) sum = sum.add(terms[i], Scalars.One);
+        return sum;
     }
 
     static Tensor Weight(double w, Tensor like) => tensor((float)w, dtype: float32, device: like.device);

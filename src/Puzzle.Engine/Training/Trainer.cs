@@ -15,9 +15,11 @@ public static class Trainer
     /// <param name="checkpoints">where and how often to save resumable state; a run that finds state there resumes
     /// from it (same parameters, optimizer moments, step, curve and place in <paramref name="batches"/>)</param>
     /// <param name="guard">measures held-out loss as training goes, and leaves the model with the best weights seen</param>
+    /// <param name="lossBackpropagates">the loss function accumulates its gradients itself and returns the loss's
+    /// value only (see <see cref="TrainingRun.StepOnGradients"/>)</param>
     public static IReadOnlyList<CurvePoint> Run(IEnumerable<(string Name, TorchSharp.Modules.Parameter Param)> parameters,
         IEnumerable<Tensor> batches, Func<Tensor, Tensor> loss, long tokensPerBatch, TrainOptions options,
-        ProgressLine? progress = null, TrainCheckpoints? checkpoints = null, HeldoutGuard? guard = null)
+        ProgressLine? progress = null, TrainCheckpoints? checkpoints = null, HeldoutGuard? guard = null, bool lossBackpropagates = false)
     {
         var named = parameters.ToList();
         using var run = new TrainingRun(named, tokensPerBatch, options, progress);
@@ -38,7 +40,8 @@ public static class Trainer
             using (var scope = NewDisposeScope()) // frees the batch and every intermediate of the step at once
             {
                 if (!e.MoveNext()) throw new InvalidOperationException($"the data ran out after {run.Step} of {run.TotalSteps} steps");
-                run.TakeStep(loss(e.Current));
+                if (lossBackpropagates) run.StepOnGradients(loss(e.Current));
+                else run.TakeStep(loss(e.Current));
             }
             if (run.Step % options.CurveEvery == 0 || run.Finished) run.Flush();
             guard?.AfterStep(run);

@@ -73,9 +73,17 @@ public sealed class TrainingRun : IDisposable
     public void TakeStep(Tensor loss)
     {
         if (Finished) throw new InvalidOperationException($"the run has finished its {TotalSteps} steps");
+        loss.backward();
+        StepOnGradients(loss);
+    }
+
+    /// <summary>One optimiser step on gradients the caller has accumulated by its own backward passes (GKD runs its
+    /// head a slice at a time and may re-run its blocks one at a time), recording <paramref name="loss"/>'s value.</summary>
+    public void StepOnGradients(Tensor loss)
+    {
+        if (Finished) throw new InvalidOperationException($"the run has finished its {TotalSteps} steps");
         var lr = _schedule.At(Step);
         _optimizer.LearningRate = lr;
-        loss.backward();
         foreach (var i in _mixed)
         {
             // one gradient at a time into float32, its low-precision original freed at once: the two never all coexist

@@ -1,6 +1,8 @@
+using TorchSharp;
 using Puzzle.Engine.Heal;
 using Puzzle.Engine.Model;
 using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
 
 namespace Puzzle.Engine.Tests.Heal;
 
@@ -29,7 +31,7 @@ public class GkdObjectiveTests
         var tokens = randint(0, Parent.VocabSize, [2, 9], dtype: int64, generator: new Generator(7));
         const double wc = 0.7, wk = 1.3, wl = 0.4;
 
-        var terms = new GkdObjective(parent, child, cosine: wc, kl: wk, lm: wl).Of(tokens);
+        var terms = new GkdObjective(parent, child, cosine: wc, kl: wk, lm: wl).Step(tokens);
 
         // the same models' hidden states and logits, then the formula in doubles
         var inputs = tokens[.., ..^1];
@@ -81,6 +83,96 @@ public class GkdObjectiveTests
         Assert.Equal(kl, terms.Kl.item<float>(), 4);
         Assert.Equal(lm, terms.Lm.item<float>(), 4);
         Assert.Equal(wc * cos + wk * kl + wl * lm, terms.Total.item<float>(), 3);
+    }
+
+    /// <summary>
+    /// The gradients <see cref="GkdObjective.Step"/> accumulates (the head a few positions at a time, the blocks
+    /// through the graph or re-run one at a time) are those of the whole-batch formula differentiated by autograd:
+    /// a slice that missed its part of the head's gradient, a block re-run on another block's input or a cosine term
+    /// left out of a re-run block moves a gradient this test compares. A no-op attention and a narrower one, tied and
+    /// untied heads.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Its_gradients_are_the_whole_batch_formulas_gradients(bool checkpointBlocks, bool tie)
+    {
+        var parentConfig = Parent with { TieWordEmbeddings = tie };
+        using var parent = CausalLM.Initialise(parentConfig, seed: 1);
+        var childConfig = parentConfig with
+        {
+            Blocks = [new BlockConfig(AttentionConfig.NoOp, Parent.Blocks[0].Ffn), new BlockConfig(AttentionConfig.Gqa(1), Parent.Blocks[1].Ffn), Parent.Blocks[2]],
+        };
+        using var child = CausalLM.Initialise(childConfig, seed: 2);
+        using (no_grad())
+            foreach (var model in new[] { parent, child })
+                model.named_parameters().Single(p => p.name == "model.norm.weight").parameter.mul_(20);
+        var tokens = randint(0, Parent.VocabSize, [3, 9], dtype: int64, generator: new Generator(7));
+        const double wc = 0.7, wk = 1.3, wl = 0.4;
+
+        // 24 positions, slices of 5 (5 × 40 float32 logits): five slices, the last one short
+        var terms = new GkdObjective(parent, child, wc, wk, wl, new GkdMemory(LogitSliceBytes: 5 * 40 * 4, CheckpointBlocks: checkpointBlocks)).Step(tokens);
+        var stepped = child.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
+        child.zero_grad();
+
+        var inputs = tokens[.., ..^1];
+        var parentHidden = new List<Tensor>();
+        Tensor parentLogits;
+        using (no_grad()) parentLogits = parent.Forward(inputs, null, parentHidden);
+        var childHidden = new List<Tensor>();
+        var logits = child.Forward(inputs, null, childHidden);
+        var cos = zeros(1).squeeze();
+        for (var l = 0; l < 3; l++) cos = cos + (1 - F.cosine_similarity(childHidden[l], parentHidden[l], dim: -1)).mean();
+        var logQ = F.log_softmax(logits.reshape(-1, Parent.VocabSize), 1);
+        var logP = F.log_softmax(parentLogits.reshape(-1, Parent.VocabSize), 1);
+        var kl = (logP.exp() * (logP - logQ)).sum(1).mean();
+        var lm = F.nll_loss(logQ, tokens[.., 1..].reshape(-1));
+        var total = wc * cos + wk * kl + wl * lm;
+        total.backward();
+
+        Assert.Equal(total.item<float>(), terms.Total.item<float>(), 5);
+        Assert.False(terms.Total.requires_grad);
+        foreach (var (name, p) in child.named_parameters())
+        {
+            var expected = p.grad!;
+            var scale = expected.abs().max().item<float>();
+            Assert.True(scale > 1e-6f, $"{name}: the reference gradient is zero, so it proves nothing");
+            var error = (stepped[name] - expected).abs().max().item<float>();
+            Assert.True(error <= 1e-5f * Math.Max(1, scale), $"{name}: gradient differs by {error} (largest {scale})");
+        }
+    }
+
+    /// <summary>
+    /// In bfloat16 (the compute dtype on a GPU) the step's gradients stay close to float32's on the same rounded
+    /// weights: the head's weights sum their slices' gradients in float32 and round once, as one whole-batch backward
+    /// pass would. Tied, so the embeddings take gradients from the head's slices and from the blocks.
+    /// </summary>
+    [Fact]
+    public void In_bfloat16_its_gradients_are_float32s_within_bfloat16s_rounding()
+    {
+        var config = Parent with { TieWordEmbeddings = true };
+        using var parent = CausalLM.Initialise(config, seed: 1);
+        using var child = CausalLM.Initialise(config with { Blocks = [Parent.Blocks[0], new BlockConfig(AttentionConfig.Gqa(1), Parent.Blocks[1].Ffn), Parent.Blocks[2]] }, seed: 2);
+        parent.to(bfloat16);
+        child.to(bfloat16);
+        var tokens = randint(0, Parent.VocabSize, [3, 9], dtype: int64, generator: new Generator(7));
+        var memory = new GkdMemory(LogitSliceBytes: 5 * 40 * 4);
+        new GkdObjective(parent, child, 0.7, 1.3, 0.4, memory).Step(tokens);
+        Assert.All(child.named_parameters(), p => Assert.Equal(bfloat16, p.parameter.grad!.dtype));
+        var low = child.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.to(float32));
+        child.zero_grad();
+
+        parent.to(float32);
+        child.to(float32); // the same bfloat16-rounded weights, now computed in float32
+        new GkdObjective(parent, child, 0.7, 1.3, 0.4, memory).Step(tokens);
+        foreach (var (name, p) in child.named_parameters())
+        {
+            var scale = p.grad!.abs().max().item<float>();
+            var error = (low[name] - p.grad!).abs().max().item<float>();
+            Assert.True(scale > 1e-6f && error <= 0.05f * scale, $"{name}: bfloat16 gradient off by {error} (largest {scale})");
+        }
     }
 
     static double[] LogSoftmax(double[] x, int offset, int n)

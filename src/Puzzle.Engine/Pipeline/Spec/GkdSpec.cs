@@ -12,6 +12,11 @@ public sealed record GkdSpec
     [Description("Weights of the distillation losses.")]
     public GkdLoss Loss { get; init; } = new();
 
+    [Description("Keep only each block's input in the forward pass and run each block again in the backward pass, one at a time: " +
+                 "about one more forward pass of compute for the activation memory of every block but one (tens of GB for an 8B-shaped " +
+                 "child at 8 x 512 tokens). The loss and its gradients are the same up to rounding, which is why changing it trains again.")]
+    public bool CheckpointActivations { get; init; }
+
     [Description("Save a resumable checkpoint every this many steps.")]
     [Graph.NotInKey("how often resumable state is saved changes no weight")]
     [Bounds(Minimum = 1)]

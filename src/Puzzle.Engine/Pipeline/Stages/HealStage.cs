@@ -26,7 +26,8 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     /// <summary>One model to heal (childK or a baseline), the search space its chosen variant ids come from, and GKD's
     /// settings.</summary>
     public sealed record HealJob(string Model, [property: SpecPath("search_space")] SearchSpaceSpec SearchSpace, [property: SpecPath("gkd")] TrainingSpec Training, [property: SpecPath("gkd.loss")] GkdLoss Loss,
-        [property: NotInKey("how often resumable state is saved changes no weight")] int CheckpointEvery, string? Device);
+        [property: NotInKey("how often resumable state is saved changes no weight")] int CheckpointEvery,
+        [property: SpecPath("gkd.checkpoint_activations")] bool CheckpointActivations, string? Device);
 
     /// <summary>heal.json: what a Heal job made of one model (or why it made nothing).</summary>
     public sealed record HealReport(string Name, string Kind)
@@ -54,7 +55,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     }
 
     public override string Name => "Heal";
-    public override int Version => 3; // 3: typed job config; 2: the best held-out weights are published
+    public override int Version => 4; // 4: the head and its losses a slice of positions at a time; 3: typed job config; 2: the best held-out weights are published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Search"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "assemble each child and baseline, heal it by global distillation (GKD)";
@@ -78,7 +79,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         foreach (var d in planned["Distill"]) inputs["variant:" + d.Id] = d;
         var gkd = spec.Gkd;
         return ModelIds(spec).Select(id => Job(id,
-            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, ComputeDevice.KeyName(spec.Device)),
+            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, gkd.CheckpointActivations, ComputeDevice.KeyName(spec.Device)),
             inputs, gkd.Training.Seed)).ToList();
     }
 
@@ -123,7 +124,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var before = Check(child, parent, heldout);
 
         var gkd = job.Training;
-        var loss = new GkdObjective(parent, child, job.Loss.Cosine, job.Loss.Kl, job.Loss.Lm);
+        var loss = new GkdObjective(parent, child, job.Loss.Cosine, job.Loss.Kl, job.Loss.Lm, new GkdMemory(CheckpointBlocks: job.CheckpointActivations));
         child.train();
         var clock = Stopwatch.StartNew();
         var checkpoints = new TrainCheckpoints(context.ResumeDirectory, job.CheckpointEvery);
@@ -139,8 +140,9 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var options = gkd.OptionsAt(parent.Config.HiddenSize);
         if (options.WarmupWarning((long)gkd.Batch * train.SeqLen, "gkd") is { } warmup) context.Log.WriteLine($"{id}: {warmup}");
         var curve = Trainer.Run(child.named_parameters().Select(p => (p.name, p.parameter)),
-            train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Of(b).Total,
-            (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard);
+            train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Step(b).Total,
+            (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard,
+            lossBackpropagates: true);
         var seconds = clock.Elapsed.TotalSeconds;
         child.eval();
         var after = Check(child, parent, heldout);
