@@ -2,6 +2,7 @@ using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Execution.Slurm;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 
@@ -82,5 +83,9 @@ public sealed class PipelineSession
     /// <summary>Runs jobs as Slurm array tasks (<c>executor.slurm</c>); <paramref name="command"/> starts the CLI on a node.</summary>
     /// <param name="jobArguments">arguments every task's <c>puzzle job</c> gets (e.g. <c>--device cuda</c>)</param>
     public SlurmJobLauncher SlurmLauncher(IReadOnlyList<string> command, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null) =>
-        new(Spec.Executor.Slurm, command, Spec.SourcePath, Spec.BaseDirectory, Store, Spec.Name, console, jobArguments);
+        new(Spec.Executor.Slurm, command, Spec.SourcePath, Spec.BaseDirectory, Store, Spec.Name, console, jobArguments, SlurmGres);
+
+    /// <summary>What the stage's Slurm tasks ask for with --gres (<see cref="SlurmJobLauncher.GresFor"/>).</summary>
+    public string? SlurmGres(Stage stage) => SlurmJobLauncher.GresFor(Spec.Executor.Slurm,
+        Graph.Jobs.Values.SelectMany(jobs => jobs).Any(j => j.Stage.ComputesOn(Spec) == DeviceKind.Cuda), stage.ComputesOn(Spec));
 }

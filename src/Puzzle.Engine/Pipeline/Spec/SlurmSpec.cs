@@ -10,7 +10,8 @@ public sealed record SlurmSpec
     [Pattern("^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$", Hint = "a partition name, or several separated by commas, e.g. gpu")]
     public string? Partition { get; init; }
 
-    [Description("Generic resources per job (--gres), e.g. gpu:1.")]
+    [Description("Generic resources (--gres), e.g. gpu:h100:1. In a pipeline on a GPU, what each job that computes on the GPU asks for " +
+                 "(default gpu:1), and jobs on the CPU (Fetch, Data, Report, Pack, ...) ask for none; in a pipeline on the CPU, what every job asks for.")]
     [Pattern("^[A-Za-z0-9_]+(:[A-Za-z0-9_.-]+)*(,[A-Za-z0-9_]+(:[A-Za-z0-9_.-]+)*)*$", Hint = "NAME[:TYPE][:COUNT], e.g. gpu:1 or gpu:h100:1")]
     public string? Gres { get; init; }
 

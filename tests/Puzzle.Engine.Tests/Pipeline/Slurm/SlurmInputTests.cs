@@ -1,3 +1,4 @@
+using Puzzle.Engine.Pipeline;
 using System.Diagnostics;
 using Puzzle.Engine.Pipeline.Execution.Slurm;
 
@@ -32,6 +33,28 @@ public sealed class SlurmInputTests
         Assert.NotEqual(0, exit);
         Assert.Contains(expected, err);
         Assert.False(Directory.Exists(repo.Store));
+    }
+
+    /// <summary>
+    /// On a GPU pipeline each task of a stage that computes on the GPU asks Slurm for one GPU (or executor.slurm.gres),
+    /// and a task on the CPU for none, so Data, Report or Pack never hold a GPU; on a CPU pipeline every task asks for
+    /// executor.slurm.gres as written. Planned only: nothing runs, so no GPU is needed.
+    /// </summary>
+    [Theory]
+    [InlineData("cuda", null, "gpu:1", null)]
+    [InlineData("cuda", "gpu:h100:1", "gpu:h100:1", null)]
+    [InlineData("cpu", "gpu:1", "gpu:1", "gpu:1")]
+    [InlineData("cpu", null, null, null)]
+    public void Slurm_tasks_ask_for_a_gpu_only_where_their_stage_computes_on_one(string device, string? gres, string? onGpu, string? onCpu)
+    {
+        using var repo = new TestRepo($"device: {device}\n" + TestRepo.MicroSpec.Replace("executor:\n  jobs: 2",
+            "executor:\n  kind: slurm\n" + (gres is null ? "" : $"  slurm: {{ gres: \"{gres}\" }}\n")));
+        var session = PipelineSession.Open(repo.SpecPath);
+        var stages = session.Graph.Jobs.Values.Where(jobs => jobs.Count > 0).Select(jobs => jobs[0].Stage).ToDictionary(s => s.Name);
+        foreach (var name in new[] { "Parent", "Distill", "Score", "Measure", "Search", "Heal", "Evaluate", "Speed" })
+            Assert.True(onGpu == session.SlurmGres(stages[name]), $"{name}: {session.SlurmGres(stages[name])}, expected {onGpu}");
+        foreach (var name in new[] { "Tokenizer", "Data", "Report", "Pack" })
+            Assert.True(onCpu == session.SlurmGres(stages[name]), $"{name}: {session.SlurmGres(stages[name])}, expected {onCpu}");
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Execution.Slurm;
 
@@ -27,6 +28,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     const int QueueFailureLimit = 10;
 
     readonly SlurmSpec _slurm;
+    readonly Func<Stage, string?> _gres;
     readonly IReadOnlyList<string> _command;
     readonly IReadOnlyList<string> _jobArguments;
     readonly string _specPath;
@@ -47,11 +49,13 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     bool _cancelled;
     Task? _poller;
 
+    /// <param name="gres">what a stage's tasks ask for with --gres (see <see cref="GresFor"/>); default: executor.slurm.gres for every stage</param>
     public SlurmJobLauncher(SlurmSpec slurm, IReadOnlyList<string> command, string specPath, string baseDirectory, CacheStore store,
-        string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null)
+        string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null, Func<Stage, string?>? gres = null)
     {
         SlurmClient.RequireOnPath();
         _jobArguments = jobArguments ?? [];
+        _gres = gres ?? (_ => slurm.Gres);
         (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, Path.GetFullPath(specPath), baseDirectory, store, pipeline);
         _console = TextWriter.Synchronized(console ?? TextWriter.Null);
     }
@@ -59,7 +63,16 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     /// <summary>Where this run's batch script, task lists and Slurm's own task output go: <c>STORE/slurm/PIPELINE/RUN/</c>.</summary>
     public string? RunDirectory => _runDirectory;
 
-    /// <remarks>Slurm places GPU jobs itself (<c>executor.slurm.gres</c>): <paramref name="gpu"/> is not used.</remarks>
+    /// <summary>
+    /// What a stage's tasks ask for with --gres. In a pipeline with stages on a GPU, each task of such a stage asks for
+    /// executor.slurm.gres (default gpu:1: one GPU per job, as the local executor runs them), and a task on the CPU
+    /// (Fetch, Data, Report, Pack, ...) for nothing, so that it holds no GPU. In a pipeline on the CPU every task asks
+    /// for executor.slurm.gres, if set.
+    /// </summary>
+    public static string? GresFor(SlurmSpec slurm, bool pipelineUsesGpu, DeviceKind? stageDevice) =>
+        !pipelineUsesGpu ? slurm.Gres : stageDevice == DeviceKind.Cuda ? slurm.Gres ?? "gpu:1" : null;
+
+    /// <remarks>Slurm places GPU jobs itself (<see cref="GresFor"/>): <paramref name="gpu"/> is not used.</remarks>
     public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
     {
         lock (_gate)
@@ -151,7 +164,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
             $"--time={_slurm.Time}", $"--cpus-per-task={tasks[0].Threads}",
         };
         if (_slurm.Partition is { } partition) arguments.Add($"--partition={partition}");
-        if (_slurm.Gres is { } gres) arguments.Add($"--gres={gres}");
+        if (_gres(stage) is { } gres) arguments.Add($"--gres={gres}");
         if (stage.Exclusive) arguments.Add("--exclusive"); // timings: nothing else on the node
         arguments.AddRange(_slurm.Extra);
         arguments.Add(_script!);
