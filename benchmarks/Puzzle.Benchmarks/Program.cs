@@ -4,12 +4,14 @@ using Puzzle.Engine.Runtime;
 // Benchmarks write their numbers to benchmarks/results/<name>.json and print a markdown table for the README.
 TorchRuntime.EnsureLoaded();
 if (args is [TimingNoiseBenchmarks.Worker, ..]) return TimingNoiseBenchmarks.Work(args[1..]); // one process of timing-noise
+if (args is [GkdMemoryBenchmarks.Worker, ..]) return GkdMemoryBenchmarks.Work(args[1..]); // one way of gkd-memory
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
     ["bld-defaults"] = BldDefaultsBenchmarks.Run,
     ["costs"] = CostBenchmarks.Run,
     ["foundation"] = FoundationBenchmarks.Run,
     ["frontends"] = FrontEndBenchmarks.Run,
+    ["gkd-memory"] = GkdMemoryBenchmarks.Run,
     ["library"] = LibraryBenchmarks.Run,
     ["search"] = SearchBenchmarks.Run,
     ["ship"] = ShipBenchmarks.Run,
