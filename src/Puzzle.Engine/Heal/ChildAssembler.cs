@@ -9,7 +9,7 @@ namespace Puzzle.Engine.Heal;
 /// <summary>
 /// Builds a child model from a chosen architecture: each layer's block takes its attention and FFN weights from the
 /// chosen variants' BLD results (the parent's own subblock where the parent's variant was chosen, nothing for a
-/// no-op); embeddings, final norm and LM head are the parent's.
+/// no-op); embeddings, final norm and LM head are the parent's. The child is made on the parent's device, in its dtype.
 /// </summary>
 public static class ChildAssembler
 {
@@ -21,7 +21,8 @@ public static class ChildAssembler
     {
         if (layers.Count != child.NumLayers || child.NumLayers != parent.Config.NumLayers)
             throw new ArgumentException($"the architecture has {layers.Count} layers, the child {child.NumLayers}, the parent {parent.Config.NumLayers}");
-        var model = new CausalLM(child);
+        // made where the parent is, in its dtype: a child of an 8B parent never exists in float32 on the host (21 GB)
+        var model = new CausalLM(child, parent.Device, parent.DType);
         var fromParent = parent.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         using var _ = no_grad();
         var files = new List<SafeTensorsFile>();

@@ -1,3 +1,4 @@
+using TorchSharp;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Heal;
 using Puzzle.Engine.Model;
@@ -23,6 +24,21 @@ public class ChildAssemblerTests
         var terms = new GkdObjective(parent, child, cosine: 1, kl: 1, lm: 0).Step(ids);
         Assert.InRange(terms.Total.item<float>(), -1e-5, 1e-5);
         Assert.InRange(terms.Cosine.item<float>(), -1e-5, 1e-5);
+    }
+
+    [Fact]
+    public void A_child_is_made_in_the_parents_dtype()
+    {
+        using var parent = CausalLM.Initialise(Parent, seed: 1);
+        parent.to(bfloat16);
+        var layers = Enumerable.Range(0, 3).Select(l => new LayerChoice(l, $"layer{l}.attention.kv2", $"layer{l}.ffn.ratio1")).ToList();
+        using var child = ChildAssembler.Assemble(parent, Parent, layers, _ => null);
+        var parents = parent.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        Assert.All(child.named_parameters(), p =>
+        {
+            Assert.Equal(bfloat16, p.parameter.dtype);
+            Assert.True(p.parameter.equal(parents[p.name]).all().item<bool>(), p.name);
+        });
     }
 
     [Fact]
