@@ -110,13 +110,15 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
             for (var l = layers - 1; l >= 0; l--)
             {
                 using var block = NewDisposeScope();
-                var x = blockInputs[l].requires_grad_(true);
+                // a leaf of its own: a block of two no-ops returns its input, so two layers can share one tensor
+                var x = blockInputs[l].detach().requires_grad_(true);
                 var y = child.model.layers[l].Forward(x, cos, sin, null, l);
                 var gap = CosineGap(y, parentHidden[l]);
                 gap.mul(cosineWeight).add(y.mul(grad).sum(), Scalars.One).backward();
                 gaps[l] = gap.detach().MoveToOuterDisposeScope();
                 grad = x.grad!.detach().MoveToOuterDisposeScope();
                 x.Dispose(); // not needed again: each block's input goes as soon as its backward pass is done
+                if (l == 0 || !ReferenceEquals(blockInputs[l], blockInputs[l - 1])) blockInputs[l].Dispose();
             }
             child.Embed(inputs).mul(grad).sum().backward();
         }

@@ -89,8 +89,8 @@ public class GkdObjectiveTests
     /// The gradients <see cref="GkdObjective.Step"/> accumulates (the head a few positions at a time, the blocks
     /// through the graph or re-run one at a time) are those of the whole-batch formula differentiated by autograd:
     /// a slice that missed its part of the head's gradient, a block re-run on another block's input or a cosine term
-    /// left out of a re-run block moves a gradient this test compares. A no-op attention and a narrower one, tied and
-    /// untied heads.
+    /// left out of a re-run block moves a gradient this test compares. A no-op attention, a narrower one, a whole block
+    /// of no-ops (which passes its input on as it is), tied and untied heads.
     /// </summary>
     [Theory]
     [InlineData(false, false)]
@@ -99,11 +99,12 @@ public class GkdObjectiveTests
     [InlineData(true, true)]
     public void Its_gradients_are_the_whole_batch_formulas_gradients(bool checkpointBlocks, bool tie)
     {
-        var parentConfig = Parent with { TieWordEmbeddings = tie };
+        var parentConfig = ModelConfig.Llama(vocab: 40, hidden: 16, layers: 4, heads: 4, kvHeads: 2, intermediate: 32, tie: tie);
         using var parent = CausalLM.Initialise(parentConfig, seed: 1);
         var childConfig = parentConfig with
         {
-            Blocks = [new BlockConfig(AttentionConfig.NoOp, Parent.Blocks[0].Ffn), new BlockConfig(AttentionConfig.Gqa(1), Parent.Blocks[1].Ffn), Parent.Blocks[2]],
+            Blocks = [new BlockConfig(AttentionConfig.NoOp, parentConfig.Blocks[0].Ffn), new BlockConfig(AttentionConfig.Gqa(1), parentConfig.Blocks[1].Ffn),
+                new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp), parentConfig.Blocks[3]],
         };
         using var child = CausalLM.Initialise(childConfig, seed: 2);
         using (no_grad())
@@ -124,7 +125,7 @@ public class GkdObjectiveTests
         var childHidden = new List<Tensor>();
         var logits = child.Forward(inputs, null, childHidden);
         var cos = zeros(1).squeeze();
-        for (var l = 0; l < 3; l++) cos = cos + (1 - F.cosine_similarity(childHidden[l], parentHidden[l], dim: -1)).mean();
+        for (var l = 0; l < 4; l++) cos = cos + (1 - F.cosine_similarity(childHidden[l], parentHidden[l], dim: -1)).mean();
         var logQ = F.log_softmax(logits.reshape(-1, Parent.VocabSize), 1);
         var logP = F.log_softmax(parentLogits.reshape(-1, Parent.VocabSize), 1);
         var kl = (logP.exp() * (logP - logQ)).sum(1).mean();

@@ -9,9 +9,10 @@ namespace Puzzle.Engine.Tests.Pipeline;
 [Trait("Category", "Slow")] // whole pipelines or processes: not in the fast subset
 public class HealStageTests
 {
-    // modelled (roofline) costs: the search's choice does not depend on how loaded this machine is
+    // modelled (roofline) costs: the search's choice does not depend on how loaded this machine is; activation
+    // checkpointing, so that its re-run blocks go through a real job (the other pipelines' Heal jobs run without)
     static readonly string Spec = TestRepo.MicroSpec.Replace("evaluation:\n  tokens: 400", "evaluation:\n  tokens: 400\n  baselines: [uniform]")
-        + "\nscenario: { target: h100-sxm, batch: 2, prompt: 16, generate: 4 }\ngkd: { tokens: 96000, batch: 8, checkpoint_every: 20 }\n";
+        + "\nscenario: { target: h100-sxm, batch: 2, prompt: 16, generate: 4 }\ngkd: { tokens: 96000, batch: 8, checkpoint_every: 20, checkpoint_activations: true }\n";
 
     [Fact]
     public async Task A_gkd_job_killed_with_sigkill_resumes_from_its_last_checkpoint_and_ends_as_an_uninterrupted_run_does()
