@@ -2,9 +2,9 @@ using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Execution.Slurm;
 using Puzzle.Engine.Pipeline.Graph;
-using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline;
 

@@ -1,8 +1,8 @@
-using TorchSharp;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Heal;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Search;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Tests.Heal;

@@ -1,6 +1,6 @@
-using TorchSharp;
 using Puzzle.Engine.Heal;
 using Puzzle.Engine.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 

@@ -1,5 +1,5 @@
-using Puzzle.Engine.Pipeline;
 using System.Diagnostics;
+using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Execution.Slurm;
 
 namespace Puzzle.Engine.Tests.Pipeline.Slurm;
