@@ -104,9 +104,10 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
 
         // the blocks: the cosine terms' gradients and the head's, through the graph or one re-run block at a time
         using var cosineWeight = cosine.ToScalar();
-        var gaps = new Tensor[layers];
+        Tensor cosTerm;
         if (_memory.CheckpointBlocks)
         {
+            var gaps = new Tensor[layers];
             for (var l = layers - 1; l >= 0; l--)
             {
                 using var block = NewDisposeScope();
@@ -121,16 +122,15 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
                 if (l == 0 || !ReferenceEquals(blockInputs[l], blockInputs[l - 1])) blockInputs[l].Dispose();
             }
             child.Embed(inputs).mul(grad).sum().backward();
+            cosTerm = Sum(gaps);
         }
         else
         {
-            for (var l = 0; l < layers; l++) gaps[l] = CosineGap(childHidden[l], parentHidden[l]);
-            var gapSum = Sum(gaps);
+            var gapSum = Sum([.. Enumerable.Range(0, layers).Select(l => CosineGap(childHidden[l], parentHidden[l]))]);
             gapSum.mul(cosineWeight).add(childLast.mul(grad).sum(), Scalars.One).backward();
-            for (var l = 0; l < layers; l++) gaps[l] = gaps[l].detach();
+            cosTerm = gapSum.detach();
         }
 
-        var cosTerm = Sum(gaps);
         using var count = ((double)positions).ToScalar();
         var klTerm = klSum.div(count);
         var lmTerm = lmSum.div(count);
