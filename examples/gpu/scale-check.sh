@@ -11,7 +11,8 @@
 #
 # Environment: OUT (results; default .device/out-scale), PYTHON (default python3), SCALE_BUDGET_S (seconds the whole
 # run may take, default 570: each phase starts only if it fits), SCALE_SHAPES (default "1b 8b"; "tiny" rehearses the
-# script on a CPU in a few minutes), SCALE_8B_SHAPE (the shape the 8b phases build, default 8b; tiny rehearses them).
+# script on a CPU in a few minutes), SCALE_8B_SHAPE (the shape the 8b phases build, default 8b; tiny rehearses them),
+# SCALE_8B (which 8b phases: "bld" for BLD and Score of one layer, "heal" for GKD of a 1.5x child; default both).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,7 +40,7 @@ prepare() {
 
 run() {
   OUT=${OUT:-$here/out-scale}
-  local budget=${SCALE_BUDGET_S:-570} shapes=${SCALE_SHAPES:-1b 8b}
+  local budget=${SCALE_BUDGET_S:-570} shapes=${SCALE_SHAPES:-1b 8b} parts8b=${SCALE_8B:-bld heal}
   local work=${TMPDIR:-/tmp}/puzzle-scale t0=$SECONDS
   local logf=$OUT/scale-check.log
   mkdir -p "$OUT"
@@ -83,25 +84,31 @@ run() {
   for shape in $shapes; do
     local spec=pipelines/scale$shape.yaml
     local built=$shape; [ "$shape" = 8b ] && built=${SCALE_8B_SHAPE:-8b}
-    phase "build-$shape" 150 $py build --shape "$built" --to "$work/run/parent-$shape" --tokenizer "$here/tokenizer.json" || continue
+    phase "build-$shape" 90 $py build --shape "$built" --to "$work/run/parent-$shape" --tokenizer "$here/tokenizer.json" || continue
     if [ "$shape" != 8b ]; then
       local limit=$(( $(left) - 15 )); [ "$limit" -gt 480 ] && limit=480
       (cd "$work/run" && phase "pipeline-$shape" "$limit" "$puzzle" run "$spec" --device "$device")
     else
       # one layer's variants (bld.layers_per_process: 1) and that layer's scores, on a parent that does not fit twice in host memory as float32
-      (cd "$work/run" && phase parent-8b 120 "$puzzle" run "$spec" --target Parent --device "$device" \
-        && phase data-8b 60 "$puzzle" run "$spec" --target Data --device "$device" \
-        && phase distill-8b 120 "$puzzle" job "$spec" --stage Distill --id layer0.ffn.ratio0.5 --device "$device" \
-        && phase score-8b 90 "$puzzle" job "$spec" --stage Score --id layer0 --device "$device")
+      case " $parts8b " in *" bld "*)
+        (cd "$work/run" && phase parent-8b 60 "$puzzle" run "$spec" --target Parent --device "$device" \
+          && phase data-8b 30 "$puzzle" run "$spec" --target Data --device "$device" \
+          && phase distill-8b 90 "$puzzle" job "$spec" --stage Distill --id layer0.ffn.ratio0.5 --device "$device" \
+          && phase score-8b 90 "$puzzle" job "$spec" --stage Score --id layer0 --device "$device") ;;
+      esac
       # GKD of a 1.5x child (subblocks removed, so no BLD), with activation checkpointing: Heal's peak GPU memory
-      (cd "$work/run" && phase search-heal-8b 200 "$puzzle" run pipelines/scale8b-heal.yaml --target Search --device "$device" \
-        && phase heal-8b 200 "$puzzle" job pipelines/scale8b-heal.yaml --stage Heal --id child1 --device "$device")
+      case " $parts8b " in *" heal "*)
+        (cd "$work/run" && phase search-heal-8b 150 "$puzzle" run pipelines/scale8b-heal.yaml --target Search --device "$device" \
+          && phase heal-8b 150 "$puzzle" job pipelines/scale8b-heal.yaml --stage Heal --id child1 --device "$device") ;;
+      esac
     fi
     rm -rf "$work/run/parent-$shape"
   done
   [ -n "${smi:-}" ] && kill "$smi" 2>/dev/null
   $py collect --store "$work/run/.puzzle" --phases "$phases" --gpumem "$work/gpumem.csv" >> "$OUT/collect.log" 2>&1
   for shape in $shapes; do cp "$work/run/artifacts/scale$shape/report.json" "$OUT/report-$shape.json" 2>/dev/null; done
+  # every job's log (what each spent its time on), small enough to come back
+  tar -C "$work/run/.puzzle" -cJf "$OUT/logs.tar.xz" logs 2>/dev/null
   say "done in $((SECONDS - t0)) s: $OUT/results.json"
 }
 
