@@ -13,6 +13,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["frontends"] = FrontEndBenchmarks.Run,
     ["gkd-memory"] = GkdMemoryBenchmarks.Run,
     ["library"] = LibraryBenchmarks.Run,
+    ["load"] = LoadBenchmarks.Run,
     ["search"] = SearchBenchmarks.Run,
     ["ship"] = ShipBenchmarks.Run,
     ["timing-noise"] = TimingNoiseBenchmarks.Run,

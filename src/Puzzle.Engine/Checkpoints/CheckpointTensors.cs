@@ -107,6 +107,10 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
 
     public torch.Tensor Read(string name) => FileOf(name).Read(name);
 
+    public torch.Tensor ReadStored(string name) => FileOf(name).ReadStored(name);
+
+    public void ReadInto(string name, torch.Tensor target) => FileOf(name).ReadInto(name, target);
+
     /// <summary>The file that holds <paramref name="name"/>.</summary>
     public SafeTensorsFile FileOf(string name) =>
         _fileOf.TryGetValue(name, out var file)

@@ -13,4 +13,18 @@ public interface ITensorSource
 
     /// <summary>The tensor as a new float32 CPU tensor; the caller disposes it.</summary>
     torch.Tensor Read(string name);
+
+    /// <summary>The tensor as a new CPU tensor in the dtype it is stored in (float32 where the source has no other);
+    /// for copying into a model, whose parameters convert it.</summary>
+    torch.Tensor ReadStored(string name) => Read(name);
+
+    /// <summary>Copies the tensor into <paramref name="target"/> (same shape; any device and dtype).</summary>
+    void ReadInto(string name, torch.Tensor target)
+    {
+        using var source = ReadStored(name);
+        if (!source.shape.SequenceEqual(target.shape))
+            throw new CheckpointException($"tensor '{name}' is [{string.Join(", ", source.shape)}], the model's is [{string.Join(", ", target.shape)}]");
+        using var _ = torch.no_grad();
+        target.copy_(source);
+    }
 }

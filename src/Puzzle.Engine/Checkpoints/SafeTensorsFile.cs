@@ -5,16 +5,14 @@ namespace Puzzle.Engine.Checkpoints;
 
 /// <summary>
 /// One <c>.safetensors</c> file, opened lazily: opening reads and checks only the header; <see cref="Read"/> reads
-/// one tensor's bytes from disk and nothing else. Reads are positional, so several threads may read at once.
+/// one tensor's bytes from disk and nothing else, straight into the tensor's memory. Reads are positional, so several threads may read at once.
 /// </summary>
 public sealed class SafeTensorsFile : ITensorSource, IDisposable
 {
-    /// <summary>Elements converted per step while reading, so a huge tensor needs no second full-size buffer.</summary>
-    const int ChunkElements = 1 << 22;
-
     readonly SafeFileHandle _handle;
     readonly SafeTensorsHeader _header;
     long _dataBytesRead;
+    torch.Tensor? _staging; // ReadInto's host buffer, as long as the largest tensor of its dtype
 
     SafeTensorsFile(string path, SafeFileHandle handle, SafeTensorsHeader header)
     {
@@ -58,26 +56,22 @@ public sealed class SafeTensorsFile : ITensorSource, IDisposable
     /// <summary>Reads one tensor as a float32 CPU tensor; f16 and bf16 widen exactly.</summary>
     public torch.Tensor Read(string name)
     {
+        var stored = ReadStored(name);
+        if (stored.dtype == torch.ScalarType.Float32) return stored;
+        using (stored) return stored.to(torch.ScalarType.Float32);
+    }
+
+    /// <summary>Reads one tensor as a CPU tensor in the dtype it is stored in: the file's bytes go straight into the
+    /// tensor's memory, and a caller that copies it into a bf16 model on a GPU moves 2 bytes per element, not 4.</summary>
+    public torch.Tensor ReadStored(string name)
+    {
         var entry = Find(name);
         var info = entry.Info;
-        var result = torch.empty(info.Shape.ToArray(), torch.ScalarType.Float32);
+        var result = torch.empty(info.Shape.ToArray(), info.DType.ScalarType());
         try
         {
-            using var flat = result.view(-1);
-            var elementSize = info.DType.ByteSize();
-            var bytes = new byte[Math.Min(info.ElementCount, ChunkElements) * elementSize];
-            for (long start = 0; start < info.ElementCount; start += ChunkElements)
-            {
-                var count = (int)Math.Min(ChunkElements, info.ElementCount - start);
-                var chunkBytes = bytes.AsSpan(0, count * elementSize);
-                SafeTensorsHeader.ReadExactly(_handle, chunkBytes, _header.DataStart + entry.Begin + start * elementSize, Path);
-                Interlocked.Add(ref _dataBytesRead, chunkBytes.Length);
-                var values = new float[count];
-                DTypeConversion.ToFloat32(chunkBytes, info.DType, values);
-                using var source = torch.tensor(values);
-                using var target = flat.narrow(0, start, count);
-                target.copy_(source);
-            }
+            TensorBytes.Read(_handle, result, _header.DataStart + entry.Begin, Path);
+            Interlocked.Add(ref _dataBytesRead, TensorBytes.Length(result));
             return result;
         }
         catch
@@ -87,10 +81,48 @@ public sealed class SafeTensorsFile : ITensorSource, IDisposable
         }
     }
 
+    /// <summary>
+    /// Copies one tensor into <paramref name="target"/> (a model's parameter, any device and dtype; converted by
+    /// libtorch): straight from disk into its memory when it is a contiguous CPU tensor of the stored dtype, otherwise
+    /// through one host buffer the file keeps for the purpose, so loading a model faults in no fresh host memory per
+    /// tensor. Throws <see cref="CheckpointException"/> when the shapes differ.
+    /// </summary>
+    public void ReadInto(string name, torch.Tensor target)
+    {
+        var entry = Find(name);
+        var info = entry.Info;
+        if (!info.Shape.SequenceEqual(target.shape))
+            throw new CheckpointException($"{Path}: tensor '{name}' is [{string.Join(", ", info.Shape)}], the model's is [{string.Join(", ", target.shape)}]");
+        var dtype = info.DType.ScalarType();
+        var offset = _header.DataStart + entry.Begin;
+        using var _ = torch.no_grad();
+        if (target.device_type == DeviceType.CPU && target.dtype == dtype && target.is_contiguous())
+            TensorBytes.Read(_handle, target, offset, Path);
+        else
+        {
+            lock (_header)
+            {
+                if (_staging is null || _staging.dtype != dtype)
+                {
+                    _staging?.Dispose();
+                    _staging = torch.empty(_header.Entries.Values.Where(e => e.Info.DType == info.DType).Max(e => e.Info.ElementCount), dtype);
+                }
+                using var staged = _staging.narrow(0, 0, info.ElementCount).view(info.Shape.ToArray());
+                TensorBytes.Read(_handle, staged, offset, Path);
+                target.copy_(staged);
+            }
+        }
+        Interlocked.Add(ref _dataBytesRead, info.ElementCount * info.DType.ByteSize());
+    }
+
     SafeTensorsHeader.Entry Find(string name) =>
         _header.Entries.TryGetValue(name, out var entry)
             ? entry
             : throw new CheckpointException($"{Path}: tensor '{name}' is not in this file");
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _staging?.Dispose();
+        _handle.Dispose();
+    }
 }

@@ -11,8 +11,6 @@ namespace Puzzle.Engine.Checkpoints;
 /// </summary>
 public static class SafeTensorsWriter
 {
-    const int ChunkElements = 1 << 22;
-
     /// <summary>Writes <paramref name="tensors"/> (any dtype and device) as <paramref name="dtype"/>; returns the data bytes written.</summary>
     public static long Write(string path, IReadOnlyDictionary<string, torch.Tensor> tensors, TensorDType dtype = TensorDType.F32) =>
         Write(path, tensors.Keys, n => tensors[n].shape, (stream, n) => WriteData(stream, tensors[n], dtype), dtype);
@@ -81,19 +79,11 @@ public static class SafeTensorsWriter
         return header;
     }
 
+    /// <summary>The tensor in <paramref name="dtype"/> (libtorch rounds to nearest, ties to even), its bytes written
+    /// as they lie in memory.</summary>
     static void WriteData(Stream stream, torch.Tensor tensor, TensorDType dtype)
     {
         using var scope = torch.NewDisposeScope();
-        var flat = tensor.detach().to(torch.ScalarType.Float32).cpu().contiguous().reshape(-1);
-        var count = flat.numel();
-        var bytes = new byte[Math.Min(count, ChunkElements) * dtype.ByteSize()];
-        for (long start = 0; start < count; start += ChunkElements)
-        {
-            var n = (int)Math.Min(ChunkElements, count - start);
-            var values = flat.narrow(0, start, n).data<float>().ToArray();
-            var chunk = bytes.AsSpan(0, n * dtype.ByteSize());
-            DTypeConversion.FromFloat32(values, dtype, chunk);
-            stream.Write(chunk);
-        }
+        TensorBytes.Write(stream, tensor.detach().to(dtype.ScalarType()).cpu().contiguous());
     }
 }

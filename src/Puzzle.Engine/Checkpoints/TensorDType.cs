@@ -1,11 +1,19 @@
 namespace Puzzle.Engine.Checkpoints;
 
-/// <summary>The safetensors element types this project reads and writes; every one is read back as float32.</summary>
+/// <summary>The safetensors element types this project reads and writes; read as stored or as float32.</summary>
 public enum TensorDType { F32, F16, BF16 }
 
 public static class TensorDTypes
 {
     public static int ByteSize(this TensorDType dtype) => dtype == TensorDType.F32 ? 4 : 2;
+
+    /// <summary>The torch element type of the same name.</summary>
+    public static TorchSharp.torch.ScalarType ScalarType(this TensorDType dtype) => dtype switch
+    {
+        TensorDType.F32 => TorchSharp.torch.ScalarType.Float32,
+        TensorDType.F16 => TorchSharp.torch.ScalarType.Float16,
+        _ => TorchSharp.torch.ScalarType.BFloat16,
+    };
 
     /// <summary>The safetensors header spelling: "F32", "F16", "BF16".</summary>
     public static string SafeTensorsName(this TensorDType dtype) => dtype.ToString();

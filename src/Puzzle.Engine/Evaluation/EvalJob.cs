@@ -79,7 +79,7 @@ public static class EvalJob
         using (tensors)
         {
             var model = new CausalLM(config);
-            model.LoadWeights(tensors.Read);
+            model.LoadWeights(tensors);
             return device.Place(model);
         }
     }

@@ -36,7 +36,7 @@ public static class LogitsDump
         if (!Directory.Exists(modelDirectory)) throw new DirectoryNotFoundException($"{modelDirectory}: model folder not found");
         var (config, tensors) = Checkpoint.Open(modelDirectory);
         using var model = new CausalLM(config);
-        using (tensors) model.LoadWeights(tensors.Read);
+        using (tensors) model.LoadWeights(tensors);
         model.eval();
         device.Place(model);
         var outOfRange = ids.SelectMany(r => r).Where(i => i < 0 || i >= config.VocabSize).Take(1).ToList();

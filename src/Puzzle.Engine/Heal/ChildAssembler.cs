@@ -40,10 +40,7 @@ public static class ChildAssembler
                 var layer = LayerOf(name);
                 var trained = layer is { } l ? byLayer[l].FirstOrDefault(f => f.Contains(name)) : null;
                 if (trained is not null)
-                {
-                    using var t = trained.Read(name);
-                    Copy(name, t, p, trained.Path);
-                }
+                    trained.ReadInto(name, p);
                 else if (fromParent.TryGetValue(name, out var source) && source.shape.SequenceEqual(p.shape)) p.copy_(source);
                 else
                     throw new InvalidDataException(layer is { } at
@@ -56,13 +53,6 @@ public static class ChildAssembler
             foreach (var f in files) f.Dispose();
         }
         return model;
-    }
-
-    static void Copy(string name, Tensor source, Tensor target, string file)
-    {
-        if (!source.shape.SequenceEqual(target.shape))
-            throw new InvalidDataException($"{file}: '{name}' is [{string.Join(", ", source.shape)}], the child needs [{string.Join(", ", target.shape)}]");
-        target.copy_(source);
     }
 
     /// <summary>The layer of a parameter named <c>model.layers.N.…</c>, or null.</summary>

@@ -44,10 +44,7 @@ public static class LibraryBlock
             foreach (var (name, p) in block.named_parameters())
             {
                 if (trained.FirstOrDefault(f => f.Contains(prefix + name)) is { } file)
-                {
-                    using var t = file.Read(prefix + name);
-                    p.copy_(t);
-                }
+                    file.ReadInto(prefix + name, p);
                 else if (fromParent.TryGetValue(name, out var source) && source.shape.SequenceEqual(p.shape)) p.copy_(source);
                 else throw new InvalidDataException($"{id}: no weights for '{name}' in {(weightFiles.Count == 0 ? "(none)" : string.Join(", ", weightFiles))} or the parent");
             }

@@ -42,7 +42,7 @@ public sealed class ParentStream : IDisposable
             throw new ArgumentOutOfRangeException(nameof(layers), $"the parent has {config.NumLayers} layers, not {layers}");
         Tensor embedding;
         using (var tensors = CheckpointTensors.Open(modelDir))
-        using (var host = tensors.Read("model.embed_tokens.weight"))
+        using (var host = tensors.ReadStored("model.embed_tokens.weight"))
             embedding = device.Put(host).detach();
         var blocks = Enumerable.Range(0, layers).Select(l => LoadLayer(modelDir, config, l, device)).ToList();
         return new ParentStream(config, embedding, blocks, device);
@@ -56,8 +56,7 @@ public sealed class ParentStream : IDisposable
         using var _ = TorchSharp.torch.no_grad();
         foreach (var (name, p) in block.named_parameters())
         {
-            using var source = tensors.Read($"model.layers.{layer}.{name}");
-            p.copy_(source);
+            tensors.ReadInto($"model.layers.{layer}.{name}", p);
         }
         block.eval();
         return block;

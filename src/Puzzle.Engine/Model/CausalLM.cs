@@ -151,7 +151,14 @@ public sealed class CausalLM : nn.Module
         return generated.ToArray();
     }
 
+    /// <summary>Fills every parameter from <paramref name="source"/>, one tensor at a time, each copied into place.</summary>
+    public void LoadWeights(Checkpoints.ITensorSource source)
+    {
+        foreach (var (name, p) in named_parameters()) source.ReadInto(name, p);
+    }
+
     /// <summary>Copies every parameter from <paramref name="read"/> (name → tensor), checking shapes.</summary>
+
     public void LoadWeights(Func<string, Tensor> read)
     {
         using var _ = torch.no_grad();

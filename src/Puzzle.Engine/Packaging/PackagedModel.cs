@@ -149,7 +149,7 @@ public sealed class PackagedModel
         using (tensors)
         {
             var model = new CausalLM(config);
-            model.LoadWeights(tensors.Read);
+            model.LoadWeights(tensors);
             model.eval();
             return model;
         }

@@ -26,7 +26,7 @@ public static class ParentModel
         using (tensors)
         {
             var model = new CausalLM(config, device.Device, device.DType);
-            model.LoadWeights(tensors.Read);
+            model.LoadWeights(tensors);
             model.eval();
             return model;
         }

@@ -76,6 +76,35 @@ public sealed class SafeTensorsTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(TensorDType.F32)]
+    [InlineData(TensorDType.BF16)]
+    public void TensorsLargerThanOneSliceAreReadAndWrittenWhole(TensorDType dtype)
+    {
+        // slices of 100 bytes stand in for the 1 GiB ones: 250 float32 or 500 bf16 elements do not divide 1001
+        using var values = torch.randn([7, 143], generator: new torch.Generator(5)).to(dtype.ScalarType());
+        var path = _dir.Sub($"sliced-{dtype}.bin");
+        using (var stream = File.Create(path)) TensorBytes.Write(stream, values, sliceBytes: 100);
+        Assert.Equal(values.numel() * values.ElementSize, new FileInfo(path).Length);
+        using var read = torch.empty([7, 143], dtype.ScalarType());
+        using (var handle = File.OpenHandle(path)) TensorBytes.Read(handle, read, 0, path, sliceBytes: 100);
+        Assert.Equal(values.bytes.ToArray(), read.bytes.ToArray());
+        Assert.Equal(values.bytes.ToArray(), File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void StoredDtypeIsReadAsStored()
+    {
+        using var values = torch.randn([5, 3], generator: new torch.Generator(9));
+        var path = _dir.Sub("stored.safetensors");
+        SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["v"] = values }, TensorDType.BF16);
+        using var file = SafeTensorsFile.Open(path);
+        using var stored = file.ReadStored("v");
+        Assert.Equal(torch.ScalarType.BFloat16, stored.dtype);
+        using var rounded = values.to(torch.ScalarType.BFloat16);
+        Assert.Equal(rounded.bytes.ToArray(), stored.bytes.ToArray());
+    }
+
     [Fact]
     public void HeaderIsAlignedSortedAndCarriesFormatMetadata()
     {
