@@ -43,6 +43,20 @@ public sealed class ResourcePeaks : IDisposable
     internal static long KilobytesLine(string line) =>
         long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
 
+    /// <summary>The memory of GPU 0 (as CUDA_VISIBLE_DEVICES numbers it) in bytes, read from the CUDA driver without
+    /// making a context; null where there is no driver or no GPU.</summary>
+    public static long? GpuTotalBytes() => GpuTotal.Value;
+
+    static readonly Lazy<long?> GpuTotal = new(() =>
+    {
+        try
+        {
+            return Cuda.cuInit(0) == 0 && Cuda.cuDeviceGet(out var device, 0) == 0 && Cuda.cuDeviceTotalMem_v2(out var total, device) == 0
+                ? (long)total : null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException) { return null; }
+    });
+
     /// <summary>Device memory in use at its highest while sampling, in bytes; null when it could not be read.</summary>
     public long? PeakGpuBytes => _lowestFree == ulong.MaxValue ? null : (long)(_total - _lowestFree);
 
@@ -84,5 +98,6 @@ public sealed class ResourcePeaks : IDisposable
         [DllImport(Lib)] public static extern int cuDevicePrimaryCtxRelease_v2(int device);
         [DllImport(Lib)] public static extern int cuCtxSetCurrent(IntPtr context);
         [DllImport(Lib)] public static extern int cuMemGetInfo_v2(out ulong free, out ulong total);
+        [DllImport(Lib)] public static extern int cuDeviceTotalMem_v2(out ulong bytes, int device);
     }
 }

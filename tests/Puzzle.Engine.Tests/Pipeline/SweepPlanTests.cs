@@ -32,7 +32,7 @@ public sealed class SweepPlanTests
     }
 
     [Fact]
-    public void On_the_cpu_the_jobs_at_one_target_are_built_together_and_on_a_gpu_each_alone()
+    public void The_jobs_at_one_target_are_built_together_where_they_fit()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         var spec = repo.Load();
@@ -40,7 +40,17 @@ public sealed class SweepPlanTests
         var stage = sweep[0].Stage;
         Assert.Equal(["uniform.x1.25", "shortgpt.x1.25", "random.x1.25"], stage.Companions(sweep[0], sweep, spec).Select(j => j.Id));
         Assert.Equal(["puzzle.x2", "uniform.x2", "random.x2"], stage.Companions(sweep[6], sweep, spec).Select(j => j.Id));
-        Assert.Empty(stage.Companions(sweep[0], sweep, spec with { Device = DeviceKind.Cuda }));
+        // on this machine's CPU-only test runs no GPU is seen, so a cuda spec's jobs run alone
+        if (Engine.Runtime.ResourcePeaks.GpuTotalBytes() is null) Assert.Empty(stage.Companions(sweep[0], sweep, spec with { Device = DeviceKind.Cuda }));
+        // a 1.24B parent (Llama-3.2-1B) and 4 models: together on a 141 GB or 80 GB GPU, not a 40 GB one; 8.03B on none of them
+        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cuda, 141L << 30));
+        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cuda, 80L << 30));
+        Assert.False(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cuda, 40L << 30));
+        Assert.False(SweepStage.GroupFits(8_030_261_248, 4, DeviceKind.Cuda, 141L << 30));
+        Assert.False(SweepStage.GroupFits(1_000, 4, DeviceKind.Cuda, null)); // no driver: alone
+        // on the CPU in float32: twice the bytes
+        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cpu, 100L << 30));
+        Assert.False(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cpu, 80L << 30));
     }
 
     [Fact]

@@ -78,18 +78,23 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
 
     /// <summary>
     /// The jobs at one target are built together: one process loads the parent and the held-out text once and runs
-    /// the parent once per batch for every method's model, instead of once per model. Only on the CPU and while the
-    /// parent and the group's models, in float32, fit in a quarter of this process's memory (at real sizes each job
-    /// runs alone, as before).
+    /// the parent once per batch for every method's model, instead of once per model, while the parent and the group's
+    /// models fit in a quarter of the memory they run in (<see cref="GroupFits"/>: a 1B parent's group on one GPU of
+    /// 80 GB or more; an 8B parent's jobs run alone).
     /// </summary>
     public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
     {
-        if (spec.Device != DeviceKind.Cpu) return [];
         var own = job.ConfigAs<SweepJob>();
         var group = stageJobs.Where(j => j != job && j.ConfigAs<SweepJob>().Target == own.Target).ToList();
-        var bytes = Cost.CostMeter.Parameters(own.Parent) * sizeof(float) * (group.Count + 2);
-        return bytes <= GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4 ? group : [];
+        return GroupFits(Cost.CostMeter.Parameters(own.Parent), group.Count + 1, spec.Device,
+            spec.Device == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : ResourcePeaks.GpuTotalBytes()) ? group : [];
     }
+
+    /// <summary>Whether the parent and <paramref name="models"/> models of up to its size fit in a quarter of
+    /// <paramref name="memoryBytes"/> (host memory on the CPU, in float32; the GPU's, in bfloat16; unknown memory never
+    /// fits).</summary>
+    internal static bool GroupFits(long parentParameters, int models, DeviceKind device, long? memoryBytes) =>
+        memoryBytes is { } memory && parentParameters * (device == DeviceKind.Cpu ? sizeof(float) : 2) * (models + 1) <= memory / 4;
 
     protected override void Run(SweepJob job, JobContext context) => RunTogether([context]);
 
