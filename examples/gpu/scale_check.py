@@ -258,7 +258,7 @@ def collect(args):
         if "manifest.json" in files:
             m = json.load(open(os.path.join(root, "manifest.json")))
             size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(root) for f in fs)
-            keep = {k: v for k, v in (m.get("metrics") or {}).items() if not isinstance(v, (list, dict)) or k == "initialiser_nmse"}
+            keep = {k: v for k, v in (m.get("metrics") or {}).items() if not isinstance(v, (list, dict)) or k in ("initialiser_nmse", "phase_seconds")}
             jobs.append({"stage": m["stage"], "job": m["job"], "seconds": m.get("seconds"), "bytes": size, "metrics": keep,
                          "started": m.get("startedUtc") or m.get("started_utc")})
     # the specs run one job at a time, so the device's memory in use while a job ran is that job's

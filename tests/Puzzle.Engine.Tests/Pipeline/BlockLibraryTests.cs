@@ -46,6 +46,10 @@ public class BlockLibraryTests
                 Assert.True(byInit.ContainsKey("paper") && byInit.ContainsKey("least_squares"), job.Id);
             }
             Assert.True(File.Exists(Path.Combine(session.Store.Find(job.Key)!.Directory, DistillStage.WeightsFile)));
+            // where the group's time went, in every job's manifest
+            var phases = m["phase_seconds"]!.AsObject();
+            Assert.Equal(["load", "initialise and train", "save"], phases.Select(p => p.Key));
+            Assert.All(phases, p => Assert.True(p.Value!.GetValue<double>() >= 0));
         }
     }
 

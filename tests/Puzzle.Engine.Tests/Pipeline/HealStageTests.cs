@@ -44,6 +44,8 @@ public class HealStageTests
         (exit, _, err) = Cli.Run(repo.Root, job);
         Assert.True(exit == 0, err);
         var fresh = session.Store.Find(heal.Key)!;
+        Assert.Equal(["load and assemble", "check before", "train (with held-out checks)", "check after and save"],
+            fresh.Manifest.Metrics["phase_seconds"]!.AsObject().Select(p => p.Key));
         Assert.Equal(resumedCurve, File.ReadAllText(fresh.File(HealStage.CurveFile)));
         Assert.Equal(resumedWeights, File.ReadAllBytes(Path.Combine(fresh.Directory, HealStage.ModelFolder, "model.safetensors")));
     }

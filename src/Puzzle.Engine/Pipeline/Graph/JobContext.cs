@@ -36,6 +36,22 @@ public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store,
     /// <summary>Numbers the job reports; stored in its manifest.</summary>
     public JsonObject Metrics { get; } = new();
 
+    readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    double _phaseStart;
+
+    /// <summary>Ends a phase of the job (loading, training, saving, …) that began where the last one ended (or the
+    /// job began): its wall seconds go to the manifest's <c>phase_seconds</c> and the log, so a slow job says where its
+    /// time went.</summary>
+    /// <param name="log">false records it without a log line (jobs built together share one log)</param>
+    public void PhaseDone(string name, bool log = true)
+    {
+        var now = _clock.Elapsed.TotalSeconds;
+        if (Metrics["phase_seconds"] is not JsonObject phases) Metrics["phase_seconds"] = phases = new JsonObject();
+        phases[name] = Math.Round(now - _phaseStart, 3);
+        if (log) Log.WriteLine($"{name}: {now - _phaseStart:F1} s");
+        _phaseStart = now;
+    }
+
     /// <summary>The published folder of the input named <paramref name="name"/>.</summary>
     public string Input(string name)
     {

@@ -46,6 +46,12 @@ public abstract class Stage
         return stageJobs.Where(j => j != job && Block(j) == Block(job));
     }
 
+    /// <summary>Ends a phase of jobs built together (<see cref="JobContext.PhaseDone"/>), logged once.</summary>
+    protected static void Phase(IReadOnlyList<JobContext> contexts, string name)
+    {
+        foreach (var c in contexts) c.PhaseDone(name, log: c == contexts[0]);
+    }
+
     /// <summary>Runs several of this stage's jobs in one go (<see cref="Companions"/>); by default one after another.</summary>
     public virtual void RunTogether(IReadOnlyList<JobContext> contexts)
     {

@@ -62,7 +62,9 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
         using var parent = ParentStream.Open(modelDir, config, jobs.Max(j => j.Variant.Layer) + 1, first.Device);
+        Phase(contexts, "load");
         var results = BlockDistiller.Distill(parent, jobs, train, heldout, first.Log, first.Device);
+        Phase(contexts, "initialise and train");
         foreach (var (context, result) in contexts.Zip(results))
         {
             SafeTensorsWriter.Write(context.Output(WeightsFile), result.Weights);
@@ -84,6 +86,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
             first.Log.WriteLine($"{context.Job.Id}: nmse {result.InitialNmse:F4} ({result.Initialiser}) → {result.FinalNmse:F4} by {result.Training} " +
                                 $"(best at step {result.BestStep}; last {result.LastNmse:F4})");
         }
+        Phase(contexts, "save");
         var worse = results.Zip(contexts).Where(p => p.First.BestStep == 0 && p.First.LastNmse > p.First.InitialNmse).ToList();
         if (worse.Count > 0)
             first.Log.WriteLine($"warning: training made {worse.Count} variant(s) worse on held-out text; they publish their initialisation: " +

@@ -98,7 +98,9 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         using var model = modelDir is null ? null : ParentModel.Load(modelDir, context.Device);
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Evaluation); // never the text that chose or trained the model
+        context.PhaseDone("load");
         var quality = Quality(model, parent, heldout, job.Tokens, $"evaluate {context.Job.Id}", context.Log);
+        context.PhaseDone("held-out text");
         IReadOnlyList<TaskScore> tasks;
         using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, job.BaseDirectory))
         {
@@ -106,6 +108,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
                 context.Output(EvaluateTasks.Folder), context.Log);
             tasks = EvaluateTasks.Score(model ?? parent, tokenizer, taskList, batch: 16, context.Job.Id, context.Log);
         }
+        context.PhaseDone("tasks");
 
         Write(context, new EvaluationMetrics(job.Model, kind)
         {

@@ -121,7 +121,9 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a model publishes
+        context.PhaseDone("load and assemble");
         var before = Check(child, parent, heldout);
+        context.PhaseDone("check before");
 
         var gkd = job.Training;
         var loss = new GkdObjective(parent, child, job.Loss.Cosine, job.Loss.Kl, job.Loss.Lm, new GkdMemory(CheckpointBlocks: job.CheckpointActivations));
@@ -144,6 +146,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard,
             lossBackpropagates: true);
         var seconds = clock.Elapsed.TotalSeconds;
+        context.PhaseDone("train (with held-out checks)");
         child.eval();
         var after = Check(child, parent, heldout);
 
@@ -153,6 +156,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var tokenizer = Path.Combine(parentDir, Checkpoint.TokenizerFileName);
         Checkpoint.Save(context.Output(ModelFolder), config, child.state_dict(), CheckpointFormat.NemotronNas,
             tokenizerPath: File.Exists(tokenizer) ? tokenizer : null, extraFiles: extra);
+        context.PhaseDone("check after and save");
 
         var trainedTokens = curve[^1].Tokens - (resumedFrom ?? 0) * gkd.Batch * train.SeqLen;
         new HealReport(id, kind)

@@ -96,6 +96,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         var parentSums = new LmMetricsAccumulator();
         var parentSeconds = 0.0;
         var clock = new System.Diagnostics.Stopwatch();
+        Phase(contexts, "load");
         var progress = new Training.ProgressLine($"score {layers.Count} layer{(layers.Count == 1 ? "" : "s")}", sequences.Length * (long)data.SeqLen, first.Log);
         using (no_grad())
         {
@@ -119,6 +120,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
                 progress.Report((start + batch.Length) * (long)data.SeqLen, double.NaN);
             }
         }
+        Phase(contexts, "score");
         var own = parentSums.Result();
         foreach (var l in layers) l.Write(own, parentSeconds);
     }

@@ -121,6 +121,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
             chosen.Add((context, job, ArchitectureProblem.AsLibraryChoices(parentConfig, settings, architecture.Layers),
                 own.TimeSeconds / architecture.Cost(ArchitectureProblem.Time)));
         }
+        Phase(contexts, "choose");
         if (chosen.Count == 0) return;
 
         var first = chosen[0].Context;
@@ -135,9 +136,11 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
                 models.Add(device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
                     context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null)));
             }
+            Phase(contexts, "load and assemble");
             using var heldout = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Evaluation);
             var label = chosen.Count == 1 ? first.Job.Id : $"{chosen.Count} models at x{chosen[0].Job.Target.ToString("0.###", CultureInfo.InvariantCulture)}";
             var qualities = EvaluateStage.Quality(models, parent, heldout, chosen[0].Job.Tokens, $"evaluate {label}", first.Log);
+            Phase(contexts, "evaluate");
             foreach (var ((context, job, layers, predicted), model, quality) in chosen.Zip(models, qualities))
             {
                 var result = new SweepResult(job.Method, job.Target)
