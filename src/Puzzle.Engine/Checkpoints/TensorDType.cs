@@ -15,6 +15,15 @@ public static class TensorDTypes
         _ => TorchSharp.torch.ScalarType.BFloat16,
     };
 
+    /// <summary>The safetensors type that holds a torch float type exactly.</summary>
+    public static TensorDType Of(TorchSharp.torch.ScalarType type) => type switch
+    {
+        TorchSharp.torch.ScalarType.Float32 => TensorDType.F32,
+        TorchSharp.torch.ScalarType.Float16 => TensorDType.F16,
+        TorchSharp.torch.ScalarType.BFloat16 => TensorDType.BF16,
+        _ => throw new ArgumentException($"no safetensors type of this project holds {type}", nameof(type)),
+    };
+
     /// <summary>The safetensors header spelling: "F32", "F16", "BF16".</summary>
     public static string SafeTensorsName(this TensorDType dtype) => dtype.ToString();
 

@@ -93,6 +93,13 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void EachTorchFloatTypeHasTheSafetensorsTypeThatHoldsItExactly()
+    {
+        foreach (var dtype in Enum.GetValues<TensorDType>()) Assert.Equal(dtype, TensorDTypes.Of(dtype.ScalarType()));
+        Assert.Throws<ArgumentException>(() => TensorDTypes.Of(torch.ScalarType.Float64));
+    }
+
+    [Fact]
     public void StoredDtypeIsReadAsStored()
     {
         using var values = torch.randn([5, 3], generator: new torch.Generator(9));

@@ -67,7 +67,8 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         Phase(contexts, "initialise and train");
         foreach (var (context, result) in contexts.Zip(results))
         {
-            SafeTensorsWriter.Write(context.Output(WeightsFile), result.Weights);
+            // in the dtype they were trained in (bf16 on a GPU: a child is assembled in it, so float32 would only double the bytes)
+            SafeTensorsWriter.Write(context.Output(WeightsFile), result.Weights, TensorDTypes.Of(first.Device.DType));
             foreach (var w in result.Weights.Values) w.Dispose();
             File.WriteAllText(context.Output(CurveFile), JsonSerializer.Serialize(result.Curve, PuzzleJson.Options));
             var m = context.Metrics;
