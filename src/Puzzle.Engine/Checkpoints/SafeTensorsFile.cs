@@ -5,7 +5,8 @@ namespace Puzzle.Engine.Checkpoints;
 
 /// <summary>
 /// One <c>.safetensors</c> file, opened lazily: opening reads and checks only the header; <see cref="Read"/> reads
-/// one tensor's bytes from disk and nothing else, straight into the tensor's memory. Reads are positional, so several threads may read at once.
+/// one tensor's bytes from disk and nothing else, straight into the tensor's memory. Reads are positional, so several
+/// threads may read at once.
 /// </summary>
 public sealed class SafeTensorsFile : ITensorSource, IDisposable
 {
@@ -105,7 +106,9 @@ public sealed class SafeTensorsFile : ITensorSource, IDisposable
                 if (_staging is null || _staging.dtype != dtype)
                 {
                     _staging?.Dispose();
-                    _staging = torch.empty(_header.Entries.Values.Where(e => e.Info.DType == info.DType).Max(e => e.Info.ElementCount), dtype);
+                    // the file's, not the caller's dispose scope's: it outlives this call
+                    _staging = torch.empty(_header.Entries.Values.Where(e => e.Info.DType == info.DType).Max(e => e.Info.ElementCount), dtype)
+                        .DetachFromDisposeScope();
                 }
                 using var staged = _staging.narrow(0, 0, info.ElementCount).view(info.Shape.ToArray());
                 TensorBytes.Read(_handle, staged, offset, Path);

@@ -100,6 +100,22 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void ReadIntoOutlivesTheCallersDisposeScopeAndConverts()
+    {
+        using var values = torch.randn([4, 6], generator: new torch.Generator(3));
+        var path = _dir.Sub("into.safetensors");
+        SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["a"] = values, ["b"] = values * 2 }, TensorDType.BF16);
+        using var file = SafeTensorsFile.Open(path);
+        using var target = torch.zeros([4, 6]); // float32: through the file's bf16 buffer
+        using (torch.NewDisposeScope()) file.ReadInto("a", target); // the buffer is made inside a scope that then ends
+        file.ReadInto("b", target); // and used again after it
+        using var expected = (values * 2).to(torch.ScalarType.BFloat16).to(torch.ScalarType.Float32);
+        AssertBitEqual(expected, target, "b");
+        using var wrong = torch.zeros([6, 4]);
+        Assert.Contains("'a' is [4, 6], the model's is [6, 4]", Assert.Throws<CheckpointException>(() => file.ReadInto("a", wrong)).Message);
+    }
+
+    [Fact]
     public void StoredDtypeIsReadAsStored()
     {
         using var values = torch.randn([5, 3], generator: new torch.Generator(9));
