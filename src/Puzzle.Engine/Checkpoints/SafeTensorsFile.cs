@@ -110,7 +110,9 @@ public sealed class SafeTensorsFile : ITensorSource, IDisposable
                     _staging = torch.empty(_header.Entries.Values.Where(e => e.Info.DType == info.DType).Max(e => e.Info.ElementCount), dtype)
                         .DetachFromDisposeScope();
                 }
-                using var staged = _staging.narrow(0, 0, info.ElementCount).view(info.Shape.ToArray());
+                // each intermediate held by a variable: a tensor no variable holds can be finalized during the native call using it
+                using var window = _staging.narrow(0, 0, info.ElementCount);
+                using var staged = window.view(info.Shape.ToArray());
                 TensorBytes.Read(_handle, staged, offset, Path);
                 target.copy_(staged);
             }

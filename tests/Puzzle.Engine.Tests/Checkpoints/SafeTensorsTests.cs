@@ -64,6 +64,7 @@ public sealed class SafeTensorsTests : IDisposable
     [Fact]
     public void NarrowingRoundsToNearestEvenLikePyTorch()
     {
+        using var scope = torch.NewDisposeScope(); // holds every temporary until the test ends
         using var values = torch.randn([1000], generator: new torch.Generator(67));
         foreach (var (dtype, scalar) in new[] { (TensorDType.BF16, torch.ScalarType.BFloat16), (TensorDType.F16, torch.ScalarType.Float16) })
         {
@@ -81,6 +82,7 @@ public sealed class SafeTensorsTests : IDisposable
     [InlineData(TensorDType.BF16)]
     public void TensorsLargerThanOneSliceAreReadAndWrittenWhole(TensorDType dtype)
     {
+        using var scope = torch.NewDisposeScope(); // holds every temporary until the test ends
         // slices of 100 bytes stand in for the 1 GiB ones: 250 float32 or 500 bf16 elements do not divide 1001
         using var values = torch.randn([7, 143], generator: new torch.Generator(5)).to(dtype.ScalarType());
         var path = _dir.Sub($"sliced-{dtype}.bin");
@@ -102,6 +104,7 @@ public sealed class SafeTensorsTests : IDisposable
     [Fact]
     public void ReadIntoOutlivesTheCallersDisposeScopeAndConverts()
     {
+        using var scope = torch.NewDisposeScope(); // holds every temporary until the test ends
         using var values = torch.randn([4, 6], generator: new torch.Generator(3));
         var path = _dir.Sub("into.safetensors");
         SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["a"] = values, ["b"] = values * 2 }, TensorDType.BF16);
