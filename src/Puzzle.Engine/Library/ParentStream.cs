@@ -43,7 +43,8 @@ public sealed class ParentStream : IDisposable
         Tensor embedding;
         using (var tensors = CheckpointTensors.Open(modelDir))
         using (var host = tensors.ReadStored("model.embed_tokens.weight"))
-            embedding = device.Put(host).detach();
+        using (var placed = device.Put(host)) // held while detach() runs (may be host itself: disposing twice is harmless)
+            embedding = placed.detach();
         var blocks = Enumerable.Range(0, layers).Select(l => LoadLayer(modelDir, config, l, device)).ToList();
         return new ParentStream(config, embedding, blocks, device);
     }
