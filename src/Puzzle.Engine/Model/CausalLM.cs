@@ -158,7 +158,6 @@ public sealed class CausalLM : nn.Module
     }
 
     /// <summary>Copies every parameter from <paramref name="read"/> (name → tensor), checking shapes.</summary>
-
     public void LoadWeights(Func<string, Tensor> read)
     {
         using var _ = torch.no_grad();
