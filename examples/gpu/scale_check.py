@@ -307,6 +307,15 @@ def collect(args):
     results["heal"] = [{"job": j["job"], "seconds": j["seconds"], "peak_gpu_mib": j.get("peak_gpu_mib"),
                         **{k: j["metrics"].get(k) for k in ("tokens_per_s", "peak_gpu_bytes", "peak_rss_bytes", "kl_before", "kl_after")}}
                        for j in jobs if j["stage"] == "Heal"]
+    # every Measure job's costs (eager or CUDA graphs: its cost_model says which), per shape, in ms
+    results["measure"] = []
+    for root, _, files in os.walk(cache):
+        if "manifest.json" in files and "costs.json" in files:
+            record = json.load(open(os.path.join(root, "costs.json")))
+            costs = record.get("costs") or {}
+            results["measure"].append({"cost_model": record.get("cost_model"), "batch": record.get("batch"), "costs_ms": {
+                name: {"prefill": c.get("prefill_seconds", 0) * 1e3, "decode_per_token": c.get("decode_seconds_per_token", 0) * 1e3}
+                for name, c in costs.items()}})
     merge(args.out, "collected", results)
     print(json.dumps({"stages": stages, "store_bytes": results["store_bytes"], "phases": phases}, indent=1))
 

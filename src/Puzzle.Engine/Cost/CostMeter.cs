@@ -190,35 +190,77 @@ public static class CostMeter
         shape => randn([.. shape, hidden], generator: generator).to(device.DType, device.Device);
 
     /// <summary>The fastest prefill and each decode step's fastest time over the scenario's repeats, after warm-up.
-    /// On CUDA the clock is read after each decode step has finished, as a generation loop waits for every token.</summary>
+    /// On CUDA the clock is read after each step has finished, as a generation loop waits for every token. With
+    /// <see cref="TimingRuntime.CudaGraphs"/>, after the warm-up (at least one run, eager, on the capture stream: libtorch
+    /// sets up cuBLAS workspaces and loads kernels outside a capture), one run captures the prefill and each decode step
+    /// as a graph and replays it once untimed and then <c>Repeats</c> times, keeping each step's fastest replay.</summary>
     static StepTimes Time(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
         Action<Tensor, KvCache, long> step, Func<long[], Tensor> input)
     {
-        StepTimes? best = null;
         using var _ = no_grad();
+        if (scenario.Runtime == TimingRuntime.CudaGraphs)
+        {
+            CudaGraphs.Require(device, "scenario.runtime");
+            using var side = CudaGraphs.OnSideStream();
+            for (var w = 0; w < Math.Max(1, scenario.Warmup); w++) Run(scenario, batch, config, device, step, input, Eager(device));
+            return Run(scenario, batch, config, device, step, input, Replayed(device, scenario.Repeats));
+        }
+        StepTimes? best = null;
         for (var r = 0; r < scenario.Warmup + scenario.Repeats; r++)
         {
-            using var scope = NewDisposeScope();
-            using var cache = new KvCache(config, batch, scenario.Prompt + scenario.Generate, device.Device, device.DType);
-            var prompt = input([batch, scenario.Prompt]);
-            var next = Enumerable.Range(0, scenario.Generate).Select(_ => input([batch, 1])).ToList();
-            device.Synchronize();
-            var clock = Stopwatch.StartNew();
-            step(prompt, cache, 0);
-            device.Synchronize();
-            var prefill = clock.Elapsed.TotalSeconds;
-            var decode = new double[scenario.Generate];
-            for (var t = 0; t < scenario.Generate; t++)
-            {
-                clock.Restart();
-                step(next[t], cache, scenario.Prompt + t);
-                device.Synchronize();
-                decode[t] = clock.Elapsed.TotalSeconds;
-            }
-            if (r < scenario.Warmup) continue;
-            var run = new StepTimes(prefill, decode);
-            best = best is null ? run : best.Faster(run);
+            var run = Run(scenario, batch, config, device, step, input, Eager(device));
+            if (r >= scenario.Warmup) best = best is null ? run : best.Faster(run);
         }
         return best!;
     }
+
+    /// <summary>One run of the scenario on a new KV cache: the prefill, then each decode step, every step timed by
+    /// <paramref name="timed"/> (which runs the work it is given and returns its seconds).</summary>
+    static StepTimes Run(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
+        Action<Tensor, KvCache, long> step, Func<long[], Tensor> input, Func<Action, double> timed)
+    {
+        using var scope = NewDisposeScope();
+        using var cache = new KvCache(config, batch, scenario.Prompt + scenario.Generate, device.Device, device.DType);
+        var prompt = input([batch, scenario.Prompt]);
+        var next = Enumerable.Range(0, scenario.Generate).Select(_ => input([batch, 1])).ToList();
+        device.Synchronize();
+        var prefill = timed(() => step(prompt, cache, 0));
+        var decode = new double[scenario.Generate];
+        for (var t = 0; t < scenario.Generate; t++)
+            decode[t] = timed(() => step(next[t], cache, scenario.Prompt + t));
+        return new StepTimes(prefill, decode);
+    }
+
+    /// <summary>Runs a step as it is launched and waits for the device to finish it.</summary>
+    static Func<Action, double> Eager(ComputeDevice device) => work =>
+    {
+        var clock = Stopwatch.StartNew();
+        work();
+        device.Synchronize();
+        return clock.Elapsed.TotalSeconds;
+    };
+
+    /// <summary>Captures a step as a CUDA graph (which advances the KV cache's position once, as the step would), and
+    /// returns the fastest of <paramref name="repeats"/> replays after one untimed one (the first launch uploads the
+    /// graph). What the step allocated is freed after the capture and written again by every replay: nothing else
+    /// allocates until the graph is gone.</summary>
+    static Func<Action, double> Replayed(ComputeDevice device, int repeats) => work =>
+    {
+        using var graph = CudaGraphs.Capture(() =>
+        {
+            using var scope = NewDisposeScope();
+            work();
+        });
+        graph.Replay();
+        device.Synchronize();
+        var best = double.MaxValue;
+        for (var r = 0; r < repeats; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            graph.Replay();
+            device.Synchronize();
+            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+        }
+        return best;
+    };
 }

@@ -7,6 +7,7 @@ namespace Puzzle.Engine.Model;
 public sealed class RotaryEmbedding
 {
     readonly Tensor _invFreq; // [head_dim / 2], float32, CPU
+    Tensor? _invFreqOn; // the same on the device last asked for
 
     public RotaryEmbedding(int headDim, double theta, RopeScaling? scaling)
     {
@@ -30,14 +31,27 @@ public sealed class RotaryEmbedding
         return where(isMedium, smoothed, scaled);
     }
 
-    /// <summary>cos and sin of shape [T, head_dim] for positions start..start+T-1.</summary>
+    /// <summary>cos and sin of shape [T, head_dim] for positions start..start+T-1, computed on <paramref name="device"/>
+    /// (float32 products, the same on every device): a decode step copies nothing from the host, so it can be captured
+    /// in a CUDA graph.</summary>
     public (Tensor Cos, Tensor Sin) At(long start, long length, Device device, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        var positions = arange(start, start + length, dtype: int64).to(float32);
-        var freqs = positions.unsqueeze(1) * _invFreq.unsqueeze(0);
-        var emb = cat([freqs, freqs], -1).to(device);
+        var positions = arange(start, start + length, dtype: float32, device: device); // integers, exact in float32 to 2^24
+        var freqs = positions.unsqueeze(1) * InvFreqOn(device).unsqueeze(0);
+        var emb = cat([freqs, freqs], -1);
         return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The inverse frequencies on <paramref name="device"/>, copied there once and held by this object, not
+    /// by the caller's dispose scope.</summary>
+    Tensor InvFreqOn(Device device)
+    {
+        if (device.type == DeviceType.CPU) return _invFreq;
+        if (_invFreqOn is { } held && held.device_type == device.type && (device.index < 0 || held.device_index == device.index)) return held;
+        var moved = _invFreq.to(device).DetachFromDisposeScope();
+        _invFreqOn?.Dispose();
+        return _invFreqOn = moved;
     }
 
     /// <summary>x * cos + rotate_half(x) * sin, for x of shape [B, H, T, D].</summary>

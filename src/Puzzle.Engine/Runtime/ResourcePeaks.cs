@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Puzzle.Engine.Runtime;
 
 /// <summary>
@@ -51,10 +49,10 @@ public sealed class ResourcePeaks : IDisposable
     {
         try
         {
-            return Cuda.cuInit(0) == 0 && Cuda.cuDeviceGet(out var device, 0) == 0 && Cuda.cuDeviceTotalMem_v2(out var total, device) == 0
+            return CudaDriver.cuInit(0) == 0 && CudaDriver.cuDeviceGet(out var device, 0) == 0 && CudaDriver.cuDeviceTotalMem_v2(out var total, device) == 0
                 ? (long)total : null;
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException) { return null; }
+        catch (Exception e) when (CudaDriver.IsMissing(e)) { return null; }
     });
 
     /// <summary>Device memory in use at its highest while sampling, in bytes; null when it could not be read.</summary>
@@ -64,22 +62,22 @@ public sealed class ResourcePeaks : IDisposable
     {
         try
         {
-            if (Cuda.cuInit(0) != 0 || Cuda.cuDeviceGet(out var device, 0) != 0 ||
-                Cuda.cuDevicePrimaryCtxRetain(out var context, device) != 0 || Cuda.cuCtxSetCurrent(context) != 0) return;
+            if (CudaDriver.cuInit(0) != 0 || CudaDriver.cuDeviceGet(out var device, 0) != 0 ||
+                CudaDriver.cuDevicePrimaryCtxRetain(out var context, device) != 0 || CudaDriver.cuCtxSetCurrent(context) != 0) return;
             try
             {
                 do
                 {
-                    if (Cuda.cuMemGetInfo_v2(out var free, out var total) == 0)
+                    if (CudaDriver.cuMemGetInfo_v2(out var free, out var total) == 0)
                     {
                         _total = total;
                         if (free < _lowestFree) _lowestFree = free;
                     }
                 } while (!_stop.Token.WaitHandle.WaitOne(100));
             }
-            finally { Cuda.cuDevicePrimaryCtxRelease_v2(device); }
+            finally { CudaDriver.cuDevicePrimaryCtxRelease_v2(device); }
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException) { }
+        catch (Exception e) when (CudaDriver.IsMissing(e)) { }
     }
 
     public void Dispose()
@@ -87,17 +85,5 @@ public sealed class ResourcePeaks : IDisposable
         _stop.Cancel();
         _sampler?.Join();
         _stop.Dispose();
-    }
-
-    static class Cuda
-    {
-        const string Lib = "libcuda.so.1";
-        [DllImport(Lib)] public static extern int cuInit(uint flags);
-        [DllImport(Lib)] public static extern int cuDeviceGet(out int device, int ordinal);
-        [DllImport(Lib)] public static extern int cuDevicePrimaryCtxRetain(out IntPtr context, int device);
-        [DllImport(Lib)] public static extern int cuDevicePrimaryCtxRelease_v2(int device);
-        [DllImport(Lib)] public static extern int cuCtxSetCurrent(IntPtr context);
-        [DllImport(Lib)] public static extern int cuMemGetInfo_v2(out ulong free, out ulong total);
-        [DllImport(Lib)] public static extern int cuDeviceTotalMem_v2(out ulong bytes, int device);
     }
 }

@@ -83,4 +83,22 @@ public sealed class PreLaunchTests
         // a target that needs no timing starts as usual
         Assert.True((await session.RunAsync("Data", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
     }
+
+    [Fact]
+    public async Task Cuda_graphs_timed_on_the_cpu_are_one_error_at_scenario_runtime_and_jobs_that_time_nothing_still_run()
+    {
+        Fixtures.Torch();
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\nscenario: { runtime: cuda_graphs }\n");
+        var session = PipelineSession.Open(repo.SpecPath);
+        var launcher = new CountingLauncher();
+
+        var e = await Assert.ThrowsAsync<SpecException>(() => session.RunAsync("Measure", launcher, TextWriter.Null));
+
+        var error = Assert.Single(e.Errors);
+        Assert.Equal(File.ReadAllLines(repo.SpecPath).ToList().FindIndex(l => l.StartsWith("scenario:", StringComparison.Ordinal)) + 1, error.Line);
+        Assert.StartsWith("scenario.runtime is cuda_graphs, but timings (Measure) run on cpu", error.Message);
+        Assert.Contains("Set runtime: eager, or time on cuda; nothing was started.", error.Message);
+        Assert.Equal(0, launcher.Launched);
+        Assert.True((await session.RunAsync("Data", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
+    }
 }

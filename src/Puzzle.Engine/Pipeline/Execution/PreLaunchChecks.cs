@@ -1,5 +1,7 @@
+using Puzzle.Engine.Cost;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Execution;
@@ -19,10 +21,16 @@ public static class PreLaunchChecks
         // computing jobs follow device (or --device); timings (Measure, Search's closed loop, Speed) follow scenario.device when set
         var onCuda = toRun.Where(j => j.Stage.ComputesOn(spec) == DeviceKind.Cuda).ToList();
         var (field, fromFlag) = spec.Device == DeviceKind.Cuda ? ("device", spec.DeviceFromFlag) : ("scenario.device", false);
+        var timing = toRun.Where(j => j.Stage is MeasureStage or SearchStage or SpeedStage).Select(j => j.Stage.Name).Distinct().ToList();
+        if (spec.Scenario.Runtime == TimingRuntime.CudaGraphs && timing.Count > 0 && JobContext.CostKind(spec) != DeviceKind.Cuda)
+            throw new SpecException([SpecLoader.ErrorAt(spec, "scenario.runtime",
+                $"scenario.runtime is cuda_graphs, but timings ({string.Join(", ", timing)}) run on {ComputeDevice.Name(JobContext.CostKind(spec))} " +
+                "(scenario.device, else device or --device): CUDA graphs need a CUDA device. Set runtime: eager, or time on cuda; nothing was started.")]);
         if (onCuda.Count == 0) return;
+        ComputeDevice cudaDevice;
         try
         {
-            ComputeDevice.Open(DeviceKind.Cuda, fromFlag ? "--device" : field);
+            cudaDevice = ComputeDevice.Open(DeviceKind.Cuda, fromFlag ? "--device" : field);
         }
         catch (InvalidOperationException e)
         {
@@ -31,5 +39,8 @@ public static class PreLaunchChecks
             if (fromFlag) throw new InvalidOperationException(message, e);
             throw new SpecException([SpecLoader.ErrorAt(spec, field, message)]);
         }
+        if (spec.Scenario.Runtime == TimingRuntime.CudaGraphs && timing.Count > 0 && CudaGraphs.Unavailable(cudaDevice) is { } why)
+            throw new SpecException([SpecLoader.ErrorAt(spec, "scenario.runtime",
+                $"scenario.runtime is cuda_graphs, but CUDA graphs cannot run here: {why}. Set runtime: eager; nothing was started.")]);
     }
 }

@@ -35,6 +35,9 @@ public sealed record ScenarioSpec
     [Pattern("^[a-z0-9][a-z0-9_.-]*$", Hint = "a hardware name like h100-sxm")]
     public string? Target { get; init; }
 
-    /// <summary>What the cost meter runs at each measurement: these prompt and generated tokens, warm-up and repeats.</summary>
-    public TimingScenario Timing() => new(Prompt, Generate, Warmup, Repeats);
+    [Description("How timed steps run, and so what measured costs and speeds describe: eager (every kernel launched on its own, as TorchSharp and PyTorch run eagerly) or cuda_graphs (on a CUDA device: the prefill and each decode step captured once and replayed as one CUDA graph, as serving runtimes such as vLLM decode, so costs follow bytes moved and FLOPs rather than kernel launches).")]
+    public TimingRuntime Runtime { get; init; } = TimingRuntime.Eager;
+
+    /// <summary>What the cost meter runs at each measurement: these prompt and generated tokens, warm-up and repeats, in this runtime.</summary>
+    public TimingScenario Timing() => new(Prompt, Generate, Warmup, Repeats, Runtime);
 }

@@ -108,7 +108,11 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     /// <summary>What the costs of a scenario (its device resolved) describe.</summary>
     public static string CostModel(ScenarioSpec scenario) => scenario.Target is { } target
         ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
-        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} (eager TorchSharp, each shape inside a model of its own depth, every cost in the same rounds), added up, against the parent timed whole";
+        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} ({RuntimeName(scenario.Runtime)}, each shape inside a model of its own depth, every cost in the same rounds), added up, against the parent timed whole";
+
+    /// <summary>How a runtime runs the timed steps, as the cost model and the measured speeds name it.</summary>
+    public static string RuntimeName(TimingRuntime runtime) => runtime == TimingRuntime.CudaGraphs
+        ? "the prefill and each decode step replayed as one CUDA graph, as serving runtimes decode" : "eager TorchSharp";
 
     /// <summary>The costs a Measure job wrote.</summary>
     public static CostsRecord Read(string jobDirectory) => RecordFile.Read<CostsRecord>(Path.Combine(jobDirectory, CostFile));

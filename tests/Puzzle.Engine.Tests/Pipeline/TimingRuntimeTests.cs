@@ -1,0 +1,68 @@
+using Puzzle.Engine.Cost;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Runtime;
+using static TorchSharp.torch;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary><c>scenario.runtime</c>: timings run eagerly or as CUDA graphs; what the costs describe is in the key, the
+/// cost model's name and the speeds, and CUDA graphs off a CUDA device are an error before anything is timed. (The
+/// graphs themselves run on a GPU: examples/gpu/scale-check.sh.)</summary>
+public sealed class TimingRuntimeTests
+{
+    const string Head = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }] }\n";
+
+    [Fact]
+    public void The_runtime_is_eager_unless_the_spec_names_cuda_graphs_in_either_spelling()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(TimingRuntime.Eager, SpecLoader.Parse(Head, "p.yaml", dir.Path).Scenario.Runtime);
+        foreach (var spelling in new[] { "cuda_graphs", "cuda-graphs" })
+        {
+            var spec = SpecLoader.Parse(Head + $"scenario: {{ runtime: {spelling} }}\n", "p.yaml", dir.Path);
+            Assert.Equal(TimingRuntime.CudaGraphs, spec.Scenario.Runtime);
+            Assert.Equal(TimingRuntime.CudaGraphs, spec.Scenario.Timing().Runtime);
+        }
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(Head + "scenario: { runtime: graphs }\n", "p.yaml", dir.Path));
+        Assert.StartsWith("p.yaml:4:", e.Errors.Single().ToString());
+        Assert.Contains("eager, cuda_graphs", e.Message);
+    }
+
+    [Fact]
+    public void The_runtime_keys_the_jobs_that_time_and_what_follows_them_and_names_itself_in_the_cost_model()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var eager = repo.Load();
+        var graphs = eager with { Device = DeviceKind.Cuda, Scenario = eager.Scenario with { Runtime = TimingRuntime.CudaGraphs } };
+        var onCuda = Keys(eager with { Device = DeviceKind.Cuda });
+        var changed = Keys(graphs).Where(j => j.Value != onCuda[j.Key]).Select(j => j.Key[..j.Key.IndexOf('/')]).Distinct().Order().ToArray();
+        // the library and the trained models do not depend on how costs are timed; the search, its models' speeds, the
+        // report and what ships do
+        Assert.Equal(["Evaluate", "Export", "Heal", "Measure", "Pack", "Publish", "Report", "Search", "Speed", "Sweep"], changed);
+
+        Assert.Contains("eager TorchSharp", MeasureStage.CostModel(eager with { Device = DeviceKind.Cuda }));
+        Assert.Contains("replayed as one CUDA graph", MeasureStage.CostModel(graphs));
+    }
+
+    static Dictionary<string, string> Keys(PipelineSpec spec) =>
+        PipelineGraph.Plan(spec, PuzzleStages.All()).Jobs.Values.SelectMany(j => j).ToDictionary(j => j.Name, j => j.Key);
+
+    [Fact]
+    public void Cuda_graphs_on_the_cpu_are_refused_naming_the_field_before_anything_is_timed()
+    {
+        Fixtures.Torch();
+        Assert.Contains("need a CUDA device", CudaGraphs.Unavailable(ComputeDevice.Cpu));
+        using var scope = NewDisposeScope();
+        var config = ModelConfig.Llama(vocab: 50, hidden: 16, layers: 1, heads: 2, kvHeads: 1, intermediate: 32);
+        using var model = new CausalLM(config);
+        var e = Assert.Throws<InvalidOperationException>(() =>
+            CostMeter.Model(model, new TimingScenario(Prompt: 4, Generate: 2, Warmup: 0, Repeats: 1, TimingRuntime.CudaGraphs), batch: 1));
+        Assert.StartsWith("scenario.runtime: cuda_graphs cannot run here: CUDA graphs need a CUDA device", e.Message);
+        // eager is what it was
+        Assert.Equal(2, CostMeter.Steps(model, new TimingScenario(4, 2, 0, 1), 1, ComputeDevice.Cpu).Decode.Count);
+    }
+}
