@@ -134,7 +134,11 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         using var count = ((double)positions).ToScalar();
         var klTerm = klSum.div(count);
         var lmTerm = lmSum.div(count);
-        var total = (cosTerm * Weight(cosine, cosTerm)).add(klTerm * Weight(kl, cosTerm), Scalars.One).add(lmTerm * Weight(lm, cosTerm), Scalars.One);
+        // the weights as held Scalars, not tensors made on the host: a host-to-device copy waits for the device, so
+        // three per step would drain its queue before every optimizer step
+        using var klTotal = kl.ToScalar();
+        using var lmTotal = lm.ToScalar();
+        var total = cosTerm.mul(cosineWeight).add(klTerm.mul(klTotal), Scalars.One).add(lmTerm.mul(lmTotal), Scalars.One);
         return new GkdTerms(total.MoveToOuterDisposeScope(), cosTerm.MoveToOuterDisposeScope(), klTerm.MoveToOuterDisposeScope(), lmTerm.MoveToOuterDisposeScope());
     }
 
@@ -159,6 +163,4 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         for (var i = 1; i < terms.Count; i++) sum = sum.add(terms[i], Scalars.One);
         return sum;
     }
-
-    static Tensor Weight(double w, Tensor like) => tensor((float)w, dtype: float32, device: like.device);
 }

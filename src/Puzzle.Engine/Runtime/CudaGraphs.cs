@@ -117,7 +117,13 @@ public static class CudaGraphs
         {
             CudaDriver.Check(CudaDriver.cuGraphInstantiateWithFlags(out var exec, graph, 0), "cuGraphInstantiateWithFlags");
             nuint nodes = 0;
-            CudaDriver.cuGraphGetNodes(graph, IntPtr.Zero, ref nodes);
+            CudaDriver.Check(CudaDriver.cuGraphGetNodes(graph, IntPtr.Zero, ref nodes), "cuGraphGetNodes");
+            if (nodes == 0)
+            {
+                CudaDriver.cuGraphExecDestroy(exec);
+                // the work ran eagerly on another stream instead of being recorded: a replay would time nothing
+                throw new InvalidOperationException("a capture recorded no work: libtorch did not launch on the capturing stream");
+            }
             return new Graph(exec, stream, (long)nodes);
         }
         finally { CudaDriver.cuGraphDestroy(graph); }
