@@ -216,7 +216,7 @@ public static class CostMeter
 
     /// <summary>One run of the scenario on a new KV cache: the prefill, then each decode step, every step timed by
     /// <paramref name="timed"/> (which runs the work it is given and returns its seconds).</summary>
-    static StepTimes Run(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
+    internal static StepTimes Run(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
         Action<Tensor, KvCache, long> step, Func<long[], Tensor> input, Func<Action, double> timed)
     {
         using var scope = NewDisposeScope();

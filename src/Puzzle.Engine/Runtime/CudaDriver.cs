@@ -32,7 +32,7 @@ internal static class CudaDriver
     [DllImport(Lib)] public static extern int cuGraphExecDestroy(IntPtr exec);
     [DllImport(Lib)] public static extern int cuGraphDestroy(IntPtr graph);
     [DllImport(Lib)] public static extern int cuGraphGetNodes(IntPtr graph, IntPtr nodes, ref nuint count);
-    [DllImport(Lib)] static extern int cuGetErrorName(int error, out IntPtr name);
+    [DllImport(Lib)] public static extern int cuGetErrorName(int error, out IntPtr name);
 
     /// <summary>Throws unless <paramref name="result"/> is CUDA_SUCCESS, naming <paramref name="call"/> and the error.</summary>
     public static void Check(int result, string call)

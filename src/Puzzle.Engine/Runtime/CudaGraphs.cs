@@ -14,13 +14,29 @@ namespace Puzzle.Engine.Runtime;
 /// </summary>
 public static class CudaGraphs
 {
-    /// <summary>Why CUDA graphs cannot run in this process on <paramref name="device"/>, or null when they can (checked
-    /// once: the symbols resolve, a pool stream becomes current and back, and a captured graph replays correctly).</summary>
-    public static string? Unavailable(ComputeDevice device)
+    /// <summary>Why CUDA graphs cannot run in this process on <paramref name="device"/>, or null when they can: the
+    /// symbols resolve and, with <paramref name="replay"/> (once per process; it makes a CUDA context, which a process
+    /// that only launches jobs need not hold), a pool stream becomes current and back and a captured graph replays
+    /// correctly.</summary>
+    public static string? Unavailable(ComputeDevice device, bool replay = true)
     {
         if (!device.IsCuda) return $"CUDA graphs need a CUDA device; this one is {device}";
-        return Probe.Value;
+        return replay ? Probe.Value : Symbols.Value;
     }
+
+    static readonly Lazy<string?> Symbols = new(() =>
+    {
+        try
+        {
+            C10.Load();
+            CudaDriver.cuGetErrorName(0, out _);
+            return null;
+        }
+        catch (Exception e) when (e is InvalidOperationException || CudaDriver.IsMissing(e))
+        {
+            return e.Message;
+        }
+    }, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Throws, naming <paramref name="askedBy"/>, unless <see cref="Unavailable"/> is null.</summary>
     public static void Require(ComputeDevice device, string askedBy)
@@ -37,9 +53,9 @@ public static class CudaGraphs
             SelfCheck();
             return null;
         }
-        catch (Exception e) when (e is InvalidOperationException or DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        catch (Exception e) // whatever failed (libtorch's errors come as ExternalException), graphs are not to be relied on
         {
-            return e.Message;
+            return e is InvalidOperationException ? e.Message : $"{e.GetType().Name}: {e.Message}";
         }
     }, LazyThreadSafetyMode.ExecutionAndPublication);
 

@@ -65,4 +65,33 @@ public sealed class TimingRuntimeTests
         // eager is what it was
         Assert.Equal(2, CostMeter.Steps(model, new TimingScenario(4, 2, 0, 1), 1, ComputeDevice.Cpu).Decode.Count);
     }
+
+    [Fact]
+    public void A_run_gives_its_timer_each_step_once_at_the_cache_position_the_step_writes()
+    {
+        Fixtures.Torch();
+        // what a captured graph relies on: the work handed to the timer is the step at the right position, and
+        // running it once (as a capture does) advances the KV cache by that step's tokens
+        using var scope = NewDisposeScope();
+        var config = ModelConfig.Llama(vocab: 50, hidden: 16, layers: 1, heads: 2, kvHeads: 1, intermediate: 32);
+        var starts = new List<(long Start, long CacheLength, long Tokens)>();
+        var calls = 0;
+        var times = CostMeter.Run(new TimingScenario(Prompt: 4, Generate: 3, Warmup: 0, Repeats: 1), batch: 2, config, ComputeDevice.Cpu,
+            (x, cache, start) =>
+            {
+                starts.Add((start, cache.Length, x.shape[1]));
+                cache.Advance(x.shape[1]);
+            },
+            shape => zeros(shape, dtype: ScalarType.Int64),
+            work =>
+            {
+                calls++;
+                work();
+                return calls * 1e-3;
+            });
+        Assert.Equal([(0L, 0L, 4L), (4L, 4L, 1L), (5L, 5L, 1L), (6L, 6L, 1L)], starts);
+        Assert.Equal(4, calls);
+        Assert.Equal(1e-3, times.Prefill);
+        Assert.Equal([2e-3, 3e-3, 4e-3], times.Decode);
+    }
 }

@@ -39,7 +39,7 @@ public static class PreLaunchChecks
             if (fromFlag) throw new InvalidOperationException(message, e);
             throw new SpecException([SpecLoader.ErrorAt(spec, field, message)]);
         }
-        if (spec.Scenario.Runtime == TimingRuntime.CudaGraphs && timing.Count > 0 && CudaGraphs.Unavailable(cudaDevice) is { } why)
+        if (spec.Scenario.Runtime == TimingRuntime.CudaGraphs && timing.Count > 0 && CudaGraphs.Unavailable(cudaDevice, replay: false) is { } why)
             throw new SpecException([SpecLoader.ErrorAt(spec, "scenario.runtime",
                 $"scenario.runtime is cuda_graphs, but CUDA graphs cannot run here: {why}. Set runtime: eager; nothing was started.")]);
     }
