@@ -140,7 +140,7 @@ public sealed record MethodCurve(string Method, IReadOnlyList<SpeedPoint> Points
 
 /// <summary>One model on a curve: healed by GKD (at the spec's target) or assembled from the library only (at an extra
 /// target of evaluation.speed_targets, <see cref="Target"/>); its quality against the parent and its speedups.</summary>
-public sealed record SpeedPoint(string Model, bool Healed, double Kl, double Agreement, double Retention, PointSpeedup Speedup)
+public sealed record SpeedPoint(string Model, bool Healed, double Kl, double Agreement, double? Retention, PointSpeedup Speedup)
 {
     /// <summary>The throughput target (× parent) it was chosen for; null: the spec's constraints.</summary>
     public double? Target { get; init; }

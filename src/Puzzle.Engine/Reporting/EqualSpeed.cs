@@ -68,13 +68,13 @@ public static class EqualSpeed
         };
         var kl = reading.Of(points.Select(p => p.Kl).ToList());
         var agreement = reading.Of(points.Select(p => p.Agreement).ToList());
-        var retention = reading.Of(points.Select(p => p.Retention).ToList());
+        var retention = points.All(p => p.Retention is not null) ? reading.Of(points.Select(p => p.Retention!.Value).ToList()) : null;
         return new BaselineComparison(Name(reading.Placement), at)
         {
             Rule = rule, Kl = kl, Agreement = agreement, Retention = retention,
             KlLower = kl is { } k ? child.Kl < k : null,
             AgreementHigher = agreement is { } a ? child.Agreement > a : null,
-            RetentionHigher = retention is { } r ? child.Retention > r : null,
+            RetentionHigher = retention is { } r && child.Retention is { } own ? own > r : null,
             HealedOnly = reading.Placement != Placement.OutsideRange && points[reading.Low].Healed && points[reading.High].Healed,
         };
     }

@@ -145,17 +145,21 @@ public static class ReportHtml
     static string SpeedCurves(PipelineReport report)
     {
         if (report.Curves.Count == 0) return "";
-        SvgChart.Series Line(MethodCurve c, Func<SpeedPoint, double> y)
+        SvgChart.Series Line(MethodCurve c, Func<SpeedPoint, double?> y)
         {
-            var points = c.Points.OrderBy(p => p.Speedup.Measured).ToList(); // a line from left to right
-            return new(c.Method, [.. points.Select(p => (p.Speedup.Measured, y(p)))]) { Dots = true, Hollow = [.. points.Select(p => !p.Healed)] };
+            // a line from left to right, through the points that have the value (retention is undefined when the parent's top-1 is 0)
+            var points = c.Points.Where(p => y(p) is not null).OrderBy(p => p.Speedup.Measured).ToList();
+            return new(c.Method, [.. points.Select(p => (p.Speedup.Measured, y(p)!.Value))]) { Dots = true, Hollow = [.. points.Select(p => !p.Healed)] };
         }
+        var retention = report.Curves.Any(c => c.Points.Any(p => p.Retention is not null))
+            ? SvgChart.Render([.. report.Curves.Select(c => Line(c, p => p.Retention))], "measured speedup (× parent)", "top-1 retention", width: 560)
+            : "";
         return "<h2>Quality against measured speed</h2><p>Each method's models by their measured whole-request speedup: filled dots were " +
                "healed by GKD at the spec's target, hollow ones assembled from the library at the further targets of " +
                "<code>evaluation.speed_targets</code> and not healed. The goals above compare the child with each baseline's line at the child's " +
                "measured speedup.</p><div class=\"panels\">" +
                SvgChart.Render([.. report.Curves.Select(c => Line(c, p => p.Kl))], "measured speedup (× parent)", "KL(parent ‖ model)", width: 560) +
-               SvgChart.Render([.. report.Curves.Select(c => Line(c, p => p.Retention))], "measured speedup (× parent)", "top-1 retention", width: 560) +
+               retention +
                "</div>\n";
     }
 

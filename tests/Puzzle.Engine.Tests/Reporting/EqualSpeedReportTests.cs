@@ -77,4 +77,38 @@ public sealed class EqualSpeedReportTests
         Assert.Contains("child1 beats it", card);
         Assert.Contains("- shortgpt: not compared", card);
     }
+
+    [Fact]
+    public void A_parent_with_no_top1_leaves_retention_undefined_and_the_report_still_renders()
+    {
+        // a parent with random weights (the GPU scale check's) gets no held-out token right: retention is 0/0
+        Assert.Null(Engine.Pipeline.Stages.ReportStage.RetentionOf(0.001, 0));
+        Assert.Equal(0.5, Engine.Pipeline.Stages.ReportStage.RetentionOf(0.1, 0.2));
+        static SpeedPoint NoRetention(SpeedPoint p) => p with { Retention = null };
+        var full = Report();
+        var curves = full.Curves.Select(c => c with { Points = [.. c.Points.Select(NoRetention)] }).ToList();
+        var child = curves[0].Points[1];
+        var report = full with
+        {
+            Curves = curves,
+            Models = [.. full.Models.Select(m => m with { Retention = null })],
+            Goals = full.Goals! with
+            {
+                Retention = null, RetentionMet = false,
+                BeatsBaselines = curves.Skip(1).ToDictionary(c => c.Method, c => EqualSpeed.Compare(child, c)),
+            },
+        };
+        var uniform = report.Goals!.BeatsBaselines["uniform"];
+        Assert.Equal((null, null, true), (uniform.Retention, uniform.RetentionHigher, uniform.KlLower));
+
+        var html = ReportHtml.Render(report, null, [], [], new HashSet<string>());
+        var section = html[html.IndexOf("<h2>Quality against measured speed</h2>", StringComparison.Ordinal)..];
+        Assert.Single(Regex.Matches(section[..section.IndexOf("</div>", StringComparison.Ordinal)], "<svg ")); // KL only
+        Assert.Contains("lower KL and higher agreement than every baseline at equal measured speed", ReportTable.Render(report));
+        using var dir = new TempDir();
+        Engine.RecordFile.Write(dir["report.json"], report);
+        var back = Engine.RecordFile.Read<PipelineReport>(dir["report.json"]);
+        Assert.All(back.Models, m => Assert.Null(m.Retention));
+        Assert.All(back.Curves.SelectMany(c => c.Points), p => Assert.Null(p.Retention));
+    }
 }

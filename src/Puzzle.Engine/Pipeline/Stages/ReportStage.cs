@@ -149,7 +149,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         var architecture = heal?.Architecture;
         return new ReportEntry(eval.Name, eval.Kind)
         {
-            Top1 = eval.Top1, Loss = eval.Loss, Kl = eval.Kl, Agreement = eval.Agreement, Retention = eval.Top1 / parent.Top1,
+            Top1 = eval.Top1, Loss = eval.Loss, Kl = eval.Kl, Agreement = eval.Agreement, Retention = RetentionOf(eval.Top1, parent.Top1),
             PrefillTokensPerS = speed.PrefillTokensPerS, DecodeTokensPerS = speed.DecodeTokensPerS, ScenarioTokensPerS = speed.ScenarioTokensPerS,
             Parameters = eval.Parameters,
             Tasks = eval.Tasks.Select(t => TaskResult.Of(t, parent.Tasks.FirstOrDefault(p => p.Name == t.Name))).ToList(),
@@ -172,10 +172,10 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         var healed = new List<(string Method, ReportEntry? Row)> { (SweepStage.Puzzle, rows.FirstOrDefault(m => m.Kind == "child")) };
         healed.AddRange(models.Where(m => m.Kind == "baseline").Select(m => (m.Name, rows.FirstOrDefault(r => r.Name == m.Name))));
         healed.AddRange(sweep.Select(p => p.Method).Distinct().Where(m => healed.All(h => h.Method != m)).Select(m => (m, (ReportEntry?)null)));
-        SpeedPoint Healed(ReportEntry r) => new(r.Name, true, r.Kl!.Value, r.Agreement!.Value, r.Retention!.Value,
+        SpeedPoint Healed(ReportEntry r) => new(r.Name, true, r.Kl!.Value, r.Agreement!.Value, r.Retention,
             new PointSpeedup(r.Speedup!.Predicted, r.Speedup.Scenario))
         { Target = target };
-        SpeedPoint Assembled(SweepStage.SweepResult p) => new(SweepStage.Id(p.Method, p.Target), false, p.Kl, p.Agreement, p.Top1 / parentTop1,
+        SpeedPoint Assembled(SweepStage.SweepResult p) => new(SweepStage.Id(p.Method, p.Target), false, p.Kl, p.Agreement, RetentionOf(p.Top1, parentTop1),
             new PointSpeedup(p.PredictedSpeedup, speeds.Of(SweepStage.Id(p.Method, p.Target)).Speedup!.Scenario))
         { Target = p.Target };
         return [.. healed
@@ -195,19 +195,27 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         if (child is null) return new ReportGoals(RetentionGoal, target, false) { Why = "no child" };
         var own = curves.Single(c => c.Method == SweepStage.Puzzle).Points.Single(p => p.Healed);
         var beats = curves.Where(c => c.Method != SweepStage.Puzzle).ToDictionary(c => c.Method, c => EqualSpeed.Compare(own, c));
-        var retention = child.Retention!.Value;
+        var retention = child.Retention;
         var speedup = child.Speedup!.Scenario;
         var retentionMet = retention >= RetentionGoal;
         var speedMet = target is not { } t || speedup >= t;
         var notCompared = beats.Where(b => b.Value.Beats is null).Select(b => b.Key).ToList();
         return new ReportGoals(RetentionGoal, target, retentionMet && speedMet && beats.Values.All(b => b.Beats == true))
         {
-            Why = notCompared.Count == 0 ? null : $"not compared at equal measured speed with {string.Join(", ", notCompared)}: " +
-                "no model of theirs was measured near the child's speed (add evaluation.speed_targets around it)",
+            Why = string.Join("; ", new[]
+            {
+                retention is null ? "the parent's top-1 on held-out text is 0, so retention is undefined" : null,
+                notCompared.Count == 0 ? null : $"not compared at equal measured speed with {string.Join(", ", notCompared)}: " +
+                    "no model of theirs was measured near the child's speed (add evaluation.speed_targets around it)",
+            }.OfType<string>()) is { Length: > 0 } why ? why : null,
             Child = child.Name, Retention = retention, MeasuredSpeedup = speedup, RetentionMet = retentionMet, SpeedupMet = speedMet,
             BeatsBaselines = beats,
         };
     }
+
+    /// <summary>A model's top-1 over the parent's; undefined (null) when the parent's is 0, as a parent with random
+    /// weights has on a 128k vocabulary.</summary>
+    internal static double? RetentionOf(double top1, double parentTop1) => parentTop1 > 0 ? top1 / parentTop1 : null;
 
     static IReadOnlyList<(double X, double Y)> Curve(string path) => File.Exists(path)
         ? RecordFile.Read<List<Training.CurvePoint>>(path).Select(p => ((double)p.Tokens, p.Loss)).ToList()
