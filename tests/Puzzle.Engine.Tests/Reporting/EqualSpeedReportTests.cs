@@ -94,7 +94,8 @@ public sealed class EqualSpeedReportTests
             Models = [.. full.Models.Select(m => m with { Retention = null })],
             Goals = full.Goals! with
             {
-                Retention = null, RetentionMet = false,
+                Retention = null,
+                RetentionMet = false,
                 BeatsBaselines = curves.Skip(1).ToDictionary(c => c.Method, c => EqualSpeed.Compare(child, c)),
             },
         };
