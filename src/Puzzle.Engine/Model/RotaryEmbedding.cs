@@ -11,10 +11,13 @@ public sealed class RotaryEmbedding
 
     public RotaryEmbedding(int headDim, double theta, RopeScaling? scaling)
     {
+        // every temporary held by a scope until the end (one no variable holds could be finalized during a native call
+        // that still reads it), and the result by this object, not by whatever scope the model is built in
+        using var scope = NewDisposeScope();
         var exponents = arange(0, headDim, 2, dtype: int64).to(float32) / headDim;
         var invFreq = 1.0f / pow(tensor((float)theta), exponents);
         if (scaling is { RopeType: "llama3" } s) invFreq = Llama3Scale(invFreq, s);
-        _invFreq = invFreq;
+        _invFreq = invFreq.DetachFromDisposeScope();
     }
 
     static Tensor Llama3Scale(Tensor invFreq, RopeScaling s)
