@@ -100,6 +100,11 @@ public sealed class SpeedStageTests
             .Select(l => System.Text.Json.JsonSerializer.Serialize(VariantCatalog.ToModel(job.Parent, job.SearchSpace.Alternatives, l!), PuzzleJson.Options))
             .Append(System.Text.Json.JsonSerializer.Serialize(job.Parent, PuzzleJson.Options)).Distinct().Count();
         Assert.Equal(configs, (int)entry.Manifest.Metrics["architectures"]!);
+        Assert.Equal("eager", (string?)entry.Manifest.Metrics["runtime"]);
+        Assert.EndsWith("threads", speeds.Scenario.MeasuredOn);
+        var measure = session.Store.Find(session.Graph.Find("Measure", "b2").Key)!;
+        Assert.Equal("eager", (string?)measure.Manifest.Metrics["runtime"]);
+        Assert.Contains("(eager TorchSharp,", (string?)measure.Manifest.Metrics["cost_model"]);
         Assert.True(configs < speeds.Models.Count + 1, "the micro pipeline's methods chose some architecture twice");
     }
 }

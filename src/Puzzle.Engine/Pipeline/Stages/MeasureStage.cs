@@ -91,6 +91,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         };
         RecordFile.Write(context.Output(CostFile), record);
         context.Metrics["cost_model"] = record.CostModel;
+        if (device is not null) context.Metrics["runtime"] = Pipeline.Spec.Internal.SpecNames.Of(scenario.Runtime);
         context.Metrics["costs"] = costs.Count;
         context.Metrics["parent_scenario_s"] = costs["parent"].ScenarioSeconds(scenario.Generate);
         if (device is not null) (context.Metrics["threads"], context.Metrics["device"]) = (record.Threads, device);

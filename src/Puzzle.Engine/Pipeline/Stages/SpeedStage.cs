@@ -130,6 +130,7 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
         context.Log.WriteLine($"parent: prefill {parentSpeed.PrefillTokensPerS:N0} tok/s, decode {parentSpeed.DecodeTokensPerS:N0} tok/s; " +
                               $"{distinct.Count} architectures timed (the parent's included) for {configs.Count} models");
         context.Metrics["models"] = configs.Count;
+        context.Metrics["runtime"] = Pipeline.Spec.Internal.SpecNames.Of(scenario.Runtime);
         context.Metrics["architectures"] = distinct.Count;
         context.Metrics["parent_scenario_tokens_per_s"] = parentSpeed.ScenarioTokensPerS;
         foreach (var (name, s) in models)
