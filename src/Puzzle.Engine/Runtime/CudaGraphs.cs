@@ -140,7 +140,7 @@ public static class CudaGraphs
                 // the work ran eagerly on another stream instead of being recorded: a replay would time nothing
                 throw new InvalidOperationException("a capture recorded no work: libtorch did not launch on the capturing stream");
             }
-            return new Graph(exec, stream, (long)nodes);
+            return new Graph(exec, stream);
         }
         finally { CudaDriver.cuGraphDestroy(graph); }
     }
@@ -162,10 +162,7 @@ public static class CudaGraphs
         IntPtr _exec;
         readonly IntPtr _stream;
 
-        internal Graph(IntPtr exec, IntPtr stream, long nodes) => (_exec, _stream, Nodes) = (exec, stream, nodes);
-
-        /// <summary>The graph's nodes: kernels and copies, what eager execution launches one at a time.</summary>
-        public long Nodes { get; }
+        internal Graph(IntPtr exec, IntPtr stream) => (_exec, _stream) = (exec, stream);
 
         public void Replay()
         {

@@ -16,7 +16,8 @@ namespace Puzzle.Engine.Tests.Pipeline;
 [Collection(nameof(ConsoleCollection))]
 public class DeviceTests
 {
-    static Dictionary<string, string> Keys(PipelineSpec spec) =>
+    /// <summary>Every planned job's key by its name.</summary>
+    internal static Dictionary<string, string> Keys(PipelineSpec spec) =>
         PipelineGraph.Plan(spec, PuzzleStages.All()).Jobs.Values.SelectMany(j => j).ToDictionary(j => j.Name, j => j.Key);
 
     static string StageOf(string job) => job[..job.IndexOf('/')];

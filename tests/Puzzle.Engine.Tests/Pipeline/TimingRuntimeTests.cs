@@ -38,8 +38,8 @@ public sealed class TimingRuntimeTests
         using var repo = new TestRepo(TestRepo.MicroSpec);
         var eager = repo.Load();
         var graphs = eager with { Device = DeviceKind.Cuda, Scenario = eager.Scenario with { Runtime = TimingRuntime.CudaGraphs } };
-        var onCuda = Keys(eager with { Device = DeviceKind.Cuda });
-        var changed = Keys(graphs).Where(j => j.Value != onCuda[j.Key]).Select(j => j.Key[..j.Key.IndexOf('/')]).Distinct().Order().ToArray();
+        var onCuda = DeviceTests.Keys(eager with { Device = DeviceKind.Cuda });
+        var changed = DeviceTests.Keys(graphs).Where(j => j.Value != onCuda[j.Key]).Select(j => j.Key[..j.Key.IndexOf('/')]).Distinct().Order().ToArray();
         // the library and the trained models do not depend on how costs are timed; the search, its models' speeds, the
         // report and what ships do
         Assert.Equal(["Evaluate", "Export", "Heal", "Measure", "Pack", "Publish", "Report", "Search", "Speed", "Sweep"], changed);
@@ -47,9 +47,6 @@ public sealed class TimingRuntimeTests
         Assert.Contains("eager TorchSharp", MeasureStage.CostModel(eager with { Device = DeviceKind.Cuda }));
         Assert.Contains("replayed as one CUDA graph", MeasureStage.CostModel(graphs));
     }
-
-    static Dictionary<string, string> Keys(PipelineSpec spec) =>
-        PipelineGraph.Plan(spec, PuzzleStages.All()).Jobs.Values.SelectMany(j => j).ToDictionary(j => j.Name, j => j.Key);
 
     [Fact]
     public void Cuda_graphs_on_the_cpu_are_refused_naming_the_field_before_anything_is_timed()
