@@ -60,8 +60,9 @@ public sealed class SpecSchemaTests
     {
         var quick = SpecLoader.Load(Path.Combine(Repository.Pipelines, "default.yaml"));
         Assert.Equal(("quick", 128, 2, 1.5), (quick.Name, quick.Data.SeqLen, quick.Data.Npm.Count, quick.Constraints.ThroughputVsParent));
-        Assert.Equal((2048, 192, 4, 6, 2, 512, 600_000L), (quick.Parent.Pretrain!.VocabSize, quick.Parent.Pretrain.Hidden,
-            quick.Parent.Pretrain.Layers, quick.Parent.Pretrain.Heads, quick.Parent.Pretrain.KvHeads, quick.Parent.Pretrain.Intermediate, quick.Parent.Pretrain.Training.Tokens));
+        Assert.Equal((2048, 192, 4, 6, 2, 512, 360_000L, 4), (quick.Parent.Pretrain!.VocabSize, quick.Parent.Pretrain.Hidden,
+            quick.Parent.Pretrain.Layers, quick.Parent.Pretrain.Heads, quick.Parent.Pretrain.KvHeads, quick.Parent.Pretrain.Intermediate,
+            quick.Parent.Pretrain.Training.Tokens, quick.Parent.Pretrain.Training.Batch));
 
         var ci = SpecLoader.Load(Path.Combine(Repository.Pipelines, "ci.yaml"));
         Assert.Equal(("ci", 64, 512, 2, 120_000L), (ci.Name, ci.Data.SeqLen, ci.Parent.Pretrain!.VocabSize, ci.Parent.Pretrain.Layers, ci.Parent.Pretrain.Training.Tokens));
