@@ -261,9 +261,18 @@ def collect(args):
             keep = {k: v for k, v in (m.get("metrics") or {}).items() if not isinstance(v, (list, dict)) or k in ("initialiser_nmse", "phase_seconds")}
             jobs.append({"stage": m["stage"], "job": m["job"], "seconds": m.get("seconds"), "bytes": size, "metrics": keep,
                          "started": m.get("startedUtc") or m.get("started_utc")})
-    # the specs run one job at a time, so the device's memory in use while a job ran is that job's
+    # the device's memory in use while a job ran is that job's when it ran alone (the 8B specs run one job at a time;
+    # the 1B specs two per GPU, executor.jobs_per_gpu): "alone" says which, counting the jobs of other processes
+    spans = {(j["stage"], j["metrics"].get("built_with") or j["job"]): (started(j), started(j) + (j["seconds"] or 0))
+             for j in jobs if j.get("started")}
     for j in jobs:
-        j["peak_gpu_mib"] = peak(started(j), started(j) + (j["seconds"] or 0)) if j.get("started") else None
+        if not j.get("started"):
+            j["peak_gpu_mib"] = None
+            continue
+        begin, end = started(j), started(j) + (j["seconds"] or 0)
+        j["peak_gpu_mib"] = peak(begin, end)
+        me = (j["stage"], j["metrics"].get("built_with") or j["job"])
+        j["alone"] = not any(b < end and begin < e for k, (b, e) in spans.items() if k != me)
     stages, groups_seen = {}, set()
     for j in jobs:
         s = stages.setdefault(j["stage"], {"jobs": 0, "seconds": 0.0, "bytes": 0, "peak_rss_bytes": 0, "peak_gpu_mib": 0})

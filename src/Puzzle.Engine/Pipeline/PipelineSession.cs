@@ -60,8 +60,8 @@ public sealed class PipelineSession
         var (parallel, threads) = launcher is SlurmJobLauncher
             ? (int.MaxValue, threadsPerJob ?? Spec.Executor.ThreadsPerJob ?? 1)
             : (jobs ?? Spec.Executor.Jobs, threadsPerJob ?? Spec.Executor.ThreadsPerJob);
-        // GPU jobs one per GPU; where no GPU is seen they are not held back (they fail with the CUDA error instead)
-        var gpus = launcher is SlurmJobLauncher ? null : GpuSlots.Visible(Spec.Executor.Gpus);
+        // GPU jobs executor.jobs_per_gpu per GPU; where no GPU is seen they are not held back (they fail with the CUDA error instead)
+        var gpus = launcher is SlurmJobLauncher ? null : GpuSlots.Visible(Spec.Executor.Gpus, Spec.Executor.JobsPerGpu);
         var executor = new LocalExecutor(Store, History, launcher, parallel, threads, console, gpus is { Free: > 0 } ? gpus : null);
         var summary = await executor.RunAsync(Graph, target, cancel);
         foreach (var folder in Artifacts.Publish(Spec.BaseDirectory, Spec.Name, Graph.JobsFor(target), Store))

@@ -10,7 +10,7 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// Runs a target's missing jobs, independent ones in parallel (up to <paramref name="parallelJobs"/>), dividing the
 /// cores between jobs and torch threads. A failed job stops what depends on it and nothing else; what finished stays cached.
 /// </summary>
-/// <param name="gpus">the GPUs jobs on CUDA may use, one job on each at a time; null: such jobs are not limited</param>
+/// <param name="gpus">the GPUs jobs on CUDA may use, and how many jobs on each at a time; null: such jobs are not limited</param>
 public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLauncher launcher, int parallelJobs,
     int? threadsPerJob = null, TextWriter? console = null, GpuSlots? gpus = null)
 {

@@ -22,6 +22,12 @@ public sealed record ExecutorSpec
     [Bounds(Minimum = 1)]
     public int? Gpus { get; init; }
 
+    [Description("Jobs on CUDA that share one GPU at a time in a local run (each sees the same device). Above 1, one job's " +
+                 "start, loading and kernel launches overlap another's kernels, where every job's memory fits the GPU " +
+                 "together (each manifest's peak_gpu_bytes is then the device's, not the job's). Timing jobs still run alone.")]
+    [Bounds(Minimum = 1)]
+    public int JobsPerGpu { get; init; } = 1;
+
     [Description("Slurm settings, used when kind is slurm.")]
     public SlurmSpec Slurm { get; init; } = new();
 }
