@@ -7,10 +7,15 @@ public static class Processes
 {
     public static void Exec(params string[] command) => Output(command);
 
+    /// <summary>Runs a command in <paramref name="directory"/> to completion; fails with its output when it exits non-zero.</summary>
+    public static void ExecIn(string directory, params string[] command) => Run(directory, command);
+
     /// <summary>Runs a command to completion and returns its standard output; fails with its output when it exits non-zero.</summary>
-    public static string Output(params string[] command)
+    public static string Output(params string[] command) => Run(null, command);
+
+    static string Run(string? directory, string[] command)
     {
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = directory ?? "" };
         foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         var output = p.StandardOutput.ReadToEndAsync();
