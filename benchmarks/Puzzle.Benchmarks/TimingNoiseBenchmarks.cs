@@ -17,8 +17,10 @@ namespace Puzzle.Benchmarks;
 /// largest spread of a measured speedup between processes, and how often a predicted speedup (from one process) is
 /// beyond ±10% of a measured one (from another), as when Measure and Speed run minutes apart, for three predictions:
 /// summed blocks; summed blocks with the parent's excess over them shared by parameter bytes (<see cref="ExcessPerByte"/>);
-/// and a line a * summed + b through the parent and the other architectures as timed whole in the same process (each
-/// architecture left out of its own line), as a Measure job that also timed a few sampled architectures could fit.
+/// a line a * summed + b through the parent and the other architectures as timed whole in the same process (each
+/// architecture left out of its own line), as a Measure job that also timed a few sampled architectures could fit; and
+/// summed blocks times a ratio that grows with the model's size, a + b * summed / the parent's summed, fitted likewise
+/// to the parent and the other architectures, or to the parent and one other.
 /// Args: [PIPELINE] [processes] [runs] [architectures]; default pipelines/default.yaml, 8, 8 and 5.
 /// </summary>
 public static class TimingNoiseBenchmarks
@@ -58,9 +60,11 @@ public static class TimingNoiseBenchmarks
         {
             var measured = new List<Dictionary<string, double>>();
             const string Fitted = "a * summed + b, fitted to the parent and the other architectures timed whole";
+            const string Ratio = "summed * (a + b * summed / the parent's summed), fitted to the parent and the other architectures timed whole";
+            const string RatioOne = "summed * (a + b * summed / the parent's summed), fitted to the parent and one other architecture timed whole";
             var predicted = new Dictionary<string, List<Dictionary<string, double>>>
             {
-                ["summed blocks"] = [], ["summed blocks with the parent's excess by bytes"] = [], [Fitted] = [],
+                ["summed blocks"] = [], ["summed blocks with the parent's excess by bytes"] = [], [Fitted] = [], [Ratio] = [], [RatioOne] = [],
             };
             foreach (var process in timings)
             {
@@ -87,6 +91,24 @@ public static class TimingNoiseBenchmarks
                     var (slope, intercept) = Line(points);
                     return (slope * Summed(parent) + intercept) / (slope * Summed(configs[names.IndexOf(a)]) + intercept);
                 }));
+                // a model's time over its summed blocks grows with its size: a line through (summed / the parent's summed,
+                // time / summed) of the parent and the others (or one other: the next architecture), each left out of its own
+                double Whole(string o, double slope, double intercept)
+                {
+                    var summed = Summed(configs[names.IndexOf(o)]);
+                    return summed * (intercept + slope * summed / Summed(parent));
+                }
+                (double, double) RatioPoint(string o) => (Summed(configs[names.IndexOf(o)]) / Summed(parent), Seconds(cost[o]) / Summed(configs[names.IndexOf(o)]));
+                foreach (var (predictor, others) in new (string, Func<string, IEnumerable<string>>)[]
+                         {
+                             (Ratio, a => archs.Where(o => o != a)),
+                             (RatioOne, a => [archs[(archs.IndexOf(a) + 1) % archs.Count]]),
+                         })
+                    predicted[predictor].Add(archs.ToDictionary(a => a, a =>
+                    {
+                        var (slope, intercept) = Line([.. others(a).Select(RatioPoint).Prepend(RatioPoint("parent"))]);
+                        return Whole("parent", slope, intercept) / Whole(a, slope, intercept);
+                    }));
                 measured.Add(archs.ToDictionary(a => a, a => Seconds(cost["parent"]) / Seconds(cost[a])));
             }
             var spreads = archs.Select(a => measured.Max(m => m[a]) / measured.Min(m => m[a]) - 1).ToList();
