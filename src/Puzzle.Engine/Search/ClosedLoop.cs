@@ -1,7 +1,9 @@
+using Puzzle.Engine.Cost;
+
 namespace Puzzle.Engine.Search;
 
-/// <summary>One round of the closed loop: the time limits solved under, and the chosen architecture's time as the
-/// cost model predicted it and as it measured, beside the parent's measured time.</summary>
+/// <summary>One round of the closed loop: the time limits solved under (on summed time), and the chosen architecture's
+/// whole time as the cost model predicted it and as it measured, beside the parent's measured time.</summary>
 public sealed record LoopRound(int Round, IReadOnlyList<double> TimeLimits, double PredictedSeconds, double MeasuredSeconds,
     double ParentMeasuredSeconds, bool Met);
 
@@ -15,7 +17,8 @@ public sealed record LoopResult(IReadOnlyList<Architecture> Found, SearchProblem
 /// Closes the loop between the cost model and the machine. The chosen architecture is timed whole; when it misses a
 /// time limit as measured, with <c>margin</c> to spare (measured time above limit / (1 + margin); a limit relative to
 /// the parent is judged against the parent's measured time), every missed limit is tightened to that share of itself
-/// over the observed error (measured / predicted time of the chosen architecture) and the problem is solved again, for
+/// over the observed error (measured / predicted whole time of the chosen architecture, the prediction and the tightened
+/// limit turned from and to summed time by the time model) and the problem is solved again, for
 /// at most <c>maxRounds</c> rounds. A miss is timed a second time (the faster of both timings counts) before anything
 /// is tightened. Limits are only ever tightened, and a round whose tightened problem has no solution ends the loop with
 /// the previous round's architectures.
@@ -29,10 +32,12 @@ public static class ClosedLoop
     /// <param name="timeResource">the resource that is time</param>
     /// <param name="margin">the share by which a measured time must beat its limit: the same two models timed in
     /// separate processes differ by a few percent, and the child is timed again later (Evaluate)</param>
+    /// <param name="time">turns the problem's summed time into predicted whole time and back (none: they are equal)</param>
     public static LoopResult Run(SearchProblem problem, Func<SearchProblem, IReadOnlyList<Architecture>> solve,
         Func<Architecture, (double Model, double Parent)> measure, Func<double, IReadOnlyList<ResourceLimit>> measuredLimits,
-        string timeResource, int maxRounds, double margin = 0)
+        string timeResource, int maxRounds, double margin = 0, TimeModel? time = null)
     {
+        time ??= TimeModel.Identity;
         if (margin < 0) throw new ArgumentOutOfRangeException(nameof(margin), margin, "the margin cannot be negative");
         var found = solve(problem);
         if (maxRounds < 1) return new LoopResult(found, problem, []);
@@ -40,7 +45,7 @@ public static class ClosedLoop
         for (var round = 1; ; round++)
         {
             var chosen = found[0];
-            var predicted = chosen.Cost(timeResource);
+            var predicted = time.Seconds(chosen.Cost(timeResource));
             var (measured, parent) = measure(chosen);
             var (required, missed) = Judge(problem, measuredLimits, measured, parent, timeResource, margin);
             if (missed.Contains(true))
@@ -58,7 +63,7 @@ public static class ClosedLoop
             var error = measured / predicted;
             var tightened = problem with
             {
-                Limits = problem.Limits.Select((l, i) => missed[i] ? l with { Max = Math.Min(l.Max, required[i].Max / (1 + margin) / error) } : l).ToList(),
+                Limits = problem.Limits.Select((l, i) => missed[i] ? l with { Max = Math.Min(l.Max, time.SummedFor(required[i].Max / (1 + margin) / error)) } : l).ToList(),
             };
             IReadOnlyList<Architecture> next;
             try { next = solve(tightened); }

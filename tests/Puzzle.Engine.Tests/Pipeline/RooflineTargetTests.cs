@@ -22,7 +22,7 @@ public class RooflineTargetTests
         var parent = ParentStage.PlannedConfig(spec);
         var hw = Hardware.Known["h100-sxm"];
         var (batch, prompt, generate) = (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate);
-        var Cost = MeasureStage.Lookup(id => session.Store.Find(session.Graph.Find("Measure", id).Key)!.Directory);
+        var Cost = MeasureStage.Lookup(id => session.Store.Find(session.Graph.Find("Measure", id).Key)!.Directory).Cost;
 
         var catalog = VariantCatalog.For(parent, spec.SearchSpace.Alternatives);
         var (attention, ffn) = VariantCatalog.Shapes(catalog);

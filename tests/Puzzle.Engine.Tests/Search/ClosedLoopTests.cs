@@ -110,4 +110,22 @@ public class ClosedLoopTests
         Assert.Empty(result.Rounds);
         Assert.True(result.Met);
     }
+
+    [Fact]
+    public void With_a_time_model_the_loop_predicts_whole_times_and_tightens_through_its_inverse()
+    {
+        // summed blocks of 6.5 s run in 6.5 s whole; a smaller model relatively faster (K 0.2)
+        var time = new Puzzle.Engine.Cost.TimeModel(ParentTime, ParentTime, new Puzzle.Engine.Cost.SizeCurve(0.2));
+        var problem = Problem() with { Limits = [new ResourceLimit(Time, time.SummedFor(ParentTime / Target), "throughput ≥ 1.5× parent")] };
+        // the machine runs every model 10% slower than the time model predicts
+        var result = ClosedLoop.Run(problem, p => PuzzleSearch.Solve(p, SearchMethod.Mip), a => (time.Seconds(a.Cost(Time)) * 1.1, ParentTime),
+            Measured, Time, maxRounds: 3, time: time);
+        Assert.False(result.Rounds[0].Met);
+        var first = result.Rounds[0];
+        Assert.True(first.PredictedSeconds <= ParentTime / Target + 1e-9); // the prediction is whole time, within the whole limit
+        Assert.Equal(first.MeasuredSeconds / 1.1, first.PredictedSeconds, 9);
+        var tightened = Assert.Single(result.Rounds[1].TimeLimits);
+        Assert.Equal(time.SummedFor(ParentTime / Target / 1.1), tightened, 9);
+        Assert.True(result.Met);
+    }
 }

@@ -12,9 +12,11 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// times every distinct subblock shape of the library (cost depends on shape, not layer), the non-block parts and the
 /// whole parent, together (<see cref="CostMeter.InRounds"/>), each keeping its fastest: drift in the machine's load then touches
 /// every cost alike, where costs timed in jobs of their own minutes apart disagreed by 10-40% on a shared CPU (the same
-/// attention shape with fewer KV heads timed slower than the parent's). Weights are random: latency does not depend on
-/// their values. Runs alone, so that no other job skews the timings. With <c>scenario.target</c> the costs are the
-/// roofline of that hardware instead: nothing is timed.
+/// attention shape with fewer KV heads timed slower than the parent's). In the same rounds it times a few sampled
+/// architectures whole and fits the size curve (<see cref="SizeCurve"/>) that turns summed blocks into a model's whole
+/// time. Weights are random: latency does not depend on their values. Runs alone, so that no other job skews the
+/// timings. With <c>scenario.target</c> the costs are the roofline of that hardware instead: nothing is timed, and
+/// whole time is the sum.
 /// </summary>
 public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
 {
@@ -24,7 +26,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario);
 
     public override string Name => "Measure";
-    public override int Version => 10; // 10: each decode step keeps its fastest run (StepTimes); 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 11; // 11: sampled architectures timed whole, the size curve fitted to them; 10: each decode step keeps its fastest run (StepTimes); 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";
@@ -61,6 +63,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             .Concat(job.Ffn.Select(f => ($"ffn.{f}", new BlockConfig(AttentionConfig.NoOp, f)))).ToList();
         var costs = new SortedDictionary<string, MeasuredCost>(StringComparer.Ordinal);
         string? device = null;
+        CurveFit? fit = null;
         if (scenario.Target is { } target)
         {
             // hardware that is not here: the roofline of its data sheet, nothing is timed
@@ -75,6 +78,8 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             var depth = Depth(parent);
             var models = new List<(string Name, ModelConfig Config)> { ("head", CostMeter.HeadModel(parent)), ("parent", parent) };
             models.AddRange(shapes.Select(s => (s.Item1, CostMeter.ShapeModel(parent, s.Item2, depth))));
+            var samples = Samples(parent, job.Attention, job.Ffn);
+            models.AddRange(samples.Select((m, i) => ($"sample{i + 1}", m)));
             Training.ProgressLine? progress = null;
             var timed = CostMeter.InRounds([.. models.Select(m => m.Config)], scenario.Timing(), batch, Rounds, on, (done, total) =>
                 (progress ??= new Training.ProgressLine("time", total, context.Log, unit: "run")).Report(done, double.NaN));
@@ -83,11 +88,12 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             costs["head"] = whole["head"];
             costs["parent"] = whole["parent"];
             foreach (var (name, shape) in shapes) costs[name] = CostMeter.PerBlock(whole[name], whole["head"], parent, shape, depth, on);
+            fit = Fit(parent, costs, samples.Select((m, i) => (m, whole[$"sample{i + 1}"])).ToList(), scenario.Generate);
             device = on.ToString();
         }
         var record = new CostsRecord(costs, CostModel(scenario), batch)
         {
-            Threads = device is null ? null : TorchSharp.torch.get_num_threads(), Device = device, Rounds = device is null ? null : Rounds,
+            Threads = device is null ? null : TorchSharp.torch.get_num_threads(), Device = device, Rounds = device is null ? null : Rounds, Curve = fit,
         };
         RecordFile.Write(context.Output(CostFile), record);
         context.Metrics["cost_model"] = record.CostModel;
@@ -97,7 +103,60 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         if (device is not null) (context.Metrics["threads"], context.Metrics["device"]) = (record.Threads, device);
         foreach (var (name, cost) in costs)
             context.Log.WriteLine($"{JobId(batch)}.{name}: prefill {cost.PrefillSeconds * 1e3:F2} ms, decode {cost.DecodeSecondsPerToken * 1e3:F3} ms/token");
+        if (fit is not null)
+        {
+            context.Metrics["size_curve_k"] = fit.K;
+            var parentSummed = fit.ParentSummedSeconds;
+            var parentWhole = costs["parent"].ScenarioSeconds(scenario.Generate);
+            foreach (var (sample, i) in fit.Samples.Select((x, i) => (x, i)))
+                context.Log.WriteLine($"{JobId(batch)}.sample{i + 1} [{sample.Blocks}]: blocks sum to {sample.SummedSeconds / parentSummed:P1} of the parent's, " +
+                                      $"whole time {sample.WholeSeconds / parentWhole:P1} of the parent's");
+            context.Log.WriteLine($"{JobId(batch)}: size curve K = {fit.K:0.000} (a model whose blocks sum to r of the parent's runs in r·(1 − K + K·r) of its whole time)");
+        }
     }
+
+    /// <summary>How likely each architecture the Measure job samples is to keep a parent's subblock in a layer (else it
+    /// takes one of the library's other shapes at random): spread out, so that the size curve is fitted over the sizes
+    /// the search chooses among.</summary>
+    static readonly double[] SampleKeep = [0.75, 0.5, 0.25];
+
+    /// <summary>The architectures timed whole to fit the size curve: one per <see cref="SampleKeep"/>, drawn from the
+    /// library's shapes with a fixed seed, so that the same job times the same architectures.</summary>
+    public static IReadOnlyList<ModelConfig> Samples(ModelConfig parent, IReadOnlyList<AttentionConfig> attention, IReadOnlyList<FfnConfig> ffn)
+    {
+        var random = new Random(SampleSeed);
+        T Pick<T>(T own, IReadOnlyList<T> shapes, double keep)
+        {
+            var others = shapes.Where(s => !Equals(s, own)).ToList();
+            return random.NextDouble() < keep || others.Count == 0 ? own : others[random.Next(others.Count)];
+        }
+        return [.. SampleKeep.Select(keep => parent with
+        {
+            Blocks = parent.Blocks.Select(b => new BlockConfig(Pick(b.Attention, attention, keep), Pick(b.Ffn, ffn, keep))).ToArray(),
+        })];
+    }
+
+    const int SampleSeed = 20241129;
+
+    /// <summary>The size curve fitted to the sampled architectures' whole times against their blocks' summed costs (the
+    /// head's included), each relative to the parent's.</summary>
+    internal static CurveFit Fit(ModelConfig parent, IReadOnlyDictionary<string, MeasuredCost> costs, IReadOnlyList<(ModelConfig Model, MeasuredCost Whole)> samples, int generate)
+    {
+        double Summed(ModelConfig m) => costs["head"].ScenarioSeconds(generate) +
+            m.Blocks.Sum(b => costs[$"attention.{b.Attention}"].ScenarioSeconds(generate) + costs[$"ffn.{b.Ffn}"].ScenarioSeconds(generate));
+        var parentSummed = Summed(parent);
+        var timed = samples.Select(s => new SampleTiming(string.Join(" ", s.Model.Blocks),
+            Summed(s.Model), s.Whole.ScenarioSeconds(generate))).ToList();
+        var curve = SizeCurve.Fit(timed.Select(t => (t.SummedSeconds, t.WholeSeconds)), parentSummed, costs["parent"].ScenarioSeconds(generate));
+        return new CurveFit(curve.K, parentSummed, timed);
+    }
+
+    /// <summary>The size curve's K, the parent's summed blocks, and the sampled architectures it was fitted to.</summary>
+    public sealed record CurveFit(double K, double ParentSummedSeconds, IReadOnlyList<SampleTiming> Samples);
+
+    /// <summary>A sampled architecture (each layer's attention/FFN shape), its blocks' summed scenario time and its
+    /// whole scenario time.</summary>
+    public sealed record SampleTiming(string Blocks, double SummedSeconds, double WholeSeconds);
 
     /// <summary>How many blocks of one shape a block's timing model has: the parent's depth, at most 8 (a few layers
     /// already stream their weights from memory; more only lengthen the measurement).</summary>
@@ -109,7 +168,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     /// <summary>What the costs of a scenario (its device resolved) describe.</summary>
     public static string CostModel(ScenarioSpec scenario) => scenario.Target is { } target
         ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
-        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} ({RuntimeName(scenario.Runtime)}, each shape inside a model of its own depth, every cost in the same rounds), added up, against the parent timed whole";
+        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} ({RuntimeName(scenario.Runtime)}, each shape inside a model of its own depth, every cost in the same rounds), added up, and scaled to the parent timed whole by a size curve fitted to {SampleKeep.Length} sampled architectures timed whole";
 
     /// <summary>How a runtime runs the timed steps, as the cost model and the measured speeds name it.</summary>
     public static string RuntimeName(TimingRuntime runtime) => runtime == TimingRuntime.CudaGraphs
@@ -118,27 +177,37 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     /// <summary>The costs a Measure job wrote.</summary>
     public static CostsRecord Read(string jobDirectory) => RecordFile.Read<CostsRecord>(Path.Combine(jobDirectory, CostFile));
 
-    /// <summary>Every cost by its name (<see cref="AttentionJob"/>, <see cref="FfnJob"/>, <c>b{batch}.head</c>,
-    /// <c>b{batch}.parent</c>), reading batch b's job from <c>directoryOf(JobId(b))</c> once.</summary>
-    public static Func<string, MeasuredCost> Lookup(Func<string, string> directoryOf)
+    /// <summary>The Measure jobs' costs and size curves, reading batch b's job from <c>directoryOf(JobId(b))</c> once.</summary>
+    public static CostLookup Lookup(Func<string, string> directoryOf) => new(directoryOf);
+
+    /// <summary>The Measure jobs' records, each read once.</summary>
+    public sealed class CostLookup(Func<string, string> directoryOf)
     {
-        var read = new Dictionary<string, CostsRecord>();
-        return name =>
+        readonly Dictionary<string, CostsRecord> read = [];
+
+        CostsRecord Job(string job) => read.TryGetValue(job, out var record) ? record : read[job] = Read(directoryOf(job));
+
+        /// <summary>A cost by its name (<see cref="AttentionJob"/>, <see cref="FfnJob"/>, <c>b{batch}.head</c>, <c>b{batch}.parent</c>).</summary>
+        public MeasuredCost Cost(string name)
         {
             var dot = name.IndexOf('.');
             var job = name[..dot];
-            if (!read.TryGetValue(job, out var record)) read[job] = record = Read(directoryOf(job));
-            return record.Costs.TryGetValue(name[(dot + 1)..], out var cost) ? cost
+            return Job(job).Costs.TryGetValue(name[(dot + 1)..], out var cost) ? cost
                 : throw new KeyNotFoundException($"Measure job {job} has no cost '{name[(dot + 1)..]}'");
-        };
+        }
+
+        /// <summary>The size curve batch <paramref name="batch"/>'s job fitted; null where nothing was timed (a roofline).</summary>
+        public SizeCurve? Curve(int batch) => Job(JobId(batch)).Curve is { } fit ? new SizeCurve(fit.K) : null;
     }
 
     /// <summary>costs.json: every cost by name (<c>attention.{shape}</c>, <c>ffn.{shape}</c>, <c>head</c>, <c>parent</c>),
-    /// and how they were obtained (the cost model; for timings, torch's threads, the device and the rounds).</summary>
+    /// and how they were obtained (the cost model; for timings, torch's threads, the device, the rounds and the size
+    /// curve fitted to the sampled architectures).</summary>
     public sealed record CostsRecord(IReadOnlyDictionary<string, MeasuredCost> Costs, string CostModel, int Batch)
     {
         public int? Threads { get; init; }
         public string? Device { get; init; }
         public int? Rounds { get; init; }
+        public CurveFit? Curve { get; init; }
     }
 }

@@ -17,9 +17,12 @@ public sealed record SearchResult(int Batch, IReadOnlyList<int> BatchSizes, stri
     public void Write(string path) => RecordFile.Write(path, this);
 }
 
-/// <summary>The parent under the cost model and as measured at scenario.batch, and the same at the other batch sizes.</summary>
+/// <summary>The parent at scenario.batch as its blocks add up (<paramref name="PredictedTimeS"/>) and as measured whole,
+/// and the same at the other batch sizes; <see cref="SizeCurveK"/>: the size curve's K that every predicted time and
+/// speedup went through (0: whole time proportional to summed blocks).</summary>
 public sealed record ParentPrediction(double PredictedTimeS, double MeasuredTimeS, double AdditiveModelError, double MemoryBytes, double Params)
 {
+    public double SizeCurveK { get; init; }
     public IReadOnlyDictionary<string, ParentAtBatch>? Batches { get; init; }
 }
 

@@ -42,7 +42,8 @@ public sealed partial class SearchStage
                 var timed = CostMeter.InRounds([parent, child], spec.Scenario.Timing(), batch, Rounds, device);
                 return (timed[1].ScenarioSeconds(spec.Scenario.Generate), timed[0].ScenarioSeconds(spec.Scenario.Generate));
             }
-            var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.VerifyMargin);
+            var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.VerifyMargin,
+                ownAt[batch].Whole);
             foreach (var r in result.Rounds)
                 context.Log.WriteLine($"closed loop, round {r.Round}: child predicted {r.PredictedSeconds * 1e3:F1} ms, measured {r.MeasuredSeconds * 1e3:F1} ms " +
                                       $"({r.ParentMeasuredSeconds / r.MeasuredSeconds:0.00}x the parent's {r.ParentMeasuredSeconds * 1e3:F1} ms): " +
@@ -56,7 +57,7 @@ public sealed partial class SearchStage
         internal static IReadOnlyList<ResourceLimit> MeasuredLimits(ArchitectureProblem.Settings spec, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt,
             double parentMeasuredSeconds) =>
             ArchitectureProblem.Limits(spec, ownAt.ToDictionary(p => p.Key,
-                p => p.Key == spec.Scenario.Batch ? p.Value with { TimeSeconds = parentMeasuredSeconds } : p.Value));
+                p => p.Key == spec.Scenario.Batch ? p.Value.MeasuredAs(parentMeasuredSeconds) : p.Value));
 
         /// <summary>The loop for architectures.json: every round, whether the last one met the constraints, the limits.</summary>
         public static ClosedLoopSummary Describe(LoopResult loop, SearchProblem asSpecified) => new(

@@ -46,9 +46,10 @@ public sealed partial class SearchStage
 
         /// <param name="scores">per layer, the Score job's scores.json</param>
         /// <param name="measured">a Measure job's cost by job id, for every batch of <see cref="MeasureStage.Batches"/></param>
+        /// <param name="curveAt">the size curve the Measure job of a batch size fitted (none: the additive one)</param>
         /// <returns>the problem, the parent's totals at scenario.batch, and the parent's totals at every batch size</returns>
         public static (SearchProblem Problem, Totals Parent, IReadOnlyDictionary<int, Totals> ParentAt) Build(Settings spec,
-            ModelConfig parent, IReadOnlyList<ScoreStage.LayerScores> scores, Func<string, MeasuredCost> measured)
+            ModelConfig parent, IReadOnlyList<ScoreStage.LayerScores> scores, Func<string, MeasuredCost> measured, Func<int, SizeCurve?>? curveAt = null)
         {
             var read = new Dictionary<string, MeasuredCost>(); // each shape's cost is used by every layer and batch size
             MeasuredCost Cost(string id) => read.TryGetValue(id, out var c) ? c : read[id] = measured(id);
@@ -96,28 +97,46 @@ public sealed partial class SearchStage
             var parentIds = catalog.Where(v => v.IsParent).Select(v => v.Id).ToHashSet();
             var own = layers.SelectMany(l => l.Attention.Concat(l.Ffn)).Where(o => parentIds.Contains(o.Id)).ToList();
             double Parent(string resource) => fixedCosts[resource] + own.Sum(o => o.Cost(resource));
-            // speedups and limits relative to the parent are to its summed blocks, as every architecture's time is: a
-            // model is slower than its blocks timed in models of one shape each, by about as much for a child as for the
-            // parent, so the ratio of sums predicted 11 and 12 of 12 models within ±11% on the default pipeline, where the
-            // parent timed whole over its children's sums put 5 and 4 of 12 there (+3% to +25%); the whole parent is kept
-            // to report the additive model's error
+            // an architecture's predicted time is the parent's whole time scaled by the size curve at the ratio of their
+            // summed blocks: a model is slower than its blocks timed in models of one shape each, by about as much for a
+            // child as for the parent (the ratio of sums predicted 11 and 12 of 12 models within ±11% on the default
+            // pipeline, where the parent timed whole over its children's sums put 5 and 4 of 12 there), and a smaller
+            // model by a little less, which the curve the Measure job fits takes up
             var parentAt = batches.ToDictionary(b => b, b => new Totals(Parent(At(spec, Time, b)), Parent(At(spec, Memory, b)), Parent(Params))
-            { MeasuredTimeSeconds = Cost($"b{b}.parent").ScenarioSeconds(s.Generate) });
+            { MeasuredTimeSeconds = Cost($"b{b}.parent").ScenarioSeconds(s.Generate), Curve = curveAt?.Invoke(b) ?? SizeCurve.Additive });
             return (unconstrained with { Limits = Limits(spec, parentAt) }, parentAt[s.Batch], parentAt);
         }
 
-        /// <summary>The parent's totals as its own blocks plus the fixed parts add up: scenario time (the additive
-        /// model's, the reference every time limit and predicted speedup is relative to), memory and parameters (exact
-        /// for both).</summary>
+        /// <summary>The parent's totals as its own blocks plus the fixed parts add up: scenario time (summed, as the
+        /// search sums every architecture's), memory and parameters (exact for both); its whole time as measured and the
+        /// size curve, which turn any summed time into a predicted whole time and speedup (<see cref="Whole"/>).</summary>
         public sealed record Totals(double TimeSeconds, double MemoryBytes, double Parameters)
         {
-            /// <summary>The parent as Measure timed it whole, to report the additive model's error on the parent.</summary>
+            /// <summary>The parent as Measure timed it whole: what every predicted time is scaled to.</summary>
             public double MeasuredTimeSeconds { get; init; } = TimeSeconds;
+
+            /// <summary>How whole time grows with summed blocks, as the Measure job fitted it.</summary>
+            public SizeCurve Curve { get; init; } = SizeCurve.Additive;
+
+            /// <summary>Summed block time to predicted whole time, and back.</summary>
+            public TimeModel Whole => new(TimeSeconds, MeasuredTimeSeconds, Curve);
+
+            /// <summary>The predicted whole time of an architecture whose blocks sum to <paramref name="summed"/>.</summary>
+            public double Seconds(double summed) => Whole.Seconds(summed);
+
+            /// <summary>The predicted speedup over the parent of an architecture whose blocks sum to <paramref name="summed"/>.</summary>
+            public double Speedup(double summed) => Whole.Speedup(summed);
+
+            /// <summary>The parent with <paramref name="seconds"/> as both its summed and its whole time, on the additive
+            /// curve: limits built from it hold measured whole times (the closed loop's).</summary>
+            public Totals MeasuredAs(double seconds) => this with { TimeSeconds = seconds, MeasuredTimeSeconds = seconds, Curve = SizeCurve.Additive };
         }
 
         /// <summary>The spec's constraints as upper bounds on summed resources, at every batch size searched
-        /// (<paramref name="parentAt"/>: the parent's totals by batch; scenario.batch's limits first). The parameter limit
-        /// does not depend on the batch and is stated once. With several batch sizes each label names its batch.</summary>
+        /// (<paramref name="parentAt"/>: the parent's totals by batch; scenario.batch's limits first). A time constraint
+        /// holds the predicted whole time, so its bound on summed time goes through the size curve
+        /// (<see cref="TimeModel.SummedFor"/>), and its messages quote predicted whole times. The parameter limit does not
+        /// depend on the batch and is stated once. With several batch sizes each label names its batch.</summary>
         public static IReadOnlyList<ResourceLimit> Limits(Settings spec, IReadOnlyDictionary<int, Totals> parentAt, double? throughputVsParent = null)
         {
             var c = spec.Constraints;
@@ -126,17 +145,18 @@ public sealed partial class SearchStage
             foreach (var batch in batches)
             {
                 var parent = parentAt[batch];
+                var whole = parent.Whole;
                 var at = batches.Count > 1 ? $" at batch {batch}" : "";
                 var time = At(spec, Time, batch);
                 var memory = At(spec, Memory, batch);
                 if ((throughputVsParent ?? c.ThroughputVsParent) is { } t)
-                    limits.Add(new ResourceLimit(time, parent.TimeSeconds / t, $"throughput ≥ {t:0.##}× parent{at}")
-                    { Describe = v => $"{parent.TimeSeconds / v:0.00}× parent throughput" });
+                    limits.Add(new ResourceLimit(time, whole.SummedFor(parent.MeasuredTimeSeconds / t), $"throughput ≥ {t:0.##}× parent{at}")
+                    { Describe = v => $"{whole.Speedup(v):0.00}× parent throughput" });
                 if (c.ThroughputTokensPerS is { } tps)
-                    limits.Add(new ResourceLimit(time, (double)batch * spec.Scenario.Generate / tps, $"throughput ≥ {tps:0.#} tokens/s{at}")
-                    { Describe = v => $"{batch * spec.Scenario.Generate / v:0.#} tokens/s" });
+                    limits.Add(new ResourceLimit(time, whole.SummedFor((double)batch * spec.Scenario.Generate / tps), $"throughput ≥ {tps:0.#} tokens/s{at}")
+                    { Describe = v => $"{batch * spec.Scenario.Generate / whole.Seconds(v):0.#} tokens/s" });
                 if (c.LatencyMs is { } ms)
-                    limits.Add(new ResourceLimit(time, ms / 1000, $"latency ≤ {ms:0.###} ms{at}") { Describe = v => $"{v * 1000:0.###} ms" });
+                    limits.Add(new ResourceLimit(time, whole.SummedFor(ms / 1000), $"latency ≤ {ms:0.###} ms{at}") { Describe = v => $"{whole.Seconds(v) * 1000:0.###} ms" });
                 if (c.MemoryVsParent is { } m)
                     limits.Add(new ResourceLimit(memory, parent.MemoryBytes * m, $"memory ≤ {m:0.##}× parent{at}") { Describe = v => $"{v / parent.MemoryBytes:0.00}× parent memory" });
                 if (c.MemoryBytes is { } bytes)

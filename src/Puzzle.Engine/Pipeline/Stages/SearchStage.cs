@@ -57,7 +57,8 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         var (spec, batch, parent, search) = (job.Problem, job.Batch, job.Parent, job.Search);
         var scores = Enumerable.Range(0, parent.NumLayers)
             .Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
-        var (problem, own, ownAt) = ArchitectureProblem.Build(spec, parent, scores, MeasureStage.Lookup(job => context.Input("cost:" + job)));
+        var costs = MeasureStage.Lookup(job => context.Input("cost:" + job));
+        var (problem, own, ownAt) = ArchitectureProblem.Build(spec, parent, scores, costs.Cost, costs.Curve);
         var others = ownAt.Keys.Where(b => b != batch).ToList(); // the further batch sizes the constraints hold at
 
         var method = search.Method;
@@ -72,8 +73,8 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         {
             var a = found[i];
             architectures.Add(Describe(a, parent, spec, ownAt) with { Rank = i + 1, Optimal = a.Optimal });
-            explain.AppendLine($"# architecture {i + 1} of {found.Count}, batch {batch}: predicted speedup {own.TimeSeconds / a.Cost(ArchitectureProblem.Time):0.00}x" +
-                string.Concat(others.Select(b => $", {ownAt[b].TimeSeconds / a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)):0.00}x at batch {b}")));
+            explain.AppendLine($"# architecture {i + 1} of {found.Count}, batch {batch}: predicted speedup {own.Speedup(a.Cost(ArchitectureProblem.Time)):0.00}x" +
+                string.Concat(others.Select(b => $", {ownAt[b].Speedup(a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b))):0.00}x at batch {b}")));
             explain.AppendLine(Explain.Table(a, problem));
         }
         var baselines = new Dictionary<string, ChosenArchitecture>();
@@ -85,10 +86,11 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
             var (chosen, why) = ChooseBaseline(b, problem, parent, job.Problem.SearchSpace, job.BaselineSeed, scores);
             baselines[name] = chosen is null ? new ChosenArchitecture { Skipped = why } : Describe(chosen, parent, spec, ownAt);
             explain.AppendLine(chosen is null ? $"# baseline {name}: none ({why})"
-                : $"# baseline {name}: predicted speedup {own.TimeSeconds / chosen.Cost(ArchitectureProblem.Time):0.00}x\n{Explain.Table(chosen, problem)}");
+                : $"# baseline {name}: predicted speedup {own.Speedup(chosen.Cost(ArchitectureProblem.Time)):0.00}x\n{Explain.Table(chosen, problem)}");
         }
         var parentPrediction = new ParentPrediction(own.TimeSeconds, own.MeasuredTimeSeconds, own.TimeSeconds / own.MeasuredTimeSeconds - 1, own.MemoryBytes, own.Parameters)
         {
+            SizeCurveK = own.Curve.K,
             Batches = others.Count == 0 ? null : others.ToDictionary(b => b.ToString(),
                 b => new ParentAtBatch(ownAt[b].TimeSeconds, ownAt[b].MeasuredTimeSeconds, ownAt[b].MemoryBytes)),
         };
@@ -99,7 +101,8 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         WritePareto(context, spec, asSpecified, ownAt);
         context.Metrics["solutions"] = found.Count;
         context.Metrics["best_score"] = found[0].Score;
-        context.Metrics["predicted_speedup"] = own.TimeSeconds / found[0].Cost(ArchitectureProblem.Time);
+        context.Metrics["predicted_speedup"] = own.Speedup(found[0].Cost(ArchitectureProblem.Time));
+        context.Metrics["size_curve_k"] = own.Curve.K;
         context.Metrics["parent_additive_model_error"] = own.TimeSeconds / own.MeasuredTimeSeconds - 1;
         context.Log.Write(explain.ToString());
     }
@@ -114,13 +117,13 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         return new ChosenArchitecture
         {
             Score = a.Score, Metric = spec.Metric.ToString().ToLowerInvariant(),
-            Predicted = new PredictedCost(a.Cost(ArchitectureProblem.Time), own.TimeSeconds / a.Cost(ArchitectureProblem.Time),
+            Predicted = new PredictedCost(own.Seconds(a.Cost(ArchitectureProblem.Time)), own.Speedup(a.Cost(ArchitectureProblem.Time)),
                 a.Cost(ArchitectureProblem.Memory), a.Parameters)
             {
                 // the same at the further batch sizes of search.batch_sizes (the figures above are scenario.batch's)
                 Batches = others.Count == 0 ? null : others.ToDictionary(b => b.ToString(), b => new BatchPrediction(
-                    a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)),
-                    ownAt[b].TimeSeconds / a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b)),
+                    ownAt[b].Seconds(a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b))),
+                    ownAt[b].Speedup(a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b))),
                     a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Memory, b)))),
             },
             Layers = layers,
@@ -159,7 +162,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         var own = ownAt[spec.Scenario.Batch];
         var points = ParetoSweep.Sweep(t => problem with { Limits = ArchitectureProblem.Limits(spec, ownAt, t) }, targets);
         RecordFile.Write(context.Output(ParetoFile), points.Select(p => new ParetoEntry(p.Target, p.Architecture?.Score,
-            p.Architecture is { } a ? own.TimeSeconds / a.Cost(ArchitectureProblem.Time) : null)).ToList());
+            p.Architecture is { } a ? own.Speedup(a.Cost(ArchitectureProblem.Time)) : null)).ToList());
         File.WriteAllText(context.Output(ParetoSvg), ParetoSvgOf(points, "throughput target (× parent)", $"summed {spec.Metric.ToString().ToLowerInvariant()}"));
     }
 

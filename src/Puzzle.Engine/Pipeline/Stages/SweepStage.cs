@@ -108,7 +108,8 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
             var job = context.Job.ConfigAs<SweepJob>();
             var (settings, parentConfig) = (job.Problem, job.Parent);
             var scores = Enumerable.Range(0, parentConfig.NumLayers).Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
-            var (problem, own, ownAt) = ArchitectureProblem.Build(settings, parentConfig, scores, MeasureStage.Lookup(job => context.Input("cost:" + job)));
+            var costs = MeasureStage.Lookup(job => context.Input("cost:" + job));
+            var (problem, own, ownAt) = ArchitectureProblem.Build(settings, parentConfig, scores, costs.Cost, costs.Curve);
             problem = problem with { Limits = ArchitectureProblem.Limits(settings, ownAt, job.Target) };
             var (architecture, why) = Choose(job, problem, scores);
             if (architecture is null)
@@ -119,7 +120,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
                 continue;
             }
             chosen.Add((context, job, ArchitectureProblem.AsLibraryChoices(parentConfig, settings, architecture.Layers),
-                own.TimeSeconds / architecture.Cost(ArchitectureProblem.Time)));
+                own.Speedup(architecture.Cost(ArchitectureProblem.Time))));
         }
         Phase(contexts, "choose");
         if (chosen.Count == 0) return;
