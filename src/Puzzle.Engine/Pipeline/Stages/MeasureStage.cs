@@ -115,13 +115,15 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         }
     }
 
-    /// <summary>How likely each architecture the Measure job samples is to keep a parent's subblock in a layer (else it
-    /// takes one of the library's other shapes at random): spread out, so that the size curve is fitted over the sizes
-    /// the search chooses among.</summary>
-    static readonly double[] SampleKeep = [0.75, 0.5, 0.25];
+    /// <summary>The sizes of the architectures the Measure job times whole to fit the size curve, as their blocks'
+    /// parameters over the parent's: around the sizes the search chooses among (1.5x to 2x on the default pipeline),
+    /// two of them, as each costs the Measure job about a parent's timing (on the default pipeline three made the job
+    /// 5 s longer, half again).</summary>
+    static readonly double[] SampleSizes = [0.75, 0.45];
 
-    /// <summary>The architectures timed whole to fit the size curve: one per <see cref="SampleKeep"/>, drawn from the
-    /// library's shapes with a fixed seed, so that the same job times the same architectures.</summary>
+    /// <summary>The architectures timed whole to fit the size curve: among 256 drawn with a fixed seed from the
+    /// library's shapes (each keeping a parent's subblock with a probability drawn per architecture), the one nearest
+    /// each of <see cref="SampleSizes"/>; the same job always times the same ones.</summary>
     public static IReadOnlyList<ModelConfig> Samples(ModelConfig parent, IReadOnlyList<AttentionConfig> attention, IReadOnlyList<FfnConfig> ffn)
     {
         var random = new Random(SampleSeed);
@@ -130,10 +132,13 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             var others = shapes.Where(s => !Equals(s, own)).ToList();
             return random.NextDouble() < keep || others.Count == 0 ? own : others[random.Next(others.Count)];
         }
-        return [.. SampleKeep.Select(keep => parent with
+        double Parameters(ModelConfig m) => m.Blocks.Sum(b => (double)Roofline.BlockParameters(m, b));
+        var candidates = Enumerable.Range(0, 256).Select(_ => random.NextDouble()).Select(keep => parent with
         {
             Blocks = parent.Blocks.Select(b => new BlockConfig(Pick(b.Attention, attention, keep), Pick(b.Ffn, ffn, keep))).ToArray(),
-        })];
+        }).Where(m => !m.Blocks.SequenceEqual(parent.Blocks)).ToList();
+        var whole = Parameters(parent);
+        return [.. SampleSizes.Select(size => candidates.MinBy(c => Math.Abs(Parameters(c) / whole - size))).OfType<ModelConfig>().Distinct()];
     }
 
     const int SampleSeed = 20241129;
@@ -168,7 +173,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     /// <summary>What the costs of a scenario (its device resolved) describe.</summary>
     public static string CostModel(ScenarioSpec scenario) => scenario.Target is { } target
         ? $"roofline of {Hardware.Known[target].Name} (bfloat16, modelled from its data sheet, not measured)"
-        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} ({RuntimeName(scenario.Runtime)}, each shape inside a model of its own depth, every cost in the same rounds), added up, and scaled to the parent timed whole by a size curve fitted to {SampleKeep.Length} sampled architectures timed whole";
+        : $"block costs measured on {ComputeDevice.Name(scenario.Device ?? DeviceKind.Cpu)} ({RuntimeName(scenario.Runtime)}, each shape inside a model of its own depth, every cost in the same rounds), added up, and scaled to the parent timed whole by a size curve fitted to {SampleSizes.Length} sampled architectures timed whole";
 
     /// <summary>How a runtime runs the timed steps, as the cost model and the measured speeds name it.</summary>
     public static string RuntimeName(TimingRuntime runtime) => runtime == TimingRuntime.CudaGraphs
