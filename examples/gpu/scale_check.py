@@ -322,7 +322,8 @@ def collect(args):
         if "manifest.json" in files and "costs.json" in files:
             record = json.load(open(os.path.join(root, "costs.json")))
             costs = record.get("costs") or {}
-            results["measure"].append({"cost_model": record.get("cost_model"), "batch": record.get("batch"), "costs_ms": {
+            results["measure"].append({"cost_model": record.get("cost_model"), "batch": record.get("batch"),
+                                       "size_curve": record.get("curve"), "costs_ms": {
                 name: {"prefill": c.get("prefill_seconds", 0) * 1e3, "decode_per_token": c.get("decode_seconds_per_token", 0) * 1e3}
                 for name, c in costs.items()}})
     merge(args.out, "collected", results)
