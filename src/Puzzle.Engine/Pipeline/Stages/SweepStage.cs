@@ -50,7 +50,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
     }
 
     public override string Name => "Sweep";
-    public override int Version => 4; // 4: speedups against the parent's summed blocks; 3: no timing (the Speed job times every model); 2: speedups against the parent's whole-model measurement; timings with malloc keeping freed pages
+    public override int Version => 5; // 5: predicted speedups through the size curve; 4: speedups against the parent's summed blocks; 3: no timing (the Speed job times every model); 2: speedups against the parent's whole-model measurement; timings with malloc keeping freed pages
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override string Description => "choose every method at the extra speed targets, assemble it (no GKD), evaluate it";
