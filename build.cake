@@ -27,7 +27,7 @@ foreach (var stage in graph.Stages)
 {
     var task = Task(stage.Name)
         .Description($"{stage.Description} ({stage.Jobs.Count} job{(stage.Jobs.Count == 1 ? "" : "s")})")
-        .Does(() => puzzle.Run(pipeline, stage.Name, target));
+        .Does(() => puzzle.Report(stage.Name));
     foreach (var upstream in stage.Upstream.Where(u => !treeOnly || parentOf[u] == stage.Name)) task.IsDependentOn(upstream);
 }
 var all = Task("Default").Description("every stage of the pipeline");
@@ -38,6 +38,8 @@ Information($"pipeline {graph.Pipeline} ({pipeline}), store {graph.Store}");
 var dryRun = System.Environment.GetCommandLineArgs().Any(a => a is "--dryrun" or "--noop" or "--whatif");
 if (dryRun) puzzle.PrintWouldRun(pipeline, target);
 
+// the whole target runs once, before its tasks (Cake runs Setup only when a task will run: not for --dryrun or --tree)
+Setup(context => puzzle.RunTarget(pipeline, target));
 Teardown(context => puzzle.PrintSummary());
 
 RunTarget(target);

@@ -89,22 +89,27 @@ public sealed class PuzzleCli
     RunSummary _run;
 
     /// <summary>
-    /// The Cake task of <paramref name="stage"/>. The first task Cake runs makes one `puzzle run` call for the whole
-    /// target, so independent stages run side by side and the CLI starts once; every task then reports its stage's
-    /// jobs from that run's record and fails if one of them failed or could not run.
+    /// Runs <paramref name="target"/> with one `puzzle run` call (from Cake's Setup, so its time is Setup's in Cake's
+    /// task table, not the first stage's): independent stages run side by side and the CLI starts once.
     /// </summary>
-    public void Run(string pipeline, string stage, string target)
+    public void RunTarget(string pipeline, string target)
     {
-        if (_run == null)
-        {
-            var record = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"puzzle-cake-{Guid.NewGuid():N}.json");
-            var args = target == "Default" ? new[] { "run", pipeline, "--summary", record } : new[] { "run", pipeline, "--target", target, "--summary", record };
-            var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(args) });
-            if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {exit}) before any job: see the error above");
-            try { _run = RunSummary.Parse(System.IO.File.ReadAllText(record), record); }
-            finally { System.IO.File.Delete(record); }
-            if (exit != 0 && _run.Succeeded) throw new Exception($"puzzle run exited {exit}: see the error above");
-        }
+        var record = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"puzzle-cake-{Guid.NewGuid():N}.json");
+        var args = target == "Default" ? new[] { "run", pipeline, "--summary", record } : new[] { "run", pipeline, "--target", target, "--summary", record };
+        var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(args) });
+        if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {exit}) before any job: see the error above");
+        try { _run = RunSummary.Parse(System.IO.File.ReadAllText(record), record); }
+        finally { System.IO.File.Delete(record); }
+        if (exit != 0 && _run.Succeeded) throw new Exception($"puzzle run exited {exit}: see the error above");
+    }
+
+    /// <summary>
+    /// The Cake task of <paramref name="stage"/>: reports its stage's jobs from the run's record and fails if one of
+    /// them failed or could not run.
+    /// </summary>
+    public void Report(string stage)
+    {
+        if (_run == null) throw new Exception($"stage {stage}: the pipeline did not run (Setup did not reach `puzzle run`)");
         var mine = _run.Jobs.Where(j => j.Stage == stage).ToList();
         _jobs.AddRange(mine);
         var failed = mine.Where(j => j.Outcome is JobOutcome.Failed or JobOutcome.Skipped).Select(j => j.Job).ToList();

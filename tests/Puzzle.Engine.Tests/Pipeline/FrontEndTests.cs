@@ -26,6 +26,9 @@ public class FrontEndTests
         var first = Cli.Wait(Cli.StartProcess("dotnet", Source, cake));
         Assert.True(first.Exit == 0, first.Out + first.Err);
         Assert.Contains(" 0 cached, 0 failed, 0 skipped", first.Out);
+        // the one `puzzle run` is Setup's time in Cake's task table, not the first stage's
+        Assert.Matches(@"\n\s*Setup\s+00:0\d:\d\d", Plain(first.Out));
+        Assert.Matches(@"\n\s*Fetch\s+00:00:0\d", Plain(first.Out));
 
         var session = PipelineSession.Open(spec, store.Path);
         var eval = session.Store.Find(session.Graph.Find("Evaluate", "parent").Key)!;
