@@ -154,7 +154,9 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var tokenizerConfig = Path.Combine(parentDir, "tokenizer_config.json");
         if (File.Exists(tokenizerConfig)) extra["tokenizer_config.json"] = File.ReadAllText(tokenizerConfig);
         var tokenizer = Path.Combine(parentDir, Checkpoint.TokenizerFileName);
-        Checkpoint.Save(context.Output(ModelFolder), config, child.state_dict(), CheckpointFormat.NemotronNas,
+        // in the dtype it was trained in (bf16 on a GPU: float32 would double the bytes of every model Heal writes, and
+        // of what Evaluate, Speed and Export read, for nothing)
+        Checkpoint.Save(context.Output(ModelFolder), config, child.state_dict(), CheckpointFormat.NemotronNas, TensorDTypes.Of(device.DType),
             tokenizerPath: File.Exists(tokenizer) ? tokenizer : null, extraFiles: extra);
         context.PhaseDone("check after and save");
 
