@@ -134,7 +134,7 @@ public sealed class PuzzleCli
         _context.Information("");
         _context.Information("jobs:");
         foreach (var j in _jobs)
-            _context.Information($"  {j.Outcome.ToString().ToLowerInvariant(),-8} {j.Stage}/{j.Job}{(j.Outcome == JobOutcome.Ran ? $"  {j.Seconds:F1} s" : "")}");
+            _context.Information($"  {j.Outcome.ToString().ToLowerInvariant(),-8} {j.Stage}/{j.Job}{(j.Outcome != JobOutcome.Ran ? "" : j.Reason != null ? $"  ({j.Reason})" : $"  {j.Seconds:F1} s")}");
         _context.Information($"{_jobs.Count(j => j.Outcome == JobOutcome.Ran)} ran, {_jobs.Count(j => j.Outcome == JobOutcome.Cached)} cached, " +
                              $"{_jobs.Count(j => j.Outcome == JobOutcome.Failed)} failed, {_jobs.Count(j => j.Outcome == JobOutcome.Skipped)} skipped");
     }

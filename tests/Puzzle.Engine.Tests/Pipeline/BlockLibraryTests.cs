@@ -20,6 +20,11 @@ public class BlockLibraryTests
         var session = PipelineSession.Open(repo.SpecPath);
         var summary = await session.RunAsync("Distill", session.InProcessLauncher(), TextWriter.Null);
         Assert.True(summary.Succeeded, string.Join("\n", summary.Where(JobOutcome.Failed).Select(j => File.ReadAllText(j.Log!))));
+        // one process trained every variant: the record names it for the others, which have no time of their own
+        var distill = summary.Jobs.Where(j => j.Stage == "Distill" && j.Outcome == JobOutcome.Ran).ToList();
+        var lead = Assert.Single(distill, j => j.Reason is null);
+        Assert.True(lead.Seconds > 0);
+        Assert.All(distill.Where(j => j != lead), j => Assert.Equal(($"built with {lead.Job}", 0.0), (j.Reason, j.Seconds)));
         return session;
     }
 

@@ -67,11 +67,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 pending.Remove(built);
                 var published = store.Find(built.Key)!;
                 var outcome = published.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
-                records[built] = new JobRecord(built.Stage.Name, built.Id, built.Key, outcome, 0, null);
+                var with = $"built with {published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"}";
+                records[built] = new JobRecord(built.Stage.Name, built.Id, built.Key, outcome, 0, null, with); // no time of its own
                 history.Record(built.Stage.Name, built.Id, new JobHistory.Entry(built.Key, built.ConfigJson, built.InputKeys, built.Seed));
                 progress.Skipped(built); // counted, without a time of its own
-                _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} (built with " +
-                                   $"{published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"})");
+                _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} ({with})");
             }
             SkipBlocked(pending, records, progress);
             var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
