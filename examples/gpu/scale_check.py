@@ -326,8 +326,21 @@ def collect(args):
                                        "size_curve": record.get("curve"), "costs_ms": {
                 name: {"prefill": c.get("prefill_seconds", 0) * 1e3, "decode_per_token": c.get("decode_seconds_per_token", 0) * 1e3}
                 for name, c in costs.items()}})
+    # each report's predicted against measured speedups (the cost issue's +-10% goal) and its verdicts
+    results["speed"] = []
+    for root, _, files in os.walk(cache):
+        if "manifest.json" in files and "report.json" in files:
+            report = json.load(open(os.path.join(root, "report.json")))
+            points = [p for curve in report.get("curves") or [] for p in curve.get("points") or []]
+            models = [{"model": p["model"], "predicted": p["speedup"]["predicted"], "measured": p["speedup"]["measured"],
+                       "error": p["speedup"]["predicted"] / p["speedup"]["measured"] - 1}
+                      for p in points if (p.get("speedup") or {}).get("measured")]
+            results["speed"].append({"pipeline": report.get("pipeline"), "models": models,
+                                     "within_10pct": sum(abs(m["error"]) <= 0.10 for m in models), "of": len(models),
+                                     "goals": report.get("goals"), "closed_loop": report.get("closed_loop")})
     merge(args.out, "collected", results)
-    print(json.dumps({"stages": stages, "store_bytes": results["store_bytes"], "phases": phases}, indent=1))
+    print(json.dumps({"stages": stages, "store_bytes": results["store_bytes"], "phases": phases,
+                      "speed": [{k: r[k] for k in ("pipeline", "within_10pct", "of")} for r in results["speed"]]}, indent=1))
 
 
 def started(job):
