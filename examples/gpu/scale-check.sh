@@ -104,10 +104,12 @@ run() {
           && phase distill-8b 90 "$puzzle" job "$spec" --stage Distill --id layer0.ffn.ratio0.5 --device "$device" \
           && phase score-8b 90 "$puzzle" job "$spec" --stage Score --id layer0 --device "$device") ;;
       esac
-      # GKD of a 1.5x child (subblocks removed, so no BLD), with activation checkpointing: Heal's peak GPU memory
+      # GKD of a 1.5x child (subblocks removed, so no BLD), with activation checkpointing: Heal's peak GPU memory; then
+      # Evaluate of that child against the parent (both on the GPU)
       case " $parts8b " in *" heal "*)
         (cd "$work/run" && phase search-heal-8b 150 "$puzzle" run pipelines/scale8b-heal.yaml --target Search --device "$device" \
-          && phase heal-8b 150 "$puzzle" job pipelines/scale8b-heal.yaml --stage Heal --id child1 --device "$device") ;;
+          && phase heal-8b 150 "$puzzle" job pipelines/scale8b-heal.yaml --stage Heal --id child1 --device "$device" \
+          && phase evaluate-8b 120 "$puzzle" job pipelines/scale8b-heal.yaml --stage Evaluate --id child1 --device "$device") ;;
       esac
     fi
     rm -rf "$work/run/parent-$shape"
