@@ -15,6 +15,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["library"] = LibraryBenchmarks.Run,
     ["load"] = LoadBenchmarks.Run,
     ["main-job"] = MainJobBenchmarks.Run,
+    ["metrics"] = MetricsBenchmarks.Run,
     ["parent-budget"] = MainJobBenchmarks.ParentBudget,
     ["search"] = SearchBenchmarks.Run,
     ["ship"] = ShipBenchmarks.Run,

@@ -34,7 +34,8 @@ public static class Evaluator
             if (batch.device_type != models[0].DeviceType) batch = batch.to(models[0].Device);
             var inputs = batch[.., ..^1];
             var targets = batch[.., 1..];
-            var teacherLogits = teacher?.Forward(inputs);
+            // the teacher's part of the metrics is taken once when several models are compared with it
+            using var teacherLogits = teacher is null ? null : new LmMetricsAccumulator.Teacher(teacher.Forward(inputs), keep: models.Count > 1);
             for (var m = 0; m < models.Count; m++)
             {
                 using var own = NewDisposeScope(); // one model's logits at a time

@@ -16,11 +16,10 @@ public sealed record LmMetrics(long Tokens, double Loss, double Top1, double? Kl
 /// and each position's sums run along its own row, so they do not depend on the thread count either. KL is computed
 /// from logit differences and the two log-normalisers, which keeps it accurate when the two models nearly agree.
 /// </summary>
-/// <param name="sliceBytes">the float32 bytes of one slice of logits [positions, vocabulary]</param>
-public sealed class LmMetricsAccumulator(long sliceBytes = 256L << 20)
+/// <param name="sliceBytes">the float32 bytes of one slice of logits [positions, vocabulary]; default: the logits'
+/// device's (<see cref="LogitSlices"/>)</param>
+public sealed class LmMetricsAccumulator(long? sliceBytes = null)
 {
-    /// <summary>Positions per slice at most: sums over fewer than ATen's grain size (32768) run on one thread.</summary>
-    const long MaxRows = 16384;
     long _tokens;
     double _nll, _correct, _kl, _agree;
     bool _hasTeacher;
@@ -30,14 +29,23 @@ public sealed class LmMetricsAccumulator(long sliceBytes = 256L << 20)
     /// <param name="teacherLogits">teacher logits [B, T, V] or null</param>
     public void Add(Tensor logits, Tensor targets, Tensor? teacherLogits = null)
     {
+        using var teacher = teacherLogits is null ? null : new Teacher(teacherLogits, sliceBytes, keep: false);
+        Add(logits, targets, teacher);
+    }
+
+    /// <summary>The same sums against a teacher whose per-slice statistics were taken once (<see cref="Teacher"/>):
+    /// equal to <see cref="Add(Tensor, Tensor, Tensor?)"/> with its logits, bit for bit.</summary>
+    public void Add(Tensor logits, Tensor targets, Teacher? teacher)
+    {
         using var scope = NewDisposeScope();
         var vocab = logits.shape[^1];
         var flat = logits.reshape(-1, vocab);
         var flatTargets = targets.reshape(-1);
-        var flatTeacher = teacherLogits?.reshape(-1, vocab);
         var positions = flat.shape[0];
-        var rows = Math.Clamp(sliceBytes / (vocab * 4), 1, MaxRows);
-        for (long start = 0; start < positions; start += rows)
+        var rows = teacher?.Rows ?? LogitSlices.Rows(sliceBytes ?? LogitSlices.Bytes(logits.device_type), vocab);
+        if (teacher is not null && (teacher.Positions != positions || teacher.Vocab != vocab))
+            throw new ArgumentException($"the teacher's logits are [{teacher.Positions}, {teacher.Vocab}], the model's [{positions}, {vocab}]");
+        for (long start = 0, i = 0; start < positions; start += rows, i++)
         {
             using var slice = NewDisposeScope();
             var n = Math.Min(rows, positions - start);
@@ -47,15 +55,13 @@ public sealed class LmMetricsAccumulator(long sliceBytes = 256L << 20)
             _nll += (lse - z.gather(1, target.unsqueeze(1)).squeeze(1)).to(float64).sum().item<double>();
             var argmax = z.argmax(1);
             _correct += argmax.eq(target).sum().item<long>();
-            if (flatTeacher is null) continue;
+            if (teacher is null) continue;
             _hasTeacher = true;
-            var zt = flatTeacher.narrow(0, start, n).to(float32);
-            var lseT = zt.logsumexp(1);
-            var p = (zt - lseT.unsqueeze(1)).exp();
+            var t = teacher.Slice(i);
             // KL(p ‖ q) = Σ p·(z_t − z) − (lse_t − lse)·Σ p, per position
-            var kl = (p * (zt - z)).sum(1).to(float64) - (lseT - lse).to(float64) * p.sum(1).to(float64);
+            var kl = (t.P * (t.Z - z)).sum(1).to(float64) - (t.Lse - lse).to(float64) * t.PSum;
             _kl += kl.sum().item<double>();
-            _agree += zt.argmax(1).eq(argmax).sum().item<long>();
+            _agree += t.Argmax.eq(argmax).sum().item<long>();
         }
         _tokens += positions;
     }
@@ -64,5 +70,66 @@ public sealed class LmMetricsAccumulator(long sliceBytes = 256L << 20)
     {
         var n = Math.Max(1, _tokens);
         return new LmMetrics(_tokens, _nll / n, _correct / n, _hasTeacher ? _kl / n : null, _hasTeacher ? _agree / n : null);
+    }
+
+    /// <summary>
+    /// A teacher's logits and, per slice of positions, what the metrics take from them alone: their log-normaliser in
+    /// float32, probabilities, the probabilities' sum and the teacher's choice. Kept (<c>keep: true</c>), they are
+    /// taken once for every model compared with the same teacher on a batch (Score's variants: about half of each
+    /// variant's full-vocabulary work), at the cost of a float32 copy of the probabilities [positions, vocabulary];
+    /// otherwise each slice's are taken when asked for and freed with the slice.
+    /// </summary>
+    public sealed class Teacher : IDisposable
+    {
+        internal sealed record Stats(Tensor Z, Tensor Lse, Tensor P, Tensor PSum, Tensor Argmax);
+
+        readonly Tensor _flat;
+        readonly Stats?[]? _kept;
+
+        /// <param name="logits">the teacher's logits [B, T, V]</param>
+        /// <param name="sliceBytes">the slices' float32 bytes, default the logits' device's (<see cref="LogitSlices"/>); the
+        /// models compared with it are sliced as it is</param>
+        /// <param name="keep">take every slice's statistics now and hold them until disposed</param>
+        public Teacher(Tensor logits, long? sliceBytes = null, bool keep = true)
+        {
+            Vocab = logits.shape[^1];
+            _flat = logits.reshape(-1, Vocab);
+            Positions = _flat.shape[0];
+            Rows = LogitSlices.Rows(sliceBytes ?? LogitSlices.Bytes(logits.device_type), Vocab);
+            if (!keep) return;
+            _kept = new Stats?[(Positions + Rows - 1) / Rows];
+            for (var i = 0; i < _kept.Length; i++)
+            {
+                using var scope = NewDisposeScope();
+                var s = Take(i);
+                _kept[i] = s with { Z = null!, Lse = Own(s.Lse), P = Own(s.P), PSum = Own(s.PSum), Argmax = Own(s.Argmax) };
+            }
+            static Tensor Own(Tensor t) => t.DetachFromDisposeScope();
+        }
+
+        public long Positions { get; }
+        public long Vocab { get; }
+        internal long Rows { get; }
+
+        /// <summary>Slice <paramref name="i"/>'s statistics: kept ones, or new ones in the caller's dispose scope. The
+        /// float32 logits are taken again each time (on a GPU they would be a float32 copy of a bf16 batch's logits).</summary>
+        internal Stats Slice(long i) => _kept is null ? Take(i) : _kept[i]! with { Z = Logits(i) };
+
+        Tensor Logits(long i) => _flat.narrow(0, i * Rows, Math.Min(Rows, Positions - i * Rows)).to(float32);
+
+        Stats Take(long i)
+        {
+            var zt = Logits(i);
+            var lse = zt.logsumexp(1);
+            var p = (zt - lse.unsqueeze(1)).exp();
+            return new Stats(zt, lse, p, p.sum(1).to(float64), zt.argmax(1));
+        }
+
+        public void Dispose()
+        {
+            foreach (var s in _kept ?? [])
+                if (s is not null)
+                    foreach (var t in new[] { s.Lse, s.P, s.PSum, s.Argmax }) t.Dispose();
+        }
     }
 }

@@ -12,11 +12,11 @@ public sealed record GkdTerms(Tensor Total, Tensor Cosine, Tensor Kl, Tensor Lm)
 /// <summary>How a GKD step bounds its memory. Neither changes the loss; both change the order of its sums.</summary>
 /// <param name="LogitSliceBytes">the float32 bytes of one slice of logits [positions, vocabulary]: the head, its
 /// softmaxes and its backward pass run a slice of positions at a time, so a 128k vocabulary over 4k tokens never
-/// builds its 2 GB logits (and their softmaxes and gradients) whole</param>
+/// builds its 2 GB logits (and their softmaxes and gradients) whole; default: the device's (<see cref="LogitSlices"/>)</param>
 /// <param name="CheckpointBlocks">keep only each block's input from the forward pass, and run each block again in the
 /// backward pass, one block's activations at a time: about one more forward pass of compute for the memory of all
 /// blocks' activations but one (at 8B, 8 × 512 tokens, tens of GB)</param>
-public sealed record GkdMemory(long LogitSliceBytes = 256L << 20, bool CheckpointBlocks = false);
+public sealed record GkdMemory(long? LogitSliceBytes = null, bool CheckpointBlocks = false);
 
 /// <summary>
 /// Global knowledge distillation's loss (paper §3.5): Σ_layers (1 − cos(h_child, h_parent)) + KL(parent ‖ child),
@@ -28,8 +28,6 @@ public sealed record GkdMemory(long LogitSliceBytes = 256L << 20, bool Checkpoin
 /// </summary>
 public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine, double kl, double lm, GkdMemory? memory = null)
 {
-    /// <summary>Positions per slice at most: sums over fewer than ATen's grain size (32768) run on one thread.</summary>
-    const long MaxRows = 16384;
     readonly GkdMemory _memory = memory ?? new GkdMemory();
 
     /// <summary>The loss of one batch, its gradients accumulated into the child's parameters' <c>grad</c>.</summary>
@@ -69,7 +67,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         var parentRows = parentLast.reshape(-1, d);
         var positions = last.shape[0];
         var vocab = child.Config.VocabSize;
-        var rows = Math.Clamp(_memory.LogitSliceBytes / (vocab * 4), 1, MaxRows);
+        var rows = LogitSlices.Rows(_memory.LogitSliceBytes ?? LogitSlices.Bytes(childLast.device_type), vocab);
         var klSum = zeros(1, dtype: float32, device: childLast.device).squeeze();
         var lmSum = zeros(1, dtype: float32, device: childLast.device).squeeze();
         using var klWeight = (kl / positions).ToScalar(); // held across the calls: see Runtime/Scalars

@@ -41,4 +41,32 @@ public class LmMetricsTests
         Assert.Equal(m.Loss, whole.Result().Loss, 1e-9);
         Assert.Equal(m.Kl!.Value, whole.Result().Kl!.Value, 1e-9);
     }
+
+    [Fact]
+    public void A_teacher_prepared_once_gives_every_model_the_same_metrics_bit_for_bit()
+    {
+        Fixtures.Torch();
+        using var generator = new Generator(12);
+        const int vocab = 1000;
+        using var teacherLogits = randn([2, 30, vocab], generator: generator) * 3;
+        using var targets = randint(0, vocab, [2, 30], dtype: int64, generator: generator);
+        var students = Enumerable.Range(0, 3).Select(k => teacherLogits + randn([2, 30, vocab], generator: generator) * (0.05 * (k + 1))).ToList();
+        const long slice = 7 * vocab * 4; // 9 slices, the last one short
+
+        using var teacher = new LmMetricsAccumulator.Teacher(teacherLogits, slice);
+        foreach (var student in students)
+        {
+            var plain = new LmMetricsAccumulator(slice);
+            plain.Add(student, targets, teacherLogits);
+            var prepared = new LmMetricsAccumulator(slice);
+            prepared.Add(student, targets, teacher);
+            Assert.Equal(plain.Result(), prepared.Result()); // the same operations on the same values: equal doubles
+            Assert.True(prepared.Result().Kl > 1e-4);
+            student.Dispose();
+        }
+        // a teacher of another shape (or sliced otherwise) is refused, naming both
+        using var other = new LmMetricsAccumulator.Teacher(teacherLogits[.., ..20], slice);
+        var e = Assert.Throws<ArgumentException>(() => new LmMetricsAccumulator(slice).Add(teacherLogits, targets, other));
+        Assert.Contains("[40, 1000]", e.Message);
+    }
 }

@@ -115,8 +115,10 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
                 parentSums.Add(reference, targets);
                 device.Synchronize();
                 parentSeconds += clock.Elapsed.TotalSeconds;
+                // what the metrics take from the parent's logits alone, once for all of the batch's variants
+                using var teacher = new LmMetricsAccumulator.Teacher(reference);
                 foreach (var l in layers)
-                    l.Add(l.Layer == 0 ? embedded : outputs[l.Layer - 1], outputs[l.Layer], reference, targets, cos, sin, device);
+                    l.Add(l.Layer == 0 ? embedded : outputs[l.Layer - 1], outputs[l.Layer], teacher, targets, cos, sin, device);
                 progress.Report((start + batch.Length) * (long)data.SeqLen, double.NaN);
             }
         }
@@ -149,7 +151,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
 
         public int Layer { get; }
 
-        public void Add(Tensor x, Tensor output, Tensor reference, Tensor targets, Tensor cos, Tensor sin, ComputeDevice device)
+        public void Add(Tensor x, Tensor output, LmMetricsAccumulator.Teacher reference, Tensor targets, Tensor cos, Tensor sin, ComputeDevice device)
         {
             using var cosine = nn.functional.cosine_similarity(x.to(float32), output.to(float32), dim: -1);
             _cosine += cosine.to(float64).sum().item<double>();
