@@ -59,16 +59,17 @@ public class SizeCurveTests
     static readonly FfnConfig[] Ffn = [FfnConfig.SwiGlu(64), FfnConfig.SwiGlu(32), FfnConfig.NoOp];
 
     [Fact]
-    public void Measure_samples_the_same_architectures_every_time_from_the_library_at_two_sizes()
+    public void Measure_samples_the_same_architectures_every_time_from_the_library_at_three_sizes()
     {
         var samples = MeasureStage.Samples(Parent, Attention, Ffn);
-        Assert.Equal(2, samples.Count);
+        Assert.Equal(3, samples.Count);
         Assert.Equal(samples.Select(s => s.Blocks), MeasureStage.Samples(Parent, Attention, Ffn).Select(s => s.Blocks));
         Assert.All(samples, s => Assert.All(s.Blocks, b => Assert.Contains(b.Attention, Attention)));
         Assert.All(samples, s => Assert.All(s.Blocks, b => Assert.Contains(b.Ffn, Ffn)));
         double Size(ModelConfig m) => m.Blocks.Sum(b => (double)Roofline.BlockParameters(m, b)) / Parent.Blocks.Sum(b => (double)Roofline.BlockParameters(Parent, b));
-        Assert.InRange(Size(samples[0]), 0.70, 0.80); // near 75% and 45% of the parent's block parameters
+        Assert.InRange(Size(samples[0]), 0.70, 0.80); // near 75%, 45% and 20% of the parent's block parameters
         Assert.InRange(Size(samples[1]), 0.40, 0.50);
+        Assert.InRange(Size(samples[2]), 0.15, 0.25);
         // a library with nothing but the parent's shapes has nothing to sample
         Assert.Empty(MeasureStage.Samples(Parent, [Attention[0]], [Ffn[0]]));
     }
@@ -97,7 +98,7 @@ public class SizeCurveTests
         var fit = MeasureStage.Fit(Parent, costs, samples, generate);
         Assert.Equal(parentSummed * generate, fit.ParentSummedSeconds, 9);
         Assert.Equal(0.25, fit.K, 9);
-        Assert.Equal(2, fit.Samples.Count);
+        Assert.Equal(3, fit.Samples.Count);
         Assert.All(fit.Samples, s => Assert.True(s.SummedSeconds < fit.ParentSummedSeconds));
 
         static MeasuredCost Step(double seconds) => new(0, seconds, 0, 0, 0);
