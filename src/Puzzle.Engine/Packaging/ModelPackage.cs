@@ -82,10 +82,10 @@ public static class ModelPackage
             builder.Authors.Add("Puzzle.NET");
             foreach (var tag in new[] { "puzzle", "model", "llm", contents.Pipeline }) builder.Tags.Add(tag);
             // NuGet deflates every entry; weights are added as empty stand-ins and then stored uncompressed (below)
-            var placeholder = Path.Combine(staging, "stored");
-            File.WriteAllBytes(placeholder, []);
+            var standIn = Path.Combine(staging, "stored");
+            File.WriteAllBytes(standIn, []);
             foreach (var (target, source) in files)
-                builder.Files.Add(new PhysicalPackageFile { SourcePath = IsStored(target) ? placeholder : source, TargetPath = target });
+                builder.Files.Add(new PhysicalPackageFile { SourcePath = IsStored(target) ? standIn : source, TargetPath = target });
             var draft = Path.Combine(staging, "draft.nupkg");
             using (var stream = new FileStream(draft, FileMode.CreateNew, FileAccess.Write)) builder.Save(stream);
 
