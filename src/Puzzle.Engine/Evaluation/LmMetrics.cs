@@ -57,9 +57,9 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
             _correct += argmax.eq(target).sum().item<long>();
             if (teacher is null) continue;
             _hasTeacher = true;
-            var t = teacher.Slice(i);
+            var (zt, t) = teacher.Slice(i);
             // KL(p ‖ q) = Σ p·(z_t − z) − (lse_t − lse)·Σ p, per position
-            var kl = (t.P * (t.Z - z)).sum(1).to(float64) - (t.Lse - lse).to(float64) * t.PSum;
+            var kl = (t.P * (zt - z)).sum(1).to(float64) - (t.Lse - lse).to(float64) * t.PSum;
             _kl += kl.sum().item<double>();
             _agree += t.Argmax.eq(argmax).sum().item<long>();
         }
@@ -81,7 +81,7 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
     /// </summary>
     public sealed class Teacher : IDisposable
     {
-        internal sealed record Stats(Tensor Z, Tensor Lse, Tensor P, Tensor PSum, Tensor Argmax);
+        internal sealed record Stats(Tensor Lse, Tensor P, Tensor PSum, Tensor Argmax);
 
         readonly Tensor _flat;
         readonly Stats?[]? _kept;
@@ -101,8 +101,8 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
             for (var i = 0; i < _kept.Length; i++)
             {
                 using var scope = NewDisposeScope();
-                var s = Take(i);
-                _kept[i] = s with { Z = null!, Lse = Own(s.Lse), P = Own(s.P), PSum = Own(s.PSum), Argmax = Own(s.Argmax) };
+                var s = Take(Logits(i));
+                _kept[i] = new Stats(Own(s.Lse), Own(s.P), Own(s.PSum), Own(s.Argmax));
             }
             static Tensor Own(Tensor t) => t.DetachFromDisposeScope();
         }
@@ -111,18 +111,22 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
         public long Vocab { get; }
         internal long Rows { get; }
 
-        /// <summary>Slice <paramref name="i"/>'s statistics: kept ones, or new ones in the caller's dispose scope. The
-        /// float32 logits are taken again each time (on a GPU they would be a float32 copy of a bf16 batch's logits).</summary>
-        internal Stats Slice(long i) => _kept is null ? Take(i) : _kept[i]! with { Z = Logits(i) };
+        /// <summary>Slice <paramref name="i"/>'s float32 logits and statistics: kept ones, or new ones in the caller's
+        /// dispose scope. The float32 logits are taken again each time (on a GPU, keeping them would be a float32 copy
+        /// of a bf16 batch's logits).</summary>
+        internal (Tensor Logits, Stats Stats) Slice(long i)
+        {
+            var zt = Logits(i);
+            return (zt, _kept is null ? Take(zt) : _kept[i]!);
+        }
 
         Tensor Logits(long i) => _flat.narrow(0, i * Rows, Math.Min(Rows, Positions - i * Rows)).to(float32);
 
-        Stats Take(long i)
+        static Stats Take(Tensor zt)
         {
-            var zt = Logits(i);
             var lse = zt.logsumexp(1);
             var p = (zt - lse.unsqueeze(1)).exp();
-            return new Stats(zt, lse, p, p.sum(1).to(float64), zt.argmax(1));
+            return new Stats(lse, p, p.sum(1).to(float64), zt.argmax(1));
         }
 
         public void Dispose()
