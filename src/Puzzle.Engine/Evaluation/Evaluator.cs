@@ -38,8 +38,8 @@ public static class Evaluator
             using var teacherLogits = teacher is null ? null : new LmMetricsAccumulator.Teacher(teacher.Forward(inputs), keep: models.Count > 1);
             for (var m = 0; m < models.Count; m++)
             {
-                using var own = NewDisposeScope(); // one model's logits at a time
-                sums[m].Add(models[m].Forward(inputs), targets, teacherLogits);
+                using var own = NewDisposeScope(); // one model's activations at a time; its head runs a slice at a time
+                sums[m].Add(models[m].Hidden(inputs), models[m].Head, models[m].Config.VocabSize, targets, teacherLogits);
             }
         }
         return sums.Select(s => s.Result()).ToList();

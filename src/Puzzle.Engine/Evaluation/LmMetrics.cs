@@ -1,4 +1,5 @@
 using Puzzle.Engine.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -40,16 +41,37 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
         using var scope = NewDisposeScope();
         var vocab = logits.shape[^1];
         var flat = logits.reshape(-1, vocab);
+        Add(flat.shape[0], vocab, logits.device_type, (start, n) => flat.narrow(0, start, n), targets, teacher);
+    }
+
+    /// <summary>
+    /// The same sums from a model's final hidden states, its head run on one slice of positions at a time, so its
+    /// logits [positions, vocabulary] never exist whole (at a 32k vocabulary, 8 × 511 positions of float32 logits are
+    /// 535 MB: on a CPU, a fresh mmap per model). Equal to <see cref="Add(Tensor, Tensor, Teacher?)"/> with
+    /// <c>head(hidden)</c> within float rounding (the head's matrix product over fewer rows).
+    /// </summary>
+    /// <param name="hidden">final hidden states [B, T, d], before the final norm</param>
+    /// <param name="head">the final norm and head: [n, d] → logits [n, vocabulary]</param>
+    /// <param name="vocab">the head's vocabulary</param>
+    public void Add(Tensor hidden, Func<Tensor, Tensor> head, long vocab, Tensor targets, Teacher? teacher = null)
+    {
+        using var scope = NewDisposeScope();
+        var rows = hidden.reshape(-1, hidden.shape[^1]);
+        Add(rows.shape[0], vocab, hidden.device_type, (start, n) => head(rows.narrow(0, start, n)), targets, teacher);
+    }
+
+    /// <param name="logits">slice (start, n)'s logits [n, vocabulary]</param>
+    void Add(long positions, long vocab, DeviceType device, Func<long, long, Tensor> logits, Tensor targets, Teacher? teacher)
+    {
         var flatTargets = targets.reshape(-1);
-        var positions = flat.shape[0];
-        var rows = teacher?.Rows ?? LogitSlices.Rows(sliceBytes ?? LogitSlices.Bytes(logits.device_type), vocab);
+        var rows = teacher?.Rows ?? LogitSlices.Rows(sliceBytes ?? LogitSlices.Bytes(device), vocab);
         if (teacher is not null && (teacher.Positions != positions || teacher.Vocab != vocab))
             throw new ArgumentException($"the teacher's logits are [{teacher.Positions}, {teacher.Vocab}], the model's [{positions}, {vocab}]");
         for (long start = 0, i = 0; start < positions; start += rows, i++)
         {
             using var slice = NewDisposeScope();
             var n = Math.Min(rows, positions - start);
-            var z = flat.narrow(0, start, n).to(float32);
+            var z = logits(start, n).to(float32);
             var target = flatTargets.narrow(0, start, n);
             var lse = z.logsumexp(1);
             _nll += (lse - z.gather(1, target.unsqueeze(1)).squeeze(1)).to(float64).sum().item<double>();

@@ -110,6 +110,10 @@ public sealed class CausalLM : nn.Module
     /// does: the LM head runs on one row per sequence instead of T (at a 128k vocabulary, most of a forward pass).</summary>
     public Tensor ForwardLast(Tensor ids, KvCache? cache = null) => Head(Hidden(ids, cache, null)[.., -1]);
 
+    /// <summary>The final hidden states [B, T, d] of ids [B, T], before the final norm: <see cref="Head"/> of them is
+    /// <see cref="Forward"/>'s logits.</summary>
+    public Tensor Hidden(Tensor ids) => Hidden(ids, null, null);
+
     /// <summary>The final hidden states [B, T, d] (before the final norm), continuing and extending the cache.</summary>
     Tensor Hidden(Tensor ids, KvCache? cache, IList<Tensor>? layerOutputs)
     {

@@ -69,4 +69,45 @@ public class LmMetricsTests
         var e = Assert.Throws<ArgumentException>(() => new LmMetricsAccumulator(slice).Add(teacherLogits, targets, other));
         Assert.Contains("[40, 1000]", e.Message);
     }
+
+    [Fact]
+    public void A_head_run_a_slice_at_a_time_gives_the_metrics_of_its_whole_logits()
+    {
+        Fixtures.Torch();
+        using var generator = new Generator(13);
+        const int vocab = 1000, d = 16;
+        using var weight = randn([vocab, d], generator: generator);
+        using var hidden = randn([2, 30, d], generator: generator);
+        using var targets = randint(0, vocab, [2, 30], dtype: int64, generator: generator);
+        using var teacherLogits = F.linear(hidden + randn([2, 30, d], generator: generator) * 0.1, weight);
+        const long slice = 7 * vocab * 4; // 9 slices, the last one short
+        var rowsSeen = new List<long>();
+        Tensor Head(Tensor h)
+        {
+            rowsSeen.Add(h.shape[0]);
+            return F.linear(h, weight);
+        }
+
+        foreach (var keep in new[] { true, false })
+        {
+            using var teacher = new LmMetricsAccumulator.Teacher(teacherLogits, slice, keep);
+            var whole = new LmMetricsAccumulator(slice);
+            whole.Add(F.linear(hidden, weight), targets, teacher);
+            rowsSeen.Clear();
+            var sliced = new LmMetricsAccumulator(slice);
+            sliced.Add(hidden, Head, vocab, targets, teacher);
+            Assert.Equal([7, 7, 7, 7, 7, 7, 7, 7, 4], rowsSeen); // the head never ran on all 60 positions
+            var (a, b) = (whole.Result(), sliced.Result());
+            Assert.Equal(a.Tokens, b.Tokens);
+            Assert.Equal(a.Top1, b.Top1);
+            Assert.Equal(a.Agreement, b.Agreement);
+            Assert.Equal(a.Loss, b.Loss, 1e-5);
+            Assert.Equal(a.Kl!.Value, b.Kl!.Value, 1e-5);
+            Assert.True(b.Kl > 1e-3);
+        }
+        // without a teacher the slices follow the accumulator's size
+        rowsSeen.Clear();
+        new LmMetricsAccumulator(slice).Add(hidden, Head, vocab, targets);
+        Assert.Equal(9, rowsSeen.Count);
+    }
 }

@@ -158,7 +158,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
             _positions += cosine.numel();
             _clock.Restart();
             _blocks.Forward(x, cos, sin, Layer, (id, h) =>
-                _sums[id].Add(_parent.Head(_parent.RunBlocks(h, Layer + 1, _parent.Config.NumLayers)), targets, reference));
+                _sums[id].Add(_parent.RunBlocks(h, Layer + 1, _parent.Config.NumLayers), _parent.Head, reference.Vocab, targets, reference));
             device.Synchronize();
             _seconds += _clock.Elapsed.TotalSeconds;
         }
