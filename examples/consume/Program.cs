@@ -1,9 +1,23 @@
 using System.Reflection;
 using Puzzle.Engine.Packaging;
+using Puzzle.Engine.Runtime;
 
 // The model package this app was built against (Consume.csproj's PuzzleModelId).
 var id = typeof(Program).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "PuzzleModelId").Value!;
-var prompt = args.Length > 0 ? args[0] : "Call me Ishmael. Some years ago";
+// [prompt] [--device cpu|cuda]: on cuda the model runs in bfloat16, as the pipeline trains it there
+var device = DeviceKind.Cpu;
+var words = new List<string>();
+for (var i = 0; i < args.Length; i++)
+{
+    if (args[i] != "--device") words.Add(args[i]);
+    else if (i + 1 < args.Length && Enum.TryParse(args[++i], ignoreCase: true, out DeviceKind kind) && Enum.IsDefined(kind)) device = kind;
+    else
+    {
+        Console.Error.WriteLine($"error: --device takes cpu or cuda, got '{(i < args.Length ? args[i] : "")}'");
+        return 2;
+    }
+}
+var prompt = words.Count > 0 ? words[0] : "Call me Ishmael. Some years ago";
 
 PackagedModel package;
 try
@@ -23,7 +37,14 @@ Console.WriteLine($"  {provenance.Export["format"]} {provenance.Export["dtype"]}
 if (provenance.Metrics["model"] is { } metrics)
     Console.WriteLine($"  held-out top-1 {metrics["top1"]}, KL vs parent {metrics["kl"]}, measured speedup {metrics["speedup"]?["scenario"]}");
 
-using var model = package.LoadModel();
+ComputeDevice on;
+try { on = ComputeDevice.Open(device, "--device"); }
+catch (InvalidOperationException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+using var model = package.LoadModel(on);
 using var tokenizer = package.LoadTokenizer();
 var ids = tokenizer.Encode(prompt, addBos: true).Select(i => (long)i).ToArray();
 var generated = model.GenerateGreedy(ids, 16, model.Config.EosTokenId);

@@ -1,5 +1,7 @@
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Parents;
+using Puzzle.Engine.Runtime;
 using Puzzle.Engine.Tokenization;
 
 namespace Puzzle.Engine.Packaging;
@@ -141,18 +143,14 @@ public sealed class PackagedModel
     /// <summary>The model's configuration (config.json).</summary>
     public ModelConfig Config => HfConfig.Read(ModelDirectory);
 
-    /// <summary>The model in float32 on the CPU, in eval mode; the caller disposes it.</summary>
-    public CausalLM LoadModel()
+    /// <summary>The model on <paramref name="device"/> (default: the CPU in float32) in its compute dtype, made there one
+    /// checkpoint tensor at a time (a bfloat16 model on a GPU never exists in float32 on the host), in eval mode; the
+    /// caller disposes it.</summary>
+    /// <param name="device">from <see cref="ComputeDevice.Open"/>, which checks the device is usable</param>
+    public CausalLM LoadModel(ComputeDevice? device = null)
     {
-        Runtime.TorchRuntime.EnsureLoaded();
-        var (config, tensors) = Checkpoint.Open(ModelDirectory);
-        using (tensors)
-        {
-            var model = new CausalLM(config);
-            model.LoadWeights(tensors);
-            model.eval();
-            return model;
-        }
+        TorchRuntime.EnsureLoaded();
+        return ParentModel.Load(ModelDirectory, device);
     }
 
     /// <summary>The model's tokenizer; the caller disposes it.</summary>

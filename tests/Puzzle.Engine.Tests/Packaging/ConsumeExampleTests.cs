@@ -54,6 +54,20 @@ public sealed class ConsumeExampleTests : IDisposable
         Assert.True(run.Exit == 0, run.Out + run.Err);
         Assert.Contains($"{id} {version}: child1 of pipeline 'unit'", run.Out);
         Assert.Contains($"ids: {expected}", run.Out);
+        // --device: a device the process cannot use, or no device at all, is an error before any model is loaded
+        var bad = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), prompt, "--device", "tpu"]), timeoutSeconds: 120);
+        Assert.Equal(2, bad.Exit);
+        Assert.Contains("error: --device takes cpu or cuda, got 'tpu'", bad.Err);
+        var onCpu = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), "--device", "cpu", prompt]), timeoutSeconds: 120);
+        Assert.True(onCpu.Exit == 0, onCpu.Out + onCpu.Err);
+        Assert.Contains($"ids: {expected}", onCpu.Out);
+        if (!TorchSharp.torch.cuda.is_available())
+        {
+            var noGpu = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), prompt, "--device", "cuda"]), timeoutSeconds: 120);
+            Assert.Equal(1, noGpu.Exit);
+            Assert.Contains("error: --device is cuda, but this process sees no CUDA device", noGpu.Err);
+            Assert.DoesNotContain("ids:", noGpu.Out);
+        }
 
         var weights = Path.Combine(copied, "model", "model.safetensors");
         var bytes = File.ReadAllBytes(weights);

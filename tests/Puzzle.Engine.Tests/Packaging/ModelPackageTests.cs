@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Packaging;
+using Puzzle.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Tests.Packaging;
@@ -81,6 +82,13 @@ public sealed class ModelPackageTests : IDisposable
         using var a = lm.Forward(ids);
         using var b = original.Forward(ids);
         Assert.True(a.eq(b).all().item<bool>(), "the packaged model computes something else than the exported one");
+        // on a device in its compute dtype (bfloat16 here: a GPU's default), made there with no float32 copy
+        using var half = model.LoadModel(ComputeDevice.Open(DeviceKind.Cpu, "test", bfloat16));
+        Assert.All(half.parameters(), p => Assert.Equal(bfloat16, p.dtype));
+        using var c = half.Forward(ids).to(float32);
+        var cosine = nn.functional.cosine_similarity(c.flatten(), b.flatten(), dim: 0).item<float>();
+        Assert.True(cosine > 0.99, $"the bfloat16 model is not the same model rounded: cosine {cosine} of its logits with float32's");
+        Assert.False(c.eq(b).all().item<bool>()); // and it did round: not a float32 model in disguise
         using var tokenizer = model.LoadTokenizer();
         Assert.Equal(32000, tokenizer.VocabSize);
     }
