@@ -46,6 +46,9 @@ public static class MainJobBenchmarks
             report.Add("child retention of the parent's top-1", goals["retention"]!.GetValue<double>() * 100, "%", $"goal met: {goals["retention_met"]}");
             report.Add("child measured speedup", goals["measured_speedup"]!.GetValue<double>(), "x",
                 $"target {goals["speedup_target"]}x; every goal met: {goals["met"]}");
+            if (json["closed_loop"]?["rounds"]?.AsArray() is { Count: > 0 } rounds)
+                report.Add("search: closed-loop rounds", rounds.Count, "", "the child timed at " +
+                    string.Join(", ", rounds.Select(r => $"{r!["measured_speedup"]!.GetValue<double>():F2}x")) + " (the Search job's time grows with them)");
             var points = json["curves"]!.AsArray().SelectMany(c => c!["points"]!.AsArray()).Select(p => (Model: p!["model"]!.GetValue<string>(),
                 Error: p["speedup"]!["predicted"]!.GetValue<double>() / p["speedup"]!["measured"]!.GetValue<double>() - 1)).ToList();
             var errors = points.Select(p => p.Error).ToList();
