@@ -4,6 +4,7 @@ using Puzzle.Engine.Runtime;
 // Benchmarks write their numbers to benchmarks/results/<name>.json and print a markdown table for the README.
 TorchRuntime.EnsureLoaded();
 if (args is [TimingNoiseBenchmarks.Worker, ..]) return TimingNoiseBenchmarks.Work(args[1..]); // one process of timing-noise
+if (args is [TimingCopiesBenchmarks.Worker, ..]) return TimingCopiesBenchmarks.Work(args[1..]); // one process of timing-copies
 if (args is [GkdMemoryBenchmarks.Worker, ..]) return GkdMemoryBenchmarks.Work(args[1..]); // one way of gkd-memory
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
@@ -19,6 +20,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["parent-budget"] = MainJobBenchmarks.ParentBudget,
     ["search"] = SearchBenchmarks.Run,
     ["ship"] = ShipBenchmarks.Run,
+    ["timing-copies"] = TimingCopiesBenchmarks.Run,
     ["timing-noise"] = TimingNoiseBenchmarks.Run,
 };
 if (args.Length == 0 || !suites.TryGetValue(args[0], out var suite))

@@ -107,6 +107,15 @@ public static class CostMeter
     }
 
     /// <summary>
+    /// How many copies of each model <see cref="InRounds"/> keeps and times in turn, each keeping its fastest steps. A
+    /// model's tensors land at different addresses in every copy, and on a shared 2-core CPU where they land moves its
+    /// speed: eight processes of six runs each timed the same architectures' speedups with a coefficient of variation
+    /// of 4.5% between processes (8.7% for the worst, 36% apart), and the fastest over two copies steadies that without
+    /// another process (benchmarks/results/timing-copies.json).
+    /// </summary>
+    public const int Copies = 2;
+
+    /// <summary>
     /// Each model's fastest prefill and each decode step's fastest run, timed so that drift in the machine's load touches every model alike.
     /// When all the models' weights fit in <paramref name="keepBytes"/> (default: a quarter of the memory this process
     /// may use, on the CPU; never on CUDA, where one model of a real parent may fill the device) every model is built
@@ -116,11 +125,13 @@ public static class CostMeter
     /// in rounds of fresh models gave 1.51-1.73. Otherwise <paramref name="rounds"/> rounds, the scenario's repeats spread
     /// over them: every model once per round, one on the device at a time (built with random weights right before its
     /// timing), forward in even rounds and backward in odd ones. <paramref name="timed"/> is told (done, total) after
-    /// each timed run or round.
+    /// each timed run or round. Kept models are built <paramref name="copies"/> times where the copies fit too, each copy
+    /// warmed up and timed in turn (<see cref="Copies"/>).
     /// </summary>
     public static IReadOnlyList<MeasuredCost> InRounds(IReadOnlyList<ModelConfig> models, TimingScenario scenario, int batch, int rounds,
-        ComputeDevice device, Action<int, int>? timed = null, long? keepBytes = null)
+        ComputeDevice device, Action<int, int>? timed = null, long? keepBytes = null, int copies = Copies)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(copies, 1);
         var perRound = (scenario.Repeats + rounds - 1) / rounds;
         var best = new StepTimes?[models.Count];
         var sizes = new MeasuredCost?[models.Count]; // parameters and KV-cache bytes, from the model the first time it is timed
@@ -132,27 +143,30 @@ public static class CostMeter
         IReadOnlyList<MeasuredCost> Fastest() => [.. sizes.Select((c, i) => c! with { PrefillSeconds = best[i]!.Prefill, DecodeSecondsPerToken = best[i]!.DecodePerToken })];
         int Order(int pass, int k) => pass % 2 == 0 ? k : models.Count - 1 - k;
         var budget = keepBytes ?? (device.Kind == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4 : 0);
-        if (models.Sum(m => Parameters(m) * device.ElementBytes) <= budget)
+        copies = CopiesThatFit(models.Sum(m => Parameters(m) * device.ElementBytes), budget, copies);
+        if (copies > 0)
         {
             // the warm-ups later rounds would have run are timed runs here
             var passes = rounds * (scenario.Warmup + perRound) - scenario.Warmup;
-            var kept = new List<CausalLM>();
+            var kept = new List<CausalLM[]>();
             try
             {
-                foreach (var config in models) kept.Add(new CausalLM(config, device.Device, device.DType));
-                foreach (var model in kept) Steps(model, scenario with { Repeats = 1 }, batch, device); // warm-up, and one run more
+                foreach (var config in models) kept.Add([.. Enumerable.Range(0, copies).Select(_ => new CausalLM(config, device.Device, device.DType))]);
+                // warm-up, and one run more; further copies run the kernels the first one warmed up
+                for (var i = 0; i < models.Count; i++) Keep(i, kept[i][0], Steps(kept[i][0], scenario with { Repeats = 1 }, batch, device));
                 var one = scenario with { Warmup = 0, Repeats = 1 };
                 for (var pass = 0; pass < passes; pass++)
                     for (var k = 0; k < models.Count; k++)
                     {
                         var i = Order(pass, k);
-                        Keep(i, kept[i], Steps(kept[i], one, batch, device));
+                        var model = kept[i][pass % copies];
+                        Keep(i, model, Steps(model, one, batch, device));
                         timed?.Invoke(pass * models.Count + k + 1, passes * models.Count);
                     }
             }
             finally
             {
-                foreach (var model in kept) model.Dispose();
+                foreach (var model in kept.SelectMany(c => c)) model.Dispose();
             }
             return Fastest();
         }
@@ -167,6 +181,10 @@ public static class CostMeter
             }
         return Fastest();
     }
+
+    /// <summary>How many copies of models of <paramref name="bytes"/> in all fit in <paramref name="budget"/>, at most
+    /// <paramref name="copies"/>: 0 when not even one does.</summary>
+    public static int CopiesThatFit(long bytes, long budget, int copies) => budget < bytes ? 0 : (int)Math.Min(copies, budget / Math.Max(1, bytes));
 
     /// <summary>A model's parameters, from its configuration: its blocks' (<see cref="Roofline.BlockParameters"/>), the
     /// embedding, the final norm and, unless tied, the LM head.</summary>

@@ -49,16 +49,17 @@ public sealed class SpeedStageTests
     }
 
     [Theory]
-    [InlineData(0L)] // nothing kept: rounds of models built fresh, one at a time
-    [InlineData(long.MaxValue)] // every model kept: warmed up once, then timed one run at a time in turn
-    public void Every_model_is_timed_and_keeps_its_fastest_in_the_models_order(long keepBytes)
+    [InlineData(0L, 2)] // nothing kept: rounds of models built fresh, one at a time
+    [InlineData(long.MaxValue, 1)] // every model kept: warmed up once, then timed one run at a time in turn
+    [InlineData(long.MaxValue, 3)] // every model kept three times, each copy timed in turn
+    public void Every_model_is_timed_and_keeps_its_fastest_in_the_models_order(long keepBytes, int copies)
     {
         Fixtures.Torch();
         var parent = ModelConfig.Llama(64, 16, 2, 2, 1, 32);
         var small = parent with { Blocks = [new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp), new BlockConfig(AttentionConfig.NoOp, FfnConfig.NoOp)] };
         var scenario = new TimingScenario(Prompt: 4, Generate: 2, Warmup: 1, Repeats: 3);
         var calls = new List<(int Done, int Total)>();
-        var costs = CostMeter.InRounds([parent, small, parent], scenario, 1, 2, Engine.Runtime.ComputeDevice.Cpu, (d, t) => calls.Add((d, t)), keepBytes);
+        var costs = CostMeter.InRounds([parent, small, parent], scenario, 1, 2, Engine.Runtime.ComputeDevice.Cpu, (d, t) => calls.Add((d, t)), keepBytes, copies);
 
         Assert.Equal(3, costs.Count);
         Assert.All(costs, c => Assert.True(c.PrefillSeconds > 0 && c.DecodeSecondsPerToken > 0));
@@ -67,8 +68,25 @@ public sealed class SpeedStageTests
             costs.Select(c => c.Parameters));
         using (var empty = new CausalLM(small)) Assert.Equal(empty.parameters().Sum(p => p.numel()), costs[1].Parameters);
         // kept: the runs two rounds of (1 warm-up + 2 repeats) make, less the one warm-up; fresh: one call per model and round
+        // (as many with copies: a copy is timed instead of another run of the first)
         var total = keepBytes == 0 ? 2 * 3 : (2 * (1 + 2) - 1) * 3;
         Assert.Equal(Enumerable.Range(1, total).Select(d => (d, total)), calls);
+    }
+
+    [Theory]
+    [InlineData(100, 99, 2, 0)] // not one fits: built one at a time
+    [InlineData(100, 100, 2, 1)]
+    [InlineData(100, 199, 2, 1)]
+    [InlineData(100, 250, 2, 2)]
+    [InlineData(100, long.MaxValue, 3, 3)]
+    public void Models_are_kept_in_as_many_copies_as_fit(long bytes, long budget, int copies, int kept) =>
+        Assert.Equal(kept, CostMeter.CopiesThatFit(bytes, budget, copies));
+
+    [Fact]
+    public void Fewer_than_one_copy_is_refused()
+    {
+        var parent = ModelConfig.Llama(64, 16, 2, 2, 1, 32);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CostMeter.InRounds([parent], new TimingScenario(4, 2, 1, 1), 1, 1, Engine.Runtime.ComputeDevice.Cpu, copies: 0));
     }
 
     [Fact]

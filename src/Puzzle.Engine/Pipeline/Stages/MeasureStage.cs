@@ -26,7 +26,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario);
 
     public override string Name => "Measure";
-    public override int Version => 12; // 12: a third sample near 20% of the parent's block parameters; 11: sampled architectures timed whole, the size curve fitted to them; 10: each decode step keeps its fastest run (StepTimes); 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 13; // 13: two copies of each model timed in turn (CostMeter.Copies); 12: a third sample near 20% of the parent's block parameters; 11: sampled architectures timed whole, the size curve fitted to them; 10: each decode step keeps its fastest run (StepTimes); 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "measure each variant shape's cost in the scenario";

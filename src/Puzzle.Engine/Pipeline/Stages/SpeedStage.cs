@@ -60,7 +60,7 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
     public sealed record MeasuredScenario(string Device, int Batch, int Prompt, int Generate, int TorchThreads, string MeasuredOn);
 
     public override string Name => "Speed";
-    public override int Version => 3; // 3: each decode step keeps its fastest run (StepTimes); 2: models kept and timed one run at a time in turn (CostMeter.InRounds)
+    public override int Version => 4; // 4: two copies of each model timed in turn (CostMeter.Copies); 3: each decode step keeps its fastest run (StepTimes); 2: models kept and timed one run at a time in turn (CostMeter.InRounds)
     public override IReadOnlyList<string> Upstream => ["Search", "Sweep"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     public override string Description => "time the parent and every compared model in the scenario, in one job";
