@@ -11,14 +11,17 @@ namespace Puzzle.Benchmarks;
 /// The main job as a new user runs it: a clone of this repository's HEAD in a temporary folder, then the README's
 /// <c>dotnet tool restore &amp;&amp; dotnet cake</c>, timed whole (goal: at most 5 minutes on the 2-core CI machine), with each
 /// stage's job time, the parent's held-out loss and the report's goals. Run from the repository root with nothing else
-/// running; the clone is deleted afterwards.
+/// running, built from HEAD (its stages plan the keys the clone's store is read by); the clone is deleted afterwards,
+/// unless <c>--keep DIR</c> names a new folder to clone into and keep, store and logs included.
 /// </summary>
 public static class MainJobBenchmarks
 {
     public static BenchmarkReport Run(string[] args)
     {
         var report = new BenchmarkReport("main-job");
-        var clone = Path.Combine(Path.GetTempPath(), $"puzzle-main-job-{Guid.NewGuid():N}");
+        var keep = args is ["--keep", var dir, ..] ? Path.GetFullPath(dir) : null;
+        if (keep is not null && Path.Exists(keep)) throw new ArgumentException($"--keep {keep}: already exists; name a new folder");
+        var clone = keep ?? Path.Combine(Path.GetTempPath(), $"puzzle-main-job-{Guid.NewGuid():N}");
         try
         {
             Processes.Exec("git", "clone", "--quiet", Environment.CurrentDirectory, clone);
@@ -41,7 +44,9 @@ public static class MainJobBenchmarks
             var parent = session.Store.Find(session.Graph.Find("Parent", "parent").Key)!.Manifest.Metrics;
             report.Add("parent held-out loss", parent["heldout_loss"]!.GetValue<double>(), "nats/token",
                 $"pretrained at {parent["train_tokens_per_s"]!.GetValue<double>():F0} tokens/s");
-            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(session.Store.Find(session.Graph.Jobs["Report"].Single().Key)!.Directory, "report.json")))!;
+            var reportJob = session.Store.Find(session.Graph.Jobs["Report"].Single().Key)
+                            ?? throw new InvalidOperationException($"the clone's store has no Report job of the key this build plans: build the benchmark from HEAD ({head}), where the clone's code is");
+            var json = JsonNode.Parse(File.ReadAllText(Path.Combine(reportJob.Directory, "report.json")))!;
             var goals = json["goals"]!;
             report.Add("child retention of the parent's top-1", goals["retention"]!.GetValue<double>() * 100, "%", $"goal met: {goals["retention_met"]}");
             report.Add("child measured speedup", goals["measured_speedup"]!.GetValue<double>(), "x",
@@ -61,8 +66,9 @@ public static class MainJobBenchmarks
         }
         finally
         {
-            if (Directory.Exists(clone)) Directory.Delete(clone, recursive: true);
+            if (keep is null && Directory.Exists(clone)) Directory.Delete(clone, recursive: true);
         }
+        if (keep is not null) Console.Error.WriteLine($"the clone, with its store: {keep}");
         return report;
     }
 

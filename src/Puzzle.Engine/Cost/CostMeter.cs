@@ -107,11 +107,13 @@ public static class CostMeter
     }
 
     /// <summary>
-    /// How many copies of each model <see cref="InRounds"/> keeps and times in turn, each keeping its fastest steps. A
-    /// model's tensors land at different addresses in every copy, and on a shared 2-core CPU where they land moves its
-    /// speed: eight processes of six runs each timed the same architectures' speedups with a coefficient of variation
-    /// of 4.5% between processes (8.7% for the worst, 36% apart), and the fastest over two copies steadies that without
-    /// another process (benchmarks/results/timing-copies.json).
+    /// How many copies of each model <see cref="InRounds"/> keeps and times in turn, each step keeping its fastest over
+    /// all copies. A model's tensors land at other addresses in every copy, and on a shared 2-core CPU where they land
+    /// moves its speed: with one copy a process now and then timed an architecture 15-20% off the others' speedup for
+    /// it. In three runs of six processes per way, alternating (benchmarks/results/timing-copies.json), a prediction
+    /// from one process was beyond ±10% of a measurement from another in 38%, 8% and 13% of pairs with one copy, and in
+    /// 36%, 3% and 3% with two; three copies did no better (5%) and took 2 s more per process. Further copies need no
+    /// warm-up of their own: the first warmed up the kernels, and each copy's runs are among the timed passes.
     /// </summary>
     public const int Copies = 2;
 
@@ -125,8 +127,8 @@ public static class CostMeter
     /// in rounds of fresh models gave 1.51-1.73. Otherwise <paramref name="rounds"/> rounds, the scenario's repeats spread
     /// over them: every model once per round, one on the device at a time (built with random weights right before its
     /// timing), forward in even rounds and backward in odd ones. <paramref name="timed"/> is told (done, total) after
-    /// each timed run or round. Kept models are built <paramref name="copies"/> times where the copies fit too, each copy
-    /// warmed up and timed in turn (<see cref="Copies"/>).
+    /// each timed run or round. Kept models are built <paramref name="copies"/> times as far as the copies fit too, and the
+    /// timed passes go through the copies in turn (<see cref="Copies"/>).
     /// </summary>
     public static IReadOnlyList<MeasuredCost> InRounds(IReadOnlyList<ModelConfig> models, TimingScenario scenario, int batch, int rounds,
         ComputeDevice device, Action<int, int>? timed = null, long? keepBytes = null, int copies = Copies)
