@@ -20,6 +20,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["parent-budget"] = MainJobBenchmarks.ParentBudget,
     ["search"] = SearchBenchmarks.Run,
     ["ship"] = ShipBenchmarks.Run,
+    ["timing-company"] = TimingCompanyBenchmarks.Run,
     ["timing-copies"] = TimingCopiesBenchmarks.Run,
     ["timing-noise"] = TimingNoiseBenchmarks.Run,
 };
