@@ -38,29 +38,12 @@ public abstract class Stage
     /// </summary>
     public virtual IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) => [];
 
-    /// <summary>The other jobs of <paramref name="job"/>'s group of at most <paramref name="layersPerProcess"/> layers
-    /// (every layer when 0; <see cref="LayerGroup"/>), for stages whose jobs are per layer (their record is an
-    /// <see cref="ILayerJob"/>).</summary>
-    protected static IEnumerable<JobPlan> SameLayerGroup(JobPlan job, IReadOnlyList<JobPlan> stageJobs, int layersPerProcess)
+    /// <summary>The other jobs of <paramref name="job"/>'s block of <paramref name="layersPerProcess"/> consecutive layers
+    /// (every layer when 0), for stages whose jobs are per layer (their record is an <see cref="ILayerJob"/>).</summary>
+    protected static IEnumerable<JobPlan> SameLayerBlock(JobPlan job, IReadOnlyList<JobPlan> stageJobs, int layersPerProcess)
     {
-        var layers = stageJobs.Max(j => j.ConfigAs<ILayerJob>().Layer) + 1;
-        int Group(JobPlan j) => LayerGroup(j.ConfigAs<ILayerJob>().Layer, layers, layersPerProcess);
-        return stageJobs.Where(j => j != job && Group(j) == Group(job));
-    }
-
-    /// <summary>
-    /// The process group of a layer when <paramref name="layers"/> layers go to as few processes of at most
-    /// <paramref name="layersPerProcess"/> layers as hold them (one group when 0), dealt back and forth (with two groups
-    /// of four layers: 0 and 3, 1 and 2), so that every group has early and late layers. A variant scored at layer l
-    /// runs the parent's layers after l to the head, so groups of consecutive layers left the first with most of the
-    /// work: the default pipeline's Score of layers 0-1 took 28 s where 2-3 took 14 s.
-    /// </summary>
-    public static int LayerGroup(int layer, int layers, int layersPerProcess)
-    {
-        if (layersPerProcess == 0) return 0;
-        var groups = (layers + layersPerProcess - 1) / layersPerProcess;
-        var (round, position) = (layer / groups, layer % groups);
-        return round % 2 == 0 ? position : groups - 1 - position;
+        int Block(JobPlan j) => layersPerProcess == 0 ? 0 : j.ConfigAs<ILayerJob>().Layer / layersPerProcess;
+        return stageJobs.Where(j => j != job && Block(j) == Block(job));
     }
 
     /// <summary>Ends a phase of jobs built together (<see cref="JobContext.PhaseDone"/>), logged once.</summary>

@@ -46,9 +46,9 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         }).ToList();
     }
 
-    /// <summary>The other variants of the same group of <c>bld.layers_per_process</c> layers (all layers when 0; <see cref="Stage.LayerGroup"/>).</summary>
+    /// <summary>The other variants of the same block of <c>bld.layers_per_process</c> layers (all layers when 0).</summary>
     public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
-        SameLayerGroup(job, stageJobs, spec.Bld.LayersPerProcess);
+        SameLayerBlock(job, stageJobs, spec.Bld.LayersPerProcess);
 
     protected override void Run(DistillJob job, JobContext context) => RunTogether([context]);
 

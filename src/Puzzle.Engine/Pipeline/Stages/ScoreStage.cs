@@ -72,9 +72,9 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
     public static long[] HeldoutSequences(TokenDataset heldout, long tokens) =>
         Enumerable.Range(0, (int)Math.Clamp((tokens + heldout.SeqLen - 1) / heldout.SeqLen, 1, heldout.Count)).Select(i => (long)i).ToArray();
 
-    /// <summary>The other layers of the same group of <c>scoring.layers_per_process</c> layers (all layers when 0; <see cref="Stage.LayerGroup"/>).</summary>
+    /// <summary>The other layers of the same block of <c>scoring.layers_per_process</c> layers (all layers when 0).</summary>
     public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
-        SameLayerGroup(job, stageJobs, spec.Scoring.LayersPerProcess);
+        SameLayerBlock(job, stageJobs, spec.Scoring.LayersPerProcess);
 
     protected override void Run(ScoreJob job, JobContext context) => RunTogether([context]);
 
