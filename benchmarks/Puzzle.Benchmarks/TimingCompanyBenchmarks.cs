@@ -1,6 +1,4 @@
 using Puzzle.Engine.Cost;
-using Puzzle.Engine.Library;
-using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Runtime;
@@ -23,18 +21,10 @@ public static class TimingCompanyBenchmarks
         var repeats = args.Length > 1 ? int.Parse(args[1]) : 4;
         var architectures = args.Length > 2 ? int.Parse(args[2]) : 3;
         var spec = SpecLoader.Load(pipeline);
-        var parent = ParentStage.PlannedConfig(spec);
-        var (attention, ffn) = VariantCatalog.Shapes(VariantCatalog.For(parent, spec.SearchSpace.Alternatives));
-        var depth = MeasureStage.Depth(parent);
-        var company = new List<ModelConfig> { CostMeter.HeadModel(parent) };
-        company.AddRange(attention.Select(a => CostMeter.ShapeModel(parent, new BlockConfig(a, FfnConfig.NoOp), depth)));
-        company.AddRange(ffn.Select(f => CostMeter.ShapeModel(parent, new BlockConfig(AttentionConfig.NoOp, f), depth)));
-        company.AddRange(MeasureStage.Samples(parent, attention, ffn));
-        var random = new Random(1);
-        var archs = Enumerable.Range(0, architectures).Select(_ => parent with
-        {
-            Blocks = [.. Enumerable.Range(0, parent.NumLayers).Select(_ => new BlockConfig(attention[random.Next(attention.Count)], ffn[random.Next(ffn.Count)]))],
-        }).ToList();
+        var (names, configs) = TimedModels.Of(spec, architectures, samples: true, seed: 1);
+        var parent = configs[names.IndexOf("parent")];
+        var archs = configs.Where((_, i) => names[i].StartsWith("random", StringComparison.Ordinal)).ToList();
+        var company = configs.Where((_, i) => names[i] != "parent" && !names[i].StartsWith("random", StringComparison.Ordinal)).ToList();
         var (timing, batch, generate) = (spec.Scenario.Timing(), spec.Scenario.Batch, spec.Scenario.Generate);
         var ratios = archs.Select(_ => new List<(double Alone, double Company)>()).ToList();
         for (var r = 0; r < repeats; r++)

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Puzzle.Engine.Cost;
-using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
@@ -31,7 +30,7 @@ public static class TimingCopiesBenchmarks
         var architectures = args.Length > 2 ? int.Parse(args[2]) : 5;
         var ways = (args.Length > 3 ? args[3] : "1,2").Split(',').Select(int.Parse).ToList();
         var spec = SpecLoader.Load(pipeline);
-        var (names, configs) = Models(spec, architectures);
+        var (names, configs) = TimedModels.Of(spec, architectures, samples: true);
         var parent = configs[names.IndexOf("parent")];
         var depth = MeasureStage.Depth(parent);
         var generate = spec.Scenario.Generate;
@@ -97,30 +96,10 @@ public static class TimingCopiesBenchmarks
     {
         var spec = SpecLoader.Load(args[0]);
         var (architectures, copies) = (int.Parse(args[1]), int.Parse(args[2]));
-        var (_, configs) = Models(spec, architectures);
+        var (_, configs) = TimedModels.Of(spec, architectures, samples: true);
         var clock = Stopwatch.StartNew();
         var costs = CostMeter.InRounds(configs, spec.Scenario.Timing(), spec.Scenario.Batch, MeasureStage.Rounds, ComputeDevice.Cpu, copies: copies);
         Console.WriteLine(JsonSerializer.Serialize(new { seconds = costs.Select(c => c.ScenarioSeconds(spec.Scenario.Generate)), elapsed = clock.Elapsed.TotalSeconds }));
         return 0;
-    }
-
-    /// <summary>What a Measure job times (the head model, one model per block shape as deep as the parent, the parent and
-    /// the sampled architectures), and seeded random architectures of the search space.</summary>
-    static (List<string> Names, List<ModelConfig> Configs) Models(PipelineSpec spec, int architectures)
-    {
-        var parent = ParentStage.PlannedConfig(spec);
-        var (attention, ffn) = VariantCatalog.Shapes(VariantCatalog.For(parent, spec.SearchSpace.Alternatives));
-        var depth = MeasureStage.Depth(parent);
-        var models = new List<(string, ModelConfig)> { ("head", CostMeter.HeadModel(parent)), ("parent", parent) };
-        models.AddRange(attention.Select(a => ($"attention.{a}", CostMeter.ShapeModel(parent, new BlockConfig(a, FfnConfig.NoOp), depth))));
-        models.AddRange(ffn.Select(f => ($"ffn.{f}", CostMeter.ShapeModel(parent, new BlockConfig(AttentionConfig.NoOp, f), depth))));
-        models.AddRange(MeasureStage.Samples(parent, attention, ffn).Select((m, i) => ($"sample{i + 1}", m)));
-        var random = new Random(0);
-        for (var i = 0; i < architectures; i++)
-            models.Add(($"random {i + 1}", parent with
-            {
-                Blocks = [.. Enumerable.Range(0, parent.NumLayers).Select(_ => new BlockConfig(attention[random.Next(attention.Count)], ffn[random.Next(ffn.Count)]))],
-            }));
-        return ([.. models.Select(m => m.Item1)], [.. models.Select(m => m.Item2)]);
     }
 }

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Puzzle.Engine.Cost;
-using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
@@ -34,7 +33,7 @@ public static class TimingNoiseBenchmarks
         var runs = args.Length > 2 ? int.Parse(args[2]) : 8;
         var architectures = args.Length > 3 ? int.Parse(args[3]) : 5;
         var spec = SpecLoader.Load(pipeline);
-        var (names, configs) = Models(spec, architectures);
+        var (names, configs) = TimedModels.Of(spec, architectures, samples: false);
         var parent = configs[names.IndexOf("parent")];
         var depth = MeasureStage.Depth(parent);
         var generate = spec.Scenario.Generate;
@@ -152,7 +151,7 @@ public static class TimingNoiseBenchmarks
     {
         var spec = SpecLoader.Load(args[0]);
         var (runs, architectures) = (int.Parse(args[1]), int.Parse(args[2]));
-        var (_, configs) = Models(spec, architectures);
+        var (_, configs) = TimedModels.Of(spec, architectures, samples: false);
         var timing = spec.Scenario.Timing();
         var batch = spec.Scenario.Batch;
         var device = ComputeDevice.Cpu;
@@ -169,24 +168,5 @@ public static class TimingNoiseBenchmarks
         foreach (var model in kept) model.Dispose();
         Console.WriteLine(JsonSerializer.Serialize(new { runs = times.Select(t => t.Select(r => new { prefill = r.Prefill, decode = r.Decode })) }));
         return 0;
-    }
-
-    /// <summary>What a Measure job times (the head model and one model per block shape, as deep as the parent), the
-    /// parent, and seeded random architectures of the search space.</summary>
-    static (List<string> Names, List<ModelConfig> Configs) Models(PipelineSpec spec, int architectures)
-    {
-        var parent = ParentStage.PlannedConfig(spec);
-        var (attention, ffn) = VariantCatalog.Shapes(VariantCatalog.For(parent, spec.SearchSpace.Alternatives));
-        var depth = MeasureStage.Depth(parent);
-        var models = new List<(string, ModelConfig)> { ("head", CostMeter.HeadModel(parent)), ("parent", parent) };
-        models.AddRange(attention.Select(a => ($"attention.{a}", CostMeter.ShapeModel(parent, new BlockConfig(a, FfnConfig.NoOp), depth))));
-        models.AddRange(ffn.Select(f => ($"ffn.{f}", CostMeter.ShapeModel(parent, new BlockConfig(AttentionConfig.NoOp, f), depth))));
-        var random = new Random(0);
-        for (var i = 0; i < architectures; i++)
-            models.Add(($"random {i + 1}", parent with
-            {
-                Blocks = [.. Enumerable.Range(0, parent.NumLayers).Select(_ => new BlockConfig(attention[random.Next(attention.Count)], ffn[random.Next(ffn.Count)]))],
-            }));
-        return ([.. models.Select(m => m.Item1)], [.. models.Select(m => m.Item2)]);
     }
 }
