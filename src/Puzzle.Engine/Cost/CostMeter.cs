@@ -112,7 +112,8 @@ public static class CostMeter
     /// moves its speed: with one copy a process now and then timed an architecture 15-20% off the others' speedup for
     /// it. In three runs of six processes per way, alternating (benchmarks/results/timing-copies.json), a prediction
     /// from one process was beyond ±10% of a measurement from another in 38%, 8% and 13% of pairs with one copy, and in
-    /// 36%, 3% and 3% with two; three copies did no better (5%) and took 2 s more per process. Further copies need no
+    /// 36%, 3% and 3% with two (moby-2x's parent: 30% against 3.3%); three copies did no better (5%) and took 2 s more
+    /// per process. Further copies need no
     /// warm-up of their own: the first warmed up the kernels, and each copy's runs are among the timed passes.
     /// </summary>
     public const int Copies = 2;
