@@ -103,4 +103,36 @@ public class SizeCurveTests
 
         static MeasuredCost Step(double seconds) => new(0, seconds, 0, 0, 0);
     }
+
+    [Fact]
+    public void The_block_shapes_models_are_fitted_beside_the_samples()
+    {
+        var costs = new Dictionary<string, MeasuredCost>
+        {
+            ["head"] = Step(0.002), ["attention.gqa2"] = Step(0.001), ["attention.gqa1"] = Step(0.0008), ["attention.no_op"] = Step(0),
+            ["ffn.swiglu64"] = Step(0.001), ["ffn.swiglu32"] = Step(0.0005), ["ffn.no_op"] = Step(0),
+        };
+        const int generate = 4;
+        var parentSummed = 0.002 + 8 * 0.002;
+        var parentWhole = 1.3 * parentSummed;
+        costs["parent"] = new MeasuredCost(0, parentWhole / generate, 0, 0, 0);
+        // the samples on K = 0.25, and one shape model timed at its summed time over the parent's excess: pulled to K = 0
+        var onCurve = new SizeCurve(0.25);
+        var samples = MeasureStage.Samples(Parent, Attention, Ffn).Select(m =>
+        {
+            var summed = 0.002 + m.Blocks.Sum(b => costs[$"attention.{b.Attention}"].DecodeSecondsPerToken + costs[$"ffn.{b.Ffn}"].DecodeSecondsPerToken);
+            return (m, new MeasuredCost(0, parentWhole * onCurve.Ratio(summed / parentSummed) / generate, 0, 0, 0));
+        }).ToList();
+        var shapeSummed = (0.002 + 4 * 0.001) * generate;
+        var additive = new MeasureStage.SampleTiming("ffn.swiglu64 x4", shapeSummed, parentWhole * shapeSummed / (parentSummed * generate));
+
+        var alone = MeasureStage.Fit(Parent, costs, samples, generate);
+        var beside = MeasureStage.Fit(Parent, costs, samples, generate, [additive, additive, additive, additive, additive, additive]);
+        Assert.Equal(0.25, alone.K, 9);
+        Assert.Equal(alone.Samples.Count + 6, beside.Samples.Count);
+        Assert.Contains(additive, beside.Samples);
+        Assert.InRange(beside.K, 0, 0.2); // between the samples' 0.25 and the shape models' 0
+
+        static MeasuredCost Step(double seconds) => new(0, seconds, 0, 0, 0);
+    }
 }
