@@ -62,7 +62,7 @@ public static class MainJobBenchmarks
                 string.Join(", ", points.Select(p => $"{p.Model} {100 * p.Error:+0.0;-0.0}%")));
             var measure = session.Store.Find(session.Graph.Jobs["Measure"].First().Key)!.Manifest.Metrics;
             if (measure["size_curve_k"] is { } k)
-                report.Add("size curve K", k.GetValue<double>(), "", "fitted by the Measure job to the sampled architectures timed whole (0: whole time proportional to summed blocks)");
+                report.Add("size curve K", k.GetValue<double>(), "", "fitted by the Measure job to the sampled architectures and the block shapes' models, timed whole (0: whole time proportional to summed blocks)");
         }
         finally
         {
