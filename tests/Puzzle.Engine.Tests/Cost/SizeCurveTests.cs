@@ -74,65 +74,55 @@ public class SizeCurveTests
         Assert.Empty(MeasureStage.Samples(Parent, [Attention[0]], [Ffn[0]]));
     }
 
-    [Fact]
-    public void Measure_fits_the_curve_to_the_samples_summed_blocks_and_whole_times()
+    /// <summary>Measure's costs where every subblock takes 1 ms a step, the smaller ones less, the head 2 ms, and the parent
+    /// 1.3 times its summed blocks; and the samples, timed whole on the curve of K = 0.25.</summary>
+    const int Generate = 4;
+    const double ParentSummed = 0.002 + 8 * 0.002, ParentWhole = 1.3 * ParentSummed;
+
+    static (Dictionary<string, MeasuredCost> Costs, List<(ModelConfig, MeasuredCost)> Samples) FitInputs()
     {
-        // every subblock 1 ms a step, the smaller ones less, the head 2 ms; whole times from a known curve
         var costs = new Dictionary<string, MeasuredCost>
         {
             ["head"] = Step(0.002),
             ["attention.gqa2"] = Step(0.001), ["attention.gqa1"] = Step(0.0008), ["attention.no_op"] = Step(0),
             ["ffn.swiglu64"] = Step(0.001), ["ffn.swiglu32"] = Step(0.0005), ["ffn.no_op"] = Step(0),
+            ["parent"] = Step(ParentWhole / Generate),
         };
-        const int generate = 4;
-        var parentSummed = 0.002 + 8 * 0.002;
-        var parentWhole = 1.3 * parentSummed;
-        costs["parent"] = new MeasuredCost(0, parentWhole / generate, 0, 0, 0);
         var truth = new SizeCurve(0.25);
         var samples = MeasureStage.Samples(Parent, Attention, Ffn).Select(m =>
         {
             var summed = 0.002 + m.Blocks.Sum(b => costs[$"attention.{b.Attention}"].DecodeSecondsPerToken + costs[$"ffn.{b.Ffn}"].DecodeSecondsPerToken);
-            return (m, new MeasuredCost(0, parentWhole * truth.Ratio(summed / parentSummed) / generate, 0, 0, 0));
+            return (m, Step(ParentWhole * truth.Ratio(summed / ParentSummed) / Generate));
         }).ToList();
-
-        var fit = MeasureStage.Fit(Parent, costs, samples, generate);
-        Assert.Equal(parentSummed * generate, fit.ParentSummedSeconds, 9);
-        Assert.Equal(0.25, fit.K, 9);
-        Assert.Equal(3, fit.Samples.Count);
-        Assert.All(fit.Samples, s => Assert.True(s.SummedSeconds < fit.ParentSummedSeconds));
+        return (costs, samples);
 
         static MeasuredCost Step(double seconds) => new(0, seconds, 0, 0, 0);
     }
 
     [Fact]
+    public void Measure_fits_the_curve_to_the_samples_summed_blocks_and_whole_times()
+    {
+        var (costs, samples) = FitInputs();
+        var fit = MeasureStage.Fit(Parent, costs, samples, Generate);
+        Assert.Equal(ParentSummed * Generate, fit.ParentSummedSeconds, 9);
+        Assert.Equal(0.25, fit.K, 9);
+        Assert.Equal(3, fit.Samples.Count);
+        Assert.All(fit.Samples, s => Assert.True(s.SummedSeconds < fit.ParentSummedSeconds));
+    }
+
+    [Fact]
     public void The_block_shapes_models_are_fitted_beside_the_samples()
     {
-        var costs = new Dictionary<string, MeasuredCost>
-        {
-            ["head"] = Step(0.002), ["attention.gqa2"] = Step(0.001), ["attention.gqa1"] = Step(0.0008), ["attention.no_op"] = Step(0),
-            ["ffn.swiglu64"] = Step(0.001), ["ffn.swiglu32"] = Step(0.0005), ["ffn.no_op"] = Step(0),
-        };
-        const int generate = 4;
-        var parentSummed = 0.002 + 8 * 0.002;
-        var parentWhole = 1.3 * parentSummed;
-        costs["parent"] = new MeasuredCost(0, parentWhole / generate, 0, 0, 0);
-        // the samples on K = 0.25, and one shape model timed at its summed time over the parent's excess: pulled to K = 0
-        var onCurve = new SizeCurve(0.25);
-        var samples = MeasureStage.Samples(Parent, Attention, Ffn).Select(m =>
-        {
-            var summed = 0.002 + m.Blocks.Sum(b => costs[$"attention.{b.Attention}"].DecodeSecondsPerToken + costs[$"ffn.{b.Ffn}"].DecodeSecondsPerToken);
-            return (m, new MeasuredCost(0, parentWhole * onCurve.Ratio(summed / parentSummed) / generate, 0, 0, 0));
-        }).ToList();
-        var shapeSummed = (0.002 + 4 * 0.001) * generate;
-        var additive = new MeasureStage.SampleTiming("ffn.swiglu64 x4", shapeSummed, parentWhole * shapeSummed / (parentSummed * generate));
+        // the samples on K = 0.25, and a shape model timed whole at its summed blocks over the parent's excess: K = 0
+        var (costs, samples) = FitInputs();
+        var shapeSummed = (0.002 + 4 * 0.001) * Generate;
+        var additive = new MeasureStage.SampleTiming("ffn.swiglu64 x4", shapeSummed, ParentWhole * shapeSummed / (ParentSummed * Generate));
 
-        var alone = MeasureStage.Fit(Parent, costs, samples, generate);
-        var beside = MeasureStage.Fit(Parent, costs, samples, generate, [additive, additive, additive, additive, additive, additive]);
+        var alone = MeasureStage.Fit(Parent, costs, samples, Generate);
+        var beside = MeasureStage.Fit(Parent, costs, samples, Generate, [additive, additive, additive, additive, additive, additive]);
         Assert.Equal(0.25, alone.K, 9);
         Assert.Equal(alone.Samples.Count + 6, beside.Samples.Count);
         Assert.Contains(additive, beside.Samples);
         Assert.InRange(beside.K, 0, 0.2); // between the samples' 0.25 and the shape models' 0
-
-        static MeasuredCost Step(double seconds) => new(0, seconds, 0, 0, 0);
     }
 }
