@@ -135,22 +135,22 @@ public sealed class CausalLM : nn.Module
         return F.cross_entropy(logits, targets).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Greedy decoding with the KV cache: the prompt is prefilled once, then one token per step.</summary>
+    /// <summary>Greedy decoding with the KV cache: the prompt is prefilled once, then one token per step. Only the last
+    /// position goes through the LM head (<see cref="ForwardLast"/>), and each step's tensors are freed when it ends.</summary>
     public long[] GenerateGreedy(IReadOnlyList<long> prompt, int maxNewTokens, long? stopToken = null)
     {
         using var _ = torch.no_grad();
-        using var scope = NewDisposeScope();
         var device = model.embed_tokens.weight!.device;
         using var cache = new KvCache(Config, 1, prompt.Count + maxNewTokens, device, DType);
         var generated = new List<long>();
-        var next = tensor(prompt.ToArray(), device: device).unsqueeze(0);
+        var next = prompt.ToArray();
         for (var step = 0; step < maxNewTokens; step++)
         {
-            var logits = Forward(next, cache);
-            var token = logits[0, -1].argmax().item<long>();
+            using var scope = NewDisposeScope();
+            var token = ForwardLast(tensor(next, device: device).unsqueeze(0), cache)[0].argmax().item<long>();
             generated.Add(token);
             if (token == stopToken) break;
-            next = tensor(new[] { token }, device: device).unsqueeze(0);
+            next = [token];
         }
         return generated.ToArray();
     }
