@@ -56,7 +56,7 @@ public static class TorchRuntime
         lock (Gate)
         {
             _threads = threads;
-            if (_ready) torch.set_num_threads(threads);
+            if (_ready) SetThreads(threads);
         }
     }
 
@@ -80,12 +80,17 @@ public static class TorchRuntime
                         Innermost(e).Message, e);
                 }
                 _ready = true;
-                if (threads is null && _threads is { } deferred) torch.set_num_threads(deferred);
+                if (threads is null && _threads is { } deferred) SetThreads(deferred);
             }
             // process-wide: only the CLI's entry points pass a count, each in a process of one job (or one command)
             // before any torch work; jobs on InProcessJobLauncher's threads never set it, and share the process's count
-            if (threads is > 0) torch.set_num_threads(threads.Value);
+            if (threads is > 0) SetThreads(threads.Value);
         }
+    }
+
+    static void SetThreads(int threads)
+    {
+        if (torch.get_num_threads() != threads || Environment.GetEnvironmentVariable("PUZZLE_EXP_FORCE") == "1") torch.set_num_threads(threads);
     }
 
     static Exception Innermost(Exception e) { while (e.InnerException != null) e = e.InnerException; return e; }
