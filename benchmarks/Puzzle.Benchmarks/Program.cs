@@ -5,6 +5,7 @@ using Puzzle.Engine.Runtime;
 TorchRuntime.EnsureLoaded();
 if (args is [TimingNoiseBenchmarks.Worker, ..]) return TimingNoiseBenchmarks.Work(args[1..]); // one process of timing-noise
 if (args is [TimingCopiesBenchmarks.Worker, ..]) return TimingCopiesBenchmarks.Work(args[1..]); // one process of timing-copies
+if (args is [ThreadsBenchmarks.Worker, ..]) return ThreadsBenchmarks.Work(args[1..]); // one process of threads
 if (args is [GkdMemoryBenchmarks.Worker, ..]) return GkdMemoryBenchmarks.Work(args[1..]); // one way of gkd-memory
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
@@ -20,6 +21,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["parent-budget"] = MainJobBenchmarks.ParentBudget,
     ["search"] = SearchBenchmarks.Run,
     ["ship"] = ShipBenchmarks.Run,
+    ["threads"] = ThreadsBenchmarks.Run,
     ["timing-company"] = TimingCompanyBenchmarks.Run,
     ["timing-copies"] = TimingCopiesBenchmarks.Run,
     ["timing-noise"] = TimingNoiseBenchmarks.Run,

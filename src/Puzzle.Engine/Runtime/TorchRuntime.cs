@@ -88,9 +88,20 @@ public static class TorchRuntime
         }
     }
 
-    static void SetThreads(int threads)
+    /// <summary>
+    /// Gives torch <paramref name="threads"/> threads, and returns whether that took a call: none where it has them
+    /// already (a job process is started with OMP_NUM_THREADS at its count). On the CPU <c>torch.set_num_threads</c> also
+    /// fixes oneMKL's thread count for the calling thread, so every matrix product then runs on all threads however
+    /// small it is; left alone, oneMKL chooses. Setting the count a process already had made the example parent train
+    /// at 5,369-6,024 tokens/s against 6,394-6,514 left alone, and its scenario time 205-227 ms against 169-175 ms, the
+    /// attention-only models slower still (<c>Puzzle.Benchmarks threads</c>); the parent job's weights came out byte for
+    /// byte the same.
+    /// </summary>
+    internal static bool SetThreads(int threads)
     {
-        if (torch.get_num_threads() != threads || Environment.GetEnvironmentVariable("PUZZLE_EXP_FORCE") == "1") torch.set_num_threads(threads);
+        if (torch.get_num_threads() == threads) return false;
+        torch.set_num_threads(threads);
+        return true;
     }
 
     static Exception Innermost(Exception e) { while (e.InnerException != null) e = e.InnerException; return e; }
