@@ -48,26 +48,20 @@ public static class ThreadsBenchmarks
             var r = results[way];
             var train = r.Select(x => x.GetProperty("train_tokens_per_s").GetDouble()).ToList();
             var parent = r.Select(x => x.GetProperty("parent_ms").GetDouble()).ToList();
-            report.Add($"torch threads {way}: training tokens/s, the parent's batch and length", Median(train), "tokens/s",
+            report.Add($"torch threads {way}: training tokens/s, the parent's batch and length", Measure.Median(train), "tokens/s",
                 $"{Range(train, "N0")} over {r.Count} processes of {r[0].GetProperty("threads").GetInt32()} threads");
-            report.Add($"torch threads {way}: the parent's scenario time", Median(parent), "ms", $"{Range(parent, "0.0")} over {r.Count} processes");
+            report.Add($"torch threads {way}: the parent's scenario time", Measure.Median(parent), "ms", $"{Range(parent, "0.0")} over {r.Count} processes");
             foreach (var shape in r[0].GetProperty("shapes").EnumerateObject().Select(s => s.Name))
             {
                 var ratio = r.Select(x => x.GetProperty("shapes").GetProperty(shape).GetDouble()).ToList();
-                report.Add($"torch threads {way}: {shape} model's whole time over the parent's", Median(ratio), "ratio", $"{Range(ratio, "0.000")} over {r.Count} processes");
+                report.Add($"torch threads {way}: {shape} model's whole time over the parent's", Measure.Median(ratio), "ratio", $"{Range(ratio, "0.000")} over {r.Count} processes");
             }
         }
-        report.Add("training tokens/s, left alone over set again", Median(results[Ways[0]].Select(x => x.GetProperty("train_tokens_per_s").GetDouble()))
-            / Median(results[Ways[1]].Select(x => x.GetProperty("train_tokens_per_s").GetDouble())), "ratio", "medians");
-        report.Add("the parent's scenario time, left alone over set again", Median(results[Ways[0]].Select(x => x.GetProperty("parent_ms").GetDouble()))
-            / Median(results[Ways[1]].Select(x => x.GetProperty("parent_ms").GetDouble())), "ratio", "medians");
+        report.Add("training tokens/s, left alone over set again", Measure.Median(results[Ways[0]].Select(x => x.GetProperty("train_tokens_per_s").GetDouble()))
+            / Measure.Median(results[Ways[1]].Select(x => x.GetProperty("train_tokens_per_s").GetDouble())), "ratio", "medians");
+        report.Add("the parent's scenario time, left alone over set again", Measure.Median(results[Ways[0]].Select(x => x.GetProperty("parent_ms").GetDouble()))
+            / Measure.Median(results[Ways[1]].Select(x => x.GetProperty("parent_ms").GetDouble())), "ratio", "medians");
         return report;
-    }
-
-    static double Median(IEnumerable<double> xs)
-    {
-        var s = xs.Order().ToList();
-        return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 
     /// <summary>One process: "set" calls <c>torch.set_num_threads</c> with the count torch already has, "alone" does not.</summary>

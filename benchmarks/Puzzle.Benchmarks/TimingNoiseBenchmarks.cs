@@ -124,7 +124,7 @@ public static class TimingNoiseBenchmarks
                     $"{same.Min():+0.0%;-0.0%} to {same.Max():+0.0%;-0.0%}; mean per architecture: {string.Join(", ", each)}");
             }
         }
-        foreach (var a in archs) report.Add($"{a}: measured speedup, median over processes", Median(timings.Select(process =>
+        foreach (var a in archs) report.Add($"{a}: measured speedup, median over processes", Measure.Median(timings.Select(process =>
         {
             var (p, m) = (ways[^1].Keep(process[names.IndexOf("parent")]), ways[^1].Keep(process[names.IndexOf(a)]));
             return (p.Prefill + generate * p.Decode) / (m.Prefill + generate * m.Decode);
@@ -138,12 +138,6 @@ public static class TimingNoiseBenchmarks
         var (mx, my) = (points.Average(p => p.X), points.Average(p => p.Y));
         var slope = points.Sum(p => (p.X - mx) * (p.Y - my)) / points.Sum(p => (p.X - mx) * (p.X - mx));
         return (slope, my - slope * mx);
-    }
-
-    static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     /// <summary>One process's timings, printed as one JSON line: every run of every model, prefill and decode steps.</summary>
