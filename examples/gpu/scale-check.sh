@@ -80,7 +80,10 @@ run() {
     return $rc
   }
 
-  phase bare 60 $py bare --device "$device" --shapes "$shapes"
+  # bare steps for the shapes whose BLD runs in this call (the 8B heal phases train no variant)
+  local bare_shapes=$shapes
+  case " $parts8b " in *" bld "*) ;; *) bare_shapes=$(echo " $shapes " | sed 's/ 8b / /g') ;; esac
+  [ -n "${bare_shapes// /}" ] && phase bare 60 $py bare --device "$device" --shapes "$bare_shapes"
   for shape in $shapes; do
     local spec=pipelines/scale$shape.yaml
     local built=$shape; [ "$shape" = 8b ] && built=${SCALE_8B_SHAPE:-8b}

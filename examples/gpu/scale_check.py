@@ -102,7 +102,9 @@ def bare(args):
         a, b = a.float(), b.float()
         return (a - b).pow(2).mean() / b.pow(2).mean()
 
-    def time_steps(step, n=20, warmup=5):
+    def time_steps(step):
+        # on a CPU (rehearsing the script) a few steps, so that the phase ends within its limit there too
+        n, warmup = (20, 5) if dev.type == "cuda" else (3, 1)
         for _ in range(warmup):
             step()
         sync()
@@ -154,10 +156,10 @@ def bare(args):
             key = f"{name}.{kind}.{'ratio' if kind == 'ffn' else 'kv'}{arg}"
             results[key] = {"step_s": seconds, "tokens_per_s": BATCH * SEQ / seconds}
             log(args, f"bare {key}: {seconds * 1e3:.2f} ms per step, {BATCH * SEQ / seconds:,.0f} tokens/s")
+            merge(args.out, "bare_steps", results)  # after each variant: a phase cut short keeps what it timed
             del opt, p
         if dev.type == "cuda":
             torch.cuda.empty_cache()
-    merge(args.out, "bare_steps", results)
 
 
 # --- parents ------------------------------------------------------------------------------------------------------
@@ -338,9 +340,39 @@ def collect(args):
             results["speed"].append({"pipeline": report.get("pipeline"), "models": models,
                                      "within_10pct": sum(abs(m["error"]) <= 0.10 for m in models), "of": len(models),
                                      "goals": report.get("goals"), "closed_loop": report.get("closed_loop")})
+    results["goals"] = goals(results, small, first8b)
     merge(args.out, "collected", results)
     print(json.dumps({"stages": stages, "store_bytes": results["store_bytes"], "phases": phases,
-                      "speed": [{k: r[k] for k in ("pipeline", "within_10pct", "of")} for r in results["speed"]]}, indent=1))
+                      "speed": [{k: r[k] for k in ("pipeline", "within_10pct", "of")} for r in results["speed"]],
+                      "goals": results["goals"]}, indent=1))
+
+
+def goals(results, small, first8b):
+    """The scale and cost issues' goals, read off what was collected: each with its value, its limit and whether it
+    was met (None where the run did not get that far)."""
+    phases = {p["phase"]: p for p in results["phases"]}
+    jobs = [j for j in results["jobs"] if started(j) < first8b]  # the small shape's pipeline (the 8B phases come after)
+
+    def goal(value, limit, at_most=True):
+        met = None if value is None else (value <= limit if at_most else value >= limit)
+        return {"value": value, "limit": limit, "met": met}
+
+    pipeline = phases.get(f"pipeline-{small}")
+    ratios = [j["metrics"]["variant_seconds"] / j["metrics"]["parent_seconds"] for j in jobs
+              if j["stage"] == "Score" and j["metrics"].get("parent_seconds") and "variant_seconds" in j["metrics"]]
+    efficiencies = [g["efficiency"] for g in results["bld_groups"] if g["shape"] == small and g["efficiency"] == g["efficiency"]]
+    peaks = [max(j.get("peak_gpu_mib") or 0, (j["metrics"].get("peak_gpu_bytes") or 0) / 2**20) for j in jobs]
+    speed = next((r for r in results["speed"] if r["pipeline"] and small in r["pipeline"]), None)
+    return {
+        "pipeline_seconds": goal(pipeline["seconds"] if pipeline and pipeline["exit"] == "0" else None, 480),
+        "store_gb": goal(sum(j["bytes"] for j in jobs) / 1e9 if jobs else None, 10),
+        "bld_over_bare_step": goal(min(efficiencies) if efficiencies else None, 0.5, at_most=False),
+        "score_variant_over_parent_forward": goal(max(ratios) if ratios else None, 2),
+        "peak_gpu_gb_any_job": goal(max(peaks) * 2**20 / 1e9 if any(peaks) else None, 40),
+        "speedups_within_10pct": goal(speed["within_10pct"] if speed else None, speed["of"] if speed else None, at_most=False),
+        "phases_8b": {name: {"exit": p["exit"], "seconds": p["seconds"], "peak_gpu_mib": p["peak_gpu_mib"]}
+                      for name, p in phases.items() if name.endswith("-8b")},
+    }
 
 
 def started(job):
