@@ -5,7 +5,5 @@ internal sealed record YamlMapping(SourcePosition Start, IReadOnlyList<KeyValueP
 {
     public YamlNode? this[string key] => Entries.FirstOrDefault(e => e.Key.Value == key).Value;
 
-    public YamlScalar? KeyOf(string key) => Entries.FirstOrDefault(e => e.Key.Value == key).Key;
-
     public override string Describe() => "a mapping";
 }
