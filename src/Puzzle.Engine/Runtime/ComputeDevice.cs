@@ -7,7 +7,8 @@ namespace Puzzle.Engine.Runtime;
 /// <summary>
 /// Where a job computes and in which precision. Every stage gets one through its JobContext; nothing else decides.
 /// <list type="bullet">
-/// <item>CPU: float32 throughout (bf16 matmuls are ~170x slower on CPUs without AMX), exactly as before devices existed.</item>
+/// <item>CPU: float32 throughout (bf16 matmuls are ~170x slower on CPUs without AMX), exactly as before devices existed;
+/// bfloat16 when the spec asks (<c>dtype</c>), which runs CUDA's code path on the CPU.</item>
 /// <item>CUDA: bfloat16 weights and activations; float32 where accuracy needs it: RMSNorm statistics and rotary angles
 /// (the model), losses (cross-entropy and normalized MSE on float32 values), log-softmax and KL (float64, the metrics),
 /// optimizer master weights and moments (<see cref="Training.Trainer"/>), least-squares normal equations (float64).</item>
@@ -49,11 +50,28 @@ public sealed record ComputeDevice
         return new ComputeDevice(kind, type);
     }
 
+    /// <summary>The torch dtype a spec's <c>dtype</c> asks for; null (the device's default) when it asks for none.</summary>
+    public static ScalarType? ScalarTypeOf(ComputeDType? dtype) => dtype switch
+    {
+        null => null,
+        ComputeDType.Bfloat16 => bfloat16,
+        _ => float32,
+    };
+
     /// <summary>
-    /// The device as a job's record keys it where the job's result depends on it: null on CPU, <c>cuda</c> otherwise
-    /// (bfloat16 results differ from float32 ones).
+    /// The device and dtype as a job's record keys them where the job's result depends on them: null on CPU in float32,
+    /// <c>cuda</c> on CUDA in bfloat16 (each device's default), and the device and the dtype otherwise
+    /// (<c>cpu-bfloat16</c>, <c>cuda-float32</c>): bfloat16 results differ from float32 ones.
     /// </summary>
-    public static string? KeyName(DeviceKind kind) => kind == DeviceKind.Cpu ? null : Name(kind);
+    public static string? KeyName(DeviceKind kind, ComputeDType? dtype = null) => KeyDType(kind, dtype) is { } type
+        ? $"{Name(kind)}-{type}"
+        : kind == DeviceKind.Cpu ? null : Name(kind);
+
+    /// <summary>The dtype as a job's record keys it beside a device it already names (<c>scenario.device</c>): null
+    /// where it is the device's default, else <c>bfloat16</c> or <c>float32</c>.</summary>
+    public static string? KeyDType(DeviceKind kind, ComputeDType? dtype) =>
+        (ScalarTypeOf(dtype) ?? DefaultDType(kind)) is var type && type == DefaultDType(kind) ? null
+        : type == bfloat16 ? "bfloat16" : "float32";
 
     /// <summary>The spec spelling of a device kind: <c>cpu</c>, <c>cuda</c>.</summary>
     public static string Name(DeviceKind kind) => kind.ToString().ToLowerInvariant();

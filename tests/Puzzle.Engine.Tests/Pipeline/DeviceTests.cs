@@ -45,6 +45,30 @@ public class DeviceTests
     }
 
     [Fact]
+    public void The_dtype_keys_jobs_only_where_it_is_not_the_devices_own()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var cpu = repo.Load();
+        var onCpu = Keys(cpu);
+        var onCuda = Keys(cpu with { Device = DeviceKind.Cuda });
+        Assert.Equal(onCpu, Keys(cpu with { Dtype = ComputeDType.Float32 }));
+        Assert.Equal(onCuda, Keys(cpu with { Device = DeviceKind.Cuda, Dtype = ComputeDType.Bfloat16 }));
+
+        // bfloat16 on the CPU: every job whose result depends on the device moves, as on CUDA, and to other keys than CUDA's
+        var bf16 = cpu with { Dtype = ComputeDType.Bfloat16 };
+        var onCpuBf16 = Keys(bf16);
+        Assert.Equal(onCpu.Keys.Where(j => onCpu[j] != onCuda[j]).Order(), onCpu.Keys.Where(j => onCpu[j] != onCpuBf16[j]).Order());
+        Assert.All(onCpu.Keys.Where(j => onCpu[j] != onCuda[j]), j => Assert.NotEqual(onCuda[j], onCpuBf16[j]));
+        var graph = PipelineGraph.Plan(bf16, PuzzleStages.All());
+        Assert.All(graph.Jobs["Distill"], j => Assert.Equal("cpu-bfloat16", (string?)j.ConfigJson["device"]));
+        Assert.All(graph.Jobs["Measure"], j => Assert.Equal(("cpu", "bfloat16"), ((string?)j.ConfigJson["scenario"]!["device"], (string?)j.ConfigJson["dtype"])));
+        // float32 on CUDA: its own keys too
+        var onCuda32 = Keys(cpu with { Device = DeviceKind.Cuda, Dtype = ComputeDType.Float32 });
+        Assert.All(onCpu.Keys.Where(j => onCpu[j] != onCuda[j]), j => Assert.NotEqual(onCuda[j], onCuda32[j]));
+        Assert.Equal("cuda-float32", ComputeDevice.KeyName(DeviceKind.Cuda, ComputeDType.Float32));
+    }
+
+    [Fact]
     public void A_cpu_spec_keys_its_jobs_as_before_devices_existed()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);

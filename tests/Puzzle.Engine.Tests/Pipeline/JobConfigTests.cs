@@ -39,6 +39,16 @@ public sealed class JobConfigTests
         Assert.Equal(JobConfig.ToJson(Probe.Of(Load())).ToJsonString(), JobConfig.ToJson(Probe.Of(Load(), "elsewhere")).ToJsonString());
     }
 
+    sealed record Before(int Layer);
+    sealed record After(int Layer, [property: KeyedWhenSet] string? Dtype = null);
+
+    [Fact]
+    public void A_field_keyed_when_set_leaves_the_key_as_it_was_while_it_is_null()
+    {
+        Assert.Equal(JobConfig.ToJson(new Before(3)).ToJsonString(), JobConfig.ToJson(new After(3)).ToJsonString());
+        Assert.Equal("""{"dtype":"bfloat16","layer":3}""", JobConfig.ToJson(new After(3, "bfloat16")).ToJsonString());
+    }
+
     [Fact]
     public void Writing_a_default_or_another_spelling_does_not_change_the_key_and_a_change_names_its_spec_path()
     {

@@ -42,6 +42,7 @@ public static class JobConfig
         foreach (var p in KeyedProperties(record.GetType()))
         {
             var value = p.GetValue(record);
+            if (value is null && p.GetCustomAttribute<KeyedWhenSetAttribute>() is not null) continue;
             var path = p.GetCustomAttribute<SpecPathAttribute>()?.Path;
             if (path is null && value is not null && value.GetType().GetCustomAttribute<JobRecordAttribute>() is not null) Add(obj, value);
             else Put(obj, path ?? SpecNames.Snake(p.Name), Value(value));
@@ -106,6 +107,11 @@ public sealed class NotInKeyAttribute(string reason) : Attribute
 {
     public string Reason { get; } = reason;
 }
+
+/// <summary>A property of a job record added after its stage's keys were in use: left out of the key while it is null
+/// (the default), so the keys of the specs that do not set it stay as they were.</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class KeyedWhenSetAttribute : Attribute;
 
 /// <summary>A record nested in a job's config that is written field by field, as the job record itself is (so its own
 /// [NotInKey] properties stay out).</summary>

@@ -21,10 +21,12 @@ public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store,
     /// Where the job computes (the spec's <c>device</c>), checked on first use: stages that never touch torch (Fetch,
     /// Data, Report: <see cref="Stage.UsesTorch"/>) never load it, and a job asked to run on CUDA where there is none fails with the remedy.
     /// </summary>
-    public ComputeDevice Device => _device ??= ComputeDevice.Open(spec.Device, spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: device");
-    /// <summary>Where costs are measured (<c>scenario.device</c>, else <c>device</c>).</summary>
+    public ComputeDevice Device => _device ??= ComputeDevice.Open(spec.Device, spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: device",
+        ComputeDevice.ScalarTypeOf(spec.Dtype));
+    /// <summary>Where costs are measured (<c>scenario.device</c>, else <c>device</c>), in the spec's <c>dtype</c>.</summary>
     public ComputeDevice CostDevice => _costDevice ??= ComputeDevice.Open(CostKind(spec),
-        spec.Scenario.Device is null && spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: {(spec.Scenario.Device is null ? "device" : "scenario.device")}");
+        spec.Scenario.Device is null && spec.DeviceFromFlag ? "--device" : $"{Where(spec)}: {(spec.Scenario.Device is null ? "device" : "scenario.device")}",
+        ComputeDevice.ScalarTypeOf(spec.Dtype));
     ComputeDevice? _device, _costDevice;
 
     /// <summary>The device kind a pipeline's costs are measured on: <c>scenario.device</c>, else its <c>device</c>.</summary>

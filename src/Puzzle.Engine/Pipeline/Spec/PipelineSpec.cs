@@ -27,6 +27,10 @@ public sealed record PipelineSpec
     [Description("Where the pipeline computes: cpu (float32) or cuda (bfloat16, float32 where accuracy needs it). Overridden by --device.")]
     public DeviceKind Device { get; init; } = DeviceKind.Cpu;
 
+    [Description("The dtype the pipeline computes in: float32 or bfloat16 (default: float32 on cpu, bfloat16 on cuda). " +
+                 "bfloat16 on cpu runs what cuda runs, slowly without AMX; float32 on cuda is exact, at twice the memory.")]
+    public ComputeDType? Dtype { get; init; }
+
     [Description("The block variants each layer may take instead of the parent's.")]
     public SearchSpaceSpec SearchSpace { get; init; } = new();
 

@@ -42,7 +42,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         return Catalog(parent, spec.Bld.Mode, spec.SearchSpace).Where(v => v.Trainable).Select(v =>
         {
             var training = spec.Bld.TrainingFor(v.Id);
-            return Job(v.Id, new DistillJob(v, spec.Bld.Mode, training, spec.Bld.Init, ComputeDevice.KeyName(spec.Device)), inputs, training.Seed);
+            return Job(v.Id, new DistillJob(v, spec.Bld.Mode, training, spec.Bld.Init, ComputeDevice.KeyName(spec.Device, spec.Dtype)), inputs, training.Seed);
         }).ToList();
     }
 

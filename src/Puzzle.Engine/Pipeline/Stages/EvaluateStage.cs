@@ -71,7 +71,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     {
         var common = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
         var tasks = TaskSettings.Of(spec);
-        EvaluateJob Config(string model) => new(model, spec.Evaluation.Tokens, tasks, ComputeDevice.KeyName(spec.Device), spec.BaseDirectory);
+        EvaluateJob Config(string model) => new(model, spec.Evaluation.Tokens, tasks, ComputeDevice.KeyName(spec.Device, spec.Dtype), spec.BaseDirectory);
         var jobs = new List<JobPlan> { Job("parent", Config("parent"), common) };
         var heal = planned.TryGetValue("Heal", out var h) ? h : [];
         jobs.AddRange(heal.Select(j => Job(j.Id, Config(j.Id), new Dictionary<string, JobPlan>(common) { ["model"] = j })));

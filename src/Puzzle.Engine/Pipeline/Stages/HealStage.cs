@@ -79,7 +79,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         foreach (var d in planned["Distill"]) inputs["variant:" + d.Id] = d;
         var gkd = spec.Gkd;
         return ModelIds(spec).Select(id => Job(id,
-            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, gkd.CheckpointActivations, ComputeDevice.KeyName(spec.Device)),
+            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, gkd.CheckpointActivations, ComputeDevice.KeyName(spec.Device, spec.Dtype)),
             inputs, gkd.Training.Seed)).ToList();
     }
 

@@ -23,7 +23,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     /// <summary>The costs to measure at one batch size (<c>Scenario.Batch</c>) on the cost device (<c>Scenario.Device</c>,
     /// resolved): every distinct attention and FFN shape of the library, the head and the whole parent.</summary>
     public sealed record MeasureJob(IReadOnlyList<AttentionConfig> Attention, IReadOnlyList<FfnConfig> Ffn, ModelConfig Parent,
-        [property: SpecPath("scenario")] ScenarioSpec Scenario);
+        [property: SpecPath("scenario")] ScenarioSpec Scenario, [property: SpecPath("dtype"), KeyedWhenSet] string? Dtype = null);
 
     public override string Name => "Measure";
     public override int Version => 14; // 14: the size curve fitted to the block shapes' models too; 13: two copies of each model timed in turn (CostMeter.Copies); 12: a third sample near 20% of the parent's block parameters; 11: sampled architectures timed whole, the size curve fitted to them; 10: each decode step keeps its fastest run (StepTimes); 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
@@ -53,7 +53,8 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         var (attention, ffn) = VariantCatalog.Shapes(catalog);
         // the device costs are measured on, as resolved, and this job's batch size
         return Batches(spec).Select(batch => Job(JobId(batch),
-            new MeasureJob(attention, ffn, parent, spec.Scenario with { Batch = batch, Device = JobContext.CostKind(spec) }))).ToList();
+            new MeasureJob(attention, ffn, parent, spec.Scenario with { Batch = batch, Device = JobContext.CostKind(spec) },
+                ComputeDevice.KeyDType(JobContext.CostKind(spec), spec.Dtype)))).ToList();
     }
 
     protected override void Run(MeasureJob job, JobContext context)

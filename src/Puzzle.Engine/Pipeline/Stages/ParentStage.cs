@@ -53,7 +53,7 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
             ["data"] = planned["Data"].Single(),
         };
         var pretrain = spec.Parent.Pretrain!;
-        return [Job("parent", new ParentJob(null, null, pretrain, ComputeDevice.KeyName(spec.Device)), inputs, pretrain.Training.Seed)];
+        return [Job("parent", new ParentJob(null, null, pretrain, ComputeDevice.KeyName(spec.Device, spec.Dtype)), inputs, pretrain.Training.Seed)];
     }
 
     /// <summary>The folder holding the parent's Hugging Face checkpoint, given the Parent job's published folder.</summary>

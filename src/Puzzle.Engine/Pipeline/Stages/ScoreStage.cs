@@ -64,7 +64,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
             var inputs = new Dictionary<string, JobPlan> { ["parent"] = planned["Parent"].Single(), ["data"] = planned["Data"].Single() };
             foreach (var v in candidates.SelectMany(c => c.Parts).Where(v => distill.ContainsKey(v.Id))) inputs["variant:" + v.Id] = distill[v.Id];
             return Job($"layer{layer}", new ScoreJob(layer, ScoreCandidate.Blocks(spec.Bld.Mode, spec.Scoring.Blocks), candidates, spec.Scoring.Tokens, spec.Bld.Training.Batch,
-                ComputeDevice.KeyName(spec.Device)), inputs);
+                ComputeDevice.KeyName(spec.Device, spec.Dtype)), inputs);
         }).ToList();
     }
 

@@ -49,7 +49,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         foreach (var m in planned["Measure"]) inputs["cost:" + m.Id] = m; // every batch size's costs
         // the device is the cost device: the closed loop times on it
         return [Job($"b{spec.Scenario.Batch}", new SearchJob(spec.Scenario.Batch, ArchitectureProblem.Settings.Of(spec), spec.Search, spec.Evaluation.Baselines,
-            spec.Evaluation.Seed, ParentStage.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(JobContext.CostKind(spec))), inputs)];
+            spec.Evaluation.Seed, ParentStage.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(JobContext.CostKind(spec), spec.Dtype)), inputs)];
     }
 
     protected override void Run(SearchJob job, JobContext context)

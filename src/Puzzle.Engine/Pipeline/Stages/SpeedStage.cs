@@ -22,7 +22,8 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
     /// <summary>The models to time by name (children and baselines, then Sweep's), the parent's architecture, the search
     /// space their variant ids come from, and the scenario (its device resolved to the cost device).</summary>
     public sealed record SpeedJob(IReadOnlyList<string> Models, IReadOnlyList<string> SweepModels, ModelConfig Parent,
-        [property: SpecPath("search_space")] SearchSpaceSpec SearchSpace, [property: SpecPath("scenario")] ScenarioSpec Scenario);
+        [property: SpecPath("search_space")] SearchSpaceSpec SearchSpace, [property: SpecPath("scenario")] ScenarioSpec Scenario,
+        [property: SpecPath("dtype"), KeyedWhenSet] string? Dtype = null);
 
     /// <summary>speeds.json: the parent's speed, each model's speed and speedup against it (or why it has none), and
     /// where and how they were measured.</summary>
@@ -77,7 +78,7 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
         var sweep = planned.GetValueOrDefault("Sweep") ?? [];
         foreach (var j in sweep) inputs["sweep:" + j.Id] = j;
         return [Job($"b{spec.Scenario.Batch}", new SpeedJob(HealStage.ModelIds(spec), [.. sweep.Select(j => j.Id)], ParentStage.PlannedConfig(spec),
-            spec.SearchSpace, spec.Scenario with { Device = JobContext.CostKind(spec) }), inputs)];
+            spec.SearchSpace, spec.Scenario with { Device = JobContext.CostKind(spec) }, ComputeDevice.KeyDType(JobContext.CostKind(spec), spec.Dtype)), inputs)];
     }
 
     protected override void Run(SpeedJob job, JobContext context)

@@ -69,7 +69,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
         foreach (var j in planned["Distill"]) inputs["variant:" + j.Id] = j;
         var settings = ArchitectureProblem.Settings.Of(spec);
         var parent = ParentStage.PlannedConfig(spec);
-        var device = ComputeDevice.KeyName(spec.Device);
+        var device = ComputeDevice.KeyName(spec.Device, spec.Dtype);
         var methods = spec.Evaluation.Baselines.Select(b => (Name: SearchStage.BaselineName(b), Baseline: (Baseline?)b)).Prepend((Puzzle, null));
         return [.. targets.SelectMany(t => methods.Select(m => Job(Id(m.Name, t), new SweepJob(m.Name, t, settings, parent,
             m.Baseline is null ? spec.Search.Method : null, m.Baseline is null ? spec.Search.TimeLimitS : null,
