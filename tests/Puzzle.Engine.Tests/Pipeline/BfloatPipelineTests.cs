@@ -17,7 +17,8 @@ public class BfloatPipelineTests
     [Fact]
     public void A_pipeline_runs_in_bfloat16_on_the_cpu_from_parent_to_publish()
     {
-        using var repo = new TestRepo("dtype: bfloat16\n" + TestRepo.MicroSpec);
+        // GKD with activation checkpointing and a bfloat16 export, as the scale check heals and exports the 8B shape's child
+        using var repo = new TestRepo("dtype: bfloat16\n" + TestRepo.MicroSpec + "\ngkd: { checkpoint_activations: true }\nexport: { dtype: bfloat16 }\n");
         var run = Cli.Run(repo.Root, "run", repo.SpecPath);
         Assert.True(run.Exit == 0, run.Out + run.Err);
 
@@ -42,5 +43,7 @@ public class BfloatPipelineTests
         var child = report["models"]!.AsArray().Single(m => (string?)m!["name"] == "child1")!;
         Assert.True(double.IsFinite((double)child["loss"]!) && (double)child["kl"]! >= 0, child.ToJsonString());
         Assert.Single(Directory.GetFiles(Path.Combine(repo.Root, "artifacts", "feed"), "*.nupkg"));
+        using var exported = SafeTensorsFile.Open(Path.Combine(repo.Root, "artifacts", "test", "export", "child1", "model", "model.safetensors"));
+        Assert.All(exported.Names, n => Assert.Equal(TensorDType.BF16, exported.Info(n).DType));
     }
 }
