@@ -40,6 +40,7 @@ public class BfloatPipelineTests
 
         var session = PipelineSession.Open(repo.SpecPath);
         var report = JsonNode.Parse(File.ReadAllText(Path.Combine(session.Store.Find(session.Graph.Find("Report", "report").Key)!.Directory, "report.json")))!;
+        Assert.EndsWith(", bfloat16", (string?)report["scenario"]!["measured_on"]); // the speeds say what they were timed in
         var child = report["models"]!.AsArray().Single(m => (string?)m!["name"] == "child1")!;
         Assert.True(double.IsFinite((double)child["loss"]!) && (double)child["kl"]! >= 0, child.ToJsonString());
         Assert.Single(Directory.GetFiles(Path.Combine(repo.Root, "artifacts", "feed"), "*.nupkg"));

@@ -125,8 +125,8 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
         var threads = TorchSharp.torch.get_num_threads();
         var on = context.CostDevice.Kind;
         var record = new SpeedsRecord(parentSpeed, models, new MeasuredScenario(ComputeDevice.Name(on), batch, scenario.Prompt, scenario.Generate, threads,
-            on == DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {threads} threads"
-                : $"{CudaDriver.DeviceName() ?? "a CUDA GPU"}, {MeasureStage.RuntimeName(scenario.Runtime)}"), Rounds);
+            (on == DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {threads} threads"
+                : $"{CudaDriver.DeviceName() ?? "a CUDA GPU"}, {MeasureStage.RuntimeName(scenario.Runtime)}") + (job.Dtype is { } dtype ? $", {dtype}" : "")), Rounds);
         RecordFile.Write(context.Output(SpeedsFile), record);
         context.Log.WriteLine($"parent: prefill {parentSpeed.PrefillTokensPerS:N0} tok/s, decode {parentSpeed.DecodeTokensPerS:N0} tok/s; " +
                               $"{distinct.Count} architectures timed (the parent's included) for {configs.Count} models");
