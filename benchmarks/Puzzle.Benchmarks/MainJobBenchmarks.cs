@@ -51,6 +51,9 @@ public static class MainJobBenchmarks
             report.Add("child retention of the parent's top-1", goals["retention"]!.GetValue<double>() * 100, "%", $"goal met: {goals["retention_met"]}");
             report.Add("child measured speedup", goals["measured_speedup"]!.GetValue<double>(), "x",
                 $"target {goals["speedup_target"]}x; every goal met: {goals["met"]}");
+            var baselines = goals["beats_baselines"]!.AsObject();
+            report.Add("child beats the baselines at equal measured speed", baselines.Count(b => b.Value?["beats"]?.GetValue<bool>() == true), $"of {baselines.Count}",
+                string.Join("; ", baselines.Select(b => $"{b.Key}: {b.Value?["rule"]}")) + (goals["why"] is { } why ? $"; goals not met: {why}" : ""));
             if (json["closed_loop"]?["rounds"]?.AsArray() is { Count: > 0 } rounds)
                 report.Add("search: closed-loop rounds", rounds.Count, "", "the child timed at " +
                     string.Join(", ", rounds.Select(r => $"{r!["measured_speedup"]!.GetValue<double>():F2}x")) + " (the Search job's time grows with them)");
