@@ -69,9 +69,12 @@ public sealed record ComputeDevice
 
     /// <summary>The dtype as a job's record keys it beside a device it already names (<c>scenario.device</c>): null
     /// where it is the device's default, else <c>bfloat16</c> or <c>float32</c>.</summary>
-    public static string? KeyDType(DeviceKind kind, ComputeDType? dtype) =>
-        (ScalarTypeOf(dtype) ?? DefaultDType(kind)) is var type && type == DefaultDType(kind) ? null
-        : type == bfloat16 ? "bfloat16" : "float32";
+    public static string? KeyDType(DeviceKind kind, ComputeDType? dtype)
+    {
+        var type = ScalarTypeOf(dtype) ?? DefaultDType(kind);
+        if (type == DefaultDType(kind)) return null;
+        return type == bfloat16 ? "bfloat16" : "float32";
+    }
 
     /// <summary>The spec spelling of a device kind: <c>cpu</c>, <c>cuda</c>.</summary>
     public static string Name(DeviceKind kind) => kind.ToString().ToLowerInvariant();
