@@ -259,10 +259,21 @@ def collect(args):
     for root, _, files in os.walk(cache):
         if "manifest.json" in files:
             m = json.load(open(os.path.join(root, "manifest.json")))
-            size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(root) for f in fs)
             keep = {k: v for k, v in (m.get("metrics") or {}).items() if not isinstance(v, (list, dict)) or k in ("initialiser_nmse", "phase_seconds")}
-            jobs.append({"stage": m["stage"], "job": m["job"], "seconds": m.get("seconds"), "bytes": size, "metrics": keep,
+            jobs.append({"stage": m["stage"], "job": m["job"], "seconds": m.get("seconds"), "metrics": keep, "dir": root,
                          "started": m.get("startedUtc") or m.get("started_utc")})
+    # bytes on disk: a file the store shares between entries (a hard link: the exported child's weights are the healed
+    # ones) counts once, in the job that was built first
+    seen = set()
+    def disk(path):
+        st = os.stat(path)
+        if st.st_nlink > 1:
+            if (st.st_dev, st.st_ino) in seen:
+                return 0
+            seen.add((st.st_dev, st.st_ino))
+        return st.st_size
+    for j in sorted(jobs, key=lambda j: (j.get("started") or "", j["dir"])):
+        j["bytes"] = sum(disk(os.path.join(r, f)) for r, _, fs in os.walk(j.pop("dir")) for f in fs)
     # the device's memory in use while a job ran is that job's when it ran alone (the 8B specs run one job at a time;
     # the 1B specs two per GPU, executor.jobs_per_gpu): "alone" says which, counting the jobs of other processes
     spans = {(j["stage"], j["metrics"].get("built_with") or j["job"]): (started(j), started(j) + (j["seconds"] or 0))

@@ -49,6 +49,10 @@ public class ShipPipelineTests
         Assert.Equal($"Puzzle.Ci.0.0.0-k{packJob.Key[..12]}.nupkg", Path.GetFileName(nupkg));
         Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ci", "package", Path.GetFileName(nupkg))));
         Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ci", "export", "child1", "model", "model.safetensors")));
+        // the exported weights are the healed ones, byte for byte: the store holds them once
+        var healed = HardLinks.Identify(Path.Combine(session.Store.EntryDirectory(session.Graph.Find("Heal", "child1").Key), "model", "model.safetensors"));
+        var exported = HardLinks.Identify(Path.Combine(session.Store.EntryDirectory(session.Graph.Find("Export", "child1").Key), "model", "model.safetensors"));
+        Assert.Equal(healed!.Value.Inode, exported!.Value.Inode);
         using var restored = new TempDir();
         ZipFile.ExtractToDirectory(nupkg, restored.Path);
         var package = PackagedModel.Load(restored.Path);

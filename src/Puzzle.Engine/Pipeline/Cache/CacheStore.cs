@@ -91,6 +91,7 @@ public sealed class CacheStore(string root)
             .OrderBy(f => f, StringComparer.Ordinal)
             .ToDictionary(f => f, f => HashFile(Path.Combine(staging, f)));
         manifest = manifest with { Files = files, Sizes = files.Keys.ToDictionary(f => f, f => new FileInfo(Path.Combine(staging, f)).Length) };
+        ShareWithInputs(staging, manifest);
         File.WriteAllText(Path.Combine(staging, JobManifest.FileName), manifest.ToJson());
         var target = EntryDirectory(manifest.Key);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -103,6 +104,28 @@ public sealed class CacheStore(string root)
         }
         Directory.Move(staging, target);
         return new CacheEntry(target, manifest);
+    }
+
+    /// <summary>Files of at least this size that hold the same bytes as a file of an input entry are hard links to it.</summary>
+    public const long ShareBytes = 64 << 10;
+
+    /// <summary>
+    /// Makes each staged file of at least <see cref="ShareBytes"/> whose bytes an input entry's file already holds (the
+    /// same SHA-256 and size: an export of healed weights in their own dtype) a hard link to that file, so the store
+    /// keeps one copy (<see cref="HardLinks"/>). Entries are never written once published, so sharing is safe; where no
+    /// link can be made the copy stays.
+    /// </summary>
+    void ShareWithInputs(string staging, JobManifest manifest)
+    {
+        var big = manifest.Sizes.Where(p => p.Value >= ShareBytes).ToList();
+        if (big.Count == 0) return;
+        var held = manifest.Inputs.Values.Distinct().Select(Find).OfType<CacheEntry>()
+            .SelectMany(e => e.Manifest.Files.Where(f => e.Manifest.Sizes.TryGetValue(f.Key, out var n) && n >= ShareBytes)
+                .Select(f => (Id: (f.Value, e.Manifest.Sizes[f.Key]), Path: e.File(f.Key))))
+            .GroupBy(f => f.Id).ToDictionary(g => g.Key, g => g.First().Path);
+        foreach (var (relative, size) in big)
+            if (held.TryGetValue((manifest.Files[relative], size), out var existing))
+                HardLinks.TryReplace(Path.Combine(staging, relative), existing);
     }
 
     /// <summary>Takes the key's lock, waiting while another process holds it. Released on dispose or process death.</summary>

@@ -74,6 +74,7 @@ public static partial class StoreCollector
         var left = new List<Busy>();
         var kept = 0;
         var trash = new Lazy<string>(() => NewTrash(store.Root));
+        var freed = new Freeing(dryRun);
         try
         {
             var cache = Path.Combine(store.Root, "cache");
@@ -121,7 +122,7 @@ public static partial class StoreCollector
 
         void Remove(string path, string kind, string label)
         {
-            var bytes = Directory.Exists(path) ? StoreUsage.BytesUnder(path) : StoreUsage.Length(path);
+            var bytes = Directory.Exists(path) ? freed.Under(path) : StoreUsage.Length(path);
             if (!dryRun)
             {
                 var target = Path.Combine(trash.Value, Guid.NewGuid().ToString("N"));
@@ -167,6 +168,32 @@ public static partial class StoreCollector
                     foreach (var stale in AtomicDirectory.Stale(folder))
                         Remove(stale, "temporary", Path.GetRelativePath(store.Root, stale));
             }
+        }
+    }
+
+    /// <summary>What removing files frees: a file's data goes with its last name (hard links: entries may share an
+    /// exported model's weights), counting the names this collection removed before, or would have in a dry run.</summary>
+    sealed class Freeing(bool dryRun)
+    {
+        readonly Dictionary<(ulong, ulong), uint> _removed = [];
+
+        public long Under(string folder)
+        {
+            long bytes = 0;
+            IEnumerable<string> files;
+            try { files = Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).ToList(); }
+            catch (DirectoryNotFoundException) { return 0; } // removed meanwhile by another cleaner
+            foreach (var file in files)
+            {
+                var length = StoreUsage.Length(file);
+                if (HardLinks.Identify(file) is not { Links: > 1 } id) { bytes += length; continue; }
+                var key = (id.Device, id.Inode);
+                // a real removal has already dropped the earlier names from the link count; a dry run has not
+                var gone = dryRun ? _removed.GetValueOrDefault(key) : 0u;
+                if (id.Links - gone <= 1) bytes += length;
+                _removed[key] = gone + 1;
+            }
+            return bytes;
         }
     }
 

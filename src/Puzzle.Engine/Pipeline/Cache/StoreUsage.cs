@@ -11,7 +11,8 @@ namespace Puzzle.Engine.Pipeline.Cache;
 /// name its key; its stage is the one its manifest names. Entries no pipeline names are shown under
 /// <see cref="Unattributed"/>. Sizes are apparent file sizes, and every file under the store is counted exactly once
 /// in <see cref="TotalBytes"/>: cache entries once however many pipelines share them, the other top-level folders
-/// (logs, tmp, resume, runs, history, locks, anything else) as areas.
+/// (logs, tmp, resume, runs, history, locks, anything else) as areas. A file whose data entries share (a hard link the
+/// store made: <see cref="CacheStore.ShareBytes"/>) counts once, in the entry built first.
 /// </summary>
 public sealed record StoreUsage(
     string Root,
@@ -39,13 +40,13 @@ public sealed record StoreUsage(
         var cache = Path.Combine(root, "cache");
         if (Directory.Exists(cache))
         {
-            cacheBytes = BytesUnder(cache);
-            foreach (var dir in Directory.EnumerateDirectories(cache).SelectMany(Directory.EnumerateDirectories))
-            {
-                var key = Path.GetFileName(dir);
-                if (JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName)) is { } m && m.Key == key)
-                    entries.Add((key, m.Stage, BytesUnder(dir)));
-            }
+            cacheBytes = new HardLinks.Tally().AddUnder(cache);
+            var manifests = Directory.EnumerateDirectories(cache).SelectMany(Directory.EnumerateDirectories)
+                .Select(dir => (Dir: dir, Manifest: JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName))))
+                .Where(e => e.Manifest is { } m && m.Key == Path.GetFileName(e.Dir))
+                .OrderBy(e => e.Manifest!.StartedUtc).ThenBy(e => e.Dir, StringComparer.Ordinal).ToList();
+            var tally = new HardLinks.Tally(); // data that entries share counts in the one built first
+            entries.AddRange(manifests.Select(e => (e.Manifest!.Key, e.Manifest.Stage, tally.AddUnder(e.Dir))));
         }
         var owners = KeysByPipeline(root);
         var order = (stageOrder ?? []).ToList();
