@@ -46,9 +46,34 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         }).ToList();
     }
 
-    /// <summary>The other variants of the same block of <c>bld.layers_per_process</c> layers (all layers when 0).</summary>
+    /// <summary>The other variants of the same block of <see cref="LayersPerProcess"/> layers.</summary>
     public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
-        SameLayerBlock(job, stageJobs, spec.Bld.LayersPerProcess);
+        SameLayerBlock(job, stageJobs, LayersPerProcess(spec));
+
+    /// <summary>The GPU memory a Distill process may plan for (the driver's figure for GPU 0, as CUDA_VISIBLE_DEVICES
+    /// numbers it); null where there is none. Settable for tests.</summary>
+    internal static Func<long?> GpuBytes { get; set; } = ResourcePeaks.GpuTotalBytes;
+
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PipelineSpec, object> Planned = new();
+
+    /// <summary>
+    /// <c>bld.layers_per_process</c> when set; when 0 on a GPU, the most layers per process whose Distill processes
+    /// <see cref="BldMemory"/> estimates to fit 90% of the GPU's memory shared by <c>executor.jobs_per_gpu</c> jobs (0: all
+    /// layers in one process, as on a CPU or where the GPU's memory cannot be read). A memory knob: no key holds it.
+    /// </summary>
+    public static int LayersPerProcess(PipelineSpec spec)
+    {
+        if (spec.Bld.LayersPerProcess > 0 || spec.Device != DeviceKind.Cuda) return spec.Bld.LayersPerProcess;
+        return (int)Planned.GetValue(spec, s =>
+        {
+            if (GpuBytes() is not { } total) return 0;
+            var parent = ParentStage.PlannedConfig(s);
+            var budget = (long)(0.9 * total / Math.Max(1, s.Executor.JobsPerGpu));
+            return BldMemory.LayersPerProcess(parent, Catalog(parent, s).Where(v => v.Trainable).ToList(), WeightBytes(s), budget);
+        });
+    }
+
+    static int WeightBytes(PipelineSpec spec) => (ComputeDevice.ScalarTypeOf(spec.Dtype) ?? ComputeDevice.DefaultDType(spec.Device)) == TorchSharp.torch.ScalarType.Float32 ? 4 : 2;
 
     protected override void Run(DistillJob job, JobContext context) => RunTogether([context]);
 
@@ -61,6 +86,15 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
+        if (first.Device.IsCuda)
+        {
+            var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), first.Device.DType == TorchSharp.torch.ScalarType.Float32 ? 4 : 2);
+            foreach (var c in contexts) c.Metrics["estimated_gpu_bytes"] = estimate; // beside peak_gpu_bytes: how good the estimate is
+            first.Log.WriteLine($"{jobs.Count} variants of layers {jobs.Min(j => j.Variant.Layer)}-{jobs.Max(j => j.Variant.Layer)}: about {estimate / 1e9:F1} GB of GPU memory (estimated)");
+            if (GpuBytes() is { } total && estimate > total)
+                first.Log.WriteLine($"warning: that is more than the GPU's {total / 1e9:F1} GB; fewer layers per process (bld.layers_per_process) " +
+                                    "hold less, but the parent's layers below the deepest variant's stay on the GPU");
+        }
         using var parent = ParentStream.Open(modelDir, config, jobs.Max(j => j.Variant.Layer) + 1, first.Device);
         Phase(contexts, "load");
         var results = BlockDistiller.Distill(parent, jobs, train, heldout, first.Log, first.Device);

@@ -1,0 +1,53 @@
+using Puzzle.Engine.Cost;
+using Puzzle.Engine.Model;
+
+namespace Puzzle.Engine.Library;
+
+/// <summary>
+/// The device memory of one Distill process, estimated from shapes before it starts, and how many consecutive layers'
+/// variants one process may train within a budget. What it holds (docs/scale.md): the parent's embeddings and layers up
+/// to the deepest variant's, in the compute dtype, and per trained parameter 16 bytes (the weight and the best held-out
+/// copy in the compute dtype, a float32 master where that is not float32, AdamW's two float32 moments: 2 + 2 + 4 + 8 in
+/// bfloat16, 4 + 4 + 8 in float32). Activations, the allocator's cache and the CUDA context come on top; the
+/// <see cref="Scale"/> and <see cref="Fixed"/> that cover them are fitted to the two Distill peaks measured on an H200
+/// (2026-11-29): every variant of the 1B shape in one process, 25.4 GB for 16.9 GB of weights and state, and layer 0 of
+/// the 8B shape, 9.4 GB for 4.8 GB.
+/// </summary>
+public static class BldMemory
+{
+    public const double Scale = 1.32;
+    public const long Fixed = 3_100_000_000;
+    const int StateBytesPerParameter = 16;
+
+    /// <summary>The estimated peak device memory of a process that trains <paramref name="variants"/> (their layers
+    /// decide how much of the parent it loads), with weights of <paramref name="weightBytes"/> bytes per element.</summary>
+    public static long Estimate(ModelConfig parent, IEnumerable<BlockVariant> variants, int weightBytes)
+    {
+        var list = variants.ToList();
+        if (list.Count == 0) return 0;
+        var layers = list.Max(v => v.Layer) + 1;
+        var parentBytes = ((long)parent.VocabSize * parent.HiddenSize +
+                           Enumerable.Range(0, layers).Sum(l => Roofline.BlockParameters(parent, parent.Blocks[l]))) * weightBytes;
+        var state = list.Sum(v => Roofline.BlockParameters(parent, v.AsBlock)) * StateBytesPerParameter;
+        return (long)(Scale * (parentBytes + state)) + Fixed;
+    }
+
+    /// <summary>
+    /// Consecutive layers per process (blocks of layers 0..n−1, n..2n−1, …, as <c>bld.layers_per_process</c> groups
+    /// them) such that every block's <see cref="Estimate"/> fits <paramref name="budget"/> in as few processes as
+    /// possible, the layers spread evenly over them (each process runs the parent up to its deepest layer, so even
+    /// blocks run fewer parent layers and hold less than one full block and a short one): 0 when all layers fit in one
+    /// process, 1 when not even one layer per process fits (each layer then runs alone, and may still run out).
+    /// </summary>
+    public static int LayersPerProcess(ModelConfig parent, IReadOnlyList<BlockVariant> variants, int weightBytes, long budget)
+    {
+        var layers = parent.NumLayers;
+        bool Fits(int perProcess) => variants.GroupBy(v => v.Layer / perProcess).All(g => Estimate(parent, g, weightBytes) <= budget);
+        if (Fits(layers)) return 0;
+        var most = Enumerable.Range(2, layers - 2).Reverse().FirstOrDefault(Fits);
+        if (most == 0) return 1;
+        var processes = (layers + most - 1) / most;
+        var even = (layers + processes - 1) / processes;
+        return Fits(even) ? even : most;
+    }
+}

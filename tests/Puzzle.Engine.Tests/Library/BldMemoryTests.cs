@@ -1,0 +1,83 @@
+using Puzzle.Engine.Library;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Runtime;
+using Puzzle.Engine.Tests.Pipeline;
+
+namespace Puzzle.Engine.Tests.Library;
+
+/// <summary>The Distill process's memory estimate, and the layers per process it chooses on a GPU.</summary>
+public class BldMemoryTests
+{
+    // Llama-3.2-1B's and Llama-3.1-8B's shapes, with the scale check's search space: KV heads 4 and 2, FFN 0.5 and 0.25
+    static readonly ModelConfig OneB = ModelConfig.Llama(128_256, 2048, 16, 32, 8, 8192, tie: true);
+    static readonly ModelConfig EightB = ModelConfig.Llama(128_256, 4096, 32, 32, 8, 14_336);
+    const long H200 = 150_754_820_096, H100 = 85_520_809_984; // the driver's totals: 143,771 MiB and 81,559 MiB
+
+    static List<BlockVariant> Variants(ModelConfig parent, int? layer = null) =>
+        Enumerable.Range(0, parent.NumLayers).Where(l => layer is null || l == layer).SelectMany(l => new[]
+        {
+            new BlockVariant(l, Subblock.Attention, AttentionConfig.Gqa(4), null, "kv4", false),
+            new BlockVariant(l, Subblock.Attention, AttentionConfig.Gqa(2), null, "kv2", false),
+            new BlockVariant(l, Subblock.Ffn, null, FfnConfig.SwiGlu(parent.Blocks[l].Ffn.IntermediateSize / 2), "ratio0.5", false),
+            new BlockVariant(l, Subblock.Ffn, null, FfnConfig.SwiGlu(parent.Blocks[l].Ffn.IntermediateSize / 4), "ratio0.25", false),
+        }).ToList();
+
+    [Fact]
+    public void The_estimate_gives_the_two_distill_peaks_it_was_fitted_to()
+    {
+        // H200, 2026-11-29: all 64 variants of the 1B shape in one process 25.4 GB; layer 0's 4 variants of the 8B shape 9.4 GB
+        Assert.InRange(BldMemory.Estimate(OneB, Variants(OneB), 2) / 1e9, 25.4 * 0.97, 25.4 * 1.03);
+        Assert.InRange(BldMemory.Estimate(EightB, Variants(EightB, layer: 0), 2) / 1e9, 9.4 * 0.97, 9.4 * 1.03);
+        // float32 weights hold twice the parent's bytes and the same optimizer state
+        Assert.True(BldMemory.Estimate(OneB, Variants(OneB), 4) > BldMemory.Estimate(OneB, Variants(OneB), 2));
+    }
+
+    [Fact]
+    public void Layers_per_process_are_the_most_whose_every_process_fits()
+    {
+        Assert.Equal(0, BldMemory.LayersPerProcess(OneB, Variants(OneB), 2, (long)(0.9 * H100))); // the 1B library in one process
+        foreach (var gpu in new[] { H200, H100 })
+        {
+            var budget = (long)(0.9 * gpu);
+            var n = BldMemory.LayersPerProcess(EightB, Variants(EightB), 2, budget);
+            Assert.InRange(n, 1, EightB.NumLayers - 1); // the 8B library does not fit one process
+            bool Fits(int perProcess) => Variants(EightB).GroupBy(v => v.Layer / perProcess).All(g => BldMemory.Estimate(EightB, g, 2) <= budget);
+            Assert.True(Fits(n));
+            var processes = (EightB.NumLayers + n - 1) / n;
+            Assert.False(Fits(EightB.NumLayers / (processes - 1) + (EightB.NumLayers % (processes - 1) == 0 ? 0 : 1)), "one process fewer would fit too");
+            Assert.Equal(n, (EightB.NumLayers + processes - 1) / processes); // the layers spread evenly
+        }
+        Assert.True(BldMemory.LayersPerProcess(EightB, Variants(EightB), 2, (long)(0.9 * H100)) <
+                    BldMemory.LayersPerProcess(EightB, Variants(EightB), 2, (long)(0.9 * H200)));
+        Assert.Equal(1, BldMemory.LayersPerProcess(EightB, Variants(EightB), 2, 1_000_000_000)); // nothing fits: one layer each
+    }
+
+    [Fact]
+    public void Distill_chooses_them_on_a_gpu_only_where_the_spec_leaves_them_at_0()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var spec = SpecLoader.Load(repo.SpecPath);
+        var parent = ParentStage.PlannedConfig(spec);
+        var variants = DistillStage.Catalog(parent, spec).Where(v => v.Trainable).ToList();
+        var one = BldMemory.Estimate(parent, variants.Where(v => v.Layer == 0), 4);
+        var all = BldMemory.Estimate(parent, variants, 4);
+        Assert.True(all > one);
+        var before = DistillStage.GpuBytes;
+        try
+        {
+            DistillStage.GpuBytes = () => (long)(one / 0.9) + 1; // room for one layer's process, not for all layers'
+            var cuda = spec with { Device = DeviceKind.Cuda, Dtype = ComputeDType.Float32 };
+            Assert.Equal(1, DistillStage.LayersPerProcess(cuda));
+            Assert.Equal(0, DistillStage.LayersPerProcess(spec with { Dtype = ComputeDType.Float32 })); // on a CPU: all layers
+            Assert.Equal(3, DistillStage.LayersPerProcess(cuda with { Bld = cuda.Bld with { LayersPerProcess = 3 } })); // as the spec says
+            DistillStage.GpuBytes = () => (long)(all / 0.9) + 1;
+            Assert.Equal(0, DistillStage.LayersPerProcess(cuda with { }));
+            Assert.Equal(1, DistillStage.LayersPerProcess(cuda with { Executor = cuda.Executor with { JobsPerGpu = 8 } })); // the GPU shared
+            DistillStage.GpuBytes = () => null; // no GPU to read: all layers
+            Assert.Equal(0, DistillStage.LayersPerProcess(cuda with { }));
+        }
+        finally { DistillStage.GpuBytes = before; }
+    }
+}
