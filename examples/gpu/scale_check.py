@@ -311,8 +311,12 @@ def collect(args):
         m = j["metrics"]
         shape = "8b" if started(j) >= first8b else small
         j["shape"] = shape
+        # the memory Distill planned with (Library/BldMemory) beside what the group's process used
         g = groups.setdefault((shape, m.get("built_with") or j["job"]), {"shape": shape, "variants": 0, "bare_s": 0.0,
-                                                                        "train_seconds": m["train_seconds"]})
+                                                                        "train_seconds": m["train_seconds"],
+                                                                        "estimated_gpu_gb": (m.get("estimated_gpu_bytes") or 0) / 1e9 or None,
+                                                                        "peak_gpu_gb": (m.get("peak_gpu_bytes") or 0) / 1e9 or None,
+                                                                        "alone": j.get("alone")})
         steps = m.get("tokens_per_s", 0) * m["train_seconds"] / (BATCH * SEQ)
         bare_key = shape + "." + j["job"].split(".", 1)[1]
         g["variants"] += 1
