@@ -63,6 +63,8 @@ public class SharedFilesTests
         var usage = StoreUsage.Measure(dir.Path);
         Assert.Equal(ManifestBytes(heal) + ManifestBytes(export) + ManifestBytes(unrelated) - Big, usage.EntryBytes);
         Assert.Equal(0, usage.IncompleteCacheBytes);
+        Assert.Equal(Big, usage.SharedBytes);
+        Assert.Contains("shared between entries by hard links", usage.ToText());
 
         // gc: the Export entry alone frees only what it does not share; the Heal entry then frees the weights
         var keepHeal = new HashSet<string> { heal.Manifest.Key, unrelated.Manifest.Key };

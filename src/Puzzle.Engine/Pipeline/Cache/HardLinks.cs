@@ -54,11 +54,16 @@ public static partial class HardLinks
     {
         readonly HashSet<(ulong, ulong)> _seen = [];
 
+        /// <summary>The bytes of the further names of data already counted: what hard links saved.</summary>
+        public long Shared { get; private set; }
+
         /// <summary>The file's size the first time its data is seen, else 0.</summary>
         public long Add(string path)
         {
             var length = StoreUsage.Length(path);
-            return Identify(path) is { Links: > 1 } id && !_seen.Add((id.Device, id.Inode)) ? 0 : length;
+            if (Identify(path) is not { Links: > 1 } id || _seen.Add((id.Device, id.Inode))) return length;
+            Shared += length;
+            return 0;
         }
 
         public long AddUnder(string folder)

@@ -23,6 +23,9 @@ public sealed record StoreUsage(
     IReadOnlyList<StoreUsage.Area> Areas,
     long TotalBytes)
 {
+    /// <summary>The bytes that entries' hard links to one another did not store again (counted once in the sizes).</summary>
+    public long SharedBytes { get; init; }
+
     public const string Unattributed = "(none)";
 
     /// <param name="Pipeline">a pipeline name, or <see cref="Unattributed"/></param>
@@ -36,11 +39,13 @@ public sealed record StoreUsage(
         root = Path.GetFullPath(root);
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"{root}: no store there (pass --store DIR)");
         var entries = new List<(string Key, string Stage, long Bytes)>();
-        long cacheBytes = 0;
+        long cacheBytes = 0, shared = 0;
         var cache = Path.Combine(root, "cache");
         if (Directory.Exists(cache))
         {
-            cacheBytes = new HardLinks.Tally().AddUnder(cache);
+            var cacheTally = new HardLinks.Tally();
+            cacheBytes = cacheTally.AddUnder(cache);
+            shared = cacheTally.Shared;
             var manifests = Directory.EnumerateDirectories(cache).SelectMany(Directory.EnumerateDirectories)
                 .Select(dir => (Dir: dir, Manifest: JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName))))
                 .Where(e => e.Manifest is { } m && m.Key == Path.GetFileName(e.Dir))
@@ -60,7 +65,10 @@ public sealed record StoreUsage(
             .Select(p => new Area(Path.GetFileName(p) + (Directory.Exists(p) ? "/" : ""), Directory.Exists(p) ? BytesUnder(p) : Length(p)))
             .ToList();
         var entryBytes = entries.Sum(e => e.Bytes);
-        return new StoreUsage(root, rows, entries.Count, entryBytes, cacheBytes - entryBytes, areas, cacheBytes + areas.Sum(a => a.Bytes));
+        return new StoreUsage(root, rows, entries.Count, entryBytes, cacheBytes - entryBytes, areas, cacheBytes + areas.Sum(a => a.Bytes))
+        {
+            SharedBytes = shared,
+        };
 
         IEnumerable<StageRow> Rows(string pipeline, IEnumerable<(string Key, string Stage, long Bytes)> mine) =>
             mine.GroupBy(e => e.Stage).OrderBy(g => Rank(g.Key)).ThenBy(g => g.Key, StringComparer.Ordinal)
@@ -114,6 +122,8 @@ public sealed record StoreUsage(
         rows.Add(["total", "", "", Size(TotalBytes)]);
         var text = $"store {Root}\n" + Execution.StatusText.Columns(rows, rightAligned: [2, 3]);
         text += "(an entry that several pipelines use is listed under each; cache/ entries and total count it once)\n";
+        if (SharedBytes > 0)
+            text += $"({Size(SharedBytes)} more is shared between entries by hard links, such as an export's weights with its Heal entry's: counted once, in the entry built first)\n";
         return Stages.Any(r => r.Pipeline == Unattributed)
             ? text + $"({Unattributed}: entries that no pipeline's job history or run records name; puzzle gc removes them)\n"
             : text;
