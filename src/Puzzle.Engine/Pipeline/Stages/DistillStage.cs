@@ -57,9 +57,10 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
     static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PipelineSpec, object> Planned = new();
 
     /// <summary>
-    /// <c>bld.layers_per_process</c> when set; when 0 on a GPU, the most layers per process whose Distill processes
-    /// <see cref="BldMemory"/> estimates to fit 90% of the GPU's memory shared by <c>executor.jobs_per_gpu</c> jobs (0: all
-    /// layers in one process, as on a CPU or where the GPU's memory cannot be read). A memory knob: no key holds it.
+    /// <c>bld.layers_per_process</c> when set; when 0 on a GPU, the layers per process that <see cref="BldMemory"/>
+    /// estimates to fit 90% of the GPU's memory shared by <c>executor.jobs_per_gpu</c> jobs, in as few processes as
+    /// possible (0: all layers in one process, as on a CPU or where the GPU's memory cannot be read). A memory knob: no
+    /// key holds it.
     /// </summary>
     public static int LayersPerProcess(PipelineSpec spec)
     {
@@ -73,7 +74,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         });
     }
 
-    static int WeightBytes(PipelineSpec spec) => (ComputeDevice.ScalarTypeOf(spec.Dtype) ?? ComputeDevice.DefaultDType(spec.Device)) == TorchSharp.torch.ScalarType.Float32 ? 4 : 2;
+    static int WeightBytes(PipelineSpec spec) => TensorDTypes.Of(ComputeDevice.ScalarTypeOf(spec.Dtype) ?? ComputeDevice.DefaultDType(spec.Device)).ByteSize();
 
     protected override void Run(DistillJob job, JobContext context) => RunTogether([context]);
 
@@ -88,7 +89,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
         if (first.Device.IsCuda)
         {
-            var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), first.Device.DType == TorchSharp.torch.ScalarType.Float32 ? 4 : 2);
+            var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), TensorDTypes.Of(first.Device.DType).ByteSize());
             foreach (var c in contexts) c.Metrics["estimated_gpu_bytes"] = estimate; // beside peak_gpu_bytes: how good the estimate is
             first.Log.WriteLine($"{jobs.Count} variants of layers {jobs.Min(j => j.Variant.Layer)}-{jobs.Max(j => j.Variant.Layer)}: about {estimate / 1e9:F1} GB of GPU memory (estimated)");
             if (GpuBytes() is { } total && estimate > total)
