@@ -213,8 +213,9 @@ public static class CostMeter
     /// <summary>The fastest prefill and each decode step's fastest time over the scenario's repeats, after warm-up.
     /// On CUDA the clock is read after each step has finished, as a generation loop waits for every token. With
     /// <see cref="TimingRuntime.CudaGraphs"/>, after the warm-up (at least one run, eager, on the capture stream: libtorch
-    /// sets up cuBLAS workspaces and loads kernels outside a capture), one run captures the prefill and each decode step
-    /// as a graph and replays it once untimed and then <c>Repeats</c> times, keeping each step's fastest replay.</summary>
+    /// sets up cuBLAS workspaces and loads kernels outside a capture; <see cref="GraphWarmup"/>), one run captures the
+    /// prefill and each decode step as a graph and replays it once untimed and then <c>Repeats</c> times, keeping each
+    /// step's fastest replay.</summary>
     static StepTimes Time(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
         Action<Tensor, KvCache, long> step, Func<long[], Tensor> input)
     {
@@ -223,8 +224,19 @@ public static class CostMeter
         {
             CudaGraphs.Require(device, "scenario.runtime");
             using var side = CudaGraphs.OnSideStream();
-            for (var w = 0; w < Math.Max(1, scenario.Warmup); w++) Run(scenario, batch, config, device, step, input, Eager(device));
-            return Run(scenario, batch, config, device, step, input, Replayed(device, scenario.Repeats));
+            var warmup = GraphWarmup(scenario, config, WarmedWhole);
+            for (var w = 0; w < Math.Max(1, scenario.Warmup); w++) Run(warmup, batch, config, device, step, input, Eager(device));
+            StepTimes times;
+            try { times = Run(scenario, batch, config, device, step, input, Replayed(device, scenario.Repeats)); }
+            catch (Exception e) when (warmup != scenario && e is InvalidOperationException or System.Runtime.InteropServices.ExternalException)
+            {
+                // a step past the short warm-up needed what its capture could not set up (drivers before CUDA 12.3 load no
+                // kernel while capturing): warm up with the whole scenario and capture again
+                Run(scenario, batch, config, device, step, input, Eager(device));
+                times = Run(scenario, batch, config, device, step, input, Replayed(device, scenario.Repeats));
+            }
+            WarmedWhole.UnionWith(AttentionShapes(config));
+            return times;
         }
         StepTimes? best = null;
         for (var r = 0; r < scenario.Warmup + scenario.Repeats; r++)
@@ -234,6 +246,25 @@ public static class CostMeter
         }
         return best!;
     }
+
+    /// <summary>The attention shapes of <see cref="TimingRuntime.CudaGraphs"/> timings in this process so far, each
+    /// warmed up and captured over a whole scenario (<see cref="GraphWarmup"/>).</summary>
+    static readonly HashSet<AttentionConfig> WarmedWhole = [];
+
+    /// <summary>The attention shapes whose decode kernels may change with the KV cache's length (GQA: flash attention
+    /// splits a long cache differently from a short one); every other kernel of a decode step is the same at every step.</summary>
+    internal static IEnumerable<AttentionConfig> AttentionShapes(ModelConfig config) =>
+        config.Blocks.Select(b => b.Attention).Where(a => a.Kind == AttentionKind.Gqa).Distinct();
+
+    /// <summary>
+    /// What a warm-up run before a CUDA-graph timing runs: the whole scenario while the model has an attention shape no
+    /// earlier timing in this process ran whole (its later decode steps may use kernels the first ones do not), else
+    /// the prefill and the first two decode steps, which set up every kernel and cuBLAS workspace the remaining steps
+    /// use. An eager run on a GPU pays a launch per kernel (about a second for the 1B shape's scenario, 2026-11-29),
+    /// and a timing's warm-up ran it whole every time, round and model alike, for nothing the replays time.
+    /// </summary>
+    internal static TimingScenario GraphWarmup(TimingScenario scenario, ModelConfig config, IReadOnlySet<AttentionConfig> warmedWhole) =>
+        AttentionShapes(config).All(warmedWhole.Contains) ? scenario with { Generate = Math.Min(2, scenario.Generate) } : scenario;
 
     /// <summary>One run of the scenario on a new KV cache: the prefill, then each decode step, every step timed by
     /// <paramref name="timed"/> (which runs the work it is given and returns its seconds).</summary>

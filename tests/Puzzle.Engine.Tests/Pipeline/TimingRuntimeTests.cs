@@ -91,4 +91,24 @@ public sealed class TimingRuntimeTests
         Assert.Equal(1e-3, times.Prefill);
         Assert.Equal([2e-3, 3e-3, 4e-3], times.Decode);
     }
+
+    [Fact]
+    public void A_graph_timing_warms_up_whole_only_for_an_attention_shape_not_yet_run_whole()
+    {
+        var scenario = new TimingScenario(Prompt: 512, Generate: 128, Warmup: 2, Repeats: 3, TimingRuntime.CudaGraphs);
+        var parent = ModelConfig.Llama(vocab: 100, hidden: 64, layers: 4, heads: 8, kvHeads: 4, intermediate: 128);
+        var kv2 = parent with { Blocks = [.. parent.Blocks.Take(3), new BlockConfig(AttentionConfig.Gqa(2), FfnConfig.NoOp)] };
+        var head = CostMeter.HeadModel(parent);
+        var none = new HashSet<AttentionConfig>();
+        // a cache length the process has not decoded at with this attention: the whole scenario
+        Assert.Equal(scenario, CostMeter.GraphWarmup(scenario, parent, none));
+        var short2 = scenario with { Generate = 2 };
+        Assert.Equal(short2, CostMeter.GraphWarmup(scenario, parent, new HashSet<AttentionConfig>(CostMeter.AttentionShapes(parent))));
+        // a new KV-head count among known ones: whole again
+        Assert.Equal(scenario, CostMeter.GraphWarmup(scenario, kv2, new HashSet<AttentionConfig>(CostMeter.AttentionShapes(parent))));
+        Assert.Equal(short2, CostMeter.GraphWarmup(scenario, kv2, new HashSet<AttentionConfig> { AttentionConfig.Gqa(4), AttentionConfig.Gqa(2) }));
+        // no attention whose kernels follow the cache's length: the prefill and two steps
+        Assert.Equal(short2, CostMeter.GraphWarmup(scenario, head, none));
+        Assert.Equal(scenario with { Generate = 1 }, CostMeter.GraphWarmup(scenario with { Generate = 1 }, head, none));
+    }
 }
