@@ -331,7 +331,7 @@ def collect(args):
     results["score"] = [{"job": j["job"], "parent_seconds": j["metrics"].get("parent_seconds"),
                          "variant_seconds": j["metrics"].get("variant_seconds"), "seconds": j["seconds"]} for j in jobs if j["stage"] == "Score"]
     results["heal"] = [{"job": j["job"], "seconds": j["seconds"], "peak_gpu_mib": j.get("peak_gpu_mib"),
-                        **{k: j["metrics"].get(k) for k in ("tokens_per_s", "peak_gpu_bytes", "peak_rss_bytes", "kl_before", "kl_after")}}
+                        **{k: j["metrics"].get(k) for k in ("tokens_per_s", "peak_gpu_bytes", "peak_rss_bytes", "kl_before", "kl_after", "trained_together")}}
                        for j in jobs if j["stage"] == "Heal"]
     # every Measure job's costs (eager or CUDA graphs: its cost_model says which), per shape, in ms
     results["measure"] = []

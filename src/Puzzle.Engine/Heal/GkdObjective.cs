@@ -7,7 +7,14 @@ using F = TorchSharp.torch.nn.functional;
 namespace Puzzle.Engine.Heal;
 
 /// <summary>The parts of the GKD loss of one batch, each a mean per token (cosine summed over layers), detached.</summary>
-public sealed record GkdTerms(Tensor Total, Tensor Cosine, Tensor Kl, Tensor Lm);
+public sealed record GkdTerms(Tensor Total, Tensor Cosine, Tensor Kl, Tensor Lm)
+{
+    internal GkdTerms MoveToOuterDisposeScope() =>
+        new(Total.MoveToOuterDisposeScope(), Cosine.MoveToOuterDisposeScope(), Kl.MoveToOuterDisposeScope(), Lm.MoveToOuterDisposeScope());
+}
+
+/// <summary>The parent's pass over a batch of tokens ([B, T+1]): each block's output and the last one, no gradients.</summary>
+public sealed record TeacherPass(Tensor Tokens, IReadOnlyList<Tensor> Hidden, Tensor Last);
 
 /// <summary>How a GKD step bounds its memory. Neither changes the loss; both change the order of its sums.</summary>
 /// <param name="LogitSliceBytes">the float32 bytes of one slice of logits [positions, vocabulary]: the head, its
@@ -21,7 +28,7 @@ public sealed record GkdMemory(long? LogitSliceBytes = null, bool CheckpointBloc
 /// <summary>
 /// Global knowledge distillation's loss (paper §3.5): Σ_layers (1 − cos(h_child, h_parent)) + KL(parent ‖ child),
 /// optionally plus the LM loss on the text, each with its weight. The parent runs without gradients.
-/// <see cref="Step"/> computes it and accumulates its gradients into the child's parameters itself: the head and the
+/// <see cref="Step(Tensor)"/> computes it and accumulates its gradients into the child's parameters itself: the head and the
 /// losses run a slice of positions at a time (each slice's backward pass into a detached copy of the final hidden
 /// states, whose gradient then goes back through the blocks), and with <see cref="GkdMemory.CheckpointBlocks"/> the
 /// blocks are run again one at a time from their saved inputs.
@@ -30,17 +37,35 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
 {
     readonly GkdMemory _memory = memory ?? new GkdMemory();
 
+    /// <summary>The parent's pass over a batch: every block's output, without gradients. It depends on the parent and
+    /// the batch only, so the students of one parent that train on the same batches share it (<see cref="Step(TeacherPass)"/>).</summary>
+    /// <param name="tokens">[B, T+1]: inputs and shifted targets</param>
+    public static TeacherPass Teach(CausalLM parent, Tensor tokens)
+    {
+        using var _ = no_grad();
+        var hidden = new List<Tensor>();
+        var last = parent.RunBlocks(parent.Embed(tokens[.., ..^1]), 0, parent.Config.NumLayers, outputs: hidden);
+        return new TeacherPass(tokens, hidden, last);
+    }
+
     /// <summary>The loss of one batch, its gradients accumulated into the child's parameters' <c>grad</c>.</summary>
     /// <param name="tokens">[B, T+1]: inputs and shifted targets</param>
     public GkdTerms Step(Tensor tokens)
     {
         using var scope = NewDisposeScope();
+        return Step(Teach(parent, tokens)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The loss of the batch the parent's <paramref name="teacher"/> pass ran over (made by <see cref="Teach"/>,
+    /// outside this call: it outlives the step), its gradients accumulated into the child's parameters' <c>grad</c>.</summary>
+    public GkdTerms Step(TeacherPass teacher)
+    {
+        using var scope = NewDisposeScope();
+        var tokens = teacher.Tokens;
         var inputs = tokens[.., ..^1];
         var targets = tokens[.., 1..].reshape(-1);
         var layers = child.Config.NumLayers;
-        var parentHidden = new List<Tensor>();
-        Tensor parentLast;
-        using (no_grad()) parentLast = parent.RunBlocks(parent.Embed(inputs), 0, parent.Config.NumLayers, outputs: parentHidden);
+        var (parentHidden, parentLast) = (teacher.Hidden, teacher.Last);
 
         // the child's forward pass: with its graph, or (checkpointing) without, keeping each block's input
         var (cos, sin) = child.RotaryAt(0, inputs.shape[1], child.Device, child.DType);
@@ -137,7 +162,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         using var klTotal = kl.ToScalar();
         using var lmTotal = lm.ToScalar();
         var total = cosTerm.mul(cosineWeight).add(klTerm.mul(klTotal), Scalars.One).add(lmTerm.mul(lmTotal), Scalars.One);
-        return new GkdTerms(total.MoveToOuterDisposeScope(), cosTerm.MoveToOuterDisposeScope(), klTerm.MoveToOuterDisposeScope(), lmTerm.MoveToOuterDisposeScope());
+        return new GkdTerms(total, cosTerm, klTerm, lmTerm).MoveToOuterDisposeScope();
     }
 
     /// <summary>The weights the head runs: the final norm's, and the LM head's or (tied) the embeddings'.</summary>

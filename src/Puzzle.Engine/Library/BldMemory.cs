@@ -28,9 +28,13 @@ public static class BldMemory
         var layers = list.Max(v => v.Layer) + 1;
         var parentBytes = ((long)parent.VocabSize * parent.HiddenSize +
                            Enumerable.Range(0, layers).Sum(l => Roofline.BlockParameters(parent, parent.Blocks[l]))) * weightBytes;
-        var state = list.Sum(v => Roofline.BlockParameters(parent, v.AsBlock)) * StateBytesPerParameter;
-        return (long)(Scale * (parentBytes + state)) + Fixed;
+        return Of(parentBytes, list.Sum(v => Roofline.BlockParameters(parent, v.AsBlock)));
     }
+
+    /// <summary>The estimated peak device memory of a training process that holds <paramref name="parentBytes"/> of the
+    /// parent and trains <paramref name="trainedParameters"/> parameters (16 bytes of weights and state each).</summary>
+    public static long Of(long parentBytes, long trainedParameters) =>
+        (long)(Scale * (parentBytes + trainedParameters * StateBytesPerParameter)) + Fixed;
 
     /// <summary>
     /// Consecutive layers per process (blocks of layers 0..n−1, n..2n−1, …, as <c>bld.layers_per_process</c> groups

@@ -86,7 +86,7 @@ public class GkdObjectiveTests
     }
 
     /// <summary>
-    /// The gradients <see cref="GkdObjective.Step"/> accumulates (the head a few positions at a time, the blocks
+    /// The gradients <see cref="GkdObjective.Step(Tensor)"/> accumulates (the head a few positions at a time, the blocks
     /// through the graph or re-run one at a time) are those of the whole-batch formula differentiated by autograd:
     /// a slice that missed its part of the head's gradient, a block re-run on another block's input or a cosine term
     /// left out of a re-run block moves a gradient this test compares. A no-op attention, a narrower one, a whole block

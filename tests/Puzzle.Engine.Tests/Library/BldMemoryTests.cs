@@ -1,5 +1,6 @@
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Runtime;
@@ -64,20 +65,20 @@ public class BldMemoryTests
         var one = BldMemory.Estimate(parent, variants.Where(v => v.Layer == 0), 4);
         var all = BldMemory.Estimate(parent, variants, 4);
         Assert.True(all > one);
-        var before = DistillStage.GpuBytes;
+        var before = PlanMemory.GpuBytes;
         try
         {
-            DistillStage.GpuBytes = () => (long)(one / 0.9) + 1; // room for one layer's process, not for all layers'
+            PlanMemory.GpuBytes = () => (long)(one / 0.9) + 1; // room for one layer's process, not for all layers'
             var cuda = spec with { Device = DeviceKind.Cuda, Dtype = ComputeDType.Float32 };
             Assert.Equal(1, DistillStage.LayersPerProcess(cuda));
             Assert.Equal(0, DistillStage.LayersPerProcess(spec with { Dtype = ComputeDType.Float32 })); // on a CPU: all layers
             Assert.Equal(3, DistillStage.LayersPerProcess(cuda with { Bld = cuda.Bld with { LayersPerProcess = 3 } })); // as the spec says
-            DistillStage.GpuBytes = () => (long)(all / 0.9) + 1;
+            PlanMemory.GpuBytes = () => (long)(all / 0.9) + 1;
             Assert.Equal(0, DistillStage.LayersPerProcess(cuda with { }));
             Assert.Equal(1, DistillStage.LayersPerProcess(cuda with { Executor = cuda.Executor with { JobsPerGpu = 8 } })); // the GPU shared
-            DistillStage.GpuBytes = () => null; // no GPU to read: all layers
+            PlanMemory.GpuBytes = () => null; // no GPU to read: all layers
             Assert.Equal(0, DistillStage.LayersPerProcess(cuda with { }));
         }
-        finally { DistillStage.GpuBytes = before; }
+        finally { PlanMemory.GpuBytes = before; }
     }
 }

@@ -14,17 +14,20 @@ public class HealStageTests
     static readonly string Spec = TestRepo.MicroSpec.Replace("evaluation:\n  tokens: 400", "evaluation:\n  tokens: 400\n  baselines: [uniform]")
         + "\nscenario: { target: h100-sxm, batch: 2, prompt: 16, generate: 4 }\ngkd: { tokens: 96000, batch: 8, checkpoint_every: 20, checkpoint_activations: true }\n";
 
+    /// <summary>The child and the uniform baseline heal in one process (<c>gkd.models_per_process: 2</c>): the process
+    /// is killed once both have checkpointed, and both resume.</summary>
     [Fact]
     public async Task A_gkd_job_killed_with_sigkill_resumes_from_its_last_checkpoint_and_ends_as_an_uninterrupted_run_does()
     {
-        using var repo = new TestRepo(Spec);
+        using var repo = new TestRepo(Spec.Replace("checkpoint_activations: true }", "checkpoint_activations: true, models_per_process: 2 }"));
         var session = PipelineSession.Open(repo.SpecPath);
         var upstream = await session.RunAsync("Search", session.InProcessLauncher(), TextWriter.Null);
         Assert.True(upstream.Succeeded, string.Join("\n", upstream.Where(JobOutcome.Failed).Select(j => File.ReadAllText(j.Log!))));
         var heal = session.Graph.Find("Heal", "child1");
         string[] job = ["job", repo.SpecPath, "--stage", "Heal", "--id", "child1", "--threads", "1"];
 
-        var state = Path.Combine(session.Store.ResumeDirectory(heal.Key), "current", "state.json");
+        // the group saves child1's checkpoint, then uniform's, at the same step: once uniform's is there, both are
+        var state = Path.Combine(session.Store.ResumeDirectory(session.Graph.Find("Heal", "uniform").Key), "current", "state.json");
         Cli.KillOnceCheckpointed(repo.Root, job, state);
         Assert.Null(session.Store.Find(heal.Key));
 
@@ -33,6 +36,9 @@ public class HealStageTests
         var resumed = session.Store.Find(heal.Key)!;
         var report = JsonDocument.Parse(File.ReadAllText(resumed.File(HealStage.HealFile))).RootElement.GetProperty("gkd");
         Assert.True(report.GetProperty("resumed_from_step").GetInt64() >= 20, report.ToString());
+        var uniform = session.Store.Find(session.Graph.Find("Heal", "uniform").Key)!;
+        Assert.Equal("child1", uniform.Manifest.Metrics["built_with"]!.GetValue<string>());
+        Assert.True(JsonDocument.Parse(File.ReadAllText(uniform.File(HealStage.HealFile))).RootElement.GetProperty("gkd").GetProperty("resumed_from_step").GetInt64() >= 20);
         Assert.False(Directory.Exists(session.Store.ResumeDirectory(heal.Key))); // checkpoints go once the result is published
         var resumedCurve = File.ReadAllText(resumed.File(HealStage.CurveFile));
         var resumedWeights = File.ReadAllBytes(Path.Combine(resumed.Directory, HealStage.ModelFolder, "model.safetensors"));
@@ -48,5 +54,44 @@ public class HealStageTests
             fresh.Manifest.Metrics["phase_seconds"]!.AsObject().Select(p => p.Key));
         Assert.Equal(resumedCurve, File.ReadAllText(fresh.File(HealStage.CurveFile)));
         Assert.Equal(resumedWeights, File.ReadAllBytes(Path.Combine(fresh.Directory, HealStage.ModelFolder, "model.safetensors")));
+    }
+
+    /// <summary>
+    /// The child and the uniform baseline healed in one process (<c>gkd.models_per_process: 2</c>: one parent pass per
+    /// batch for both) publish, under the same keys, the same bytes as each healed in a process of its own, through the
+    /// real CLI and its executor. A model that saw another's batches, the parent's pass of another batch, or another
+    /// model's held-out checks would differ.
+    /// </summary>
+    [Fact]
+    public void Models_healed_together_publish_what_each_publishes_healed_alone()
+    {
+        var together = Spec.Replace("checkpoint_activations: true }", "checkpoint_activations: true, models_per_process: 2 }");
+        Assert.NotEqual(Spec, together);
+        using var repo = new TestRepo(together);
+        var (exit, _, err) = Cli.Run(repo.Root, ["run", repo.SpecPath, "--target", "Heal"]);
+        Assert.True(exit == 0, err);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var heal = session.Graph.Jobs["Heal"];
+        Assert.Equal(["child1", "uniform"], heal.Select(j => j.Id));
+        var built = heal.Select(j => session.Store.Find(j.Key)!).ToList();
+        Assert.All(built, e => Assert.Equal(2, e.Manifest.Metrics["trained_together"]!.GetValue<int>()));
+        Assert.All(built, e => Assert.Equal(built[0].Manifest.RunId, e.Manifest.RunId));
+        Assert.Equal("child1", built[1].Manifest.Metrics["built_with"]!.GetValue<string>());
+        static byte[] Weights(Puzzle.Engine.Pipeline.Cache.CacheEntry e) => File.ReadAllBytes(Path.Combine(e.Directory, HealStage.ModelFolder, "model.safetensors"));
+        var weights = built.Select(Weights).ToList();
+        var curves = built.Select(e => File.ReadAllText(e.File(HealStage.CurveFile))).ToList();
+        Assert.NotEqual(weights[0], weights[1]);
+
+        // one process each: the same keys (a memory knob), built again
+        File.WriteAllText(repo.SpecPath, File.ReadAllText(repo.SpecPath).Replace("models_per_process: 2", "models_per_process: 1"));
+        foreach (var e in built) Directory.Delete(e.Directory, recursive: true);
+        (exit, _, err) = Cli.Run(repo.Root, ["run", repo.SpecPath, "--target", "Heal"]);
+        Assert.True(exit == 0, err);
+        session = PipelineSession.Open(repo.SpecPath);
+        Assert.Equal(heal.Select(j => j.Key), session.Graph.Jobs["Heal"].Select(j => j.Key));
+        var alone = heal.Select(j => session.Store.Find(j.Key)!).ToList();
+        Assert.All(alone, e => Assert.Equal(1, e.Manifest.Metrics["trained_together"]!.GetValue<int>()));
+        Assert.Equal(weights, alone.Select(Weights));
+        Assert.Equal(curves, alone.Select(e => File.ReadAllText(e.File(HealStage.CurveFile))));
     }
 }

@@ -17,6 +17,13 @@ public sealed record GkdSpec
                  "child at 8 x 512 tokens). The loss and its gradients are the same up to rounding, which is why changing it trains again.")]
     public bool CheckpointActivations { get; init; }
 
+    [Description("Models (children and baselines) one process trains together, on the same batches from one pass of the parent's " +
+                 "blocks per batch (0: as many as leave none of the executor's jobs idle, within the memory of the device by estimate; " +
+                 "1 on Slurm). Results do not depend on it, so no job key does: it trades memory (every model's weights and optimizer " +
+                 "state at once) for passes of the parent.")]
+    [Bounds(Minimum = 0)]
+    public int ModelsPerProcess { get; init; }
+
     [Description("Save a resumable checkpoint every this many steps.")]
     [Graph.NotInKey("how often resumable state is saved changes no weight")]
     [Bounds(Minimum = 1)]

@@ -50,10 +50,6 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
     public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
         SameLayerBlock(job, stageJobs, LayersPerProcess(spec));
 
-    /// <summary>The GPU memory a Distill process may plan for (the driver's figure for GPU 0, as CUDA_VISIBLE_DEVICES
-    /// numbers it); null where there is none. Settable for tests.</summary>
-    internal static Func<long?> GpuBytes { get; set; } = ResourcePeaks.GpuTotalBytes;
-
     static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PipelineSpec, object> Planned = new();
 
     /// <summary>
@@ -67,7 +63,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         if (spec.Bld.LayersPerProcess > 0 || spec.Device != DeviceKind.Cuda) return spec.Bld.LayersPerProcess;
         return (int)Planned.GetValue(spec, s =>
         {
-            if (GpuBytes() is not { } total) return 0;
+            if (PlanMemory.GpuBytes() is not { } total) return 0;
             var parent = ParentStage.PlannedConfig(s);
             var budget = (long)(0.9 * total / Math.Max(1, s.Executor.JobsPerGpu));
             return BldMemory.LayersPerProcess(parent, Catalog(parent, s).Where(v => v.Trainable).ToList(), WeightBytes(s), budget);
@@ -92,7 +88,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
             var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), TensorDTypes.Of(first.Device.DType).ByteSize());
             foreach (var c in contexts) c.Metrics["estimated_gpu_bytes"] = estimate; // beside peak_gpu_bytes: how good the estimate is
             first.Log.WriteLine($"{jobs.Count} variants of layers {jobs.Min(j => j.Variant.Layer)}-{jobs.Max(j => j.Variant.Layer)}: about {estimate / 1e9:F1} GB of GPU memory (estimated)");
-            if (GpuBytes() is { } total && estimate > total)
+            if (PlanMemory.GpuBytes() is { } total && estimate > total)
                 first.Log.WriteLine($"warning: that is more than the GPU's {total / 1e9:F1} GB; fewer layers per process (bld.layers_per_process) " +
                                     "hold less, but the parent's layers below the deepest variant's stay on the GPU");
         }

@@ -97,87 +97,187 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         return baseline.Skipped is { } why ? (null, "baseline", why) : (baseline, "baseline", null);
     }
 
-    protected override void Run(HealJob job, JobContext context)
+    /// <summary>The other models of <paramref name="job"/>'s group of <see cref="ModelsPerProcess"/>, in the order of
+    /// <see cref="ModelIds"/>.</summary>
+    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
     {
-        var id = job.Model;
-        var (architecture, kind, skipped) = Chosen(context.Input("search"), id);
-        if (architecture is null)
-        {
-            new HealReport(id, kind) { Skipped = skipped }.Write(context.OutputDirectory);
-            context.Metrics["skipped"] = skipped;
-            context.Log.WriteLine($"{id}: skipped ({skipped})");
-            return;
-        }
-        var layers = architecture.Layers;
-        var parentDir = ParentStage.ModelDirectory(context.Input("parent"));
-        var device = context.Device;
-        using var parent = ParentModel.Load(parentDir, device);
-        var config = VariantCatalog.ToModel(parent.Config, job.SearchSpace.Alternatives, layers);
-        using var child = device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
-            context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
-        context.Log.WriteLine($"{id}: {child.ParameterCount:N0} parameters ({(double)child.ParameterCount / parent.ParameterCount:P0} of the parent), " +
-                              $"predicted speedup {architecture.Predicted!.Speedup:0.00}x");
+        var perProcess = ModelsPerProcess(spec);
+        if (perProcess <= 1) return [];
+        var ids = ModelIds(spec).ToList();
+        int Group(JobPlan j) => ids.IndexOf(j.ConfigAs<HealJob>().Model) / perProcess;
+        return stageJobs.Where(j => j != job && Group(j) == Group(job));
+    }
 
-        var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
+    static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PipelineSpec, object> Planned = new();
+
+    /// <summary>
+    /// <c>gkd.models_per_process</c> when set; when 0, as many as leave none of the executor's <c>jobs</c> idle, within
+    /// the device's memory (the GPU's shared by <c>executor.jobs_per_gpu</c> jobs, or the host's shared by
+    /// <c>executor.jobs</c>) by <see cref="HealGroups.Estimate"/>; 1 on Slurm, whose jobs all run at once. A memory knob:
+    /// no key holds it.
+    /// </summary>
+    public static int ModelsPerProcess(PipelineSpec spec)
+    {
+        if (spec.Gkd.ModelsPerProcess > 0) return spec.Gkd.ModelsPerProcess;
+        if (spec.Executor.Kind == ExecutorKind.Slurm) return 1;
+        return (int)Planned.GetValue(spec, s =>
+        {
+            var parameters = Cost.CostMeter.Parameters(ParentStage.PlannedConfig(s));
+            var weightBytes = TensorDTypes.Of(ComputeDevice.ScalarTypeOf(s.Dtype) ?? ComputeDevice.DefaultDType(s.Device)).ByteSize();
+            long? budget = s.Device == DeviceKind.Cuda
+                ? PlanMemory.GpuBytes() is { } gpu ? (long)(0.9 * gpu / Math.Max(1, s.Executor.JobsPerGpu)) : null
+                : (long)(0.9 * PlanMemory.HostBytes / Math.Max(1, s.Executor.Jobs));
+            return HealGroups.PerProcess(ModelIds(s).Count, s.Executor.Jobs, parameters, weightBytes, budget);
+        });
+    }
+
+    protected override void Run(HealJob job, JobContext context) => RunTogether([context]);
+
+    /// <summary>Heals the group's models side by side: one parent, one pass of its blocks per batch for every model (each
+    /// model's steps, checks and weights exactly as alone), each published under its own key.</summary>
+    public override void RunTogether(IReadOnlyList<JobContext> contexts)
+    {
+        var students = new List<Student>();
+        foreach (var context in contexts)
+        {
+            var id = context.Job.ConfigAs<HealJob>().Model;
+            var (architecture, kind, skipped) = Chosen(context.Input("search"), id);
+            if (architecture is null)
+            {
+                new HealReport(id, kind) { Skipped = skipped }.Write(context.OutputDirectory);
+                context.Metrics["skipped"] = skipped;
+                context.Log.WriteLine($"{id}: skipped ({skipped})");
+            }
+            else students.Add(new Student(context, context.Job.ConfigAs<HealJob>(), architecture, kind));
+        }
+        if (students.Count == 0) return;
+        var first = students[0].Context;
+        var parentDir = ParentStage.ModelDirectory(first.Input("parent"));
+        var device = first.Device;
+        using var parent = ParentModel.Load(parentDir, device);
+        var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a model publishes
-        context.PhaseDone("load and assemble");
-        var before = Check(child, parent, heldout);
-        context.PhaseDone("check before");
-
-        var gkd = job.Training;
-        var loss = new GkdObjective(parent, child, job.Loss.Cosine, job.Loss.Kl, job.Loss.Lm, new GkdMemory(CheckpointBlocks: job.CheckpointActivations));
-        child.train();
-        var clock = Stopwatch.StartNew();
-        var checkpoints = new TrainCheckpoints(context.ResumeDirectory, job.CheckpointEvery);
-        var resumedFrom = checkpoints.LatestStep;
-        // held-out KL at step 0 and every few steps: the child publishes the best weights seen, never worse than assembled
-        using var guard = new HeldoutGuard(() =>
+        try
         {
-            child.eval();
-            var kl = Check(child, parent, heldout).Kl!.Value;
-            child.train();
-            return kl;
-        });
-        var options = gkd.OptionsAt(parent.Config.HiddenSize);
-        if (options.WarmupWarning((long)gkd.Batch * train.SeqLen, "gkd") is { } warmup) context.Log.WriteLine($"{id}: {warmup}");
-        var curve = Trainer.Run(child.named_parameters().Select(p => (p.name, p.parameter)),
-            train.InfiniteBatches(gkd.Batch, (ulong)context.Job.Seed).Select(train.GetBatch).Select(device.Put), b => loss.Step(b).Total,
-            (long)gkd.Batch * train.SeqLen, options, new ProgressLine($"gkd {id}", gkd.Tokens, context.Log), checkpoints, guard,
-            lossBackpropagates: true);
-        var seconds = clock.Elapsed.TotalSeconds;
-        context.PhaseDone("train (with held-out checks)");
-        child.eval();
-        var after = Check(child, parent, heldout);
+            foreach (var s in students)
+            {
+                var layers = s.Architecture.Layers;
+                s.Config = VariantCatalog.ToModel(parent.Config, s.Job.SearchSpace.Alternatives, layers);
+                s.Model = device.Place(ChildAssembler.Assemble(parent, s.Config, layers, variant =>
+                    s.Context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(s.Context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
+                first.Log.WriteLine($"{s.Id}: {s.Model.ParameterCount:N0} parameters ({(double)s.Model.ParameterCount / parent.ParameterCount:P0} of the parent), " +
+                                    $"predicted speedup {s.Architecture.Predicted!.Speedup:0.00}x");
+            }
+            if (students.Count > 1) first.Log.WriteLine($"{students.Count} models train together, from one pass of the parent's blocks per batch");
+            Phase(Contexts(students), "load and assemble");
+            foreach (var s in students) s.Before = Check(s.Model!, parent, heldout);
+            Phase(Contexts(students), "check before");
 
+            var gkd = students[0].Job.Training; // the same for every model of a pipeline: its gkd settings
+            if (students.FirstOrDefault(s => s.Job.Training != gkd || s.Context.Job.Seed != first.Job.Seed) is { } other)
+                throw new InvalidOperationException($"Heal {other.Id} and {students[0].Id} train on different batches or settings: they cannot train together");
+            var tokensPerBatch = (long)gkd.Batch * train.SeqLen;
+            var options = gkd.OptionsAt(parent.Config.HiddenSize);
+            if (options.WarmupWarning(tokensPerBatch, "gkd") is { } warmup) first.Log.WriteLine(warmup);
+            var learners = students.Select(s =>
+            {
+                var child = s.Model!;
+                var loss = new GkdObjective(parent, child, s.Job.Loss.Cosine, s.Job.Loss.Kl, s.Job.Loss.Lm, new GkdMemory(CheckpointBlocks: s.Job.CheckpointActivations));
+                s.Checkpoints = new TrainCheckpoints(s.Context.ResumeDirectory, s.Job.CheckpointEvery);
+                s.ResumedFrom = s.Checkpoints.LatestStep;
+                // held-out KL at step 0 and every few steps: each model publishes the best weights it had, never worse than assembled
+                s.Guard = new HeldoutGuard(() =>
+                {
+                    child.eval();
+                    var kl = Check(child, parent, heldout).Kl!.Value;
+                    child.train();
+                    return kl;
+                });
+                child.train();
+                return new Learner<TeacherPass>(child.named_parameters().Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
+                    new ProgressLine($"gkd {s.Id}", gkd.Tokens, first.Log), s.Checkpoints, s.Guard);
+            }).ToList();
+            var clock = Stopwatch.StartNew();
+            // one seed for every model (the stage's jobs are planned with gkd's): the same batches, so one parent pass serves all
+            var curves = Trainer.RunTogether(learners, train.InfiniteBatches(gkd.Batch, (ulong)first.Job.Seed).Select(train.GetBatch).Select(device.Put),
+                tokens => GkdObjective.Teach(parent, tokens), tokensPerBatch, options, lossBackpropagates: true);
+            var seconds = clock.Elapsed.TotalSeconds;
+            Phase(Contexts(students), "train (with held-out checks)");
+
+            foreach (var (s, curve) in students.Zip(curves))
+            {
+                s.Model!.eval();
+                var after = Check(s.Model, parent, heldout);
+                Save(s, parentDir, device);
+                var trainedTokens = curve[^1].Tokens - (s.ResumedFrom ?? 0) * tokensPerBatch;
+                Report(s, parent, curve, after, seconds, trainedTokens / Math.Max(1e-9, seconds), heldout.SeqLen, students.Count);
+            }
+            Phase(Contexts(students), "check after and save");
+        }
+        finally
+        {
+            foreach (var s in students)
+            {
+                s.Guard?.Dispose();
+                s.Model?.Dispose();
+            }
+        }
+    }
+
+    static IReadOnlyList<JobContext> Contexts(IEnumerable<Student> students) => students.Select(s => s.Context).ToList();
+
+    /// <summary>One model a Heal process trains, and what it has made of it so far.</summary>
+    sealed class Student(JobContext context, HealJob job, ChosenArchitecture architecture, string kind)
+    {
+        public JobContext Context { get; } = context;
+        public HealJob Job { get; } = job;
+        public ChosenArchitecture Architecture { get; } = architecture;
+        public string Kind { get; } = kind;
+        public string Id => Job.Model;
+        public ModelConfig? Config { get; set; }
+        public CausalLM? Model { get; set; }
+        public LmMetrics? Before { get; set; }
+        public TrainCheckpoints? Checkpoints { get; set; }
+        public long? ResumedFrom { get; set; }
+        public HeldoutGuard? Guard { get; set; }
+    }
+
+    static void Save(Student s, string parentDir, ComputeDevice device)
+    {
         var extra = new Dictionary<string, string>();
         var tokenizerConfig = Path.Combine(parentDir, "tokenizer_config.json");
         if (File.Exists(tokenizerConfig)) extra["tokenizer_config.json"] = File.ReadAllText(tokenizerConfig);
         var tokenizer = Path.Combine(parentDir, Checkpoint.TokenizerFileName);
         // in the dtype it was trained in (bf16 on a GPU: float32 would double the bytes of every model Heal writes, and
         // of what Evaluate, Speed and Export read, for nothing)
-        Checkpoint.Save(context.Output(ModelFolder), config, child.state_dict(), CheckpointFormat.NemotronNas, TensorDTypes.Of(device.DType),
+        Checkpoint.Save(s.Context.Output(ModelFolder), s.Config!, s.Model!.state_dict(), CheckpointFormat.NemotronNas, TensorDTypes.Of(device.DType),
             tokenizerPath: File.Exists(tokenizer) ? tokenizer : null, extraFiles: extra);
-        context.PhaseDone("check after and save");
+    }
 
-        var trainedTokens = curve[^1].Tokens - (resumedFrom ?? 0) * gkd.Batch * train.SeqLen;
-        new HealReport(id, kind)
+    static void Report(Student s, CausalLM parent, IReadOnlyList<CurvePoint> curve, LmMetrics after, double seconds, double tokensPerS,
+        int seqLen, int together)
+    {
+        var (context, guard, before) = (s.Context, s.Guard!, s.Before!);
+        new HealReport(s.Id, s.Kind)
         {
-            Architecture = architecture, Parameters = child.ParameterCount, ParentParameters = parent.ParameterCount,
-            Gkd = new GkdRun(curve[^1].Tokens, seconds, trainedTokens / Math.Max(1e-9, seconds), resumedFrom, before.Tokens / Math.Max(1, heldout.SeqLen),
+            Architecture = s.Architecture, Parameters = s.Model!.ParameterCount, ParentParameters = parent.ParameterCount,
+            Gkd = new GkdRun(curve[^1].Tokens, seconds, tokensPerS, s.ResumedFrom, before.Tokens / Math.Max(1, seqLen),
                 HeldoutCheck.Of(before), HeldoutCheck.Of(after), guard.BestStep, guard.Last, guard.Points.ToList()),
         }.Write(context.OutputDirectory);
         File.WriteAllText(context.Output(CurveFile), JsonSerializer.Serialize(curve, PuzzleJson.Options));
-        context.Metrics["kl_before"] = before.Kl;
-        context.Metrics["kl_after"] = after.Kl;
-        context.Metrics["best_step"] = guard.BestStep;
-        context.Metrics["last_kl"] = guard.Last;
+        var m = context.Metrics;
+        m["kl_before"] = before.Kl;
+        m["kl_after"] = after.Kl;
+        m["best_step"] = guard.BestStep;
+        m["last_kl"] = guard.Last;
+        m["trained_together"] = together;
         if (guard.BestStep == 0)
-            context.Log.WriteLine($"warning: {id}: global distillation did not lower held-out KL ({guard.Initial:F4} at the start, {guard.Last:F4} at the end): " +
+            context.Log.WriteLine($"warning: {s.Id}: global distillation did not lower held-out KL ({guard.Initial:F4} at the start, {guard.Last:F4} at the end): " +
                                   "the assembled weights are published; try a lower gkd.lr or more gkd.tokens");
-        context.Metrics["tokens_per_s"] = trainedTokens / Math.Max(1e-9, seconds);
-        context.Metrics["loss_curve"] = JsonSerializer.SerializeToNode(curve, PuzzleJson.Options);
-        context.Log.WriteLine($"{id}: KL(parent ‖ child) on {CheckSequences} held-out sequences {before.Kl:F4} → {after.Kl:F4}, " +
+        m["tokens_per_s"] = tokensPerS;
+        m["loss_curve"] = JsonSerializer.SerializeToNode(curve, PuzzleJson.Options);
+        context.Log.WriteLine($"{s.Id}: KL(parent ‖ child) on {CheckSequences} held-out sequences {before.Kl:F4} → {after.Kl:F4}, " +
                               $"agreement {before.Agreement:P1} → {after.Agreement:P1}");
     }
 

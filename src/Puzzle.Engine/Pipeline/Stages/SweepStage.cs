@@ -87,7 +87,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
         var own = job.ConfigAs<SweepJob>();
         var group = stageJobs.Where(j => j != job && j.ConfigAs<SweepJob>().Target == own.Target).ToList();
         return GroupFits(Cost.CostMeter.Parameters(own.Parent), group.Count + 1, spec.Device,
-            spec.Device == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : ResourcePeaks.GpuTotalBytes()) ? group : [];
+            spec.Device == DeviceKind.Cpu ? PlanMemory.HostBytes : PlanMemory.GpuBytes()) ? group : [];
     }
 
     /// <summary>Whether the parent and <paramref name="models"/> models of up to its size fit in a quarter of

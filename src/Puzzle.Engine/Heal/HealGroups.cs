@@ -1,0 +1,33 @@
+using Puzzle.Engine.Library;
+
+namespace Puzzle.Engine.Heal;
+
+/// <summary>
+/// How many models one Heal process trains together. The models of a pipeline (its children and baselines) all train
+/// on the same batches against the same parent, so a process that trains several runs the parent's blocks once per
+/// batch for all of them (at the 1B shape about a quarter of one model's GKD compute) and loads the parent once; it
+/// holds every model's weights and optimizer state at once, and one model's activations at a time.
+/// </summary>
+public static class HealGroups
+{
+    /// <summary>The estimated peak memory of a process that trains <paramref name="models"/> models against a parent of
+    /// <paramref name="parentParameters"/> parameters in weights of <paramref name="weightBytes"/> bytes each. A model
+    /// the search assembles is at most the parent's size, so each is counted at that size
+    /// (<see cref="BldMemory.Of"/>: the same weights and state per parameter, and what comes on top).</summary>
+    public static long Estimate(long parentParameters, int models, int weightBytes) =>
+        BldMemory.Of(parentParameters * weightBytes, models * parentParameters);
+
+    /// <summary>
+    /// Models per process: as few processes as leave none of <paramref name="slots"/> (the jobs that run at once) idle,
+    /// each as large as <paramref name="budget"/> holds by <see cref="Estimate"/>, the models spread evenly over the
+    /// processes; 1 where the memory is unknown.
+    /// </summary>
+    public static int PerProcess(int models, int slots, long parentParameters, int weightBytes, long? budget)
+    {
+        if (models <= 1 || budget is not { } memory) return 1;
+        var most = (models + Math.Max(1, slots) - 1) / Math.Max(1, slots);
+        while (most > 1 && Estimate(parentParameters, most, weightBytes) > memory) most--;
+        var processes = (models + most - 1) / most;
+        return (models + processes - 1) / processes;
+    }
+}

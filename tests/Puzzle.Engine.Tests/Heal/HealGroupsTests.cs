@@ -1,0 +1,67 @@
+using Puzzle.Engine.Cost;
+using Puzzle.Engine.Heal;
+using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Runtime;
+using Puzzle.Engine.Tests.Pipeline;
+
+namespace Puzzle.Engine.Tests.Heal;
+
+/// <summary>How many models one Heal process trains together, and which.</summary>
+public class HealGroupsTests
+{
+    static readonly long OneB = CostMeter.Parameters(ModelConfig.Llama(128_256, 2048, 16, 32, 8, 8192, tie: true));
+    static readonly long EightB = CostMeter.Parameters(ModelConfig.Llama(128_256, 4096, 32, 32, 8, 14_336));
+    const long H200 = 150_754_820_096, H100 = 85_520_809_984; // the driver's totals
+
+    [Fact]
+    public void Models_spread_over_the_jobs_that_run_at_once_within_the_memory()
+    {
+        const long plenty = long.MaxValue / 4;
+        Assert.Equal(2, HealGroups.PerProcess(4, 2, 1000, 4, plenty)); // the default pipeline on a CPU: two processes of two
+        Assert.Equal(4, HealGroups.PerProcess(4, 1, 1000, 4, plenty));
+        Assert.Equal(1, HealGroups.PerProcess(4, 4, 1000, 4, plenty)); // every model has a job of its own
+        Assert.Equal(2, HealGroups.PerProcess(3, 2, 1000, 4, plenty));
+        Assert.Equal(1, HealGroups.PerProcess(1, 1, 1000, 4, plenty));
+        Assert.Equal(1, HealGroups.PerProcess(4, 1, 1000, 4, null)); // memory unknown: one each, as before
+
+        // memory for three models of the parent's size, not four: two processes, the models spread evenly (2 + 2, not 3 + 1)
+        var three = HealGroups.Estimate(1_000_000, 3, 4);
+        Assert.Equal(2, HealGroups.PerProcess(4, 1, 1_000_000, 4, three));
+        Assert.Equal(3, HealGroups.PerProcess(3, 1, 1_000_000, 4, three));
+        Assert.Equal(1, HealGroups.PerProcess(4, 1, 1_000_000, 4, HealGroups.Estimate(1_000_000, 1, 4) - 1)); // not even one: one each
+    }
+
+    [Fact]
+    public void A_1b_shapes_models_pair_up_on_an_h200_shared_by_two_jobs_and_an_8b_shapes_train_alone()
+    {
+        // the 1B scale spec: two jobs at once, two on the GPU; each model counted at the parent's size in bfloat16
+        Assert.Equal(2, HealGroups.PerProcess(4, 2, OneB, 2, (long)(0.9 * H200 / 2)));
+        Assert.Equal(1, HealGroups.PerProcess(4, 2, OneB, 2, (long)(0.9 * H100 / 2)));
+        Assert.Equal(2, HealGroups.PerProcess(4, 1, OneB, 2, (long)(0.9 * H100)));
+        Assert.Equal(1, HealGroups.PerProcess(4, 1, EightB, 2, (long)(0.9 * H200)));
+    }
+
+    [Fact]
+    public void The_stage_groups_its_models_in_the_order_of_their_ids_as_the_spec_and_executor_say()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var spec = SpecLoader.Load(repo.SpecPath) with { Device = DeviceKind.Cpu };
+        Assert.Equal(["child1", "uniform", "shortgpt", "random"], HealStage.ModelIds(spec));
+        Assert.Equal(2, HealStage.ModelsPerProcess(spec)); // four models, two jobs at once, a small parent in this machine's memory
+        Assert.Equal(1, HealStage.ModelsPerProcess(spec with { Executor = spec.Executor with { Jobs = 4 } }));
+        Assert.Equal(1, HealStage.ModelsPerProcess(spec with { Executor = spec.Executor with { Kind = ExecutorKind.Slurm } }));
+        Assert.Equal(3, HealStage.ModelsPerProcess(spec with { Gkd = spec.Gkd with { ModelsPerProcess = 3 } }));
+
+        var session = Puzzle.Engine.Pipeline.PipelineSession.Open(repo.SpecPath);
+        var heal = session.Graph.Jobs["Heal"];
+        var stage = heal[0].Stage;
+        string[] Companions(string id) => [.. stage.Companions(heal.Single(j => j.Id == id), heal, session.Spec).Select(j => j.Id).Order()];
+        Assert.Equal(["uniform"], Companions("child1"));
+        Assert.Equal(["child1"], Companions("uniform"));
+        Assert.Equal(["random"], Companions("shortgpt"));
+        var alone = session.Spec with { Gkd = session.Spec.Gkd with { ModelsPerProcess = 1 } };
+        Assert.Empty(stage.Companions(heal[0], heal, alone));
+    }
+}
