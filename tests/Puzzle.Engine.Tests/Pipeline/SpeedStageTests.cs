@@ -83,6 +83,25 @@ public sealed class SpeedStageTests
         Assert.Equal(kept, CostMeter.CopiesThatFit(bytes, budget, copies));
 
     [Fact]
+    public void Models_are_timed_again_when_the_parent_timed_far_from_the_measure_jobs_time()
+    {
+        static MeasuredCost Cost(double prefill, double decode) => new(prefill, decode, 1, 4, 8);
+        var calls = 0;
+        // the first timing disturbed: the parent 50% slow, the model 10% slow; the second steady
+        IReadOnlyList<MeasuredCost> Time() => calls++ == 0 ? [Cost(0.15, 0.015), Cost(0.055, 0.0055)] : [Cost(0.1, 0.01), Cost(0.06, 0.004)];
+        var (costs, timings) = SpeedStage.Confirmed(Time, expectedParent: 0.1 + 2 * 0.01, generate: 2, TextWriter.Null);
+        Assert.Equal((2, 2), (calls, timings));
+        Assert.Equal([(0.1, 0.01), (0.055, 0.004)], costs.Select(c => (c.PrefillSeconds, c.DecodeSecondsPerToken))); // each the faster of two
+
+        calls = 0; // within 10%: timed once
+        (costs, timings) = SpeedStage.Confirmed(() => { calls++; return [Cost(0.105, 0.0105), Cost(0.06, 0.006)]; }, 0.12, 2, TextWriter.Null);
+        Assert.Equal((1, 1), (calls, timings));
+        calls = 0; // no Measure time to compare with (a roofline target): timed once
+        (_, timings) = SpeedStage.Confirmed(() => { calls++; return [Cost(0.3, 0.03)]; }, null, 2, TextWriter.Null);
+        Assert.Equal((1, 1), (calls, timings));
+    }
+
+    [Fact]
     public void Fewer_than_one_copy_is_refused()
     {
         var parent = ModelConfig.Llama(64, 16, 2, 2, 1, 32);
@@ -103,6 +122,8 @@ public sealed class SpeedStageTests
         var job = session.Graph.Jobs["Speed"].Single().ConfigAs<SpeedStage.SpeedJob>();
         Assert.Equal(job.Models.Concat(job.SweepModels).Order(StringComparer.Ordinal), speeds.Models.Keys.Order(StringComparer.Ordinal));
         Assert.Equal((2, 8, 2, SpeedStage.Rounds), (speeds.Scenario.Batch, speeds.Scenario.Prompt, speeds.Scenario.Generate, speeds.Rounds));
+        Assert.InRange(speeds.Timings, 1, 2);
+        Assert.Equal(speeds.Timings, (int)entry.Manifest.Metrics["timings"]!);
         foreach (var (name, s) in speeds.Models.Where(m => m.Value.Skipped is null))
         {
             Assert.True(s.Speed!.ScenarioTokensPerS > 0, name);

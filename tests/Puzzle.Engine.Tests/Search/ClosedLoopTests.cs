@@ -103,6 +103,38 @@ public class ClosedLoopTests
     }
 
     [Fact]
+    public void A_pass_timed_while_the_parent_ran_far_from_its_expected_time_is_timed_again_before_it_is_trusted()
+    {
+        var timings = 0;
+        var solves = 0;
+        // the first timing is disturbed: the parent 58% slow and the child only 40% slow, so the child passes by the
+        // ratio; every later timing is steady, the child 20% slower than predicted, which misses
+        var result = ClosedLoop.Run(Problem(), p => { solves++; return PuzzleSearch.Solve(p, SearchMethod.Mip); },
+            a => timings++ == 0 ? (a.Cost(Time) * 1.4, ParentTime * 1.58) : (a.Cost(Time) * 1.2, ParentTime), Measured, Time, maxRounds: 3,
+            parentExpected: ParentTime);
+        Assert.False(result.Rounds[0].Met); // the pass was not trusted: its second timing missed
+        Assert.Equal(2, result.Rounds[0].Timings);
+        Assert.Equal(ParentTime, result.Rounds[0].ParentMeasuredSeconds, 9);
+        Assert.Equal(2, solves);
+        Assert.True(result.Met);
+        Assert.Equal(1, result.Rounds[^1].Timings); // steady and met: one timing
+
+        // the same disturbed timing with no expected time to compare with passes at once, as before
+        timings = 0;
+        var unknown = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip),
+            a => timings++ == 0 ? (a.Cost(Time) * 1.4, ParentTime * 1.58) : (a.Cost(Time) * 1.2, ParentTime), Measured, Time, maxRounds: 3);
+        Assert.Equal(1, timings);
+        Assert.True(Assert.Single(unknown.Rounds).Met);
+
+        // a parent within 10% of its expected time is steady: one timing
+        timings = 0;
+        var steady = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip),
+            a => { timings++; return (a.Cost(Time) * 0.9, ParentTime * 1.09); }, Measured, Time, maxRounds: 3, parentExpected: ParentTime);
+        Assert.Equal(1, timings);
+        Assert.True(Assert.Single(steady.Rounds).Met);
+    }
+
+    [Fact]
     public void No_rounds_is_one_plain_search()
     {
         var result = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip),

@@ -43,12 +43,14 @@ public sealed partial class SearchStage
                 return (timed[1].ScenarioSeconds(spec.Scenario.Generate), timed[0].ScenarioSeconds(spec.Scenario.Generate));
             }
             var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.VerifyMargin,
-                ownAt[batch].Whole);
+                ownAt[batch].Whole, ownAt[batch].MeasuredTimeSeconds);
             foreach (var r in result.Rounds)
                 context.Log.WriteLine($"closed loop, round {r.Round}: child predicted {r.PredictedSeconds * 1e3:F1} ms, measured {r.MeasuredSeconds * 1e3:F1} ms " +
                                       $"({r.ParentMeasuredSeconds / r.MeasuredSeconds:0.00}x the parent's {r.ParentMeasuredSeconds * 1e3:F1} ms): " +
                                       (r.Met ? "meets the constraints as measured" : "misses a time constraint as measured") +
-                                      (job.Search.VerifyMargin > 0 ? $", with {job.Search.VerifyMargin:0.##%} to spare" : ""));
+                                      (job.Search.VerifyMargin > 0 ? $", with {job.Search.VerifyMargin:0.##%} to spare" : "") +
+                                      (r.Timings > 1 ? $" (the faster of {r.Timings} timings: the first missed, or timed the parent more than " +
+                                                       $"{ClosedLoop.Steady:P0} from the Measure job's {ownAt[batch].MeasuredTimeSeconds * 1e3:F1} ms)" : ""));
             return result;
         }
 
@@ -62,7 +64,7 @@ public sealed partial class SearchStage
         /// <summary>The loop for architectures.json: every round, whether the last one met the constraints, the limits.</summary>
         public static ClosedLoopSummary Describe(LoopResult loop, SearchProblem asSpecified) => new(
             loop.Rounds.Select(r => new ClosedLoopRound(r.Round, r.TimeLimits.ToList(), r.PredictedSeconds, r.MeasuredSeconds, r.ParentMeasuredSeconds,
-                r.ParentMeasuredSeconds / r.MeasuredSeconds, r.Met)).ToList(),
+                r.ParentMeasuredSeconds / r.MeasuredSeconds, r.Met, r.Timings)).ToList(),
             loop.Rounds.Count == 0 ? null : loop.Met, !loop.Problem.Limits.SequenceEqual(asSpecified.Limits));
     }
 }
