@@ -58,9 +58,9 @@ public class HealStageTests
 
     /// <summary>
     /// The child and the uniform baseline healed in one process (<c>gkd.models_per_process: 2</c>: one parent pass per
-    /// batch for both) publish, under the same keys, the same bytes as each healed in a process of its own, through the
-    /// real CLI and its executor. A model that saw another's batches, the parent's pass of another batch, or another
-    /// model's held-out checks would differ.
+    /// batch for both), and then evaluated in one, publish under the same keys the same bytes as each healed and
+    /// evaluated in a process of its own, through the real CLI and its executor. A model that saw another's batches, the
+    /// parent's pass of another batch, or another model's held-out checks or sequences would differ.
     /// </summary>
     [Fact]
     public void Models_healed_together_publish_what_each_publishes_healed_alone()
@@ -68,30 +68,45 @@ public class HealStageTests
         var together = Spec.Replace("checkpoint_activations: true }", "checkpoint_activations: true, models_per_process: 2 }");
         Assert.NotEqual(Spec, together);
         using var repo = new TestRepo(together);
-        var (exit, _, err) = Cli.Run(repo.Root, ["run", repo.SpecPath, "--target", "Heal"]);
+        var (exit, _, err) = Cli.Run(repo.Root, ["run", repo.SpecPath, "--target", "Evaluate"]);
         Assert.True(exit == 0, err);
         var session = PipelineSession.Open(repo.SpecPath);
-        var heal = session.Graph.Jobs["Heal"];
-        Assert.Equal(["child1", "uniform"], heal.Select(j => j.Id));
-        var built = heal.Select(j => session.Store.Find(j.Key)!).ToList();
-        Assert.All(built, e => Assert.Equal(2, e.Manifest.Metrics["trained_together"]!.GetValue<int>()));
-        Assert.All(built, e => Assert.Equal(built[0].Manifest.RunId, e.Manifest.RunId));
+        var jobs = session.Graph.Jobs["Heal"].Concat(session.Graph.Jobs["Evaluate"].Where(j => j.Id != "parent")).ToList();
+        Assert.Equal(["child1", "uniform", "child1", "uniform"], jobs.Select(j => j.Id));
+        var built = jobs.Select(j => session.Store.Find(j.Key)!).ToList();
+        Assert.All(built.Take(2), e => Assert.Equal(2, e.Manifest.Metrics["trained_together"]!.GetValue<int>()));
+        Assert.All(built.Skip(2), e => Assert.Equal(2, e.Manifest.Metrics["evaluated_together"]!.GetValue<int>()));
+        Assert.Equal(built[0].Manifest.RunId, built[1].Manifest.RunId);
         Assert.Equal("child1", built[1].Manifest.Metrics["built_with"]!.GetValue<string>());
-        static byte[] Weights(Puzzle.Engine.Pipeline.Cache.CacheEntry e) => File.ReadAllBytes(Path.Combine(e.Directory, HealStage.ModelFolder, "model.safetensors"));
-        var weights = built.Select(Weights).ToList();
-        var curves = built.Select(e => File.ReadAllText(e.File(HealStage.CurveFile))).ToList();
-        Assert.NotEqual(weights[0], weights[1]);
+        Assert.Equal("child1", built[3].Manifest.Metrics["built_with"]!.GetValue<string>());
+        // every file's SHA-256, and heal.json as it reads without its timings (seconds, tokens per second)
+        static string[] Files(Puzzle.Engine.Pipeline.Cache.CacheEntry e) =>
+        [
+            .. e.Manifest.Files.Where(f => f.Key != HealStage.HealFile).OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key} {f.Value}"),
+            .. e.Manifest.Files.ContainsKey(HealStage.HealFile) ? [Untimed(e.File(HealStage.HealFile))] : Array.Empty<string>(),
+        ];
+        static string Untimed(string healJson)
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(healJson))!;
+            node["gkd"]!.AsObject().Remove("seconds");
+            node["gkd"]!.AsObject().Remove("tokens_per_s");
+            return node.ToJsonString();
+        }
+        var files = built.Select(Files).ToList();
+        Assert.NotEqual(files[0], files[1]);
+        Assert.Contains(files[0], f => f.StartsWith("model/model.safetensors ", StringComparison.Ordinal));
+        Assert.Contains(files[2], f => f.StartsWith("metrics.json ", StringComparison.Ordinal));
 
         // one process each: the same keys (a memory knob), built again
         File.WriteAllText(repo.SpecPath, File.ReadAllText(repo.SpecPath).Replace("models_per_process: 2", "models_per_process: 1"));
         foreach (var e in built) Directory.Delete(e.Directory, recursive: true);
-        (exit, _, err) = Cli.Run(repo.Root, ["run", repo.SpecPath, "--target", "Heal"]);
+        (exit, _, err) = Cli.Run(repo.Root, ["run", repo.SpecPath, "--target", "Evaluate"]);
         Assert.True(exit == 0, err);
         session = PipelineSession.Open(repo.SpecPath);
-        Assert.Equal(heal.Select(j => j.Key), session.Graph.Jobs["Heal"].Select(j => j.Key));
-        var alone = heal.Select(j => session.Store.Find(j.Key)!).ToList();
-        Assert.All(alone, e => Assert.Equal(1, e.Manifest.Metrics["trained_together"]!.GetValue<int>()));
-        Assert.Equal(weights, alone.Select(Weights));
-        Assert.Equal(curves, alone.Select(e => File.ReadAllText(e.File(HealStage.CurveFile))));
+        Assert.Equal(jobs.Select(j => j.Key), session.Graph.Jobs["Heal"].Concat(session.Graph.Jobs["Evaluate"].Where(j => j.Id != "parent")).Select(j => j.Key));
+        var alone = jobs.Select(j => session.Store.Find(j.Key)!).ToList();
+        Assert.All(alone.Take(2), e => Assert.Equal(1, e.Manifest.Metrics["trained_together"]!.GetValue<int>()));
+        Assert.All(alone.Skip(2), e => Assert.Equal(1, e.Manifest.Metrics["evaluated_together"]!.GetValue<int>()));
+        for (var i = 0; i < jobs.Count; i++) Assert.Equal(files[i], Files(alone[i]));
     }
 }

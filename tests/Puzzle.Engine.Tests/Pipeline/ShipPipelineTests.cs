@@ -125,7 +125,8 @@ public class ShipPipelineTests
                 case JsonObject o:
                     foreach (var key in o.Select(p => p.Key).ToList())
                         if (key.Contains("seconds") || key.Contains("per_s") || key.Contains("per_second") || key is "speedup" or "goals" or "time_s"
-                            or "measured_time_s" or "additive_model_error" or "torch_threads" or "measured_on" or "sha256" or "bytes" or "timing_warnings")
+                            or "measured_time_s" or "additive_model_error" or "torch_threads" or "measured_on" or "sha256" or "bytes" or "timing_warnings"
+                            or "timings")
                             o.Remove(key);
                         else Strip(o[key]);
                     break;

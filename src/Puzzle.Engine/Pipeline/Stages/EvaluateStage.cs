@@ -78,45 +78,78 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         return jobs;
     }
 
-    protected override void Run(EvaluateJob job, JobContext context)
+    /// <summary>A healed model's Evaluate job is built with those of the models its Heal process trained
+    /// (<see cref="HealStage.ModelsPerProcess"/>), which are ready at the same time: one process loads the parent and
+    /// the held-out text once and runs the parent once per batch for all of them. The parent's own job runs alone.</summary>
+    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
     {
-        string? modelDir = null;
-        var kind = "parent";
-        if (context.Job.Inputs.ContainsKey("model"))
+        var perProcess = HealStage.ModelsPerProcess(spec);
+        if (perProcess <= 1 || !job.Inputs.ContainsKey("model")) return [];
+        var ids = HealStage.ModelIds(spec).ToList();
+        int Group(JobPlan j) => j.Inputs.ContainsKey("model") ? ids.IndexOf(j.ConfigAs<EvaluateJob>().Model) / perProcess : -1;
+        return stageJobs.Where(j => j != job && Group(j) == Group(job));
+    }
+
+    protected override void Run(EvaluateJob job, JobContext context) => RunTogether([context]);
+
+    /// <summary>Evaluates the jobs' models against one pass of the parent per batch (each model's sums exactly as
+    /// alone), then each on the tasks.</summary>
+    public override void RunTogether(IReadOnlyList<JobContext> contexts)
+    {
+        var evaluated = new List<(JobContext Context, EvaluateJob Job, string Kind, string? ModelDir)>();
+        foreach (var context in contexts)
         {
-            var heal = HealStage.HealReport.Read(context.Input("model"));
-            kind = heal.Kind;
-            if (heal.Skipped is { } why)
+            var job = context.Job.ConfigAs<EvaluateJob>();
+            if (!context.Job.Inputs.ContainsKey("model"))
             {
-                Write(context, new EvaluationMetrics(job.Model, kind) { Skipped = why });
-                return;
+                evaluated.Add((context, job, "parent", null));
+                continue;
             }
-            modelDir = Path.Combine(context.Input("model"), HealStage.ModelFolder);
+            var heal = HealStage.HealReport.Read(context.Input("model"));
+            if (heal.Skipped is { } why) Write(context, new EvaluationMetrics(job.Model, heal.Kind) { Skipped = why });
+            else evaluated.Add((context, job, heal.Kind, Path.Combine(context.Input("model"), HealStage.ModelFolder)));
         }
-
-        using var parent = ParentModel.Load(ParentStage.ModelDirectory(context.Input("parent")), context.Device);
-        using var model = modelDir is null ? null : ParentModel.Load(modelDir, context.Device);
-        var dataset = Path.Combine(context.Input("data"), DataStage.Folder);
-        using var heldout = TokenDataset.Open(dataset, DataSplit.Evaluation); // never the text that chose or trained the model
-        context.PhaseDone("load");
-        var quality = Quality(model, parent, heldout, job.Tokens, $"evaluate {context.Job.Id}", context.Log);
-        context.PhaseDone("held-out text");
-        IReadOnlyList<TaskScore> tasks;
-        using (var tokenizer = EvaluateTasks.Tokenizer(ParentStage.ModelDirectory(context.Input("parent")), heldout, job.BaseDirectory))
+        if (evaluated.Count == 0) return;
+        if (evaluated.Count > 1 && evaluated.Any(e => e.ModelDir is null)) throw new InvalidOperationException("the parent's Evaluate job runs alone");
+        var first = evaluated[0];
+        var parentDir = ParentStage.ModelDirectory(first.Context.Input("parent"));
+        using var parent = ParentModel.Load(parentDir, first.Context.Device);
+        var models = new List<CausalLM>();
+        try
         {
-            var taskList = EvaluateTasks.Load(job.Tasks.NextSpanOptions, job.Tasks.Files.Select(f => f.Path), heldout, tokenizer,
-                context.Output(EvaluateTasks.Folder), context.Log);
-            tasks = EvaluateTasks.Score(model ?? parent, tokenizer, taskList, batch: 16, context.Job.Id, context.Log);
+            foreach (var e in evaluated.Where(e => e.ModelDir is not null)) models.Add(ParentModel.Load(e.ModelDir!, first.Context.Device));
+            var dataset = Path.Combine(first.Context.Input("data"), DataStage.Folder);
+            using var heldout = TokenDataset.Open(dataset, DataSplit.Evaluation); // never the text that chose or trained the model
+            var all = evaluated.Select(e => e.Context).ToList();
+            Phase(all, "load");
+            var label = $"evaluate {string.Join(", ", evaluated.Select(e => e.Context.Job.Id))}";
+            var qualities = models.Count == 0 ? [Quality((CausalLM?)null, parent, heldout, first.Job.Tokens, label, first.Context.Log)]
+                : Quality(models, parent, heldout, first.Job.Tokens, label, first.Context.Log);
+            Phase(all, "held-out text");
+            using var tokenizer = EvaluateTasks.Tokenizer(parentDir, heldout, first.Job.BaseDirectory);
+            for (var i = 0; i < evaluated.Count; i++)
+            {
+                var (context, job, kind, _) = evaluated[i];
+                var model = models.Count == 0 ? parent : models[i];
+                var quality = qualities[i];
+                var taskList = EvaluateTasks.Load(job.Tasks.NextSpanOptions, job.Tasks.Files.Select(f => f.Path), heldout, tokenizer,
+                    context.Output(EvaluateTasks.Folder), context.Log);
+                var tasks = EvaluateTasks.Score(model, tokenizer, taskList, batch: 16, context.Job.Id, context.Log);
+                Write(context, new EvaluationMetrics(job.Model, kind)
+                {
+                    Tokens = quality.Tokens, Loss = quality.Loss, Perplexity = quality.Perplexity, Top1 = quality.Top1, Kl = quality.Kl ?? 0,
+                    Agreement = quality.Agreement ?? 1, Parameters = model.ParameterCount, Tasks = tasks,
+                });
+                context.Metrics["evaluated_together"] = evaluated.Count;
+                context.Log.WriteLine($"{context.Job.Id}: held-out loss {quality.Loss:F4}, top-1 {quality.Top1:P2}" +
+                    (models.Count == 0 ? "" : $", KL {quality.Kl:F4}, agreement {quality.Agreement:P1}"));
+            }
+            Phase(all, "tasks");
         }
-        context.PhaseDone("tasks");
-
-        Write(context, new EvaluationMetrics(job.Model, kind)
+        finally
         {
-            Tokens = quality.Tokens, Loss = quality.Loss, Perplexity = quality.Perplexity, Top1 = quality.Top1, Kl = quality.Kl ?? 0,
-            Agreement = quality.Agreement ?? 1, Parameters = (model ?? parent).ParameterCount, Tasks = tasks,
-        });
-        context.Log.WriteLine($"{context.Job.Id}: held-out loss {quality.Loss:F4}, top-1 {quality.Top1:P2}" +
-            (model is null ? "" : $", KL {quality.Kl:F4}, agreement {quality.Agreement:P1}"));
+            foreach (var m in models) m.Dispose();
+        }
     }
 
     /// <summary>A model against the parent (or the parent alone) on the leading <paramref name="tokens"/> of held-out
