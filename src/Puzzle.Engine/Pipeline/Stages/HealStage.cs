@@ -184,8 +184,8 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             {
                 var child = s.Model!;
                 var loss = new GkdObjective(parent, child, s.Job.Loss.Cosine, s.Job.Loss.Kl, s.Job.Loss.Lm, new GkdMemory(CheckpointBlocks: s.Job.CheckpointActivations));
-                s.Checkpoints = new TrainCheckpoints(s.Context.ResumeDirectory, s.Job.CheckpointEvery);
-                s.ResumedFrom = s.Checkpoints.LatestStep;
+                var checkpoints = new TrainCheckpoints(s.Context.ResumeDirectory, s.Job.CheckpointEvery);
+                s.ResumedFrom = checkpoints.LatestStep;
                 // held-out KL at step 0 and every few steps: each model publishes the best weights it had, never worse than assembled
                 s.Guard = new HeldoutGuard(() =>
                 {
@@ -196,7 +196,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                 });
                 child.train();
                 return new Learner<TeacherPass>(child.named_parameters().Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
-                    new ProgressLine($"gkd {s.Id}", gkd.Tokens, first.Log), s.Checkpoints, s.Guard);
+                    new ProgressLine($"gkd {s.Id}", gkd.Tokens, first.Log), checkpoints, s.Guard);
             }).ToList();
             var clock = Stopwatch.StartNew();
             // one seed for every model (the stage's jobs are planned with gkd's): the same batches, so one parent pass serves all
@@ -238,7 +238,6 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         public ModelConfig? Config { get; set; }
         public CausalLM? Model { get; set; }
         public LmMetrics? Before { get; set; }
-        public TrainCheckpoints? Checkpoints { get; set; }
         public long? ResumedFrom { get; set; }
         public HeldoutGuard? Guard { get; set; }
     }
