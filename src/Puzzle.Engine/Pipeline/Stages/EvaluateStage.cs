@@ -83,11 +83,9 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     /// the held-out text once and runs the parent once per batch for all of them. The parent's own job runs alone.</summary>
     public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
     {
-        var perProcess = HealStage.ModelsPerProcess(spec);
-        if (perProcess <= 1 || !job.Inputs.ContainsKey("model")) return [];
-        var ids = HealStage.ModelIds(spec).ToList();
-        int Group(JobPlan j) => j.Inputs.ContainsKey("model") ? ids.IndexOf(j.ConfigAs<EvaluateJob>().Model) / perProcess : -1;
-        return stageJobs.Where(j => j != job && Group(j) == Group(job));
+        if (HealStage.ModelsPerProcess(spec) <= 1 || !job.Inputs.ContainsKey("model")) return [];
+        var group = HealStage.Group(spec, job.ConfigAs<EvaluateJob>().Model);
+        return stageJobs.Where(j => j != job && j.Inputs.ContainsKey("model") && HealStage.Group(spec, j.ConfigAs<EvaluateJob>().Model) == group);
     }
 
     protected override void Run(EvaluateJob job, JobContext context) => RunTogether([context]);

@@ -99,14 +99,12 @@ public sealed class HealStage : Stage<HealStage.HealJob>
 
     /// <summary>The other models of <paramref name="job"/>'s group of <see cref="ModelsPerProcess"/>, in the order of
     /// <see cref="ModelIds"/>.</summary>
-    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec)
-    {
-        var perProcess = ModelsPerProcess(spec);
-        if (perProcess <= 1) return [];
-        var ids = ModelIds(spec).ToList();
-        int Group(JobPlan j) => ids.IndexOf(j.ConfigAs<HealJob>().Model) / perProcess;
-        return stageJobs.Where(j => j != job && Group(j) == Group(job));
-    }
+    public override IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) =>
+        ModelsPerProcess(spec) <= 1 ? [] : stageJobs.Where(j => j != job && Group(spec, j.ConfigAs<HealJob>().Model) == Group(spec, job.ConfigAs<HealJob>().Model));
+
+    /// <summary>The group of <see cref="ModelsPerProcess"/> that <paramref name="model"/> (an id of
+    /// <see cref="ModelIds"/>) is trained in, and evaluated in: its place among the ids over the group's size.</summary>
+    internal static int Group(PipelineSpec spec, string model) => ModelIds(spec).ToList().IndexOf(model) / ModelsPerProcess(spec);
 
     static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PipelineSpec, object> Planned = new();
 
