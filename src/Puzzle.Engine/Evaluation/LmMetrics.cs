@@ -67,6 +67,9 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
         var rows = teacher?.Rows ?? LogitSlices.Rows(sliceBytes ?? LogitSlices.Bytes(device), vocab);
         if (teacher is not null && (teacher.Positions != positions || teacher.Vocab != vocab))
             throw new ArgumentException($"the teacher's logits are [{teacher.Positions}, {teacher.Vocab}], the model's [{positions}, {vocab}]");
+        // each slice's sums stay on the device until the batch is done, then come over in one transfer: a read per sum
+        // would wait for the device four times a slice (on a GPU, hundreds of times per Score candidate)
+        var sums = new List<Tensor>();
         for (long start = 0, i = 0; start < positions; start += rows, i++)
         {
             using var slice = NewDisposeScope();
@@ -74,16 +77,35 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
             var z = logits(start, n).to(float32);
             var target = flatTargets.narrow(0, start, n);
             var lse = z.logsumexp(1);
-            _nll += (lse - z.gather(1, target.unsqueeze(1)).squeeze(1)).to(float64).sum().item<double>();
             var argmax = z.argmax(1);
-            _correct += argmax.eq(target).sum().item<long>();
-            if (teacher is null) continue;
+            var nll = (lse - z.gather(1, target.unsqueeze(1)).squeeze(1)).to(float64).sum();
+            var correct = argmax.eq(target).sum().to(float64);
+            if (teacher is null)
+            {
+                sums.Add(stack([nll, correct]).MoveToOuterDisposeScope());
+                continue;
+            }
             _hasTeacher = true;
             var (zt, t) = teacher.Slice(i);
             // KL(p ‖ q) = Σ p·(z_t − z) − (lse_t − lse)·Σ p, per position
             var kl = (t.P * (zt - z)).sum(1).to(float64) - (t.Lse - lse).to(float64) * t.PSum;
-            _kl += kl.sum().item<double>();
-            _agree += t.Argmax.eq(argmax).sum().item<long>();
+            var agree = t.Argmax.eq(argmax).sum().to(float64);
+            sums.Add(stack([nll, correct, kl.sum(), agree]).MoveToOuterDisposeScope());
+        }
+        if (sums.Count > 0)
+        {
+            // float64 sums added here in slice order, as before; counts are whole numbers far below 2^53
+            double[] values;
+            using (var all = cat(sums)) values = all.cpu().data<double>().ToArray();
+            var width = values.Length / sums.Count;
+            for (var k = 0; k < values.Length; k += width)
+            {
+                _nll += values[k];
+                _correct += values[k + 1];
+                if (width < 4) continue;
+                _kl += values[k + 2];
+                _agree += values[k + 3];
+            }
         }
         _tokens += positions;
     }
