@@ -373,6 +373,11 @@ def goals(results, small, first8b):
         return {"value": value, "limit": limit, "met": met}
 
     pipeline = phases.get(f"pipeline-{small}")
+    # when the CUDA-graph Measure job ran first, alone, the pipeline reused it: parent to Publish took both phases
+    graphs = phases.get(f"graphs-{small}")
+    pipeline_seconds = None
+    if pipeline and pipeline["exit"] == "0":
+        pipeline_seconds = pipeline["seconds"] + (graphs["seconds"] if graphs and graphs["exit"] == "0" else 0)
     ratios = [j["metrics"]["variant_seconds"] / j["metrics"]["parent_seconds"] for j in jobs
               if j["stage"] == "Score" and j["metrics"].get("parent_seconds") and "variant_seconds" in j["metrics"]]
     efficiencies = [g["efficiency"] for g in results["bld_groups"] if g["shape"] == small and g["efficiency"] == g["efficiency"]]
@@ -390,7 +395,7 @@ def goals(results, small, first8b):
                  "shared_max": max(shared, default=None), "shared_jobs": len(shared)})
     speed = next((r for r in results["speed"] if r["pipeline"] and small in r["pipeline"]), None)
     return {
-        "pipeline_seconds": goal(pipeline["seconds"] if pipeline and pipeline["exit"] == "0" else None, 480),
+        "pipeline_seconds": goal(pipeline_seconds, 480),
         "store_gb": goal(sum(j["bytes"] for j in jobs) / 1e9 if jobs else None, 10),
         "bld_over_bare_step": goal(min(efficiencies) if efficiencies else None, 0.5, at_most=False),
         "score_variant_over_parent_forward": goal(max(ratios) if ratios else None, 2),
