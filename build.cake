@@ -4,6 +4,7 @@
 //   --no-build                  skip rebuilding the CLI (it is built in Release on each run otherwise)
 //   --device=cuda               compute on the GPU instead of the spec's device; --torch=cuda|external: where the
 //                               CLI's libtorch comes from (README, "GPU")
+//   --rerun=Measure             run these stages again although cached, and everything after them (comma-separated)
 // No stage logic lives here: every task calls the `puzzle` CLI, which calls the Engine.
 #load "build/puzzle.cake"
 
@@ -14,6 +15,7 @@ var build = !HasArgument("no-build");   // --no-build: use the CLI as last built
 var store = Argument<string>("store", null);   // cache store (default: .puzzle/ beside pipelines/)
 var device = Argument<string>("device", null);   // cpu | cuda (default: the spec's device)
 var torch = Argument<string>("torch", null);     // cpu | cuda | external (default: cpu, the PuzzleTorch build switch)
+var rerun = Argument<string>("rerun", null);     // stages to run again although cached, with what follows them
 
 var puzzle = new PuzzleCli(Context, configuration, build, store, device, torch);
 var graph = puzzle.Graph(pipeline);
@@ -39,7 +41,7 @@ var dryRun = System.Environment.GetCommandLineArgs().Any(a => a is "--dryrun" or
 if (dryRun) puzzle.PrintWouldRun(pipeline, target);
 
 // the whole target runs once, before its tasks (Cake runs Setup only when a task will run: not for --dryrun or --tree)
-Setup(context => puzzle.RunTarget(pipeline, target));
+Setup(context => puzzle.RunTarget(pipeline, target, rerun));
 Teardown(context => puzzle.PrintSummary());
 
 RunTarget(target);

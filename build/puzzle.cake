@@ -92,10 +92,11 @@ public sealed class PuzzleCli
     /// Runs <paramref name="target"/> with one `puzzle run` call (from Cake's Setup, so its time is Setup's in Cake's
     /// task table, not the first stage's): independent stages run side by side and the CLI starts once.
     /// </summary>
-    public void RunTarget(string pipeline, string target)
+    public void RunTarget(string pipeline, string target, string rerun = null)
     {
         var record = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"puzzle-cake-{Guid.NewGuid():N}.json");
-        var args = target == "Default" ? new[] { "run", pipeline, "--summary", record } : new[] { "run", pipeline, "--target", target, "--summary", record };
+        var args = (target == "Default" ? new[] { "run", pipeline, "--summary", record } : new[] { "run", pipeline, "--target", target, "--summary", record })
+            .Concat(string.IsNullOrEmpty(rerun) ? Array.Empty<string>() : new[] { "--rerun", rerun }).ToArray();
         var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(args) });
         if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {exit}) before any job: see the error above");
         try { _run = RunSummary.Parse(System.IO.File.ReadAllText(record), record); }

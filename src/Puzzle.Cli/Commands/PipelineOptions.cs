@@ -12,6 +12,17 @@ public static class PipelineOptions
 {
     public static Argument<FileInfo> Spec() => new("pipeline") { Description = "pipeline spec (pipelines/*.yaml)" };
     public static Option<string?> Target() => new("--target") { Description = "stage to build, with everything it needs (default: all)" };
+    public static Option<string[]> Rerun() => new("--rerun")
+    {
+        Description = "run these stages' jobs again although cached, and every job after them (e.g. Measure, after timings taken on a busy or another machine); comma-separated or repeated",
+        HelpName = "STAGE",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>Stage names from repeated or comma-separated values.</summary>
+    public static IReadOnlyList<string> Stages(string[]? values) =>
+        (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
+
     public static Option<DirectoryInfo?> Store() => new("--store") { Description = "cache store (default: .puzzle/ beside pipelines/)" };
     public static Option<string?> Executor() =>
         new Option<string?>("--executor") { Description = "where jobs run: local or slurm (default: the spec's executor.kind)", HelpName = "local|slurm" }
@@ -77,11 +88,11 @@ public static class PipelineOptions
     /// after the run; the first Ctrl-C or SIGTERM cancels the run (see <see cref="Interrupt"/>) instead of killing it.
     /// </summary>
     public static RunSummary Run(PipelineSession session, string? target, CancellationToken outer, string? executor = null, bool inProcess = false,
-        string? device = null, int? jobs = null, int? threadsPerJob = null)
+        string? device = null, int? jobs = null, int? threadsPerJob = null, IReadOnlyList<string>? rerun = null)
     {
         using var interrupt = new Interrupt(outer);
         var launcher = Launcher(session, executor, inProcess, device);
-        try { return session.RunAsync(target, launcher, Console.Error, interrupt.Token, jobs, threadsPerJob).GetAwaiter().GetResult(); }
+        try { return session.RunAsync(target, launcher, Console.Error, interrupt.Token, jobs, threadsPerJob, rerun).GetAwaiter().GetResult(); }
         finally { (launcher as IDisposable)?.Dispose(); }
     }
 

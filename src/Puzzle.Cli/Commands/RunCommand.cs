@@ -17,7 +17,8 @@ public static class RunCommand
         var jobs = new Option<int?>("--jobs") { Description = "parallel jobs (default: the spec's executor.jobs)" };
         var threads = new Option<int?>("--threads-per-job") { Description = "torch threads per job (default: the cores divided between the jobs)" };
         var record = new Option<FileInfo?>("--summary") { Description = "also write this run's record (every job's outcome, time and log) as JSON to this file" };
-        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { pipeline.Spec, target, pipeline.Store, pipeline.Device, executor, inProcess, jobs, threads, record };
+        var rerun = PipelineOptions.Rerun();
+        var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { pipeline.Spec, target, pipeline.Store, pipeline.Device, executor, inProcess, jobs, threads, record, rerun };
         command.SetAction((parse, outer) =>
         {
             var session = pipeline.Open(parse);
@@ -26,7 +27,7 @@ public static class RunCommand
             if (parse.GetValue(jobs) is not null && PipelineOptions.Kind(session, parse.GetValue(executor)) == ExecutorKind.Slurm)
                 throw new ArgumentException("--jobs limits jobs on this machine; on Slurm, executor.slurm.array_throttle limits the tasks that run at once");
             var summary = PipelineOptions.Run(session, parse.GetValue(target), outer, parse.GetValue(executor), parse.GetValue(inProcess),
-                parse.GetValue(pipeline.Device), parse.GetValue(jobs), parse.GetValue(threads));
+                parse.GetValue(pipeline.Device), parse.GetValue(jobs), parse.GetValue(threads), PipelineOptions.Stages(parse.GetValue(rerun)));
             Console.WriteLine($"{summary.Pipeline}: {summary.Where(JobOutcome.Ran).Count()} ran, {summary.Where(JobOutcome.Cached).Count()} cached, " +
                               $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {RunSummary.Duration(summary.Seconds)}");
             if (parse.GetValue(record) is { } file) AtomicFile.WriteAllText(file.FullName, summary.ToJson());

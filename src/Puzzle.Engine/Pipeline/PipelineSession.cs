@@ -49,11 +49,21 @@ public sealed class PipelineSession
 
     /// <param name="jobs">parallel jobs (default: the spec's executor.jobs)</param>
     /// <param name="threadsPerJob">torch threads per job (default: the spec's, else the cores divided between the jobs)</param>
+    /// <param name="rerun">stages whose jobs run again although cached, with every job after them in the target (<see cref="PipelineGraph.Rerun"/>:
+    /// the entries of those after them outside the target go too, and are built when a run needs them): a Measure job,
+    /// say, whose timings were taken while the machine was busy, or on another machine</param>
     public async Task<RunSummary> RunAsync(string? target, IJobLauncher launcher, TextWriter? console = null, CancellationToken cancel = default,
-        int? jobs = null, int? threadsPerJob = null)
+        int? jobs = null, int? threadsPerJob = null, IReadOnlyCollection<string>? rerun = null)
     {
+        var again = rerun is { Count: > 0 } ? Graph.Rerun(rerun, target) : [];
         // everything knowable before a job starts is checked first: one error, nothing started, no log touched
-        if (launcher is not SlurmJobLauncher) PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => Store.Find(j.Key) is null).ToList());
+        if (launcher is not SlurmJobLauncher)
+            PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || Store.Find(j.Key) is null).ToList());
+        // readers before what they read: a run stopped half-way (a key in use elsewhere) leaves no reader of a removed entry
+        var retired = again.Reverse().Where(j => Store.Retire(j.Key)).ToList();
+        if (again.Count > 0)
+            console?.WriteLine($"rerun {string.Join(", ", rerun!.Select(s => Graph.StageNamed(s).Name).Distinct())}: {retired.Count} cached " +
+                               $"entr{(retired.Count == 1 ? "y" : "ies")} removed ({string.Join(", ", again.Where(retired.Contains).Select(j => j.Stage.Name).Distinct())})");
         Store.CleanStaging(TimeSpan.FromHours(1));
         // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
         // threads_per_job CPUs; locally the jobs share this machine's cores

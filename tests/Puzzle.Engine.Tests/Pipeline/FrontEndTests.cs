@@ -83,6 +83,19 @@ public class FrontEndTests
         var printed = Cli.Run(Source, "report", spec);
         Assert.True(printed.Exit == 0, printed.Err);
         Assert.Contains("shortgpt", printed.Out);
+
+        // --rerun=measure: the cached Measure job runs again (timings taken on a busy machine, say), nothing before it;
+        // what reads it, here outside the target, goes from the store to be built again when needed
+        string RunId(string stage) => session.Store.Find(session.Graph.Jobs[stage][0].Key)!.Manifest.RunId;
+        var (parentRun, measureRun) = (RunId("Parent"), RunId("Measure"));
+        string[] remeasure = ["cake", "build.cake", "--target=Measure", $"--pipeline={spec}", $"--store={store.Path}",
+            $"--configuration={Cli.Configuration}", "--no-build", "--rerun=measure"];
+        var rerun = Cli.Wait(Cli.StartProcess("dotnet", Source, remeasure));
+        Assert.True(rerun.Exit == 0, rerun.Out + rerun.Err);
+        Assert.Contains("rerun Measure: ", rerun.Out + rerun.Err);
+        Assert.Equal(parentRun, RunId("Parent"));
+        Assert.NotEqual(measureRun, RunId("Measure"));
+        Assert.Null(session.Store.Find(reportEntry.Manifest.Key));
     }
 
     [Fact]

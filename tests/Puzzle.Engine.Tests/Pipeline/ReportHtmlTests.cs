@@ -47,11 +47,26 @@ public sealed class ReportHtmlTests
         Assert.Empty(Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.1926, [0.1971, 0.2016], 0.1930)); // 4.7% apart
         Assert.Single(Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.100, [], 0.111)); // no closed loop: 11% apart
         Assert.DoesNotContain("closed loop", Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.100, [], 0.111).Single());
+        Assert.EndsWith("on a quieter machine, `puzzle run SPEC --rerun Measure` (or `dotnet cake --rerun=Measure`) times the costs again and rebuilds what follows from them", warning);
 
         var html = Render([], [warning]);
         Assert.Contains("<h2>Timings that disagree</h2>", html);
         Assert.Contains("<li>the parent timed 190.5 ms", html);
         Assert.DoesNotContain("Timings that disagree", Render());
+    }
+
+    [Fact]
+    public void Where_only_Measures_timing_is_apart_the_warning_says_so_and_how_to_time_the_costs_again()
+    {
+        // as in a moby-2x run whose Measure entry came from a slow hour earlier that day: Measure 531.9 ms, later 348-375 ms
+        var stale = Assert.Single(Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.5319, [0.3479, 0.3616], 0.3750));
+        Assert.Contains("the later timings agree within ±10%, Measure's is 42% apart from them", stale);
+        Assert.Contains("timed on a machine busier than now or another one): `puzzle run SPEC --rerun Measure`", stale);
+        var quieter = Assert.Single(Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.150, [0.200], 0.195));
+        Assert.Contains("Measure's is 30% apart from them", quieter);
+        Assert.Contains("quieter than now", quieter);
+        // one later timing cannot tell which of two is off
+        Assert.Contains("the machine's speed moved", Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.150, [], 0.200).Single());
     }
 
     [Fact]

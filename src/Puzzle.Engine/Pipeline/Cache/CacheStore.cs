@@ -67,6 +67,28 @@ public sealed class CacheStore(string root)
         return target;
     }
 
+    /// <summary>
+    /// Removes the entry of <paramref name="key"/> and its resume folder so that its job runs again from the start
+    /// (<c>puzzle run --rerun</c>): each goes by one rename into <c>trash/</c>, then is deleted, so no reader sees half an
+    /// entry. Files it shares with other entries (hard links) stay with them. False when there was no entry.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">another process holds the key (a job building or reading it)</exception>
+    public bool Retire(string key)
+    {
+        using var held = TryLock(key) ?? throw new InvalidOperationException($"entry {key[..12]} is in use by another run on this store; run again once it ends");
+        var retired = false;
+        foreach (var dir in new[] { EntryDirectory(key), ResumeDirectory(key) })
+        {
+            if (!Directory.Exists(dir)) continue;
+            var trash = Path.Combine(Root, "trash", $"{key[..16]}-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(Path.GetDirectoryName(trash)!);
+            Directory.Move(dir, trash);
+            Directory.Delete(trash, recursive: true);
+            retired |= dir == EntryDirectory(key);
+        }
+        return retired;
+    }
+
     /// <summary>A fresh private folder to build a job in.</summary>
     public string NewStaging(string key)
     {

@@ -64,6 +64,38 @@ public sealed class PipelineGraph
             ? $" (did you mean '{stage}/{Jobs[stage].First(j => j.Id.Equals(close, StringComparison.OrdinalIgnoreCase)).Id}'?)"
             : "";
 
+    /// <summary>
+    /// The jobs whose entries go when the jobs of <paramref name="stages"/> run again: theirs and every job of the
+    /// pipeline that reads one of them, directly or through others (inputs before readers), the target's or not. Keys
+    /// follow configuration, not content, so a job run again under its key leaves its readers' keys as they were: an
+    /// entry kept would hold what the old output gave it.
+    /// </summary>
+    /// <exception cref="ArgumentException">a name is no stage, or a stage <paramref name="target"/> does not build</exception>
+    public IReadOnlyList<JobPlan> Rerun(IEnumerable<string> stages, string? target)
+    {
+        var built = JobsFor(target);
+        var named = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in stages)
+        {
+            var stage = StageNamed(name);
+            if (!built.Any(j => j.Stage == stage))
+                throw new ArgumentException($"--rerun {stage.Name}: --target {StageNamed(target!).Name} builds no {stage.Name} job");
+            named.Add(stage.Name);
+        }
+        var again = new HashSet<JobPlan>();
+        var all = JobsFor(null);
+        // stages are in pipeline order, so inputs come before their readers; a reader's inputs may come later only
+        // within one stage, which this pass repeats for
+        for (var before = -1; before != again.Count;)
+        {
+            before = again.Count;
+            foreach (var job in all)
+                if (named.Contains(job.Stage.Name) || job.Inputs.Values.Any(again.Contains))
+                    again.Add(job);
+        }
+        return all.Where(again.Contains).ToList();
+    }
+
     /// <summary>The target stage's jobs and everything they transitively read, inputs before readers.</summary>
     public IReadOnlyList<JobPlan> JobsFor(string? target)
     {
