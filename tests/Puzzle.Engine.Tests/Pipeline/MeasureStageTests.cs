@@ -30,6 +30,8 @@ public class MeasureStageTests
             var record = MeasureStage.Read(session.Store.Find(session.Graph.Find("Measure", MeasureStage.JobId(batch)).Key)!.Directory);
             Assert.Equal(batch, record.Batch);
             Assert.Equal(MeasureStage.Rounds, record.Rounds);
+            // the machine, named as Speed names its own, so that the report can tell costs timed elsewhere
+            Assert.StartsWith($"{Engine.Packaging.BuildFacts.Cpu()}, {record.Threads} threads", record.MeasuredOn);
             Assert.Equal(attention.Select(a => $"attention.{a}").Concat(ffn.Select(f => $"ffn.{f}")).Append("head").Append("parent").Order(StringComparer.Ordinal),
                 record.Costs.Keys.Order(StringComparer.Ordinal));
             Assert.All(record.Costs.Values, c => Assert.True(c.PrefillSeconds >= 0 && c.DecodeSecondsPerToken >= 0));

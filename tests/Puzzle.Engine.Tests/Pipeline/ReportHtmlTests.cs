@@ -56,6 +56,16 @@ public sealed class ReportHtmlTests
     }
 
     [Fact]
+    public void Costs_timed_on_another_machine_than_the_speeds_are_a_warning()
+    {
+        var other = Assert.Single(Engine.Pipeline.Stages.ReportStage.MachineWarnings("AMD EPYC 7B13, 2 threads", "Intel Xeon 8481C, 2 threads"));
+        Assert.StartsWith("the costs were timed on AMD EPYC 7B13, 2 threads and the speeds on Intel Xeon 8481C, 2 threads", other);
+        Assert.Contains("`puzzle run SPEC --rerun Measure`", other);
+        Assert.Empty(Engine.Pipeline.Stages.ReportStage.MachineWarnings("NVIDIA H200, CUDA graphs, bfloat16", "NVIDIA H200, CUDA graphs, bfloat16"));
+        Assert.Empty(Engine.Pipeline.Stages.ReportStage.MachineWarnings(null, "Intel Xeon 8481C, 2 threads")); // an entry from before it was recorded
+    }
+
+    [Fact]
     public void Where_only_Measures_timing_is_apart_the_warning_says_so_and_how_to_time_the_costs_again()
     {
         // as in a moby-2x run whose Measure entry came from a slow hour earlier that day: Measure 531.9 ms, later 348-375 ms

@@ -63,7 +63,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         var shapes = job.Attention.Select(a => ($"attention.{a}", new BlockConfig(a, FfnConfig.NoOp)))
             .Concat(job.Ffn.Select(f => ($"ffn.{f}", new BlockConfig(AttentionConfig.NoOp, f)))).ToList();
         var costs = new SortedDictionary<string, MeasuredCost>(StringComparer.Ordinal);
-        string? device = null;
+        string? device = null, measuredOn = null;
         CurveFit? fit = null;
         if (scenario.Target is { } target)
         {
@@ -96,10 +96,12 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
                     whole[s.Item1].ScenarioSeconds(scenario.Generate))).ToList();
             fit = Fit(parent, costs, samples.Select((m, i) => (m, whole[$"sample{i + 1}"])).ToList(), scenario.Generate, shapeModels);
             device = on.ToString();
+            measuredOn = SpeedStage.Machine(on.Kind, scenario.Runtime, job.Dtype, TorchSharp.torch.get_num_threads());
         }
         var record = new CostsRecord(costs, CostModel(scenario), batch)
         {
             Threads = device is null ? null : TorchSharp.torch.get_num_threads(), Device = device, Rounds = device is null ? null : Rounds, Curve = fit,
+            MeasuredOn = measuredOn,
         };
         RecordFile.Write(context.Output(CostFile), record);
         context.Metrics["cost_model"] = record.CostModel;
@@ -228,5 +230,8 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         public string? Device { get; init; }
         public int? Rounds { get; init; }
         public CurveFit? Curve { get; init; }
+        /// <summary>The machine the costs were timed on, named as the Speed job names its own
+        /// (<see cref="SpeedStage.Machine"/>); null for a roofline, and in entries written before it was recorded.</summary>
+        public string? MeasuredOn { get; init; }
     }
 }

@@ -25,7 +25,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario, string CostModel, [property: SpecPath("scoring.metric")] ScoringMetric Metric, IReadOnlyList<string> ParentVariants);
 
     public override string Name => "Report";
-    public override int Version => 11; // 11: a timing warning says when Measure's timing alone is apart and names --rerun Measure; 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 11; // 11: a timing warning says when Measure's timing alone is apart, or the costs came from another machine, and names --rerun Measure; 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep", "Speed"];
     public override string Description => "write report.json and report.html";
     public override bool UsesTorch => false;
@@ -40,6 +40,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         var inputs = new Dictionary<string, JobPlan>
         {
             ["search"] = planned["Search"].Single(j => j.Id == $"b{spec.Scenario.Batch}"), ["speed"] = planned["Speed"].Single(),
+            ["measure"] = planned["Measure"].Single(j => j.Id == MeasureStage.JobId(spec.Scenario.Batch)),
         };
         foreach (var j in planned["Evaluate"]) inputs["eval:" + j.Id] = j;
         foreach (var j in planned["Heal"]) inputs["heal:" + j.Id] = j;
@@ -85,7 +86,8 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
             TrainingWarnings = TrainingWarnings(context, heals).ToList(),
             TimingWarnings = job.Scenario.Target is null
                 ? TimingWarnings(search.Parent.MeasuredTimeS, search.ClosedLoop.Rounds.Select(r => r.ParentMeasuredTimeS).ToList(),
-                    (double)job.Scenario.Batch * job.Scenario.Generate / speeds.Parent.ScenarioTokensPerS).ToList()
+                    (double)job.Scenario.Batch * job.Scenario.Generate / speeds.Parent.ScenarioTokensPerS)
+                    .Concat(MachineWarnings(MeasureStage.Read(context.Input("measure")).MeasuredOn, speeds.Scenario.MeasuredOn)).ToList()
                 : [], // modelled, not timed
             Curves = curves,
         };
@@ -150,6 +152,16 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
                      "more than the ±10% predictions are held to; the measured speedups, all against Speed's timing of the parent, " +
                      $"are uncertain by about as much (the machine's speed moved: other work on it, or its clock); on a quieter machine, {again}";
         static string Ms(double seconds) => $"{seconds * 1e3:0.0} ms";
+    }
+
+    /// <summary>A warning when the costs were timed on another machine than the speeds (a store carried between machines,
+    /// such as a CI cache restored on another kind of runner): keys follow configuration, so such a Measure entry is a
+    /// hit, and every predicted speedup then describes the machine it was timed on.</summary>
+    internal static IEnumerable<string> MachineWarnings(string? costsOn, string speedsOn)
+    {
+        if (costsOn is null || costsOn == speedsOn) yield break;
+        yield return $"the costs were timed on {costsOn} and the speeds on {speedsOn}: every predicted speedup describes the " +
+                     "former; `puzzle run SPEC --rerun Measure` (or `dotnet cake --rerun=Measure`) times the costs here and rebuilds what follows from them";
     }
 
     /// <summary>One model's row: its evaluation, with retention against the parent's top-1 and tasks, its measured

@@ -62,6 +62,12 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
 
     public sealed record Speedups(double Prefill, double Decode, double Scenario);
 
+    /// <summary>The machine and runtime timings ran on, as <see cref="MeasuredScenario.MeasuredOn"/> and Measure's costs
+    /// name it: the CPU's model and torch's threads, or the GPU's name and the runtime, and the dtype where one is set.</summary>
+    public static string Machine(DeviceKind on, TimingRuntime runtime, string? dtype, int threads) =>
+        (on == DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {threads} threads"
+            : $"{CudaDriver.DeviceName() ?? "a CUDA GPU"}, {MeasureStage.RuntimeName(runtime)}") + (dtype is { } d ? $", {d}" : "");
+
     /// <summary>Where and how the speeds were measured.</summary>
     public sealed record MeasuredScenario(string Device, int Batch, int Prompt, int Generate, int TorchThreads, string MeasuredOn);
 
@@ -131,8 +137,7 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
         var threads = TorchSharp.torch.get_num_threads();
         var on = context.CostDevice.Kind;
         var record = new SpeedsRecord(parentSpeed, models, new MeasuredScenario(ComputeDevice.Name(on), batch, scenario.Prompt, scenario.Generate, threads,
-            (on == DeviceKind.Cpu ? $"{Packaging.BuildFacts.Cpu()}, {threads} threads"
-                : $"{CudaDriver.DeviceName() ?? "a CUDA GPU"}, {MeasureStage.RuntimeName(scenario.Runtime)}") + (job.Dtype is { } dtype ? $", {dtype}" : "")), Rounds)
+            Machine(on, scenario.Runtime, job.Dtype, threads)), Rounds)
         { Timings = timings };
         RecordFile.Write(context.Output(SpeedsFile), record);
         context.Log.WriteLine($"parent: prefill {parentSpeed.PrefillTokensPerS:N0} tok/s, decode {parentSpeed.DecodeTokensPerS:N0} tok/s; " +
