@@ -125,6 +125,9 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
                 yield return $"{heal.Name}: GKD raised held-out KL from {before:0.0000} to {last:0.0000}; the assembled weights are published";
     }
 
+    /// <summary>What a timing warning says to do: time the costs again (<c>--rerun</c>, see <see cref="PipelineGraph.Rerun"/>).</summary>
+    const string RerunMeasure = "`puzzle run SPEC --rerun Measure` (or `dotnet cake --rerun=Measure`) times the costs again and rebuilds what follows from them";
+
     /// <summary>How far apart the parent's timings are, per scenario request: Measure's (the reference of every predicted
     /// speedup), the closed loop's rounds and Speed's (the reference of every measured speedup). The same model timed
     /// more than 10% apart means the machine's speed moved under the timings, and a measured speedup can be off by as
@@ -139,18 +142,17 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         if (spread <= 0.10) yield break;
         var loop = closedLoop.Count == 0 ? "" : $", {string.Join(" and ", closedLoop.Select(Ms))} in the closed loop";
         var later = closedLoop.Append(speed).ToList();
-        const string again = "`puzzle run SPEC --rerun Measure` (or `dotnet cake --rerun=Measure`) times the costs again and rebuilds what follows from them";
         if (later.Count > 1 && later.Max() / later.Min() - 1 <= 0.10)
         {
             var apart = Math.Max(measure / later.Max(), later.Min() / measure) - 1;
             yield return $"the parent timed {Ms(measure)} per scenario request in Measure{loop} and {Ms(speed)} in Speed: the later timings " +
                          $"agree within ±10%, Measure's is {apart:0%} apart from them, more than the ±10% predictions are held to; every " +
-                         $"predicted speedup rests on it (its entry may be an earlier run's, timed on a machine {(measure > later.Max() ? "busier than now" : "quieter than now")} or another one): {again}";
+                         $"predicted speedup rests on it (its entry may be an earlier run's, timed on a machine {(measure > later.Max() ? "busier than now" : "quieter than now")} or another one): {RerunMeasure}";
             yield break;
         }
         yield return $"the parent timed {Ms(measure)} per scenario request in Measure{loop} and {Ms(speed)} in Speed: {spread:0%} apart, " +
                      "more than the ±10% predictions are held to; the measured speedups, all against Speed's timing of the parent, " +
-                     $"are uncertain by about as much (the machine's speed moved: other work on it, or its clock); on a quieter machine, {again}";
+                     $"are uncertain by about as much (the machine's speed moved: other work on it, or its clock); on a quieter machine, {RerunMeasure}";
         static string Ms(double seconds) => $"{seconds * 1e3:0.0} ms";
     }
 
@@ -161,7 +163,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     {
         if (costsOn is null || costsOn == speedsOn) yield break;
         yield return $"the costs were timed on {costsOn} and the speeds on {speedsOn}: every predicted speedup describes the " +
-                     "former; `puzzle run SPEC --rerun Measure` (or `dotnet cake --rerun=Measure`) times the costs here and rebuilds what follows from them";
+                     $"former; {RerunMeasure}";
     }
 
     /// <summary>One model's row: its evaluation, with retention against the parent's top-1 and tasks, its measured
