@@ -59,11 +59,7 @@ public sealed class PipelineSession
         // everything knowable before a job starts is checked first: one error, nothing started, no log touched
         if (launcher is not SlurmJobLauncher)
             PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || Store.Find(j.Key) is null).ToList());
-        // readers before what they read: a run stopped half-way (a key in use elsewhere) leaves no reader of a removed entry
-        var retired = again.Reverse().Where(j => Store.Retire(j.Key)).ToList();
-        if (again.Count > 0)
-            console?.WriteLine($"rerun {string.Join(", ", rerun!.Select(s => Graph.StageNamed(s).Name).Distinct())}: {retired.Count} cached " +
-                               $"entr{(retired.Count == 1 ? "y" : "ies")} removed ({string.Join(", ", again.Where(retired.Contains).Select(j => j.Stage.Name).Distinct())})");
+        if (again.Count > 0) Retire(again, rerun!, console);
         Store.CleanStaging(TimeSpan.FromHours(1));
         // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
         // threads_per_job CPUs; locally the jobs share this machine's cores
@@ -77,6 +73,25 @@ public sealed class PipelineSession
         foreach (var folder in Artifacts.Publish(Spec.BaseDirectory, Spec.Name, Graph.JobsFor(target), Store))
             console?.WriteLine($"artifacts: {Path.GetRelativePath(Spec.BaseDirectory, folder)}");
         return summary;
+    }
+
+    /// <summary>
+    /// Removes the entries of <paramref name="again"/> and every entry of this store built on them under other keys (by
+    /// other pipelines, or by this one before its spec changed: a Search under other constraints, say), readers before
+    /// what they read, so that a run stopped half-way (a key in use elsewhere) leaves no reader of a removed entry.
+    /// </summary>
+    void Retire(IReadOnlyList<JobPlan> again, IReadOnlyCollection<string> stages, TextWriter? console)
+    {
+        var planned = again.Select(j => j.Key).ToHashSet(StringComparer.Ordinal);
+        var others = Store.ReadersOf(planned).Where(m => !planned.Contains(m.Key)).ToList();
+        var otherRetired = others.Where(m => Store.Retire(m.Key)).ToList();
+        var retired = again.Reverse().Where(j => Store.Retire(j.Key)).ToList();
+        static string Entries(int n) => $"{n} cached entr{(n == 1 ? "y" : "ies")}";
+        console?.WriteLine($"rerun {string.Join(", ", stages.Select(s => Graph.StageNamed(s).Name).Distinct())}: {Entries(retired.Count)} removed " +
+                           $"({string.Join(", ", again.Where(retired.Contains).Select(j => j.Stage.Name).Distinct())})" +
+                           (otherRetired.Count > 0
+                               ? $", and {Entries(otherRetired.Count)} built on them under other keys ({string.Join(", ", otherRetired.AsEnumerable().Reverse().Select(m => m.Stage).Distinct())})"
+                               : ""));
     }
 
     /// <summary>Runs one job in this process (what a launched job process does); checks the key it was launched for.</summary>

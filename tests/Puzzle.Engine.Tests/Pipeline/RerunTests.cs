@@ -57,6 +57,41 @@ public class RerunTests
     }
 
     [Fact]
+    public async Task Entries_built_on_a_rerun_entry_under_other_keys_go_too()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Run(repo);
+        var before = Open(repo);
+        var (oldSelect, oldReport) = (before.Graph.Find("Select", "search").Key, before.Graph.Find("Report", "report").Key);
+        repo.Edit("throughput_vs_parent: 1.5", "throughput_vs_parent: 2"); // a constraint change: a Select and Report of other keys
+        Assert.Equal(["Report/report", "Select/search"], Ran(Run(repo)));
+
+        var session = Open(repo);
+        var console = new StringWriter();
+        var again = await session.RunAsync(null, session.InProcessLauncher(), console, rerun: ["Variants"]);
+        Assert.True(again.Succeeded, console.ToString());
+        // the 1.5x Select and Report read the variants that were removed: kept, they would be hits built on old variants
+        Assert.Null(session.Store.Find(oldSelect));
+        Assert.Null(session.Store.Find(oldReport));
+        Assert.Contains("and 2 cached entries built on them under other keys (Select, Report)", console.ToString());
+
+        repo.Edit("throughput_vs_parent: 2", "throughput_vs_parent: 1.5");
+        Assert.Equal(["Report/report", "Select/search"], Ran(Run(repo)));
+    }
+
+    [Fact]
+    public void The_stores_readers_of_an_entry_come_before_what_they_read()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Run(repo);
+        var session = Open(repo);
+        var variant = session.Graph.Find("Variants", "layer0.ffn.ratio0.5").Key;
+        var readers = session.Store.ReadersOf([variant]).Select(m => $"{m.Stage}/{m.Job}").ToArray();
+        Assert.Equal(["Report/report", "Select/search"], readers);
+        Assert.Empty(session.Store.ReadersOf([session.Graph.Find("Report", "report").Key]));
+    }
+
+    [Fact]
     public void A_stage_that_is_not_there_or_not_built_by_the_target_is_an_error_before_anything_is_removed()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);

@@ -89,6 +89,46 @@ public sealed class CacheStore(string root)
         return retired;
     }
 
+    /// <summary>Every published entry's manifest (a folder whose manifest is missing, unreadable or of another key is
+    /// passed over), with its folder.</summary>
+    public IEnumerable<(string Directory, JobManifest Manifest)> Manifests()
+    {
+        var cache = Path.Combine(Root, "cache");
+        if (!Directory.Exists(cache)) yield break;
+        foreach (var dir in Directory.EnumerateDirectories(cache).SelectMany(Directory.EnumerateDirectories))
+            if (JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName)) is { } manifest && manifest.Key == Path.GetFileName(dir))
+                yield return (dir, manifest);
+    }
+
+    /// <summary>
+    /// The entries of this store built on any of <paramref name="keys"/>, directly or through other entries (by the
+    /// input keys their manifests record), whichever pipeline built them; none of <paramref name="keys"/> itself. In an
+    /// order in which each comes before every entry it read: the order to remove them in.
+    /// </summary>
+    public IReadOnlyList<JobManifest> ReadersOf(IEnumerable<string> keys)
+    {
+        var manifests = Manifests().Select(e => e.Manifest).ToList();
+        var readers = manifests
+            .SelectMany(m => m.Inputs.Values.Distinct().Select(input => (input, m)))
+            .ToLookup(p => p.input, p => p.m, StringComparer.Ordinal);
+        var seeds = keys.ToHashSet(StringComparer.Ordinal);
+        // depth: the longest chain of reads from a seed, so that a reader is always deeper than what it read
+        var depth = new Dictionary<string, (int Depth, JobManifest Manifest)>(StringComparer.Ordinal);
+        var frontier = seeds.ToList();
+        for (var level = 1; frontier.Count > 0; level++)
+        {
+            if (level > manifests.Count + 1) throw new InvalidOperationException($"{Root}: the entries' manifests read each other in a cycle");
+            var next = new List<string>();
+            foreach (var reader in frontier.SelectMany(k => readers[k]).Where(m => !seeds.Contains(m.Key)).DistinctBy(m => m.Key))
+            {
+                depth[reader.Key] = (level, reader);
+                next.Add(reader.Key);
+            }
+            frontier = next;
+        }
+        return depth.Values.OrderByDescending(d => d.Depth).ThenBy(d => d.Manifest.Key, StringComparer.Ordinal).Select(d => d.Manifest).ToList();
+    }
+
     /// <summary>A fresh private folder to build a job in.</summary>
     public string NewStaging(string key)
     {

@@ -46,12 +46,10 @@ public sealed record StoreUsage(
             var cacheTally = new HardLinks.Tally();
             cacheBytes = cacheTally.AddUnder(cache);
             shared = cacheTally.Shared;
-            var manifests = Directory.EnumerateDirectories(cache).SelectMany(Directory.EnumerateDirectories)
-                .Select(dir => (Dir: dir, Manifest: JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName))))
-                .Where(e => e.Manifest is { } m && m.Key == Path.GetFileName(e.Dir))
-                .OrderBy(e => e.Manifest!.StartedUtc).ThenBy(e => e.Dir, StringComparer.Ordinal).ToList();
+            var manifests = new CacheStore(root).Manifests()
+                .OrderBy(e => e.Manifest.StartedUtc).ThenBy(e => e.Directory, StringComparer.Ordinal).ToList();
             var tally = new HardLinks.Tally(); // data that entries share counts in the one built first
-            entries.AddRange(manifests.Select(e => (e.Manifest!.Key, e.Manifest.Stage, tally.AddUnder(e.Dir))));
+            entries.AddRange(manifests.Select(e => (e.Manifest.Key, e.Manifest.Stage, tally.AddUnder(e.Directory))));
         }
         var owners = KeysByPipeline(root);
         var order = (stageOrder ?? []).ToList();
