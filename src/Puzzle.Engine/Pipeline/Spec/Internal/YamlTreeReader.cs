@@ -15,9 +15,10 @@ internal sealed partial class YamlTreeReader(SpecErrorList errors)
     /// <summary>The document's root node; null after a syntax error (reported) or for an empty document.</summary>
     public YamlNode? Read(string yaml)
     {
+        var scanner = new Scanner(new StringReader(yaml));
         try
         {
-            var parser = new Parser(new StringReader(yaml));
+            var parser = new Parser(scanner);
             parser.Consume<StreamStart>();
             if (parser.TryConsume<StreamEnd>(out _)) return null;
             parser.Consume<DocumentStart>();
@@ -34,6 +35,13 @@ internal sealed partial class YamlTreeReader(SpecErrorList errors)
         {
             var message = Strip(e.Message);
             errors.Add(At(e.Start), "YAML syntax error: " + (message.Length > 0 ? char.ToLowerInvariant(message[0]) + message[1..] : "unreadable YAML"));
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails some malformed flow collections with a bare InvalidOperationException (its
+            // issue 541), no position in it: the scanner's own position is where it stopped
+            errors.Add(At(scanner.CurrentPosition), "YAML syntax error: the text cannot be read as YAML from here on (an unclosed '{' or '[' above?)");
             return null;
         }
     }
