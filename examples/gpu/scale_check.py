@@ -316,6 +316,7 @@ def collect(args):
                                                                         "train_seconds": m["train_seconds"],
                                                                         "estimated_gpu_gb": (m.get("estimated_gpu_bytes") or 0) / 1e9 or None,
                                                                         "peak_gpu_gb": (m.get("peak_gpu_bytes") or 0) / 1e9 or None,
+                                                                        "peak_gpu_process_gb": (m.get("peak_gpu_process_bytes") or 0) / 1e9 or None,
                                                                         "alone": j.get("alone")})
         steps = m.get("tokens_per_s", 0) * m["train_seconds"] / (BATCH * SEQ)
         bare_key = shape + "." + j["job"].split(".", 1)[1]
@@ -331,7 +332,7 @@ def collect(args):
     results["score"] = [{"job": j["job"], "parent_seconds": j["metrics"].get("parent_seconds"),
                          "variant_seconds": j["metrics"].get("variant_seconds"), "seconds": j["seconds"]} for j in jobs if j["stage"] == "Score"]
     results["heal"] = [{"job": j["job"], "seconds": j["seconds"], "peak_gpu_mib": j.get("peak_gpu_mib"),
-                        **{k: j["metrics"].get(k) for k in ("tokens_per_s", "peak_gpu_bytes", "peak_rss_bytes", "kl_before", "kl_after", "trained_together")}}
+                        **{k: j["metrics"].get(k) for k in ("tokens_per_s", "peak_gpu_bytes", "peak_gpu_process_bytes", "peak_rss_bytes", "kl_before", "kl_after", "trained_together")}}
                        for j in jobs if j["stage"] == "Heal"]
     # every Measure job's costs (eager or CUDA graphs: its cost_model says which), per shape, in ms
     results["measure"] = []
@@ -383,15 +384,18 @@ def goals(results, small, first8b):
     efficiencies = [g["efficiency"] for g in results["bld_groups"] if g["shape"] == small and g["efficiency"] == g["efficiency"]]
     def peak_gb(j):
         return max(j.get("peak_gpu_mib") or 0, (j["metrics"].get("peak_gpu_bytes") or 0) / 2**20) * 2**20 / 1e9
-    # GPU memory is read device-wide: a job's own peak where it ran alone, an upper bound (its and the other jobs')
-    # where it shared the GPU (executor.jobs_per_gpu: 2)
-    alone = [peak_gb(j) for j in jobs if j.get("alone") and peak_gb(j) > 0]
-    shared = [peak_gb(j) for j in jobs if not j.get("alone") and peak_gb(j) > 0]
-    largest = max(alone + shared, default=0)
+    # a job's own peak: its process's device memory (NVML, peak_gpu_process_bytes) where the driver listed the process,
+    # else the device's memory in use where the job ran alone; where it shared the GPU (executor.jobs_per_gpu: 2) the
+    # device's is an upper bound (its and the other jobs')
+    own = [j["metrics"]["peak_gpu_process_bytes"] / 1e9 for j in jobs if j["metrics"].get("peak_gpu_process_bytes")]
+    alone = [peak_gb(j) for j in jobs if not j["metrics"].get("peak_gpu_process_bytes") and j.get("alone") and peak_gb(j) > 0]
+    shared = [peak_gb(j) for j in jobs if not j["metrics"].get("peak_gpu_process_bytes") and not j.get("alone") and peak_gb(j) > 0]
+    largest = max(own + alone + shared, default=0)
     peak = goal(largest or None, 40)
-    if peak["met"] is False and max(alone, default=0) <= 40:
+    if peak["met"] is False and max(own + alone, default=0) <= 40:
         peak["met"] = None  # only jobs that shared the GPU read above the limit: their own peaks are not known
-    peak.update({"alone_max": max(alone, default=None), "alone_jobs": len(alone),
+    peak.update({"own_max": max(own, default=None), "own_jobs": len(own),
+                 "alone_max": max(alone, default=None), "alone_jobs": len(alone),
                  "shared_max": max(shared, default=None), "shared_jobs": len(shared)})
     speed = next((r for r in results["speed"] if r["pipeline"] and small in r["pipeline"]), None)
     return {

@@ -19,6 +19,7 @@ internal static class CudaDriver
     [DllImport(Lib)] public static extern int cuInit(uint flags);
     [DllImport(Lib)] public static extern int cuDeviceGet(out int device, int ordinal);
     [DllImport(Lib)] public static extern int cuDeviceGetName(byte[] name, int length, int device);
+    [DllImport(Lib)] public static extern int cuDeviceGetPCIBusId(byte[] pciBusId, int length, int device);
     [DllImport(Lib)] public static extern int cuDevicePrimaryCtxRetain(out IntPtr context, int device);
     [DllImport(Lib)] public static extern int cuDevicePrimaryCtxRelease_v2(int device);
     [DllImport(Lib)] public static extern int cuCtxSetCurrent(IntPtr context);

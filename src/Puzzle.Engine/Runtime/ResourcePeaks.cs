@@ -3,14 +3,17 @@ namespace Puzzle.Engine.Runtime;
 /// <summary>
 /// The peak memory of a job: the process's resident set (VmHWM, so the process's life, which a job process is) and, for
 /// a job on a GPU, the device memory in use at its highest, sampled every 100 ms through the CUDA driver (libcuda),
-/// since TorchSharp 0.107 exposes no allocator statistics. Device memory is device-wide: with one job per GPU, as the
-/// executor runs GPU jobs, it is the job's, allocator cache included. Whatever cannot be read is left out, never an error.
+/// since TorchSharp 0.107 exposes no allocator statistics. Device memory is device-wide: with one job per GPU it is the
+/// job's, allocator cache included; with <c>executor.jobs_per_gpu</c> above 1 it is an upper bound, and the process's
+/// own device memory at its highest, read through NVML at the same times, is the job's (where NVML lists this process:
+/// not inside a container with pids of its own). Whatever cannot be read is left out, never an error.
 /// </summary>
 public sealed class ResourcePeaks : IDisposable
 {
     readonly Thread? _sampler;
     readonly CancellationTokenSource _stop = new();
     ulong _total, _lowestFree = ulong.MaxValue;
+    long _processPeak = -1;
 
     ResourcePeaks(bool gpu)
     {
@@ -58,6 +61,10 @@ public sealed class ResourcePeaks : IDisposable
     /// <summary>Device memory in use at its highest while sampling, in bytes; null when it could not be read.</summary>
     public long? PeakGpuBytes => _lowestFree == ulong.MaxValue ? null : (long)(_total - _lowestFree);
 
+    /// <summary>This process's own device memory at its highest while sampling, in bytes (NVML); null when it could not
+    /// be read.</summary>
+    public long? PeakGpuProcessBytes => _processPeak < 0 ? null : _processPeak;
+
     void Sample()
     {
         try
@@ -66,6 +73,8 @@ public sealed class ResourcePeaks : IDisposable
                 CudaDriver.cuDevicePrimaryCtxRetain(out var context, device) != 0 || CudaDriver.cuCtxSetCurrent(context) != 0) return;
             try
             {
+                var nvml = Nvml.Device(device);
+                var pid = Environment.ProcessId;
                 do
                 {
                     if (CudaDriver.cuMemGetInfo_v2(out var free, out var total) == 0)
@@ -73,6 +82,7 @@ public sealed class ResourcePeaks : IDisposable
                         _total = total;
                         if (free < _lowestFree) _lowestFree = free;
                     }
+                    if (nvml is { } handle && Nvml.ProcessBytes(handle, pid) is { } own && own > _processPeak) _processPeak = own;
                 } while (!_stop.Token.WaitHandle.WaitOne(100));
             }
             finally { CudaDriver.cuDevicePrimaryCtxRelease_v2(device); }

@@ -23,4 +23,26 @@ public class ResourcePeaksTests
         Assert.NotNull(rss);
         Assert.True(rss > 1 << 20 && peak >= rss, $"resident {rss}, peak {peak}");
     }
+
+    /// <summary>With two jobs on one GPU, a job's own peak is its process's entry in NVML's list, not the first entry
+    /// nor the device's total; the struct is NVML's nvmlProcessInfo_v2_t, 24 bytes.</summary>
+    [Fact]
+    public void A_jobs_own_gpu_memory_is_its_pids_entry()
+    {
+        Assert.Equal(24, System.Runtime.InteropServices.Marshal.SizeOf<Nvml.ProcessInfo>());
+        Nvml.ProcessInfo[] list = [new() { Pid = 41, UsedGpuMemory = 30L << 30 }, new() { Pid = 42, UsedGpuMemory = 9L << 30 }];
+        Assert.Equal(9L << 30, Nvml.Own(list, 42));
+        Assert.Null(Nvml.Own(list, 43)); // not listed: pids of another namespace
+        Assert.Null(Nvml.Own([new() { Pid = 42, UsedGpuMemory = ulong.MaxValue }], 42)); // NVML_VALUE_NOT_AVAILABLE
+    }
+
+    [Fact]
+    public void Without_a_gpu_no_gpu_peak_is_recorded_and_nothing_fails()
+    {
+        if (ResourcePeaks.GpuTotalBytes() is not null) return; // a machine with a GPU: the GPU check reads the peaks there
+        using var peaks = ResourcePeaks.Start(gpu: true);
+        Thread.Sleep(150);
+        Assert.Null(peaks.PeakGpuBytes);
+        Assert.Null(peaks.PeakGpuProcessBytes);
+    }
 }

@@ -72,6 +72,7 @@ public static class JobRunner
                     if (ResourcePeaks.PeakRss() is { } rss) c.Metrics["peak_rss_bytes"] = rss;
                     if (TorchRuntime.IsLoaded) c.Metrics["torch_threads"] = TorchSharp.torch.get_num_threads(); // absent: libtorch never loaded
                     if (peaks.PeakGpuBytes is { } bytes) c.Metrics["peak_gpu_bytes"] = bytes;
+                    if (peaks.PeakGpuProcessBytes is { } own) c.Metrics["peak_gpu_process_bytes"] = own;
                 }
             }
             var seconds = clock.Elapsed.TotalSeconds; // built together: each records the group's time

@@ -24,7 +24,8 @@ public sealed record ExecutorSpec
 
     [Description("Jobs on CUDA that share one GPU at a time in a local run (each sees the same device). Above 1, one job's " +
                  "start, loading and kernel launches overlap another's kernels, where every job's memory fits the GPU " +
-                 "together (each manifest's peak_gpu_bytes is then the device's, not the job's). Timing jobs still run alone.")]
+                 "together (each manifest's peak_gpu_bytes is then the device's; its peak_gpu_process_bytes, where the driver lists " +
+                 "the job's process, the job's own). Timing jobs still run alone.")]
     [Bounds(Minimum = 1)]
     public int JobsPerGpu { get; init; } = 1;
 
