@@ -60,6 +60,10 @@ run() {
   if command -v nvidia-smi >/dev/null; then
     TZ=UTC nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$work/gpumem.csv" 2>/dev/null &
     local smi=$!
+    # each process's own GPU memory, every second, as NVML lists it: shows whether the job processes' pids are listed
+    # here (the manifests' peak_gpu_process_bytes needs that) and what each held where two jobs shared the GPU
+    TZ=UTC nvidia-smi --query-compute-apps=timestamp,pid,used_memory --format=csv,noheader,nounits -lms 1000 > "$OUT/gpu-apps.csv" 2>/dev/null &
+    local apps=$!
   fi
   local puzzle=$work/app/puzzle py="$PYTHON $here/scale_check.py --work $work --out $OUT/results.json --log $logf"
   local phases="$work/phases.tsv"; : > "$phases"
@@ -117,7 +121,7 @@ run() {
     fi
     rm -rf "$work/run/parent-$shape"
   done
-  [ -n "${smi:-}" ] && kill "$smi" 2>/dev/null
+  [ -n "${smi:-}" ] && kill "$smi" "$apps" 2>/dev/null
   $py collect --store "$work/run/.puzzle" --phases "$phases" --gpumem "$work/gpumem.csv" >> "$OUT/collect.log" 2>&1
   # every job's log (what each spent its time on), small enough to come back
   tar -C "$work/run/.puzzle" -cJf "$OUT/logs.tar.xz" logs 2>/dev/null
