@@ -4,10 +4,24 @@ namespace Puzzle.Engine.Search;
 
 /// <summary>One round of the closed loop: the time limits solved under (on summed time), and the chosen architecture's
 /// whole time as the cost model predicted it and as it measured, beside the parent's measured time.</summary>
-/// <param name="Timings">how many times the two were timed (2: the first timing was confirmed by a second, the faster of
-/// each counting)</param>
+/// <param name="Timings">how many times the two were timed (2: the first timing was taken again, for <see cref="Retimed"/>)</param>
+/// <param name="Retimed">why the first timing was taken again (<see cref="LoopRetiming.None"/>: it was not)</param>
 public sealed record LoopRound(int Round, IReadOnlyList<double> TimeLimits, double PredictedSeconds, double MeasuredSeconds,
-    double ParentMeasuredSeconds, bool Met, int Timings = 1);
+    double ParentMeasuredSeconds, bool Met, int Timings = 1, LoopRetiming Retimed = LoopRetiming.None);
+
+/// <summary>Why the closed loop timed a child a second time before judging it.</summary>
+public enum LoopRetiming
+{
+    /// <summary>One timing was judged.</summary>
+    None,
+    /// <summary>The first timing missed a time limit: the faster of both timings counts, for each model.</summary>
+    Missed,
+    /// <summary>The parent timed far from its expected time: the faster of both timings counts, for each model.</summary>
+    ParentUnsteady,
+    /// <summary>The first timing passed only by beating the cost model's prediction, which itself misses a time limit
+    /// with the margin to spare: the second timing must pass too.</summary>
+    FasterThanPredicted,
+}
 
 /// <summary>What the closed loop reached: the last solve's architectures and every round.</summary>
 public sealed record LoopResult(IReadOnlyList<Architecture> Found, SearchProblem Problem, IReadOnlyList<LoopRound> Rounds)
@@ -24,7 +38,11 @@ public sealed record LoopResult(IReadOnlyList<Architecture> Found, SearchProblem
 /// at most <c>maxRounds</c> rounds. A timing is taken a second time (the faster of both counting, for each model) before
 /// it is trusted when it misses, and when the parent's time in it is more than <see cref="Steady"/> from the parent's
 /// expected time (as the cost model's Measure job timed it): the machine's speed moved, which can pass a child as much
-/// as fail one. Limits are only ever tightened, and a round whose tightened problem has no solution ends the loop with
+/// as fail one. A pass the prediction does not support (the predicted whole time misses a limit as first specified, with
+/// the margin to spare, so only a timing faster than predicted passed it) is timed again too, and stands only if the
+/// second timing passes as well: the search picks the best child its limits allow, so the first prediction sits at the
+/// limit, and a timing a few percent fast then passes a child that the Speed job, timing it again, measures short of
+/// its target. Limits are only ever tightened, and a round whose tightened problem has no solution ends the loop with
 /// the previous round's architectures.
 /// </summary>
 public static class ClosedLoop
@@ -46,6 +64,7 @@ public static class ClosedLoop
         if (margin < 0) throw new ArgumentOutOfRangeException(nameof(margin), margin, "the margin cannot be negative");
         var found = solve(problem);
         if (maxRounds < 1) return new LoopResult(found, problem, []);
+        var specified = problem;
         var rounds = new List<LoopRound>();
         for (var round = 1; ; round++)
         {
@@ -53,19 +72,31 @@ public static class ClosedLoop
             var predicted = time.Seconds(chosen.Cost(timeResource));
             var (measured, parent) = measure(chosen);
             var (required, missed) = Judge(problem, measuredLimits, measured, parent, timeResource, margin);
-            var timings = 1;
-            if (missed.Contains(true) || !IsSteady(parent, parentExpected))
+            var retimed = missed.Contains(true) ? LoopRetiming.Missed
+                : !IsSteady(parent, parentExpected) ? LoopRetiming.ParentUnsteady
+                : !PredictionClears(specified, chosen, time, timeResource, margin) ? LoopRetiming.FasterThanPredicted
+                : LoopRetiming.None;
+            if (retimed is LoopRetiming.Missed or LoopRetiming.ParentUnsteady)
             {
                 // a miss is confirmed by timing again before anything is tightened: a moment of load on a shared machine
                 // once made a child that runs at 1.5x time at 1.1x, and the loop then searched for a 2.1x child. A pass
                 // is when the parent timed far from its expected time: once the parent timed 58% slow beside a child
                 // 49% slow, and the child passed at 1.62x where the Speed job then measured it at 1.46x for 1.5x
                 var (again, parentAgain) = measure(chosen);
-                (measured, parent, timings) = (Math.Min(measured, again), Math.Min(parent, parentAgain), 2);
+                (measured, parent) = (Math.Min(measured, again), Math.Min(parent, parentAgain));
                 (required, missed) = Judge(problem, measuredLimits, measured, parent, timeResource, margin);
             }
+            else if (retimed == LoopRetiming.FasterThanPredicted)
+            {
+                // moby-2x's child, predicted at 2.01x for 2x, timed once at 2.10x (enough with the 5% margin) and then
+                // measured 1.95x in the Speed job: both timings must pass, and a miss is judged on the one that missed
+                var (again, parentAgain) = measure(chosen);
+                var (requiredAgain, missedAgain) = Judge(problem, measuredLimits, again, parentAgain, timeResource, margin);
+                if (missedAgain.Contains(true)) (measured, parent, required, missed) = (again, parentAgain, requiredAgain, missedAgain);
+            }
             var met = !missed.Contains(true);
-            rounds.Add(new LoopRound(round, TimeLimits(problem, timeResource), predicted, measured, parent, met, timings));
+            rounds.Add(new LoopRound(round, TimeLimits(problem, timeResource), predicted, measured, parent, met,
+                retimed == LoopRetiming.None ? 1 : 2, retimed));
             if (met || round == maxRounds) return new LoopResult(found, problem, rounds);
 
             var error = measured / predicted;
@@ -87,6 +118,12 @@ public static class ClosedLoop
 
     /// <summary>Whether a parent's time is within <see cref="Steady"/> of its expected time (always, with none expected).</summary>
     public static bool IsSteady(double parent, double? expected) => expected is not { } e || e <= 0 || Math.Abs(parent / e - 1) <= Steady;
+
+    /// <summary>Whether the architecture's predicted whole time meets every time limit of the problem as first
+    /// specified (before any tightening) with the margin to spare.</summary>
+    static bool PredictionClears(SearchProblem specified, Architecture chosen, TimeModel time, string timeResource, double margin) =>
+        specified.Limits.Where(l => l.Resource == timeResource)
+            .All(l => time.Seconds(chosen.Cost(timeResource)) <= time.Seconds(l.Max) / (1 + margin) * (1 + 1e-9));
 
     /// <summary>The limits as they apply to the measured times, and which time limits the measured child misses.</summary>
     static (IReadOnlyList<ResourceLimit> Required, List<bool> Missed) Judge(SearchProblem problem, Func<double, IReadOnlyList<ResourceLimit>> measuredLimits,

@@ -135,6 +135,45 @@ public class ClosedLoopTests
     }
 
     [Fact]
+    public void A_pass_that_only_a_timing_faster_than_predicted_gives_must_pass_a_second_timing_too()
+    {
+        var timings = 0;
+        var solves = 0;
+        // the search's first child is predicted at the limit (4.3 of 4.33), inside the 5% margin; its first timing is 10%
+        // faster than predicted, enough to pass with the margin, and every later timing is as predicted
+        var result = ClosedLoop.Run(Problem(), p => { solves++; return PuzzleSearch.Solve(p, SearchMethod.Mip); },
+            a => (a.Cost(Time) * (timings++ == 0 ? 0.9 : 1.0), ParentTime), Measured, Time, maxRounds: 3, margin: 0.05);
+        var first = result.Rounds[0];
+        Assert.Equal(LoopRetiming.FasterThanPredicted, first.Retimed);
+        Assert.Equal(2, first.Timings);
+        Assert.False(first.Met); // the second timing missed the margin
+        Assert.Equal(first.PredictedSeconds, first.MeasuredSeconds, 9); // judged on the timing that missed, not the faster
+        Assert.Equal(2, solves);
+        Assert.True(result.Met);
+        Assert.Equal(ParentTime / Target / 1.05, Assert.Single(result.Rounds[1].TimeLimits), 9);
+        // the second round's prediction clears the margin: one timing is trusted
+        Assert.Equal(LoopRetiming.None, result.Rounds[1].Retimed);
+        Assert.Equal(1, result.Rounds[1].Timings);
+        Assert.Equal(3, timings);
+
+        // a child that times 10% fast every time passes on both timings and is kept
+        timings = 0;
+        var fast = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip),
+            a => { timings++; return (a.Cost(Time) * 0.9, ParentTime); }, Measured, Time, maxRounds: 3, margin: 0.05);
+        var round = Assert.Single(fast.Rounds);
+        Assert.True(round.Met);
+        Assert.Equal((2, LoopRetiming.FasterThanPredicted), (round.Timings, round.Retimed));
+        Assert.Equal(2, timings);
+
+        // without a margin a prediction within the limit always supports a pass: one timing
+        timings = 0;
+        var plain = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip),
+            a => { timings++; return (a.Cost(Time) * 0.9, ParentTime); }, Measured, Time, maxRounds: 3);
+        Assert.Equal(LoopRetiming.None, Assert.Single(plain.Rounds).Retimed);
+        Assert.Equal(1, timings);
+    }
+
+    [Fact]
     public void No_rounds_is_one_plain_search()
     {
         var result = ClosedLoop.Run(Problem(), p => PuzzleSearch.Solve(p, SearchMethod.Mip),

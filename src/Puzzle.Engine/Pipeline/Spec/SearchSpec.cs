@@ -34,7 +34,7 @@ public sealed record SearchSpec
     [Bounds(Minimum = 0, Maximum = 10)]
     public int VerifyRounds { get; init; } = 3;
 
-    [Description("Closed loop: the share by which the child's measured time must beat each time limit (measured time ≤ limit / (1 + verify_margin)) for the loop to accept it; a child inside the margin is searched again under a limit tightened by the margin too. Timings of the same two models in separate processes differ by a few percent (about ±4% on a shared 2-core CPU), and the Speed job times the child again: without a margin a child that just meets the target in the loop can miss it there. 0 accepts any child that meets the limits as measured.")]
+    [Description("Closed loop: the share by which the child's measured time must beat each time limit (measured time ≤ limit / (1 + verify_margin)) for the loop to accept it; a child inside the margin is searched again under a limit tightened by the margin too. Timings of the same two models in separate processes differ by a few percent (about ±4% on a shared 2-core CPU), and the Speed job times the child again: without a margin a child that just meets the target in the loop can miss it there. A child whose predicted time misses a limit with the margin to spare, and whose timing passes it, is timed a second time and must pass again. 0 accepts any child that meets the limits as measured.")]
     [Bounds(Minimum = 0, Maximum = 0.5)]
     public double VerifyMargin { get; init; } = 0.05;
 }

@@ -49,8 +49,15 @@ public sealed partial class SearchStage
                                       $"({r.ParentMeasuredSeconds / r.MeasuredSeconds:0.00}x the parent's {r.ParentMeasuredSeconds * 1e3:F1} ms): " +
                                       (r.Met ? "meets the constraints as measured" : "misses a time constraint as measured") +
                                       (job.Search.VerifyMargin > 0 ? $", with {job.Search.VerifyMargin:0.##%} to spare" : "") +
-                                      (r.Timings > 1 ? $" (the faster of {r.Timings} timings: the first missed, or timed the parent more than " +
-                                                       $"{ClosedLoop.Steady:P0} from the Measure job's {ownAt[batch].MeasuredTimeSeconds * 1e3:F1} ms)" : ""));
+                                      r.Retimed switch
+                                      {
+                                          LoopRetiming.Missed => " (the faster of 2 timings: the first missed)",
+                                          LoopRetiming.ParentUnsteady => $" (the faster of 2 timings: the first timed the parent more than {ClosedLoop.Steady:P0} " +
+                                                                         $"from the Measure job's {ownAt[batch].MeasuredTimeSeconds * 1e3:F1} ms)",
+                                          LoopRetiming.FasterThanPredicted => " (timed twice: the first timing passed only by beating the prediction, which misses " +
+                                                                              "the target with the margin, so the second must pass too" + (r.Met ? ", and did)" : "; the times are the second's, which missed)"),
+                                          _ => "",
+                                      });
             return result;
         }
 
@@ -64,7 +71,7 @@ public sealed partial class SearchStage
         /// <summary>The loop for architectures.json: every round, whether the last one met the constraints, the limits.</summary>
         public static ClosedLoopSummary Describe(LoopResult loop, SearchProblem asSpecified) => new(
             loop.Rounds.Select(r => new ClosedLoopRound(r.Round, r.TimeLimits.ToList(), r.PredictedSeconds, r.MeasuredSeconds, r.ParentMeasuredSeconds,
-                r.ParentMeasuredSeconds / r.MeasuredSeconds, r.Met, r.Timings)).ToList(),
+                r.ParentMeasuredSeconds / r.MeasuredSeconds, r.Met, r.Timings, r.Retimed)).ToList(),
             loop.Rounds.Count == 0 ? null : loop.Met, !loop.Problem.Limits.SequenceEqual(asSpecified.Limits));
     }
 }
