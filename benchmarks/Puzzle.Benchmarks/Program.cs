@@ -6,6 +6,7 @@ TorchRuntime.EnsureLoaded();
 if (args is [TimingNoiseBenchmarks.Worker, ..]) return TimingNoiseBenchmarks.Work(args[1..]); // one process of timing-noise
 if (args is [TimingCopiesBenchmarks.Worker, ..]) return TimingCopiesBenchmarks.Work(args[1..]); // one process of timing-copies
 if (args is [ThreadsBenchmarks.Worker, ..]) return ThreadsBenchmarks.Work(args[1..]); // one process of threads
+if (args is [LoopRuleBenchmarks.Worker, ..]) return LoopRuleBenchmarks.Work(args[1..]); // one process of loop-rule
 if (args is [GkdMemoryBenchmarks.Worker, ..]) return GkdMemoryBenchmarks.Work(args[1..]); // one way of gkd-memory
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
@@ -16,6 +17,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["gkd-memory"] = GkdMemoryBenchmarks.Run,
     ["library"] = LibraryBenchmarks.Run,
     ["load"] = LoadBenchmarks.Run,
+    ["loop-rule"] = LoopRuleBenchmarks.Run,
     ["main-job"] = MainJobBenchmarks.Run,
     ["metrics"] = MetricsBenchmarks.Run,
     ["parent-budget"] = MainJobBenchmarks.ParentBudget,

@@ -12,6 +12,9 @@ namespace Puzzle.Engine.Pipeline.Stages;
 // the loop itself (re-solve under tightened limits) is Search/ClosedLoop.
 public sealed partial class SearchStage
 {
+    /// <summary>The rounds of <see cref="CostMeter.InRounds"/> each closed-loop timing of the parent and the child takes.</summary>
+    public const int LoopRounds = 2;
+
     /// <summary>
     /// The Search job's closed loop (<c>search.verify_rounds</c>): times the chosen child and the parent whole, in the
     /// scenario on the cost device, as Measure and Speed time (<see cref="CostMeter.InRounds"/>), and lets
@@ -21,8 +24,6 @@ public sealed partial class SearchStage
     /// </summary>
     internal static class SearchLoop
     {
-        const int Rounds = 2;
-
         public static LoopResult Run(JobContext context, SearchStage.SearchJob job, SearchProblem problem,
             IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt, Func<SearchProblem, IReadOnlyList<Architecture>> solve)
         {
@@ -39,7 +40,7 @@ public sealed partial class SearchStage
             (double, double) Measure(Architecture chosen)
             {
                 var child = VariantCatalog.ToModel(parent, spec.SearchSpace.Alternatives, chosen.Layers);
-                var timed = CostMeter.InRounds([parent, child], spec.Scenario.Timing(), batch, Rounds, device);
+                var timed = CostMeter.InRounds([parent, child], spec.Scenario.Timing(), batch, LoopRounds, device);
                 return (timed[1].ScenarioSeconds(spec.Scenario.Generate), timed[0].ScenarioSeconds(spec.Scenario.Generate));
             }
             var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.VerifyMargin,
