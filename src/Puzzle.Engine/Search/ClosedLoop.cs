@@ -4,10 +4,13 @@ namespace Puzzle.Engine.Search;
 
 /// <summary>One round of the closed loop: the time limits solved under (on summed time), and the chosen architecture's
 /// whole time as the cost model predicted it and as it measured, beside the parent's measured time.</summary>
-/// <param name="Timings">how many times the two were timed (2: the first timing was taken again, for <see cref="Retimed"/>)</param>
 /// <param name="Retimed">why the first timing was taken again (<see cref="LoopRetiming.None"/>: it was not)</param>
 public sealed record LoopRound(int Round, IReadOnlyList<double> TimeLimits, double PredictedSeconds, double MeasuredSeconds,
-    double ParentMeasuredSeconds, bool Met, int Timings = 1, LoopRetiming Retimed = LoopRetiming.None);
+    double ParentMeasuredSeconds, bool Met, LoopRetiming Retimed = LoopRetiming.None)
+{
+    /// <summary>How many times the two were timed.</summary>
+    public int Timings => Retimed == LoopRetiming.None ? 1 : 2;
+}
 
 /// <summary>Why the closed loop timed a child a second time before judging it.</summary>
 public enum LoopRetiming
@@ -95,8 +98,7 @@ public static class ClosedLoop
                 if (missedAgain.Contains(true)) (measured, parent, required, missed) = (again, parentAgain, requiredAgain, missedAgain);
             }
             var met = !missed.Contains(true);
-            rounds.Add(new LoopRound(round, TimeLimits(problem, timeResource), predicted, measured, parent, met,
-                retimed == LoopRetiming.None ? 1 : 2, retimed));
+            rounds.Add(new LoopRound(round, TimeLimits(problem, timeResource), predicted, measured, parent, met, retimed));
             if (met || round == maxRounds) return new LoopResult(found, problem, rounds);
 
             var error = measured / predicted;
