@@ -50,7 +50,7 @@ public static class LoopRuleBenchmarks
         {
             var all = runs.SelectMany(r => r[a]).Select(t => t.Speedup).ToList();
             var firstSecond = runs.Select(r => r[a][1].Speedup / r[a][0].Speedup - 1).ToList();
-            report.Add($"{a}: measured speedup, median of {all.Count} timings", Median(all), "x",
+            report.Add($"{a}: measured speedup, median of {all.Count} timings", Measure.Median(all), "x",
                 $"{all.Min():0.00}-{all.Max():0.00}; second timing against the first in the same process {firstSecond.Min():+0.0%;-0.0%} to {firstSecond.Max():+0.0%;-0.0%}");
         }
         foreach (var error in Errors)
@@ -58,7 +58,7 @@ public static class LoopRuleBenchmarks
             var (old, now) = (new Tally(), new Tally());
             foreach (var a in archs)
             {
-                var target = Median(runs.SelectMany(r => r[a]).Select(t => t.Speedup).ToList()) / (1 + error);
+                var target = Measure.Median(runs.SelectMany(r => r[a]).Select(t => t.Speedup).ToList()) / (1 + error);
                 var required = target * (1 + Margin);
                 for (var i = 0; i < runs.Count; i++)
                 {
@@ -115,11 +115,5 @@ public static class LoopRuleBenchmarks
         public double BadRate => _bad / (double)_pairs;
         public string Note => $"{_bad} of {_pairs} pairs of a loop process and a Speed process; {_passed} passed the first round ({_passed / (double)_pairs:0%}), " +
                               $"{_passed - _bad} of them met the target in the other too";
-    }
-
-    static double Median(List<double> values)
-    {
-        var v = values.Order().ToList();
-        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
     }
 }
