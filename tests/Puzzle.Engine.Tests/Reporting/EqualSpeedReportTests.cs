@@ -96,6 +96,7 @@ public sealed class EqualSpeedReportTests
             {
                 Retention = null,
                 RetentionMet = false,
+                Why = "the parent's top-1 on held-out text is 0, so retention is undefined",
                 BeatsBaselines = curves.Skip(1).ToDictionary(c => c.Method, c => EqualSpeed.Compare(child, c)),
             },
         };
@@ -105,7 +106,10 @@ public sealed class EqualSpeedReportTests
         var html = ReportHtml.Render(report, null, [], [], new HashSet<string>());
         var section = html[html.IndexOf("<h2>Quality against measured speed</h2>", StringComparison.Ordinal)..];
         Assert.Single(Regex.Matches(section[..section.IndexOf("</div>", StringComparison.Ordinal)], "<svg ")); // KL only
-        Assert.Contains("lower KL and higher agreement than every baseline at equal measured speed", ReportTable.Render(report));
+        var text = ReportTable.Render(report);
+        Assert.Contains("goals for child1: retention - (≥ 95.0 %: no)", text);
+        Assert.Contains("  the parent's top-1 on held-out text is 0, so retention is undefined", text);
+        Assert.Contains("retention vs - (no)", text);
         using var dir = new TempDir();
         Engine.RecordFile.Write(dir["report.json"], report);
         var back = Engine.RecordFile.Read<PipelineReport>(dir["report.json"]);
