@@ -74,13 +74,13 @@ public static class ReportHtml
         if (report.Goals is { Child: { } child } g)
         {
             html.AppendLine($"<h2>Goals for {H(child)}</h2><ul>");
-            html.AppendLine($"<li>Top-1 retention {P(g.Retention)} (goal ≥ {P(g.RetentionMin)}): {Mark(g.RetentionMet)}</li>");
+            html.AppendLine($"<li>Top-1 retention {P(g.Retention, "-")} (goal ≥ {P(g.RetentionMin)}): {Mark(g.RetentionMet)}</li>");
             html.AppendLine($"<li>Measured speedup {F(g.MeasuredSpeedup, "0.00")}x (target {F(g.SpeedupTarget, "0.##")}x): {Mark(g.SpeedupMet)}</li>");
             foreach (var (name, b) in g.BeatsBaselines)
                 html.AppendLine(b.Beats is null
                     ? $"<li>Against {H(name)} at equal measured speed: <span class=\"no\">not compared</span> <small>({H(b.Rule)})</small></li>"
                     : $"<li>Against {H(name)} at equal measured speed ({F(b.AtSpeedup, "0.00")}x): lower KL {Mark(b.KlLower)} ({F(g.Child is null ? null : Kl(report, g.Child), "0.0000")} vs " +
-                      $"{F(b.Kl, "0.0000")}), higher agreement {Mark(b.AgreementHigher)} (vs {P(b.Agreement)}), retention {P(b.Retention)} for {H(name)} " +
+                      $"{F(b.Kl, "0.0000")}), higher agreement {Mark(b.AgreementHigher)} (vs {P(b.Agreement)}), retention {P(b.Retention, "-")} for {H(name)} " +
                       $"<small>({H(b.Rule)}{(b.HealedOnly ? "" : "; an assembled-only model of theirs enters, which flatters the child")})</small></li>");
             if (g.Why is { } why) html.AppendLine($"<li>{H(why)}</li>");
             html.AppendLine("</ul>");
@@ -169,7 +169,7 @@ public static class ReportHtml
     static double? Kl(PipelineReport report, string model) => report.Models.FirstOrDefault(m => m.Name == model)?.Kl;
 
     static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
-    static string P(double? v) => v is null ? "" : v.Value.ToString("P1", CultureInfo.InvariantCulture);
+    static string P(double? v, string none = "") => v is null ? none : v.Value.ToString("P1", CultureInfo.InvariantCulture);
     static string F(double? v, string format) => v is null ? "-" : v.Value.ToString(format, CultureInfo.InvariantCulture);
     static string Mark(bool? v) => v == true ? "<span class=\"ok\">yes</span>" : "<span class=\"no\">no</span>";
 }

@@ -104,6 +104,8 @@ public sealed class EqualSpeedReportTests
         Assert.Equal((null, null, true), (uniform.Retention, uniform.RetentionHigher, uniform.KlLower));
 
         var html = ReportHtml.Render(report, null, [], [], new HashSet<string>());
+        Assert.Contains("<li>Top-1 retention - (goal ≥ 95.0 %)", html);
+        Assert.Contains("<li>the parent&#39;s top-1 on held-out text is 0, so retention is undefined</li>", html);
         var section = html[html.IndexOf("<h2>Quality against measured speed</h2>", StringComparison.Ordinal)..];
         Assert.Single(Regex.Matches(section[..section.IndexOf("</div>", StringComparison.Ordinal)], "<svg ")); // KL only
         var text = ReportTable.Render(report);
