@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Search;
+using static Puzzle.Engine.Reporting.ReportFormat;
 
 namespace Puzzle.Engine.Reporting;
 
@@ -169,7 +170,5 @@ public static class ReportHtml
     static double? Kl(PipelineReport report, string model) => report.Models.FirstOrDefault(m => m.Name == model)?.Kl;
 
     static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
-    static string P(double? v, string none = "") => v is null ? none : v.Value.ToString("P1", CultureInfo.InvariantCulture);
-    static string F(double? v, string format) => v is null ? "-" : v.Value.ToString(format, CultureInfo.InvariantCulture);
     static string Mark(bool? v) => v == true ? "<span class=\"ok\">yes</span>" : "<span class=\"no\">no</span>";
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Puzzle.Engine.Export;
+using static Puzzle.Engine.Reporting.ReportFormat;
 
 namespace Puzzle.Engine.Reporting;
 
@@ -55,7 +56,5 @@ public static class ReportTable
         return text.ToString();
     }
 
-    static string P(double? v, string none = "") => v is null ? none : v.Value.ToString("P1", CultureInfo.InvariantCulture);
-    static string F(double? v, string format) => v is null ? "-" : v.Value.ToString(format, CultureInfo.InvariantCulture);
     static string Yes(bool? v) => v == true ? "yes" : "no";
 }
