@@ -125,8 +125,8 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             else
             {
                 records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Failed, jobClock.Elapsed.TotalSeconds, log,
-                    exit == 0 ? "exited 0 but published nothing" : $"exit code {exit}");
-                _console.WriteLine($"{progress.Counter} FAILED {finished.Name} (exit {exit}); log: {log}");
+                    exit == 0 ? "exited 0 but published nothing" : Exit(exit));
+                _console.WriteLine($"{progress.Counter} FAILED {finished.Name} ({Exit(exit)}); log: {log}");
                 foreach (var line in RunLogs.FailureExcerpt(log)) _console.WriteLine("       | " + line);
             }
         }
@@ -134,6 +134,17 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         summary.Save(store.Root);
         return summary;
     }
+
+    /// <summary>A job process's exit status as people read it: a process killed by a signal exits 128 plus its number,
+    /// and one killed by SIGKILL that nobody sent was most often out of memory (its log then just stops).</summary>
+    internal static string Exit(int exit) => (exit - 128) switch
+    {
+        9 => $"exit {exit}: killed by SIGKILL, most often the kernel's out-of-memory killer (dmesg says)",
+        6 => $"exit {exit}: aborted (SIGABRT)",
+        11 => $"exit {exit}: segmentation fault (SIGSEGV)",
+        15 => $"exit {exit}: terminated (SIGTERM)",
+        _ => $"exit {exit}",
+    };
 
     /// <summary>
     /// Leaves out the jobs that a running or an earlier ready job of their stage builds as a companion (one process
