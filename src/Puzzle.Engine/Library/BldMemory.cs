@@ -17,7 +17,8 @@ public static class BldMemory
 {
     public const double Scale = 1.32;
     public const long Fixed = 3_100_000_000;
-    const int StateBytesPerParameter = 16;
+    /// <summary>Bytes of weights and optimizer state per trained parameter.</summary>
+    public const int StateBytesPerParameter = 16;
 
     /// <summary>The estimated peak device memory of a process that trains <paramref name="variants"/> (their layers
     /// decide how much of the parent it loads), with weights of <paramref name="weightBytes"/> bytes per element.</summary>
@@ -25,10 +26,19 @@ public static class BldMemory
     {
         var list = variants.ToList();
         if (list.Count == 0) return 0;
-        var layers = list.Max(v => v.Layer) + 1;
+        var (parentBytes, trained) = Held(parent, list, weightBytes);
+        return Of(parentBytes, trained);
+    }
+
+    /// <summary>What a process that trains <paramref name="variants"/> (at least one) holds before anything comes on top:
+    /// the parent's embeddings and layers up to the deepest variant's, in elements of <paramref name="weightBytes"/>
+    /// bytes, and the parameters it trains (<see cref="StateBytesPerParameter"/> bytes each).</summary>
+    public static (long ParentBytes, long TrainedParameters) Held(ModelConfig parent, IReadOnlyList<BlockVariant> variants, int weightBytes)
+    {
+        var layers = variants.Max(v => v.Layer) + 1;
         var parentBytes = ((long)parent.VocabSize * parent.HiddenSize +
                            Enumerable.Range(0, layers).Sum(l => Roofline.BlockParameters(parent, parent.Blocks[l]))) * weightBytes;
-        return Of(parentBytes, list.Sum(v => Roofline.BlockParameters(parent, v.AsBlock)));
+        return (parentBytes, variants.Sum(v => Roofline.BlockParameters(parent, v.AsBlock)));
     }
 
     /// <summary>The estimated peak device memory of a training process that holds <paramref name="parentBytes"/> of the

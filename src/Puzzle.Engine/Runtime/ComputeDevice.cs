@@ -58,6 +58,10 @@ public sealed record ComputeDevice
         _ => float32,
     };
 
+    /// <summary>Bytes of one element of the compute dtype a spec's <c>dtype</c> gives on a device of <paramref name="kind"/>
+    /// (<see cref="ElementBytes"/> before the device is opened).</summary>
+    public static int ElementBytesOn(DeviceKind kind, ComputeDType? dtype) => (ScalarTypeOf(dtype) ?? DefaultDType(kind)) == bfloat16 ? 2 : 4;
+
     /// <summary>
     /// The device and dtype as a job's record keys them where the job's result depends on them: null on CPU in float32,
     /// <c>cuda</c> on CUDA in bfloat16 (each device's default), and the device and the dtype otherwise

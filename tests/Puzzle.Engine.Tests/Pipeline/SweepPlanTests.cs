@@ -43,14 +43,14 @@ public sealed class SweepPlanTests
         // on this machine's CPU-only test runs no GPU is seen, so a cuda spec's jobs run alone
         if (Engine.Runtime.ResourcePeaks.GpuTotalBytes() is null) Assert.Empty(stage.Companions(sweep[0], sweep, spec with { Device = DeviceKind.Cuda }));
         // a 1.24B parent (Llama-3.2-1B) and 4 models: together on a 141 GB or 80 GB GPU, not a 40 GB one; 8.03B on none of them
-        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cuda, 141L << 30));
-        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cuda, 80L << 30));
-        Assert.False(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cuda, 40L << 30));
-        Assert.False(SweepStage.GroupFits(8_030_261_248, 4, DeviceKind.Cuda, 141L << 30));
-        Assert.False(SweepStage.GroupFits(1_000, 4, DeviceKind.Cuda, null)); // no driver: alone
+        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, 2, 141L << 30));
+        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, 2, 80L << 30));
+        Assert.False(SweepStage.GroupFits(1_235_814_400, 4, 2, 40L << 30));
+        Assert.False(SweepStage.GroupFits(8_030_261_248, 4, 2, 141L << 30));
+        Assert.False(SweepStage.GroupFits(1_000, 4, 2, null)); // no driver: alone
         // on the CPU in float32: twice the bytes
-        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cpu, 100L << 30));
-        Assert.False(SweepStage.GroupFits(1_235_814_400, 4, DeviceKind.Cpu, 80L << 30));
+        Assert.True(SweepStage.GroupFits(1_235_814_400, 4, 4, 100L << 30));
+        Assert.False(SweepStage.GroupFits(1_235_814_400, 4, 4, 80L << 30));
     }
 
     [Fact]

@@ -59,12 +59,6 @@ public static class JobDetails
         var bytes = Directory.Exists(path)
             ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length)
             : new FileInfo(path).Length;
-        return bytes switch
-        {
-            < 1024 => $"{bytes} B",
-            < 1024 * 1024 => $"{bytes / 1024.0:F1} KiB",
-            < 1024L * 1024 * 1024 => $"{bytes / (1024.0 * 1024):F1} MiB",
-            _ => $"{bytes / (1024.0 * 1024 * 1024):F2} GiB",
-        };
+        return StoreUsage.Human(bytes);
     }
 }

@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Text;
 using Puzzle.Engine.Cost;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
@@ -26,7 +29,14 @@ public static class PreLaunchChecks
             throw new SpecException([SpecLoader.ErrorAt(spec, "scenario.runtime",
                 $"scenario.runtime is cuda_graphs, but timings ({string.Join(", ", timing)}) run on {ComputeDevice.Name(JobContext.CostKind(spec))} " +
                 "(scenario.device, else device or --device): CUDA graphs need a CUDA device. Set runtime: eager, or time on cuda; nothing was started.")]);
-        if (onCuda.Count == 0) return;
+        if (onCuda.Count > 0) Cuda(spec, onCuda, field, fromFlag, timing);
+        // Slurm's jobs run on other machines than the one that launches them: their memory is not known here
+        if (spec.Executor.Kind != ExecutorKind.Slurm)
+            Memory(spec, toRun, kind => kind == DeviceKind.Cpu ? PlanMemory.HostBytes : PlanMemory.GpuBytes());
+    }
+
+    static void Cuda(PipelineSpec spec, List<JobPlan> onCuda, string field, bool fromFlag, List<string> timing)
+    {
         ComputeDevice cudaDevice;
         try
         {
@@ -42,5 +52,51 @@ public static class PreLaunchChecks
         if (spec.Scenario.Runtime == TimingRuntime.CudaGraphs && timing.Count > 0 && CudaGraphs.Unavailable(cudaDevice, replay: false) is { } why)
             throw new SpecException([SpecLoader.ErrorAt(spec, "scenario.runtime",
                 $"scenario.runtime is cuda_graphs, but CUDA graphs cannot run here: {why}. Set runtime: eager; nothing was started.")]);
+    }
+
+    /// <summary>
+    /// Refuses the run where one of its processes would hold more than its device has (<see cref="Stage.LeastMemory"/>:
+    /// weights and training state alone, so such a job would certainly run out, minutes or hours into the run): one
+    /// error at the spec's <c>parent</c>, naming every stage that does not fit, what its largest process holds, and
+    /// what would make it fit.
+    /// </summary>
+    /// <param name="memory">a device's memory in bytes (null: not known, not checked)</param>
+    internal static void Memory(PipelineSpec spec, IReadOnlyList<JobPlan> toRun, Func<DeviceKind, long?> memory)
+    {
+        var over = new List<(string Stage, DeviceKind Device, long Available, MemoryFloor Floor)>();
+        foreach (var stage in toRun.Select(j => j.Stage).Distinct())
+        {
+            if (stage.ComputesOn(spec) is not { } device || memory(device) is not { } available) continue;
+            var largest = Processes(stage, toRun.Where(j => j.Stage == stage).ToList(), spec)
+                .Select(group => stage.LeastMemory(group, spec)).OfType<MemoryFloor>().MaxBy(f => f.Bytes);
+            if (largest is not null && largest.Bytes > available) over.Add((stage.Name, device, available, largest));
+        }
+        if (over.Count == 0) return;
+
+        static string Holds(MemoryFloor floor) => string.Join(" plus ", floor.Parts.Select(p => $"{p.What}, {StoreUsage.Human(p.Bytes)}"));
+        var text = new StringBuilder();
+        foreach (var device in over.GroupBy(o => o.Device))
+        {
+            var where = device.Key == DeviceKind.Cpu ? "this machine's" : "the GPU's";
+            // stages that hold the same (the parent alone) are named together
+            var stages = device.GroupBy(o => Holds(o.Floor)).Select(same =>
+                $"{string.Join(", ", same.Select(o => o.Stage))} at least {StoreUsage.Human(same.First().Floor.Bytes)} in a process ({same.Key})");
+            text.Append(CultureInfo.InvariantCulture, $"{(text.Length == 0 ? "" : " ")}Jobs would need more memory than {where} " +
+                                                      $"{StoreUsage.Human(device.First().Available)}: {string.Join("; ", stages)}.");
+        }
+        text.Append(" That counts weights and training state alone; activations come on top.");
+        foreach (var remedy in over.Select(o => o.Floor.Remedy).OfType<string>().Distinct()) text.Append(' ').Append(remedy);
+        if (over.Any(o => o.Device == DeviceKind.Cpu)) text.Append(" On a GPU (device: cuda), weights take half the bytes, in bfloat16.");
+        if (over.Any(o => o.Device == DeviceKind.Cuda) && spec.Dtype == ComputeDType.Float32) text.Append(" dtype: bfloat16 halves every weight.");
+        text.Append(" docs/scale.md (\"What fits where\") gives what each parent size needs; nothing was started.");
+        throw new SpecException([SpecLoader.ErrorAt(spec, "parent", text.ToString())]);
+    }
+
+    /// <summary>The processes a stage's jobs run in: each job with its companions among them.</summary>
+    static IEnumerable<IReadOnlyList<JobPlan>> Processes(Stage stage, List<JobPlan> jobs, PipelineSpec spec)
+    {
+        var placed = new HashSet<JobPlan>();
+        foreach (var job in jobs.Where(placed.Add))
+            yield return [job, .. stage.Companions(job, jobs, spec).Where(placed.Add)];
     }
 }

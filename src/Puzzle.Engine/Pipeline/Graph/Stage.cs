@@ -22,6 +22,10 @@ public abstract class Stage
     /// <summary>Whether this stage's jobs use tensors at all. A job process of a stage that does not leaves libtorch
     /// unloaded (about half a second of its start); one that turns out to need it still loads it on first use.</summary>
     public virtual bool UsesTorch => true;
+    /// <summary>What one process that builds <paramref name="group"/> (a job of this stage and its <see cref="Companions"/>)
+    /// holds at the least on the device it computes on (<see cref="ComputesOn"/>), counted from shapes before it starts;
+    /// null: nothing worth counting. Checked against the device's memory before a run starts.</summary>
+    public virtual MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => null;
     /// <summary>Where under <c>artifacts/&lt;pipeline&gt;/</c> a job's payload is published for people, if anywhere.</summary>
     public virtual string? ArtifactFolder(JobPlan job) => null;
 

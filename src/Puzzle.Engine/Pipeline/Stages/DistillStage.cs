@@ -70,7 +70,27 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         });
     }
 
-    static int WeightBytes(PipelineSpec spec) => TensorDTypes.Of(ComputeDevice.ScalarTypeOf(spec.Dtype) ?? ComputeDevice.DefaultDType(spec.Device)).ByteSize();
+    /// <summary>The parent's embeddings and layers up to the group's deepest, and the group's variants' weights and
+    /// optimizer state (<see cref="BldMemory.Held"/>).</summary>
+    public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec)
+    {
+        var variants = group.Select(j => j.ConfigAs<DistillJob>().Variant).ToList();
+        var weightBytes = WeightBytes(spec);
+        var (parentBytes, trained) = BldMemory.Held(ParentStage.PlannedConfig(spec), variants, weightBytes);
+        var (first, last) = (variants.Min(v => v.Layer), variants.Max(v => v.Layer));
+        var layers = first == last ? $"layer {last}" : $"layers {first}-{last}";
+        var planned = LayersPerProcess(spec);
+        return new([
+                new($"the parent's embeddings and layers 0-{last} in {MemoryFloor.DTypeName(weightBytes)}", parentBytes),
+                new($"{variants.Count} variant{(variants.Count == 1 ? "" : "s")} of {layers}, {MemoryFloor.Count(trained)} parameters at " +
+                    $"{BldMemory.StateBytesPerParameter} bytes (weights, the best held-out copy, AdamW's moments)", trained * BldMemory.StateBytesPerParameter),
+            ],
+            first == last ? null : "Fewer layers per process (bld.layers_per_process; this run would train " +
+                                   (planned == 0 ? "every layer in one process" : $"{planned} per process") +
+                                   ") hold fewer variants each, and the parent only up to their deepest layer.");
+    }
+
+    static int WeightBytes(PipelineSpec spec) => ComputeDevice.ElementBytesOn(spec.Device, spec.Dtype);
 
     protected override void Run(DistillJob job, JobContext context) => RunTogether([context]);
 

@@ -64,6 +64,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     public override int Version => 6; // 6: no timing (the Speed job times every model); 5: timings with malloc keeping freed pages (MallocTuning); 4: typed job config; 3: multiple-choice tasks; 2: children and baselines against the parent, measured speed
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Heal"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
+    public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => MemoryFloor.Parent(spec, spec.Device);
     public override string Description => "evaluate parent, children and baselines on held-out text";
     public const string MetricsFile = "metrics.json";
 

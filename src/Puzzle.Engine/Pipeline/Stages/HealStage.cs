@@ -58,6 +58,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     public override int Version => 4; // 4: the head and its losses a slice of positions at a time; 3: typed job config; 2: the best held-out weights are published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Search"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
+    public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => MemoryFloor.Parent(spec, spec.Device);
     public override string Description => "assemble each child and baseline, heal it by global distillation (GKD)";
     public const string ModelFolder = "model", HealFile = "heal.json", CurveFile = "curve.json";
     /// <summary>Held-out sequences the Heal job checks KL on before and after GKD.</summary>
@@ -121,7 +122,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         return (int)Planned.GetValue(spec, s =>
         {
             var parameters = Cost.CostMeter.Parameters(ParentStage.PlannedConfig(s));
-            var weightBytes = TensorDTypes.Of(ComputeDevice.ScalarTypeOf(s.Dtype) ?? ComputeDevice.DefaultDType(s.Device)).ByteSize();
+            var weightBytes = ComputeDevice.ElementBytesOn(s.Device, s.Dtype);
             long? budget = s.Device == DeviceKind.Cuda
                 ? PlanMemory.GpuBytes() is { } gpu ? (long)(0.9 * gpu / Math.Max(1, s.Executor.JobsPerGpu)) : null
                 : (long)(0.9 * PlanMemory.HostBytes / Math.Max(1, s.Executor.Jobs));

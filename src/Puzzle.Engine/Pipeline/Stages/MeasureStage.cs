@@ -29,6 +29,9 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
     public override int Version => 14; // 14: the size curve fitted to the block shapes' models too; 13: two copies of each model timed in turn (CostMeter.Copies); 12: a third sample near 20% of the parent's block parameters; 11: sampled architectures timed whole, the size curve fitted to them; 10: each decode step keeps its fastest run (StepTimes); 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
+    /// <summary>The parent is timed whole (none is built where the costs are a roofline).</summary>
+    public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) =>
+        spec.Scenario.Target is null ? MemoryFloor.Parent(spec, JobContext.CostKind(spec)) : null;
     public override string Description => "measure each variant shape's cost in the scenario";
     public override bool Exclusive => true;
     public const string CostFile = "costs.json";

@@ -50,6 +50,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
     public override int Version => 3; // 3: typed job config; 2: from the parent's stream; block influence
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
+    public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => MemoryFloor.Parent(spec, spec.Device);
     public override string Description => "replace-1-block scores of every variant";
     public const string ScoresFile = "scores.json";
 

@@ -37,6 +37,9 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     public override int Version => 15; // 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
+    /// <summary>The closed loop times the parent whole (not where the costs are a roofline, nor without the loop).</summary>
+    public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) =>
+        spec.Scenario.Target is null && spec.Search.VerifyRounds > 0 ? MemoryFloor.Parent(spec, JobContext.CostKind(spec)) : null;
     public override bool Exclusive => true; // the closed loop times the child: nothing runs beside it
     public override string Description => "choose architectures under the constraints (MIP)";
     public const string ArchitecturesFile = "architectures.json", ExplainFile = "explain.txt", ParetoFile = "pareto.json", ParetoSvg = "pareto.svg";

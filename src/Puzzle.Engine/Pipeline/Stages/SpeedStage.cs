@@ -75,6 +75,8 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
     public override int Version => 5; // 5: timed twice when the parent's first timing is more than 10% from the Measure job's; 4: two copies of each model timed in turn (CostMeter.Copies); 3: each decode step keeps its fastest run (StepTimes); 2: models kept and timed one run at a time in turn (CostMeter.InRounds)
     public override IReadOnlyList<string> Upstream => ["Search", "Sweep"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
+    /// <summary>The parent is timed whole (as every model is, whether the costs were timed or a roofline).</summary>
+    public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => MemoryFloor.Parent(spec, JobContext.CostKind(spec));
     public override string Description => "time the parent and every compared model in the scenario, in one job";
     public override bool Exclusive => true; // it times models
     public const string SpeedsFile = "speeds.json";

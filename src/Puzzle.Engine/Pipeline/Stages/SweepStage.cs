@@ -53,6 +53,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
     public override int Version => 5; // 5: predicted speedups through the size curve; 4: speedups against the parent's summed blocks; 3: no timing (the Speed job times every model); 2: speedups against the parent's whole-model measurement; timings with malloc keeping freed pages
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
+    public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => MemoryFloor.Parent(spec, spec.Device);
     public override string Description => "choose every method at the extra speed targets, assemble it (no GKD), evaluate it";
     public const string SweepFile = "sweep.json";
 
@@ -86,15 +87,15 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
     {
         var own = job.ConfigAs<SweepJob>();
         var group = stageJobs.Where(j => j != job && j.ConfigAs<SweepJob>().Target == own.Target).ToList();
-        return GroupFits(Cost.CostMeter.Parameters(own.Parent), group.Count + 1, spec.Device,
+        return GroupFits(Cost.CostMeter.Parameters(own.Parent), group.Count + 1, ComputeDevice.ElementBytesOn(spec.Device, spec.Dtype),
             spec.Device == DeviceKind.Cpu ? PlanMemory.HostBytes : PlanMemory.GpuBytes()) ? group : [];
     }
 
-    /// <summary>Whether the parent and <paramref name="models"/> models of up to its size fit in a quarter of
-    /// <paramref name="memoryBytes"/> (host memory on the CPU, in float32; the GPU's, in bfloat16; unknown memory never
-    /// fits).</summary>
-    internal static bool GroupFits(long parentParameters, int models, DeviceKind device, long? memoryBytes) =>
-        memoryBytes is { } memory && parentParameters * (device == DeviceKind.Cpu ? sizeof(float) : 2) * (models + 1) <= memory / 4;
+    /// <summary>Whether the parent and <paramref name="models"/> models of up to its size, in weights of
+    /// <paramref name="weightBytes"/> bytes (4 in float32, 2 in bfloat16), fit in a quarter of <paramref name="memoryBytes"/>
+    /// (host memory on the CPU, the GPU's on CUDA; unknown memory never fits).</summary>
+    internal static bool GroupFits(long parentParameters, int models, int weightBytes, long? memoryBytes) =>
+        memoryBytes is { } memory && parentParameters * weightBytes * (models + 1) <= memory / 4;
 
     protected override void Run(SweepJob job, JobContext context) => RunTogether([context]);
 
