@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Spec;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Cli.Commands;
 
@@ -12,7 +13,12 @@ public static class InitCommand
         var parent = new Argument<DirectoryInfo?>("parent") { Description = "a Hugging Face Llama-family model folder to compress (default: pretrain a small one)", Arity = ArgumentArity.ZeroOrOne };
         var name = new Option<string?>("--name") { Description = "the pipeline's name (default: the parent folder's, else 'my-pipeline')" };
         var into = new Option<DirectoryInfo?>("--dir") { Description = "the repository folder whose pipelines/ gets the spec (default: the current folder)" };
-        var command = new Command("init", "Write a commented pipeline spec to pipelines/NAME.yaml, from a parent folder if given") { parent, name, into };
+        var device = new Option<string?>("--device")
+        {
+            Description = "cpu or cuda: where the spec computes and times, with budgets sized for it (default: cuda where this machine has an NVIDIA GPU, else cpu)",
+        };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var command = new Command("init", "Write a commented pipeline spec to pipelines/NAME.yaml, from a parent folder if given") { parent, name, into, device };
         command.SetAction(parse =>
         {
             var root = parse.GetValue(into)?.FullName ?? Directory.GetCurrentDirectory();
@@ -25,7 +31,8 @@ public static class InitCommand
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             AtomicFile.Create(path, temp =>
             {
-                File.WriteAllText(temp, SpecScaffold.Render(pipeline, relative, config));
+                File.WriteAllText(temp, SpecScaffold.Render(pipeline, relative, config,
+                    PipelineOptions.ParseDevice(parse.GetValue(device)) ?? (ResourcePeaks.GpuTotalBytes() is null ? DeviceKind.Cpu : DeviceKind.Cuda)));
                 SpecLoader.Load(temp); // what init writes must load as written
             });
             // the spec's first line points editors at the schema beside it: a new project gets one

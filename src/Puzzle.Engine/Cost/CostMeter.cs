@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Runtime;
 using TorchSharp;
@@ -193,6 +194,11 @@ public static class CostMeter
     /// embedding, the final norm and, unless tied, the LM head.</summary>
     public static long Parameters(ModelConfig config) => config.Blocks.Sum(b => Roofline.BlockParameters(config, b)) +
         (long)config.VocabSize * config.HiddenSize * (config.TieWordEmbeddings ? 1 : 2) + config.HiddenSize;
+
+    /// <summary>A parameter count as people read it: 6.5M, 1.24B.</summary>
+    public static string Readable(long parameters) => parameters >= 1e9
+        ? (parameters / 1e9).ToString("0.##", CultureInfo.InvariantCulture) + "B"
+        : (parameters / 1e6).ToString("0.##", CultureInfo.InvariantCulture) + "M";
 
     /// <summary>
     /// The inputs a measurement times come from a generator of its own, never from torch's global one, which every job

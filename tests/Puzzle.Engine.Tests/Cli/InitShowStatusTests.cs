@@ -33,6 +33,40 @@ public sealed class InitShowStatusTests
     }
 
     [Fact]
+    public void Init_for_a_gpu_writes_a_cuda_spec_with_the_budgets_a_1b_parent_ran_and_the_parents_size()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["models/tiny-llama"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny-llama/config.json"]);
+
+        var (exit, _, err) = CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path, "--device", "cuda");
+
+        Assert.True(exit == 0, err);
+        var text = File.ReadAllText(dir["pipelines/tiny-llama.yaml"]);
+        // the size under the shape, its '#' under the shape's
+        var lines = text.Split('\n');
+        var shape = Array.FindIndex(lines, l => l.StartsWith("  path: models/tiny-llama", StringComparison.Ordinal));
+        Assert.Equal(lines[shape].IndexOf('#'), lines[shape + 1].IndexOf('#'));
+        Assert.Matches(@"^ +# 4\.\d+M parameters, 0\.01 GB in bfloat16 \(docs/scale\.md: what fits where\)$", lines[shape + 1]);
+        var spec = SpecLoader.Load(dir["pipelines/tiny-llama.yaml"]);
+        Assert.Equal(Engine.Runtime.DeviceKind.Cuda, spec.Device);
+        Assert.Null(spec.Scenario.Device); // timed where it computes
+        Assert.Equal((1_048_576L, 1_048_576L, 65_536L, 65_536L, 512), (spec.Bld.Training.Tokens, spec.Gkd.Training.Tokens, spec.Scoring.Tokens, spec.Evaluation.Tokens, spec.Data.SeqLen));
+        Assert.Equal((8, 512, 128), (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate));
+        Assert.Equal(Engine.Export.ExportDType.Bfloat16, spec.Export.Dtype);
+
+        // --device cpu writes the CPU-sized spec, which is also the default where no GPU is seen
+        Assert.Equal(0, CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path, "--device", "cpu", "--name", "cpu").Exit);
+        var cpu = SpecLoader.Load(dir["pipelines/cpu.yaml"]);
+        Assert.Equal((Engine.Runtime.DeviceKind.Cpu, 60_000L, 128), (cpu.Device, cpu.Bld.Training.Tokens, cpu.Data.SeqLen));
+        Assert.Contains("parameters, 0.02 GB in float32", File.ReadAllText(dir["pipelines/cpu.yaml"]));
+        var (bad, _, said) = CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path, "--device", "gpu", "--name", "bad");
+        Assert.NotEqual(0, bad);
+        Assert.Contains("gpu", said);
+        Assert.False(File.Exists(dir["pipelines/bad.yaml"]));
+    }
+
+    [Fact]
     public void Init_without_a_parent_pretrains_one_and_loads()
     {
         using var dir = new TempDir();

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Runtime;
@@ -27,13 +26,8 @@ public sealed record MemoryFloor(IReadOnlyList<MemoryPart> Parts, string? Remedy
     {
         var parameters = Cost.CostMeter.Parameters(ParentStage.PlannedConfig(spec));
         var bytes = ComputeDevice.ElementBytesOn(device, spec.Dtype);
-        return new([new($"the parent's weights, {Count(parameters)} parameters in {DTypeName(bytes)}", parameters * bytes)]);
+        return new([new($"the parent's weights, {Cost.CostMeter.Readable(parameters)} parameters in {DTypeName(bytes)}", parameters * bytes)]);
     }
-
-    /// <summary>A parameter count as people read it: 6.5M, 1.24B.</summary>
-    public static string Count(long parameters) => parameters >= 1e9
-        ? (parameters / 1e9).ToString("0.##", CultureInfo.InvariantCulture) + "B"
-        : (parameters / 1e6).ToString("0.##", CultureInfo.InvariantCulture) + "M";
 
     /// <summary>The dtype of an element of <paramref name="bytes"/> bytes, as a spec spells it.</summary>
     public static string DTypeName(int bytes) => bytes == 2 ? "bfloat16" : "float32";

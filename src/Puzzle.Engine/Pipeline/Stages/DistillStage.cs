@@ -82,7 +82,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         var planned = LayersPerProcess(spec);
         return new([
                 new($"the parent's embeddings and layers 0-{last} in {MemoryFloor.DTypeName(weightBytes)}", parentBytes),
-                new($"{variants.Count} variant{(variants.Count == 1 ? "" : "s")} of {layers}, {MemoryFloor.Count(trained)} parameters at " +
+                new($"{variants.Count} variant{(variants.Count == 1 ? "" : "s")} of {layers}, {Cost.CostMeter.Readable(trained)} parameters at " +
                     $"{BldMemory.StateBytesPerParameter} bytes (weights, the best held-out copy, AdamW's moments)", trained * BldMemory.StateBytesPerParameter),
             ],
             first == last ? null : "Fewer layers per process (bld.layers_per_process; this run would train " +
