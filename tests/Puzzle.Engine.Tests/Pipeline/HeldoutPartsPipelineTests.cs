@@ -34,12 +34,17 @@ public class HeldoutPartsPipelineTests
             var scores = JsonNode.Parse(File.ReadAllText(Path.Combine(session.Store.Find(job.Key)!.Directory, ScoreStage.ScoresFile)))!;
             Assert.Equal(data.Selection.Sequences * seqLen, (long)scores["tokens"]!);
         }
+        // and each says it measured on less than it was asked for (all layers are scored in one process: one log)
+        var scoreLog = File.ReadAllText(Path.Combine(repo.Store, "logs", "test", "Score", "layer0.log"));
+        Assert.Contains($"warning: scoring.tokens is 1,000,000, but the selection part of the held-out text holds {data.Selection.Sequences * seqLen:N0} tokens", scoreLog);
 
         // the parent's Evaluate job, run here on its own (its other jobs need the whole search)
         using var output = new TempDir();
         var evaluate = session.Graph.Find("Evaluate", "parent");
-        evaluate.Stage.Run(new JobContext(evaluate, session.Spec, session.Store, output.Path, TextWriter.Null, threads: 2));
+        var evaluateLog = new StringWriter();
+        evaluate.Stage.Run(new JobContext(evaluate, session.Spec, session.Store, output.Path, evaluateLog, threads: 2));
         var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(output.Path, EvaluateStage.MetricsFile)))!;
         Assert.Equal(data.Evaluation.Sequences * seqLen, (long)metrics["tokens"]!);
+        Assert.Contains($"warning: evaluation.tokens is 1,000,000, but the evaluation part of the held-out text holds {data.Evaluation.Sequences * seqLen:N0} tokens", evaluateLog.ToString());
     }
 }

@@ -20,6 +20,18 @@ public sealed class DataStage : Stage<DataStage.DataJob>
     public override bool UsesTorch => false;
     public const string Folder = "dataset";
 
+    /// <summary>The warning a job logs when a held-out part holds fewer tokens than <paramref name="field"/> asks for
+    /// (the job measures on what there is), or null when it holds enough.</summary>
+    public static string? Short(TokenDataset part, long tokens, string field)
+    {
+        var held = part.Count * part.SeqLen;
+        if (held >= tokens) return null;
+        var name = part.Split.ToString().ToLowerInvariant();
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"warning: {field} is {tokens:N0}, but the {name} part of the held-out text holds {held:N0} tokens ({part.Count:N0} sequences of " +
+            $"{part.SeqLen}): measured on those. More documents (data.train, data.npm) or a larger data.heldout_fraction hold more.");
+    }
+
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
         var data = spec.Data;

@@ -166,6 +166,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
     static IEnumerable<TorchSharp.torch.Tensor> Leading(TokenDataset heldout, long tokens, string label, TextWriter log)
     {
         var count = Math.Clamp(tokens / heldout.SeqLen, 1, heldout.Count);
+        if (DataStage.Short(heldout, tokens, "evaluation.tokens") is { } shortOf) log.WriteLine(shortOf);
         var evaluating = new Training.ProgressLine(label, count, log, unit: "seq");
         long done = 0;
         return heldout.Leading(count, 8).Select(ids =>

@@ -94,6 +94,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         var layers = contexts.Select(c => new LayerRun(c, c.Job.ConfigAs<ScoreJob>(), config, parent)).ToList();
         using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Selection);
         var sequences = HeldoutSequences(data, settings.Tokens);
+        if (DataStage.Short(data, settings.Tokens, "scoring.tokens") is { } shortOf) first.Log.WriteLine(shortOf);
         var parentSums = new LmMetricsAccumulator();
         var parentSeconds = 0.0;
         var clock = new System.Diagnostics.Stopwatch();
