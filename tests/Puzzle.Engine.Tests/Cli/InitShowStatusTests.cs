@@ -54,6 +54,8 @@ public sealed class InitShowStatusTests
         Assert.Equal((1_048_576L, 1_048_576L, 65_536L, 65_536L, 512), (spec.Bld.Training.Tokens, spec.Gkd.Training.Tokens, spec.Scoring.Tokens, spec.Evaluation.Tokens, spec.Data.SeqLen));
         Assert.Equal((8, 512, 128), (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate));
         Assert.Equal(Engine.Export.ExportDType.Bfloat16, spec.Export.Dtype);
+        // a tenth held out: with the fixture's tokenizer 141,824 selection and 115,712 evaluation tokens, over both 65,536 budgets
+        Assert.Equal(0.1, spec.Data.HeldoutFraction);
 
         // --device cpu writes the CPU-sized spec, which is also the default where no GPU is seen
         Assert.Equal(0, CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path, "--device", "cpu", "--name", "cpu").Exit);

