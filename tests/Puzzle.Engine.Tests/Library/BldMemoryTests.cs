@@ -14,7 +14,7 @@ public class BldMemoryTests
     // Llama-3.2-1B's and Llama-3.1-8B's shapes, with the scale check's search space: KV heads 4 and 2, FFN 0.5 and 0.25
     static readonly ModelConfig OneB = ModelConfig.Llama(128_256, 2048, 16, 32, 8, 8192, tie: true);
     static readonly ModelConfig EightB = ModelConfig.Llama(128_256, 4096, 32, 32, 8, 14_336);
-    const long H200 = 150_754_820_096, H100 = 85_520_809_984; // the driver's totals: 143,771 MiB and 81,559 MiB
+    internal const long H200 = 150_754_820_096, H100 = 85_520_809_984; // the driver's totals: 143,771 MiB and 81,559 MiB
 
     static List<BlockVariant> Variants(ModelConfig parent, int? layer = null) =>
         Enumerable.Range(0, parent.NumLayers).Where(l => layer is null || l == layer).SelectMany(l => new[]

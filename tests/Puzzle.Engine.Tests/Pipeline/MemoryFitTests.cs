@@ -13,7 +13,7 @@ namespace Puzzle.Engine.Tests.Pipeline;
 [Collection(nameof(ConsoleCollection))]
 public sealed class MemoryFitTests
 {
-    const long H200 = 150_754_820_096, H100 = 85_520_809_984; // the driver's totals: 143,771 MiB and 81,559 MiB
+    const long H200 = Library.BldMemoryTests.H200, H100 = Library.BldMemoryTests.H100;
 
     /// <summary>A Hugging Face parent folder with a Llama-3.1 shape's config.json and the fixture's tokenizer, and no
     /// weights: a run plans from the config alone, and this one must be refused before it reads any.</summary>
