@@ -41,6 +41,14 @@ public static class BldMemory
         return (parentBytes, variants.Sum(v => Roofline.BlockParameters(parent, v.AsBlock)));
     }
 
+    /// <summary>What a process that trains <paramref name="variants"/> holds at the least (<see cref="Held"/>'s bytes, with
+    /// nothing on top): below this no device runs it.</summary>
+    public static long Least(ModelConfig parent, IReadOnlyList<BlockVariant> variants, int weightBytes)
+    {
+        var (parentBytes, trained) = Held(parent, variants, weightBytes);
+        return parentBytes + trained * StateBytesPerParameter;
+    }
+
     /// <summary>The estimated peak device memory of a training process that holds <paramref name="parentBytes"/> of the
     /// parent and trains <paramref name="trainedParameters"/> parameters (16 bytes of weights and state each).</summary>
     public static long Of(long parentBytes, long trainedParameters) =>

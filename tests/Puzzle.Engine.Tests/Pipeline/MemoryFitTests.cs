@@ -88,6 +88,7 @@ public sealed class MemoryFitTests
         Assert.Contains("64 variants of layers 16-31", e.Errors[0].Message); // the deeper block holds more of the parent
         Assert.DoesNotContain("layers 0-15", e.Errors[0].Message); // the first fits; only the largest process is named
         Assert.Contains("Fewer layers per process (bld.layers_per_process; this run would train 16 per process)", e.Errors[0].Message);
+        Assert.Matches(@"with one layer per process, layer 31's holds at least 1\d\.\d\d GiB\.", e.Errors[0].Message); // 7.5B parameters in bfloat16 and 0.2B trained
         Assert.DoesNotContain("Heal", e.Errors[0].Message); // 16 GB of parent weights fit
 
         // an H200 holds 16 layers' variants beside the parent: the run starts

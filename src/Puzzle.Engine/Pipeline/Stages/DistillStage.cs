@@ -4,6 +4,7 @@ using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
@@ -76,7 +77,8 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
     {
         var variants = group.Select(j => j.ConfigAs<DistillJob>().Variant).ToList();
         var weightBytes = WeightBytes(spec);
-        var (parentBytes, trained) = BldMemory.Held(ParentStage.PlannedConfig(spec), variants, weightBytes);
+        var config = ParentStage.PlannedConfig(spec);
+        var (parentBytes, trained) = BldMemory.Held(config, variants, weightBytes);
         var (first, last) = (variants.Min(v => v.Layer), variants.Max(v => v.Layer));
         var layers = first == last ? $"layer {last}" : $"layers {first}-{last}";
         var planned = LayersPerProcess(spec);
@@ -87,8 +89,10 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
             ],
             first == last ? null : "Fewer layers per process (bld.layers_per_process; this run would train " +
                                    (planned == 0 ? "every layer in one process" : $"{planned} per process") +
-                                   ") hold fewer variants each, and the parent only up to their deepest layer.");
+                                   ") hold fewer variants each, and the parent only up to their deepest layer: " +
+                                   $"with one layer per process, layer {last}'s holds at least {StoreUsage.Human(BldMemory.Least(config, [.. variants.Where(v => v.Layer == last)], weightBytes))}.");
     }
+
 
     static int WeightBytes(PipelineSpec spec) => ComputeDevice.ElementBytesOn(spec.Device, spec.Dtype);
 
