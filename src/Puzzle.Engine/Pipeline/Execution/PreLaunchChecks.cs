@@ -35,6 +35,7 @@ public static class PreLaunchChecks
             Memory(spec, toRun, kind => kind == DeviceKind.Cpu ? PlanMemory.HostBytes : PlanMemory.GpuBytes());
     }
 
+    /// <summary>CUDA asked for where this process sees none, or CUDA graphs where they cannot run.</summary>
     static void Cuda(PipelineSpec spec, List<JobPlan> onCuda, string field, bool fromFlag, List<string> timing)
     {
         ComputeDevice cudaDevice;
