@@ -17,6 +17,17 @@ public static class HealGroups
     public static long Estimate(long parentParameters, int models, int weightBytes) =>
         BldMemory.Of(parentParameters * weightBytes, models * parentParameters);
 
+    /// <summary>What a process that trains models of <paramref name="modelParameters"/> parameters holds at the least,
+    /// with nothing on top: the parent's weights in elements of <paramref name="weightBytes"/> bytes, and each model's
+    /// weights and training state (<see cref="BldMemory.StateBytesPerParameter"/> bytes per parameter).</summary>
+    public static long Least(long parentParameters, IEnumerable<long> modelParameters, int weightBytes) =>
+        parentParameters * weightBytes + modelParameters.Sum() * BldMemory.StateBytesPerParameter;
+
+    /// <summary>The most parameters a model trained alone can have for a process's <see cref="Least"/> to stay within
+    /// <paramref name="memory"/> (0 where the parent alone does not fit).</summary>
+    public static long MostParameters(long parentParameters, int weightBytes, long memory) =>
+        Math.Max(0, (memory - parentParameters * weightBytes) / BldMemory.StateBytesPerParameter);
+
     /// <summary>
     /// Models per process: as few processes as leave none of <paramref name="slots"/> (the jobs that run at once) idle,
     /// each as large as <paramref name="budget"/> holds by <see cref="Estimate"/>, the models spread evenly over the

@@ -64,4 +64,39 @@ public class HealGroupsTests
         var alone = session.Spec with { Gkd = session.Spec.Gkd with { ModelsPerProcess = 1 } };
         Assert.Empty(stage.Companions(heal[0], heal, alone));
     }
+
+    /// <summary>
+    /// Once Search has chosen, a Heal process counts what its models hold before it loads the parent: an 8B shape's child
+    /// with every FFN halved (5.21B parameters: 83 GB of weights and training state beside the parent's 16 GB) is refused
+    /// on an 80 GB GPU, naming the largest child that would fit, and heals on an H200; two 1B shapes' models that fit one
+    /// at a time are told to heal one per process.
+    /// </summary>
+    [Fact]
+    public void A_group_that_cannot_hold_its_models_is_refused_before_loading_saying_what_would_fit()
+    {
+        var eightB = ModelConfig.Llama(128_256, 4096, 32, 32, 8, 14_336);
+        var child = ModelConfig.Llama(128_256, 4096, 32, 32, 8, 7_168);
+        Assert.Null(HealStage.TooLarge(eightB, [("child1", child)], DeviceKind.Cuda, 2, H200));
+        Assert.Null(HealStage.TooLarge(eightB, [("child1", child)], DeviceKind.Cuda, 2, null)); // memory unknown: not checked
+
+        var why = HealStage.TooLarge(eightB, [("child1", child)], DeviceKind.Cuda, 2, H100)!;
+        Assert.StartsWith("Healing child1 in one process needs at least 92.62 GiB, more than the GPU's 79.65 GiB: " +
+                          "the parent's weights, 8.03B parameters in bfloat16, 14.96 GiB plus child1's weights and training state, 5.21B parameters at 16 bytes each, 77.66 GiB.", why);
+        Assert.Contains("A model of at most 4.34B parameters (0.54 of the parent's) fits in a process of its own: constraints.params_vs_parent: 0.54 makes the search choose such a child.", why);
+        Assert.Contains("nothing was published", why);
+        // the fraction named fits, and one hundredth more would not
+        Assert.True(HealGroups.Least(EightB, [(long)(0.54 * EightB)], 2) <= H100);
+        Assert.True(HealGroups.Least(EightB, [(long)(0.56 * EightB)], 2) > H100);
+
+        // two 1B-shaped models (the parent itself, 1.24B, and a child) that fit one at a time but not together
+        var oneB = ModelConfig.Llama(128_256, 2048, 16, 32, 8, 8192, tie: true);
+        var small = ModelConfig.Llama(128_256, 2048, 16, 32, 8, 4096, tie: true);
+        var memory = HealGroups.Least(OneB, [OneB], 2) + 1;
+        Assert.Null(HealStage.TooLarge(oneB, [("child1", oneB)], DeviceKind.Cuda, 2, memory));
+        why = HealStage.TooLarge(oneB, [("child1", oneB), ("uniform", small)], DeviceKind.Cuda, 2, memory)!;
+        Assert.StartsWith("Healing child1 and uniform in one process needs at least ", why);
+        Assert.Contains(" Each fits in a process of its own: set gkd.models_per_process: 1.", why);
+        // on this machine's memory, said so
+        Assert.Contains("more than this machine's ", HealStage.TooLarge(oneB, [("child1", oneB)], DeviceKind.Cpu, 4, HealGroups.Least(OneB, [OneB], 4) - 1));
+    }
 }

@@ -1,7 +1,11 @@
 using System.Text.Json;
+using Puzzle.Engine.Cost;
 using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
@@ -54,6 +58,32 @@ public class HealStageTests
             fresh.Manifest.Metrics["phase_seconds"]!.AsObject().Select(p => p.Key));
         Assert.Equal(resumedCurve, File.ReadAllText(fresh.File(HealStage.CurveFile)));
         Assert.Equal(resumedWeights, File.ReadAllBytes(Path.Combine(fresh.Directory, HealStage.ModelFolder, "model.safetensors")));
+    }
+
+    /// <summary>Where the device holds the parent's weights (all the pre-launch check counts) but not a model's training
+    /// state beside them, each Heal job fails before it loads the parent, saying what it would hold and what fits, and
+    /// publishes nothing.</summary>
+    [Fact]
+    public async Task A_heal_job_whose_models_cannot_fit_fails_before_loading_saying_so_and_publishes_nothing()
+    {
+        using var repo = new TestRepo(Spec);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var upstream = await session.RunAsync("Search", session.InProcessLauncher(), TextWriter.Null);
+        Assert.True(upstream.Succeeded, string.Join("\n", upstream.Where(JobOutcome.Failed).Select(j => File.ReadAllText(j.Log!))));
+
+        var parentBytes = CostMeter.Parameters(ParentStage.PlannedConfig(session.Spec)) * ComputeDevice.ElementBytesOn(DeviceKind.Cpu, session.Spec.Dtype);
+        RunSummary heal;
+        using (PlanMemory.Pretend(_ => parentBytes + 1000))
+            heal = await session.RunAsync("Heal", session.InProcessLauncher(), TextWriter.Null);
+        Assert.Equal(["child1", "uniform"], heal.Where(JobOutcome.Failed).Select(j => j.Job));
+        foreach (var failed in heal.Where(JobOutcome.Failed))
+        {
+            var log = File.ReadAllText(failed.Log!);
+            Assert.Contains($"Healing {failed.Job} in one process needs at least ", log);
+            Assert.Contains($"more than this machine's {StoreUsage.Human(parentBytes + 1000)}: the parent's weights, ", log);
+            Assert.DoesNotContain("load and assemble", log); // refused before loading
+        }
+        Assert.All(session.Graph.Jobs["Heal"], j => Assert.Null(session.Store.Find(j.Key)));
     }
 
     /// <summary>

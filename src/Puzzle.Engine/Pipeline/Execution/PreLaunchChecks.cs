@@ -32,7 +32,7 @@ public static class PreLaunchChecks
         if (onCuda.Count > 0) Cuda(spec, onCuda, field, fromFlag, timing);
         // Slurm's jobs run on other machines than the one that launches them: their memory is not known here
         if (spec.Executor.Kind != ExecutorKind.Slurm)
-            Memory(spec, toRun, kind => kind == DeviceKind.Cpu ? PlanMemory.HostBytes : PlanMemory.GpuBytes());
+            Memory(spec, toRun, PlanMemory.Of);
     }
 
     /// <summary>CUDA asked for where this process sees none, or CUDA graphs where they cannot run.</summary>
@@ -74,13 +74,12 @@ public static class PreLaunchChecks
         }
         if (over.Count == 0) return;
 
-        static string Holds(MemoryFloor floor) => string.Join(" plus ", floor.Parts.Select(p => $"{p.What}, {StoreUsage.Human(p.Bytes)}"));
         var text = new StringBuilder();
         foreach (var device in over.GroupBy(o => o.Device))
         {
             var where = device.Key == DeviceKind.Cpu ? "this machine's" : "the GPU's";
             // stages that hold the same (the parent alone) are named together
-            var stages = device.GroupBy(o => Holds(o.Floor)).Select(same =>
+            var stages = device.GroupBy(o => o.Floor.Holds).Select(same =>
                 $"{string.Join(", ", same.Select(o => o.Stage))} at least {StoreUsage.Human(same.First().Floor.Bytes)} in a process ({same.Key})");
             text.Append(CultureInfo.InvariantCulture, $"{(text.Length == 0 ? "" : " ")}Jobs would need more memory than {where} " +
                                                       $"{StoreUsage.Human(device.First().Available)}: {string.Join("; ", stages)}.");

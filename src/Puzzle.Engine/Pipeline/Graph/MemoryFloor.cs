@@ -1,3 +1,4 @@
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Runtime;
@@ -22,12 +23,18 @@ public sealed record MemoryFloor(IReadOnlyList<MemoryPart> Parts, string? Remedy
 
     /// <summary>The parent's weights whole (embeddings, blocks, final norm and head), in the compute dtype that
     /// <paramref name="device"/> gets (the spec's <c>dtype</c>, else the device's default).</summary>
-    public static MemoryFloor Parent(PipelineSpec spec, DeviceKind device)
+    public static MemoryFloor Parent(PipelineSpec spec, DeviceKind device) =>
+        new([ParentWeights(ParentStage.PlannedConfig(spec), ComputeDevice.ElementBytesOn(device, spec.Dtype))]);
+
+    /// <summary>The weights of <paramref name="parent"/> whole, in elements of <paramref name="bytes"/> bytes.</summary>
+    public static MemoryPart ParentWeights(Model.ModelConfig parent, int bytes)
     {
-        var parameters = Cost.CostMeter.Parameters(ParentStage.PlannedConfig(spec));
-        var bytes = ComputeDevice.ElementBytesOn(device, spec.Dtype);
-        return new([new($"the parent's weights, {Cost.CostMeter.Readable(parameters)} parameters in {DTypeName(bytes)}", parameters * bytes)]);
+        var parameters = Cost.CostMeter.Parameters(parent);
+        return new($"the parent's weights, {Cost.CostMeter.Readable(parameters)} parameters in {DTypeName(bytes)}", parameters * bytes);
     }
+
+    /// <summary>What it holds, as a sentence's part: "the parent's weights, 8.03B parameters in bfloat16, 14.96 GiB plus …".</summary>
+    public string Holds => string.Join(" plus ", Parts.Select(p => $"{p.What}, {StoreUsage.Human(p.Bytes)}"));
 
     /// <summary>The dtype of an element of <paramref name="bytes"/> bytes, as a spec spells it.</summary>
     public static string DTypeName(int bytes) => bytes == 2 ? "bfloat16" : "float32";

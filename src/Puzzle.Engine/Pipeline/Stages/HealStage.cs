@@ -1,13 +1,17 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Cost;
 using Puzzle.Engine.Data;
 using Puzzle.Engine.Evaluation;
 using Puzzle.Engine.Heal;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
@@ -153,6 +157,11 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var first = students[0].Context;
         var parentDir = ParentStage.ModelDirectory(first.Input("parent"));
         var device = first.Device;
+        var parentConfig = HfConfig.Read(parentDir);
+        foreach (var s in students) s.Config = VariantCatalog.ToModel(parentConfig, s.Job.SearchSpace.Alternatives, s.Architecture.Layers);
+        // before minutes of loading: a group that cannot fit would run out of memory at its first step
+        if (TooLarge(parentConfig, [.. students.Select(s => (s.Id, s.Config!))], device.Kind, device.ElementBytes, PlanMemory.Of(device.Kind)) is { } why)
+            throw new InvalidOperationException(why);
         using var parent = ParentModel.Load(parentDir, device);
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
@@ -161,9 +170,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         {
             foreach (var s in students)
             {
-                var layers = s.Architecture.Layers;
-                s.Config = VariantCatalog.ToModel(parent.Config, s.Job.SearchSpace.Alternatives, layers);
-                s.Model = device.Place(ChildAssembler.Assemble(parent, s.Config, layers, variant =>
+                s.Model = device.Place(ChildAssembler.Assemble(parent, s.Config!, s.Architecture.Layers, variant =>
                     s.Context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(s.Context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
                 first.Log.WriteLine($"{s.Id}: {s.Model.ParameterCount:N0} parameters ({(double)s.Model.ParameterCount / parent.ParameterCount:P0} of the parent), " +
                                     $"predicted speedup {s.Architecture.Predicted!.Speedup:0.00}x");
@@ -222,6 +229,43 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                 s.Model?.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// Why one Heal process cannot train <paramref name="models"/> (ids and architectures) against
+    /// <paramref name="parent"/> within <paramref name="available"/> bytes of its device, counted as
+    /// <see cref="HealGroups.Least"/> counts (weights and training state, nothing on top, so it certainly runs out), with
+    /// what would fit: one model per process, or a child of at most so many parameters. Null where it fits, or where the
+    /// memory is not known. The pre-launch check counts the parent alone: what a model holds is known only after Search.
+    /// </summary>
+    internal static string? TooLarge(ModelConfig parent, IReadOnlyList<(string Id, ModelConfig Config)> models, DeviceKind device, int weightBytes, long? available)
+    {
+        if (available is not { } memory) return null;
+        var sizes = models.Select(m => (m.Id, Parameters: CostMeter.Parameters(m.Config))).ToList();
+        var floor = new MemoryFloor([MemoryFloor.ParentWeights(parent, weightBytes), .. sizes.Select(m => new MemoryPart(
+            $"{m.Id}'s weights and training state, {CostMeter.Readable(m.Parameters)} parameters at {BldMemory.StateBytesPerParameter} bytes each",
+            m.Parameters * BldMemory.StateBytesPerParameter))]);
+        if (floor.Bytes <= memory) return null;
+
+        var parentParameters = CostMeter.Parameters(parent);
+        var most = HealGroups.MostParameters(parentParameters, weightBytes, memory);
+        var text = new StringBuilder(
+            $"Healing {string.Join(" and ", sizes.Select(m => m.Id))} in one process needs at least {StoreUsage.Human(floor.Bytes)}, more than " +
+            $"{(device == DeviceKind.Cpu ? "this machine's" : "the GPU's")} {StoreUsage.Human(memory)}: {floor.Holds}. " +
+            "That counts weights and training state alone; activations come on top.");
+        if (sizes.Count > 1 && sizes.All(m => m.Parameters <= most))
+            text.Append(" Each fits in a process of its own: set gkd.models_per_process: 1.");
+        else if (most == 0)
+            text.Append(" The parent's weights alone do not fit.");
+        else
+        {
+            // rounded down, so that a child within the fraction fits
+            var fraction = Math.Floor(100.0 * most / parentParameters) / 100;
+            text.Append(CultureInfo.InvariantCulture, $" A model of at most {CostMeter.Readable(most)} parameters ({fraction:0.00} of the parent's) fits in a process of its own: " +
+                                                      $"constraints.params_vs_parent: {fraction:0.00} makes the search choose such a child{(sizes.Count > 1 ? ", and gkd.models_per_process: 1 heals each model alone" : "")}.");
+        }
+        text.Append(" docs/scale.md (\"What fits where\") gives what each parent size needs; nothing was published.");
+        return text.ToString();
     }
 
     static IReadOnlyList<JobContext> Contexts(IEnumerable<Student> students) => students.Select(s => s.Context).ToList();
