@@ -56,29 +56,30 @@ public class BldMemoryTests
     }
 
     [Fact]
-    public void Distill_chooses_them_on_a_gpu_only_where_the_spec_leaves_them_at_0()
+    public void Distill_chooses_them_by_the_devices_memory_where_the_spec_leaves_them_at_0()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
-        var spec = SpecLoader.Load(repo.SpecPath);
+        var spec = SpecLoader.Load(repo.SpecPath) with { Dtype = ComputeDType.Float32 };
         var parent = ParentStage.PlannedConfig(spec);
         var variants = DistillStage.Catalog(parent, spec).Where(v => v.Trainable).ToList();
         var one = BldMemory.Estimate(parent, variants.Where(v => v.Layer == 0), 4);
         var all = BldMemory.Estimate(parent, variants, 4);
         Assert.True(all > one);
-        var before = PlanMemory.GpuBytes;
-        try
-        {
-            PlanMemory.GpuBytes = () => (long)(one / 0.9) + 1; // room for one layer's process, not for all layers'
-            var cuda = spec with { Device = DeviceKind.Cuda, Dtype = ComputeDType.Float32 };
-            Assert.Equal(1, DistillStage.LayersPerProcess(cuda));
-            Assert.Equal(0, DistillStage.LayersPerProcess(spec with { Dtype = ComputeDType.Float32 })); // on a CPU: all layers
-            Assert.Equal(3, DistillStage.LayersPerProcess(cuda with { Bld = cuda.Bld with { LayersPerProcess = 3 } })); // as the spec says
-            PlanMemory.GpuBytes = () => (long)(all / 0.9) + 1;
-            Assert.Equal(0, DistillStage.LayersPerProcess(cuda with { }));
-            Assert.Equal(1, DistillStage.LayersPerProcess(cuda with { Executor = cuda.Executor with { JobsPerGpu = 8 } })); // the GPU shared
-            PlanMemory.GpuBytes = () => null; // no GPU to read: all layers
-            Assert.Equal(0, DistillStage.LayersPerProcess(cuda with { }));
-        }
-        finally { PlanMemory.GpuBytes = before; }
+        long? gpu = (long)(one / 0.9) + 1, host = long.MaxValue / 4; // the GPU: room for one layer's process, not for all layers'
+        using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cuda ? gpu : host);
+        // each spec anew (with { }): a spec's choice is kept once made
+        var (cuda, cpu) = (spec with { Device = DeviceKind.Cuda }, spec with { Device = DeviceKind.Cpu, Executor = spec.Executor with { Jobs = 2 } });
+        Assert.Equal(1, DistillStage.LayersPerProcess(cuda with { }));
+        Assert.Equal(0, DistillStage.LayersPerProcess(cpu with { })); // this machine's memory holds every layer
+        Assert.Equal(3, DistillStage.LayersPerProcess(cuda with { Bld = cuda.Bld with { LayersPerProcess = 3 } })); // as the spec says
+        host = 2 * ((long)(one / 0.9) + 1); // two jobs at once on this machine, room for one layer's process each
+        Assert.Equal(1, DistillStage.LayersPerProcess(cpu with { }));
+        Assert.True(all <= 2 * one); // one job at a time: all of it
+        Assert.Equal(0, DistillStage.LayersPerProcess(cpu with { Executor = cpu.Executor with { Jobs = 1 } }));
+        gpu = (long)(all / 0.9) + 1;
+        Assert.Equal(0, DistillStage.LayersPerProcess(cuda with { }));
+        Assert.Equal(1, DistillStage.LayersPerProcess(cuda with { Executor = cuda.Executor with { JobsPerGpu = 8 } })); // the GPU shared
+        gpu = null; // no GPU to read: all layers
+        Assert.Equal(0, DistillStage.LayersPerProcess(cuda with { }));
     }
 }

@@ -17,8 +17,8 @@ public sealed record BldSpec
                  "(the exact least-squares fit over all the BLD tokens, which is the optimum of the BLD loss for a linear subblock).")]
     public LinearInit Init { get; init; } = LinearInit.LeastSquares;
 
-    [Description("Layers whose variants one process trains together from one pass of the parent (0: all, or on a GPU as many " +
-                 "as its memory holds by estimate, spread evenly over as few processes as fit). Results do not depend on it, so no " +
+    [Description("Layers whose variants one process trains together from one pass of the parent (0: as many as the device's memory holds by " +
+                 "estimate, the GPU's shared by executor.jobs_per_gpu jobs or this machine's by executor.jobs, spread evenly over as few processes as fit). Results do not depend on it, so no " +
                  "job key does: it trades memory (every variant's weights and optimizer state at once) for passes.")]
     [Bounds(Minimum = 0)]
     public int LayersPerProcess { get; init; }

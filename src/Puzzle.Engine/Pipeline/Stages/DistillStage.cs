@@ -54,19 +54,21 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
     static readonly System.Runtime.CompilerServices.ConditionalWeakTable<PipelineSpec, object> Planned = new();
 
     /// <summary>
-    /// <c>bld.layers_per_process</c> when set; when 0 on a GPU, the layers per process that <see cref="BldMemory"/>
-    /// estimates to fit 90% of the GPU's memory shared by <c>executor.jobs_per_gpu</c> jobs, in as few processes as
-    /// possible (0: all layers in one process, as on a CPU or where the GPU's memory cannot be read). A memory knob: no
-    /// key holds it.
+    /// <c>bld.layers_per_process</c> when set; when 0, the layers per process that <see cref="BldMemory"/> estimates to
+    /// fit 90% of the device's memory shared by the jobs that run on it at once (the GPU's by
+    /// <c>executor.jobs_per_gpu</c>, this machine's by <c>executor.jobs</c>), in as few processes as possible (0: all
+    /// layers in one process, as for every small parent, or where the GPU's memory cannot be read; the estimate's
+    /// constants are fitted to GPU peaks, and count more than a CPU process holds on top). A memory knob: no key holds it.
     /// </summary>
     public static int LayersPerProcess(PipelineSpec spec)
     {
-        if (spec.Bld.LayersPerProcess > 0 || spec.Device != DeviceKind.Cuda) return spec.Bld.LayersPerProcess;
+        if (spec.Bld.LayersPerProcess > 0) return spec.Bld.LayersPerProcess;
         return (int)Planned.GetValue(spec, s =>
         {
-            if (PlanMemory.GpuBytes() is not { } total) return 0;
+            if (PlanMemory.Of(s.Device) is not { } total) return 0;
             var parent = ParentStage.PlannedConfig(s);
-            var budget = (long)(0.9 * total / Math.Max(1, s.Executor.JobsPerGpu));
+            var sharing = s.Device == DeviceKind.Cuda ? s.Executor.JobsPerGpu : s.Executor.Jobs;
+            var budget = (long)(0.9 * total / Math.Max(1, sharing));
             return BldMemory.LayersPerProcess(parent, Catalog(parent, s).Where(v => v.Trainable).ToList(), WeightBytes(s), budget);
         });
     }
