@@ -100,7 +100,7 @@ public sealed class MemoryFitTests
     {
         using var repo = new TestRepo(Spec("cpu", 0));
         Parent(repo.Root, 8192, 80, 64, 28_672);
-        if (PlanMemory.HostBytes > 300_000_000_000) return; // 70.55B float32 parameters fit this machine
+        if (PlanMemory.Of(DeviceKind.Cpu) > 300_000_000_000) return; // 70.55B float32 parameters fit this machine
 
         var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--in-process");
 

@@ -1,3 +1,4 @@
+using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Graph;
@@ -9,15 +10,17 @@ namespace Puzzle.Engine.Pipeline.Graph;
 /// </summary>
 internal static class PlanMemory
 {
-    /// <summary>The GPU memory a process may plan for (the driver's figure for GPU 0, as CUDA_VISIBLE_DEVICES numbers it);
-    /// null where there is none. Settable for tests.</summary>
-    internal static Func<long?> GpuBytes { get; set; } = ResourcePeaks.GpuTotalBytes;
+    /// <summary>The memory of a device of <paramref name="kind"/>: what this machine's processes may use, or the GPU's
+    /// (the driver's figure for GPU 0, as CUDA_VISIBLE_DEVICES numbers it); null where there is none.</summary>
+    internal static long? Of(DeviceKind kind) => Pretended.Value is { } pretend ? pretend(kind)
+        : kind == DeviceKind.Cpu ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : ResourcePeaks.GpuTotalBytes();
 
-    /// <summary>The memory this machine's processes may use.</summary>
-    internal static long HostBytes => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-
-    /// <summary>The memory of a device of <paramref name="kind"/>: the host's or the GPU's; null where not known.</summary>
-    internal static long? Of(DeviceKind kind) => Pretended.Value is { } pretend ? pretend(kind) : kind == DeviceKind.Cpu ? HostBytes : GpuBytes();
+    /// <summary>What one of <paramref name="spec"/>'s processes on its device may plan for: 90% of the device's memory,
+    /// shared by the jobs that run on it at once (a GPU's by <c>executor.jobs_per_gpu</c>, this machine's by
+    /// <c>executor.jobs</c>); null where the device's memory is not known.</summary>
+    internal static long? Share(PipelineSpec spec) => Of(spec.Device) is { } total
+        ? (long)(0.9 * total / Math.Max(1, spec.Device == DeviceKind.Cuda ? spec.Executor.JobsPerGpu : spec.Executor.Jobs))
+        : null;
 
     static readonly AsyncLocal<Func<DeviceKind, long?>?> Pretended = new();
 

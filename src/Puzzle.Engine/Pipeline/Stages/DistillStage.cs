@@ -65,10 +65,8 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         if (spec.Bld.LayersPerProcess > 0) return spec.Bld.LayersPerProcess;
         return (int)Planned.GetValue(spec, s =>
         {
-            if (PlanMemory.Of(s.Device) is not { } total) return 0;
+            if (PlanMemory.Share(s) is not { } budget) return 0;
             var parent = ParentStage.PlannedConfig(s);
-            var sharing = s.Device == DeviceKind.Cuda ? s.Executor.JobsPerGpu : s.Executor.Jobs;
-            var budget = (long)(0.9 * total / Math.Max(1, sharing));
             return BldMemory.LayersPerProcess(parent, Catalog(parent, s).Where(v => v.Trainable).ToList(), WeightBytes(s), budget);
         });
     }
@@ -114,7 +112,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
             var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), TensorDTypes.Of(first.Device.DType).ByteSize());
             foreach (var c in contexts) c.Metrics["estimated_gpu_bytes"] = estimate; // beside peak_gpu_bytes: how good the estimate is
             first.Log.WriteLine($"{jobs.Count} variants of layers {jobs.Min(j => j.Variant.Layer)}-{jobs.Max(j => j.Variant.Layer)}: about {estimate / 1e9:F1} GB of GPU memory (estimated)");
-            if (PlanMemory.GpuBytes() is { } total && estimate > total)
+            if (PlanMemory.Of(DeviceKind.Cuda) is { } total && estimate > total)
                 first.Log.WriteLine($"warning: that is more than the GPU's {total / 1e9:F1} GB; fewer layers per process (bld.layers_per_process) " +
                                     "hold less, but the parent's layers below the deepest variant's stay on the GPU");
         }

@@ -127,10 +127,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         {
             var parameters = Cost.CostMeter.Parameters(ParentStage.PlannedConfig(s));
             var weightBytes = ComputeDevice.ElementBytesOn(s.Device, s.Dtype);
-            long? budget = s.Device == DeviceKind.Cuda
-                ? PlanMemory.GpuBytes() is { } gpu ? (long)(0.9 * gpu / Math.Max(1, s.Executor.JobsPerGpu)) : null
-                : (long)(0.9 * PlanMemory.HostBytes / Math.Max(1, s.Executor.Jobs));
-            return HealGroups.PerProcess(ModelIds(s).Count, s.Executor.Jobs, parameters, weightBytes, budget);
+            return HealGroups.PerProcess(ModelIds(s).Count, s.Executor.Jobs, parameters, weightBytes, PlanMemory.Share(s));
         });
     }
 

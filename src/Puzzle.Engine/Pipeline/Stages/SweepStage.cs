@@ -88,7 +88,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
         var own = job.ConfigAs<SweepJob>();
         var group = stageJobs.Where(j => j != job && j.ConfigAs<SweepJob>().Target == own.Target).ToList();
         return GroupFits(Cost.CostMeter.Parameters(own.Parent), group.Count + 1, ComputeDevice.ElementBytesOn(spec.Device, spec.Dtype),
-            spec.Device == DeviceKind.Cpu ? PlanMemory.HostBytes : PlanMemory.GpuBytes()) ? group : [];
+            PlanMemory.Of(spec.Device)) ? group : [];
     }
 
     /// <summary>Whether the parent and <paramref name="models"/> models of up to its size, in weights of
