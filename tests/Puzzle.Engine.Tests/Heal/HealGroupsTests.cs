@@ -13,7 +13,7 @@ public class HealGroupsTests
 {
     static readonly long OneB = CostMeter.Parameters(ModelConfig.Llama(128_256, 2048, 16, 32, 8, 8192, tie: true));
     static readonly long EightB = CostMeter.Parameters(ModelConfig.Llama(128_256, 4096, 32, 32, 8, 14_336));
-    const long H200 = 150_754_820_096, H100 = 85_520_809_984; // the driver's totals
+    const long H200 = Library.BldMemoryTests.H200, H100 = Library.BldMemoryTests.H100;
 
     [Fact]
     public void Models_spread_over_the_jobs_that_run_at_once_within_the_memory()

@@ -239,12 +239,12 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     {
         if (available is not { } memory) return null;
         var sizes = models.Select(m => (m.Id, Parameters: CostMeter.Parameters(m.Config))).ToList();
+        var parentParameters = CostMeter.Parameters(parent);
+        if (HealGroups.Least(parentParameters, sizes.Select(m => m.Parameters), weightBytes) <= memory) return null;
+
         var floor = new MemoryFloor([MemoryFloor.ParentWeights(parent, weightBytes), .. sizes.Select(m => new MemoryPart(
             $"{m.Id}'s weights and training state, {CostMeter.Readable(m.Parameters)} parameters at {BldMemory.StateBytesPerParameter} bytes each",
             m.Parameters * BldMemory.StateBytesPerParameter))]);
-        if (floor.Bytes <= memory) return null;
-
-        var parentParameters = CostMeter.Parameters(parent);
         var most = HealGroups.MostParameters(parentParameters, weightBytes, memory);
         var text = new StringBuilder(
             $"Healing {string.Join(" and ", sizes.Select(m => m.Id))} in one process needs at least {StoreUsage.Human(floor.Bytes)}, more than " +
