@@ -68,7 +68,7 @@ public static class CostBenchmarks
             var d = Predict(inDepth, config) / measured[i] - 1;
             errors.Alone.Add(a);
             errors.InDepth.Add(d);
-            var note = $"blocks alone {a:+0.0%;-0.0%}, blocks in depth {d:+0.0%;-0.0%}; {string.Join(" ", config.Blocks.Select(b => b.ToString()))}";
+            var note = $"blocks alone {a:+0.0%;-0.0%;0.0%}, blocks in depth {d:+0.0%;-0.0%;0.0%}; {string.Join(" ", config.Blocks.Select(b => b.ToString()))}";
             if (i > 0 && i < models.Count - 1)
             {
                 // predicted / measured speedup - 1, with the parent's summed blocks or its whole time as the reference
@@ -76,7 +76,7 @@ public static class CostBenchmarks
                 var vsWhole = parentWhole / Predict(inDepth, config) / (parentWhole / measured[i]) - 1;
                 errors.VsSummed.Add(vsSummed);
                 errors.VsWhole.Add(vsWhole);
-                note += $"; predicted speedup vs the parent's summed blocks {vsSummed:+0.0%;-0.0%}, vs the parent timed whole {vsWhole:+0.0%;-0.0%}";
+                note += $"; predicted speedup vs the parent's summed blocks {vsSummed:+0.0%;-0.0%;0.0%}, vs the parent timed whole {vsWhole:+0.0%;-0.0%;0.0%}";
             }
             report.Add($"{name}: measured scenario time", measured[i], "s", note);
         }

@@ -51,7 +51,7 @@ public static class LoopRuleBenchmarks
             var all = runs.SelectMany(r => r[a]).Select(t => t.Speedup).ToList();
             var firstSecond = runs.Select(r => r[a][1].Speedup / r[a][0].Speedup - 1).ToList();
             report.Add($"{a}: measured speedup, median of {all.Count} timings", Measure.Median(all), "x",
-                $"{all.Min():0.00}-{all.Max():0.00}; second timing against the first in the same process {firstSecond.Min():+0.0%;-0.0%} to {firstSecond.Max():+0.0%;-0.0%}");
+                $"{all.Min():0.00}-{all.Max():0.00}; second timing against the first in the same process {firstSecond.Min():+0.0%;-0.0%;0.0%} to {firstSecond.Max():+0.0%;-0.0%;0.0%}");
         }
         foreach (var error in Errors)
         {
@@ -75,7 +75,7 @@ public static class LoopRuleBenchmarks
                         }
                 }
             }
-            var what = error == 0 ? "the prediction right" : $"the prediction {-error:+0.0%;-0.0%} from the median";
+            var what = error == 0 ? "the prediction right" : $"the prediction {-error:+0.0%;-0.0%;0.0%} from the median";
             report.Add($"{what}: passed in the first round, then short of the target in another process, one timing trusted", old.BadRate, "fraction", old.Note);
             report.Add($"{what}: passed in the first round, then short of the target in another process, a pass above the prediction timed again", now.BadRate, "fraction", now.Note);
         }

@@ -61,8 +61,8 @@ public static class MainJobBenchmarks
                 Error: p["speedup"]!["predicted"]!.GetValue<double>() / p["speedup"]!["measured"]!.GetValue<double>() - 1)).ToList();
             var errors = points.Select(p => p.Error).ToList();
             report.Add("models predicted within ±10% of measured", errors.Count(e => Math.Abs(e) <= 0.10), $"of {errors.Count}",
-                $"errors {100 * errors.Min():+0.0;-0.0}% to {100 * errors.Max():+0.0;-0.0}%: " +
-                string.Join(", ", points.Select(p => $"{p.Model} {100 * p.Error:+0.0;-0.0}%")));
+                $"errors {100 * errors.Min():+0.0;-0.0;0.0}% to {100 * errors.Max():+0.0;-0.0;0.0}%: " +
+                string.Join(", ", points.Select(p => $"{p.Model} {100 * p.Error:+0.0;-0.0;0.0}%")));
             var measure = session.Store.Find(session.Graph.Jobs["Measure"].First().Key)!.Manifest.Metrics;
             if (measure["size_curve_k"] is { } k)
                 report.Add("size curve K", k.GetValue<double>(), "", "fitted by the Measure job to the sampled architectures and the block shapes' models, timed whole (0: whole time proportional to summed blocks)");

@@ -62,7 +62,7 @@ public static class TimingCopiesBenchmarks
                 $"per architecture {string.Join(", ", spreads.Select(x => x.ToString("0.0%")))}; speedups {string.Join("; ", archs.Select(a => $"{a} {string.Join(" ", measured.Select(m => m[a].ToString("0.00")))}"))}");
             var cross = archs.SelectMany(a => predicted.SelectMany((p, i) => measured.Where((_, j) => j != i).Select(m => p[a] / m[a] - 1))).ToList();
             report.Add($"{way}: predicted (size curve) vs measured speedup beyond ±10%, from different processes", cross.Count(e => Math.Abs(e) > 0.1) / (double)cross.Count,
-                "fraction", $"{cross.Count} pairs, {cross.Min():+0.0%;-0.0%} to {cross.Max():+0.0%;-0.0%}");
+                "fraction", $"{cross.Count} pairs, {cross.Min():+0.0%;-0.0%;0.0%} to {cross.Max():+0.0%;-0.0%;0.0%}");
             report.Add($"{way}: seconds of timing per process", runs.Average(r => r.Elapsed), "s",
                 $"{runs.Min(r => r.Elapsed):0.0}-{runs.Max(r => r.Elapsed):0.0} s over {runs.Count} processes, {configs.Count} models");
         }

@@ -118,10 +118,10 @@ public static class TimingNoiseBenchmarks
                 var cross = archs.SelectMany(a => list.SelectMany((p, i) => measured.Where((_, j) => j != i).Select(m => p[a] / m[a] - 1))).ToList();
                 var same = archs.SelectMany(a => list.Select((p, i) => p[a] / measured[i][a] - 1)).ToList();
                 report.Add($"{way}, {predictor}: predicted vs measured speedup beyond ±10%, from different processes", cross.Count(e => Math.Abs(e) > 0.1) / (double)cross.Count,
-                    "fraction", $"{cross.Count} pairs, {cross.Min():+0.0%;-0.0%} to {cross.Max():+0.0%;-0.0%}");
-                var each = archs.Select(a => $"{a} {list.Select((p, i) => p[a] / measured[i][a] - 1).Average():+0.0%;-0.0%}");
+                    "fraction", $"{cross.Count} pairs, {cross.Min():+0.0%;-0.0%;0.0%} to {cross.Max():+0.0%;-0.0%;0.0%}");
+                var each = archs.Select(a => $"{a} {list.Select((p, i) => p[a] / measured[i][a] - 1).Average():+0.0%;-0.0%;0.0%}");
                 report.Add($"{way}, {predictor}: largest predicted vs measured speedup error within a process", same.Max(Math.Abs), "fraction",
-                    $"{same.Min():+0.0%;-0.0%} to {same.Max():+0.0%;-0.0%}; mean per architecture: {string.Join(", ", each)}");
+                    $"{same.Min():+0.0%;-0.0%;0.0%} to {same.Max():+0.0%;-0.0%;0.0%}; mean per architecture: {string.Join(", ", each)}");
             }
         }
         foreach (var a in archs) report.Add($"{a}: measured speedup, median over processes", Measure.Median(timings.Select(process =>
