@@ -1,4 +1,5 @@
 using Puzzle.Engine.Library;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Heal;
 
@@ -10,12 +11,13 @@ namespace Puzzle.Engine.Heal;
 /// </summary>
 public static class HealGroups
 {
-    /// <summary>The estimated peak memory of a process that trains <paramref name="models"/> models against a parent of
+    /// <summary>The estimated peak memory of a process on a device of <paramref name="on"/> that trains
+    /// <paramref name="models"/> models against a parent of
     /// <paramref name="parentParameters"/> parameters in weights of <paramref name="weightBytes"/> bytes each. A model
     /// the search assembles is at most the parent's size, so each is counted at that size
     /// (<see cref="BldMemory.Of"/>: the same weights and state per parameter, and what comes on top).</summary>
-    public static long Estimate(long parentParameters, int models, int weightBytes) =>
-        BldMemory.Of(parentParameters * weightBytes, models * parentParameters);
+    public static long Estimate(long parentParameters, int models, int weightBytes, DeviceKind on) =>
+        BldMemory.Of(parentParameters * weightBytes, models * parentParameters, on);
 
     /// <summary>What a process that trains models of <paramref name="modelParameters"/> parameters holds at the least,
     /// with nothing on top: the parent's weights in elements of <paramref name="weightBytes"/> bytes, and each model's
@@ -33,11 +35,11 @@ public static class HealGroups
     /// each as large as <paramref name="budget"/> holds by <see cref="Estimate"/>, the models spread evenly over the
     /// processes; 1 where the memory is unknown.
     /// </summary>
-    public static int PerProcess(int models, int slots, long parentParameters, int weightBytes, long? budget)
+    public static int PerProcess(int models, int slots, long parentParameters, int weightBytes, long? budget, DeviceKind on)
     {
         if (models <= 1 || budget is not { } memory) return 1;
         var most = (models + Math.Max(1, slots) - 1) / Math.Max(1, slots);
-        while (most > 1 && Estimate(parentParameters, most, weightBytes) > memory) most--;
+        while (most > 1 && Estimate(parentParameters, most, weightBytes, on) > memory) most--;
         var processes = (models + most - 1) / most;
         return (models + processes - 1) / processes;
     }

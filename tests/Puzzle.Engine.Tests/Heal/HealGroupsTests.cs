@@ -19,28 +19,28 @@ public class HealGroupsTests
     public void Models_spread_over_the_jobs_that_run_at_once_within_the_memory()
     {
         const long plenty = long.MaxValue / 4;
-        Assert.Equal(2, HealGroups.PerProcess(4, 2, 1000, 4, plenty)); // the default pipeline on a CPU: two processes of two
-        Assert.Equal(4, HealGroups.PerProcess(4, 1, 1000, 4, plenty));
-        Assert.Equal(1, HealGroups.PerProcess(4, 4, 1000, 4, plenty)); // every model has a job of its own
-        Assert.Equal(2, HealGroups.PerProcess(3, 2, 1000, 4, plenty));
-        Assert.Equal(1, HealGroups.PerProcess(1, 1, 1000, 4, plenty));
-        Assert.Equal(1, HealGroups.PerProcess(4, 1, 1000, 4, null)); // memory unknown: one each, as before
+        Assert.Equal(2, HealGroups.PerProcess(4, 2, 1000, 4, plenty, DeviceKind.Cpu)); // the default pipeline on a CPU: two processes of two
+        Assert.Equal(4, HealGroups.PerProcess(4, 1, 1000, 4, plenty, DeviceKind.Cpu));
+        Assert.Equal(1, HealGroups.PerProcess(4, 4, 1000, 4, plenty, DeviceKind.Cpu)); // every model has a job of its own
+        Assert.Equal(2, HealGroups.PerProcess(3, 2, 1000, 4, plenty, DeviceKind.Cpu));
+        Assert.Equal(1, HealGroups.PerProcess(1, 1, 1000, 4, plenty, DeviceKind.Cpu));
+        Assert.Equal(1, HealGroups.PerProcess(4, 1, 1000, 4, null, DeviceKind.Cpu)); // memory unknown: one each, as before
 
         // memory for three models of the parent's size, not four: two processes, the models spread evenly (2 + 2, not 3 + 1)
-        var three = HealGroups.Estimate(1_000_000, 3, 4);
-        Assert.Equal(2, HealGroups.PerProcess(4, 1, 1_000_000, 4, three));
-        Assert.Equal(3, HealGroups.PerProcess(3, 1, 1_000_000, 4, three));
-        Assert.Equal(1, HealGroups.PerProcess(4, 1, 1_000_000, 4, HealGroups.Estimate(1_000_000, 1, 4) - 1)); // not even one: one each
+        var three = HealGroups.Estimate(1_000_000, 3, 4, DeviceKind.Cpu);
+        Assert.Equal(2, HealGroups.PerProcess(4, 1, 1_000_000, 4, three, DeviceKind.Cpu));
+        Assert.Equal(3, HealGroups.PerProcess(3, 1, 1_000_000, 4, three, DeviceKind.Cpu));
+        Assert.Equal(1, HealGroups.PerProcess(4, 1, 1_000_000, 4, HealGroups.Estimate(1_000_000, 1, 4, DeviceKind.Cpu) - 1, DeviceKind.Cpu)); // not even one: one each
     }
 
     [Fact]
     public void A_1b_shapes_models_pair_up_on_an_h200_shared_by_two_jobs_and_an_8b_shapes_train_alone()
     {
         // the 1B scale spec: two jobs at once, two on the GPU; each model counted at the parent's size in bfloat16
-        Assert.Equal(2, HealGroups.PerProcess(4, 2, OneB, 2, (long)(0.9 * H200 / 2)));
-        Assert.Equal(1, HealGroups.PerProcess(4, 2, OneB, 2, (long)(0.9 * H100 / 2)));
-        Assert.Equal(2, HealGroups.PerProcess(4, 1, OneB, 2, (long)(0.9 * H100)));
-        Assert.Equal(1, HealGroups.PerProcess(4, 1, EightB, 2, (long)(0.9 * H200)));
+        Assert.Equal(2, HealGroups.PerProcess(4, 2, OneB, 2, (long)(0.9 * H200 / 2), DeviceKind.Cuda));
+        Assert.Equal(1, HealGroups.PerProcess(4, 2, OneB, 2, (long)(0.9 * H100 / 2), DeviceKind.Cuda));
+        Assert.Equal(2, HealGroups.PerProcess(4, 1, OneB, 2, (long)(0.9 * H100), DeviceKind.Cuda));
+        Assert.Equal(1, HealGroups.PerProcess(4, 1, EightB, 2, (long)(0.9 * H200), DeviceKind.Cuda));
     }
 
     [Fact]

@@ -57,8 +57,8 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
     /// <c>bld.layers_per_process</c> when set; when 0, the layers per process that <see cref="BldMemory"/> estimates to
     /// fit 90% of the device's memory shared by the jobs that run on it at once (the GPU's by
     /// <c>executor.jobs_per_gpu</c>, this machine's by <c>executor.jobs</c>), in as few processes as possible (0: all
-    /// layers in one process, as for every small parent, or where the GPU's memory cannot be read; the estimate's
-    /// constants are fitted to GPU peaks, and count more than a CPU process holds on top). A memory knob: no key holds it.
+    /// layers in one process, as for every small parent, or where the GPU's memory cannot be read). A memory knob: no key
+    /// holds it.
     /// </summary>
     public static int LayersPerProcess(PipelineSpec spec)
     {
@@ -67,7 +67,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         {
             if (PlanMemory.Share(s) is not { } budget) return 0;
             var parent = ParentStage.PlannedConfig(s);
-            return BldMemory.LayersPerProcess(parent, Catalog(parent, s).Where(v => v.Trainable).ToList(), WeightBytes(s), budget);
+            return BldMemory.LayersPerProcess(parent, Catalog(parent, s).Where(v => v.Trainable).ToList(), WeightBytes(s), budget, s.Device);
         });
     }
 
@@ -109,7 +109,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
         if (first.Device.IsCuda)
         {
-            var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), TensorDTypes.Of(first.Device.DType).ByteSize());
+            var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), TensorDTypes.Of(first.Device.DType).ByteSize(), DeviceKind.Cuda);
             foreach (var c in contexts) c.Metrics["estimated_gpu_bytes"] = estimate; // beside peak_gpu_bytes: how good the estimate is
             first.Log.WriteLine($"{jobs.Count} variants of layers {jobs.Min(j => j.Variant.Layer)}-{jobs.Max(j => j.Variant.Layer)}: about {estimate / 1e9:F1} GB of GPU memory (estimated)");
             if (PlanMemory.Of(DeviceKind.Cuda) is { } total && estimate > total)

@@ -127,7 +127,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         {
             var parameters = Cost.CostMeter.Parameters(ParentStage.PlannedConfig(s));
             var weightBytes = ComputeDevice.ElementBytesOn(s.Device, s.Dtype);
-            return HealGroups.PerProcess(ModelIds(s).Count, s.Executor.Jobs, parameters, weightBytes, PlanMemory.Share(s));
+            return HealGroups.PerProcess(ModelIds(s).Count, s.Executor.Jobs, parameters, weightBytes, PlanMemory.Share(s), s.Device);
         });
     }
 
