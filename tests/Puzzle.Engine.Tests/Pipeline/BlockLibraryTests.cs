@@ -6,6 +6,7 @@ using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
@@ -55,6 +56,10 @@ public class BlockLibraryTests
             var phases = m["phase_seconds"]!.AsObject();
             Assert.Equal(["load", "initialise and train", "save"], phases.Select(p => p.Key));
             Assert.All(phases, p => Assert.True(p.Value!.GetValue<double>() >= 0));
+            // the memory estimate the layers per process were planned by, on this machine, beside its measured peak
+            var group = job.Stage.Companions(job, jobs, session.Spec).Append(job).Select(j => j.ConfigAs<DistillStage.DistillJob>().Variant);
+            Assert.Equal(BldMemory.Estimate(ParentStage.PlannedConfig(session.Spec), group, 4, DeviceKind.Cpu), m["estimated_rss_bytes"]!.GetValue<long>());
+            Assert.Null(m["estimated_gpu_bytes"]);
         }
     }
 

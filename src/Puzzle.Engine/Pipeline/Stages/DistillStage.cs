@@ -107,15 +107,15 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
         using var heldout = TokenDataset.Open(dataset, DataSplit.Selection); // its check chooses the weights a variant publishes
-        if (first.Device.IsCuda)
-        {
-            var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), TensorDTypes.Of(first.Device.DType).ByteSize(), DeviceKind.Cuda);
-            foreach (var c in contexts) c.Metrics["estimated_gpu_bytes"] = estimate; // beside peak_gpu_bytes: how good the estimate is
-            first.Log.WriteLine($"{jobs.Count} variants of layers {jobs.Min(j => j.Variant.Layer)}-{jobs.Max(j => j.Variant.Layer)}: about {estimate / 1e9:F1} GB of GPU memory (estimated)");
-            if (PlanMemory.Of(DeviceKind.Cuda) is { } total && estimate > total)
-                first.Log.WriteLine($"warning: that is more than the GPU's {total / 1e9:F1} GB; fewer layers per process (bld.layers_per_process) " +
-                                    "hold less, but the parent's layers below the deepest variant's stay on the GPU");
-        }
+        var on = first.Device.Kind;
+        var estimate = BldMemory.Estimate(config, jobs.Select(j => j.Variant), TensorDTypes.Of(first.Device.DType).ByteSize(), on);
+        // beside peak_gpu_bytes or peak_rss_bytes: how good the estimate is
+        foreach (var c in contexts) c.Metrics[on == DeviceKind.Cuda ? "estimated_gpu_bytes" : "estimated_rss_bytes"] = estimate;
+        var (memory, device) = on == DeviceKind.Cuda ? ("GPU memory", "the GPU's") : ("memory", "this machine's");
+        first.Log.WriteLine($"{jobs.Count} variants of layers {jobs.Min(j => j.Variant.Layer)}-{jobs.Max(j => j.Variant.Layer)}: about {estimate / 1e9:F1} GB of {memory} (estimated)");
+        if (PlanMemory.Of(on) is { } total && estimate > total)
+            first.Log.WriteLine($"warning: that is more than {device} {total / 1e9:F1} GB; fewer layers per process (bld.layers_per_process) " +
+                                "hold less, but the parent's layers below the deepest variant's stay loaded");
         using var parent = ParentStream.Open(modelDir, config, jobs.Max(j => j.Variant.Layer) + 1, first.Device);
         Phase(contexts, "load");
         var results = BlockDistiller.Distill(parent, jobs, train, heldout, first.Log, first.Device);
