@@ -6,27 +6,14 @@ using static TorchSharp.torch;
 namespace Puzzle.Engine.Library;
 
 /// <summary>
-/// A parent layer with one library variant in place: a decoupled variant keeps the parent's other subblock, a coupled
-/// one replaces both. Weights come from the variant's BLD job (none for a no-op) and from the parent.
+/// A library variant's block, as its BLD job trained it (<see cref="BlockVariant.AsBlock"/>): a decoupled variant's
+/// subblock alone, the other subblock absent (a half block, run beside the parent's other half or a paired variant's:
+/// see <see cref="CandidateBlocks"/>), a coupled variant's whole block. Weights come from the variant's BLD job (none
+/// for a no-op) and from the parent.
 /// </summary>
 public static class LibraryBlock
 {
     /// <param name="parent">the parent's block at the variant's layer; the block is made on its device, in its dtype</param>
-    /// <param name="variantWeights">the BLD job's weights file, or null for a variant with nothing trained (no-op, the parent's own)</param>
-    public static DecoderBlock Build(ModelConfig config, DecoderBlock parent, BlockVariant variant, string? variantWeights)
-    {
-        var own = parent.Config;
-        var shape = variant.Subblock switch
-        {
-            Subblock.Attention => new BlockConfig(variant.Attention!, own.Ffn),
-            Subblock.Ffn => new BlockConfig(own.Attention, variant.Ffn!),
-            _ => variant.AsBlock,
-        };
-        return Build(config, parent, variant.Layer, shape, variantWeights is null ? [] : [variantWeights], variant.Id);
-    }
-
-    /// <summary>A decoupled variant's subblock alone, the other subblock absent (<see cref="BlockVariant.AsBlock"/>): a
-    /// half block that, run after the attention half, makes the pairing of the two (see <see cref="DecoderBlock"/>).</summary>
     /// <param name="variantWeights">the BLD job's weights file, or null for a variant with nothing trained (no-op, the parent's own)</param>
     public static DecoderBlock Alone(ModelConfig config, DecoderBlock parent, BlockVariant variant, string? variantWeights) =>
         Build(config, parent, variant.Layer, variant.AsBlock, variantWeights is null ? [] : [variantWeights], variant.Id);
