@@ -129,7 +129,7 @@ public static class CostMeter
     /// in rounds of fresh models gave 1.51-1.73. Otherwise <paramref name="rounds"/> rounds, the scenario's repeats spread
     /// over them: every model once per round, one on the device at a time (built with random weights right before its
     /// timing), forward in even rounds and backward in odd ones. <paramref name="timed"/> is told (done, total) after
-    /// each timed run or round. Kept models are built <paramref name="copies"/> times as far as the copies fit too, and the
+    /// each timed run or round, and (0, total) before the first. Kept models are built <paramref name="copies"/> times as far as the copies fit too, and the
     /// timed passes go through the copies in turn (<see cref="Copies"/>).
     /// </summary>
     public static IReadOnlyList<MeasuredCost> InRounds(IReadOnlyList<ModelConfig> models, TimingScenario scenario, int batch, int rounds,
@@ -153,6 +153,7 @@ public static class CostMeter
             // the warm-ups later rounds would have run are timed runs here
             var passes = rounds * (scenario.Warmup + perRound) - scenario.Warmup;
             var kept = new List<CausalLM[]>();
+            timed?.Invoke(0, passes * models.Count); // a progress line's clock starts with the building and warm-ups
             try
             {
                 foreach (var config in models) kept.Add([.. Enumerable.Range(0, copies).Select(_ => new CausalLM(config, device.Device, device.DType))]);
@@ -175,6 +176,7 @@ public static class CostMeter
             return Fastest();
         }
         var timing = scenario with { Repeats = perRound };
+        timed?.Invoke(0, rounds * models.Count);
         for (var r = 0; r < rounds; r++)
             for (var k = 0; k < models.Count; k++)
             {
@@ -184,6 +186,18 @@ public static class CostMeter
                 timed?.Invoke(r * models.Count + k + 1, rounds * models.Count);
             }
         return Fastest();
+    }
+
+    /// <summary><see cref="InRounds"/> with a progress line of the timed runs in <paramref name="log"/> (Measure, the
+    /// closed loop and Speed).</summary>
+    public static IReadOnlyList<MeasuredCost> InRoundsLogged(IReadOnlyList<ModelConfig> models, TimingScenario scenario, int batch, int rounds,
+        ComputeDevice device, TextWriter log)
+    {
+        Training.ProgressLine? progress = null;
+        var costs = InRounds(models, scenario, batch, rounds, device, (done, total) =>
+            (progress ??= new Training.ProgressLine("time", total, log, unit: "run")).Report(done, double.NaN));
+        progress?.Done(progress.Total, double.NaN);
+        return costs;
     }
 
     /// <summary>How many copies of models of <paramref name="bytes"/> in all fit in <paramref name="budget"/>, at most

@@ -55,8 +55,11 @@ public static class BlockDistiller
         }
 
         var tokensPerBatch = (long)batch * train.SeqLen;
-        foreach (var (job, t) in jobs.Zip(trainees)) // a closed-form fit has no learning rate to warm up
-            if (t.Fit is null && job.Options.Train.WarmupWarning(tokensPerBatch, "bld") is { } warning) log.WriteLine($"{job.Variant.Id}: {warning}");
+        // a closed-form fit has no learning rate to warm up; variants with the same settings share one line
+        foreach (var same in jobs.Zip(trainees).Where(p => p.Second.Fit is null)
+                     .Select(p => (p.First.Variant.Id, Warning: p.First.Options.Train.WarmupWarning(tokensPerBatch, "bld")))
+                     .Where(p => p.Warning is not null).GroupBy(p => p.Warning!))
+            log.WriteLine($"{Listed(same.Select(p => p.Id).ToList())}: {same.Key}");
         var longest = trainees.Max(t => t.Run.TotalSteps);
         var progress = new ProgressLine($"bld {jobs.Count} variant{(jobs.Count == 1 ? "" : "s")} of layers {jobs.Min(j => j.Variant.Layer)}-{top - 1}",
             longest * tokensPerBatch, log);
@@ -191,6 +194,9 @@ public static class BlockDistiller
             Child.Dispose();
         }
     }
+
+    /// <summary>Variants' ids for one log line: all of up to four, else how many, the first and the last.</summary>
+    static string Listed(IReadOnlyList<string> ids) => ids.Count <= 4 ? string.Join(", ", ids) : $"{ids.Count} variants ({ids[0]} ... {ids[^1]})";
 
     /// <summary>
     /// Initialisations of the variant by name. Decoupled: each applicable initialiser of its one subblock. Coupled:

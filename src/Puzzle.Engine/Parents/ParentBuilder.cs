@@ -50,7 +50,7 @@ public static class ParentBuilder
         var tokensPerBatch = (long)batch * train.SeqLen;
         if (options.WarmupWarning(tokensPerBatch, "parent.pretrain") is { } warmup) log(warmup);
         var curve = Trainer.Run(model.named_parameters().Select(p => (p.name, p.parameter)), batches, model.Loss,
-            tokensPerBatch, options, new ProgressLine("pretrain", options.Tokens, progressOutput), checkpoints);
+            tokensPerBatch, options, new ProgressLine("pretrain", options.Steps(tokensPerBatch) * tokensPerBatch, progressOutput), checkpoints);
         var seconds = clock.Elapsed.TotalSeconds;
         var trainTokens = curve[^1].Tokens;
         var tokensThisRun = trainTokens - (resumedFrom ?? 0) * tokensPerBatch; // the rate of this process's training alone

@@ -59,4 +59,17 @@ public sealed class RunProgressTests
         Assert.True(ProgressLine.IsProgress(text));
         Assert.False(ProgressLine.IsProgress("published Data/tokens"));
     }
+
+    [Fact]
+    public void A_progress_line_past_its_total_has_no_time_left_not_a_negative_one()
+    {
+        var log = new StringWriter();
+        var line = new ProgressLine("gkd child1", 512, log, TimeSpan.Zero);
+        line.ResumedAt(1023);
+        Thread.Sleep(20); // 1 token in 20 ms: 512 tokens too many would be 10 s "left"
+
+        line.Report(1024, 2.5, force: true);
+
+        Assert.EndsWith("ETA 0:00:00", log.ToString().Trim());
+    }
 }

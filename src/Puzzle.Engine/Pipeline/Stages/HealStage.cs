@@ -199,7 +199,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                 });
                 child.train();
                 return new Learner<TeacherPass>(child.named_parameters().Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
-                    new ProgressLine($"gkd {s.Id}", gkd.Tokens, first.Log), checkpoints, s.Guard);
+                    new ProgressLine($"gkd {s.Id}", options.Steps(tokensPerBatch) * tokensPerBatch, first.Log), checkpoints, s.Guard);
             }).ToList();
             var clock = Stopwatch.StartNew();
             // one seed for every model (the stage's jobs are planned with gkd's): the same batches, so one parent pass serves all

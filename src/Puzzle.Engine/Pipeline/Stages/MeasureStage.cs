@@ -84,10 +84,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             models.AddRange(shapes.Select(s => (s.Item1, CostMeter.ShapeModel(parent, s.Item2, depth))));
             var samples = Samples(parent, job.Attention, job.Ffn);
             models.AddRange(samples.Select((m, i) => ($"sample{i + 1}", m)));
-            Training.ProgressLine? progress = null;
-            var timed = CostMeter.InRounds([.. models.Select(m => m.Config)], scenario.Timing(), batch, Rounds, on, (done, total) =>
-                (progress ??= new Training.ProgressLine("time", total, context.Log, unit: "run")).Report(done, double.NaN));
-            progress?.Done(progress.Total, double.NaN);
+            var timed = CostMeter.InRoundsLogged([.. models.Select(m => m.Config)], scenario.Timing(), batch, Rounds, on, context.Log);
             var whole = models.Select((m, i) => (m.Name, Cost: timed[i])).ToDictionary(m => m.Name, m => m.Cost);
             costs["head"] = whole["head"];
             costs["parent"] = whole["parent"];

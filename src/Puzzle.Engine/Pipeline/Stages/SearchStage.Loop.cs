@@ -37,10 +37,14 @@ public sealed partial class SearchStage
             if (rounds == 0 || !problem.Limits.Any(l => l.Resource == ArchitectureProblem.Time)) return ClosedLoop.Run(problem, solve, _ => default, _ => [], ArchitectureProblem.Time, 0);
 
             var device = context.CostDevice;
+            var timings = 0;
             (double, double) Measure(Architecture chosen)
             {
                 var child = VariantCatalog.ToModel(parent, spec.SearchSpace.Alternatives, chosen.Layers);
-                var timed = CostMeter.InRounds([parent, child], spec.Scenario.Timing(), batch, LoopRounds, device);
+                // a real parent's timings take minutes on a CPU: say what is timed, and how far it is
+                context.Log.WriteLine($"closed loop, timing {++timings}: the parent and a child predicted at {ownAt[batch].Speedup(chosen.Cost(ArchitectureProblem.Time)):0.00}x, " +
+                                      $"whole, in {LoopRounds} rounds");
+                var timed = CostMeter.InRoundsLogged([parent, child], spec.Scenario.Timing(), batch, LoopRounds, device, context.Log);
                 return (timed[1].ScenarioSeconds(spec.Scenario.Generate), timed[0].ScenarioSeconds(spec.Scenario.Generate));
             }
             var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.VerifyMargin,

@@ -177,14 +177,8 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
 
     /// <summary>Every model's fastest prefill and decode over <see cref="Rounds"/> rounds (<see cref="CostMeter.InRounds"/>),
     /// in the models' order.</summary>
-    internal static IReadOnlyList<MeasuredCost> Time(IReadOnlyList<ModelConfig> models, ScenarioSpec scenario, ComputeDevice on, TextWriter log)
-    {
-        Training.ProgressLine? progress = null;
-        var costs = CostMeter.InRounds(models, scenario.Timing(), scenario.Batch, Rounds, on, (done, total) =>
-            (progress ??= new Training.ProgressLine("time", total, log, unit: "run")).Report(done, double.NaN));
-        progress?.Done(progress.Total, double.NaN);
-        return costs;
-    }
+    internal static IReadOnlyList<MeasuredCost> Time(IReadOnlyList<ModelConfig> models, ScenarioSpec scenario, ComputeDevice on, TextWriter log) =>
+        CostMeter.InRoundsLogged(models, scenario.Timing(), scenario.Batch, Rounds, on, log);
 
     static string Canonical(ModelConfig config) => System.Text.Json.JsonSerializer.Serialize(config, PuzzleJson.Options);
 }
