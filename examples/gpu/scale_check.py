@@ -230,7 +230,7 @@ def write_plain(directory, s, rope, common):
     config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_act": "silu", "torch_dtype": "bfloat16",
               "rope_theta": 500000.0, "rope_scaling": rope, "head_dim": hd, **common}
     json.dump(config, open(os.path.join(directory, "config.json"), "w"), indent=2)
-    return sum(math.prod(shape) for shape in tensors.values()) - (VOCAB * h if s["tied"] else 0)
+    return sum(math.prod(shape) for shape in tensors.values())  # a tied head has no tensor of its own here
 
 
 # --- results ------------------------------------------------------------------------------------------------------
