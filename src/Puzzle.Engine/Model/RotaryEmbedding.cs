@@ -12,25 +12,33 @@ public sealed class RotaryEmbedding
     public RotaryEmbedding(int headDim, double theta, RopeScaling? scaling)
     {
         // every temporary held by a scope until the end (one no variable holds could be finalized during a native call
-        // that still reads it), and the result by this object, not by whatever scope the model is built in
+        // that still reads it), and the result by this object, not by whatever scope the model is built in; every
+        // Scalar held too, for the same reason (see Runtime.Scalars: "Unknown scalar type" from div in one CI run), and
+        // each operation the one TorchSharp's operator would run, so the values are the same to the bit
         using var scope = NewDisposeScope();
-        var exponents = arange(0, headDim, 2, dtype: int64).to(float32) / headDim;
-        var invFreq = 1.0f / pow(tensor((float)theta), exponents);
+        using var dim = headDim.ToScalar();
+        using var one = 1.0f.ToScalar();
+        var exponents = arange(0, headDim, 2, dtype: int64).to(float32).div(dim);
+        var invFreq = pow(tensor((float)theta), exponents).reciprocal().mul(one); // 1 / theta^exponents
         if (scaling is { RopeType: "llama3" } s) invFreq = Llama3Scale(invFreq, s);
         _invFreq = invFreq.DetachFromDisposeScope();
     }
 
     static Tensor Llama3Scale(Tensor invFreq, RopeScaling s)
     {
-        var factor = (float)s.Factor;
-        var lowFreqWavelen = (float)(s.OriginalMaxPositionEmbeddings / s.LowFreqFactor);
-        var highFreqWavelen = (float)(s.OriginalMaxPositionEmbeddings / s.HighFreqFactor);
-        var wavelen = 2 * (float)Math.PI / invFreq;
-        var scaled = where(wavelen > lowFreqWavelen, invFreq / factor, invFreq);
-        var smooth = ((float)s.OriginalMaxPositionEmbeddings / wavelen - (float)s.LowFreqFactor) /
-                     (float)(s.HighFreqFactor - s.LowFreqFactor);
-        var smoothed = Runtime.Scalars.Add((1 - smooth) * scaled / factor, smooth * scaled);
-        var isMedium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+        using var factor = ((float)s.Factor).ToScalar();
+        using var lowFreqWavelen = ((float)(s.OriginalMaxPositionEmbeddings / s.LowFreqFactor)).ToScalar();
+        using var highFreqWavelen = ((float)(s.OriginalMaxPositionEmbeddings / s.HighFreqFactor)).ToScalar();
+        using var twoPi = (2 * (float)Math.PI).ToScalar();
+        using var original = ((float)s.OriginalMaxPositionEmbeddings).ToScalar();
+        using var low = ((float)s.LowFreqFactor).ToScalar();
+        using var span = ((float)(s.HighFreqFactor - s.LowFreqFactor)).ToScalar();
+        using var one = 1.ToScalar();
+        var wavelen = invFreq.reciprocal().mul(twoPi); // 2π / invFreq
+        var scaled = where(wavelen.gt(lowFreqWavelen), invFreq.div(factor), invFreq);
+        var smooth = wavelen.reciprocal().mul(original).sub(low).div(span); // (original / wavelen - low) / (high - low)
+        var smoothed = Runtime.Scalars.Add(smooth.negative().add(one, Runtime.Scalars.One).mul(scaled).div(factor), smooth.mul(scaled)); // (1 - smooth) * scaled / factor + smooth * scaled
+        var isMedium = wavelen.ge(highFreqWavelen).logical_and(wavelen.le(lowFreqWavelen));
         return where(isMedium, smoothed, scaled);
     }
 
