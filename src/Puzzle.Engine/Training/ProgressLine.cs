@@ -48,17 +48,21 @@ public sealed class ProgressLine
         _last = now;
         var rate = (tokensDone - _start) / Math.Max(1e-9, now.TotalSeconds);
         var fraction = _total > 0 ? Math.Min(1, (double)tokensDone / _total) : 0;
-        var eta = rate > 0 ? TimeSpan.FromSeconds(Math.Max(0, _total - tokensDone) / rate) : TimeSpan.Zero;
         const int width = 24;
         var filled = (int)(fraction * width);
         var bar = new string('#', filled) + new string('-', width - filled);
         var line = $"{_label} [{bar}] {fraction,4:P0} {tokensDone:N0}/{_total:N0} {_unit}  {Rate(rate)} {_unit}/s" +
-                   (double.IsNaN(loss) ? "" : $"  loss {loss:F4}") + $"{Eta} {(rate > 0 ? Clock(eta) : "?")}";
+                   (double.IsNaN(loss) ? "" : $"  loss {loss:F4}") + $"{Eta} {(Remaining(_total, tokensDone, rate) is { } eta ? Clock(eta) : "?")}";
         if (_interactive) _out.Write("\r" + line.PadRight(Console.WindowWidth > 0 ? Math.Min(Console.WindowWidth - 1, 160) : 0));
         else _out.WriteLine(line);
     }
 
     const string Eta = "  ETA";
+
+    /// <summary>The time left at <paramref name="rate"/> per second: none past the total (a run of whole steps may count
+    /// more than asked for), unknown (null) before anything was counted.</summary>
+    internal static TimeSpan? Remaining(long total, long done, double rate) =>
+        rate > 0 ? TimeSpan.FromSeconds(Math.Max(0, total - done) / rate) : null;
 
     /// <summary>Whether a job's output line is a progress line (what a launcher echoes to the console).</summary>
     public static bool IsProgress(string line) => line.Contains(Eta + " ", StringComparison.Ordinal) && line.Contains("] ", StringComparison.Ordinal);
