@@ -41,6 +41,7 @@ public static class BlockDistiller
         var (cos, sin) = parent.Rotary(train.SeqLen);
         var calibration = train.EpochOrder((ulong)seed, 0).Take(CalibrationSequences).ToArray();
         var layers = jobs.Select(j => j.Variant.Layer).ToHashSet();
+        var times = new InitTimes(device);
         var checkStreams = Stream(parent, check, check.Leading(CheckSequences, batch), top, layers);
         var trainees = new List<Trainee>();
         using (no_grad())
@@ -48,11 +49,32 @@ public static class BlockDistiller
             var parts = Stream(parent, train, calibration.Chunk(batch), top, layers);
             var calibrationStreams = layers.ToDictionary(l => l, l => Concat(parts.Select(p => p[l]).ToList()));
             foreach (var s in parts.SelectMany(s => s).OfType<LayerStream>()) Dispose(s);
-            foreach (var job in jobs)
-                trainees.Add(Trainee.Start(config, parent.Layers[job.Variant.Layer], job, cos, sin, calibrationStreams[job.Variant.Layer],
-                    checkStreams.Select(s => s[job.Variant.Layer]).ToList(), train.SeqLen * (long)batch));
-            foreach (var s in calibrationStreams.Values) Dispose(s);
+            times.Streams = times.Lap();
+            // a layer's FFN variants prune by the same channel contribution: computed once, when the first needs it
+            var contributions = new Dictionary<int, Tensor>();
+            Tensor ContributionAt(int layer)
+            {
+                if (contributions.TryGetValue(layer, out var c)) return c;
+                var stream = calibrationStreams[layer];
+                using var h = Runtime.Scalars.Add(stream.X, stream.Attention);
+                return contributions[layer] = ChannelContribution.Compute(parent.Layers[layer], h);
+            }
+            try
+            {
+                foreach (var job in jobs)
+                    trainees.Add(Trainee.Start(config, parent.Layers[job.Variant.Layer], job, cos, sin, calibrationStreams[job.Variant.Layer],
+                        () => ContributionAt(job.Variant.Layer), checkStreams.Select(s => s[job.Variant.Layer]).ToList(),
+                        train.SeqLen * (long)batch, times));
+            }
+            finally
+            {
+                foreach (var c in contributions.Values) c.Dispose();
+                foreach (var s in calibrationStreams.Values) Dispose(s);
+            }
         }
+        log.WriteLine($"initialise: the parent over {calibration.Length * (long)train.SeqLen:N0} calibration and " +
+                      $"{Math.Min(CheckSequences, check.Count) * (long)check.SeqLen:N0} held-out tokens {times.Streams:F1} s, " +
+                      $"initialisers {times.Initialisers:F1} s, held-out checks {times.Checks:F1} s");
 
         var tokensPerBatch = (long)batch * train.SeqLen;
         // a closed-form fit has no learning rate to warm up; variants with the same settings share one line
@@ -135,29 +157,47 @@ public static class BlockDistiller
         public LinearFit? Fit { get; init; }
         public int Layer => Variant.Layer;
 
+        /// <param name="contribution">the parent FFN's channel contribution at the variant's layer, over the calibration text</param>
         public static Trainee Start(ModelConfig config, DecoderBlock parent, BldJob job, Tensor cos, Tensor sin,
-            LayerStream calibration, IReadOnlyList<LayerStream> check, long tokensPerBatch)
+            LayerStream calibration, Func<Tensor> contribution, IReadOnlyList<LayerStream> check, long tokensPerBatch, InitTimes times)
         {
             var variant = job.Variant;
             var io = new SubblockIO(variant, cos, sin);
             // every applicable initialiser, measured on held-out text before any training
-            var input = variant.Subblock == Subblock.Ffn ? Runtime.Scalars.Add(calibration.X, calibration.Attention) : calibration.X;
-            Dictionary<string, (AttentionSubblock? Attention, nn.Module? Ffn)> candidates;
-            try { candidates = Candidates(config, parent, variant, calibration, input, cos, sin, job.Options.Init); }
-            finally { if (!ReferenceEquals(input, calibration.X)) input.Dispose(); }
-            DecoderBlock Assemble((AttentionSubblock? Attention, nn.Module? Ffn) c) =>
-                ChildBlock.Assemble(config, variant.AsBlock, parent, c.Attention, c.Ffn);
-            var initNmse = new Dictionary<string, double>();
-            foreach (var (name, candidate) in candidates)
-                using (var block = Assemble(candidate))
-                    initNmse[name] = io.Nmse(block, check);
+            var candidates = Candidates(config, parent, variant, calibration, contribution, job.Options.Init);
+            times.Initialisers += times.Lap();
             var chosen = candidates.Count == 1 ? candidates.Keys.Single()
                 : job.Options.Init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
-            var child = Assemble(candidates[chosen]);
-            var parameters = child.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+            var initNmse = new Dictionary<string, double>();
+            DecoderBlock? child = null;
+            try
+            {
+                foreach (var (name, c) in candidates)
+                {
+                    var block = ChildBlock.Assemble(config, variant.AsBlock, parent, c.Attention, c.Ffn);
+                    try { initNmse[name] = io.Nmse(block, check); }
+                    finally { if (name == chosen) child = block; else block.Dispose(); }
+                }
+            }
+            catch
+            {
+                child?.Dispose();
+                throw;
+            }
+            finally
+            {
+                // assembling copied their weights
+                foreach (var (attention, ffn) in candidates.Values)
+                {
+                    attention?.Dispose();
+                    ffn?.Dispose();
+                }
+            }
+            times.Checks += times.Lap();
+            var parameters = child!.named_parameters().Select(p => (p.name, p.parameter)).ToList();
             var run = new TrainingRun(parameters, tokensPerBatch, job.Options.Train);
             var guard = new HeldoutGuard(() => io.Nmse(child, check), Evaluations);
-            guard.Begin(run, parameters);
+            guard.Begin(run, parameters, initNmse[chosen]); // the chosen block was measured above
             var fit = chosen == InitCandidates.LeastSquares ? LinearFit.For(variant, child) : null;
             return new Trainee { Variant = variant, Child = child, Io = io, Run = run, Guard = guard, InitNmse = initNmse, Initialiser = chosen, Fit = fit };
         }
@@ -203,26 +243,48 @@ public static class BlockDistiller
     /// one pairing, each subblock initialised by the configured initialiser (the parent's own subblock is copied).
     /// </summary>
     static Dictionary<string, (AttentionSubblock? Attention, nn.Module? Ffn)> Candidates(ModelConfig config, DecoderBlock parent,
-        BlockVariant variant, LayerStream calibration, Tensor input, Tensor cos, Tensor sin, LinearInit init)
+        BlockVariant variant, LayerStream calibration, Func<Tensor> contribution, LinearInit init)
     {
+        Tensor? Contribution(FfnConfig ffn) => ffn.Kind == FfnKind.SwiGlu ? contribution() : null;
         switch (variant.Subblock)
         {
             case Subblock.Attention:
-                return InitCandidates.Attention(config, parent, variant.Attention!, input)
+                return InitCandidates.Attention(config, parent, variant.Attention!, calibration.X)
                     .ToDictionary(p => p.Key, p => ((AttentionSubblock?)p.Value, (nn.Module?)null));
             case Subblock.Ffn:
-                return InitCandidates.Ffn(parent, variant.Ffn!, input)
+            {
+                using var h = Runtime.Scalars.Add(calibration.X, calibration.Attention); // the parent's stream at its FFN
+                return InitCandidates.Ffn(parent, variant.Ffn!, h, contribution: Contribution(variant.Ffn!))
                     .ToDictionary(p => p.Key, p => ((AttentionSubblock?)null, (nn.Module?)p.Value));
+            }
             default:
             {
                 var preferred = init == LinearInit.Paper ? InitCandidates.Paper : InitCandidates.LeastSquares;
                 var attention = InitCandidates.Attention(config, parent, variant.Attention!, calibration.X);
-                using var h = Runtime.Scalars.Add(calibration.X, calibration.Attention); // the parent's stream at its FFN
-                var ffn = InitCandidates.Ffn(parent, variant.Ffn!, h);
+                using var h = Runtime.Scalars.Add(calibration.X, calibration.Attention);
+                var ffn = InitCandidates.Ffn(parent, variant.Ffn!, h, contribution: Contribution(variant.Ffn!));
                 var a = attention.Count == 0 ? "none" : attention.ContainsKey(preferred) ? preferred : attention.Keys.Single();
                 var f = ffn.Count == 0 ? "none" : ffn.ContainsKey(preferred) ? preferred : ffn.Keys.Single();
+                foreach (var (name, m) in attention) if (name != a) m.Dispose();
+                foreach (var (name, m) in ffn) if (name != f) m.Dispose();
                 return new() { [$"attention:{a}+ffn:{f}"] = (attention.GetValueOrDefault(a), ffn.GetValueOrDefault(f)) };
             }
+        }
+    }
+
+    /// <summary>Where a process's initialisation spends its time (seconds, the device synchronised at each lap).</summary>
+    sealed class InitTimes(ComputeDevice device)
+    {
+        readonly Stopwatch _clock = Stopwatch.StartNew();
+        public double Streams, Initialisers, Checks;
+
+        /// <summary>Seconds since the last lap.</summary>
+        public double Lap()
+        {
+            device.Synchronize();
+            var seconds = _clock.Elapsed.TotalSeconds;
+            _clock.Restart();
+            return seconds;
         }
     }
 }

@@ -12,6 +12,13 @@ namespace Puzzle.Engine.Library;
 /// </summary>
 public static class ChannelContribution
 {
+    /// <summary>The contribution of a parent block's SwiGLU FFN, whose input is the block's post-attention norm of h.</summary>
+    /// <param name="h">the parent's residual stream at the FFN's input [B, T, hidden]</param>
+    /// <returns>C [width], float32</returns>
+    public static Tensor Compute(DecoderBlock parent, Tensor h) =>
+        Compute(parent.mlp as SwiGluFfn ?? throw new ArgumentException("the parent block's FFN is not SwiGLU"),
+            parent.post_attention_layernorm ?? throw new ArgumentException("the parent block has no post_attention_layernorm"), h);
+
     /// <param name="h">the parent's residual stream at the FFN's input [B, T, hidden]</param>
     /// <returns>C [width], float32</returns>
     public static Tensor Compute(SwiGluFfn parentFfn, RmsNorm postAttentionNorm, Tensor h) =>

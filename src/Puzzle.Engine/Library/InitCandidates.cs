@@ -41,17 +41,19 @@ public static class InitCandidates
     }
 
     /// <param name="h">the parent's residual stream at the FFN's input [B, T, hidden] (channel contribution, least-squares fit)</param>
+    /// <param name="contribution">the parent FFN's <see cref="ChannelContribution"/> over <paramref name="h"/>, when already
+    /// computed (a layer's FFN variants share it); else it is computed here</param>
     public static IReadOnlyDictionary<string, nn.Module<Tensor, Tensor>> Ffn(DecoderBlock parent, FfnConfig variant, Tensor h,
-        double ridge = Initialisers.DefaultRidge)
+        double ridge = Initialisers.DefaultRidge, Tensor? contribution = null)
     {
         var swiGlu = parent.mlp as SwiGluFfn ?? throw new ArgumentException("the parent block's FFN is not SwiGLU");
         switch (variant.Kind)
         {
             case FfnKind.SwiGlu:
-                using (var contribution = ChannelContribution.Compute(swiGlu, parent.post_attention_layernorm!, h))
+                using (var computed = contribution is null ? ChannelContribution.Compute(parent, h) : null)
                     return new Dictionary<string, nn.Module<Tensor, Tensor>>
                     {
-                        [Paper] = Initialisers.PruneFfn(swiGlu, contribution, variant.IntermediateSize),
+                        [Paper] = Initialisers.PruneFfn(swiGlu, contribution ?? computed!, variant.IntermediateSize),
                     };
             case FfnKind.Linear:
                 return new Dictionary<string, nn.Module<Tensor, Tensor>>

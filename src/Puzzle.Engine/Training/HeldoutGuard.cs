@@ -37,17 +37,31 @@ public sealed class HeldoutGuard(Func<double> evaluate, int evaluations = 8) : I
     public void Begin(TrainingRun run, IEnumerable<(string Name, Parameter Param)> parameters, GuardState? resumed = null,
         IReadOnlyDictionary<string, Tensor>? resumedBest = null)
     {
-        _parameters = parameters.ToList();
-        _every = Math.Max(1, (run.TotalSteps + evaluations - 1) / evaluations);
         if (resumed is not null && resumedBest is not null)
         {
+            Watch(run, parameters);
             _points.AddRange(resumed.Points);
             (BestStep, Best) = (resumed.BestStep, resumed.Best);
             _best = _parameters.ToDictionary(p => p.Name, p => resumedBest[p.Name].to(p.Param.dtype, p.Param.device));
             return;
         }
+        Begin(run, parameters, evaluate());
+    }
+
+    /// <summary>Starts watching a run whose starting weights' held-out loss is already known: measured by the same
+    /// evaluation on these very weights, so it is not measured again.</summary>
+    public void Begin(TrainingRun run, IEnumerable<(string Name, Parameter Param)> parameters, double startingLoss)
+    {
+        Watch(run, parameters);
         _best = _parameters.ToDictionary(p => p.Name, p => p.Param.detach().clone());
-        Best = Measure(run);
+        _points.Add(new HeldoutPoint(run.Step, run.Tokens, startingLoss));
+        Best = startingLoss;
+    }
+
+    void Watch(TrainingRun run, IEnumerable<(string Name, Parameter Param)> parameters)
+    {
+        _parameters = parameters.ToList();
+        _every = Math.Max(1, (run.TotalSteps + evaluations - 1) / evaluations);
     }
 
     /// <summary>After a step: measures the weights when it is time, and keeps them when they are the best so far.</summary>

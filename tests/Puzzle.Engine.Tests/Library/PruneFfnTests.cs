@@ -1,4 +1,5 @@
 using Puzzle.Engine.Library;
+using Puzzle.Engine.Model;
 using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Tests.Library;
@@ -71,5 +72,24 @@ public class PruneFfnTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Initialisers.PruneFfn(ParentBlock.Ffn(block), contribution, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => Initialisers.PruneFfn(ParentBlock.Ffn(block), contribution, ParentBlock.Width + 1));
         Assert.Throws<ArgumentException>(() => Initialisers.PruneFfn(ParentBlock.Ffn(block), ones(5), 4));
+    }
+
+    [Fact]
+    public void Ffn_candidates_prune_by_a_contribution_computed_once_for_the_layer()
+    {
+        var config = ParentBlock.Config();
+        using var block = ParentBlock.Create(config, 14);
+        using var h = ParentBlock.Activations(15);
+        using var _ = no_grad();
+        var half = FfnConfig.SwiGlu(ParentBlock.Width / 2);
+        using var contribution = ChannelContribution.Compute(block, h);
+        var computedHere = (SwiGluFfn)InitCandidates.Ffn(block, half, h)[InitCandidates.Paper];
+        var given = (SwiGluFfn)InitCandidates.Ffn(block, half, h, contribution: contribution)[InitCandidates.Paper];
+        Assert.True(ParentBlock.Same(given.down_proj.weight, computedHere.down_proj.weight));
+        // the given contribution decides: reversed, the other half of the channels is kept
+        using var reversed = contribution.max() - contribution;
+        var other = (SwiGluFfn)InitCandidates.Ffn(block, half, h, contribution: reversed)[InitCandidates.Paper];
+        Assert.False(other.down_proj.weight.allclose(given.down_proj.weight));
+        foreach (var m in new[] { computedHere, given, other }) m.Dispose();
     }
 }

@@ -56,4 +56,27 @@ public class HeldoutGuardTests
         Assert.Equal(reference.BestStep, resumed.BestStep);
         Assert.Equal(expected, w);
     }
+
+    [Fact]
+    public void A_starting_loss_already_measured_is_not_measured_again()
+    {
+        Fixtures.Torch();
+        var w = new Parameter(ones(1, 1));
+        var options = new TrainOptions { Tokens = 40, LearningRate = 0.05, WarmupSteps = 0, MinLrRatio = 1, WeightDecay = 0, GradClip = 0 };
+        var evaluations = 0;
+        using var guard = new HeldoutGuard(() => { evaluations++; return Math.Abs(w.item<float>() - 0.5); }, evaluations: 4);
+        using var run = new TrainingRun([("w", w)], 4, options);
+        guard.Begin(run, [("w", w)], startingLoss: 0.25); // lower than the evaluation would say: only the given number counts
+        Assert.Equal(0, evaluations);
+        Assert.Equal(new HeldoutPoint(0, 0, 0.25), guard.Points.Single());
+        while (!run.Finished)
+        {
+            run.TakeStep(Scalars.Square(ones(4, 1).matmul(w) - 2).mean());
+            guard.AfterStep(run);
+        }
+        guard.Finish(run);
+        Assert.Equal(4, evaluations); // steps 10, 20, 30 and 40, none at step 0
+        Assert.Equal(0, guard.BestStep); // every later loss (≥ 0.5) is worse than the given 0.25
+        Assert.Equal(1f, w.item<float>());
+    }
 }
