@@ -47,6 +47,24 @@ public sealed class RunProgressTests
     }
 
     [Fact]
+    public void Jobs_built_by_another_jobs_process_take_no_time_in_the_eta()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var jobs = PipelineSession.Open(repo.SpecPath).Graph.JobsFor("Distill").Where(j => j.Stage.Name == "Distill").Take(4).ToList();
+        var progress = new RunProgress(jobs, Stopwatch.StartNew(), parallelJobs: 1);
+        progress.Started();
+        progress.Finished(jobs[0], TimeSpan.FromHours(1)); // its process built jobs[1] too
+
+        // right after the process: jobs[1] is built but not counted yet; a Distill job is half a process (30 min), 2 left
+        Assert.Matches(@"^, ETA 1:00:00 ", progress.Eta([], [jobs[1]]));
+        Assert.Matches(@"^, ETA 3:00:00 ", progress.Eta([])); // not knowing it: 3 jobs of an hour
+
+        progress.BuiltWith(jobs[1]);
+        Assert.Equal("[2/4]", progress.Counter);
+        Assert.Matches(@"^, ETA 1:00:00 ", progress.Eta([]));
+    }
+
+    [Fact]
     public void A_progress_line_counts_any_unit_with_an_hours_eta()
     {
         var log = new StringWriter();

@@ -70,7 +70,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 var with = $"built with {published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"}";
                 records[built] = new JobRecord(built.Stage.Name, built.Id, built.Key, outcome, 0, null, with); // no time of its own
                 history.Record(built.Stage.Name, built.Id, new JobHistory.Entry(built.Key, built.ConfigJson, built.InputKeys, built.Seed));
-                progress.Skipped(built); // counted, without a time of its own
+                progress.BuiltWith(built); // counted, without a time of its own
                 _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} ({with})");
             }
             SkipBlocked(pending, records, progress);
@@ -119,8 +119,9 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             {
                 var outcome = waited ? JobOutcome.Cached : JobOutcome.Ran;
                 records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, jobClock.Elapsed.TotalSeconds, log);
+                var companions = pending.Where(j => j.Stage == finished.Stage && store.Find(j.Key) is not null).ToList(); // counted next
                 _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in " +
-                                   $"{RunProgress.Duration(jobClock.Elapsed)}{progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)))}");
+                                   $"{RunProgress.Duration(jobClock.Elapsed)}{progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)), companions)}");
             }
             else
             {

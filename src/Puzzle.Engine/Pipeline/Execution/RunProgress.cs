@@ -6,7 +6,9 @@ namespace Puzzle.Engine.Pipeline.Execution;
 
 /// <summary>
 /// The run's <c>[k/N]</c> counter and overall ETA. A job's expected time is the mean of its stage's jobs finished in
-/// this run, else of every job finished so far; a running job is expected to take at least what it has taken.
+/// this run, else of every job finished so far; a running job is expected to take at least what it has taken. A job
+/// built by another job's process (a companion: one Distill process builds its layers' variants together) counts as a
+/// job of its stage that took no time, so a stage whose processes each build 32 jobs expects a 32nd of a process per job.
 /// </summary>
 internal sealed class RunProgress(IReadOnlyCollection<JobPlan> toRun, Stopwatch clock, int parallelJobs)
 {
@@ -25,27 +27,41 @@ internal sealed class RunProgress(IReadOnlyCollection<JobPlan> toRun, Stopwatch 
     {
         _finished++;
         _left.Remove(job);
-        if (!_seconds.TryGetValue(job.Stage.Name, out var list)) _seconds[job.Stage.Name] = list = [];
-        list.Add(took.TotalSeconds);
+        Times(job).Add(took.TotalSeconds);
     }
 
-    /// <summary>A job that will not run here: skipped, or built by another job's process (a companion).</summary>
+    List<double> Times(JobPlan job) =>
+        _seconds.TryGetValue(job.Stage.Name, out var list) ? list : _seconds[job.Stage.Name] = [];
+
+    /// <summary>A job that will not run here: skipped because an input did not build.</summary>
     public void Skipped(JobPlan job)
     {
         (_finished, _started) = (_finished + 1, _started + 1);
         _left.Remove(job);
     }
 
-    /// <summary>", ETA h:mm:ss (h:mm:ss elapsed)" for what is left, given the jobs running now; empty before any estimate.</summary>
-    public string Eta(IEnumerable<(JobPlan Job, TimeSpan Elapsed)> running)
+    /// <summary>A job that another job's process built (a companion): counted, taking no time of its own.</summary>
+    public void BuiltWith(JobPlan job)
     {
+        Skipped(job);
+        Times(job).Add(0);
+    }
+
+    /// <summary>", ETA h:mm:ss (h:mm:ss elapsed)" for what is left, given the jobs running now and the companions that a
+    /// finished process built but that are not counted yet; empty before any estimate.</summary>
+    public string Eta(IEnumerable<(JobPlan Job, TimeSpan Elapsed)> running, IReadOnlyCollection<JobPlan>? builtMeanwhile = null)
+    {
+        var built = builtMeanwhile?.Where(_left.Contains).ToHashSet() ?? [];
         var all = _seconds.Values.SelectMany(s => s).ToList();
         if (all.Count == 0) return "";
-        var mean = all.Average();
-        double Expected(JobPlan j) => _seconds.TryGetValue(j.Stage.Name, out var s) ? s.Average() : mean;
+        var mean = all.Sum() / (all.Count + built.Count);
+        double Expected(JobPlan j) => _seconds.TryGetValue(j.Stage.Name, out var s)
+            ? s.Sum() / (s.Count + built.Count(b => b.Stage.Name == j.Stage.Name))
+            : mean;
         var active = running.ToList();
         var busy = active.Select(r => r.Job).ToHashSet();
-        var work = _left.Where(j => !busy.Contains(j)).Sum(Expected) + active.Sum(r => Math.Max(0, Expected(r.Job) - r.Elapsed.TotalSeconds));
+        var work = _left.Where(j => !busy.Contains(j) && !built.Contains(j)).Sum(Expected) +
+                   active.Sum(r => Math.Max(0, Expected(r.Job) - r.Elapsed.TotalSeconds));
         // jobs run side by side: divide by how many ran at once on average so far (at least one, at most the slots)
         var parallel = Math.Clamp(all.Sum() / Math.Max(1e-9, clock.Elapsed.TotalSeconds), 1, Math.Max(1, parallelJobs));
         return $", ETA {ProgressLine.Clock(TimeSpan.FromSeconds(work / parallel))} ({ProgressLine.Clock(clock.Elapsed)} elapsed)";
