@@ -14,9 +14,8 @@ public static class ChildBlock
     public static DecoderBlock Assemble(ModelConfig model, BlockConfig variant, DecoderBlock parent,
         AttentionSubblock? attention, nn.Module? ffn)
     {
-        var block = new DecoderBlock(model, variant);
-        var reference = parent.parameters().First();
-        Initialisers.Like(block, reference);
+        var reference = parent.parameters().First(); // built where the parent is, in its dtype
+        var block = new DecoderBlock(model, variant, reference.device, reference.dtype);
         using var noGrad = no_grad();
         if (block.self_attn is not null)
         {

@@ -25,7 +25,7 @@ public static class Initialisers
             throw new ArgumentException($"contribution must have shape [{parentWidth}], got [{string.Join(", ", contribution.shape)}]");
         if (width <= 0 || width > parentWidth)
             throw new ArgumentOutOfRangeException(nameof(width), width, $"width must be in 1..{parentWidth}");
-        var child = Like(new SwiGluFfn((int)hidden, width), parent.gate_proj.weight);
+        var child = new SwiGluFfn((int)hidden, width, parent.gate_proj.weight.device, parent.gate_proj.weight.dtype);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var (_, order) = contribution.sort(0, descending: true, stable: true);
@@ -46,7 +46,7 @@ public static class Initialisers
         CheckGqa(parent, heads, parentKv, headDim, hidden);
         if (kv <= 0 || parentKv % kv != 0)
             throw new ArgumentOutOfRangeException(nameof(kv), kv, $"kv heads must divide the parent's {parentKv}");
-        var child = Like(new GqaAttention(hidden, heads, kv, headDim), parent.q_proj.weight);
+        var child = new GqaAttention(hidden, heads, kv, headDim, parent.q_proj.weight.device, parent.q_proj.weight.dtype);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var g = parentKv / kv;
@@ -65,7 +65,7 @@ public static class Initialisers
     public static LinearAttention LinearAttentionFromValueOutput(GqaAttention parent, int heads, int parentKv, int headDim, int hidden)
     {
         CheckGqa(parent, heads, parentKv, headDim, hidden);
-        var child = Like(new LinearAttention(hidden), parent.o_proj.weight);
+        var child = new LinearAttention(hidden, parent.o_proj.weight.device, parent.o_proj.weight.dtype);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         var valueAllHeads = parent.v_proj.weight.view(parentKv, headDim, hidden)
@@ -77,7 +77,7 @@ public static class Initialisers
     /// <summary>The paper's linear FFN: the SwiGLU with its gate removed, W = W_down · W_up.</summary>
     public static LinearFfn LinearFfnFromUpDown(SwiGluFfn parent)
     {
-        var child = Like(new LinearFfn((int)parent.down_proj.weight.shape[0]), parent.down_proj.weight);
+        var child = new LinearFfn((int)parent.down_proj.weight.shape[0], parent.down_proj.weight.device, parent.down_proj.weight.dtype);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         child.linear_mlp.weight.copy_(parent.down_proj.weight.matmul(parent.up_proj.weight));
@@ -103,7 +103,7 @@ public static class Initialisers
         double ridge = DefaultRidge)
     {
         var norm = parentBlock.input_layernorm ?? throw new ArgumentException("the parent block has no attention");
-        var child = Like(new LinearAttention((int)x.shape[^1]), norm.weight);
+        var child = new LinearAttention((int)x.shape[^1], norm.weight.device, norm.weight.dtype);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         child.linear_attn.weight.copy_(LeastSquares(norm.forward(x), parentBlock.AttentionOutput(x, cos, sin, null, 0), ridge));
@@ -117,7 +117,7 @@ public static class Initialisers
     public static LinearFfn LinearFfnLeastSquares(DecoderBlock parentBlock, Tensor h, double ridge = DefaultRidge)
     {
         var norm = parentBlock.post_attention_layernorm ?? throw new ArgumentException("the parent block has no FFN");
-        var child = Like(new LinearFfn((int)h.shape[^1]), norm.weight);
+        var child = new LinearFfn((int)h.shape[^1], norm.weight.device, norm.weight.dtype);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         child.linear_mlp.weight.copy_(LeastSquares(norm.forward(h), parentBlock.FfnOutput(h), ridge));
@@ -135,11 +135,4 @@ public static class Initialisers
                 $"the parent attention's weights do not have heads={heads}, kv={parentKv}, head_dim={headDim}, hidden={hidden}");
     }
 
-    /// <summary>Moves a freshly built module to the reference weight's dtype and device.</summary>
-    internal static T Like<T>(T module, Tensor reference) where T : nn.Module
-    {
-        module.to(reference.dtype);
-        module.to(reference.device);
-        return module;
-    }
 }

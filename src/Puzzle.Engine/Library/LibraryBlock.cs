@@ -20,7 +20,8 @@ public static class LibraryBlock
 
     static DecoderBlock Build(ModelConfig config, DecoderBlock parent, int layer, BlockConfig shape, IReadOnlyList<string> weightFiles, string id)
     {
-        var block = Initialisers.Like(new DecoderBlock(config, shape), parent.parameters().First());
+        var reference = parent.parameters().First(); // built where the parent is, in its dtype
+        var block = new DecoderBlock(config, shape, reference.device, reference.dtype);
         var fromParent = parent.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var trained = new List<SafeTensorsFile>();
         try
