@@ -1,5 +1,6 @@
 using Puzzle.Engine.Cost;
 using Puzzle.Engine.Heal;
+using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
@@ -98,5 +99,32 @@ public class HealGroupsTests
         Assert.Contains(" Each fits in a process of its own: set gkd.models_per_process: 1.", why);
         // on this machine's memory, said so
         Assert.Contains("more than this machine's ", HealStage.TooLarge(oneB, [("child1", oneB)], DeviceKind.Cpu, 4, HealGroups.Least(OneB, [OneB], 4) - 1));
+    }
+
+    /// <summary>
+    /// Past the certain count, a Heal process logs its estimated peak and warns where that is more than the machine's
+    /// memory: on a 24.7 GB CPU the 1B shape's child1 (682M parameters) peaked at 22.36 GB against 22.1 GB estimated; a
+    /// 1.03B child passes the certain count (21.5 GB) but is estimated at 29.6 GB.
+    /// </summary>
+    [Fact]
+    public void A_heal_process_logs_its_estimated_peak_and_warns_where_it_will_most_likely_run_out()
+    {
+        var oneB = ModelConfig.Llama(128_256, 2048, 16, 32, 8, 8192, tie: true);
+        var child1 = ModelConfig.Llama(128_256, 2048, 16, 32, 8, 2560, tie: true); // 682M, as the 1B run's child1
+        var large = ModelConfig.Llama(128_256, 2048, 16, 32, 8, 6144, tie: true); // 1.03B
+        const long machine = 24_700_000_000;
+        var (bytes, lines) = HealStage.Estimated(oneB, [("child1", child1)], DeviceKind.Cpu, 4, machine, checkpointing: false);
+        Assert.Equal(BldMemory.Of(OneB * 4, CostMeter.Parameters(child1), DeviceKind.Cpu), bytes);
+        Assert.InRange(bytes / 1e9, 21.5, 22.5);
+        Assert.Matches(@"^child1: about 2\d\.\d GB of memory \(estimated: the parent's weights and 682(\.\d+)?M trained parameters at 16 bytes", lines.Single());
+
+        Assert.Null(HealStage.TooLarge(oneB, [("child1", large)], DeviceKind.Cpu, 4, machine)); // certainly fits: not refused
+        (bytes, lines) = HealStage.Estimated(oneB, [("child1", large)], DeviceKind.Cpu, 4, machine, checkpointing: false);
+        Assert.True(bytes > machine);
+        Assert.StartsWith("warning: that is more than this machine's 24.7 GB: the process will most likely run out of memory", lines[1]);
+        Assert.EndsWith("a smaller child (constraints.params_vs_parent) holds less; gkd.checkpoint_activations: true keeps fewer activations", lines[1]);
+        Assert.Contains("gkd.models_per_process: 1", HealStage.Estimated(oneB, [("child1", child1), ("uniform", child1)], DeviceKind.Cuda, 2,
+            BldMemory.Of(OneB * 2, 2 * CostMeter.Parameters(child1), DeviceKind.Cuda) - 1, checkpointing: true).Lines[1]);
+        Assert.Single(HealStage.Estimated(oneB, [("child1", large)], DeviceKind.Cpu, 4, null, checkpointing: false).Lines); // memory unknown
     }
 }

@@ -109,6 +109,11 @@ public class HealStageTests
         Assert.Equal(built[0].Manifest.RunId, built[1].Manifest.RunId);
         Assert.Equal("child1", built[1].Manifest.Metrics["built_with"]!.GetValue<string>());
         Assert.Equal("child1", built[3].Manifest.Metrics["built_with"]!.GetValue<string>());
+        // the process's estimated peak, the same in both models' manifests, beside the measured one (and in the log)
+        var estimate = built[0].Manifest.Metrics["estimated_rss_bytes"]!.GetValue<long>();
+        Assert.Equal(estimate, built[1].Manifest.Metrics["estimated_rss_bytes"]!.GetValue<long>());
+        Assert.True(estimate > 0 && built[0].Manifest.Metrics["peak_rss_bytes"]!.GetValue<long>() > 0);
+        Assert.Contains("child1 and uniform: about ", File.ReadAllText(Path.Combine(repo.Store, "logs", "test", "Heal", "child1.log")));
         // every file's SHA-256, and heal.json as it reads without its timings (seconds, tokens per second)
         static string[] Files(Puzzle.Engine.Pipeline.Cache.CacheEntry e) =>
         [

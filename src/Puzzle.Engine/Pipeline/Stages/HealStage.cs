@@ -157,8 +157,13 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var parentConfig = HfConfig.Read(parentDir);
         foreach (var s in students) s.Config = VariantCatalog.ToModel(parentConfig, s.Job.SearchSpace.Alternatives, s.Architecture.Layers);
         // before minutes of loading: a group that cannot fit would run out of memory at its first step
-        if (TooLarge(parentConfig, [.. students.Select(s => (s.Id, s.Config!))], device.Kind, device.ElementBytes, PlanMemory.Of(device.Kind)) is { } why)
+        var models = students.Select(s => (s.Id, s.Config!)).ToList();
+        if (TooLarge(parentConfig, models, device.Kind, device.ElementBytes, PlanMemory.Of(device.Kind)) is { } why)
             throw new InvalidOperationException(why);
+        var (estimate, lines) = Estimated(parentConfig, models, device.Kind, device.ElementBytes, PlanMemory.Of(device.Kind),
+            students.All(s => s.Job.CheckpointActivations));
+        foreach (var s in students) s.Context.Metrics[device.Kind == DeviceKind.Cuda ? "estimated_gpu_bytes" : "estimated_rss_bytes"] = estimate;
+        foreach (var line in lines) first.Log.WriteLine(line);
         using var parent = ParentModel.Load(parentDir, device);
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);
         using var train = TokenDataset.Open(dataset, DataSplit.Train);
@@ -263,6 +268,29 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         }
         text.Append(" docs/scale.md (\"What fits where\") gives what each parent size needs; nothing was published.");
         return text.ToString();
+    }
+
+    /// <summary>
+    /// What one Heal process of <paramref name="models"/> is estimated to hold at its peak, as <see cref="BldMemory.Of"/>
+    /// estimates a Distill process (fitted to Distill and Heal peaks: the 1B shape's children on this project's CPU within
+    /// 2% of it), for the manifest beside the measured peak and the log; with a warning where that is more than the
+    /// device's <paramref name="available"/> bytes: a process that passes <see cref="TooLarge"/>'s certain count but will
+    /// most likely run out of memory during training.
+    /// </summary>
+    internal static (long Bytes, IReadOnlyList<string> Lines) Estimated(ModelConfig parent, IReadOnlyList<(string Id, ModelConfig Config)> models,
+        DeviceKind device, int weightBytes, long? available, bool checkpointing)
+    {
+        var trained = models.Sum(m => CostMeter.Parameters(m.Config));
+        var bytes = BldMemory.Of(CostMeter.Parameters(parent) * weightBytes, trained, device);
+        var (memory, whose) = device == DeviceKind.Cuda ? ("GPU memory", "the GPU's") : ("memory", "this machine's");
+        var ids = string.Join(" and ", models.Select(m => m.Id));
+        List<string> lines = [$"{ids}: about {bytes / 1e9:F1} GB of {memory} (estimated: the parent's weights and {CostMeter.Readable(trained)} " +
+                              $"trained parameters at {BldMemory.StateBytesPerParameter} bytes, with what comes on top)"];
+        if (available is { } total && bytes > total)
+            lines.Add($"warning: that is more than {whose} {total / 1e9:F1} GB: the process will most likely run out of memory during training; " +
+                      (models.Count > 1 ? "gkd.models_per_process: 1 heals each model alone" : "a smaller child (constraints.params_vs_parent) holds less") +
+                      (checkpointing ? "" : "; gkd.checkpoint_activations: true keeps fewer activations"));
+        return (bytes, lines);
     }
 
     static IReadOnlyList<JobContext> Contexts(IEnumerable<Student> students) => students.Select(s => s.Context).ToList();
