@@ -80,7 +80,7 @@ public static class PipelineOptions
         }
         return inProcess
             ? session.InProcessLauncher()
-            : new ProcessJobLauncher(SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error, JobArguments(device));
+            : new ProcessJobLauncher(SelfCommand(), session.Spec.SourcePath, session.Store.Root, Console.Error, JobArguments(device), session.JobEnvironment);
     }
 
     /// <summary>

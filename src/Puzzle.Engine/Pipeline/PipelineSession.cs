@@ -108,7 +108,12 @@ public sealed class PipelineSession
     /// <summary>Runs jobs as Slurm array tasks (<c>executor.slurm</c>); <paramref name="command"/> starts the CLI on a node.</summary>
     /// <param name="jobArguments">arguments every task's <c>puzzle job</c> gets (e.g. <c>--device cuda</c>)</param>
     public SlurmJobLauncher SlurmLauncher(IReadOnlyList<string> command, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null) =>
-        new(Spec.Executor.Slurm, command, Spec.SourcePath, Spec.BaseDirectory, Store, Spec.Name, console, jobArguments, SlurmGres);
+        new(Spec.Executor.Slurm, command, Spec.SourcePath, Spec.BaseDirectory, Store, Spec.Name, console, jobArguments, SlurmGres, JobEnvironment);
+
+    /// <summary>What every job process's environment gets besides the launcher's: huge pages for a real-size parent's
+    /// tensors (<see cref="HugePages"/>), unless this process's environment sets them.</summary>
+    public IReadOnlyDictionary<string, string> JobEnvironment =>
+        HugePages.JobEnvironment(Cost.CostMeter.Parameters(ParentStage.PlannedConfig(Spec)), Environment.GetEnvironmentVariable(HugePages.Variable));
 
     /// <summary>What the stage's Slurm tasks ask for with --gres (<see cref="SlurmJobLauncher.GresFor"/>).</summary>
     public string? SlurmGres(Stage stage) => SlurmJobLauncher.GresFor(Spec.Executor.Slurm,

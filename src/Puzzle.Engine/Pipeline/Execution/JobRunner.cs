@@ -71,6 +71,7 @@ public static class JobRunner
                 {
                     if (ResourcePeaks.PeakRss() is { } rss) c.Metrics["peak_rss_bytes"] = rss;
                     if (TorchRuntime.IsLoaded) c.Metrics["torch_threads"] = TorchSharp.torch.get_num_threads(); // absent: libtorch never loaded
+                    if (Environment.GetEnvironmentVariable(HugePages.Variable) is { } thp) c.Metrics["huge_pages"] = thp; // see HugePages
                     if (peaks.PeakGpuBytes is { } bytes) c.Metrics["peak_gpu_bytes"] = bytes;
                     if (peaks.PeakGpuProcessBytes is { } own) c.Metrics["peak_gpu_process_bytes"] = own;
                 }

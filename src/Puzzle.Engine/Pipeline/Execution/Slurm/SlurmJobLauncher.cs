@@ -31,6 +31,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     readonly Func<Stage, string?> _gres;
     readonly IReadOnlyList<string> _command;
     readonly IReadOnlyList<string> _jobArguments;
+    readonly IReadOnlyDictionary<string, string> _environment;
     readonly string _specPath;
     readonly string _baseDirectory;
     readonly CacheStore _store;
@@ -51,10 +52,12 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
 
     /// <param name="gres">what a stage's tasks ask for with --gres (see <see cref="GresFor"/>); default: executor.slurm.gres for every stage</param>
     public SlurmJobLauncher(SlurmSpec slurm, IReadOnlyList<string> command, string specPath, string baseDirectory, CacheStore store,
-        string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null, Func<Stage, string?>? gres = null)
+        string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null, Func<Stage, string?>? gres = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         SlurmClient.RequireOnPath();
         _jobArguments = jobArguments ?? [];
+        _environment = environment ?? new Dictionary<string, string>();
         _gres = gres ?? (_ => slurm.Gres);
         (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, Path.GetFullPath(specPath), baseDirectory, store, pipeline);
         _console = TextWriter.Synchronized(console ?? TextWriter.Null);
@@ -148,7 +151,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     {
         Directory.CreateDirectory(_runDirectory!);
         var path = Path.Combine(_runDirectory!, "task.sh");
-        File.WriteAllText(path, SlurmTaskScript.Text(_command, _specPath, _store.Root, runId, _jobArguments));
+        File.WriteAllText(path, SlurmTaskScript.Text(_command, _specPath, _store.Root, runId, _jobArguments, _environment));
         return path;
     }
 
