@@ -110,10 +110,12 @@ public sealed class PipelineSession
     public SlurmJobLauncher SlurmLauncher(IReadOnlyList<string> command, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null) =>
         new(Spec.Executor.Slurm, command, Spec.SourcePath, Spec.BaseDirectory, Store, Spec.Name, console, jobArguments, SlurmGres, JobEnvironment);
 
-    /// <summary>What every job process's environment gets besides the launcher's: huge pages for a real-size parent's
-    /// tensors (<see cref="HugePages"/>), unless this process's environment sets them.</summary>
-    public IReadOnlyDictionary<string, string> JobEnvironment =>
-        HugePages.JobEnvironment(Cost.CostMeter.Parameters(ParentStage.PlannedConfig(Spec)), Environment.GetEnvironmentVariable(HugePages.Variable));
+    /// <summary>What a stage's job processes get in their environment besides the launcher's: huge pages for a real-size
+    /// parent's tensors (<see cref="HugePages"/>), unless this process's environment sets them; nothing for a timing
+    /// stage, which times in the environment the costs were studied in.</summary>
+    public IReadOnlyDictionary<string, string> JobEnvironment(Stage stage) =>
+        HugePages.JobEnvironment(Cost.CostMeter.Parameters(ParentStage.PlannedConfig(Spec)), Environment.GetEnvironmentVariable(HugePages.Variable),
+            timing: stage.Exclusive);
 
     /// <summary>What the stage's Slurm tasks ask for with --gres (<see cref="SlurmJobLauncher.GresFor"/>).</summary>
     public string? SlurmGres(Stage stage) => SlurmJobLauncher.GresFor(Spec.Executor.Slurm,

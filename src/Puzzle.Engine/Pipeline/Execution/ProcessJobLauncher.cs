@@ -11,9 +11,9 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// <param name="progress">where jobs' progress lines (tokens/s, loss) are echoed, prefixed by the job</param>
 /// <param name="jobArguments">arguments every job gets, e.g. <c>--device cuda</c>: the overrides the launcher planned with,
 /// so that the job plans the same key</param>
-/// <param name="environment">variables every job process gets besides this process's (<see cref="PipelineSession.JobEnvironment"/>)</param>
+/// <param name="environment">variables a stage's job processes get besides this process's (<see cref="PipelineSession.JobEnvironment"/>)</param>
 public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot, TextWriter? progress = null,
-    IReadOnlyList<string>? jobArguments = null, IReadOnlyDictionary<string, string>? environment = null) : IJobLauncher
+    IReadOnlyList<string>? jobArguments = null, Func<Stage, IReadOnlyDictionary<string, string>>? environment = null) : IJobLauncher
 {
     public async Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
     {
@@ -25,7 +25,7 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
         foreach (var a in new[] { "job", specPath, "--stage", job.Stage.Name, "--id", job.Id, "--key", job.Key,
                      "--threads", threads.ToString(), "--store", storeRoot }.Concat(jobArguments ?? []))
             start.ArgumentList.Add(a);
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
+        foreach (var (name, value) in environment?.Invoke(job.Stage) ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.Environment["OMP_NUM_THREADS"] = threads.ToString();
         start.Environment[JobRunner.RunIdVariable] = runId;
         if (gpu is not null) start.Environment["CUDA_VISIBLE_DEVICES"] = gpu;

@@ -31,7 +31,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     readonly Func<Stage, string?> _gres;
     readonly IReadOnlyList<string> _command;
     readonly IReadOnlyList<string> _jobArguments;
-    readonly IReadOnlyDictionary<string, string> _environment;
+    readonly Func<Stage, IReadOnlyDictionary<string, string>> _environment;
     readonly string _specPath;
     readonly string _baseDirectory;
     readonly CacheStore _store;
@@ -53,11 +53,11 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     /// <param name="gres">what a stage's tasks ask for with --gres (see <see cref="GresFor"/>); default: executor.slurm.gres for every stage</param>
     public SlurmJobLauncher(SlurmSpec slurm, IReadOnlyList<string> command, string specPath, string baseDirectory, CacheStore store,
         string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null, Func<Stage, string?>? gres = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        Func<Stage, IReadOnlyDictionary<string, string>>? environment = null)
     {
         SlurmClient.RequireOnPath();
         _jobArguments = jobArguments ?? [];
-        _environment = environment ?? new Dictionary<string, string>();
+        _environment = environment ?? (_ => new Dictionary<string, string>());
         _gres = gres ?? (_ => slurm.Gres);
         (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, Path.GetFullPath(specPath), baseDirectory, store, pipeline);
         _console = TextWriter.Synchronized(console ?? TextWriter.Null);
@@ -147,11 +147,21 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
         _stop.Dispose();
     }
 
+    /// <summary>sbatch's option that gives a stage's tasks <paramref name="environment"/> besides the submitting
+    /// environment, or null for none.</summary>
+    internal static string? Export(IReadOnlyDictionary<string, string> environment)
+    {
+        if (environment.Count == 0) return null;
+        if (environment.Any(e => e.Key.Contains('=') || e.Value.Contains(',') || e.Key.Contains(',')))
+            throw new ArgumentException($"sbatch --export cannot pass {string.Join(", ", environment.Keys)}: a name with '=' or ',', or a value with ','");
+        return "--export=ALL," + string.Join(",", environment.Select(e => $"{e.Key}={e.Value}"));
+    }
+
     string WriteScript(string runId)
     {
         Directory.CreateDirectory(_runDirectory!);
         var path = Path.Combine(_runDirectory!, "task.sh");
-        File.WriteAllText(path, SlurmTaskScript.Text(_command, _specPath, _store.Root, runId, _jobArguments, _environment));
+        File.WriteAllText(path, SlurmTaskScript.Text(_command, _specPath, _store.Root, runId, _jobArguments));
         return path;
     }
 
@@ -169,6 +179,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
         if (_slurm.Partition is { } partition) arguments.Add($"--partition={partition}");
         if (_gres(stage) is { } gres) arguments.Add($"--gres={gres}");
         if (stage.Exclusive) arguments.Add("--exclusive"); // timings: nothing else on the node
+        if (Export(_environment(stage)) is { } export) arguments.Add(export);
         arguments.AddRange(_slurm.Extra);
         arguments.Add(_script!);
         arguments.Add(list);

@@ -12,13 +12,10 @@ public static partial class SlurmTaskScript
     public const string ExitLine = "== exit code ";
 
     /// <param name="jobArguments">passed to every <c>puzzle job</c> (e.g. <c>--device cuda</c>), so tasks plan the keys the run planned</param>
-    /// <param name="environment">exported for every <c>puzzle job</c> (<see cref="PipelineSession.JobEnvironment"/>)</param>
-    public static string Text(IReadOnlyList<string> command, string specPath, string storeRoot, string runId, IReadOnlyList<string>? jobArguments = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+    public static string Text(IReadOnlyList<string> command, string specPath, string storeRoot, string runId, IReadOnlyList<string>? jobArguments = null)
     {
         var cli = string.Join(" ", command.Select(Quote));
         var extra = string.Concat((jobArguments ?? []).Select(a => " " + Quote(a)));
-        var exports = string.Concat((environment ?? new Dictionary<string, string>()).Select(e => $" {e.Key}={Quote(e.Value)}"));
         return $$"""
             #!/bin/bash
             # Written by Puzzle for one run on Slurm: array task i runs the pipeline job on line i+1 of the task list ($1).
@@ -26,7 +23,7 @@ public static partial class SlurmTaskScript
             IFS=$'\t' read -r stage id key log < <(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" "$1")
             threads=${SLURM_CPUS_PER_TASK:-1}
             echo "== slurm job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} on $(hostname) at $(date -u +%Y-%m-%dT%H:%M:%SZ), $threads cpu(s)${CUDA_VISIBLE_DEVICES:+, gpus $CUDA_VISIBLE_DEVICES}" >>"$log"
-            export {{JobRunner.RunIdVariable}}={{Quote(runId)}} OMP_NUM_THREADS="$threads"{{exports}}
+            export {{JobRunner.RunIdVariable}}={{Quote(runId)}} OMP_NUM_THREADS="$threads"
             {{cli}} job {{Quote(specPath)}} --stage "$stage" --id "$id" --key "$key" --threads "$threads" --store {{Quote(storeRoot)}}{{extra}} >>"$log" 2>&1
             code=$?
             echo "{{ExitLine}}$code" >>"$log"
