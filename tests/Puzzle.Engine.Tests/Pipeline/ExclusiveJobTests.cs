@@ -12,7 +12,8 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// </summary>
 public class ExclusiveJobTests
 {
-    sealed class Stage(string name, bool exclusive, IReadOnlyList<string> upstream, int jobs) : Engine.Pipeline.Graph.Stage
+    /// <param name="pairwise">job i reads job i of each upstream stage (as a layer's Score reads that layer's variants), not all of them</param>
+    sealed class Stage(string name, bool exclusive, IReadOnlyList<string> upstream, int jobs, bool pairwise = false) : Engine.Pipeline.Graph.Stage
     {
         public override string Name => name;
         public override int Version => 1;
@@ -21,7 +22,7 @@ public class ExclusiveJobTests
 
         public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
             [.. Enumerable.Range(0, jobs).Select(i => new JobPlan(this, $"j{i}", new FanOutStages.VariantJob(i, 0, 0, 0),
-                upstream.SelectMany(u => planned[u]).ToDictionary(j => j.Name, j => j)))];
+                upstream.SelectMany(u => pairwise ? [planned[u][i]] : planned[u]).ToDictionary(j => j.Name, j => j)))];
 
         public override void Run(JobContext context) => File.WriteAllText(context.Output("done.txt"), context.Job.Name);
     }
@@ -65,5 +66,23 @@ public class ExclusiveJobTests
         Assert.Equal(10, start); // every Work and Train job started and ended before it
         Assert.Equal(Environment.ProcessorCount, events[start].Threads);
         Assert.Equal(("start", "After/j0"), (events[end + 1].Event, events[end + 1].Job));
+    }
+
+    /// <summary>A target's jobs are planned depth first (a layer's Score right after that layer's variants); of the jobs
+    /// ready at once the earlier stage's start first, so a later stage's process finds all its inputs built.</summary>
+    [Fact]
+    public async Task Of_the_ready_jobs_the_earlier_stages_start_first()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Engine.Pipeline.Graph.Stage[] stages = [new Stage("Library", false, [], 3), new Stage("Score", false, ["Library"], 3, pairwise: true)];
+        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
+        Assert.Equal(["Library/j0", "Score/j0", "Library/j1", "Score/j1", "Library/j2", "Score/j2"], session.Graph.JobsFor("Score").Select(j => j.Name));
+        var launcher = new RecordingLauncher(session);
+        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 1, threadsPerJob: null, console: TextWriter.Null);
+
+        Assert.True((await executor.RunAsync(session.Graph, "Score")).Succeeded);
+
+        Assert.Equal(["Library/j0", "Library/j1", "Library/j2", "Score/j0", "Score/j1", "Score/j2"],
+            launcher.Events.Where(e => e.Event == "start").Select(e => e.Job));
     }
 }

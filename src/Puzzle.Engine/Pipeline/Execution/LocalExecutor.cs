@@ -56,6 +56,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             _console.WriteLine($"damaged {job.Name}: {why}; " +
                                (moved is null ? "another run holds it" : $"moved to {Path.GetRelativePath(store.Root, moved)}") + ", rebuilding");
         }
+        var stageOrder = graph.Stages.Select((stage, i) => (stage.Name, i)).ToDictionary(p => p.Name, p => p.i);
         var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu)>();
         var progress = new RunProgress(pending, clock, parallelJobs);
         var cores = Environment.ProcessorCount;
@@ -74,8 +75,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} ({with})");
             }
             SkipBlocked(pending, records, progress);
+            // earlier stages first (a stable order): a target's jobs come depth first, a layer's Score right after its
+            // variants, and a Score process started before the last variants are trained builds fewer layers together
             var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
-                                                                    r.Outcome is JobOutcome.Cached or JobOutcome.Ran)).ToList();
+                                                                    r.Outcome is JobOutcome.Cached or JobOutcome.Ran))
+                .OrderBy(j => stageOrder[j.Stage.Name]).ToList();
             // an exclusive job (a timing) starts only on an idle machine, once no other job is ready (it then times on a
             // machine warmed by the run, closer in time to the timings it is compared with), and nothing starts beside it
             if (running.Values.Any(r => r.Job.Stage.Exclusive)) ready.Clear();
