@@ -86,9 +86,9 @@ public static class HugePagesBenchmarks
         {
             var names = tensors.Names.ToList();
             bytes = names.Sum(n => tensors.Info(n).ElementCount * 2);
-            stored = bytes / 1e9 / Fastest(() => { foreach (var n in names) tensors.ReadStored(n).Dispose(); });
+            stored = bytes / 1e9 / Measure.FastestSeconds(() => { foreach (var n in names) tensors.ReadStored(n).Dispose(); });
         }
-        var load = bytes / 1e9 / Fastest(() => ParentModel.Load(dir).Dispose());
+        var load = bytes / 1e9 / Measure.FastestSeconds(() => ParentModel.Load(dir).Dispose());
 
         const int batch = 4, length = 512;
         var block = new DecoderBlock(config, config.Blocks[0]);
@@ -98,7 +98,7 @@ public static class HugePagesBenchmarks
         using var generator = new Generator(0);
         using var x = randn([batch, length, config.HiddenSize], generator: generator);
         using var target = randn([batch, length, config.HiddenSize], generator: generator);
-        var step = Fastest(() =>
+        var step = Measure.FastestSeconds(() =>
         {
             using var scope = NewDisposeScope();
             optimizer.zero_grad();
@@ -115,17 +115,5 @@ public static class HugePagesBenchmarks
             ["peak_rss_gb"] = (ResourcePeaks.PeakRss() ?? 0) / 1e9,
         }));
         return 0;
-    }
-
-    static double Fastest(Action run)
-    {
-        var best = double.MaxValue;
-        for (var i = 0; i < 3; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            run();
-            best = Math.Min(best, clock.Elapsed.TotalSeconds);
-        }
-        return best;
     }
 }

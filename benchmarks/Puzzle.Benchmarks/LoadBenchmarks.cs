@@ -35,7 +35,7 @@ public static class LoadBenchmarks
                 var note = $"{layers} layers, {bytes / 1e9:F2} GB of bf16";
                 report.Add("checkpoint size", bytes / 1e9, "GB", note);
                 foreach (var n in names) tensors.ReadStored(n).Dispose(); // page cache warm
-                double Rate(Action read) => bytes / 1e9 / Fastest(read);
+                double Rate(Action read) => bytes / 1e9 / Measure.FastestSeconds(read);
                 var former = Rate(() => { foreach (var n in names) FormerRead(tensors, n).Dispose(); });
                 var asFloat = Rate(() => { foreach (var n in names) tensors.Read(n).Dispose(); });
                 var stored = Rate(() => { foreach (var n in names) tensors.ReadStored(n).Dispose(); });
@@ -59,18 +59,6 @@ public static class LoadBenchmarks
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
         return report;
-    }
-
-    static double Fastest(Action run)
-    {
-        var best = double.MaxValue;
-        for (var i = 0; i < 3; i++)
-        {
-            var clock = Stopwatch.StartNew();
-            run();
-            best = Math.Min(best, clock.Elapsed.TotalSeconds);
-        }
-        return best;
     }
 
     /// <summary>The reader before 2026-11-29: 4M elements at a time into a byte array, widened in a .NET loop into a
