@@ -20,7 +20,11 @@ public sealed class PipelineSession
         Graph = graph;
         Store = store;
         History = new JobHistory(store.Root, spec.Name);
+        _parentParameters = new(() => Cost.CostMeter.Parameters(ParentStage.PlannedConfig(spec)));
     }
+
+    /// <summary>The parent's size, read once (not from its config.json at every job launch).</summary>
+    readonly Lazy<long> _parentParameters;
 
     public PipelineSpec Spec { get; }
     public PipelineGraph Graph { get; }
@@ -114,8 +118,7 @@ public sealed class PipelineSession
     /// parent's tensors (<see cref="HugePages"/>), unless this process's environment sets them; nothing for a timing
     /// stage, which times in the environment the costs were studied in.</summary>
     public IReadOnlyDictionary<string, string> JobEnvironment(Stage stage) =>
-        HugePages.JobEnvironment(Cost.CostMeter.Parameters(ParentStage.PlannedConfig(Spec)), Environment.GetEnvironmentVariable(HugePages.Variable),
-            timing: stage.Exclusive);
+        HugePages.JobEnvironment(_parentParameters.Value, Environment.GetEnvironmentVariable(HugePages.Variable), timing: stage.Exclusive);
 
     /// <summary>What the stage's Slurm tasks ask for with --gres (<see cref="SlurmJobLauncher.GresFor"/>).</summary>
     public string? SlurmGres(Stage stage) => SlurmJobLauncher.GresFor(Spec.Executor.Slurm,
