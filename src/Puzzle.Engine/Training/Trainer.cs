@@ -12,8 +12,10 @@ namespace Puzzle.Engine.Training;
 /// <param name="Checkpoints">where and how often to save resumable state; a run that finds state there resumes from it
 /// (same parameters, optimizer moments, step, curve and place in the batches)</param>
 /// <param name="Guard">measures held-out loss as training goes, and leaves the model with the best weights seen</param>
+/// <param name="StartingLoss">the guard's held-out loss of the starting weights, where the caller has measured it
+/// already (by the guard's own evaluation): a fresh run does not measure it again</param>
 public sealed record Learner<T>(IEnumerable<(string Name, Parameter Param)> Parameters, Func<T, Tensor> Loss,
-    ProgressLine? Progress = null, TrainCheckpoints? Checkpoints = null, HeldoutGuard? Guard = null);
+    ProgressLine? Progress = null, TrainCheckpoints? Checkpoints = null, HeldoutGuard? Guard = null, double? StartingLoss = null);
 
 /// <summary>
 /// A plain training loop shared by pretraining and GKD: the caller supplies the loss of one batch; a
@@ -54,6 +56,7 @@ public static class Trainer
                     run.ResumeFrom(resumed);
                     guard?.Begin(run, named[i], resumed.Guard, checkpoints.LoadBest());
                 }
+                else if (learners[i].StartingLoss is { } starting) guard?.Begin(run, named[i], starting);
                 else guard?.Begin(run, named[i]);
             }
             using var e = batches.GetEnumerator();

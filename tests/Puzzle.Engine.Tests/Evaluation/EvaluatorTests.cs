@@ -75,4 +75,25 @@ public class EvaluatorTests
         Assert.Equal(Evaluator.Evaluate(second, Batches(tokens, 4), teacher), together[1]);
         Assert.NotEqual(together[0].Kl, together[1].Kl);
     }
+
+    [Fact]
+    public void Kept_passes_of_the_teacher_give_what_its_whole_passes_give_and_run_none_of_its_blocks_again()
+    {
+        Fixtures.Torch();
+        using var first = CausalLM.Initialise(Small, seed: 7);
+        using var second = CausalLM.Initialise(Small with { Blocks = [Small.Blocks[0], new BlockConfig(AttentionConfig.NoOp, FfnConfig.SwiGlu(16))] }, seed: 8);
+        using var teacher = CausalLM.Initialise(Small, seed: 9);
+        using var tokens = Tokens(4);
+        using var passes = new TeacherPasses(teacher, Batches(tokens, 4));
+        Assert.Equal(2, passes.Passes.Count);
+        Assert.Equal(Evaluator.Evaluate([first, second], Batches(tokens, 4), teacher), Evaluator.Evaluate([first, second], passes));
+        Assert.Equal(Evaluator.Evaluate(first, Batches(tokens, 4), teacher), Evaluator.Evaluate([first], passes)[0]);
+
+        // the kept hidden states are what the checks read: the teacher's blocks are not run again
+        using var same = CausalLM.Initialise(Small, seed: 9);
+        using (no_grad())
+            foreach (var p in teacher.model.layers.parameters()) p.zero_();
+        Assert.Equal(Evaluator.Evaluate(first, Batches(tokens, 4), same), Evaluator.Evaluate([first], passes)[0]);
+        Assert.NotEqual(Evaluator.Evaluate(first, Batches(tokens, 4), teacher), Evaluator.Evaluate([first], passes)[0]);
+    }
 }

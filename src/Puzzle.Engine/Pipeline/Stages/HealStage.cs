@@ -179,7 +179,9 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             }
             if (students.Count > 1) first.Log.WriteLine($"{students.Count} models train together, from one pass of the parent's blocks per batch");
             Phase(Contexts(students), "load and assemble");
-            foreach (var s in students) s.Before = Check(s.Model!, parent, heldout);
+            // the parent's blocks over the held-out checks' text once: every check of every model runs only its head
+            using var checks = new TeacherPasses(parent, heldout.Leading(CheckSequences, 8).Select(heldout.GetBatch));
+            foreach (var (s, before) in students.Zip(Evaluator.Evaluate([.. students.Select(s => s.Model!)], checks))) s.Before = before;
             Phase(Contexts(students), "check before");
 
             var gkd = students[0].Job.Training; // the same for every model of a pipeline: its gkd settings
@@ -198,13 +200,14 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                 s.Guard = new HeldoutGuard(() =>
                 {
                     child.eval();
-                    var kl = Check(child, parent, heldout).Kl!.Value;
+                    var kl = Check(child, checks).Kl!.Value;
                     child.train();
                     return kl;
                 });
                 child.train();
+                // the check before training is the guard's own at step 0: the same weights, batches and evaluation
                 return new Learner<TeacherPass>(child.named_parameters().Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
-                    new ProgressLine($"gkd {s.Id}", options.Steps(tokensPerBatch) * tokensPerBatch, first.Log), checkpoints, s.Guard);
+                    new ProgressLine($"gkd {s.Id}", options.Steps(tokensPerBatch) * tokensPerBatch, first.Log), checkpoints, s.Guard, s.Before!.Kl);
             }).ToList();
             var clock = Stopwatch.StartNew();
             // one seed for every model (the stage's jobs are planned with gkd's): the same batches, so one parent pass serves all
@@ -216,7 +219,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             foreach (var (s, curve) in students.Zip(curves))
             {
                 s.Model!.eval();
-                var after = Check(s.Model, parent, heldout);
+                var after = Check(s.Model, checks);
                 Save(s, parentDir, device);
                 var trainedTokens = curve[^1].Tokens - (s.ResumedFrom ?? 0) * tokensPerBatch;
                 Report(s, parent, curve, after, seconds, trainedTokens / Math.Max(1e-9, seconds), heldout.SeqLen, students.Count);
@@ -348,9 +351,6 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                               $"agreement {before.Agreement:P1} → {after.Agreement:P1}");
     }
 
-    static LmMetrics Check(CausalLM child, CausalLM parent, TokenDataset heldout)
-    {
-        return Evaluator.Evaluate(child, heldout.Leading(CheckSequences, 8).Select(heldout.GetBatch), parent);
-    }
+    static LmMetrics Check(CausalLM child, TeacherPasses parent) => Evaluator.Evaluate([child], parent)[0];
 
 }
