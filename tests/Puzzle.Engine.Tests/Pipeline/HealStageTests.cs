@@ -57,6 +57,12 @@ public class HealStageTests
         Assert.Equal(["load and assemble", "check before", "train (with held-out checks)", "check after and save"],
             fresh.Manifest.Metrics["phase_seconds"]!.AsObject().Select(p => p.Key));
         Assert.Equal(resumedCurve, File.ReadAllText(fresh.File(HealStage.CurveFile)));
+        // the check after training is the held-out check of the published weights, taken or made again, the same either way
+        var freshReport = JsonDocument.Parse(File.ReadAllText(fresh.File(HealStage.HealFile))).RootElement.GetProperty("gkd");
+        Assert.Equal(report.GetProperty("after").ToString(), freshReport.GetProperty("after").ToString());
+        var best = freshReport.GetProperty("best_step").GetInt64();
+        Assert.Equal(freshReport.GetProperty("heldout_curve").EnumerateArray().Single(p => p.GetProperty("step").GetInt64() == best).GetProperty("loss").GetDouble(),
+            freshReport.GetProperty("after").GetProperty("kl").GetDouble());
         Assert.Equal(resumedWeights, File.ReadAllBytes(Path.Combine(fresh.Directory, HealStage.ModelFolder, "model.safetensors")));
     }
 

@@ -200,9 +200,9 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                 s.Guard = new HeldoutGuard(() =>
                 {
                     child.eval();
-                    var kl = Check(child, checks).Kl!.Value;
+                    s.LastCheck = Check(child, checks);
                     child.train();
-                    return kl;
+                    return s.LastCheck.Kl!.Value;
                 });
                 child.train();
                 // the check before training is the guard's own at step 0: the same weights, batches and evaluation
@@ -219,7 +219,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             foreach (var (s, curve) in students.Zip(curves))
             {
                 s.Model!.eval();
-                var after = Check(s.Model, checks);
+                var after = Checked(s.Guard!, s.Before!, s.LastCheck) ?? Check(s.Model, checks);
                 Save(s, parentDir, device);
                 var trainedTokens = curve[^1].Tokens - (s.ResumedFrom ?? 0) * tokensPerBatch;
                 Report(s, parent, curve, after, seconds, trainedTokens / Math.Max(1e-9, seconds), heldout.SeqLen, students.Count);
@@ -309,6 +309,8 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         public ModelConfig? Config { get; set; }
         public CausalLM? Model { get; set; }
         public LmMetrics? Before { get; set; }
+        /// <summary>The guard's latest check in this process (the last point of its curve, where there is one).</summary>
+        public LmMetrics? LastCheck { get; set; }
         public long? ResumedFrom { get; set; }
         public HeldoutGuard? Guard { get; set; }
     }
@@ -352,5 +354,12 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     }
 
     static LmMetrics Check(CausalLM child, TeacherPasses parent) => Evaluator.Evaluate([child], parent)[0];
+
+    /// <summary>The check of the weights <paramref name="guard"/> left in the model, where this process made it: the
+    /// assembled weights' (<paramref name="before"/>, the best at step 0, resumed or not) or the last step's
+    /// (<paramref name="lastCheck"/>, the guard's latest evaluation, when the run ended with its best weights). Null
+    /// where the best weights were checked in an earlier process, or between.</summary>
+    internal static LmMetrics? Checked(HeldoutGuard guard, LmMetrics before, LmMetrics? lastCheck) =>
+        guard.BestStep == 0 ? before : lastCheck is not null && guard.BestStep == guard.Points[^1].Step ? lastCheck : null;
 
 }
