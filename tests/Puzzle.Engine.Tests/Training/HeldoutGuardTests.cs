@@ -79,34 +79,4 @@ public class HeldoutGuardTests
         Assert.Equal(0, guard.BestStep); // every later loss (≥ 0.5) is worse than the given 0.25
         Assert.Equal(1f, w.item<float>());
     }
-
-    [Fact]
-    public void A_learners_starting_loss_is_the_guards_first_point_and_a_resumed_run_keeps_its_own()
-    {
-        Fixtures.Torch();
-        using var dir = new TempDir();
-        var checkpoints = new TrainCheckpoints(dir.Path, every: 10);
-        (HeldoutGuard Guard, int Evaluations) Train(int? killAfter)
-        {
-            var w = new Parameter(ones(1, 1));
-            var options = new TrainOptions { Tokens = 40, LearningRate = 0.05, WarmupSteps = 0, MinLrRatio = 1, WeightDecay = 0, GradClip = 0 };
-            var evaluations = 0;
-            var guard = new HeldoutGuard(() => { evaluations++; return Math.Abs(w.item<float>() - 1.6); }, evaluations: 4);
-            var calls = 0;
-            Tensor Loss(Tensor x) => ++calls > killAfter ? throw new InvalidOperationException("killed") : Scalars.Square(x.matmul(w) - 2 * x).mean();
-            var learner = new Learner<Tensor>([("w", w)], Loss, Checkpoints: checkpoints, Guard: guard, StartingLoss: 0.6);
-            try
-            {
-                Trainer.RunTogether([learner], Enumerable.Repeat(0, 1000).Select(_ => ones(4, 1)), b => b, 1, options);
-            }
-            catch (InvalidOperationException) when (killAfter is not null) { }
-            return (guard, evaluations);
-        }
-        var (stopped, measured) = Train(killAfter: 25);
-        Assert.Equal(new HeldoutPoint(0, 0, 0.6), stopped.Points[0]); // given, as |1 − 1.6| would have measured it
-        Assert.Equal(2, measured); // steps 10 and 20: not step 0
-        var (resumed, again) = Train(killAfter: null);
-        Assert.Equal(stopped.Points.Take(3), resumed.Points.Take(3)); // from the checkpoint at step 20
-        Assert.Equal(2, again); // steps 30 and 40
-    }
 }
