@@ -8,6 +8,7 @@ if (args is [TimingCopiesBenchmarks.Worker, ..]) return TimingCopiesBenchmarks.W
 if (args is [ThreadsBenchmarks.Worker, ..]) return ThreadsBenchmarks.Work(args[1..]); // one process of threads
 if (args is [LoopRuleBenchmarks.Worker, ..]) return LoopRuleBenchmarks.Work(args[1..]); // one process of loop-rule
 if (args is [GkdMemoryBenchmarks.Worker, ..]) return GkdMemoryBenchmarks.Work(args[1..]); // one way of gkd-memory
+if (args is [GkdStepBenchmarks.Worker, ..]) return GkdStepBenchmarks.Work(args[1..]); // one process of gkd-step
 if (args is [HugePagesBenchmarks.Worker, ..]) return HugePagesBenchmarks.Work(args[1..]); // one process of huge-pages
 var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
 {
@@ -16,6 +17,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["foundation"] = FoundationBenchmarks.Run,
     ["frontends"] = FrontEndBenchmarks.Run,
     ["gkd-memory"] = GkdMemoryBenchmarks.Run,
+    ["gkd-step"] = GkdStepBenchmarks.Run,
     ["huge-pages"] = HugePagesBenchmarks.Run,
     ["library"] = LibraryBenchmarks.Run,
     ["load"] = LoadBenchmarks.Run,

@@ -19,7 +19,8 @@ public sealed record TeacherPass(Tensor Tokens, IReadOnlyList<Tensor> Hidden, Te
 /// <summary>How a GKD step bounds its memory. Neither changes the loss; both change the order of its sums.</summary>
 /// <param name="LogitSliceBytes">the float32 bytes of one slice of logits [positions, vocabulary]: the head, its
 /// softmaxes and its backward pass run a slice of positions at a time, so a 128k vocabulary over 4k tokens never
-/// builds its 2 GB logits (and their softmaxes and gradients) whole; default: the device's (<see cref="LogitSlices"/>)</param>
+/// builds its 2 GB logits (and their softmaxes and gradients) whole; default: the device's, and on a GPU or a CPU
+/// with huge pages at least <see cref="LogitSlices.MinHeadRows"/> positions (<see cref="LogitSlices.HeadRows(TorchSharp.DeviceType, long)"/>)</param>
 /// <param name="CheckpointBlocks">keep only each block's input from the forward pass, and run each block again in the
 /// backward pass, one block's activations at a time: about one more forward pass of compute for the memory of all
 /// blocks' activations but one (at 8B, 8 × 512 tokens, tens of GB)</param>
@@ -86,43 +87,52 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         else childLast = child.RunBlocks(child.Embed(inputs), 0, layers, outputs: childHidden);
 
         // the head and the KL and LM terms, a slice of positions at a time, back-propagated into a detached copy of
-        // the final hidden states (and into the head's and final norm's weights)
+        // the final hidden states (and into the final norm's and the head's weights)
         var d = childLast.shape[^1];
         var last = childLast.detach().reshape(-1, d).requires_grad_(true);
         var parentRows = parentLast.reshape(-1, d);
         var positions = last.shape[0];
         var vocab = child.Config.VocabSize;
-        var rows = LogitSlices.Rows(_memory.LogitSliceBytes ?? LogitSlices.Bytes(childLast.device_type), vocab);
+        var rows = _memory.LogitSliceBytes is { } bytes ? LogitSlices.Rows(bytes, vocab) : LogitSlices.HeadRows(childLast.device_type, vocab);
         var klSum = zeros(1, dtype: float32, device: childLast.device).squeeze();
         var lmSum = zeros(1, dtype: float32, device: childLast.device).squeeze();
-        using var klWeight = (kl / positions).ToScalar(); // held across the calls: see Runtime/Scalars
-        using var lmWeight = (lm / positions).ToScalar();
-        // low-precision weights the head trains (final norm, head or tied embeddings) sum their slices' gradients in
-        // float32, rounded once at the end as one whole-batch backward pass would: not once per slice in bfloat16
-        var head = HeadParameters(child).Where(p => p.dtype != float32).ToList();
-        var headSums = new Tensor?[head.Count];
+        // the loss's gradient with respect to a slice's logits, klWeight·(q − p) + lmWeight·(q − onehot(target)) for
+        // the child's softmax q and the parent's p, written out: autograd through the head would write the whole
+        // head's weight gradient ([vocabulary, hidden], 1 GB in float32 at the 1B width) afresh for every slice and
+        // then add it to the last; here each slice adds its part into one float32 sum in place (HeadWeightSum)
+        using var qWeight = ((kl + lm) / positions).ToScalar(); // held across the calls: see Runtime/Scalars
+        using var pWeight = (-kl / positions).ToScalar();
+        using var targetWeight = (-lm / positions).ToScalar();
+        var targetGrad = lm == 0 ? null : full([Math.Min(rows, positions), 1], targetWeight, dtype: float32, device: childLast.device);
+        var norm = child.model.norm;
+        var headSum = new HeadWeightSum(HeadWeight(child));
+        // a low-precision final norm sums its slices' gradients in float32, rounded once at the end as one whole-batch
+        // backward pass would: not once per slice in bfloat16
+        var normSum = norm.weight.dtype == float32 ? null : new GradientSum(norm.weight);
         for (long start = 0; start < positions; start += rows)
         {
             using var slice = NewDisposeScope();
             var n = Math.Min(rows, positions - start);
-            var logQ = F.log_softmax(child.Head(last.narrow(0, start, n)).to(float32), 1);
-            Tensor logP;
-            using (no_grad()) logP = F.log_softmax(parent.Head(parentRows.narrow(0, start, n)).to(float32), 1);
-            var klPart = StableReduction.Sum((logP.exp() * (logP - logQ)).sum(1));
-            var lmPart = F.nll_loss(logQ, targets.narrow(0, start, n), reduction: nn.Reduction.Sum);
-            klPart.mul(klWeight).add(lmPart.mul(lmWeight), Scalars.One).backward();
-            for (var i = 0; i < head.Count; i++)
+            var normed = norm.forward(last.narrow(0, start, n));
+            Tensor gradNormed;
+            using (no_grad())
             {
-                using var g = head[i].grad;
-                if (g is null) continue;
-                headSums[i] = headSums[i] is { } sum ? sum.add_(g.to(float32), Scalars.One) : g.to(float32).MoveToOuterDisposeScope();
-                head[i].grad = null;
+                var h = normed.detach();
+                var logQ = F.log_softmax(F.linear(h, headSum.Weight).to(float32), 1);
+                var logP = F.log_softmax(parent.Head(parentRows.narrow(0, start, n)).to(float32), 1);
+                var p = logP.exp();
+                var target = targets.narrow(0, start, n);
+                klSum.add_(StableReduction.Sum((p * (logP - logQ)).sum(1)), Scalars.One);
+                lmSum.add_(F.nll_loss(logQ, target, reduction: nn.Reduction.Sum), Scalars.One);
+                var gradLogits = logQ.exp_().mul_(qWeight).add_(p, pWeight);
+                if (targetGrad is not null) gradLogits.scatter_add_(1, target.unsqueeze(1), targetGrad.narrow(0, 0, n));
+                gradNormed = headSum.Add(gradLogits, h);
             }
-            klSum.add_(klPart.detach(), Scalars.One);
-            lmSum.add_(lmPart.detach(), Scalars.One);
+            normed.mul(gradNormed).sum().backward();
+            normSum?.Take();
         }
-        for (var i = 0; i < head.Count; i++)
-            if (headSums[i] is { } sum) head[i].grad = sum.to(head[i].dtype);
+        headSum.Publish();
+        normSum?.Publish();
         var grad = last.grad!.reshape(childLast.shape);
 
         // the blocks: the cosine terms' gradients and the head's, through the graph or one re-run block at a time
@@ -165,11 +175,68 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         return new GkdTerms(total, cosTerm, klTerm, lmTerm).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The weights the head runs: the final norm's, and the LM head's or (tied) the embeddings'.</summary>
-    static IEnumerable<TorchSharp.Modules.Parameter> HeadParameters(CausalLM model)
+    /// <summary>The LM head's weights [vocabulary, hidden], or (tied) the embeddings'.</summary>
+    static TorchSharp.Modules.Parameter HeadWeight(CausalLM model) => model.lm_head?.weight ?? model.model.embed_tokens.weight!;
+
+    /// <summary>
+    /// The head's weight gradient of a step, Σ gradLogitsᵀ · h over its logit slices, summed in float32 in place: on top
+    /// of a gradient the weights already hold (an earlier micro-batch's), then handed to them (<see cref="Publish"/>),
+    /// rounded once to their dtype where that is lower.
+    /// </summary>
+    sealed class HeadWeightSum
     {
-        yield return model.model.norm.weight;
-        yield return model.lm_head?.weight ?? model.model.embed_tokens.weight!;
+        public readonly TorchSharp.Modules.Parameter Weight;
+        readonly Tensor? _held;
+        readonly Tensor _sum;
+        bool _fresh; // _sum holds nothing yet
+
+        public HeadWeightSum(TorchSharp.Modules.Parameter weight)
+        {
+            Weight = weight;
+            _held = weight.grad;
+            _fresh = _held is null;
+            _sum = _held is null ? empty(weight.shape, dtype: float32, device: weight.device)
+                : _held.dtype == float32 ? _held : _held.to(float32);
+        }
+
+        /// <summary>Adds a slice's part, gradLogits[n, vocabulary]ᵀ · h[n, hidden], and returns the gradient with respect
+        /// to h, gradLogits · W.</summary>
+        public Tensor Add(Tensor gradLogits, Tensor h)
+        {
+            var g = gradLogits.to(Weight.dtype); // the products in the weights' dtype: the tensor cores' rate on a GPU
+            // the first product writes the sum (β = 0 reads nothing), later ones add to it
+            if (Weight.dtype == float32) _sum.addmm_(g.t(), h, beta: _fresh ? 0 : 1, alpha: 1);
+            else if (_fresh) _sum.copy_(g.t().mm(h));
+            else _sum.add_(g.t().mm(h), Scalars.One);
+            _fresh = false;
+            return g.mm(Weight);
+        }
+
+        public void Publish()
+        {
+            if (_fresh) return; // no slices (a batch of no positions)
+            if (!ReferenceEquals(_sum, _held)) Weight.grad = Weight.dtype == float32 ? _sum : _sum.to(Weight.dtype);
+        }
+    }
+
+    /// <summary>A low-precision parameter's gradient over several backward passes, summed in float32.</summary>
+    sealed class GradientSum(TorchSharp.Modules.Parameter parameter)
+    {
+        Tensor? _sum;
+
+        /// <summary>Moves what the last backward pass left in the parameter's gradient into the sum.</summary>
+        public void Take()
+        {
+            using var g = parameter.grad;
+            if (g is null) return;
+            _sum = _sum is { } sum ? sum.add_(g.to(float32), Scalars.One) : g.to(float32).MoveToOuterDisposeScope();
+            parameter.grad = null;
+        }
+
+        public void Publish()
+        {
+            if (_sum is not null) parameter.grad = _sum.to(parameter.dtype);
+        }
     }
 
     /// <summary>mean over positions of 1 − cos(child, parent), in float32.</summary>

@@ -21,6 +21,10 @@ public static class HugePages
     /// 6.5M parameters, Llama-3.2-1B 1.24B).</summary>
     public const long MinParentParameters = 100_000_000;
 
+    /// <summary>Whether libtorch in this process asks for huge pages: the variable is "1" (libtorch reads it once, at the
+    /// process's first allocation, and takes "1" or "0").</summary>
+    public static bool InThisProcess => Environment.GetEnvironmentVariable(Variable) == "1";
+
     /// <summary>What a job process's environment gets for a parent of <paramref name="parentParameters"/> parameters,
     /// given the value the user's environment has (null: unset), and whether the job times models.</summary>
     public static IReadOnlyDictionary<string, string> JobEnvironment(long parentParameters, string? userValue, bool timing) =>

@@ -22,6 +22,27 @@ public static class LogitSlices
     /// <summary>The slice size for logits on <paramref name="device"/>.</summary>
     public static long Bytes(DeviceType device) => device == DeviceType.CPU ? CpuBytes : GpuBytes;
 
+    /// <summary>
+    /// Positions per slice at least where each slice runs the head's matrix product (GKD's training step) on a CPU with
+    /// huge pages: the product reads the head's whole weight once per slice, so a slice of few rows is bound by that
+    /// read. One GKD step over 4 × 256 positions of a 2-layer model of the 1B width (vocabulary 128,256, this project's
+    /// 2-core CPU, 2026-12-01): with huge pages 35-47 s in 16 MB slices (32 rows), 27-29 s in 64 MB ones (128 rows) and
+    /// 25-32 s in 128 MB ones, at the same peak memory; without them 48-51 s and 45-51 s in 16 and 128 MB slices, the
+    /// larger slices' fresh pages costing what their products save (and more at smaller widths: a 256-wide model's GKD
+    /// took 380 s in 256 MB slices, 106 s in 16 MB ones). The head's products alone: 21 s per 1,024 rows in slices of
+    /// 32, 12 s in slices of 256.
+    /// </summary>
+    public const long MinHeadRows = 128;
+
+    /// <summary>Positions per slice of logits that the head computes slice by slice on <paramref name="device"/>, where
+    /// this process has huge pages or not (<see cref="HugePages.InThisProcess"/>).</summary>
+    public static long HeadRows(DeviceType device, long vocab, bool hugePages) =>
+        device == DeviceType.CPU && !hugePages ? Rows(CpuBytes, vocab) : Math.Max(Rows(Bytes(device), vocab), MinHeadRows);
+
+    /// <summary>Positions per slice of logits that the head computes slice by slice on <paramref name="device"/> in this
+    /// process.</summary>
+    public static long HeadRows(DeviceType device, long vocab) => HeadRows(device, vocab, HugePages.InThisProcess);
+
     /// <summary>Positions per slice of <paramref name="bytes"/> float32 bytes over <paramref name="vocab"/> columns.</summary>
     public static long Rows(long bytes, long vocab) => Math.Clamp(bytes / (vocab * 4), 1, MaxRows);
 }

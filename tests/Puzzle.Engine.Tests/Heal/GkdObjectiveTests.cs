@@ -93,11 +93,12 @@ public class GkdObjectiveTests
     /// of no-ops (which passes its input on as it is), tied and untied heads.
     /// </summary>
     [Theory]
-    [InlineData(false, false)]
-    [InlineData(true, false)]
-    [InlineData(false, true)]
-    [InlineData(true, true)]
-    public void Its_gradients_are_the_whole_batch_formulas_gradients(bool checkpointBlocks, bool tie)
+    [InlineData(false, false, 0.4)]
+    [InlineData(true, false, 0.4)]
+    [InlineData(false, true, 0.4)]
+    [InlineData(true, true, 0.4)]
+    [InlineData(false, true, 0.0)] // without the LM term, as Heal's default loss
+    public void Its_gradients_are_the_whole_batch_formulas_gradients(bool checkpointBlocks, bool tie, double wl)
     {
         var parentConfig = ModelConfig.Llama(vocab: 40, hidden: 16, layers: 4, heads: 4, kvHeads: 2, intermediate: 32, tie: tie);
         using var parent = CausalLM.Initialise(parentConfig, seed: 1);
@@ -111,7 +112,7 @@ public class GkdObjectiveTests
             foreach (var model in new[] { parent, child })
                 model.named_parameters().Single(p => p.name == "model.norm.weight").parameter.mul_(20);
         var tokens = randint(0, Parent.VocabSize, [3, 9], dtype: int64, generator: new Generator(7));
-        const double wc = 0.7, wk = 1.3, wl = 0.4;
+        const double wc = 0.7, wk = 1.3;
 
         // 24 positions, slices of 5 (5 × 40 float32 logits): five slices, the last one short
         var terms = new GkdObjective(parent, child, wc, wk, wl, new GkdMemory(LogitSliceBytes: 5 * 40 * 4, CheckpointBlocks: checkpointBlocks)).Step(tokens);
@@ -173,6 +174,47 @@ public class GkdObjectiveTests
             var scale = p.grad!.abs().max().item<float>();
             var error = (low[name] - p.grad!).abs().max().item<float>();
             Assert.True(scale > 1e-6f && error <= 0.05f * scale, $"{name}: bfloat16 gradient off by {error} (largest {scale})");
+        }
+    }
+
+    /// <summary>
+    /// Steps over two batches without clearing the gradients between them (micro-batches of one optimizer step) leave
+    /// the sum of each batch's gradients: the head's weights add their slices to the gradient they already hold, in
+    /// float32 and in bfloat16, tied (the embeddings also take the blocks' part) and untied.
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Two_steps_sum_their_gradients(bool bf16, bool tie)
+    {
+        var config = Parent with { TieWordEmbeddings = tie };
+        using var parent = CausalLM.Initialise(config, seed: 1);
+        using var child = CausalLM.Initialise(config with { Blocks = [Parent.Blocks[0], new BlockConfig(AttentionConfig.Gqa(1), Parent.Blocks[1].Ffn), Parent.Blocks[2]] }, seed: 2);
+        if (bf16)
+        {
+            parent.to(bfloat16);
+            child.to(bfloat16);
+        }
+        var a = randint(0, Parent.VocabSize, [3, 9], dtype: int64, generator: new Generator(7));
+        var b = randint(0, Parent.VocabSize, [2, 9], dtype: int64, generator: new Generator(8));
+        var objective = new GkdObjective(parent, child, 0.7, 1.3, 0.4, new GkdMemory(LogitSliceBytes: 5 * 40 * 4));
+        Dictionary<string, Tensor> Gradients() => child.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.to(float32));
+
+        objective.Step(a);
+        var first = Gradients();
+        child.zero_grad();
+        objective.Step(b);
+        var second = Gradients();
+        child.zero_grad();
+        objective.Step(a);
+        objective.Step(b);
+        foreach (var (name, together) in Gradients())
+        {
+            var expected = first[name] + second[name];
+            var scale = expected.abs().max().item<float>();
+            var error = (together - expected).abs().max().item<float>();
+            Assert.True(scale > 1e-6f && error <= (bf16 ? 0.02f : 1e-5f) * Math.Max(1, scale), $"{name}: the two steps' gradient is off their sum by {error} (largest {scale})");
         }
     }
 
