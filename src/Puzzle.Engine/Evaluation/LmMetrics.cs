@@ -18,7 +18,8 @@ public sealed record LmMetrics(long Tokens, double Loss, double Top1, double? Kl
 /// from logit differences and the two log-normalisers, which keeps it accurate when the two models nearly agree.
 /// </summary>
 /// <param name="sliceBytes">the float32 bytes of one slice of logits [positions, vocabulary]; default: the logits'
-/// device's (<see cref="LogitSlices"/>)</param>
+/// device's (<see cref="LogitSlices"/>), and where a head computes them slice by slice, at least as many positions as
+/// keep its product from being bound by reading its weight (<see cref="LogitSlices.HeadRows(DeviceType, long)"/>)</param>
 public sealed class LmMetricsAccumulator(long? sliceBytes = null)
 {
     long _tokens;
@@ -30,7 +31,7 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
     /// <param name="teacherLogits">teacher logits [B, T, V] or null</param>
     public void Add(Tensor logits, Tensor targets, Tensor? teacherLogits = null)
     {
-        using var teacher = teacherLogits is null ? null : new Teacher(teacherLogits, sliceBytes, keep: false);
+        using var teacher = teacherLogits is null ? null : new Teacher(teacherLogits, sliceBytes ?? LogitSlices.Bytes(teacherLogits.device_type), keep: false);
         Add(logits, targets, teacher);
     }
 
@@ -41,7 +42,7 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
         using var scope = NewDisposeScope();
         var vocab = logits.shape[^1];
         var flat = logits.reshape(-1, vocab);
-        Add(flat.shape[0], vocab, logits.device_type, (start, n) => flat.narrow(0, start, n), targets, teacher);
+        Add(flat.shape[0], vocab, LogitSlices.Rows(sliceBytes ?? LogitSlices.Bytes(logits.device_type), vocab), (start, n) => flat.narrow(0, start, n), targets, teacher);
     }
 
     /// <summary>
@@ -57,14 +58,16 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
     {
         using var scope = NewDisposeScope();
         var rows = hidden.reshape(-1, hidden.shape[^1]);
-        Add(rows.shape[0], vocab, hidden.device_type, (start, n) => head(rows.narrow(0, start, n)), targets, teacher);
+        var sliceRows = sliceBytes is { } bytes ? LogitSlices.Rows(bytes, vocab) : LogitSlices.HeadRows(hidden.device_type, vocab);
+        Add(rows.shape[0], vocab, sliceRows, (start, n) => head(rows.narrow(0, start, n)), targets, teacher);
     }
 
+    /// <param name="sliceRows">positions per slice where no teacher sets them</param>
     /// <param name="logits">slice (start, n)'s logits [n, vocabulary]</param>
-    void Add(long positions, long vocab, DeviceType device, Func<long, long, Tensor> logits, Tensor targets, Teacher? teacher)
+    void Add(long positions, long vocab, long sliceRows, Func<long, long, Tensor> logits, Tensor targets, Teacher? teacher)
     {
         var flatTargets = targets.reshape(-1);
-        var rows = teacher?.Rows ?? LogitSlices.Rows(sliceBytes ?? LogitSlices.Bytes(device), vocab);
+        var rows = teacher?.Rows ?? sliceRows;
         if (teacher is not null && (teacher.Positions != positions || teacher.Vocab != vocab))
             throw new ArgumentException($"the teacher's logits are [{teacher.Positions}, {teacher.Vocab}], the model's [{positions}, {vocab}]");
         // each slice's sums stay on the device until the batch is done, then come over in one transfer: a read per sum
@@ -131,15 +134,16 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
         readonly Stats?[]? _kept;
 
         /// <param name="logits">the teacher's logits [B, T, V]</param>
-        /// <param name="sliceBytes">the slices' float32 bytes, default the logits' device's (<see cref="LogitSlices"/>); the
-        /// models compared with it are sliced as it is</param>
+        /// <param name="sliceBytes">the slices' float32 bytes; default: as a head computes them slice by slice on the logits'
+        /// device (<see cref="LogitSlices.HeadRows(DeviceType, long)"/>), as Evaluate and Score compare models with it.
+        /// The models compared with it are sliced as it is.</param>
         /// <param name="keep">take every slice's statistics now and hold them until disposed</param>
         public Teacher(Tensor logits, long? sliceBytes = null, bool keep = true)
         {
             Vocab = logits.shape[^1];
             _flat = logits.reshape(-1, Vocab);
             Positions = _flat.shape[0];
-            Rows = LogitSlices.Rows(sliceBytes ?? LogitSlices.Bytes(logits.device_type), Vocab);
+            Rows = sliceBytes is { } bytes ? LogitSlices.Rows(bytes, Vocab) : LogitSlices.HeadRows(logits.device_type, Vocab);
             if (!keep) return;
             _kept = new Stats?[(Positions + Rows - 1) / Rows];
             for (var i = 0; i < _kept.Length; i++)
