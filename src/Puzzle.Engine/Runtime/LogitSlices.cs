@@ -25,13 +25,14 @@ public static class LogitSlices
     /// <summary>
     /// Positions per slice at least where each slice runs the head's matrix product (GKD's training step; the metrics of
     /// Evaluate, Score and Heal's checks, from a model's hidden states) on a GPU or on a CPU with huge pages: the product
-    /// reads the head's whole weight once per slice, so a slice of few rows is bound by that read. One GKD step over 4 × 256 positions of a 2-layer model of the 1B width (vocabulary 128,256, this project's
-    /// 2-core CPU, 2026-12-01): with huge pages 35-47 s in 16 MB slices (32 rows), 27-29 s in 64 MB ones (128 rows) and
-    /// 25-32 s in 128 MB ones, at the same peak memory; without them 48-51 s and 45-51 s in 16 and 128 MB slices, the
-    /// larger slices' fresh pages costing what their products save (and more at smaller widths: a 256-wide model's GKD
-    /// took 380 s in 256 MB slices, 106 s in 16 MB ones). The head's products alone: 21 s per 1,024 rows in slices of
-    /// 32, 12 s in slices of 256. The 1B shape's Heal check of a 753M-parameter child (16 sequences of 128 positions)
-    /// took 64.6 s with the floor, 73.2 and 75.2 s without.
+    /// reads the head's whole weight once per slice, so a slice of few rows is bound by that read. One GKD step over
+    /// 4 × 256 positions of a 2-layer model of the 1B width (vocabulary 128,256, this project's 2-core CPU, 2026-12-01,
+    /// <c>Puzzle.Benchmarks gkd-step</c>): with huge pages 35.7 s in 16 MB slices (32 rows) and 29.5 s in slices of 128
+    /// rows (64 MB), at the same peak memory; without them 46.2 and 49.2 s, the larger slices' fresh pages costing what
+    /// their products save (and more at smaller widths: a 256-wide model's GKD took 380 s in 256 MB slices, 106 s in
+    /// 16 MB ones). The head's products alone: 21 s per 1,024 rows in slices of 32, 12 s in slices of 256. The 1B shape's
+    /// Heal check of a 753M-parameter child (16 sequences of 128 positions) took 64.6 s with the floor, 73.2 and 75.2 s
+    /// without.
     /// </summary>
     public const long MinHeadRows = 128;
 
