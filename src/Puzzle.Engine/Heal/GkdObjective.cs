@@ -104,35 +104,29 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         using var pWeight = (-kl / positions).ToScalar();
         using var targetWeight = (-lm / positions).ToScalar();
         var targetGrad = lm == 0 ? null : full([Math.Min(rows, positions), 1], targetWeight, dtype: float32, device: childLast.device);
-        var norm = child.model.norm;
         var headSum = new HeadWeightSum(HeadWeight(child));
-        // a low-precision final norm sums its slices' gradients in float32, rounded once at the end as one whole-batch
-        // backward pass would: not once per slice in bfloat16
-        var normSum = norm.weight.dtype == float32 ? null : new GradientSum(norm.weight);
+        // the final norm over every position at once (a [positions, hidden] tensor), back-propagated once at the end
+        var normed = child.model.norm.forward(last);
+        var h = normed.detach();
+        var gradNormed = empty_like(h);
         for (long start = 0; start < positions; start += rows)
         {
             using var slice = NewDisposeScope();
+            using var _ = no_grad();
             var n = Math.Min(rows, positions - start);
-            var normed = norm.forward(last.narrow(0, start, n));
-            Tensor gradNormed;
-            using (no_grad())
-            {
-                var h = normed.detach();
-                var logQ = F.log_softmax(F.linear(h, headSum.Weight).to(float32), 1);
-                var logP = F.log_softmax(parent.Head(parentRows.narrow(0, start, n)).to(float32), 1);
-                var p = logP.exp();
-                var target = targets.narrow(0, start, n);
-                klSum.add_(StableReduction.Sum((p * (logP - logQ)).sum(1)), Scalars.One);
-                lmSum.add_(F.nll_loss(logQ, target, reduction: nn.Reduction.Sum), Scalars.One);
-                var gradLogits = logQ.exp_().mul_(qWeight).add_(p, pWeight);
-                if (targetGrad is not null) gradLogits.scatter_add_(1, target.unsqueeze(1), targetGrad.narrow(0, 0, n));
-                gradNormed = headSum.Add(gradLogits, h);
-            }
-            normed.mul(gradNormed).sum().backward();
-            normSum?.Take();
+            var hSlice = h.narrow(0, start, n);
+            var logQ = F.log_softmax(F.linear(hSlice, headSum.Weight).to(float32), 1);
+            var logP = F.log_softmax(parent.Head(parentRows.narrow(0, start, n)).to(float32), 1);
+            var p = logP.exp();
+            var target = targets.narrow(0, start, n);
+            klSum.add_(StableReduction.Sum((p * (logP - logQ)).sum(1)), Scalars.One);
+            lmSum.add_(F.nll_loss(logQ, target, reduction: nn.Reduction.Sum), Scalars.One);
+            var gradLogits = logQ.exp_().mul_(qWeight).add_(p, pWeight);
+            if (targetGrad is not null) gradLogits.scatter_add_(1, target.unsqueeze(1), targetGrad.narrow(0, 0, n));
+            gradNormed.narrow(0, start, n).copy_(headSum.Add(gradLogits, hSlice));
         }
         headSum.Publish();
-        normSum?.Publish();
+        normed.mul(gradNormed).sum().backward();
         var grad = last.grad!.reshape(childLast.shape);
 
         // the blocks: the cosine terms' gradients and the head's, through the graph or one re-run block at a time
@@ -216,26 +210,6 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         {
             if (_fresh) return; // no slices (a batch of no positions)
             if (!ReferenceEquals(_sum, _held)) Weight.grad = Weight.dtype == float32 ? _sum : _sum.to(Weight.dtype);
-        }
-    }
-
-    /// <summary>A low-precision parameter's gradient over several backward passes, summed in float32.</summary>
-    sealed class GradientSum(TorchSharp.Modules.Parameter parameter)
-    {
-        Tensor? _sum;
-
-        /// <summary>Moves what the last backward pass left in the parameter's gradient into the sum.</summary>
-        public void Take()
-        {
-            using var g = parameter.grad;
-            if (g is null) return;
-            _sum = _sum is { } sum ? sum.add_(g.to(float32), Scalars.One) : g.to(float32).MoveToOuterDisposeScope();
-            parameter.grad = null;
-        }
-
-        public void Publish()
-        {
-            if (_sum is not null) parameter.grad = _sum.to(parameter.dtype);
         }
     }
 
