@@ -46,24 +46,21 @@ public static class BlockDistiller
         var trainees = new List<Trainee>();
         using (no_grad())
         {
-            var parts = Stream(parent, train, calibration.Chunk(batch), top, layers);
+            // a layer's SwiGLU FFN variants prune by the channel contribution of the parent's FFN over the calibration
+            // text: summed from the channels the parent's pass computes, once per layer
+            var sums = jobs.Where(j => j.Variant.Subblock != Subblock.Attention && j.Variant.Ffn?.Kind == FfnKind.SwiGlu)
+                .Select(j => j.Variant.Layer).Distinct().ToDictionary(l => l, l => new ChannelContribution.Sum(parent.Layers[l]));
+            var parts = Stream(parent, train, calibration.Chunk(batch), top, layers, sums);
             var calibrationStreams = layers.ToDictionary(l => l, l => Concat(parts.Select(p => p[l]).ToList()));
             foreach (var s in parts.SelectMany(s => s).OfType<LayerStream>()) Dispose(s);
+            var contributions = sums.ToDictionary(p => p.Key, p => p.Value.Result().DetachFromDisposeScope());
+            foreach (var s in sums.Values) s.Dispose();
             times.Streams = times.Lap();
-            // a layer's FFN variants prune by the same channel contribution: computed once, when the first needs it
-            var contributions = new Dictionary<int, Tensor>();
-            Tensor ContributionAt(int layer)
-            {
-                if (contributions.TryGetValue(layer, out var c)) return c;
-                var stream = calibrationStreams[layer];
-                using var h = Runtime.Scalars.Add(stream.X, stream.Attention);
-                return contributions[layer] = ChannelContribution.Compute(parent.Layers[layer], h);
-            }
             try
             {
                 foreach (var job in jobs)
                     trainees.Add(Trainee.Start(config, parent.Layers[job.Variant.Layer], job, cos, sin, calibrationStreams[job.Variant.Layer],
-                        () => ContributionAt(job.Variant.Layer), checkStreams.Select(s => s[job.Variant.Layer]).ToList(),
+                        () => contributions[job.Variant.Layer], checkStreams.Select(s => s[job.Variant.Layer]).ToList(),
                         train.SeqLen * (long)batch, times));
             }
             finally
@@ -119,13 +116,13 @@ public static class BlockDistiller
     /// <summary>For each batch of sequences, the parent's streams at <paramref name="layers"/> (by layer; the others are
     /// null), outside any dispose scope: the caller disposes them.</summary>
     static List<IReadOnlyList<LayerStream>> Stream(ParentStream parent, TokenDataset data, IEnumerable<long[]> batches, int top,
-        IReadOnlySet<int> layers)
+        IReadOnlySet<int> layers, IReadOnlyDictionary<int, ChannelContribution.Sum>? channels = null)
     {
         var all = new List<IReadOnlyList<LayerStream>>();
         foreach (var b in batches)
         {
             using var scope = NewDisposeScope();
-            var streams = parent.Run(data.GetBatch(b), top);
+            var streams = parent.Run(data.GetBatch(b), top, channels);
             all.Add(streams.Select((s, l) => layers.Contains(l)
                 ? new LayerStream(s.X.DetachFromDisposeScope(), s.Attention.DetachFromDisposeScope(), s.Ffn.DetachFromDisposeScope())
                 : null!).ToList());

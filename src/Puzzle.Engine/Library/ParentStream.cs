@@ -69,9 +69,11 @@ public sealed class ParentStream : IDisposable
     /// <summary>
     /// Runs the parent over token sequences [B, T+1] (the inputs are <c>[:, :-1]</c>) up to layer <paramref name="upTo"/>
     /// (exclusive) without gradients, and returns each layer's <see cref="LayerStream"/>. The tensors belong to the
-    /// caller's dispose scope.
+    /// caller's dispose scope. The FFN of each layer in <paramref name="channels"/> runs through its
+    /// <see cref="ChannelContribution.Sum"/>, which adds the batch's channels on the way (the same operations as the
+    /// FFN's own pass).
     /// </summary>
-    public IReadOnlyList<LayerStream> Run(Tensor tokens, int upTo)
+    public IReadOnlyList<LayerStream> Run(Tensor tokens, int upTo, IReadOnlyDictionary<int, ChannelContribution.Sum>? channels = null)
     {
         using var _ = no_grad();
         var ids = tokens.device_type == _device.Device.type ? tokens : tokens.to(_device.Device);
@@ -86,7 +88,7 @@ public sealed class ParentStream : IDisposable
             var block = Layers[i];
             var a = block.AttentionOutput(x, cos, sin, null, i);
             var h = Runtime.Scalars.Add(x, a); // not +: see Runtime.Scalars
-            var f = block.FfnOutput(h);
+            var f = channels?.GetValueOrDefault(i) is { } sum ? sum.Forward(h) : block.FfnOutput(h);
             var next = Runtime.Scalars.Add(h, f);
             streams.Add(new LayerStream(x, a.MoveToOuterDisposeScope(), f.MoveToOuterDisposeScope()));
             x = next.MoveToOuterDisposeScope();

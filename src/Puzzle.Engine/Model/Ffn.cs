@@ -18,7 +18,10 @@ public sealed class SwiGluFfn : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => down_proj.forward(F.silu(gate_proj.forward(x)) * up_proj.forward(x));
+    public override Tensor forward(Tensor x) => down_proj.forward(Channels(x));
+
+    /// <summary>The intermediate channels down_proj reads: silu(gate(x)) * up(x).</summary>
+    public Tensor Channels(Tensor x) => F.silu(gate_proj.forward(x)) * up_proj.forward(x);
 }
 
 /// <summary>FFN replaced by one hidden×hidden linear layer (DeciLM's linear_mlp).</summary>

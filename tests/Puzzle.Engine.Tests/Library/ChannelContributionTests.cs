@@ -56,4 +56,32 @@ public class ChannelContributionTests
         Assert.True(whole.allclose(pieces, rtol: 1e-5, atol: 1e-7));
         Assert.True(whole.gt(0).all().item<bool>());
     }
+
+    [Fact]
+    public void The_parents_stream_sums_a_layers_channels_as_it_runs_its_FFN()
+    {
+        Fixtures.Torch();
+        using var dir = new TempDir();
+        var config = ModelConfig.Llama(vocab: 50, hidden: 16, layers: 3, heads: 4, kvHeads: 2, intermediate: 32);
+        using (var model = CausalLM.Initialise(config, seed: 1))
+            Puzzle.Engine.Checkpoints.Checkpoint.Save(dir.Path, config, model.state_dict(), Puzzle.Engine.Checkpoints.CheckpointFormat.Auto);
+        using var parent = ParentStream.Open(dir.Path, config, 3, Puzzle.Engine.Runtime.ComputeDevice.Cpu);
+        using var scope = NewDisposeScope();
+        Tensor[] batches = [randint(0, 50, [2, 9], dtype: int64, generator: new Generator(3)), randint(0, 50, [3, 9], dtype: int64, generator: new Generator(4))];
+        using var sum = new ChannelContribution.Sum(parent.Layers[1]);
+        var plain = batches.Select(b => parent.Run(b, 3)).ToList();
+        var summed = batches.Select(b => parent.Run(b, 3, new Dictionary<int, ChannelContribution.Sum> { [1] = sum })).ToList();
+
+        // the stream itself is the FFN's own pass, to the bit
+        foreach (var (p, s) in plain.SelectMany(x => x).Zip(summed.SelectMany(x => x)))
+            Assert.True(Same(p.X, s.X) && Same(p.Attention, s.Attention) && Same(p.Ffn, s.Ffn));
+        // and the sum is layer 1's contribution over both batches' tokens (layer 0's or layer 2's input would differ)
+        static bool Same(Tensor a, Tensor b) => a.eq(b).all().item<bool>();
+        Tensor At(int layer) => cat(plain.Select(x => x[layer].X.add(x[layer].Attention).reshape(-1, 16)).ToArray()).unsqueeze(0);
+        using var result = sum.Result();
+        using var want = ChannelContribution.Compute(parent.Layers[1], At(1));
+        Assert.True(result.allclose(want, rtol: 1e-5, atol: 1e-7));
+        using var elsewhere = ChannelContribution.Compute(parent.Layers[1], At(0));
+        Assert.False(result.allclose(elsewhere, rtol: 1e-3, atol: 1e-5));
+    }
 }
