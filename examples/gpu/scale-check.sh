@@ -12,7 +12,10 @@
 # Environment: OUT (results; default .device/out-scale), PYTHON (default python3), SCALE_BUDGET_S (seconds the whole
 # run may take, default 570: each phase starts only if it fits), SCALE_SHAPES (default "1b 8b"; "tiny" rehearses the
 # script on a CPU in a few minutes), SCALE_8B_SHAPE (the shape the 8b phases build, default 8b; tiny rehearses them),
-# SCALE_8B (which 8b phases: "bld" for BLD and Score of one layer, "heal" for GKD of a 1.5x child; default both).
+# SCALE_8B (which 8b phases: "bld" for BLD and Score of one layer, "heal" for GKD of a 1.5x child; default both),
+# SCALE_RESUME=1 (a second call on the same machine, while it is still held: keep the work folder of the call before,
+# its store, its 1B or tiny parent, its phases and its bare steps, and carry on the pipeline where that call's time ran
+# out; results.json then counts both calls).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -41,13 +44,21 @@ prepare() {
 run() {
   OUT=${OUT:-$here/out-scale}
   local budget=${SCALE_BUDGET_S:-570} shapes=${SCALE_SHAPES:-1b 8b} parts8b=${SCALE_8B:-bld heal}
-  local work=${TMPDIR:-/tmp}/puzzle-scale t0=$SECONDS
+  local work=${TMPDIR:-/tmp}/puzzle-scale t0=$SECONDS resume=${SCALE_RESUME:-0}
   local logf=$OUT/scale-check.log
   mkdir -p "$OUT"
   : > "$logf"
   say() { echo "[$(date +%T)] $*" | tee -a "$logf"; }
   left() { echo $((budget - (SECONDS - t0))); }
-  rm -rf "$work"; mkdir -p "$work/app" "$work/run/pipelines" "$work/run/text"
+  if [ "$resume" = 1 ] && [ -d "$work/run/.puzzle" ]; then
+    say "resuming the call before: its store, parents and phases in $work"
+    [ -f "$work/results.json" ] && cp "$work/results.json" "$OUT/results.json"  # its bare steps
+  else
+    [ "$resume" = 1 ] && say "SCALE_RESUME=1, but no work folder of a call before in $work: starting afresh"
+    resume=0
+    rm -rf "$work"
+  fi
+  mkdir -p "$work/app" "$work/run/pipelines" "$work/run/text"
   tar -C "$work/app" -xJf "$here/puzzle-linux-x64.tar.xz" || { say "cannot unpack the CLI"; exit 1; }
   tar -C "$work/run/text" -xJf "$here/text.tar.xz" || { say "cannot unpack the text"; exit 1; }
   cp "$here"/scale*.yaml "$work/run/pipelines/"
@@ -58,7 +69,7 @@ run() {
   command -v nvidia-smi >/dev/null && say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1)"
   # device-wide GPU memory in use, every 200 ms, for the whole run: the peak of each phase is read from it
   if command -v nvidia-smi >/dev/null; then
-    TZ=UTC nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$work/gpumem.csv" 2>/dev/null &
+    TZ=UTC nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 >> "$work/gpumem.csv" 2>/dev/null &
     local smi=$!
     # each process's own GPU memory, every second, as NVML lists it: shows whether the job processes' pids are listed
     # here (the manifests' peak_gpu_process_bytes needs that) and what each held where two jobs shared the GPU
@@ -66,7 +77,7 @@ run() {
     local apps=$!
   fi
   local puzzle=$work/app/puzzle py="$PYTHON $here/scale_check.py --work $work --out $OUT/results.json --log $logf"
-  local phases="$work/phases.tsv"; : > "$phases"
+  local phases="$work/phases.tsv"; touch "$phases"  # a resumed call adds to the phases of the call before
   phase() {  # NAME TIMEOUT COMMAND...: runs when TIMEOUT fits in what is left, records start, end and exit
     local name=$1 limit=$2; shift 2
     if [ "$(left)" -lt "$limit" ]; then say "skip $name: ${limit}s needed, $(left)s left"; printf '%s\t%s\t%s\tskipped\n' "$name" "$(date +%s.%N)" "$(date +%s.%N)" >> "$phases"; return 1; fi
@@ -87,18 +98,27 @@ run() {
   # bare steps for the shapes whose BLD runs in this call (the 8B heal phases train no variant)
   local bare_shapes=$shapes
   case " $parts8b " in *" bld "*) ;; *) bare_shapes=$(echo " $shapes " | sed 's/ 8b / /g') ;; esac
+  [ "$resume" = 1 ] && [ -f "$OUT/results.json" ] && bare_shapes=  # timed in the call before
   [ -n "${bare_shapes// /}" ] && phase bare 60 $py bare --device "$device" --shapes "$bare_shapes"
   for shape in $shapes; do
     local spec=pipelines/scale$shape.yaml
     local built=$shape; [ "$shape" = 8b ] && built=${SCALE_8B_SHAPE:-8b}
-    phase "build-$shape" 90 $py build --shape "$built" --to "$work/run/parent-$shape" --tokenizer "$here/tokenizer.json" || continue
+    if [ -f "$work/run/parent-$shape/config.json" ]; then
+      say "parent-$shape kept from the call before"
+    else
+      phase "build-$shape" 90 $py build --shape "$built" --to "$work/run/parent-$shape" --tokenizer "$here/tokenizer.json" || continue
+    fi
     if [ "$shape" != 8b ]; then
       # costs timed as CUDA graphs (scenario.runtime: cuda_graphs), the Measure job alone first: when it works, the
-      # pipeline below times that way and reuses it; when it does not, its error is in phases.log and the pipeline times eagerly
-      if [ "$device" = cuda ] && [ -f "$work/run/pipelines/scale$shape-graphs.yaml" ] \
+      # pipeline below times that way and reuses it; when it does not, its error is in phases.log and the pipeline times
+      # eagerly. A resumed call runs the spec the call before chose.
+      if [ -f "$work/spec-$shape" ]; then
+        spec=$(cat "$work/spec-$shape")
+      elif [ "$device" = cuda ] && [ -f "$work/run/pipelines/scale$shape-graphs.yaml" ] \
          && (cd "$work/run" && phase "graphs-$shape" 150 "$puzzle" run "pipelines/scale$shape-graphs.yaml" --target Measure --device "$device"); then
         spec=pipelines/scale$shape-graphs.yaml
       fi
+      echo "$spec" > "$work/spec-$shape"
       # all the time that is left, not the goal's 8 minutes: a run past them still says how long the whole pipeline takes
       local limit=$(( $(left) - 15 ))
       (cd "$work/run" && phase "pipeline-$shape" "$limit" "$puzzle" run "$spec" --device "$device")
@@ -119,12 +139,13 @@ run() {
           && phase evaluate-8b 120 "$puzzle" job pipelines/scale8b-heal.yaml --stage Evaluate --id child1 --device "$device") ;;
       esac
     fi
-    rm -rf "$work/run/parent-$shape"
+    [ "$shape" = 8b ] && rm -rf "$work/run/parent-$shape"  # 16 GB; the 1B parent stays for a resumed call
   done
   [ -n "${smi:-}" ] && kill "$smi" "$apps" 2>/dev/null
   $py collect --store "$work/run/.puzzle" --phases "$phases" --gpumem "$work/gpumem.csv" >> "$OUT/collect.log" 2>&1
   # every job's log (what each spent its time on), small enough to come back
   tar -C "$work/run/.puzzle" -cJf "$OUT/logs.tar.xz" logs 2>/dev/null
+  cp "$OUT/results.json" "$work/results.json" 2>/dev/null  # for a resumed call
   say "done in $((SECONDS - t0)) s: $OUT/results.json"
 }
 
