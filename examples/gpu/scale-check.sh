@@ -111,11 +111,13 @@ run() {
     if [ "$shape" != 8b ]; then
       # costs timed as CUDA graphs (scenario.runtime: cuda_graphs), the Measure job alone first: when it works, the
       # pipeline below times that way and reuses it; when it does not, its error is in phases.log and the pipeline times
-      # eagerly. A resumed call runs the spec the call before chose.
+      # eagerly. A resumed call runs the spec the call before chose. 210 s: eager, that job took 82 s on the H200
+      # (2026-11-29) before the size curve's three samples; a graphs job cut short would leave the pipeline eager and
+      # cost all its time, while one that finishes is the pipeline's own Measure job.
       if [ -f "$work/spec-$shape" ]; then
         spec=$(cat "$work/spec-$shape")
       elif [ "$device" = cuda ] && [ -f "$work/run/pipelines/scale$shape-graphs.yaml" ] \
-         && (cd "$work/run" && phase "graphs-$shape" 150 "$puzzle" run "pipelines/scale$shape-graphs.yaml" --target Measure --device "$device"); then
+         && (cd "$work/run" && phase "graphs-$shape" 210 "$puzzle" run "pipelines/scale$shape-graphs.yaml" --target Measure --device "$device"); then
         spec=pipelines/scale$shape-graphs.yaml
       fi
       echo "$spec" > "$work/spec-$shape"
