@@ -58,7 +58,7 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
     {
         using var scope = NewDisposeScope();
         var rows = hidden.reshape(-1, hidden.shape[^1]);
-        var sliceRows = sliceBytes is { } bytes ? LogitSlices.Rows(bytes, vocab) : LogitSlices.HeadRows(hidden.device_type, vocab);
+        var sliceRows = LogitSlices.HeadRows(hidden.device_type, vocab, sliceBytes);
         Add(rows.shape[0], vocab, sliceRows, (start, n) => head(rows.narrow(0, start, n)), targets, teacher);
     }
 
@@ -143,7 +143,7 @@ public sealed class LmMetricsAccumulator(long? sliceBytes = null)
             Vocab = logits.shape[^1];
             _flat = logits.reshape(-1, Vocab);
             Positions = _flat.shape[0];
-            Rows = sliceBytes is { } bytes ? LogitSlices.Rows(bytes, Vocab) : LogitSlices.HeadRows(logits.device_type, Vocab);
+            Rows = LogitSlices.HeadRows(logits.device_type, Vocab, sliceBytes);
             if (!keep) return;
             _kept = new Stats?[(Positions + Rows - 1) / Rows];
             for (var i = 0; i < _kept.Length; i++)

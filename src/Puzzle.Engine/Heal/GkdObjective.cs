@@ -93,7 +93,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         var parentRows = parentLast.reshape(-1, d);
         var positions = last.shape[0];
         var vocab = child.Config.VocabSize;
-        var rows = _memory.LogitSliceBytes is { } bytes ? LogitSlices.Rows(bytes, vocab) : LogitSlices.HeadRows(childLast.device_type, vocab);
+        var rows = LogitSlices.HeadRows(childLast.device_type, vocab, _memory.LogitSliceBytes);
         var klSum = zeros(1, dtype: float32, device: childLast.device).squeeze();
         var lmSum = zeros(1, dtype: float32, device: childLast.device).squeeze();
         // the loss's gradient with respect to a slice's logits, klWeight·(q − p) + lmWeight·(q − onehot(target)) for

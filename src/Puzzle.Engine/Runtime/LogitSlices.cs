@@ -45,6 +45,11 @@ public static class LogitSlices
     /// process.</summary>
     public static long HeadRows(DeviceType device, long vocab) => HeadRows(device, vocab, HugePages.InThisProcess);
 
+    /// <summary>Positions per slice of <paramref name="sliceBytes"/> float32 bytes where a caller sets them, else
+    /// <see cref="HeadRows(DeviceType, long)"/>.</summary>
+    public static long HeadRows(DeviceType device, long vocab, long? sliceBytes) =>
+        sliceBytes is { } bytes ? Rows(bytes, vocab) : HeadRows(device, vocab);
+
     /// <summary>Positions per slice of <paramref name="bytes"/> float32 bytes over <paramref name="vocab"/> columns.</summary>
     public static long Rows(long bytes, long vocab) => Math.Clamp(bytes / (vocab * 4), 1, MaxRows);
 }
