@@ -47,7 +47,7 @@ catch (InvalidOperationException e)
 using var model = package.LoadModel(on);
 using var tokenizer = package.LoadTokenizer();
 var ids = tokenizer.Encode(prompt, addBos: true).Select(i => (long)i).ToArray();
-var generated = model.GenerateGreedy(ids, 16, model.Config.EosTokenId);
+var generated = model.GenerateGreedy(ids, 16, model.Config.EosTokenId, tokenizer.VocabSize); // only ids the tokenizer can decode
 Console.WriteLine($"prompt: {prompt}");
 Console.WriteLine($"continuation: {tokenizer.Decode(generated.Select(i => (int)i))}");
 Console.WriteLine($"ids: {string.Join(' ', generated)}");

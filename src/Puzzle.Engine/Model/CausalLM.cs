@@ -137,8 +137,14 @@ public sealed class CausalLM : nn.Module
 
     /// <summary>Greedy decoding with the KV cache: the prompt is prefilled once, then one token per step. Only the last
     /// position goes through the LM head (<see cref="ForwardLast"/>), and each step's tensors are freed when it ends.</summary>
-    public long[] GenerateGreedy(IReadOnlyList<long> prompt, int maxNewTokens, long? stopToken = null)
+    /// <param name="vocabulary">only ids below it are chosen (null: any row of the head). A checkpoint's embedding may
+    /// have more rows than its tokenizer has tokens (padded to a multiple of 64, or paired with a smaller tokenizer, as
+    /// the scale check's 1B shape with a 32,000-token tokenizer), and an id the tokenizer lacks cannot be decoded: pass
+    /// the tokenizer's <see cref="Tokenization.Tokenizer.VocabSize"/></param>
+    public long[] GenerateGreedy(IReadOnlyList<long> prompt, int maxNewTokens, long? stopToken = null, int? vocabulary = null)
     {
+        if (vocabulary < 1) throw new ArgumentOutOfRangeException(nameof(vocabulary), vocabulary, "at least one id must be allowed");
+        var allowed = Math.Min(vocabulary ?? Config.VocabSize, Config.VocabSize);
         using var _ = torch.no_grad();
         var device = model.embed_tokens.weight!.device;
         using var cache = new KvCache(Config, 1, prompt.Count + maxNewTokens, device, DType);
@@ -147,7 +153,7 @@ public sealed class CausalLM : nn.Module
         for (var step = 0; step < maxNewTokens; step++)
         {
             using var scope = NewDisposeScope();
-            var token = ForwardLast(tensor(next, device: device).unsqueeze(0), cache)[0].argmax().item<long>();
+            var token = ForwardLast(tensor(next, device: device).unsqueeze(0), cache)[0].narrow(0, 0, allowed).argmax().item<long>();
             generated.Add(token);
             if (token == stopToken) break;
             next = [token];

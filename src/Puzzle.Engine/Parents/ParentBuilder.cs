@@ -57,7 +57,7 @@ public static class ParentBuilder
 
         var metrics = Evaluator.Evaluate(model, heldout.Batches(batch, 0, 0, dropLast: false).Select(heldout.GetBatch));
         var prompt = tokenizer.Encode(SamplePrompt, addBos: true).Select(i => (long)i).ToArray();
-        var sample = tokenizer.Decode(model.GenerateGreedy(prompt, 48, config.EosTokenId).Select(i => (int)i));
+        var sample = tokenizer.Decode(model.GenerateGreedy(prompt, 48, config.EosTokenId, tokenizer.VocabSize).Select(i => (int)i));
         var report = new ParentReport
         {
             Architecture = architecture, Parameters = model.ParameterCount, TrainTokens = trainTokens, TrainSeconds = seconds,
