@@ -9,21 +9,6 @@ using Xunit;
 
 namespace Puzzle.Engine.Tests.Checkpoints;
 
-/// <summary>A fresh folder under the system temp folder, deleted on dispose.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public TempDir() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "puzzle-ckpt-tests", Guid.NewGuid().ToString("N"));
-
-    public string Sub(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
-    }
-}
-
 internal static class CheckpointTestSupport
 {
     public static string FixtureDir => Path.Combine(AppContext.BaseDirectory, "Fixtures", "hf-llama-tiny");

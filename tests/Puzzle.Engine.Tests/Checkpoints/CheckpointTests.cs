@@ -58,12 +58,12 @@ public sealed class CheckpointTests : IDisposable
         var config = Homogeneous();
         var weights = RandomWeights(config);
         var tokenizer = Path.Combine(FixtureDir, "tokenizer.json");
-        Checkpoint.Save(_dir.Sub("llama"), config, weights, tokenizerPath: tokenizer);
-        Assert.True(File.Exists(_dir.Sub("llama/model.safetensors")));
-        Assert.Equal(File.ReadAllBytes(tokenizer), File.ReadAllBytes(_dir.Sub("llama/tokenizer.json")));
-        var generation = JsonNode.Parse(File.ReadAllText(_dir.Sub("llama/generation_config.json")))!;
+        Checkpoint.Save(_dir["llama"], config, weights, tokenizerPath: tokenizer);
+        Assert.True(File.Exists(_dir["llama/model.safetensors"]));
+        Assert.Equal(File.ReadAllBytes(tokenizer), File.ReadAllBytes(_dir["llama/tokenizer.json"]));
+        var generation = JsonNode.Parse(File.ReadAllText(_dir["llama/generation_config.json"]))!;
         Assert.Equal(2, generation["eos_token_id"]!.GetValue<int>());
-        AssertRoundTrip(_dir.Sub("llama"), config, weights);
+        AssertRoundTrip(_dir["llama"], config, weights);
         DisposeAll(weights.Values);
     }
 
@@ -72,22 +72,22 @@ public sealed class CheckpointTests : IDisposable
     {
         var config = Heterogeneous();
         var weights = RandomWeights(config, seed: 3);
-        Checkpoint.Save(_dir.Sub("child"), config, weights, maxShardBytes: 40_000);
-        Assert.Contains("\"nemotron-nas\"", File.ReadAllText(_dir.Sub("child/config.json")));
-        Assert.True(File.Exists(_dir.Sub("child/model.safetensors.index.json")));
-        var shards = Directory.GetFiles(_dir.Sub("child"), "model-*-of-*.safetensors");
+        Checkpoint.Save(_dir["child"], config, weights, maxShardBytes: 40_000);
+        Assert.Contains("\"nemotron-nas\"", File.ReadAllText(_dir["child/config.json"]));
+        Assert.True(File.Exists(_dir["child/model.safetensors.index.json"]));
+        var shards = Directory.GetFiles(_dir["child"], "model-*-of-*.safetensors");
         Assert.True(shards.Length >= 3, $"expected several shards, got {shards.Length}");
         Assert.All(shards, s =>
         {
             using var shard = SafeTensorsFile.Open(s); // over the limit only when one tensor alone is
             Assert.True(shard.Names.Count == 1 || shard.Names.Sum(n => shard.Info(n).ByteCount) <= 40_000);
         });
-        AssertRoundTrip(_dir.Sub("child"), config, weights);
+        AssertRoundTrip(_dir["child"], config, weights);
 
         var tied = Heterogeneous(tie: true);
         var tiedWeights = RandomWeights(tied, seed: 4);
-        Checkpoint.Save(_dir.Sub("tied"), tied, tiedWeights);
-        AssertRoundTrip(_dir.Sub("tied"), tied, tiedWeights);
+        Checkpoint.Save(_dir["tied"], tied, tiedWeights);
+        AssertRoundTrip(_dir["tied"], tied, tiedWeights);
         DisposeAll(weights.Values.Concat(tiedWeights.Values));
     }
 
@@ -99,12 +99,12 @@ public sealed class CheckpointTests : IDisposable
         var config = Homogeneous();
         // randn rounded to a few mantissa bits: representable in both bf16 and f16
         var weights = RandomWeights(config).ToDictionary(p => p.Key, p => (p.Value * 16).round() / 16);
-        Checkpoint.Save(_dir.Sub("half"), config, weights, dtype: dtype, maxShardBytes: 6_000);
-        var json = JsonNode.Parse(File.ReadAllText(_dir.Sub("half/config.json")))!;
+        Checkpoint.Save(_dir["half"], config, weights, dtype: dtype, maxShardBytes: 6_000);
+        var json = JsonNode.Parse(File.ReadAllText(_dir["half/config.json"]))!;
         Assert.Equal(dtype.TorchName(), json["torch_dtype"]!.GetValue<string>());
-        var (_, tensors) = Checkpoint.Open(_dir.Sub("half"));
+        var (_, tensors) = Checkpoint.Open(_dir["half"]);
         using (tensors) Assert.Equal(dtype, tensors.Info("model.norm.weight").DType);
-        AssertRoundTrip(_dir.Sub("half"), config, weights);
+        AssertRoundTrip(_dir["half"], config, weights);
         DisposeAll(weights.Values);
     }
 
@@ -113,18 +113,18 @@ public sealed class CheckpointTests : IDisposable
     {
         var config = Homogeneous();
         var weights = RandomWeights(config);
-        Checkpoint.Save(_dir.Sub("m"), config, weights, maxShardBytes: 6_000);
-        Assert.True(File.Exists(_dir.Sub("m/model.safetensors.index.json")));
-        Checkpoint.Save(_dir.Sub("m"), config, weights);
-        Assert.False(File.Exists(_dir.Sub("m/model.safetensors.index.json"))); // no stale shards left behind
+        Checkpoint.Save(_dir["m"], config, weights, maxShardBytes: 6_000);
+        Assert.True(File.Exists(_dir["m/model.safetensors.index.json"]));
+        Checkpoint.Save(_dir["m"], config, weights);
+        Assert.False(File.Exists(_dir["m/model.safetensors.index.json"])); // no stale shards left behind
         Assert.Equal(new[] { "m" }, Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName));
-        AssertRoundTrip(_dir.Sub("m"), config, weights);
+        AssertRoundTrip(_dir["m"], config, weights);
 
         // a refused save leaves the old folder as it was
         weights.Remove("model.norm.weight", out var norm);
-        AssertFails(() => Checkpoint.Save(_dir.Sub("m"), config, weights), "tensor 'model.norm.weight'", "missing");
+        AssertFails(() => Checkpoint.Save(_dir["m"], config, weights), "tensor 'model.norm.weight'", "missing");
         weights["model.norm.weight"] = norm!;
-        AssertRoundTrip(_dir.Sub("m"), config, weights);
+        AssertRoundTrip(_dir["m"], config, weights);
         DisposeAll(weights.Values);
     }
 
@@ -195,7 +195,7 @@ public sealed class CheckpointTests : IDisposable
     {
         var config = Heterogeneous();
         var weights = RandomWeights(config);
-        var dir = _dir.Sub("het");
+        var dir = _dir["het"];
         Checkpoint.Save(dir, config, weights, maxShardBytes: maxShardBytes);
         DisposeAll(weights.Values);
         return dir;

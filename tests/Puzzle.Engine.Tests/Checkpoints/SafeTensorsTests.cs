@@ -19,7 +19,7 @@ public sealed class SafeTensorsTests : IDisposable
 
     string WriteSample(TensorDType dtype = TensorDType.F32)
     {
-        var path = _dir.Sub("sample.safetensors");
+        var path = _dir["sample.safetensors"];
         using var a = torch.arange(12, torch.ScalarType.Float32).reshape(3, 4);
         using var b = torch.tensor(new[] { 0.5f, -2f, 1024f });
         SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["b.weight"] = b, ["a.weight"] = a }, dtype);
@@ -33,7 +33,7 @@ public sealed class SafeTensorsTests : IDisposable
             float.PositiveInfinity, float.NegativeInfinity, float.NaN, BitConverter.UInt32BitsToSingle(0x7FC00123), 3.14159274f };
         using var special = torch.tensor(values);
         using var random = torch.randn([7, 5, 3], generator: new torch.Generator(35));
-        var path = _dir.Sub("exact.safetensors");
+        var path = _dir["exact.safetensors"];
         SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["special"] = special, ["random"] = random });
 
         using var file = SafeTensorsFile.Open(path);
@@ -52,7 +52,7 @@ public sealed class SafeTensorsTests : IDisposable
     {
         // values exact in both bf16 and f16: small integers, powers of two, short binary fractions
         using var values = torch.tensor(new[] { 0f, -0f, 1f, -1.5f, 0.375f, 2048f, -0.0078125f, 96f, float.PositiveInfinity });
-        var path = _dir.Sub($"{dtype}.safetensors");
+        var path = _dir[$"{dtype}.safetensors"];
         SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["v"] = values }, dtype);
         using var file = SafeTensorsFile.Open(path);
         Assert.Equal(dtype, file.Info("v").DType);
@@ -68,7 +68,7 @@ public sealed class SafeTensorsTests : IDisposable
         using var values = torch.randn([1000], generator: new torch.Generator(67));
         foreach (var (dtype, scalar) in new[] { (TensorDType.BF16, torch.ScalarType.BFloat16), (TensorDType.F16, torch.ScalarType.Float16) })
         {
-            var path = _dir.Sub($"round-{dtype}.safetensors");
+            var path = _dir[$"round-{dtype}.safetensors"];
             SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["v"] = values }, dtype);
             using var file = SafeTensorsFile.Open(path);
             using var read = file.Read("v");
@@ -85,7 +85,7 @@ public sealed class SafeTensorsTests : IDisposable
         using var scope = torch.NewDisposeScope(); // holds every temporary until the test ends
         // slices of 100 bytes stand in for the 1 GiB ones: 250 float32 or 500 bf16 elements do not divide 1001
         using var values = torch.randn([7, 143], generator: new torch.Generator(5)).to(dtype.ScalarType());
-        var path = _dir.Sub($"sliced-{dtype}.bin");
+        var path = _dir[$"sliced-{dtype}.bin"];
         using (var stream = File.Create(path)) TensorBytes.Write(stream, values, sliceBytes: 100);
         Assert.Equal(values.numel() * values.ElementSize, new FileInfo(path).Length);
         using var read = torch.empty([7, 143], dtype.ScalarType());
@@ -106,7 +106,7 @@ public sealed class SafeTensorsTests : IDisposable
     {
         using var scope = torch.NewDisposeScope(); // holds every temporary until the test ends
         using var values = torch.randn([4, 6], generator: new torch.Generator(3));
-        var path = _dir.Sub("into.safetensors");
+        var path = _dir["into.safetensors"];
         SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["a"] = values, ["b"] = values * 2 }, TensorDType.BF16);
         using var file = SafeTensorsFile.Open(path);
         using var target = torch.zeros([4, 6]); // float32: through the file's bf16 buffer
@@ -122,7 +122,7 @@ public sealed class SafeTensorsTests : IDisposable
     public void StoredDtypeIsReadAsStored()
     {
         using var values = torch.randn([5, 3], generator: new torch.Generator(9));
-        var path = _dir.Sub("stored.safetensors");
+        var path = _dir["stored.safetensors"];
         SafeTensorsWriter.Write(path, new Dictionary<string, torch.Tensor> { ["v"] = values }, TensorDType.BF16);
         using var file = SafeTensorsFile.Open(path);
         using var stored = file.ReadStored("v");
