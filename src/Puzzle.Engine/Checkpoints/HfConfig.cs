@@ -11,11 +11,18 @@ public static class HfConfig
 {
     public const string FileName = "config.json";
 
-    /// <summary>Reads <c>config.json</c> in <paramref name="directory"/>.</summary>
+    /// <summary>Reads <c>config.json</c> in <paramref name="directory"/>. Where it is missing but a <c>model</c> folder
+    /// inside has one (an exported child, a healed model, an extracted package: their Hugging Face folder is
+    /// <c>model/</c>), the error names that folder.</summary>
     public static ModelConfig Read(string directory)
     {
         var path = Path.Combine(directory, FileName);
-        if (!File.Exists(path)) throw new CheckpointException($"{path}: missing; a Hugging Face checkpoint needs its config.json");
+        if (!File.Exists(path))
+        {
+            var inner = Path.Combine(directory, "model");
+            throw new CheckpointException($"{path}: missing; a Hugging Face checkpoint needs its config.json" +
+                                          (File.Exists(Path.Combine(inner, FileName)) ? $" (the Hugging Face folder here is {inner})" : ""));
+        }
         return Parse(File.ReadAllText(path), path);
     }
 

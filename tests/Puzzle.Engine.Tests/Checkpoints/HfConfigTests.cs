@@ -171,6 +171,22 @@ public sealed class HfConfigTests
     }
 
     [Fact]
+    public void A_missing_config_names_the_model_folder_inside_where_there_is_one()
+    {
+        using var dir = new TempDir();
+        var model = dir["model"];
+        var bare = Assert.Throws<CheckpointException>(() => HfConfig.Read(dir.Path));
+        Assert.Equal($"{dir["config.json"]}: missing; a Hugging Face checkpoint needs its config.json", bare.Message);
+
+        // an exported child's folder (export/childN/) holds export.json and model/, its Hugging Face folder
+        Directory.CreateDirectory(model);
+        File.Copy(Path.Combine(FixtureDir, "config.json"), Path.Combine(model, "config.json"));
+        var e = Assert.Throws<CheckpointException>(() => HfConfig.Read(dir.Path));
+        Assert.EndsWith($"(the Hugging Face folder here is {model})", e.Message);
+        Assert.Equal(32000, HfConfig.Read(model).VocabSize);
+    }
+
+    [Fact]
     public void BadBlockConfigsAreNamed()
     {
         var json = JsonNode.Parse(HfConfig.ToJson(Heterogeneous()))!.AsObject();
