@@ -65,6 +65,54 @@ public sealed class RunProgressTests
     }
 
     [Fact]
+    public void A_stage_this_run_has_not_reached_is_expected_to_take_what_it_took_in_the_latest_run_that_ran_it()
+    {
+        static JobRecord Ran(string stage, double seconds) => new(stage, "j", "k", JobOutcome.Ran, seconds, null);
+        var older = new RunSummary("test", null, new DateTime(2026, 12, 1), 0,
+            [Ran("Distill", 100), Ran("Score", 30), Ran("Score", 0), new("Heal", "j", "k", JobOutcome.Failed, 500, null)]);
+        var newer = new RunSummary("test", null, new DateTime(2026, 12, 2), 0,
+            [Ran("Distill", 60), Ran("Distill", 0), Ran("Distill", 0), new("Score", "j", "k", JobOutcome.Cached, 0, null)]);
+
+        var times = RunProgress.StageTimes([older, newer]);
+
+        // Distill from the newer run (one process built 3 jobs), Score from the older; a failed or cached job says nothing
+        Assert.Equal(new Dictionary<string, double> { ["Distill"] = 20, ["Score"] = 15 }, times);
+
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var plan = PipelineSession.Open(repo.SpecPath).Graph.JobsFor("Score");
+        var jobs = plan.Where(j => j.Stage.Name is "Distill" or "Score").ToList();
+        var (distill, score) = (jobs.Count(j => j.Stage.Name == "Distill"), jobs.Count(j => j.Stage.Name == "Score"));
+
+        string EtaAfterOneDistillJob(IReadOnlyDictionary<string, double>? earlier)
+        {
+            var progress = new RunProgress(jobs, Stopwatch.StartNew(), parallelJobs: 1, earlier);
+            progress.Started();
+            progress.Finished(jobs.First(j => j.Stage.Name == "Distill"), TimeSpan.FromHours(2));
+            return progress.Eta([]);
+        }
+
+        // the other Distill jobs at this run's 2 h, each Score job at the earlier run's hour, not at this run's mean
+        Assert.Matches($@"^, ETA {2 * (distill - 1) + score}:00:00 ", EtaAfterOneDistillJob(new Dictionary<string, double> { ["Score"] = 3600 }));
+        Assert.Matches($@"^, ETA {2 * (distill - 1 + score)}:00:00 ", EtaAfterOneDistillJob(null));
+    }
+
+    [Fact]
+    public void Earlier_runs_are_read_newest_first_and_an_unreadable_record_is_passed_over()
+    {
+        using var dir = new TempDir();
+        var first = new RunSummary("p", null, new DateTime(2026, 12, 1, 10, 0, 0, DateTimeKind.Utc), 5, [new("Data", "tokens", "k", JobOutcome.Ran, 5, null)]);
+        var second = first with { StartedUtc = new DateTime(2026, 12, 2, 10, 0, 0, DateTimeKind.Utc) };
+        first.Save(dir.Path);
+        second.Save(dir.Path);
+        File.WriteAllText(Path.Combine(dir.Path, "runs", "p", "20261203-000000-000-1.json"), "{ not a record");
+
+        var runs = RunSummary.Earlier(dir.Path, "p");
+
+        Assert.Equal([second.StartedUtc, first.StartedUtc], runs.Select(r => r.StartedUtc)); // last.json is not a third
+        Assert.Empty(RunSummary.Earlier(dir.Path, "other"));
+    }
+
+    [Fact]
     public void A_progress_line_counts_any_unit_with_an_hours_eta()
     {
         var log = new StringWriter();

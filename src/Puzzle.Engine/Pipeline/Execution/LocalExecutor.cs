@@ -58,7 +58,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         }
         var stageOrder = graph.Stages.Select((stage, i) => (stage.Name, i)).ToDictionary(p => p.Name, p => p.i);
         var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu)>();
-        var progress = new RunProgress(pending, clock, parallelJobs);
+        var progress = new RunProgress(pending, clock, parallelJobs, RunProgress.StageTimes(RunSummary.Earlier(store.Root, pipeline)));
         var cores = Environment.ProcessorCount;
         while (pending.Count > 0 || running.Count > 0)
         {
