@@ -1,3 +1,5 @@
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Tests.Pipeline;
 
@@ -66,6 +68,37 @@ public sealed class InitShowStatusTests
         Assert.NotEqual(0, bad);
         Assert.Contains("gpu", said);
         Assert.False(File.Exists(dir["pipelines/bad.yaml"]));
+    }
+
+    [Fact]
+    public void Init_for_a_real_size_parent_on_a_cpu_writes_the_1b_cpu_checks_budgets_and_says_so()
+    {
+        using var dir = new TempDir();
+        // Llama-3.2-1B's shape, 1.24B parameters (init reads config.json only), beside the 1B CPU check's spec and text
+        HfConfig.Write(ModelConfig.Llama(vocab: 128256, hidden: 2048, layers: 16, heads: 32, kvHeads: 8, intermediate: 8192, tie: true), dir["parent-1b"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["parent-1b/tokenizer.json"]);
+        SyntheticText.WriteCorpus(dir["text"], files: 2, sentences: 20);
+        File.Copy(Path.Combine(TestRepo.Source, "examples", "gpu", "scale1b-cpu.yaml"), dir["scale1b-cpu.yaml"]);
+        var check = SpecLoader.Load(dir["scale1b-cpu.yaml"]); // which docs/scale.md ran to Publish
+
+        Assert.Equal(0, CliRunner.Run("init", dir["parent-1b"], "--dir", dir.Path, "--device", "cpu", "--name", "llama-1b").Exit);
+
+        var text = File.ReadAllText(dir["pipelines/llama-1b.yaml"]);
+        Assert.Contains("# Sized for a real-size parent on a CPU", text);
+        Assert.Contains("this parent has 1.24B", text);
+        var spec = SpecLoader.Load(dir["pipelines/llama-1b.yaml"]);
+        Assert.Equal((check.Bld.Training.Tokens, check.Gkd.Training.Tokens, check.Scoring.Tokens, check.Evaluation.Tokens, check.Data.SeqLen),
+            (spec.Bld.Training.Tokens, spec.Gkd.Training.Tokens, spec.Scoring.Tokens, spec.Evaluation.Tokens, spec.Data.SeqLen));
+        Assert.Equal((check.Scenario.Batch, check.Scenario.Prompt, check.Scenario.Generate, check.Scenario.Repeats),
+            (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate, spec.Scenario.Repeats));
+        Assert.Equal(check.SearchSpace.Attention.KvHeads, spec.SearchSpace.Attention.KvHeads);
+        Assert.Equal((false, false), (spec.SearchSpace.Attention.Linear, spec.SearchSpace.Ffn.Linear));
+        Assert.Equal((0, 1), (spec.Evaluation.NextSpan.Examples, spec.Executor.Jobs));
+
+        // the same parent on a GPU gets the GPU's budgets, and a small one on a CPU the CPU's (above)
+        Assert.Equal(0, CliRunner.Run("init", dir["parent-1b"], "--dir", dir.Path, "--device", "cuda", "--name", "gpu").Exit);
+        Assert.DoesNotContain("real-size", File.ReadAllText(dir["pipelines/gpu.yaml"]));
+        Assert.Equal(1_048_576L, SpecLoader.Load(dir["pipelines/gpu.yaml"]).Bld.Training.Tokens);
     }
 
     [Fact]
