@@ -7,9 +7,9 @@ namespace Puzzle.Engine.Pipeline.Spec;
 /// <summary>
 /// The commented spec <c>puzzle init</c> writes: every section a newcomer needs, with the parent's own shape and size
 /// where a parent folder is given (so kv_heads offers only what mean-pooling can make), text that needs no local files,
-/// and settings sized for the device: on a GPU the budgets of the 1B scale check; on a CPU, for a small parent budgets
-/// that train it to quality in minutes, and for a real-size one (above <see cref="RealSizeOnCpu"/> parameters) the 1B
-/// CPU check's, which get every stage through in hours rather than days (docs/scale.md). It loads as written.
+/// and settings sized for the device: on a GPU the budgets of the 1B scale check; on a CPU, for a small parent the
+/// default pipeline's budgets, and for a real-size one (above <see cref="RealSizeOnCpu"/> parameters) the 1B
+/// CPU check's, which get every stage through in hours rather than a day or more (docs/scale.md). It loads as written.
 /// </summary>
 public static class SpecScaffold
 {
@@ -109,9 +109,9 @@ public static class SpecScaffold
             """;
     }
 
-    /// <summary>Parameters above which a parent on a CPU gets the 1B CPU check's budgets. The CPU budgets train parents
-    /// of up to 6.5M parameters (moby-2x) to quality in minutes; at 60,000 tokens per variant and per healed model a
-    /// 100M-parameter parent, 15 times moby-2x's, would take hours.</summary>
+    /// <summary>Parameters above which a parent on a CPU gets the 1B CPU check's budgets. The default pipeline's budgets
+    /// (60,000 tokens per variant and per healed model) take minutes for its small parent; the work grows with the
+    /// parameters, and at 100M it would be hours.</summary>
     public const long RealSizeOnCpu = 100_000_000;
 
     /// <summary>The parent's parameters and their bytes in the compute dtype: "1.24B parameters, 2.47 GB in bfloat16".</summary>
