@@ -94,6 +94,9 @@ public sealed class RunProgressTests
         // the other Distill jobs at this run's 2 h, each Score job at the earlier run's hour, not at this run's mean
         Assert.Matches($@"^, ETA {2 * (distill - 1) + score}:00:00 ", EtaAfterOneDistillJob(new Dictionary<string, double> { ["Score"] = 3600 }));
         Assert.Matches($@"^, ETA {2 * (distill - 1 + score)}:00:00 ", EtaAfterOneDistillJob(null));
+        // no earlier run (a new store), or none that ran Score: this run's mean, not nothing (it once said 0:00:00)
+        Assert.Matches($@"^, ETA {2 * (distill - 1 + score)}:00:00 ", EtaAfterOneDistillJob(new Dictionary<string, double>()));
+        Assert.Matches($@"^, ETA {2 * (distill - 1 + score)}:00:00 ", EtaAfterOneDistillJob(new Dictionary<string, double> { ["Heal"] = 3600 }));
     }
 
     [Fact]

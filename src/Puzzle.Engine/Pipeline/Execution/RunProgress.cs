@@ -61,7 +61,7 @@ internal sealed class RunProgress(IReadOnlyCollection<JobPlan> toRun, Stopwatch 
         var mean = all.Sum() / (all.Count + built.Count);
         double Expected(JobPlan j) => _seconds.TryGetValue(j.Stage.Name, out var s)
             ? s.Sum() / (s.Count + built.Count(b => b.Stage.Name == j.Stage.Name))
-            : earlier?.GetValueOrDefault(j.Stage.Name) is { } before ? before : mean;
+            : earlier is not null && earlier.TryGetValue(j.Stage.Name, out var before) ? before : mean;
         var active = running.ToList();
         var busy = active.Select(r => r.Job).ToHashSet();
         var work = _left.Where(j => !busy.Contains(j) && !built.Contains(j)).Sum(Expected) +
