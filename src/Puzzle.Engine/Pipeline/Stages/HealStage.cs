@@ -65,6 +65,10 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => MemoryFloor.Parent(spec, spec.Device);
     public override string Description => "assemble each child and baseline, heal it by global distillation (GKD)";
     public const string ModelFolder = "model", HealFile = "heal.json", CurveFile = "curve.json";
+
+    /// <summary>The folder of the job's resume folder (removed once it publishes) where a CPU model's held-out guard maps
+    /// its best weights.</summary>
+    const string BestWeightsFolder = "best-weights";
     /// <summary>Held-out sequences the Heal job checks KL on before and after GKD.</summary>
     const int CheckSequences = 16;
 
@@ -197,13 +201,14 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                 var checkpoints = new TrainCheckpoints(s.Context.ResumeDirectory, s.Job.CheckpointEvery);
                 s.ResumedFrom = checkpoints.LatestStep;
                 // held-out KL at step 0 and every few steps: each model publishes the best weights it had, never worse than assembled
+                // its best weights off the device: a GPU's in host memory, a CPU's in files the kernel may write out
                 s.Guard = new HeldoutGuard(() =>
                 {
                     child.eval();
                     s.LastCheck = Check(child, checks);
                     child.train();
                     return s.LastCheck.Kl!.Value;
-                });
+                }, offload: Path.Combine(s.Context.ResumeDirectory, BestWeightsFolder));
                 child.train();
                 // the check before training is the guard's own at step 0: the same weights, batches and evaluation
                 return new Learner<TeacherPass>(child.named_parameters().Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
@@ -251,8 +256,8 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         if (HealGroups.Least(parentParameters, sizes.Select(m => m.Parameters), weightBytes) <= memory) return null;
 
         var floor = new MemoryFloor([MemoryFloor.ParentWeights(parent, weightBytes), .. sizes.Select(m => new MemoryPart(
-            $"{m.Id}'s weights and training state, {CostMeter.Readable(m.Parameters)} parameters at {BldMemory.StateBytesPerParameter} bytes each",
-            m.Parameters * BldMemory.StateBytesPerParameter))]);
+            $"{m.Id}'s weights and training state, {CostMeter.Readable(m.Parameters)} parameters at {HealGroups.StateBytesPerParameter(weightBytes)} bytes each",
+            m.Parameters * HealGroups.StateBytesPerParameter(weightBytes)))]);
         var most = HealGroups.MostParameters(parentParameters, weightBytes, memory);
         var text = new StringBuilder(
             $"Healing {string.Join(" and ", sizes.Select(m => m.Id))} in one process needs at least {StoreUsage.Human(floor.Bytes)}, more than " +
@@ -284,11 +289,11 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         DeviceKind device, int weightBytes, long? available, bool checkpointing)
     {
         var trained = models.Sum(m => CostMeter.Parameters(m.Config));
-        var bytes = BldMemory.Of(CostMeter.Parameters(parent) * weightBytes, trained, device);
+        var bytes = BldMemory.Of(CostMeter.Parameters(parent) * weightBytes, trained, device, HealGroups.StateBytesPerParameter(weightBytes));
         var (memory, whose) = device == DeviceKind.Cuda ? ("GPU memory", "the GPU's") : ("memory", "this machine's");
         var ids = string.Join(" and ", models.Select(m => m.Id));
         List<string> lines = [$"{ids}: about {bytes / 1e9:F1} GB of {memory} (estimated: the parent's weights and {CostMeter.Readable(trained)} " +
-                              $"trained parameters at {BldMemory.StateBytesPerParameter} bytes, with what comes on top)"];
+                              $"trained parameters at {HealGroups.StateBytesPerParameter(weightBytes)} bytes, with what comes on top)"];
         if (available is { } total && bytes > total)
             lines.Add($"warning: that is more than {whose} {total / 1e9:F1} GB: the process will most likely run out of memory during training; " +
                       (models.Count > 1 ? "gkd.models_per_process: 1 heals each model alone" : "a smaller child (constraints.params_vs_parent) holds less") +
