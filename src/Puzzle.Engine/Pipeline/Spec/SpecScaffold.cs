@@ -21,7 +21,7 @@ public static class SpecScaffold
         var gpu = device == DeviceKind.Cuda;
         var realSize = !gpu && parent is not null && Cost.CostMeter.Parameters(parent) > RealSizeOnCpu;
         // on a GPU: the 1B scale check's budgets (examples/gpu/scale1b.yaml), a tenth held out for its 65,536 tokens;
-        // a real-size parent on a CPU: the 1B CPU check's (examples/gpu/scale1b-cpu.yaml), about 1 h 30 min on 2 cores
+        // a real-size parent on a CPU: the 1B CPU check's (examples/gpu/scale1b-cpu.yaml), about an hour on 2 cores
         var (seqLen, heldout, tokens, prompt, generate, evaluation) = gpu ? (512, "0.1", 1_048_576, 512, 128, 65_536)
             : realSize ? (128, "0.05", 2_048, 32, 4, 256)
             : (128, "0.05", 60_000, 128, 64, 20_000);
@@ -50,7 +50,7 @@ public static class SpecScaffold
         var sizing = realSize
             ? $"""
               # Sized for a real-size parent on a CPU: the budgets, the workload and the evaluation below are the 1B CPU
-              # check's (docs/scale.md, "Measured on a CPU at the 1B shape": every stage to Publish in about 1 h 30 min on
+              # check's (docs/scale.md, "Measured on a CPU at the 1B shape": every stage to Publish in 57 min of jobs on
               # 2 cores at 1.24B parameters; this parent has {Cost.CostMeter.Readable(Cost.CostMeter.Parameters(parent!))}). They show the pipeline runs at this size, and are far
               # too small for a child worth shipping: on a GPU, `puzzle init --device cuda` writes the 1B scale check's.
 
