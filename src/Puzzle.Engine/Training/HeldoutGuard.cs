@@ -24,6 +24,7 @@ public sealed class HeldoutGuard(Func<double> evaluate, int evaluations = 8, str
 {
     readonly List<HeldoutPoint> _points = new();
     Dictionary<string, Tensor> _best = new();
+    readonly List<string> _files = []; // the mapped files of an offloaded CPU copy
     IReadOnlyList<(string Name, Parameter Param)> _parameters = [];
     long _every = 1;
 
@@ -99,8 +100,6 @@ public sealed class HeldoutGuard(Func<double> evaluate, int evaluations = 8, str
         _files.Add(file);
         return copy;
     }
-
-    readonly List<string> _files = [];
 
     /// <summary>Puts the best weights into the model (when they are not already there).</summary>
     public void Finish(TrainingRun run)
