@@ -32,7 +32,9 @@ public sealed record GkdMemory(long? LogitSliceBytes = null, bool CheckpointBloc
 /// <see cref="Step(Tensor)"/> computes it and accumulates its gradients into the child's parameters itself: the head and the
 /// losses run a slice of positions at a time (each slice's backward pass into a detached copy of the final hidden
 /// states, whose gradient then goes back through the blocks), and with <see cref="GkdMemory.CheckpointBlocks"/> the
-/// blocks are run again one at a time from their saved inputs.
+/// blocks are run again one at a time from their saved inputs. Weights that do not require gradients take none: with
+/// the embeddings and the head frozen (Heal's <c>gkd.train_embeddings: false</c>) the head's weight gradient is not
+/// computed at all, and the blocks' gradients are the same.
 /// </summary>
 public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine, double kl, double lm, GkdMemory? memory = null)
 {
@@ -148,7 +150,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
                 x.Dispose(); // not needed again: each block's input goes as soon as its backward pass is done
                 if (l == 0 || !ReferenceEquals(blockInputs[l], blockInputs[l - 1])) blockInputs[l].Dispose();
             }
-            child.Embed(inputs).mul(grad).sum().backward();
+            if (child.model.embed_tokens.weight!.requires_grad) child.Embed(inputs).mul(grad).sum().backward();
             cosTerm = Sum(gaps);
         }
         else
@@ -184,12 +186,16 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         readonly Tensor _sum;
         bool _fresh; // _sum holds nothing yet
 
+        readonly bool _frozen; // the weights take no gradient: nothing is summed
+
         public HeadWeightSum(TorchSharp.Modules.Parameter weight)
         {
             Weight = weight;
+            _frozen = !weight.requires_grad;
             _held = weight.grad;
             _fresh = _held is null;
-            _sum = _held is null ? empty(weight.shape, dtype: float32, device: weight.device)
+            _sum = _frozen ? empty(0, dtype: float32, device: weight.device)
+                : _held is null ? empty(weight.shape, dtype: float32, device: weight.device)
                 : _held.dtype == float32 ? _held : _held.to(float32);
         }
 
@@ -198,6 +204,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         public Tensor Add(Tensor gradLogits, Tensor h)
         {
             var g = gradLogits.to(Weight.dtype); // the products in the weights' dtype: the tensor cores' rate on a GPU
+            if (_frozen) return g.mm(Weight);
             // the first product writes the sum (β = 0 reads nothing), later ones add to it
             if (Weight.dtype == float32) _sum.addmm_(g.t(), h, beta: _fresh ? 0 : 1, alpha: 1);
             else if (_fresh) _sum.copy_(g.t().mm(h));
@@ -208,7 +215,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
 
         public void Publish()
         {
-            if (_fresh) return; // no slices (a batch of no positions)
+            if (_frozen || _fresh) return; // frozen, or no slices (a batch of no positions)
             if (!ReferenceEquals(_sum, _held)) Weight.grad = Weight.dtype == float32 ? _sum : _sum.to(Weight.dtype);
         }
     }

@@ -183,4 +183,7 @@ public sealed class CausalLM : nn.Module
 
     /// <summary>Parameter count (tied embeddings counted once).</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>The embeddings' and the LM head's weights (one tensor where they are tied).</summary>
+    public IReadOnlyList<Parameter> EmbeddingWeights => lm_head is null ? [model.embed_tokens.weight!] : [model.embed_tokens.weight!, lm_head.weight!];
 }

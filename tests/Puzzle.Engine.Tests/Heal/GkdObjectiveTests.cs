@@ -90,15 +90,19 @@ public class GkdObjectiveTests
     /// through the graph or re-run one at a time) are those of the whole-batch formula differentiated by autograd:
     /// a slice that missed its part of the head's gradient, a block re-run on another block's input or a cosine term
     /// left out of a re-run block moves a gradient this test compares. A no-op attention, a narrower one, a whole block
-    /// of no-ops (which passes its input on as it is), tied and untied heads.
+    /// of no-ops (which passes its input on as it is), tied and untied heads; and with the embeddings and the head frozen
+    /// (<c>gkd.train_embeddings: false</c>), which then take no gradient while every other one is the same.
     /// </summary>
     [Theory]
-    [InlineData(false, false, 0.4)]
-    [InlineData(true, false, 0.4)]
-    [InlineData(false, true, 0.4)]
-    [InlineData(true, true, 0.4)]
-    [InlineData(false, true, 0.0)] // without the LM term, as Heal's default loss
-    public void Its_gradients_are_the_whole_batch_formulas_gradients(bool checkpointBlocks, bool tie, double wl)
+    [InlineData(false, false, 0.4, false)]
+    [InlineData(true, false, 0.4, false)]
+    [InlineData(false, true, 0.4, false)]
+    [InlineData(true, true, 0.4, false)]
+    [InlineData(false, true, 0.0, false)] // without the LM term, as Heal's default loss
+    [InlineData(false, false, 0.4, true)]
+    [InlineData(true, false, 0.4, true)]
+    [InlineData(true, true, 0.4, true)]
+    public void Its_gradients_are_the_whole_batch_formulas_gradients(bool checkpointBlocks, bool tie, double wl, bool frozen)
     {
         var parentConfig = ModelConfig.Llama(vocab: 40, hidden: 16, layers: 4, heads: 4, kvHeads: 2, intermediate: 32, tie: tie);
         using var parent = CausalLM.Initialise(parentConfig, seed: 1);
@@ -111,12 +115,16 @@ public class GkdObjectiveTests
         using (no_grad())
             foreach (var model in new[] { parent, child })
                 model.named_parameters().Single(p => p.name == "model.norm.weight").parameter.mul_(20);
+        if (frozen) foreach (var weight in child.EmbeddingWeights) weight.requires_grad_(false);
+        var frozenNames = frozen ? (tie ? ["model.embed_tokens.weight"] : new[] { "model.embed_tokens.weight", "lm_head.weight" }) : [];
+        Assert.Equal(frozenNames, child.named_parameters().Where(p => !p.parameter.requires_grad).Select(p => p.name));
         var tokens = randint(0, Parent.VocabSize, [3, 9], dtype: int64, generator: new Generator(7));
         const double wc = 0.7, wk = 1.3;
 
         // 24 positions, slices of 5 (5 × 40 float32 logits): five slices, the last one short
         var terms = new GkdObjective(parent, child, wc, wk, wl, new GkdMemory(LogitSliceBytes: 5 * 40 * 4, CheckpointBlocks: checkpointBlocks)).Step(tokens);
-        var stepped = child.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());
+        Assert.All(frozenNames, name => Assert.Null(child.named_parameters().Single(p => p.name == name).parameter.grad));
+        var stepped = child.named_parameters().Where(p => p.parameter.requires_grad).ToDictionary(p => p.name, p => p.parameter.grad!.clone());
         child.zero_grad();
 
         var inputs = tokens[.., ..^1];
@@ -136,7 +144,7 @@ public class GkdObjectiveTests
 
         Assert.Equal(total.item<float>(), terms.Total.item<float>(), 5);
         Assert.False(terms.Total.requires_grad);
-        foreach (var (name, p) in child.named_parameters())
+        foreach (var (name, p) in child.named_parameters().Where(p => p.parameter.requires_grad))
         {
             var expected = p.grad!;
             var scale = expected.abs().max().item<float>();

@@ -93,6 +93,36 @@ public class HealStageTests
     }
 
     /// <summary>
+    /// With <c>gkd.train_embeddings: false</c> the healed child publishes the parent's embeddings and LM head bit for bit
+    /// while its blocks move, under a key of its own (the setting trains other weights), and says in its log what it
+    /// holds frozen.
+    /// </summary>
+    [Fact]
+    public async Task With_frozen_embeddings_the_child_keeps_the_parents_embeddings_and_head_and_trains_its_blocks()
+    {
+        using var repo = new TestRepo(Spec.Replace("checkpoint_activations: true }", "checkpoint_activations: true, train_embeddings: false }"));
+        var session = PipelineSession.Open(repo.SpecPath);
+        using var other = new TestRepo(Spec);
+        var trained = PipelineSession.Open(other.SpecPath).Graph.Find("Heal", "child1").Key;
+        var heal = session.Graph.Find("Heal", "child1");
+        Assert.NotEqual(trained, heal.Key);
+        var run = await session.RunAsync("Heal", session.InProcessLauncher(), TextWriter.Null);
+        Assert.True(run.Succeeded, string.Join("\n", run.Where(JobOutcome.Failed).Select(j => File.ReadAllText(j.Log!))));
+
+        var entry = session.Store.Find(heal.Key)!;
+        var parentDir = ParentStage.ModelDirectory(session.Store.Find(session.Graph.Find("Parent", "parent").Key)!.Directory);
+        using var parent = Puzzle.Engine.Checkpoints.SafeTensorsFile.Open(Directory.GetFiles(parentDir, "*.safetensors").Single());
+        using var child = Puzzle.Engine.Checkpoints.SafeTensorsFile.Open(Path.Combine(entry.Directory, HealStage.ModelFolder, "model.safetensors"));
+        var frozen = child.Names.Where(n => n is "model.embed_tokens.weight" or "lm_head.weight").ToList();
+        Assert.NotEmpty(frozen);
+        foreach (var name in frozen) Assert.True(parent.Read(name).eq(child.Read(name)).all().item<bool>(), $"{name} moved");
+        var report = JsonDocument.Parse(File.ReadAllText(entry.File(HealStage.HealFile))).RootElement.GetProperty("gkd");
+        Assert.True(report.GetProperty("best_step").GetInt64() > 0, report.ToString()); // it published trained weights
+        Assert.Contains(child.Names, n => n.StartsWith("model.layers.", StringComparison.Ordinal) && parent.Contains(n) && !parent.Read(n).eq(child.Read(n)).all().item<bool>());
+        Assert.Contains(" frozen per model at 4, with what comes on top", File.ReadAllText(Path.Combine(repo.Store, "logs", "test", "Heal", "child1.log")));
+    }
+
+    /// <summary>
     /// The child and the uniform baseline healed in one process (<c>gkd.models_per_process: 2</c>: one parent pass per
     /// batch for both), and then evaluated in one, publish under the same keys the same bytes as each healed and
     /// evaluated in a process of its own, through the real CLI and its executor. A model that saw another's batches, the

@@ -17,6 +17,12 @@ public sealed record GkdSpec
                  "child at 8 x 512 tokens). The loss and its gradients are the same up to rounding, which is why changing it trains again.")]
     public bool CheckpointActivations { get; init; }
 
+    [Description("Train the embeddings and the LM head as well as the blocks (false: they stay the parent's, which the blocks were " +
+                 "distilled against). Frozen, they hold their weights only, not their float32 masters and optimizer state, and the head's " +
+                 "weight gradient is not computed: an 8B-shaped parent's untied embeddings and head are 1.05B parameters, 14.7 GB of " +
+                 "training state on a GPU per model.")]
+    public bool TrainEmbeddings { get; init; } = true;
+
     [Description("Models (children and baselines) one process trains together, on the same batches from one pass of the parent's " +
                  "blocks per batch (0: as many as leave none of the executor's jobs idle, within the memory of the device by estimate; " +
                  "1 on Slurm). Results do not depend on it, so no job key does: it trades memory (every model's weights and optimizer " +

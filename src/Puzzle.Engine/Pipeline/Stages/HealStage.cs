@@ -31,7 +31,8 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     /// settings.</summary>
     public sealed record HealJob(string Model, [property: SpecPath("search_space")] SearchSpaceSpec SearchSpace, [property: SpecPath("gkd")] TrainingSpec Training, [property: SpecPath("gkd.loss")] GkdLoss Loss,
         [property: NotInKey("how often resumable state is saved changes no weight")] int CheckpointEvery,
-        [property: SpecPath("gkd.checkpoint_activations")] bool CheckpointActivations, string? Device);
+        [property: SpecPath("gkd.checkpoint_activations")] bool CheckpointActivations, [property: SpecPath("gkd.train_embeddings")] bool TrainEmbeddings,
+        string? Device);
 
     /// <summary>heal.json: what a Heal job made of one model (or why it made nothing).</summary>
     public sealed record HealReport(string Name, string Kind)
@@ -59,7 +60,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     }
 
     public override string Name => "Heal";
-    public override int Version => 4; // 4: the head and its losses a slice of positions at a time; 3: typed job config; 2: the best held-out weights are published
+    public override int Version => 5; // 5: gkd.train_embeddings; 4: the head and its losses a slice of positions at a time; 3: typed job config; 2: the best held-out weights are published
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Search"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => MemoryFloor.Parent(spec, spec.Device);
@@ -88,7 +89,8 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         foreach (var d in planned["Distill"]) inputs["variant:" + d.Id] = d;
         var gkd = spec.Gkd;
         return ModelIds(spec).Select(id => Job(id,
-            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, gkd.CheckpointActivations, ComputeDevice.KeyName(spec.Device, spec.Dtype)),
+            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, gkd.CheckpointActivations, gkd.TrainEmbeddings,
+                ComputeDevice.KeyName(spec.Device, spec.Dtype)),
             inputs, gkd.Training.Seed)).ToList();
     }
 
@@ -129,9 +131,10 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         if (spec.Executor.Kind == ExecutorKind.Slurm) return 1;
         return (int)Planned.GetValue(spec, s =>
         {
-            var parameters = Cost.CostMeter.Parameters(ParentStage.PlannedConfig(s));
+            var parent = ParentStage.PlannedConfig(s);
             var weightBytes = ComputeDevice.ElementBytesOn(s.Device, s.Dtype);
-            return HealGroups.PerProcess(ModelIds(s).Count, s.Executor.Jobs, parameters, weightBytes, PlanMemory.Share(s), s.Device);
+            return HealGroups.PerProcess(ModelIds(s).Count, s.Executor.Jobs, Cost.CostMeter.Parameters(parent), weightBytes, PlanMemory.Share(s), s.Device,
+                HealGroups.Frozen(parent, s.Gkd.TrainEmbeddings));
         });
     }
 
@@ -162,10 +165,11 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         foreach (var s in students) s.Config = VariantCatalog.ToModel(parentConfig, s.Job.SearchSpace.Alternatives, s.Architecture.Layers);
         // before minutes of loading: a group that cannot fit would run out of memory at its first step
         var models = students.Select(s => (s.Id, s.Config!)).ToList();
-        if (TooLarge(parentConfig, models, device.Kind, device.ElementBytes, PlanMemory.Of(device.Kind)) is { } why)
+        var trainEmbeddings = students[0].Job.TrainEmbeddings; // the same for every model of a pipeline: its gkd settings
+        if (TooLarge(parentConfig, models, device.Kind, device.ElementBytes, PlanMemory.Of(device.Kind), trainEmbeddings) is { } why)
             throw new InvalidOperationException(why);
         var (estimate, lines) = Estimated(parentConfig, models, device.Kind, device.ElementBytes, PlanMemory.Of(device.Kind),
-            students.All(s => s.Job.CheckpointActivations));
+            students.All(s => s.Job.CheckpointActivations), HealGroups.Frozen(parentConfig, trainEmbeddings));
         foreach (var s in students) s.Context.Metrics[device.Kind == DeviceKind.Cuda ? "estimated_gpu_bytes" : "estimated_rss_bytes"] = estimate;
         foreach (var line in lines) first.Log.WriteLine(line);
         using var parent = ParentModel.Load(parentDir, device);
@@ -189,7 +193,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             Phase(Contexts(students), "check before");
 
             var gkd = students[0].Job.Training; // the same for every model of a pipeline: its gkd settings
-            if (students.FirstOrDefault(s => s.Job.Training != gkd || s.Context.Job.Seed != first.Job.Seed) is { } other)
+            if (students.FirstOrDefault(s => s.Job.Training != gkd || s.Job.TrainEmbeddings != trainEmbeddings || s.Context.Job.Seed != first.Job.Seed) is { } other)
                 throw new InvalidOperationException($"Heal {other.Id} and {students[0].Id} train on different batches or settings: they cannot train together");
             var tokensPerBatch = (long)gkd.Batch * train.SeqLen;
             var options = gkd.OptionsAt(parent.Config.HiddenSize);
@@ -210,8 +214,10 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                     return s.LastCheck.Kl!.Value;
                 }, offload: Path.Combine(s.Context.ResumeDirectory, BestWeightsFolder));
                 child.train();
+                // kept as the parent's: no gradient, no optimizer state, no copy in checkpoints or the guard
+                if (!trainEmbeddings) foreach (var weight in child.EmbeddingWeights) weight.requires_grad_(false);
                 // the check before training is the guard's own at step 0: the same weights, batches and evaluation
-                return new Learner<TeacherPass>(child.named_parameters().Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
+                return new Learner<TeacherPass>(child.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
                     new ProgressLine($"gkd {s.Id}", options.Steps(tokensPerBatch) * tokensPerBatch, first.Log), checkpoints, s.Guard, s.Before!.Kl);
             }).ToList();
             var clock = Stopwatch.StartNew();
@@ -245,20 +251,25 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     /// Why one Heal process cannot train <paramref name="models"/> (ids and architectures) against
     /// <paramref name="parent"/> within <paramref name="available"/> bytes of its device, counted as
     /// <see cref="HealGroups.Least"/> counts (weights and training state, nothing on top, so it certainly runs out), with
-    /// what would fit: one model per process, or a child of at most so many parameters. Null where it fits, or where the
-    /// memory is not known. The pre-launch check counts the parent alone: what a model holds is known only after Search.
+    /// what would fit: one model per process, a child of at most so many parameters, or the embeddings and LM head kept
+    /// as the parent's. Null where it fits, or where the memory is not known. The pre-launch check counts the parent
+    /// alone: what a model holds is known only after Search.
     /// </summary>
-    internal static string? TooLarge(ModelConfig parent, IReadOnlyList<(string Id, ModelConfig Config)> models, DeviceKind device, int weightBytes, long? available)
+    internal static string? TooLarge(ModelConfig parent, IReadOnlyList<(string Id, ModelConfig Config)> models, DeviceKind device, int weightBytes, long? available,
+        bool trainEmbeddings = true)
     {
         if (available is not { } memory) return null;
         var sizes = models.Select(m => (m.Id, Parameters: CostMeter.Parameters(m.Config))).ToList();
         var parentParameters = CostMeter.Parameters(parent);
-        if (HealGroups.Least(parentParameters, sizes.Select(m => m.Parameters), weightBytes) <= memory) return null;
+        var frozen = HealGroups.Frozen(parent, trainEmbeddings);
+        if (HealGroups.Least(parentParameters, sizes.Select(m => m.Parameters), weightBytes, frozen) <= memory) return null;
 
+        var state = HealGroups.StateBytesPerParameter(weightBytes);
         var floor = new MemoryFloor([MemoryFloor.ParentWeights(parent, weightBytes), .. sizes.Select(m => new MemoryPart(
-            $"{m.Id}'s weights and training state, {CostMeter.Readable(m.Parameters)} parameters at {HealGroups.StateBytesPerParameter(weightBytes)} bytes each",
-            m.Parameters * HealGroups.StateBytesPerParameter(weightBytes)))]);
-        var most = HealGroups.MostParameters(parentParameters, weightBytes, memory);
+            $"{m.Id}'s weights and training state, " + (frozen == 0 ? $"{CostMeter.Readable(m.Parameters)} parameters at {state} bytes each"
+                : $"{CostMeter.Readable(m.Parameters - frozen)} trained parameters at {state} bytes each and {CostMeter.Readable(frozen)} frozen at {weightBytes}"),
+            HealGroups.ModelBytes(m.Parameters, frozen, weightBytes)))]);
+        var most = HealGroups.MostParameters(parentParameters, weightBytes, memory, frozen);
         var text = new StringBuilder(
             $"Healing {string.Join(" and ", sizes.Select(m => m.Id))} in one process needs at least {StoreUsage.Human(floor.Bytes)}, more than " +
             $"{(device == DeviceKind.Cpu ? "this machine's" : "the GPU's")} {StoreUsage.Human(memory)}: {floor.Holds}. " +
@@ -274,6 +285,10 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             text.Append(CultureInfo.InvariantCulture, $" A model of at most {CostMeter.Readable(most)} parameters ({fraction:0.00} of the parent's) fits in a process of its own: " +
                                                       $"constraints.params_vs_parent: {fraction:0.00} makes the search choose such a child{(sizes.Count > 1 ? ", and gkd.models_per_process: 1 heals each model alone" : "")}.");
         }
+        var frozenIfAsked = HealGroups.Frozen(parent, trainEmbeddings: false);
+        if (trainEmbeddings && HealGroups.Least(parentParameters, sizes.Select(m => m.Parameters), weightBytes, frozenIfAsked) <= memory)
+            text.Append($" Or keep the embeddings and the LM head as the parent's ({CostMeter.Readable(frozenIfAsked)} parameters each model does not train), " +
+                        "and these fit as they are: gkd.train_embeddings: false.");
         text.Append(" docs/scale.md (\"What fits where\") gives what each parent size needs; nothing was published.");
         return text.ToString();
     }
@@ -286,14 +301,15 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     /// most likely run out of memory during training.
     /// </summary>
     internal static (long Bytes, IReadOnlyList<string> Lines) Estimated(ModelConfig parent, IReadOnlyList<(string Id, ModelConfig Config)> models,
-        DeviceKind device, int weightBytes, long? available, bool checkpointing)
+        DeviceKind device, int weightBytes, long? available, bool checkpointing, long frozen = 0)
     {
-        var trained = models.Sum(m => CostMeter.Parameters(m.Config));
-        var bytes = BldMemory.Of(CostMeter.Parameters(parent) * weightBytes, trained, device, HealGroups.StateBytesPerParameter(weightBytes));
+        var trained = models.Sum(m => CostMeter.Parameters(m.Config) - frozen);
+        var bytes = BldMemory.Of((CostMeter.Parameters(parent) + models.Count * frozen) * weightBytes, trained, device, HealGroups.StateBytesPerParameter(weightBytes));
         var (memory, whose) = device == DeviceKind.Cuda ? ("GPU memory", "the GPU's") : ("memory", "this machine's");
         var ids = string.Join(" and ", models.Select(m => m.Id));
         List<string> lines = [$"{ids}: about {bytes / 1e9:F1} GB of {memory} (estimated: the parent's weights and {CostMeter.Readable(trained)} " +
-                              $"trained parameters at {HealGroups.StateBytesPerParameter(weightBytes)} bytes, with what comes on top)"];
+                              $"trained parameters at {HealGroups.StateBytesPerParameter(weightBytes)} bytes" +
+                              (frozen > 0 ? $", {CostMeter.Readable(frozen)} frozen per model at {weightBytes}" : "") + ", with what comes on top)"];
         if (available is { } total && bytes > total)
             lines.Add($"warning: that is more than {whose} {total / 1e9:F1} GB: the process will most likely run out of memory during training; " +
                       (models.Count > 1 ? "gkd.models_per_process: 1 heals each model alone" : "a smaller child (constraints.params_vs_parent) holds less") +
