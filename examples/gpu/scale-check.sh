@@ -12,7 +12,8 @@
 # Environment: OUT (results; default .device/out-scale), PYTHON (default python3), SCALE_BUDGET_S (seconds the whole
 # run may take, default 570: each phase starts only if it fits), SCALE_SHAPES (default "1b 8b"; "tiny" rehearses the
 # script on a CPU in a few minutes), SCALE_8B_SHAPE (the shape the 8b phases build, default 8b; tiny rehearses them),
-# SCALE_8B (which 8b phases: "bld" for BLD and Score of one layer, "heal" for GKD of a 1.5x child; default both),
+# SCALE_8B (which 8b phases: "bld" for BLD and Score of one layer, "heal" for GKD of a 1.5x child, "frozen" for GKD of
+# the same child with its embeddings and LM head kept as the parent's, gkd.train_embeddings: false; default "bld heal"),
 # SCALE_RESUME=1 (a second call on the same machine, while it is still held: keep the work folder of the call before,
 # its store, its 1B or tiny parent, its phases and its bare steps, and carry on the pipeline where that call's time ran
 # out; results.json then counts both calls).
@@ -139,6 +140,13 @@ run() {
         (cd "$work/run" && phase search-heal-8b 150 "$puzzle" run pipelines/scale8b-heal.yaml --target Search --device "$device" \
           && phase heal-8b 150 "$puzzle" job pipelines/scale8b-heal.yaml --stage Heal --id child1 --device "$device" \
           && phase evaluate-8b 120 "$puzzle" job pipelines/scale8b-heal.yaml --stage Evaluate --id child1 --device "$device") ;;
+      esac
+      # the same child healed with its embeddings and LM head frozen: the memory that saves decides whether it fits an
+      # 80 GB GPU (docs/scale.md, "What fits where"); the search is the same job, cached where "heal" ran
+      case " $parts8b " in *" frozen "*)
+        (cd "$work/run" && sed 's/^gkd: { /gkd: { train_embeddings: false, /' pipelines/scale8b-heal.yaml > pipelines/scale8b-heal-frozen.yaml \
+          && phase search-frozen-8b 150 "$puzzle" run pipelines/scale8b-heal-frozen.yaml --target Search --device "$device" \
+          && phase heal-frozen-8b 150 "$puzzle" job pipelines/scale8b-heal-frozen.yaml --stage Heal --id child1 --device "$device") ;;
       esac
     fi
     [ "$shape" = 8b ] && rm -rf "$work/run/parent-$shape"  # 16 GB; the 1B parent stays for a resumed call

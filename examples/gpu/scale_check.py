@@ -261,7 +261,8 @@ def collect(args):
             m = json.load(open(os.path.join(root, "manifest.json")))
             keep = {k: v for k, v in (m.get("metrics") or {}).items() if not isinstance(v, (list, dict)) or k in ("initialiser_nmse", "phase_seconds")}
             jobs.append({"stage": m["stage"], "job": m["job"], "seconds": m.get("seconds"), "metrics": keep, "dir": root,
-                         "started": m.get("startedUtc") or m.get("started_utc")})
+                         "started": m.get("startedUtc") or m.get("started_utc"),
+                         "train_embeddings": ((m.get("config") or {}).get("gkd") or {}).get("train_embeddings")})
     # bytes on disk: a file the store shares between entries (a hard link: the exported child's weights are the healed
     # ones) counts once, in the job that was built first
     seen = set()
@@ -331,8 +332,9 @@ def collect(args):
                            "trained_together": j["metrics"].get("trained_together")} for j in jobs if j["stage"] == "Distill"]
     results["score"] = [{"job": j["job"], "parent_seconds": j["metrics"].get("parent_seconds"),
                          "variant_seconds": j["metrics"].get("variant_seconds"), "seconds": j["seconds"]} for j in jobs if j["stage"] == "Score"]
-    results["heal"] = [{"job": j["job"], "seconds": j["seconds"], "peak_gpu_mib": j.get("peak_gpu_mib"),
-                        **{k: j["metrics"].get(k) for k in ("tokens_per_s", "peak_gpu_bytes", "peak_gpu_process_bytes", "peak_rss_bytes", "kl_before", "kl_after", "trained_together")}}
+    results["heal"] = [{"job": j["job"], "seconds": j["seconds"], "peak_gpu_mib": j.get("peak_gpu_mib"), "train_embeddings": j.get("train_embeddings"),
+                        **{k: j["metrics"].get(k) for k in ("tokens_per_s", "peak_gpu_bytes", "peak_gpu_process_bytes", "estimated_gpu_bytes", "peak_rss_bytes",
+                                                            "estimated_rss_bytes", "kl_before", "kl_after", "trained_together")}}
                        for j in jobs if j["stage"] == "Heal"]
     # every Measure job's costs (eager or CUDA graphs: its cost_model says which), per shape, in ms
     results["measure"] = []
