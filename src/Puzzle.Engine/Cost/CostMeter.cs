@@ -207,7 +207,10 @@ public static class CostMeter
     /// <summary>A model's parameters, from its configuration: its blocks' (<see cref="Roofline.BlockParameters"/>), the
     /// embedding, the final norm and, unless tied, the LM head.</summary>
     public static long Parameters(ModelConfig config) => config.Blocks.Sum(b => Roofline.BlockParameters(config, b)) +
-        (long)config.VocabSize * config.HiddenSize * (config.TieWordEmbeddings ? 1 : 2) + config.HiddenSize;
+        EmbeddingParameters(config) + config.HiddenSize;
+
+    /// <summary>The embedding's and, unless tied, the LM head's parameters.</summary>
+    public static long EmbeddingParameters(ModelConfig config) => (long)config.VocabSize * config.HiddenSize * (config.TieWordEmbeddings ? 1 : 2);
 
     /// <summary>A parameter count as people read it: 6.5M, 1.24B.</summary>
     public static string Readable(long parameters) => parameters >= 1e9

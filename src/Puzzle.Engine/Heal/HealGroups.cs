@@ -1,3 +1,4 @@
+using Puzzle.Engine.Cost;
 using Puzzle.Engine.Library;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Runtime;
@@ -22,7 +23,7 @@ public static class HealGroups
     /// <c>gkd.train_embeddings: false</c> its embeddings and LM head (one tensor where they are tied), which then hold
     /// their weights only; otherwise none.</summary>
     public static long Frozen(ModelConfig parent, bool trainEmbeddings) =>
-        trainEmbeddings ? 0 : (long)parent.VocabSize * parent.HiddenSize * (parent.TieWordEmbeddings ? 1 : 2);
+        trainEmbeddings ? 0 : CostMeter.EmbeddingParameters(parent);
 
     /// <summary>What a model of <paramref name="parameters"/> parameters, <paramref name="frozen"/> of them frozen, holds
     /// in a Heal process: each trained parameter's weight and state (<see cref="StateBytesPerParameter"/>), each frozen
