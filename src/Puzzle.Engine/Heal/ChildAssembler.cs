@@ -9,7 +9,8 @@ namespace Puzzle.Engine.Heal;
 /// <summary>
 /// Builds a child model from a chosen architecture: each layer's block takes its attention and FFN weights from the
 /// chosen variants' BLD results (the parent's own subblock where the parent's variant was chosen, nothing for a
-/// no-op); embeddings, final norm and LM head are the parent's. The child is made on the parent's device, in its dtype.
+/// no-op); embeddings, final norm and LM head are the parent's (copies, or with <c>shareEmbeddings</c> the parent's own
+/// embedding and head tensors, frozen). The child is made on the parent's device, in its dtype.
 /// </summary>
 public static class ChildAssembler
 {
@@ -17,12 +18,16 @@ public static class ChildAssembler
     /// <param name="child">the child's configuration (the parent's with each layer's chosen block)</param>
     /// <param name="layers">the chosen variant ids per layer (an empty FFN id for a whole-block choice)</param>
     /// <param name="weightsOf">a variant id's BLD weights file, or null where the variant has nothing trained</param>
-    public static CausalLM Assemble(CausalLM parent, ModelConfig child, IReadOnlyList<LayerChoice> layers, Func<string, string?> weightsOf)
+    /// <param name="shareEmbeddings">the child's embeddings and LM head are the parent's tensors, not copies, and take no
+    /// gradient (<see cref="CausalLM(ModelConfig, Device?, ScalarType?, CausalLM?)"/>): a child that keeps them as the
+    /// parent's holds nothing of them</param>
+    public static CausalLM Assemble(CausalLM parent, ModelConfig child, IReadOnlyList<LayerChoice> layers, Func<string, string?> weightsOf,
+        bool shareEmbeddings = false)
     {
         if (layers.Count != child.NumLayers || child.NumLayers != parent.Config.NumLayers)
             throw new ArgumentException($"the architecture has {layers.Count} layers, the child {child.NumLayers}, the parent {parent.Config.NumLayers}");
         // made where the parent is, in its dtype: a child of an 8B parent never exists in float32 on the host (21 GB)
-        var model = new CausalLM(child, parent.Device, parent.DType);
+        var model = new CausalLM(child, parent.Device, parent.DType, shareEmbeddings ? parent : null);
         var fromParent = parent.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         using var _ = no_grad();
         var files = new List<SafeTensorsFile>();
@@ -37,6 +42,7 @@ public static class ChildAssembler
                 }).ToList()).ToList();
             foreach (var (name, p) in model.named_parameters())
             {
+                if (shareEmbeddings && name is "model.embed_tokens.weight" or "lm_head.weight") continue; // the parent's own
                 var layer = LayerOf(name);
                 var trained = layer is { } l ? byLayer[l].FirstOrDefault(f => f.Contains(name)) : null;
                 if (trained is not null)

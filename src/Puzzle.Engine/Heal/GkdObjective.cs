@@ -150,7 +150,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
                 x.Dispose(); // not needed again: each block's input goes as soon as its backward pass is done
                 if (l == 0 || !ReferenceEquals(blockInputs[l], blockInputs[l - 1])) blockInputs[l].Dispose();
             }
-            if (child.model.embed_tokens.weight!.requires_grad) child.Embed(inputs).mul(grad).sum().backward();
+            if (child.model.EmbeddingWeight.requires_grad) child.Embed(inputs).mul(grad).sum().backward();
             cosTerm = Sum(gaps);
         }
         else
@@ -172,7 +172,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
     }
 
     /// <summary>The LM head's weights [vocabulary, hidden], or (tied) the embeddings'.</summary>
-    static TorchSharp.Modules.Parameter HeadWeight(CausalLM model) => model.lm_head?.weight ?? model.model.embed_tokens.weight!;
+    static TorchSharp.Modules.Parameter HeadWeight(CausalLM model) => model.lm_head?.weight ?? model.model.EmbeddingWeight;
 
     /// <summary>
     /// The head's weight gradient of a step, Σ gradLogitsᵀ · h over its logit slices, summed in float32 in place: on top
@@ -183,18 +183,15 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
     {
         public readonly TorchSharp.Modules.Parameter Weight;
         readonly Tensor? _held;
-        readonly Tensor _sum;
+        readonly Tensor? _sum; // null where the weights take no gradient: nothing is summed
         bool _fresh; // _sum holds nothing yet
-
-        readonly bool _frozen; // the weights take no gradient: nothing is summed
 
         public HeadWeightSum(TorchSharp.Modules.Parameter weight)
         {
             Weight = weight;
-            _frozen = !weight.requires_grad;
             _held = weight.grad;
             _fresh = _held is null;
-            _sum = _frozen ? empty(0, dtype: float32, device: weight.device)
+            _sum = !weight.requires_grad ? null
                 : _held is null ? empty(weight.shape, dtype: float32, device: weight.device)
                 : _held.dtype == float32 ? _held : _held.to(float32);
         }
@@ -204,7 +201,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
         public Tensor Add(Tensor gradLogits, Tensor h)
         {
             var g = gradLogits.to(Weight.dtype); // the products in the weights' dtype: the tensor cores' rate on a GPU
-            if (_frozen) return g.mm(Weight);
+            if (_sum is null) return g.mm(Weight);
             // the first product writes the sum (β = 0 reads nothing), later ones add to it
             if (Weight.dtype == float32) _sum.addmm_(g.t(), h, beta: _fresh ? 0 : 1, alpha: 1);
             else if (_fresh) _sum.copy_(g.t().mm(h));
@@ -215,7 +212,7 @@ public sealed class GkdObjective(CausalLM parent, CausalLM child, double cosine,
 
         public void Publish()
         {
-            if (_frozen || _fresh) return; // frozen, or no slices (a batch of no positions)
+            if (_sum is null || _fresh) return; // frozen, or no slices (a batch of no positions)
             if (!ReferenceEquals(_sum, _held)) Weight.grad = Weight.dtype == float32 ? _sum : _sum.to(Weight.dtype);
         }
     }

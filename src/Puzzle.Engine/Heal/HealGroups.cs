@@ -20,16 +20,16 @@ public static class HealGroups
     public static int StateBytesPerParameter(int weightBytes) => BldMemory.StateBytesPerParameter - weightBytes;
 
     /// <summary>The parameters of each model of <paramref name="parent"/> that Heal does not train: with
-    /// <c>gkd.train_embeddings: false</c> its embeddings and LM head (one tensor where they are tied), which then hold
-    /// their weights only; otherwise none.</summary>
+    /// <c>gkd.train_embeddings: false</c> its embeddings and LM head (one tensor where they are tied), which are then the
+    /// parent's own tensors (<see cref="ChildAssembler.Assemble"/>) and hold nothing of their own; otherwise none.</summary>
     public static long Frozen(ModelConfig parent, bool trainEmbeddings) =>
         trainEmbeddings ? 0 : CostMeter.EmbeddingParameters(parent);
 
     /// <summary>What a model of <paramref name="parameters"/> parameters, <paramref name="frozen"/> of them frozen, holds
-    /// in a Heal process: each trained parameter's weight and state (<see cref="StateBytesPerParameter"/>), each frozen
-    /// one's weight.</summary>
+    /// in a Heal process beside the parent: each trained parameter's weight and state (<see cref="StateBytesPerParameter"/>);
+    /// the frozen ones are the parent's.</summary>
     public static long ModelBytes(long parameters, long frozen, int weightBytes) =>
-        (parameters - frozen) * StateBytesPerParameter(weightBytes) + frozen * weightBytes;
+        (parameters - frozen) * StateBytesPerParameter(weightBytes);
 
     /// <summary>The estimated peak memory of a process on a device of <paramref name="on"/> that trains
     /// <paramref name="models"/> models against a parent of
@@ -38,7 +38,7 @@ public static class HealGroups
     /// (<see cref="BldMemory.Of"/> with <see cref="StateBytesPerParameter"/>, and what comes on top), <paramref name="frozen"/>
     /// of each model's parameters frozen (<see cref="Frozen"/>).</summary>
     public static long Estimate(long parentParameters, int models, int weightBytes, DeviceKind on, long frozen = 0) =>
-        BldMemory.Of((parentParameters + models * frozen) * weightBytes, models * (parentParameters - frozen), on, StateBytesPerParameter(weightBytes));
+        BldMemory.Of(parentParameters * weightBytes, models * (parentParameters - frozen), on, StateBytesPerParameter(weightBytes));
 
     /// <summary>What a process that trains models of <paramref name="modelParameters"/> parameters holds at the least,
     /// with nothing on top: the parent's weights in elements of <paramref name="weightBytes"/> bytes, and each model's
@@ -47,11 +47,10 @@ public static class HealGroups
         parentParameters * weightBytes + modelParameters.Sum(m => ModelBytes(m, frozen, weightBytes));
 
     /// <summary>The most parameters a model trained alone, <paramref name="frozen"/> of them frozen, can have for a
-    /// process's <see cref="Least"/> to stay within <paramref name="memory"/> (0 where the parent and the frozen weights
-    /// alone do not fit).</summary>
+    /// process's <see cref="Least"/> to stay within <paramref name="memory"/> (0 where the parent alone does not fit).</summary>
     public static long MostParameters(long parentParameters, int weightBytes, long memory, long frozen = 0)
     {
-        var left = memory - (parentParameters + frozen) * weightBytes;
+        var left = memory - parentParameters * weightBytes;
         return left < 0 ? 0 : frozen + left / StateBytesPerParameter(weightBytes);
     }
 

@@ -8,17 +8,27 @@ namespace Puzzle.Engine.Model;
 /// <summary>The decoder stack under Hugging Face's names: <c>model.embed_tokens</c>, <c>model.layers.N</c>, <c>model.norm</c>.</summary>
 public sealed class DecoderStack : nn.Module
 {
-    public readonly Embedding embed_tokens;
+    /// <summary>TorchSharp's <see cref="Embedding"/>, or a <see cref="SharedEmbedding"/> of another model's table.</summary>
+    public readonly nn.Module<Tensor, Tensor> embed_tokens;
     public readonly ModuleList<DecoderBlock> layers;
     public readonly RmsNorm norm;
 
-    public DecoderStack(ModelConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(DecoderStack))
+    /// <param name="embeddings">where given, the embedding table itself (not a copy), frozen</param>
+    public DecoderStack(ModelConfig config, Device? device = null, ScalarType? dtype = null, Tensor? embeddings = null) : base(nameof(DecoderStack))
     {
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype);
+        embed_tokens = embeddings is null ? nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype) : new SharedEmbedding(embeddings);
         layers = nn.ModuleList(config.Blocks.Select(b => new DecoderBlock(config, b, device, dtype)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, device, dtype);
         RegisterComponents();
     }
+
+    /// <summary>The embedding table [vocab, hidden].</summary>
+    public Parameter EmbeddingWeight => embed_tokens switch
+    {
+        Embedding own => own.weight!,
+        SharedEmbedding shared => shared.weight,
+        _ => throw new InvalidOperationException($"unknown embedding module {embed_tokens.GetType().Name}"),
+    };
 }
 
 /// <summary>
@@ -34,12 +44,23 @@ public sealed class CausalLM : nn.Module
 
     /// <param name="device">where the parameters are made (default: the CPU), in <paramref name="dtype"/> (default: float32):
     /// a model loaded for a GPU never exists in float32 on the host</param>
-    public CausalLM(ModelConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(CausalLM))
+    /// <param name="embeddingsOf">where given, a model whose embeddings and LM head this one uses as they are: its own
+    /// tensors, never copied, frozen (no gradient). A child Heal trains with <c>gkd.train_embeddings: false</c> so holds
+    /// nothing of them beside the parent (2.1 GB at 8B in bfloat16); disposing it leaves them to the parent.</param>
+    public CausalLM(ModelConfig config, Device? device = null, ScalarType? dtype = null, CausalLM? embeddingsOf = null) : base(nameof(CausalLM))
     {
         config.Validate();
         Config = config;
-        model = new DecoderStack(config, device, dtype);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype);
+        if (embeddingsOf is { } source &&
+            (source.Config.VocabSize, source.Config.HiddenSize, source.Config.TieWordEmbeddings) != (config.VocabSize, config.HiddenSize, config.TieWordEmbeddings))
+            throw new ArgumentException($"embeddings of {source.Config.VocabSize} x {source.Config.HiddenSize} ({Tying(source.Config)}) cannot serve a model of " +
+                                        $"{config.VocabSize} x {config.HiddenSize} ({Tying(config)})", nameof(embeddingsOf));
+        if (embeddingsOf is not null && (embeddingsOf.DeviceType != (device?.type ?? DeviceType.CPU) || embeddingsOf.DType != (dtype ?? float32)))
+            throw new ArgumentException($"embeddings on {embeddingsOf.Device} in {embeddingsOf.DType} cannot serve a model made on {device ?? CPU} in {dtype ?? float32}", nameof(embeddingsOf));
+        model = new DecoderStack(config, device, dtype, embeddingsOf?.model.EmbeddingWeight);
+        if (!config.TieWordEmbeddings)
+            lm_head = embeddingsOf is null ? nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype)
+                : nn.Linear(SharedEmbedding.Alias(embeddingsOf.lm_head!.weight!));
         _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
         RegisterComponents();
     }
@@ -56,11 +77,11 @@ public sealed class CausalLM : nn.Module
         return m;
     }
 
-    public DeviceType DeviceType => model.embed_tokens.weight!.device_type;
-    public Device Device => model.embed_tokens.weight!.device;
+    public DeviceType DeviceType => model.EmbeddingWeight.device_type;
+    public Device Device => model.EmbeddingWeight.device;
 
     /// <summary>The element type of the weights (and of the activations a forward pass makes).</summary>
-    public ScalarType DType => model.embed_tokens.weight!.dtype;
+    public ScalarType DType => model.EmbeddingWeight.dtype;
 
     /// <summary>Embeds token ids [B, T].</summary>
     public Tensor Embed(Tensor ids) => model.embed_tokens.forward(ids);
@@ -100,7 +121,7 @@ public sealed class CausalLM : nn.Module
     public Tensor Head(Tensor hidden)
     {
         var h = model.norm.forward(hidden);
-        return lm_head is not null ? lm_head.forward(h) : F.linear(h, model.embed_tokens.weight!);
+        return lm_head is not null ? lm_head.forward(h) : F.linear(h, model.EmbeddingWeight);
     }
 
     /// <summary>Logits for ids [B, T]; with a cache, continues from its position and extends it.</summary>
@@ -146,7 +167,7 @@ public sealed class CausalLM : nn.Module
         if (vocabulary < 1) throw new ArgumentOutOfRangeException(nameof(vocabulary), vocabulary, "at least one id must be allowed");
         var allowed = Math.Min(vocabulary ?? Config.VocabSize, Config.VocabSize);
         using var _ = torch.no_grad();
-        var device = model.embed_tokens.weight!.device;
+        var device = model.EmbeddingWeight.device;
         using var cache = new KvCache(Config, 1, prompt.Count + maxNewTokens, device, DType);
         var generated = new List<long>();
         var next = prompt.ToArray();
@@ -184,6 +205,8 @@ public sealed class CausalLM : nn.Module
     /// <summary>Parameter count (tied embeddings counted once).</summary>
     public long ParameterCount => parameters().Sum(p => p.numel());
 
+    static string Tying(ModelConfig config) => config.TieWordEmbeddings ? "tied" : "untied";
+
     /// <summary>The embeddings' and the LM head's weights (one tensor where they are tied).</summary>
-    public IReadOnlyList<Parameter> EmbeddingWeights => lm_head is null ? [model.embed_tokens.weight!] : [model.embed_tokens.weight!, lm_head.weight!];
+    public IReadOnlyList<Parameter> EmbeddingWeights => lm_head is null ? [model.EmbeddingWeight] : [model.EmbeddingWeight, lm_head.weight!];
 }

@@ -104,12 +104,12 @@ public class HealGroupsTests
     }
 
     /// <summary>
-    /// With <c>gkd.train_embeddings: false</c> a model's embeddings and LM head hold their weights only: the 8B shape's
-    /// untied ones are 1.05B parameters, so its 5.21B-parameter child (14.96 GiB of parent, 4.16B trained parameters at
-    /// 14 bytes, 1.05B at 2: 71.1 GiB) passes an 80 GB GPU's count; a tied 1B shape's are 263M, counted once.
+    /// With <c>gkd.train_embeddings: false</c> a model's embeddings and LM head are the parent's tensors and hold nothing
+    /// of their own: the 8B shape's untied ones are 1.05B parameters, so its 5.21B-parameter child (14.96 GiB of parent,
+    /// 4.16B trained parameters at 14 bytes: 69.2 GiB) passes an 80 GB GPU's count; a tied 1B shape's are 263M, counted once.
     /// </summary>
     [Fact]
-    public void Frozen_embeddings_hold_their_weights_only_and_fit_an_8b_child_on_an_80_gb_gpu()
+    public void Frozen_embeddings_are_the_parents_and_fit_an_8b_child_on_an_80_gb_gpu()
     {
         var eightB = ModelConfig.Llama(128_256, 4096, 32, 32, 8, 14_336);
         var child = ModelConfig.Llama(128_256, 4096, 32, 32, 8, 7_168);
@@ -118,25 +118,26 @@ public class HealGroupsTests
         Assert.Equal(0, HealGroups.Frozen(eightB, trainEmbeddings: true));
         Assert.Equal(128_256L * 2048, HealGroups.Frozen(ModelConfig.Llama(128_256, 2048, 16, 32, 8, 8192, tie: true), trainEmbeddings: false));
         var childParameters = CostMeter.Parameters(child);
-        Assert.Equal((childParameters - frozen) * 14 + frozen * 2, HealGroups.ModelBytes(childParameters, frozen, 2));
+        Assert.Equal((childParameters - frozen) * 14, HealGroups.ModelBytes(childParameters, frozen, 2));
         Assert.Equal(EightB * 2 + HealGroups.ModelBytes(childParameters, frozen, 2), HealGroups.Least(EightB, [childParameters], 2, frozen));
+        Assert.Equal(69.21, HealGroups.Least(EightB, [childParameters], 2, frozen) / (double)(1L << 30), 2);
         Assert.Null(HealStage.TooLarge(eightB, [("child1", child)], DeviceKind.Cuda, 2, H100, trainEmbeddings: false));
 
         // the most a model may have, its frozen part included, fills the memory and one more trained parameter would not fit
         var most = HealGroups.MostParameters(EightB, 2, H100, frozen);
         Assert.True(HealGroups.Least(EightB, [most], 2, frozen) <= H100);
         Assert.True(HealGroups.Least(EightB, [most + 1], 2, frozen) > H100 - 14);
-        Assert.Equal(0, HealGroups.MostParameters(EightB, 2, (EightB + frozen) * 2 - 1, frozen));
+        Assert.Equal(0, HealGroups.MostParameters(EightB, 2, EightB * 2 - 1, frozen));
 
         // where even that does not fit, the refusal counts the frozen weights apart and suggests nothing it already does
         var why = HealStage.TooLarge(eightB, [("child1", child)], DeviceKind.Cuda, 2, 60L << 30, trainEmbeddings: false)!;
-        Assert.Contains("child1's weights and training state, 4.16B trained parameters at 14 bytes each and 1.05B frozen at 2, ", why);
+        Assert.Contains("child1's weights and training state, 4.16B trained parameters at 14 bytes each and 1.05B frozen (the parent's), ", why);
         Assert.DoesNotContain("gkd.train_embeddings", why);
 
         // the estimate counts them the same way, and says so
         var (bytes, lines) = HealStage.Estimated(eightB, [("child1", child)], DeviceKind.Cuda, 2, H200, checkpointing: true, frozen);
-        Assert.Equal(BldMemory.Of((EightB + frozen) * 2, childParameters - frozen, DeviceKind.Cuda, 14), bytes);
-        Assert.Contains("4.16B trained parameters at 14 bytes, 1.05B frozen per model at 2, with what comes on top", lines[0]);
+        Assert.Equal(BldMemory.Of(EightB * 2, childParameters - frozen, DeviceKind.Cuda, 14), bytes);
+        Assert.Contains("4.16B trained parameters at 14 bytes, 1.05B frozen per model (the parent's), with what comes on top", lines[0]);
         Assert.True(HealGroups.Estimate(EightB, 2, 2, DeviceKind.Cuda, frozen) < HealGroups.Estimate(EightB, 2, 2, DeviceKind.Cuda));
     }
 

@@ -18,9 +18,9 @@ public sealed record GkdSpec
     public bool CheckpointActivations { get; init; }
 
     [Description("Train the embeddings and the LM head as well as the blocks (false: they stay the parent's, which the blocks were " +
-                 "distilled against). Frozen, they hold their weights only, not their float32 masters and optimizer state, and the head's " +
-                 "weight gradient is not computed: an 8B-shaped parent's untied embeddings and head are 1.05B parameters, 12.6 GB less per " +
-                 "model on a GPU. It costs quality where a model differs much from the parent, so it is for fitting memory.")]
+                 "distilled against). Frozen, each model uses the parent's own tensors: no copy, no float32 masters or optimizer state, and the " +
+                 "head's weight gradient is not computed: an 8B-shaped parent's untied embeddings and head are 1.05B parameters, 14.7 GB less " +
+                 "per model on a GPU. It costs quality where a model differs much from the parent, so it is for fitting memory.")]
     public bool TrainEmbeddings { get; init; } = true;
 
     [Description("Models (children and baselines) one process trains together, on the same batches from one pass of the parent's " +

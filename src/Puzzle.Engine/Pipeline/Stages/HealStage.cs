@@ -181,7 +181,9 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             foreach (var s in students)
             {
                 s.Model = device.Place(ChildAssembler.Assemble(parent, s.Config!, s.Architecture.Layers, variant =>
-                    s.Context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(s.Context.Input("variant:" + variant), DistillStage.WeightsFile) : null));
+                    s.Context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(s.Context.Input("variant:" + variant), DistillStage.WeightsFile) : null,
+                    // kept as the parent's: its tensors, no copy, no gradient, no optimizer state, nothing in checkpoints or the guard
+                    shareEmbeddings: !trainEmbeddings));
                 first.Log.WriteLine($"{s.Id}: {s.Model.ParameterCount:N0} parameters ({(double)s.Model.ParameterCount / parent.ParameterCount:P0} of the parent), " +
                                     $"predicted speedup {s.Architecture.Predicted!.Speedup:0.00}x");
             }
@@ -214,8 +216,6 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                     return s.LastCheck.Kl!.Value;
                 }, offload: Path.Combine(s.Context.ResumeDirectory, BestWeightsFolder));
                 child.train();
-                // kept as the parent's: no gradient, no optimizer state, no copy in checkpoints or the guard
-                if (!trainEmbeddings) foreach (var weight in child.EmbeddingWeights) weight.requires_grad_(false);
                 // the check before training is the guard's own at step 0: the same weights, batches and evaluation
                 return new Learner<TeacherPass>(child.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
                     new ProgressLine($"gkd {s.Id}", options.Steps(tokensPerBatch) * tokensPerBatch, first.Log), checkpoints, s.Guard, s.Before!.Kl);
@@ -267,7 +267,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var state = HealGroups.StateBytesPerParameter(weightBytes);
         var floor = new MemoryFloor([MemoryFloor.ParentWeights(parent, weightBytes), .. sizes.Select(m => new MemoryPart(
             $"{m.Id}'s weights and training state, " + (frozen == 0 ? $"{CostMeter.Readable(m.Parameters)} parameters at {state} bytes each"
-                : $"{CostMeter.Readable(m.Parameters - frozen)} trained parameters at {state} bytes each and {CostMeter.Readable(frozen)} frozen at {weightBytes}"),
+                : $"{CostMeter.Readable(m.Parameters - frozen)} trained parameters at {state} bytes each and {CostMeter.Readable(frozen)} frozen (the parent's)"),
             HealGroups.ModelBytes(m.Parameters, frozen, weightBytes)))]);
         var most = HealGroups.MostParameters(parentParameters, weightBytes, memory, frozen);
         var text = new StringBuilder(
@@ -304,12 +304,12 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         DeviceKind device, int weightBytes, long? available, bool checkpointing, long frozen = 0)
     {
         var trained = models.Sum(m => CostMeter.Parameters(m.Config) - frozen);
-        var bytes = BldMemory.Of((CostMeter.Parameters(parent) + models.Count * frozen) * weightBytes, trained, device, HealGroups.StateBytesPerParameter(weightBytes));
+        var bytes = BldMemory.Of(CostMeter.Parameters(parent) * weightBytes, trained, device, HealGroups.StateBytesPerParameter(weightBytes));
         var (memory, whose) = device == DeviceKind.Cuda ? ("GPU memory", "the GPU's") : ("memory", "this machine's");
         var ids = string.Join(" and ", models.Select(m => m.Id));
         List<string> lines = [$"{ids}: about {bytes / 1e9:F1} GB of {memory} (estimated: the parent's weights and {CostMeter.Readable(trained)} " +
                               $"trained parameters at {HealGroups.StateBytesPerParameter(weightBytes)} bytes" +
-                              (frozen > 0 ? $", {CostMeter.Readable(frozen)} frozen per model at {weightBytes}" : "") + ", with what comes on top)"];
+                              (frozen > 0 ? $", {CostMeter.Readable(frozen)} frozen per model (the parent's)" : "") + ", with what comes on top)"];
         if (available is { } total && bytes > total)
             lines.Add($"warning: that is more than {whose} {total / 1e9:F1} GB: the process will most likely run out of memory during training; " +
                       (models.Count > 1 ? "gkd.models_per_process: 1 heals each model alone" : "a smaller child (constraints.params_vs_parent) holds less") +
