@@ -135,8 +135,10 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
             foreach (var (context, job, layers, _) in chosen)
             {
                 var config = VariantCatalog.ToModel(parent.Config, job.Problem.SearchSpace.Alternatives, layers);
+                // never trained: the parent's embeddings and head serve each model as they are, with no copy
                 models.Add(device.Place(ChildAssembler.Assemble(parent, config, layers, variant =>
-                    context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null)));
+                    context.Job.Inputs.ContainsKey("variant:" + variant) ? Path.Combine(context.Input("variant:" + variant), DistillStage.WeightsFile) : null,
+                    shareEmbeddings: true)));
             }
             Phase(contexts, "load and assemble");
             using var heldout = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Evaluation);
