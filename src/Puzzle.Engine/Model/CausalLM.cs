@@ -51,12 +51,14 @@ public sealed class CausalLM : nn.Module
     {
         config.Validate();
         Config = config;
-        if (embeddingsOf is { } source &&
-            (source.Config.VocabSize, source.Config.HiddenSize, source.Config.TieWordEmbeddings) != (config.VocabSize, config.HiddenSize, config.TieWordEmbeddings))
-            throw new ArgumentException($"embeddings of {source.Config.VocabSize} x {source.Config.HiddenSize} ({Tying(source.Config)}) cannot serve a model of " +
-                                        $"{config.VocabSize} x {config.HiddenSize} ({Tying(config)})", nameof(embeddingsOf));
-        if (embeddingsOf is not null && (embeddingsOf.DeviceType != (device?.type ?? DeviceType.CPU) || embeddingsOf.DType != (dtype ?? float32)))
-            throw new ArgumentException($"embeddings on {embeddingsOf.Device} in {embeddingsOf.DType} cannot serve a model made on {device ?? CPU} in {dtype ?? float32}", nameof(embeddingsOf));
+        if (embeddingsOf is { } source)
+        {
+            if ((source.Config.VocabSize, source.Config.HiddenSize, source.Config.TieWordEmbeddings) != (config.VocabSize, config.HiddenSize, config.TieWordEmbeddings))
+                throw new ArgumentException($"embeddings of {source.Config.VocabSize} x {source.Config.HiddenSize} ({Tying(source.Config)}) cannot serve a model of " +
+                                            $"{config.VocabSize} x {config.HiddenSize} ({Tying(config)})", nameof(embeddingsOf));
+            if (source.DeviceType != (device?.type ?? DeviceType.CPU) || source.DType != (dtype ?? float32))
+                throw new ArgumentException($"embeddings on {source.Device} in {source.DType} cannot serve a model made on {device ?? CPU} in {dtype ?? float32}", nameof(embeddingsOf));
+        }
         model = new DecoderStack(config, device, dtype, embeddingsOf?.model.EmbeddingWeight);
         if (!config.TieWordEmbeddings)
             lm_head = embeddingsOf is null ? nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype)
