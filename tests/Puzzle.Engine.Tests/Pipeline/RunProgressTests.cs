@@ -21,7 +21,8 @@ public sealed class RunProgressTests
         var lines = console.ToString().ReplaceLineEndings("\n").Split('\n');
         var tokenizerLog = Path.Combine(repo.Store, "logs", "test", "Tokenizer", "tokenizer.log");
         Assert.Contains(lines, l => Regex.IsMatch(l, $@"^\[1/2\] run    Tokenizer/tokenizer \(\d+ threads?\); log: {Regex.Escape(tokenizerLog)}$"));
-        Assert.Contains(lines, l => Regex.IsMatch(l, @"^\[1/2\] done   Tokenizer/tokenizer in \d+\.\d s, ETA \d+:\d\d:\d\d \(\d+:\d\d:\d\d elapsed\)$"));
+        // a new store: nothing says how long Data takes
+        Assert.Contains(lines, l => Regex.IsMatch(l, @"^\[1/2\] done   Tokenizer/tokenizer in \d+\.\d s, ETA 0:00:00 \+ Data, not timed yet \(\d+:\d\d:\d\d elapsed\)$"));
         Assert.Contains(lines, l => Regex.IsMatch(l, @"^\[2/2\] done   Data/tokens in \d+\.\d s, ETA 0:00:00 "));
     }
 
@@ -93,10 +94,30 @@ public sealed class RunProgressTests
 
         // the other Distill jobs at this run's 2 h, each Score job at the earlier run's hour, not at this run's mean
         Assert.Matches($@"^, ETA {2 * (distill - 1) + score}:00:00 ", EtaAfterOneDistillJob(new Dictionary<string, double> { ["Score"] = 3600 }));
-        Assert.Matches($@"^, ETA {2 * (distill - 1 + score)}:00:00 ", EtaAfterOneDistillJob(null));
-        // no earlier run (a new store), or none that ran Score: this run's mean, not nothing (it once said 0:00:00)
-        Assert.Matches($@"^, ETA {2 * (distill - 1 + score)}:00:00 ", EtaAfterOneDistillJob(new Dictionary<string, double>()));
-        Assert.Matches($@"^, ETA {2 * (distill - 1 + score)}:00:00 ", EtaAfterOneDistillJob(new Dictionary<string, double> { ["Heal"] = 3600 }));
+        // no earlier run (a new store), or none that ran Score: Score is named, not guessed at from other stages' jobs
+        // (this run's mean made minutes of a 42-minute run) and not left out unsaid (it once said 0:00:00)
+        foreach (var earlier in new[] { null, new Dictionary<string, double>(), new Dictionary<string, double> { ["Heal"] = 3600 } })
+            Assert.Matches($@"^, ETA {2 * (distill - 1)}:00:00 \+ Score, not timed yet \(0:00:0\d elapsed\)$", EtaAfterOneDistillJob(earlier));
+    }
+
+    [Fact]
+    public void Stages_not_timed_yet_are_named_in_plan_order_and_counted_when_many()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var jobs = PipelineSession.Open(repo.SpecPath).Graph.JobsFor("Report");
+        var stages = jobs.Select(j => j.Stage.Name).Distinct().ToList();
+        var progress = new RunProgress(jobs, Stopwatch.StartNew(), parallelJobs: 1);
+        progress.Started();
+        progress.Finished(jobs[0], TimeSpan.FromSeconds(3));
+
+        var eta = progress.Eta([(jobs[1], TimeSpan.FromSeconds(1))]);
+
+        // the first stage's other jobs at its 3 s; every later stage unknown, the running job's included
+        var first = jobs.Count(j => j.Stage == jobs[0].Stage) - 1;
+        var untimed = stages.Skip(1).ToList();
+        Assert.True(untimed.Count > 2, string.Join(", ", stages));
+        Assert.StartsWith($", ETA {ProgressLine.Clock(TimeSpan.FromSeconds(3 * first - (jobs[1].Stage == jobs[0].Stage ? 1 : 0)))} " +
+                          $"+ {untimed.Count} stages not timed yet: {untimed[0]}, {untimed[1]}, … (", eta);
     }
 
     [Fact]
