@@ -17,6 +17,7 @@ public static class JobCommand
         command.SetAction(parse =>
         {
             var n = parse.GetValue(threads) ?? Environment.ProcessorCount;
+            if (Environment.GetEnvironmentVariable(TorchRuntime.ThreadsInputVariable) == "1") TorchRuntime.ListenForThreads(Console.In);
             var session = pipeline.Open(parse);
             // a stage that uses no tensors does not load libtorch; the others load it (and fail with its remedy) first
             if (session.Graph.Find(parse.GetValue(stage)!, parse.GetValue(id)!).Stage.UsesTorch) TorchRuntime.EnsureLoaded(n);

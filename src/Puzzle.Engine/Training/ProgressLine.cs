@@ -43,6 +43,7 @@ public sealed class ProgressLine
 
     public void Report(long tokensDone, double loss, bool force = false)
     {
+        Runtime.TorchRuntime.FollowRequestedThreads(); // the compute thread, between steps: where a job takes freed cores
         var now = _clock.Elapsed;
         if (!force && _last is { } last && now - last < _every) return;
         _last = now;

@@ -62,6 +62,25 @@ public class ProcessSafetyTests
     }
 
     [Fact]
+    public async Task A_job_process_takes_the_thread_count_its_launcher_sends_while_it_runs()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
+        Assert.True(exit == 0, err);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var parent = session.Graph.Find("Parent", "parent");
+        var launcher = new ProcessJobLauncher(["dotnet", Cli.Dll], repo.SpecPath, session.Store.Root);
+        var log = Path.Combine(repo.Root, "parent.log");
+
+        var job = launcher.LaunchAsync(parent, "run", log, threads: 1, CancellationToken.None);
+        Assert.True(launcher.SetThreads(parent, 2)); // read by the process as it starts, taken at its first training step
+        Assert.True(await job == 0, File.ReadAllText(log));
+
+        Assert.False(launcher.SetThreads(parent, 1)); // it has ended
+        Assert.Equal(2, session.Store.Find(parent.Key)!.Manifest.Metrics["torch_threads"]?.GetValue<int>());
+    }
+
+    [Fact]
     public void Two_runs_started_at_once_on_one_store_do_each_job_once_and_both_finish()
     {
         // no Sweep: its eight timed jobs lengthen this whole-pipeline test (5.4 min with them) and add nothing to what it checks

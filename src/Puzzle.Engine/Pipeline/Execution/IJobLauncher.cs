@@ -13,4 +13,11 @@ public interface IJobLauncher
     /// <see cref="LaunchAsync"/> collected; one that starts jobs right away has nothing to do.
     /// </summary>
     void Flush() { }
+
+    /// <summary>
+    /// Asks a running job to compute on <paramref name="threads"/> threads from its next step on (the local executor
+    /// gives a job the cores a finished one left, and takes them back when another starts beside it); false where the
+    /// launcher cannot tell it (jobs on threads of this process, or on a cluster's nodes).
+    /// </summary>
+    bool SetThreads(JobPlan job, int threads) => false;
 }

@@ -8,11 +8,14 @@ namespace Puzzle.Engine.Pipeline.Execution;
 
 /// <summary>
 /// Runs a target's missing jobs, independent ones in parallel (up to <paramref name="parallelJobs"/>), dividing the
-/// cores between jobs and torch threads. A failed job stops what depends on it and nothing else; what finished stays cached.
+/// cores between jobs and torch threads: evenly among the jobs running, so a job left running alone gets the cores of
+/// those that ended (<see cref="IJobLauncher.SetThreads"/>), unless <paramref name="threadsPerJob"/> fixes the count. A
+/// failed job stops what depends on it and nothing else; what finished stays cached.
 /// </summary>
 /// <param name="gpus">the GPUs jobs on CUDA may use, and how many jobs on each at a time; null: such jobs are not limited</param>
+/// <param name="cores">the cores to divide (default: this machine's)</param>
 public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLauncher launcher, int parallelJobs,
-    int? threadsPerJob = null, TextWriter? console = null, GpuSlots? gpus = null)
+    int? threadsPerJob = null, TextWriter? console = null, GpuSlots? gpus = null, int? cores = null)
 {
     readonly TextWriter _console = console ?? Console.Error;
 
@@ -57,9 +60,9 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                                (moved is null ? "another run holds it" : $"moved to {Path.GetRelativePath(store.Root, moved)}") + ", rebuilding");
         }
         var stageOrder = graph.Stages.Select((stage, i) => (stage.Name, i)).ToDictionary(p => p.Name, p => p.i);
-        var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu)>();
+        var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu, int Threads)>();
         var progress = new RunProgress(pending, clock, parallelJobs, RunProgress.StageTimes(RunSummary.Earlier(store.Root, pipeline)));
-        var cores = Environment.ProcessorCount;
+        var machineCores = cores ?? Environment.ProcessorCount;
         while (pending.Count > 0 || running.Count > 0)
         {
             // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
@@ -89,8 +92,8 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             ready = WithoutCompanions(ready, running.Values.Select(r => r.Job), graph);
             var slots = Math.Min(parallelJobs - running.Count, ready.Count);
             var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));
-            var threads = threadsPerJob ?? Math.Max(1, cores / concurrent);
-            if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? cores);
+            var threads = threadsPerJob ?? Math.Max(1, machineCores / concurrent);
+            if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? machineCores);
             var launched = 0;
             foreach (var job in ready)
             {
@@ -101,16 +104,17 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 pending.Remove(job);
                 var privateLog = logs.Start(job);
                 _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}); log: {logs.PathOf(job)}");
-                running[launcher.LaunchAsync(job, runId, privateLog, threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu);
+                running[launcher.LaunchAsync(job, runId, privateLog, threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu, threads);
             }
             launcher.Flush();
+            if (threadsPerJob is null) Rebalance(running, machineCores);
             if (running.Count == 0)
             {
                 if (pending.Count > 0) throw new InvalidOperationException($"no job can start: {string.Join(", ", pending.Select(p => p.Name))}");
                 break;
             }
             var done = await Task.WhenAny(running.Keys);
-            var (finished, jobClock, usedGpu) = running[done];
+            var (finished, jobClock, usedGpu, _) = running[done];
             running.Remove(done);
             if (usedGpu is not null) gpus!.Return(usedGpu);
             var exit = await done;
@@ -142,6 +146,20 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
 
     /// <summary>A job process's exit status as people read it: a process killed by a signal exits 128 plus its number,
     /// and one killed by SIGKILL that nobody sent was most often out of memory (its log then just stops).</summary>
+    /// <summary>The cores divided evenly among the running jobs again: a job left running alone (a library's process after
+    /// the parent's evaluation beside it ended) gets the freed cores, and gives them back when another starts.</summary>
+    void Rebalance(Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu, int Threads)> running, int machineCores)
+    {
+        if (running.Count == 0) return;
+        var share = Math.Max(1, machineCores / running.Count);
+        foreach (var (task, r) in running.Where(r => r.Value.Threads != share).ToList())
+            if (launcher.SetThreads(r.Job, share))
+            {
+                running[task] = r with { Threads = share };
+                _console.WriteLine($"       {r.Job.Name} now has {share} thread{(share == 1 ? "" : "s")}");
+            }
+    }
+
     internal static string Exit(int exit) => (exit - 128) switch
     {
         9 => $"exit {exit}: killed by SIGKILL, most often the kernel's out-of-memory killer (dmesg says)",

@@ -1,11 +1,13 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Pipeline.Execution;
 
 /// <summary>
 /// Runs each job as its own <c>puzzle job</c> process (so a crash or SIGKILL takes down one job, not the run),
-/// with its output in the job's log file.
+/// with its output in the job's log file, and its standard input a channel for its thread count (<see cref="SetThreads"/>).
 /// </summary>
 /// <param name="command">how to start the CLI, e.g. ["dotnet", ".../puzzle.dll"] or [".../puzzle"]</param>
 /// <param name="progress">where jobs' progress lines (tokens/s, loss) are echoed, prefixed by the job</param>
@@ -15,11 +17,13 @@ namespace Puzzle.Engine.Pipeline.Execution;
 public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string specPath, string storeRoot, TextWriter? progress = null,
     IReadOnlyList<string>? jobArguments = null, Func<Stage, IReadOnlyDictionary<string, string>>? environment = null) : IJobLauncher
 {
+    readonly ConcurrentDictionary<JobPlan, StreamWriter> _inputs = new();
+
     public async Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
     {
         var start = new ProcessStartInfo(command[0])
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
         };
         foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
         foreach (var a in new[] { "job", specPath, "--stage", job.Stage.Name, "--id", job.Id, "--key", job.Key,
@@ -27,6 +31,7 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
             start.ArgumentList.Add(a);
         foreach (var (name, value) in environment?.Invoke(job.Stage) ?? new Dictionary<string, string>()) start.Environment[name] = value;
         start.Environment["OMP_NUM_THREADS"] = threads.ToString();
+        start.Environment[TorchRuntime.ThreadsInputVariable] = "1";
         start.Environment[JobRunner.RunIdVariable] = runId;
         if (gpu is not null) start.Environment["CUDA_VISIBLE_DEVICES"] = gpu;
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
@@ -43,12 +48,32 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
         process.ErrorDataReceived += (_, e) => Write(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        _inputs[job] = process.StandardInput;
         try { await process.WaitForExitAsync(cancel); }
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
             throw;
         }
+        finally
+        {
+            if (_inputs.TryRemove(job, out var input)) lock (input) input.Dispose();
+        }
         return process.ExitCode;
+    }
+
+    public bool SetThreads(JobPlan job, int threads)
+    {
+        if (!_inputs.TryGetValue(job, out var input)) return false;
+        try
+        {
+            lock (input)
+            {
+                input.WriteLine($"threads {threads}");
+                input.Flush();
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException) { return false; } // it has just ended
     }
 }
