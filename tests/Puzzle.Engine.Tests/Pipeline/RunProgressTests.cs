@@ -95,7 +95,7 @@ public sealed class RunProgressTests
         // the other Distill jobs at this run's 2 h, each Score job at the earlier run's hour, not at this run's mean
         Assert.Matches($@"^, ETA {2 * (distill - 1) + score}:00:00 ", EtaAfterOneDistillJob(new Dictionary<string, double> { ["Score"] = 3600 }));
         // no earlier run (a new store), or none that ran Score: Score is named, not guessed at from other stages' jobs
-        // (this run's mean made minutes of a 42-minute run) and not left out unsaid (it once said 0:00:00)
+        // (this run's mean made 3 minutes of a 47-minute run) and not left out unsaid (it once said 0:00:00)
         foreach (var earlier in new[] { null, new Dictionary<string, double>(), new Dictionary<string, double> { ["Heal"] = 3600 } })
             Assert.Matches($@"^, ETA {2 * (distill - 1)}:00:00 \+ Score, not timed yet \(0:00:0\d elapsed\)$", EtaAfterOneDistillJob(earlier));
     }

@@ -144,8 +144,6 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         return summary;
     }
 
-    /// <summary>A job process's exit status as people read it: a process killed by a signal exits 128 plus its number,
-    /// and one killed by SIGKILL that nobody sent was most often out of memory (its log then just stops).</summary>
     /// <summary>The cores divided evenly among the running jobs again: a job left running alone (a library's process after
     /// the parent's evaluation beside it ended) gets the freed cores, and gives them back when another starts.</summary>
     void Rebalance(Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu, int Threads)> running, int machineCores)
@@ -160,6 +158,8 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             }
     }
 
+    /// <summary>A job process's exit status as people read it: a process killed by a signal exits 128 plus its number,
+    /// and one killed by SIGKILL that nobody sent was most often out of memory (its log then just stops).</summary>
     internal static string Exit(int exit) => (exit - 128) switch
     {
         9 => $"exit {exit}: killed by SIGKILL, most often the kernel's out-of-memory killer (dmesg says)",

@@ -9,10 +9,10 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// this run, else the mean of its stage's jobs in the latest earlier run of the pipeline that ran that stage
 /// (<paramref name="earlier"/>, <see cref="StageTimes"/>); a running job is expected to take at least what it has taken.
 /// A stage timed neither way is not guessed at but named after the ETA as not timed yet: in a new store of the moby-2x
-/// pipeline the mean of every job finished so far made 3 min 16 s of 42 minutes after its Tokenizer, and hours after
-/// its Parent. A job built by another job's process (a companion: one Distill process builds
-/// its layers' variants together) counts as a job of its stage that took no time, so a stage whose processes each
-/// build 32 jobs expects a 32nd of a process per job.
+/// pipeline the mean of every job finished so far made 3 min 16 s of 47 minutes after its Tokenizer, and 5 h 27 min
+/// after its Parent. A job built by another job's process (a companion: one Distill process builds its layers' variants
+/// together) counts as a job of its stage that took no time, so a stage whose processes each build 32 jobs expects a
+/// 32nd of a process per job.
 /// </summary>
 /// <param name="earlier">seconds per job of each stage in earlier runs (stage name → seconds)</param>
 internal sealed class RunProgress(IReadOnlyCollection<JobPlan> toRun, Stopwatch clock, int parallelJobs,
