@@ -26,42 +26,49 @@ public class ThreadShareTests
     }
 
     /// <summary>Runs each job on a thread of this process once the test releases it, recording starts, ends and every
-    /// thread count the executor asks a running job to take.</summary>
+    /// thread count the executor asks a running job to take; the test awaits each event it needs.</summary>
     sealed class GatedLauncher(PipelineSession session) : IJobLauncher
     {
         public readonly ConcurrentQueue<string> Events = new();
-        public readonly ConcurrentDictionary<string, TaskCompletionSource> Gates = new();
+        readonly ConcurrentDictionary<string, TaskCompletionSource> _signals = new();
         readonly ConcurrentDictionary<string, bool> _running = new();
+
+        TaskCompletionSource Signal(string name) => _signals.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        void Record(string evt)
+        {
+            Events.Enqueue(evt);
+            Signal(evt).TrySetResult();
+        }
 
         public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
         {
-            Events.Enqueue($"start {job.Name} {threads}");
+            Record($"start {job.Name} {threads}");
             _running[job.Name] = true;
-            var gate = Gates.GetOrAdd(job.Name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             return Task.Run(async () =>
             {
-                await gate.Task;
+                await Signal("release " + job.Name).Task;
                 JobRunner.Run(job, session.Spec, session.Store, session.History, TextWriter.Null, 1, runId);
                 _running.TryRemove(job.Name, out _);
-                Events.Enqueue($"end {job.Name}");
+                Record($"end {job.Name}");
                 return 0;
             }, cancel);
         }
 
+        /// <summary>Marks each pass of the executor's loop with how many events came before it (it shares the cores out
+        /// right after).</summary>
+        public void Flush() => Signal($"flush after {Events.Count}").TrySetResult();
+
         public bool SetThreads(JobPlan job, int threads)
         {
             if (!_running.ContainsKey(job.Name)) return false;
-            Events.Enqueue($"threads {job.Name} {threads}");
+            Record($"threads {job.Name} {threads}");
             return true;
         }
 
-        public void Release(string job) => Gates.GetOrAdd(job, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).SetResult();
+        public void Release(string job) => Signal("release " + job).TrySetResult();
 
-        public async Task WaitFor(string evt)
-        {
-            for (var i = 0; i < 500 && !Events.Contains(evt); i++) await Task.Delay(10);
-            Assert.Contains(evt, Events);
-        }
+        public Task WaitFor(string evt) => Signal(evt).Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     [Fact]
@@ -113,7 +120,7 @@ public class ThreadShareTests
         await launcher.WaitFor("start Short/j 1");
         launcher.Release("Short/j");
         await launcher.WaitFor("end Short/j");
-        await Task.Delay(100);
+        await launcher.WaitFor("flush after 3"); // the pass after Short ended, where Long would have been given its cores
         launcher.Release("Long/j");
         Assert.True((await run).Succeeded);
 
