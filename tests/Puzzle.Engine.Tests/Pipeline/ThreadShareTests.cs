@@ -13,11 +13,12 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// </summary>
 public class ThreadShareTests
 {
-    sealed class Stage(string name, IReadOnlyList<string> upstream) : Engine.Pipeline.Graph.Stage
+    sealed class Stage(string name, IReadOnlyList<string> upstream, bool usesTorch = true) : Engine.Pipeline.Graph.Stage
     {
         public override string Name => name;
         public override int Version => 1;
         public override IReadOnlyList<string> Upstream => upstream;
+        public override bool UsesTorch => usesTorch;
 
         public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
             [new JobPlan(this, "j", new FanOutStages.VariantJob(0, 0, 0, 0), upstream.SelectMany(u => planned[u]).ToDictionary(j => j.Name, j => j))];
@@ -107,14 +108,17 @@ public class ThreadShareTests
         Assert.Contains("Long/j now has 6 threads", console.ToString());
     }
 
-    [Fact]
-    public async Task A_fixed_thread_count_is_never_changed()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_fixed_thread_count_is_never_changed_nor_that_of_a_job_without_tensors(bool fixedCount)
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
-        Engine.Pipeline.Graph.Stage[] stages = [new Stage("Long", []), new Stage("Short", [])];
+        Engine.Pipeline.Graph.Stage[] stages = [new Stage("Long", [], usesTorch: fixedCount), new Stage("Short", [])];
         var session = PipelineSession.Open(repo.SpecPath, stages: stages);
         var launcher = new GatedLauncher(session);
-        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 2, threadsPerJob: 1, console: TextWriter.Null, cores: 4);
+        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 2, threadsPerJob: fixedCount ? 1 : null,
+            console: TextWriter.Null, cores: 2);
 
         var run = executor.RunAsync(session.Graph, null);
         await launcher.WaitFor("start Short/j 1");

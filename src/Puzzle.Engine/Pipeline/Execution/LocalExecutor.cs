@@ -145,12 +145,13 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
     }
 
     /// <summary>The cores divided evenly among the running jobs again: a job left running alone (a library's process after
-    /// the parent's evaluation beside it ended) gets the freed cores, and gives them back when another starts.</summary>
+    /// the parent's evaluation beside it ended) gets the freed cores, and gives them back when another starts. A job of a
+    /// stage that computes nothing with torch (fetching, the tokenizer) is not told.</summary>
     void Rebalance(Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu, int Threads)> running, int machineCores)
     {
         if (running.Count == 0) return;
         var share = Math.Max(1, machineCores / running.Count);
-        foreach (var (task, r) in running.Where(r => r.Value.Threads != share).ToList())
+        foreach (var (task, r) in running.Where(r => r.Value.Threads != share && r.Value.Job.Stage.UsesTorch).ToList())
             if (launcher.SetThreads(r.Job, share))
             {
                 running[task] = r with { Threads = share };
