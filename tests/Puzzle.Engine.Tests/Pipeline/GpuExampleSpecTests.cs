@@ -1,6 +1,8 @@
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Runtime;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
@@ -34,6 +36,37 @@ public sealed class GpuExampleSpecTests
     public void A_gpu_example_spec_plans_its_jobs(string name)
     {
         using var dir = new TempDir();
+        var session = Open(dir, name, File.ReadAllText(Path.Combine(Folder, name)));
+
+        Assert.True(Shapes.ContainsKey(Path.GetFileName(session.Spec.Parent.Path!)), $"{name}: parent.path {session.Spec.Parent.Path}");
+        Assert.Contains(session.Graph.JobsFor("Publish"), j => j.Stage.Name == "Heal");
+    }
+
+    /// <summary>On an H200 shared by two jobs (<c>executor.jobs_per_gpu: 2</c>, as the 1B spec has it), the 1B shape's
+    /// processes are all planned within a job's share, so they share the GPU as before; a Heal process of the 8B shape's
+    /// child is not, so the executor runs it alone on the GPU rather than beside another that would make both run out.</summary>
+    [Theory]
+    [InlineData("scale1b.yaml", new string[0])]
+    [InlineData("scale8b-heal.yaml", new[] { "Heal/child1" })]
+    public void On_an_h200_shared_by_two_jobs_only_the_8b_childs_heal_process_is_planned_over_its_share(string name, string[] over)
+    {
+        using var dir = new TempDir();
+        using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cuda ? 143_771L << 20 : null);
+        var text = File.ReadAllText(Path.Combine(Folder, name)).Replace("executor: { kind: local, jobs: 1 }", "executor: { kind: local, jobs: 2, jobs_per_gpu: 2 }");
+        var session = Open(dir, name, text);
+        Assert.Equal(2, session.Spec.Executor.JobsPerGpu);
+        var share = PlanMemory.Share(session.Spec)!.Value;
+
+        var planned = session.Graph.JobsFor("Publish").Select(j => (j.Name, Bytes: j.Stage.PlannedMemory(
+            [j, .. j.Stage.Companions(j, session.Graph.Jobs[j.Stage.Name], session.Spec)], session.Spec))).ToList();
+        Assert.Contains(planned, p => p.Name.StartsWith("Heal/", StringComparison.Ordinal) && p.Bytes is not null);
+        Assert.Equal(over, planned.Where(p => p.Bytes > share).Select(p => p.Name));
+    }
+
+    /// <summary>A folder with the shapes' parents (config and tokenizer), a little text and the spec
+    /// <paramref name="text"/> as <paramref name="name"/>, opened as a pipeline.</summary>
+    static PipelineSession Open(TempDir dir, string name, string text)
+    {
         foreach (var (folder, config) in Shapes)
         {
             var parent = Path.Combine(dir.Path, folder);
@@ -42,11 +75,7 @@ public sealed class GpuExampleSpecTests
         }
         SyntheticText.WriteCorpus(Path.Combine(dir.Path, "text"), files: 2, sentences: 20);
         var spec = Path.Combine(dir.Path, name);
-        File.Copy(Path.Combine(Folder, name), spec);
-
-        var session = PipelineSession.Open(spec, Path.Combine(dir.Path, ".puzzle"));
-
-        Assert.True(Shapes.ContainsKey(Path.GetFileName(session.Spec.Parent.Path!)), $"{name}: parent.path {session.Spec.Parent.Path}");
-        Assert.Contains(session.Graph.JobsFor("Publish"), j => j.Stage.Name == "Heal");
+        File.WriteAllText(spec, text);
+        return PipelineSession.Open(spec, Path.Combine(dir.Path, ".puzzle"));
     }
 }

@@ -10,7 +10,10 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// Runs a target's missing jobs, independent ones in parallel (up to <paramref name="parallelJobs"/>), dividing the
 /// cores between jobs and torch threads: evenly among the jobs running, so a job left running alone gets the cores of
 /// those that ended (<see cref="IJobLauncher.SetThreads"/>), unless <paramref name="threadsPerJob"/> fixes the count. A
-/// failed job stops what depends on it and nothing else; what finished stays cached.
+/// process estimated to hold more than its share of its device's memory (<see cref="Stage.PlannedMemory"/> against
+/// <see cref="PlanMemory.Share"/>: one Heal process of a child of an 8B parent beside another on a GPU shared by two
+/// jobs) runs alone on it: on a GPU, on an idle one that takes no other job meanwhile; on this machine, with no other job
+/// beside it. A failed job stops what depends on it and nothing else; what finished stays cached.
 /// </summary>
 /// <param name="gpus">the GPUs jobs on CUDA may use, and how many jobs on each at a time; null: such jobs are not limited</param>
 /// <param name="cores">the cores to divide (default: this machine's)</param>
@@ -63,6 +66,17 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         var running = new Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu, int Threads)>();
         var progress = new RunProgress(pending, clock, parallelJobs, RunProgress.StageTimes(RunSummary.Earlier(store.Root, pipeline)));
         var machineCores = cores ?? Environment.ProcessorCount;
+        bool OnGpu(JobPlan job) => gpus is not null && job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cuda;
+        // a process planned above its share of its device's memory; only where its device is shared (jobs beside it)
+        (long Bytes, long Share)? Alone(JobPlan job)
+        {
+            var device = job.Stage.ComputesOn(graph.Spec);
+            var shared = device == DeviceKind.Cuda ? gpus?.PerGpu > 1 : device == DeviceKind.Cpu && parallelJobs > 1;
+            if (!shared || PlanMemory.Share(graph.Spec) is not { } share) return null;
+            var planned = job.Stage.PlannedMemory([job, .. job.Stage.Companions(job, graph.Jobs[job.Stage.Name], graph.Spec)], graph.Spec);
+            return planned > share ? (planned.Value, share) : null;
+        }
+        bool HostAlone(JobPlan job) => job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cpu && Alone(job) is not null;
         while (pending.Count > 0 || running.Count > 0)
         {
             // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
@@ -85,7 +99,8 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 .OrderBy(j => stageOrder[j.Stage.Name]).ToList();
             // an exclusive job (a timing) starts only on an idle machine, once no other job is ready (it then times on a
             // machine warmed by the run, closer in time to the timings it is compared with), and nothing starts beside it
-            if (running.Values.Any(r => r.Job.Stage.Exclusive)) ready.Clear();
+            if (running.Values.Any(r => r.Job.Stage.Exclusive || HostAlone(r.Job))) ready.Clear();
+            else if (ready.FirstOrDefault(HostAlone) is { } large) ready = running.Count == 0 ? [large] : []; // the others end first
             else if (ready.Any(j => !j.Stage.Exclusive)) ready = ready.Where(j => !j.Stage.Exclusive).ToList();
             else if (running.Count > 0) ready.Clear();
             else if (ready.Count > 0) ready = [ready[0]];
@@ -95,17 +110,34 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             var threads = threadsPerJob ?? Math.Max(1, machineCores / concurrent);
             if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? machineCores);
             var launched = 0;
-            foreach (var job in ready)
+            // jobs that need a GPU alone try first; those that must wait keep GPUs that then take no new job, so that they empty
+            var gpuAlone = ready.Where(j => OnGpu(j) && Alone(j) is not null).ToHashSet();
+            var waiting = 0;
+            foreach (var job in ready.OrderBy(j => !gpuAlone.Contains(j)))
             {
                 if (launched >= slots) break;
                 string? gpu = null;
-                if (gpus is not null && job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cuda && !gpus.TryTake(out gpu)) continue; // every GPU is busy
+                if (OnGpu(job))
+                {
+                    var alone = gpuAlone.Contains(job);
+                    if (!alone) gpus!.Reserve(waiting);
+                    if (!gpus!.TryTake(out gpu, alone))
+                    {
+                        if (alone) waiting++;
+                        continue; // every GPU is busy (or, for a job alone, none is idle)
+                    }
+                }
                 launched++;
                 pending.Remove(job);
                 var privateLog = logs.Start(job);
-                _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}); log: {logs.PathOf(job)}");
+                var why = Alone(job) is { } planned && (gpu is not null || HostAlone(job))
+                    ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: about {StoreUsage.Human(planned.Bytes)} planned, " +
+                      $"more than a job's share of {StoreUsage.Human(planned.Share)}"
+                    : "";
+                _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}{why}); log: {logs.PathOf(job)}");
                 running[launcher.LaunchAsync(job, runId, privateLog, threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu, threads);
             }
+            gpus?.Reserve(waiting);
             launcher.Flush();
             if (threadsPerJob is null) Rebalance(running, machineCores);
             if (running.Count == 0)

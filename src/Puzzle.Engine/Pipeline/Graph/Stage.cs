@@ -26,6 +26,10 @@ public abstract class Stage
     /// holds at the least on the device it computes on (<see cref="ComputesOn"/>), counted from shapes before it starts;
     /// null: nothing worth counting. Checked against the device's memory before a run starts.</summary>
     public virtual MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => null;
+    /// <summary>What one process that builds <paramref name="group"/> is estimated to hold at its peak on its device, as
+    /// the stage sizes its groups by (<see cref="PlanMemory.Share"/>); null: not estimated. The local executor runs a
+    /// process estimated above its share alone on its device.</summary>
+    public virtual long? PlannedMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => null;
     /// <summary>Where under <c>artifacts/&lt;pipeline&gt;/</c> a job's payload is published for people, if anywhere.</summary>
     public virtual string? ArtifactFolder(JobPlan job) => null;
 

@@ -94,6 +94,11 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
     }
 
 
+    /// <summary>The group's variants and the parent up to their deepest layer (<see cref="BldMemory.Estimate"/>, what
+    /// <see cref="LayersPerProcess"/> sizes groups by).</summary>
+    public override long? PlannedMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) =>
+        BldMemory.Estimate(ParentStage.PlannedConfig(spec), group.Select(j => j.ConfigAs<DistillJob>().Variant), WeightBytes(spec), spec.Device);
+
     static int WeightBytes(PipelineSpec spec) => ComputeDevice.ElementBytesOn(spec.Device, spec.Dtype);
 
     protected override void Run(DistillJob job, JobContext context) => RunTogether([context]);

@@ -64,6 +64,14 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     public override IReadOnlyList<string> Upstream => ["Data", "Parent", "Distill", "Search"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => spec.Device;
     public override MemoryFloor? LeastMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => MemoryFloor.Parent(spec, spec.Device);
+    /// <summary>The group's models each counted at the parent's size (what <see cref="ModelsPerProcess"/> sizes groups by:
+    /// which architectures the search chooses is not known yet).</summary>
+    public override long? PlannedMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec)
+    {
+        var parent = ParentStage.PlannedConfig(spec);
+        return HealGroups.Estimate(CostMeter.Parameters(parent), group.Count, ComputeDevice.ElementBytesOn(spec.Device, spec.Dtype), spec.Device,
+            HealGroups.Frozen(parent, spec.Gkd.TrainEmbeddings));
+    }
     public override string Description => "assemble each child and baseline, heal it by global distillation (GKD)";
     public const string ModelFolder = "model", HealFile = "heal.json", CurveFile = "curve.json";
 
