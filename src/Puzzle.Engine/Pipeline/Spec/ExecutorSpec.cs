@@ -25,7 +25,8 @@ public sealed record ExecutorSpec
     [Description("Jobs on CUDA that share one GPU at a time in a local run (each sees the same device). Above 1, one job's " +
                  "start, loading and kernel launches overlap another's kernels, where every job's memory fits the GPU " +
                  "together (each manifest's peak_gpu_bytes is then the device's; its peak_gpu_process_bytes, where the driver lists " +
-                 "the job's process, the job's own). Timing jobs still run alone.")]
+                 "the job's process, the job's own). Timing jobs still run alone, and so does a process planned to hold more than a job's share " +
+                 "of the GPU (90% of its memory over jobs_per_gpu).")]
     [Bounds(Minimum = 1)]
     public int JobsPerGpu { get; init; } = 1;
 
