@@ -110,6 +110,27 @@ public class AloneOnDeviceTests
     }
 
     [Fact]
+    public async Task Jobs_on_a_clusters_nodes_do_not_share_this_machines_memory_and_are_not_held_back()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Stage[] stages = [new OneJobStage("A", [], device: DeviceKind.Cpu, planned: GiB), new OneJobStage("B", [], device: DeviceKind.Cpu, planned: GiB),
+            new OneJobStage("Big", ["A"], device: DeviceKind.Cpu, planned: 6 * GiB)];
+        using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cpu ? 10 * GiB : null);
+        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
+        var launcher = new GatedLauncher(session, onThisMachine: false);
+        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 2, threadsPerJob: 1, console: TextWriter.Null, cores: 4);
+
+        var run = executor.RunAsync(session.Graph, null);
+        await launcher.WaitFor("start B/j 1");
+        launcher.Release("A/j");
+        await launcher.WaitFor("start Big/j 1"); // beside B
+        launcher.Release("B/j");
+        launcher.Release("Big/j");
+        Assert.True((await run).Succeeded);
+        Assert.True(At(EventsOf(launcher), "start Big/j 1") < At(EventsOf(launcher), "end B/j"));
+    }
+
+    [Fact]
     public void A_gpu_taken_alone_takes_no_other_job_and_a_kept_one_takes_none_until_the_waiting_job_has_it()
     {
         var slots = new GpuSlots(["0", "1"], jobsPerGpu: 2);

@@ -9,9 +9,11 @@ namespace Puzzle.Engine.Tests.Pipeline;
 
 /// <summary>Runs each job on a thread of this process once the test releases it, recording starts (with the threads
 /// and the GPU it was given), ends and every thread count the executor asks a running job to take; the test awaits
-/// each event it needs.</summary>
-internal sealed class GatedLauncher(PipelineSession session) : IJobLauncher
+/// each event it needs. With <paramref name="onThisMachine"/> false it stands for a cluster's launcher.</summary>
+internal sealed class GatedLauncher(PipelineSession session, bool onThisMachine = true) : IJobLauncher
 {
+    public bool OnThisMachine => onThisMachine;
+
     public readonly ConcurrentQueue<string> Events = new();
     readonly ConcurrentDictionary<string, TaskCompletionSource> _signals = new();
     readonly ConcurrentDictionary<string, bool> _running = new();

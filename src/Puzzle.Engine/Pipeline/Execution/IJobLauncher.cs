@@ -20,4 +20,7 @@ public interface IJobLauncher
     /// launcher cannot tell it (jobs on threads of this process, or on a cluster's nodes).
     /// </summary>
     bool SetThreads(JobPlan job, int threads) => false;
+
+    /// <summary>Whether the jobs run on this machine, sharing its memory (false: on a cluster's nodes, each with its own).</summary>
+    bool OnThisMachine => true;
 }

@@ -71,7 +71,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         (long Bytes, long Share)? Alone(JobPlan job)
         {
             var device = job.Stage.ComputesOn(graph.Spec);
-            var shared = device == DeviceKind.Cuda ? gpus?.PerGpu > 1 : device == DeviceKind.Cpu && parallelJobs > 1;
+            var shared = device == DeviceKind.Cuda ? gpus?.PerGpu > 1 : device == DeviceKind.Cpu && parallelJobs > 1 && launcher.OnThisMachine;
             if (!shared || PlanMemory.Share(graph.Spec) is not { } share) return null;
             var planned = job.Stage.PlannedMemory([job, .. job.Stage.Companions(job, graph.Jobs[job.Stage.Name], graph.Spec)], graph.Spec);
             return planned > share ? (planned.Value, share) : null;

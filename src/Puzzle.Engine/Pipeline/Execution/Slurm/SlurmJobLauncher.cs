@@ -93,6 +93,9 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
         }
     }
 
+    /// <summary>The jobs run on the cluster's nodes: none shares this machine's memory.</summary>
+    public bool OnThisMachine => false;
+
     /// <summary>Submits the jobs launched since the last call, one array per stage; a refused submission is an error naming the spec field.</summary>
     public void Flush()
     {
