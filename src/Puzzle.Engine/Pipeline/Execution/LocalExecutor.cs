@@ -67,14 +67,16 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         var progress = new RunProgress(pending, clock, parallelJobs, RunProgress.StageTimes(RunSummary.Earlier(store.Root, pipeline)));
         var machineCores = cores ?? Environment.ProcessorCount;
         bool OnGpu(JobPlan job) => gpus is not null && job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cuda;
-        // a process planned above its share of its device's memory; only where its device is shared (jobs beside it)
+        // a process planned above its share of its device's memory, where its device is shared (jobs beside it); once a job
+        var alone = new Dictionary<JobPlan, (long Bytes, long Share)?>();
         (long Bytes, long Share)? Alone(JobPlan job)
         {
+            if (alone.TryGetValue(job, out var known)) return known;
             var device = job.Stage.ComputesOn(graph.Spec);
             var shared = device == DeviceKind.Cuda ? gpus?.PerGpu > 1 : device == DeviceKind.Cpu && parallelJobs > 1 && launcher.OnThisMachine;
-            if (!shared || PlanMemory.Share(graph.Spec) is not { } share) return null;
-            var planned = job.Stage.PlannedMemory([job, .. job.Stage.Companions(job, graph.Jobs[job.Stage.Name], graph.Spec)], graph.Spec);
-            return planned > share ? (planned.Value, share) : null;
+            var share = shared ? PlanMemory.Share(graph.Spec) : null;
+            var planned = share is null ? null : job.Stage.PlannedMemory([job, .. job.Stage.Companions(job, graph.Jobs[job.Stage.Name], graph.Spec)], graph.Spec);
+            return alone[job] = planned > share ? (planned!.Value, share!.Value) : null;
         }
         bool HostAlone(JobPlan job) => job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cpu && Alone(job) is not null;
         while (pending.Count > 0 || running.Count > 0)
@@ -119,11 +121,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 string? gpu = null;
                 if (OnGpu(job))
                 {
-                    var alone = gpuAlone.Contains(job);
-                    if (!alone) gpus!.Reserve(waiting);
-                    if (!gpus!.TryTake(out gpu, alone))
+                    var onItsOwn = gpuAlone.Contains(job);
+                    if (!onItsOwn) gpus!.Reserve(waiting);
+                    if (!gpus!.TryTake(out gpu, onItsOwn))
                     {
-                        if (alone) waiting++;
+                        if (onItsOwn) waiting++;
                         continue; // every GPU is busy (or, for a job alone, none is idle)
                     }
                 }
