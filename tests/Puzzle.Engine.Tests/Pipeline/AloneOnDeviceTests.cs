@@ -24,11 +24,12 @@ public class AloneOnDeviceTests
     public async Task A_job_over_its_share_of_a_gpu_waits_for_it_to_empty_and_nothing_starts_beside_it()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec.Replace("executor:\n  jobs: 2", "device: cuda\nexecutor:\n  jobs: 4\n  jobs_per_gpu: 2"));
-        // one GPU of 100 GiB, two jobs at a time: a job's share is 45 GiB; Big (60 GiB) becomes ready once Small1 ends
+        // one GPU of 100 GiB, two jobs at a time: a job's share is 45 GiB; Big (60 GiB) becomes ready once Small1 ends, and
+        // waits for Small2 through two passes (Small1's end, then Host's)
         Stage[] stages = [new OneJobStage("Small1", [], device: DeviceKind.Cuda, planned: 10 * GiB),
             new OneJobStage("Small2", [], device: DeviceKind.Cuda, planned: 10 * GiB),
             new OneJobStage("Big", ["Small1"], device: DeviceKind.Cuda, planned: 60 * GiB),
-            new OneJobStage("Small3", [], device: DeviceKind.Cuda, planned: 10 * GiB)];
+            new OneJobStage("Small3", [], device: DeviceKind.Cuda, planned: 10 * GiB), new OneJobStage("Host", [])]; // Host uses no GPU
         using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cuda ? 100 * GiB : null);
         var session = PipelineSession.Open(repo.SpecPath, stages: stages);
         var launcher = new GatedLauncher(session);
@@ -37,11 +38,13 @@ public class AloneOnDeviceTests
             console: TextWriter.Synchronized(console), gpus: new GpuSlots(["0"], session.Spec.Executor.JobsPerGpu));
 
         var run = executor.RunAsync(session.Graph, null);
-        await launcher.WaitFor("start Small2/j 1 gpu 0");
+        await launcher.WaitFor("start Host/j 1");
         launcher.Release("Small1/j");
         await launcher.WaitFor("end Small1/j");
         // the pass after Small1 ended: Big cannot have the GPU alone yet, and Small3 may not take the place Small1 left
-        await launcher.WaitFor("flush after 3");
+        await launcher.WaitFor("flush after 4");
+        launcher.Release("Host/j");
+        await launcher.WaitFor("flush after 5"); // a second pass while Big waits
         launcher.Release("Small2/j");
         await launcher.WaitFor("start Big/j 1 gpu 0");
         launcher.Release("Big/j");
@@ -50,8 +53,10 @@ public class AloneOnDeviceTests
         Assert.True((await run).Succeeded);
 
         var events = EventsOf(launcher);
-        Assert.Equal(["start Small1/j 1 gpu 0", "start Small2/j 1 gpu 0", "end Small1/j", "end Small2/j", "start Big/j 1 gpu 0",
-            "end Big/j", "start Small3/j 1 gpu 0", "end Small3/j"], events);
+        Assert.Equal(["start Small1/j 1 gpu 0", "start Small2/j 1 gpu 0", "start Host/j 1", "end Small1/j", "end Host/j", "end Small2/j",
+            "start Big/j 1 gpu 0", "end Big/j", "start Small3/j 1 gpu 0", "end Small3/j"], events);
+        Assert.Contains("Big/j waits for a GPU to empty to run alone (about 60.00 GiB planned, more than a job's share of 45.00 GiB)", console.ToString());
+        Assert.Single(console.ToString().Split('\n'), l => l.Contains("waits", StringComparison.Ordinal)); // said once, not at every pass
         Assert.Contains("Big/j (1 thread; alone on GPU 0: about 60.00 GiB planned, more than a job's share of 45.00 GiB)", console.ToString());
     }
 
@@ -106,6 +111,7 @@ public class AloneOnDeviceTests
         var events = EventsOf(launcher).Where(e => !e.StartsWith("threads", StringComparison.Ordinal)).ToList();
         Assert.Equal(["start A/j 2", "start B/j 2", "end A/j", "end B/j", "start Big/j 4", "end Big/j", "start C/j 4", "end C/j"], events);
         Assert.True(At(EventsOf(launcher), "start Big/j 4") > At(EventsOf(launcher), "end B/j"));
+        Assert.Contains("Big/j waits for the jobs running to end to run alone (about 6.00 GiB planned", console.ToString());
         Assert.Contains("alone on this machine: about 6.00 GiB planned, more than a job's share of 4.50 GiB", console.ToString());
     }
 

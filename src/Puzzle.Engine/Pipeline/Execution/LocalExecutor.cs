@@ -79,6 +79,13 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             return alone[job] = planned > share ? (planned!.Value, share!.Value) : null;
         }
         bool HostAlone(JobPlan job) => job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cpu && Alone(job) is not null;
+        string Planned(JobPlan job) => Alone(job) is { } a
+            ? $"about {StoreUsage.Human(a.Bytes)} planned, more than a job's share of {StoreUsage.Human(a.Share)}" : "";
+        var told = new HashSet<JobPlan>(); // jobs said to wait to run alone
+        void Waits(JobPlan job, string until)
+        {
+            if (told.Add(job)) _console.WriteLine($"       {job.Name} waits {until} to run alone ({Planned(job)})");
+        }
         while (pending.Count > 0 || running.Count > 0)
         {
             // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
@@ -102,7 +109,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             // an exclusive job (a timing) starts only on an idle machine, once no other job is ready (it then times on a
             // machine warmed by the run, closer in time to the timings it is compared with), and nothing starts beside it
             if (running.Values.Any(r => r.Job.Stage.Exclusive || HostAlone(r.Job))) ready.Clear();
-            else if (ready.FirstOrDefault(HostAlone) is { } large) ready = running.Count == 0 ? [large] : []; // the others end first
+            else if (ready.FirstOrDefault(HostAlone) is { } large) // the others end first, and none starts meanwhile
+            {
+                if (running.Count > 0) Waits(large, "for the jobs running to end");
+                ready = running.Count == 0 ? [large] : [];
+            }
             else if (ready.Any(j => !j.Stage.Exclusive)) ready = ready.Where(j => !j.Stage.Exclusive).ToList();
             else if (running.Count > 0) ready.Clear();
             else if (ready.Count > 0) ready = [ready[0]];
@@ -125,17 +136,19 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                     if (!onItsOwn) gpus!.Reserve(waiting);
                     if (!gpus!.TryTake(out gpu, onItsOwn))
                     {
-                        if (onItsOwn) waiting++;
+                        if (onItsOwn)
+                        {
+                            waiting++;
+                            Waits(job, "for a GPU to empty");
+                        }
                         continue; // every GPU is busy (or, for a job alone, none is idle)
                     }
                 }
                 launched++;
                 pending.Remove(job);
                 var privateLog = logs.Start(job);
-                var why = Alone(job) is { } planned && (gpu is not null || HostAlone(job))
-                    ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: about {StoreUsage.Human(planned.Bytes)} planned, " +
-                      $"more than a job's share of {StoreUsage.Human(planned.Share)}"
-                    : "";
+                var why = Alone(job) is not null && (gpu is not null || HostAlone(job))
+                    ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: {Planned(job)}" : "";
                 _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}{why}); log: {logs.PathOf(job)}");
                 running[launcher.LaunchAsync(job, runId, privateLog, threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu, threads);
             }
