@@ -42,16 +42,18 @@ public sealed class GpuExampleSpecTests
         Assert.Contains(session.Graph.JobsFor("Publish"), j => j.Stage.Name == "Heal");
     }
 
-    /// <summary>On an H200 shared by two jobs (<c>executor.jobs_per_gpu: 2</c>, as the 1B spec has it), the 1B shape's
-    /// processes are all planned within a job's share, so they share the GPU as before; a Heal process of the 8B shape's
-    /// child is not, so the executor runs it alone on the GPU rather than beside another that would make both run out.</summary>
+    /// <summary>On an H200 or an H100 shared by two jobs (<c>executor.jobs_per_gpu: 2</c>, as the 1B spec has it), the 1B
+    /// shape's processes are all planned within a job's share, so they share the GPU as before; a Heal process of the 8B
+    /// shape's child is not, so the executor runs it alone on the GPU rather than beside another that would make both
+    /// run out.</summary>
     [Theory]
-    [InlineData("scale1b.yaml", new string[0])]
-    [InlineData("scale8b-heal.yaml", new[] { "Heal/child1" })]
-    public void On_an_h200_shared_by_two_jobs_only_the_8b_childs_heal_process_is_planned_over_its_share(string name, string[] over)
+    [InlineData("scale1b.yaml", 143_771, new string[0])]
+    [InlineData("scale1b.yaml", 81_559, new string[0])]
+    [InlineData("scale8b-heal.yaml", 143_771, new[] { "Heal/child1" })]
+    public void On_a_gpu_shared_by_two_jobs_only_the_8b_childs_heal_process_is_planned_over_its_share(string name, long mebibytes, string[] over)
     {
         using var dir = new TempDir();
-        using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cuda ? 143_771L << 20 : null);
+        using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cuda ? mebibytes << 20 : null);
         var text = File.ReadAllText(Path.Combine(Folder, name)).Replace("executor: { kind: local, jobs: 1 }", "executor: { kind: local, jobs: 2, jobs_per_gpu: 2 }");
         var session = Open(dir, name, text);
         Assert.Equal(2, session.Spec.Executor.JobsPerGpu);
