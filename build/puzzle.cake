@@ -98,7 +98,7 @@ public sealed class PuzzleCli
         var args = (target == "Default" ? new[] { "run", pipeline, "--summary", record } : new[] { "run", pipeline, "--target", target, "--summary", record })
             .Concat(string.IsNullOrEmpty(rerun) ? Array.Empty<string>() : new[] { "--rerun", rerun }).ToArray();
         var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(args) });
-        if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {exit}) before any job: see the error above");
+        if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {exit}) and recorded no run: see the error above");
         try { _run = RunSummary.Parse(System.IO.File.ReadAllText(record), record); }
         finally { System.IO.File.Delete(record); }
         if (exit != 0 && _run.Succeeded) throw new Exception($"puzzle run exited {exit}: see the error above");

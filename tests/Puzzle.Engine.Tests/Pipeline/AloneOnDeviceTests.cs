@@ -17,25 +17,32 @@ public class AloneOnDeviceTests
 
     static List<string> EventsOf(GatedLauncher launcher) => [.. launcher.Events];
 
+    /// <summary>The micro spec on CUDA, two jobs at a time on a GPU: of a GPU of 100 GiB, a job's share is 45 GiB.</summary>
+    static readonly string OneGpuSharedByTwo = TestRepo.MicroSpec.Replace("executor:\n  jobs: 2", "device: cuda\nexecutor:\n  jobs: 4\n  jobs_per_gpu: 2");
+
+    /// <summary>An executor of <paramref name="stages"/> on one GPU ("0"), with a gated launcher and a console to read.</summary>
+    static (GatedLauncher Launcher, StringWriter Console, LocalExecutor Executor, PipelineSession Session) OnOneGpu(TestRepo repo, Stage[] stages)
+    {
+        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
+        var launcher = new GatedLauncher(session);
+        var console = new StringWriter();
+        return (launcher, console, new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 4, threadsPerJob: 1,
+            console: TextWriter.Synchronized(console), gpus: new GpuSlots(["0"], session.Spec.Executor.JobsPerGpu)), session);
+    }
+
     static int At(List<string> events, string e) =>
         events.IndexOf(e) is var i and >= 0 ? i : throw new Xunit.Sdk.XunitException($"no '{e}' in {string.Join("; ", events)}");
 
     [Fact]
     public async Task A_job_over_its_share_of_a_gpu_waits_for_it_to_empty_and_nothing_starts_beside_it()
     {
-        using var repo = new TestRepo(TestRepo.MicroSpec.Replace("executor:\n  jobs: 2", "device: cuda\nexecutor:\n  jobs: 4\n  jobs_per_gpu: 2"));
-        // one GPU of 100 GiB, two jobs at a time: a job's share is 45 GiB; Big (60 GiB) becomes ready once Small1 ends, and
-        // waits for Small2 through two passes (Small1's end, then Host's)
-        Stage[] stages = [new OneJobStage("Small1", [], device: DeviceKind.Cuda, planned: 10 * GiB),
+        using var repo = new TestRepo(OneGpuSharedByTwo);
+        // Big (60 GiB) becomes ready once Small1 ends, and waits for Small2 through two passes (Small1's end, then Host's)
+        using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cuda ? 100 * GiB : null);
+        var (launcher, console, executor, session) = OnOneGpu(repo, [new OneJobStage("Small1", [], device: DeviceKind.Cuda, planned: 10 * GiB),
             new OneJobStage("Small2", [], device: DeviceKind.Cuda, planned: 10 * GiB),
             new OneJobStage("Big", ["Small1"], device: DeviceKind.Cuda, planned: 60 * GiB),
-            new OneJobStage("Small3", [], device: DeviceKind.Cuda, planned: 10 * GiB), new OneJobStage("Host", [])]; // Host uses no GPU
-        using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cuda ? 100 * GiB : null);
-        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
-        var launcher = new GatedLauncher(session);
-        var console = new StringWriter();
-        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 4, threadsPerJob: 1,
-            console: TextWriter.Synchronized(console), gpus: new GpuSlots(["0"], session.Spec.Executor.JobsPerGpu));
+            new OneJobStage("Small3", [], device: DeviceKind.Cuda, planned: 10 * GiB), new OneJobStage("Host", [])]); // Host uses no GPU
 
         var run = executor.RunAsync(session.Graph, null);
         await launcher.WaitFor("start Host/j 1");
@@ -61,16 +68,12 @@ public class AloneOnDeviceTests
     }
 
     [Fact]
-    public async Task With_one_job_per_gpu_or_within_its_share_a_job_shares_as_before()
+    public async Task A_job_within_its_share_of_a_gpu_shares_it_as_before()
     {
-        using var repo = new TestRepo(TestRepo.MicroSpec.Replace("executor:\n  jobs: 2", "device: cuda\nexecutor:\n  jobs: 4\n  jobs_per_gpu: 2"));
-        Stage[] stages = [new OneJobStage("A", [], device: DeviceKind.Cuda, planned: 40 * GiB), new OneJobStage("B", [], device: DeviceKind.Cuda, planned: 40 * GiB)];
+        using var repo = new TestRepo(OneGpuSharedByTwo);
         using var pretend = PlanMemory.Pretend(kind => kind == DeviceKind.Cuda ? 100 * GiB : null);
-        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
-        var launcher = new GatedLauncher(session);
-        var console = new StringWriter();
-        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 4, threadsPerJob: 1,
-            console: TextWriter.Synchronized(console), gpus: new GpuSlots(["0"], session.Spec.Executor.JobsPerGpu));
+        var (launcher, console, executor, session) = OnOneGpu(repo,
+            [new OneJobStage("A", [], device: DeviceKind.Cuda, planned: 40 * GiB), new OneJobStage("B", [], device: DeviceKind.Cuda, planned: 40 * GiB)]);
 
         var run = executor.RunAsync(session.Graph, null);
         await launcher.WaitFor("start A/j 1 gpu 0");

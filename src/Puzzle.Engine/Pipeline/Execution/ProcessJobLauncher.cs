@@ -57,9 +57,21 @@ public sealed class ProcessJobLauncher(IReadOnlyList<string> command, string spe
         }
         finally
         {
-            if (_inputs.TryRemove(job, out var input)) lock (input) input.Dispose();
+            if (_inputs.TryRemove(job, out var input)) Close(input);
         }
         return process.ExitCode;
+    }
+
+    /// <summary>Closes a job's input. A count it could not take (the job had stopped reading) stays in the writer's buffer,
+    /// and the flush on closing fails as the write did ("Pipe is broken"): it is dropped, and the pipe is closed all the
+    /// same. Once made the run's error, a job that had ended well failed its whole run.</summary>
+    static void Close(StreamWriter input)
+    {
+        lock (input)
+        {
+            try { input.Dispose(); }
+            catch (IOException) { /* the job ended without reading its last count: nothing is lost */ }
+        }
     }
 
     public bool SetThreads(JobPlan job, int threads)
