@@ -67,24 +67,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         var progress = new RunProgress(pending, clock, parallelJobs, RunProgress.StageTimes(RunSummary.Earlier(store.Root, pipeline)));
         var machineCores = cores ?? Environment.ProcessorCount;
         bool OnGpu(JobPlan job) => gpus is not null && job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cuda;
-        // a process planned above its share of its device's memory, where its device is shared (jobs beside it); once a job
-        var alone = new Dictionary<JobPlan, (long Bytes, long Share)?>();
-        (long Bytes, long Share)? Alone(JobPlan job)
-        {
-            if (alone.TryGetValue(job, out var known)) return known;
-            var device = job.Stage.ComputesOn(graph.Spec);
-            var shared = device == DeviceKind.Cuda ? gpus?.PerGpu > 1 : device == DeviceKind.Cpu && parallelJobs > 1 && launcher.OnThisMachine;
-            var share = shared ? PlanMemory.Share(graph.Spec) : null;
-            var planned = share is null ? null : job.Stage.PlannedMemory([job, .. job.Stage.Companions(job, graph.Jobs[job.Stage.Name], graph.Spec)], graph.Spec);
-            return alone[job] = planned > share ? (planned!.Value, share!.Value) : null;
-        }
-        bool HostAlone(JobPlan job) => job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cpu && Alone(job) is not null;
-        string Planned(JobPlan job) => Alone(job) is { } a
-            ? $"about {StoreUsage.Human(a.Bytes)} planned, more than a job's share of {StoreUsage.Human(a.Share)}" : "";
+        var alone = new AloneJobs(graph, gpus, hostShared: parallelJobs > 1 && launcher.OnThisMachine);
         var told = new HashSet<JobPlan>(); // jobs said to wait to run alone
         void Waits(JobPlan job, string until)
         {
-            if (told.Add(job)) _console.WriteLine($"       {job.Name} waits {until} to run alone ({Planned(job)})");
+            if (told.Add(job)) _console.WriteLine($"       {job.Name} waits {until} to run alone ({alone.Why(job)})");
         }
         while (pending.Count > 0 || running.Count > 0)
         {
@@ -108,8 +95,8 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 .OrderBy(j => stageOrder[j.Stage.Name]).ToList();
             // an exclusive job (a timing) starts only on an idle machine, once no other job is ready (it then times on a
             // machine warmed by the run, closer in time to the timings it is compared with), and nothing starts beside it
-            if (running.Values.Any(r => r.Job.Stage.Exclusive || HostAlone(r.Job))) ready.Clear();
-            else if (ready.FirstOrDefault(HostAlone) is { } large) // the others end first, and none starts meanwhile
+            if (running.Values.Any(r => r.Job.Stage.Exclusive || alone.OnHost(r.Job))) ready.Clear();
+            else if (ready.FirstOrDefault(alone.OnHost) is { } large) // the others end first, and none starts meanwhile
             {
                 if (running.Count > 0) Waits(large, "for the jobs running to end");
                 ready = running.Count == 0 ? [large] : [];
@@ -124,7 +111,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? machineCores);
             var launched = 0;
             // jobs that need a GPU alone try first; those that must wait keep GPUs that then take no new job, so that they empty
-            var gpuAlone = ready.Where(j => OnGpu(j) && Alone(j) is not null).ToHashSet();
+            var gpuAlone = ready.Where(j => OnGpu(j) && alone.Of(j) is not null).ToHashSet();
             var waiting = 0;
             foreach (var job in ready.OrderBy(j => !gpuAlone.Contains(j)))
             {
@@ -147,8 +134,8 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 launched++;
                 pending.Remove(job);
                 var privateLog = logs.Start(job);
-                var why = Alone(job) is not null && (gpu is not null || HostAlone(job))
-                    ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: {Planned(job)}" : "";
+                var why = alone.Of(job) is not null && (gpu is not null || alone.OnHost(job))
+                    ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: {alone.Why(job)}" : "";
                 _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}{why}); log: {logs.PathOf(job)}");
                 running[launcher.LaunchAsync(job, runId, privateLog, threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu, threads);
             }
