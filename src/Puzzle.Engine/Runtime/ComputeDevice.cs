@@ -24,11 +24,15 @@ public sealed record ComputeDevice
     public Device Device => Kind == DeviceKind.Cuda ? CUDA : CPU;
     public bool IsCuda => Kind == DeviceKind.Cuda;
 
+    // dtypes here are ScalarType's constants, not torch.float32 and torch.bfloat16: reading one of those runs torch's type
+    // initializer, which loads libtorch, and planning a pipeline reads dtypes (the run, Fetch, Data, Report, Pack and
+    // Publish each loaded libtorch for that: 0.5 s and 110 MB of a process that computes nothing with it)
+
     /// <summary>The CPU in float32 (needs no check: torch always has it).</summary>
-    public static ComputeDevice Cpu { get; } = new(DeviceKind.Cpu, float32);
+    public static ComputeDevice Cpu { get; } = new(DeviceKind.Cpu, ScalarType.Float32);
 
     /// <summary>The compute dtype of a device kind: float32 on CPU, bfloat16 on CUDA.</summary>
-    public static ScalarType DefaultDType(DeviceKind kind) => kind == DeviceKind.Cuda ? bfloat16 : float32;
+    public static ScalarType DefaultDType(DeviceKind kind) => kind == DeviceKind.Cuda ? ScalarType.BFloat16 : ScalarType.Float32;
 
     /// <summary>A device of <paramref name="kind"/>, checked to be usable in this process.</summary>
     /// <param name="askedBy">what asked for it, for the error: e.g. <c>pipelines/ci.yaml: device</c> or <c>--device</c></param>
@@ -39,7 +43,7 @@ public sealed record ComputeDevice
         var type = dtype ?? DefaultDType(kind);
         if (type is not (ScalarType.Float32 or ScalarType.BFloat16))
             throw new ArgumentException($"{askedBy}: compute dtype must be float32 or bfloat16, got {type}");
-        if (kind == DeviceKind.Cpu && type == float32) return Cpu;
+        if (kind == DeviceKind.Cpu && type == ScalarType.Float32) return Cpu;
         TorchRuntime.EnsureLoaded();
         if (kind == DeviceKind.Cuda && !cuda.is_available())
             throw new InvalidOperationException(
@@ -54,13 +58,13 @@ public sealed record ComputeDevice
     public static ScalarType? ScalarTypeOf(ComputeDType? dtype) => dtype switch
     {
         null => null,
-        ComputeDType.Bfloat16 => bfloat16,
-        _ => float32,
+        ComputeDType.Bfloat16 => ScalarType.BFloat16,
+        _ => ScalarType.Float32,
     };
 
     /// <summary>Bytes of one element of the compute dtype a spec's <c>dtype</c> gives on a device of <paramref name="kind"/>
     /// (<see cref="ElementBytes"/> before the device is opened).</summary>
-    public static int ElementBytesOn(DeviceKind kind, ComputeDType? dtype) => (ScalarTypeOf(dtype) ?? DefaultDType(kind)) == bfloat16 ? 2 : 4;
+    public static int ElementBytesOn(DeviceKind kind, ComputeDType? dtype) => (ScalarTypeOf(dtype) ?? DefaultDType(kind)) == ScalarType.BFloat16 ? 2 : 4;
 
     /// <summary>
     /// The device and dtype as a job's record keys them where the job's result depends on them: null on CPU in float32,
@@ -77,7 +81,7 @@ public sealed record ComputeDevice
     {
         var type = ScalarTypeOf(dtype) ?? DefaultDType(kind);
         if (type == DefaultDType(kind)) return null;
-        return type == bfloat16 ? "bfloat16" : "float32";
+        return type == ScalarType.BFloat16 ? "bfloat16" : "float32";
     }
 
     /// <summary>The spec spelling of a device kind: <c>cpu</c>, <c>cuda</c>.</summary>
@@ -108,7 +112,7 @@ public sealed record ComputeDevice
     }
 
     /// <summary>Bytes of one element of the compute dtype (what a parameter or a cached key costs in memory here).</summary>
-    public int ElementBytes => DType == bfloat16 ? 2 : 4;
+    public int ElementBytes => DType == ScalarType.BFloat16 ? 2 : 4;
 
     public override string ToString() => $"{Name(Kind)} ({DType.ToString().ToLowerInvariant()})";
 }

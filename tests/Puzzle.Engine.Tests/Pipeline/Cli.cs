@@ -12,7 +12,7 @@ public static class Cli
 
     public static Process Start(string workingDirectory, params string[] args) => StartProcess("dotnet", workingDirectory, [Dll, .. args]);
 
-    public static Process StartProcess(string file, string workingDirectory, IEnumerable<string> args)
+    public static Process StartProcess(string file, string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -21,6 +21,7 @@ public static class Cli
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         return Process.Start(start)!;
     }
 
@@ -42,6 +43,10 @@ public static class Cli
 
     public static (int Exit, string Out, string Err) Run(string workingDirectory, params string[] args) =>
         Wait(Start(workingDirectory, args));
+
+    /// <summary>As <see cref="Run(string, string[])"/>, with these variables added to the process's environment.</summary>
+    public static (int Exit, string Out, string Err) Run(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        Wait(StartProcess("dotnet", workingDirectory, [Dll, .. args], environment));
 
     public static (int Exit, string Out, string Err) Wait(Process process, int timeoutSeconds = 600)
     {

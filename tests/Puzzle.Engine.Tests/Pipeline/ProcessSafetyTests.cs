@@ -49,10 +49,20 @@ public class ProcessSafetyTests
     public void A_job_process_loads_libtorch_only_for_a_stage_that_uses_tensors_and_gives_it_the_launchers_threads()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
-        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
+        // the dynamic loader names every shared library each process opens (one file per process): the run and its
+        // Tokenizer and Data jobs open no libtorch at all (a stage's dtype read while planning once loaded it in each)
+        var loads = Path.Combine(repo.Root, "loads");
+        Directory.CreateDirectory(loads);
+        Dictionary<string, string> LoaderLog(string name) => new() { ["LD_DEBUG"] = "files", ["LD_DEBUG_OUTPUT"] = Path.Combine(loads, name) };
+        string[] Opened(string name) => [.. Directory.EnumerateFiles(loads, name + ".*").SelectMany(File.ReadLines)];
+        var (exit, _, err) = Cli.Run(repo.Root, LoaderLog("data"), "run", repo.SpecPath, "--target", "Data");
         Assert.True(exit == 0, err);
-        (exit, _, err) = Cli.Run(repo.Root, "job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1");
+        Assert.True(Directory.EnumerateFiles(loads, "data.*").Count() >= 3, "the run and its Tokenizer and Data jobs each write what they load");
+        Assert.Contains(Opened("data"), l => l.Contains("libcoreclr.so"));
+        Assert.DoesNotContain(Opened("data"), l => l.Contains("libtorch_cpu.so"));
+        (exit, _, err) = Cli.Run(repo.Root, LoaderLog("parent"), "job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1");
         Assert.True(exit == 0, err);
+        Assert.Contains(Opened("parent"), l => l.Contains("libtorch_cpu.so"));
         var session = PipelineSession.Open(repo.SpecPath);
         int? Threads(string stage, string id) =>
             session.Store.Find(session.Graph.Find(stage, id).Key)!.Manifest.Metrics["torch_threads"]?.GetValue<int>();
