@@ -40,8 +40,8 @@ Information($"pipeline {graph.Pipeline} ({pipeline}), store {graph.Store}");
 var dryRun = System.Environment.GetCommandLineArgs().Any(a => a is "--dryrun" or "--noop" or "--whatif");
 if (dryRun) puzzle.PrintWouldRun(pipeline, target);
 
-// the whole target runs once, before its tasks (Cake runs Setup only when a task will run: not for --dryrun or --tree)
-Setup(context => puzzle.RunTarget(pipeline, target, rerun));
+// the whole target runs once, before its tasks; Cake 7 runs Setup in a dry run too (it ran every job), so not there
+Setup(context => { if (!dryRun) puzzle.RunTarget(pipeline, target, rerun); });
 Teardown(context => puzzle.PrintSummary());
 
 RunTarget(target);

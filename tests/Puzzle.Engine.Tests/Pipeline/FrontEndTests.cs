@@ -23,6 +23,14 @@ public class FrontEndTests
         string[] cake = ["cake", "build.cake", "--target=Report", $"--pipeline={spec}", $"--store={store.Path}",
             $"--configuration={Cli.Configuration}", "--no-build"];
 
+        // a dry run says what would run, and runs nothing (Cake 7 runs Setup in a dry run: it once ran every job)
+        var before = Cli.Wait(Cli.StartProcess("dotnet", Source, [.. cake, "--dryrun"]));
+        Assert.True(before.Exit == 0, before.Out + before.Err);
+        Assert.Contains("RUN    Parent/parent  (missing: never built)", Plain(before.Out));
+        Assert.DoesNotContain(" ran, ", before.Out);
+        Assert.False(Directory.Exists(Path.Combine(store.Path, "cache")) && Directory.EnumerateFileSystemEntries(Path.Combine(store.Path, "cache")).Any(),
+            "a dry run built something");
+
         var first = Cli.Wait(Cli.StartProcess("dotnet", Source, cake));
         Assert.True(first.Exit == 0, first.Out + first.Err);
         Assert.Contains(" 0 cached, 0 failed, 0 skipped", first.Out);
