@@ -4,7 +4,7 @@ using Puzzle.Engine.Pipeline.Graph;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
-/// <summary>How a failed job is told: its exit status read as people read it.</summary>
+/// <summary>How a failed job is told: its exit status read as people read it, or the error its launcher failed with.</summary>
 public class FailedJobTests
 {
     /// <summary>A launcher whose every job ends as a process killed by <c>signal</c> would (128 plus its number).</summary>
@@ -29,5 +29,46 @@ public class FailedJobTests
         var failed = Assert.Single(summary.Jobs, j => j.Outcome == JobOutcome.Failed);
         Assert.Equal(told, failed.Reason);
         Assert.Contains($"FAILED Tokenizer/tokenizer ({told}); log: ", console.ToString());
+    }
+
+    /// <summary>Runs each job on this thread, then fails the launch of <paramref name="faulty"/> (before the job runs, or
+    /// after it published), as a cluster's queue that stops answering or a job's closed pipe would.</summary>
+    sealed class FaultingLauncher(PipelineSession session, string faulty, bool afterRunning) : IJobLauncher
+    {
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
+        {
+            if (job.Name != faulty || afterRunning) JobRunner.Run(job, session.Spec, session.Store, session.History, TextWriter.Null, 1, runId);
+            return job.Name == faulty ? Task.FromException<int>(new IOException("squeue did not answer")) : Task.FromResult(0);
+        }
+    }
+
+    [Fact]
+    public async Task A_launcher_that_fails_fails_its_job_and_the_run_goes_on_and_is_recorded()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var console = new StringWriter();
+
+        var summary = await session.RunAsync("Data", new FaultingLauncher(session, "Tokenizer/tokenizer", afterRunning: false), console);
+
+        var failed = Assert.Single(summary.Jobs, j => j.Outcome == JobOutcome.Failed);
+        Assert.Equal(("Tokenizer", "its launcher failed: squeue did not answer"), (failed.Stage, failed.Reason));
+        Assert.Contains("FAILED Tokenizer/tokenizer (its launcher failed: squeue did not answer); log: ", console.ToString());
+        Assert.Equal(JobOutcome.Skipped, Assert.Single(summary.Jobs, j => j.Stage == "Data").Outcome);
+        Assert.False(summary.Succeeded);
+        var recorded = RunSummary.Parse(File.ReadAllText(Path.Combine(session.Store.Root, "runs", session.Spec.Name, "last.json")));
+        Assert.Equal(JobOutcome.Failed, recorded.Jobs.Single(j => j.Stage == "Tokenizer").Outcome);
+    }
+
+    [Fact]
+    public async Task A_job_that_published_before_its_launcher_failed_is_built()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var session = PipelineSession.Open(repo.SpecPath);
+
+        var summary = await session.RunAsync("Data", new FaultingLauncher(session, "Tokenizer/tokenizer", afterRunning: true), TextWriter.Null);
+
+        Assert.True(summary.Succeeded, string.Join("; ", summary.Jobs.Select(j => $"{j.Stage}/{j.Job} {j.Outcome} {j.Reason}")));
+        Assert.All(summary.Jobs, j => Assert.Equal(JobOutcome.Ran, j.Outcome));
     }
 }

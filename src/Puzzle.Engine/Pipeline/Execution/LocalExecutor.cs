@@ -151,9 +151,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             var (finished, jobClock, usedGpu, _) = running[done];
             running.Remove(done);
             if (usedGpu is not null) gpus!.Return(usedGpu);
-            var exit = await done;
+            // a launcher that fails (a cluster's queue that stops answering, a job process that cannot be started) fails
+            // its job, not the run: the others go on, and the run is recorded
+            var (exit, launchError) = await Outcome(done);
             progress.Finished(finished, jobClock.Elapsed);
-            var result = exit == 0 ? store.Find(finished.Key) : null;
+            var result = exit == 0 || launchError is not null ? store.Find(finished.Key) : null;
             // another run on the same store may have built it while this one waited on the key's lock: its log stays
             var waited = result is not null && result.Manifest.RunId != runId;
             var log = logs.Finish(finished, waited ? RunLogs.Outcome.Waited : result is null ? RunLogs.Outcome.Failed : RunLogs.Outcome.Built);
@@ -167,15 +169,22 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             }
             else
             {
-                records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Failed, jobClock.Elapsed.TotalSeconds, log,
-                    exit == 0 ? "exited 0 but published nothing" : Exit(exit));
-                _console.WriteLine($"{progress.Counter} FAILED {finished.Name} ({Exit(exit)}); log: {log}");
+                var reason = launchError is not null ? $"its launcher failed: {launchError}" : exit == 0 ? "exited 0 but published nothing" : Exit(exit);
+                records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Failed, jobClock.Elapsed.TotalSeconds, log, reason);
+                _console.WriteLine($"{progress.Counter} FAILED {finished.Name} ({(launchError is null ? Exit(exit) : reason)}); log: {log}");
                 foreach (var line in RunLogs.FailureExcerpt(log)) _console.WriteLine("       | " + line);
             }
         }
         var summary = new RunSummary(pipeline, target, started, clock.Elapsed.TotalSeconds, jobs.Select(j => records[j]).ToList());
         summary.Save(store.Root);
         return summary;
+    }
+
+    /// <summary>A launched job's exit status, or the error its launcher failed with (a cancelled run still ends the run).</summary>
+    static async Task<(int Exit, string? LaunchError)> Outcome(Task<int> launched)
+    {
+        try { return (await launched, null); }
+        catch (Exception e) when (e is not OperationCanceledException) { return (-1, e.Message); }
     }
 
     /// <summary>The cores divided evenly among the running jobs again: a job left running alone (a library's process after
