@@ -61,6 +61,7 @@ public sealed class PipelineSession
     {
         var again = rerun is { Count: > 0 } ? Graph.Rerun(rerun, target) : [];
         // everything knowable before a job starts is checked first: one error, nothing started, no log touched
+        Store.EnsureWritable();
         if (launcher is not SlurmJobLauncher)
             PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || Store.Find(j.Key) is null).ToList());
         if (again.Count > 0) Retire(again, rerun!, console);
@@ -104,6 +105,7 @@ public sealed class PipelineSession
         var job = Graph.Find(stage, id);
         if (expectedKey is not null && expectedKey != job.Key)
             throw new InvalidOperationException($"{job.Name}: the spec now plans key {job.Key[..12]}, not {expectedKey[..Math.Min(12, expectedKey.Length)]}: the spec changed during the run");
+        if (Store.Find(job.Key) is null) Store.EnsureWritable(); // a job MSBuild starts has had no run's check
         return JobRunner.Run(job, Spec, Store, History, log, threads, stageJobs: Graph.Jobs[stage]);
     }
 

@@ -13,6 +13,29 @@ public sealed class CacheStore(string root)
 
     public string EntryDirectory(string key) => Path.Combine(Root, "cache", key[..2], key);
 
+    /// <summary>
+    /// Creates the store's folder where it is missing and checks that a file can be written in it, before a run starts
+    /// anything: a store path that names a file, or a folder that cannot be created or written, otherwise failed the
+    /// run at its first log or lock with the bare system message (<c>Could not find a part of the path
+    /// '/tmp/afile/logs/quick/Fetch'</c>).
+    /// </summary>
+    /// <exception cref="IOException">The store cannot be written; the message names it and why.</exception>
+    public void EnsureWritable()
+    {
+        try
+        {
+            if (File.Exists(Root)) throw new IOException("a file is there, not a folder");
+            var tmp = Directory.CreateDirectory(Path.Combine(Root, "tmp")).FullName;
+            var probe = Path.Combine(tmp, $".write-check-{Environment.ProcessId}-{Guid.NewGuid():N}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"the store {Root} cannot be written: {e.Message.TrimEnd('.')}; name a folder that can be written with --store", e);
+        }
+    }
+
     /// <summary>Where a job keeps state that must survive its process being killed (training checkpoints); removed
     /// once the job's entry is published.</summary>
     public string ResumeDirectory(string key) => Path.Combine(Root, "resume", key);
