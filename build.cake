@@ -19,6 +19,8 @@ var rerun = Argument<string>("rerun", null);     // stages to run again although
 
 var puzzle = new PuzzleCli(Context, configuration, build, store, device, torch);
 var graph = puzzle.Graph(pipeline);
+// a mistyped target gets the CLI's "did you mean" rather than Cake's bare "not found"
+if (target != "Default" && !graph.Stages.Any(s => string.Equals(s.Name, target, StringComparison.OrdinalIgnoreCase))) puzzle.UnknownTarget(pipeline, target);
 
 // Cake's --tree prints every path through the graph (Fetch appeared 894 times). Nothing runs for --tree, so there each
 // stage hangs under one reader only (the last in pipeline order), a spanning tree that shows every stage once.

@@ -85,6 +85,13 @@ public sealed class PuzzleCli
         return GraphDocument.Parse(output, $"puzzle graph {pipeline} --json");
     }
 
+    /// <summary>Fails for a target that names no stage, after the CLI has said which one was meant (on stderr).</summary>
+    public void UnknownTarget(string pipeline, string target)
+    {
+        Capture("graph", pipeline, "--target", target);
+        throw new Exception($"--target={target}: {pipeline} has no such stage (nor is it Default)");
+    }
+
     /// <summary>The record of the one `puzzle run` this script makes, once it made it.</summary>
     RunSummary _run;
 

@@ -30,6 +30,11 @@ public class FrontEndTests
         Assert.DoesNotContain(" ran, ", before.Out);
         Assert.False(Directory.Exists(Path.Combine(store.Path, "cache")) && Directory.EnumerateFileSystemEntries(Path.Combine(store.Path, "cache")).Any(),
             "a dry run built something");
+        // a mistyped target: the CLI's "did you mean", a non-zero exit, nothing run
+        var typo = Cli.Wait(Cli.StartProcess("dotnet", Source, [.. cake.Select(a => a == "--target=Report" ? "--target=Reprot" : a)]));
+        Assert.True(typo.Exit != 0, typo.Out + typo.Err);
+        Assert.Contains("unknown stage 'Reprot' (did you mean 'Report'?)", Plain(typo.Out + typo.Err));
+        Assert.DoesNotContain(" ran, ", typo.Out);
 
         var first = Cli.Wait(Cli.StartProcess("dotnet", Source, cake));
         Assert.True(first.Exit == 0, first.Out + first.Err);
