@@ -71,4 +71,33 @@ public class FailedJobTests
         Assert.True(summary.Succeeded, string.Join("; ", summary.Jobs.Select(j => $"{j.Stage}/{j.Job} {j.Outcome} {j.Reason}")));
         Assert.All(summary.Jobs, j => Assert.Equal(JobOutcome.Ran, j.Outcome));
     }
+
+    /// <summary>Starts each job as one that runs until it is stopped, and fails in the executor's hands (as a log it cannot
+    /// write or a refused submission would) right after the first launch.</summary>
+    sealed class FailingExecutorLauncher : IJobLauncher
+    {
+        public readonly TaskCompletionSource Stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null) => Task.Run(async () =>
+        {
+            try { await Task.Delay(Timeout.Infinite, cancel); }
+            catch (OperationCanceledException) { Stopped.TrySetResult(); throw; }
+            return 0;
+        });
+
+        public void Flush() => throw new IOException("No space left on device");
+    }
+
+    [Fact]
+    public async Task When_the_executor_itself_fails_its_running_jobs_are_stopped_not_left_behind()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var launcher = new FailingExecutorLauncher();
+
+        var e = await Assert.ThrowsAsync<IOException>(() => session.RunAsync("Data", launcher, TextWriter.Null));
+
+        Assert.Equal("No space left on device", e.Message);
+        Assert.True(launcher.Stopped.Task.IsCompleted, "the running job was left running");
+    }
 }

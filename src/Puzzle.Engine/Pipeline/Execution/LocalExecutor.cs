@@ -73,107 +73,120 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         {
             if (told.Add(job)) _console.WriteLine($"       {job.Name} waits {until} to run alone ({alone.Why(job)})");
         }
-        while (pending.Count > 0 || running.Count > 0)
+        // the jobs' own token: stopped with the run's, and when the executor itself fails (a log it cannot write, a
+        // submission refused) so that no job process runs on without it
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        try
         {
-            // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
-            foreach (var built in pending.Where(j => j.Inputs.Values.All(records.ContainsKey) && store.Find(j.Key) is not null).ToList())
+            while (pending.Count > 0 || running.Count > 0)
             {
-                pending.Remove(built);
-                var published = store.Find(built.Key)!;
-                var outcome = published.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
-                var with = $"built with {published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"}";
-                records[built] = new JobRecord(built.Stage.Name, built.Id, built.Key, outcome, 0, null, with); // no time of its own
-                history.Record(built.Stage.Name, built.Id, new JobHistory.Entry(built.Key, built.ConfigJson, built.InputKeys, built.Seed));
-                progress.BuiltWith(built); // counted, without a time of its own
-                _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} ({with})");
-            }
-            SkipBlocked(pending, records, progress);
-            // earlier stages first (a stable order): a target's jobs come depth first, a layer's Score right after its
-            // variants, and a Score process started before the last variants are trained builds fewer layers together
-            var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
-                                                                    r.Outcome is JobOutcome.Cached or JobOutcome.Ran))
-                .OrderBy(j => stageOrder[j.Stage.Name]).ToList();
-            // an exclusive job (a timing) starts only on an idle machine, once no other job is ready (it then times on a
-            // machine warmed by the run, closer in time to the timings it is compared with), and nothing starts beside it
-            if (running.Values.Any(r => r.Job.Stage.Exclusive || alone.OnHost(r.Job))) ready.Clear();
-            else if (ready.FirstOrDefault(alone.OnHost) is { } large) // the others end first, and none starts meanwhile
-            {
-                if (running.Count > 0) Waits(large, "for the jobs running to end");
-                ready = running.Count == 0 ? [large] : [];
-            }
-            else if (ready.Any(j => !j.Stage.Exclusive)) ready = ready.Where(j => !j.Stage.Exclusive).ToList();
-            else if (running.Count > 0) ready.Clear();
-            else if (ready.Count > 0) ready = [ready[0]];
-            ready = WithoutCompanions(ready, running.Values.Select(r => r.Job), graph);
-            var slots = Math.Min(parallelJobs - running.Count, ready.Count);
-            var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));
-            var threads = threadsPerJob ?? Math.Max(1, machineCores / concurrent);
-            if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? machineCores);
-            var launched = 0;
-            // jobs that need a GPU alone try first; those that must wait keep GPUs that then take no new job, so that they empty
-            var gpuAlone = ready.Where(j => OnGpu(j) && alone.Of(j) is not null).ToHashSet();
-            var waiting = 0;
-            foreach (var job in ready.OrderBy(j => !gpuAlone.Contains(j)))
-            {
-                if (launched >= slots) break;
-                string? gpu = null;
-                if (OnGpu(job))
+                // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
+                foreach (var built in pending.Where(j => j.Inputs.Values.All(records.ContainsKey) && store.Find(j.Key) is not null).ToList())
                 {
-                    var onItsOwn = gpuAlone.Contains(job);
-                    if (!onItsOwn) gpus!.Reserve(waiting);
-                    if (!gpus!.TryTake(out gpu, onItsOwn))
-                    {
-                        if (onItsOwn)
-                        {
-                            waiting++;
-                            Waits(job, "for a GPU to empty");
-                        }
-                        continue; // every GPU is busy (or, for a job alone, none is idle)
-                    }
+                    pending.Remove(built);
+                    var published = store.Find(built.Key)!;
+                    var outcome = published.Manifest.RunId == runId ? JobOutcome.Ran : JobOutcome.Cached;
+                    var with = $"built with {published.Manifest.Metrics["built_with"]?.ToString() ?? "another job"}";
+                    records[built] = new JobRecord(built.Stage.Name, built.Id, built.Key, outcome, 0, null, with); // no time of its own
+                    history.Record(built.Stage.Name, built.Id, new JobHistory.Entry(built.Key, built.ConfigJson, built.InputKeys, built.Seed));
+                    progress.BuiltWith(built); // counted, without a time of its own
+                    _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {built.Name} ({with})");
                 }
-                launched++;
-                pending.Remove(job);
-                var privateLog = logs.Start(job);
-                var why = alone.Of(job) is not null && (gpu is not null || alone.OnHost(job))
-                    ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: {alone.Why(job)}" : "";
-                _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}{why}); log: {logs.PathOf(job)}");
-                running[launcher.LaunchAsync(job, runId, privateLog, threads, cancel, gpu)] = (job, Stopwatch.StartNew(), gpu, threads);
+                SkipBlocked(pending, records, progress);
+                // earlier stages first (a stable order): a target's jobs come depth first, a layer's Score right after its
+                // variants, and a Score process started before the last variants are trained builds fewer layers together
+                var ready = pending.Where(j => j.Inputs.Values.All(i => records.TryGetValue(i, out var r) &&
+                                                                        r.Outcome is JobOutcome.Cached or JobOutcome.Ran))
+                    .OrderBy(j => stageOrder[j.Stage.Name]).ToList();
+                // an exclusive job (a timing) starts only on an idle machine, once no other job is ready (it then times on a
+                // machine warmed by the run, closer in time to the timings it is compared with), and nothing starts beside it
+                if (running.Values.Any(r => r.Job.Stage.Exclusive || alone.OnHost(r.Job))) ready.Clear();
+                else if (ready.FirstOrDefault(alone.OnHost) is { } large) // the others end first, and none starts meanwhile
+                {
+                    if (running.Count > 0) Waits(large, "for the jobs running to end");
+                    ready = running.Count == 0 ? [large] : [];
+                }
+                else if (ready.Any(j => !j.Stage.Exclusive)) ready = ready.Where(j => !j.Stage.Exclusive).ToList();
+                else if (running.Count > 0) ready.Clear();
+                else if (ready.Count > 0) ready = [ready[0]];
+                ready = WithoutCompanions(ready, running.Values.Select(r => r.Job), graph);
+                var slots = Math.Min(parallelJobs - running.Count, ready.Count);
+                var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));
+                var threads = threadsPerJob ?? Math.Max(1, machineCores / concurrent);
+                if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? machineCores);
+                var launched = 0;
+                // jobs that need a GPU alone try first; those that must wait keep GPUs that then take no new job, so that they empty
+                var gpuAlone = ready.Where(j => OnGpu(j) && alone.Of(j) is not null).ToHashSet();
+                var waiting = 0;
+                foreach (var job in ready.OrderBy(j => !gpuAlone.Contains(j)))
+                {
+                    if (launched >= slots) break;
+                    string? gpu = null;
+                    if (OnGpu(job))
+                    {
+                        var onItsOwn = gpuAlone.Contains(job);
+                        if (!onItsOwn) gpus!.Reserve(waiting);
+                        if (!gpus!.TryTake(out gpu, onItsOwn))
+                        {
+                            if (onItsOwn)
+                            {
+                                waiting++;
+                                Waits(job, "for a GPU to empty");
+                            }
+                            continue; // every GPU is busy (or, for a job alone, none is idle)
+                        }
+                    }
+                    launched++;
+                    pending.Remove(job);
+                    var privateLog = logs.Start(job);
+                    var why = alone.Of(job) is not null && (gpu is not null || alone.OnHost(job))
+                        ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: {alone.Why(job)}" : "";
+                    _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}{why}); log: {logs.PathOf(job)}");
+                    running[launcher.LaunchAsync(job, runId, privateLog, threads, stop.Token, gpu)] = (job, Stopwatch.StartNew(), gpu, threads);
+                }
+                gpus?.Reserve(waiting);
+                launcher.Flush();
+                if (threadsPerJob is null) Rebalance(running, machineCores);
+                if (running.Count == 0)
+                {
+                    if (pending.Count > 0) throw new InvalidOperationException($"no job can start: {string.Join(", ", pending.Select(p => p.Name))}");
+                    break;
+                }
+                var done = await Task.WhenAny(running.Keys);
+                var (finished, jobClock, usedGpu, _) = running[done];
+                running.Remove(done);
+                if (usedGpu is not null) gpus!.Return(usedGpu);
+                // a launcher that fails (a cluster's queue that stops answering, a job process that cannot be started) fails
+                // its job, not the run: the others go on, and the run is recorded
+                var (exit, launchError) = await Outcome(done);
+                progress.Finished(finished, jobClock.Elapsed);
+                var result = exit == 0 || launchError is not null ? store.Find(finished.Key) : null;
+                // another run on the same store may have built it while this one waited on the key's lock: its log stays
+                var waited = result is not null && result.Manifest.RunId != runId;
+                var log = logs.Finish(finished, waited ? RunLogs.Outcome.Waited : result is null ? RunLogs.Outcome.Failed : RunLogs.Outcome.Built);
+                if (result is { } entry)
+                {
+                    var outcome = waited ? JobOutcome.Cached : JobOutcome.Ran;
+                    records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, jobClock.Elapsed.TotalSeconds, log);
+                    var companions = pending.Where(j => j.Stage == finished.Stage && store.Find(j.Key) is not null).ToList(); // counted next
+                    _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in " +
+                                       $"{RunProgress.Duration(jobClock.Elapsed)}{progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)), companions)}");
+                }
+                else
+                {
+                    var reason = launchError is not null ? $"its launcher failed: {launchError}" : exit == 0 ? "exited 0 but published nothing" : Exit(exit);
+                    records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Failed, jobClock.Elapsed.TotalSeconds, log, reason);
+                    _console.WriteLine($"{progress.Counter} FAILED {finished.Name} ({(launchError is null ? Exit(exit) : reason)}); log: {log}");
+                    foreach (var line in RunLogs.FailureExcerpt(log)) _console.WriteLine("       | " + line);
+                }
             }
-            gpus?.Reserve(waiting);
-            launcher.Flush();
-            if (threadsPerJob is null) Rebalance(running, machineCores);
-            if (running.Count == 0)
-            {
-                if (pending.Count > 0) throw new InvalidOperationException($"no job can start: {string.Join(", ", pending.Select(p => p.Name))}");
-                break;
-            }
-            var done = await Task.WhenAny(running.Keys);
-            var (finished, jobClock, usedGpu, _) = running[done];
-            running.Remove(done);
-            if (usedGpu is not null) gpus!.Return(usedGpu);
-            // a launcher that fails (a cluster's queue that stops answering, a job process that cannot be started) fails
-            // its job, not the run: the others go on, and the run is recorded
-            var (exit, launchError) = await Outcome(done);
-            progress.Finished(finished, jobClock.Elapsed);
-            var result = exit == 0 || launchError is not null ? store.Find(finished.Key) : null;
-            // another run on the same store may have built it while this one waited on the key's lock: its log stays
-            var waited = result is not null && result.Manifest.RunId != runId;
-            var log = logs.Finish(finished, waited ? RunLogs.Outcome.Waited : result is null ? RunLogs.Outcome.Failed : RunLogs.Outcome.Built);
-            if (result is { } entry)
-            {
-                var outcome = waited ? JobOutcome.Cached : JobOutcome.Ran;
-                records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, jobClock.Elapsed.TotalSeconds, log);
-                var companions = pending.Where(j => j.Stage == finished.Stage && store.Find(j.Key) is not null).ToList(); // counted next
-                _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in " +
-                                   $"{RunProgress.Duration(jobClock.Elapsed)}{progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)), companions)}");
-            }
-            else
-            {
-                var reason = launchError is not null ? $"its launcher failed: {launchError}" : exit == 0 ? "exited 0 but published nothing" : Exit(exit);
-                records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, JobOutcome.Failed, jobClock.Elapsed.TotalSeconds, log, reason);
-                _console.WriteLine($"{progress.Counter} FAILED {finished.Name} ({(launchError is null ? Exit(exit) : reason)}); log: {log}");
-                foreach (var line in RunLogs.FailureExcerpt(log)) _console.WriteLine("       | " + line);
-            }
+        }
+        catch (Exception) when (running.Count > 0 && !cancel.IsCancellationRequested)
+        {
+            await stop.CancelAsync(); // a job process is killed, a cluster's array cancelled; the executor's error is the run's
+            var ended = Task.WhenAll(running.Keys).ContinueWith(_ => { }, TaskScheduler.Default);
+            await Task.WhenAny(ended, Task.Delay(TimeSpan.FromSeconds(30)));
+            throw;
         }
         var summary = new RunSummary(pipeline, target, started, clock.Elapsed.TotalSeconds, jobs.Select(j => records[j]).ToList());
         summary.Save(store.Root);
