@@ -61,9 +61,9 @@ public sealed class PipelineSession
     {
         var again = rerun is { Count: > 0 } ? Graph.Rerun(rerun, target) : [];
         // everything knowable before a job starts is checked first: one error, nothing started, no log touched
-        Store.EnsureWritable();
         if (launcher is not SlurmJobLauncher)
             PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || Store.Find(j.Key) is null).ToList());
+        Store.EnsureWritable();
         if (again.Count > 0) Retire(again, rerun!, console);
         Store.CleanStaging(TimeSpan.FromHours(1));
         // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
