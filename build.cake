@@ -9,6 +9,7 @@
 #load "build/puzzle.cake"
 
 var target = Argument("target", "Default");   // Default: every stage
+if (string.Equals(target, "Default", StringComparison.OrdinalIgnoreCase)) target = "Default";   // Cake's names ignore case
 var pipeline = Argument("pipeline", "pipelines/default.yaml");
 var configuration = Argument("configuration", "Release");
 var build = !HasArgument("no-build");   // --no-build: use the CLI as last built
