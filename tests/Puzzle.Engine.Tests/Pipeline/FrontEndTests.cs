@@ -35,6 +35,10 @@ public class FrontEndTests
         Assert.True(typo.Exit != 0, typo.Out + typo.Err);
         Assert.Contains("unknown stage 'Reprot' (did you mean 'Report'?)", Plain(typo.Out + typo.Err));
         Assert.DoesNotContain(" ran, ", typo.Out);
+        // Cake's task names ignore case, and so does Default: every stage, not a stage named "default"
+        var lower = Cli.Wait(Cli.StartProcess("dotnet", Source, [.. cake.Select(a => a == "--target=Report" ? "--target=default" : a), "--dryrun"]));
+        Assert.True(lower.Exit == 0, lower.Out + lower.Err);
+        Assert.Contains("dry run of Default: jobs that would run", Plain(lower.Out));
 
         var first = Cli.Wait(Cli.StartProcess("dotnet", Source, cake));
         Assert.True(first.Exit == 0, first.Out + first.Err);
