@@ -78,12 +78,16 @@ public class FailedJobTests
     {
         public readonly TaskCompletionSource Stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null) => Task.Run(async () =>
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
         {
-            try { await Task.Delay(Timeout.Infinite, cancel); }
-            catch (OperationCanceledException) { Stopped.TrySetResult(); throw; }
-            return 0;
-        });
+            var running = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously); // ends only when stopped
+            cancel.Register(() =>
+            {
+                Stopped.TrySetResult();
+                running.TrySetCanceled(cancel);
+            });
+            return running.Task;
+        }
 
         public void Flush() => throw new IOException("No space left on device");
     }
