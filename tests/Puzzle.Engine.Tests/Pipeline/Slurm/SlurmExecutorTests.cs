@@ -163,6 +163,31 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         Assert.EndsWith("(executor.slurm.partition is 'nosuch')", e.Message);
     }
 
+    /// <summary>The cluster's "short" partition allows a minute; a task that asks for ten is accepted and left pending for
+    /// PartitionTimeLimit (Slurm's default EnforcePartLimits=NO) forever. The run cancels it and fails its job with the
+    /// reason and the spec field, rather than wait.</summary>
+    [Fact]
+    public async Task A_task_slurm_would_never_start_is_cancelled_and_fails_naming_the_reason_and_the_spec_field()
+    {
+        using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("gres: \"gpu:1\"", "partition: short, time: \"00:10:00\""));
+        var session = repo.Open();
+        var console = new Transcript();
+        RunSummary summary;
+        using (var launcher = repo.Launcher(session, console.Writer)) summary = await session.RunAsync("Parent", launcher, console.Writer, Deadline());
+
+        var failed = Assert.Single(summary.Where(JobOutcome.Failed));
+        Assert.Equal("Fetch", failed.Stage);
+        Assert.Contains("slurm  Fetch: tasks pending for PartitionTimeLimit: its time limit is above its partition's " +
+                        "(executor.slurm.time is '00:10:00'); Slurm would never start them as submitted: cancelled", console.Text);
+        var task = Regex.Match(File.ReadAllText(failed.Log!), @"== puzzle: task (\d+_\d+) cancelled: Slurm would never start it as submitted: " +
+                                                              @"pending for PartitionTimeLimit: its time limit is above its partition's").Groups[1].Value;
+        Assert.NotEmpty(task);
+        Assert.Contains($"FAILED {failed.Stage}/{failed.Job} (exit 1)", console.Text);
+        Assert.Equal(summary.Jobs.Count - 1, summary.Where(JobOutcome.Skipped).Count());
+        var state = Slurm("squeue", "--noheader", "--states=all", "--format=%T", "--jobs=" + task.Split('_')[0]).Output.Trim();
+        Assert.True(state is "CANCELLED" or "", $"task {task} is {state}");
+    }
+
     /// <summary>What a run printed, written from the executor's and the launcher's threads.</summary>
     sealed class Transcript
     {

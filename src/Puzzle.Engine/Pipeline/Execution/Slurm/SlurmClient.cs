@@ -33,20 +33,21 @@ public sealed class SlurmClient
     }
 
     /// <summary>
-    /// The tasks Slurm still knows of these arrays, by task id (<c>ARRAY_INDEX</c>) → state (PENDING, RUNNING, COMPLETED,
-    /// FAILED, CANCELLED, ...). Finished tasks drop out after the cluster's MinJobAge.
+    /// The tasks Slurm still knows of these arrays, by task id (<c>ARRAY_INDEX</c>): their state (PENDING, RUNNING,
+    /// COMPLETED, FAILED, CANCELLED, ...) and the reason for it (why a pending task waits: Priority, Resources,
+    /// PartitionTimeLimit, ...; "None" for most others). Finished tasks drop out after the cluster's MinJobAge.
     /// </summary>
-    public IReadOnlyDictionary<string, string> Queue(IEnumerable<string> arrayJobIds)
+    public IReadOnlyDictionary<string, QueuedTask> Queue(IEnumerable<string> arrayJobIds)
     {
         var ids = string.Join(",", arrayJobIds);
-        if (ids.Length == 0) return new Dictionary<string, string>();
-        var (exit, output, error) = Run("squeue", ["--noheader", "--array", "--states=all", "--format=%i|%T", "--jobs=" + ids]);
+        if (ids.Length == 0) return new Dictionary<string, QueuedTask>();
+        var (exit, output, error) = Run("squeue", ["--noheader", "--array", "--states=all", "--format=%i|%T|%r", "--jobs=" + ids]);
         // squeue fails when none of the ids is known any more: every task has long finished
-        if (exit != 0 && error.Contains("Invalid job id", StringComparison.OrdinalIgnoreCase)) return new Dictionary<string, string>();
+        if (exit != 0 && error.Contains("Invalid job id", StringComparison.OrdinalIgnoreCase)) return new Dictionary<string, QueuedTask>();
         if (exit != 0) throw new SlurmException("squeue", error.Trim());
-        var tasks = new Dictionary<string, string>();
+        var tasks = new Dictionary<string, QueuedTask>();
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            if (line.Split('|') is [var task, var state]) tasks[task] = state;
+            if (line.Split('|', 3) is [var task, var state, var reason]) tasks[task] = new QueuedTask(state, reason);
         return tasks;
     }
 
@@ -79,3 +80,6 @@ public sealed class SlurmClient
         }
     }
 }
+
+/// <summary>A task as squeue shows it: its state and the reason for it.</summary>
+public sealed record QueuedTask(string State, string Reason);

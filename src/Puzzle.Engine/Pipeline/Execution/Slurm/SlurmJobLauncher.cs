@@ -10,7 +10,10 @@ namespace Puzzle.Engine.Pipeline.Execution.Slurm;
 /// one job array per stage (<c>sbatch --array=0-N%throttle</c>); each task runs <c>puzzle job</c> into the shared store.
 /// One <c>squeue</c> call per poll follows every array; a task that has left the queue (or ended) is done when its job's
 /// entry is in the store, and otherwise resubmitted, up to <c>retries</c> times, before it is reported failed with its
-/// log. Cancelling the run cancels its arrays with <c>scancel</c>.
+/// log. A task pending for a reason Slurm gives when it would never start the task as submitted (a time limit above
+/// the partition's, more GPUs than a QOS allows a job: <see cref="PendingReason"/>) is cancelled and fails with that
+/// reason and the spec field behind it, rather than keep the run waiting. Cancelling the run cancels its arrays with
+/// <c>scancel</c>.
 /// </summary>
 public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
 {
@@ -42,6 +45,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     readonly List<SlurmTask> _waiting = [];                 // launched or failed, to be submitted
     readonly Dictionary<string, SlurmTask> _submitted = []; // by Slurm task id ARRAY_INDEX
     readonly List<CancellationTokenRegistration> _registrations = [];
+    readonly HashSet<(string Stage, string Reason)> _told = []; // pending reasons said on the console
     readonly CancellationTokenSource _stop = new();
     string? _runDirectory;
     string? _script;
@@ -190,12 +194,12 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
         try { array = _client.Submit(arguments); }
         catch (SlurmException e)
         {
-            throw new InvalidOperationException($"Slurm refused the {stage.Name} array ({tasks.Length} job{(tasks.Length == 1 ? "" : "s")}): {e.Message}{SubmissionHint.For(e.Message, _slurm, tasks[0].Threads)}");
+            throw new InvalidOperationException($"Slurm refused the {stage.Name} array ({tasks.Length} job{(tasks.Length == 1 ? "" : "s")}): {e.Message}{SubmissionHint.For(e.Message, _slurm, _gres(stage), tasks[0].Threads)}");
         }
         for (var i = 0; i < tasks.Length; i++)
         {
             var task = tasks[i];
-            (task.ArrayId, task.SlurmId, task.EndedPolls) = (array, $"{array}_{i}", 0);
+            (task.ArrayId, task.SlurmId, task.EndedPolls, task.BlockedPolls) = (array, $"{array}_{i}", 0, 0);
             task.Attempts++;
             _submitted[task.SlurmId] = task;
         }
@@ -230,7 +234,7 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
     void Poll()
     {
         if (_submitted.Count == 0) return;
-        IReadOnlyDictionary<string, string> queue;
+        IReadOnlyDictionary<string, QueuedTask> queue;
         try
         {
             queue = _client.Queue(_submitted.Values.Select(t => t.ArrayId).Distinct());
@@ -243,10 +247,18 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
             foreach (var task in _submitted.Values.ToList()) Settle(task, 1, $"squeue failed {QueueFailureLimit} times in a row: {e.Message}");
             return;
         }
+        var neverStart = new List<(SlurmTask Task, string Why)>();
         foreach (var task in _submitted.Values.ToList())
         {
-            var state = queue.GetValueOrDefault(task.SlurmId!);
-            if (state is not null && !EndStates.Contains(state)) { task.EndedPolls = 0; continue; }
+            var queued = queue.GetValueOrDefault(task.SlurmId!);
+            var state = queued?.State;
+            if (state is not null && !EndStates.Contains(state))
+            {
+                task.EndedPolls = 0;
+                if (state == "PENDING" && Pending(task, queued!.Reason) is { } why) neverStart.Add((task, why));
+                else if (state != "PENDING") task.BlockedPolls = 0;
+                continue;
+            }
             if (_store.Find(task.Job.Key) is not null) { Settle(task, 0, null); continue; }
             // a shared filesystem can show a fresh entry a moment late: look once more before calling it lost
             if (++task.EndedPolls < 2) continue;
@@ -265,6 +277,13 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
                 Settle(task, exit, $"task {task.SlurmId} {how} without publishing, after {task.Attempts} attempt{(task.Attempts == 1 ? "" : "s")}");
             }
         }
+        if (neverStart.Count > 0)
+        {
+            var ids = neverStart.Select(n => n.Task.SlurmId!).ToList();
+            try { _client.Cancel(ids); }
+            catch (InvalidOperationException e) { _console.WriteLine($"slurm  could not cancel {string.Join(", ", ids)}: {e.Message}"); }
+            foreach (var (task, why) in neverStart) Settle(task, 1, $"task {task.SlurmId} cancelled: Slurm would never start it as submitted: {why}");
+        }
         if (_waiting.Count == 0) return;
         try { Flush(); }
         catch (InvalidOperationException e)
@@ -272,6 +291,26 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
             foreach (var task in _waiting.ToList()) Settle(task, 1, e.Message);
             _waiting.Clear();
         }
+    }
+
+    /// <summary>
+    /// Reads why a task is pending. One that Slurm would never start as submitted (<see cref="PendingKind.NeverStarts"/>,
+    /// for two looks in a row: the reason can change while the scheduler works) is to be cancelled and failed with the
+    /// reason; what it means is said once per stage and reason. One that waits for the cluster's administrators is said
+    /// once too, and waits on, as Slurm would have it.
+    /// </summary>
+    /// <returns>why the task is to be cancelled, or null</returns>
+    string? Pending(SlurmTask task, string reason)
+    {
+        var (kind, why) = PendingReason.Read(reason, _slurm, _gres(task.Job.Stage), task.Threads);
+        if (kind != PendingKind.NeverStarts) task.BlockedPolls = 0;
+        if (kind == PendingKind.Waits || kind == PendingKind.NeverStarts && ++task.BlockedPolls < 2) return null;
+        var code = PendingReason.Code(reason);
+        var said = $"pending for {code}: {why}";
+        if (_told.Add((task.Job.Stage.Name, code)))
+            _console.WriteLine($"slurm  {task.Job.Stage.Name}: tasks {said}; " +
+                               (kind == PendingKind.NeverStarts ? "Slurm would never start them as submitted: cancelled" : "the run waits for them (Ctrl-C ends it)"));
+        return kind == PendingKind.NeverStarts ? said : null;
     }
 
     void Settle(SlurmTask task, int exit, string? note)

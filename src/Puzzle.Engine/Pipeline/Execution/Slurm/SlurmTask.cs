@@ -13,4 +13,6 @@ internal sealed class SlurmTask(JobPlan job, string log, int threads)
     public string ArrayId { get; set; } = "";
     public string? SlurmId { get; set; }
     public int EndedPolls { get; set; }
+    /// <summary>Looks at the queue in a row that found the task pending for a reason it can never start for.</summary>
+    public int BlockedPolls { get; set; }
 }
