@@ -38,6 +38,8 @@ public sealed class PendingReasonTests
     [InlineData("QOSMaxCpuPerJobLimit", "it asks for more CPUs per job than its QOS allows (4 CPUs per task from executor.threads_per_job)")]
     [InlineData("AssocMaxCpuMinutesPerJobLimit",
         "it asks for more CPUs × time per job than its association allows (executor.slurm.time is '48:00:00', 4 CPUs per task from executor.threads_per_job)")]
+    [InlineData("QOSMaxGRESMinutesPerJob",
+        "it asks for more generic resources (GPUs) × time per job than its QOS allows (executor.slurm.time is '48:00:00', --gres=gpu:1 from executor.slurm.gres)")]
     [InlineData("QOSMaxMemoryPerJob", "it asks for more memory per job than its QOS allows (executor.slurm.extra: --account=proj)")]
     [InlineData("QOSMinCpuNotSatisfied", "it asks for less than its QOS's minimum of CPUs (4 CPUs per task from executor.threads_per_job)")]
     [InlineData("QOSMinGRES", "it asks for less than its QOS's minimum of generic resources (GPUs) (--gres=gpu:1 from executor.slurm.gres)")]

@@ -52,7 +52,7 @@ internal static class PendingReason
             var what = limit.Groups["what"].Value;
             var owner = limit.Groups["owner"].Value == "QOS" ? "QOS" : "association";
             var minutes = limit.Groups["minutes"].Success;
-            var field = minutes ? $"{SlurmFields.Time(slurm)}, {SlurmFields.Cpus(threads)}" : Field(what, slurm, gres, threads);
+            var field = (minutes ? $"{SlurmFields.Time(slurm)}, " : "") + Field(what, slurm, gres, threads); // minutes: the resource × time
             never = $"it asks for more {Resource(what)}{(minutes ? " × time" : "")} per {limit.Groups["per"].Value.ToLowerInvariant()} " +
                     $"than its {owner} allows ({field})";
         }
