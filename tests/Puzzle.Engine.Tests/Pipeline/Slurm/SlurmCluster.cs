@@ -22,13 +22,13 @@ public sealed class SlurmCluster : IDisposable
     public SlurmCluster()
     {
         _upstream = new Lazy<string>(BuildUpstream);
-        if (Run("status").Exit == 0) return;
-        var up = Run("up");
+        var running = Run("status").Exit == 0;
+        var up = Run("up"); // on a running cluster: nothing, or its daemons restarted under the script's changed config
         if (up.Exit != 0)
             throw new InvalidOperationException(
                 $"the Slurm executor's tests need a Slurm cluster and `.ci/slurm-cluster up` failed (exit {up.Exit}; it needs root and " +
                 $"Debian's slurm-wlm and munge): {up.Output}");
-        _started = true;
+        _started = !running;
     }
 
     /// <summary>

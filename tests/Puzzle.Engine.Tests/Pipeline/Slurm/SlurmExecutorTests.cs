@@ -163,6 +163,34 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         Assert.EndsWith("(executor.slurm.partition is 'nosuch')", e.Message);
     }
 
+    /// <summary>The cluster enforces memory (the accounting plugin kills a task above its --mem): a Distill task given
+    /// 50 MB is killed, and is not submitted again although retries allow it, since the same request would run out
+    /// again; its job fails saying so and naming the field to change.</summary>
+    [Fact]
+    public async Task A_task_killed_at_its_memory_limit_is_not_resubmitted_and_fails_naming_the_field()
+    {
+        using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("retries: 1", "retries: 1, extra: [\"--mem=50M\"]"), seed: cluster.Upstream);
+        var session = repo.Open();
+        var console = new Transcript();
+        RunSummary summary;
+        using (var launcher = repo.Launcher(session, console.Writer)) summary = await session.RunAsync("Distill", launcher, console.Writer, Deadline());
+
+        // the process that trains every variant runs out, and then each variant's own
+        var failed = summary.Where(JobOutcome.Failed).ToList();
+        Assert.Equal(session.Graph.Jobs["Distill"].Select(j => j.Id).Order(), failed.Where(j => j.Stage == "Distill").Select(j => j.Job).Order());
+        Assert.Equal(failed.Count, failed.Count(j => j.Stage == "Distill"));
+        foreach (var job in failed)
+        {
+            var log = File.ReadAllText(job.Log!);
+            Assert.Single(Regex.Matches(log, "^== slurm job ", RegexOptions.Multiline)); // one attempt: retries: 1 is not used
+            Assert.Matches(@"slurm\| slurmstepd.*: error: .*[Ee]xceeded (job |step )?memory limit", log);
+            Assert.Matches(@"== puzzle: task \d+_\d+ ended \w+: it ran out of the memory Slurm gave it, and the same request would run out again, " +
+                           @"so it is not submitted again: ask for more with --mem or --mem-per-cpu \(executor\.slurm\.extra: --mem=50M\)", log);
+            Assert.Matches($@"slurm  {Regex.Escape(job.Stage + "/" + job.Job)}: task \d+_\d+ ran out of the memory Slurm gave it; not resubmitted", console.Text);
+        }
+        Assert.DoesNotContain("resubmitting", console.Text);
+    }
+
     /// <summary>The cluster's "short" partition allows a minute; a task that asks for ten is accepted and left pending for
     /// PartitionTimeLimit (Slurm's default EnforcePartLimits=NO) forever. The run cancels it and fails its job with the
     /// reason and the spec field, rather than wait.</summary>

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
@@ -10,12 +11,12 @@ namespace Puzzle.Engine.Pipeline.Execution.Slurm;
 /// one job array per stage (<c>sbatch --array=0-N%throttle</c>); each task runs <c>puzzle job</c> into the shared store.
 /// One <c>squeue</c> call per poll follows every array; a task that has left the queue (or ended) is done when its job's
 /// entry is in the store, and otherwise resubmitted, up to <c>retries</c> times, before it is reported failed with its
-/// log. A task pending for a reason Slurm gives when it would never start the task as submitted (a time limit above
+/// log; one that ran out of its memory limit is not resubmitted, and fails saying so. A task pending for a reason Slurm gives when it would never start the task as submitted (a time limit above
 /// the partition's, more GPUs than a QOS allows a job: <see cref="PendingReason"/>) is cancelled and fails with that
 /// reason and the spec field behind it, rather than keep the run waiting. Cancelling the run cancels its arrays with
 /// <c>scancel</c>.
 /// </summary>
-public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
+public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
 {
     /// <summary>Lines the launcher adds to a job's log (the task script's own lines start with "== " too).</summary>
     public const string NotePrefix = "== puzzle: ";
@@ -263,8 +264,10 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
             // a shared filesystem can show a fresh entry a moment late: look once more before calling it lost
             if (++task.EndedPolls < 2) continue;
             var how = state is null ? "left the queue" : $"ended {state}";
-            CopySlurmOutput(task);
-            if (task.Attempts <= _slurm.Retries)
+            // a task killed at its memory limit is not submitted again: the same request runs out again
+            var slurmSaid = CopySlurmOutput(task);
+            var outOfMemory = state == "OUT_OF_MEMORY" || slurmSaid.Any(OutOfMemory().IsMatch);
+            if (task.Attempts <= _slurm.Retries && !outOfMemory)
             {
                 _submitted.Remove(task.SlurmId!);
                 Note(task, $"task {task.SlurmId} {how} without publishing; resubmitting (attempt {task.Attempts + 1} of {_slurm.Retries + 1})");
@@ -274,7 +277,14 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
             else
             {
                 var exit = SlurmTaskScript.ExitCode(task.Log) is { } code and not 0 ? code : 1;
-                Settle(task, exit, $"task {task.SlurmId} {how} without publishing, after {task.Attempts} attempt{(task.Attempts == 1 ? "" : "s")}");
+                if (outOfMemory)
+                {
+                    var more = $"ask for more with --mem or --mem-per-cpu ({SlurmFields.Extra(_slurm, "--mem")})";
+                    _console.WriteLine($"slurm  {task.Job.Name}: task {task.SlurmId} ran out of the memory Slurm gave it; not resubmitted: {more}");
+                    Settle(task, exit, $"task {task.SlurmId} {how}: it ran out of the memory Slurm gave it, and the same request would run out " +
+                                       $"again, so it is not submitted again: {more}");
+                }
+                else Settle(task, exit, $"task {task.SlurmId} {how} without publishing, after {task.Attempts} attempt{(task.Attempts == 1 ? "" : "s")}");
             }
         }
         if (neverStart.Count > 0)
@@ -320,14 +330,22 @@ public sealed class SlurmJobLauncher : IJobLauncher, IDisposable
         task.Done.TrySetResult(exit);
     }
 
-    /// <summary>Slurm writes its own complaints (time limit, cancellation, node failure) to the task's output file: keep them in the job's log.</summary>
-    void CopySlurmOutput(SlurmTask task)
+    /// <summary>Slurm writes its own complaints (time limit, cancellation, node failure, memory) to the task's output
+    /// file: keep them in the job's log. Returns the lines kept.</summary>
+    List<string> CopySlurmOutput(SlurmTask task)
     {
         var output = Path.Combine(_runDirectory!, $"{task.SlurmId}.out");
-        if (!File.Exists(output)) return;
+        if (!File.Exists(output)) return [];
         var lines = File.ReadLines(output).Where(l => l.Length > 0).TakeLast(20).ToList();
         if (lines.Count > 0) File.AppendAllLines(task.Log, lines.Select(l => "slurm| " + l));
+        return lines;
     }
+
+    /// <summary>What slurmstepd writes when it kills a task for its memory: "Exceeded job memory limit" where the
+    /// accounting plugin enforces it (the task then ends FAILED), "Detected 1 oom-kill event(s)" under cgroups (the
+    /// task ends OUT_OF_MEMORY).</summary>
+    [GeneratedRegex(@"slurmstepd.*(exceeded (job |step )?memory limit|oom[-_]kill event)", RegexOptions.IgnoreCase)]
+    private static partial Regex OutOfMemory();
 
     static void Note(SlurmTask task, string text) => File.AppendAllText(task.Log, NotePrefix + text + "\n");
 }
