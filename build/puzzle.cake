@@ -120,7 +120,7 @@ public sealed class PuzzleCli
         if (_run == null) throw new Exception($"stage {stage}: the pipeline did not run (Setup did not reach `puzzle run`)");
         var mine = _run.Jobs.Where(j => j.Stage == stage).ToList();
         _jobs.AddRange(mine);
-        var failed = mine.Where(j => j.Outcome is JobOutcome.Failed or JobOutcome.Skipped).Select(j => j.Job).ToList();
+        var failed = mine.Where(j => j.Outcome is JobOutcome.Failed or JobOutcome.Skipped or JobOutcome.Cancelled).Select(j => j.Job).ToList();
         if (failed.Count > 0) throw new Exception($"stage {stage}: {string.Join(", ", failed)} failed or could not run: see the job logs named above");
     }
 
@@ -144,6 +144,7 @@ public sealed class PuzzleCli
         foreach (var j in _jobs)
             _context.Information($"  {j.Outcome.ToString().ToLowerInvariant(),-8} {j.Stage}/{j.Job}{(j.Outcome != JobOutcome.Ran ? "" : j.Reason != null ? $"  ({j.Reason})" : $"  {j.Seconds:F1} s")}");
         _context.Information($"{_jobs.Count(j => j.Outcome == JobOutcome.Ran)} ran, {_jobs.Count(j => j.Outcome == JobOutcome.Cached)} cached, " +
-                             $"{_jobs.Count(j => j.Outcome == JobOutcome.Failed)} failed, {_jobs.Count(j => j.Outcome == JobOutcome.Skipped)} skipped");
+                             $"{_jobs.Count(j => j.Outcome == JobOutcome.Failed)} failed, {_jobs.Count(j => j.Outcome == JobOutcome.Skipped)} skipped" +
+                             (_jobs.Any(j => j.Outcome == JobOutcome.Cancelled) ? $", {_jobs.Count(j => j.Outcome == JobOutcome.Cancelled)} cancelled" : ""));
     }
 }

@@ -26,13 +26,30 @@ public static class RunCommand
             if (parse.GetValue(threads) is < 1) throw new ArgumentException($"--threads-per-job must be at least 1, got {parse.GetValue(threads)}");
             if (parse.GetValue(jobs) is not null && PipelineOptions.Kind(session, parse.GetValue(executor)) == ExecutorKind.Slurm)
                 throw new ArgumentException("--jobs limits jobs on this machine; on Slurm, executor.slurm.array_throttle limits the tasks that run at once");
-            var summary = PipelineOptions.Run(session, parse.GetValue(target), outer, parse.GetValue(executor), parse.GetValue(inProcess),
-                parse.GetValue(pipeline.Device), parse.GetValue(jobs), parse.GetValue(threads), PipelineOptions.Stages(parse.GetValue(rerun)));
-            Console.WriteLine($"{summary.Pipeline}: {summary.Where(JobOutcome.Ran).Count()} ran, {summary.Where(JobOutcome.Cached).Count()} cached, " +
-                              $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped in {RunSummary.Duration(summary.Seconds)}");
-            if (parse.GetValue(record) is { } file) AtomicFile.WriteAllText(file.FullName, summary.ToJson());
+            RunSummary summary;
+            try
+            {
+                summary = PipelineOptions.Run(session, parse.GetValue(target), outer, parse.GetValue(executor), parse.GetValue(inProcess),
+                    parse.GetValue(pipeline.Device), parse.GetValue(jobs), parse.GetValue(threads), PipelineOptions.Stages(parse.GetValue(rerun)));
+            }
+            catch (RunCancelledException cancelled)
+            {
+                Tell(cancelled.Summary, parse.GetValue(record));
+                throw;
+            }
+            Tell(summary, parse.GetValue(record));
             return Task.FromResult(summary.Succeeded ? 0 : 1);
         });
         return command;
+    }
+
+    /// <summary>The run's one line on stdout, and its record in <paramref name="file"/> (<c>--summary</c>).</summary>
+    static void Tell(RunSummary summary, FileInfo? file)
+    {
+        var cancelled = summary.Where(JobOutcome.Cancelled).Count();
+        Console.WriteLine($"{summary.Pipeline}: {summary.Where(JobOutcome.Ran).Count()} ran, {summary.Where(JobOutcome.Cached).Count()} cached, " +
+                          $"{summary.Where(JobOutcome.Failed).Count()} failed, {summary.Where(JobOutcome.Skipped).Count()} skipped" +
+                          (cancelled > 0 ? $", {cancelled} cancelled" : "") + $" in {RunSummary.Duration(summary.Seconds)}");
+        if (file is not null) AtomicFile.WriteAllText(file.FullName, summary.ToJson());
     }
 }

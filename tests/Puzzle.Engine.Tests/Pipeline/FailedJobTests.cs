@@ -93,7 +93,7 @@ public class FailedJobTests
     }
 
     [Fact]
-    public async Task When_the_executor_itself_fails_its_running_jobs_are_stopped_not_left_behind()
+    public async Task When_the_executor_itself_fails_its_running_jobs_are_stopped_and_the_run_is_recorded()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         var session = PipelineSession.Open(repo.SpecPath);
@@ -103,5 +103,8 @@ public class FailedJobTests
 
         Assert.Equal("No space left on device", e.Message);
         Assert.True(launcher.Stopped.Task.IsCompleted, "the running job was left running");
+        Assert.Equal("Tokenizer Cancelled stopped: the executor failed: No space left on device; " +
+                     "Data Cancelled not started: the executor failed: No space left on device",
+            CancelledRunTests.Outcomes(CancelledRunTests.Recorded(session))); // the run is recorded all the same
     }
 }

@@ -76,10 +76,12 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         // the jobs' own token: stopped with the run's, and when the executor itself fails (a log it cannot write, a
         // submission refused) so that no job process runs on without it
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        string? saved = null; // where the run's record went
         try
         {
             while (pending.Count > 0 || running.Count > 0)
             {
+                cancel.ThrowIfCancellationRequested(); // nothing new starts once the run is cancelled
                 // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
                 foreach (var built in pending.Where(j => j.Inputs.Values.All(records.ContainsKey) && store.Find(j.Key) is not null).ToList())
                 {
@@ -154,11 +156,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 }
                 var done = await Task.WhenAny(running.Keys);
                 var (finished, jobClock, usedGpu, _) = running[done];
+                // a launcher that fails (a cluster's queue that stops answering, a job process that cannot be started) fails
+                // its job, not the run: the others go on, and the run is recorded; a cancelled run ends here, its job still running
+                var (exit, launchError) = await Outcome(done);
                 running.Remove(done);
                 if (usedGpu is not null) gpus!.Return(usedGpu);
-                // a launcher that fails (a cluster's queue that stops answering, a job process that cannot be started) fails
-                // its job, not the run: the others go on, and the run is recorded
-                var (exit, launchError) = await Outcome(done);
                 progress.Finished(finished, jobClock.Elapsed);
                 var result = exit == 0 || launchError is not null ? store.Find(finished.Key) : null;
                 // another run on the same store may have built it while this one waited on the key's lock: its log stays
@@ -181,16 +183,52 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 }
             }
         }
-        catch (Exception) when (running.Count > 0 && !cancel.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            // the jobs' token is linked to the run's: their processes are being killed, their arrays cancelled
+            await Stopped("the run was cancelled");
+            var stopped = Record("the run was cancelled");
+            int Count(JobOutcome outcome, string? reason = null) =>
+                stopped.Where(outcome).Count(j => reason is null || j.Reason?.StartsWith(reason, StringComparison.Ordinal) == true);
+            _console.WriteLine($"cancelled run: {Count(JobOutcome.Ran)} ran, {Count(JobOutcome.Failed)} failed, " +
+                               $"{Count(JobOutcome.Cancelled, "stopped")} stopped, {Count(JobOutcome.Cancelled, "not started")} not started; " +
+                               $"record: {saved}");
+            throw new RunCancelledException(stopped, cancel);
+        }
+        catch (Exception e)
         {
             await stop.CancelAsync(); // a job process is killed, a cluster's array cancelled; the executor's error is the run's
-            var ended = Task.WhenAll(running.Keys).ContinueWith(_ => { }, TaskScheduler.Default);
-            await Task.WhenAny(ended, Task.Delay(TimeSpan.FromSeconds(30)));
+            await Stopped($"the executor failed: {e.Message}");
+            try { Record($"the executor failed: {e.Message}"); }
+            catch (Exception unsaved) when (unsaved is IOException or UnauthorizedAccessException) { } // the store's own error, maybe: the first one is the run's
             throw;
         }
-        var summary = new RunSummary(pipeline, target, started, clock.Elapsed.TotalSeconds, jobs.Select(j => records[j]).ToList());
-        summary.Save(store.Root);
-        return summary;
+        return Record(null);
+
+        // the jobs still running once they have been told to stop: each ends as published, or as stopped with its log kept
+        // as the job's failed log (what it did until then), at most 30 s later
+        async Task Stopped(string why)
+        {
+            var ended = Task.WhenAll(running.Keys).ContinueWith(_ => { }, TaskScheduler.Default);
+            await Task.WhenAny(ended, Task.Delay(TimeSpan.FromSeconds(30)));
+            foreach (var (job, jobClock, _, _) in running.Values)
+            {
+                var built = store.Find(job.Key) is { } entry && entry.Manifest.RunId == runId;
+                var log = logs.Finish(job, built ? RunLogs.Outcome.Built : RunLogs.Outcome.Failed);
+                records[job] = new JobRecord(job.Stage.Name, job.Id, job.Key, built ? JobOutcome.Ran : JobOutcome.Cancelled,
+                    jobClock.Elapsed.TotalSeconds, log, built ? null : $"stopped: {why}");
+            }
+            running.Clear();
+        }
+
+        // the run's record, saved in the store; a job that never started is recorded as cancelled, saying why
+        RunSummary Record(string? why)
+        {
+            var summary = new RunSummary(pipeline, target, started, clock.Elapsed.TotalSeconds, jobs.Select(j => records.TryGetValue(j, out var r)
+                ? r : new JobRecord(j.Stage.Name, j.Id, j.Key, JobOutcome.Cancelled, 0, null, $"not started: {why}")).ToList());
+            saved = summary.Save(store.Root);
+            return summary;
+        }
     }
 
     /// <summary>A launched job's exit status, or the error its launcher failed with (a cancelled run still ends the run).</summary>

@@ -5,7 +5,9 @@
 namespace Puzzle.Engine.Pipeline.Execution;
 #endif
 
-public enum JobOutcome { Cached, Ran, Failed, Skipped }
+/// <summary>How a job ended in a run: <c>Cancelled</c> is a job the run stopped, or never started, when it was cancelled
+/// (Ctrl-C) or its executor failed.</summary>
+public enum JobOutcome { Cached, Ran, Failed, Skipped, Cancelled }
 
 public sealed record JobRecord(string Stage, string Job, string Key, JobOutcome Outcome, double Seconds, string? Log, string? Reason = null);
 
