@@ -161,18 +161,23 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 var (exit, launchError) = await Outcome(done);
                 running.Remove(done);
                 if (usedGpu is not null) gpus!.Return(usedGpu);
-                progress.Finished(finished, jobClock.Elapsed);
                 var result = exit == 0 || launchError is not null ? store.Find(finished.Key) : null;
                 // another run on the same store may have built it while this one waited on the key's lock: its log stays
                 var waited = result is not null && result.Manifest.RunId != runId;
+                // on a cluster the clock runs from the submission to the poll that saw the task end (10 s apart by default,
+                // after its wait in the queue): the job's time is the one its process recorded, and the clock's is said beside it
+                var onCluster = result is not null && !waited && !launcher.OnThisMachine;
+                var took = onCluster ? TimeSpan.FromSeconds(result!.Manifest.Seconds) : jobClock.Elapsed;
+                progress.Finished(finished, took);
                 var log = logs.Finish(finished, waited ? RunLogs.Outcome.Waited : result is null ? RunLogs.Outcome.Failed : RunLogs.Outcome.Built);
                 if (result is { } entry)
                 {
                     var outcome = waited ? JobOutcome.Cached : JobOutcome.Ran;
-                    records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, jobClock.Elapsed.TotalSeconds, log);
+                    records[finished] = new JobRecord(finished.Stage.Name, finished.Id, finished.Key, outcome, took.TotalSeconds, log);
                     var companions = pending.Where(j => j.Stage == finished.Stage && store.Find(j.Key) is not null).ToList(); // counted next
-                    _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in " +
-                                       $"{RunProgress.Duration(jobClock.Elapsed)}{progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)), companions)}");
+                    _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in {RunProgress.Duration(took)}" +
+                                       (onCluster ? $" ({RunProgress.Duration(jobClock.Elapsed)} from its submission)" : "") +
+                                       progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)), companions));
                 }
                 else
                 {
