@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
@@ -208,17 +209,27 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
         _console.WriteLine($"slurm  {stage.Name}: {tasks.Length} job{(tasks.Length == 1 ? "" : "s")} as array {array} (at most {_slurm.ArrayThrottle} at once)");
     }
 
+    /// <summary>How often the logs of the tasks in play are looked at for their end, between two looks at the queue.</summary>
+    static readonly TimeSpan LogWatch = TimeSpan.FromSeconds(1);
+
     async Task PollAsync()
     {
         try
         {
+            var queueLook = Stopwatch.StartNew();
+            var poll = TimeSpan.FromSeconds(_slurm.PollSeconds);
             while (true)
             {
-                await Task.Delay(TimeSpan.FromSeconds(_slurm.PollSeconds), _stop.Token);
+                await Task.Delay(poll < LogWatch ? poll : LogWatch, _stop.Token);
                 lock (_gate)
                 {
                     if (_cancelled) return;
-                    Poll();
+                    if (queueLook.Elapsed < poll) Published();
+                    else
+                    {
+                        Poll();
+                        queueLook.Restart();
+                    }
                 }
             }
         }
@@ -301,6 +312,28 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
         {
             foreach (var task in _waiting.ToList()) Settle(task, 1, e.Message);
             _waiting.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Settles the tasks whose log ends with the task script's <c>exit code 0</c> line and whose job's entry is in the
+    /// store: done, without waiting for the next look at the queue (a wave of short jobs would otherwise wait
+    /// <c>poll_seconds</c> each). It reads files on the shared filesystem only, so it costs Slurm's controller nothing;
+    /// failures are left to <see cref="Poll"/>, which knows how the task ended. The script writes that line after
+    /// <c>puzzle job</c> has exited, so every entry the process builds (a lead job's companions) is published by then.
+    /// </summary>
+    void Published()
+    {
+        foreach (var task in _submitted.Values.ToList())
+        {
+            try
+            {
+                var length = new FileInfo(task.Log).Length;
+                if (length == task.LogLength) continue;
+                task.LogLength = length;
+                if (length > 0 && SlurmTaskScript.FinalExit(task.Log) == 0 && _store.Find(task.Job.Key) is not null) Settle(task, 0, null);
+            }
+            catch (IOException) { } // a log the filesystem does not show yet: the queue's look settles it
         }
     }
 

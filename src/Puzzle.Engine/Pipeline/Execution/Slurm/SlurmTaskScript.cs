@@ -54,6 +54,19 @@ public static partial class SlurmTaskScript
         return last is not null && ExitPattern().Match(last) is { Success: true } m ? int.Parse(m.Groups[1].Value) : null;
     }
 
+    /// <summary>The exit code on the log's last line, where the task script's last line is, or null while the task has
+    /// not written it (pending, running, killed). Reads only the end of the log.</summary>
+    public static int? FinalExit(string logPath)
+    {
+        using var file = new FileStream(logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var tail = new byte[(int)Math.Min(file.Length, 64)];
+        file.Seek(-tail.Length, SeekOrigin.End);
+        file.ReadExactly(tail);
+        var text = Encoding.UTF8.GetString(tail).TrimEnd('\n');
+        var last = text[(text.LastIndexOf('\n') + 1)..];
+        return ExitPattern().Match(last) is { Success: true } m ? int.Parse(m.Groups[1].Value) : null;
+    }
+
     static string Quote(string text) => "'" + text.Replace("'", "'\\''") + "'";
 
     [GeneratedRegex(@"^== exit code (\d+)$")]
