@@ -279,7 +279,11 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
             // a task killed at its memory limit is not submitted again: the same request runs out again
             var slurmSaid = CopySlurmOutput(task);
             var outOfMemory = state == "OUT_OF_MEMORY" || slurmSaid.Any(OutOfMemory().IsMatch);
-            if (task.Attempts <= _slurm.Retries && !outOfMemory)
+            // a job process that ended on an error of its own (puzzle job's exit 1: an input refused, a feed that already
+            // holds the version) would end the same way again; one killed or lost (no exit code logged, or a signal's) is
+            // resubmitted: a time limit (it resumes from its checkpoint), a node that failed, a preemption
+            var ownError = SlurmTaskScript.ExitCode(task.Log) is > 0 and < 128;
+            if (task.Attempts <= _slurm.Retries && !outOfMemory && !ownError)
             {
                 _submitted.Remove(task.SlurmId!);
                 Note(task, $"task {task.SlurmId} {how} without publishing; resubmitting (attempt {task.Attempts + 1} of {_slurm.Retries + 1})");
@@ -296,6 +300,9 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
                     Settle(task, exit, $"task {task.SlurmId} {how}: it ran out of the memory Slurm gave it, and the same request would run out " +
                                        $"again, so it is not submitted again: {more}");
                 }
+                else if (ownError)
+                    Settle(task, exit, $"task {task.SlurmId} {how} with exit code {exit}, an error of the job's own (above), which a " +
+                                       "resubmission would repeat: not submitted again");
                 else Settle(task, exit, $"task {task.SlurmId} {how} without publishing, after {task.Attempts} attempt{(task.Attempts == 1 ? "" : "s")}");
             }
         }
