@@ -29,11 +29,11 @@ public sealed record SlurmSpec
                "--parsable, --chdir or --wrap, which Puzzle sets")]
     public IReadOnlyList<string> Extra { get; init; } = [];
 
-    [Description("Times a failed or lost task is submitted again before its job counts as failed.")]
+    [Description("Times a task that was killed or lost (a time limit, a node failure, a preemption) is submitted again before its job counts as failed; a task that ended on an error of its own (exit 1) is not.")]
     [Bounds(Minimum = 0, Maximum = 10)]
     public int Retries { get; init; } = 2;
 
-    [Description("Seconds between looks at the queue (one squeue call for all of a run's arrays).")]
+    [Description("Seconds between looks at the queue (one squeue call for all of a run's arrays); a task that published is seen at once from its log.")]
     [Bounds(Minimum = 1, Maximum = 600)]
     public int PollSeconds { get; init; } = 10;
 
