@@ -27,6 +27,7 @@ var suites = new Dictionary<string, Func<string[], BenchmarkReport>>
     ["parent-budget"] = MainJobBenchmarks.ParentBudget,
     ["search"] = SearchBenchmarks.Run,
     ["ship"] = ShipBenchmarks.Run,
+    ["slurm"] = SlurmBenchmarks.Run,
     ["threads"] = ThreadsBenchmarks.Run,
     ["timing-company"] = TimingCompanyBenchmarks.Run,
     ["timing-copies"] = TimingCopiesBenchmarks.Run,
