@@ -53,7 +53,10 @@ public class CancelledRunTests
         Assert.Equal(expected, Outcomes(Recorded(session)));
         var data = e.Summary.Jobs.Single(j => j.Stage == "Data");
         Assert.EndsWith(Path.Combine("Data", "tokens.failed.log"), data.Log);
-        Assert.Equal("halfway\n", File.ReadAllText(data.Log!)); // what the stopped job wrote is kept
+        Assert.Equal("halfway\n== puzzle: stopped: the run was cancelled\n", File.ReadAllText(data.Log!)); // what the stopped job wrote is kept
+        var shown = JobLog.Find(session, session.Graph.Find("Data", "tokens"), JobLog.Pick.Newest);
+        Assert.Equal(data.Log, shown.Path);
+        Assert.StartsWith("the last attempt of Data/tokens was stopped (", shown.Note);
         Assert.Contains("cancelled run: 1 ran, 0 failed, 1 stopped, 1 not started; record: ", console.ToString());
         // the next run times its Tokenizer from this one
         Assert.Contains("Tokenizer", RunProgress.StageTimes(RunSummary.Earlier(session.Store.Root, session.Spec.Name)).Keys);

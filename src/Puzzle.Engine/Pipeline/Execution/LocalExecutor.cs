@@ -219,7 +219,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
             foreach (var (job, jobClock, _, _) in running.Values)
             {
                 var built = store.Find(job.Key) is { } entry && entry.Manifest.RunId == runId;
-                var log = logs.Finish(job, built ? RunLogs.Outcome.Built : RunLogs.Outcome.Failed);
+                var log = built ? logs.Finish(job, RunLogs.Outcome.Built) : logs.Stop(job, why);
                 records[job] = new JobRecord(job.Stage.Name, job.Id, job.Key, built ? JobOutcome.Ran : JobOutcome.Cancelled,
                     jobClock.Elapsed.TotalSeconds, log, built ? null : $"stopped: {why}");
             }

@@ -47,6 +47,19 @@ public sealed class RunLogs(string storeRoot, string pipeline)
         return path;
     }
 
+    /// <summary>The line that ends the log of a job the run stopped (cancelled, or its executor failed), before the why.</summary>
+    public const string StoppedLine = "== puzzle: stopped: ";
+
+    /// <summary>Ends the private log of a job the run stopped with <see cref="StoppedLine"/> and
+    /// <paramref name="why"/> (its process, killed, wrote nothing more), and keeps it as the job's failed log.</summary>
+    public string Stop(JobPlan job, string why)
+    {
+        string? path;
+        lock (_private) path = _private.GetValueOrDefault(job);
+        if (path is not null) File.AppendAllText(path, StoppedLine + why + "\n");
+        return Finish(job, Outcome.Failed);
+    }
+
     /// <summary>Publishes the job's private log by how the job ended (see the class); returns the log to show.</summary>
     public string Finish(JobPlan job, Outcome outcome)
     {
