@@ -95,6 +95,7 @@ public sealed class SpecLoaderTests
             time: "1-02:00:00"
             array_throttle: 16
             extra: [--account=nas, --qos=high]
+            stages: [{ stage: Heal, time: "12:00:00", gres: "gpu:2", extra: [--mem=200G] }, { stage: fetch, partition: cpu }]
             store: artifacts/slurm
         """;
 
@@ -187,6 +188,11 @@ public sealed class SpecLoaderTests
         Assert.Equal((ExecutorKind.Slurm, 8, (int?)2), (ex.Kind, ex.Jobs, ex.ThreadsPerJob));
         Assert.Equal(("gpu", "gpu:1", "1-02:00:00", 16, "artifacts/slurm"), (ex.Slurm.Partition, ex.Slurm.Gres, ex.Slurm.Time, ex.Slurm.ArrayThrottle, ex.Slurm.Store));
         Assert.Equal(["--account=nas", "--qos=high"], ex.Slurm.Extra);
+        var heal = ex.Slurm.For("heal")!; // a stage's name in any case
+        Assert.Equal(("Heal", "12:00:00", "gpu:2", (string?)null), (heal.Stage, heal.Time, heal.Gres, heal.Partition));
+        Assert.Equal(["--mem=200G"], heal.Extra);
+        Assert.Equal("cpu", ex.Slurm.For("Fetch")!.Partition);
+        Assert.Null(ex.Slurm.For("Distill"));
     }
 
     [Fact]

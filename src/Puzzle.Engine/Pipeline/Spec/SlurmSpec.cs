@@ -37,6 +37,13 @@ public sealed record SlurmSpec
     [Bounds(Minimum = 1, Maximum = 600)]
     public int PollSeconds { get; init; } = 10;
 
+    [Description("Requests of their own for some stages' tasks (time, partition, gres, more sbatch arguments), e.g. " +
+                 "{ stage: Heal, time: \"12:00:00\", extra: [--mem=200G] }; one entry per stage.")]
+    public IReadOnlyList<SlurmStageSpec> Stages { get; init; } = [];
+
+    /// <summary>The entry of <paramref name="stage"/> in <see cref="Stages"/> (names compared ignoring case), or null.</summary>
+    public SlurmStageSpec? For(string stage) => Stages.FirstOrDefault(s => string.Equals(s.Stage, stage, StringComparison.OrdinalIgnoreCase));
+
     [Description("The pipeline's cache store when kind is slurm, on a filesystem every node mounts, inside artifacts/ or .puzzle/ (give a store elsewhere with the CLI's --store); default: .puzzle/.")]
     public string? Store { get; init; }
 }

@@ -24,7 +24,7 @@ public sealed class PendingReasonTests
     [InlineData("SomeReasonOfANewerSlurm")]
     public void A_wait_that_ends_by_itself_is_a_wait(string reason)
     {
-        var (kind, why) = PendingReason.Read(reason, Spec, "gpu:1", 4);
+        var (kind, why) = PendingReason.Read(reason, new SlurmRequest(Spec, "Distill", "gpu:1"), 4);
         Assert.Equal(PendingKind.Waits, kind);
         Assert.Null(why);
     }
@@ -48,7 +48,7 @@ public sealed class PendingReasonTests
     [InlineData("BadConstraints", "no node of its partition has the features or resources it asks for (--gres=gpu:1 from executor.slurm.gres, executor.slurm.extra: --account=proj)")]
     public void A_request_above_a_per_job_limit_never_starts_and_names_its_spec_field(string reason, string expected)
     {
-        var (kind, why) = PendingReason.Read(reason, Spec, "gpu:1", 4);
+        var (kind, why) = PendingReason.Read(reason, new SlurmRequest(Spec, "Distill", "gpu:1"), 4);
         Assert.Equal(PendingKind.NeverStarts, kind);
         Assert.Equal(expected, why);
     }
@@ -60,18 +60,38 @@ public sealed class PendingReasonTests
     [InlineData("PartitionNodeLimit", "its partition's node limits, or the nodes it needs are down or drained")]
     public void A_cluster_that_must_change_is_said_and_waited_for(string reason, string expected)
     {
-        var (kind, why) = PendingReason.Read(reason, Spec, "gpu:1", 4);
+        var (kind, why) = PendingReason.Read(reason, new SlurmRequest(Spec, "Distill", "gpu:1"), 4);
         Assert.Equal(PendingKind.WaitsForAdmins, kind);
         Assert.Equal(expected, why);
         Assert.DoesNotContain(",", PendingReason.Code(reason));
     }
 
+    /// <summary>A stage with an entry of its own in executor.slurm.stages: the fields named are the entry's where it sets
+    /// them, executor.slurm's where it does not, and both extras in the order sbatch gets them.</summary>
+    [Theory]
+    [InlineData("Heal", "PartitionTimeLimit", "its time limit is above its partition's (executor.slurm.stages[1] (Heal).time is '12:00:00')")]
+    [InlineData("Heal", "QOSMaxGRESPerJob", "it asks for more generic resources (GPUs) per job than its QOS allows (--gres=gpu:2 from executor.slurm.stages[1] (Heal).gres)")]
+    [InlineData("Heal", "QOSMaxMemoryPerJob", "it asks for more memory per job than its QOS allows (executor.slurm.extra: --account=proj; executor.slurm.stages[1] (Heal).extra: --mem=200G)")]
+    [InlineData("Heal", "AccountNotAllowed", "its account may not use its partition (executor.slurm.partition is 'gpu', executor.slurm.extra: --account=proj; executor.slurm.stages[1] (Heal).extra: --mem=200G)")]
+    [InlineData("Fetch", "AccountNotAllowed", "its account may not use its partition (executor.slurm.stages[0] (Fetch).partition is 'cpu', executor.slurm.extra: --account=proj)")]
+    [InlineData("Distill", "PartitionTimeLimit", "its time limit is above its partition's (executor.slurm.time is '48:00:00')")]
+    public void A_stages_own_request_names_the_stages_entry(string stage, string reason, string expected)
+    {
+        var spec = Spec with
+        {
+            Stages = [new SlurmStageSpec { Stage = "Fetch", Partition = "cpu" }, new SlurmStageSpec { Stage = "heal", Time = "12:00:00", Gres = "gpu:2", Extra = ["--mem=200G"] }],
+        };
+        var (kind, why) = PendingReason.Read(reason, new SlurmRequest(spec, stage, spec.For(stage)?.Gres ?? "gpu:1"), 4);
+        Assert.Equal(PendingKind.NeverStarts, kind);
+        Assert.Equal(expected, why);
+    }
+
     [Fact]
     public void Without_extra_options_the_field_says_the_cluster_chooses()
     {
-        var (_, why) = PendingReason.Read("InvalidAccount", new SlurmSpec(), null, 1);
+        var (_, why) = PendingReason.Read("InvalidAccount", new SlurmRequest(new SlurmSpec(), "Fetch", null), 1);
         Assert.Equal("its account is not valid (executor.slurm.extra sets no --account: the cluster's default)", why);
-        (_, why) = PendingReason.Read("QOSMaxGRESPerJob", new SlurmSpec(), null, 1);
+        (_, why) = PendingReason.Read("QOSMaxGRESPerJob", new SlurmRequest(new SlurmSpec(), "Fetch", null), 1);
         Assert.Equal("it asks for more generic resources (GPUs) per job than its QOS allows (no --gres: executor.slurm.gres is not set)", why);
     }
 }

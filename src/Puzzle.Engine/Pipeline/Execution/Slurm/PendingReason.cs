@@ -30,21 +30,21 @@ internal static class PendingReason
     /// <summary>The reason's code: its first word (squeue adds details after a comma).</summary>
     public static string Code(string reason) => reason.Split([',', ' ', '('], 2)[0].Trim();
 
-    /// <summary>What <paramref name="reason"/> means for a task submitted under <paramref name="slurm"/> with
-    /// <paramref name="gres"/> and <paramref name="threads"/> CPUs, and, unless it is a plain wait, why in words, with
-    /// the spec field behind what the task asked for.</summary>
-    public static (PendingKind Kind, string? Why) Read(string reason, SlurmSpec slurm, string? gres, int threads)
+    /// <summary>What <paramref name="reason"/> means for a task that asked for <paramref name="request"/> and
+    /// <paramref name="threads"/> CPUs, and, unless it is a plain wait, why in words, with the spec field behind what
+    /// the task asked for.</summary>
+    public static (PendingKind Kind, string? Why) Read(string reason, SlurmRequest request, int threads)
     {
         var code = Code(reason);
         var never = code switch
         {
-            "PartitionTimeLimit" => $"its time limit is above its partition's ({SlurmFields.Time(slurm)})",
-            "BadConstraints" => $"no node of its partition has the features or resources it asks for ({SlurmFields.Gres(gres)}, {SlurmFields.Extra(slurm, "--constraint")})",
-            "AccountNotAllowed" => $"its account may not use its partition ({SlurmFields.Partition(slurm)}, {SlurmFields.Extra(slurm, "--account")})",
-            "InvalidAccount" => $"its account is not valid ({SlurmFields.Extra(slurm, "--account")})",
-            "InvalidQOS" => $"its QOS is not valid ({SlurmFields.Extra(slurm, "--qos")})",
-            "QOSNotAllowed" => $"its QOS may not be used with its account or partition ({SlurmFields.Extra(slurm, "--qos")})",
-            "DependencyNeverSatisfied" => $"a job it depends on can no longer end as it requires ({SlurmFields.Extra(slurm, "--dependency")})",
+            "PartitionTimeLimit" => $"its time limit is above its partition's ({SlurmFields.Time(request)})",
+            "BadConstraints" => $"no node of its partition has the features or resources it asks for ({SlurmFields.Gres(request)}, {SlurmFields.Extra(request, "--constraint")})",
+            "AccountNotAllowed" => $"its account may not use its partition ({SlurmFields.Partition(request)}, {SlurmFields.Extra(request, "--account")})",
+            "InvalidAccount" => $"its account is not valid ({SlurmFields.Extra(request, "--account")})",
+            "InvalidQOS" => $"its QOS is not valid ({SlurmFields.Extra(request, "--qos")})",
+            "QOSNotAllowed" => $"its QOS may not be used with its account or partition ({SlurmFields.Extra(request, "--qos")})",
+            "DependencyNeverSatisfied" => $"a job it depends on can no longer end as it requires ({SlurmFields.Extra(request, "--dependency")})",
             _ => null,
         };
         if (never is null && PerJobLimit.Match(code) is { Success: true } limit)
@@ -52,14 +52,14 @@ internal static class PendingReason
             var what = limit.Groups["what"].Value;
             var owner = limit.Groups["owner"].Value == "QOS" ? "QOS" : "association";
             var minutes = limit.Groups["minutes"].Success;
-            var field = (minutes ? $"{SlurmFields.Time(slurm)}, " : "") + Field(what, slurm, gres, threads); // minutes: the resource × time
+            var field = (minutes ? $"{SlurmFields.Time(request)}, " : "") + Field(what, request, threads); // minutes: the resource × time
             never = $"it asks for more {Resource(what)}{(minutes ? " × time" : "")} per {limit.Groups["per"].Value.ToLowerInvariant()} " +
                     $"than its {owner} allows ({field})";
         }
         if (never is null && QosMinimum.Match(code) is { Success: true } minimum)
         {
             var what = minimum.Groups["what"].Value;
-            never = $"it asks for less than its QOS's minimum of {Resource(what)} ({Field(what, slurm, gres, threads)})";
+            never = $"it asks for less than its QOS's minimum of {Resource(what)} ({Field(what, request, threads)})";
         }
         if (never is not null) return (PendingKind.NeverStarts, never);
         var admins = code switch
@@ -90,12 +90,12 @@ internal static class PendingReason
         _ => what.ToLowerInvariant(),
     };
 
-    static string Field(string what, SlurmSpec slurm, string? gres, int threads) => what switch
+    static string Field(string what, SlurmRequest request, int threads) => what switch
     {
         "Cpu" => SlurmFields.Cpus(threads),
-        "GRES" => SlurmFields.Gres(gres),
-        "WallDuration" => SlurmFields.Time(slurm),
-        "Mem" or "Memory" => SlurmFields.Extra(slurm, "--mem"),
-        _ => SlurmFields.Extra(slurm),
+        "GRES" => SlurmFields.Gres(request),
+        "WallDuration" => SlurmFields.Time(request),
+        "Mem" or "Memory" => SlurmFields.Extra(request, "--mem"),
+        _ => SlurmFields.Extra(request),
     };
 }

@@ -57,7 +57,7 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
     bool _cancelled;
     Task? _poller;
 
-    /// <param name="gres">what a stage's tasks ask for with --gres (see <see cref="GresFor"/>); default: executor.slurm.gres for every stage</param>
+    /// <param name="gres">what a stage's tasks ask for with --gres (see <see cref="GresFor"/>); default: the stage's entry of executor.slurm.stages, else executor.slurm.gres</param>
     public SlurmJobLauncher(SlurmSpec slurm, IReadOnlyList<string> command, string specPath, string baseDirectory, CacheStore store,
         string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null, Func<Stage, string?>? gres = null,
         Func<Stage, IReadOnlyDictionary<string, string>>? environment = null)
@@ -65,7 +65,7 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
         SlurmClient.RequireOnPath();
         _jobArguments = jobArguments ?? [];
         _environment = environment ?? (_ => new Dictionary<string, string>());
-        _gres = gres ?? (_ => slurm.Gres);
+        _gres = gres ?? (stage => slurm.For(stage.Name)?.Gres ?? slurm.Gres);
         (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, Path.GetFullPath(specPath), baseDirectory, store, pipeline);
         _console = TextWriter.Synchronized(console ?? TextWriter.Null);
     }
@@ -77,7 +77,8 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
     /// What a stage's tasks ask for with --gres. In a pipeline with stages on a GPU, each task of such a stage asks for
     /// executor.slurm.gres (default gpu:1: one GPU per job, as the local executor runs them), and a task on the CPU
     /// (Fetch, Data, Report, Pack, ...) for nothing, so that it holds no GPU. In a pipeline on the CPU every task asks
-    /// for executor.slurm.gres, if set.
+    /// for executor.slurm.gres, if set. A stage's entry of executor.slurm.stages that sets gres comes before all of this
+    /// (<see cref="PipelineSession.SlurmGres"/>).
     /// </summary>
     public static string? GresFor(SlurmSpec slurm, bool pipelineUsesGpu, DeviceKind? stageDevice) =>
         !pipelineUsesGpu ? slurm.Gres : stageDevice == DeviceKind.Cuda ? slurm.Gres ?? "gpu:1" : null;
@@ -175,29 +176,33 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
         return path;
     }
 
+    /// <summary>What <paramref name="stage"/>'s tasks ask Slurm for.</summary>
+    SlurmRequest Request(Stage stage) => new(_slurm, stage.Name, _gres(stage));
+
     void Submit(SlurmTask[] tasks)
     {
         var stage = tasks[0].Job.Stage;
+        var request = Request(stage);
         var list = Path.Combine(_runDirectory!, $"{++_arrays:D4}-{stage.Name}.tasks");
         File.WriteAllText(list, SlurmTaskScript.TaskList(tasks.Select(t => (stage.Name, t.Job.Id, t.Job.Key, t.Log))));
         var arguments = new List<string>
         {
             $"--array=0-{tasks.Length - 1}%{_slurm.ArrayThrottle}", $"--job-name=puzzle-{_pipeline}-{stage.Name}",
             $"--output={Path.Combine(_runDirectory!, "%A_%a.out")}", $"--chdir={_baseDirectory}",
-            $"--time={_slurm.Time}", $"--cpus-per-task={tasks[0].Threads}",
+            $"--time={request.Time}", $"--cpus-per-task={tasks[0].Threads}",
         };
-        if (_slurm.Partition is { } partition) arguments.Add($"--partition={partition}");
-        if (_gres(stage) is { } gres) arguments.Add($"--gres={gres}");
+        if (request.Partition is { } partition) arguments.Add($"--partition={partition}");
+        if (request.Gres is { } gres) arguments.Add($"--gres={gres}");
         if (stage.Exclusive) arguments.Add("--exclusive"); // timings: nothing else on the node
         if (Export(_environment(stage)) is { } export) arguments.Add(export);
-        arguments.AddRange(_slurm.Extra);
+        arguments.AddRange(request.Extra);
         arguments.Add(_script!);
         arguments.Add(list);
         string array;
         try { array = _client.Submit(arguments); }
         catch (SlurmException e)
         {
-            throw new InvalidOperationException($"Slurm refused the {stage.Name} array ({tasks.Length} job{(tasks.Length == 1 ? "" : "s")}): {e.Message}{SubmissionHint.For(e.Message, _slurm, _gres(stage), tasks[0].Threads)}");
+            throw new InvalidOperationException($"Slurm refused the {stage.Name} array ({tasks.Length} job{(tasks.Length == 1 ? "" : "s")}): {e.Message}{SubmissionHint.For(e.Message, request, tasks[0].Threads)}");
         }
         for (var i = 0; i < tasks.Length; i++)
         {
@@ -295,7 +300,7 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
                 var exit = SlurmTaskScript.ExitCode(task.Log) is { } code and not 0 ? code : 1;
                 if (outOfMemory)
                 {
-                    var more = $"ask for more with --mem or --mem-per-cpu ({SlurmFields.Extra(_slurm, "--mem")})";
+                    var more = $"ask for more with --mem or --mem-per-cpu ({SlurmFields.Extra(Request(task.Job.Stage), "--mem")})";
                     _console.WriteLine($"slurm  {task.Job.Name}: task {task.SlurmId} ran out of the memory Slurm gave it; not resubmitted: {more}");
                     Settle(task, exit, $"task {task.SlurmId} {how}: it ran out of the memory Slurm gave it, and the same request would run out " +
                                        $"again, so it is not submitted again: {more}");
@@ -353,7 +358,7 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
     /// <returns>why the task is to be cancelled, or null</returns>
     string? Pending(SlurmTask task, string reason)
     {
-        var (kind, why) = PendingReason.Read(reason, _slurm, _gres(task.Job.Stage), task.Threads);
+        var (kind, why) = PendingReason.Read(reason, Request(task.Job.Stage), task.Threads);
         if (kind != PendingKind.NeverStarts) task.BlockedPolls = 0;
         if (kind == PendingKind.Waits || kind == PendingKind.NeverStarts && ++task.BlockedPolls < 2) return null;
         var code = PendingReason.Code(reason);

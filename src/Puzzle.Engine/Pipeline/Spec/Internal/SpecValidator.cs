@@ -23,9 +23,30 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         CheckOutput(spec.Pack, "feed", spec.Pack.Feed);
         new ShipRules(map, errors).Check(spec);
         CheckOutput(spec.Executor.Slurm, "store", spec.Executor.Slurm.Store);
+        CheckSlurmStages(spec.Executor.Slurm.Stages);
         if (spec.Scenario.Target is { } target && !Cost.Hardware.Known.ContainsKey(target))
             errors.Add(map.At(spec.Scenario, "target"),
                 $"scenario.target '{target}' is not a hardware with a known data sheet; known: {string.Join(", ", Cost.Hardware.Known.Keys)}");
+    }
+
+    /// <summary>Each entry of executor.slurm.stages names a stage of the pipeline, and no stage has two.</summary>
+    void CheckSlurmStages(IReadOnlyList<SlurmStageSpec> entries)
+    {
+        var names = Stages.PuzzleStages.All().Select(s => s.Name).ToList();
+        var seen = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            if (entry?.Stage is not { } stage || !map.Bound(entry, "stage")) continue;
+            var where = map.At(entry, "stage");
+            var known = names.FirstOrDefault(n => n.Equals(stage, StringComparison.OrdinalIgnoreCase));
+            if (known is null)
+                errors.Add(where, $"executor.slurm.stages[{i}].stage '{stage}' is no stage of a pipeline" +
+                                  (SpecNames.Suggest(stage, names.Select(n => n.ToLowerInvariant())) is { } close
+                                      ? $" (did you mean '{names.First(n => n.Equals(close, StringComparison.OrdinalIgnoreCase))}'?)" : "") + $"; stages: {string.Join(", ", names)}");
+            else if (!seen.TryAdd(known, i))
+                errors.Add(where, $"executor.slurm.stages[{i}] is a second entry for {known} (the first is stages[{seen[known]}]); give each stage one entry");
+        }
     }
 
     void CheckParent(ParentSpec parent)
