@@ -271,7 +271,7 @@ def pipeline_summary(store, pipeline, exit_code, wall):
             s["seconds"] = round(s["seconds"] + j["seconds"], 3)
     summary["stages"] = stages
     summary["failed"] = [{"job": f"{j['stage']}/{j['job']}", "log": j.get("log"), "reason": j.get("reason")}
-                         for j in jobs if j["outcome"] in ("Failed", "Skipped")]
+                         for j in jobs if j["outcome"] in ("Failed", "Skipped", "Cancelled")]
     metrics, parent_dir = {}, None
     for j in jobs:
         entry = os.path.join(store, "cache", j["key"][:2], j["key"])
