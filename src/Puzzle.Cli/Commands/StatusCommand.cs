@@ -23,7 +23,7 @@ public static class StatusCommand
             {
                 var (stageName, id) = ShowCommand.SplitJob(name);
                 var plan = session.Graph.Find(stageName, id);
-                jobs = [PipelineStatus.Of(plan, session.Store, session.History)];
+                jobs = [PipelineStatus.Of(plan, session.Store, session.History, new RunLogs(session.Store.Root, session.Spec.Name))];
             }
             if (parse.GetValue(json))
             {

@@ -57,6 +57,8 @@ public class CancelledRunTests
         var shown = JobLog.Find(session, session.Graph.Find("Data", "tokens"), JobLog.Pick.Newest);
         Assert.Equal(data.Log, shown.Path);
         Assert.StartsWith("the last attempt of Data/tokens was stopped (", shown.Note);
+        Assert.Equal(["Data: never built; its last attempt was stopped", "Parent: never built"],
+            session.Status("Parent").Where(s => s.State != JobState.Cached).Select(s => $"{s.Stage}: {s.Reason}"));
         Assert.Contains("cancelled run: 1 ran, 0 failed, 1 stopped, 1 not started; record: ", console.ToString());
         // the next run times its Tokenizer from this one
         Assert.Contains("Tokenizer", RunProgress.StageTimes(RunSummary.Earlier(session.Store.Root, session.Spec.Name)).Keys);

@@ -59,6 +59,9 @@ public class IncrementalRunTests
         Assert.Contains("fails on purpose", File.ReadAllText(failure.Log!));
         Assert.Equal(["Report/report", "Select/search"], failed.Where(JobOutcome.Skipped).Select(j => $"{j.Stage}/{j.Job}").Order());
         Assert.Equal(3, failed.Where(JobOutcome.Ran).Count());
+        var status = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Status().Where(s => s.State != JobState.Cached);
+        Assert.Equal(["Variants/layer0.ffn.ratio0.25: never built; its last attempt failed", "Select/search: never built", "Report/report: never built"],
+            status.Select(s => $"{s.Stage}/{s.Job}: {s.Reason}"));
 
         var fixedRun = Run(repo);
         Assert.Equal(["Report/report", "Select/search", "Variants/layer0.ffn.ratio0.25"], Ran(fixedRun));

@@ -37,11 +37,8 @@ public static class JobLog
             throw new FileNotFoundException($"{job.Name} has no log yet: it never ran with the store {session.Store.Root} " +
                                             $"(puzzle run {session.Spec.SourcePath} --target {job.Stage.Name})");
         if (hasFailed && (!hasBuilt || File.GetLastWriteTimeUtc(failed) >= File.GetLastWriteTimeUtc(built)))
-            return new(failed, $"the last attempt of {job.Name} {(Stopped(failed) ? "was stopped" : "failed")} ({When(failed)}): showing {failed}" +
+            return new(failed, $"the last attempt of {job.Name} {(RunLogs.WasStopped(failed) ? "was stopped" : "failed")} ({When(failed)}): showing {failed}" +
                                (hasBuilt ? $"; the log of the run that built it ({When(built)}): --built" : ""));
-        return new(built, hasFailed ? $"an older attempt {(Stopped(failed) ? "was stopped" : "failed")} ({When(failed)}): --failed shows it" : null);
+        return new(built, hasFailed ? $"an older attempt {(RunLogs.WasStopped(failed) ? "was stopped" : "failed")} ({When(failed)}): --failed shows it" : null);
     }
-
-    /// <summary>Whether the run stopped the attempt (<see cref="RunLogs.StoppedLine"/> ends its log) rather than it failing.</summary>
-    static bool Stopped(string log) => File.ReadLines(log).LastOrDefault()?.StartsWith(RunLogs.StoppedLine, StringComparison.Ordinal) == true;
 }

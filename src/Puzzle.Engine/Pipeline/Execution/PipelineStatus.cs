@@ -4,15 +4,26 @@ using Puzzle.Engine.Pipeline.Graph;
 
 namespace Puzzle.Engine.Pipeline.Execution;
 
-/// <summary>For every job: cached, or stale with the reason (which config field or input changed), or missing.</summary>
+/// <summary>For every job: cached, or stale with the reason (which config field or input changed), or missing; a job
+/// not cached whose last attempt failed, or was stopped, says so too.</summary>
 public static class PipelineStatus
 {
-    public static IReadOnlyList<JobStatus> Of(PipelineGraph graph, CacheStore store, JobHistory history, string? target = null) =>
-        graph.JobsFor(target).Select(j => Of(j, store, history)).ToList();
+    public static IReadOnlyList<JobStatus> Of(PipelineGraph graph, CacheStore store, JobHistory history, string? target = null)
+    {
+        var logs = new RunLogs(store.Root, graph.Spec.Name);
+        return graph.JobsFor(target).Select(j => Of(j, store, history, logs)).ToList();
+    }
 
-    public static JobStatus Of(JobPlan job, CacheStore store, JobHistory history)
+    /// <param name="logs">the pipeline's job logs, to tell a job whose last attempt failed; null: not told</param>
+    public static JobStatus Of(JobPlan job, CacheStore store, JobHistory history, RunLogs? logs = null)
     {
         if (store.Find(job.Key) is not null) return new(job.Stage.Name, job.Id, job.Key, JobState.Cached, "");
+        var status = NotCached(job, history);
+        return logs?.LastAttemptFailed(job) is { } ended ? status with { Reason = $"{status.Reason}; its last attempt {ended}" } : status;
+    }
+
+    static JobStatus NotCached(JobPlan job, JobHistory history)
+    {
         var last = history.Last(job.Stage.Name, job.Id);
         if (last is null) return new(job.Stage.Name, job.Id, job.Key, JobState.Missing, "never built");
         if (last.Key == job.Key) return new(job.Stage.Name, job.Id, job.Key, JobState.Missing, "built before, but no longer in the cache");

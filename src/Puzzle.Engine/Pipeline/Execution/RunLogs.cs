@@ -50,6 +50,19 @@ public sealed class RunLogs(string storeRoot, string pipeline)
     /// <summary>The line that ends the log of a job the run stopped (cancelled, or its executor failed), before the why.</summary>
     public const string StoppedLine = "== puzzle: stopped: ";
 
+    /// <summary>Whether the run stopped the attempt that wrote <paramref name="log"/> (<see cref="StoppedLine"/> ends it)
+    /// rather than it failing.</summary>
+    public static bool WasStopped(string log) => File.ReadLines(log).LastOrDefault()?.StartsWith(StoppedLine, StringComparison.Ordinal) == true;
+
+    /// <summary>How the last attempt at <paramref name="job"/> ended when it built nothing since: "failed" or "was
+    /// stopped"; null when its newest log is of a run that built it, or it has none.</summary>
+    public string? LastAttemptFailed(JobPlan job)
+    {
+        var (built, failed) = (PathOf(job), FailedPathOf(job));
+        if (!File.Exists(failed) || File.Exists(built) && File.GetLastWriteTimeUtc(built) > File.GetLastWriteTimeUtc(failed)) return null;
+        return WasStopped(failed) ? "was stopped" : "failed";
+    }
+
     /// <summary>Ends the private log of a job the run stopped with <see cref="StoppedLine"/> and
     /// <paramref name="why"/> (its process, killed, wrote nothing more), and keeps it as the job's failed log.</summary>
     public string Stop(JobPlan job, string why)
