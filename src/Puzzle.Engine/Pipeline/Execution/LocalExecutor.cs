@@ -203,8 +203,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         catch (Exception e)
         {
             await stop.CancelAsync(); // a job process is killed, a cluster's array cancelled; the executor's error is the run's
-            await Stopped($"the executor failed: {e.Message}");
-            try { Record($"the executor failed: {e.Message}"); }
+            try
+            {
+                await Stopped($"the executor failed: {e.Message}");
+                Record($"the executor failed: {e.Message}");
+            }
             catch (Exception unsaved) when (unsaved is IOException or UnauthorizedAccessException) { } // the store's own error, maybe: the first one is the run's
             throw;
         }
