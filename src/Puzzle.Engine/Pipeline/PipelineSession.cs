@@ -73,7 +73,9 @@ public sealed class PipelineSession
             : (jobs ?? Spec.Executor.Jobs, threadsPerJob ?? Spec.Executor.ThreadsPerJob);
         // GPU jobs executor.jobs_per_gpu per GPU; where no GPU is seen they are not held back (they fail with the CUDA error instead)
         var gpus = launcher is SlurmJobLauncher ? null : GpuSlots.Visible(Spec.Executor.Gpus, Spec.Executor.JobsPerGpu);
-        var executor = new LocalExecutor(Store, History, launcher, parallel, threads, console, gpus is { Free: > 0 } ? gpus : null);
+        // on Slurm a stage's entry in executor.slurm.stages may give its tasks their own CPUs, unless --threads-per-job fixes every job's
+        Func<Stage, int?>? stageThreads = launcher is SlurmJobLauncher && threadsPerJob is null ? stage => Spec.Executor.Slurm.For(stage.Name)?.ThreadsPerJob : null;
+        var executor = new LocalExecutor(Store, History, launcher, parallel, threads, console, gpus is { Free: > 0 } ? gpus : null, stageThreads: stageThreads);
         var summary = await executor.RunAsync(Graph, target, cancel);
         foreach (var folder in Artifacts.Publish(Spec.BaseDirectory, Spec.Name, Graph.JobsFor(target), Store))
             console?.WriteLine($"artifacts: {Path.GetRelativePath(Spec.BaseDirectory, folder)}");

@@ -17,8 +17,10 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// </summary>
 /// <param name="gpus">the GPUs jobs on CUDA may use, and how many jobs on each at a time; null: such jobs are not limited</param>
 /// <param name="cores">the cores to divide (default: this machine's)</param>
+/// <param name="stageThreads">the threads a stage's jobs get where the spec gives that stage its own count (a Slurm
+/// stage's entry: executor.slurm.stages), over <paramref name="threadsPerJob"/>; null for the others</param>
 public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLauncher launcher, int parallelJobs,
-    int? threadsPerJob = null, TextWriter? console = null, GpuSlots? gpus = null, int? cores = null)
+    int? threadsPerJob = null, TextWriter? console = null, GpuSlots? gpus = null, int? cores = null, Func<Stage, int?>? stageThreads = null)
 {
     readonly TextWriter _console = console ?? Console.Error;
 
@@ -143,8 +145,9 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                     var privateLog = logs.Start(job);
                     var why = alone.Of(job) is not null && (gpu is not null || alone.OnHost(job))
                         ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: {alone.Why(job)}" : "";
-                    _console.WriteLine($"{progress.Started()} run    {job.Name} ({threads} thread{(threads == 1 ? "" : "s")}{why}); log: {logs.PathOf(job)}");
-                    running[launcher.LaunchAsync(job, runId, privateLog, threads, stop.Token, gpu)] = (job, Stopwatch.StartNew(), gpu, threads);
+                    var jobThreads = stageThreads?.Invoke(job.Stage) ?? threads;
+                    _console.WriteLine($"{progress.Started()} run    {job.Name} ({jobThreads} thread{(jobThreads == 1 ? "" : "s")}{why}); log: {logs.PathOf(job)}");
+                    running[launcher.LaunchAsync(job, runId, privateLog, jobThreads, stop.Token, gpu)] = (job, Stopwatch.StartNew(), gpu, jobThreads);
                 }
                 gpus?.Reserve(waiting);
                 launcher.Flush();

@@ -3,7 +3,7 @@ using System.ComponentModel;
 namespace Puzzle.Engine.Pipeline.Spec;
 
 /// <summary>What one stage's Slurm tasks ask for instead of <see cref="SlurmSpec"/>'s: a Heal of an 8B child for hours
-/// and memory, a Fetch for minutes on a CPU partition.</summary>
+/// and memory, a Fetch for minutes and one CPU on a CPU partition.</summary>
 [Description("Slurm requests for one stage's tasks, in place of executor.slurm's.")]
 public sealed record SlurmStageSpec
 {
@@ -22,6 +22,11 @@ public sealed record SlurmStageSpec
     [Description("Time limit per task of this stage (--time), [D-]HH:MM:SS; default: executor.slurm.time.")]
     [Pattern("^([0-9]+-)?[0-9]{1,2}:[0-9]{2}:[0-9]{2}$", Hint = "[D-]HH:MM:SS, e.g. 12:00:00")]
     public string? Time { get; init; }
+
+    [Description("CPUs each of this stage's tasks asks for (--cpus-per-task) and its threads, e.g. 1 for Fetch, Report or Pack, which use one; " +
+                 "default: executor.threads_per_job. The CLI's --threads-per-job sets every job's.")]
+    [Bounds(Minimum = 1)]
+    public int? ThreadsPerJob { get; init; }
 
     [Description("sbatch arguments added after executor.slurm.extra for this stage's tasks (e.g. --mem=200G); where both give an option, sbatch takes this one.")]
     [Pattern("^(?!(--(array|output|error|job-name|parsable|chdir|wrap)\\b|-[aoeJD]))-.+$",

@@ -75,11 +75,13 @@ public sealed class PendingReasonTests
     [InlineData("Heal", "AccountNotAllowed", "its account may not use its partition (executor.slurm.partition is 'gpu', executor.slurm.extra: --account=proj; executor.slurm.stages[1] (Heal).extra: --mem=200G)")]
     [InlineData("Fetch", "AccountNotAllowed", "its account may not use its partition (executor.slurm.stages[0] (Fetch).partition is 'cpu', executor.slurm.extra: --account=proj)")]
     [InlineData("Distill", "PartitionTimeLimit", "its time limit is above its partition's (executor.slurm.time is '48:00:00')")]
+    [InlineData("Fetch", "QOSMaxCpuPerJobLimit", "it asks for more CPUs per job than its QOS allows (4 CPUs per task from executor.slurm.stages[0] (Fetch).threads_per_job)")]
+    [InlineData("Heal", "QOSMaxCpuPerJobLimit", "it asks for more CPUs per job than its QOS allows (4 CPUs per task from executor.threads_per_job)")]
     public void A_stages_own_request_names_the_stages_entry(string stage, string reason, string expected)
     {
         var spec = Spec with
         {
-            Stages = [new SlurmStageSpec { Stage = "Fetch", Partition = "cpu" }, new SlurmStageSpec { Stage = "heal", Time = "12:00:00", Gres = "gpu:2", Extra = ["--mem=200G"] }],
+            Stages = [new SlurmStageSpec { Stage = "Fetch", Partition = "cpu", ThreadsPerJob = 4 }, new SlurmStageSpec { Stage = "heal", Time = "12:00:00", Gres = "gpu:2", Extra = ["--mem=200G"] }],
         };
         var (kind, why) = PendingReason.Read(reason, new SlurmRequest(spec, stage, spec.For(stage)?.Gres ?? "gpu:1"), 4);
         Assert.Equal(PendingKind.NeverStarts, kind);

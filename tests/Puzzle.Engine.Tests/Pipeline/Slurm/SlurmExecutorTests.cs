@@ -233,20 +233,24 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
     }
 
     /// <summary>A stage's own request (executor.slurm.stages) goes to that stage's tasks only: Tokenizer's asks the
-    /// one-minute partition for ten minutes, which Slurm would never start, and fails naming its entry; Fetch's tasks,
-    /// under executor.slurm, ran.</summary>
+    /// one-minute partition for ten minutes, which Slurm would never start, and fails naming its entry; Fetch's task,
+    /// under executor.slurm but for its own CPU count, ran on one CPU.</summary>
     [Fact]
     public async Task A_stages_own_request_goes_to_its_tasks_only_and_is_named_when_slurm_would_never_start_them()
     {
-        using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("gres: \"gpu:1\"", "stages: [{ stage: tokenizer, partition: short, time: \"00:10:00\" }]"));
+        using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("kind: slurm", "kind: slurm\n  threads_per_job: 2").Replace("gres: \"gpu:1\"",
+            "stages: [{ stage: Fetch, threads_per_job: 1 }, { stage: tokenizer, partition: short, time: \"00:10:00\" }]"));
         var session = repo.Open();
         var console = new Transcript();
         RunSummary summary;
         using (var launcher = repo.Launcher(session, console.Writer)) summary = await session.RunAsync("Data", launcher, console.Writer, Deadline());
 
         Assert.Equal("Fetch Ran; Tokenizer Failed; Data Skipped", string.Join("; ", summary.Jobs.Select(j => $"{j.Stage} {j.Outcome}")));
+        Assert.Matches(@"^== slurm job \d+_\d+ on \S+ at \S+, 1 cpu\(s\)$", File.ReadLines(summary.Jobs[0].Log!).First()); // Fetch's own count
+        Assert.Matches(@"run    Fetch/\S+ \(1 thread\)", console.Text);
+        Assert.Contains("run    Tokenizer/tokenizer (2 threads)", console.Text); // executor.threads_per_job
         Assert.Contains("slurm  Tokenizer: tasks pending for PartitionTimeLimit: its time limit is above its partition's " +
-                        "(executor.slurm.stages[0] (Tokenizer).time is '00:10:00'); Slurm would never start them as submitted: cancelled", console.Text);
+                        "(executor.slurm.stages[1] (Tokenizer).time is '00:10:00'); Slurm would never start them as submitted: cancelled", console.Text);
     }
 
     /// <summary>What a run printed, written from the executor's and the launcher's threads.</summary>

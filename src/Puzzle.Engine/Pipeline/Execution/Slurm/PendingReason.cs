@@ -92,7 +92,7 @@ internal static class PendingReason
 
     static string Field(string what, SlurmRequest request, int threads) => what switch
     {
-        "Cpu" => SlurmFields.Cpus(threads),
+        "Cpu" => SlurmFields.Cpus(request, threads),
         "GRES" => SlurmFields.Gres(request),
         "WallDuration" => SlurmFields.Time(request),
         "Mem" or "Memory" => SlurmFields.Extra(request, "--mem"),

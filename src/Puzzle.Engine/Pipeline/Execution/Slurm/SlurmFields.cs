@@ -21,8 +21,9 @@ internal sealed record SlurmRequest(SlurmSpec Slurm, string Stage, string? Gres)
         "partition" => entry.Partition is not null,
         "time" => entry.Time is not null,
         "gres" => entry.Gres is not null,
+        "threads_per_job" => entry.ThreadsPerJob is not null,
         _ => false,
-    } ? $"{EntryPath(entry)}.{key}" : $"executor.slurm.{key}";
+    } ? $"{EntryPath(entry)}.{key}" : key == "threads_per_job" ? "executor.threads_per_job" : $"executor.slurm.{key}";
 
     string EntryPath(SlurmStageSpec entry) => $"executor.slurm.stages[{Slurm.Stages.ToList().IndexOf(entry)}] ({Stage})";
 
@@ -45,7 +46,8 @@ internal static class SlurmFields
 
     public static string Time(SlurmRequest request) => $"{request.Field("time")} is '{request.Time}'";
 
-    public static string Cpus(int threads) => $"{threads} CPU{(threads == 1 ? "" : "s")} per task from executor.threads_per_job";
+    public static string Cpus(SlurmRequest request, int threads) =>
+        $"{threads} CPU{(threads == 1 ? "" : "s")} per task from {request.Field("threads_per_job")}";
 
     /// <summary>The sbatch arguments as written, where an option such as <paramref name="option"/> goes.</summary>
     public static string Extra(SlurmRequest request, string option = "option") => request.Extra.Count > 0
@@ -64,7 +66,7 @@ internal static class SubmissionHint
         if (e.Contains("gres") || e.Contains("generic resource")) return $" ({SlurmFields.Gres(request)})";
         if (e.Contains("time limit")) return $" ({SlurmFields.Time(request)})";
         if (e.Contains("node configuration"))
-            return $" (no node of the partition has what a task asks for: {SlurmFields.Gres(request)}, {SlurmFields.Cpus(threads)}" +
+            return $" (no node of the partition has what a task asks for: {SlurmFields.Gres(request)}, {SlurmFields.Cpus(request, threads)}" +
                    (request.Extra.Count > 0 ? $", {SlurmFields.Extra(request)})" : ")");
         return request.Extra.Count > 0 ? $" (check {SlurmFields.Extra(request)})" : "";
     }
