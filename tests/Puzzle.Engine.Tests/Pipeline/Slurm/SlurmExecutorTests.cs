@@ -103,9 +103,7 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         var session = repo.Open();
         // the spec changes under the run for one variant: its task refuses to build another key than planned, every time
         repo.Edit("bld:\n  tokens: 4000\n", "bld:\n  tokens: 4000\n  variants:\n    - { match: layer0.ffn.linear, lr: 0.003 }\n");
-        var console = new Transcript();
-        RunSummary summary;
-        using (var launcher = repo.Launcher(session, console.Writer)) summary = await session.RunAsync("Score", launcher, console.Writer, Deadline());
+        var (summary, console) = await RunOnSlurm(repo, session, "Score");
 
         var failed = Assert.Single(summary.Where(JobOutcome.Failed));
         Assert.Equal("Distill/layer0.ffn.linear", $"{failed.Stage}/{failed.Job}");
@@ -160,10 +158,7 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
     {
         using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("poll_seconds: 1", "poll_seconds: 600"), seed: cluster.Upstream);
         var session = repo.Open();
-        var console = new Transcript();
-        RunSummary summary;
-        using (var launcher = repo.Launcher(session, console.Writer))
-            summary = await session.RunAsync("Distill", launcher, console.Writer, new CancellationTokenSource(TimeSpan.FromMinutes(2)).Token);
+        var (summary, console) = await RunOnSlurm(repo, session, "Distill", TimeSpan.FromMinutes(2));
         Assert.True(summary.Succeeded, console.Text);
         Assert.All(summary.Where(JobOutcome.Ran), j => Assert.NotNull(session.Store.Find(j.Key)));
     }
@@ -187,9 +182,7 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
     {
         using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("retries: 1", "retries: 1, extra: [\"--mem=50M\"]"), seed: cluster.Upstream);
         var session = repo.Open();
-        var console = new Transcript();
-        RunSummary summary;
-        using (var launcher = repo.Launcher(session, console.Writer)) summary = await session.RunAsync("Distill", launcher, console.Writer, Deadline());
+        var (summary, console) = await RunOnSlurm(repo, session, "Distill");
 
         // the process that trains every variant runs out, and then each variant's own
         var failed = summary.Where(JobOutcome.Failed).ToList();
@@ -215,9 +208,7 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
     {
         using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("gres: \"gpu:1\"", "partition: short, time: \"00:10:00\""));
         var session = repo.Open();
-        var console = new Transcript();
-        RunSummary summary;
-        using (var launcher = repo.Launcher(session, console.Writer)) summary = await session.RunAsync("Parent", launcher, console.Writer, Deadline());
+        var (summary, console) = await RunOnSlurm(repo, session, "Parent");
 
         var failed = Assert.Single(summary.Where(JobOutcome.Failed));
         Assert.Equal("Fetch", failed.Stage);
@@ -241,9 +232,7 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("kind: slurm", "kind: slurm\n  threads_per_job: 2").Replace("gres: \"gpu:1\"",
             "stages: [{ stage: Fetch, threads_per_job: 1 }, { stage: tokenizer, partition: short, time: \"00:10:00\" }]"));
         var session = repo.Open();
-        var console = new Transcript();
-        RunSummary summary;
-        using (var launcher = repo.Launcher(session, console.Writer)) summary = await session.RunAsync("Data", launcher, console.Writer, Deadline());
+        var (summary, console) = await RunOnSlurm(repo, session, "Data");
 
         Assert.Equal("Fetch Ran; Tokenizer Failed; Data Skipped", string.Join("; ", summary.Jobs.Select(j => $"{j.Stage} {j.Outcome}")));
         Assert.Matches(@"^== slurm job \d+_\d+ on \S+ at \S+, 1 cpu\(s\)$", File.ReadLines(summary.Jobs[0].Log!).First()); // Fetch's own count
@@ -251,6 +240,16 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
         Assert.Contains("run    Tokenizer/tokenizer (2 threads)", console.Text); // executor.threads_per_job
         Assert.Contains("slurm  Tokenizer: tasks pending for PartitionTimeLimit: its time limit is above its partition's " +
                         "(executor.slurm.stages[1] (Tokenizer).time is '00:10:00'); Slurm would never start them as submitted: cancelled", console.Text);
+    }
+
+    /// <summary>Runs <paramref name="target"/> through a Slurm launcher, disposed after it, within <paramref name="until"/>
+    /// (default: <see cref="Deadline"/>'s); returns the run's record and what it printed.</summary>
+    static async Task<(RunSummary Summary, Transcript Console)> RunOnSlurm(SlurmRepo repo, PipelineSession session, string target, TimeSpan? until = null)
+    {
+        var console = new Transcript();
+        using var launcher = repo.Launcher(session, console.Writer);
+        var deadline = until is { } limit ? new CancellationTokenSource(limit).Token : Deadline();
+        return (await session.RunAsync(target, launcher, console.Writer, deadline), console);
     }
 
     /// <summary>What a run printed, written from the executor's and the launcher's threads.</summary>
