@@ -124,7 +124,8 @@ public sealed class PipelineSession
     public IReadOnlyDictionary<string, string> JobEnvironment(Stage stage) =>
         HugePages.JobEnvironment(_parentParameters.Value, Environment.GetEnvironmentVariable(HugePages.Variable), timing: stage.Exclusive);
 
-    /// <summary>What the stage's Slurm tasks ask for with --gres (<see cref="SlurmJobLauncher.GresFor"/>).</summary>
-    public string? SlurmGres(Stage stage) => Spec.Executor.Slurm.For(stage.Name)?.Gres ?? SlurmJobLauncher.GresFor(Spec.Executor.Slurm,
+    /// <summary>What the stage's Slurm tasks ask for with --gres (<see cref="SlurmJobLauncher.GresFor"/>) where the stage's
+    /// entry of executor.slurm.stages sets none.</summary>
+    public string? SlurmGres(Stage stage) => SlurmJobLauncher.GresFor(Spec.Executor.Slurm,
         Graph.Jobs.Values.SelectMany(jobs => jobs).Any(j => j.Stage.ComputesOn(Spec) == DeviceKind.Cuda), stage.ComputesOn(Spec));
 }

@@ -83,7 +83,7 @@ public sealed class PendingReasonTests
         {
             Stages = [new SlurmStageSpec { Stage = "Fetch", Partition = "cpu", ThreadsPerJob = 4 }, new SlurmStageSpec { Stage = "heal", Time = "12:00:00", Gres = "gpu:2", Extra = ["--mem=200G"] }],
         };
-        var (kind, why) = PendingReason.Read(reason, new SlurmRequest(spec, stage, spec.For(stage)?.Gres ?? "gpu:1"), 4);
+        var (kind, why) = PendingReason.Read(reason, new SlurmRequest(spec, stage, "gpu:1"), 4);
         Assert.Equal(PendingKind.NeverStarts, kind);
         Assert.Equal(expected, why);
     }

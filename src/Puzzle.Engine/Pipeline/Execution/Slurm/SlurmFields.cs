@@ -6,11 +6,13 @@ namespace Puzzle.Engine.Pipeline.Execution.Slurm;
 /// What one stage's tasks ask Slurm for: executor.slurm, with that stage's entry of executor.slurm.stages over it (its
 /// extra added after executor.slurm.extra), and the spec field each value comes from.
 /// </summary>
-/// <param name="Gres">what the tasks ask for with --gres (<see cref="SlurmJobLauncher.GresFor"/>), or null for none</param>
-internal sealed record SlurmRequest(SlurmSpec Slurm, string Stage, string? Gres)
+/// <param name="DefaultGres">what the tasks ask for with --gres where the entry sets none (<see cref="SlurmJobLauncher.GresFor"/>),
+/// or null for none</param>
+internal sealed record SlurmRequest(SlurmSpec Slurm, string Stage, string? DefaultGres)
 {
     SlurmStageSpec? Entry => Slurm.For(Stage);
 
+    public string? Gres => Entry?.Gres ?? DefaultGres;
     public string? Partition => Entry?.Partition ?? Slurm.Partition;
     public string Time => Entry?.Time ?? Slurm.Time;
     public IReadOnlyList<string> Extra => [.. Slurm.Extra, .. Entry?.Extra ?? []];

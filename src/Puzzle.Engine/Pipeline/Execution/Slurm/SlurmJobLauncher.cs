@@ -57,7 +57,8 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
     bool _cancelled;
     Task? _poller;
 
-    /// <param name="gres">what a stage's tasks ask for with --gres (see <see cref="GresFor"/>); default: the stage's entry of executor.slurm.stages, else executor.slurm.gres</param>
+    /// <param name="gres">what a stage's tasks ask for with --gres where its entry of executor.slurm.stages sets none (see
+    /// <see cref="GresFor"/>); default: executor.slurm.gres for every stage</param>
     public SlurmJobLauncher(SlurmSpec slurm, IReadOnlyList<string> command, string specPath, string baseDirectory, CacheStore store,
         string pipeline, TextWriter? console = null, IReadOnlyList<string>? jobArguments = null, Func<Stage, string?>? gres = null,
         Func<Stage, IReadOnlyDictionary<string, string>>? environment = null)
@@ -65,7 +66,7 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
         SlurmClient.RequireOnPath();
         _jobArguments = jobArguments ?? [];
         _environment = environment ?? (_ => new Dictionary<string, string>());
-        _gres = gres ?? (stage => slurm.For(stage.Name)?.Gres ?? slurm.Gres);
+        _gres = gres ?? (_ => slurm.Gres);
         (_slurm, _command, _specPath, _baseDirectory, _store, _pipeline) = (slurm, command, Path.GetFullPath(specPath), baseDirectory, store, pipeline);
         _console = TextWriter.Synchronized(console ?? TextWriter.Null);
     }
@@ -78,7 +79,7 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
     /// executor.slurm.gres (default gpu:1: one GPU per job, as the local executor runs them), and a task on the CPU
     /// (Fetch, Data, Report, Pack, ...) for nothing, so that it holds no GPU. In a pipeline on the CPU every task asks
     /// for executor.slurm.gres, if set. A stage's entry of executor.slurm.stages that sets gres comes before all of this
-    /// (<see cref="PipelineSession.SlurmGres"/>).
+    /// (<see cref="SlurmRequest.Gres"/>).
     /// </summary>
     public static string? GresFor(SlurmSpec slurm, bool pipelineUsesGpu, DeviceKind? stageDevice) =>
         !pipelineUsesGpu ? slurm.Gres : stageDevice == DeviceKind.Cuda ? slurm.Gres ?? "gpu:1" : null;
