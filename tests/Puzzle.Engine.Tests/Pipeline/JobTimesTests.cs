@@ -8,6 +8,39 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// recorded (the clock there runs from the submission to the poll that saw the task end, its wait in the queue too).</summary>
 public class JobTimesTests
 {
+    /// <summary>A launcher that says how long a job has run (a cluster's task, since it started on its node).</summary>
+    sealed class RunFor(GatedLauncher inner, TimeSpan ran) : IJobLauncher
+    {
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null) =>
+            inner.LaunchAsync(job, runId, logPath, threads, cancel, gpu);
+        public TimeSpan? RunningFor(JobPlan job) => ran;
+        public bool OnThisMachine => false;
+    }
+
+    /// <summary>B is expected to take 600 s (an earlier run's time); when A ends, B has run 500 s by its launcher's
+    /// account, not the few milliseconds since its launch: 100 s are left.</summary>
+    [Fact]
+    public async Task The_eta_counts_a_running_job_from_what_its_launcher_says_it_has_run()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var session = PipelineSession.Open(repo.SpecPath, stages: [new OneJobStage("A", []), new OneJobStage("B", [])]);
+        new RunSummary(session.Spec.Name, null, DateTime.UtcNow.AddHours(-1), 600, [new JobRecord("B", "j", "earlier", JobOutcome.Ran, 600, null)])
+            .Save(session.Store.Root);
+        var gated = new GatedLauncher(session, onThisMachine: false);
+        var console = new StringWriter();
+        var executor = new LocalExecutor(session.Store, session.History, new RunFor(gated, TimeSpan.FromSeconds(500)), parallelJobs: 2,
+            threadsPerJob: 1, console: console, cores: 2);
+
+        var run = executor.RunAsync(session.Graph, null);
+        await gated.WaitFor("start B/j 1");
+        gated.Release("A/j");
+        await gated.WaitFor("end A/j");
+        gated.Release("B/j");
+        Assert.True((await run).Succeeded);
+
+        Assert.Matches(@"done   A/j in \d+\.\d s \(\d+\.\d s from its submission\), ETA 0:01:40 \(", console.ToString());
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

@@ -21,6 +21,10 @@ public interface IJobLauncher
     /// </summary>
     bool SetThreads(JobPlan job, int threads) => false;
 
+    /// <summary>How long <paramref name="job"/> has run where the launcher knows better than the time since its launch
+    /// (a cluster's task: since it started on its node, zero while it waits in the queue); null: since its launch.</summary>
+    TimeSpan? RunningFor(JobPlan job) => null;
+
     /// <summary>Whether the jobs run on this machine, sharing its memory (false: on a cluster's nodes, each with its own).</summary>
     bool OnThisMachine => true;
 }

@@ -180,7 +180,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                     var companions = pending.Where(j => j.Stage == finished.Stage && store.Find(j.Key) is not null).ToList(); // counted next
                     _console.WriteLine($"{progress.Counter} {(outcome == JobOutcome.Ran ? "done  " : "cached")} {finished.Name} in {RunProgress.Duration(took)}" +
                                        (onCluster ? $" ({RunProgress.Duration(jobClock.Elapsed)} from its submission)" : "") +
-                                       progress.Eta(running.Values.Select(r => (r.Job, r.Clock.Elapsed)), companions));
+                                       progress.Eta(running.Values.Select(r => (r.Job, launcher.RunningFor(r.Job) ?? r.Clock.Elapsed)), companions));
                 }
                 else
                 {

@@ -242,6 +242,26 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
                         "(executor.slurm.stages[1] (Tokenizer).time is '00:10:00'); Slurm would never start them as submitted: cancelled", console.Text);
     }
 
+    /// <summary>A task held in the queue (sbatch --hold) has not run for the ETA, however long it waits; once released, it
+    /// has run since its log first grew.</summary>
+    [Fact]
+    public async Task A_task_waiting_in_the_queue_has_not_run_and_one_released_has()
+    {
+        using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("retries: 1", "retries: 1, extra: [--hold]"), seed: cluster.Upstream);
+        var session = repo.Open();
+        var console = new Transcript();
+        using var launcher = repo.Launcher(session, console.Writer);
+        var run = session.RunAsync("Distill", launcher, console.Writer, Deadline());
+        var array = await WaitFor(() => Regex.Match(console.Text, @"slurm  Distill: 1 job as array (\d+)") is { Success: true } m ? m.Groups[1].Value : null, run);
+        await WaitFor(() => console.Text.Contains("slurm  Distill: tasks pending for JobHeldUser") ? "" : null, run); // a look at the queue saw it held
+        var distill = session.Graph.Jobs["Distill"];
+        Assert.All(distill, j => Assert.Equal(TimeSpan.Zero, launcher.RunningFor(j)));
+
+        Assert.Equal(0, Slurm("scontrol", "release", array).Exit);
+        await WaitFor(() => distill.Any(j => launcher.RunningFor(j) > TimeSpan.Zero) ? "" : null, run);
+        Assert.True((await run).Succeeded, console.Text);
+    }
+
     /// <summary>Runs <paramref name="target"/> through a Slurm launcher, disposed after it, within <paramref name="until"/>
     /// (default: <see cref="Deadline"/>'s); returns the run's record and what it printed.</summary>
     static async Task<(RunSummary Summary, Transcript Console)> RunOnSlurm(SlurmRepo repo, PipelineSession session, string target, TimeSpan? until = null)

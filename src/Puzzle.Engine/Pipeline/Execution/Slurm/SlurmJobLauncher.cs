@@ -47,6 +47,7 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
     readonly object _gate = new();
     readonly List<SlurmTask> _waiting = [];                 // launched or failed, to be submitted
     readonly Dictionary<string, SlurmTask> _submitted = []; // by Slurm task id ARRAY_INDEX
+    readonly Dictionary<JobPlan, SlurmTask> _tasks = [];    // every job launched, by job
     readonly List<CancellationTokenRegistration> _registrations = [];
     readonly HashSet<(string Stage, string Reason)> _told = []; // pending reasons said on the console
     readonly CancellationTokenSource _stop = new();
@@ -96,6 +97,7 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
             File.WriteAllText(logPath, "");
             var task = new SlurmTask(job, logPath, threads);
             _waiting.Add(task);
+            _tasks[job] = task;
             // registered after the task is queued: a token cancelled meanwhile runs Cancel right here, which cancels it too
             if (cancel.CanBeCanceled) _registrations.Add(cancel.Register(Cancel));
             return task.Done.Task;
@@ -209,6 +211,8 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
         {
             var task = tasks[i];
             (task.ArrayId, task.SlurmId, task.EndedPolls, task.BlockedPolls) = (array, $"{array}_{i}", 0, 0);
+            // the attempt starts when its log grows past what is there now (an earlier attempt's, the launcher's notes)
+            (task.LogLength, task.StartedUtc) = (File.Exists(task.Log) ? new FileInfo(task.Log).Length : 0, null);
             task.Attempts++;
             _submitted[task.SlurmId] = task;
         }
@@ -230,8 +234,8 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
                 lock (_gate)
                 {
                     if (_cancelled) return;
-                    if (queueLook.Elapsed < poll) Published();
-                    else
+                    WatchLogs();
+                    if (queueLook.Elapsed >= poll)
                     {
                         Poll();
                         queueLook.Restart();
@@ -329,13 +333,15 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
     }
 
     /// <summary>
-    /// Settles the tasks whose log ends with the task script's <c>exit code 0</c> line and whose job's entry is in the
-    /// store: done, without waiting for the next look at the queue (a wave of short jobs would otherwise wait
-    /// <c>poll_seconds</c> each). It reads files on the shared filesystem only, so it costs Slurm's controller nothing;
-    /// failures are left to <see cref="Poll"/>, which knows how the task ended. The script writes that line after
-    /// <c>puzzle job</c> has exited, so every entry the process builds (a lead job's companions) is published by then.
+    /// Looks at the logs of the tasks in play, each second, on the shared filesystem only (it costs Slurm's controller
+    /// nothing). A log that has grown since its task's submission means the task started (<see cref="RunningFor"/>). A
+    /// log that ends with the task script's <c>exit code 0</c> line, with its job's entry in the store, settles the task
+    /// as done without waiting for the next look at the queue (a wave of short jobs would otherwise wait
+    /// <c>poll_seconds</c> each). Failures are left to <see cref="Poll"/>, which knows how the task ended. The script
+    /// writes that line after <c>puzzle job</c> has exited, so every entry the process builds (a lead job's companions)
+    /// is published by then.
     /// </summary>
-    void Published()
+    void WatchLogs()
     {
         foreach (var task in _submitted.Values.ToList())
         {
@@ -343,10 +349,22 @@ public sealed partial class SlurmJobLauncher : IJobLauncher, IDisposable
             {
                 var length = new FileInfo(task.Log).Length;
                 if (length == task.LogLength) continue;
-                task.LogLength = length;
-                if (length > 0 && SlurmTaskScript.FinalExit(task.Log) == 0 && _store.Find(task.Job.Key) is not null) Settle(task, 0, null);
+                (task.LogLength, task.StartedUtc) = (length, task.StartedUtc ?? DateTime.UtcNow);
+                if (SlurmTaskScript.FinalExit(task.Log) == 0 && _store.Find(task.Job.Key) is not null) Settle(task, 0, null);
             }
             catch (IOException) { } // a log the filesystem does not show yet: the queue's look settles it
+        }
+    }
+
+    /// <summary>How long the job's current task has run on its node, from when its log first grew (to within a
+    /// second); zero while it waits in the queue, or to be submitted again.</summary>
+    public TimeSpan? RunningFor(JobPlan job)
+    {
+        lock (_gate)
+        {
+            return _tasks.TryGetValue(job, out var task) && task.SlurmId is { } id && _submitted.ContainsKey(id) && task.StartedUtc is { } started
+                ? DateTime.UtcNow - started
+                : TimeSpan.Zero;
         }
     }
 
