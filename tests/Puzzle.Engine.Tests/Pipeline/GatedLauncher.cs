@@ -57,13 +57,16 @@ internal sealed class GatedLauncher(PipelineSession session, bool onThisMachine 
 }
 
 /// <summary>A stage of one job, after the jobs of <paramref name="upstream"/>, that writes a file: on
-/// <paramref name="device"/> (none: it computes nothing), estimated to hold <paramref name="planned"/> bytes there.</summary>
-internal sealed class OneJobStage(string name, IReadOnlyList<string> upstream, bool usesTorch = true, DeviceKind? device = null, long? planned = null) : Stage
+/// <paramref name="device"/> (none: it computes nothing), estimated to hold <paramref name="planned"/> bytes there;
+/// <paramref name="singleThreaded"/>: on one thread.</summary>
+internal sealed class OneJobStage(string name, IReadOnlyList<string> upstream, bool usesTorch = true, DeviceKind? device = null, long? planned = null,
+    bool singleThreaded = false) : Stage
 {
     public override string Name => name;
     public override int Version => 1;
     public override IReadOnlyList<string> Upstream => upstream;
     public override bool UsesTorch => usesTorch;
+    public override bool SingleThreaded => singleThreaded;
     public override DeviceKind? ComputesOn(PipelineSpec spec) => device;
     public override long? PlannedMemory(IReadOnlyList<JobPlan> group, PipelineSpec spec) => planned;
 

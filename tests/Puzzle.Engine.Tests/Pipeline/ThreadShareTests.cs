@@ -70,4 +70,43 @@ public class ThreadShareTests
 
         Assert.DoesNotContain(launcher.Events, e => e.StartsWith("threads", StringComparison.Ordinal));
     }
+
+    /// <summary>A single-threaded job (Fetch, Report, Pack) takes one core, fixed count or not, and the jobs beside it
+    /// share the others: on 6 cores, 1 for it and 2 + 3 for the others, then 5 for the one left beside it, then 6.</summary>
+    [Fact]
+    public async Task A_single_threaded_job_takes_one_core_and_the_others_share_the_rest()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Engine.Pipeline.Graph.Stage[] stages = [new OneJobStage("Long", []), new OneJobStage("Single", [], usesTorch: false, singleThreaded: true),
+            new OneJobStage("Other", [])];
+        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
+        var launcher = new GatedLauncher(session);
+        var console = new StringWriter();
+        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 3, threadsPerJob: null,
+            console: TextWriter.Synchronized(console), cores: 6);
+
+        var run = executor.RunAsync(session.Graph, null);
+        await launcher.WaitFor("start Other/j 2");
+        launcher.Release("Other/j");
+        await launcher.WaitFor("threads Long/j 5");
+        launcher.Release("Single/j");
+        await launcher.WaitFor("threads Long/j 6");
+        launcher.Release("Long/j");
+        Assert.True((await run).Succeeded);
+
+        Assert.Equal(["start Long/j 2", "start Single/j 1", "start Other/j 2"], launcher.Events.Take(3));
+        Assert.DoesNotContain(launcher.Events, e => e.StartsWith("threads Single", StringComparison.Ordinal));
+        Assert.Contains("run    Single/j (1 thread)", console.ToString());
+
+        // a fixed count is every other job's, not a single-threaded one's
+        using var fixedRepo = new TestRepo(TestRepo.MicroSpec);
+        var fixedSession = PipelineSession.Open(fixedRepo.SpecPath, stages: stages);
+        var fixedLauncher = new GatedLauncher(fixedSession);
+        var fixedRun = new LocalExecutor(fixedSession.Store, fixedSession.History, fixedLauncher, parallelJobs: 3, threadsPerJob: 4,
+            console: TextWriter.Null, cores: 6).RunAsync(fixedSession.Graph, null);
+        await fixedLauncher.WaitFor("start Other/j 4");
+        foreach (var job in new[] { "Long/j", "Single/j", "Other/j" }) fixedLauncher.Release(job);
+        Assert.True((await fixedRun).Succeeded);
+        Assert.Equal(["start Long/j 4", "start Single/j 1", "start Other/j 4"], fixedLauncher.Events.Take(3));
+    }
 }

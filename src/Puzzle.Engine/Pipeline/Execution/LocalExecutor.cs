@@ -9,7 +9,8 @@ namespace Puzzle.Engine.Pipeline.Execution;
 /// <summary>
 /// Runs a target's missing jobs, independent ones in parallel (up to <paramref name="parallelJobs"/>), dividing the
 /// cores between jobs and torch threads: evenly among the jobs running, so a job left running alone gets the cores of
-/// those that ended (<see cref="IJobLauncher.SetThreads"/>), unless <paramref name="threadsPerJob"/> fixes the count. A
+/// those that ended (<see cref="IJobLauncher.SetThreads"/>), unless <paramref name="threadsPerJob"/> fixes the count; a
+/// job of a single-threaded stage (<see cref="Stage.SingleThreaded"/>) gets one core whatever the count. A
 /// process estimated to hold more than its share of its device's memory (<see cref="Stage.PlannedMemory"/> against
 /// <see cref="PlanMemory.Share"/>: one Heal process of a child of an 8B parent beside another on a GPU shared by two
 /// jobs) runs alone on it: on a GPU, on an idle one that takes no other job meanwhile; on this machine, with no other job
@@ -115,8 +116,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 else if (ready.Count > 0) ready = [ready[0]];
                 ready = WithoutCompanions(ready, running.Values.Select(r => r.Job), graph);
                 var slots = Math.Min(parallelJobs - running.Count, ready.Count);
-                var concurrent = Math.Max(1, Math.Min(parallelJobs, running.Count + ready.Count));
-                var threads = threadsPerJob ?? Math.Max(1, machineCores / concurrent);
+                var threads = threadsPerJob ?? Share(machineCores, running.Values.Select(r => r.Job).Concat(ready.Take(slots)).ToList());
                 if (ready.Count == 1 && ready[0].Stage.Exclusive) (slots, threads) = (1, threadsPerJob ?? machineCores);
                 var launched = 0;
                 // jobs that need a GPU alone try first; those that must wait keep GPUs that then take no new job, so that they empty
@@ -145,7 +145,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                     var privateLog = logs.Start(job);
                     var why = alone.Of(job) is not null && (gpu is not null || alone.OnHost(job))
                         ? $"; alone on {(gpu is null ? "this machine" : $"GPU {gpu}")}: {alone.Why(job)}" : "";
-                    var jobThreads = stageThreads?.Invoke(job.Stage) ?? threads;
+                    var jobThreads = stageThreads?.Invoke(job.Stage) ?? (job.Stage.SingleThreaded ? 1 : threads);
                     _console.WriteLine($"{progress.Started()} run    {job.Name} ({jobThreads} thread{(jobThreads == 1 ? "" : "s")}{why}); log: {logs.PathOf(job)}");
                     running[launcher.LaunchAsync(job, runId, privateLog, jobThreads, stop.Token, gpu)] = (job, Stopwatch.StartNew(), gpu, jobThreads);
                 }
@@ -249,13 +249,22 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         catch (Exception e) when (e is not OperationCanceledException) { return (-1, e.Message); }
     }
 
-    /// <summary>The cores divided evenly among the running jobs again: a job left running alone (a library's process after
-    /// the parent's evaluation beside it ended) gets the freed cores, and gives them back when another starts. A job of a
-    /// stage that computes nothing with torch (fetching, the tokenizer) is not told.</summary>
+    /// <summary>A job's share of the cores among <paramref name="jobs"/> (those running and those starting): one core for
+    /// each single-threaded job (<see cref="Stage.SingleThreaded"/>), the rest divided evenly among the others.</summary>
+    internal static int Share(int cores, IReadOnlyCollection<JobPlan> jobs)
+    {
+        var single = jobs.Count(j => j.Stage.SingleThreaded);
+        return Math.Max(1, (cores - single) / Math.Max(1, jobs.Count - single));
+    }
+
+    /// <summary>The cores divided among the running jobs again (<see cref="Share"/>): a job left running alone (a library's
+    /// process after the parent's evaluation beside it ended) gets the freed cores, and gives them back when another
+    /// starts. A job of a stage that computes nothing with torch (fetching, the tokenizer, Data's parallel tokenizing) is
+    /// not told.</summary>
     void Rebalance(Dictionary<Task<int>, (JobPlan Job, Stopwatch Clock, string? Gpu, int Threads)> running, int machineCores)
     {
         if (running.Count == 0) return;
-        var share = Math.Max(1, machineCores / running.Count);
+        var share = Share(machineCores, running.Values.Select(r => r.Job).ToList());
         foreach (var (task, r) in running.Where(r => r.Value.Threads != share && r.Value.Job.Stage.UsesTorch).ToList())
             if (launcher.SetThreads(r.Job, share))
             {

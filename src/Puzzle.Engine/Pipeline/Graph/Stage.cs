@@ -22,6 +22,10 @@ public abstract class Stage
     /// <summary>Whether this stage's jobs use tensors at all. A job process of a stage that does not leaves libtorch
     /// unloaded (about half a second of its start); one that turns out to need it still loads it on first use.</summary>
     public virtual bool UsesTorch => true;
+    /// <summary>Whether this stage's jobs compute on one thread (fetching, training the tokenizer, the report, packing):
+    /// such a job gets one thread (on a cluster, one CPU) unless the spec gives its stage a count, and the jobs beside it
+    /// share the other cores.</summary>
+    public virtual bool SingleThreaded => false;
     /// <summary>What one process that builds <paramref name="group"/> (a job of this stage and its <see cref="Companions"/>)
     /// holds at the least on the device it computes on (<see cref="ComputesOn"/>), counted from shapes before it starts;
     /// null: nothing worth counting. Checked against the device's memory before a run starts.</summary>

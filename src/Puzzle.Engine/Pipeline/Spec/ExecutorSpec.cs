@@ -13,7 +13,8 @@ public sealed record ExecutorSpec
     [Bounds(Minimum = 1)]
     public int Jobs { get; init; } = 2;
 
-    [Description("CPU threads per job; default: the cores divided among the jobs.")]
+    [Description("CPU threads per job; default: the cores divided among the jobs. Jobs of Fetch, Tokenizer, Report, Pack and Publish, " +
+                 "which compute on one thread, take one.")]
     [Bounds(Minimum = 1)]
     public int? ThreadsPerJob { get; init; }
 

@@ -23,8 +23,9 @@ public sealed record SlurmStageSpec
     [Pattern("^([0-9]+-)?[0-9]{1,2}:[0-9]{2}:[0-9]{2}$", Hint = "[D-]HH:MM:SS, e.g. 12:00:00")]
     public string? Time { get; init; }
 
-    [Description("CPUs each of this stage's tasks asks for (--cpus-per-task) and its threads, e.g. 1 for Fetch, Report or Pack, which use one; " +
-                 "default: executor.threads_per_job. The CLI's --threads-per-job sets every job's.")]
+    [Description("CPUs each of this stage's tasks asks for (--cpus-per-task) and its threads; default: executor.threads_per_job, " +
+                 "and 1 for Fetch, Tokenizer, Report, Pack and Publish, which compute on one thread. The CLI's --threads-per-job sets " +
+                 "every other job's.")]
     [Bounds(Minimum = 1)]
     public int? ThreadsPerJob { get; init; }
 

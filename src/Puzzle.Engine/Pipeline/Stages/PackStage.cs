@@ -32,6 +32,7 @@ public sealed class PackStage : Stage<PackStage.PackJob>
     public override IReadOnlyList<string> Upstream => ["Export", "Report"];
     public override string Description => "pack the chosen child as a NuGet package with its provenance";
     public override bool UsesTorch => false;
+    public override bool SingleThreaded => true;
     public const string PackFile = "pack.json";
 
     public override string? ArtifactFolder(JobPlan job) => "package";

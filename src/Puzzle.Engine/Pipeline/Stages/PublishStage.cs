@@ -27,6 +27,7 @@ public sealed class PublishStage : Stage<PublishStage.PublishJob>
     public override IReadOnlyList<string> Upstream => ["Pack"];
     public override string Description => "push the package to the feed (a folder, or a NuGet v3 server)";
     public override bool UsesTorch => false;
+    public override bool SingleThreaded => true;
     public const string PublishFile = "publish.json";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>

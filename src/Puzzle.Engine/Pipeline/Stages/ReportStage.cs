@@ -29,6 +29,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep", "Speed"];
     public override string Description => "write report.json and report.html";
     public override bool UsesTorch => false;
+    public override bool SingleThreaded => true;
     public const string JsonFile = "report.json", HtmlFile = "report.html";
     /// <summary>The least share of the parent's top-1 a child must keep (the goal, as in the paper's 98%).</summary>
     public const double RetentionGoal = 0.95;

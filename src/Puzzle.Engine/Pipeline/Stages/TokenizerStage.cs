@@ -19,6 +19,7 @@ public sealed class TokenizerStage : Stage<TokenizerStage.TokenizerJob>
     public override IReadOnlyList<string> Upstream => ["Fetch"];
     public override string Description => "train a BPE tokenizer (or take the parent's)";
     public override bool UsesTorch => false;
+    public override bool SingleThreaded => true;
     public const string FileName = "tokenizer.json";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)

@@ -225,19 +225,19 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
 
     /// <summary>A stage's own request (executor.slurm.stages) goes to that stage's tasks only: Tokenizer's asks the
     /// one-minute partition for ten minutes, which Slurm would never start, and fails naming its entry; Fetch's task,
-    /// under executor.slurm but for its own CPU count, ran on one CPU.</summary>
+    /// under executor.slurm but for its own CPU count, ran on two CPUs, where a single-threaded stage asks for one.</summary>
     [Fact]
     public async Task A_stages_own_request_goes_to_its_tasks_only_and_is_named_when_slurm_would_never_start_them()
     {
         using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("kind: slurm", "kind: slurm\n  threads_per_job: 2").Replace("gres: \"gpu:1\"",
-            "stages: [{ stage: Fetch, threads_per_job: 1 }, { stage: tokenizer, partition: short, time: \"00:10:00\" }]"));
+            "stages: [{ stage: Fetch, threads_per_job: 2 }, { stage: tokenizer, partition: short, time: \"00:10:00\" }]"));
         var session = repo.Open();
         var (summary, console) = await RunOnSlurm(repo, session, "Data");
 
         Assert.Equal("Fetch Ran; Tokenizer Failed; Data Skipped", string.Join("; ", summary.Jobs.Select(j => $"{j.Stage} {j.Outcome}")));
-        Assert.Matches(@"^== slurm job \d+_\d+ on \S+ at \S+, 1 cpu\(s\)$", File.ReadLines(summary.Jobs[0].Log!).First()); // Fetch's own count
-        Assert.Matches(@"run    Fetch/\S+ \(1 thread\)", console.Text);
-        Assert.Contains("run    Tokenizer/tokenizer (2 threads)", console.Text); // executor.threads_per_job
+        Assert.Matches(@"^== slurm job \d+_\d+ on \S+ at \S+, 2 cpu\(s\)$", File.ReadLines(summary.Jobs[0].Log!).First()); // Fetch's own count
+        Assert.Matches(@"run    Fetch/\S+ \(2 threads\)", console.Text);
+        Assert.Contains("run    Tokenizer/tokenizer (1 thread)", console.Text); // single-threaded, whatever executor.threads_per_job says
         Assert.Contains("slurm  Tokenizer: tasks pending for PartitionTimeLimit: its time limit is above its partition's " +
                         "(executor.slurm.stages[1] (Tokenizer).time is '00:10:00'); Slurm would never start them as submitted: cancelled", console.Text);
     }
