@@ -19,13 +19,7 @@ public class ThreadShareTests
         // Long, Short and Mid start together on 6 cores; Next1 and Next2 (after Mid) start beside Long and end before it
         Engine.Pipeline.Graph.Stage[] stages = [new OneJobStage("Long", []), new OneJobStage("Short", []), new OneJobStage("Mid", []),
             new OneJobStage("Next1", ["Mid"]), new OneJobStage("Next2", ["Mid"])];
-        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
-        var launcher = new GatedLauncher(session);
-        var console = new StringWriter();
-        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 3, threadsPerJob: null,
-            console: TextWriter.Synchronized(console), cores: 6);
-
-        var run = executor.RunAsync(session.Graph, null);
+        var (launcher, run, console) = Start(repo, stages, parallelJobs: 3, threadsPerJob: null, cores: 6);
         await launcher.WaitFor("start Mid/j 2");
         launcher.Release("Short/j");
         await launcher.WaitFor("threads Mid/j 3");
@@ -55,12 +49,7 @@ public class ThreadShareTests
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         Engine.Pipeline.Graph.Stage[] stages = [new OneJobStage("Long", [], usesTorch: fixedCount), new OneJobStage("Short", [])];
-        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
-        var launcher = new GatedLauncher(session);
-        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 2, threadsPerJob: fixedCount ? 1 : null,
-            console: TextWriter.Null, cores: 2);
-
-        var run = executor.RunAsync(session.Graph, null);
+        var (launcher, run, _) = Start(repo, stages, parallelJobs: 2, threadsPerJob: fixedCount ? 1 : null, cores: 2);
         await launcher.WaitFor("start Short/j 1");
         launcher.Release("Short/j");
         await launcher.WaitFor("end Short/j");
@@ -79,13 +68,7 @@ public class ThreadShareTests
         using var repo = new TestRepo(TestRepo.MicroSpec);
         Engine.Pipeline.Graph.Stage[] stages = [new OneJobStage("Long", []), new OneJobStage("Single", [], usesTorch: false, singleThreaded: true),
             new OneJobStage("Other", [])];
-        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
-        var launcher = new GatedLauncher(session);
-        var console = new StringWriter();
-        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 3, threadsPerJob: null,
-            console: TextWriter.Synchronized(console), cores: 6);
-
-        var run = executor.RunAsync(session.Graph, null);
+        var (launcher, run, console) = Start(repo, stages, parallelJobs: 3, threadsPerJob: null, cores: 6);
         await launcher.WaitFor("start Other/j 2");
         launcher.Release("Other/j");
         await launcher.WaitFor("threads Long/j 5");
@@ -100,13 +83,23 @@ public class ThreadShareTests
 
         // a fixed count is every other job's, not a single-threaded one's
         using var fixedRepo = new TestRepo(TestRepo.MicroSpec);
-        var fixedSession = PipelineSession.Open(fixedRepo.SpecPath, stages: stages);
-        var fixedLauncher = new GatedLauncher(fixedSession);
-        var fixedRun = new LocalExecutor(fixedSession.Store, fixedSession.History, fixedLauncher, parallelJobs: 3, threadsPerJob: 4,
-            console: TextWriter.Null, cores: 6).RunAsync(fixedSession.Graph, null);
+        var (fixedLauncher, fixedRun, _) = Start(fixedRepo, stages, parallelJobs: 3, threadsPerJob: 4, cores: 6);
         await fixedLauncher.WaitFor("start Other/j 4");
         foreach (var job in new[] { "Long/j", "Single/j", "Other/j" }) fixedLauncher.Release(job);
         Assert.True((await fixedRun).Succeeded);
         Assert.Equal(["start Long/j 4", "start Single/j 1", "start Other/j 4"], fixedLauncher.Events.Take(3));
+    }
+
+    /// <summary>Starts a run of <paramref name="stages"/> in <paramref name="repo"/> through a <see cref="GatedLauncher"/>
+    /// on <paramref name="cores"/> cores; returns the launcher, the run and what the executor printed.</summary>
+    static (GatedLauncher Launcher, Task<RunSummary> Run, StringWriter Console) Start(TestRepo repo, Engine.Pipeline.Graph.Stage[] stages,
+        int parallelJobs, int? threadsPerJob, int cores)
+    {
+        var session = PipelineSession.Open(repo.SpecPath, stages: stages);
+        var launcher = new GatedLauncher(session);
+        var console = new StringWriter();
+        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs, threadsPerJob,
+            TextWriter.Synchronized(console), cores: cores);
+        return (launcher, executor.RunAsync(session.Graph, null), console);
     }
 }
