@@ -52,7 +52,7 @@ public sealed class PipelineSession
     public IReadOnlyList<JobStatus> Status(string? target = null) => PipelineStatus.Of(Graph, Store, History, target);
 
     /// <param name="jobs">parallel jobs (default: the spec's executor.jobs)</param>
-    /// <param name="threadsPerJob">torch threads per job (default: the spec's, else the cores divided between the jobs)</param>
+    /// <param name="threadsPerJob">torch threads per job (default: the spec's, else the cores divided between the jobs); a single-threaded stage's jobs take one</param>
     /// <param name="rerun">stages whose jobs run again although cached, with every job after them in the target (<see cref="PipelineGraph.Rerun"/>:
     /// the entries of those after them outside the target go too, and are built when a run needs them): a Measure job,
     /// say, whose timings were taken while the machine was busy, or on another machine</param>
