@@ -15,13 +15,13 @@ public static class GraphCommand
         var target = PipelineOptions.Target();
         var json = new Option<bool>("--json")
         {
-            Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, jobs: [{id, key, order, wave, inputs}]}]}",
+            Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, single_threaded, jobs: [{id, key, order, wave, inputs, lead}]}]}; a job's lead is the job whose process builds it as well (null: its own process)",
         };
         var command = new Command("graph", "Show the pipeline's stages and the jobs a target needs") { pipeline.Spec, target, pipeline.Store, pipeline.Device, json };
         command.SetAction(parse =>
         {
             var session = pipeline.Open(parse);
-            var doc = GraphDocument.Of(session.Graph, session.Store.Root, parse.GetValue(target));
+            var doc = GraphDocument.Of(session.Graph, session.Store, parse.GetValue(target));
             if (parse.GetValue(json))
             {
                 Console.WriteLine(doc.ToJson());
@@ -30,7 +30,7 @@ public static class GraphCommand
             foreach (var s in doc.Stages)
             {
                 Console.WriteLine($"{s.Name}  ({s.Description}){(s.Upstream.Count > 0 ? " ← " + string.Join(", ", s.Upstream) : "")}");
-                foreach (var j in s.Jobs) Console.WriteLine($"  {j.Order,4}  {j.Id}  {j.Key[..12]}");
+                foreach (var j in s.Jobs) Console.WriteLine($"  {j.Order,4}  {j.Id}  {j.Key[..12]}{(j.Lead is null ? "" : $"  (built with {j.Lead})")}");
             }
             return 0;
         });

@@ -1,7 +1,9 @@
 extern alias Tasks;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Tests.Cli;
@@ -57,6 +59,45 @@ public sealed class FrontEndContractTests
         Assert.Equal(json.TrimEnd(), tasks.ToJson());
         Assert.Equal(doc.ToJson(), tasks.ToJson());
         Assert.Equal(listed.Select(p => (p.Stage.Name, p.Job.Id, p.Job.Wave)), tasks.InOrder().Select(p => (p.Stage.Name, p.Job.Id, p.Job.Wave)));
+    }
+
+    /// <summary>
+    /// Each job names the job whose process builds it too (its lead), among the jobs the store lacks, as the executor
+    /// groups them: a front end that starts a wave's leads first never splits a group. Stages say whether their jobs
+    /// compute on one thread.
+    /// </summary>
+    [Fact]
+    public void Graph_json_names_each_jobs_lead_among_the_jobs_the_store_lacks_and_the_single_threaded_stages()
+    {
+        using var store = new TempDir();
+        var session = PipelineSession.Open(CiSpec, store.Path);
+        GraphDocument Graph()
+        {
+            var (exit, json, err) = CliRunner.Run("graph", CiSpec, "--json", "--target", "Score", "--store", store.Path);
+            Assert.True(exit == 0, err);
+            return GraphDocument.Parse(json);
+        }
+        List<(string Id, string? Lead)> Leads(GraphDocument doc, string stage) => doc.Stages.Single(s => s.Name == stage).Jobs.Select(j => (j.Id, j.Lead)).ToList();
+
+        var doc = Graph();
+        var distill = session.Graph.Jobs["Distill"];
+        Assert.True(distill.Count >= 4, "the ci spec's library has variants in both layers");
+        // one Distill process for the small parent's every layer: the first job leads, the others are built in its process
+        Assert.Equal(distill.Select((j, i) => (j.Id, i == 0 ? null : distill[0].Id)), Leads(doc, "Distill"));
+        Assert.Equal([("layer0", null), ("layer1", "layer0")], Leads(doc, "Score"));
+        Assert.All(doc.Stages, s => Assert.Equal(s.Name is "Fetch" or "Tokenizer", s.SingleThreaded));
+        Assert.All(doc.Stages.Where(s => s.Name is not ("Distill" or "Score")).SelectMany(s => s.Jobs), j => Assert.Null(j.Lead));
+
+        // once the first variant is built, the next one the store lacks leads the rest
+        var first = distill[0];
+        var staging = new CacheStore(store.Path).NewStaging(first.Key);
+        new CacheStore(store.Path).Publish(staging, new JobManifest
+        {
+            Key = first.Key, Stage = first.Stage.Name, Job = first.Id, Version = first.Stage.Version, Config = first.ConfigJson,
+            Inputs = first.InputKeys, Seed = 0, Files = new Dictionary<string, string>(), Metrics = new JsonObject(),
+            StartedUtc = DateTime.UtcNow, Seconds = 0, Host = "test", Tool = "test",
+        });
+        Assert.Equal(distill.Select((j, i) => (j.Id, i <= 1 ? null : distill[1].Id)), Leads(Graph(), "Distill"));
     }
 
     [Fact]

@@ -139,6 +139,40 @@ public class FrontEndTests
         Assert.Contains("published Parent/parent", third.Out);
     }
 
+    /// <summary>
+    /// A wave's leads start before their companions: one process builds each group (all the micro parent's variants, then
+    /// both layers' scores), where a companion started beside its lead could take its own lock first and split the group.
+    /// Single-threaded jobs get one thread.
+    /// </summary>
+    [Fact]
+    public void MSBuild_starts_a_waves_leads_first_so_that_one_process_builds_each_group()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        using var stamps = new TempDir();
+        string[] build = ["build", Path.Combine(Source, "examples", "msbuild", "PuzzleExample.proj"), "-m:8", "-v:n", "-nologo",
+            $"-p:Configuration={Cli.Configuration}", $"-p:PuzzleSpec={repo.SpecPath}", $"-p:PuzzleStampDirectory={stamps.Path}", "-p:PuzzleStage=Score"];
+
+        var run = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, build));
+        Assert.True(run.Exit == 0, run.Out);
+        var session = PipelineSession.Open(repo.SpecPath);
+        foreach (var stage in new[] { "Distill", "Score" })
+        {
+            var jobs = session.Graph.Jobs[stage];
+            Assert.True(jobs.Count > 1, stage);
+            var lead = jobs[0].Id;
+            Assert.All(jobs, j => Assert.Equal(lead, (string?)session.Store.Find(j.Key)!.Manifest.Metrics["built_with"]));
+            Assert.Equal(1, Count(run.Out, $"published {stage}/"));
+            // no companion's process starts before its lead's has published (MSBuild logs each job's command line)
+            var published = run.Out.IndexOf($"published {stage}/{lead} ", StringComparison.Ordinal);
+            foreach (var companion in jobs.Skip(1))
+            {
+                var started = run.Out.IndexOf($"--stage {stage} --id {companion.Id} ", StringComparison.Ordinal);
+                Assert.True(started > published, $"{stage}/{companion.Id} started before its lead published:\n{run.Out}");
+            }
+        }
+        Assert.Matches("--stage Tokenizer --id tokenizer .*--threads 1", run.Out);
+    }
+
     /// <summary>Cake colours parts of its lines: compare the text without the escape codes.</summary>
     static string Plain(string text) => System.Text.RegularExpressions.Regex.Replace(text, "\u001b\\[[0-9;]*m", "");
 

@@ -254,7 +254,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
     internal static int Share(int cores, IReadOnlyCollection<JobPlan> jobs)
     {
         var single = jobs.Count(j => j.Stage.SingleThreaded);
-        return Math.Max(1, (cores - single) / Math.Max(1, jobs.Count - single));
+        return GraphDocument.ThreadShare(cores, single, jobs.Count - single);
     }
 
     /// <summary>The cores divided among the running jobs again (<see cref="Share"/>): a job left running alone (a library's

@@ -68,7 +68,7 @@ public static class PreLaunchChecks
         foreach (var stage in toRun.Select(j => j.Stage).Distinct())
         {
             if (stage.ComputesOn(spec) is not { } device || memory(device) is not { } available) continue;
-            var largest = Processes(stage, toRun.Where(j => j.Stage == stage).ToList(), spec)
+            var largest = stage.Processes(toRun.Where(j => j.Stage == stage).ToList(), spec)
                 .Select(group => stage.LeastMemory(group, spec)).OfType<MemoryFloor>().MaxBy(f => f.Bytes);
             if (largest is not null && largest.Bytes > available) over.Add((stage.Name, device, available, largest));
         }
@@ -90,13 +90,5 @@ public static class PreLaunchChecks
         if (over.Any(o => o.Device == DeviceKind.Cuda) && spec.Dtype == ComputeDType.Float32) text.Append(" dtype: bfloat16 halves every weight.");
         text.Append(" docs/scale.md (\"What fits where\") gives what each parent size needs; nothing was started.");
         throw new SpecException([SpecLoader.ErrorAt(spec, "parent", text.ToString())]);
-    }
-
-    /// <summary>The processes a stage's jobs run in: each job with its companions among them.</summary>
-    static IEnumerable<IReadOnlyList<JobPlan>> Processes(Stage stage, List<JobPlan> jobs, PipelineSpec spec)
-    {
-        var placed = new HashSet<JobPlan>();
-        foreach (var job in jobs.Where(placed.Add))
-            yield return [job, .. stage.Companions(job, jobs, spec).Where(placed.Add)];
     }
 }

@@ -1,10 +1,13 @@
+using Puzzle.Engine.Pipeline.Cache;
+
 namespace Puzzle.Engine.Pipeline.Graph;
 
 /// <summary>Making a <see cref="GraphDocument"/> from a planned graph (the front ends compile only GraphDocument.cs).</summary>
 public sealed partial record GraphDocument
 {
+    /// <param name="store">where built jobs are found: a job's <see cref="JobEntry.Lead"/> is among the jobs it lacks</param>
     /// <param name="target">a stage (any case), or null for every job</param>
-    public static GraphDocument Of(PipelineGraph graph, string storeRoot, string? target)
+    public static GraphDocument Of(PipelineGraph graph, CacheStore store, string? target)
     {
         // the executor's own list: it walks these jobs in this order, starting each once its inputs are built
         var jobs = graph.JobsFor(target);
@@ -20,10 +23,15 @@ public sealed partial record GraphDocument
         {
             var needed = graph.Jobs[stage.Name].Where(j => order.ContainsKey(j.Name)).OrderBy(j => order[j.Name]).ToList();
             if (target is not null && needed.Count == 0 && stage.Name != targetStage) continue;
-            stages.Add(new StageEntry(stage.Name, stage.Description, stage.Upstream,
+            // a job process builds the companions it finds unbuilt, their inputs built (so in its wave), among all the stage's jobs
+            var leads = new Dictionary<JobPlan, string>();
+            foreach (var wave in needed.Where(j => store.Find(j.Key) is null).GroupBy(Wave))
+                foreach (var process in stage.Processes(wave.ToList(), graph.Spec, graph.Jobs[stage.Name]))
+                    foreach (var companion in process.Skip(1)) leads[companion] = process[0].Id;
+            stages.Add(new StageEntry(stage.Name, stage.Description, stage.Upstream, stage.SingleThreaded,
                 needed.Select(j => new JobEntry(j.Id, j.Key, order[j.Name], Wave(j),
-                    j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal))).ToList()));
+                    j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal), leads.GetValueOrDefault(j))).ToList()));
         }
-        return new GraphDocument(graph.Spec.Name, graph.Spec.SourcePath, storeRoot, targetStage, stages);
+        return new GraphDocument(graph.Spec.Name, graph.Spec.SourcePath, store.Root, targetStage, stages);
     }
 }

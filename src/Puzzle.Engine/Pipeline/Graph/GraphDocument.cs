@@ -16,19 +16,32 @@ namespace Puzzle.Engine.Pipeline.Graph;
 public sealed partial record GraphDocument(string Pipeline, string Spec, string Store, string? Target, IReadOnlyList<GraphDocument.StageEntry> Stages)
 {
     /// <param name="Upstream">the stages this one reads, by name (whether or not the document lists them)</param>
+    /// <param name="SingleThreaded">whether its jobs compute on one thread (fetching, the tokenizer, the report, packing): a
+    /// front end gives such a job one thread and the jobs beside it the other cores (<see cref="ThreadShare"/>)</param>
     /// <param name="Jobs">by <see cref="JobEntry.Order"/></param>
-    public sealed record StageEntry(string Name, string Description, IReadOnlyList<string> Upstream, IReadOnlyList<JobEntry> Jobs);
+    public sealed record StageEntry(string Name, string Description, IReadOnlyList<string> Upstream, bool SingleThreaded, IReadOnlyList<JobEntry> Jobs);
 
     /// <param name="Order">
     /// the job's place (0, 1, ...) in the order the executor walks the target's jobs: every input comes before its readers
     /// </param>
     /// <param name="Wave">0 for a job without inputs, else one more than its deepest input: a wave's jobs can run side by side</param>
     /// <param name="Inputs">the upstream jobs by the name this job knows them under, each as STAGE/ID</param>
-    public sealed record JobEntry(string Id, string Key, int Order, int Wave, IReadOnlyDictionary<string, string> Inputs);
+    /// <param name="Lead">
+    /// the job of the same stage and wave whose process builds this one as well (one process trains a block of layers'
+    /// variants from one pass of the parent), or null when this job runs in its own process: among the jobs the store
+    /// lacks, grouped as the executor groups them. A front end starts the leads of a wave first; their companions are
+    /// then found in the store.
+    /// </param>
+    public sealed record JobEntry(string Id, string Key, int Order, int Wave, IReadOnlyDictionary<string, string> Inputs, string? Lead);
 
     /// <summary>Every job with its stage, by <see cref="JobEntry.Order"/>.</summary>
     public IEnumerable<(StageEntry Stage, JobEntry Job)> InOrder() =>
         Stages.SelectMany(s => s.Jobs.Select(j => (Stage: s, Job: j))).OrderBy(p => p.Job.Order);
+
+    /// <summary>The torch threads of a job that runs beside others: one for each of the <paramref name="single"/>
+    /// single-threaded jobs among them (<see cref="StageEntry.SingleThreaded"/>), the other cores divided evenly among the
+    /// <paramref name="others"/> (itself included), and at least one.</summary>
+    public static int ThreadShare(int cores, int single, int others) => Math.Max(1, (cores - single) / Math.Max(1, others));
 
     public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this, PuzzleJson.Options);
 

@@ -50,6 +50,19 @@ public abstract class Stage
     /// </summary>
     public virtual IEnumerable<JobPlan> Companions(JobPlan job, IReadOnlyList<JobPlan> stageJobs, PipelineSpec spec) => [];
 
+    /// <summary>
+    /// The processes that build <paramref name="jobs"/> (this stage's), grouped as a job process groups them: each job not
+    /// yet placed leads, with those of its <see cref="Companions"/> (found among <paramref name="stageJobs"/>, by default
+    /// <paramref name="jobs"/>) that are in <paramref name="jobs"/>.
+    /// </summary>
+    public IEnumerable<IReadOnlyList<JobPlan>> Processes(IReadOnlyList<JobPlan> jobs, PipelineSpec spec, IReadOnlyList<JobPlan>? stageJobs = null)
+    {
+        var placed = new HashSet<JobPlan>();
+        var among = jobs.ToHashSet();
+        foreach (var job in jobs.Where(placed.Add))
+            yield return [job, .. Companions(job, stageJobs ?? jobs, spec).Where(c => among.Contains(c) && placed.Add(c))];
+    }
+
     /// <summary>The other jobs of <paramref name="job"/>'s block of <paramref name="layersPerProcess"/> consecutive layers
     /// (every layer when 0), for stages whose jobs are per layer (their record is an <see cref="ILayerJob"/>).</summary>
     protected static IEnumerable<JobPlan> SameLayerBlock(JobPlan job, IReadOnlyList<JobPlan> stageJobs, int layersPerProcess)
