@@ -5,17 +5,17 @@ using Puzzle.Engine.Pipeline.Graph;
 namespace Puzzle.Tasks;
 
 /// <summary>
-/// Plans a pipeline and returns one item per job needed for <see cref="Target"/>, with its wave (the depth of its inputs),
-/// its lead (the job whose process builds it too, if any), its torch threads (<see cref="WaveThreads"/>) and a stamp file
-/// holding its key. A stamp is rewritten only when the key changes, so MSBuild's timestamp check on (stamp → done marker)
-/// reruns exactly the jobs whose key changed.
+/// Plans pipelines and returns one item per job needed for each one's target stage, in the order they run: each with its
+/// step (<see cref="JobSteps"/>: the jobs of a step run side by side), its torch threads and a stamp file holding its key.
+/// A stamp is rewritten only when the key changes, so MSBuild's timestamp check on (stamp → done marker) reruns exactly
+/// the jobs whose key changed.
 /// </summary>
 public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
 {
-    [Required] public string Pipeline { get; set; } = "";
+    /// <summary>The pipeline specs, each with its target stage as <c>Stage</c> metadata (empty: every job).</summary>
+    [Required] public ITaskItem[] Pipelines { get; set; } = [];
     [Required] public string Cli { get; set; } = "";
     [Required] public string StampDirectory { get; set; } = "";
-    public string? Target { get; set; }
     public string? Store { get; set; }
     /// <summary>The threads of every job that is not single-threaded (<c>$(PuzzleThreadsPerJob)</c>); 0: the cores divided
     /// among the jobs that run at once.</summary>
@@ -29,36 +29,52 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
 
     public override bool Execute()
     {
-        // the CLI lists only the jobs the target needs, each with its wave (the depth of its inputs): nothing to work out here
-        GraphDocument graph;
-        try { graph = PipelineGraphReader.Read(Dotnet, Cli, Pipeline, Store, Target); }
-        catch (Exception e) { Log.LogError($"{Pipeline}: {e.Message}"); return false; }
-
-        var items = new List<ITaskItem>();
-        var runs = new List<WaveThreads.Job>();
-        foreach (var (stage, job) in graph.InOrder().OrderBy(p => p.Job.Wave).ThenBy(p => p.Job.Order))
+        var items = new List<(ITaskItem Item, int Order)>();
+        var jobs = new List<JobSteps.Job>();
+        foreach (var pipeline in Pipelines)
         {
-            var dir = Path.Combine(StampDirectory, graph.Pipeline, stage.Name);
-            Directory.CreateDirectory(dir);
-            var stamp = Path.Combine(dir, job.Id + ".key");
-            if (!File.Exists(stamp) || File.ReadAllText(stamp).Trim() != job.Key) File.WriteAllText(stamp, job.Key + "\n");
-            var item = new TaskItem($"{stage.Name}/{job.Id}");
-            item.SetMetadata("Stage", stage.Name);
-            item.SetMetadata("JobId", job.Id);
-            item.SetMetadata("Key", job.Key);
-            item.SetMetadata("Wave", job.Wave.ToString("D3"));
-            item.SetMetadata("Stamp", stamp);
-            var done = Path.Combine(dir, job.Id + ".done");
-            item.SetMetadata("Done", done);
-            item.SetMetadata("Lead", job.Lead ?? "");
-            items.Add(item);
-            var stale = !File.Exists(done) || File.GetLastWriteTimeUtc(stamp) > File.GetLastWriteTimeUtc(done); // as MSBuild judges it
-            runs.Add(new WaveThreads.Job(job.Wave, job.Lead is not null, stage.SingleThreaded, stale));
+            // the CLI lists only the jobs the target needs, each with its wave and lead: nothing to work out here but the steps
+            var spec = pipeline.GetMetadata("FullPath");
+            GraphDocument graph;
+            try { graph = PipelineGraphReader.Read(Dotnet, Cli, spec, Store, pipeline.GetMetadata("Stage")); }
+            catch (Exception e) { Log.LogError($"{spec}: {e.Message}"); return false; }
+
+            var listed = graph.InOrder().ToList();
+            var firstReader = new Dictionary<string, int>();
+            foreach (var (_, job) in listed)
+                foreach (var input in job.Inputs.Values)
+                    firstReader[input] = Math.Min(firstReader.GetValueOrDefault(input, int.MaxValue), job.Wave);
+            foreach (var (stage, job) in listed)
+            {
+                var dir = Path.Combine(StampDirectory, graph.Pipeline, stage.Name);
+                Directory.CreateDirectory(dir);
+                var stamp = Path.Combine(dir, job.Id + ".key");
+                if (!File.Exists(stamp) || File.ReadAllText(stamp).Trim() != job.Key) File.WriteAllText(stamp, job.Key + "\n");
+                var done = Path.Combine(dir, job.Id + ".done");
+                var item = new TaskItem($"{stage.Name}/{job.Id}");
+                item.SetMetadata("Pipeline", spec);
+                item.SetMetadata("Stage", stage.Name);
+                item.SetMetadata("JobId", job.Id);
+                item.SetMetadata("Key", job.Key);
+                item.SetMetadata("Stamp", stamp);
+                item.SetMetadata("Done", done);
+                items.Add((item, job.Order));
+                var stale = !File.Exists(done) || File.GetLastWriteTimeUtc(stamp) > File.GetLastWriteTimeUtc(done); // as MSBuild judges it
+                jobs.Add(new JobSteps.Job(job.Wave, job.Lead is not null, stage.SingleThreaded, stage.Exclusive, stale,
+                    firstReader.TryGetValue($"{stage.Name}/{job.Id}", out var reader) ? reader : null));
+            }
+            Log.LogMessage(MessageImportance.High, $"puzzle: {graph.Pipeline}: {listed.Count} jobs for {graph.Target ?? "all stages"}");
         }
-        var threads = WaveThreads.Of(runs, Cores, NodeCount, ThreadsPerJob);
-        for (var i = 0; i < items.Count; i++) items[i].SetMetadata("Threads", threads[i].ToString());
-        Jobs = items.ToArray();
-        Log.LogMessage(MessageImportance.High, $"puzzle: {graph.Pipeline}: {items.Count} jobs for {graph.Target ?? "all stages"}");
+
+        var steps = JobSteps.Of(jobs, Cores, NodeCount, ThreadsPerJob);
+        for (var i = 0; i < items.Count; i++)
+        {
+            items[i].Item.SetMetadata("Step", steps[i].Step);
+            items[i].Item.SetMetadata("Threads", steps[i].Threads.ToString());
+        }
+        // target batching takes the steps in the order they first appear
+        Jobs = Enumerable.Range(0, items.Count).OrderBy(i => steps[i].Step, StringComparer.Ordinal).ThenBy(i => items[i].Order)
+            .Select(i => items[i].Item).ToArray();
         return true;
     }
 }

@@ -64,16 +64,16 @@ public sealed class FrontEndContractTests
     /// <summary>
     /// Each job names the job whose process builds it too (its lead), among the jobs the store lacks, as the executor
     /// groups them: a front end that starts a wave's leads first never splits a group. Stages say whether their jobs
-    /// compute on one thread.
+    /// compute on one thread, or time.
     /// </summary>
     [Fact]
-    public void Graph_json_names_each_jobs_lead_among_the_jobs_the_store_lacks_and_the_single_threaded_stages()
+    public void Graph_json_names_each_jobs_lead_among_the_jobs_the_store_lacks_and_the_single_threaded_and_timing_stages()
     {
         using var store = new TempDir();
         var session = PipelineSession.Open(CiSpec, store.Path);
         GraphDocument Graph()
         {
-            var (exit, json, err) = CliRunner.Run("graph", CiSpec, "--json", "--target", "Score", "--store", store.Path);
+            var (exit, json, err) = CliRunner.Run("graph", CiSpec, "--json", "--target", "Report", "--store", store.Path);
             Assert.True(exit == 0, err);
             return GraphDocument.Parse(json);
         }
@@ -85,8 +85,9 @@ public sealed class FrontEndContractTests
         // one Distill process for the small parent's every layer: the first job leads, the others are built in its process
         Assert.Equal(distill.Select((j, i) => (j.Id, i == 0 ? null : distill[0].Id)), Leads(doc, "Distill"));
         Assert.Equal([("layer0", null), ("layer1", "layer0")], Leads(doc, "Score"));
-        Assert.All(doc.Stages, s => Assert.Equal(s.Name is "Fetch" or "Tokenizer", s.SingleThreaded));
-        Assert.All(doc.Stages.Where(s => s.Name is not ("Distill" or "Score")).SelectMany(s => s.Jobs), j => Assert.Null(j.Lead));
+        Assert.All(doc.Stages, s => Assert.Equal(s.Name is "Fetch" or "Tokenizer" or "Report", s.SingleThreaded));
+        Assert.All(doc.Stages, s => Assert.Equal(s.Name is "Measure" or "Search" or "Speed", s.Exclusive));
+        Assert.All(doc.Stages.Where(s => s.Name is "Parent" or "Measure" or "Search" or "Speed" or "Report").SelectMany(s => s.Jobs), j => Assert.Null(j.Lead));
 
         // once the first variant is built, the next one the store lacks leads the rest
         var first = distill[0];

@@ -142,18 +142,26 @@ public class FrontEndTests
     /// <summary>
     /// A wave's leads start before their companions: one process builds each group (all the micro parent's variants, then
     /// both layers' scores), where a companion started beside its lead could take its own lock first and split the group.
-    /// Single-threaded jobs get one thread.
+    /// A timing job (Measure, Search, Speed) runs with nothing beside it, Measure once the library is scored. Single-threaded
+    /// jobs get one thread.
     /// </summary>
     [Fact]
-    public void MSBuild_starts_a_waves_leads_first_so_that_one_process_builds_each_group()
+    public void MSBuild_starts_a_waves_leads_first_and_runs_each_timing_job_alone()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         using var stamps = new TempDir();
         string[] build = ["build", Path.Combine(Source, "examples", "msbuild", "PuzzleExample.proj"), "-m:8", "-v:n", "-nologo",
-            $"-p:Configuration={Cli.Configuration}", $"-p:PuzzleSpec={repo.SpecPath}", $"-p:PuzzleStampDirectory={stamps.Path}", "-p:PuzzleStage=Score"];
+            $"-p:Configuration={Cli.Configuration}", $"-p:PuzzleSpec={repo.SpecPath}", $"-p:PuzzleStampDirectory={stamps.Path}", "-p:PuzzleStage=Report"];
 
         var run = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, build));
         Assert.True(run.Exit == 0, run.Out);
+        // each job's start (MSBuild logs its command line) and end (its published or cached line), in the log's order
+        var events = System.Text.RegularExpressions.Regex.Matches(run.Out,
+                @"puzzle\.dll job \S+ --stage (?<stage>\w+) --id (?<id>\S+) |(?<end>published|cached) (?<stage>\w+)/(?<id>\S+) ")
+            .Select(m => (Job: $"{m.Groups["stage"].Value}/{m.Groups["id"].Value}", Start: !m.Groups["end"].Success)).ToList();
+        int Start(string job) => events.FindIndex(e => e == (job, true));
+        int End(string job) => events.FindIndex(e => e == (job, false));
+
         var session = PipelineSession.Open(repo.SpecPath);
         foreach (var stage in new[] { "Distill", "Score" })
         {
@@ -162,14 +170,15 @@ public class FrontEndTests
             var lead = jobs[0].Id;
             Assert.All(jobs, j => Assert.Equal(lead, (string?)session.Store.Find(j.Key)!.Manifest.Metrics["built_with"]));
             Assert.Equal(1, Count(run.Out, $"published {stage}/"));
-            // no companion's process starts before its lead's has published (MSBuild logs each job's command line)
-            var published = run.Out.IndexOf($"published {stage}/{lead} ", StringComparison.Ordinal);
-            foreach (var companion in jobs.Skip(1))
-            {
-                var started = run.Out.IndexOf($"--stage {stage} --id {companion.Id} ", StringComparison.Ordinal);
-                Assert.True(started > published, $"{stage}/{companion.Id} started before its lead published:\n{run.Out}");
-            }
+            Assert.All(jobs.Skip(1), c => Assert.True(Start(c.Name) > End(jobs[0].Name), $"{c.Name} started before its lead published:\n{run.Out}"));
         }
+        foreach (var timing in new[] { "Measure", "Search", "Speed" }.SelectMany(s => session.Graph.Jobs[s]))
+        {
+            var (start, end) = (Start(timing.Name), End(timing.Name));
+            Assert.True(start >= 0 && end == start + 1, $"{timing.Name} did not run alone:\n{string.Join("\n", events)}");
+            Assert.All(events.Take(start).Where(e => e.Start), e => Assert.True(End(e.Job) < start, $"{e.Job} still ran when {timing.Name} started"));
+        }
+        Assert.True(Start("Measure/" + session.Graph.Jobs["Measure"][0].Id) > session.Graph.Jobs["Score"].Max(j => End(j.Name)));
         Assert.Matches("--stage Tokenizer --id tokenizer .*--threads 1", run.Out);
     }
 

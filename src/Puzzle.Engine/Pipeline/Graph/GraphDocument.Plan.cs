@@ -28,7 +28,7 @@ public sealed partial record GraphDocument
             foreach (var wave in needed.Where(j => store.Find(j.Key) is null).GroupBy(Wave))
                 foreach (var process in stage.Processes(wave.ToList(), graph.Spec, graph.Jobs[stage.Name]))
                     foreach (var companion in process.Skip(1)) leads[companion] = process[0].Id;
-            stages.Add(new StageEntry(stage.Name, stage.Description, stage.Upstream, stage.SingleThreaded,
+            stages.Add(new StageEntry(stage.Name, stage.Description, stage.Upstream, stage.SingleThreaded, stage.Exclusive,
                 needed.Select(j => new JobEntry(j.Id, j.Key, order[j.Name], Wave(j),
                     j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal), leads.GetValueOrDefault(j))).ToList()));
         }

@@ -18,8 +18,11 @@ public sealed partial record GraphDocument(string Pipeline, string Spec, string 
     /// <param name="Upstream">the stages this one reads, by name (whether or not the document lists them)</param>
     /// <param name="SingleThreaded">whether its jobs compute on one thread (fetching, the tokenizer, the report, packing): a
     /// front end gives such a job one thread and the jobs beside it the other cores (<see cref="ThreadShare"/>)</param>
+    /// <param name="Exclusive">whether its jobs time (Measure, Search, Speed): a front end runs such a job with no other
+    /// beside it, on every core</param>
     /// <param name="Jobs">by <see cref="JobEntry.Order"/></param>
-    public sealed record StageEntry(string Name, string Description, IReadOnlyList<string> Upstream, bool SingleThreaded, IReadOnlyList<JobEntry> Jobs);
+    public sealed record StageEntry(string Name, string Description, IReadOnlyList<string> Upstream, bool SingleThreaded, bool Exclusive,
+        IReadOnlyList<JobEntry> Jobs);
 
     /// <param name="Order">
     /// the job's place (0, 1, ...) in the order the executor walks the target's jobs: every input comes before its readers

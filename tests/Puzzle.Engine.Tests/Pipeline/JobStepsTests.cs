@@ -1,0 +1,60 @@
+extern alias Tasks;
+using Job = Tasks::Puzzle.Tasks.JobSteps.Job;
+using JobSteps = Tasks::Puzzle.Tasks.JobSteps;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>The MSBuild front end's steps: a wave's leads, then their companions, then each timing job alone; the jobs of
+/// a step share the cores.</summary>
+public sealed class JobStepsTests
+{
+    static Job Lead(int wave = 0, bool runs = true) => new(wave, Companion: false, SingleThreaded: false, Exclusive: false, runs, null);
+    static Job Companion(int wave = 0) => new(wave, Companion: true, SingleThreaded: false, Exclusive: false, Runs: true, null);
+    static Job Single(int wave = 0) => new(wave, Companion: false, SingleThreaded: true, Exclusive: false, Runs: true, null);
+    static Job Timing(int wave, int? firstReader) => new(wave, Companion: false, SingleThreaded: false, Exclusive: true, Runs: true, firstReader);
+
+    static (string Step, int Threads)[] Of(Job[] jobs, int cores = 6, int nodes = 8, int fixedThreads = 0) => JobSteps.Of(jobs, cores, nodes, fixedThreads);
+
+    [Fact]
+    public void A_lead_runs_before_its_companions_and_shares_the_cores_only_with_the_other_leads_of_its_wave()
+    {
+        // a Distill wave of one lead and five companions, then two Heal processes
+        Job[] jobs = [Lead(), Companion(), Companion(), Companion(), Companion(), Companion(), Lead(1), Lead(1)];
+        Assert.Equal([("000.0.000", 6), ("000.1.000", 1), ("000.1.000", 1), ("000.1.000", 1), ("000.1.000", 1), ("000.1.000", 1),
+            ("001.0.000", 3), ("001.0.000", 3)], Of(jobs));
+    }
+
+    [Fact]
+    public void A_timing_job_runs_alone_on_every_core_after_the_last_wave_before_its_first_reader()
+    {
+        // Measure (no inputs, read by Search in wave 3), a Parent in wave 1, Speed (wave 4, read by nothing)
+        Job[] jobs = [Timing(0, firstReader: 3), Lead(0), Lead(1), Timing(3, firstReader: 4), Timing(4, firstReader: null), Timing(4, firstReader: null)];
+        var steps = Of(jobs, cores: 6, nodes: 8);
+        Assert.Equal([("002.2.001", 6), ("000.0.000", 6), ("001.0.000", 6), ("003.2.001", 6), ("004.2.001", 6), ("004.2.002", 6)], steps);
+        Assert.Equal(steps.Length, steps.Select(s => s.Step).Distinct().Count()); // each alone
+        Assert.Equal(4, Of([Timing(0, 1)], fixedThreads: 4)[0].Threads);
+    }
+
+    [Fact]
+    public void A_single_threaded_job_takes_one_core_and_a_job_MSBuild_skips_takes_none()
+    {
+        Assert.Equal([1, 5], Of([Single(), Lead()]).Select(s => s.Threads));
+        Assert.Equal([6, 6], Of([Lead(runs: false), Lead()]).Select(s => s.Threads));
+    }
+
+    [Fact]
+    public void Only_as_many_jobs_as_MSBuild_has_nodes_run_at_once()
+    {
+        Job[] four = [Lead(), Lead(), Lead(), Lead()];
+        Assert.Equal([6, 6, 6, 6], Of(four, nodes: 1).Select(s => s.Threads)); // no -m: one at a time
+        Assert.Equal([3, 3, 3, 3], Of(four, nodes: 2).Select(s => s.Threads));
+        Assert.Equal([1, 1, 1, 1], Of(four, cores: 2, nodes: 4).Select(s => s.Threads)); // never none
+        Assert.Equal([1, 6], Of([Single(), Lead()], nodes: 1).Select(s => s.Threads));
+    }
+
+    [Fact]
+    public void A_fixed_count_is_every_jobs_but_a_single_threaded_ones()
+    {
+        Assert.Equal([4, 4, 1], Of([Lead(), Companion(), Single()], fixedThreads: 4).Select(s => s.Threads));
+    }
+}
