@@ -1,3 +1,4 @@
+using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Graph;
 
 namespace Puzzle.Tasks;
@@ -11,7 +12,9 @@ namespace Puzzle.Tasks;
 /// (<see cref="GraphDocument.StageEntry.Exclusive"/>) alone, on every core. A timing job waits for the last wave before
 /// its first reader, as the local executor starts one only once no other job is ready: it times on a machine the run
 /// has warmed, close in time to what reads it. The jobs of a step share the cores as the local executor shares them
-/// (<see cref="GraphDocument.ThreadShare"/>), as many at once as MSBuild has nodes.
+/// (<see cref="GraphDocument.ThreadShare"/>), as many at once as MSBuild has nodes. A job on a GPU gets one of the GPUs
+/// (its <c>CUDA_VISIBLE_DEVICES</c>), as many jobs on each at a time as the local executor puts there
+/// (<see cref="GpuSlots"/>): leads or companions beyond that wait for a step of their own.
 /// </summary>
 public static class JobSteps
 {
@@ -21,25 +24,47 @@ public static class JobSteps
     /// <param name="Exclusive">whether it times (runs with nothing beside it)</param>
     /// <param name="Runs">whether MSBuild will run it (its done marker is missing or older than its key stamp)</param>
     /// <param name="FirstReaderWave">the wave of the first job that reads it; null: none does</param>
-    public readonly record struct Job(int Wave, bool Companion, bool SingleThreaded, bool Exclusive, bool Runs, int? FirstReaderWave);
+    /// <param name="Gpu">whether it computes on a GPU</param>
+    public readonly record struct Job(int Wave, bool Companion, bool SingleThreaded, bool Exclusive, bool Runs, int? FirstReaderWave, bool Gpu = false);
 
     /// <param name="nodes">the jobs MSBuild runs at once (<c>-m</c>'s count, <c>$(MSBuildNodeCount)</c>)</param>
     /// <param name="fixedThreads">the threads of every job that is not single-threaded; 0: divide the cores</param>
-    /// <returns>each job's step (steps sort in the order they run) and threads, in the order given</returns>
-    public static (string Step, int Threads)[] Of(IReadOnlyList<Job> jobs, int cores, int nodes, int fixedThreads)
+    /// <param name="gpus">the GPUs to hand out, as CUDA_VISIBLE_DEVICES names them (none: a job sees what MSBuild sees)</param>
+    /// <param name="jobsPerGpu">jobs on one GPU at a time</param>
+    /// <returns>each job's step (steps sort in the order they run), threads and GPU, in the order given</returns>
+    public static (string Step, int Threads, string? Gpu)[] Of(IReadOnlyList<Job> jobs, int cores, int nodes, int fixedThreads,
+        IReadOnlyList<string>? gpus = null, int jobsPerGpu = 1)
     {
+        gpus ??= [];
         var lastWave = jobs.Count == 0 ? 0 : jobs.Max(j => j.Wave);
         var timings = new Dictionary<int, int>(); // timing steps in each wave so far
+        var onGpus = new Dictionary<(int, int), (GpuSlots Slots, int Step)>(); // the GPUs of each wave's leads, then companions
         var steps = new (int Wave, int Kind, int Index)[jobs.Count];
+        var gpu = new string?[jobs.Count];
         for (var i = 0; i < jobs.Count; i++)
         {
             var job = jobs[i];
-            if (!job.Exclusive) { steps[i] = (job.Wave, job.Companion ? 1 : 0, 0); continue; }
-            var wave = job.FirstReaderWave is { } reader ? reader - 1 : lastWave;
-            steps[i] = (wave, 2, timings[wave] = timings.GetValueOrDefault(wave) + 1);
+            if (job.Exclusive)
+            {
+                var wave = job.FirstReaderWave is { } reader ? reader - 1 : lastWave;
+                steps[i] = (wave, 2, timings[wave] = timings.GetValueOrDefault(wave) + 1);
+                if (job.Gpu && gpus.Count > 0) gpu[i] = gpus[0];
+                continue;
+            }
+            var kind = job.Companion ? 1 : 0;
+            steps[i] = (job.Wave, kind, 0);
+            if (!job.Gpu || !job.Runs || gpus.Count == 0) continue;
+            var (slots, step) = onGpus.TryGetValue((job.Wave, kind), out var taken) ? taken : (new GpuSlots(gpus, jobsPerGpu), 0);
+            if (!slots.TryTake(out var id)) // every GPU holds as many as it may: the next step
+            {
+                (slots, step) = (new GpuSlots(gpus, jobsPerGpu), step + 1);
+                slots.TryTake(out id);
+            }
+            onGpus[(job.Wave, kind)] = (slots, step);
+            (steps[i], gpu[i]) = ((job.Wave, kind, step), id);
         }
 
-        var result = new (string Step, int Threads)[jobs.Count];
+        var result = new (string Step, int Threads, string? Gpu)[jobs.Count];
         foreach (var step in Enumerable.Range(0, jobs.Count).GroupBy(i => steps[i]))
         {
             var running = step.Where(i => jobs[i].Runs).ToList();
@@ -49,7 +74,7 @@ public static class JobSteps
                 : step.Key.Kind == 2 ? cores
                 : GraphDocument.ThreadShare(cores, Math.Min(single, Math.Max(0, nodes - others)), others);
             var name = $"{step.Key.Wave:D3}.{step.Key.Kind}.{step.Key.Index:D3}";
-            foreach (var i in step) result[i] = (name, jobs[i].SingleThreaded ? 1 : share);
+            foreach (var i in step) result[i] = (name, jobs[i].SingleThreaded ? 1 : share, gpu[i]);
         }
         return result;
     }

@@ -1,5 +1,6 @@
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Graph;
 
 namespace Puzzle.Tasks;
@@ -23,6 +24,12 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
     /// <summary>How many jobs MSBuild runs at once (<c>$(MSBuildNodeCount)</c>: <c>-m</c>'s count).</summary>
     public int NodeCount { get; set; } = 1;
     public int Cores { get; set; } = Environment.ProcessorCount;
+    /// <summary>The GPUs to hand out, as CUDA_VISIBLE_DEVICES names them, separated by commas or semicolons
+    /// (<c>$(PuzzleGpus)</c>; quoted on the command line: <c>-p:PuzzleGpus="0,1"</c>); default:
+    /// those this machine shows (CUDA_VISIBLE_DEVICES, else the driver's list).</summary>
+    public string? Gpus { get; set; }
+    /// <summary>Jobs on one GPU at a time (<c>$(PuzzleJobsPerGpu)</c>), as the spec's <c>executor.jobs_per_gpu</c> for a local run.</summary>
+    public int JobsPerGpu { get; set; } = 1;
     public string Dotnet { get; set; } = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
 
     [Output] public ITaskItem[] Jobs { get; private set; } = [];
@@ -61,16 +68,20 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
                 items.Add((item, job.Order));
                 var stale = !File.Exists(done) || File.GetLastWriteTimeUtc(stamp) > File.GetLastWriteTimeUtc(done); // as MSBuild judges it
                 jobs.Add(new JobSteps.Job(job.Wave, job.Lead is not null, stage.SingleThreaded, stage.Exclusive, stale,
-                    firstReader.TryGetValue($"{stage.Name}/{job.Id}", out var reader) ? reader : null));
+                    firstReader.TryGetValue($"{stage.Name}/{job.Id}", out var reader) ? reader : null, stage.Gpu));
             }
             Log.LogMessage(MessageImportance.High, $"puzzle: {graph.Pipeline}: {listed.Count} jobs for {graph.Target ?? "all stages"}");
         }
 
-        var steps = JobSteps.Of(jobs, Cores, NodeCount, ThreadsPerJob);
+        if (JobsPerGpu < 1) { Log.LogError($"PuzzleJobsPerGpu must be at least 1; got {JobsPerGpu}"); return false; }
+        var gpus = string.IsNullOrWhiteSpace(Gpus) ? GpuSlots.VisibleIds()
+            : Gpus!.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var steps = JobSteps.Of(jobs, Cores, NodeCount, ThreadsPerJob, gpus, JobsPerGpu);
         for (var i = 0; i < items.Count; i++)
         {
             items[i].Item.SetMetadata("Step", steps[i].Step);
             items[i].Item.SetMetadata("Threads", steps[i].Threads.ToString());
+            items[i].Item.SetMetadata("Gpu", steps[i].Gpu ?? "");
         }
         // target batching takes the steps in the order they first appear
         Jobs = Enumerable.Range(0, items.Count).OrderBy(i => steps[i].Step, StringComparer.Ordinal).ThenBy(i => items[i].Order)

@@ -15,6 +15,8 @@ public sealed class PuzzleJob : ToolTask
     [Required] public string JobId { get; set; } = "";
     public string? Key { get; set; }
     public int Threads { get; set; }
+    /// <summary>The GPU the job computes on, as CUDA_VISIBLE_DEVICES names it (the job then sees it alone); empty: every GPU.</summary>
+    public string? Gpu { get; set; }
     public string? Store { get; set; }
     public string Dotnet { get; set; } = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
 
@@ -33,6 +35,12 @@ public sealed class PuzzleJob : ToolTask
         if (!string.IsNullOrEmpty(Store)) builder.AppendSwitchIfNotNull("--store ", Store);
         if (Threads > 0) builder.AppendSwitchIfNotNull("--threads ", Threads.ToString());
         return builder.ToString();
+    }
+
+    public override bool Execute()
+    {
+        if (!string.IsNullOrEmpty(Gpu)) EnvironmentVariables = [$"CUDA_VISIBLE_DEVICES={Gpu}"];
+        return base.Execute();
     }
 
     protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.Normal;

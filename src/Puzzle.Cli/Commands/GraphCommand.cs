@@ -15,7 +15,7 @@ public static class GraphCommand
         var target = PipelineOptions.Target();
         var json = new Option<bool>("--json")
         {
-            Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, single_threaded, exclusive, jobs: [{id, key, order, wave, inputs, lead}]}]}; a job's lead is the job whose process builds it as well (null: its own process)",
+            Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, single_threaded, exclusive, gpu, jobs: [{id, key, order, wave, inputs, lead}]}]}; a job's lead is the job whose process builds it as well (null: its own process)",
         };
         var command = new Command("graph", "Show the pipeline's stages and the jobs a target needs") { pipeline.Spec, target, pipeline.Store, pipeline.Device, json };
         command.SetAction(parse =>

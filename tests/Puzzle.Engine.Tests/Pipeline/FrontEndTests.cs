@@ -182,6 +182,27 @@ public class FrontEndTests
         Assert.Matches("--stage Tokenizer --id tokenizer .*--threads 1", run.Out);
     }
 
+    /// <summary>
+    /// A job on a GPU gets one of PuzzleGpus as its CUDA_VISIBLE_DEVICES (MSBuild logs it at -v:d); a CPU job gets none.
+    /// Here, without a GPU, the Parent job then fails with what to do.
+    /// </summary>
+    [Fact]
+    public void MSBuild_hands_a_job_on_a_GPU_one_of_the_GPUs()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\ndevice: cuda\n");
+        using var stamps = new TempDir();
+        string[] build = ["build", Path.Combine(Source, "examples", "msbuild", "PuzzleExample.proj"), "-m:2", "-v:d", "-nologo",
+            $"-p:Configuration={Cli.Configuration}", $"-p:PuzzleSpec={repo.SpecPath}", $"-p:PuzzleStampDirectory={stamps.Path}",
+            "-p:PuzzleStage=Parent", "-p:PuzzleGpus=\"5,7\""];
+
+        var run = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, build));
+        Assert.NotEqual(0, run.Exit);
+        Assert.Matches(@"CUDA_VISIBLE_DEVICES=5\s+\S+ \S+puzzle\.dll job \S+ --stage Parent ", run.Out);
+        Assert.DoesNotMatch(@"CUDA_VISIBLE_DEVICES=\d\s+\S+ \S+puzzle\.dll job \S+ --stage (Tokenizer|Data) ", run.Out);
+        Assert.Contains("published Data/", run.Out);
+        Assert.Contains("device is cuda, but this process sees no CUDA device", run.Out);
+    }
+
     /// <summary>Cake colours parts of its lines: compare the text without the escape codes.</summary>
     static string Plain(string text) => System.Text.RegularExpressions.Regex.Replace(text, "\u001b\\[[0-9;]*m", "");
 

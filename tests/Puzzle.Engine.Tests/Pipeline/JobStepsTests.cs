@@ -13,7 +13,8 @@ public sealed class JobStepsTests
     static Job Single(int wave = 0) => new(wave, Companion: false, SingleThreaded: true, Exclusive: false, Runs: true, null);
     static Job Timing(int wave, int? firstReader) => new(wave, Companion: false, SingleThreaded: false, Exclusive: true, Runs: true, firstReader);
 
-    static (string Step, int Threads)[] Of(Job[] jobs, int cores = 6, int nodes = 8, int fixedThreads = 0) => JobSteps.Of(jobs, cores, nodes, fixedThreads);
+    static (string Step, int Threads)[] Of(Job[] jobs, int cores = 6, int nodes = 8, int fixedThreads = 0) =>
+        JobSteps.Of(jobs, cores, nodes, fixedThreads).Select(s => (s.Step, s.Threads)).ToArray();
 
     [Fact]
     public void A_lead_runs_before_its_companions_and_shares_the_cores_only_with_the_other_leads_of_its_wave()
@@ -50,6 +51,22 @@ public sealed class JobStepsTests
         Assert.Equal([3, 3, 3, 3], Of(four, nodes: 2).Select(s => s.Threads));
         Assert.Equal([1, 1, 1, 1], Of(four, cores: 2, nodes: 4).Select(s => s.Threads)); // never none
         Assert.Equal([1, 6], Of([Single(), Lead()], nodes: 1).Select(s => s.Threads));
+    }
+
+    [Fact]
+    public void Each_job_on_a_GPU_gets_one_and_those_beyond_the_GPUs_places_wait_for_a_step_of_their_own()
+    {
+        static Job OnGpu(bool companion = false) => new(0, companion, SingleThreaded: false, Exclusive: false, Runs: true, null, Gpu: true);
+        // five Heal processes and a CPU job on two GPUs, one job each at a time: three steps of leads
+        Job[] jobs = [OnGpu(), OnGpu(), Lead(), OnGpu(), OnGpu(), OnGpu()];
+        var steps = JobSteps.Of(jobs, cores: 6, nodes: 8, fixedThreads: 0, gpus: ["3", "5"]);
+        Assert.Equal([("000.0.000", "3"), ("000.0.000", "5"), ("000.0.000", null), ("000.0.001", "3"), ("000.0.001", "5"), ("000.0.002", "3")],
+            steps.Select(s => (s.Step, s.Gpu)));
+        Assert.Equal([2, 2, 2, 3, 3, 6], steps.Select(s => s.Threads)); // the cores shared in each step
+        // two at a time on each: one step; a timing job on a GPU takes the first; no GPUs: none handed out, nothing waits
+        Assert.Equal(["3", "5", "3", "5"], JobSteps.Of([OnGpu(), OnGpu(), OnGpu(), OnGpu()], 6, 8, 0, ["3", "5"], jobsPerGpu: 2).Select(s => s.Gpu));
+        Assert.Equal("3", JobSteps.Of([Timing(0, null) with { Gpu = true }], 6, 8, 0, ["3", "5"])[0].Gpu);
+        Assert.All(JobSteps.Of(jobs, 6, 8, 0, []), s => Assert.Equal(("000.0.000", null), (s.Step, s.Gpu)));
     }
 
     [Fact]

@@ -29,6 +29,7 @@ public sealed partial record GraphDocument
                 foreach (var process in stage.Processes(wave.ToList(), graph.Spec, graph.Jobs[stage.Name]))
                     foreach (var companion in process.Skip(1)) leads[companion] = process[0].Id;
             stages.Add(new StageEntry(stage.Name, stage.Description, stage.Upstream, stage.SingleThreaded, stage.Exclusive,
+                stage.ComputesOn(graph.Spec) == Runtime.DeviceKind.Cuda,
                 needed.Select(j => new JobEntry(j.Id, j.Key, order[j.Name], Wave(j),
                     j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal), leads.GetValueOrDefault(j))).ToList()));
         }

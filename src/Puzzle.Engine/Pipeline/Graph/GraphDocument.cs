@@ -20,9 +20,11 @@ public sealed partial record GraphDocument(string Pipeline, string Spec, string 
     /// front end gives such a job one thread and the jobs beside it the other cores (<see cref="ThreadShare"/>)</param>
     /// <param name="Exclusive">whether its jobs time (Measure, Search, Speed): a front end runs such a job with no other
     /// beside it, on every core</param>
+    /// <param name="Gpu">whether its jobs compute on a GPU (the spec's <c>device: cuda</c>, or a scenario timed on one): a
+    /// front end gives each such job its own (its <c>CUDA_VISIBLE_DEVICES</c>)</param>
     /// <param name="Jobs">by <see cref="JobEntry.Order"/></param>
     public sealed record StageEntry(string Name, string Description, IReadOnlyList<string> Upstream, bool SingleThreaded, bool Exclusive,
-        IReadOnlyList<JobEntry> Jobs);
+        bool Gpu, IReadOnlyList<JobEntry> Jobs);
 
     /// <param name="Order">
     /// the job's place (0, 1, ...) in the order the executor walks the target's jobs: every input comes before its readers
