@@ -36,6 +36,7 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
 
     public override bool Execute()
     {
+        if (JobsPerGpu < 1) { Log.LogError($"PuzzleJobsPerGpu must be at least 1; got {JobsPerGpu}"); return false; }
         var items = new List<(ITaskItem Item, int Order)>();
         var jobs = new List<JobSteps.Job>();
         foreach (var pipeline in Pipelines)
@@ -73,7 +74,6 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
             Log.LogMessage(MessageImportance.High, $"puzzle: {graph.Pipeline}: {listed.Count} jobs for {graph.Target ?? "all stages"}");
         }
 
-        if (JobsPerGpu < 1) { Log.LogError($"PuzzleJobsPerGpu must be at least 1; got {JobsPerGpu}"); return false; }
         var gpus = string.IsNullOrWhiteSpace(Gpus) ? GpuSlots.VisibleIds()
             : Gpus!.Split([',', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var steps = JobSteps.Of(jobs, Cores, NodeCount, ThreadsPerJob, gpus, JobsPerGpu);

@@ -39,7 +39,7 @@ public sealed class PuzzleJob : ToolTask
 
     public override bool Execute()
     {
-        if (!string.IsNullOrEmpty(Gpu)) EnvironmentVariables = [$"CUDA_VISIBLE_DEVICES={Gpu}"];
+        if (!string.IsNullOrEmpty(Gpu)) EnvironmentVariables = [.. EnvironmentVariables ?? [], $"CUDA_VISIBLE_DEVICES={Gpu}"];
         return base.Execute();
     }
 
