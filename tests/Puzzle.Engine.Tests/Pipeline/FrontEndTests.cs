@@ -120,8 +120,7 @@ public class FrontEndTests
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         using var stamps = new TempDir();
-        string[] build = ["build", Path.Combine(Source, "examples", "msbuild", "PuzzleExample.proj"), "-m", "-v:n", "-nologo",
-            $"-p:Configuration={Cli.Configuration}", $"-p:PuzzleSpec={repo.SpecPath}", $"-p:PuzzleStampDirectory={stamps.Path}", "-p:PuzzleStage=Parent"];
+        var build = MSBuild(repo, stamps, "Parent", "-m", "-v:n");
 
         var first = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, build));
         Assert.True(first.Exit == 0, first.Out);
@@ -150,8 +149,7 @@ public class FrontEndTests
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         using var stamps = new TempDir();
-        string[] build = ["build", Path.Combine(Source, "examples", "msbuild", "PuzzleExample.proj"), "-m:8", "-v:n", "-nologo",
-            $"-p:Configuration={Cli.Configuration}", $"-p:PuzzleSpec={repo.SpecPath}", $"-p:PuzzleStampDirectory={stamps.Path}", "-p:PuzzleStage=Report"];
+        var build = MSBuild(repo, stamps, "Report", "-m:8", "-v:n");
 
         var run = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, build));
         Assert.True(run.Exit == 0, run.Out);
@@ -191,9 +189,7 @@ public class FrontEndTests
     {
         using var repo = new TestRepo(TestRepo.MicroSpec + "\ndevice: cuda\n");
         using var stamps = new TempDir();
-        string[] build = ["build", Path.Combine(Source, "examples", "msbuild", "PuzzleExample.proj"), "-m:2", "-v:d", "-nologo",
-            $"-p:Configuration={Cli.Configuration}", $"-p:PuzzleSpec={repo.SpecPath}", $"-p:PuzzleStampDirectory={stamps.Path}",
-            "-p:PuzzleStage=Parent", "-p:PuzzleGpus=\"5,7\""];
+        var build = MSBuild(repo, stamps, "Parent", "-m:2", "-v:d", "-p:PuzzleGpus=\"5,7\"");
 
         var run = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, build));
         Assert.NotEqual(0, run.Exit);
@@ -202,6 +198,12 @@ public class FrontEndTests
         Assert.Contains("published Data/", run.Out);
         Assert.Contains("device is cuda, but this process sees no CUDA device", run.Out);
     }
+
+    /// <summary>`dotnet build` of the MSBuild example on <paramref name="repo"/>'s spec up to <paramref name="stage"/>, its
+    /// stamps in <paramref name="stamps"/>, with <paramref name="switches"/> (the nodes, the verbosity, properties).</summary>
+    static string[] MSBuild(TestRepo repo, TempDir stamps, string stage, params string[] switches) =>
+        ["build", Path.Combine(Source, "examples", "msbuild", "PuzzleExample.proj"), "-nologo", $"-p:Configuration={Cli.Configuration}",
+            $"-p:PuzzleSpec={repo.SpecPath}", $"-p:PuzzleStampDirectory={stamps.Path}", $"-p:PuzzleStage={stage}", .. switches];
 
     /// <summary>Cake colours parts of its lines: compare the text without the escape codes.</summary>
     static string Plain(string text) => System.Text.RegularExpressions.Regex.Replace(text, "\u001b\\[[0-9;]*m", "");
