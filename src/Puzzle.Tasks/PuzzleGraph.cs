@@ -69,7 +69,7 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
                 items.Add((item, job.Order));
                 var stale = !File.Exists(done) || File.GetLastWriteTimeUtc(stamp) > File.GetLastWriteTimeUtc(done); // as MSBuild judges it
                 jobs.Add(new JobSteps.Job(job.Wave, job.Lead is not null, stage.SingleThreaded, stage.Exclusive, stale,
-                    firstReader.TryGetValue($"{stage.Name}/{job.Id}", out var reader) ? reader : null, stage.Gpu));
+                    firstReader.TryGetValue($"{stage.Name}/{job.Id}", out var reader) ? reader : null, stage.Gpu, job.PlannedMemory, stage.DeviceMemory));
             }
             Log.LogMessage(MessageImportance.High, $"puzzle: {graph.Pipeline}: {listed.Count} jobs for {graph.Target ?? "all stages"}");
         }
@@ -79,6 +79,10 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
         var steps = JobSteps.Of(jobs, Cores, NodeCount, ThreadsPerJob, gpus, JobsPerGpu);
         for (var i = 0; i < items.Count; i++)
         {
+            if (steps[i].Alone)
+                Log.LogMessage(MessageImportance.High, $"puzzle: {items[i].Item.ItemSpec} runs alone on {(jobs[i].Gpu ? "its GPU" : "this machine")}: " +
+                    $"about {Gb(jobs[i].PlannedMemory!.Value)} planned, more than a job's share of {Gb(jobs[i].DeviceMemory!.Value)} " +
+                    $"with {(jobs[i].Gpu ? JobsPerGpu : NodeCount)} at once");
             items[i].Item.SetMetadata("Step", steps[i].Step);
             items[i].Item.SetMetadata("Threads", steps[i].Threads.ToString());
             items[i].Item.SetMetadata("Gpu", steps[i].Gpu ?? "");
@@ -88,4 +92,6 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
             .Select(i => items[i].Item).ToArray();
         return true;
     }
+
+    static string Gb(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):F2} GiB");
 }

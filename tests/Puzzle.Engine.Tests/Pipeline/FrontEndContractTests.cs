@@ -63,11 +63,12 @@ public sealed class FrontEndContractTests
 
     /// <summary>
     /// Each job names the job whose process builds it too (its lead), among the jobs the store lacks, as the executor
-    /// groups them: a front end that starts a wave's leads first never splits a group. Stages say whether their jobs
-    /// compute on one thread, or time.
+    /// groups them: a front end that starts a wave's leads first never splits a group. Each lead's process carries the
+    /// memory its stage plans for it, and its stage what its device holds for the jobs on it. Stages say whether their
+    /// jobs compute on one thread, or time.
     /// </summary>
     [Fact]
-    public void Graph_json_names_each_jobs_lead_among_the_jobs_the_store_lacks_and_the_single_threaded_and_timing_stages()
+    public void Graph_json_names_each_jobs_lead_among_the_jobs_the_store_lacks_its_planned_memory_and_the_single_threaded_and_timing_stages()
     {
         using var store = new TempDir();
         var session = PipelineSession.Open(CiSpec, store.Path);
@@ -88,6 +89,18 @@ public sealed class FrontEndContractTests
         Assert.All(doc.Stages, s => Assert.Equal(s.Name is "Fetch" or "Tokenizer" or "Report", s.SingleThreaded));
         Assert.All(doc.Stages, s => Assert.Equal(s.Name is "Measure" or "Search" or "Speed", s.Exclusive));
         Assert.All(doc.Stages.Where(s => s.Name is "Parent" or "Measure" or "Search" or "Speed" or "Report").SelectMany(s => s.Jobs), j => Assert.Null(j.Lead));
+        // the memory the executor plans each process for (its job with its companions); companions carry none
+        var distillEntry = doc.Stages.Single(s => s.Name == "Distill");
+        Assert.Equal([distill[0].Stage.PlannedMemory(distill, session.Spec), .. distill.Skip(1).Select(_ => (long?)null)],
+            distillEntry.Jobs.Select(j => j.PlannedMemory));
+        Assert.True(distillEntry.Jobs[0].PlannedMemory > 0);
+        var heal = session.Graph.Jobs["Heal"];
+        var healProcesses = heal[0].Stage.Processes(heal, session.Spec).ToList();
+        Assert.True(healProcesses.Count < heal.Count, "the ci spec heals its models two to a process");
+        Assert.Equal(healProcesses.SelectMany(p => p.Select((j, i) => (j.Id, i == 0 ? p[0].Stage.PlannedMemory(p, session.Spec) : null))).OrderBy(p => p.Id),
+            doc.Stages.Single(s => s.Name == "Heal").Jobs.Select(j => (j.Id, j.PlannedMemory)).OrderBy(p => p.Id));
+        // 90% of this machine's memory, where a job plans (the CI spec computes on the CPU)
+        Assert.All(doc.Stages, s => Assert.Equal(s.Name is "Distill" or "Heal" ? (long)(0.9 * GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) : null, s.DeviceMemory));
 
         // once the first variant is built, the next one the store lacks leads the rest
         var first = distill[0];

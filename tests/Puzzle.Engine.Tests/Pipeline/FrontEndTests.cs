@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Stages;
 
 namespace Puzzle.Engine.Tests.Pipeline;
@@ -141,15 +142,20 @@ public class FrontEndTests
     /// <summary>
     /// A wave's leads start before their companions: one process builds each group (all the micro parent's variants, then
     /// both layers' scores), where a companion started beside its lead could take its own lock first and split the group.
-    /// A timing job (Measure, Search, Speed) runs with nothing beside it, Measure once the library is scored. Single-threaded
-    /// jobs get one thread.
+    /// A timing job (Measure, Search, Speed) runs with nothing beside it, Measure once the library is scored, and so does a
+    /// process planned to hold more than its share of this machine's memory, shared by as many jobs as MSBuild runs at once
+    /// (here enough that every Distill and Heal process is). Single-threaded jobs get one thread.
     /// </summary>
     [Fact]
-    public void MSBuild_starts_a_waves_leads_first_and_runs_each_timing_job_alone()
+    public void MSBuild_starts_a_waves_leads_first_and_runs_each_timing_job_and_each_job_above_its_memory_share_alone()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
         using var stamps = new TempDir();
-        var build = MSBuild(repo, stamps, "Report", "-m:8", "-v:n");
+        var session = PipelineSession.Open(repo.SpecPath);
+        var planned = GraphDocument.Of(session.Graph, session.Store, "Report").InOrder().Where(p => p.Job.PlannedMemory is not null).ToList();
+        Assert.Equal(["Distill", "Heal"], planned.Select(p => p.Stage.Name).Distinct());
+        var nodes = Math.Max(8, (int)(planned[0].Stage.DeviceMemory!.Value / planned.Min(p => p.Job.PlannedMemory!.Value)) + 1);
+        var build = MSBuild(repo, stamps, "Report", $"-m:{nodes}", "-v:n");
 
         var run = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, build));
         Assert.True(run.Exit == 0, run.Out);
@@ -159,8 +165,13 @@ public class FrontEndTests
             .Select(m => (Job: $"{m.Groups["stage"].Value}/{m.Groups["id"].Value}", Start: !m.Groups["end"].Success)).ToList();
         int Start(string job) => events.FindIndex(e => e == (job, true));
         int End(string job) => events.FindIndex(e => e == (job, false));
+        void Alone(string job)
+        {
+            var (start, end) = (Start(job), End(job));
+            Assert.True(start >= 0 && end == start + 1, $"{job} did not run alone:\n{string.Join("\n", events)}");
+            Assert.All(events.Take(start).Where(e => e.Start), e => Assert.True(End(e.Job) < start, $"{e.Job} still ran when {job} started"));
+        }
 
-        var session = PipelineSession.Open(repo.SpecPath);
         foreach (var stage in new[] { "Distill", "Score" })
         {
             var jobs = session.Graph.Jobs[stage];
@@ -170,11 +181,12 @@ public class FrontEndTests
             Assert.Equal(1, Count(run.Out, $"published {stage}/"));
             Assert.All(jobs.Skip(1), c => Assert.True(Start(c.Name) > End(jobs[0].Name), $"{c.Name} started before its lead published:\n{run.Out}"));
         }
-        foreach (var timing in new[] { "Measure", "Search", "Speed" }.SelectMany(s => session.Graph.Jobs[s]))
+        foreach (var timing in new[] { "Measure", "Search", "Speed" }.SelectMany(s => session.Graph.Jobs[s])) Alone(timing.Name);
+        foreach (var (stage, job) in planned)
         {
-            var (start, end) = (Start(timing.Name), End(timing.Name));
-            Assert.True(start >= 0 && end == start + 1, $"{timing.Name} did not run alone:\n{string.Join("\n", events)}");
-            Assert.All(events.Take(start).Where(e => e.Start), e => Assert.True(End(e.Job) < start, $"{e.Job} still ran when {timing.Name} started"));
+            Alone($"{stage.Name}/{job.Id}");
+            Assert.Contains($"puzzle: {stage.Name}/{job.Id} runs alone on this machine: about ", run.Out);
+            Assert.Matches($"--stage {stage.Name} --id {System.Text.RegularExpressions.Regex.Escape(job.Id)} .*--threads {Environment.ProcessorCount}", run.Out);
         }
         Assert.True(Start("Measure/" + session.Graph.Jobs["Measure"][0].Id) > session.Graph.Jobs["Score"].Max(j => End(j.Name)));
         Assert.Matches("--stage Tokenizer --id tokenizer .*--threads 1", run.Out);

@@ -4,8 +4,8 @@ using JobSteps = Tasks::Puzzle.Tasks.JobSteps;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
-/// <summary>The MSBuild front end's steps: a wave's leads, then their companions, then each timing job alone; the jobs of
-/// a step share the cores.</summary>
+/// <summary>The MSBuild front end's steps: a wave's leads, then each lead planned above its share of memory alone, then
+/// the companions, then each timing job alone; the jobs of a step share the cores.</summary>
 public sealed class JobStepsTests
 {
     static Job Lead(int wave = 0, bool runs = true) => new(wave, Companion: false, SingleThreaded: false, Exclusive: false, runs, null);
@@ -21,7 +21,7 @@ public sealed class JobStepsTests
     {
         // a Distill wave of one lead and five companions, then two Heal processes
         Job[] jobs = [Lead(), Companion(), Companion(), Companion(), Companion(), Companion(), Lead(1), Lead(1)];
-        Assert.Equal([("000.0.000", 6), ("000.1.000", 1), ("000.1.000", 1), ("000.1.000", 1), ("000.1.000", 1), ("000.1.000", 1),
+        Assert.Equal([("000.0.000", 6), ("000.2.000", 1), ("000.2.000", 1), ("000.2.000", 1), ("000.2.000", 1), ("000.2.000", 1),
             ("001.0.000", 3), ("001.0.000", 3)], Of(jobs));
     }
 
@@ -31,7 +31,7 @@ public sealed class JobStepsTests
         // Measure (no inputs, read by Search in wave 3), a Parent in wave 1, Speed (wave 4, read by nothing)
         Job[] jobs = [Timing(0, firstReader: 3), Lead(0), Lead(1), Timing(3, firstReader: 4), Timing(4, firstReader: null), Timing(4, firstReader: null)];
         var steps = Of(jobs, cores: 6, nodes: 8);
-        Assert.Equal([("002.2.001", 6), ("000.0.000", 6), ("001.0.000", 6), ("003.2.001", 6), ("004.2.001", 6), ("004.2.002", 6)], steps);
+        Assert.Equal([("002.3.001", 6), ("000.0.000", 6), ("001.0.000", 6), ("003.3.001", 6), ("004.3.001", 6), ("004.3.002", 6)], steps);
         Assert.Equal(steps.Length, steps.Select(s => s.Step).Distinct().Count()); // each alone
         Assert.Equal(4, Of([Timing(0, 1)], fixedThreads: 4)[0].Threads);
     }
@@ -73,5 +73,37 @@ public sealed class JobStepsTests
     public void A_fixed_count_is_every_jobs_but_a_single_threaded_ones()
     {
         Assert.Equal([4, 4, 1], Of([Lead(), Companion(), Single()], fixedThreads: 4).Select(s => s.Threads));
+    }
+
+    [Fact]
+    public void A_lead_planned_above_its_share_of_this_machines_memory_runs_alone_on_every_core_before_the_companions()
+    {
+        const long gb = 1_000_000_000;
+        static Job Planned(long bytes, int wave = 0) => Lead(wave) with { PlannedMemory = bytes, DeviceMemory = 90 * gb };
+        // 90 GB for the jobs on this machine, four at once: 22.5 GB each
+        Job[] jobs = [Planned(20 * gb), Planned(30 * gb), Companion(), Planned(40 * gb), Lead(), Planned(30 * gb, wave: 1)];
+        var steps = JobSteps.Of(jobs, cores: 6, nodes: 4, fixedThreads: 0);
+        Assert.Equal([("000.0.000", 3, false), ("000.1.001", 6, true), ("000.2.000", 6, false), ("000.1.002", 6, true),
+            ("000.0.000", 3, false), ("001.1.001", 6, true)], steps.Select(s => (s.Step, s.Threads, s.Alone)));
+        // one job at a time (no -m), or within its share: nothing alone
+        Assert.All(JobSteps.Of(jobs, 6, nodes: 1, 0), s => Assert.False(s.Alone));
+        Assert.All(JobSteps.Of(jobs, 6, nodes: 2, 0), s => Assert.False(s.Alone));
+        // no figures (a stage that plans none, a device of unknown memory): nothing alone
+        Assert.False(JobSteps.Of([Lead() with { PlannedMemory = 80 * gb }], 6, 4, 0)[0].Alone);
+    }
+
+    [Fact]
+    public void A_GPU_job_planned_above_its_share_of_a_GPU_takes_an_idle_GPU_of_its_own_first()
+    {
+        const long gb = 1_000_000_000;
+        static Job OnGpu(long bytes) => new(0, false, false, false, true, null, Gpu: true, PlannedMemory: bytes, DeviceMemory: 120 * gb);
+        // two jobs to a GPU: 60 GB each; the large ones come last but take a GPU each first; the small ones share the GPU
+        // the third leaves idle
+        Job[] jobs = [OnGpu(10 * gb), OnGpu(10 * gb), OnGpu(70 * gb), OnGpu(80 * gb), OnGpu(70 * gb)];
+        var steps = JobSteps.Of(jobs, cores: 6, nodes: 8, fixedThreads: 0, gpus: ["3", "5"], jobsPerGpu: 2);
+        Assert.Equal([("000.0.001", "5", false), ("000.0.001", "5", false), ("000.0.000", "3", true), ("000.0.000", "5", true), ("000.0.001", "3", true)],
+            steps.Select(s => (s.Step, s.Gpu, s.Alone)));
+        // one job to a GPU: each has a GPU to itself anyway
+        Assert.All(JobSteps.Of(jobs, 6, 8, 0, ["3", "5"], jobsPerGpu: 1), s => Assert.False(s.Alone));
     }
 }

@@ -24,14 +24,22 @@ public sealed partial record GraphDocument
             var needed = graph.Jobs[stage.Name].Where(j => order.ContainsKey(j.Name)).OrderBy(j => order[j.Name]).ToList();
             if (target is not null && needed.Count == 0 && stage.Name != targetStage) continue;
             // a job process builds the companions it finds unbuilt, their inputs built (so in its wave), among all the stage's jobs
+            // and the stage plans the memory of each such process (its job and companions), as the executor asks it
             var leads = new Dictionary<JobPlan, string>();
+            var planned = new Dictionary<JobPlan, long>();
             foreach (var wave in needed.Where(j => store.Find(j.Key) is null).GroupBy(Wave))
                 foreach (var process in stage.Processes(wave.ToList(), graph.Spec, graph.Jobs[stage.Name]))
+                {
                     foreach (var companion in process.Skip(1)) leads[companion] = process[0].Id;
+                    if (stage.PlannedMemory(process, graph.Spec) is { } bytes) planned[process[0]] = bytes;
+                }
+            var device = stage.ComputesOn(graph.Spec);
             stages.Add(new StageEntry(stage.Name, stage.Description, stage.Upstream, stage.SingleThreaded, stage.Exclusive,
-                stage.ComputesOn(graph.Spec) == Runtime.DeviceKind.Cuda,
+                device == Runtime.DeviceKind.Cuda,
                 needed.Select(j => new JobEntry(j.Id, j.Key, order[j.Name], Wave(j),
-                    j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal), leads.GetValueOrDefault(j))).ToList()));
+                    j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal), leads.GetValueOrDefault(j),
+                    planned.TryGetValue(j, out var bytes) ? bytes : null)).ToList(),
+                planned.Count > 0 && device is { } kind ? PlanMemory.Budget(kind) : null));
         }
         return new GraphDocument(graph.Spec.Name, graph.Spec.SourcePath, store.Root, targetStage, stages);
     }

@@ -23,8 +23,13 @@ public sealed partial record GraphDocument(string Pipeline, string Spec, string 
     /// <param name="Gpu">whether its jobs compute on a GPU (the spec's <c>device: cuda</c>, or a scenario timed on one): a
     /// front end gives each such job its own (its <c>CUDA_VISIBLE_DEVICES</c>)</param>
     /// <param name="Jobs">by <see cref="JobEntry.Order"/></param>
+    /// <param name="DeviceMemory">what the processes on the device its jobs compute on may plan for together (90% of this
+    /// machine's memory, or of the first GPU's as the driver reports it), where one of its jobs has
+    /// <see cref="JobEntry.PlannedMemory"/>: a front end that runs <c>n</c> processes on that device at once runs a job
+    /// planned above <c>DeviceMemory / n</c> with nothing beside it there, as the local executor does; null where no job
+    /// plans or the device's memory is not known</param>
     public sealed record StageEntry(string Name, string Description, IReadOnlyList<string> Upstream, bool SingleThreaded, bool Exclusive,
-        bool Gpu, IReadOnlyList<JobEntry> Jobs);
+        bool Gpu, IReadOnlyList<JobEntry> Jobs, long? DeviceMemory = null);
 
     /// <param name="Order">
     /// the job's place (0, 1, ...) in the order the executor walks the target's jobs: every input comes before its readers
@@ -37,7 +42,11 @@ public sealed partial record GraphDocument(string Pipeline, string Spec, string 
     /// lacks, grouped as the executor groups them. A front end starts the leads of a wave first; their companions are
     /// then found in the store.
     /// </param>
-    public sealed record JobEntry(string Id, string Key, int Order, int Wave, IReadOnlyDictionary<string, string> Inputs, string? Lead);
+    /// <param name="PlannedMemory">the bytes the stage plans its process to hold (this job's, with the companions it builds),
+    /// for a job the store lacks that runs in its own process (no <see cref="Lead"/>); null there and where the stage plans
+    /// none</param>
+    public sealed record JobEntry(string Id, string Key, int Order, int Wave, IReadOnlyDictionary<string, string> Inputs, string? Lead,
+        long? PlannedMemory = null);
 
     /// <summary>Every job with its stage, by <see cref="JobEntry.Order"/>.</summary>
     public IEnumerable<(StageEntry Stage, JobEntry Job)> InOrder() =>

@@ -18,9 +18,13 @@ internal static class PlanMemory
     /// <summary>What one of <paramref name="spec"/>'s processes on its device may plan for: 90% of the device's memory,
     /// shared by the jobs that run on it at once (a GPU's by <c>executor.jobs_per_gpu</c>, this machine's by
     /// <c>executor.jobs</c>); null where the device's memory is not known.</summary>
-    internal static long? Share(PipelineSpec spec) => Of(spec.Device) is { } total
-        ? (long)(0.9 * total / Math.Max(1, spec.Device == DeviceKind.Cuda ? spec.Executor.JobsPerGpu : spec.Executor.Jobs))
+    internal static long? Share(PipelineSpec spec) => Budget(spec.Device) is { } budget
+        ? budget / Math.Max(1, spec.Device == DeviceKind.Cuda ? spec.Executor.JobsPerGpu : spec.Executor.Jobs)
         : null;
+
+    /// <summary>What the processes on a device of <paramref name="kind"/> at once may plan for together: 90% of its
+    /// memory; null where it is not known.</summary>
+    internal static long? Budget(DeviceKind kind) => Of(kind) is { } total ? (long)(0.9 * total) : null;
 
     static readonly AsyncLocal<Func<DeviceKind, long?>?> Pretended = new();
 
