@@ -1,6 +1,7 @@
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Export;
 using Puzzle.Engine.Packaging;
+using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Spec;
 
 namespace Puzzle.Cli;
@@ -15,6 +16,12 @@ public static class CliErrors
         {
             Console.Error.WriteLine("cancelled: what finished stays cached");
             return 130; // as a shell reports a process ended by Ctrl-C
+        }
+        catch (Exception e) when (JobExit.MayPass(e))
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"(a filesystem error that may pass: exit {JobExit.PassingError}; on Slurm the job is submitted again, elsewhere run it again)");
+            return JobExit.PassingError;
         }
         catch (SpecException e)
         {

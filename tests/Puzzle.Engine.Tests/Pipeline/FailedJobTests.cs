@@ -18,6 +18,7 @@ public class FailedJobTests
     [InlineData(9, "exit 137: killed by SIGKILL, most often the kernel's out-of-memory killer (dmesg says)")]
     [InlineData(11, "exit 139: segmentation fault (SIGSEGV)")]
     [InlineData(-127, "exit 1")]
+    [InlineData(JobExit.PassingError - 128, "exit 75: a filesystem error that may pass (its log says which): run again once the filesystem answers")]
     public async Task A_job_killed_by_a_signal_is_reported_with_the_signal_and_its_likely_cause(int signal, string told)
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);

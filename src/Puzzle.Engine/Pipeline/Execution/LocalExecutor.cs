@@ -275,12 +275,13 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
 
     /// <summary>A job process's exit status as people read it: a process killed by a signal exits 128 plus its number,
     /// and one killed by SIGKILL that nobody sent was most often out of memory (its log then just stops).</summary>
-    internal static string Exit(int exit) => (exit - 128) switch
+    internal static string Exit(int exit) => exit switch
     {
-        9 => $"exit {exit}: killed by SIGKILL, most often the kernel's out-of-memory killer (dmesg says)",
-        6 => $"exit {exit}: aborted (SIGABRT)",
-        11 => $"exit {exit}: segmentation fault (SIGSEGV)",
-        15 => $"exit {exit}: terminated (SIGTERM)",
+        JobExit.PassingError => $"exit {exit}: a filesystem error that may pass (its log says which): run again once the filesystem answers",
+        128 + 9 => $"exit {exit}: killed by SIGKILL, most often the kernel's out-of-memory killer (dmesg says)",
+        128 + 6 => $"exit {exit}: aborted (SIGABRT)",
+        128 + 11 => $"exit {exit}: segmentation fault (SIGSEGV)",
+        128 + 15 => $"exit {exit}: terminated (SIGTERM)",
         _ => $"exit {exit}",
     };
 

@@ -29,7 +29,7 @@ public sealed record SlurmSpec
                "--parsable, --chdir or --wrap, which Puzzle sets")]
     public IReadOnlyList<string> Extra { get; init; } = [];
 
-    [Description("Times a task that was killed or lost (a time limit, a node failure, a preemption) is submitted again before its job counts as failed; a task that ended on an error of its own (exit 1) is not.")]
+    [Description("Times a task that was killed or lost (a time limit, a node failure, a preemption), or that ended on a filesystem error that may pass (exit 75: an I/O error, a stale file handle), is submitted again before its job counts as failed; a task that ended on an error of its own (exit 1) is not.")]
     [Bounds(Minimum = 0, Maximum = 10)]
     public int Retries { get; init; } = 2;
 

@@ -6,8 +6,9 @@ namespace Puzzle.Engine.Pipeline.Spec;
 /// </summary>
 public sealed class SpecException : Exception
 {
-    public SpecException(IReadOnlyList<SpecError> errors)
-        : base(string.Join('\n', Check(errors)))
+    /// <param name="inner">the error that made the spec unreadable, where one did (a file that could not be read)</param>
+    public SpecException(IReadOnlyList<SpecError> errors, Exception? inner = null)
+        : base(string.Join('\n', Check(errors)), inner)
     {
         Errors = errors;
     }

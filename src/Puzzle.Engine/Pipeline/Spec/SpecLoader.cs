@@ -20,7 +20,7 @@ public static class SpecLoader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new SpecException([new SpecError(path, 1, 1, $"cannot read the spec: {e.Message}")]);
+            throw new SpecException([new SpecError(path, 1, 1, $"cannot read the spec: {e.Message}")], e);
         }
         return Parse(yaml, path, BaseDirectoryOf(path));
     }

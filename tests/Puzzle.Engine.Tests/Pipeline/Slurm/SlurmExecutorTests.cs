@@ -97,6 +97,35 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
     }
 
     [Fact]
+    public async Task A_task_that_ends_on_a_filesystem_error_that_may_pass_is_resubmitted_and_the_pipeline_finishes()
+    {
+        using var repo = new SlurmRepo(seed: cluster.Upstream, edit: y => SlurmRepo.ParentTokens(y, 2_000));
+        var session = repo.Open();
+        // the first Parent task meets a stale mount: `puzzle job` then exits 75 (JobExitTests); the next one runs as usual
+        var once = Path.Combine(repo.Root, "failed-once");
+        var flaky = Path.Combine(repo.Root, "flaky-puzzle.sh");
+        File.WriteAllText(flaky, $$"""
+            if [[ " $* " == *" --stage Parent "* && ! -e '{{once}}' ]]; then
+              touch '{{once}}'; echo "error: Stale file handle : '/shared/store'" >&2; exit {{JobExit.PassingError}}
+            fi
+            exec dotnet '{{Cli.Dll}}' "$@"
+            """);
+        var console = new Transcript();
+        RunSummary summary;
+        using (var launcher = session.SlurmLauncher(["bash", flaky], console.Writer))
+            summary = await session.RunAsync("Parent", launcher, console.Writer, Deadline());
+
+        var log = File.ReadAllText(Path.Combine(session.Store.Root, "logs", "ci", "Parent", "parent.log"));
+        Assert.True(summary.Succeeded, console.Text + log);
+        Assert.True(File.Exists(once));
+        Assert.Equal(["Parent/parent"], summary.Where(JobOutcome.Ran).Select(j => $"{j.Stage}/{j.Job}"));
+        Assert.Matches(@"Stale file handle[^\n]*\n== exit code 75\n== puzzle: task \d+_\d+ ended \w+ with exit code 75 \(a filesystem error that may pass\) " +
+                       @"without publishing; resubmitting \(attempt 2 of 2\)\n", log);
+        Assert.EndsWith("== exit code 0\n", log);
+        Assert.Matches(@"Parent/parent: task \d+_\d+ ended \w+ with exit code 75 \(a filesystem error that may pass\) without publishing; resubmitting", console.Text);
+    }
+
+    [Fact]
     public async Task A_task_that_fails_with_an_error_of_its_own_is_not_resubmitted_and_stops_only_what_depends_on_it()
     {
         using var repo = new SlurmRepo(seed: cluster.Upstream);

@@ -80,8 +80,11 @@ public sealed partial class SlurmJobLauncher
             var outOfMemory = state == "OUT_OF_MEMORY" || slurmSaid.Any(OutOfMemory().IsMatch);
             // a job process that ended on an error of its own (puzzle job's exit 1: an input refused, a feed that already
             // holds the version) would end the same way again; one killed or lost (no exit code logged, or a signal's) is
-            // resubmitted: a time limit (it resumes from its checkpoint), a node that failed, a preemption
-            var ownError = SlurmTaskScript.ExitCode(task.Log) is > 0 and < 128;
+            // resubmitted: a time limit (it resumes from its checkpoint), a node that failed, a preemption; and so is one
+            // that ended on a filesystem error that may pass (JobExit.PassingError: a stale handle, a mount that stopped answering)
+            var exitCode = SlurmTaskScript.ExitCode(task.Log);
+            var ownError = exitCode is > 0 and < 128 and not JobExit.PassingError;
+            if (exitCode == JobExit.PassingError) how += $" with exit code {exitCode} (a filesystem error that may pass)";
             if (task.Attempts <= _slurm.Retries && !outOfMemory && !ownError)
             {
                 _submitted.Remove(task.SlurmId!);
@@ -91,7 +94,7 @@ public sealed partial class SlurmJobLauncher
             }
             else
             {
-                var exit = SlurmTaskScript.ExitCode(task.Log) is { } code and not 0 ? code : 1;
+                var exit = exitCode is { } code and not 0 ? code : 1;
                 if (outOfMemory)
                 {
                     var more = $"ask for more with --mem or --mem-per-cpu ({SlurmFields.Extra(Request(task.Job.Stage), "--mem")})";
