@@ -32,6 +32,55 @@ public class FailedJobTests
         Assert.Contains($"FAILED Tokenizer/tokenizer ({told}); log: ", console.ToString());
     }
 
+    /// <summary>Ends the first <paramref name="failures"/> launches of each job as <c>puzzle job</c> does on a stale file
+    /// handle (exit 75, the error in its log), then runs it on this thread.</summary>
+    sealed class StaleMountLauncher(PipelineSession session, int failures) : IJobLauncher
+    {
+        public readonly List<string> Launched = [];
+
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
+        {
+            Launched.Add(job.Name);
+            if (Launched.Count(j => j == job.Name) <= failures)
+            {
+                File.WriteAllText(logPath, "error: Stale file handle : '/shared/store/cache'\n");
+                return Task.FromResult(JobExit.PassingError);
+            }
+            JobRunner.Run(job, session.Spec, session.Store, session.History, TextWriter.Null, 1, runId);
+            return Task.FromResult(0);
+        }
+    }
+
+    [Fact]
+    public async Task A_job_that_ends_on_a_filesystem_error_that_may_pass_starts_once_more()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var console = new StringWriter();
+        var launcher = new StaleMountLauncher(session, failures: 1);
+
+        var summary = await session.RunAsync("Data", launcher, console);
+
+        Assert.True(summary.Succeeded, console.ToString());
+        Assert.Equal(["Tokenizer/tokenizer", "Tokenizer/tokenizer", "Data/tokens", "Data/tokens"], launcher.Launched);
+        var text = console.ToString();
+        var failedLog = Path.Combine(session.Store.Root, "logs", session.Spec.Name, "Tokenizer", "tokenizer.failed.log");
+        Assert.Contains($"[0/2] again  Tokenizer/tokenizer (exit 75: a filesystem error that may pass); the attempt's log: {failedLog}\n" +
+                        "       | error: Stale file handle : '/shared/store/cache'\n[1/2] run    Tokenizer/tokenizer", text.ReplaceLineEndings("\n"));
+        // a start once more takes the count of the start before
+        Assert.Equal(["[1/2] run    Tokenizer", "[1/2] run    Tokenizer", "[2/2] run    Data", "[2/2] run    Data"],
+            System.Text.RegularExpressions.Regex.Matches(text, @"\[\d/2\] run    \w+").Select(m => m.Value));
+        Assert.DoesNotContain("FAILED", text);
+
+        // twice: it fails, saying so
+        using var again = new TestRepo(TestRepo.MicroSpec);
+        var second = PipelineSession.Open(again.SpecPath);
+        var always = new StaleMountLauncher(second, failures: 2);
+        var failed = Assert.Single((await second.RunAsync("Tokenizer", always, TextWriter.Null)).Jobs, j => j.Outcome == JobOutcome.Failed);
+        Assert.Equal("exit 75: a filesystem error that may pass (its log says which): run again once the filesystem answers", failed.Reason);
+        Assert.Equal(2, always.Launched.Count);
+    }
+
     /// <summary>Runs each job on this thread, then fails the launch of <paramref name="faulty"/> (before the job runs, or
     /// after it published), as a cluster's queue that stops answering or a job's closed pipe would.</summary>
     sealed class FaultingLauncher(PipelineSession session, string faulty, bool afterRunning) : IJobLauncher

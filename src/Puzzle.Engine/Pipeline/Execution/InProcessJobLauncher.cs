@@ -19,7 +19,7 @@ public sealed class InProcessJobLauncher(PipelineSpec spec, CacheStore store, Jo
         catch (Exception e)
         {
             log.WriteLine($"error: {e}");
-            return 1;
+            return JobExit.MayPass(e) ? JobExit.PassingError : 1; // as puzzle job exits
         }
     }, cancel);
 }

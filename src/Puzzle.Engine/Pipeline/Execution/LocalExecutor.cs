@@ -72,6 +72,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         bool OnGpu(JobPlan job) => gpus is not null && job.Stage.ComputesOn(graph.Spec) == DeviceKind.Cuda;
         var alone = new AloneJobs(graph, gpus, hostShared: parallelJobs > 1 && launcher.OnThisMachine);
         var told = new HashSet<JobPlan>(); // jobs said to wait to run alone
+        var again = new HashSet<JobPlan>(); // jobs started once more after a filesystem error that may pass
         void Waits(JobPlan job, string until)
         {
             if (told.Add(job)) _console.WriteLine($"       {job.Name} waits {until} to run alone ({alone.Why(job)})");
@@ -165,6 +166,18 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 running.Remove(done);
                 if (usedGpu is not null) gpus!.Return(usedGpu);
                 var result = exit == 0 || launchError is not null ? store.Find(finished.Key) : null;
+                // a job on this machine that ended on a filesystem error that may pass starts once more, as a cluster's
+                // launcher submits such a task again (within its retries, before it reports the exit here)
+                if (result is null && launchError is null && exit == JobExit.PassingError && launcher.OnThisMachine && again.Add(finished))
+                {
+                    var attempt = logs.Finish(finished, RunLogs.Outcome.Failed);
+                    progress.Again();
+                    _console.WriteLine($"{progress.Counter} again  {finished.Name} (exit {exit}: a filesystem error that may pass); " +
+                                       $"the attempt's log: {attempt}");
+                    foreach (var line in RunLogs.FailureExcerpt(attempt)) _console.WriteLine("       | " + line);
+                    pending.Add(finished);
+                    continue;
+                }
                 // another run on the same store may have built it while this one waited on the key's lock: its log stays
                 var waited = result is not null && result.Manifest.RunId != runId;
                 // on a cluster the clock runs from the submission to the poll that saw the task end (10 s apart by default,

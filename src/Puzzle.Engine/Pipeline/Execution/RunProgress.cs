@@ -30,6 +30,9 @@ internal sealed class RunProgress(IReadOnlyCollection<JobPlan> toRun, Stopwatch 
     /// <summary>The counter after the last finished (or skipped) job.</summary>
     public string Counter => Format(_finished);
 
+    /// <summary>A job that ended without building and starts once more: its next start takes the same count.</summary>
+    public void Again() => _started--;
+
     public void Finished(JobPlan job, TimeSpan took)
     {
         _finished++;
