@@ -20,7 +20,7 @@ public static class CliErrors
         catch (Exception e) when (JobExit.MayPass(e))
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            Console.Error.WriteLine($"(a filesystem error that may pass: exit {JobExit.PassingError}; on Slurm the job is submitted again, elsewhere run it again)");
+            Console.Error.WriteLine($"(exit {JobExit.PassingError}: a filesystem error that may pass; run again once the filesystem answers)");
             return JobExit.PassingError;
         }
         catch (SpecException e)

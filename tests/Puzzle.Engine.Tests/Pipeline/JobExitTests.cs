@@ -36,7 +36,7 @@ public sealed class JobExitTests
         var (exit, _, err) = CliRunner.Run("job", "/proc/self/mem", "--stage", "Parent", "--id", "parent");
         Assert.Equal(JobExit.PassingError, exit);
         Assert.Contains("cannot read the spec: Input/output error", err);
-        Assert.Contains("(a filesystem error that may pass: exit 75; on Slurm the job is submitted again, elsewhere run it again)", err);
+        Assert.Contains("(exit 75: a filesystem error that may pass; run again once the filesystem answers)", err);
 
         using var dir = new TempDir();
         (exit, _, err) = CliRunner.Run("job", dir["missing.yaml"], "--stage", "Parent", "--id", "parent");
