@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 
 namespace Puzzle.Cli.Commands;
@@ -15,7 +16,7 @@ public static class GraphCommand
         var target = PipelineOptions.Target();
         var json = new Option<bool>("--json")
         {
-            Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, single_threaded, exclusive, gpu, jobs: [{id, key, order, wave, inputs, lead}]}]}; a job's lead is the job whose process builds it as well (null: its own process)",
+            Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, single_threaded, exclusive, gpu, device_memory, jobs: [{id, key, order, wave, inputs, lead, planned_memory}]}]}; a job's lead is the job whose process builds it as well (null: its own process); planned_memory is the bytes its stage plans that process to hold, device_memory what the processes on that device may plan for together",
         };
         var command = new Command("graph", "Show the pipeline's stages and the jobs a target needs") { pipeline.Spec, target, pipeline.Store, pipeline.Device, json };
         command.SetAction(parse =>
@@ -30,7 +31,9 @@ public static class GraphCommand
             foreach (var s in doc.Stages)
             {
                 Console.WriteLine($"{s.Name}  ({s.Description}){(s.Upstream.Count > 0 ? " ← " + string.Join(", ", s.Upstream) : "")}");
-                foreach (var j in s.Jobs) Console.WriteLine($"  {j.Order,4}  {j.Id}  {j.Key[..12]}{(j.Lead is null ? "" : $"  (built with {j.Lead})")}");
+                foreach (var j in s.Jobs)
+                    Console.WriteLine($"  {j.Order,4}  {j.Id}  {j.Key[..12]}{(j.Lead is null ? "" : $"  (built with {j.Lead})")}" +
+                                      (j.PlannedMemory is { } bytes ? $"  (its process planned at about {StoreUsage.Human(bytes)})" : ""));
             }
             return 0;
         });

@@ -114,6 +114,24 @@ public sealed class FrontEndContractTests
         Assert.Equal(distill.Select((j, i) => (j.Id, i <= 1 ? null : distill[1].Id)), Leads(Graph(), "Distill"));
     }
 
+    /// <summary>The text of <c>puzzle graph</c> says the same: who builds a companion, and what each process is planned at.</summary>
+    [Fact]
+    public void Graph_text_names_each_companions_lead_and_each_processs_planned_memory()
+    {
+        using var store = new TempDir();
+        var (exit, text, err) = CliRunner.Run("graph", CiSpec, "--target", "Heal", "--store", store.Path);
+        Assert.True(exit == 0, err);
+        var doc = GraphDocument.Of(PipelineSession.Open(CiSpec, store.Path).Graph, new CacheStore(store.Path), "Heal");
+        foreach (var (stage, job) in doc.InOrder())
+        {
+            var line = Assert.Single(text.ReplaceLineEndings("\n").Split('\n'), l => l.StartsWith($"  {job.Order,4}  {job.Id}  ", StringComparison.Ordinal));
+            Assert.Equal(job.Lead is not null, line.Contains($"  (built with {job.Lead})"));
+            Assert.Equal(job.PlannedMemory is { } bytes ? $"  (its process planned at about {StoreUsage.Human(bytes)})" : null,
+                Regex.Match(line, @"  \(its process planned at [^)]*\)$") is { Success: true } m ? m.Value : null);
+        }
+        Assert.Contains("(its process planned at about ", text);
+    }
+
     [Fact]
     public void Status_json_is_the_engines_status_of_the_target_and_reads_back_whole()
     {
