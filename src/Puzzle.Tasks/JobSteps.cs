@@ -58,7 +58,7 @@ public static class JobSteps
         var steps = new (int Wave, int Kind, int Index)[jobs.Count];
         var gpu = new string?[jobs.Count];
         var onItsOwn = new bool[jobs.Count]; // alone on its device for its planned memory
-        var alone = new Dictionary<int, int>(); // steps of leads alone on this machine in each wave so far
+        var aloneSteps = new Dictionary<int, int>(); // steps of leads alone on this machine in each wave so far
         // jobs that need a GPU of their own take one first, as the executor starts them first
         foreach (var i in Enumerable.Range(0, jobs.Count).OrderBy(i => !(jobs[i].Gpu && jobs[i].AboveShare(jobsPerGpu))))
         {
@@ -72,7 +72,7 @@ public static class JobSteps
             }
             if (!job.Gpu && job.Runs && !job.Companion && job.AboveShare(nodes))
             {
-                steps[i] = (job.Wave, LeadsAlone, alone[job.Wave] = alone.GetValueOrDefault(job.Wave) + 1);
+                steps[i] = (job.Wave, LeadsAlone, aloneSteps[job.Wave] = aloneSteps.GetValueOrDefault(job.Wave) + 1);
                 onItsOwn[i] = true;
                 continue;
             }

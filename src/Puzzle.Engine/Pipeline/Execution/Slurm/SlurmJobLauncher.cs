@@ -11,8 +11,8 @@ namespace Puzzle.Engine.Pipeline.Execution.Slurm;
 /// One <c>squeue</c> call per poll follows every array; a task that has left the queue (or ended) is done when its job's
 /// entry is in the store, and otherwise resubmitted, up to <c>retries</c> times, before it is reported failed with its
 /// log (a job that ended on an error of its own, one it would meet again, is not; one that ended on a filesystem error
-/// that may pass, <see cref="JobExit.PassingError"/>, is); one that Slurm killed at its memory limit is not resubmitted (the same request would run out again), and fails
-/// saying so. A task pending for a reason Slurm gives when it would never start the task as submitted (a time limit
+/// that may pass, <see cref="JobExit.PassingError"/>, is); one that Slurm killed at its memory limit is not resubmitted
+/// (the same request would run out again), and fails saying so. A task pending for a reason Slurm gives when it would never start the task as submitted (a time limit
 /// above the partition's, more GPUs than a QOS allows a job: <see cref="PendingReason"/>) is cancelled and fails with
 /// that reason and the spec field behind it, rather than keep the run waiting. Cancelling the run cancels its arrays
 /// with <c>scancel</c>.
