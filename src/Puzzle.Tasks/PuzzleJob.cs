@@ -5,7 +5,9 @@ namespace Puzzle.Tasks;
 
 /// <summary>
 /// Runs one pipeline job as a separate <c>puzzle job</c> process; with YieldDuringToolExecution the MSBuild node
-/// is free for other work while the job trains.
+/// is free for other work while the job trains. A job that ends on a filesystem error that may pass (exit 75: an I/O
+/// error, a stale file handle) starts once more, as the local executor starts it: that attempt's error lines are logged
+/// as messages, not errors, so that a second attempt that succeeds leaves the build green.
 /// </summary>
 public sealed class PuzzleJob : ToolTask
 {
@@ -37,10 +39,52 @@ public sealed class PuzzleJob : ToolTask
         return builder.ToString();
     }
 
+    /// <summary>puzzle job's exit on a filesystem error that may pass (the Engine's JobExit.PassingError).</summary>
+    const int PassingError = 75;
+
+    readonly List<(string Line, MessageImportance Importance)> _held = []; // the CLI's closing error lines, until the exit is known
+    bool _lastAttempt;
+
     public override bool Execute()
     {
         if (!string.IsNullOrEmpty(Gpu)) EnvironmentVariables = [.. EnvironmentVariables ?? [], $"CUDA_VISIBLE_DEVICES={Gpu}"];
-        return base.Execute();
+        if (base.Execute()) return Release();
+        if (!_lastAttempt && ExitCode == PassingError)
+        {
+            _lastAttempt = true;
+            Log.LogMessage(MessageImportance.High, $"puzzle: {Stage}/{JobId} ended on a filesystem error that may pass (exit {PassingError}): starting it once more");
+            return base.Execute() && Release();
+        }
+        return false;
+    }
+
+    // the CLI ends a failure with "error: ..." (and, on a passing error, "(exit 75: ...)"), which MSBuild would log as
+    // errors at once: held until the exit says whether the job starts once more
+    protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
+    {
+        if (singleLine.StartsWith("error: ", StringComparison.Ordinal) || singleLine.StartsWith("(exit ", StringComparison.Ordinal))
+            _held.Add((singleLine, messageImportance));
+        else base.LogEventsFromTextOutput(singleLine, messageImportance);
+    }
+
+    protected override bool HandleTaskExecutionErrors()
+    {
+        if (!_lastAttempt && ExitCode == PassingError)
+        {
+            foreach (var (line, _) in _held) Log.LogMessage(MessageImportance.High, line);
+            _held.Clear();
+            return false; // Execute starts it once more
+        }
+        Release();
+        return base.HandleTaskExecutionErrors();
+    }
+
+    /// <summary>Logs the held lines as the tool's output is logged (an "error: ..." line as an error).</summary>
+    bool Release()
+    {
+        foreach (var (line, importance) in _held) base.LogEventsFromTextOutput(line, importance);
+        _held.Clear();
+        return !Log.HasLoggedErrors;
     }
 
     protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.Normal;

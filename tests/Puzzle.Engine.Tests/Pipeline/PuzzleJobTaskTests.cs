@@ -1,0 +1,75 @@
+extern alias Tasks;
+using System.Collections;
+using Microsoft.Build.Framework;
+using PuzzleJob = Tasks::Puzzle.Tasks.PuzzleJob;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>The MSBuild task that runs one job: a job that ends on a filesystem error that may pass (exit 75) starts once
+/// more, and the build stays green when that attempt succeeds; any other failure is the build's error at once.</summary>
+public sealed class PuzzleJobTaskTests
+{
+    /// <summary>A build engine that keeps what the task logs.</summary>
+    sealed class Engine : IBuildEngine
+    {
+        public readonly List<string> Errors = [], Messages = [];
+        public bool ContinueOnError => false;
+        public int LineNumberOfTaskNode => 0;
+        public int ColumnNumberOfTaskNode => 0;
+        public string ProjectFileOfTaskNode => "test.proj";
+        public void LogErrorEvent(BuildErrorEventArgs e) => Errors.Add(e.Message ?? "");
+        public void LogWarningEvent(BuildWarningEventArgs e) => Messages.Add(e.Message ?? "");
+        public void LogMessageEvent(BuildMessageEventArgs e) => Messages.Add(e.Message ?? "");
+        public void LogCustomEvent(CustomBuildEventArgs e) { }
+        public bool BuildProjectFile(string projectFileName, string[] targetNames, IDictionary globalProperties, IDictionary targetOutputs) => false;
+    }
+
+    /// <summary>Runs the task with a stand-in for <c>dotnet puzzle.dll</c>: bash running a script that ends its first
+    /// <paramref name="failures"/> calls with <paramref name="exit"/> and the CLI's closing lines, then publishes.</summary>
+    static (bool Ok, Engine Engine, int Calls) Run(int failures, int exit)
+    {
+        using var dir = new TempDir();
+        var calls = dir["calls"];
+        var script = dir["puzzle.sh"];
+        File.WriteAllText(script, $$"""
+            echo "$*" >> '{{calls}}'
+            if [ "$(wc -l < '{{calls}}')" -le {{failures}} ]; then
+              echo "working on $3" && echo "error: Stale file handle : '/shared/store/cache'" >&2
+              [ {{exit}} = 75 ] && echo "(exit 75: a filesystem error that may pass; run again once the filesystem answers)" >&2
+              exit {{exit}}
+            fi
+            echo "published Data/tokens /shared/store/cache/ab/abcdef"
+            """);
+        var engine = new Engine();
+        var task = new PuzzleJob { BuildEngine = engine, Dotnet = "/bin/bash", Cli = script, Pipeline = dir["spec.yaml"], Stage = "Data", JobId = "tokens" };
+        var ok = task.Execute();
+        return (ok, engine, File.ReadAllLines(calls).Length);
+    }
+
+    [Fact]
+    public void A_job_that_ends_on_a_filesystem_error_that_may_pass_starts_once_more_and_the_build_stays_green()
+    {
+        var (ok, engine, calls) = Run(failures: 1, exit: 75);
+        Assert.True(ok, string.Join("\n", engine.Errors));
+        Assert.Equal(2, calls);
+        Assert.Empty(engine.Errors);
+        Assert.Contains("puzzle: Data/tokens ended on a filesystem error that may pass (exit 75): starting it once more", engine.Messages);
+        Assert.Contains("error: Stale file handle : '/shared/store/cache'", engine.Messages); // the attempt's error, told as a message
+        Assert.Contains("published Data/tokens /shared/store/cache/ab/abcdef", engine.Messages);
+    }
+
+    [Fact]
+    public void A_job_that_fails_twice_so_or_once_on_an_error_of_its_own_fails_the_build_with_its_error()
+    {
+        var (ok, engine, calls) = Run(failures: 2, exit: 75);
+        Assert.False(ok);
+        Assert.Equal(2, calls);
+        Assert.Contains(engine.Errors, e => e.Contains("Stale file handle"));
+
+        (ok, engine, calls) = Run(failures: 1, exit: 1);
+        Assert.False(ok);
+        Assert.Equal(1, calls);
+        Assert.Contains(engine.Errors, e => e.Contains("Stale file handle"));
+        Assert.DoesNotContain(engine.Messages, m => m.Contains("once more"));
+    }
+}
