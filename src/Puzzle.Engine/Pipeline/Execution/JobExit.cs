@@ -8,8 +8,8 @@ public static class JobExit
     /// <summary>
     /// A filesystem error that may pass (sysexits.h's EX_TEMPFAIL): an I/O error, a stale file handle, a mount that
     /// stopped answering. The same job may succeed in a new process, on another node or a moment later: the local
-    /// executor starts it once more, Slurm submits it again (within <c>executor.slurm.retries</c>); any other failure of
-    /// the job's own would come back.
+    /// executor and MSBuild's task start it once more, Slurm submits it again (within <c>executor.slurm.retries</c>); any
+    /// other failure of the job's own would come back.
     /// </summary>
     public const int PassingError = 75;
 
