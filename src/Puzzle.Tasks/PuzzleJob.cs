@@ -1,5 +1,6 @@
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
+using Puzzle.Engine.Pipeline.Execution;
 
 namespace Puzzle.Tasks;
 
@@ -39,9 +40,6 @@ public sealed class PuzzleJob : ToolTask
         return builder.ToString();
     }
 
-    /// <summary>puzzle job's exit on a filesystem error that may pass (the Engine's JobExit.PassingError).</summary>
-    const int PassingError = 75;
-
     readonly List<(string Line, MessageImportance Importance)> _held = []; // the CLI's closing error lines, until the exit is known
     bool _lastAttempt;
 
@@ -49,10 +47,10 @@ public sealed class PuzzleJob : ToolTask
     {
         if (!string.IsNullOrEmpty(Gpu)) EnvironmentVariables = [.. EnvironmentVariables ?? [], $"CUDA_VISIBLE_DEVICES={Gpu}"];
         if (base.Execute()) return Release();
-        if (!_lastAttempt && ExitCode == PassingError)
+        if (!_lastAttempt && ExitCode == JobExit.PassingError)
         {
             _lastAttempt = true;
-            Log.LogMessage(MessageImportance.High, $"puzzle: {Stage}/{JobId} ended on a filesystem error that may pass (exit {PassingError}): starting it once more");
+            Log.LogMessage(MessageImportance.High, $"puzzle: {Stage}/{JobId} ended on a filesystem error that may pass (exit {JobExit.PassingError}): starting it once more");
             return base.Execute() && Release();
         }
         return false;
@@ -69,7 +67,7 @@ public sealed class PuzzleJob : ToolTask
 
     protected override bool HandleTaskExecutionErrors()
     {
-        if (!_lastAttempt && ExitCode == PassingError)
+        if (!_lastAttempt && ExitCode == JobExit.PassingError)
         {
             foreach (var (line, _) in _held) Log.LogMessage(MessageImportance.High, line);
             _held.Clear();
