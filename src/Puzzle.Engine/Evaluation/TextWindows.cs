@@ -25,25 +25,24 @@ public sealed class TextWindows(Tokenizer tokenizer, IReadOnlyList<string> files
         var pending = new List<long>(window * batch);
         long windows = 0;
         var full = new List<long>();
-        foreach (var file in files)
-            foreach (var doc in DocumentReader.Read(file))
+        // at the cap, stop reading but still give the windows of the batch begun (a cap that is no multiple of the batch)
+        foreach (var doc in files.SelectMany(file => DocumentReader.Read(file)).TakeWhile(_ => !(windows >= maxWindows)))
+        {
+            if (doc.Text.Length == 0) continue;
+            foreach (var id in tokenizer.Encode(doc.Text, addBos: true)) pending.Add(id);
+            pending.Add(eos);
+            while (pending.Count >= window && !(windows >= maxWindows))
             {
-                if (doc.Text.Length == 0) continue;
-                foreach (var id in tokenizer.Encode(doc.Text, addBos: true)) pending.Add(id);
-                pending.Add(eos);
-                while (pending.Count >= window)
+                full.AddRange(pending.GetRange(0, window));
+                pending.RemoveRange(0, window);
+                windows++;
+                if (full.Count == window * batch)
                 {
-                    if (windows >= maxWindows) yield break;
-                    full.AddRange(pending.GetRange(0, window));
-                    pending.RemoveRange(0, window);
-                    windows++;
-                    if (full.Count == window * batch)
-                    {
-                        yield return torch.tensor(full.ToArray(), [batch, window]);
-                        full.Clear();
-                    }
+                    yield return torch.tensor(full.ToArray(), [batch, window]);
+                    full.Clear();
                 }
             }
+        }
         if (full.Count > 0) yield return torch.tensor(full.ToArray(), [full.Count / window, window]);
         if (pending.Count >= 2 && !(windows >= maxWindows))
         {

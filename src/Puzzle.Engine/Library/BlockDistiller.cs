@@ -37,6 +37,10 @@ public static class BlockDistiller
         if (jobs.Any(j => j.Options.Batch != batch || j.Options.Seed != seed))
             throw new ArgumentException("variants trained together must share bld.batch and bld.seed");
         var config = parent.Config;
+        // a training split smaller than one batch gives batches of all its sequences: budgets and rates count those
+        var rows = (int)Math.Min(batch, train.Count);
+        if (rows < batch)
+            log.WriteLine($"bld: the training split has {train.Count:N0} sequences, fewer than bld.batch {batch}: batches of {rows}");
         var top = jobs.Max(j => j.Variant.Layer) + 1;
         var (cos, sin) = parent.Rotary(train.SeqLen);
         var calibration = train.EpochOrder((ulong)seed, 0).Take(CalibrationSequences).ToArray();
@@ -61,7 +65,7 @@ public static class BlockDistiller
                 foreach (var job in jobs)
                     trainees.Add(Trainee.Start(config, parent.Layers[job.Variant.Layer], job, cos, sin, calibrationStreams[job.Variant.Layer],
                         () => contributions[job.Variant.Layer], checkStreams.Select(s => s[job.Variant.Layer]).ToList(),
-                        train.SeqLen * (long)batch, times));
+                        train.SeqLen * (long)rows, times));
             }
             finally
             {
@@ -73,7 +77,7 @@ public static class BlockDistiller
                       $"{Math.Min(CheckSequences, check.Count) * (long)check.SeqLen:N0} held-out tokens {times.Streams:F1} s, " +
                       $"initialisers {times.Initialisers:F1} s, held-out checks {times.Checks:F1} s");
 
-        var tokensPerBatch = (long)batch * train.SeqLen;
+        var tokensPerBatch = (long)rows * train.SeqLen;
         // a closed-form fit has no learning rate to warm up; variants with the same settings share one line
         foreach (var same in jobs.Zip(trainees).Where(p => p.Second.Fit is null)
                      .Select(p => (p.First.Variant.Id, Warning: p.First.Options.Train.WarmupWarning(tokensPerBatch, "bld")))
@@ -83,7 +87,7 @@ public static class BlockDistiller
         var progress = new ProgressLine($"bld {jobs.Count} variant{(jobs.Count == 1 ? "" : "s")} of layers {jobs.Min(j => j.Variant.Layer)}-{top - 1}",
             longest * tokensPerBatch, log);
         var clock = Stopwatch.StartNew();
-        using var batches = train.InfiniteBatches((int)Math.Min(batch, train.Count), (ulong)seed).GetEnumerator();
+        using var batches = train.InfiniteBatches(rows, (ulong)seed).GetEnumerator();
         for (long step = 0; step < longest; step++)
         {
             using (var scope = NewDisposeScope())

@@ -142,6 +142,28 @@ public class BlockLibraryTests
     }
 
     [Fact]
+    public async Task A_training_split_smaller_than_one_batch_trains_the_budget_in_batches_of_all_its_sequences()
+    {
+        using var repo = new TestRepo(Spec);
+        var session = await UpToParent(repo);
+        var (stream, train, heldout) = Open(session, 2);
+        using var _ = stream;
+        using var __ = train;
+        using var ___ = heldout;
+        var options = session.Spec.Bld.Options("layer1.ffn.ratio0.5", stream.Config.HiddenSize);
+        var rows = (int)train.Count;
+        // a batch four times the split, and a budget of three batches of the split's sequences
+        options = options with { Batch = 4 * rows, Train = options.Train with { Tokens = 3L * rows * train.SeqLen } };
+        var narrow = DistillStage.Catalog(stream.Config, session.Spec).Single(v => v.Id == "layer1.ffn.ratio0.5");
+        var log = new StringWriter();
+
+        var result = BlockDistiller.Distill(stream, [new BldJob(narrow, options)], train, heldout, log, Engine.Runtime.ComputeDevice.Cpu).Single();
+
+        Assert.Equal(3, result.Curve[^1].Step); // one step of a batch of 4 x the split's sequences, had they been there
+        Assert.Contains($"fewer than bld.batch {4 * rows}: batches of {rows}", log.ToString());
+    }
+
+    [Fact]
     public async Task A_linear_variant_started_by_least_squares_is_the_least_squares_fit_over_every_training_token()
     {
         using var repo = new TestRepo(Spec);
