@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Reflection;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Runtime;
@@ -22,9 +23,12 @@ public static class InitCommand
         command.SetAction(parse =>
         {
             var root = parse.GetValue(into)?.FullName ?? Directory.GetCurrentDirectory();
+            if (File.Exists(root)) throw new ArgumentException($"--dir {root} is a file; give the repository folder whose pipelines/ gets the spec");
             var folder = parse.GetValue(parent);
             var pipeline = parse.GetValue(name) ?? (folder is null ? "my-pipeline" : Slug(folder.Name));
-            var config = folder is null ? null : HfConfig.Read(folder.FullName);
+            var valid = typeof(PipelineSpec).GetProperty(nameof(PipelineSpec.Name))!.GetCustomAttribute<PatternAttribute>()!;
+            if (!valid.IsMatch(pipeline)) throw new ArgumentException($"--name '{pipeline}' is not a pipeline name: {valid.Hint}");
+            var config = folder is null ? null : CheckParent(folder.FullName);
             var relative = folder is null ? null : Path.GetRelativePath(root, folder.FullName).Replace('\\', '/');
             var path = Path.Combine(root, "pipelines", pipeline + ".yaml");
             if (File.Exists(path)) throw new IOException($"{path} exists; pass --name for another pipeline, or edit that one");
@@ -42,6 +46,20 @@ public static class InitCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The parent's config, once its weights (every tensor's name and shape) and its tokenizer (loadable, with
+    /// no id beyond the model's vocabulary) are checked: init writes no spec for a folder the pipeline would fail on.</summary>
+    static Engine.Model.ModelConfig CheckParent(string folder)
+    {
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder (the parent model to compress)");
+        var (config, tensors) = Checkpoint.Open(folder);
+        tensors.Dispose();
+        var file = Path.Combine(folder, Checkpoint.TokenizerFileName);
+        if (!File.Exists(file)) throw new FileNotFoundException($"{folder}: no {Checkpoint.TokenizerFileName}; the pipeline tokenizes its text with the parent's own tokenizer");
+        using var tokenizer = Engine.Tokenization.Tokenizer.Load(file);
+        tokenizer.RequireFits(config, folder);
+        return config;
     }
 
     /// <summary>A folder name as a pipeline name: lowercase letters, digits, '-' and '_'.</summary>

@@ -50,6 +50,17 @@ public sealed class Tokenizer : IDisposable
         (_prefix, _suffix) = ProbeAffixes();
     }
 
+    /// <summary>Throws, naming both files, when this tokenizer gives ids that <paramref name="model"/>'s embedding has no
+    /// row for (a vocabulary larger than its config.json's <c>vocab_size</c>): the model would fail inside its first
+    /// pass. A smaller vocabulary is fine (Llama checkpoints often pad theirs).</summary>
+    public void RequireFits(Model.ModelConfig config, string model)
+    {
+        if (VocabSize > config.VocabSize)
+            throw new InvalidDataException($"{Path} gives token ids up to {VocabSize - 1:N0}, but {System.IO.Path.Combine(model, "config.json")} " +
+                $"has vocab_size {config.VocabSize:N0}: the model has no embedding for ids from {config.VocabSize:N0} on. " +
+                "Use the tokenizer the model was trained with");
+    }
+
     /// <summary>
     /// Loads a Hugging Face <c>tokenizer.json</c>. BOS/EOS come from a <c>tokenizer_config.json</c> beside it when
     /// there is one, else from the usual special-token names (<c>&lt;s&gt;</c>, <c>&lt;/s&gt;</c>, Llama-3's, ...).

@@ -13,8 +13,7 @@ public sealed class InitShowStatusTests
     public void Init_from_a_parent_folder_writes_a_commented_spec_that_loads_with_the_parents_kv_heads()
     {
         using var dir = new TempDir();
-        Directory.CreateDirectory(dir["models/tiny-llama"]);
-        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny-llama/config.json"]); // 2 KV heads
+        TestParents.Tiny(dir["models/tiny-llama"]); // 2 KV heads
 
         var (exit, output, err) = CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path);
 
@@ -38,8 +37,7 @@ public sealed class InitShowStatusTests
     public void Init_for_a_gpu_writes_a_cuda_spec_with_the_budgets_a_1b_parent_ran_and_the_parents_size()
     {
         using var dir = new TempDir();
-        Directory.CreateDirectory(dir["models/tiny-llama"]);
-        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny-llama/config.json"]);
+        TestParents.Tiny(dir["models/tiny-llama"]);
 
         var (exit, _, err) = CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path, "--device", "cuda");
 
@@ -49,7 +47,7 @@ public sealed class InitShowStatusTests
         var lines = text.Split('\n');
         var shape = Array.FindIndex(lines, l => l.StartsWith("  path: models/tiny-llama", StringComparison.Ordinal));
         Assert.Equal(lines[shape].IndexOf('#'), lines[shape + 1].IndexOf('#'));
-        Assert.Matches(@"^ +# 4\.\d+M parameters, 0\.01 GB in bfloat16 \(docs/scale\.md: what fits where\)$", lines[shape + 1]);
+        Assert.Matches(@"^ +# 4\.\d+M parameters, \d+\.\d MB in bfloat16 \(docs/scale\.md: what fits where\)$", lines[shape + 1]);
         var spec = SpecLoader.Load(dir["pipelines/tiny-llama.yaml"]);
         Assert.Equal(Engine.Runtime.DeviceKind.Cuda, spec.Device);
         Assert.Null(spec.Scenario.Device); // timed where it computes
@@ -63,7 +61,7 @@ public sealed class InitShowStatusTests
         Assert.Equal(0, CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path, "--device", "cpu", "--name", "cpu").Exit);
         var cpu = SpecLoader.Load(dir["pipelines/cpu.yaml"]);
         Assert.Equal((Engine.Runtime.DeviceKind.Cpu, 60_000L, 128), (cpu.Device, cpu.Bld.Training.Tokens, cpu.Data.SeqLen));
-        Assert.Contains("parameters, 0.02 GB in float32", File.ReadAllText(dir["pipelines/cpu.yaml"]));
+        Assert.Matches(@"parameters, \d+\.\d MB in float32", File.ReadAllText(dir["pipelines/cpu.yaml"]));
         var (bad, _, said) = CliRunner.Run("init", dir["models/tiny-llama"], "--dir", dir.Path, "--device", "gpu", "--name", "bad");
         Assert.NotEqual(0, bad);
         Assert.Contains("gpu", said);
@@ -74,8 +72,11 @@ public sealed class InitShowStatusTests
     public void Init_for_a_real_size_parent_on_a_cpu_writes_the_1b_cpu_checks_budgets_and_says_so()
     {
         using var dir = new TempDir();
-        // Llama-3.2-1B's shape, 1.24B parameters (init reads config.json only), beside the 1B CPU check's spec and text
-        HfConfig.Write(ModelConfig.Llama(vocab: 128256, hidden: 2048, layers: 16, heads: 32, kvHeads: 8, intermediate: 8192, tie: true), dir["parent-1b"]);
+        // Llama-3.2-1B's shape, 1.24B parameters (weights whose header init checks, their bytes a hole), beside the 1B
+        // CPU check's spec and text
+        var oneB = ModelConfig.Llama(vocab: 128256, hidden: 2048, layers: 16, heads: 32, kvHeads: 8, intermediate: 8192, tie: true);
+        HfConfig.Write(oneB, dir["parent-1b"]);
+        TestParents.HeaderOnlyWeights(oneB, dir["parent-1b/model.safetensors"]);
         File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["parent-1b/tokenizer.json"]);
         SyntheticText.WriteCorpus(dir["text"], files: 2, sentences: 20);
         File.Copy(Path.Combine(TestRepo.Source, "examples", "gpu", "scale1b-cpu.yaml"), dir["scale1b-cpu.yaml"]);

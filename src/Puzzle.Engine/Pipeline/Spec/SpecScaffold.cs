@@ -119,6 +119,8 @@ public static class SpecScaffold
     {
         var parameters = Cost.CostMeter.Parameters(parent);
         var (bytes, dtype) = gpu ? (2, "bfloat16") : (4, "float32");
-        return string.Create(CultureInfo.InvariantCulture, $"{Cost.CostMeter.Readable(parameters)} parameters, {parameters * bytes / 1e9:0.##} GB in {dtype}");
+        return string.Create(CultureInfo.InvariantCulture, $"{Cost.CostMeter.Readable(parameters)} parameters, {Bytes(parameters * bytes)} in {dtype}");
     }
+
+    static string Bytes(double bytes) => bytes >= 1e9 ? $"{bytes / 1e9:0.##} GB" : $"{bytes / 1e6:0.#} MB";
 }

@@ -1,3 +1,4 @@
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
@@ -38,6 +39,14 @@ public sealed class TokenizerStage : Stage<TokenizerStage.TokenizerJob>
     {
         if (job.ParentTokenizer is { } file)
         {
+            // loaded here, so that a file the library cannot read, or one with ids the parent cannot embed, is named
+            // as the user's file now rather than as the store's copy a stage later
+            using (var tokenizer = Tokenizer.Load(file))
+            {
+                var parent = System.IO.Path.GetDirectoryName(file)!;
+                tokenizer.RequireFits(HfConfig.Read(parent), parent);
+                context.Metrics["vocab_size"] = tokenizer.VocabSize;
+            }
             File.Copy(file, context.Output(FileName));
             return;
         }

@@ -1,0 +1,42 @@
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Model;
+
+namespace Puzzle.Engine.Tests.Cli;
+
+/// <summary>Parent folders as a user brings them, for the front ends' tests.</summary>
+public static class TestParents
+{
+    /// <summary>The tiny fixture parent (config, sharded weights, tokenizer) copied to <paramref name="to"/>.</summary>
+    public static void Tiny(string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(Fixtures.HfLlamaTiny).Where(f => !f.EndsWith("reference.json", StringComparison.Ordinal)))
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+    }
+
+    /// <summary>A bfloat16 safetensors file with every tensor <paramref name="config"/> needs in its header and a hole
+    /// for their bytes: what init checks (names, shapes, offsets) at a real size, without gigabytes on disk.</summary>
+    public static void HeaderOnlyWeights(ModelConfig config, string path)
+    {
+        var header = new System.Text.Json.Nodes.JsonObject();
+        long offset = 0;
+        foreach (var (name, shape) in CheckpointValidator.ExpectedShapes(config))
+        {
+            var bytes = shape.Aggregate(2L, (a, b) => a * b);
+            header[name] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["dtype"] = "BF16",
+                ["shape"] = new System.Text.Json.Nodes.JsonArray(shape.Select(d => (System.Text.Json.Nodes.JsonNode)d).ToArray()),
+                ["data_offsets"] = new System.Text.Json.Nodes.JsonArray(offset, offset + bytes),
+            };
+            offset += bytes;
+        }
+        var json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+        var padded = (json.Length + 7) / 8 * 8;
+        using var file = File.Create(path);
+        file.Write(BitConverter.GetBytes((ulong)padded));
+        file.Write(json);
+        file.Write(System.Text.Encoding.ASCII.GetBytes(new string(' ', padded - json.Length)));
+        file.SetLength(8 + padded + offset);
+    }
+}
