@@ -52,7 +52,7 @@ public sealed class InitShowStatusTests
         Assert.Equal(Engine.Runtime.DeviceKind.Cuda, spec.Device);
         Assert.Null(spec.Scenario.Device); // timed where it computes
         Assert.Equal((1_048_576L, 1_048_576L, 65_536L, 65_536L, 512), (spec.Bld.Training.Tokens, spec.Gkd.Training.Tokens, spec.Scoring.Tokens, spec.Evaluation.Tokens, spec.Data.SeqLen));
-        Assert.Equal((8, 512, 128), (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate));
+        Assert.Equal((8, 384, 128), (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate)); // within the parent's 512 positions
         Assert.Equal(Engine.Export.ExportDType.Bfloat16, spec.Export.Dtype);
         // a tenth held out: with the fixture's tokenizer 141,824 selection and 115,712 evaluation tokens, over both 65,536 budgets
         Assert.Equal(0.1, spec.Data.HeldoutFraction);

@@ -33,6 +33,34 @@ public sealed class ParentShapeRulesTests
     }
 
     [Fact]
+    public void Text_windows_and_the_timed_scenario_stay_within_the_parents_trained_positions()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["models/tiny"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]); // max_position_embeddings 512
+        const string yaml = """
+            name: p
+            parent: { path: models/tiny }
+            data: { npm: [{ package: a@1, files: x.txt }], seq_len: 1024 }
+            search_space: { attention: { kv_heads: [1] } }
+            scenario: { prompt: 500, generate: 64 }
+            """;
+
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", dir.Path));
+
+        Assert.Equal(
+        [
+            "p.yaml:3:57: error: data.seq_len is 1,024 positions, beyond the parent's max_position_embeddings 512 (models/tiny/config.json): " +
+            "it was not trained on positions past them; use at most 512",
+            "p.yaml:5:36: error: scenario.prompt + scenario.generate (500 + 64) is 564 positions, beyond the parent's max_position_embeddings 512 " +
+            "(models/tiny/config.json): it was not trained on positions past them; use at most 512",
+        ], e.Errors.Select(x => x.ToString()));
+        // within them, and a parent pretrained here (trained on the positions the spec asks for), load
+        SpecLoader.Parse(yaml.Replace("1024", "512").Replace("500", "448"), "p.yaml", dir.Path);
+        SpecLoader.Parse("name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }], seq_len: 4096 }\n", "p.yaml", dir.Path);
+    }
+
+    [Fact]
     public void Kv_heads_that_divide_the_parents_load()
     {
         using var dir = new TempDir();

@@ -25,6 +25,13 @@ public static class SpecScaffold
         var (seqLen, heldout, tokens, prompt, generate, evaluation) = gpu ? (512, "0.1", 1_048_576, 512, 128, 65_536)
             : realSize ? (128, "0.05", 2_048, 32, 4, 256)
             : (128, "0.05", 60_000, 128, 64, 20_000);
+        if (parent is { MaxPositionEmbeddings: var max })
+        {
+            // within the positions the parent was trained on, as the spec's rules require: the scenario keeps its
+            // answer length where it can and gives up prompt
+            seqLen = Math.Min(seqLen, max);
+            if (prompt + generate > max) (prompt, generate) = (max - Math.Min(generate, max / 4), Math.Min(generate, max / 4));
+        }
         var (gkdTokens, scoring, batch, linear, jobs) = realSize ? (512, 256, 1, "false", 1) : (tokens, 65_536, 8, "true", 2);
         var kv = parent?.Blocks.Select(b => b.Attention.KvHeads).Where(k => k > 0).DefaultIfEmpty(4).Max() ?? 4;
         // a real-size parent on a CPU: the two largest, as its check searched (8 KV heads: [4, 2])

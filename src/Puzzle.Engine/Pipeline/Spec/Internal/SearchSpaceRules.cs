@@ -9,8 +9,9 @@ namespace Puzzle.Engine.Pipeline.Spec.Internal;
 /// </summary>
 internal sealed class SearchSpaceRules(SourceMap map, SpecErrorList errors)
 {
-    /// <summary>What the rules need of the parent's shape; a null field is unknown (the spec failed to say it).</summary>
-    public sealed record ParentShape(int? KvHeads, int? Layers, string Source);
+    /// <summary>What the rules need of the parent's shape; a null field is unknown (the spec failed to say it, or the
+    /// parent is pretrained here, to the positions the spec asks for).</summary>
+    public sealed record ParentShape(int? KvHeads, int? Layers, string Source, int? MaxPositions = null, string? Config = null);
 
     public void Check(SearchSpaceSpec space, ParentShape? parent)
     {

@@ -17,7 +17,9 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         // A required section that is missing or malformed is null here; the binder has reported it.
         if (spec.Parent is not null) CheckParent(spec.Parent);
         if (spec.Data is not null) CheckData(spec.Data);
-        new SearchSpaceRules(map, errors).Check(spec.SearchSpace, ParentShape(spec.Parent));
+        var parent = ParentShape(spec.Parent);
+        new SearchSpaceRules(map, errors).Check(spec.SearchSpace, parent);
+        CheckPositions(spec, parent);
         CheckLoss(spec.Gkd.Loss);
         CheckTasks(spec.Evaluation);
         CheckOutput(spec.Pack, "feed", spec.Pack.Feed);
@@ -103,13 +105,28 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         {
             var read = Checkpoints.HfConfig.Parse(File.ReadAllText(config), config);
             var kv = read.Blocks.Select(b => b.Attention.KvHeads).Where(k => k > 0).Distinct().ToList();
-            return new(kv.Count == 1 ? kv[0] : null, read.NumLayers, $"{path}/config.json");
+            return new(kv.Count == 1 ? kv[0] : null, read.NumLayers, $"{path}/config.json", read.MaxPositionEmbeddings, $"{path}/config.json");
         }
         catch (Exception e) when (e is Checkpoints.CheckpointException or IOException or System.Text.Json.JsonException)
         {
             errors.Add(map.At(parent, "path"), $"parent.path '{path}': config.json does not read as a Llama config: {e.Message}");
             return null;
         }
+    }
+
+    /// <summary>A user's parent was trained on at most max_position_embeddings positions: windows of text and the
+    /// timed scenario stay within them (RoPE past them computes, quietly worse).</summary>
+    void CheckPositions(PipelineSpec spec, SearchSpaceRules.ParentShape? parent)
+    {
+        if (parent is not { MaxPositions: { } max, Config: { } config }) return;
+        string Beyond(string what, int positions) =>
+            $"{what} is {positions:N0} positions, beyond the parent's max_position_embeddings {max:N0} ({config}): it was not trained on positions past them; use at most {max:N0}";
+        if (spec.Data is { } data && map.Bound(data, "seq_len") && data.SeqLen > max)
+            AddAbout(data, "seq_len", Beyond($"data.seq_len{Default(data, "seq_len")}", data.SeqLen));
+        var scenario = spec.Scenario;
+        if (map.Bound(scenario, "prompt", "generate") && scenario.Prompt + scenario.Generate > max)
+            AddAbout(scenario, map.Has(scenario, "generate") || !map.Has(scenario, "prompt") ? "generate" : "prompt",
+                Beyond($"scenario.prompt + scenario.generate ({scenario.Prompt:N0} + {scenario.Generate:N0})", scenario.Prompt + scenario.Generate));
     }
 
     void CheckData(DataSpec data)
