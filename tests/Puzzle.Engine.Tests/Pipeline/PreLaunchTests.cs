@@ -44,6 +44,21 @@ public sealed class PreLaunchTests
     }
 
     [Fact]
+    public void A_search_under_no_constraint_is_refused_before_anything_starts_and_earlier_stages_still_run()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        repo.Edit("constraints:\n  throughput_vs_parent: 1.5", "constraints: {}");
+
+        var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--target", "Search", "--in-process");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("error: constraints gives no limit, so the search would choose the parent itself", err);
+        Assert.Contains("nothing was started", err);
+        Assert.False(Directory.Exists(Path.Combine(repo.Store, "logs")), "no job may have written a log");
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Tokenizer", "--in-process").Exit);
+    }
+
+    [Fact]
     public void The_device_flag_is_blamed_when_it_asked_for_cuda_and_cached_logs_stay()
     {
         Fixtures.Torch();

@@ -29,6 +29,10 @@ public static class PreLaunchChecks
             throw new SpecException([SpecLoader.ErrorAt(spec, "scenario.runtime",
                 $"scenario.runtime is cuda_graphs, but timings ({string.Join(", ", timing)}) run on {ComputeDevice.Name(JobContext.CostKind(spec))} " +
                 "(scenario.device, else device or --device): CUDA graphs need a CUDA device. Set runtime: eager, or time on cuda; nothing was started.")]);
+        if (!spec.Constraints.HasAny() && toRun.Any(j => j.Stage is SearchStage))
+            throw new SpecException([SpecLoader.ErrorAt(spec, "constraints",
+                "constraints gives no limit, so the search would choose the parent itself: give one, such as throughput_vs_parent: 1.5, " +
+                "latency_ms, memory_vs_parent or params_vs_parent; nothing was started.")]);
         if (onCuda.Count > 0) Cuda(spec, onCuda, field, fromFlag, timing);
         // Slurm's jobs run on other machines than the one that launches them: their memory is not known here
         if (spec.Executor.Kind != ExecutorKind.Slurm)

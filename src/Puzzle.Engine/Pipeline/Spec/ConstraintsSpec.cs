@@ -3,7 +3,7 @@ using System.ComponentModel;
 namespace Puzzle.Engine.Pipeline.Spec;
 
 /// <summary>What the child must satisfy; ratios are relative to the parent in the same scenario.</summary>
-[Description("Constraints on the child; ratios compare with the parent in the same scenario. All optional.")]
+[Description("Constraints on the child; ratios compare with the parent in the same scenario. Each is optional, but a search needs at least one: with none the best child is the parent itself.")]
 public sealed record ConstraintsSpec
 {
     [Description("Minimum throughput as a multiple of the parent's (2.0 = twice as fast).")]
@@ -29,4 +29,8 @@ public sealed record ConstraintsSpec
     [Description("Minimum generation throughput, in tokens per second.")]
     [Bounds(ExclusiveMinimum = 0)]
     public double? ThroughputTokensPerS { get; init; }
+
+    /// <summary>Whether any constraint is given: with none, the best child is the parent itself.</summary>
+    public bool HasAny() => ThroughputVsParent is not null || MemoryVsParent is not null || ParamsVsParent is not null || LatencyMs is not null
+                       || MemoryBytes is not null || ThroughputTokensPerS is not null;
 }
