@@ -26,9 +26,28 @@ public static class DocumentReader
         };
     }
 
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>A whole .txt file, as UTF-8 (a byte-order mark of UTF-8 or UTF-16 is followed): bytes that are not UTF-8,
+    /// or a NUL, make it no text file (binary data, or another encoding) and fail here, rather than training on U+FFFD.</summary>
     static IEnumerable<Document> ReadText(string path)
     {
-        yield return new Document(Normalize(File.ReadAllText(path, Encoding.UTF8)), 0);
+        var bytes = File.ReadAllBytes(path);
+        string text;
+        if (bytes is [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..]) text = File.ReadAllText(path); // UTF-16 with its byte-order mark
+        else
+        {
+            var start = bytes is [0xEF, 0xBB, 0xBF, ..] ? 3 : 0;
+            try { text = StrictUtf8.GetString(bytes, start, bytes.Length - start); }
+            catch (DecoderFallbackException e)
+            {
+                throw new InvalidDataException($"{path}: not UTF-8 text (bytes that are no UTF-8 at offset {start + e.Index:N0}); " +
+                                               "a binary file, or text in another encoding: convert it, e.g. iconv -f latin1 -t utf-8", e);
+            }
+        }
+        if (text.IndexOf('\0') is var nul and >= 0)
+            throw new InvalidDataException($"{path}: not text (a NUL character at character {nul:N0}); a binary file, or UTF-16 without its byte-order mark");
+        yield return new Document(Normalize(text), 0);
     }
 
     static IEnumerable<Document> ReadJsonl(string path, string field)

@@ -209,7 +209,12 @@ public static class BpeTrainer
         string jsonlField = Data.DocumentReader.DefaultJsonlField)
     {
         var files = Data.InputFiles.Resolve(inputs, baseDirectory);
-        return Train(files.SelectMany(f => Data.DocumentReader.Read(f, jsonlField)).Select(d => d.Text), options);
+        try { return Train(files.SelectMany(f => Data.DocumentReader.Read(f, jsonlField)).Select(d => d.Text), options); }
+        catch (ArgumentException e) when (e.ParamName == "documents")
+        {
+            throw new InvalidDataException($"the training text is empty, nothing to train a tokenizer on: {string.Join(", ", files.Take(5))}" +
+                                           (files.Count > 5 ? $" and {files.Count - 5} more" : ""), e);
+        }
     }
 
     static long Key(int a, int b) => ((long)a << 32) | (uint)b;

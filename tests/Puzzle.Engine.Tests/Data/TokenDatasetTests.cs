@@ -171,6 +171,41 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public void A_text_file_that_is_no_utf8_text_fails_naming_it_and_utf8_or_utf16_with_a_mark_reads()
+    {
+        using var dir = new TempFolder();
+        var latin1 = dir.Path + "/latin1.txt";
+        File.WriteAllBytes(latin1, [.. "caf"u8, 0xE9, .. " noir"u8]); // é in Latin-1
+        var e = Assert.Throws<InvalidDataException>(() => DocumentReader.Read(latin1).ToList());
+        Assert.StartsWith($"{latin1}: not UTF-8 text (bytes that are no UTF-8 at offset 3)", e.Message);
+
+        var binary = dir.Path + "/nul.txt";
+        File.WriteAllBytes(binary, [.. "ab"u8, 0, .. "cd"u8]);
+        e = Assert.Throws<InvalidDataException>(() => DocumentReader.Read(binary).ToList());
+        Assert.StartsWith($"{binary}: not text (a NUL character at character 2)", e.Message);
+
+        var marked = dir.Path + "/bom.txt";
+        File.WriteAllBytes(marked, [0xEF, 0xBB, 0xBF, .. "café\r\nnoir"u8]);
+        Assert.Equal([new Document("café\nnoir", 0)], DocumentReader.Read(marked));
+        File.WriteAllText(marked, "café noir", System.Text.Encoding.Unicode); // UTF-16 with its mark
+        Assert.Equal([new Document("café noir", 0)], DocumentReader.Read(marked));
+    }
+
+    [Fact]
+    public void Training_a_tokenizer_on_empty_files_names_them()
+    {
+        using var dir = new TempFolder();
+        dir.Write("empty.txt", "");
+        dir.Write("blank.txt", "");
+
+        var e = Assert.Throws<InvalidDataException>(() => Puzzle.Engine.Tokenization.BpeTrainer.TrainOnFiles(["*.txt"], dir.Path));
+
+        Assert.Contains("the training text is empty, nothing to train a tokenizer on:", e.Message);
+        Assert.Contains("empty.txt", e.Message);
+        Assert.Contains("blank.txt", e.Message);
+    }
+
+    [Fact]
     public void Missing_input_errors_name_the_pattern()
     {
         using var dir = new TempFolder();
