@@ -25,7 +25,7 @@ public static class EvalCommand
                           "with a teacher also the teacher's and retention",
             AllowMultipleArgumentsPerToken = true,
         };
-        var json = new Option<FileInfo?>("--json") { Description = "also write the numbers as JSON to this file" };
+        var json = new Option<FileInfo?>("--json") { Description = "also write the numbers as JSON to this file" }.ToWrite();
         var seqLen = new Option<int>("--seq-len") { Description = "tokens per evaluated window", DefaultValueFactory = _ => 256 };
         var batch = new Option<int>("--batch") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
         var maxSeqs = new Option<int?>("--max-sequences") { Description = "evaluate at most this many windows" };

@@ -14,6 +14,27 @@ public class EvalCommandTests
     }
 
     [Fact]
+    public void A_folder_given_as_the_file_to_write_is_refused_before_any_work_naming_the_option()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["out"]);
+        using var repo = new Pipeline.TestRepo(Pipeline.TestRepo.MicroSpec);
+
+        foreach (var (args, option) in new[]
+                 {
+                     (new[] { "eval", "--model", Fixtures.HfLlamaTiny, "--data", WriteHeldoutText(dir), "--json", dir["out"] }, "--json"),
+                     (new[] { "logits", "--model", Fixtures.HfLlamaTiny, "--ids", dir["ids.json"], "--out", dir["out"] }, "--out"),
+                     (new[] { "run", repo.SpecPath, "--target", "Tokenizer", "--summary", dir["out"] }, "--summary"),
+                 })
+        {
+            var (exit, _, err) = CliRunner.Run(args);
+            Assert.Equal(1, exit);
+            Assert.Contains($"{option} {dir["out"]} is a folder; give the file to write", err);
+        }
+        Assert.False(Directory.Exists(repo.Store), "no job may have run");
+    }
+
+    [Fact]
     public void Eval_prints_a_table_and_writes_the_same_numbers_as_json()
     {
         using var dir = new TempDir();
