@@ -10,7 +10,8 @@ public sealed class ParentShapeRulesTests
     {
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["models/tiny"]);
-        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]); // 4 heads, 2 KV heads
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["models/tiny/tokenizer.json"]); // 4 heads, 2 KV heads
         const string yaml = """
             name: p
             parent: { path: models/tiny }
@@ -37,7 +38,8 @@ public sealed class ParentShapeRulesTests
     {
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["models/tiny"]);
-        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]); // max_position_embeddings 512
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["models/tiny/tokenizer.json"]); // max_position_embeddings 512
         const string yaml = """
             name: p
             parent: { path: models/tiny }
@@ -66,6 +68,7 @@ public sealed class ParentShapeRulesTests
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["models/tiny"]);
         File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["models/tiny/tokenizer.json"]);
         const string yaml = "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1, files: x.txt }] }\nsearch_space: { attention: { kv_heads: [1] } }\n";
 
         Assert.Equal([1], SpecLoader.Parse(yaml, "p.yaml", dir.Path).SearchSpace.Attention.KvHeads);

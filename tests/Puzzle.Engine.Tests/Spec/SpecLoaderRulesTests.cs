@@ -16,10 +16,27 @@ public sealed class SpecLoaderRulesTests
         Assert.Contains("has no config.json", e.Message);
 
         File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "hf-llama-tiny", "config.json"), dir["models/tiny/config.json"]);
+        e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", dir.Path));
+        Assert.Equal((2, 17), (e.Line, e.Column));
+        Assert.Contains("has no tokenizer.json; the pipeline tokenizes its text with the parent's own tokenizer", e.Message);
+
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "hf-llama-tiny", "tokenizer.json"), dir["models/tiny/tokenizer.json"]);
         var s = SpecLoader.Parse(yaml, "p.yaml", dir.Path);
         Assert.Equal("models/tiny", s.Parent.Path);
         Assert.Null(s.Parent.Pretrain);
         Assert.Equal(Path.Combine(Path.GetFullPath(dir.Path), "models", "tiny"), s.Resolve(s.Parent.Path!));
+    }
+
+    [Fact]
+    public void A_package_fetched_by_two_npm_entries_is_refused_at_the_second()
+    {
+        const string yaml = "name: p\nparent: { pretrain: {} }\ndata:\n  npm:\n    - { package: \"@stdlib/x@1.0.0\", files: a.txt }\n" +
+                            "    - { package: \"@stdlib/x@1.0.1\", files: b.txt }\n";
+
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", Path.GetTempPath()));
+
+        Assert.Equal("p.yaml:6:18: error: data.npm[1] fetches @stdlib/x@1.0.1, a package data.npm[0] fetches already; give each package one entry, " +
+                     "with a files glob that matches what you need of it", Assert.Single(e.Errors).ToString());
     }
 
     [Fact]

@@ -66,6 +66,8 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
             else if (!Directory.Exists(full)) errors.Add(where, $"parent.path '{path}' does not exist ({full})");
             else if (!File.Exists(Path.Combine(full, "config.json")))
                 errors.Add(where, $"parent.path '{path}' has no config.json; it must be a Hugging Face model folder");
+            else if (!File.Exists(Path.Combine(full, "tokenizer.json")))
+                errors.Add(where, $"parent.path '{path}' has no tokenizer.json; the pipeline tokenizes its text with the parent's own tokenizer, so put the model's tokenizer.json beside its config.json");
         }
         if (parent.Pretrain is { } pre)
         {
@@ -133,6 +135,14 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
     {
         if (map.Bound(data, "npm", "train") && data.Npm.Count == 0 && data.Train.Count == 0)
             errors.Add(map.At(data), "data needs text: give npm packages, train files, or both");
+        var fetched = new Dictionary<string, int>();
+        for (var i = 0; i < data.Npm.Count; i++)
+        {
+            if (data.Npm[i] is not { } source || !map.Bound(source, "package")) continue;
+            if (!fetched.TryAdd(Stages.FetchStage.JobId(source.Package), i))
+                errors.Add(map.At(source, "package"), $"data.npm[{i}] fetches {source.Package}, a package data.npm[{fetched[Stages.FetchStage.JobId(source.Package)]}] fetches " +
+                                                      "already; give each package one entry, with a files glob that matches what you need of it");
+        }
         foreach (var npm in data.Npm.Where(n => map.Bound(n, "files")))
         {
             var where = map.At(npm, "files");
