@@ -80,7 +80,7 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(File.ReadAllBytes(indexPath)); }
-        catch (JsonException e) { throw new CheckpointException($"{indexPath}: not valid JSON ({e.Message})", e); }
+        catch (JsonException e) { throw new CheckpointException($"{indexPath}: not valid JSON ({JsonErrors.Describe(e)})", e); }
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object ||

@@ -13,7 +13,7 @@ internal static class HfConfigReader
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(json); }
-        catch (JsonException e) { throw new CheckpointException($"{file}: not valid JSON ({e.Message})", e); }
+        catch (JsonException e) { throw new CheckpointException($"{file}: not valid JSON ({JsonErrors.Describe(e)})", e); }
         using (document)
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object)

@@ -72,7 +72,7 @@ public static class DocumentReader
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{path}:{lineNo}: not valid JSON: {e.Message}", e);
+                throw new InvalidDataException($"{path}:{lineNo}: not valid JSON: {JsonErrors.Describe(e, oneLine: true)}", e);
             }
             yield return new Document(Normalize(text), lineNo);
         }

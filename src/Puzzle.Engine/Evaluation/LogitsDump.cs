@@ -21,7 +21,7 @@ public static class LogitsDump
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: token id file not found");
         long[][]? ids;
         try { ids = JsonSerializer.Deserialize<long[][]>(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not a JSON array of arrays of token ids ({e.Message})"); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a JSON array of arrays of token ids ({JsonErrors.Describe(e)})", e); }
         if (ids is null || ids.Length == 0 || ids[0].Length == 0)
             throw new InvalidDataException($"{path}: expected a non-empty JSON array of non-empty arrays of token ids");
         if (ids.Any(row => row.Length != ids[0].Length))

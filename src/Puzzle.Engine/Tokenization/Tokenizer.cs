@@ -82,7 +82,7 @@ public sealed class Tokenizer : IDisposable
         try { (vocab, modelType) = ReadVocabulary(bytes); }
         catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException or KeyNotFoundException or FormatException)
         {
-            throw new InvalidDataException($"{full} is not a valid tokenizer.json: {e.Message}", e);
+            throw new InvalidDataException($"{full} is not a valid tokenizer.json: {(e is JsonException json ? JsonErrors.Describe(json) : e.Message)}", e);
         }
 
         Native.Tokenizer native;
@@ -208,6 +208,6 @@ public sealed class Tokenizer : IDisposable
                 : e.ValueKind == JsonValueKind.Object && e.TryGetProperty("content", out var c) ? c.GetString() : null;
             return (Name(doc.RootElement, "bos_token"), Name(doc.RootElement, "eos_token"));
         }
-        catch (JsonException e) { throw new InvalidDataException($"{configPath} is not valid JSON: {e.Message}", e); }
+        catch (JsonException e) { throw new InvalidDataException($"{configPath} is not valid JSON: {JsonErrors.Describe(e)}", e); }
     }
 }

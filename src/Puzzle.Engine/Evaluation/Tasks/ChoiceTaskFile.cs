@@ -52,7 +52,7 @@ public static class ChoiceTaskFile
     {
         JsonNode? node;
         try { node = JsonNode.Parse(text); }
-        catch (JsonException e) { throw new InvalidDataException($"{where}: not a JSON object ({e.Message})"); }
+        catch (JsonException e) { throw new InvalidDataException($"{where}: not a JSON object ({JsonErrors.Describe(e, oneLine: true)})", e); }
         if (node is not JsonObject o) throw new InvalidDataException($"{where}: not a JSON object");
 
         var (contextField, contextNode) = Find(o, ContextFields, where, "the context");
