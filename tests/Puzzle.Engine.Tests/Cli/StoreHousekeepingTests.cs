@@ -88,6 +88,13 @@ public sealed class StoreHousekeepingTests
         Assert.Equal(1, exit);
         Assert.Contains("gc needs the pipeline specs whose entries to keep", err);
         Assert.True(Directory.Exists(Path.Combine(repo.Store, "cache", "ab", new string('a', 64))));
+
+        // a store that is not there is said to be missing, as store du says, not collected as empty
+        var missing = Path.Combine(repo.Root, "nostore");
+        (exit, _, err) = CliRunner.Run("gc", repo.SpecPath, "--store", missing);
+        Assert.Equal(1, exit);
+        Assert.Contains($"{missing}: no store there", err);
+        Assert.False(Directory.Exists(missing));
     }
 
     [Fact]

@@ -63,6 +63,7 @@ public static partial class StoreCollector
         var stores = sessions.Select(s => s.Store.Root).Distinct().ToList();
         if (stores.Count > 1)
             throw new ArgumentException($"the specs use different stores ({string.Join(", ", stores)}): pass --store DIR to name the one to collect");
+        if (!Directory.Exists(stores[0])) throw new DirectoryNotFoundException($"{stores[0]}: no store there (pass --store DIR)"); // as store du says
         var reachable = sessions.SelectMany(s => s.Graph.JobsFor(null)).Select(j => j.Key).ToHashSet(StringComparer.Ordinal);
         return Collect(sessions[0].Store, reachable, dryRun);
     }
