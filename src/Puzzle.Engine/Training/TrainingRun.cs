@@ -120,7 +120,11 @@ public sealed class TrainingRun : IDisposable
             for (var i = 0; i < values.Length; i++)
             {
                 var (step, lr, _) = _pending[i];
-                if (!double.IsFinite(values[i])) throw new InvalidOperationException($"the loss became {values[i]} at step {step - 1}");
+                if (!double.IsFinite(values[i]))
+                    throw new InvalidOperationException(step == 1
+                        ? $"the loss was {values[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} at the first step, before any update: the starting weights or the parent's outputs are not finite " +
+                          "(a NaN or infinity in the parent's weights, or values beyond the compute dtype's range)"
+                        : $"the loss became {values[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} at step {step - 1}: training diverged; a lower lr or a longer warmup may hold it");
                 _ema = double.IsNaN(_ema) ? values[i] : 0.95 * _ema + 0.05 * values[i];
                 if (step % _options.CurveEvery == 0 || step == TotalSteps || step == 1)
                     _curve.Add(new CurvePoint(step, step * _tokensPerBatch, values[i], lr));
