@@ -103,6 +103,21 @@ public sealed class InitShowStatusTests
     }
 
     [Fact]
+    public void Init_offers_only_ffn_ratios_whose_rounded_widths_differ()
+    {
+        using var dir = new TempDir();
+        // an FFN 128 wide: 0.5 and 0.25 both round to 64 (round_to 64), so one ratio is offered
+        var config = ModelConfig.Llama(vocab: 32000, hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, tie: true);
+        HfConfig.Write(config, dir["narrow"]);
+        TestParents.HeaderOnlyWeights(config, dir["narrow/model.safetensors"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["narrow/tokenizer.json"]);
+
+        Assert.Equal(0, CliRunner.Run("init", dir["narrow"], "--dir", dir.Path, "--device", "cpu").Exit);
+
+        Assert.Equal([0.5], SpecLoader.Load(dir["pipelines/narrow.yaml"]).SearchSpace.Ffn.Ratios);
+    }
+
+    [Fact]
     public void Init_without_a_parent_pretrains_one_and_loads()
     {
         using var dir = new TempDir();

@@ -64,6 +64,12 @@ public static class SpecScaffold
               """
             : "";
         var kvList = fewer.Count == 0 ? "" : $"kv_heads: [{string.Join(", ", fewer)}], ";
+        // the ratios whose widths, rounded as the library rounds them (round_to 64), differ from each other and from the
+        // parent's: a small parent's FFN has room for fewer
+        var width = parent?.Blocks.Where(b => b.Ffn.Kind == FfnKind.SwiGlu).Select(b => b.Ffn.IntermediateSize).DefaultIfEmpty(0).Min() ?? 0;
+        var ratios = string.Join(", ", new[] { 0.5, 0.25 }.Where(r => width == 0 || Library.VariantCatalog.Width(width, r, 64) < width)
+            .DistinctBy(r => width == 0 ? r : Library.VariantCatalog.Width(width, r, 64)).DefaultIfEmpty(0.5)
+            .Select(r => r.ToString(CultureInfo.InvariantCulture)));
         return $$"""
             # yaml-language-server: $schema=puzzle-pipeline.schema.json
             # A Puzzle pipeline: distil block variants of the parent, score them, search for the fastest child that keeps
@@ -87,7 +93,7 @@ public static class SpecScaffold
 
             search_space:                # what each layer may become instead of the parent's block
               attention: { {{kvList}}linear: {{linear}}, no_op: true }   # kv_heads must divide the parent's {{kv}} KV heads
-              ffn:       { ratios: [0.5, 0.25], linear: {{linear}}, no_op: true }
+              ffn:       { ratios: [{{ratios}}], linear: {{linear}}, no_op: true }
 
             bld:
               tokens: {{tokens,-19}}# distillation tokens per block variant; more is better and slower
