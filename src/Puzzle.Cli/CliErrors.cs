@@ -34,5 +34,12 @@ public static class CliErrors
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
+        catch (System.Runtime.InteropServices.ExternalException e) when (e.GetType() == typeof(System.Runtime.InteropServices.ExternalException))
+        {
+            // libtorch's errors (out of memory on a GPU, an index out of range) come as this type, with libtorch's own
+            // trace after the first line: one line and exit 1, as any other error, not an aborted process
+            Console.Error.WriteLine($"error: libtorch: {e.Message.Split('\n')[0].Trim()}");
+            return 1;
+        }
     }
 }
