@@ -40,7 +40,7 @@ public static class JobDetails
             {
                 text.AppendLine("  metrics");
                 var width = m.Metrics.Max(p => p.Key.Length);
-                foreach (var (name, value) in m.Metrics) text.AppendLine($"    {name.PadRight(width)}  {value?.ToJsonString()}");
+                foreach (var (name, value) in m.Metrics) text.AppendLine($"    {name.PadRight(width)}  {value?.ToJsonString() ?? "null"}");
             }
         }
         else
