@@ -1,3 +1,4 @@
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Execution.Slurm;
@@ -64,6 +65,9 @@ public sealed class PipelineSession
         if (launcher is not SlurmJobLauncher)
             PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || Store.Find(j.Key) is null).ToList());
         Store.EnsureWritable();
+        if (NameTakenBy() is { } other)
+            console?.WriteLine($"warning: {Path.GetRelativePath(Spec.BaseDirectory, Path.GetFullPath(Spec.SourcePath))} and {other} are both named '{Spec.Name}': they share artifacts/{Spec.Name}/ and this store's " +
+                               "logs and run records under that name, each run's overwriting the other's; give each pipeline its own name");
         if (again.Count > 0) Retire(again, rerun!, console);
         Store.CleanStaging(TimeSpan.FromHours(1));
         // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
@@ -80,6 +84,27 @@ public sealed class PipelineSession
         foreach (var folder in Artifacts.Publish(Spec.BaseDirectory, Spec.Name, Graph.JobsFor(target), Store))
             console?.WriteLine($"artifacts: {Path.GetRelativePath(Spec.BaseDirectory, folder)}");
         return summary;
+    }
+
+    /// <summary>The other spec file beside this one that ran last under this pipeline's name in this store, if it is
+    /// still there (recorded in <c>STORE/runs/NAME/spec</c>, which this run then claims). Specs elsewhere, as other
+    /// clones sharing a store, are not compared: their artifacts are their own.</summary>
+    string? NameTakenBy()
+    {
+        if (Spec.SourcePath.Length == 0) return null;
+        var mine = Path.GetFullPath(Spec.SourcePath);
+        var claim = Path.Combine(Store.Root, "runs", Spec.Name, "spec");
+        string? other = null;
+        try { other = File.Exists(claim) ? File.ReadAllText(claim).Trim() : null; }
+        catch (IOException) { } // another run writing it
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(claim)!);
+            AtomicFile.WriteAllText(claim, mine + "\n");
+        }
+        catch (IOException) { }
+        return other is { Length: > 0 } && other != mine && File.Exists(other) && Path.GetDirectoryName(other) == Path.GetDirectoryName(mine)
+            ? Path.GetRelativePath(Spec.BaseDirectory, other) : null;
     }
 
     /// <summary>

@@ -98,6 +98,31 @@ public sealed class StoreHousekeepingTests
     }
 
     [Fact]
+    public void Two_specs_of_one_name_in_a_repository_are_warned_of_and_the_same_spec_run_again_is_not()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var twin = Path.Combine(repo.Root, "pipelines", "copy.yaml");
+        File.Copy(repo.SpecPath, twin); // name: test, as the first
+
+        (int Exit, string Said) Run(string spec)
+        {
+            var (exit, output, error) = CliRunner.Run("run", spec, "--target", "Tokenizer", "--in-process");
+            return (exit, output + error);
+        }
+        var (first, firstOut) = Run(repo.SpecPath);
+        var (again, againOut) = Run(repo.SpecPath);
+        var (copy, copyOut) = Run(twin);
+
+        Assert.Equal((0, 0, 0), (first, again, copy));
+        Assert.DoesNotContain("warning:", firstOut + againOut);
+        Assert.Contains("warning: pipelines/copy.yaml and pipelines/test.yaml are both named 'test': they share artifacts/test/", copyOut);
+
+        // once the other file is gone (renamed), the name is this one's without a word
+        File.Delete(repo.SpecPath);
+        Assert.DoesNotContain("warning:", Run(twin).Said);
+    }
+
+    [Fact]
     public void Du_lists_shared_entries_under_each_pipeline_counts_them_once_and_adds_up_to_the_bytes_on_disk()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
