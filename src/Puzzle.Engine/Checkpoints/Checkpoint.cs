@@ -57,6 +57,8 @@ public static class Checkpoint
             WriteWeights(staging, config, tensors.ContainsKey, n => tensors[n].numel(),
                 (path, names) => SafeTensorsWriter.Write(path, Subset(tensors, names), dtype), dtype, maxShardBytes);
             if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
+            if (HfConfigWriter.Resolve(config, format) == CheckpointFormat.NemotronNas) // its config.json's auto_map names this file
+                File.WriteAllText(Path.Combine(staging, DeciLMConfigCode.FileName), DeciLMConfigCode.Text);
             foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
                 File.WriteAllText(Path.Combine(staging, name), text);
         });
@@ -83,6 +85,8 @@ public static class Checkpoint
             WriteWeights(staging, config, source.Contains, n => source.Info(n).ElementCount,
                 (path, names) => SafeTensorsWriter.Write(path, source, names, dtype), dtype, maxShardBytes);
             if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
+            if (HfConfigWriter.Resolve(config, format) == CheckpointFormat.NemotronNas) // its config.json's auto_map names this file
+                File.WriteAllText(Path.Combine(staging, DeciLMConfigCode.FileName), DeciLMConfigCode.Text);
             foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
                 File.WriteAllText(Path.Combine(staging, name), text);
         });

@@ -7,7 +7,8 @@ namespace Puzzle.Engine.Checkpoints;
 /// <summary>
 /// Writes a <see cref="ModelConfig"/> as a Hugging Face <c>config.json</c>: plain Llama, or nemotron-nas laid out as
 /// NVIDIA's own Nemotron configs are (<c>num_key_value_heads</c> and <c>intermediate_size</c> null at the top level,
-/// every block carrying all of its keys). No <c>auto_map</c>: the remote code is not shipped with the child.
+/// every block carrying all of its keys), with an <c>auto_map</c> to the configuration code written beside it
+/// (<see cref="DeciLMConfigCode"/>).
 /// </summary>
 internal static class HfConfigWriter
 {
@@ -17,7 +18,7 @@ internal static class HfConfigWriter
     {
         try { config.Validate(); }
         catch (ArgumentException e) { throw new CheckpointException($"config.json: {e.Message}", e); }
-        if (format == CheckpointFormat.Auto) format = config.IsHomogeneous ? CheckpointFormat.Llama : CheckpointFormat.NemotronNas;
+        format = Resolve(config, format);
         if (format == CheckpointFormat.Llama && !config.IsHomogeneous)
             throw new CheckpointException(
                 $"config.json: the model's blocks differ ({string.Join(", ", config.Blocks.Distinct())}); LlamaForCausalLM cannot describe that, write nemotron-nas");
@@ -53,6 +54,7 @@ internal static class HfConfigWriter
         {
             fields["architectures"] = new JsonArray(HfConfigReader.DeciLM);
             fields["model_type"] = "nemotron-nas";
+            fields["auto_map"] = new JsonObject { ["AutoConfig"] = DeciLMConfigCode.AutoConfig }; // the file Checkpoint.Save writes beside it
             fields["num_key_value_heads"] = null; // per layer, in block_configs
             fields["intermediate_size"] = null;
             fields["block_configs"] = new JsonArray(config.Blocks.Select(b => (JsonNode)BlockConfig(b, config)).ToArray());
@@ -61,6 +63,10 @@ internal static class HfConfigWriter
         foreach (var (key, value) in fields) root[key] = value;
         return root.ToJsonString(Indented) + "\n";
     }
+
+    /// <summary>The format written for <paramref name="format"/>: auto is Llama for a homogeneous model, else nemotron-nas.</summary>
+    public static CheckpointFormat Resolve(ModelConfig config, CheckpointFormat format) =>
+        format != CheckpointFormat.Auto ? format : config.IsHomogeneous ? CheckpointFormat.Llama : CheckpointFormat.NemotronNas;
 
     static JsonNode? RopeScaling(RopeScaling? scaling) => scaling is null ? null : new JsonObject
     {

@@ -50,8 +50,8 @@ public static class ModelCard
     }
 
     /// <summary>
-    /// The Hub's front matter. <c>library_name: transformers</c> only for plain Llama: transformers cannot build a
-    /// <c>DeciLMForCausalLM</c> from a config without <c>auto_map</c> and modelling code, and this export ships neither.
+    /// The Hub's front matter. <c>library_name: transformers</c> only for plain Llama: transformers has no
+    /// <c>DeciLMForCausalLM</c>, and this export ships the configuration code only (<see cref="DeciLMConfigCode"/>).
     /// </summary>
     static void FrontMatter(StringBuilder card, bool nas, ModelCardContext context)
     {
@@ -84,15 +84,16 @@ public static class ModelCard
         }
         else if (RuntimeSupport.Problems(config, ExportRuntime.Vllm).Count == 0)
         {
-            card.AppendLine("transformers alone does not load this folder (no `auto_map`, no modelling code). vLLM serves it:");
+            card.AppendLine("vLLM serves it with its own `DeciLMForCausalLM`; `configuration_decilm.py` beside config.json (its `auto_map`) " +
+                            "builds the configuration, so trust_remote_code is needed. transformers alone has no DeciLM model to load it into:");
             card.AppendLine();
             card.AppendLine("```python");
             card.AppendLine("from vllm import LLM");
-            card.AppendLine("llm = LLM(model=\"path/to/this/folder\")");
+            card.AppendLine("llm = LLM(model=\"path/to/this/folder\", trust_remote_code=True)");
             card.AppendLine("print(llm.generate(\"Call me Ishmael.\")[0].outputs[0].text)");
             card.AppendLine("```");
         }
-        else card.AppendLine("transformers alone does not load this folder (no `auto_map`, no modelling code), and vLLM has no path for its linear blocks.");
+        else card.AppendLine("transformers has no DeciLM model to load this folder into, and vLLM has no path for its linear blocks.");
         card.AppendLine();
         card.AppendLine("Puzzle.NET loads it too: `puzzle eval --model path/to/this/folder --data text.txt`, or from .NET, " +
                         "`PackagedModel.Load(\"<package id>\")` on the NuGet package it ships in.");
@@ -107,8 +108,8 @@ public static class ModelCard
             ? "vLLM, TensorRT-LLM and SGLang serve `DeciLMForCausalLM`"
             : "needs NVIDIA's DeciLM modelling code (remote code) or TensorRT-LLM: not vLLM (" + string.Join("; ", vllm) + ")";
         return text + (runtime == ExportRuntime.Vllm ? "; exported with `export.runtime: vllm`" : "") +
-               ". config.json carries no `auto_map`: loaders that build the config through transformers need NVIDIA's DeciLM " +
-               "configuration code supplied (an `auto_map` to a Nemotron-NAS repository's `configuration_decilm.py`, with `trust_remote_code`)";
+               ". config.json's `auto_map` names `configuration_decilm.py` beside it, which builds the configuration for loaders " +
+               "that go through transformers (with `trust_remote_code`); it holds no model code";
     }
 
     static void Results(StringBuilder card, ModelCardContext context)

@@ -34,8 +34,9 @@ public sealed class ModelCardTests : IDisposable
         Assert.DoesNotContain("library_name", front);
         Assert.Contains("\nlicense: other", front);
         Assert.DoesNotContain("base_model", front);
-        Assert.Contains("transformers alone does not load this folder (no `auto_map`, no modelling code). vLLM serves it:", card);
-        Assert.Contains("llm = LLM(model=\"path/to/this/folder\")", card);
+        Assert.Contains("vLLM serves it with its own `DeciLMForCausalLM`; `configuration_decilm.py` beside config.json (its `auto_map`) builds the configuration", card);
+        Assert.Contains("transformers alone has no DeciLM model to load it into", card);
+        Assert.Contains("llm = LLM(model=\"path/to/this/folder\", trust_remote_code=True)", card);
         Assert.Contains("`puzzle eval --model path/to/this/folder", card);
         Assert.Contains("- license: not set: the parent's license applies; set `export.license`", card);
         Assert.Contains("on the same device (cpu: Intel(R) Xeon(R), 2 threads)", card);
