@@ -149,6 +149,6 @@ public static class Checkpoint
     {
         ["_from_model_config"] = true,
         ["bos_token_id"] = config.BosTokenId,
-        ["eos_token_id"] = config.EosTokenId,
+        ["eos_token_id"] = HfConfigWriter.Eos(config),
     }.ToJsonString(Indented) + "\n";
 }

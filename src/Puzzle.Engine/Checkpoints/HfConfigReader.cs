@@ -27,6 +27,7 @@ internal static class HfConfigReader
                 throw new CheckpointException($"{file}: hidden_size, num_attention_heads and num_hidden_layers must be positive");
             CheckSupportedVariant(root);
             var (theta, scaling) = ReadRope(root);
+            var eos = ReadEos(root);
             var config = new ModelConfig
             {
                 VocabSize = root.RequiredInt("vocab_size"),
@@ -40,7 +41,8 @@ internal static class HfConfigReader
                 TieWordEmbeddings = root.OptionalBool("tie_word_embeddings"),
                 MaxPositionEmbeddings = root.OptionalInt("max_position_embeddings") ?? 2048,
                 BosTokenId = root.OptionalInt("bos_token_id"),
-                EosTokenId = ReadEos(root),
+                EosTokenId = eos.Count > 0 ? eos[0] : null,
+                MoreEosTokenIds = eos.Skip(1).ToArray(),
             };
             try { config.Validate(); }
             catch (ArgumentException e) { throw new CheckpointException($"{file}: {e.Message}", e); }
@@ -146,12 +148,13 @@ internal static class HfConfigReader
         };
     }
 
-    static int? ReadEos(JsonFields root)
+    /// <summary>eos_token_id as written: one id, or a list of them (none: empty).</summary>
+    static List<int> ReadEos(JsonFields root)
     {
-        if (!root.TryGet("eos_token_id", out var value) || value.ValueKind != JsonValueKind.Array) return root.OptionalInt("eos_token_id");
-        var first = value.EnumerateArray().FirstOrDefault();
-        return first.ValueKind == JsonValueKind.Number && first.TryGetInt32(out var id)
+        if (!root.TryGet("eos_token_id", out var value) || value.ValueKind != JsonValueKind.Array)
+            return root.OptionalInt("eos_token_id") is { } one ? [one] : [];
+        return value.EnumerateArray().Select(item => item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out var id)
             ? id
-            : value.GetArrayLength() == 0 ? null : throw root.Error("eos_token_id", $"must hold integers, got {value.GetRawText()}");
+            : throw root.Error("eos_token_id", $"must hold integers, got {value.GetRawText()}")).ToList();
     }
 }

@@ -26,7 +26,7 @@ internal static class HfConfigWriter
         {
             ["attention_bias"] = false,
             ["bos_token_id"] = config.BosTokenId,
-            ["eos_token_id"] = config.EosTokenId,
+            ["eos_token_id"] = Eos(config),
             ["head_dim"] = config.HeadDim,
             ["hidden_act"] = "silu",
             ["hidden_size"] = config.HiddenSize,
@@ -63,6 +63,11 @@ internal static class HfConfigWriter
         foreach (var (key, value) in fields) root[key] = value;
         return root.ToJsonString(Indented) + "\n";
     }
+
+    /// <summary>eos_token_id as config.json and generation_config.json hold it: one id, or the list where there are more.</summary>
+    public static JsonNode? Eos(ModelConfig config) => config.MoreEosTokenIds.Count == 0 || config.EosTokenId is not { } first
+        ? config.EosTokenId
+        : new JsonArray(config.MoreEosTokenIds.Prepend(first).Select(id => (JsonNode)id).ToArray());
 
     /// <summary>The format written for <paramref name="format"/>: auto is Llama for a homogeneous model, else nemotron-nas.</summary>
     public static CheckpointFormat Resolve(ModelConfig config, CheckpointFormat format) =>

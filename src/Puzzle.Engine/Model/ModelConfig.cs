@@ -22,6 +22,9 @@ public sealed record ModelConfig
     public int MaxPositionEmbeddings { get; init; } = 2048;
     public int? BosTokenId { get; init; }
     public int? EosTokenId { get; init; }
+    /// <summary>End-of-sequence ids after <see cref="EosTokenId"/>, where config.json lists several (Llama 3.1 Instruct:
+    /// 128001, 128008, 128009): generation stops at any of them, so they are written back as the list.</summary>
+    public IReadOnlyList<int> MoreEosTokenIds { get; init; } = [];
 
     public int NumLayers => Blocks.Count;
 

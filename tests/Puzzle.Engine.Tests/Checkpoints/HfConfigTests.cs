@@ -49,6 +49,27 @@ public sealed class HfConfigTests
     }
 
     [Fact]
+    public void Several_eos_ids_are_kept_and_written_back_as_the_list_in_config_and_generation_config()
+    {
+        using var dir = new TempDir();
+        var json = FixtureJson();
+        json["eos_token_id"] = new JsonArray(128001, 128008, 128009); // Llama 3.1 Instruct's: generation stops at any
+        var config = HfConfig.Parse(json.ToJsonString());
+        Assert.Equal(128001, config.EosTokenId);
+        Assert.Equal([128008, 128009], config.MoreEosTokenIds);
+        var child = config with { Blocks = [.. config.Blocks.Take(1)] }; // a child keeps its parent's ids
+
+        var weights = RandomWeights(child);
+        try { Checkpoint.Save(dir["child"], child, weights); }
+        finally { DisposeAll(weights.Values); }
+
+        foreach (var file in new[] { "config.json", "generation_config.json" })
+            Assert.Equal("[128001,128008,128009]", JsonNode.Parse(File.ReadAllText(dir[$"child/{file}"]))!["eos_token_id"]!.ToJsonString());
+        Assert.Equal([128008, 128009], HfConfig.Read(dir["child"]).MoreEosTokenIds);
+        Assert.Equal("2", JsonNode.Parse(HfConfig.ToJson(Homogeneous()))!["eos_token_id"]!.ToJsonString()); // one stays one
+    }
+
+    [Fact]
     public void DefaultsFollowTransformers()
     {
         var json = FixtureJson();
