@@ -29,7 +29,7 @@ public static class CliErrors
             return 1;
         }
         catch (Exception e) when (e is Engine.Search.SearchInfeasibleException or CheckpointException or PackageIntegrityException or FeedException or ExportException or InvalidDataException or FileNotFoundException
-                                      or DirectoryNotFoundException or IOException or ArgumentException or InvalidOperationException)
+                                      or DirectoryNotFoundException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

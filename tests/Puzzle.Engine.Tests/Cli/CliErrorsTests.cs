@@ -7,6 +7,21 @@ namespace Puzzle.Engine.Tests.Cli;
 public sealed class CliErrorsTests
 {
     [Fact]
+    public void A_path_refused_is_one_line_and_exit_1()
+    {
+        var old = Console.Error;
+        var stderr = new StringWriter();
+        Console.SetError(stderr);
+        try
+        {
+            var exit = CliErrors.Run(() => throw new UnauthorizedAccessException("Access to the path '/feed/x.nupkg.tmp' is denied."));
+            Assert.Equal(1, exit);
+            Assert.Equal("error: Access to the path '/feed/x.nupkg.tmp' is denied.", stderr.ToString().Trim());
+        }
+        finally { Console.SetError(old); }
+    }
+
+    [Fact]
     public void A_libtorch_error_is_one_line_and_exit_1_not_an_aborted_process()
     {
         Fixtures.Torch();

@@ -40,6 +40,24 @@ public sealed class SpecLoaderRulesTests
     }
 
     [Fact]
+    public void A_feed_that_is_a_file_and_a_misspelt_format_are_named_with_what_is_expected()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["artifacts"]);
+        File.WriteAllText(dir["artifacts/feed"], "");
+        const string yaml = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }] }\n" +
+                            "export: { format: nemotron }\npack: { feed: artifacts/feed }\n";
+
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", dir.Path));
+
+        Assert.Equal(
+        [
+            "p.yaml:4:19: error: export.format: expected one of auto, llama, nemotron_nas, nemotron-nas; found the string 'nemotron'; did you mean 'nemotron_nas'?",
+            "p.yaml:5:15: error: pack.feed 'artifacts/feed' is a file; name a folder",
+        ], e.Errors.Select(x => x.ToString()));
+    }
+
+    [Fact]
     public void Every_error_is_reported_sorted_by_position()
     {
         const string yaml = """

@@ -145,7 +145,7 @@ internal sealed class SpecBinder(SpecErrorList errors, SourceMap map)
             if (match.Value is null)
             {
                 var suggestion = SpecNames.Suggest(s.Value, names.Select(n => n.Name));
-                errors.Add(s.Start, $"{path}: expected one of {string.Join(", ", names.Select(n => n.Name))}; found {s.Describe()}"
+                errors.Add(s.Start, $"{path}: expected one of {string.Join(", ", names.SelectMany(n => SpecNames.Accepted(n.Name)))}; found {s.Describe()}"
                     + (suggestion is null ? "" : $"; did you mean '{suggestion}'?"));
                 return false;
             }

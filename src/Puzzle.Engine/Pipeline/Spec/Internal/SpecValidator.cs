@@ -201,6 +201,8 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
             .Any(root => full == root || full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal));
         if (!inside)
             errors.Add(map.At(record, key), $"{map.PathOf(record, key)} '{path}' must stay inside artifacts/ or .puzzle/ (it resolves to {full})");
+        else if (File.Exists(full))
+            errors.Add(map.At(record, key), $"{map.PathOf(record, key)} '{path}' is a file; name a folder");
     }
 
     string Resolve(string path) => Path.GetFullPath(Path.Combine(baseDirectory, path));
