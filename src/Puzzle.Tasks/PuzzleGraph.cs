@@ -57,8 +57,11 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
                 var dir = Path.Combine(StampDirectory, graph.Pipeline, stage.Name);
                 Directory.CreateDirectory(dir);
                 var stamp = Path.Combine(dir, job.Id + ".key");
-                if (!File.Exists(stamp) || File.ReadAllText(stamp).Trim() != job.Key) File.WriteAllText(stamp, job.Key + "\n");
                 var done = Path.Combine(dir, job.Id + ".done");
+                if (!File.Exists(stamp) || File.ReadAllText(stamp).Trim() != job.Key) File.WriteAllText(stamp, job.Key + "\n");
+                // a done marker says the job was built, not that this store still holds it (another --store, a gc, a
+                // removed .puzzle/): a job the store lacks runs again
+                else if (!job.Built && File.Exists(done)) File.Delete(done);
                 var item = new TaskItem($"{stage.Name}/{job.Id}");
                 item.SetMetadata("Pipeline", spec);
                 item.SetMetadata("Stage", stage.Name);

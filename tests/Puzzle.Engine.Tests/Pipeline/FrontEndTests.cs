@@ -137,6 +137,14 @@ public class FrontEndTests
         Assert.True(third.Exit == 0, third.Out);
         Assert.Equal(2, Count(third.Out, "Skipping target \"PuzzleRunJob\" because all output files are up-to-date"));
         Assert.Contains("published Parent/parent", third.Out);
+
+        // the done marks say what was built, not that a store still holds it: against an empty store, every job runs again
+        using var other = new TempDir();
+        var fourth = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, [.. build, $"-p:PuzzleStore={other.Path}"]));
+        Assert.True(fourth.Exit == 0, fourth.Out);
+        Assert.Equal(0, Count(fourth.Out, "Skipping target \"PuzzleRunJob\" because all output files are up-to-date"));
+        Assert.Equal(3, Count(fourth.Out, "published "));
+        Assert.All(PipelineSession.Open(repo.SpecPath, other.Path).Status("Parent"), s => Assert.Equal(Engine.Pipeline.Execution.JobState.Cached, s.State));
     }
 
     /// <summary>

@@ -38,7 +38,7 @@ public sealed partial record GraphDocument
                 device == Runtime.DeviceKind.Cuda,
                 needed.Select(j => new JobEntry(j.Id, j.Key, order[j.Name], Wave(j),
                     j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal), leads.GetValueOrDefault(j),
-                    planned.TryGetValue(j, out var bytes) ? bytes : null)).ToList(),
+                    planned.TryGetValue(j, out var bytes) ? bytes : null, store.Find(j.Key) is not null)).ToList(),
                 planned.Count > 0 && device is { } kind ? PlanMemory.Budget(kind) : null));
         }
         return new GraphDocument(graph.Spec.Name, graph.Spec.SourcePath, store.Root, targetStage, stages);

@@ -45,8 +45,10 @@ public sealed partial record GraphDocument(string Pipeline, string Spec, string 
     /// <param name="PlannedMemory">the bytes the stage plans its process to hold (this job's, with the companions it builds),
     /// for a job the store lacks that runs in its own process (no <see cref="Lead"/>); null there and where the stage plans
     /// none</param>
+    /// <param name="Built">whether the store holds the job's entry: a front end that keeps its own up-to-date marks (MSBuild)
+    /// runs a job the store lacks whatever they say (another store, or entries removed since)</param>
     public sealed record JobEntry(string Id, string Key, int Order, int Wave, IReadOnlyDictionary<string, string> Inputs, string? Lead,
-        long? PlannedMemory = null);
+        long? PlannedMemory = null, bool Built = false);
 
     /// <summary>Every job with its stage, by <see cref="JobEntry.Order"/>.</summary>
     public IEnumerable<(StageEntry Stage, JobEntry Job)> InOrder() =>
