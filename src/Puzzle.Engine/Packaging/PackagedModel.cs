@@ -61,7 +61,12 @@ public sealed class PackagedModel
         {
             try { System.IO.Compression.ZipFile.ExtractToDirectory(path, scratch); }
             catch (InvalidDataException e) { throw new PackageIntegrityException($"{path}: not a readable package ({e.Message})", e); }
-            try { return CheckFolder(scratch); }
+            try
+            {
+                var provenance = CheckFolder(scratch);
+                CheckPackaging(scratch, provenance);
+                return provenance;
+            }
             catch (Exception e) when (e is PackageIntegrityException or CheckpointException)
             {
                 // the scratch folder is gone when the user reads this: name the package and the file inside it instead
@@ -75,6 +80,36 @@ public sealed class PackagedModel
         {
             if (System.IO.Directory.Exists(scratch)) System.IO.Directory.Delete(scratch, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// What a package holds besides <c>model/</c> and <c>puzzle/</c> (whose files the manifest hashes): its nuspec names the
+    /// manifest's id and version; its build props, MSBuild code that runs in every consumer's build, are exactly the ones
+    /// Pack writes for that id and version, and nothing else is under <c>build/</c> or <c>buildTransitive/</c>; its readme is
+    /// the model card in <c>model/</c>.
+    /// </summary>
+    static void CheckPackaging(string directory, PackageProvenance provenance)
+    {
+        string In(string relative) => Path.Combine(directory, relative.Replace('/', Path.DirectorySeparatorChar));
+        var nuspecs = System.IO.Directory.GetFiles(directory, "*.nuspec");
+        if (nuspecs.Length != 1) throw new PackageIntegrityException($"{directory}: {nuspecs.Length} .nuspec files; a package has one");
+        var metadata = System.Xml.Linq.XDocument.Load(nuspecs[0]).Root?.Elements().FirstOrDefault(e => e.Name.LocalName == "metadata");
+        string? Meta(string name) => metadata?.Elements().FirstOrDefault(e => e.Name.LocalName == name)?.Value;
+        if (Meta("id") != provenance.Id || Meta("version") != provenance.Version)
+            throw new PackageIntegrityException($"{nuspecs[0]}: names {Meta("id")} {Meta("version")}, but provenance.json says {provenance.Id} {provenance.Version}");
+        var props = ModelPackage.BuildProps(provenance.Id, provenance.Version);
+        foreach (var folder in new[] { "build", "buildTransitive" })
+        {
+            var expected = $"{folder}/{provenance.Id}.props";
+            foreach (var file in System.IO.Directory.Exists(In(folder)) ? System.IO.Directory.GetFiles(In(folder), "*", SearchOption.AllDirectories) : [])
+                if (Path.GetRelativePath(directory, file).Replace(Path.DirectorySeparatorChar, '/') != expected)
+                    throw new PackageIntegrityException($"{file}: not a file Pack writes; MSBuild would run it in every consumer's build");
+            if (!File.Exists(In(expected)) || File.ReadAllText(In(expected)) != props)
+                throw new PackageIntegrityException($"{In(expected)}: {(File.Exists(In(expected)) ? "differs from" : "missing;")} the props Pack writes for {provenance.Id} {provenance.Version}");
+        }
+        var card = In("model/README.md");
+        if (File.Exists(In("README.md")) && (!File.Exists(card) || !File.ReadAllBytes(In("README.md")).AsSpan().SequenceEqual(File.ReadAllBytes(card))))
+            throw new PackageIntegrityException($"{In("README.md")}: differs from the model card model/README.md");
     }
 
     static PackageProvenance CheckFolder(string directory)
