@@ -126,6 +126,8 @@ run() {
       local limit=$(( $(left) - 15 ))
       (cd "$work/run" && phase "pipeline-$shape" "$limit" "$puzzle" run "$spec" --device "$device")
       cp "$work/run/artifacts/$(basename "$spec" .yaml)/report.json" "$OUT/report-$shape.json" 2>/dev/null
+      # the exported nemotron-nas children's configuration code, loaded by the real transformers (results.json: autoconfig)
+      phase "autoconfig-$shape" 60 $py autoconfig --to "$work/run/artifacts"
     else
       # one layer's variants (bld.layers_per_process: 1) and that layer's scores, on a parent that does not fit twice in host memory as float32
       case " $parts8b " in *" bld "*)

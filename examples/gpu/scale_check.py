@@ -427,9 +427,39 @@ def started(job):
         return 0
 
 
+def autoconfig(args):
+    """Each nemotron-nas folder the pipeline exported, loaded as vLLM loads its configuration (transformers' AutoConfig
+    with trust_remote_code, through the configuration_decilm.py its auto_map names), and each block read as vLLM's
+    nemotron_nas.py reads it: whether the exported configuration code works with the real transformers."""
+    found = []
+    for root, _, files in os.walk(args.to):
+        if "config.json" in files and json.load(open(os.path.join(root, "config.json"))).get("model_type") == "nemotron-nas":
+            found.append(root)
+    checked = []
+    for folder in sorted(found):
+        entry = {"folder": os.path.relpath(folder, args.to)}
+        try:
+            from transformers import AutoConfig
+            config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
+            blocks = []
+            for b in config.block_configs:
+                attention = "no_op" if b.attention.no_op else "linear" if b.attention.replace_with_linear \
+                    else config.num_attention_heads // b.attention.n_heads_in_group
+                ffn = "no_op" if b.ffn.no_op else "linear" if b.ffn.replace_with_linear \
+                    else ("ffn_mult" if hasattr(b.ffn, "ffn_mult") else b.ffn.intermediate_size)
+                blocks.append([attention, ffn])
+            entry.update(ok=True, config_class=type(config).__name__, blocks=blocks,
+                         rope_parameters=getattr(config, "rope_parameters", None))
+        except Exception as e:  # what failed is the finding
+            entry.update(ok=False, error=f"{type(e).__name__}: {e}")
+        checked.append(entry)
+        log(args, f"autoconfig {entry['folder']}: {'ok' if entry['ok'] else entry['error']}")
+    merge(args.out, "autoconfig", checked)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("verb", choices=["bare", "build", "collect"])
+    ap.add_argument("verb", choices=["bare", "build", "collect", "autoconfig"])
     ap.add_argument("--work")
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", required=True)
@@ -442,7 +472,7 @@ def main():
     ap.add_argument("--phases")
     ap.add_argument("--gpumem")
     args = ap.parse_args()
-    {"bare": bare, "build": build, "collect": collect}[args.verb](args)
+    {"bare": bare, "build": build, "collect": collect, "autoconfig": autoconfig}[args.verb](args)
 
 
 if __name__ == "__main__":
