@@ -35,7 +35,8 @@ public static class EvalJob
         if (request.Data.Count == 0 && taskFiles.Count == 0) throw new ArgumentException("give held-out text (--data), a task file (--task), or both");
         var tasks = taskFiles.Select(Tasks.ChoiceTaskFile.Read).ToList(); // a bad line fails here, before any model loads
         var device = request.Device ?? ComputeDevice.Cpu;
-        foreach (var folder in new[] { request.Model, request.Teacher }.OfType<string>())
+        var folders = new[] { request.Model, request.Teacher }.OfType<string>().ToList();
+        foreach (var folder in folders)
             if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: model folder not found");
         var tokenizerPath = Path.Combine(request.Model, "tokenizer.json");
         if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"{request.Model}: no tokenizer.json, so the text cannot be tokenized");
@@ -43,7 +44,7 @@ public static class EvalJob
         if (request.Teacher is not null && File.Exists(Path.Combine(request.Teacher, "tokenizer.json")) &&
             Tokenizer.HashFile(Path.Combine(request.Teacher, "tokenizer.json")) != tokenizer.Sha256)
             throw new InvalidDataException($"{request.Teacher}: the teacher's tokenizer.json differs from the model's; KL needs the same vocabulary");
-        foreach (var folder in new[] { request.Model, request.Teacher }.OfType<string>())
+        foreach (var folder in folders)
             tokenizer.RequireFits(HfConfig.Read(folder), folder); // before any weights load
         using var model = Load(request.Model, device);
         using var teacher = request.Teacher is null ? null : Load(request.Teacher, device);

@@ -75,9 +75,7 @@ public sealed class InitShowStatusTests
         // Llama-3.2-1B's shape, 1.24B parameters (weights whose header init checks, their bytes a hole), beside the 1B
         // CPU check's spec and text
         var oneB = ModelConfig.Llama(vocab: 128256, hidden: 2048, layers: 16, heads: 32, kvHeads: 8, intermediate: 8192, tie: true);
-        HfConfig.Write(oneB, dir["parent-1b"]);
-        TestParents.HeaderOnlyWeights(oneB, dir["parent-1b/model.safetensors"]);
-        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["parent-1b/tokenizer.json"]);
+        TestParents.HeaderOnly(oneB, dir["parent-1b"]);
         SyntheticText.WriteCorpus(dir["text"], files: 2, sentences: 20);
         File.Copy(Path.Combine(TestRepo.Source, "examples", "gpu", "scale1b-cpu.yaml"), dir["scale1b-cpu.yaml"]);
         var check = SpecLoader.Load(dir["scale1b-cpu.yaml"]); // which docs/scale.md ran to Publish
@@ -108,9 +106,7 @@ public sealed class InitShowStatusTests
         using var dir = new TempDir();
         // an FFN 128 wide: 0.5 and 0.25 both round to 64 (round_to 64), so one ratio is offered
         var config = ModelConfig.Llama(vocab: 32000, hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, tie: true);
-        HfConfig.Write(config, dir["narrow"]);
-        TestParents.HeaderOnlyWeights(config, dir["narrow/model.safetensors"]);
-        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["narrow/tokenizer.json"]);
+        TestParents.HeaderOnly(config, dir["narrow"]);
 
         Assert.Equal(0, CliRunner.Run("init", dir["narrow"], "--dir", dir.Path, "--device", "cpu").Exit);
 

@@ -20,10 +20,7 @@ public sealed class ParentFolderCheckTests
     static string SmallVocabularyParent(string root)
     {
         var folder = Path.Combine(root, "big");
-        var config = ModelConfig.Llama(vocab: 512, hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, tie: true);
-        HfConfig.Write(config, folder);
-        TestParents.HeaderOnlyWeights(config, Path.Combine(folder, "model.safetensors"));
-        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), Path.Combine(folder, "tokenizer.json"));
+        TestParents.HeaderOnly(ModelConfig.Llama(vocab: 512, hidden: 64, layers: 2, heads: 4, kvHeads: 2, intermediate: 128, tie: true), folder);
         return folder;
     }
 

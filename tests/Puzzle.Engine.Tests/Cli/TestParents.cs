@@ -14,6 +14,15 @@ public static class TestParents
             File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
     }
 
+    /// <summary>A parent folder as a user brings it, at any size: <paramref name="config"/>'s config.json, weights whose
+    /// header names every tensor (<see cref="HeaderOnlyWeights"/>) and the fixture's tokenizer (ids up to 31,999).</summary>
+    public static void HeaderOnly(ModelConfig config, string folder)
+    {
+        HfConfig.Write(config, folder);
+        HeaderOnlyWeights(config, Path.Combine(folder, "model.safetensors"));
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), Path.Combine(folder, "tokenizer.json"));
+    }
+
     /// <summary>A bfloat16 safetensors file with every tensor <paramref name="config"/> needs in its header and a hole
     /// for their bytes: what init checks (names, shapes, offsets) at a real size, without gigabytes on disk.</summary>
     public static void HeaderOnlyWeights(ModelConfig config, string path)
