@@ -22,6 +22,7 @@ public static class Checkpoint
     {
         if (!Directory.Exists(directory)) throw new CheckpointException($"{directory}: no such checkpoint folder");
         var config = HfConfig.Read(directory);
+        ReadGenerationConfig(directory); // served with the model: a broken one fails here, not at export
         var tensors = CheckpointTensors.Open(directory);
         try
         {
@@ -39,7 +40,8 @@ public static class Checkpoint
     /// Saves a complete model to <paramref name="directory"/>, replacing what is there only once the new folder is
     /// fully written. Weights go to one <c>model.safetensors</c>, or to shards with an index when they exceed
     /// <paramref name="maxShardBytes"/>. <paramref name="tokenizerPath"/>, when given, is copied as tokenizer.json;
-    /// <paramref name="extraFiles"/> (file name → text) are written beside it, published in the same rename.
+    /// <paramref name="extraFiles"/> (file name → text) are written beside it, published in the same rename (a
+    /// generation_config.json among them replaces the one made from <paramref name="config"/>).
     /// </summary>
     public static void Save(string directory, ModelConfig config, IReadOnlyDictionary<string, torch.Tensor> tensors,
         CheckpointFormat format = CheckpointFormat.Auto, TensorDType dtype = TensorDType.F32, long? maxShardBytes = null,
@@ -145,10 +147,30 @@ public static class Checkpoint
     static Dictionary<string, torch.Tensor> Subset(IReadOnlyDictionary<string, torch.Tensor> tensors, List<string> names) =>
         names.ToDictionary(n => n, n => tensors[n], StringComparer.Ordinal);
 
-    static string GenerationConfigJson(ModelConfig config) => new JsonObject
+    /// <summary>
+    /// generation_config.json for a model made from the one in <paramref name="sourceDirectory"/>: that folder's own
+    /// file as it is (a parent's sampling defaults and end-of-turn ids, which transformers and vLLM apply when serving),
+    /// with BOS/EOS from <paramref name="config"/> only where it gives none; without such a file, one from the config.
+    /// </summary>
+    public static string GenerationConfigJson(ModelConfig config, string? sourceDirectory = null)
     {
-        ["_from_model_config"] = true,
-        ["bos_token_id"] = config.BosTokenId,
-        ["eos_token_id"] = HfConfigWriter.Eos(config),
-    }.ToJsonString(Indented) + "\n";
+        var result = sourceDirectory is null ? null : ReadGenerationConfig(sourceDirectory);
+        if (result is null) result = new JsonObject { ["_from_model_config"] = true };
+        result["bos_token_id"] ??= config.BosTokenId;
+        result["eos_token_id"] ??= HfConfigWriter.Eos(config);
+        return result.ToJsonString(Indented) + "\n";
+    }
+
+    /// <summary>The folder's generation_config.json, or null without one; anything but a JSON object is an error naming the file.</summary>
+    public static JsonObject? ReadGenerationConfig(string directory)
+    {
+        var path = Path.Combine(directory, GenerationConfigFileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject
+                   ?? throw new CheckpointException($"{path}: must be a JSON object");
+        }
+        catch (JsonException e) { throw new CheckpointException($"{path}: not valid JSON ({JsonErrors.Describe(e)})", e); }
+    }
 }

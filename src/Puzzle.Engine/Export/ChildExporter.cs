@@ -42,6 +42,7 @@ public static class ChildExporter
             {
                 [TokenizerConfigFileName] = TokenizerConfig(modelDirectory, tokenizer, config),
                 [ModelCard.FileName] = ModelCard.Render(config, format, dtype, options.Runtime, context),
+                [Checkpoint.GenerationConfigFileName] = Checkpoint.GenerationConfigJson(config, modelDirectory),
             };
             var source = dtype == TensorDType.F16 ? new Float16RangeCheck(tensors) : (ITensorSource)tensors;
             Checkpoint.Save(destination, config, source, format, dtype, MaxShardBytes, tokenizer, extra);

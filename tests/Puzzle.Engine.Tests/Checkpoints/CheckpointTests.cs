@@ -164,6 +164,16 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void BrokenGenerationConfigIsNamedOnOpen()
+    {
+        var dir = SaveHeterogeneous(maxShardBytes: null);
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"), "{\"temperature\": 0.6,\n\"top_p\": }");
+        AssertFails(() => Checkpoint.Open(dir), Path.Combine(dir, "generation_config.json"), "not valid JSON", "line 2");
+        File.WriteAllText(Path.Combine(dir, "generation_config.json"), "[0.6]");
+        AssertFails(() => Checkpoint.Open(dir), Path.Combine(dir, "generation_config.json"), "must be a JSON object");
+    }
+
+    [Fact]
     public void MissingShardIsNamed()
     {
         var dir = SaveHeterogeneous(maxShardBytes: 40_000);

@@ -67,4 +67,28 @@ public sealed class ModelCardTests : IDisposable
         Assert.Equal("<s>", (string?)written["bos_token"]);
         Assert.Equal(512, (int)JsonNode.Parse(File.ReadAllText(_dir["out/config.json"]))!["max_position_embeddings"]!);
     }
+    /// <summary>vLLM and transformers take a model's default sampling (and the ids it stops at) from its
+    /// generation_config.json: a child served from the export behaves as its parent did, not greedy or never stopping.</summary>
+    [Fact]
+    public void The_parents_generation_config_goes_with_the_child_as_it_is()
+    {
+        ExportTestSupport.WriteChild(_dir["heal"], Homogeneous() with { BosTokenId = 1, EosTokenId = 2 });
+        // Llama 3 Instruct's: config.json stops at end-of-text only; generation_config.json at end-of-turn too
+        File.WriteAllText(_dir["heal/generation_config.json"],
+            """{"bos_token_id": 1, "do_sample": true, "eos_token_id": [2, 7], "temperature": 0.6, "top_p": 0.9, "transformers_version": "5.17.0"}""");
+
+        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), ExportTestSupport.Card());
+
+        var written = JsonNode.Parse(File.ReadAllText(_dir["out/generation_config.json"]))!.AsObject();
+        Assert.Equal(["bos_token_id", "do_sample", "eos_token_id", "temperature", "top_p", "transformers_version"], written.Select(p => p.Key));
+        Assert.Equal([2, 7], written["eos_token_id"]!.AsArray().Select(id => (int)id!));
+        Assert.Equal(0.6, (double)written["temperature"]!);
+        Assert.True((bool)written["do_sample"]!);
+
+        // one without ids gets the model's
+        File.WriteAllText(_dir["heal/generation_config.json"], """{"temperature": 0.7}""");
+        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), ExportTestSupport.Card());
+        written = JsonNode.Parse(File.ReadAllText(_dir["out/generation_config.json"]))!.AsObject();
+        Assert.Equal((0.7, 1, 2), ((double)written["temperature"]!, (int)written["bos_token_id"]!, (int)written["eos_token_id"]!));
+    }
 }

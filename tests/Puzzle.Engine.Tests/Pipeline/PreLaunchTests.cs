@@ -58,6 +58,25 @@ public sealed class PreLaunchTests
         Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Tokenizer", "--in-process").Exit);
     }
 
+    /// <summary>A push to a server without its key would fail only after every stage before it had run.</summary>
+    [Fact]
+    public void Publishing_to_a_server_without_its_key_is_refused_before_anything_starts()
+    {
+        const string variable = "PUZZLE_TEST_KEY_NOBODY_SETS";
+        Assert.Null(Environment.GetEnvironmentVariable(variable));
+        using var repo = new TestRepo(TestRepo.MicroSpec + $"\npack: {{ source: \"https://feed.invalid/v3/index.json\", api_key_env: {variable} }}\n");
+        var line = File.ReadAllLines(repo.SpecPath).ToList().FindIndex(l => l.StartsWith("pack:", StringComparison.Ordinal)) + 1;
+
+        var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--target", "Publish", "--in-process");
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"{repo.SpecPath}:{line}:", err);
+        Assert.Contains($"pack.source https://feed.invalid/v3/index.json needs an API key, but the environment variable {variable} (pack.api_key_env) is not set here", err);
+        Assert.Contains("nothing was started", err);
+        Assert.False(Directory.Exists(Path.Combine(repo.Store, "logs")), "no job may have written a log");
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Tokenizer", "--in-process").Exit); // not publishing: no key needed
+    }
+
     [Fact]
     public void The_device_flag_is_blamed_when_it_asked_for_cuda_and_cached_logs_stay()
     {

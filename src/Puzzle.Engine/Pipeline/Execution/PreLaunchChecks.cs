@@ -33,6 +33,11 @@ public static class PreLaunchChecks
             throw new SpecException([SpecLoader.ErrorAt(spec, "constraints",
                 "constraints gives no limit, so the search would choose the parent itself: give one, such as throughput_vs_parent: 1.5, " +
                 "latency_ms, memory_vs_parent or params_vs_parent; nothing was started.")]);
+        if (spec.Pack.Source is { } source && toRun.Any(j => j.Stage is PublishStage)
+            && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(spec.Pack.ApiKeyEnv)))
+            throw new SpecException([SpecLoader.ErrorAt(spec, "pack.api_key_env",
+                $"pack.source {source} needs an API key, but the environment variable {spec.Pack.ApiKeyEnv} (pack.api_key_env) is not set " +
+                "here: set it (a CI secret), or publish to the folder pack.feed without pack.source; nothing was started.")]);
         if (onCuda.Count > 0) Cuda(spec, onCuda, field, fromFlag, timing);
         // Slurm's jobs run on other machines than the one that launches them: their memory is not known here
         if (spec.Executor.Kind != ExecutorKind.Slurm)
