@@ -22,7 +22,10 @@ public static class ChildExporter
     public const long MaxShardBytes = 5_000_000_000;
     public const string TokenizerConfigFileName = "tokenizer_config.json";
 
-    public static ExportResult Export(string modelDirectory, string destination, ExportOptions options, ModelCardContext context)
+    /// <param name="generationConfigFrom">the folder whose generation_config.json goes with the child (the parent's:
+    /// its sampling defaults and stop ids); by default the model's own</param>
+    public static ExportResult Export(string modelDirectory, string destination, ExportOptions options, ModelCardContext context,
+        string? generationConfigFrom = null)
     {
         var clock = Stopwatch.StartNew();
         var (config, tensors) = Checkpoint.Open(modelDirectory);
@@ -42,7 +45,7 @@ public static class ChildExporter
             {
                 [TokenizerConfigFileName] = TokenizerConfig(modelDirectory, tokenizer, config),
                 [ModelCard.FileName] = ModelCard.Render(config, format, dtype, options.Runtime, context),
-                [Checkpoint.GenerationConfigFileName] = Checkpoint.GenerationConfigJson(config, modelDirectory),
+                [Checkpoint.GenerationConfigFileName] = Checkpoint.GenerationConfigJson(config, generationConfigFrom ?? modelDirectory),
             };
             var source = dtype == TensorDType.F16 ? new Float16RangeCheck(tensors) : (ITensorSource)tensors;
             Checkpoint.Save(destination, config, source, format, dtype, MaxShardBytes, tokenizer, extra);

@@ -9,10 +9,15 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// <summary>Export and Pack around a rank the search did not fill, on hand-made upstream entries.</summary>
 public class ShipStagesTests
 {
-    static JobPlan Publish(CacheStore store, JobPlan plan, IReadOnlyDictionary<string, string> files)
+    static JobPlan Publish(CacheStore store, JobPlan plan, IReadOnlyDictionary<string, string> files, Action<string>? fill = null)
     {
         var staging = store.NewStaging(plan.Key);
-        foreach (var (name, text) in files) File.WriteAllText(Path.Combine(staging, name), text);
+        foreach (var (name, text) in files)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(staging, name))!);
+            File.WriteAllText(Path.Combine(staging, name), text);
+        }
+        fill?.Invoke(staging);
         store.Publish(staging, new JobManifest
         {
             Key = plan.Key, Stage = plan.Stage.Name, Job = plan.Id, Version = plan.Stage.Version, Config = plan.ConfigJson, Inputs = plan.InputKeys,
@@ -46,6 +51,37 @@ public class ShipStagesTests
         var e = Assert.Throws<InvalidOperationException>(() => JobRunner.Run(pack, spec, store, history, TextWriter.Null, 1));
         Assert.Contains("pack.child 2: child2 has no model (the search found 1 architecture(s), not 2)", e.Message);
         Assert.Null(store.Find(pack.Key));
+    }
+
+    /// <summary>The export goes with the parent's generation_config.json (sampling defaults, stop ids), which serving
+    /// engines apply, whatever the Heal job's folder holds.</summary>
+    [Fact]
+    public void An_export_carries_the_parents_generation_config()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var spec = repo.Load();
+        var store = new CacheStore(repo.Store);
+        var graph = PipelineGraph.Plan(spec, PuzzleStages.All());
+        object Config(string stage, string id) => graph.Jobs[stage].Single(j => j.Id == id).Config;
+        var none = new Dictionary<string, JobPlan>();
+        const string sampling = """{"bos_token_id": 1, "do_sample": true, "eos_token_id": [2, 7], "temperature": 0.6, "top_p": 0.9}""";
+        var parent = Publish(store, new JobPlan(new ParentStage(), "parent", Config("Parent", "parent"), none),
+            new Dictionary<string, string> { [$"{ParentStage.ModelFolder}/generation_config.json"] = sampling });
+        var heal = Publish(store, new JobPlan(new HealStage(), "child1", Config("Heal", "child1"), none),
+            new Dictionary<string, string> { [HealStage.HealFile] = """{"name": "child1", "kind": "child"}""" },
+            staging => Export.ExportTestSupport.WriteChild(Path.Combine(staging, HealStage.ModelFolder),
+                Checkpoints.CheckpointTestSupport.Homogeneous() with { BosTokenId = 1, EosTokenId = 2 }));
+        var report = Publish(store, new JobPlan(new ReportStage(), "report", Config("Report", "report"), none),
+            new Dictionary<string, string>
+            {
+                [ReportStage.JsonFile] = """{"pipeline": "test", "models": [{"name": "parent", "kind": "parent", "top1": 0.2}, {"name": "child1", "kind": "child", "top1": 0.19}]}""",
+            });
+
+        var export = new JobPlan(new ExportStage(), "child1", Config("Export", "child1"), new Dictionary<string, JobPlan> { ["parent"] = parent, ["heal"] = heal, ["report"] = report });
+        var (entry, _) = JobRunner.Run(export, spec, store, new JobHistory(store.Root, spec.Name), TextWriter.Null, 1);
+
+        Assert.Equal(JsonNode.Parse(sampling)!.ToJsonString(), JsonNode.Parse(File.ReadAllText(entry.File($"{ExportStage.ModelFolder}/generation_config.json")))!.ToJsonString());
+        Assert.Equal("Parent/parent", graph.Jobs["Export"].Single().Inputs["parent"].Name);
     }
 
     [Fact]

@@ -16,8 +16,8 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ExportStage : Stage<ExportStage.ExportJob>
 {
     public override string Name => "Export";
-    public override int Version => 4; // 4: typed job config; 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
-    public override IReadOnlyList<string> Upstream => ["Heal", "Report"];
+    public override int Version => 5; // 5: the parent's generation_config.json; 4: typed job config; 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
+    public override IReadOnlyList<string> Upstream => ["Parent", "Heal", "Report"];
     public override string Description => "export each child as a Hugging Face folder (llama or nemotron-nas) with a model card";
     public const string ModelFolder = "model", ExportFile = "export.json";
 
@@ -51,6 +51,7 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
             var config = new ExportJob(spec.Name, id, spec.Export, spec.Parent.Path ?? "pretrained here", spec.Scenario, spec.Constraints);
             return Job(id, config, new Dictionary<string, JobPlan>
             {
+                ["parent"] = planned["Parent"].Single(),
                 ["heal"] = planned["Heal"].Single(j => j.Id == id),
                 ["report"] = report,
             });
@@ -78,7 +79,8 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
             Scenario = (JsonObject)SpecJson.ToNode(job.Scenario)!, Constraints = (JsonObject)SpecJson.ToNode(job.Constraints)!,
             Tool = Packaging.BuildFacts.ToolVersion,
         };
-        var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), job.Export.Options(), card);
+        var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), job.Export.Options(), card,
+            generationConfigFrom: ParentStage.ModelDirectory(context.Input("parent")));
         var vllm = RuntimeSupport.Problems(result.Config, ExportRuntime.Vllm);
         Write(context, new ExportRecord(id)
         {

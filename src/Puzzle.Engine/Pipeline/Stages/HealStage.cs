@@ -349,7 +349,6 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         var extra = new Dictionary<string, string>();
         var tokenizerConfig = Path.Combine(parentDir, "tokenizer_config.json");
         if (File.Exists(tokenizerConfig)) extra["tokenizer_config.json"] = File.ReadAllText(tokenizerConfig);
-        extra[Checkpoint.GenerationConfigFileName] = Checkpoint.GenerationConfigJson(s.Config!, parentDir);
         var tokenizer = Path.Combine(parentDir, Checkpoint.TokenizerFileName);
         // in the dtype it was trained in (bf16 on a GPU: float32 would double the bytes of every model Heal writes, and
         // of what Evaluate, Speed and Export read, for nothing)
