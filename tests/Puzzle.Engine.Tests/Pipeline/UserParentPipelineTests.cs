@@ -1,0 +1,66 @@
+using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Stages;
+using Puzzle.Engine.Tests.Cli;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>
+/// A parent as users bring it, not pretrained here: a Llama folder saved by transformers (three safetensors shards with
+/// an index, llama3 RoPE in <c>rope_parameters</c>, an untied LM head, a 32k tokenizer, its own generation_config.json),
+/// through every stage to the exported child, by the command line.
+/// </summary>
+[Trait("Category", "Slow")] // a whole pipeline: not in the fast subset
+[Collection(nameof(ConsoleCollection))]
+public sealed class UserParentPipelineTests
+{
+    const string Spec = """
+        name: test
+        parent: { path: models/tiny }
+        data: { train: [text/*.txt], seq_len: 32, heldout_fraction: 0.1 }
+        search_space:
+          attention: { kv_heads: [1], linear: false }
+          ffn: { ratios: [0.5], round_to: 16, linear: false }
+        bld: { tokens: 2000 }
+        scoring: { tokens: 1000 }
+        scenario: { target: h100-sxm, batch: 2, prompt: 16, generate: 4 }
+        constraints: { throughput_vs_parent: 1.03 }   # a 32k head is most of this parent's time
+        gkd: { tokens: 2000 }
+        evaluation: { tokens: 800, baselines: [uniform], speed_targets: [] }
+        """;
+
+    [Fact]
+    public void A_transformers_llama_folder_exports_a_child_with_its_rope_head_tokenizer_and_generation_config()
+    {
+        using var repo = new TestRepo(Spec);
+        var parent = Path.Combine(repo.Root, "models", "tiny");
+        TestParents.Tiny(parent);
+        var generation = JsonNode.Parse(File.ReadAllText(Path.Combine(parent, "generation_config.json")))!.AsObject();
+        (generation["do_sample"], generation["temperature"], generation["top_p"]) = (true, 0.6, 0.9);
+        File.WriteAllText(Path.Combine(parent, "generation_config.json"), generation.ToJsonString());
+
+        var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--target", "Export", "--in-process");
+
+        Assert.True(exit == 0, err);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var export = Path.Combine(session.Store.Find(session.Graph.Find("Export", "child1").Key)!.Directory, ExportStage.ModelFolder);
+        var (from, to) = (HfConfig.Read(parent), HfConfig.Read(export));
+        Assert.Equal((from.RopeTheta, from.RopeScaling, from.RmsNormEps, from.TieWordEmbeddings, from.HeadDim, from.MaxPositionEmbeddings),
+            (to.RopeTheta, to.RopeScaling, to.RmsNormEps, to.TieWordEmbeddings, to.HeadDim, to.MaxPositionEmbeddings));
+        Assert.NotNull(to.RopeScaling); // llama3, from transformers 5's rope_parameters
+        Assert.Equal((from.VocabSize, from.HiddenSize, from.NumAttentionHeads, from.BosTokenId, from.EosTokenId),
+            (to.VocabSize, to.HiddenSize, to.NumAttentionHeads, to.BosTokenId, to.EosTokenId));
+        Assert.Equal(generation.ToJsonString(), Json(Path.Combine(export, "generation_config.json")).ToJsonString());
+        Assert.Equal(File.ReadAllBytes(Path.Combine(parent, "tokenizer.json")), File.ReadAllBytes(Path.Combine(export, "tokenizer.json")));
+        Assert.True(HasTensor(export, "lm_head.weight"), "an untied parent's child keeps its own head");
+    }
+
+    static JsonObject Json(string path) => JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+
+    static bool HasTensor(string folder, string name)
+    {
+        var (_, tensors) = Checkpoint.Open(folder);
+        using (tensors) return tensors.Contains(name);
+    }
+}
