@@ -1,5 +1,8 @@
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Execution;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Stages;
 
 namespace Puzzle.Engine.Tests.Pipeline;
 
@@ -45,5 +48,31 @@ public class ParentFingerprintTests
         var downstream = after.JobsFor(null).Where(j => j.Stage.Name is "Distill" or "Score" or "Search").ToList();
         Assert.NotEmpty(downstream);
         Assert.All(downstream, j => Assert.NotEqual(before.Find(j.Stage.Name, j.Id).Key, j.Key));
+    }
+    [Fact]
+    public async Task A_parent_folder_moved_with_the_same_content_is_read_where_the_spec_now_names_it()
+    {
+        using var dir = new TempDir();
+        var parent = dir["parent"];
+        Directory.CreateDirectory(parent);
+        foreach (var f in Directory.GetFiles(Fixtures.HfLlamaTiny)) File.Copy(f, Path.Combine(parent, Path.GetFileName(f)));
+        SyntheticText.WriteCorpus(dir["text"], files: 4, sentences: 40);
+        var spec = Spec + "\nbld: { tokens: 64, batch: 2 }\n";
+        File.WriteAllText(dir["fp.yaml"], spec);
+        var session = PipelineSession.Open(dir["fp.yaml"], dir["store"]);
+        Assert.True((await session.RunAsync("Parent", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
+
+        // the same bytes elsewhere: the Parent job's key hashes content, not where it lies, so its entry is a hit
+        Directory.Move(parent, dir["moved"]);
+        File.WriteAllText(dir["fp.yaml"], spec.Replace("path: parent", "path: moved"));
+        var moved = PipelineSession.Open(dir["fp.yaml"], dir["store"]);
+        Assert.Equal(session.Graph.Find("Parent", "parent").Key, moved.Graph.Find("Parent", "parent").Key);
+
+        // the jobs that read the parent read the folder the spec names now, not the one the entry was built for (gone)
+        var summary = await moved.RunAsync("Distill", moved.InProcessLauncher(), TextWriter.Null);
+        Assert.True(summary.Succeeded, string.Join("\n", summary.Where(JobOutcome.Failed).Select(j => File.ReadAllText(j.Log!))));
+        Assert.Contains(summary.Jobs, j => j.Stage == "Parent" && j.Outcome == JobOutcome.Cached);
+        foreach (var job in moved.Graph.JobsFor(null).Where(j => j.Inputs.ContainsKey("parent")))
+            Assert.Equal(dir["moved"], ParentStage.ModelDirectory(new JobContext(job, moved.Graph.Spec, moved.Store, dir["out"], TextWriter.Null, 1)));
     }
 }

@@ -106,7 +106,7 @@ public sealed class DistillStage : Stage<DistillStage.DistillJob>
     public override void RunTogether(IReadOnlyList<JobContext> contexts)
     {
         var first = contexts[0];
-        var modelDir = ParentStage.ModelDirectory(first.Input("parent"));
+        var modelDir = ParentStage.ModelDirectory(first);
         var config = HfConfig.Read(modelDir);
         var jobs = contexts.Select(c => c.Job.ConfigAs<DistillJob>()).Select(j => new BldJob(j.Variant, BldSpec.Options(j.Training, j.Init, config.HiddenSize))).ToList();
         var dataset = Path.Combine(first.Input("data"), DataStage.Folder);

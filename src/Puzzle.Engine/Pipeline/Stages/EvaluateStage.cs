@@ -111,7 +111,7 @@ public sealed class EvaluateStage : Stage<EvaluateStage.EvaluateJob>
         if (evaluated.Count == 0) return;
         if (evaluated.Count > 1 && evaluated.Any(e => e.ModelDir is null)) throw new InvalidOperationException("the parent's Evaluate job runs alone");
         var first = evaluated[0];
-        var parentDir = ParentStage.ModelDirectory(first.Context.Input("parent"));
+        var parentDir = ParentStage.ModelDirectory(first.Context);
         using var parent = ParentModel.Load(parentDir, first.Context.Device);
         var models = new List<CausalLM>();
         try

@@ -167,7 +167,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         }
         if (students.Count == 0) return;
         var first = students[0].Context;
-        var parentDir = ParentStage.ModelDirectory(first.Input("parent"));
+        var parentDir = ParentStage.ModelDirectory(first);
         var device = first.Device;
         var parentConfig = HfConfig.Read(parentDir);
         foreach (var s in students) s.Config = VariantCatalog.ToModel(parentConfig, s.Job.SearchSpace.Alternatives, s.Architecture.Layers);

@@ -63,6 +63,18 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
         return File.Exists(pointer) ? RecordFile.Read<ParentPointer>(pointer).Path : Path.Combine(jobDirectory, ModelFolder);
     }
 
+    /// <summary>
+    /// The folder holding the parent's checkpoint for a job that reads the Parent job as its input "parent". A user's
+    /// checkpoint is the folder this run planned (whose content the Parent job's key hashes), not the one the entry's
+    /// parent.json names: the key leaves out where the folder lies, so an entry built for one folder is a hit for another
+    /// of the same content (the folder moved, or a copy of it) and its pointer may name a folder that is gone or has
+    /// since changed.
+    /// </summary>
+    public static string ModelDirectory(JobContext context) =>
+        context.Job.Inputs.TryGetValue("parent", out var parent) && parent.Config is ParentJob { Directory: { } planned }
+            ? planned
+            : ModelDirectory(context.Input("parent"));
+
     /// <summary>parent.json: where a user's checkpoint lies (it is referenced, not copied) and its content fingerprint.</summary>
     public sealed record ParentPointer(string Path, string Fingerprint);
 

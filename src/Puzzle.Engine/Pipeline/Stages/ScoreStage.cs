@@ -89,7 +89,7 @@ public sealed class ScoreStage : Stage<ScoreStage.ScoreJob>
         var settings = first.Job.ConfigAs<ScoreJob>();
         var batchSize = settings.Batch;
         var device = first.Device;
-        using var parent = ParentModel.Load(ParentStage.ModelDirectory(first.Input("parent")), device);
+        using var parent = ParentModel.Load(ParentStage.ModelDirectory(first), device);
         var config = parent.Config;
         var layers = contexts.Select(c => new LayerRun(c, c.Job.ConfigAs<ScoreJob>(), config, parent)).ToList();
         using var data = TokenDataset.Open(Path.Combine(first.Input("data"), DataStage.Folder), DataSplit.Selection);

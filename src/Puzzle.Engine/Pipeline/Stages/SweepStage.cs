@@ -128,7 +128,7 @@ public sealed class SweepStage : Stage<SweepStage.SweepJob>
 
         var first = chosen[0].Context;
         var device = first.Device;
-        using var parent = ParentModel.Load(ParentStage.ModelDirectory(first.Input("parent")), device);
+        using var parent = ParentModel.Load(ParentStage.ModelDirectory(first), device);
         var models = new List<CausalLM>();
         try
         {
