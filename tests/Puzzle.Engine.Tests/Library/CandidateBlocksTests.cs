@@ -48,7 +48,7 @@ public class CandidateBlocksTests
             var spec = SpecLoader.Parse($$"""
                 name: t
                 parent: { pretrain: {} }
-                data: { npm: [{ package: a@1, files: x.txt }] }
+                data: { npm: [{ package: a@1.0.0, files: x.txt }] }
                 search_space:
                   attention: { kv_heads: [2], linear: false, no_op: {{(noOp ? "true" : "false")}} }
                   ffn: { ratios: [0.5], round_to: 16, linear: false, no_op: {{(noOp ? "true" : "false")}} }

@@ -16,7 +16,7 @@ public sealed class JobConfigTests
     const string Yaml = """
         name: slice
         parent: { pretrain: { layers: 2, tokens: 1_000 } }
-        data: { npm: [{ package: a@1, files: x.txt }], seq_len: 64 }
+        data: { npm: [{ package: a@1.0.0, files: x.txt }], seq_len: 64 }
         bld: { lr: 1e-3, tokens: 2e3 }
         export: { format: nemotron-nas }
         """;

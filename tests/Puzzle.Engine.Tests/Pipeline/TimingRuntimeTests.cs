@@ -14,7 +14,7 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// graphs themselves run on a GPU: examples/gpu/scale-check.sh.)</summary>
 public sealed class TimingRuntimeTests
 {
-    const string Head = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }] }\n";
+    const string Head = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\n";
 
     [Fact]
     public void The_runtime_is_eager_unless_the_spec_names_cuda_graphs_in_either_spelling()

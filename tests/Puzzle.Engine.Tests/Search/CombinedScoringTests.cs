@@ -23,7 +23,7 @@ public class CombinedScoringTests
     internal static PipelineSpec Spec(ScoreBlocks blocks) => SpecLoader.Parse($$"""
         name: t
         parent: { pretrain: {} }
-        data: { npm: [{ package: a@1, files: x.txt }] }
+        data: { npm: [{ package: a@1.0.0, files: x.txt }] }
         search_space:
           attention: { kv_heads: [], linear: false, no_op: true }
           ffn: { ratios: [], linear: false, no_op: true }

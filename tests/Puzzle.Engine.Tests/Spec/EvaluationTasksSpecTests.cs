@@ -5,7 +5,7 @@ namespace Puzzle.Engine.Tests.Spec;
 /// <summary>evaluation.tasks: task files are read when the spec loads, so a bad one stops the run before anything starts.</summary>
 public sealed class EvaluationTasksSpecTests
 {
-    const string Head = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }] }\n";
+    const string Head = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\n";
 
     [Fact]
     public void A_bad_task_file_is_a_spec_error_at_its_entry_naming_the_file_line_and_field()

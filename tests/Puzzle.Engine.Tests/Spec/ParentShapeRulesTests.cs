@@ -15,7 +15,7 @@ public sealed class ParentShapeRulesTests
         const string yaml = """
             name: p
             parent: { path: models/tiny }
-            data: { npm: [{ package: a@1, files: x.txt }] }
+            data: { npm: [{ package: a@1.0.0, files: x.txt }] }
             search_space:
               attention: { kv_heads: [1, 3] }
               layers:
@@ -43,7 +43,7 @@ public sealed class ParentShapeRulesTests
         const string yaml = """
             name: p
             parent: { path: models/tiny }
-            data: { npm: [{ package: a@1, files: x.txt }], seq_len: 1024 }
+            data: { npm: [{ package: a@1.0.0, files: x.txt }], seq_len: 1024 }
             search_space: { attention: { kv_heads: [1] } }
             scenario: { prompt: 500, generate: 64 }
             """;
@@ -52,14 +52,14 @@ public sealed class ParentShapeRulesTests
 
         Assert.Equal(
         [
-            "p.yaml:3:57: error: data.seq_len is 1,024 positions, beyond the parent's max_position_embeddings 512 (models/tiny/config.json): " +
+            "p.yaml:3:61: error: data.seq_len is 1,024 positions, beyond the parent's max_position_embeddings 512 (models/tiny/config.json): " +
             "it was not trained on positions past them; use at most 512",
             "p.yaml:5:36: error: scenario.prompt + scenario.generate (500 + 64) is 564 positions, beyond the parent's max_position_embeddings 512 " +
             "(models/tiny/config.json): it was not trained on positions past them; use at most 512",
         ], e.Errors.Select(x => x.ToString()));
         // within them, and a parent pretrained here (trained on the positions the spec asks for), load
         SpecLoader.Parse(yaml.Replace("1024", "512").Replace("500", "448"), "p.yaml", dir.Path);
-        SpecLoader.Parse("name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }], seq_len: 4096 }\n", "p.yaml", dir.Path);
+        SpecLoader.Parse("name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }], seq_len: 4096 }\n", "p.yaml", dir.Path);
     }
 
     [Fact]
@@ -69,7 +69,7 @@ public sealed class ParentShapeRulesTests
         Directory.CreateDirectory(dir["models/tiny"]);
         File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]);
         File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["models/tiny/tokenizer.json"]);
-        const string yaml = "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1, files: x.txt }] }\nsearch_space: { attention: { kv_heads: [1] } }\n";
+        const string yaml = "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\nsearch_space: { attention: { kv_heads: [1] } }\n";
 
         Assert.Equal([1], SpecLoader.Parse(yaml, "p.yaml", dir.Path).SearchSpace.Attention.KvHeads);
     }
@@ -83,7 +83,7 @@ public sealed class ParentShapeRulesTests
             name: p
             parent:
               pretrain: { heads: 6, kv_head: 2, hidden: 384 }
-            data: { npm: [{ package: a@1, files: x.txt }] }
+            data: { npm: [{ package: a@1.0.0, files: x.txt }] }
             """;
 
         var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", Path.GetTempPath()));

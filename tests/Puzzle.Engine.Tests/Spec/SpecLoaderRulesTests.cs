@@ -9,7 +9,7 @@ public sealed class SpecLoaderRulesTests
     {
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["models/tiny"]);
-        const string yaml = "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1, files: x.txt }] }\n";
+        const string yaml = "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\n";
 
         var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", dir.Path));
         Assert.Equal((2, 17), (e.Line, e.Column));
@@ -45,7 +45,7 @@ public sealed class SpecLoaderRulesTests
         using var dir = new TempDir();
         Directory.CreateDirectory(dir["artifacts"]);
         File.WriteAllText(dir["artifacts/feed"], "");
-        const string yaml = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }] }\n" +
+        const string yaml = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\n" +
                             "export: { format: nemotron }\npack: { feed: artifacts/feed }\n";
 
         var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", dir.Path));
@@ -63,7 +63,7 @@ public sealed class SpecLoaderRulesTests
         const string yaml = """
             name: Bad
             parent: { pretrain: { heads: 8, kv_heads: 3 } }
-            data: { seq_len: 4, npm: [{ package: a@1, files: x.txt }] }
+            data: { seq_len: 4, npm: [{ package: a@1.0.0, files: x.txt }] }
             bld: { mode: fast, lr: 1e-3, lr: 2e-3 }
             serch: {}
             """;
@@ -94,7 +94,7 @@ public sealed class SpecLoaderRulesTests
     [Fact]
     public void Lists_are_read_only()
     {
-        var s = SpecLoader.Parse("name: r\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }] }\nsearch_space: { ffn: { ratios: [0.5] } }\n",
+        var s = SpecLoader.Parse("name: r\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\nsearch_space: { ffn: { ratios: [0.5] } }\n",
             "r.yaml", Path.GetTempPath());
         Assert.False(s.SearchSpace.Ffn.Ratios is double[]);
         Assert.True(s.SearchSpace.Ffn.Ratios is ICollection<double> { IsReadOnly: true });
