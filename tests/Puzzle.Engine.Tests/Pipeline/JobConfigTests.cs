@@ -165,4 +165,16 @@ public sealed class JobConfigTests
         foreach (var x in list.Cast<object>().Skip(1)) copy.Add(x);
         return copy;
     }
+
+    [Fact]
+    public void Scenario_device_written_as_the_device_it_defaults_to_changes_no_key()
+    {
+        var implicitly = PipelineGraph.Plan(Load(), PuzzleStages.All());
+        var explicitly = PipelineGraph.Plan(Load(Yaml + "\nscenario: { device: cpu }"), PuzzleStages.All());
+        // Export's model card and Pack quote the spec as written; every job before them computes the same either way
+        Assert.All(implicitly.JobsFor("Report"), j => Assert.Equal(j.Key, explicitly.Find(j.Stage.Name, j.Id).Key));
+        // a cost device of its own is another scenario
+        var cuda = PipelineGraph.Plan(Load(Yaml + "\nscenario: { device: cuda }"), PuzzleStages.All());
+        Assert.NotEqual(implicitly.Find("Search", "b8").Key, cuda.Find("Search", "b8").Key);
+    }
 }
