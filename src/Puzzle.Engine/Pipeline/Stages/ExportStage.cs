@@ -80,7 +80,7 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
             Tool = Packaging.BuildFacts.ToolVersion,
         };
         var result = ChildExporter.Export(Path.Combine(context.Input("heal"), HealStage.ModelFolder), context.Output(ModelFolder), job.Export.Options(), card,
-            generationConfigFrom: ParentStage.ModelDirectory(context.Input("parent")));
+            generationConfigFrom: ParentStage.ModelDirectory(context));
         var vllm = RuntimeSupport.Problems(result.Config, ExportRuntime.Vllm);
         Write(context, new ExportRecord(id)
         {
