@@ -61,4 +61,23 @@ public class StoreTests
             Assert.ThrowsAny<IOException>(() => store.Lock(key, TimeSpan.Zero));
         using (store.Lock(key, TimeSpan.Zero)) { }
     }
+
+    [Fact]
+    public void Cleaning_staging_leaves_the_old_folder_of_a_job_that_holds_its_key()
+    {
+        using var dir = new TempDir();
+        var store = new CacheStore(dir.Path);
+        var (live, dead) = (Key("live"), Key("dead"));
+        using var held = store.Lock(live);
+        var building = store.NewStaging(live);
+        File.WriteAllText(Path.Combine(building, "tasks.jsonl"), "written first, hours before the job publishes");
+        var left = store.NewStaging(dead); // a killed job's: its lock is free
+        using (store.Lock(dead)) { }
+        foreach (var d in new[] { building, left }) Directory.SetLastWriteTimeUtc(d, DateTime.UtcNow - TimeSpan.FromHours(2));
+
+        store.CleanStaging(TimeSpan.FromHours(1));
+
+        Assert.True(File.Exists(Path.Combine(building, "tasks.jsonl")));
+        Assert.False(Directory.Exists(left));
+    }
 }

@@ -235,14 +235,48 @@ public sealed class CacheStore(string root)
         catch (IOException) { return null; }
     }
 
-    /// <summary>Removes staging folders left by killed jobs (older than <paramref name="age"/>).</summary>
+    /// <summary>
+    /// Removes staging folders left by killed jobs (older than <paramref name="age"/>). A staging folder whose key's lock
+    /// is held belongs to a live job, however old its folder's time: a folder's time changes only when a name directly in
+    /// it does, so a job that writes its first file early and its last hours later (Evaluate's task file, then its
+    /// metrics) had its folder removed under it by another run starting on the store, and published what it wrote after.
+    /// </summary>
     public void CleanStaging(TimeSpan age)
     {
         var tmp = Path.Combine(Root, "tmp");
         if (!Directory.Exists(tmp)) return;
         foreach (var dir in Directory.EnumerateDirectories(tmp))
-            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) > age)
-                try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        {
+            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) <= age) continue;
+            var held = new List<IDisposable>();
+            try
+            {
+                // a job takes its key's lock before it makes its staging folder (NewStaging), and holds it until published
+                if (!LockStagingKeys(Path.GetFileName(dir), held)) continue;
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+            finally
+            {
+                foreach (var l in held) l.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Takes, without waiting, the lock of every key a staging folder's name (<c>KEY16-GUID</c>, see
+    /// <see cref="NewStaging"/>) can belong to; false when one is held elsewhere (a job builds in it).</summary>
+    bool LockStagingKeys(string name, List<IDisposable> held)
+    {
+        if (name.Length != 16 + 1 + 32 || name[16] != '-') return true; // not a job's staging folder
+        var locks = Path.Combine(Root, "locks");
+        if (!Directory.Exists(locks)) return true;
+        foreach (var file in Directory.EnumerateFiles(locks, name[..16] + "*.lock"))
+        {
+            if (TryLock(Path.GetFileNameWithoutExtension(file)) is not { } l) return false;
+            held.Add(l);
+        }
+        return true;
     }
 
     public static string HashFile(string path)
