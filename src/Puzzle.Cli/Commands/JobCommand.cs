@@ -6,6 +6,9 @@ namespace Puzzle.Cli.Commands;
 /// <summary><c>puzzle job PIPELINE --stage S --id ID</c>: run one job into the store (what executors launch).</summary>
 public static class JobCommand
 {
+    /// <summary>The exit of a job whose launcher went away (128 + SIGHUP, as a terminal's job would end): nobody reads it.</summary>
+    public const int LauncherGone = 129;
+
     public static Command Create()
     {
         var pipeline = new PipelineArguments();
@@ -17,7 +20,10 @@ public static class JobCommand
         command.SetAction(parse =>
         {
             var n = parse.GetValue(threads) ?? Environment.ProcessorCount;
-            if (Environment.GetEnvironmentVariable(TorchRuntime.ThreadsInputVariable) == "1") TorchRuntime.ListenForThreads(Console.In);
+            // launched by puzzle run's local executor: a job whose run is gone stops (its staging folder and resume state stay
+            // for the next run; the key's lock goes with the process)
+            if (Environment.GetEnvironmentVariable(TorchRuntime.ThreadsInputVariable) == "1")
+                TorchRuntime.ListenForThreads(Console.In, () => Environment.Exit(LauncherGone));
             var session = pipeline.Open(parse);
             // a stage that uses no tensors does not load libtorch; the others load it (and fail with its remedy) first
             if (session.Graph.Find(parse.GetValue(stage)!, parse.GetValue(id)!).Stage.UsesTorch) TorchRuntime.EnsureLoaded(n);

@@ -98,9 +98,12 @@ public static class TorchRuntime
     /// process's compute thread then takes at its next <see cref="FollowRequestedThreads"/>: how the local executor gives a
     /// job the cores a finished job left (a job started beside a short one keeps the half it was started with: the
     /// moby-2x library trained at 600 tokens/s on one thread for 11 minutes after the parent's evaluation, 27 s, had
-    /// ended, against 1,055 on two). Anything else on the input is ignored.
+    /// ended, against 1,055 on two). Anything else on the input is ignored. The launcher keeps the input open until the
+    /// job has exited, so its end means the launcher is gone (a <c>puzzle run</c> killed with SIGKILL, or by the
+    /// out-of-memory killer): <paramref name="ended"/> is then called, and a job process stops rather than run on, its
+    /// log going nowhere, holding its key's lock and the cores or GPU the next run wants.
     /// </summary>
-    public static void ListenForThreads(TextReader input)
+    public static void ListenForThreads(TextReader input, Action? ended = null)
     {
         var reader = new Thread(() =>
         {
@@ -109,7 +112,8 @@ public static class TorchRuntime
                 while (input.ReadLine() is { } line)
                     if (line.StartsWith("threads ", StringComparison.Ordinal) && int.TryParse(line.AsSpan(8), out var n) && n > 0) _requested = n;
             }
-            catch (IOException) { /* the launcher went away: the count stays */ }
+            catch (IOException) { /* the launcher went away */ }
+            ended?.Invoke();
         })
         { IsBackground = true, Name = "puzzle-threads" };
         reader.Start();

@@ -46,6 +46,43 @@ public class ProcessSafetyTests
     }
 
     [Fact]
+    public async Task A_job_process_whose_launcher_is_gone_stops_instead_of_running_on()
+    {
+        // its run killed with SIGKILL: the job's input (the launcher's thread channel) ends; it used to train on to the
+        // end, its log going nowhere and its key's lock held, and publish with no log while the next run waited on it
+        using var repo = new TestRepo(TestRepo.MicroSpec.Replace("tokens: 3000, batch: 4", "tokens: 400000, batch: 4"));
+        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
+        Assert.True(exit == 0, err);
+        var session = PipelineSession.Open(repo.SpecPath);
+        var parent = session.Graph.Find("Parent", "parent");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = repo.Root, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in new[] { Cli.Dll, "job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1" }) start.ArgumentList.Add(a);
+        start.Environment[Puzzle.Engine.Runtime.TorchRuntime.ThreadsInputVariable] = "1";
+        using var job = System.Diagnostics.Process.Start(start)!;
+        _ = job.StandardError.ReadToEndAsync();
+        var training = Task.Run(() =>
+        {
+            while (job.StandardOutput.ReadLine() is { } line)
+                if (line.StartsWith("parent: ")) return true;
+            return false;
+        });
+        Assert.True(await training.WaitAsync(TimeSpan.FromSeconds(120)), "the job never started training");
+        _ = job.StandardOutput.ReadToEndAsync();
+
+        job.StandardInput.Close(); // what the kernel does to the pipe when the run dies
+
+        var stopped = job.WaitForExit(TimeSpan.FromSeconds(60));
+        if (!stopped) job.Kill();
+        Assert.True(stopped, "the job ran on after its launcher was gone");
+        Assert.Equal(Puzzle.Cli.Commands.JobCommand.LauncherGone, job.ExitCode);
+        Assert.Null(session.Store.Find(parent.Key));
+        using (session.Store.Lock(parent.Key, TimeSpan.Zero)) { } // its lock went with it
+    }
+
+    [Fact]
     public void A_job_process_loads_libtorch_only_for_a_stage_that_uses_tensors_and_gives_it_the_launchers_threads()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
