@@ -104,4 +104,22 @@ public class ShipStagesTests
         Assert.NotEqual(before, edited.Jobs["Pack"].Single().Key);
         Assert.Equal(graph.Jobs["Export"][0].Key, edited.Jobs["Export"][0].Key);
     }
+
+    [Fact]
+    public void A_clone_at_another_path_sharing_the_store_publishes_to_its_own_feed_folder()
+    {
+        // the same spec in two clones (CI workspaces) plans the same Pack, and a Publish of its own for each clone's feed
+        // folder: cached from the other clone, its artifacts/feed never got the package while the run said Publish was done
+        using var a = new TestRepo(TestRepo.MicroSpec);
+        using var b = new TestRepo(TestRepo.MicroSpec);
+        var (first, second) = (PipelineGraph.Plan(a.Load(), PuzzleStages.All()), PipelineGraph.Plan(b.Load(), PuzzleStages.All()));
+        Assert.Equal(first.Jobs["Pack"].Single().Key, second.Jobs["Pack"].Single().Key);
+        Assert.NotEqual(first.Jobs["Publish"].Single().Key, second.Jobs["Publish"].Single().Key);
+        // a server feed is not where a clone lies: one Publish for both
+        var server = TestRepo.MicroSpec + "\npack: { source: https://nuget.example.com/v3/index.json }\n";
+        using var c = new TestRepo(server);
+        using var d = new TestRepo(server);
+        Assert.Equal(PipelineGraph.Plan(c.Load(), PuzzleStages.All()).Jobs["Publish"].Single().Key,
+            PipelineGraph.Plan(d.Load(), PuzzleStages.All()).Jobs["Publish"].Single().Key);
+    }
 }

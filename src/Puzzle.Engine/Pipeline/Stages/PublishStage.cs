@@ -14,10 +14,12 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class PublishStage : Stage<PublishStage.PublishJob>
 {
     /// <summary>Where the package goes (pack.feed, or pack.source with its key's variable), whether a version may be
-    /// overwritten, and whether the version came from the Pack job's key.</summary>
+    /// overwritten, and whether the version came from the Pack job's key. A folder feed is keyed where it lies
+    /// (<paramref name="FeedDirectory"/>, empty for a server): keyed as written, a clone at another path sharing the store
+    /// (or a store moved with its spec) found Publish cached and its own feed never got the package.</summary>
     public sealed record PublishJob([property: SpecPath("pack.feed")] string Feed, [property: SpecPath("pack.source")] string? Source, [property: SpecPath("pack.api_key_env")] string ApiKeyEnv,
         [property: SpecPath("pack.allow_overwrite")] bool AllowOverwrite, bool VersionFromKey,
-        [property: NotInKey("where the spec's folder lies; pack.feed as written is keyed")] string FeedDirectory);
+        string FeedDirectory);
 
     /// <summary>publish.json: what was pushed where.</summary>
     public sealed record PublishRecord(string Id, string Version, string Sha256, string Feed);
@@ -33,7 +35,7 @@ public sealed class PublishStage : Stage<PublishStage.PublishJob>
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned) =>
     [
         Job("publish", new PublishJob(spec.Pack.Feed, spec.Pack.Source, spec.Pack.ApiKeyEnv, spec.Pack.AllowOverwrite, spec.Pack.Version is null,
-            spec.Resolve(spec.Pack.Feed)), new Dictionary<string, JobPlan> { ["pack"] = planned["Pack"].Single() }),
+            spec.Pack.Source is null ? spec.Resolve(spec.Pack.Feed) : ""), new Dictionary<string, JobPlan> { ["pack"] = planned["Pack"].Single() }),
     ];
 
     /// <summary>Where the spec publishes: pack.source with the key from pack.api_key_env, else the folder pack.feed.</summary>
