@@ -1,10 +1,12 @@
 // Puzzle's Cake front end: one Cake task per pipeline stage, created from the Engine's stage graph.
 //   dotnet tool restore && dotnet cake --target=Parent [--pipeline=pipelines/ci.yaml]
 //   dotnet cake --tree          the task tree        dotnet cake --dryrun --target=X   what would run, nothing runs
-//   --no-build                  skip rebuilding the CLI (it is built in Release on each run otherwise)
+//   --no-build                  use the CLI as last built (otherwise it is built in Release when a file it is built
+//                               from changed since this script last built it)
 //   --device=cuda               compute on the GPU instead of the spec's device; --torch=cuda|external: where the
 //                               CLI's libtorch comes from (README, "GPU")
-//   --rerun=Measure             run these stages again although cached, and everything after them (comma-separated)
+//   --rerun=Measure             run these stages again although cached, and everything after them (comma-separated
+//                               or repeated)
 // No stage logic lives here: every task calls the `puzzle` CLI, which calls the Engine.
 #load "build/puzzle.cake"
 
@@ -16,7 +18,8 @@ var build = !HasArgument("no-build");   // --no-build: use the CLI as last built
 var store = Argument<string>("store", null);   // cache store (default: .puzzle/ beside pipelines/)
 var device = Argument<string>("device", null);   // cpu | cuda (default: the spec's device)
 var torch = Argument<string>("torch", null);     // cpu | cuda | external (default: cpu, the PuzzleTorch build switch)
-var rerun = Argument<string>("rerun", null);     // stages to run again although cached, with what follows them
+// stages to run again although cached, with what follows them: --rerun=A,B or --rerun=A --rerun=B, as the CLI takes them
+var rerun = string.Join(",", Arguments<string>("rerun", Array.Empty<string>()));
 
 var puzzle = new PuzzleCli(Context, configuration, build, store, device, torch);
 var graph = puzzle.Graph(pipeline);

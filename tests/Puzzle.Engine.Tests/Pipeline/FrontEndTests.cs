@@ -117,6 +117,27 @@ public class FrontEndTests
     }
 
     [Fact]
+    public void Cake_takes_rerun_repeated_as_the_CLI_does()
+    {
+        using var store = new TempDir();
+        using var work = new TempDir();
+        var spec = Path.Combine(work.Path, "ci.yaml");
+        File.Copy(Path.Combine(Source, "pipelines", "ci.yaml"), spec);
+        var restore = Cli.Wait(Cli.StartProcess("dotnet", Source, ["tool", "restore"]));
+        Assert.True(restore.Exit == 0, restore.Err + restore.Out);
+        string[] cake = ["cake", "build.cake", "--target=Data", $"--pipeline={spec}", $"--store={store.Path}",
+            $"--configuration={Cli.Configuration}", "--no-build"];
+        var first = Cli.Wait(Cli.StartProcess("dotnet", Source, cake));
+        Assert.True(first.Exit == 0, first.Out + first.Err);
+
+        // --rerun=A --rerun=B reruns both (Cake's Argument<string> kept only the last one, and Tokenizer stayed cached)
+        var rerun = Cli.Wait(Cli.StartProcess("dotnet", Source, [.. cake, "--rerun=Tokenizer", "--rerun=Data"]));
+        Assert.True(rerun.Exit == 0, rerun.Out + rerun.Err);
+        Assert.Contains("rerun Tokenizer, Data: ", Plain(rerun.Out + rerun.Err));
+        Assert.Contains("ci: 2 ran, 1 cached, 0 failed", Plain(rerun.Out));
+    }
+
+    [Fact]
     public void MSBuild_runs_jobs_incrementally_and_reruns_only_the_job_whose_key_changed()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
