@@ -6,7 +6,7 @@ namespace Puzzle.Engine.Pipeline.Spec;
 [Description("Attention alternatives to the parent's: fewer KV heads, a linear layer, or none.")]
 public sealed record AttentionSpace
 {
-    [Description("Key/value head counts to try (grouped-query attention); each must divide the parent's heads.")]
+    [Description("Key/value head counts to try (grouped-query attention); each must divide the parent's KV heads, since a variant mean-pools whole groups of them.")]
     [Bounds(Minimum = 1)]
     [UniqueItems]
     public IReadOnlyList<int> KvHeads { get; init; } = [];

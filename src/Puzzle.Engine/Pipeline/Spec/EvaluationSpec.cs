@@ -15,7 +15,7 @@ public sealed record EvaluationSpec
     public IReadOnlyList<Baseline> Baselines { get; init; } = [Baseline.Uniform, Baseline.ShortGpt, Baseline.Random];
 
     [Description("Multiple-choice task files (JSON lines in lm-evaluation-harness' shape: query, choices, gold) every model is scored on, " +
-                 "relative to the spec's folder; accuracy by summed log-likelihood of each choice and per character of it (acc, acc_norm).")]
+                 "relative to the repository root (the folder holding pipelines/; for a spec elsewhere, its own folder); accuracy by summed log-likelihood of each choice and per character of it (acc, acc_norm).")]
     [UniqueItems]
     public IReadOnlyList<string> Tasks { get; init; } = [];
 

@@ -13,7 +13,7 @@ public sealed record ExecutorSpec
     [Bounds(Minimum = 1)]
     public int Jobs { get; init; } = 2;
 
-    [Description("CPU threads per job; default: the cores divided among the jobs. Jobs of Fetch, Tokenizer, Report, Pack and Publish, " +
+    [Description("CPU threads per job; default: the cores divided among the jobs (on Slurm: 1, the CPUs each task asks for). Jobs of Fetch, Tokenizer, Report, Pack and Publish, " +
                  "which compute on one thread, take one.")]
     [Bounds(Minimum = 1)]
     public int? ThreadsPerJob { get; init; }
