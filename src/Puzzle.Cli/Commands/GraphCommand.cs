@@ -16,7 +16,7 @@ public static class GraphCommand
         var target = PipelineOptions.Target();
         var json = new Option<bool>("--json")
         {
-            Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, single_threaded, exclusive, gpu, device_memory, jobs: [{id, key, order, wave, inputs, lead, planned_memory}]}]}; a job's lead is the job whose process builds it as well (null: its own process); planned_memory is the bytes its stage plans that process to hold, device_memory what the processes on that device may plan for together",
+            Description = "print JSON: {pipeline, spec, store, target, stages: [{name, description, upstream, single_threaded, exclusive, gpu, device_memory, jobs: [{id, key, order, wave, inputs, lead, planned_memory, built}]}]}; a job's lead is the job whose process builds it as well (null: its own process); planned_memory is the bytes its stage plans that process to hold, device_memory what the processes on that device may plan for together; built whether the store holds its entry",
         };
         var command = new Command("graph", "Show the pipeline's stages and the jobs a target needs") { pipeline.Spec, target, pipeline.Store, pipeline.Device, json };
         command.SetAction(parse =>

@@ -61,6 +61,24 @@ public sealed class FrontEndContractTests
         Assert.Equal(listed.Select(p => (p.Stage.Name, p.Job.Id, p.Job.Wave)), tasks.InOrder().Select(p => (p.Stage.Name, p.Job.Id, p.Job.Wave)));
     }
 
+    /// <summary>`puzzle graph --help` describes --json's document: every field it prints is named there.</summary>
+    [Fact]
+    public void Graph_json_help_names_every_field_the_document_has()
+    {
+        using var store = new TempDir();
+        var (exit, json, err) = CliRunner.Run("graph", CiSpec, "--json", "--store", store.Path, "--target", "Parent");
+        Assert.True(exit == 0, err);
+        var doc = JsonNode.Parse(json)!.AsObject();
+        var stage = doc["stages"]!.AsArray()[0]!.AsObject();
+        var job = stage["jobs"]!.AsArray()[0]!.AsObject();
+        var fields = doc.Select(p => p.Key).Concat(stage.Select(p => p.Key)).Concat(job.Select(p => p.Key)).Distinct().ToList();
+
+        var (helpExit, help, _) = CliRunner.Run("graph", "--help");
+        Assert.Equal(0, helpExit);
+        var described = Regex.Replace(help, @"\s+", " ");
+        Assert.All(fields, f => Assert.Matches($@"[{{\[ ,]{f}[,:}}\]]", described));
+    }
+
     /// <summary>
     /// Each job names the job whose process builds it too (its lead), among the jobs the store lacks, as the executor
     /// groups them: a front end that starts a wave's leads first never splits a group. Each lead's process carries the
