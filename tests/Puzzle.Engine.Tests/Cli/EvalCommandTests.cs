@@ -102,6 +102,17 @@ public class EvalCommandTests
         Assert.Contains($"{dir["story.jsonl"]}:3: field 'gold' is 5", bad.Err);
     }
 
+    /// <summary>A token dataset folder is evaluated in its own sequences (EvalJob reads them whole), so --seq-len, which
+    /// cuts text files into windows, says it does not apply there.</summary>
+    [Fact]
+    public void Seq_len_help_says_a_token_dataset_keeps_its_own_length()
+    {
+        var (exit, help, _) = CliRunner.Run("eval", "--help");
+        Assert.Equal(0, exit);
+        var line = System.Text.RegularExpressions.Regex.Replace(help[help.IndexOf("--seq-len", StringComparison.Ordinal)..], @"\s+", " ");
+        Assert.StartsWith("--seq-len <seq-len> tokens per evaluated window of .txt / .jsonl text (a token dataset folder keeps its own sequence length)", line);
+    }
+
     [Fact]
     public void A_missing_model_folder_is_a_clear_error()
     {
