@@ -53,7 +53,7 @@ public sealed class SpecSchemaTests
         Directory.CreateDirectory(repo["tasks"]);
         File.WriteAllText(repo["tasks/t.jsonl"], """{"query": "q", "choices": ["a", "b"], "gold": 1}""" + "\n");
         File.WriteAllText(repo["pipelines/p.yaml"],
-            "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1, files: x.txt }] }\nevaluation: { tasks: [tasks/t.jsonl] }\n");
+            "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\nevaluation: { tasks: [tasks/t.jsonl] }\n");
         Assert.Equal(["tasks/t.jsonl"], SpecLoader.Load(repo["pipelines/p.yaml"]).Evaluation.Tasks); // not pipelines/tasks/t.jsonl
 
         foreach (var (def, property) in new[] { ("EvaluationSpec", "tasks"), ("DataSpec", "train"), ("ParentSpec", "path") })
@@ -67,7 +67,7 @@ public sealed class SpecSchemaTests
     public void Search_space_kv_heads_must_divide_the_parents_KV_heads_as_its_description_says()
     {
         // 4 divides the parent's 8 query heads, but not its 2 KV heads, whose whole groups a variant mean-pools
-        const string Head = "name: p\nparent: { pretrain: { heads: 8, kv_heads: 2 } }\ndata: { npm: [{ package: a@1, files: x.txt }] }\n";
+        const string Head = "name: p\nparent: { pretrain: { heads: 8, kv_heads: 2 } }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\n";
         var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(Head + "search_space: { attention: { kv_heads: [4] } }\n", "p.yaml", "."));
         Assert.Contains("does not divide the parent's 2 KV heads", e.Message);
         Assert.Contains("divide the parent's KV heads", Description("AttentionSpace", "kv_heads"));
