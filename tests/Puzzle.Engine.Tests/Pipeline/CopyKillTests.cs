@@ -113,16 +113,7 @@ public class CopyKillTests
     public void Copies_left_by_killed_publishers_go_even_where_nothing_is_republished()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
-        var store = new CacheStore(repo.Store);
-        var planned = PipelineGraph.Plan(repo.Load(), PuzzleStages.All()).Jobs["Export"].Single(j => j.Id == "child1");
-        var export = new JobPlan(new ExportStage(), "child1", planned.Config, new Dictionary<string, JobPlan>());
-        var staging = store.NewStaging(export.Key);
-        File.WriteAllText(Path.Combine(staging, ExportStage.ExportFile), "{}");
-        store.Publish(staging, new JobManifest
-        {
-            Key = export.Key, Stage = "Export", Job = "child1", Version = export.Stage.Version, Config = export.ConfigJson, Inputs = export.InputKeys, Seed = 0,
-            Files = new Dictionary<string, string>(), Metrics = new JsonObject(), StartedUtc = DateTime.UtcNow, Seconds = 0, Host = "test", Tool = "test",
-        });
+        var (store, export) = ExportInStore(repo);
         Assert.Single(Artifacts.Publish(repo.Root, "test", [export], store));
         var folder = Path.Combine(repo.Root, "artifacts", "test", "export");
 
@@ -140,5 +131,37 @@ public class CopyKillTests
         Assert.Empty(Artifacts.Publish(repo.Root, "test", [export], store)); // child1 is current: nothing is copied again
         Assert.Equal([live, "child1"], Directory.GetFileSystemEntries(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Equal(["export"], Directory.GetFileSystemEntries(Path.GetDirectoryName(folder)!).Select(Path.GetFileName));
+    }
+
+    /// <summary>A copy that fails (a full disk says only "No space left on device") names the job and the folder, and
+    /// says the store has the results.</summary>
+    [Fact]
+    public void A_copy_to_artifacts_that_fails_names_the_job_and_the_folder()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (store, export) = ExportInStore(repo);
+        Directory.CreateDirectory(Path.Combine(repo.Root, "artifacts", "test"));
+        File.WriteAllText(Path.Combine(repo.Root, "artifacts", "test", "export"), "a file where the export folder goes");
+
+        var e = Assert.ThrowsAny<IOException>(() => Artifacts.Publish(repo.Root, "test", [export], store));
+
+        Assert.StartsWith($"copying Export/child1's results to {Path.Combine(repo.Root, "artifacts", "test", "export", "child1")} failed: ", e.Message);
+        Assert.EndsWith("The store holds every result: make room (or mend the path) and run again to copy them", e.Message);
+    }
+
+    /// <summary>An Export/child1 entry in the repository's store, made by hand (an export record and nothing else).</summary>
+    static (CacheStore Store, JobPlan Export) ExportInStore(TestRepo repo)
+    {
+        var store = new CacheStore(repo.Store);
+        var planned = PipelineGraph.Plan(repo.Load(), PuzzleStages.All()).Jobs["Export"].Single(j => j.Id == "child1");
+        var export = new JobPlan(new ExportStage(), "child1", planned.Config, new Dictionary<string, JobPlan>());
+        var staging = store.NewStaging(export.Key);
+        File.WriteAllText(Path.Combine(staging, ExportStage.ExportFile), "{}");
+        store.Publish(staging, new JobManifest
+        {
+            Key = export.Key, Stage = "Export", Job = "child1", Version = export.Stage.Version, Config = export.ConfigJson, Inputs = export.InputKeys, Seed = 0,
+            Files = new Dictionary<string, string>(), Metrics = new JsonObject(), StartedUtc = DateTime.UtcNow, Seconds = 0, Host = "test", Tool = "test",
+        });
+        return (store, export);
     }
 }

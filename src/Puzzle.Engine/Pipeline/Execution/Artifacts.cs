@@ -22,34 +22,45 @@ public static class Artifacts
         {
             if (job.Stage.ArtifactFolder(job) is not { } folder || store.Find(job.Key) is not { } entry) continue;
             var target = Path.Combine(baseDirectory, "artifacts", pipeline, folder);
-            var keyFile = Path.Combine(target, KeyFile);
-            // the key and when the entry was built: a job rebuilt under the same key (a new measurement) is republished
-            var stamp = $"{job.Key}\n{entry.Manifest.StartedUtc:O}\n";
-            if (File.Exists(keyFile) && File.ReadAllText(keyFile) == stamp) continue;
-            if (folder.Length == 0)
+            try { PublishOne(target, folder, job, entry, published); }
+            catch (IOException e)
             {
-                // the pipeline's own folder (a report beside the other outputs): each file replaced by a rename
-                foreach (var file in Directory.EnumerateFiles(entry.Directory).Where(f => Path.GetFileName(f) != JobManifest.FileName))
-                    AtomicFile.Copy(file, Path.Combine(target, Path.GetFileName(file)));
-                AtomicFile.WriteAllText(keyFile, stamp);
-                published.Add(target);
-                continue;
+                // a full disk says only "No space left on device": say where, and that nothing is lost
+                throw new IOException($"copying {job.Name}'s results to {target} failed: {e.Message}. The store holds every result: " +
+                                      "make room (or mend the path) and run again to copy them", e);
             }
-            AtomicDirectory.Publish(target, staging =>
-            {
-                foreach (var file in Directory.EnumerateFiles(entry.Directory, "*", SearchOption.AllDirectories))
-                {
-                    var to = Path.Combine(staging, Path.GetRelativePath(entry.Directory, file));
-                    Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-                    File.Copy(file, to);
-                }
-                File.WriteAllText(Path.Combine(staging, KeyFile), stamp);
-            },
-            // a concurrent run published the same entry first: its copy is as good as ours
-            alreadyPublished: current => File.Exists(Path.Combine(current, KeyFile)) && File.ReadAllText(Path.Combine(current, KeyFile)) == stamp);
-            published.Add(target);
         }
         return published;
+    }
+
+    static void PublishOne(string target, string folder, JobPlan job, CacheEntry entry, List<string> published)
+    {
+        var keyFile = Path.Combine(target, KeyFile);
+        // the key and when the entry was built: a job rebuilt under the same key (a new measurement) is republished
+        var stamp = $"{job.Key}\n{entry.Manifest.StartedUtc:O}\n";
+        if (File.Exists(keyFile) && File.ReadAllText(keyFile) == stamp) return;
+        if (folder.Length == 0)
+        {
+            // the pipeline's own folder (a report beside the other outputs): each file replaced by a rename
+            foreach (var file in Directory.EnumerateFiles(entry.Directory).Where(f => Path.GetFileName(f) != JobManifest.FileName))
+                AtomicFile.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+            AtomicFile.WriteAllText(keyFile, stamp);
+            published.Add(target);
+            return;
+        }
+        AtomicDirectory.Publish(target, staging =>
+        {
+            foreach (var file in Directory.EnumerateFiles(entry.Directory, "*", SearchOption.AllDirectories))
+            {
+                var to = Path.Combine(staging, Path.GetRelativePath(entry.Directory, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+                File.Copy(file, to);
+            }
+            File.WriteAllText(Path.Combine(staging, KeyFile), stamp);
+        },
+        // a concurrent run published the same entry first: its copy is as good as ours
+        alreadyPublished: current => File.Exists(Path.Combine(current, KeyFile)) && File.ReadAllText(Path.Combine(current, KeyFile)) == stamp);
+        published.Add(target);
     }
 
     /// <summary>
