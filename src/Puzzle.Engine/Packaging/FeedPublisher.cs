@@ -19,7 +19,8 @@ public static class FeedPublisher
 {
     const int TimeoutSeconds = 600;
 
-    /// <param name="versionFromKey">The package's version was derived from the producing job's key, so a damaged
+    /// <param name="versionFromKey">The package's version was derived from the producing job's key and the package's
+    /// contents (<see cref="PackContents.VersionNamesContents"/>), so a damaged
     /// package of that version in a folder feed can only be an interrupted push of these bytes: it is replaced.</param>
     public static async Task<PushOutcome> PushAsync(string nupkg, FeedTarget feed, bool allowOverwrite, TextWriter log,
         bool versionFromKey = false, CancellationToken cancel = default)

@@ -61,6 +61,12 @@ public static class ModelPackage
                 Files = files.ToDictionary(p => p.Key, p => new ProvenanceFile(Sha256(p.Value), new FileInfo(p.Value).Length)),
                 NotBitIdentical = contents.NotBitIdentical,
             };
+            if (contents.VersionNamesContents)
+            {
+                var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(provenance.ToJson())));
+                version = NuGetVersion.Parse($"{version.ToNormalizedString()}.c{digest[..8]}"); // "c": a SemVer part may not be all digits with a leading 0
+                provenance = provenance with { Version = version.ToNormalizedString() };
+            }
             var provenancePath = Path.Combine(staging, PackageProvenance.FileName);
             File.WriteAllText(provenancePath, provenance.ToJson());
             files[$"{PuzzleFolder}/{PackageProvenance.FileName}"] = provenancePath;
@@ -89,7 +95,7 @@ public static class ModelPackage
             var draft = Path.Combine(staging, "draft.nupkg");
             using (var stream = new FileStream(draft, FileMode.CreateNew, FileAccess.Write)) builder.Save(stream);
 
-            var path = Path.Combine(outputDirectory, FileName(contents.Id, contents.Version));
+            var path = Path.Combine(outputDirectory, FileName(contents.Id, version.ToNormalizedString()));
             AtomicFile.Write(path, temp =>
             {
                 using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))

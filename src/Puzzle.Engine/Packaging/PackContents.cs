@@ -7,6 +7,12 @@ public sealed record PackContents
 {
     public required string Id { get; init; }
     public required string Version { get; init; }
+    /// <summary>
+    /// Ends the version with <c>.c</c> and 8 hex digits of what the package holds (its provenance, which hashes every
+    /// file, and the facts of the build), so that a rebuild whose files differ (new measurements after a rerun) never
+    /// takes the version of the one before, and equal versions are equal bytes.
+    /// </summary>
+    public bool VersionNamesContents { get; init; }
     /// <summary>An exported Hugging Face folder (README.md in it becomes the package's readme).</summary>
     public required string ModelDirectory { get; init; }
     /// <summary>The pipeline spec file, packed as written.</summary>

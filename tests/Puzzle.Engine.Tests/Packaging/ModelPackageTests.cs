@@ -66,6 +66,29 @@ public sealed class ModelPackageTests : IDisposable
         Assert.Equal(File.ReadAllBytes(first.Path), File.ReadAllBytes(second.Path));
     }
 
+    /// <summary>A derived version names the contents: a rebuild with new measurements in its report (a rerun of Measure)
+    /// gets a version of its own, where a version from the key alone made the feed refuse it; equal contents keep theirs.</summary>
+    [Fact]
+    public void A_version_that_names_the_contents_changes_with_them_and_only_with_them()
+    {
+        PackageTestSupport.Make(_dir.Path, outputDirectory: _dir["first"]); // the export and the spec
+        var contents = PackageTestSupport.Contents("Puzzle.Test.Model", "0.0.0-k0123456789ab", _dir["export-0"], _dir["pipeline.yaml"]) with { VersionNamesContents = true };
+        File.WriteAllText(_dir["report.json"], """{"speedup": 1.51}""");
+        contents = contents with { ReportPath = _dir["report.json"] };
+
+        var a = ModelPackage.Pack(contents, _dir["a"]);
+        var again = ModelPackage.Pack(contents, _dir["again"]);
+        File.WriteAllText(_dir["report.json"], """{"speedup": 1.49}""");
+        var remeasured = ModelPackage.Pack(contents, _dir["b"]);
+
+        Assert.Matches("^0\\.0\\.0-k0123456789ab\\.c[0-9a-f]{8}$", a.Provenance.Version);
+        Assert.Equal(Path.GetFileName(a.Path), $"Puzzle.Test.Model.{a.Provenance.Version}.nupkg");
+        Assert.Equal((a.Provenance.Version, a.Sha256), (again.Provenance.Version, again.Sha256));
+        Assert.NotEqual(a.Provenance.Version, remeasured.Provenance.Version);
+        using var restored = new TempDir();
+        Assert.Equal(a.Provenance.Version, PackagedModel.Load(PackageTestSupport.Extract(a.Path, restored.Path)).Provenance.Version);
+    }
+
     [Fact]
     public void A_restored_package_loads_and_computes_what_was_packed()
     {

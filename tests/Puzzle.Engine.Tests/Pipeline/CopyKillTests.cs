@@ -75,7 +75,7 @@ public class CopyKillTests
         var pack = session.Graph.Find("Pack", "pack");
         var package = PackStage.PackagePath(session.Store.Find(pack.Key)!.Directory);
         var id = PackStage.PackageId(session.Spec);
-        var version = PackStage.PackageVersion(session.Spec, pack.Key);
+        var version = RecordFile.Read<PackStage.PackRecord>(Path.Combine(session.Store.Find(pack.Key)!.Directory, PackStage.PackFile)).Version;
         var feed = Path.Combine(repo.Root, "artifacts", "feed");
 
         // 1. the Publish job killed while it copies the package into the feed (NuGet's own push left a 0-byte package

@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 using Puzzle.Engine.Packaging;
 using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Cache;
@@ -46,7 +47,8 @@ public class ShipPipelineTests
         var session = PipelineSession.Open(repo.SpecPath);
         var packJob = session.Graph.Find("Pack", "pack");
         var nupkg = Assert.Single(Directory.GetFiles(Path.Combine(repo.Root, "artifacts", "feed"), "*.nupkg"));
-        Assert.Equal($"Puzzle.Ci.0.0.0-k{packJob.Key[..12]}.nupkg", Path.GetFileName(nupkg));
+        // the Pack key's 12 hex digits, then 8 of what the package holds
+        Assert.Matches($"^Puzzle\\.Ci\\.0\\.0\\.0-k{packJob.Key[..12]}\\.c[0-9a-f]{{8}}\\.nupkg$", Path.GetFileName(nupkg));
         Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ci", "package", Path.GetFileName(nupkg))));
         Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ci", "export", "child1", "model", "model.safetensors")));
         // the exported weights are the healed ones, byte for byte: the store holds them once
@@ -71,7 +73,11 @@ public class ShipPipelineTests
         // Measure jobs' costs and the Search jobs, whose closed loop times the child it chooses
         var a = Manifests(repo.Store);
         Directory.Move(repo.Store, repo.Store + "-a");
+        var feed = Path.Combine(repo.Root, "artifacts", "feed");
+        Directory.Move(feed, Path.Combine(repo.Root, "feed-kept")); // the feed stays: the rebuild publishes beside the first build
         Directory.Delete(Path.Combine(repo.Root, "artifacts"), recursive: true);
+        Directory.CreateDirectory(Path.GetDirectoryName(feed)!);
+        Directory.Move(Path.Combine(repo.Root, "feed-kept"), feed);
         foreach (var measure in a.Values.Where(m => m.Stage is "Measure" or "Search"))
             CopyDirectory(Path.Combine(repo.Store + "-a", "cache", measure.Key[..2], measure.Key), Path.Combine(repo.Store, "cache", measure.Key[..2], measure.Key));
         // in this process, one job at a time on this process's 2 torch threads: no process per job, so another schedule too
@@ -86,11 +92,14 @@ public class ShipPipelineTests
         {
             var mb = b[job];
             Assert.True(ma.Key == mb.Key, $"{job}: key {ma.Key[..12]} then {mb.Key[..12]}");
-            Assert.Equal(ma.Files.Keys.Order(), mb.Files.Keys.Order());
-            foreach (var (file, hash) in ma.Files)
+            // a package's name ends with 8 hex digits of its contents, which quote measurements
+            static Dictionary<string, string> Named(JobManifest m) => m.Files.ToDictionary(f => Regex.Replace(f.Key, @"\.c[0-9a-f]{8}\.nupkg$", ".nupkg"), f => f.Value);
+            var (filesA, filesB) = (Named(ma), Named(mb));
+            Assert.Equal(filesA.Keys.Order(), filesB.Keys.Order());
+            foreach (var (file, hash) in filesA)
             {
                 if (file.EndsWith(".safetensors", StringComparison.Ordinal)) weights++;
-                if (hash == mb.Files[file]) continue;
+                if (hash == filesB[file]) continue;
                 Assert.True(Measured.TryGetValue(job.Stage, out var allowed) && (allowed.Contains(file) || allowed.Contains("*")),
                     $"{job.Stage}/{job.Job}: {file} differs between two builds from the same spec");
                 if (file.EndsWith(".json", StringComparison.Ordinal))
@@ -106,6 +115,9 @@ public class ShipPipelineTests
         var providedB = PackageFiles(Path.Combine(repo.Store, "cache", packA.Key[..2], packA.Key));
         foreach (var file in new[] { "model/model.safetensors", "model/config.json", "model/tokenizer.json", "puzzle/pipeline.yaml" })
             Assert.Equal(providedA[file].Sha256, providedB[file].Sha256);
+        // their versions name their contents, so the feed took the rebuild beside the first (a version from the Pack key
+        // alone was refused there: the same version with other bytes)
+        Assert.Equal(2, Directory.GetFiles(feed, "*.nupkg").Length);
     }
 
     static IReadOnlyDictionary<string, ProvenanceFile> PackageFiles(string packDirectory)
@@ -136,7 +148,8 @@ public class ShipPipelineTests
             }
             return node;
         }
-        return Strip(JsonNode.Parse(File.ReadAllText(path)))!.ToJsonString();
+        // a derived package version (and its file's name) ends with 8 hex digits of the package's contents
+        return Regex.Replace(Strip(JsonNode.Parse(File.ReadAllText(path)))!.ToJsonString(), @"(0\.0\.0-k[0-9a-f]{12})\.c[0-9a-f]{8}", "$1.c(contents)");
     }
 
     static void CopyDirectory(string from, string to)

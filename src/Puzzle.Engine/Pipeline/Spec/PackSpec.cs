@@ -10,7 +10,7 @@ public sealed record PackSpec
     [Pattern(@"^[A-Za-z0-9_]+([.-][A-Za-z0-9_]+)*$", Hint = "a NuGet id like Moby.Puzzle.2x")]
     public string? Id { get; init; }
 
-    [Description("Package version (SemVer); default: 0.0.0-k<first 12 hex digits of the Pack job's key>, so a different model or spec never reuses a version.")]
+    [Description("Package version (SemVer); default: 0.0.0-k<first 12 hex digits of the Pack job's key>.c<8 hex digits of the package's contents>, so a different model, spec or rebuild never reuses a version.")]
     [Pattern(@"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$", Hint = "a SemVer version like 1.0.0 or 1.0.0-beta.1")]
     public string? Version { get; init; }
 

@@ -28,7 +28,7 @@ public sealed class PackStage : Stage<PackStage.PackJob>
     public sealed record PackRecord(string Id, string Version, string File, string Sha256, long Bytes, string Model);
 
     public override string Name => "Pack";
-    public override int Version => 2; // 2: typed job config
+    public override int Version => 3; // 3: a derived version ends with 8 hex digits of the contents; 2: typed job config
     public override IReadOnlyList<string> Upstream => ["Export", "Report"];
     public override string Description => "pack the chosen child as a NuGet package with its provenance";
     public override bool UsesTorch => false;
@@ -58,7 +58,8 @@ public sealed class PackStage : Stage<PackStage.PackJob>
     static string PackageId(string? id, string pipeline) => id ??
         "Puzzle." + string.Concat(pipeline.Split('-', '_').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
 
-    /// <summary>pack.version, else 0.0.0-k and the first 12 hex digits of the Pack job's key.</summary>
+    /// <summary>pack.version, else 0.0.0-k and the first 12 hex digits of the Pack job's key (to which the package then
+    /// adds <c>.c</c> and 8 hex digits of its contents: <see cref="PackContents.VersionNamesContents"/>).</summary>
     public static string PackageVersion(PipelineSpec spec, string packKey) => PackageVersion(spec.Pack.Version, packKey);
 
     static string PackageVersion(string? version, string packKey) => version ?? $"0.0.0-k{packKey[..12]}";
@@ -100,7 +101,7 @@ public sealed class PackStage : Stage<PackStage.PackJob>
         var version = PackageVersion(job.Version, context.Job.Key);
         var result = ModelPackage.Pack(new PackContents
         {
-            Id = id, Version = version, ModelDirectory = Path.Combine(exportDir, ExportStage.ModelFolder), SpecPath = specFile,
+            Id = id, Version = version, VersionNamesContents = job.Version is null, ModelDirectory = Path.Combine(exportDir, ExportStage.ModelFolder), SpecPath = specFile,
             ReportPath = reportPath, Pipeline = job.Pipeline, Model = model, PipelineKey = context.Job.Inputs["report"].Key, Jobs = jobs,
             Export = RecordFile.ToJson(export), Metrics = metrics, NotBitIdentical = Reproducibility.NotBitIdentical(job.Reproducibility, jobs),
             Description = $"{model} of the Puzzle pipeline '{job.Pipeline}': a {export.Format} model ({export.Parameters:N0} parameters, " +

@@ -60,11 +60,10 @@ public sealed class PublishStage : Stage<PublishStage.PublishJob>
         try { outcome = FeedPublisher.PushAsync(package, target, job.AllowOverwrite, context.Log, versionFromKey).GetAwaiter().GetResult(); }
         catch (FeedException e) when (e.VersionTaken && versionFromKey)
         {
-            // the version comes from the Pack key, so the feed's package was built from this very spec and inputs
-            throw new FeedException(e.Message + ". The version is derived from the Pack job's key, so the feed's package came from this same " +
-                                    "spec: this is a rebuild whose measured numbers (speeds; see the package's provenance, not_bit_identical) " +
-                                    "differ. Keep the store between runs so an unchanged spec is not rebuilt, set pack.version, or set " +
-                                    "pack.allow_overwrite: true", e)
+            // the version names the Pack key and the package's contents: equal versions are equal packages
+            throw new FeedException(e.Message + ". The version is derived from the Pack job's key and the package's contents, so a package " +
+                                    "of this version with other bytes was not made by this tool from these files (edited, or pushed by " +
+                                    "something else). Set pack.allow_overwrite: true to replace it, or set pack.version", e)
             { VersionTaken = true };
         }
         var (id, version) = FeedPublisher.Identity(package);
