@@ -61,14 +61,19 @@ public sealed class PipelineSession
         int? jobs = null, int? threadsPerJob = null, IReadOnlyCollection<string>? rerun = null)
     {
         var again = rerun is { Count: > 0 } ? Graph.Rerun(rerun, target) : [];
+        // built jobs whose work outside the store is gone (a package no longer on its folder feed) run again
+        var lost = Graph.JobsFor(target).Select(j => (Job: j, Why: Store.Find(j.Key) is { } e ? j.Stage.Lost(j, e) : null))
+            .Where(l => l.Why is not null && !again.Contains(l.Job)).ToList();
         // everything knowable before a job starts is checked first: one error, nothing started, no log touched
         if (launcher is not SlurmJobLauncher)
-            PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || Store.Find(j.Key) is null).ToList());
+            PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || !Stage.Built(j, Store)).ToList());
         Store.EnsureWritable();
         if (NameTakenBy() is { } other)
             console?.WriteLine($"warning: {Path.GetRelativePath(Spec.BaseDirectory, Path.GetFullPath(Spec.SourcePath))} and {other} are both named '{Spec.Name}': they share artifacts/{Spec.Name}/ and this store's " +
                                "logs and run records under that name, each run's overwriting the other's; give each pipeline its own name");
         if (again.Count > 0) Retire(again, rerun!, console);
+        foreach (var (job, why) in lost)
+            if (Store.Retire(job.Key)) console?.WriteLine($"again  {job.Name}: {why}");
         Store.CleanStaging(TimeSpan.FromHours(1));
         // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
         // threads_per_job CPUs; locally the jobs share this machine's cores

@@ -105,6 +105,39 @@ public class ShipStagesTests
         Assert.Equal(graph.Jobs["Export"][0].Key, edited.Jobs["Export"][0].Key);
     }
 
+    /// <summary>A CI workspace made afresh at the same path, with the store kept: Publish was cached and the new
+    /// artifacts/feed never got the package. A folder feed without it makes the job run again.</summary>
+    [Fact]
+    public void A_folder_feed_that_lost_the_package_gets_it_published_again()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var spec = repo.Load();
+        var store = new CacheStore(repo.Store);
+        var history = new JobHistory(store.Root, spec.Name);
+        var graph = PipelineGraph.Plan(spec, PuzzleStages.All());
+        var made = Packaging.PackageTestSupport.Make(Path.Combine(repo.Root, "made"), id: "Puzzle.Test");
+        var pack = Publish(store, new JobPlan(new PackStage(), "pack", graph.Jobs["Pack"].Single().Config, new Dictionary<string, JobPlan>()),
+            new Dictionary<string, string>
+            {
+                [PackStage.PackFile] = $$"""{"id": "Puzzle.Test", "version": "1.0.0", "file": "{{Path.GetFileName(made.Path)}}", "sha256": "{{made.Sha256}}", "bytes": {{made.Bytes}}, "model": "child1"}""",
+            },
+            staging => File.Copy(made.Path, Path.Combine(staging, Path.GetFileName(made.Path))));
+        var publish = new JobPlan(new PublishStage(), "publish", graph.Jobs["Publish"].Single().Config, new Dictionary<string, JobPlan> { ["pack"] = pack });
+        var feed = Path.Combine(repo.Root, "artifacts", "feed");
+
+        Assert.True(JobRunner.Run(publish, spec, store, history, TextWriter.Null, 1).Ran);
+        Assert.True(Stage.Built(publish, store));
+        Assert.False(JobRunner.Run(publish, spec, store, history, TextWriter.Null, 1).Ran); // the feed has it: cached
+        Directory.Delete(feed, recursive: true);
+
+        Assert.False(Stage.Built(publish, store));
+        var status = PipelineStatus.Of(publish, store, history);
+        Assert.Equal((JobState.Stale, $"built, but {feed} no longer has Puzzle.Test 1.0.0"), (status.State, status.Reason));
+        Assert.True(JobRunner.Run(publish, spec, store, history, TextWriter.Null, 1).Ran);
+        Assert.Equal([Path.GetFileName(made.Path)], Directory.GetFiles(feed).Select(Path.GetFileName));
+        Assert.Equal(JobState.Cached, PipelineStatus.Of(publish, store, history).State);
+    }
+
     [Fact]
     public void A_clone_at_another_path_sharing_the_store_publishes_to_its_own_feed_folder()
     {

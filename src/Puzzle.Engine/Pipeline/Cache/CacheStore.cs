@@ -99,6 +99,12 @@ public sealed class CacheStore(string root)
     public bool Retire(string key)
     {
         using var held = TryLock(key) ?? throw new InvalidOperationException($"entry {key[..12]} is in use by another run on this store; run again once it ends");
+        return RetireHeld(key);
+    }
+
+    /// <summary><see cref="Retire"/> by the holder of the key's lock.</summary>
+    public bool RetireHeld(string key)
+    {
         var retired = false;
         foreach (var dir in new[] { EntryDirectory(key), ResumeDirectory(key) })
         {

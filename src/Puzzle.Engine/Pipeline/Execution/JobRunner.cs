@@ -22,9 +22,13 @@ public static class JobRunner
     public static (CacheEntry Entry, bool Ran) Run(JobPlan job, PipelineSpec spec, CacheStore store, JobHistory history,
         TextWriter log, int threads, string? runId = null, IReadOnlyList<JobPlan>? stageJobs = null)
     {
-        if (store.Find(job.Key) is { } hit) return (Remember(job, hit), false);
+        if (store.Find(job.Key) is { } hit && job.Stage.Lost(job, hit) is null) return (Remember(job, hit), false);
         using var _ = store.Lock(job.Key);
-        if (store.Find(job.Key) is { } raced) return (Remember(job, raced), false);
+        if (store.Find(job.Key) is { } raced)
+        {
+            if (job.Stage.Lost(job, raced) is null) return (Remember(job, raced), false);
+            store.RetireHeld(job.Key); // what it did outside the store is gone (MSBuild launches such a job): it runs again
+        }
         var group = new List<(JobPlan Job, IDisposable? Lock)> { (job, null) };
         try
         {

@@ -17,7 +17,10 @@ public static class PipelineStatus
     /// <param name="logs">the pipeline's job logs, to tell a job whose last attempt failed; null: not told</param>
     public static JobStatus Of(JobPlan job, CacheStore store, JobHistory history, RunLogs? logs = null)
     {
-        if (store.Find(job.Key) is not null) return new(job.Stage.Name, job.Id, job.Key, JobState.Cached, "");
+        if (store.Find(job.Key) is { } entry)
+            return job.Stage.Lost(job, entry) is { } lost
+                ? new(job.Stage.Name, job.Id, job.Key, JobState.Stale, $"built, but {lost}")
+                : new(job.Stage.Name, job.Id, job.Key, JobState.Cached, "");
         var status = NotCached(job, history);
         return logs?.LastAttemptFailed(job) is { } ended ? status with { Reason = $"{status.Reason}; its last attempt {ended}" } : status;
     }

@@ -27,7 +27,7 @@ public sealed partial record GraphDocument
             // and the stage plans the memory of each such process (its job and companions), as the executor asks it
             var leads = new Dictionary<JobPlan, string>();
             var planned = new Dictionary<JobPlan, long>();
-            foreach (var wave in needed.Where(j => store.Find(j.Key) is null).GroupBy(Wave))
+            foreach (var wave in needed.Where(j => !Stage.Built(j, store)).GroupBy(Wave))
                 foreach (var process in stage.Processes(wave.ToList(), graph.Spec, graph.Jobs[stage.Name]))
                 {
                     foreach (var companion in process.Skip(1)) leads[companion] = process[0].Id;
@@ -38,7 +38,7 @@ public sealed partial record GraphDocument
                 device == Runtime.DeviceKind.Cuda,
                 needed.Select(j => new JobEntry(j.Id, j.Key, order[j.Name], Wave(j),
                     j.Inputs.ToDictionary(i => i.Key, i => i.Value.Name, StringComparer.Ordinal), leads.GetValueOrDefault(j),
-                    planned.TryGetValue(j, out var bytes) ? bytes : null, store.Find(j.Key) is not null)).ToList(),
+                    planned.TryGetValue(j, out var bytes) ? bytes : null, Stage.Built(j, store))).ToList(),
                 planned.Count > 0 && device is { } kind ? PlanMemory.Budget(kind) : null));
         }
         return new GraphDocument(graph.Spec.Name, graph.Spec.SourcePath, store.Root, targetStage, stages);

@@ -37,6 +37,15 @@ public abstract class Stage
     /// <summary>Where under <c>artifacts/&lt;pipeline&gt;/</c> a job's payload is published for people, if anywhere.</summary>
     public virtual string? ArtifactFolder(JobPlan job) => null;
 
+    /// <summary>
+    /// Why what a built job did outside the store is gone (a package no longer on its folder feed), so that it runs
+    /// again; null when nothing of it lies outside the store, or all of it is still there.
+    /// </summary>
+    public virtual string? Lost(JobPlan job, Cache.CacheEntry entry) => null;
+
+    /// <summary>Whether <paramref name="store"/> holds <paramref name="job"/> built, with nothing of it <see cref="Lost"/>.</summary>
+    public static bool Built(JobPlan job, Cache.CacheStore store) => store.Find(job.Key) is { } entry && job.Stage.Lost(job, entry) is null;
+
     /// <summary>The jobs of this stage. <paramref name="planned"/> holds every upstream stage's jobs by stage name.</summary>
     public abstract IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned);
 

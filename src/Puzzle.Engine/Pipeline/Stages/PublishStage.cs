@@ -1,6 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using NuGet.Common;
+using NuGet.Packaging.Core;
+using NuGet.Protocol;
+using NuGet.Versioning;
 using Puzzle.Engine.Packaging;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 using Puzzle.Engine.Pipeline.Spec;
 
@@ -9,7 +14,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>
 /// Publish: pushes the package to pack.feed (a folder) or pack.source (a NuGet v3 server, API key from the environment
 /// variable pack.api_key_env). The job is cached like any other: once a package is on a feed, a rerun with the same
-/// key does not push again (to push again after a feed lost it, remove the Publish entry from the store).
+/// key does not push again, unless a folder feed no longer has the package (<see cref="Lost"/>): then it pushes it again.
 /// </summary>
 public sealed class PublishStage : Stage<PublishStage.PublishJob>
 {
@@ -48,6 +53,21 @@ public sealed class PublishStage : Stage<PublishStage.PublishJob>
         if (string.IsNullOrEmpty(key))
             throw new InvalidOperationException($"pack.source {source} needs an API key: set the environment variable {apiKeyEnv} (pack.api_key_env)");
         return FeedTarget.Server(source, key);
+    }
+
+    /// <summary>A folder feed that no longer has the package (a new workspace at the same path, artifacts/ cleaned):
+    /// published again. A server's feed is not asked.</summary>
+    public override string? Lost(JobPlan job, CacheEntry entry)
+    {
+        if (job.ConfigAs<PublishJob>() is not { Source: null, FeedDirectory: { Length: > 0 } feed }) return null;
+        var record = RecordFile.Read<PublishRecord>(Path.Combine(entry.Directory, PublishFile));
+        var identity = new PackageIdentity(record.Id, NuGetVersion.Parse(record.Version));
+        var there = Directory.Exists(feed) && (FolderFeed.IsFlat(feed)
+            ? LocalFolderUtility.GetPackageV2(feed, identity, NullLogger.Instance)
+            : LocalFolderUtility.GetPackageV3(feed, identity, NullLogger.Instance)) is not null;
+        return there
+            ? null
+            : $"{feed} no longer has {record.Id} {record.Version}";
     }
 
     protected override void Run(PublishJob job, JobContext context)
