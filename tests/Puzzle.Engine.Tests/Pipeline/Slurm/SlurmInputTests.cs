@@ -17,7 +17,7 @@ public sealed class SlurmInputTests
         start.Environment["PATH"] = repo.Root; // no Slurm commands there
         var (exit, _, err) = Cli.Wait(Process.Start(start)!);
         Assert.Equal(1, exit);
-        Assert.Equal("error: executor.kind is slurm but Slurm's sbatch is not on PATH: run on a machine with Slurm's client commands " +
+        Assert.Equal("error: the Slurm executor (executor.kind: slurm, or --executor slurm) needs Slurm's sbatch, which is not on PATH: run on a machine with Slurm's client commands " +
                      "(a login node), or run with --executor local", err.Trim());
         Assert.False(Directory.Exists(repo.Store));
     }

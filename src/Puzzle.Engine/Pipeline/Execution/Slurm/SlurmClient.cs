@@ -18,7 +18,7 @@ public sealed class SlurmClient
         foreach (var command in Commands)
             if (!path.Any(dir => File.Exists(Path.Combine(dir, command))))
                 throw new InvalidOperationException(
-                    $"executor.kind is slurm but Slurm's {command} is not on PATH: run on a machine with Slurm's client commands " +
+                    $"the Slurm executor (executor.kind: slurm, or --executor slurm) needs Slurm's {command}, which is not on PATH: run on a machine with Slurm's client commands " +
                     "(a login node), or run with --executor local");
     }
 
