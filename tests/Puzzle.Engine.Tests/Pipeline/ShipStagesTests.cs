@@ -138,6 +138,32 @@ public class ShipStagesTests
         Assert.Equal(JobState.Cached, PipelineStatus.Of(publish, store, history).State);
     }
 
+    /// <summary>A damaged copy of the published version on the folder feed: NuGet's lookup threw from Lost, so puzzle
+    /// status, graph and run failed with NuGet's exception before anything started. It is lost: the push replaces it.</summary>
+    [Fact]
+    public void A_damaged_package_on_the_folder_feed_is_published_again_not_an_error_before_anything_starts()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var spec = repo.Load();
+        var store = new CacheStore(repo.Store);
+        var history = new JobHistory(store.Root, spec.Name);
+        var graph = PipelineGraph.Plan(spec, PuzzleStages.All());
+        var made = Packaging.PackageTestSupport.Make(Path.Combine(repo.Root, "made"), id: "Puzzle.Test");
+        var pack = Publish(store, new JobPlan(new PackStage(), "pack", graph.Jobs["Pack"].Single().Config, new Dictionary<string, JobPlan>()),
+            new Dictionary<string, string>
+            {
+                [PackStage.PackFile] = $$"""{"id": "Puzzle.Test", "version": "1.0.0", "file": "{{Path.GetFileName(made.Path)}}", "sha256": "{{made.Sha256}}", "bytes": {{made.Bytes}}, "model": "child1"}""",
+            },
+            staging => File.Copy(made.Path, Path.Combine(staging, Path.GetFileName(made.Path))));
+        var publish = new JobPlan(new PublishStage(), "publish", graph.Jobs["Publish"].Single().Config, new Dictionary<string, JobPlan> { ["pack"] = pack });
+        Assert.True(JobRunner.Run(publish, spec, store, history, TextWriter.Null, 1).Ran);
+        var copy = Path.Combine(repo.Root, "artifacts", "feed", Path.GetFileName(made.Path));
+        File.WriteAllText(copy, "not a zip"); // a disk's damage, or a copy cut short by something else
+
+        Assert.False(Stage.Built(publish, store));
+        Assert.Equal(JobState.Stale, PipelineStatus.Of(publish, store, history).State);
+    }
+
     [Fact]
     public void A_clone_at_another_path_sharing_the_store_publishes_to_its_own_feed_folder()
     {

@@ -62,9 +62,19 @@ public sealed class PublishStage : Stage<PublishStage.PublishJob>
         if (job.ConfigAs<PublishJob>() is not { Source: null, FeedDirectory: { Length: > 0 } feed }) return null;
         var record = RecordFile.Read<PublishRecord>(Path.Combine(entry.Directory, PublishFile));
         var identity = new PackageIdentity(record.Id, NuGetVersion.Parse(record.Version));
-        var there = Directory.Exists(feed) && (FolderFeed.IsFlat(feed)
-            ? LocalFolderUtility.GetPackageV2(feed, identity, NullLogger.Instance)
-            : LocalFolderUtility.GetPackageV3(feed, identity, NullLogger.Instance)) is not null;
+        bool there;
+        try
+        {
+            there = Directory.Exists(feed) && (FolderFeed.IsFlat(feed)
+                ? LocalFolderUtility.GetPackageV2(feed, identity, NullLogger.Instance)
+                : LocalFolderUtility.GetPackageV3(feed, identity, NullLogger.Instance)) is not null;
+        }
+        // a damaged copy (NuGet cannot open it) is not the package: the push replaces it, or names it (FolderFeed.Prepare);
+        // thrown here it failed puzzle status, graph and run before anything started
+        catch (Exception e) when (e is NuGet.Protocol.Core.Types.FatalProtocolException or InvalidDataException or IOException)
+        {
+            return $"{feed} holds {record.Id} {record.Version} damaged ({e.Message})";
+        }
         return there
             ? null
             : $"{feed} no longer has {record.Id} {record.Version}";
