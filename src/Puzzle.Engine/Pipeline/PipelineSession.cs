@@ -73,7 +73,11 @@ public sealed class PipelineSession
                                "logs and run records under that name, each run's overwriting the other's; give each pipeline its own name");
         if (again.Count > 0) Retire(again, rerun!, console);
         foreach (var (job, why) in lost)
-            if (Store.Retire(job.Key)) console?.WriteLine($"again  {job.Name}: {why}");
+        {
+            // another run holding the key is pushing it again itself: this one finds it built, or waits for it
+            using var held = Store.TryLock(job.Key);
+            if (held is not null && Store.RetireHeld(job.Key)) console?.WriteLine($"again  {job.Name}: {why}");
+        }
         Store.CleanStaging(TimeSpan.FromHours(1));
         // on Slurm every ready job is submitted at once (the array throttle limits how many run), each asking for
         // threads_per_job CPUs; locally the jobs share this machine's cores

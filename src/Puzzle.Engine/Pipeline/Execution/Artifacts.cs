@@ -23,7 +23,7 @@ public static class Artifacts
             if (job.Stage.ArtifactFolder(job) is not { } folder || store.Find(job.Key) is not { } entry) continue;
             var target = Path.Combine(baseDirectory, "artifacts", pipeline, folder);
             try { PublishOne(target, folder, job, entry, published); }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // a full disk says only "No space left on device": say where, and that nothing is lost
                 throw new IOException($"copying {job.Name}'s results to {target} failed: {e.Message}. The store holds every result: " +

@@ -33,8 +33,9 @@ public sealed partial class SearchStage
             [property: Graph.SpecPath("scoring.metric")] ScoringMetric Metric, [property: Graph.SpecPath("constraints")] ConstraintsSpec Constraints,
             ScoreBlocks Blocks)
         {
-            // scenario.device as the device it defaults to is the same scenario: no other key (Search's and Sweep's Device
-            // and their Measure inputs hold the cost device, resolved) tells the two spellings apart, nor should this one
+            // scenario.device as the device it defaults to is the same scenario: no other key (Search's Device, the cost
+            // device resolved; Sweep's, the device; their Measure inputs, the cost device) tells the two spellings apart,
+            // nor should this one
             public static Settings Of(PipelineSpec spec) =>
                 new(spec.Scenario.Device == spec.Device ? spec.Scenario with { Device = null } : spec.Scenario, MeasureStage.Batches(spec), spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints,
                     ScoreCandidate.Blocks(spec.Bld.Mode, spec.Scoring.Blocks));
