@@ -177,4 +177,21 @@ public sealed class JobConfigTests
         var cuda = PipelineGraph.Plan(Load(Yaml + "\nscenario: { device: cuda }"), PuzzleStages.All());
         Assert.NotEqual(implicitly.Find("Search", "b8").Key, cuda.Find("Search", "b8").Key);
     }
+
+    /// <summary>A baseline added to or dropped from evaluation.baselines is healed or not, and nothing else: the search
+    /// chooses every kind of baseline, so the children keep their search and their GKD (hours at real sizes). The random
+    /// baseline's seed is the search's.</summary>
+    [Fact]
+    public void Another_list_of_baselines_searches_and_heals_no_child_again()
+    {
+        var before = PipelineGraph.Plan(Load(Yaml + "\nevaluation: { baselines: [uniform] }"), PuzzleStages.All());
+        var after = PipelineGraph.Plan(Load(Yaml + "\nevaluation: { baselines: [uniform, shortgpt, random] }"), PuzzleStages.All());
+
+        Assert.Equal(before.Find("Search", "b8").Key, after.Find("Search", "b8").Key);
+        Assert.Equal(before.Find("Heal", "child1").Key, after.Find("Heal", "child1").Key);
+        Assert.Equal(before.Find("Heal", "uniform").Key, after.Find("Heal", "uniform").Key);
+        Assert.Equal(["child1", "uniform", "shortgpt", "random"], after.Jobs["Heal"].Select(j => j.Id));
+        var reseeded = PipelineGraph.Plan(Load(Yaml + "\nevaluation: { baselines: [uniform], seed: 7 }"), PuzzleStages.All());
+        Assert.NotEqual(before.Find("Search", "b8").Key, reseeded.Find("Search", "b8").Key);
+    }
 }

@@ -21,10 +21,11 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// </summary>
 public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
 {
-    /// <summary>One search at one batch size: the problem's settings, the search's own, the baselines to choose (and
-    /// the random one's seed), and the parent's architecture.</summary>
+    /// <summary>One search at one batch size: the problem's settings, the search's own, the random baseline's seed, and
+    /// the parent's architecture. Every kind of baseline is chosen, whichever evaluation.baselines heals: a baseline
+    /// added or dropped there changes no Search key, so the children are not searched and healed again.</summary>
     public sealed record SearchJob(int Batch, ArchitectureProblem.Settings Problem, [property: SpecPath("search")] SearchSpec Search,
-        [property: SpecPath("evaluation.baselines")] IReadOnlyList<Baseline> Baselines, [property: SpecPath("evaluation.seed")] long BaselineSeed, ModelConfig Parent, string? Device);
+        [property: SpecPath("evaluation.seed")] long BaselineSeed, ModelConfig Parent, string? Device);
 
     /// <summary>One point of pareto.json: the best score at a throughput target, and that architecture's predicted
     /// speedup (both null where the target is infeasible).</summary>
@@ -34,7 +35,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     public override string Name => "Search";
-    public override int Version => 15; // 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 16; // 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     /// <summary>The closed loop times the parent whole (not where the costs are a roofline, nor without the loop).</summary>
@@ -51,7 +52,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
         foreach (var m in planned["Measure"]) inputs["cost:" + m.Id] = m; // every batch size's costs
         // the device is the cost device: the closed loop times on it
-        return [Job($"b{spec.Scenario.Batch}", new SearchJob(spec.Scenario.Batch, ArchitectureProblem.Settings.Of(spec), spec.Search, spec.Evaluation.Baselines,
+        return [Job($"b{spec.Scenario.Batch}", new SearchJob(spec.Scenario.Batch, ArchitectureProblem.Settings.Of(spec), spec.Search,
             spec.Evaluation.Seed, ParentStage.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(JobContext.CostKind(spec), spec.Dtype)), inputs)];
     }
 
@@ -81,9 +82,8 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
             explain.AppendLine(Explain.Table(a, problem));
         }
         var baselines = new Dictionary<string, ChosenArchitecture>();
-        if (job.Baselines.Contains(Baseline.ShortGpt))
-            context.Metrics["block_influence"] = new JsonArray(ScoreStage.BlockInfluence(scores).Select(v => (JsonNode)v).ToArray());
-        foreach (var b in job.Baselines)
+        context.Metrics["block_influence"] = new JsonArray(ScoreStage.BlockInfluence(scores).Select(v => (JsonNode)v).ToArray());
+        foreach (var b in Enum.GetValues<Baseline>())
         {
             var name = BaselineName(b);
             var (chosen, why) = ChooseBaseline(b, problem, parent, job.Problem.SearchSpace, job.BaselineSeed, scores);
