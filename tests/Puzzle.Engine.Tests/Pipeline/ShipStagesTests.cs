@@ -111,18 +111,7 @@ public class ShipStagesTests
     public void A_folder_feed_that_lost_the_package_gets_it_published_again()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
-        var spec = repo.Load();
-        var store = new CacheStore(repo.Store);
-        var history = new JobHistory(store.Root, spec.Name);
-        var graph = PipelineGraph.Plan(spec, PuzzleStages.All());
-        var made = Packaging.PackageTestSupport.Make(Path.Combine(repo.Root, "made"), id: "Puzzle.Test");
-        var pack = Publish(store, new JobPlan(new PackStage(), "pack", graph.Jobs["Pack"].Single().Config, new Dictionary<string, JobPlan>()),
-            new Dictionary<string, string>
-            {
-                [PackStage.PackFile] = $$"""{"id": "Puzzle.Test", "version": "1.0.0", "file": "{{Path.GetFileName(made.Path)}}", "sha256": "{{made.Sha256}}", "bytes": {{made.Bytes}}, "model": "child1"}""",
-            },
-            staging => File.Copy(made.Path, Path.Combine(staging, Path.GetFileName(made.Path))));
-        var publish = new JobPlan(new PublishStage(), "publish", graph.Jobs["Publish"].Single().Config, new Dictionary<string, JobPlan> { ["pack"] = pack });
+        var (spec, store, history, made, publish) = PublishOfAPack(repo);
         var feed = Path.Combine(repo.Root, "artifacts", "feed");
 
         Assert.True(JobRunner.Run(publish, spec, store, history, TextWriter.Null, 1).Ran);
@@ -144,6 +133,20 @@ public class ShipStagesTests
     public void A_damaged_package_on_the_folder_feed_is_published_again_not_an_error_before_anything_starts()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (spec, store, history, made, publish) = PublishOfAPack(repo);
+        Assert.True(JobRunner.Run(publish, spec, store, history, TextWriter.Null, 1).Ran);
+        var copy = Path.Combine(repo.Root, "artifacts", "feed", Path.GetFileName(made.Path));
+        File.WriteAllText(copy, "not a zip"); // a disk's damage, or a copy cut short by something else
+
+        Assert.False(Stage.Built(publish, store));
+        Assert.Equal(JobState.Stale, PipelineStatus.Of(publish, store, history).State);
+        Assert.True(JobRunner.Run(publish, spec, store, history, TextWriter.Null, 1).Ran);
+        Assert.Equal(File.ReadAllBytes(made.Path), File.ReadAllBytes(copy));
+    }
+
+    /// <summary>A Pack entry holding a real package (Puzzle.Test 1.0.0), and the spec's Publish job reading it.</summary>
+    static (Engine.Pipeline.Spec.PipelineSpec Spec, CacheStore Store, JobHistory History, Engine.Packaging.PackResult Made, JobPlan Publish) PublishOfAPack(TestRepo repo)
+    {
         var spec = repo.Load();
         var store = new CacheStore(repo.Store);
         var history = new JobHistory(store.Root, spec.Name);
@@ -156,12 +159,7 @@ public class ShipStagesTests
             },
             staging => File.Copy(made.Path, Path.Combine(staging, Path.GetFileName(made.Path))));
         var publish = new JobPlan(new PublishStage(), "publish", graph.Jobs["Publish"].Single().Config, new Dictionary<string, JobPlan> { ["pack"] = pack });
-        Assert.True(JobRunner.Run(publish, spec, store, history, TextWriter.Null, 1).Ran);
-        var copy = Path.Combine(repo.Root, "artifacts", "feed", Path.GetFileName(made.Path));
-        File.WriteAllText(copy, "not a zip"); // a disk's damage, or a copy cut short by something else
-
-        Assert.False(Stage.Built(publish, store));
-        Assert.Equal(JobState.Stale, PipelineStatus.Of(publish, store, history).State);
+        return (spec, store, history, made, publish);
     }
 
     [Fact]
