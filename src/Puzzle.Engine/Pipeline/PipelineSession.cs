@@ -66,7 +66,7 @@ public sealed class PipelineSession
             .Where(l => l.Why is not null && !again.Contains(l.Job)).ToList();
         // everything knowable before a job starts is checked first: one error, nothing started, no log touched
         if (launcher is not SlurmJobLauncher)
-            PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || !Stage.Built(j, Store)).ToList());
+            PreLaunchChecks.Run(Spec, Graph.JobsFor(target).Where(j => again.Contains(j) || Store.Find(j.Key) is null || lost.Any(l => l.Job == j)).ToList());
         Store.EnsureWritable();
         if (NameTakenBy() is { } other)
             console?.WriteLine($"warning: {Path.GetRelativePath(Spec.BaseDirectory, Path.GetFullPath(Spec.SourcePath))} and {other} are both named '{Spec.Name}': they share artifacts/{Spec.Name}/ and this store's " +
