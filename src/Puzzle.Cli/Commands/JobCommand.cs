@@ -23,7 +23,7 @@ public static class JobCommand
             // launched by puzzle run's local executor: a job whose run is gone stops (its staging folder and resume state stay
             // for the next run; the key's lock goes with the process)
             if (Environment.GetEnvironmentVariable(TorchRuntime.ThreadsInputVariable) == "1")
-                TorchRuntime.ListenForThreads(Console.In, () => Environment.Exit(LauncherGone));
+                TorchRuntime.ListenForThreads(Console.In, () => TorchRuntime.ExitNow(LauncherGone));
             var session = pipeline.Open(parse);
             // a stage that uses no tensors does not load libtorch; the others load it (and fail with its remedy) first
             if (session.Graph.Find(parse.GetValue(stage)!, parse.GetValue(id)!).Stage.UsesTorch) TorchRuntime.EnsureLoaded(n);

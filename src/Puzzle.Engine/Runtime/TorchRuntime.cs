@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Puzzle.Engine.Checkpoints;
 using TorchSharp;
 
@@ -8,7 +9,7 @@ namespace Puzzle.Engine.Runtime;
 /// Makes TorchSharp's native library loadable before anything touches torch, and turns a load failure into an
 /// actionable message (TorchSharp's own blames a missing libtorch package even when libstdc++ is the cause).
 /// </summary>
-public static class TorchRuntime
+public static partial class TorchRuntime
 {
     /// <summary>GCC 13's libstdc++ version, required by TorchSharp 0.107 but bound to no used symbol.</summary>
     public const string UnneededGlibcxx = "GLIBCXX_3.4.32";
@@ -145,4 +146,18 @@ public static class TorchRuntime
     }
 
     static Exception Innermost(Exception e) { while (e.InnerException != null) e = e.InnerException; return e; }
+
+    /// <summary>
+    /// Ends this process at once with <paramref name="code"/>, from any thread: no finalizers or exit handlers, which
+    /// race the compute thread still inside libtorch (<see cref="Environment.Exit"/> from the thread that saw the
+    /// launcher go crashed with SIGSEGV, exit 139, in one of three CI runs). Open files and locks go with the process.
+    /// </summary>
+    public static void ExitNow(int code)
+    {
+        if (!OperatingSystem.IsWindows()) ImmediateExit(code);
+        Environment.Exit(code);
+    }
+
+    [LibraryImport("libc", EntryPoint = "_exit")]
+    private static partial void ImmediateExit(int status);
 }
