@@ -161,7 +161,9 @@ public static class Checkpoint
         return result.ToJsonString(Indented) + "\n";
     }
 
-    /// <summary>The folder's generation_config.json, or null without one; anything but a JSON object is an error naming the file.</summary>
+    /// <summary>The folder's generation_config.json, or null without one; anything but a JSON object is an error naming the
+    /// file. Read as JSON, not as a record: it goes on as it is, with every field the parent's has (top_k,
+    /// repetition_penalty, a runtime's own), which a record would drop.</summary>
     public static JsonObject? ReadGenerationConfig(string directory)
     {
         var path = Path.Combine(directory, GenerationConfigFileName);
