@@ -12,10 +12,7 @@ public class ProcessSafetyTests
     public async Task A_job_killed_with_sigkill_leaves_nothing_that_reads_as_a_hit_and_the_next_run_finishes()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec.Replace("tokens: 3000, batch: 4", "tokens: 400000, batch: 4"));
-        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
-        Assert.True(exit == 0, err);
-        var session = PipelineSession.Open(repo.SpecPath);
-        var parent = session.Graph.Find("Parent", "parent");
+        var (session, parent) = UpToData(repo);
 
         using (var job = Cli.Start(repo.Root, "job", repo.SpecPath, "--stage", "Parent", "--id", "parent", "--threads", "1"))
         {
@@ -39,7 +36,7 @@ public class ProcessSafetyTests
 
         var small = repo.Root; // finish the work quickly: a smaller budget is a different key, so shrink it back
         repo.Edit("tokens: 400000", "tokens: 3000");
-        (exit, _, err) = Cli.Run(small, "run", repo.SpecPath, "--target", "Parent");
+        var (exit, _, err) = Cli.Run(small, "run", repo.SpecPath, "--target", "Parent");
         Assert.True(exit == 0, err);
         var done = PipelineSession.Open(repo.SpecPath);
         Assert.NotNull(done.Store.Find(done.Graph.Find("Parent", "parent").Key));
@@ -51,10 +48,7 @@ public class ProcessSafetyTests
         // its run killed with SIGKILL: the job's input (the launcher's thread channel) ends; it used to train on to the
         // end, its log going nowhere and its key's lock held, and publish with no log while the next run waited on it
         using var repo = new TestRepo(TestRepo.MicroSpec.Replace("tokens: 3000, batch: 4", "tokens: 400000, batch: 4"));
-        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
-        Assert.True(exit == 0, err);
-        var session = PipelineSession.Open(repo.SpecPath);
-        var parent = session.Graph.Find("Parent", "parent");
+        var (session, parent) = UpToData(repo);
         var start = new System.Diagnostics.ProcessStartInfo("dotnet")
         {
             WorkingDirectory = repo.Root, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -169,5 +163,14 @@ public class ProcessSafetyTests
         Assert.Equal(1, exit);
         Assert.Contains($"{repo.SpecPath}:{expected}", err);
         Assert.False(Directory.Exists(repo.Store));
+    }
+
+    /// <summary>Runs a repository with a long pretraining up to Data: the Parent job is next, and takes a while.</summary>
+    static (PipelineSession Session, Engine.Pipeline.Graph.JobPlan Parent) UpToData(TestRepo repo)
+    {
+        var (exit, _, err) = Cli.Run(repo.Root, "run", repo.SpecPath, "--target", "Data");
+        Assert.True(exit == 0, err);
+        var session = PipelineSession.Open(repo.SpecPath);
+        return (session, session.Graph.Find("Parent", "parent"));
     }
 }
