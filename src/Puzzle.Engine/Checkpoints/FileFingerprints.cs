@@ -5,9 +5,10 @@ namespace Puzzle.Engine.Checkpoints;
 
 /// <summary>
 /// SHA-256 of files too large to hash on every plan (a user's 140 GB checkpoint), remembered by what the file system
-/// says about them, as DVC does: full path, size, last write time and change time (the creation time .NET reports,
-/// which is the inode's change time where the file system keeps no birth time). A file hashed once is not read again
-/// until one of those changes; a replaced or rewritten file always changes them. The memo is one JSON file in
+/// says about them, as DVC does: full path, size, last write time, creation time and, on Linux, the inode and its change
+/// time. A file hashed once is not read again until one of those changes. A replaced or rewritten file always changes
+/// them: an edit in place that keeps the size and sets the last write time back (<c>touch -r</c>) still moves the
+/// change time, which nothing can set back. The memo is one JSON file in
 /// <c>$PUZZLE_HASH_CACHE</c>, else <c>$XDG_CACHE_HOME/puzzle</c>, else <c>~/.cache/puzzle</c>; it is only a cache:
 /// deleting it costs one more read of each file.
 /// </summary>
@@ -25,7 +26,8 @@ public static class FileFingerprints
     {
         var info = new FileInfo(Path.GetFullPath(path));
         if (!info.Exists) throw new FileNotFoundException($"{info.FullName}: not found", info.FullName);
-        var stamp = $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|{info.CreationTimeUtc.Ticks}";
+        var stamp = $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|{info.CreationTimeUtc.Ticks}" +
+                    (Pipeline.Cache.HardLinks.Identify(info.FullName) is { } id ? $"|{id.Inode}|{id.ChangeTime}" : "");
         lock (Gate)
         {
             _memo ??= Load();
