@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 using Puzzle.Engine.Pipeline.Execution;
@@ -45,7 +47,7 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
             var spec = pipeline.GetMetadata("FullPath");
             GraphDocument graph;
             try { graph = PipelineGraphReader.Read(Dotnet, Cli, spec, Store, pipeline.GetMetadata("Stage")); }
-            catch (Exception e) { Log.LogError($"{spec}: {e.Message}"); return false; }
+            catch (Exception e) { LogPlanErrors(spec, e.Message); return false; }
 
             var listed = graph.InOrder().ToList();
             var firstReader = new Dictionary<string, int>();
@@ -96,5 +98,23 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
         return true;
     }
 
-    static string Gb(long bytes) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):F2} GiB");
+    static string Gb(long bytes) => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):F2} GiB");
+
+    static readonly Regex AtPosition = new(@"^(?<file>.+?):(?<line>\d+):(?<column>\d+): error: (?<text>.*)$");
+
+    /// <summary>The CLI's errors, each at the file, line and column it names (a spec's field), so the build points at the
+    /// spec rather than at the targets that called this task; the other lines are one error about the spec as a whole.</summary>
+    void LogPlanErrors(string spec, string errors)
+    {
+        var rest = new List<string>();
+        foreach (var line in errors.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var m = AtPosition.Match(line);
+            if (!m.Success) { rest.Add(line.StartsWith("error: ", StringComparison.Ordinal) ? line["error: ".Length..] : line); continue; }
+            Log.LogError(null, null, null, m.Groups["file"].Value, int.Parse(m.Groups["line"].Value, CultureInfo.InvariantCulture),
+                int.Parse(m.Groups["column"].Value, CultureInfo.InvariantCulture), 0, 0, m.Groups["text"].Value);
+        }
+        if (rest.Count > 0 || !Log.HasLoggedErrors)
+            Log.LogError(null, null, null, spec, 0, 0, 0, 0, rest.Count > 0 ? string.Join("\n", rest) : "puzzle graph failed and said nothing");
+    }
 }

@@ -1,0 +1,65 @@
+extern alias Tasks;
+using System.Collections;
+using Microsoft.Build.Framework;
+using Microsoft.Build.Utilities;
+using PuzzleGraph = Tasks::Puzzle.Tasks.PuzzleGraph;
+
+namespace Puzzle.Engine.Tests.Pipeline;
+
+/// <summary>The MSBuild task that plans a pipeline: a spec's errors point at the spec's lines, not at the targets file.</summary>
+public sealed class PuzzleGraphTaskTests
+{
+    sealed class Engine : IBuildEngine
+    {
+        public readonly List<BuildErrorEventArgs> Errors = [];
+        public bool ContinueOnError => false;
+        public int LineNumberOfTaskNode => 7;
+        public int ColumnNumberOfTaskNode => 5;
+        public string ProjectFileOfTaskNode => "Puzzle.Tasks.targets";
+        public void LogErrorEvent(BuildErrorEventArgs e) => Errors.Add(e);
+        public void LogWarningEvent(BuildWarningEventArgs e) { }
+        public void LogMessageEvent(BuildMessageEventArgs e) { }
+        public void LogCustomEvent(CustomBuildEventArgs e) { }
+        public bool BuildProjectFile(string projectFileName, string[] targetNames, IDictionary globalProperties, IDictionary targetOutputs) => false;
+    }
+
+    /// <summary>Runs the task with a stand-in for <c>dotnet puzzle.dll graph</c> that prints <paramref name="stderr"/> and exits 1.</summary>
+    static Engine Plan(TempDir dir, string stderr)
+    {
+        File.WriteAllText(dir["puzzle.sh"], $"cat >&2 <<'END'\n{stderr}\nEND\nexit 1\n");
+        var engine = new Engine();
+        var task = new PuzzleGraph
+        {
+            BuildEngine = engine, Dotnet = "/bin/bash", Cli = dir["puzzle.sh"], StampDirectory = dir["stamps"],
+            Pipelines = [new TaskItem(dir["x.yaml"])],
+        };
+        Assert.False(task.Execute());
+        return engine;
+    }
+
+    [Fact]
+    public void Each_error_of_a_spec_is_logged_at_its_line_and_column_in_the_spec()
+    {
+        using var dir = new TempDir();
+        var spec = dir["x.yaml"];
+        var engine = Plan(dir, $"""
+            {spec}:2:34: error: data.seq_len: expected an integer, found the string 'abc'
+            {spec}:3:16: error: parent.path 'nope' does not exist (/tmp/nope)
+            """);
+
+        Assert.Collection(engine.Errors,
+            e => Assert.Equal((spec, 2, 34, "data.seq_len: expected an integer, found the string 'abc'"), (e.File, e.LineNumber, e.ColumnNumber, e.Message)),
+            e => Assert.Equal((spec, 3, 16, "parent.path 'nope' does not exist (/tmp/nope)"), (e.File, e.LineNumber, e.ColumnNumber, e.Message)));
+    }
+
+    [Fact]
+    public void An_error_without_a_position_is_one_error_about_the_spec()
+    {
+        using var dir = new TempDir();
+        var engine = Plan(dir, "error: the store at /s is another version's\nremove it or pass --store");
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal(dir["x.yaml"], error.File);
+        Assert.Equal("the store at /s is another version's\nremove it or pass --store", error.Message);
+    }
+}
