@@ -74,5 +74,7 @@ public class ParentFingerprintTests
         Assert.Contains(summary.Jobs, j => j.Stage == "Parent" && j.Outcome == JobOutcome.Cached);
         foreach (var job in moved.Graph.JobsFor(null).Where(j => j.Inputs.ContainsKey("parent")))
             Assert.Equal(dir["moved"], ParentStage.ModelDirectory(new JobContext(job, moved.Graph.Spec, moved.Store, dir["out"], TextWriter.Null, 1)));
+        // and `puzzle show Parent/parent` tells users to evaluate the folder that is there
+        Assert.Contains($"puzzle eval --model {dir["moved"]} ", JobDetails.Describe(moved, moved.Graph.Find("Parent", "parent")));
     }
 }

@@ -24,8 +24,8 @@ public static class JobDetails
                          .Order(StringComparer.Ordinal))
                 text.AppendLine($"    {Path.GetFileName(item)}{(Directory.Exists(item) ? "/" : "")}  {Size(item)}");
             // a model folder is what users come for (the parent, a healed child): say how to evaluate it
-            // (an existing parent's job points at the user's folder instead of copying it)
-            var model = job.Stage.Name == "Parent" ? Stages.ParentStage.ModelDirectory(entry.Directory) : Path.Combine(entry.Directory, "model");
+            // (an existing parent's job points at the user's folder instead of copying it: the one this run planned)
+            var model = job.Stage.Name == "Parent" ? Stages.ParentStage.ModelDirectory(job, entry.Directory) : Path.Combine(entry.Directory, "model");
             if (File.Exists(Path.Combine(model, "config.json")))
                 text.AppendLine($"  evaluate  puzzle eval --model {model} --data YOUR_TEXT.txt");
             if (job.Stage.ArtifactFolder(job) is { } folder)

@@ -71,9 +71,11 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
     /// since changed.
     /// </summary>
     public static string ModelDirectory(JobContext context) =>
-        context.Job.Inputs.TryGetValue("parent", out var parent) && parent.Config is ParentJob { Directory: { } planned }
-            ? planned
-            : ModelDirectory(context.Input("parent"));
+        context.Job.Inputs.TryGetValue("parent", out var parent) ? ModelDirectory(parent, context.Input("parent")) : ModelDirectory(context.Input("parent"));
+
+    /// <summary>The folder holding the parent's checkpoint, given the Parent job this run planned and its published folder.</summary>
+    public static string ModelDirectory(JobPlan parent, string jobDirectory) =>
+        parent.Config is ParentJob { Directory: { } planned } ? planned : ModelDirectory(jobDirectory);
 
     /// <summary>parent.json: where a user's checkpoint lies (it is referenced, not copied) and its content fingerprint.</summary>
     public sealed record ParentPointer(string Path, string Fingerprint);
