@@ -1,3 +1,4 @@
+using TorchSharp;
 using Puzzle.Engine.Model;
 
 namespace Puzzle.Engine.Checkpoints;
@@ -79,6 +80,28 @@ public static class CheckpointValidator
             throw new CheckpointException(
                 $"{FileOf(source, name, directory)}: tensor '{name}' has no place in the model {HfConfig.FileName} describes; the config and the weights disagree");
         }
+    }
+
+    /// <summary>
+    /// Reads every weight the model needs, one at a time as stored (its bits checked at memory speed), and throws <see cref="CheckpointException"/>
+    /// naming the first that holds NaN or infinity (a fine-tune saved after it diverged): every loss and score computed
+    /// from such a parent would be NaN, far from the cause. Returns the bytes read.
+    /// </summary>
+    public static long CheckFinite(ModelConfig config, CheckpointTensors tensors)
+    {
+        long bytes = 0;
+        foreach (var group in ExpectedShapes(config).Keys.GroupBy(tensors.FileOf))
+            foreach (var name in group)
+            {
+                using var scope = torch.NewDisposeScope();
+                var tensor = group.Key.ReadStored(name);
+                bytes += group.Key.Info(name).ByteCount;
+                var bad = TensorBytes.NonFinite(tensor);
+                if (bad > 0)
+                    throw new CheckpointException($"{group.Key.Path}: tensor '{name}' holds {bad} NaN or infinite value{(bad == 1 ? "" : "s")} " +
+                                                  $"of {tensor.numel()}; every loss computed from this parent would be NaN. Use a checkpoint saved before it diverged.");
+            }
+        return bytes;
     }
 
     /// <summary>Rotary caches some exporters save, and an lm_head kept beside tied embeddings, are ignored by loaders.</summary>

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 
@@ -20,6 +22,38 @@ internal static class TensorBytes
 
     /// <summary>Writes <paramref name="tensor"/>'s bytes (contiguous, on the CPU) to <paramref name="stream"/>.</summary>
     public static void Write(Stream stream, torch.Tensor tensor, int sliceBytes = SliceBytes) => Slices(tensor, sliceBytes, (_, slice) => stream.Write(slice.bytes));
+
+    /// <summary>
+    /// How many elements of a float32, float16 or bfloat16 tensor (contiguous, on the CPU) are NaN or infinite: those
+    /// whose exponent bits are all ones, counted on the bits at memory speed (float arithmetic on float16 and bfloat16
+    /// runs at a tenth of that on CPUs).
+    /// </summary>
+    public static long NonFinite(torch.Tensor tensor)
+    {
+        long count = 0;
+        Slices(tensor, SliceBytes, (_, slice) => count += tensor.dtype switch
+        {
+            torch.ScalarType.Float32 => ExponentAllOnes(MemoryMarshal.Cast<byte, uint>(slice.bytes), 0x7F80_0000u),
+            torch.ScalarType.BFloat16 => ExponentAllOnes(MemoryMarshal.Cast<byte, ushort>(slice.bytes), (ushort)0x7F80),
+            torch.ScalarType.Float16 => ExponentAllOnes(MemoryMarshal.Cast<byte, ushort>(slice.bytes), (ushort)0x7C00),
+            _ => throw new ArgumentException($"float32, float16 or bfloat16 is needed, not {tensor.dtype}", nameof(tensor)),
+        });
+        return count;
+    }
+
+    static long ExponentAllOnes<T>(ReadOnlySpan<T> values, T mask) where T : unmanaged, IBinaryInteger<T>
+    {
+        long count = 0;
+        var vectors = MemoryMarshal.Cast<T, Vector<T>>(values);
+        var wide = new Vector<T>(mask);
+        foreach (var v in vectors)
+            if (Vector.EqualsAny(v & wide, wide)) // rare: count that vector's lanes
+                for (var lane = 0; lane < Vector<T>.Count; lane++)
+                    if ((v[lane] & mask) == mask) count++;
+        foreach (var x in values[(vectors.Length * Vector<T>.Count)..])
+            if ((x & mask) == mask) count++;
+        return count;
+    }
 
     static void Slices(torch.Tensor tensor, int sliceBytes, Action<long, torch.Tensor> each)
     {

@@ -155,6 +155,43 @@ public sealed class CheckpointTests : IDisposable
         AssertFails(() => Checkpoint.Open(dir), "model.safetensors", "tensor 'model.layers.4.", "has no place");
     }
 
+    [Theory]
+    [InlineData(float.NaN, TensorDType.BF16)]
+    [InlineData(float.PositiveInfinity, TensorDType.F32)]
+    [InlineData(float.NegativeInfinity, TensorDType.F16)]
+    public void AWeightThatIsNotFiniteIsNamedByTheFullCheck(float value, TensorDType dtype)
+    {
+        var config = Homogeneous();
+        var weights = RandomWeights(config);
+        var dir = _dir["m"];
+        Checkpoint.Save(dir, config, weights, CheckpointFormat.Llama, dtype);
+        using (var clean = CheckpointTensors.Open(dir))
+            Assert.Equal(clean.Names.Sum(n => clean.Info(n).ByteCount), CheckpointValidator.CheckFinite(config, clean));
+
+        weights["model.layers.1.mlp.down_proj.weight"][3, 5] = value;
+        Checkpoint.Save(dir, config, weights, CheckpointFormat.Llama, dtype);
+        DisposeAll(weights.Values);
+        var (opened, tensors) = Checkpoint.Open(dir); // names and shapes are right: only the full check reads the values
+        using (tensors)
+            AssertFails(() => CheckpointValidator.CheckFinite(opened, tensors),
+                "model.safetensors", "tensor 'model.layers.1.mlp.down_proj.weight' holds 1 NaN or infinite value of");
+    }
+
+    [Theory]
+    [InlineData(torch.ScalarType.Float32)]
+    [InlineData(torch.ScalarType.Float16)]
+    [InlineData(torch.ScalarType.BFloat16)]
+    public void NonFiniteValuesAreCountedOnTheirBitsWhereverTheyLie(torch.ScalarType dtype)
+    {
+        using var values = torch.linspace(-60000, 60000, 1001).to(dtype); // the largest finite float16s, and odd lengths past the vectors
+        Assert.Equal(0, TensorBytes.NonFinite(values));
+        values[0] = float.NaN;
+        values[17] = float.NegativeInfinity;
+        values[500] = float.PositiveInfinity;
+        values[1000] = float.NaN; // in the tail, past the last whole vector
+        Assert.Equal(4, TensorBytes.NonFinite(values));
+    }
+
     [Fact]
     public void UnsupportedArchitectureIsNamedOnOpen()
     {

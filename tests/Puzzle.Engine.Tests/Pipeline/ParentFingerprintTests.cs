@@ -77,4 +77,26 @@ public class ParentFingerprintTests
         // and `puzzle show Parent/parent` tells users to evaluate the folder that is there
         Assert.Contains($"puzzle eval --model {dir["moved"]} ", JobDetails.Describe(moved, moved.Graph.Find("Parent", "parent")));
     }
+
+    [Fact]
+    public async Task A_parent_with_a_weight_that_is_not_finite_fails_its_job_naming_the_tensor()
+    {
+        using var dir = new TempDir();
+        var (config, tensors) = Checkpoint.Open(Fixtures.HfLlamaTiny);
+        Dictionary<string, TorchSharp.torch.Tensor> weights;
+        using (tensors) weights = tensors.Names.ToDictionary(n => n, tensors.Read);
+        weights["model.layers.0.self_attn.k_proj.weight"][0, 0] = float.NaN;
+        Checkpoint.Save(dir["parent"], config, weights, tokenizerPath: Path.Combine(Fixtures.HfLlamaTiny, Checkpoint.TokenizerFileName));
+        foreach (var w in weights.Values) w.Dispose();
+        SyntheticText.WriteCorpus(dir["text"], files: 2, sentences: 10);
+        File.WriteAllText(dir["fp.yaml"], Spec);
+
+        var session = PipelineSession.Open(dir["fp.yaml"], dir["store"]);
+        var summary = await session.RunAsync("Parent", session.InProcessLauncher(), TextWriter.Null);
+
+        var job = Assert.Single(summary.Jobs, j => j.Stage == "Parent");
+        Assert.Equal(JobOutcome.Failed, job.Outcome);
+        Assert.Contains("tensor 'model.layers.0.self_attn.k_proj.weight' holds 1 NaN or infinite value", File.ReadAllText(job.Log!));
+        Assert.Null(session.Store.Find(session.Graph.Find("Parent", "parent").Key));
+    }
 }

@@ -14,8 +14,9 @@ namespace Puzzle.Engine.Pipeline.Stages;
 
 /// <summary>
 /// Parent: pretrained here from the pipeline's data (parent.pretrain), or a user's Hugging Face checkpoint
-/// (parent.path), validated and referenced where it lies rather than copied. Pretraining checkpoints every
-/// parent.pretrain.checkpoint_every steps; a killed job resumes where it stopped, as Heal does.
+/// (parent.path), validated (every weight's name and shape, and that it is finite) and referenced where it lies rather
+/// than copied. Pretraining checkpoints every parent.pretrain.checkpoint_every steps; a killed job resumes where it
+/// stopped, as Heal does.
 /// </summary>
 public sealed class ParentStage : Stage<ParentStage.ParentJob>
 {
@@ -84,10 +85,12 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
     {
         if (job.Directory is { } dir)
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var (config, tensors) = Checkpoint.Open(dir);
-            tensors.Dispose();
+            using (tensors) context.Metrics["weight_bytes_checked"] = CheckpointValidator.CheckFinite(config, tensors);
             RecordFile.Write(context.Output(PointerFile), new ParentPointer(dir, job.Fingerprint!));
             context.Metrics["layers"] = config.NumLayers;
+            context.Metrics["check_seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 2);
             return;
         }
         using var tokenizer = Tokenizer.Load(Path.Combine(context.Input("tokenizer"), TokenizerStage.FileName));
