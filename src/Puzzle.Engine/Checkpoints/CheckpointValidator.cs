@@ -1,5 +1,5 @@
-using TorchSharp;
 using Puzzle.Engine.Model;
+using TorchSharp;
 
 namespace Puzzle.Engine.Checkpoints;
 
