@@ -194,4 +194,29 @@ public sealed class JobConfigTests
         var reseeded = PipelineGraph.Plan(Load(Yaml + "\nevaluation: { baselines: [uniform], seed: 7 }"), PuzzleStages.All());
         Assert.NotEqual(before.Find("Search", "b8").Key, reseeded.Find("Search", "b8").Key);
     }
+
+    /// <summary>Settings that change nothing where they are written leave every key as it was: diversity with one
+    /// solution, the closed loop's margin without the loop, and how timing runs where the costs are a roofline (only the
+    /// Speed job times there). Each would otherwise search again and train every child again.</summary>
+    [Fact]
+    public void Settings_that_act_on_nothing_change_no_key_and_act_where_they_do()
+    {
+        PipelineGraph Plan(string extra) => PipelineGraph.Plan(Load(Yaml + "\nconstraints: { throughput_vs_parent: 1.5 }\n" + extra), PuzzleStages.All());
+        string Key(PipelineGraph g, string stage) => g.JobsFor(null).First(j => j.Stage.Name == stage).Key;
+
+        var plain = Plan("");
+        Assert.Equal(Key(plain, "Search"), Key(Plan("search: { diversity: 0.5, diversity_unit: subblock }"), "Search"));
+        Assert.Equal(Key(Plan("search: { verify_rounds: 0 }"), "Search"), Key(Plan("search: { verify_rounds: 0, verify_margin: 0.2 }"), "Search"));
+        Assert.NotEqual(Key(Plan("search: { solutions: 2 }"), "Search"), Key(Plan("search: { solutions: 2, diversity: 0.5 }"), "Search"));
+        Assert.NotEqual(Key(plain, "Search"), Key(Plan("search: { verify_margin: 0.2 }"), "Search"));
+
+        var roofline = Plan("scenario: { target: h200 }");
+        var retimed = Plan("scenario: { target: h200, repeats: 9, warmup: 4 }\nsearch: { verify_rounds: 1, verify_margin: 0.2 }");
+        foreach (var stage in new[] { "Measure", "Search", "Sweep", "Heal" })
+            Assert.Equal(Key(roofline, stage), Key(retimed, stage));
+        Assert.NotEqual(Key(roofline, "Speed"), Key(retimed, "Speed")); // timed here, with the repeats asked for
+        var measured = Plan("scenario: { repeats: 9 }");
+        Assert.NotEqual(Key(plain, "Measure"), Key(measured, "Measure"));
+        Assert.NotEqual(Key(plain, "Search"), Key(measured, "Search"));
+    }
 }

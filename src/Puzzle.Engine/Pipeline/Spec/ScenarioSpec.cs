@@ -38,6 +38,13 @@ public sealed record ScenarioSpec
     [Description("How timed steps run, and so what measured costs and speeds describe: eager (every kernel launched on its own, as TorchSharp and PyTorch run eagerly) or cuda_graphs (on a CUDA device: the prefill and each decode step captured once and replayed as one CUDA graph, as serving runtimes such as vLLM decode, so costs follow bytes moved and FLOPs rather than kernel launches).")]
     public TimingRuntime Runtime { get; init; } = TimingRuntime.Eager;
 
+    /// <summary>The scenario as costs read it: where they are a roofline (<see cref="Target"/>) nothing is timed, so how
+    /// timing would run (repeats, warmup, runtime) takes its defaults and enters no key of Measure, Search or Sweep; the
+    /// Speed job, which times on this machine, keeps them.</summary>
+    public ScenarioSpec AsCosted() => Target is null ? this : this with { Repeats = Defaults.Repeats, Warmup = Defaults.Warmup, Runtime = Defaults.Runtime };
+
+    static readonly ScenarioSpec Defaults = new();
+
     /// <summary>What the cost meter runs at each measurement: these prompt and generated tokens, warm-up and repeats, in this runtime.</summary>
     public TimingScenario Timing() => new(Prompt, Generate, Warmup, Repeats, Runtime);
 }

@@ -37,4 +37,18 @@ public sealed record SearchSpec
     [Description("Closed loop: the share by which the child's measured time must beat each time limit (measured time ≤ limit / (1 + verify_margin)) for the loop to accept it; a child inside the margin is searched again under a limit tightened by the margin too. Timings of the same two models in separate processes differ by a few percent (about ±4% on a shared 2-core CPU), and the Speed job times the child again: without a margin a child that just meets the target in the loop can miss it there. A child whose predicted time misses a limit with the margin to spare, and whose timing passes it, is timed a second time and must pass again. 0 accepts any child that meets the limits as measured.")]
     [Bounds(Minimum = 0, Maximum = 0.5)]
     public double VerifyMargin { get; init; } = 0.05;
+
+    /// <summary>The settings as the search acts on them: diversity with one solution, the closed loop where the costs
+    /// are a roofline (<paramref name="roofline"/>: hardware that is not here to time), and its margin without it, change
+    /// nothing, so they take their defaults and setting them does not search again (nor train every child again).</summary>
+    public SearchSpec AsActing(bool roofline)
+    {
+        var search = this;
+        if (Solutions == 1) search = search with { Diversity = Defaults.Diversity, DiversityUnit = Defaults.DiversityUnit };
+        if (roofline) search = search with { VerifyRounds = Defaults.VerifyRounds };
+        if (roofline || VerifyRounds == 0) search = search with { VerifyMargin = Defaults.VerifyMargin };
+        return search;
+    }
+
+    static readonly SearchSpec Defaults = new();
 }

@@ -56,7 +56,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         var (attention, ffn) = VariantCatalog.Shapes(catalog);
         // the device costs are measured on, as resolved, and this job's batch size
         return Batches(spec).Select(batch => Job(JobId(batch),
-            new MeasureJob(attention, ffn, parent, spec.Scenario with { Batch = batch, Device = JobContext.CostKind(spec) },
+            new MeasureJob(attention, ffn, parent, spec.Scenario.AsCosted() with { Batch = batch, Device = JobContext.CostKind(spec) },
                 ComputeDevice.KeyDType(JobContext.CostKind(spec), spec.Dtype)))).ToList();
     }
 

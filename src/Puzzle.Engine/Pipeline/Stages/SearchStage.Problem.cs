@@ -35,10 +35,13 @@ public sealed partial class SearchStage
         {
             // scenario.device as the device it defaults to is the same scenario: no other key (Search's Device, the cost
             // device resolved; Sweep's, the device; their Measure inputs, the cost device) tells the two spellings apart,
-            // nor should this one
-            public static Settings Of(PipelineSpec spec) =>
-                new(spec.Scenario.Device == spec.Device ? spec.Scenario with { Device = null } : spec.Scenario, MeasureStage.Batches(spec), spec.SearchSpace, spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints,
-                    ScoreCandidate.Blocks(spec.Bld.Mode, spec.Scoring.Blocks));
+            // nor should this one. Roofline costs time nothing: how timing would run is not keyed (ScenarioSpec.AsCosted).
+            public static Settings Of(PipelineSpec spec)
+            {
+                var scenario = spec.Scenario.AsCosted();
+                return new(scenario.Device == spec.Device ? scenario with { Device = null } : scenario, MeasureStage.Batches(spec), spec.SearchSpace,
+                    spec.Bld.Mode, spec.Scoring.Metric, spec.Constraints, ScoreCandidate.Blocks(spec.Bld.Mode, spec.Scoring.Blocks));
+            }
         }
 
         /// <summary>The resource <paramref name="resource"/> (time or memory) at <paramref name="batch"/>: the plain name
