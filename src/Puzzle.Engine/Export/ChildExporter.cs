@@ -13,7 +13,8 @@ public sealed record ExportResult(CheckpointFormat Format, TensorDType DType, Mo
 /// Writes a trained child as a Hugging Face folder a serving engine loads: config.json (plain Llama when every layer
 /// is the same GQA + SwiGLU shape and the spec allows it, else nemotron-nas with <c>block_configs</c>), safetensors in
 /// the requested type under the names vLLM's loader expects (sharded above 5 GB as transformers does),
-/// tokenizer.json with a tokenizer_config.json, generation_config.json and a model card. Reads one tensor at a time,
+/// tokenizer.json with a tokenizer_config.json, the parent's chat template and special-tokens map where it has them,
+/// generation_config.json and a model card. Reads one tensor at a time,
 /// checks the target runtime can serve the child before writing, and publishes the folder in one rename.
 /// </summary>
 public static class ChildExporter
@@ -22,10 +23,15 @@ public static class ChildExporter
     public const long MaxShardBytes = 5_000_000_000;
     public const string TokenizerConfigFileName = "tokenizer_config.json";
 
-    /// <param name="generationConfigFrom">the folder whose generation_config.json goes with the child (the parent's:
-    /// its sampling defaults and stop ids); by default the model's own</param>
+    /// <summary>The parent's files a server reads beside tokenizer.json and tokenizer_config.json, carried as they are:
+    /// the chat template as transformers saves it since 4.47 (its own file, no longer inside tokenizer_config.json;
+    /// vLLM's chat endpoint refuses a model without a template) and the special tokens' map.</summary>
+    public static readonly string[] ParentTokenizerFiles = ["chat_template.jinja", "special_tokens_map.json"];
+
+    /// <param name="parentDirectory">the folder whose generation_config.json (its sampling defaults and stop ids) and
+    /// <see cref="ParentTokenizerFiles"/> go with the child: the parent's; by default the model's own</param>
     public static ExportResult Export(string modelDirectory, string destination, ExportOptions options, ModelCardContext context,
-        string? generationConfigFrom = null)
+        string? parentDirectory = null)
     {
         var clock = Stopwatch.StartNew();
         var (config, tensors) = Checkpoint.Open(modelDirectory);
@@ -41,12 +47,15 @@ public static class ChildExporter
             if (!File.Exists(tokenizer))
                 throw new ExportException($"{modelDirectory}: no {Checkpoint.TokenizerFileName}; a served model needs its tokenizer");
             var dtype = DTypeOf(options.DType);
+            var parent = parentDirectory ?? modelDirectory;
             var extra = new Dictionary<string, string>
             {
                 [TokenizerConfigFileName] = TokenizerConfig(modelDirectory, tokenizer, config),
                 [ModelCard.FileName] = ModelCard.Render(config, format, dtype, options.Runtime, context),
-                [Checkpoint.GenerationConfigFileName] = Checkpoint.GenerationConfigJson(config, generationConfigFrom ?? modelDirectory),
+                [Checkpoint.GenerationConfigFileName] = Checkpoint.GenerationConfigJson(config, parent),
             };
+            foreach (var name in ParentTokenizerFiles.Where(n => File.Exists(Path.Combine(parent, n))))
+                extra[name] = File.ReadAllText(Path.Combine(parent, name));
             var source = dtype == TensorDType.F16 ? new Float16RangeCheck(tensors) : (ITensorSource)tensors;
             Checkpoint.Save(destination, config, source, format, dtype, MaxShardBytes, tokenizer, extra);
             var shapes = CheckpointValidator.ExpectedShapes(config).Values;

@@ -91,4 +91,26 @@ public sealed class ModelCardTests : IDisposable
         written = JsonNode.Parse(File.ReadAllText(_dir["out/generation_config.json"]))!.AsObject();
         Assert.Equal((0.7, 1, 2), ((double)written["temperature"]!, (int)written["bos_token_id"]!, (int)written["eos_token_id"]!));
     }
+
+    /// <summary>transformers saves a chat template as chat_template.jinja beside tokenizer_config.json (since 4.47;
+    /// transformers 5 only so), and vLLM's chat endpoint refuses a model without a template: the parent's goes with the
+    /// child, byte for byte, and so does its special-tokens map.</summary>
+    [Fact]
+    public void The_parents_chat_template_file_and_special_tokens_map_go_with_the_child()
+    {
+        ExportTestSupport.WriteChild(_dir["heal"], Homogeneous());
+        Directory.CreateDirectory(_dir["parent"]);
+        File.WriteAllText(_dir["parent/chat_template.jinja"],
+            "{{- bos_token }}{#- “Cutting Knowledge Date” #}{%- for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{{ m['content'] | trim }}<|eot_id|>{%- endfor %}\n");
+        File.WriteAllText(_dir["parent/special_tokens_map.json"], """{"bos_token": "<s>", "eos_token": "</s>"}""");
+
+        ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), ExportTestSupport.Card(), parentDirectory: _dir["parent"]);
+
+        foreach (var file in ChildExporter.ParentTokenizerFiles)
+            Assert.Equal(File.ReadAllBytes(_dir[$"parent/{file}"]), File.ReadAllBytes(_dir[$"out/{file}"]));
+
+        // a parent without them (one pretrained here) exports without them
+        ChildExporter.Export(_dir["heal"], _dir["bare"], new ExportOptions(), ExportTestSupport.Card());
+        Assert.All(ChildExporter.ParentTokenizerFiles, file => Assert.False(File.Exists(_dir[$"bare/{file}"]), file));
+    }
 }
