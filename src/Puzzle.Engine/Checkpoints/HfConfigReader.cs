@@ -70,6 +70,13 @@ internal static class HfConfigReader
             if (root.OptionalBool(bias)) throw root.Error(bias, "is true; biases are not supported");
         var act = root.OptionalString("hidden_act");
         if (act is not (null or "silu")) throw root.Error("hidden_act", $"is '{act}'; only silu (SwiGLU) is supported");
+        // GPTQ, AWQ, bitsandbytes, FP8 (compressed-tensors, fbgemm): weights in other types, with scales beside them
+        if (root.Has("quantization_config"))
+        {
+            var method = root.OptionalObject("quantization_config")?.OptionalString("quant_method");
+            throw root.Error("quantization_config", $"says the weights are quantized{(method is null ? "" : $" ({method})")}; " +
+                                                    "quantized checkpoints are not supported: give the unquantized model (bfloat16, float16 or float32)");
+        }
     }
 
     static IReadOnlyList<BlockConfig> LlamaBlocks(JsonFields root, int heads, int layers)

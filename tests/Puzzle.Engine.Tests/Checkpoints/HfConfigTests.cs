@@ -101,6 +101,9 @@ public sealed class HfConfigTests
     [InlineData("tie_word_embeddings", "\"no\"", "field 'tie_word_embeddings' must be true or false")]
     [InlineData("num_key_value_heads", "3", "num_key_value_heads 3 must divide num_attention_heads 4")]
     [InlineData("attention_bias", "true", "field 'attention_bias' is true")]
+    [InlineData("quantization_config", "{\"quant_method\": \"compressed-tensors\", \"format\": \"float-quantized\"}",
+        "field 'quantization_config' says the weights are quantized (compressed-tensors); quantized checkpoints are not supported")]
+    [InlineData("quantization_config", "{\"bits\": 4}", "field 'quantization_config' says the weights are quantized; quantized checkpoints")]
     public void BadFieldsAreNamed(string field, string? value, string message)
     {
         var json = FixtureJson();
