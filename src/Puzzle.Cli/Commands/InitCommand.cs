@@ -49,7 +49,7 @@ public static class InitCommand
     }
 
     /// <summary>The parent's config, once its weights (every tensor's name and shape) and its tokenizer (loadable, with
-    /// no id beyond the model's vocabulary) are checked: init writes no spec for a folder the pipeline would fail on.</summary>
+    /// no id beyond the model's vocabulary, with BOS and EOS) are checked: init writes no spec for a folder the pipeline would fail on.</summary>
     static Engine.Model.ModelConfig CheckParent(string folder)
     {
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder (the parent model to compress)");
@@ -59,6 +59,7 @@ public static class InitCommand
         if (!File.Exists(file)) throw new FileNotFoundException($"{folder}: no {Checkpoint.TokenizerFileName}; the pipeline tokenizes its text with the parent's own tokenizer");
         using var tokenizer = Engine.Tokenization.Tokenizer.Load(file);
         tokenizer.RequireFits(config, folder);
+        tokenizer.RequireBosAndEos();
         return config;
     }
 

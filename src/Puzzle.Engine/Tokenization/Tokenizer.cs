@@ -61,6 +61,16 @@ public sealed class Tokenizer : IDisposable
                 "Use the tokenizer the model was trained with");
     }
 
+    /// <summary>Throws, naming the file, when this tokenizer has no BOS or no EOS token (the data stage needs both): no
+    /// tokenizer_config.json beside it names one in the vocabulary, and none of the usual names is there.</summary>
+    public void RequireBosAndEos()
+    {
+        if (BosId is not null && EosId is not null) return;
+        var (token, field) = BosId is null ? ("BOS", "bos_token") : ("EOS", "eos_token");
+        throw new InvalidDataException($"{Path}: no {token} token: a tokenizer_config.json beside it names none in its vocabulary as {field}, " +
+                                       "and none of the usual names is there; the data stage needs both BOS and EOS");
+    }
+
     /// <summary>
     /// Loads a Hugging Face <c>tokenizer.json</c>. BOS/EOS come from a <c>tokenizer_config.json</c> beside it when
     /// there is one, else from the usual special-token names (<c>&lt;s&gt;</c>, <c>&lt;/s&gt;</c>, Llama-3's, ...).

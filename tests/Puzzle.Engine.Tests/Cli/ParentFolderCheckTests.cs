@@ -50,6 +50,27 @@ public sealed class ParentFolderCheckTests
     }
 
     [Fact]
+    public void A_tokenizer_without_bos_by_any_name_is_refused_by_init_and_the_tokenizer_job()
+    {
+        using var repo = new TestRepo(Spec);
+        var parent = Path.Combine(repo.Root, "big");
+        TestParents.Tiny(parent);
+        TestParents.DeepSeekStyleTokenizer(parent); // and no tokenizer_config.json to name them
+        var said = $"{Path.Combine(parent, "tokenizer.json")}: no BOS token: a tokenizer_config.json beside it names none in its vocabulary as bos_token";
+
+        var (init, _, initError) = CliRunner.Run("init", parent, "--dir", repo.Root, "--name", "mine");
+        Assert.Equal(1, init);
+        Assert.Contains(said, initError);
+        Assert.False(File.Exists(Path.Combine(repo.Root, "pipelines", "mine.yaml")));
+
+        // the pipeline's first job, not the Data job naming the store's copy
+        var (run, output, runError) = CliRunner.Run("run", repo.SpecPath, "--target", "Data", "--in-process");
+        Assert.NotEqual(0, run);
+        Assert.Contains(said, output + runError);
+        Assert.Contains("FAILED Tokenizer/tokenizer", output + runError);
+    }
+
+    [Fact]
     public void A_tokenizer_json_the_library_cannot_read_is_named_as_the_users_file_by_the_tokenizer_job()
     {
         using var repo = new TestRepo(Spec);

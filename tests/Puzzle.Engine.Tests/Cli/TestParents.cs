@@ -14,6 +14,12 @@ public static class TestParents
             File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
     }
 
+    /// <summary>The folder's tokenizer.json (the fixture's) with BOS and EOS named as DeepSeek-R1-Distill-Llama's (a
+    /// LlamaForCausalLM) are: none of the usual names, so only a tokenizer_config.json can say which they are.</summary>
+    public static void DeepSeekStyleTokenizer(string folder) =>
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), File.ReadAllText(Path.Combine(folder, "tokenizer.json"))
+            .Replace("\"<s>\"", "\"<｜begin▁of▁sentence｜>\"").Replace("\"</s>\"", "\"<｜end▁of▁sentence｜>\""));
+
     /// <summary>A parent folder as a user brings it, at any size: <paramref name="config"/>'s config.json, weights whose
     /// header names every tensor (<see cref="HeaderOnlyWeights"/>) and the fixture's tokenizer (ids up to 31,999).</summary>
     public static void HeaderOnly(ModelConfig config, string folder)

@@ -9,7 +9,10 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>Tokenizer: the parent's own tokenizer.json, or, for a parent pretrained here, a BPE vocabulary trained on the data.</summary>
 public sealed class TokenizerStage : Stage<TokenizerStage.TokenizerJob>
 {
-    /// <summary>Either the parent's tokenizer (by content), or a BPE vocabulary of <see cref="VocabSize"/> trained on the text.</summary>
+    /// <summary>Either the parent's tokenizer (by content: <see cref="ParentTokenizerSha256"/>), or a BPE vocabulary of
+    /// <see cref="VocabSize"/> trained on the text.</summary>
+    /// <param name="ParentTokenizerSha256">SHA-256 of the parent's tokenizer.json, or, where a tokenizer_config.json is
+    /// beside it, of both files' hashes (that file names the BOS and EOS the data is tokenized with)</param>
     public sealed record TokenizerJob(
         string? ParentTokenizerSha256,
         [property: NotInKey("where the parent lies; its tokenizer's content is keyed")] string? ParentTokenizer,
@@ -22,6 +25,7 @@ public sealed class TokenizerStage : Stage<TokenizerStage.TokenizerJob>
     public override bool UsesTorch => false;
     public override bool SingleThreaded => true;
     public const string FileName = "tokenizer.json";
+    public const string ConfigFileName = "tokenizer_config.json";
 
     public override IReadOnlyList<JobPlan> Plan(PipelineSpec spec, IReadOnlyDictionary<string, IReadOnlyList<JobPlan>> planned)
     {
@@ -29,7 +33,12 @@ public sealed class TokenizerStage : Stage<TokenizerStage.TokenizerJob>
         {
             var file = Path.Combine(ParentStage.ResolvePath(spec, parent), FileName);
             if (!File.Exists(file)) throw new FileNotFoundException($"{file}: the parent has no tokenizer.json");
-            return [Job("tokenizer", new TokenizerJob(CacheStore.HashFile(file), file, null, null, null))];
+            var config = Path.Combine(Path.GetDirectoryName(file)!, ConfigFileName);
+            var content = File.Exists(config) // a parent without one keeps the key it had
+                ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+                    System.Text.Encoding.UTF8.GetBytes($"{CacheStore.HashFile(file)}\n{CacheStore.HashFile(config)}")))
+                : CacheStore.HashFile(file);
+            return [Job("tokenizer", new TokenizerJob(content, file, null, null, null))];
         }
         return [Job("tokenizer", new TokenizerJob(null, null, spec.Parent.Pretrain!.VocabSize, LocalText.Of(spec), spec.Data.JsonlField),
             LocalText.FetchInputs(planned))];
@@ -39,15 +48,21 @@ public sealed class TokenizerStage : Stage<TokenizerStage.TokenizerJob>
     {
         if (job.ParentTokenizer is { } file)
         {
-            // loaded here, so that a file the library cannot read, or one with ids the parent cannot embed, is named
-            // as the user's file now rather than as the store's copy a stage later
+            // loaded here, so that a file the library cannot read, one with ids the parent cannot embed, or one without
+            // BOS or EOS, is named as the user's file now rather than as the store's copy a stage later
             using (var tokenizer = Tokenizer.Load(file))
             {
                 var parent = System.IO.Path.GetDirectoryName(file)!;
                 tokenizer.RequireFits(HfConfig.Read(parent), parent);
+                tokenizer.RequireBosAndEos();
                 context.Metrics["vocab_size"] = tokenizer.VocabSize;
             }
             File.Copy(file, context.Output(FileName));
+            // beside the copy, so that every stage loading it takes BOS and EOS from the parent's own settings (as the
+            // check above did), not from the usual names, which some have none of (DeepSeek-R1-Distill-Llama's are
+            // <｜begin▁of▁sentence｜> and <｜end▁of▁sentence｜>)
+            var config = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file)!, ConfigFileName);
+            if (File.Exists(config)) File.Copy(config, context.Output(ConfigFileName));
             return;
         }
         var local = job.LocalTrain!;
