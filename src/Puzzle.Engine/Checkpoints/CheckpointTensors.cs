@@ -42,7 +42,13 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
             return new CheckpointTensors(directory, file.Names.ToDictionary(n => n, _ => file, StringComparer.Ordinal), [file]);
         }
         if (!File.Exists(index))
-            throw new CheckpointException($"{directory}: neither {SingleFileName} nor {IndexFileName} is there; this is not a Hugging Face safetensors checkpoint");
+        {
+            // older transformers and many hub folders hold pytorch_model.bin (or shards of it) only
+            var pickled = System.IO.Directory.EnumerateFiles(directory, "pytorch_model*.bin").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
+            throw new CheckpointException($"{directory}: neither {SingleFileName} nor {IndexFileName} is there; this is not a Hugging Face safetensors checkpoint" +
+                                          (pickled is null ? "" : $" (its weights are in {pickled}, PyTorch's pickle format, which is not read: " +
+                                                                  "load the model with transformers and save_pretrained it again, which writes safetensors)"));
+        }
         return OpenSharded(directory, index);
     }
 
