@@ -73,14 +73,23 @@ internal static class HfConfigWriter
     public static CheckpointFormat Resolve(ModelConfig config, CheckpointFormat format) =>
         format != CheckpointFormat.Auto ? format : config.IsHomogeneous ? CheckpointFormat.Llama : CheckpointFormat.NemotronNas;
 
+    /// <summary>rope_scaling as transformers writes it: the factors as floats (<c>8.0</c>, not <c>8</c>), which its llama3
+    /// validation asks for, warning at every load otherwise.</summary>
     static JsonNode? RopeScaling(RopeScaling? scaling) => scaling is null ? null : new JsonObject
     {
-        ["factor"] = scaling.Factor,
-        ["high_freq_factor"] = scaling.HighFreqFactor,
-        ["low_freq_factor"] = scaling.LowFreqFactor,
+        ["factor"] = Float(scaling.Factor),
+        ["high_freq_factor"] = Float(scaling.HighFreqFactor),
+        ["low_freq_factor"] = Float(scaling.LowFreqFactor),
         ["original_max_position_embeddings"] = scaling.OriginalMaxPositionEmbeddings,
         ["rope_type"] = scaling.RopeType,
     };
+
+    /// <summary>A JSON number that reads as a float in Python: a whole number keeps its <c>.0</c>.</summary>
+    static JsonNode Float(double value)
+    {
+        var text = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        return JsonNode.Parse(double.IsInteger(value) && !text.Contains('E') ? text + ".0" : text)!;
+    }
 
     static JsonObject BlockConfig(BlockConfig block, ModelConfig config)
     {

@@ -30,6 +30,20 @@ public sealed class HfConfigTests
         Assert.True(config.IsHomogeneous);
     }
 
+    /// <summary>transformers' llama3 RoPE validation warns at every load unless the factors are floats.</summary>
+    [Fact]
+    public void RopeScalingFactorsAreWrittenAsFloats()
+    {
+        var config = HfConfig.Read(FixtureDir);
+        var rope = JsonNode.Parse(HfConfig.ToJson(config))!["rope_scaling"]!;
+        Assert.Equal(("8.0", "1.0", "4.0"), (rope["factor"]!.ToJsonString(), rope["low_freq_factor"]!.ToJsonString(), rope["high_freq_factor"]!.ToJsonString()));
+        Assert.Equal("64", rope["original_max_position_embeddings"]!.ToJsonString());
+        var odd = config with { RopeScaling = config.RopeScaling! with { Factor = 2.5, LowFreqFactor = 1e-20 } };
+        rope = JsonNode.Parse(HfConfig.ToJson(odd))!["rope_scaling"]!;
+        Assert.Equal(("2.5", "1E-20"), (rope["factor"]!.ToJsonString(), rope["low_freq_factor"]!.ToJsonString()));
+        Assert.Equal(odd.RopeScaling, HfConfig.Parse(HfConfig.ToJson(odd)).RopeScaling);
+    }
+
     [Fact]
     public void OldStyleRopeParsesToTheSameConfig()
     {
