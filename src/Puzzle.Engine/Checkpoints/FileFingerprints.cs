@@ -27,7 +27,7 @@ public static class FileFingerprints
         var info = new FileInfo(Path.GetFullPath(path));
         if (!info.Exists) throw new FileNotFoundException($"{info.FullName}: not found", info.FullName);
         var stamp = $"{info.FullName}|{info.Length}|{info.LastWriteTimeUtc.Ticks}|{info.CreationTimeUtc.Ticks}" +
-                    (Pipeline.Cache.HardLinks.Identify(info.FullName) is { } id ? $"|{id.Inode}|{id.ChangeTime}" : "");
+                    (FileStatus.Identify(info.FullName) is { } id ? $"|{id.Inode}|{id.ChangeTime}" : "");
         lock (Gate)
         {
             _memo ??= Load();

@@ -1,5 +1,4 @@
 using Puzzle.Engine.Checkpoints;
-using Puzzle.Engine.Pipeline.Cache;
 
 namespace Puzzle.Engine.Tests.Checkpoints;
 
@@ -19,8 +18,8 @@ public class FileFingerprintsTests
 
         // as `touch -r` after an edit: same inode, same size, same write and creation times. The kernel's clock for
         // inode times is coarse (a few ms), so edit until the change time has moved: what any later edit would show.
-        var changed = HardLinks.Identify(path)!.Value.ChangeTime;
-        for (byte b = 5; HardLinks.Identify(path)!.Value.ChangeTime == changed; b++)
+        var changed = FileStatus.Identify(path)!.Value.ChangeTime;
+        for (byte b = 5; FileStatus.Identify(path)!.Value.ChangeTime == changed; b++)
         {
             using (var stream = new FileStream(path, FileMode.Open, FileAccess.Write)) stream.Write([b, 2, 3, 4]);
             File.SetLastWriteTimeUtc(path, written);

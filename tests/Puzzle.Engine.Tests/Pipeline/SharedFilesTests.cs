@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Graph;
 
@@ -49,13 +50,13 @@ public class SharedFilesTests
         // an entry that does not name the Heal entry as an input gets its own copy
         var unrelated = Publish(store, "Other", new Dictionary<string, byte[]> { ["w.bin"] = weights }, new Dictionary<string, string>());
 
-        var healed = HardLinks.Identify(heal.File("model/model.safetensors"))!.Value;
-        var exported = HardLinks.Identify(export.File("model/model.safetensors"))!.Value;
+        var healed = FileStatus.Identify(heal.File("model/model.safetensors"))!.Value;
+        var exported = FileStatus.Identify(export.File("model/model.safetensors"))!.Value;
         Assert.Equal(healed.Inode, exported.Inode);
         Assert.Equal(2u, exported.Links);
-        Assert.Equal(1u, HardLinks.Identify(export.File("card.bin"))!.Value.Links);
-        Assert.Equal(1u, HardLinks.Identify(export.File("model/tokenizer.json"))!.Value.Links); // below ShareBytes: copied
-        Assert.Equal(1u, HardLinks.Identify(unrelated.File("w.bin"))!.Value.Links);
+        Assert.Equal(1u, FileStatus.Identify(export.File("card.bin"))!.Value.Links);
+        Assert.Equal(1u, FileStatus.Identify(export.File("model/tokenizer.json"))!.Value.Links); // below ShareBytes: copied
+        Assert.Equal(1u, FileStatus.Identify(unrelated.File("w.bin"))!.Value.Links);
         Assert.Equal(weights, File.ReadAllBytes(export.File("model/model.safetensors")));
         Assert.Null(store.Damage(export.Manifest.Key, full: true));
 
@@ -72,7 +73,7 @@ public class SharedFilesTests
         Assert.Equal(usage.EntryBytes, dry.Removed.Where(r => r.Kind == "entry").Sum(r => r.Bytes));
         Assert.Equal(ManifestBytes(export) - Big, StoreCollector.Collect(store, keepHeal, dryRun: true).Bytes);
         Assert.Equal(ManifestBytes(export) - Big, StoreCollector.Collect(store, keepHeal, dryRun: false).Bytes);
-        Assert.Equal(1u, HardLinks.Identify(heal.File("model/model.safetensors"))!.Value.Links);
+        Assert.Equal(1u, FileStatus.Identify(heal.File("model/model.safetensors"))!.Value.Links);
         Assert.Equal(weights, File.ReadAllBytes(heal.File("model/model.safetensors")));
         Assert.Null(store.Damage(heal.Manifest.Key, full: true));
         Assert.Equal(ManifestBytes(heal), StoreCollector.Collect(store, new HashSet<string> { unrelated.Manifest.Key }, dryRun: false).Bytes);

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Packaging;
 using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Cache;
@@ -52,8 +53,8 @@ public class ShipPipelineTests
         Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ci", "package", Path.GetFileName(nupkg))));
         Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "ci", "export", "child1", "model", "model.safetensors")));
         // the exported weights are the healed ones, byte for byte: the store holds them once
-        var healed = HardLinks.Identify(Path.Combine(session.Store.EntryDirectory(session.Graph.Find("Heal", "child1").Key), "model", "model.safetensors"));
-        var exported = HardLinks.Identify(Path.Combine(session.Store.EntryDirectory(session.Graph.Find("Export", "child1").Key), "model", "model.safetensors"));
+        var healed = FileStatus.Identify(Path.Combine(session.Store.EntryDirectory(session.Graph.Find("Heal", "child1").Key), "model", "model.safetensors"));
+        var exported = FileStatus.Identify(Path.Combine(session.Store.EntryDirectory(session.Graph.Find("Export", "child1").Key), "model", "model.safetensors"));
         Assert.Equal(healed!.Value.Inode, exported!.Value.Inode);
         using var restored = new TempDir();
         ZipFile.ExtractToDirectory(nupkg, restored.Path);

@@ -187,7 +187,7 @@ public static partial class StoreCollector
             foreach (var file in files)
             {
                 var length = StoreUsage.Length(file);
-                if (HardLinks.Identify(file) is not { Links: > 1 } id) { bytes += length; continue; }
+                if (FileStatus.Identify(file) is not { Links: > 1 } id) { bytes += length; continue; }
                 var key = (id.Device, id.Inode);
                 // a real removal has already dropped the earlier names from the link count; a dry run has not
                 var gone = dryRun ? _removed.GetValueOrDefault(key) : 0u;
