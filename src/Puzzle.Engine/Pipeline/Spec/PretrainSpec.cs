@@ -11,7 +11,7 @@ public sealed record PretrainSpec
     [Bounds(Minimum = 260)]
     public int VocabSize { get; init; } = 4096;
 
-    [Description("Hidden size d; must be a multiple of heads.")]
+    [Description("Hidden size d; must be a multiple of heads, with an even head size d / heads.")]
     [Bounds(Minimum = 1)]
     public int Hidden { get; init; } = 256;
 

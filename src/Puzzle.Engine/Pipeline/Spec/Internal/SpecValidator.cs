@@ -75,6 +75,9 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
                 AddAbout(pre, "kv_heads", $"parent.pretrain.kv_heads ({pre.KvHeads}{Default(pre, "kv_heads")}) must divide heads ({pre.Heads}{Default(pre, "heads")})");
             if (map.Bound(pre, "heads", "hidden") && pre.Hidden % pre.Heads != 0)
                 AddAbout(pre, "hidden", $"parent.pretrain.hidden ({pre.Hidden}{Default(pre, "hidden")}) must be a multiple of heads ({pre.Heads}{Default(pre, "heads")})");
+            else if (map.Bound(pre, "heads", "hidden") && pre.Hidden / pre.Heads % 2 != 0)
+                AddAbout(pre, "hidden", $"parent.pretrain.hidden ({pre.Hidden}{Default(pre, "hidden")}) / heads ({pre.Heads}{Default(pre, "heads")}) is a head size of " +
+                                        $"{pre.Hidden / pre.Heads}, which must be even (rotary position embeddings turn pairs of a head's dimensions); make hidden a multiple of {2 * pre.Heads}");
         }
     }
 
