@@ -28,6 +28,26 @@ public sealed class SpecLoaderRulesTests
     }
 
     [Fact]
+    public void A_spec_that_is_no_utf8_text_is_one_error_at_the_bytes_and_utf8_or_utf16_with_a_mark_reads()
+    {
+        using var dir = new TempDir();
+        var path = dir["latin1.yaml"];
+        // é in Latin-1 in a path, after a ü in UTF-8 on the same line: the column counts characters
+        File.WriteAllBytes(path, [.. "name: p\nparent: { pretrain: {} }\ndata: { train: [\"ü/caf"u8, 0xE9, .. "/*.txt\"] }\n"u8]);
+
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Load(path));
+
+        Assert.Equal($"{path}:3:23: error: the spec is not UTF-8 text (bytes that are no UTF-8 here); save it as UTF-8, e.g. iconv -f latin1 -t utf-8",
+            Assert.Single(e.Errors).ToString());
+
+        const string yaml = "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\n";
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(yaml)]);
+        Assert.Equal("p", SpecLoader.Load(path).Name);
+        File.WriteAllText(path, yaml, System.Text.Encoding.Unicode); // UTF-16 with its mark
+        Assert.Equal("p", SpecLoader.Load(path).Name);
+    }
+
+    [Fact]
     public void A_package_fetched_by_two_npm_entries_is_refused_at_the_second()
     {
         const string yaml = "name: p\nparent: { pretrain: {} }\ndata:\n  npm:\n    - { package: \"@stdlib/x@1.0.0\", files: a.txt }\n" +
