@@ -50,13 +50,58 @@ public static class DocumentReader
         yield return new Document(Normalize(text), 0);
     }
 
-    static IEnumerable<Document> ReadJsonl(string path, string field)
+    /// <summary>
+    /// The lines of a JSON lines file with their 1-based numbers, as UTF-8 (a byte-order mark of UTF-8 or UTF-16 is
+    /// followed): a line with bytes that are no UTF-8 fails naming <c>path:line</c>, rather than reading as U+FFFD.
+    /// </summary>
+    public static IEnumerable<(string Text, int Line)> ReadLines(string path)
     {
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        using var reader = StartsWithUtf16Mark(path)
+            ? new StreamReader(path, detectEncodingFromByteOrderMarks: true)
+            : new StreamReader(path, StrictUtf8WithMark, detectEncodingFromByteOrderMarks: false); // detection would read UTF-8 leniently
         var lineNo = 0;
-        while (reader.ReadLine() is { } line)
+        while (Next() is { } line) yield return (line, ++lineNo);
+
+        string? Next()
+        {
+            try { return reader.ReadLine(); }
+            catch (DecoderFallbackException e) { throw NotUtf8Line(path, e); }
+        }
+    }
+
+    /// <summary>The same encoding, skipping a UTF-8 byte-order mark at the start of a file.</summary>
+    static readonly UTF8Encoding StrictUtf8WithMark = new(encoderShouldEmitUTF8Identifier: true, throwOnInvalidBytes: true);
+
+    static bool StartsWithUtf16Mark(string path)
+    {
+        using var stream = File.OpenRead(path);
+        var (first, second) = (stream.ReadByte(), stream.ReadByte());
+        return (first, second) is (0xFF, 0xFE) or (0xFE, 0xFF);
+    }
+
+    /// <summary>The line of <paramref name="path"/> with bytes that are no UTF-8: a reader decodes ahead of the line it
+    /// returns, so the line is found again, each line's bytes taken as they are (Latin-1 maps each byte to one char).</summary>
+    static InvalidDataException NotUtf8Line(string path, DecoderFallbackException e)
+    {
+        const string remedy = "text in another encoding, or a binary file: convert it, e.g. iconv -f latin1 -t utf-8";
+        using var raw = new StreamReader(path, Encoding.Latin1, detectEncodingFromByteOrderMarks: false);
+        var lineNo = 0;
+        while (raw.ReadLine() is { } line)
         {
             lineNo++;
+            try { StrictUtf8.GetString(Encoding.Latin1.GetBytes(line)); }
+            catch (DecoderFallbackException bad)
+            {
+                return new InvalidDataException($"{path}:{lineNo}: not UTF-8 text (bytes that are no UTF-8 at byte {bad.Index + 1:N0} of the line); {remedy}", e);
+            }
+        }
+        return new InvalidDataException($"{path}: not UTF-8 text; {remedy}", e);
+    }
+
+    static IEnumerable<Document> ReadJsonl(string path, string field)
+    {
+        foreach (var (line, lineNo) in ReadLines(path))
+        {
             if (string.IsNullOrWhiteSpace(line)) continue;
             string text;
             try

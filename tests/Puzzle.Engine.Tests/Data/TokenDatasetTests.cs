@@ -193,6 +193,27 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public void A_json_lines_file_that_is_no_utf8_text_fails_naming_the_line_and_utf8_or_utf16_with_a_mark_reads()
+    {
+        using var dir = new TempFolder();
+        var latin1 = dir.Path + "/latin1.jsonl";
+        var good = string.Concat(Enumerable.Repeat("{\"text\": \"fine\"}\n", 2000)); // past the reader's buffer
+        File.WriteAllBytes(latin1, [.. System.Text.Encoding.UTF8.GetBytes(good), .. "{\"text\": \"caf"u8, 0xE9, .. "\"}\n"u8]); // é in Latin-1
+        var e = Assert.Throws<InvalidDataException>(() => DocumentReader.Read(latin1).ToList());
+        Assert.StartsWith($"{latin1}:2001: not UTF-8 text (bytes that are no UTF-8 at byte 14 of the line)", e.Message);
+
+        File.WriteAllBytes(latin1, [0xEF, 0xBB, 0xBF, .. "{\"text\": \"caf"u8, 0xE9, .. "\"}\n"u8]); // a UTF-8 mark does not make it lenient
+        e = Assert.Throws<InvalidDataException>(() => DocumentReader.Read(latin1).ToList());
+        Assert.StartsWith($"{latin1}:1: not UTF-8 text", e.Message);
+
+        var marked = dir.Path + "/bom.jsonl";
+        File.WriteAllBytes(marked, [0xEF, 0xBB, 0xBF, .. "{\"text\": \"café\"}\r\n{\"text\": \"noir\"}\n"u8]);
+        Assert.Equal([new Document("café", 1), new Document("noir", 2)], DocumentReader.Read(marked));
+        File.WriteAllText(marked, "{\"text\": \"café noir\"}\n", System.Text.Encoding.Unicode); // UTF-16 with its mark
+        Assert.Equal([new Document("café noir", 1)], DocumentReader.Read(marked));
+    }
+
+    [Fact]
     public void Training_a_tokenizer_on_empty_files_names_them()
     {
         using var dir = new TempFolder();

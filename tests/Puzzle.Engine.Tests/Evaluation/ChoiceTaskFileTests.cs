@@ -58,6 +58,15 @@ public sealed class ChoiceTaskFileTests : IDisposable
     }
 
     [Fact]
+    public void A_line_that_is_no_utf8_text_is_an_error_naming_the_file_and_the_line()
+    {
+        var path = Write("latin1.jsonl", """{"query": "fine", "choices": ["a", "b"], "gold": 1}""");
+        File.AppendAllBytes(path, [.. "{\"query\": \"caf"u8, 0xE9, .. "\", \"choices\": [\"a\", \"b\"], \"gold\": 0}\n"u8]); // é in Latin-1
+        var e = Assert.Throws<InvalidDataException>(() => ChoiceTaskFile.Read(path));
+        Assert.StartsWith($"{path}:2: not UTF-8 text", e.Message);
+    }
+
+    [Fact]
     public void A_missing_or_empty_file_says_so()
     {
         Assert.Contains("task file not found", Assert.Throws<FileNotFoundException>(() => ChoiceTaskFile.Read(_dir["none.jsonl"])).Message);

@@ -22,10 +22,8 @@ public static class ChoiceTaskFile
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: task file not found", path);
         var examples = new List<ChoiceExample>();
-        var line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var (text, line) in Data.DocumentReader.ReadLines(path))
         {
-            line++;
             if (string.IsNullOrWhiteSpace(text)) continue;
             examples.Add(Parse(text, $"{path}:{line}"));
         }
