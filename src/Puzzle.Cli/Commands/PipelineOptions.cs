@@ -19,9 +19,15 @@ public static class PipelineOptions
         AllowMultipleArgumentsPerToken = false,
     };
 
-    /// <summary>Stage names from repeated or comma-separated values.</summary>
-    public static IReadOnlyList<string> Stages(string[]? values) =>
-        (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
+    /// <summary>Stage names from repeated or comma-separated values; a <c>--rerun</c> given with none is an error, not
+    /// a run that reruns nothing.</summary>
+    public static IReadOnlyList<string> Stages(string[]? values)
+    {
+        var stages = (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
+        if (values is { Length: > 0 } && stages.Count == 0)
+            throw new ArgumentException($"--rerun '{string.Join(",", values)}' names no stage; give one or more, e.g. --rerun Measure");
+        return stages;
+    }
 
     public static Option<DirectoryInfo?> Store() => new("--store") { Description = "cache store (default: .puzzle/ beside pipelines/)" };
     public static Option<string?> Executor() =>

@@ -21,6 +21,7 @@ public static class RunCommand
         var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { pipeline.Spec, target, pipeline.Store, pipeline.Device, executor, inProcess, jobs, threads, record, rerun };
         command.SetAction((parse, outer) =>
         {
+            var rerunStages = PipelineOptions.Stages(parse.GetValue(rerun));
             var session = pipeline.Open(parse);
             if (parse.GetValue(jobs) is < 1 or > 64) throw new ArgumentException($"--jobs must be between 1 and 64, got {parse.GetValue(jobs)}");
             if (parse.GetValue(threads) is < 1) throw new ArgumentException($"--threads-per-job must be at least 1, got {parse.GetValue(threads)}");
@@ -30,7 +31,7 @@ public static class RunCommand
             try
             {
                 summary = PipelineOptions.Run(session, parse.GetValue(target), outer, parse.GetValue(executor), parse.GetValue(inProcess),
-                    parse.GetValue(pipeline.Device), parse.GetValue(jobs), parse.GetValue(threads), PipelineOptions.Stages(parse.GetValue(rerun)));
+                    parse.GetValue(pipeline.Device), parse.GetValue(jobs), parse.GetValue(threads), rerunStages);
             }
             catch (RunCancelledException cancelled)
             {

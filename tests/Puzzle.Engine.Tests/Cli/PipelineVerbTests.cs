@@ -35,4 +35,18 @@ public sealed class PipelineVerbTests
             Assert.Contains($"{missing}: pipeline spec not found", err);
         }
     }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData(",")]
+    public void A_rerun_that_names_no_stage_is_an_error_and_nothing_runs(string rerun)
+    {
+        using var repo = new Pipeline.TestRepo(Pipeline.TestRepo.MicroSpec);
+
+        var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--target", "Tokenizer", "--in-process", "--rerun", rerun);
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: --rerun '{rerun}' names no stage; give one or more, e.g. --rerun Measure", err);
+        Assert.False(Directory.Exists(repo.Store), "nothing may have run");
+    }
 }
