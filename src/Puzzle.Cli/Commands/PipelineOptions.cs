@@ -67,7 +67,13 @@ public static class PipelineOptions
 
     /// <summary>The spec file, loaded and validated.</summary>
     public static PipelineSpec Load(FileInfo spec) =>
-        spec.Exists ? SpecLoader.Load(spec.FullName) : throw new FileNotFoundException($"{spec.FullName}: pipeline spec not found");
+        spec.Exists ? SpecLoader.Load(spec.FullName)
+        : Directory.Exists(spec.FullName) ? throw new FileNotFoundException($"{spec.FullName} is a folder; give a pipeline spec file" + SpecsIn(spec.FullName))
+        : throw new FileNotFoundException($"{spec.FullName}: pipeline spec not found");
+
+    static string SpecsIn(string folder) =>
+        Directory.GetFiles(folder, "*.yaml").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } specs
+            ? $" in it: {string.Join(", ", specs)}" : " (pipelines/NAME.yaml)";
 
     /// <summary>What a job process must be told so that it plans the same keys as the launcher (the overrides above).</summary>
     public static IReadOnlyList<string> JobArguments(string? device) => device is null ? [] : ["--device", device];

@@ -36,6 +36,21 @@ public sealed class PipelineVerbTests
         }
     }
 
+    [Fact]
+    public void A_folder_given_as_the_spec_is_named_as_a_folder_with_the_specs_in_it()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["pipelines"]);
+        File.WriteAllText(dir["pipelines/b.yaml"], "");
+        File.WriteAllText(dir["pipelines/a.yaml"], "");
+        foreach (var args in new[] { new[] { "graph", dir["pipelines"] }, ["status", dir["pipelines"]], ["report", dir["pipelines"]] })
+        {
+            var (exit, _, err) = CliRunner.Run(args);
+            Assert.Equal(1, exit);
+            Assert.Contains($"{Path.GetFullPath(dir["pipelines"])} is a folder; give a pipeline spec file in it: a.yaml, b.yaml", err);
+        }
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData(",")]
