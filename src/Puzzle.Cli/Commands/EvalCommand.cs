@@ -38,6 +38,7 @@ public static class EvalCommand
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(threads) is < 1) throw new ArgumentException($"--threads must be at least 1, got {parse.GetValue(threads)}");
             TorchRuntime.EnsureLoaded(parse.GetValue(threads));
             var request = new EvalRequest(parse.GetValue(model)!.FullName, parse.GetValue(teacher)?.FullName,
                 parse.GetValue(data) ?? [], parse.GetValue(seqLen), parse.GetValue(batch), parse.GetValue(maxSeqs),

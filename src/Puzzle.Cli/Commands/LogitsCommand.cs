@@ -21,6 +21,7 @@ public static class LogitsCommand
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(threads) is < 1) throw new ArgumentException($"--threads must be at least 1, got {parse.GetValue(threads)}");
             TorchRuntime.EnsureLoaded(parse.GetValue(threads));
             var on = DeviceOptions.Open(parse.GetValue(device), parse.GetValue(dtype));
             var shape = LogitsDump.Run(parse.GetValue(model)!.FullName, LogitsDump.ReadIds(parse.GetValue(ids)!.FullName), on,

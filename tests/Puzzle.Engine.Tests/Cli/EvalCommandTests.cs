@@ -34,6 +34,25 @@ public class EvalCommandTests
         Assert.False(Directory.Exists(repo.Store), "no job may have run");
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-2")]
+    public void A_thread_count_below_one_is_refused_naming_the_option(string threads)
+    {
+        using var dir = new TempDir();
+        foreach (var args in new[]
+                 {
+                     new[] { "eval", "--model", Fixtures.HfLlamaTiny, "--data", WriteHeldoutText(dir), "--threads", threads },
+                     ["logits", "--model", Fixtures.HfLlamaTiny, "--ids", dir["ids.json"], "--out", dir["logits.safetensors"], "--threads", threads],
+                 })
+        {
+            var (exit, stdout, err) = CliRunner.Run(args);
+            Assert.Equal(1, exit);
+            Assert.Contains($"error: --threads must be at least 1, got {threads}", err);
+            Assert.Empty(stdout);
+        }
+    }
+
     [Fact]
     public void Eval_prints_a_table_and_writes_the_same_numbers_as_json()
     {
