@@ -26,7 +26,11 @@ public static class EvalCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var json = new Option<FileInfo?>("--json") { Description = "also write the numbers as JSON to this file" }.ToWrite();
-        var seqLen = new Option<int>("--seq-len") { Description = "tokens per evaluated window of .txt / .jsonl text (a token dataset folder keeps its own sequence length)", DefaultValueFactory = _ => 256 };
+        var seqLen = new Option<int?>("--seq-len")
+        {
+            Description = "tokens per evaluated window of .txt / .jsonl text (a token dataset folder keeps its own sequence length); " +
+                          $"default: {EvalJob.DefaultSeqLen}, or the model's max_position_embeddings where fewer",
+        };
         var batch = new Option<int>("--batch") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
         var maxSeqs = new Option<int?>("--max-sequences") { Description = "evaluate at most this many windows" };
         var threads = new Option<int?>("--threads") { Description = "torch threads (default: all cores)" };

@@ -9,7 +9,9 @@ namespace Puzzle.Engine.Evaluation;
 /// <param name="Data">held-out text for LM metrics (may be empty when <paramref name="Tasks"/> is not)</param>
 /// <param name="Device">where to evaluate (default: the CPU in float32)</param>
 /// <param name="Tasks">multiple-choice task files (JSON lines, see <see cref="Tasks.ChoiceTaskFile"/>)</param>
-public sealed record EvalRequest(string Model, string? Teacher, IReadOnlyList<string> Data, int SeqLen = 256, int Batch = 8, int? MaxSequences = null,
+/// <param name="SeqLen">tokens per window of text; null: <see cref="EvalJob.DefaultSeqLen"/>, or fewer where a model was
+/// trained on fewer positions</param>
+public sealed record EvalRequest(string Model, string? Teacher, IReadOnlyList<string> Data, int? SeqLen = null, int Batch = 8, int? MaxSequences = null,
     ComputeDevice? Device = null, IReadOnlyList<string>? Tasks = null);
 
 /// <param name="Metrics">LM metrics on the request's data; null when it named none</param>
@@ -26,6 +28,8 @@ public sealed record TaskResult(Tasks.TaskScore Model, Tasks.TaskScore? Teacher)
 /// <summary>Evaluates a Hugging Face model folder on held-out text, optionally against a teacher.</summary>
 public static class EvalJob
 {
+    public const int DefaultSeqLen = 256;
+
     public static EvalResult Run(EvalRequest request, Action<string>? log = null)
     {
         if (request.SeqLen < 2) throw new ArgumentException($"--seq-len must be at least 2, got {request.SeqLen}");
@@ -44,8 +48,19 @@ public static class EvalJob
         if (request.Teacher is not null && File.Exists(Path.Combine(request.Teacher, "tokenizer.json")) &&
             Tokenizer.HashFile(Path.Combine(request.Teacher, "tokenizer.json")) != tokenizer.Sha256)
             throw new InvalidDataException($"{request.Teacher}: the teacher's tokenizer.json differs from the model's; KL needs the same vocabulary");
+        var dataset = request.Data.Count == 1 && File.Exists(Path.Combine(request.Data[0], DatasetManifest.FileName));
+        var positions = int.MaxValue;
         foreach (var folder in folders)
-            tokenizer.RequireFits(HfConfig.Read(folder), folder); // before any weights load
+        {
+            var config = HfConfig.Read(folder);
+            tokenizer.RequireFits(config, folder); // before any weights load
+            positions = Math.Min(positions, config.MaxPositionEmbeddings);
+            // as the spec's data.seq_len: positions past those it was trained on compute, quietly worse
+            if (request.Data.Count > 0 && !dataset && request.SeqLen > config.MaxPositionEmbeddings)
+                throw new ArgumentException($"--seq-len {request.SeqLen:N0} is beyond the max_position_embeddings {config.MaxPositionEmbeddings:N0} of {folder}: " +
+                                            $"it was not trained on positions past them; use at most {config.MaxPositionEmbeddings:N0}");
+        }
+        var seqLen = request.SeqLen ?? Math.Min(DefaultSeqLen, positions);
         using var model = Load(request.Model, device);
         using var teacher = request.Teacher is null ? null : Load(request.Teacher, device);
 
@@ -55,9 +70,9 @@ public static class EvalJob
             return new TaskResult(Tasks.ChoiceScorer.Score(model, tokenizer, t, request.Batch),
                 teacher is null ? null : Tasks.ChoiceScorer.Score(teacher, tokenizer, t, request.Batch));
         }).ToList();
-        if (request.Data.Count == 0) return new EvalResult(request, request.SeqLen, null, scores);
+        if (request.Data.Count == 0) return new EvalResult(request, seqLen, null, scores);
 
-        if (request.Data.Count == 1 && File.Exists(Path.Combine(request.Data[0], DatasetManifest.FileName)))
+        if (dataset)
         {
             using var data = TokenDataset.Open(request.Data[0], DataSplit.Evaluation);
             data.RequireTokenizer(tokenizer);
@@ -67,14 +82,14 @@ public static class EvalJob
             return new EvalResult(request, data.SeqLen, Evaluator.Evaluate(model, batches, teacher), scores);
         }
         var files = InputFiles.Resolve(request.Data);
-        var windows = new TextWindows(tokenizer, files, request.SeqLen);
-        log?.Invoke($"eval: windows of {request.SeqLen} tokens from {string.Join(", ", request.Data)}");
+        var windows = new TextWindows(tokenizer, files, seqLen);
+        log?.Invoke($"eval: windows of {seqLen} tokens from {string.Join(", ", request.Data)}");
         var metrics = Evaluator.Evaluate(model, windows.Batches(request.Batch, request.MaxSequences), teacher);
         if (metrics.Tokens == 0)
             throw new InvalidDataException($"{string.Join(", ", request.Data)}: the text gives fewer than 2 tokens, nothing to evaluate");
         if (windows.TailTokens > 0)
-            log?.Invoke($"eval: the text's last {windows.TailTokens} tokens form a shorter last window (a whole one is seq_len + 1 = {request.SeqLen + 1})");
-        return new EvalResult(request, request.SeqLen, metrics, scores, windows.TailTokens > 0 ? windows.TailTokens : null);
+            log?.Invoke($"eval: the text's last {windows.TailTokens} tokens form a shorter last window (a whole one is seq_len + 1 = {seqLen + 1})");
+        return new EvalResult(request, seqLen, metrics, scores, windows.TailTokens > 0 ? windows.TailTokens : null);
     }
 
     static CausalLM Load(string directory, ComputeDevice device)

@@ -54,6 +54,28 @@ public class EvalCommandTests
     }
 
     [Fact]
+    public void Windows_longer_than_the_models_positions_are_refused_before_any_weights_load_and_the_default_stays_within_them()
+    {
+        using var dir = new TempDir();
+        var (exit, stdout, err) = CliRunner.Run("eval", "--model", Fixtures.HfLlamaTiny, "--data", WriteHeldoutText(dir), "--seq-len", "600");
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: --seq-len 600 is beyond the max_position_embeddings 512 of {Fixtures.HfLlamaTiny}: " +
+                        "it was not trained on positions past them; use at most 512", err);
+        Assert.Empty(stdout);
+
+        // a model trained on fewer positions than the default 256 (a small parent pretrained on short sequences):
+        // without --seq-len its windows are as long as its positions, as `puzzle show` suggests running it
+        var model = dir["short"];
+        Directory.CreateDirectory(model);
+        foreach (var file in Directory.GetFiles(Fixtures.HfLlamaTiny)) File.Copy(file, Path.Combine(model, Path.GetFileName(file)));
+        var config = Path.Combine(model, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 48"));
+        (exit, _, err) = CliRunner.Run("eval", "--model", model, "--data", WriteHeldoutText(dir), "--json", dir["eval.json"]);
+        Assert.True(exit == 0, err);
+        Assert.Equal(48, JsonDocument.Parse(File.ReadAllText(dir["eval.json"])).RootElement.GetProperty("seq_len").GetInt32());
+    }
+
+    [Fact]
     public void Eval_prints_a_table_and_writes_the_same_numbers_as_json()
     {
         using var dir = new TempDir();
