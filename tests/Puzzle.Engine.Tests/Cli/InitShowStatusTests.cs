@@ -173,4 +173,25 @@ public sealed class InitShowStatusTests
         Assert.Contains(all.Split('\n'), l => l.StartsWith("Distill/layer0.ffn.linear ", StringComparison.Ordinal) && l.Contains("never built"));
         Assert.DoesNotContain(all.Split('\n'), l => l.Length > 0 && l.Trim().Length == 0);
     }
+
+    [Fact]
+    public void Status_names_a_damaged_cache_entry_and_what_is_wrong_with_it()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Data", "--in-process").Exit);
+        var store = new Engine.Pipeline.Cache.CacheStore(repo.Store);
+        var graph = Engine.Pipeline.PipelineSession.Open(repo.SpecPath).Graph;
+        var tokens = store.EntryDirectory(graph.Find("Data", "tokens").Key);
+        var shard = Directory.GetFiles(Path.Combine(tokens, "dataset"), "train-*.tokens")[0];
+        File.Delete(shard); // half-deleted by hand
+        var manifest = Path.Combine(store.EntryDirectory(graph.Find("Tokenizer", "tokenizer").Key), "manifest.json");
+        File.WriteAllText(manifest, File.ReadAllText(manifest)[..40]); // cut short
+
+        var (exit, output, _) = CliRunner.Run("status", repo.SpecPath, "--verbose");
+
+        Assert.Equal(0, exit);
+        Assert.Matches(@"Tokenizer/tokenizer\s+missing\s+its cache entry is damaged \(manifest\.json missing or unreadable\); a run builds it again", output);
+        Assert.Contains($"its cache entry is damaged (dataset/{Path.GetFileName(shard)}: file missing); a run builds it again",
+            output.Split('\n').Single(l => l.StartsWith("Data/tokens ", StringComparison.Ordinal)));
+    }
 }
