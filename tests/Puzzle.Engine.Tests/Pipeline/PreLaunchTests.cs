@@ -43,6 +43,22 @@ public sealed class PreLaunchTests
         Assert.False(Directory.Exists(Path.Combine(repo.Store, "logs")), "no job may have written a log");
     }
 
+    [Theory]
+    [InlineData("{ throughput_vs_parent: 0.5 }", "throughput_vs_parent: 0.5")]
+    [InlineData("{ throughput_vs_parent: 1, memory_vs_parent: 3 }", "throughput_vs_parent: 1, memory_vs_parent: 3")]
+    public void A_search_under_constraints_the_parent_meets_already_is_refused_before_anything_starts(string constraints, string named)
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        repo.Edit("constraints:\n  throughput_vs_parent: 1.5", $"constraints: {constraints}");
+
+        var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--target", "Search", "--in-process");
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"error: constraints asks nothing the parent does not meet already ({named}), so the search would choose the parent itself", err);
+        Assert.Contains("nothing was started", err);
+        Assert.False(Directory.Exists(Path.Combine(repo.Store, "logs")), "no job may have written a log");
+    }
+
     [Fact]
     public void A_search_under_no_constraint_is_refused_before_anything_starts_and_earlier_stages_still_run()
     {

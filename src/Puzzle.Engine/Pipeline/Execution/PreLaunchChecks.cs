@@ -33,6 +33,10 @@ public static class PreLaunchChecks
             throw new SpecException([SpecLoader.ErrorAt(spec, "constraints",
                 "constraints gives no limit, so the search would choose the parent itself: give one, such as throughput_vs_parent: 1.5, " +
                 "latency_ms, memory_vs_parent or params_vs_parent; nothing was started.")]);
+        if (MetByTheParent(spec.Constraints) is { } met && toRun.Any(j => j.Stage is SearchStage))
+            throw new SpecException([SpecLoader.ErrorAt(spec, "constraints",
+                $"constraints asks nothing the parent does not meet already ({met}), so the search would choose the parent itself: " +
+                "ask for more than the parent, such as throughput_vs_parent above 1, memory_vs_parent or params_vs_parent below 1; nothing was started.")]);
         if (spec.Pack.Source is { } source && toRun.Any(j => j.Stage is PublishStage)
             && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(spec.Pack.ApiKeyEnv)))
             throw new SpecException([SpecLoader.ErrorAt(spec, "pack.api_key_env",
@@ -42,6 +46,22 @@ public static class PreLaunchChecks
         // Slurm's jobs run on other machines than the one that launches them: their memory is not known here
         if (spec.Executor.Kind != ExecutorKind.Slurm)
             Memory(spec, toRun, PlanMemory.Of);
+    }
+
+    /// <summary>The constraints, when every one given compares with the parent and the parent meets it (throughput_vs_parent
+    /// of at most 1, memory_vs_parent or params_vs_parent of at least 1); null when one asks for more, or names an absolute
+    /// limit, which only Measure's costs can compare.</summary>
+    static string? MetByTheParent(ConstraintsSpec c)
+    {
+        if (!c.HasAny() || c.LatencyMs is not null || c.MemoryBytes is not null || c.ThroughputTokensPerS is not null) return null;
+        if (c.ThroughputVsParent is > 1 || c.MemoryVsParent is < 1 || c.ParamsVsParent is < 1) return null;
+        static string F(double x) => x.ToString(CultureInfo.InvariantCulture);
+        return string.Join(", ", new[]
+        {
+            c.ThroughputVsParent is { } t ? $"throughput_vs_parent: {F(t)}" : null,
+            c.MemoryVsParent is { } m ? $"memory_vs_parent: {F(m)}" : null,
+            c.ParamsVsParent is { } p ? $"params_vs_parent: {F(p)}" : null,
+        }.OfType<string>());
     }
 
     /// <summary>CUDA asked for where this process sees none, or CUDA graphs where they cannot run.</summary>
