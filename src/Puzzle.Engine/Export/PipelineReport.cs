@@ -34,7 +34,7 @@ public sealed record PipelineReport(string Pipeline, string Key, ReportScenario 
         if (!File.Exists(path)) throw new ExportException($"{path}: the pipeline's report is missing");
         PipelineReport? report;
         try { report = JsonSerializer.Deserialize<PipelineReport>(File.ReadAllText(path), PuzzleJson.Options); }
-        catch (JsonException e) { throw new ExportException($"{path}: not a valid report ({e.Message})", e); }
+        catch (JsonException e) { throw new ExportException($"{path}: not a valid report ({JsonErrors.Describe(e)})", e); }
         if (report?.Models is null) throw new ExportException($"{path}: field 'models' is missing or not a list");
         for (var i = 0; i < report.Models.Count; i++)
         {

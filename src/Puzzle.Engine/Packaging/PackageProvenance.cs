@@ -47,7 +47,7 @@ public sealed record PackageProvenance
         if (!File.Exists(path)) throw new PackageIntegrityException($"{path}: missing; this is not a Puzzle model package (or it is damaged)");
         PackageProvenance? provenance;
         try { provenance = JsonSerializer.Deserialize<PackageProvenance>(File.ReadAllText(path), PuzzleJson.Options); }
-        catch (JsonException e) { throw new PackageIntegrityException($"{path}: not a readable provenance manifest ({e.Message})", e); }
+        catch (JsonException e) { throw new PackageIntegrityException($"{path}: not a readable provenance manifest ({JsonErrors.Describe(e)})", e); }
         if (provenance is null) throw new PackageIntegrityException($"{path}: empty provenance manifest");
         if (provenance.Format != CurrentFormat)
             throw new PackageIntegrityException($"{path}: provenance format {provenance.Format}; this Puzzle.Engine reads format {CurrentFormat}");

@@ -180,6 +180,15 @@ public sealed class ChildExporterTests : IDisposable
     }
 
     [Fact]
+    public void A_report_cut_short_names_the_line_and_column_from_one()
+    {
+        File.WriteAllText(_dir["report.json"], "{\n  \"pipeline\": \"x\",\n  \"models\": [\n");
+        var e = Assert.Throws<ExportException>(() => PipelineReport.Read(_dir["report.json"]));
+        Assert.StartsWith($"{_dir["report.json"]}: not a valid report (line 4, column 1: ", e.Message);
+        Assert.DoesNotContain("LineNumber", e.Message); // .NET's 0-based position, which contradicted the line named
+    }
+
+    [Fact]
     public void A_report_without_models_names_the_field()
     {
         File.WriteAllText(_dir["report.json"], """{"pipeline": "x"}""");

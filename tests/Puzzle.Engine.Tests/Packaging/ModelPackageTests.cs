@@ -154,7 +154,9 @@ public sealed class ModelPackageTests : IDisposable
 
         var broken = Fresh("broken");
         File.WriteAllText(Path.Combine(broken, "puzzle", "provenance.json"), "{ not json");
-        Assert.Contains("not a readable provenance manifest", Assert.Throws<PackageIntegrityException>(() => PackagedModel.Load(broken)).Message);
+        var unreadable = Assert.Throws<PackageIntegrityException>(() => PackagedModel.Load(broken)).Message;
+        Assert.Contains("not a readable provenance manifest (line 1, column 3: ", unreadable);
+        Assert.DoesNotContain("LineNumber", unreadable); // .NET's 0-based position
 
         var escaping = Fresh("escaping");
         var manifest = Path.Combine(escaping, "puzzle", "provenance.json");
