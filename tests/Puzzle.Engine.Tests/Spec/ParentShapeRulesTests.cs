@@ -60,6 +60,18 @@ public sealed class ParentShapeRulesTests
         // within them, and a parent pretrained here (trained on the positions the spec asks for), load
         SpecLoader.Parse(yaml.Replace("1024", "512").Replace("500", "448"), "p.yaml", dir.Path);
         SpecLoader.Parse("name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }], seq_len: 4096 }\n", "p.yaml", dir.Path);
+
+        // a parent trained on fewer positions than the default scenario's: the error says the values are defaults
+        var config = dir["models/tiny/config.json"];
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 128"));
+        e = Assert.Throws<SpecException>(() => SpecLoader.Parse(
+            "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }], seq_len: 64 }\n", "p.yaml", dir.Path));
+        Assert.Equal("p.yaml:1:1: error: scenario.prompt + scenario.generate (128 + 64, both the defaults) is 192 positions, beyond the parent's " +
+                     "max_position_embeddings 128 (models/tiny/config.json): it was not trained on positions past them; use at most 128",
+            Assert.Single(e.Errors).ToString());
+        e = Assert.Throws<SpecException>(() => SpecLoader.Parse(
+            "name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }], seq_len: 64 }\nscenario: { prompt: 100 }\n", "p.yaml", dir.Path));
+        Assert.Contains("(100 + 64, generate the default) is 164 positions", Assert.Single(e.Errors).ToString());
     }
 
     [Fact]

@@ -131,7 +131,16 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         var scenario = spec.Scenario;
         if (map.Bound(scenario, "prompt", "generate") && scenario.Prompt + scenario.Generate > max)
             AddAbout(scenario, map.Has(scenario, "generate") || !map.Has(scenario, "prompt") ? "generate" : "prompt",
-                Beyond($"scenario.prompt + scenario.generate ({scenario.Prompt:N0} + {scenario.Generate:N0})", scenario.Prompt + scenario.Generate));
+                Beyond($"scenario.prompt + scenario.generate ({scenario.Prompt:N0} + {scenario.Generate:N0}{Defaults()})", scenario.Prompt + scenario.Generate));
+
+        // values the file leaves out are defaults the user never wrote: say so, as data.seq_len's error does
+        string Defaults() => (map.Has(scenario, "prompt"), map.Has(scenario, "generate")) switch
+        {
+            (false, false) => ", both the defaults",
+            (false, true) => ", prompt the default",
+            (true, false) => ", generate the default",
+            _ => "",
+        };
     }
 
     void CheckData(DataSpec data)
