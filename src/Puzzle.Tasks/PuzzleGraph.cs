@@ -39,6 +39,7 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
     public override bool Execute()
     {
         if (JobsPerGpu < 1) { Log.LogError($"PuzzleJobsPerGpu must be at least 1; got {JobsPerGpu}"); return false; }
+        if (ThreadsPerJob < 0) { Log.LogError($"PuzzleThreadsPerJob must be at least 1, or 0 for the cores divided among the jobs; got {ThreadsPerJob}"); return false; }
         var items = new List<(ITaskItem Item, int Order)>();
         var jobs = new List<JobSteps.Job>();
         foreach (var pipeline in Pipelines)

@@ -52,6 +52,7 @@ public static class InitCommand
     /// no id beyond the model's vocabulary, with BOS and EOS) are checked: init writes no spec for a folder the pipeline would fail on.</summary>
     static Engine.Model.ModelConfig CheckParent(string folder)
     {
+        if (File.Exists(folder)) throw new ArgumentException($"{folder} is a file; give the parent model's folder (its config.json, weights and tokenizer.json)");
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"{folder}: no such folder (the parent model to compress)");
         var (config, tensors) = Checkpoint.Open(folder);
         tensors.Dispose();

@@ -34,6 +34,9 @@ public static class StatusCommand
             Console.Write(detailed ? StatusText.Detailed(jobs) : StatusText.Summary(jobs));
             if (!detailed && jobs.Any(j => j.State != JobState.Cached))
                 Console.WriteLine($"per job: puzzle status {parse.GetValue(pipeline.Spec)} --verbose, or puzzle status {parse.GetValue(pipeline.Spec)} STAGE/JOB");
+            // a --store that names no store (a typo, or another checkout's path) would show every job never built
+            if (!Directory.Exists(session.Store.Root))
+                Console.WriteLine($"no store at {session.Store.Root} yet: nothing was built there (a run creates it; --store names another)");
             return 0;
         });
         return command;

@@ -172,6 +172,14 @@ public sealed class InitShowStatusTests
         var (_, all, _) = CliRunner.Run("status", repo.SpecPath, "--verbose");
         Assert.Contains(all.Split('\n'), l => l.StartsWith("Distill/layer0.ffn.linear ", StringComparison.Ordinal) && l.Contains("never built"));
         Assert.DoesNotContain(all.Split('\n'), l => l.Length > 0 && l.Trim().Length == 0);
+        Assert.DoesNotContain("no store at", all);
+
+        // a --store that names no store says so, rather than only that nothing was built
+        var typo = Path.Combine(repo.Root, ".puzle");
+        var (_, elsewhere, _) = CliRunner.Run("status", repo.SpecPath, "--store", typo);
+        Assert.Matches(@"Data\s+1\s+0\s+0\s+1\s+never built", elsewhere);
+        Assert.Contains($"no store at {typo} yet: nothing was built there", elsewhere);
+        Assert.False(Directory.Exists(typo)); // status creates nothing
     }
 
     [Fact]

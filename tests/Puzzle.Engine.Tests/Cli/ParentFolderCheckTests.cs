@@ -100,6 +100,7 @@ public sealed class ParentFolderCheckTests
         }
 
         Refused("nothere: no such folder", dir["nothere"], "--dir", dir.Path);
+        Refused($"{dir["afile"]} is a file; give the parent model's folder", dir["afile"], "--dir", dir.Path);
         Refused("--name 'Bad Name' is not a pipeline name: lowercase letters", dir["tiny"], "--dir", dir.Path, "--name", "Bad Name");
         Refused($"--dir {dir["afile"]} is a file", dir["tiny"], "--dir", dir["afile"]);
         File.Move(dir["tiny/model-00002-of-00003.safetensors"], dir["elsewhere.safetensors"]);

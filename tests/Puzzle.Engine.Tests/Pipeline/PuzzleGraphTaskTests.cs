@@ -62,4 +62,14 @@ public sealed class PuzzleGraphTaskTests
         Assert.Equal(dir["x.yaml"], error.File);
         Assert.Equal("the store at /s is another version's\nremove it or pass --store", error.Message);
     }
+
+    [Fact]
+    public void A_negative_thread_count_is_an_error_naming_the_property()
+    {
+        using var dir = new TempDir();
+        var engine = new Engine();
+        var task = new PuzzleGraph { BuildEngine = engine, Cli = "unused", StampDirectory = dir["stamps"], Pipelines = [new TaskItem(dir["x.yaml"])], ThreadsPerJob = -2 };
+        Assert.False(task.Execute());
+        Assert.Equal("PuzzleThreadsPerJob must be at least 1, or 0 for the cores divided among the jobs; got -2", Assert.Single(engine.Errors).Message);
+    }
 }
