@@ -124,7 +124,7 @@ public static class TokenDatasetBuilder
             var packed = Pack(documents, Path.Combine(temp, AllFile), seqTokens, tokenBytes, options.Seed);
             var n = packed.Hashes.Count;
             if (n == 0)
-                throw new InvalidDataException($"The inputs give {totalTokens} tokens, fewer than one sequence of seq_len + 1 = {seqTokens}");
+                throw new InvalidDataException($"The inputs give {totalTokens} tokens, fewer than one sequence of seq_len + 1 = {seqTokens}: add text (data.train or data.npm) or lower data.seq_len");
             var part = HoldOut(packed, options.HeldoutFraction, seqTokens, log);
 
             var seqPerShard = Math.Max(1, options.ShardBytes / ((long)seqTokens * tokenBytes));
@@ -225,7 +225,7 @@ public static class TokenDatasetBuilder
                       "(the earlier half selects, the later half evaluates), not by document; add documents (data.train or data.npm) to keep the evaluation text apart from the text that chooses the child"
                     : $"warning: the documents of one held-out part give fewer than seq_len + 1 = {seqTokens} tokens, so the held-out sequences are divided between " +
                       "selection and evaluation by position, not by document; add documents (data.train or data.npm) to keep the evaluation text apart from the text that chooses the child");
-                if (n < 3) throw new InvalidDataException($"The inputs give only {n} sequence{(n == 1 ? "" : "s")} of {seqTokens} tokens; training, a selection part and an evaluation part need at least three");
+                if (n < 3) throw new InvalidDataException($"The inputs give only {n} sequence{(n == 1 ? "" : "s")} of {seqTokens} tokens; training, a selection part and an evaluation part need at least three: add text (data.train or data.npm) or lower data.seq_len");
                 HeldoutParts.HoldOut(packed.Hashes, 0, n, HeldoutParts.HeldoutCount(fraction, n, minimum: 2), heldout);
             }
             if (heldout.All(h => h))

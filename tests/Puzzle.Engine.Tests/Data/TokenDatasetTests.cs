@@ -283,6 +283,7 @@ public class TokenDatasetTests(MistralTokenizerFixture fixture) : IClassFixture<
         var e = Assert.Throws<InvalidDataException>(() => TokenDatasetBuilder.Build(_tok,
             new DataBuildOptions { Inputs = ["tiny.txt"], BaseDirectory = dir.Path, SeqLen = 64 }, Path.Combine(dir.Path, "out")));
         Assert.Contains("fewer than one sequence", e.Message);
+        Assert.EndsWith("add text (data.train or data.npm) or lower data.seq_len", e.Message);
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "out")));
     }
 }
