@@ -75,13 +75,13 @@ public static class ReportHtml
         if (report.Goals is { Child: { } child } g)
         {
             html.AppendLine($"<h2>Goals for {H(child)}</h2><ul>");
-            html.AppendLine($"<li>Top-1 retention {P(g.Retention, "-")} (goal ≥ {P(g.RetentionMin)}): {Mark(g.RetentionMet)}</li>");
-            html.AppendLine($"<li>Measured speedup {F(g.MeasuredSpeedup, "0.00")}x (target {F(g.SpeedupTarget, "0.##")}x): {Mark(g.SpeedupMet)}</li>");
+            html.AppendLine($"<li>Top-1 retention {P(g.Retention, g.RetentionMin, "-")} (goal ≥ {P(g.RetentionMin)}): {Mark(g.RetentionMet)}</li>");
+            html.AppendLine($"<li>Measured speedup {F(g.MeasuredSpeedup, 2, g.SpeedupTarget)}x (target {F(g.SpeedupTarget, "0.##")}x): {Mark(g.SpeedupMet)}</li>");
             foreach (var (name, b) in g.BeatsBaselines)
                 html.AppendLine(b.Beats is null
                     ? $"<li>Against {H(name)} at equal measured speed: <span class=\"no\">not compared</span> <small>({H(b.Rule)})</small></li>"
-                    : $"<li>Against {H(name)} at equal measured speed ({F(b.AtSpeedup, "0.00")}x): lower KL {Mark(b.KlLower)} ({F(g.Child is null ? null : Kl(report, g.Child), "0.0000")} vs " +
-                      $"{F(b.Kl, "0.0000")}), higher agreement {Mark(b.AgreementHigher)} (vs {P(b.Agreement)}), retention {P(b.Retention, "-")} for {H(name)} " +
+                    : $"<li>Against {H(name)} at equal measured speed ({F(b.AtSpeedup, "0.00")}x): lower KL {Mark(b.KlLower)} ({F(Kl(report, child), 4, b.Kl)} vs " +
+                      $"{F(b.Kl, 4, Kl(report, child))}), higher agreement {Mark(b.AgreementHigher)} (vs {P(b.Agreement, Agreement(report, child))}), retention {P(b.Retention, "-")} for {H(name)} " +
                       $"<small>({H(b.Rule)}{(b.HealedOnly ? "" : "; an assembled-only model of theirs enters, which flatters the child")})</small></li>");
             if (g.Why is { } why) html.AppendLine($"<li>{H(why)}</li>");
             html.AppendLine("</ul>");
@@ -168,6 +168,7 @@ public static class ReportHtml
         [.. curves.Select(c => new SvgChart.Series(c.Name, c.Points))];
 
     static double? Kl(PipelineReport report, string model) => report.Models.FirstOrDefault(m => m.Name == model)?.Kl;
+    static double? Agreement(PipelineReport report, string model) => report.Models.FirstOrDefault(m => m.Name == model)?.Agreement;
 
     static string H(string? s) => WebUtility.HtmlEncode(s ?? "");
     static string Mark(bool? v) => v == true ? "<span class=\"ok\">yes</span>" : "<span class=\"no\">no</span>";

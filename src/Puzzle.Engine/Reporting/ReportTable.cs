@@ -43,14 +43,15 @@ public static class ReportTable
         text.Append(TaskRetention.Text(report.Models));
         if (report.Goals is { Child: { } child } g)
         {
-            text.AppendLine($"goals for {child}: retention {P(g.Retention, "-")} (≥ {P(g.RetentionMin)}: {Yes(g.RetentionMet)}), " +
-                            $"measured speedup {F(g.MeasuredSpeedup, "0.00")}x (target {F(g.SpeedupTarget, "0.##")}x: {Yes(g.SpeedupMet)}), " +
+            text.AppendLine($"goals for {child}: retention {P(g.Retention, g.RetentionMin, "-")} (≥ {P(g.RetentionMin)}: {Yes(g.RetentionMet)}), " +
+                            $"measured speedup {F(g.MeasuredSpeedup, 2, g.SpeedupTarget)}x (target {F(g.SpeedupTarget, "0.##")}x: {Yes(g.SpeedupMet)}), " +
                             $"lower KL and higher agreement than every baseline at equal measured speed: {Yes(g.BeatsBaselines.Values.All(b => b.Beats == true))}");
             var own = report.Models.FirstOrDefault(m => m.Name == child);
             foreach (var (name, b) in g.BeatsBaselines)
                 text.AppendLine(b.Beats is null ? $"  against {name}: {b.Rule}"
-                    : $"  against {name} at {F(b.AtSpeedup, "0.00")}x: KL {F(own?.Kl, "0.0000")} vs {F(b.Kl, "0.0000")} ({Yes(b.KlLower)}), " +
-                      $"agreement {P(own?.Agreement)} vs {P(b.Agreement)} ({Yes(b.AgreementHigher)}), retention {P(own?.Retention, "-")} vs {P(b.Retention, "-")} ({Yes(b.RetentionHigher)}); {b.Rule}");
+                    : $"  against {name} at {F(b.AtSpeedup, "0.00")}x: KL {F(own?.Kl, 4, b.Kl)} vs {F(b.Kl, 4, own?.Kl)} ({Yes(b.KlLower)}), " +
+                      $"agreement {P(own?.Agreement, b.Agreement)} vs {P(b.Agreement, own?.Agreement)} ({Yes(b.AgreementHigher)}), " +
+                      $"retention {P(own?.Retention, b.Retention, "-")} vs {P(b.Retention, own?.Retention, "-")} ({Yes(b.RetentionHigher)}); {b.Rule}");
             if (g.Why is { } why) text.AppendLine($"  {why}");
         }
         foreach (var w in report.TrainingWarnings.Concat(report.TimingWarnings)) text.AppendLine($"warning: {w}");

@@ -79,6 +79,38 @@ public sealed class EqualSpeedReportTests
     }
 
     [Fact]
+    public void A_goal_missed_by_less_than_the_rounding_is_not_written_as_met()
+    {
+        // 1.495x against 1.5x and 94.96% against 95% round onto their goals at two and one decimals; a KL of 0.02004
+        // against a baseline's 0.02 rounds to the same 0.0200
+        var full = Report();
+        var child = full.Curves[0].Points[1] with { Kl = 0.02004 };
+        var uniform = new MethodCurve("uniform", [Point("uniform", true, 1.495, 0.02)]);
+        var report = full with
+        {
+            Models = [.. full.Models.Select(m => m.Name == "child1" ? m with { Kl = 0.02004 } : m)],
+            Goals = full.Goals! with
+            {
+                Retention = 0.9496,
+                RetentionMet = false,
+                MeasuredSpeedup = 1.495,
+                SpeedupMet = false,
+                BeatsBaselines = new Dictionary<string, BaselineComparison> { ["uniform"] = EqualSpeed.Compare(child with { Speedup = new PointSpeedup(1.5, 1.495) }, uniform) },
+            },
+        };
+
+        var text = ReportTable.Render(report);
+        Assert.Contains("retention 94.96 % (≥ 95.0 %: no), measured speedup 1.495x (target 1.5x: no)", text);
+        Assert.Contains("KL 0.02004 vs 0.02000 (no)", text);
+        var html = ReportHtml.Render(report, null, [], [], new HashSet<string>());
+        Assert.Contains("<li>Top-1 retention 94.96 % (goal ≥ 95.0 %): <span class=\"no\">no</span></li>", html);
+        Assert.Contains("<li>Measured speedup 1.495x (target 1.5x): <span class=\"no\">no</span></li>", html);
+        Assert.Contains("lower KL <span class=\"no\">no</span> (0.02004 vs 0.02000)", html);
+        // a goal met, or missed by more than the rounding, keeps the usual decimals
+        Assert.Contains("measured speedup 1.50x (target 1.5x: yes)", ReportTable.Render(full));
+    }
+
+    [Fact]
     public void A_parent_with_no_top1_leaves_retention_undefined_and_the_report_still_renders()
     {
         // a parent with random weights (the GPU scale check's) gets no held-out token right: retention is 0/0
