@@ -24,7 +24,7 @@ internal static class ReportFormat
 
     /// <summary>The fewest decimals, at least <paramref name="least"/>, that write <paramref name="v"/> and
     /// <paramref name="other"/> in the order they are in (a verdict beside them then agrees with what they read).</summary>
-    static int Decimals(double v, double? other, int least)
+    internal static int Decimals(double v, double? other, int least)
     {
         if (other is not { } o || !double.IsFinite(v) || !double.IsFinite(o)) return least;
         static double Written(double x, int d) => double.Parse(x.ToString("F" + d, CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);

@@ -56,6 +56,17 @@ public sealed class ReportHtmlTests
     }
 
     [Fact]
+    public void A_warnings_numbers_show_the_rise_or_the_spread_they_warn_of()
+    {
+        // the ci pipeline's uniform baseline: held-out KL 0.011666 before GKD, 0.011747 after, both 0.0117 at four decimals
+        Assert.Equal("from 0.01167 to 0.01175", Engine.Pipeline.Stages.ReportStage.Raised(0.011666444490999323, 0.011746668868542476));
+        Assert.Equal("from 0.1410 to 0.4220", Engine.Pipeline.Stages.ReportStage.Raised(0.141, 0.422));
+        // 10.4% apart is over the ±10% it warns of, not "10% apart"
+        Assert.Contains("in Speed: 10.4% apart, more than the ±10%", Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.100, [], 0.1104).Single());
+        Assert.Contains("in Speed: 11% apart", Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.100, [], 0.111).Single());
+    }
+
+    [Fact]
     public void Costs_timed_on_another_machine_than_the_speeds_are_a_warning()
     {
         var other = Assert.Single(Engine.Pipeline.Stages.ReportStage.MachineWarnings("AMD EPYC 7B13, 2 threads", "Intel Xeon 8481C, 2 threads"));

@@ -25,7 +25,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario, string CostModel, [property: SpecPath("scoring.metric")] ScoringMetric Metric, IReadOnlyList<string> ParentVariants);
 
     public override string Name => "Report";
-    public override int Version => 13; // 13: the goals' numbers with as many decimals as keep them on their side of the goal, target or baseline (1.495x, not 1.50x, beside a missed 1.5x); 12: Measure's timing apart from the farthest later one, and from the nearest; 11: a timing warning says when Measure's timing alone is apart, or the costs came from another machine, and names --rerun Measure; 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 14; // 14: a warning's numbers with the decimals that show the rise, or the spread over 10%; 13: the goals' numbers with as many decimals as keep them on their side of the goal, target or baseline (1.495x, not 1.50x, beside a missed 1.5x); 12: Measure's timing apart from the farthest later one, and from the nearest; 11: a timing warning says when Measure's timing alone is apart, or the costs came from another machine, and names --rerun Measure; 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep", "Speed"];
     public override string Description => "write report.json and report.html";
     public override bool UsesTorch => false;
@@ -119,12 +119,16 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         {
             var m = Cache.JobManifest.TryRead(Path.Combine(context.Input(key), Cache.JobManifest.FileName))?.Metrics;
             if (m?["best_step"] is JsonValue best && (long)best == 0 && m["last_nmse"] is JsonValue last && (double)last > (double)m["init_nmse"]!)
-                yield return $"{key[4..]}: BLD raised held-out nMSE from {(double)m["init_nmse"]!:0.0000} to {(double)last:0.0000}; the initialisation is published";
+                yield return $"{key[4..]}: BLD raised held-out nMSE {Raised((double)m["init_nmse"]!, (double)last)}; the initialisation is published";
         }
         foreach (var heal in heals)
             if (heal.Gkd is { BestStep: 0, LastKl: { } last, Before.Kl: { } before } && last > before)
-                yield return $"{heal.Name}: GKD raised held-out KL from {before:0.0000} to {last:0.0000}; the assembled weights are published";
+                yield return $"{heal.Name}: GKD raised held-out KL {Raised(before, last)}; the assembled weights are published";
     }
+
+    /// <summary>"from 0.0117 to 0.0120": four decimals, or as many more as show the rise (0.011666 to 0.011747, not
+    /// 0.0117 to 0.0117).</summary>
+    internal static string Raised(double before, double after) => $"from {ReportFormat.F(before, 4, after)} to {ReportFormat.F(after, 4, before)}";
 
     /// <summary>What a timing warning says to do: time the costs again (<c>--rerun</c>, see <see cref="PipelineGraph.Rerun"/>).</summary>
     const string RerunMeasure = "`puzzle run SPEC --rerun Measure` (or `dotnet cake --rerun=Measure`) times the costs again and rebuilds what follows from them";
@@ -141,6 +145,8 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         var all = closedLoop.Append(measure).Append(speed).ToList();
         var spread = all.Max() / all.Min() - 1;
         if (spread <= 0.10) yield break;
+        // whole percents, or as many decimals as keep a spread just over 10% from reading "10% apart"
+        var apart = spread.ToString("0" + (ReportFormat.Decimals(spread, 0.10, 2) is var d and > 2 ? "." + new string('0', d - 2) : "") + "%", System.Globalization.CultureInfo.InvariantCulture);
         var loop = closedLoop.Count == 0 ? "" : $", {string.Join(" and ", closedLoop.Select(Ms))} in the closed loop";
         var later = closedLoop.Append(speed).ToList();
         if (later.Count > 1 && later.Max() / later.Min() - 1 <= 0.10)
@@ -149,12 +155,12 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
             // from the farthest of them; from the nearest it may be within 10%
             var nearest = Math.Max(measure / later.Max(), later.Min() / measure) - 1;
             yield return $"the parent timed {Ms(measure)} per scenario request in Measure{loop} and {Ms(speed)} in Speed: the later timings " +
-                         $"agree within ±10%, Measure's is {spread:0%} apart from the farthest of them ({nearest:0%} from the nearest), more than " +
+                         $"agree within ±10%, Measure's is {apart} apart from the farthest of them ({nearest:0%} from the nearest), more than " +
                          "the ±10% predictions are held to; every " +
                          $"predicted speedup rests on it (its entry may be an earlier run's, timed on a machine {(measure > later.Max() ? "busier than now" : "quieter than now")} or another one): {RerunMeasure}";
             yield break;
         }
-        yield return $"the parent timed {Ms(measure)} per scenario request in Measure{loop} and {Ms(speed)} in Speed: {spread:0%} apart, " +
+        yield return $"the parent timed {Ms(measure)} per scenario request in Measure{loop} and {Ms(speed)} in Speed: {apart} apart, " +
                      "more than the ±10% predictions are held to; the measured speedups, all against Speed's timing of the parent, " +
                      $"are uncertain by about as much (the machine's speed moved: other work on it, or its clock); on a quieter machine, {RerunMeasure}";
         static string Ms(double seconds) => $"{seconds * 1e3:0.0} ms";
