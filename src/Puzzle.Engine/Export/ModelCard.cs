@@ -132,6 +132,14 @@ public static class ModelCard
                             $"{Fixed(e.PrefillTokensPerS, 0)} | {Fixed(e.DecodeTokensPerS, 0)} | {Times(e.Speedup?.Predicted)} | {Times(e.Speedup?.Scenario)} | {Times(e.Speedup?.Prefill)} | {Times(e.Speedup?.Decode)} |");
         }
         card.AppendLine();
+        if (context.TimingWarnings.Count > 0)
+        {
+            // the report's caveat on every speedup above travels with them
+            card.AppendLine("Timings that disagree (the report's warnings):");
+            card.AppendLine();
+            foreach (var w in context.TimingWarnings) card.AppendLine($"- {w}");
+            card.AppendLine();
+        }
         if (context.Goals is { Child: { } child, BeatsBaselines.Count: > 0 } goals)
         {
             // the baselines' own rows ran at other measured speeds: the fair verdict reads each baseline at the child's speed

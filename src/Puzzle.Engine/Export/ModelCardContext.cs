@@ -25,6 +25,9 @@ public sealed record ModelCardContext
     public IReadOnlyList<ReportEntry> Report { get; init; } = [];
     /// <summary>The report's goals: the best child against each baseline at equal measured speed.</summary>
     public ReportGoals? Goals { get; init; }
+    /// <summary>The report's timing warnings: the parent timed more than 10% apart, or the costs on another machine, so
+    /// that the speedups quoted are uncertain by about as much.</summary>
+    public IReadOnlyList<string> TimingWarnings { get; init; } = [];
     /// <summary>The spec's scenario and constraints sections, as the job keys hash them.</summary>
     public JsonObject? Scenario { get; init; }
     public JsonObject? Constraints { get; init; }

@@ -79,6 +79,21 @@ public sealed class EqualSpeedReportTests
     }
 
     [Fact]
+    public void The_model_card_carries_the_reports_timing_warnings_beside_the_speedups_they_qualify()
+    {
+        var report = Report();
+        const string warning = "the parent timed 5.3 ms per scenario request in Measure and 5.8 ms in Speed: 16% apart";
+        string Card(IReadOnlyList<string> warnings) => ModelCard.Render(Checkpoints.CheckpointTestSupport.Heterogeneous(), Engine.Checkpoints.CheckpointFormat.NemotronNas,
+            Engine.Checkpoints.TensorDType.F32, Engine.Export.ExportRuntime.Any,
+            new ModelCardContext { Pipeline = "t", Model = "child1", Report = report.Models, Goals = report.Goals, TimingWarnings = warnings });
+
+        var card = Card([warning]);
+        var results = card[card.IndexOf("## Results", StringComparison.Ordinal)..card.IndexOf("## Architecture", StringComparison.Ordinal)];
+        Assert.Contains($"Timings that disagree (the report's warnings):\n\n- {warning}\n", results.ReplaceLineEndings("\n"));
+        Assert.DoesNotContain("Timings that disagree", Card([]));
+    }
+
+    [Fact]
     public void A_goal_missed_by_less_than_the_rounding_is_not_written_as_met()
     {
         // 1.495x against 1.5x and 94.96% against 95% round onto their goals at two and one decimals; a KL of 0.02004
