@@ -76,7 +76,8 @@ public static class ReportHtml
         {
             html.AppendLine($"<h2>Goals for {H(child)}</h2><ul>");
             html.AppendLine($"<li>Top-1 retention {P(g.Retention, g.RetentionMin, "-")} (goal ≥ {P(g.RetentionMin)}): {Mark(g.RetentionMet)}</li>");
-            html.AppendLine($"<li>Measured speedup {F(g.MeasuredSpeedup, 2, g.SpeedupTarget)}x (target {F(g.SpeedupTarget, "0.##")}x): {Mark(g.SpeedupMet)}</li>");
+            html.AppendLine($"<li>Measured speedup {F(g.MeasuredSpeedup, 2, g.SpeedupTarget)}x " +
+                            (g.SpeedupTarget is null ? "(no throughput_vs_parent target)</li>" : $"(target {F(g.SpeedupTarget, "0.##")}x): {Mark(g.SpeedupMet)}</li>"));
             foreach (var (name, b) in g.BeatsBaselines)
                 html.AppendLine(b.Beats is null
                     ? $"<li>Against {H(name)} at equal measured speed: <span class=\"no\">not compared</span> <small>({H(b.Rule)})</small></li>"

@@ -44,7 +44,7 @@ public static class ReportTable
         if (report.Goals is { Child: { } child } g)
         {
             text.AppendLine($"goals for {child}: retention {P(g.Retention, g.RetentionMin, "-")} (≥ {P(g.RetentionMin)}: {Yes(g.RetentionMet)}), " +
-                            $"measured speedup {F(g.MeasuredSpeedup, 2, g.SpeedupTarget)}x (target {F(g.SpeedupTarget, "0.##")}x: {Yes(g.SpeedupMet)}), " +
+                            $"measured speedup {F(g.MeasuredSpeedup, 2, g.SpeedupTarget)}x ({(g.SpeedupTarget is null ? "no throughput_vs_parent target" : $"target {F(g.SpeedupTarget, "0.##")}x: {Yes(g.SpeedupMet)}")}), " +
                             $"lower KL and higher agreement than every baseline at equal measured speed: {Yes(g.BeatsBaselines.Values.All(b => b.Beats == true))}");
             var own = report.Models.FirstOrDefault(m => m.Name == child);
             foreach (var (name, b) in g.BeatsBaselines)

@@ -94,6 +94,31 @@ public sealed class EqualSpeedReportTests
     }
 
     [Fact]
+    public void Absolute_time_constraints_are_goals_held_to_the_childs_measured_speed()
+    {
+        // batch 2 × 8 generated tokens at 3,000 tokens/s: 5.33 ms per request
+        var full = Report();
+        var models = full.Models.Select(m => m with { ScenarioTokensPerS = m.Name == "child1" ? 3000 : 2000 }).ToList();
+        var scenario = new Engine.Pipeline.Spec.ScenarioSpec { Batch = 2, Prompt = 32, Generate = 8 };
+        var curves = full.Curves.Take(1).ToList(); // no baseline to beat: only the child's own goals count
+        ReportGoals Goals(Engine.Pipeline.Spec.ConstraintsSpec c, Engine.Pipeline.Spec.ScenarioSpec s) => Engine.Pipeline.Stages.ReportStage.Goals(c, s, models, curves);
+
+        var slow = Goals(new() { LatencyMs = 5 }, scenario);
+        Assert.False(slow.Met);
+        Assert.Equal("measured 5.3 ms per scenario request, over latency_ms 5", slow.Why);
+        var few = Goals(new() { ThroughputTokensPerS = 3500, LatencyMs = 6 }, scenario);
+        Assert.False(few.Met);
+        Assert.Equal("measured 3000 tokens/s, short of throughput_tokens_per_s 3500", few.Why);
+        Assert.True(Goals(new() { ThroughputTokensPerS = 2500, LatencyMs = 6 }, scenario).Met);
+        // costs of other hardware (a roofline): times measured here say nothing of it
+        Assert.True(Goals(new() { LatencyMs = 5 }, scenario with { Target = "h100-sxm" }).Met);
+
+        var text = ReportTable.Render(full with { Models = models, Goals = slow });
+        Assert.Contains("measured speedup 1.50x (no throughput_vs_parent target)", text);
+        Assert.Contains("  measured 5.3 ms per scenario request, over latency_ms 5", text);
+    }
+
+    [Fact]
     public void A_goal_missed_by_less_than_the_rounding_is_not_written_as_met()
     {
         // 1.495x against 1.5x and 94.96% against 95% round onto their goals at two and one decimals; a KL of 0.02004
