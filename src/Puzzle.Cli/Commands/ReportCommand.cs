@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Puzzle.Engine.Export;
+using Puzzle.Engine.Pipeline.Graph;
+using Puzzle.Engine.Pipeline.Spec;
 using Puzzle.Engine.Pipeline.Stages;
 using Puzzle.Engine.Reporting;
 
@@ -25,17 +27,35 @@ public static class ReportCommand
             if (!File.Exists(reportJson))
                 throw new FileNotFoundException($"{reportJson}: no report yet; run `puzzle run {file} --target Report` first");
             var html = Path.Combine(folder, ReportStage.HtmlFile);
+            var report = PipelineReport.Read(reportJson);
+            // on standard error, so that --json prints report.json alone
+            if (NotItsOwn(report, loaded, file.ToString()) is { } note) Console.Error.WriteLine(note);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(File.ReadAllText(reportJson));
                 return 0;
             }
-            Console.Write(ReportTable.Render(PipelineReport.Read(reportJson)));
+            Console.Write(ReportTable.Render(report));
             if (parse.GetValue(open)) Open(html, Console.Out, Environment.GetEnvironmentVariable);
             else Console.WriteLine($"full report: {html}");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A note when report.json is not the report <paramref name="spec"/> plans now (its key is another than the spec's
+    /// Report job's): artifacts/&lt;name&gt;/ holds the last run's report, which may be of the spec before an edit, or
+    /// of another spec of the same name. Null when it is the spec's own.
+    /// </summary>
+    public static string? NotItsOwn(PipelineReport report, PipelineSpec spec, string file)
+    {
+        var key = PipelineGraph.Plan(spec, PuzzleStages.All()).Jobs["Report"].Single().Key;
+        return report.Key == key ? null
+            : $"note: this report is not {file}'s as it reads now: it was built from other inputs (its key {report.Key[..Math.Min(12, report.Key.Length)]}, " +
+              $"the spec's {key[..12]}): the spec was edited since, another spec named '{spec.Name}' ran last, a stage behind it is newer in this puzzle, " +
+              "or the run had --device; " +
+              $"`puzzle run {file} --target Report` builds its own";
     }
 
     /// <summary>
