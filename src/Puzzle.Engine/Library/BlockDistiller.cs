@@ -102,7 +102,7 @@ public static class BlockDistiller
             var flush = (step + 1) % 10 == 0 || step + 1 == longest;
             foreach (var t in trainees.Where(t => t.Run.Step == step + 1))
             {
-                if (flush || t.Run.Finished) t.Run.Flush();
+                if (flush || t.Run.Finished) Flush(t);
                 if (t.Fit is not null && t.Guard.IsDue(t.Run)) t.Fit.Solve();
                 t.Guard.AfterStep(t.Run);
             }
@@ -115,6 +115,17 @@ public static class BlockDistiller
         var results = trainees.Select(t => t.Finish(t.Run.Tokens / Math.Max(1e-9, seconds), seconds)).ToList();
         foreach (var t in trainees) t.Dispose();
         return results;
+    }
+
+    /// <summary>Reads a variant's losses since the last flush; a loss that diverged names the variant: every variant of the
+    /// process fails with it, and each one's log must say whose training diverged.</summary>
+    static void Flush(Trainee t)
+    {
+        try { t.Run.Flush(); }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"{t.Variant.Id}: {e.Message}", e);
+        }
     }
 
     /// <summary>For each batch of sequences, the parent's streams at <paramref name="layers"/> (by layer; the others are

@@ -14,8 +14,11 @@ namespace Puzzle.Engine.Training;
 /// <param name="Guard">measures held-out loss as training goes, and leaves the model with the best weights seen</param>
 /// <param name="StartingLoss">the guard's held-out loss of the starting weights, where the caller has measured it
 /// already (by the guard's own evaluation): a fresh run does not measure it again</param>
+/// <param name="Name">the model's name (Heal's child1, uniform), which an error of its own training starts with: the
+/// models trained together fail together, and each one's log must say whose training failed</param>
 public sealed record Learner<T>(IEnumerable<(string Name, Parameter Param)> Parameters, Func<T, Tensor> Loss,
-    ProgressLine? Progress = null, TrainCheckpoints? Checkpoints = null, HeldoutGuard? Guard = null, double? StartingLoss = null);
+    ProgressLine? Progress = null, TrainCheckpoints? Checkpoints = null, HeldoutGuard? Guard = null, double? StartingLoss = null,
+    string? Name = null);
 
 /// <summary>
 /// A plain training loop shared by pretraining and GKD: the caller supplies the loss of one batch; a
@@ -77,11 +80,11 @@ public static class Trainer
                         else runs[i].TakeStep(loss);
                     }
                 }
-                foreach (var i in due) AfterStep(runs[i], learners[i], options);
+                foreach (var i in due) Named(learners[i], () => AfterStep(runs[i], learners[i], options));
             }
             for (var i = 0; i < runs.Count; i++)
             {
-                runs[i].Flush(done: true);
+                Named(learners[i], () => runs[i].Flush(done: true));
                 learners[i].Guard?.Finish(runs[i]);
             }
             return runs.Select(r => (IReadOnlyList<CurvePoint>)r.Curve.ToList()).ToList();
@@ -89,6 +92,16 @@ public static class Trainer
         finally
         {
             foreach (var run in runs) run.Dispose();
+        }
+    }
+
+    /// <summary>Runs one learner's part, its name before the message of a failure of its own (a loss that diverged).</summary>
+    static void Named<T>(Learner<T> learner, Action action)
+    {
+        try { action(); }
+        catch (InvalidOperationException e) when (learner.Name is { } name)
+        {
+            throw new InvalidOperationException($"{name}: {e.Message}", e);
         }
     }
 

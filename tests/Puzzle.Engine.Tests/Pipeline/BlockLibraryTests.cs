@@ -141,6 +141,28 @@ public class BlockLibraryTests
         Assert.Equal(alone.Heldout.Select(h => h.Loss), together[2].Heldout.Select(h => h.Loss));
     }
 
+    /// <summary>Every variant of a process fails with one whose loss diverges: the error, in every one's log, names it.</summary>
+    [Fact]
+    public async Task A_variant_whose_loss_diverges_is_named_in_the_error_its_process_fails_with()
+    {
+        using var repo = new TestRepo(Spec);
+        var session = await UpToParent(repo);
+        var (stream, train, heldout) = Open(session, 2);
+        using var _ = stream;
+        using var __ = train;
+        using var ___ = heldout;
+        var options = session.Spec.Bld.Options("layer1", stream.Config.HiddenSize);
+        var catalog = DistillStage.Catalog(stream.Config, session.Spec).ToDictionary(v => v.Id);
+        BldJob[] jobs =
+        [
+            new(catalog["layer0.attention.kv1"], options),
+            new(catalog["layer1.ffn.ratio0.5"], options with { Train = options.Train with { LearningRate = 1e30 } }),
+        ];
+
+        var e = Assert.Throws<InvalidOperationException>(() => BlockDistiller.Distill(stream, jobs, train, heldout, TextWriter.Null, Engine.Runtime.ComputeDevice.Cpu));
+        Assert.Matches(@"^layer1\.ffn\.ratio0\.5: the loss became (NaN|-?Infinity) at step [0-9]+: training diverged", e.Message);
+    }
+
     [Fact]
     public async Task A_training_split_smaller_than_one_batch_trains_the_budget_in_batches_of_all_its_sequences()
     {

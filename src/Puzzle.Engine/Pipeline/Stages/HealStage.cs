@@ -226,7 +226,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
                 child.train();
                 // the check before training is the guard's own at step 0: the same weights, batches and evaluation
                 return new Learner<TeacherPass>(child.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)), t => loss.Step(t).Total,
-                    new ProgressLine($"gkd {s.Id}", options.Steps(tokensPerBatch) * tokensPerBatch, first.Log), checkpoints, s.Guard, s.Before!.Kl);
+                    new ProgressLine($"gkd {s.Id}", options.Steps(tokensPerBatch) * tokensPerBatch, first.Log), checkpoints, s.Guard, s.Before!.Kl, s.Id);
             }).ToList();
             var clock = Stopwatch.StartNew();
             // one seed for every model (the stage's jobs are planned with gkd's): the same batches, so one parent pass serves all
