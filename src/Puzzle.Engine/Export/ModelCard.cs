@@ -35,6 +35,7 @@ public static class ModelCard
         card.AppendLine();
         Loading(card, config, nas);
         Results(card, context);
+        TrainingWarnings(card, context);
         Tasks(card, context);
         Scenario(card, context);
         Architecture(card, config);
@@ -152,6 +153,19 @@ public static class ModelCard
                       $"{(b.AgreementHigher == true ? "yes" : "no")}); {b.Rule}");
             card.AppendLine();
         }
+    }
+
+    /// <summary>The report's training warnings, as report.html lists them: the card says above that the model was trained
+    /// by blockwise and global distillation, and a model whose training was undone by the held-out guard was not.</summary>
+    static void TrainingWarnings(StringBuilder card, ModelCardContext context)
+    {
+        if (context.TrainingWarnings.Count == 0) return;
+        card.AppendLine("## Training that did not help");
+        card.AppendLine();
+        card.AppendLine("Training made these block variants and models worse on held-out text; each published its starting weights (the best it saw):");
+        card.AppendLine();
+        foreach (var warning in context.TrainingWarnings) card.AppendLine($"- {warning}");
+        card.AppendLine();
     }
 
     /// <summary>Multiple-choice task accuracy per model, as the report has it: the measure the paper's retention is.</summary>

@@ -23,6 +23,9 @@ public sealed record ModelCardContext
     public string? WeightsKey { get; init; }
     public string? WeightsJob { get; init; }
     public IReadOnlyList<ReportEntry> Report { get; init; } = [];
+    /// <summary>The report's training warnings: block variants and models whose training made them worse on held-out
+    /// text, each of which published its starting weights.</summary>
+    public IReadOnlyList<string> TrainingWarnings { get; init; } = [];
     /// <summary>The report's goals: the best child against each baseline at equal measured speed.</summary>
     public ReportGoals? Goals { get; init; }
     /// <summary>The report's timing warnings: the parent timed more than 10% apart, or the costs on another machine, so

@@ -45,6 +45,19 @@ public sealed class ModelCardTests : IDisposable
         Assert.Contains($"- pipeline key: `{new string('a', 64)}` (the Report job's key", card);
     }
 
+    /// <summary>The card says the model was trained by blockwise and global distillation; where the held-out guard undid
+    /// training (the report's training warnings), the card says so too, as report.html does.</summary>
+    [Fact]
+    public void The_card_lists_the_training_the_held_out_guard_undid()
+    {
+        const string reverted = "child1: GKD raised held-out KL from 0.0000 to 24.2838; the assembled weights are published";
+        var card = Export(Homogeneous(), ExportTestSupport.Card() with { TrainingWarnings = [reverted] });
+        Assert.Contains("then global distillation from the parent.", card);
+        Assert.Contains($"## Training that did not help\n\nTraining made these block variants and models worse on held-out text; each published its starting weights (the best it saw):\n\n- {reverted}\n", card);
+
+        Assert.DoesNotContain("Training that did not help", Export(Homogeneous(), ExportTestSupport.Card(), to: "helped"));
+    }
+
     [Fact]
     public void License_and_base_model_come_from_the_spec_and_a_llama_card_names_transformers()
     {
