@@ -38,6 +38,25 @@ public sealed class ReportHtmlTests
         Assert.DoesNotContain("Training that did not help", Render());
     }
 
+    /// <summary>A child close to its parent has a held-out KL of 1e-5 to 1e-3: its warning says how far GKD raised it,
+    /// not "from 0.0000 to 0.0000", which reads as no change.</summary>
+    [Fact]
+    public void Training_warnings_write_small_held_out_losses_in_significant_digits()
+    {
+        var check = new Engine.Pipeline.Stages.HealStage.HeldoutCheck(1.7511e-5, 0.996, 3.72, 0.164);
+        var heal = new Engine.Pipeline.Stages.HealStage.HealReport("child1", "child")
+        {
+            Gkd = new(40960, 10, 4096, 180, 16, check, check, BestStep: 0, LastKl: 2.7444e-5, []),
+        };
+        Assert.Equal("child1: GKD raised held-out KL from 1.751E-05 to 2.744E-05; the assembled weights are published",
+            Engine.Pipeline.Stages.ReportStage.GkdWarning(heal));
+        Assert.Null(Engine.Pipeline.Stages.ReportStage.GkdWarning(heal with { Gkd = heal.Gkd with { BestStep = 40 } }));
+
+        var metrics = System.Text.Json.Nodes.JsonNode.Parse("""{"best_step": 0, "init_nmse": 0.07561, "last_nmse": 0.08342}""")!.AsObject();
+        Assert.Equal("layer0.attention.linear: BLD raised held-out nMSE from 0.07561 to 0.08342; the initialisation is published",
+            Engine.Pipeline.Stages.ReportStage.BldWarning("layer0.attention.linear", metrics));
+    }
+
     [Fact]
     public void Parent_timings_more_than_ten_percent_apart_are_a_warning_with_every_timing_and_closer_ones_are_not()
     {
@@ -60,7 +79,8 @@ public sealed class ReportHtmlTests
     {
         // the ci pipeline's uniform baseline: held-out KL 0.011666 before GKD, 0.011747 after, both 0.0117 at four decimals
         Assert.Equal("from 0.01167 to 0.01175", Engine.Pipeline.Stages.ReportStage.Raised(0.011666444490999323, 0.011746668868542476));
-        Assert.Equal("from 0.1410 to 0.4220", Engine.Pipeline.Stages.ReportStage.Raised(0.141, 0.422));
+        Assert.Equal("from 0.141 to 0.422", Engine.Pipeline.Stages.ReportStage.Raised(0.141, 0.422));
+        Assert.Equal("from 0.1234567 to 0.1234568", Engine.Pipeline.Stages.ReportStage.Raised(0.1234567, 0.1234568));
         // 10.4% apart is over the ±10% it warns of, not "10% apart"
         Assert.Contains("in Speed: 10.4% apart, more than the ±10%", Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.100, [], 0.1104).Single());
         Assert.Contains("in Speed: 11% apart", Engine.Pipeline.Stages.ReportStage.TimingWarnings(0.100, [], 0.111).Single());

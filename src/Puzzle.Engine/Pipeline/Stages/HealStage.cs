@@ -374,11 +374,11 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         m["last_kl"] = guard.Last;
         m["trained_together"] = together;
         if (guard.BestStep == 0)
-            context.Log.WriteLine($"warning: {s.Id}: global distillation did not lower held-out KL ({guard.Initial:F4} at the start, {guard.Last:F4} at the end): " +
+            context.Log.WriteLine($"warning: {s.Id}: global distillation did not lower held-out KL ({guard.Initial:G4} at the start, {guard.Last:G4} at the end): " +
                                   "the assembled weights are published; try a lower gkd.lr or more gkd.tokens");
         m["tokens_per_s"] = tokensPerS;
         m["loss_curve"] = JsonSerializer.SerializeToNode(curve, PuzzleJson.Options);
-        context.Log.WriteLine($"{s.Id}: KL(parent ‖ child) on {CheckSequences} held-out sequences {before.Kl:F4} → {after.Kl:F4}, " +
+        context.Log.WriteLine($"{s.Id}: KL(parent ‖ child) on {CheckSequences} held-out sequences {before.Kl:G4} → {after.Kl:G4}, " +
                               $"agreement {before.Agreement:P1} → {after.Agreement:P1}");
     }
 

@@ -25,7 +25,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario, string CostModel, [property: SpecPath("scoring.metric")] ScoringMetric Metric, IReadOnlyList<string> ParentVariants);
 
     public override string Name => "Report";
-    public override int Version => 15; // 15: goals hold throughput_tokens_per_s and latency_ms to the child's measured speed; 14: a warning's numbers with the decimals that show the rise, or the spread over 10%; 13: the goals' numbers with as many decimals as keep them on their side of the goal, target or baseline (1.495x, not 1.50x, beside a missed 1.5x); 12: Measure's timing apart from the farthest later one, and from the nearest; 11: a timing warning says when Measure's timing alone is apart, or the costs came from another machine, and names --rerun Measure; 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 15; // 15: goals hold throughput_tokens_per_s and latency_ms to the child's measured speed; 14: a warning's numbers with the digits that show the rise (four significant at least: a KL of 1e-5 is not 0.0000), or the spread over 10%; 13: the goals' numbers with as many decimals as keep them on their side of the goal, target or baseline (1.495x, not 1.50x, beside a missed 1.5x); 12: Measure's timing apart from the farthest later one, and from the nearest; 11: a timing warning says when Measure's timing alone is apart, or the costs came from another machine, and names --rerun Measure; 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep", "Speed"];
     public override string Description => "write report.json and report.html";
     public override bool UsesTorch => false;
@@ -116,19 +116,36 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
     static IEnumerable<string> TrainingWarnings(JobContext context, IReadOnlyList<HealStage.HealReport> heals)
     {
         foreach (var key in context.Job.Inputs.Keys.Where(k => k.StartsWith("bld:", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
-        {
-            var m = Cache.JobManifest.TryRead(Path.Combine(context.Input(key), Cache.JobManifest.FileName))?.Metrics;
-            if (m?["best_step"] is JsonValue best && (long)best == 0 && m["last_nmse"] is JsonValue last && (double)last > (double)m["init_nmse"]!)
-                yield return $"{key[4..]}: BLD raised held-out nMSE {Raised((double)m["init_nmse"]!, (double)last)}; the initialisation is published";
-        }
+            if (Cache.JobManifest.TryRead(Path.Combine(context.Input(key), Cache.JobManifest.FileName))?.Metrics is { } m && BldWarning(key[4..], m) is { } bld)
+                yield return bld;
         foreach (var heal in heals)
-            if (heal.Gkd is { BestStep: 0, LastKl: { } last, Before.Kl: { } before } && last > before)
-                yield return $"{heal.Name}: GKD raised held-out KL {Raised(before, last)}; the assembled weights are published";
+            if (GkdWarning(heal) is { } gkd)
+                yield return gkd;
     }
 
-    /// <summary>"from 0.0117 to 0.0120": four decimals, or as many more as show the rise (0.011666 to 0.011747, not
-    /// 0.0117 to 0.0117).</summary>
-    internal static string Raised(double before, double after) => $"from {ReportFormat.F(before, 4, after)} to {ReportFormat.F(after, 4, before)}";
+    /// <summary>A Distill job's training warning, from its manifest's metrics; null where training did not raise held-out nMSE.</summary>
+    internal static string? BldWarning(string variant, JsonObject m) =>
+        m["best_step"] is JsonValue best && (long)best == 0 && m["last_nmse"] is JsonValue last && (double)last > (double)m["init_nmse"]!
+            ? $"{variant}: BLD raised held-out nMSE {Raised((double)m["init_nmse"]!, (double)last)}; the initialisation is published"
+            : null;
+
+    /// <summary>A Heal job's training warning; null where GKD did not raise held-out KL.</summary>
+    internal static string? GkdWarning(HealStage.HealReport heal) =>
+        heal.Gkd is { BestStep: 0, LastKl: { } last, Before.Kl: { } before } && last > before
+            ? $"{heal.Name}: GKD raised held-out KL {Raised(before, last)}; the assembled weights are published"
+            : null;
+
+    /// <summary>"from 0.01167 to 0.01175": four significant digits, or as many more as show the rise. A child close to its
+    /// parent has a held-out KL of 1e-5 to 1e-3, which four decimals write as 0.0000 before and after alike, and two
+    /// close values need more digits to read apart.</summary>
+    internal static string Raised(double before, double after)
+    {
+        static string G(double x, int digits) => x.ToString("G" + digits, System.Globalization.CultureInfo.InvariantCulture);
+        var digits = 4;
+        while (digits < 17 && double.Parse(G(after, digits), System.Globalization.CultureInfo.InvariantCulture) <=
+               double.Parse(G(before, digits), System.Globalization.CultureInfo.InvariantCulture)) digits++;
+        return $"from {G(before, digits)} to {G(after, digits)}";
+    }
 
     /// <summary>What a timing warning says to do: time the costs again (<c>--rerun</c>, see <see cref="PipelineGraph.Rerun"/>).</summary>
     const string RerunMeasure = "`puzzle run SPEC --rerun Measure` (or `dotnet cake --rerun=Measure`) times the costs again and rebuilds what follows from them";
