@@ -112,7 +112,7 @@ public static class ReportHtml
             html.AppendLine("</table></div>");
             if (m.Gkd is { } gkd)
                 html.AppendLine($"<p><small>GKD: {F(gkd.Tokens, "N0")} tokens at {F(gkd.TokensPerS, "N0")} tokens/s; KL on held-out check " +
-                                $"{F(gkd.KlBefore, "0.0000")} before, {F(gkd.KlAfter, "0.0000")} after.</small></p>");
+                                $"{F(gkd.KlBefore, "G4")} before, {F(gkd.KlAfter, "G4")} after.</small></p>");
         }
 
         if (paretoSvg is not null)

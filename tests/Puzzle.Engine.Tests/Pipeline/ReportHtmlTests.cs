@@ -38,6 +38,22 @@ public sealed class ReportHtmlTests
         Assert.DoesNotContain("Training that did not help", Render());
     }
 
+    /// <summary>A model's GKD line gives its held-out KL before and after to four significant digits: a child near its
+    /// parent (1e-5) read "0.0000 before, 0.0000 after".</summary>
+    [Fact]
+    public void A_models_gkd_line_writes_a_small_held_out_kl_in_significant_digits()
+    {
+        var child = Row("child1", "child", 1.55) with
+        {
+            Layers = [new Engine.Search.LayerChoice(0, "layer0.attention.kv1", "layer0.ffn.ratio0.5")],
+            Gkd = new ReportGkd(40960, 4096, 1.7511e-5, 1.2044e-5),
+        };
+        var report = new PipelineReport("ci", new string('e', 64), new ReportScenario("cpu", 2, 32, 8, "AMD EPYC, 2 threads", null),
+            [new ReportConstraint("throughput ≥ 1.3× parent", "time_s", 1)], [Row("parent", "parent", 1.0), child]);
+        var html = ReportHtml.Render(report, null, [], [], new HashSet<string>());
+        Assert.Contains("KL on held-out check 1.751E-05 before, 1.204E-05 after.", html);
+    }
+
     /// <summary>A child close to its parent has a held-out KL of 1e-5 to 1e-3: its warning says how far GKD raised it,
     /// not "from 0.0000 to 0.0000", which reads as no change.</summary>
     [Fact]
