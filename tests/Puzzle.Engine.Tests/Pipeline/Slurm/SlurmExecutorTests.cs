@@ -205,11 +205,13 @@ public sealed class SlurmExecutorTests(SlurmCluster cluster)
 
     /// <summary>The cluster enforces memory (the accounting plugin kills a task above its --mem): a Distill task given
     /// 50 MB is killed, and is not submitted again although retries allow it, since the same request would run out
-    /// again; its job fails saying so and naming the field to change.</summary>
+    /// again; its job fails saying so and naming the field to change. The plugin samples each task once a second, so
+    /// the tasks train long enough to be seen: at ci.yaml's budget one finished unseen in one CI run of three.</summary>
     [Fact]
     public async Task A_task_killed_at_its_memory_limit_is_not_resubmitted_and_fails_naming_the_field()
     {
-        using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("retries: 1", "retries: 1, extra: [\"--mem=50M\"]"), seed: cluster.Upstream);
+        using var repo = new SlurmRepo(SlurmRepo.Executor.Replace("retries: 1", "retries: 1, extra: [\"--mem=50M\"]"), seed: cluster.Upstream,
+            edit: y => SlurmRepo.BldTokens(y, 400_000));
         var session = repo.Open();
         var (summary, console) = await RunOnSlurm(repo, session, "Distill");
 

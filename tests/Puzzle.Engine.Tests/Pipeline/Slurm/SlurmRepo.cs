@@ -41,6 +41,14 @@ public sealed class SlurmRepo : IDisposable
         return pattern.Replace(yaml, tokens.ToString(), 1);
     }
 
+    /// <summary>ci.yaml's text with BLD trained on <paramref name="tokens"/> tokens per variant (a new Distill key).</summary>
+    public static string BldTokens(string yaml, long tokens)
+    {
+        const string from = "\nbld:\n  tokens: 4000\n";
+        Assert.Contains(from, yaml);
+        return yaml.Replace(from, $"\nbld:\n  tokens: {tokens}\n");
+    }
+
     public string Root => _dir.Path;
     public string SpecPath => Path.Combine(Root, "pipelines", "ci.yaml");
     public string Store => Path.Combine(Root, ".puzzle");
