@@ -28,23 +28,34 @@ public static class DocumentReader
 
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    /// <summary>
+    /// A file's bytes as text: UTF-16 after its byte-order mark, else UTF-8 (a mark skipped, <paramref name="start"/> 3),
+    /// strictly: null where a byte is no UTF-8, <paramref name="bad"/> its offset in <paramref name="bytes"/>.
+    /// </summary>
+    internal static string? Decode(byte[] bytes, out int start, out int bad)
+    {
+        (start, bad) = (0, -1);
+        if (bytes is [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..])
+        {
+            using var reader = new StreamReader(new MemoryStream(bytes), detectEncodingFromByteOrderMarks: true);
+            return reader.ReadToEnd();
+        }
+        start = bytes is [0xEF, 0xBB, 0xBF, ..] ? 3 : 0;
+        try { return StrictUtf8.GetString(bytes, start, bytes.Length - start); }
+        catch (DecoderFallbackException e)
+        {
+            bad = start + Math.Max(0, e.Index);
+            return null;
+        }
+    }
+
     /// <summary>A whole .txt file, as UTF-8 (a byte-order mark of UTF-8 or UTF-16 is followed): bytes that are not UTF-8,
     /// or a NUL, make it no text file (binary data, or another encoding) and fail here, rather than training on U+FFFD.</summary>
     static IEnumerable<Document> ReadText(string path)
     {
-        var bytes = File.ReadAllBytes(path);
-        string text;
-        if (bytes is [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..]) text = File.ReadAllText(path); // UTF-16 with its byte-order mark
-        else
-        {
-            var start = bytes is [0xEF, 0xBB, 0xBF, ..] ? 3 : 0;
-            try { text = StrictUtf8.GetString(bytes, start, bytes.Length - start); }
-            catch (DecoderFallbackException e)
-            {
-                throw new InvalidDataException($"{path}: not UTF-8 text (bytes that are no UTF-8 at offset {start + e.Index:N0}); " +
-                                               "a binary file, or text in another encoding: convert it, e.g. iconv -f latin1 -t utf-8", e);
-            }
-        }
+        var text = Decode(File.ReadAllBytes(path), out _, out var bad)
+                   ?? throw new InvalidDataException($"{path}: not UTF-8 text (bytes that are no UTF-8 at offset {bad:N0}); " +
+                                                     "a binary file, or text in another encoding: convert it, e.g. iconv -f latin1 -t utf-8");
         if (text.IndexOf('\0') is var nul and >= 0)
             throw new InvalidDataException($"{path}: not text (a NUL character at character {nul:N0}); a binary file, or UTF-16 without its byte-order mark");
         yield return new Document(Normalize(text), 0);

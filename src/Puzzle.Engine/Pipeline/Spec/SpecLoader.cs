@@ -26,34 +26,19 @@ public static class SpecLoader
         return Parse(Decode(bytes, path), path, BaseDirectoryOf(path));
     }
 
-    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>
     /// The spec's text: UTF-8 (its byte-order mark skipped), or UTF-16 with its mark. Bytes that are no UTF-8 are an error
     /// at their line and column, rather than U+FFFD in a name or a path that then fails to match.
     /// </summary>
     static string Decode(byte[] bytes, string path)
     {
-        if (bytes is [0xFF, 0xFE, ..] or [0xFE, 0xFF, ..])
-        {
-            using var reader = new StreamReader(new MemoryStream(bytes), detectEncodingFromByteOrderMarks: true);
-            return reader.ReadToEnd();
-        }
-        var start = bytes is [0xEF, 0xBB, 0xBF, ..] ? 3 : 0;
-        try
-        {
-            return StrictUtf8.GetString(bytes, start, bytes.Length - start);
-        }
-        catch (DecoderFallbackException e)
-        {
-            var bad = start + Math.Max(0, e.Index);
-            var lineStart = Array.LastIndexOf(bytes, (byte)'\n', Math.Max(0, bad - 1), bad - start) + 1;
-            if (lineStart == 0) lineStart = start;
-            var line = bytes.AsSpan(start, bad - start).Count((byte)'\n') + 1;
-            var column = StrictUtf8.GetCharCount(bytes, lineStart, bad - lineStart) + 1;
-            throw new SpecException([new SpecError(path, line, column,
-                "the spec is not UTF-8 text (bytes that are no UTF-8 here); save it as UTF-8, e.g. iconv -f latin1 -t utf-8")], e);
-        }
+        if (Data.DocumentReader.Decode(bytes, out var start, out var bad) is { } text) return text;
+        var lineStart = Array.LastIndexOf(bytes, (byte)'\n', Math.Max(0, bad - 1), bad - start) + 1;
+        if (lineStart == 0) lineStart = start;
+        var line = bytes.AsSpan(start, bad - start).Count((byte)'\n') + 1;
+        var column = Encoding.UTF8.GetCharCount(bytes, lineStart, bad - lineStart) + 1; // the bytes before it are UTF-8
+        throw new SpecException([new SpecError(path, line, column,
+            "the spec is not UTF-8 text (bytes that are no UTF-8 here); save it as UTF-8, e.g. iconv -f latin1 -t utf-8")]);
     }
 
     /// <summary>
