@@ -75,6 +75,47 @@ public sealed class ParentShapeRulesTests
     }
 
     [Fact]
+    public void Ffn_ratios_that_round_to_the_parents_width_or_to_one_another_are_named()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["models/tiny"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "config.json"), dir["models/tiny/config.json"]);
+        File.Copy(Path.Combine(Fixtures.HfLlamaTiny, "tokenizer.json"), dir["models/tiny/tokenizer.json"]); // intermediate_size 172
+        const string yaml = """
+            name: p
+            parent: { path: models/tiny }
+            data: { npm: [{ package: a@1.0.0, files: x.txt }] }
+            search_space:
+              ffn: { ratios: [0.5, 0.99, 0.45], round_to: 16 }
+              layers:
+                - { range: 0-1, ffn: { ratios: [0.25], round_to: 256 } }
+            """;
+
+        var e = Assert.Throws<SpecException>(() => SpecLoader.Parse(yaml, "p.yaml", dir.Path));
+
+        Assert.Equal(
+        [
+            // 0.99 x 172 = 170.3: 11 multiples of 16 is 176, the parent's 172 once capped; below 0.977 it rounds to 10 (160)
+            "p.yaml:5:24: error: search_space.ffn.ratios[1] = 0.99 gives an FFN width of 172, the parent's own (172, intermediate_size in " +
+            "models/tiny/config.json; widths round to multiples of 16 (round_to)): it offers no narrower variant; use a ratio below 0.977",
+            // 0.5 x 172 = 86 and 0.45 x 172 = 77.4 both round to 5 x 16
+            "p.yaml:5:30: error: search_space.ffn.ratios[2] = 0.45 gives an FFN width of 80, as search_space.ffn.ratios[0] = 0.5 does " +
+            "(widths round to multiples of 16 (round_to)); the library trains one variant per width, so drop one or lower round_to",
+            "p.yaml:7:37: error: search_space.layers[0].ffn.ratios[0] = 0.25 gives an FFN width of 172, the parent's own (172, intermediate_size in " +
+            "models/tiny/config.json; widths round to multiples of 256 (round_to)): it offers no narrower variant; lower round_to below 172",
+        ], e.Errors.Select(x => x.ToString()));
+
+        // ratios left to their defaults are not the user's to fix, and widths of their own load
+        SpecLoader.Parse(yaml.Replace("[0.5, 0.99, 0.45]", "[0.5, 0.25]").Replace("round_to: 256", "round_to: 16"), "p.yaml", dir.Path);
+        SpecLoader.Parse("name: p\nparent: { path: models/tiny }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\n", "p.yaml", dir.Path);
+        // a parent pretrained here: its intermediate size, the default's included
+        e = Assert.Throws<SpecException>(() => SpecLoader.Parse(
+            "name: p\nparent: { pretrain: {} }\ndata: { npm: [{ package: a@1.0.0, files: x.txt }] }\nsearch_space: { ffn: { ratios: [0.5, 0.52] } }\n",
+            "p.yaml", dir.Path));
+        Assert.Contains("ratios[1] = 0.52 gives an FFN width of 384, as search_space.ffn.ratios[0] = 0.5 does", Assert.Single(e.Errors).ToString());
+    }
+
+    [Fact]
     public void Kv_heads_that_divide_the_parents_load()
     {
         using var dir = new TempDir();

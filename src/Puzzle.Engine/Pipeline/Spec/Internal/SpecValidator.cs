@@ -102,7 +102,9 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         if (parent is null || !map.Bound(parent, "path", "pretrain")) return null;
         if (parent.Pretrain is { } pre)
             return new(map.Bound(pre, "kv_heads") ? pre.KvHeads : null, map.Bound(pre, "layers") ? pre.Layers : null,
-                $"parent.pretrain.kv_heads{(map.Has(pre, "kv_heads") ? "" : ", the default")}");
+                $"parent.pretrain.kv_heads{(map.Has(pre, "kv_heads") ? "" : ", the default")}",
+                FfnWidth: map.Bound(pre, "intermediate") ? pre.Intermediate : null,
+                FfnSource: $"parent.pretrain.intermediate{(map.Has(pre, "intermediate") ? "" : ", the default")}");
         if (parent.Path is not { } path) return null;
         var config = Path.Combine(Resolve(path), "config.json");
         if (!File.Exists(config)) return null; // CheckParent reports it
@@ -110,7 +112,9 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         {
             var read = Checkpoints.HfConfig.Parse(File.ReadAllText(config), config);
             var kv = read.Blocks.Select(b => b.Attention.KvHeads).Where(k => k > 0).Distinct().ToList();
-            return new(kv.Count == 1 ? kv[0] : null, read.NumLayers, $"{path}/config.json", read.MaxPositionEmbeddings, $"{path}/config.json");
+            var ffn = read.Blocks.Where(b => b.Ffn.Kind == Model.FfnKind.SwiGlu).Select(b => b.Ffn.IntermediateSize).Distinct().ToList();
+            return new(kv.Count == 1 ? kv[0] : null, read.NumLayers, $"{path}/config.json", read.MaxPositionEmbeddings, $"{path}/config.json",
+                ffn.Count == 1 ? ffn[0] : null, $"intermediate_size in {path}/config.json");
         }
         catch (Exception e) when (e is Checkpoints.CheckpointException or IOException or System.Text.Json.JsonException)
         {
