@@ -22,7 +22,8 @@ public sealed record PackageProvenance
     /// <summary>The key of the Pack job: it hashes every input, so it names the package's whole history.</summary>
     public required string PipelineKey { get; init; }
     public required string Tool { get; init; }
-    /// <summary>Libraries and machine facts that decide the bits: TorchSharp, libtorch, .NET, OS, CPU.</summary>
+    /// <summary>The tool's version with its commit, and the libraries and machine facts that decide the bits: TorchSharp,
+    /// libtorch, OR-Tools, .NET, OS, CPU.</summary>
     public required IReadOnlyDictionary<string, string> Build { get; init; }
     /// <summary>How the model was exported: format, dtype, runtime, parameters.</summary>
     public required JsonObject Export { get; init; }
