@@ -33,7 +33,7 @@ public static class Reproducibility
             notes.Add("CUDA: GPU kernels (cuBLAS matmuls, attention) round differently across GPU models and CUDA/cuDNN versions and " +
                       "some are nondeterministic; results made on a GPU are reproducible only approximately, never bit for bit against a CPU build.");
         notes.Add("CPU: libtorch chooses its kernels by the processor's instruction set (AVX2, AVX-512), so another processor model " +
-                  "may round differently; build.cpu records this one.");
+                  "may round differently; each job's cpu records the processor it ran on (build.cpu the Pack job's).");
         return notes;
     }
 }

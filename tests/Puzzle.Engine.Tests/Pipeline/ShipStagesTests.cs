@@ -59,14 +59,53 @@ public class ShipStagesTests
     public void An_export_carries_the_parents_generation_config()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (spec, store, graph, export, _) = ExportOfAHandMadeChild(repo);
+        var (entry, _) = JobRunner.Run(export, spec, store, new JobHistory(store.Root, spec.Name), TextWriter.Null, 1);
+
+        Assert.Equal(JsonNode.Parse(Sampling)!.ToJsonString(), JsonNode.Parse(File.ReadAllText(entry.File($"{ExportStage.ModelFolder}/generation_config.json")))!.ToJsonString());
+        Assert.Equal("Parent/parent", graph.Jobs["Export"].Single().Inputs["parent"].Name);
+    }
+
+    /// <summary>A package made from cached entries names, for every job, the tool, host and CPU that built it (its
+    /// manifest's), not only the Pack process's: the weights may come from another machine or other code.</summary>
+    [Fact]
+    public void The_provenance_names_the_tool_host_and_cpu_of_each_job_not_only_the_packs()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (spec, store, graph, export, report) = ExportOfAHandMadeChild(repo);
+        var history = new JobHistory(store.Root, spec.Name);
+        JobRunner.Run(export, spec, store, history, TextWriter.Null, 1);
+        var pack = new JobPlan(new PackStage(), "pack", graph.Jobs["Pack"].Single().Config,
+            new Dictionary<string, JobPlan> { ["export"] = export, ["report"] = report });
+
+        var (entry, _) = JobRunner.Run(pack, spec, store, history, TextWriter.Null, 1);
+
+        using var zip = System.IO.Compression.ZipFile.OpenRead(PackStage.PackagePath(entry.Directory));
+        using var reader = new StreamReader(zip.GetEntry("puzzle/provenance.json")!.Open());
+        var jobs = JsonNode.Parse(reader.ReadToEnd())!["jobs"]!.AsArray().ToDictionary(j => $"{j!["stage"]}/{j["job"]}", j => j!);
+        Assert.Equal(("test", "test"), ((string?)jobs["Heal/child1"]["tool"], (string?)jobs["Heal/child1"]["host"])); // built elsewhere
+        Assert.Null((string?)jobs["Heal/child1"]["cpu"]); // a manifest from before the field
+        foreach (var job in new[] { "Export/child1", "Pack/pack" })
+        {
+            Assert.Equal(Engine.Packaging.BuildFacts.ToolVersion, (string?)jobs[job]["tool"]);
+            Assert.Equal(Environment.MachineName, (string?)jobs[job]["host"]);
+            Assert.Equal(Engine.Packaging.BuildFacts.Cpu(), (string?)jobs[job]["cpu"]);
+        }
+    }
+
+    const string Sampling = """{"bos_token_id": 1, "do_sample": true, "eos_token_id": [2, 7], "temperature": 0.6, "top_p": 0.9}""";
+
+    /// <summary>Hand-made Parent, Heal (a real child checkpoint) and Report entries, built by host "test" with tool
+    /// "test", and the Export job of child1 reading them.</summary>
+    static (Engine.Pipeline.Spec.PipelineSpec Spec, CacheStore Store, PipelineGraph Graph, JobPlan Export, JobPlan Report) ExportOfAHandMadeChild(TestRepo repo)
+    {
         var spec = repo.Load();
         var store = new CacheStore(repo.Store);
         var graph = PipelineGraph.Plan(spec, PuzzleStages.All());
         object Config(string stage, string id) => graph.Jobs[stage].Single(j => j.Id == id).Config;
         var none = new Dictionary<string, JobPlan>();
-        const string sampling = """{"bos_token_id": 1, "do_sample": true, "eos_token_id": [2, 7], "temperature": 0.6, "top_p": 0.9}""";
         var parent = Publish(store, new JobPlan(new ParentStage(), "parent", Config("Parent", "parent"), none),
-            new Dictionary<string, string> { [$"{ParentStage.ModelFolder}/generation_config.json"] = sampling });
+            new Dictionary<string, string> { [$"{ParentStage.ModelFolder}/generation_config.json"] = Sampling });
         var heal = Publish(store, new JobPlan(new HealStage(), "child1", Config("Heal", "child1"), none),
             new Dictionary<string, string> { [HealStage.HealFile] = """{"name": "child1", "kind": "child"}""" },
             staging => Export.ExportTestSupport.WriteChild(Path.Combine(staging, HealStage.ModelFolder),
@@ -76,12 +115,8 @@ public class ShipStagesTests
             {
                 [ReportStage.JsonFile] = """{"pipeline": "test", "models": [{"name": "parent", "kind": "parent", "top1": 0.2}, {"name": "child1", "kind": "child", "top1": 0.19}]}""",
             });
-
         var export = new JobPlan(new ExportStage(), "child1", Config("Export", "child1"), new Dictionary<string, JobPlan> { ["parent"] = parent, ["heal"] = heal, ["report"] = report });
-        var (entry, _) = JobRunner.Run(export, spec, store, new JobHistory(store.Root, spec.Name), TextWriter.Null, 1);
-
-        Assert.Equal(JsonNode.Parse(sampling)!.ToJsonString(), JsonNode.Parse(File.ReadAllText(entry.File($"{ExportStage.ModelFolder}/generation_config.json")))!.ToJsonString());
-        Assert.Equal("Parent/parent", graph.Jobs["Export"].Single().Inputs["parent"].Name);
+        return (spec, store, graph, export, report);
     }
 
     [Fact]

@@ -24,6 +24,8 @@ public sealed record JobManifest
     public required double Seconds { get; init; }
     public required string Host { get; init; }
     public required string Tool { get; init; }
+    /// <summary>The processor the job ran on (libtorch picks its kernels by it); empty in older manifests.</summary>
+    public string Cpu { get; init; } = "";
     /// <summary>The run that produced this entry: lets an executor tell "built by me" from "built meanwhile by another run".</summary>
     public string RunId { get; init; } = "";
 

@@ -91,6 +91,7 @@ public static class JobRunner
                     Key = job.Key, Stage = job.Stage.Name, Job = job.Id, Version = job.Stage.Version, Config = job.ConfigJson,
                     Inputs = job.InputKeys, Seed = job.Seed, Files = new Dictionary<string, string>(), Metrics = context.Metrics,
                     StartedUtc = started, Seconds = seconds, Host = Environment.MachineName, Tool = Packaging.BuildFacts.ToolVersion,
+                    Cpu = Packaging.BuildFacts.Cpu(),
                     RunId = runId ?? Environment.GetEnvironmentVariable(RunIdVariable) ?? "",
                 };
                 entries.Add(store.Publish(context.OutputDirectory, manifest));

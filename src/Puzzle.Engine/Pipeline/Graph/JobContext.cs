@@ -65,6 +65,9 @@ public sealed class JobContext(JobPlan job, PipelineSpec spec, CacheStore store,
 
     public string Output(string relative) => Path.Combine(OutputDirectory, relative);
 
+    /// <summary>The manifest of the published entry of <paramref name="key"/>, or null where the store has none.</summary>
+    public JobManifest? Built(string key) => store.Find(key)?.Manifest;
+
     /// <summary>A folder for state that outlives a killed process (e.g. training checkpoints), kept per job key
     /// until the job is published: a rerun of the same job finds it there and resumes.</summary>
     public string ResumeDirectory => store.ResumeDirectory(Job.Key);

@@ -28,7 +28,7 @@ public sealed class PackStage : Stage<PackStage.PackJob>
     public sealed record PackRecord(string Id, string Version, string File, string Sha256, long Bytes, string Model);
 
     public override string Name => "Pack";
-    public override int Version => 3; // 3: a derived version ends with 8 hex digits of the contents; 2: typed job config
+    public override int Version => 4; // 4: each job in the provenance names the tool, host and CPU that built it; 3: a derived version ends with 8 hex digits of the contents; 2: typed job config
     public override IReadOnlyList<string> Upstream => ["Export", "Report"];
     public override string Description => "pack the chosen child as a NuGet package with its provenance";
     public override bool UsesTorch => false;
@@ -96,7 +96,7 @@ public sealed class PackStage : Stage<PackStage.PackJob>
         var metrics = new JsonObject();
         foreach (var row in report.Models.Where(r => r.Name == model || r.Kind == "parent"))
             metrics[row.Name == model ? "model" : "parent"] = RecordFile.ToJson(row);
-        var jobs = Provenance(context.Job);
+        var jobs = Provenance(context);
         var id = PackageId(job.Id, job.Pipeline);
         var version = PackageVersion(job.Version, context.Job.Key);
         var result = ModelPackage.Pack(new PackContents
@@ -113,16 +113,21 @@ public sealed class PackStage : Stage<PackStage.PackJob>
         context.Log.WriteLine($"packed {id} {result.Provenance.Version}: {Path.GetFileName(result.Path)}, {result.Bytes / 1e6:F1} MB, {jobs.Count} jobs in its provenance");
     }
 
-    /// <summary>This job and every job it transitively read, inputs before readers.</summary>
-    static IReadOnlyList<ProvenanceJob> Provenance(JobPlan job)
+    /// <summary>This job and every job it transitively read, inputs before readers, each with the tool, host and CPU
+    /// that built it: its manifest's, or this process's for this job.</summary>
+    static IReadOnlyList<ProvenanceJob> Provenance(JobContext context)
     {
+        var job = context.Job;
         var result = new List<ProvenanceJob>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         void Visit(JobPlan j)
         {
             if (!seen.Add(j.Name)) return;
             foreach (var input in j.Inputs.Values.OrderBy(i => i.Name, StringComparer.Ordinal)) Visit(input);
-            result.Add(new ProvenanceJob(j.Stage.Name, j.Id, j.Stage.Version, j.Key));
+            var built = j == job ? null : context.Built(j.Key);
+            result.Add(j == job
+                ? new ProvenanceJob(j.Stage.Name, j.Id, j.Stage.Version, j.Key, BuildFacts.ToolVersion, Environment.MachineName, BuildFacts.Cpu())
+                : new ProvenanceJob(j.Stage.Name, j.Id, j.Stage.Version, j.Key, built?.Tool, built?.Host, built is { Cpu.Length: > 0 } ? built.Cpu : null));
         }
         Visit(job);
         return result;
