@@ -28,7 +28,7 @@ public static class Reproducibility
                       "store: with the store somewhere else those paths differ (their hashes and the tokens do not).");
         if (stages.Contains("Parent") && facts.Pretrained)
             notes.Add("Parent: parent_report.json records the pretraining time and tokens/s.");
-        if (stages.Contains("Heal")) notes.Add("Heal: heal.json records the GKD time and tokens/s.");
+        if (stages.Contains("Heal")) notes.Add("Heal: heal.json records the GKD time and tokens/s, and report.json quotes each model's GKD tokens/s.");
         if (facts.Cuda)
             notes.Add("CUDA: GPU kernels (cuBLAS matmuls, attention) round differently across GPU models and CUDA/cuDNN versions and " +
                       "some are nondeterministic; results made on a GPU are reproducible only approximately, never bit for bit against a CPU build.");
