@@ -133,8 +133,10 @@ internal static class HfConfigReader
 
     static (double Theta, RopeScaling? Scaling) ReadRope(JsonFields root)
     {
+        CheckFullRotation(root);
         if (root.OptionalObject("rope_parameters") is { } parameters) // transformers 5 style
         {
+            CheckFullRotation(parameters);
             var theta = parameters.OptionalDouble("rope_theta") ?? root.OptionalDouble("rope_theta") ?? 10000;
             return (theta, ReadScaling(parameters));
         }
@@ -142,10 +144,22 @@ internal static class HfConfigReader
         return (root.OptionalDouble("rope_theta") ?? 10000, scaling is { } s ? ReadScaling(s) : null);
     }
 
+    /// <summary>transformers and vLLM rotate only <c>partial_rotary_factor</c> of each head's dimensions; the project's
+    /// RoPE rotates all of them, so any other factor would compute another model.</summary>
+    static void CheckFullRotation(JsonFields fields)
+    {
+        if (fields.OptionalDouble("partial_rotary_factor") is { } factor && factor != 1)
+            throw fields.Error("partial_rotary_factor", $"is {factor}; only RoPE over the whole head (1.0) is supported");
+    }
+
     static RopeScaling? ReadScaling(JsonFields rope)
     {
-        var type = rope.OptionalString("rope_type") ?? rope.OptionalString("type") ?? "default";
-        return type switch
+        var type = rope.OptionalString("rope_type") ?? rope.OptionalString("type");
+        // scaling settings without their kind (a factor alone): transformers cannot build such a model, and reading it
+        // as no scaling would drop the factor without a word
+        if (type is null && rope.Names.FirstOrDefault(n => n is not ("rope_theta" or "partial_rotary_factor")) is { } setting)
+            throw rope.Error("rope_type", $"is missing, but '{rope.PathOf(setting)}' is set; say which scaling it is (supported: default, llama3)");
+        return (type ?? "default") switch
         {
             "default" => null,
             "llama3" => new RopeScaling("llama3",

@@ -17,6 +17,10 @@ internal readonly struct JsonFields(JsonElement element, string file, string pat
 
     public bool Has(string name) => TryGet(name, out _);
 
+    /// <summary>The names of the fields present (not null), in file order.</summary>
+    public IReadOnlyList<string> Names =>
+        element.EnumerateObject().Where(p => p.Value.ValueKind != JsonValueKind.Null).Select(p => p.Name).ToList();
+
     public bool TryGet(string name, out JsonElement value) =>
         element.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null;
 

@@ -134,6 +134,37 @@ public sealed class HfConfigTests
         AssertFails(() => HfConfig.Parse(json.ToJsonString()), "field 'rope_parameters.rope_type' is 'yarn'");
     }
 
+    /// <summary>RoPE settings the project would compute differently are refused at the field, not read as plain RoPE: a
+    /// scaling factor whose kind is not said (transformers cannot build that model; read as no scaling, the factor was
+    /// dropped silently), and rotation over part of each head (transformers and vLLM rotate that part only).</summary>
+    [Theory]
+    [InlineData("rope_scaling", "{\"factor\": 8.0}", "field 'rope_scaling.rope_type' is missing, but 'rope_scaling.factor' is set")]
+    [InlineData("rope_parameters", "{\"rope_theta\": 500000.0, \"factor\": 8.0}", "field 'rope_parameters.rope_type' is missing, but 'rope_parameters.factor' is set")]
+    [InlineData("partial_rotary_factor", "0.5", "field 'partial_rotary_factor' is 0.5; only RoPE over the whole head (1.0) is supported")]
+    [InlineData("rope_parameters", "{\"rope_theta\": 10000.0, \"rope_type\": \"default\", \"partial_rotary_factor\": 0.25}",
+        "field 'rope_parameters.partial_rotary_factor' is 0.25")]
+    public void RopeTheModelCannotComputeIsRefused(string field, string value, string message)
+    {
+        var json = FixtureJson();
+        json.Remove("rope_parameters");
+        json["rope_theta"] = 500000.0;
+        json[field] = JsonNode.Parse(value);
+        AssertFails(() => HfConfig.Parse(json.ToJsonString(), "config.json"), "config.json", message);
+    }
+
+    /// <summary>What needs no kind still reads as plain RoPE: transformers 5's rope_parameters with only a theta, a
+    /// whole-head partial_rotary_factor, and a null rope_scaling (Llama 2's).</summary>
+    [Fact]
+    public void RopeWithoutScalingStillReads()
+    {
+        var json = FixtureJson();
+        json["rope_parameters"] = JsonNode.Parse("{\"rope_theta\": 10000.0, \"partial_rotary_factor\": 1.0}");
+        Assert.Null(HfConfig.Parse(json.ToJsonString()).RopeScaling);
+        json.Remove("rope_parameters");
+        json["rope_scaling"] = null;
+        Assert.Null(HfConfig.Parse(json.ToJsonString()).RopeScaling);
+    }
+
     [Fact]
     public void HomogeneousWritesPlainLlamaWithTopLevelRope()
     {
