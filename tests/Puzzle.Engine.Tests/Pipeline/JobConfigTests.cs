@@ -34,7 +34,7 @@ public sealed class JobConfigTests
     public void A_record_is_keyed_at_its_spec_paths_sorted_with_every_default_and_without_its_not_in_key_fields()
     {
         Assert.Equal(
-            """{"bld":{"batch":8,"grad_clip":1,"lr":0.001,"lr_reference_width":192,"min_lr_ratio":0.1,"mode":"decoupled","seed":0,"tokens":2000,"warmup_steps":10,"weight_decay":0},"export":{"base_model":null,"dtype":"float32","format":"nemotron_nas","license":null,"runtime":"any"},"layer":3}""",
+            """{"bld":{"batch":8,"grad_clip":1,"lr":0.001,"lr_reference_width":192,"min_lr_ratio":0.1,"mode":"decoupled","seed":0,"tokens":2000,"warmup_steps":10,"weight_decay":0},"export":{"base_model":null,"dtype":null,"format":"nemotron_nas","license":null,"runtime":"any"},"layer":3}""",
             JobConfig.ToJson(Probe.Of(Load())).ToJsonString());
         Assert.Equal(JobConfig.ToJson(Probe.Of(Load())).ToJsonString(), JobConfig.ToJson(Probe.Of(Load(), "elsewhere")).ToJsonString());
     }
@@ -176,6 +176,24 @@ public sealed class JobConfigTests
         // a cost device of its own is another scenario
         var cuda = PipelineGraph.Plan(Load(Yaml + "\nscenario: { device: cuda }"), PuzzleStages.All());
         Assert.NotEqual(implicitly.Find("Search", "b8").Key, cuda.Find("Search", "b8").Key);
+    }
+
+    /// <summary>An unset export.dtype ships the dtype the pipeline computes in, which the search's memory constraints
+    /// and the measured costs price: float32 on a CPU (keyed as when float32 was every spec's default), bfloat16 on CUDA.
+    /// A CUDA child exported in float32 by default was twice the size a memory_bytes constraint allowed.</summary>
+    [Fact]
+    public void An_unset_export_dtype_is_keyed_and_shipped_as_the_compute_dtype()
+    {
+        static Engine.Export.ExportDType? Shipped(string yaml) =>
+            PipelineGraph.Plan(Load(yaml), PuzzleStages.All()).Find("Export", "child1").ConfigAs<ExportStage.ExportJob>()!.Export.Dtype;
+        var unset = PipelineGraph.Plan(Load(), PuzzleStages.All()).Find("Export", "child1");
+        var written = PipelineGraph.Plan(Load(Yaml.Replace("format: nemotron-nas", "format: nemotron-nas, dtype: float32")), PuzzleStages.All()).Find("Export", "child1");
+        Assert.Equal(written.Key, unset.Key);
+        Assert.Equal(Engine.Export.ExportDType.Float32, Shipped(Yaml));
+        Assert.Equal(Engine.Export.ExportDType.Bfloat16, Shipped(Yaml + "\ndevice: cuda"));
+        Assert.Equal(Engine.Export.ExportDType.Float32, Shipped(Yaml + "\ndevice: cuda\ndtype: float32"));
+        Assert.Equal(Engine.Export.ExportDType.Bfloat16, Shipped(Yaml + "\ndtype: bfloat16"));
+        Assert.Equal(Engine.Export.ExportDType.Float16, Shipped(Yaml.Replace("format: nemotron-nas", "format: nemotron-nas, dtype: float16") + "\ndevice: cuda"));
     }
 
     /// <summary>A baseline added to or dropped from evaluation.baselines is healed or not, and nothing else: the search

@@ -230,7 +230,7 @@ public sealed class SpecLoaderTests
         Assert.Equal((1.0, 1.0, 0.0), (s.Gkd.Loss.Cosine, s.Gkd.Loss.Kl, s.Gkd.Loss.Lm));
         Assert.Equal(50_000L, s.Evaluation.Tokens);
         Assert.Equal([Baseline.Uniform, Baseline.ShortGpt, Baseline.Random], s.Evaluation.Baselines);
-        Assert.Equal((ExportFormat.Auto, ExportRuntime.Any, ExportDType.Float32), (s.Export.Format, s.Export.Runtime, s.Export.Dtype));
+        Assert.Equal((ExportFormat.Auto, ExportRuntime.Any, (ExportDType?)null), (s.Export.Format, s.Export.Runtime, s.Export.Dtype)); // the compute dtype, when planned
         Assert.Equal(((string?)null, (string?)null, "artifacts/feed", false), (s.Pack.Id, s.Pack.Version, s.Pack.Feed, s.Pack.AllowOverwrite));
         Assert.Equal((1, (string?)null, "NUGET_API_KEY"), (s.Pack.Child, s.Pack.Source, s.Pack.ApiKeyEnv));
         Assert.Equal((ExecutorKind.Local, 2, (int?)null), (s.Executor.Kind, s.Executor.Jobs, s.Executor.ThreadsPerJob));

@@ -48,7 +48,9 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
         return Enumerable.Range(1, spec.Search.Solutions).Select(rank =>
         {
             var id = $"child{rank}";
-            var config = new ExportJob(spec.Name, id, spec.Export, spec.Parent.Path ?? "pretrained here", spec.Scenario, spec.Constraints);
+            // an unset dtype is keyed as the one it ships: the compute dtype (a CPU spec's key as when float32 was the default)
+            var export = spec.Export with { Dtype = spec.Export.Dtype ?? ExportSpec.Computed(spec.Device, spec.Dtype) };
+            var config = new ExportJob(spec.Name, id, export, spec.Parent.Path ?? "pretrained here", spec.Scenario, spec.Constraints);
             return Job(id, config, new Dictionary<string, JobPlan>
             {
                 ["parent"] = planned["Parent"].Single(),
