@@ -54,6 +54,8 @@ public sealed class InitShowStatusTests
         Assert.Equal((1_048_576L, 1_048_576L, 65_536L, 65_536L, 512), (spec.Bld.Training.Tokens, spec.Gkd.Training.Tokens, spec.Scoring.Tokens, spec.Evaluation.Tokens, spec.Data.SeqLen));
         Assert.Equal((8, 384, 128), (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate)); // within the parent's 512 positions
         Assert.Equal(Engine.Export.ExportDType.Bfloat16, spec.Export.Dtype);
+        // a child a serving engine loads: vLLM has no linear replacements
+        Assert.Equal((Engine.Export.ExportRuntime.Vllm, false, false), (spec.Export.Runtime, spec.SearchSpace.Attention.Linear, spec.SearchSpace.Ffn.Linear));
         // a tenth held out: with the fixture's tokenizer 141,824 selection and 115,712 evaluation tokens, over both 65,536 budgets
         Assert.Equal(0.1, spec.Data.HeldoutFraction);
 

@@ -33,6 +33,8 @@ public static class SpecScaffold
             if (prompt + generate > max) (prompt, generate) = (max - Math.Min(generate, max / 4), Math.Min(generate, max / 4));
         }
         var (gkdTokens, scoring, batch, linear, jobs) = realSize ? (512, 256, 1, "false", 1) : (tokens, 65_536, 8, "true", 2);
+        // on a GPU the child is for a serving engine: vLLM loads no linear replacement, so the search offers none
+        if (gpu) linear = "false";
         var kv = parent?.Blocks.Select(b => b.Attention.KvHeads).Where(k => k > 0).DefaultIfEmpty(4).Max() ?? 4;
         // a real-size parent on a CPU: the two largest, as its check searched (8 KV heads: [4, 2])
         var fewer = Enumerable.Range(1, kv - 1).Where(d => kv % d == 0).OrderDescending().Take(realSize ? 2 : int.MaxValue).ToList();
@@ -114,7 +116,8 @@ public static class SpecScaffold
             {{(realSize ? "  next_span: { examples: 0 } # no multiple-choice task: the 1B parent answered 0.34 choices/s on 2 cores\n" : "")}}
             export:
               license: other             # the parent's license (an SPDX id such as apache-2.0); shown on the model card
-            {{(gpu ? "  dtype: bfloat16            # the exported weights in the dtype they were trained in\n" : "")}}
+            {{(gpu ? "  dtype: bfloat16            # the exported weights in the dtype they were trained in\n" +
+                     "  runtime: vllm              # a child vLLM serves; runtime: any (and linear: true above) searches linear replacements too\n" : "")}}
             executor:
               kind: local
               jobs: {{jobs}}
