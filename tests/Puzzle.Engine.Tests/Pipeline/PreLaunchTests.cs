@@ -59,6 +59,33 @@ public sealed class PreLaunchTests
         Assert.False(Directory.Exists(Path.Combine(repo.Store, "logs")), "no job may have written a log");
     }
 
+    /// <summary>The micro parent: vocabulary 300, hidden 32, untied embeddings, so every child keeps 2·300·32 + 32 = 19,232
+    /// parameters; each of its two layers has 3,104 in attention (q and o 32×32, k and v 32×16, its norm 32) and 6,176 in
+    /// its FFN (3·32·64 and its norm): 37,792 in all. With no_op attention and FFN the smallest child is the kept part
+    /// alone, 0.509× the parent. The parent's KV cache at batch 4 × (16 + 8) tokens is 2 layers × 2·2·8 values per
+    /// token, 6,144 values, so memory is 19,232 / (37,792 + 6,144) = 0.438× the parent's at least; 4 bytes per value on
+    /// the CPU.</summary>
+    [Theory]
+    [InlineData("{ params_vs_parent: 0.4 }", "constraints.params_vs_parent is 0.4, but the smallest child the search space allows reaches 0.509× the parent (19,232 of the parent's 37,792 parameters")]
+    [InlineData("{ throughput_vs_parent: 1.5, memory_vs_parent: 0.4 }", "constraints.memory_vs_parent is 0.4, but the smallest child the search space allows reaches 0.438× the parent (76,928 of the parent's 175,744 bytes")]
+    [InlineData("{ memory_bytes: 50000 }", "constraints.memory_bytes is 50,000, but the smallest child the search space allows needs 76,928 bytes (weights and KV cache in float32")]
+    public void A_parameter_or_memory_limit_below_the_smallest_child_is_refused_before_anything_starts_naming_the_least_reachable(string constraints, string expected)
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec + "\nscenario: { batch: 4, prompt: 16, generate: 8 }\n");
+        repo.Edit("constraints:\n  throughput_vs_parent: 1.5", $"constraints: {constraints}");
+
+        var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--target", "Search", "--in-process");
+
+        Assert.Equal(1, exit);
+        Assert.Contains(expected, err);
+        Assert.Contains("nothing was started", err);
+        Assert.False(Directory.Exists(Path.Combine(repo.Store, "logs")), "no job may have written a log");
+
+        // just at the smallest child, the limit is reachable and the run goes ahead to its first stage
+        repo.Edit($"constraints: {constraints}", "constraints: { params_vs_parent: 0.509, memory_vs_parent: 0.438, memory_bytes: 76928 }");
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Tokenizer", "--in-process").Exit);
+    }
+
     [Fact]
     public void A_search_under_no_constraint_is_refused_before_anything_starts_and_earlier_stages_still_run()
     {

@@ -37,6 +37,8 @@ public static class PreLaunchChecks
             throw new SpecException([SpecLoader.ErrorAt(spec, "constraints",
                 $"constraints asks nothing the parent does not meet already ({met}), so the search would choose the parent itself: " +
                 "ask for more than the parent, such as throughput_vs_parent above 1, memory_vs_parent or params_vs_parent below 1; nothing was started.")]);
+        if (toRun.Any(j => j.Stage is SearchStage) && SmallestChild.Unreachable(spec) is { Count: > 0 } unreachable)
+            throw new SpecException(unreachable);
         if (spec.Pack.Source is { } source && toRun.Any(j => j.Stage is PublishStage)
             && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(spec.Pack.ApiKeyEnv)))
             throw new SpecException([SpecLoader.ErrorAt(spec, "pack.api_key_env",
