@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Puzzle.Engine.Export;
+using Puzzle.Engine.Search;
 using static Puzzle.Engine.Reporting.ReportFormat;
 
 namespace Puzzle.Engine.Reporting;
@@ -32,10 +33,7 @@ public static class ReportTable
         text.AppendLine($"{report.Pipeline}: parent, children and baselines on held-out text; speed in the scenario " +
                         $"(batch {s.Batch}, prompt {s.Prompt}, generate {s.Generate}, {s.Device})");
         if (s.CostModel is { } costModel) text.AppendLine($"predicted speedups: {costModel}");
-        if (report.ClosedLoop is { Rounds.Count: > 0 } loop)
-            text.AppendLine($"closed loop: the search timed its child {loop.Rounds.Count} time{(loop.Rounds.Count == 1 ? "" : "s")}: " +
-                            string.Join(", ", loop.Rounds.Select(r => $"{r.MeasuredSpeedup:0.00}x")) +
-                            (loop.Met == true ? " (meets the time constraints as measured)" : " (still short of a time constraint)"));
+        if (report.ClosedLoop is { } loop && Explain.ClosedLoop(loop) is { } closedLoop) text.AppendLine(closedLoop);
         foreach (var r in rows)
             text.AppendLine(r[2].StartsWith("skipped", StringComparison.Ordinal)
                 ? $"{r[0].PadRight(widths[0])}  {r[1].PadRight(widths[1])}  {r[2]}"

@@ -45,6 +45,20 @@ public static class Explain
         return text.ToString();
     }
 
+    /// <summary>What the closed loop measured, in one line (null when it timed nothing): the measured speedup of each
+    /// round's child and whether the last one meets the time constraints as measured. A child the loop left short of
+    /// them is still the search's answer, so whoever reads the architecture must read this too.</summary>
+    public static string? ClosedLoop(ClosedLoopSummary loop)
+    {
+        ArgumentNullException.ThrowIfNull(loop);
+        if (loop.Rounds.Count == 0) return null;
+        return $"closed loop: the search timed its child {loop.Rounds.Count} time{(loop.Rounds.Count == 1 ? "" : "s")}: " +
+               string.Join(", ", loop.Rounds.Select(r => $"{r.MeasuredSpeedup.ToString("0.00", CultureInfo.InvariantCulture)}x")) +
+               (loop.Met == true ? " (meets the time constraints as measured)"
+                   : " (still short of a time constraint as measured: the child below misses its target on this machine; " +
+                     "the predicted speedup and the 'ok' rows are the cost model's)");
+    }
+
     static SearchOption Find(IReadOnlyList<SearchOption> options, string id, int layer) =>
         options.FirstOrDefault(o => o.Id == id) ?? throw new ArgumentException($"layer {layer} has no option \"{id}\"");
 

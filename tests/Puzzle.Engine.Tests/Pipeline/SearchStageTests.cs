@@ -53,6 +53,8 @@ public class SearchStageTests
             a.GetProperty("predicted").GetProperty("batches").GetProperty("1").GetProperty("speedup").GetDouble() >= 1.5 - 1e-9));
         Assert.Equal(2, architectures[0].GetProperty("block_configs").GetArrayLength());
         Assert.Contains("layer1", File.ReadAllText(search.File(SearchStage.ExplainFile)));
+        // what puzzle search --explain prints opens with what the closed loop measured, as report.txt does
+        Assert.StartsWith("# closed loop: the search timed its child ", File.ReadAllText(search.File(SearchStage.ExplainFile)));
         Assert.True(File.Exists(search.File(SearchStage.ParetoSvg)));
         Assert.True(File.Exists(Path.Combine(repo.Root, "artifacts", "test", "search", "b2", SearchStage.ArchitecturesFile)));
 

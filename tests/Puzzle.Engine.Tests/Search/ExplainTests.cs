@@ -40,3 +40,24 @@ public class ExplainFormatTests
         Assert.Equal("1,180,400", Explain.Of("params", 1_180_400));
     }
 }
+
+/// <summary><c>puzzle search --explain</c> prints explain.txt: a child the closed loop measured short of its target must
+/// not read as one that meets it.</summary>
+public class ExplainClosedLoopTests
+{
+    static ClosedLoopRound Round(int round, double speedup, bool met) => new(round, [0.002], 0.0024, 0.0033 / speedup, 0.0033, speedup, met);
+
+    [Fact]
+    public void A_closed_loop_that_ended_short_of_a_time_constraint_says_so_beside_the_architecture()
+    {
+        var missed = new ClosedLoopSummary([Round(1, 1.21, false), Round(2, 1.26, false), Round(3, 1.27, false)], false, true);
+
+        var line = Explain.ClosedLoop(missed);
+
+        Assert.Equal("closed loop: the search timed its child 3 times: 1.21x, 1.26x, 1.27x (still short of a time constraint as measured: " +
+                     "the child below misses its target on this machine; the predicted speedup and the 'ok' rows are the cost model's)", line);
+        Assert.Equal("closed loop: the search timed its child 1 time: 1.31x (meets the time constraints as measured)",
+            Explain.ClosedLoop(new ClosedLoopSummary([Round(1, 1.31, true)], true, false)));
+        Assert.Null(Explain.ClosedLoop(new ClosedLoopSummary([], null, false)));
+    }
+}

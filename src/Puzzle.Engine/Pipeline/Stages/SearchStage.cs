@@ -35,7 +35,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     public override string Name => "Search";
-    public override int Version => 16; // 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 17; // 17: explain.txt opens with what the closed loop measured, and says when its child is still short of a time constraint; 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     /// <summary>The closed loop times the parent whole (not where the costs are a roofline, nor without the loop).</summary>
@@ -73,6 +73,8 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         problem = loop.Problem; // the limits the loop tightened: the baselines are held to them too
         var architectures = new List<ChosenArchitecture>();
         var explain = new System.Text.StringBuilder();
+        var loopSummary = SearchLoop.Describe(loop, asSpecified);
+        if (Explain.ClosedLoop(loopSummary) is { } measured) explain.AppendLine($"# {measured}");
         for (var i = 0; i < found.Count; i++)
         {
             var a = found[i];
@@ -99,7 +101,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         };
         new SearchResult(batch, ownAt.Keys.ToList(), method.ToString().ToLowerInvariant(),
             asSpecified.Limits.Select(l => new ReportConstraint(l.Label, l.Resource, l.Max)).ToList(), parentPrediction, architectures, baselines,
-            SearchLoop.Describe(loop, asSpecified)).Write(context.Output(ArchitecturesFile));
+            loopSummary).Write(context.Output(ArchitecturesFile));
         File.WriteAllText(context.Output(ExplainFile), explain.ToString());
         WritePareto(context, spec, asSpecified, ownAt);
         context.Metrics["solutions"] = found.Count;
