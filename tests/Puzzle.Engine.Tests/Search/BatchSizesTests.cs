@@ -109,3 +109,43 @@ public class BatchSizesTests
         Assert.True(result.Found[0].Cost("time_s") * 1.2 <= parent8 / 1.5 + 1e-9);
     }
 }
+
+/// <summary>Absolute limits the parent meets already: the search would return the parent as its own child, so the
+/// Search job refuses them, naming the parent's value of each.</summary>
+public class ParentMeetsTests
+{
+    static MeasuredCost Cost(string job) => job.EndsWith(".head") ? new(0.001, 0.0001, 1000, 4000, 0)
+        : job.EndsWith(".parent") ? new(0.005, 0.0005, 0, 0, 0)
+        : job.Contains(".attention.gqa2") ? new(0.001, 0.0001, 100, 400, 64)
+        : job.Contains(".ffn.swiglu64") ? new(0.001, 0.0001, 100, 400, 0)
+        : new(0.0005, 0.00005, 50, 200, 0);
+
+    static List<ScoreStage.LayerScores> Scores(PipelineSpec spec)
+    {
+        var parent = ParentStage.PlannedConfig(spec);
+        return [.. Enumerable.Range(0, parent.NumLayers).Select(l => new ScoreStage.LayerScores(l, 0, "subblocks", new ScoreStage.ParentQuality(0, 0), 0,
+            Engine.Library.VariantCatalog.For(parent, spec.SearchSpace.Alternatives).Where(v => v.Layer == l && !v.IsParent)
+                .ToDictionary(v => v.Id, _ => new ScoreStage.VariantScore(0.1, 0.1, 0, 0.9))))];
+    }
+
+    static string? MetByTheParent(string constraints)
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec.Replace("throughput_vs_parent: 1.5", "").Replace("constraints:", "constraints: " + constraints)
+            + "\nscenario: { batch: 4, prompt: 16, generate: 8 }\n");
+        var spec = repo.Load();
+        var settings = ArchitectureProblem.Settings.Of(spec);
+        var (problem, _, parentAt) = ArchitectureProblem.Build(settings, ParentStage.PlannedConfig(spec), Scores(spec), Cost);
+        return ArchitectureProblem.MetByTheParent(problem, settings, parentAt);
+    }
+
+    [Fact]
+    public void Limits_the_parent_meets_are_named_with_the_parent_s_values_and_a_limit_it_misses_is_not()
+    {
+        // the parent: 5 ms prefill and 0.5 ms per token over 8 tokens, 9 ms (its head and 4 subblocks of 1.8 ms sum to
+        // the same); memory: 4,000 bytes of head, and per layer 400 + 400 bytes of weights and 4 × (16 + 8) × 64 of KV cache
+        Assert.Equal("latency ≤ 1000 ms: the parent reaches 9 ms; memory ≤ 1,000,000 bytes: the parent reaches 17,888 bytes",
+            MetByTheParent("{ latency_ms: 1000, memory_bytes: 1000000 }"));
+        Assert.Null(MetByTheParent("{ latency_ms: 1000, memory_bytes: 17000 }"));
+        Assert.Null(MetByTheParent("{ throughput_tokens_per_s: 4000 }")); // 4 × 8 tokens in 9 ms: 3,556 tokens/s
+    }
+}

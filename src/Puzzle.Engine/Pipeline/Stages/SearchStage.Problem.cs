@@ -176,6 +176,19 @@ public sealed partial class SearchStage
             return limits;
         }
 
+        /// <summary>Every limit with the parent's own value, when the parent meets them all (its best child is then the
+        /// parent itself, score 0); null when one asks for more than the parent. The spec's ratios to the parent are
+        /// refused before the run (PreLaunchChecks); absolute limits (latency_ms, throughput_tokens_per_s, memory_bytes)
+        /// only compare with the parent once Measure has costed it.</summary>
+        public static string? MetByTheParent(SearchProblem problem, Settings spec, IReadOnlyDictionary<int, Totals> parentAt)
+        {
+            var parent = new Dictionary<string, double> { [Params] = parentAt[spec.Scenario.Batch].Parameters };
+            foreach (var (b, totals) in parentAt)
+                (parent[At(spec, Time, b)], parent[At(spec, Memory, b)]) = (totals.TimeSeconds, totals.MemoryBytes);
+            if (problem.Limits.Count == 0 || problem.Limits.Any(l => parent[l.Resource] > IntegerScaling.Allowed(problem, l))) return null;
+            return string.Join("; ", problem.Limits.Select(l => $"{l.Label}: the parent reaches {l.Describe?.Invoke(parent[l.Resource]) ?? parent[l.Resource].ToString("G4", System.Globalization.CultureInfo.InvariantCulture)}"));
+        }
+
         /// <summary>Lower is better: KL(parent ‖ model), the LM loss the replacement adds, or (top1) how often the model's
         /// top-1 token disagrees with the parent's, as the spec describes it: agreement with the parent, not accuracy on the
         /// text, which a near-chance parent makes mostly noise.</summary>

@@ -35,7 +35,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     public override string Name => "Search";
-    public override int Version => 17; // 17: explain.txt opens with what the closed loop measured, and says when its child is still short of a time constraint; 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 18; // 18: constraints the parent meets already are an error, not the parent as its own child; 17: explain.txt opens with what the closed loop measured, and says when its child is still short of a time constraint; 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     /// <summary>The closed loop times the parent whole (not where the costs are a roofline, nor without the loop).</summary>
@@ -63,6 +63,10 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
             .Select(l => ScoreStage.LayerScores.Read(context.Input($"score:layer{l}"))).ToList();
         var costs = MeasureStage.Lookup(job => context.Input("cost:" + job));
         var (problem, own, ownAt) = ArchitectureProblem.Build(spec, parent, scores, costs.Cost, costs.Curve);
+        if (ArchitectureProblem.MetByTheParent(problem, spec, ownAt) is { } met)
+            throw new InvalidOperationException($"the parent meets every constraint already ({met}), so the search would choose the parent " +
+                                                "itself: ask for more than the parent as Measure costed it (a lower latency_ms or memory_bytes, a higher " +
+                                                "throughput_tokens_per_s or throughput_vs_parent); nothing was searched.");
         var others = ownAt.Keys.Where(b => b != batch).ToList(); // the further batch sizes the constraints hold at
 
         var method = search.Method;
