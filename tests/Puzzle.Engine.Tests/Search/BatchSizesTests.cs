@@ -108,6 +108,22 @@ public class BatchSizesTests
         Assert.True(result.Found[0].Meets(problem));
         Assert.True(result.Found[0].Cost("time_s") * 1.2 <= parent8 / 1.5 + 1e-9);
     }
+
+    [Fact]
+    public void Explain_says_when_the_time_limit_left_a_child_not_proven_optimal()
+    {
+        using var repo = new TestRepo(Yaml);
+        var (spec, problem, _) = Build(repo);
+        var proven = PuzzleSearch.Solve(problem, SearchMethod.Mip)[0];
+        Assert.True(proven.Optimal);
+        Assert.Equal("", SearchStage.Unproven(proven, spec.Search));
+
+        // what a solve cut short by search.time_limit_s returns: the best found so far, not proven the most accurate
+        var cut = proven with { Optimal = false };
+        Assert.Contains($"NOT proven optimal: search.time_limit_s ({spec.Search.TimeLimitS:0.###} s) ran out before the solver proved it, so a more accurate child may meet the constraints",
+            SearchStage.Unproven(cut, spec.Search));
+        Assert.Equal("", SearchStage.Unproven(cut, spec.Search with { Method = SearchMethod.Greedy })); // greedy proves nothing, by name
+    }
 }
 
 /// <summary>Absolute limits the parent meets already: the search would return the parent as its own child, so the

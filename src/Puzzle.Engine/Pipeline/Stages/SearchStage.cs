@@ -35,7 +35,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     public override string Name => "Search";
-    public override int Version => 18; // 18: constraints the parent meets already are an error, not the parent as its own child; 17: explain.txt opens with what the closed loop measured, and says when its child is still short of a time constraint; 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 19; // 19: explain.txt says when a child is not proven optimal; 18: constraints the parent meets already are an error, not the parent as its own child; 17: explain.txt opens with what the closed loop measured, and says when its child is still short of a time constraint; 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     /// <summary>The closed loop times the parent whole (not where the costs are a roofline, nor without the loop).</summary>
@@ -84,7 +84,8 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
             var a = found[i];
             architectures.Add(Describe(a, parent, spec, ownAt) with { Rank = i + 1, Optimal = a.Optimal });
             explain.AppendLine($"# architecture {i + 1} of {found.Count}, batch {batch}: predicted speedup {own.Speedup(a.Cost(ArchitectureProblem.Time)):0.00}x" +
-                string.Concat(others.Select(b => $", {ownAt[b].Speedup(a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b))):0.00}x at batch {b}")));
+                string.Concat(others.Select(b => $", {ownAt[b].Speedup(a.Cost(ArchitectureProblem.At(spec, ArchitectureProblem.Time, b))):0.00}x at batch {b}")) +
+                Unproven(a, search));
             explain.AppendLine(Explain.Table(a, problem));
         }
         var baselines = new Dictionary<string, ChosenArchitecture>();
@@ -115,6 +116,12 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         context.Metrics["parent_additive_model_error"] = own.TimeSeconds / own.MeasuredTimeSeconds - 1;
         context.Log.Write(explain.ToString());
     }
+
+    /// <summary>What explain.txt adds to a child's heading when the solver did not prove it the best under the limits: the
+    /// time limit cut the solve short, so a more accurate child may meet them (greedy never proves anything, as its name says).</summary>
+    internal static string Unproven(Architecture a, SearchSpec search) => a.Optimal || search.Method == SearchMethod.Greedy ? ""
+        : $"; NOT proven optimal: search.time_limit_s ({search.TimeLimitS:0.###} s) ran out before the solver proved it, so a more " +
+          (search.Method == SearchMethod.MaxParams ? "parameter-rich" : "accurate") + " child may meet the constraints; raise search.time_limit_s";
 
     /// <summary>An architecture as the Heal stage reads it: score, predicted cost, per-layer choices and block_configs.</summary>
     static ChosenArchitecture Describe(Architecture a, ModelConfig parent, ArchitectureProblem.Settings spec, IReadOnlyDictionary<int, ArchitectureProblem.Totals> ownAt)
