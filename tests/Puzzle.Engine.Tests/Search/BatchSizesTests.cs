@@ -124,6 +124,16 @@ public class BatchSizesTests
             SearchStage.Unproven(cut, spec.Search));
         Assert.Equal("", SearchStage.Unproven(cut, spec.Search with { Method = SearchMethod.Greedy })); // greedy proves nothing, by name
     }
+
+    [Fact]
+    public void Explain_says_its_time_column_is_summed_blocks_not_the_childs_time()
+    {
+        // the ci pipeline's Measure job on a loaded machine: blocks summing to 18 times the parent's whole time
+        var parent = new ArchitectureProblem.Totals(0.1348, 1000, 1000) { MeasuredTimeSeconds = 0.00745, Curve = new Engine.Cost.SizeCurve(-1.0 / 3) };
+        Assert.Equal("# time_s in the tables: the blocks' scenario times as the Measure job costed them, summed (the parent's: 134.8 ms; it ran whole in 7.45 ms); " +
+                     "a time constraint is a limit on that sum through the size curve (K = -0.333), and its target column gives the predicted whole time or speedup\n",
+            SearchStage.SummedTimeNote(parent));
+    }
 }
 
 /// <summary>Absolute limits the parent meets already: the search would return the parent as its own child, so the

@@ -35,7 +35,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
     }
 
     public override string Name => "Search";
-    public override int Version => 19; // 19: explain.txt says when a child is not proven optimal; 18: constraints the parent meets already are an error, not the parent as its own child; 17: explain.txt opens with what the closed loop measured, and says when its child is still short of a time constraint; 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
+    public override int Version => 20; // 20: explain.txt says what its time_s column sums; 19: explain.txt says when a child is not proven optimal; 18: constraints the parent meets already are an error, not the parent as its own child; 17: explain.txt opens with what the closed loop measured, and says when its child is still short of a time constraint; 16: every kind of baseline chosen, evaluation.baselines not keyed; 15: a closed-loop timing whose parent is more than 10% from the Measure job's is taken again (ClosedLoop.Steady); 14: the closed loop times two copies of each model (CostMeter.Copies); 13: predicted times, speedups and time limits through the size curve; 12: the closed loop keeps each decode step's fastest run (StepTimes); 11: the parent's time is its summed blocks again, now that every cost is timed together; 10: the closed loop keeps both models and times them one run at a time in turn; 9: the closed loop times in rounds as Measure and Speed do (CostMeter.InRounds); 8: the parent's time is its whole-model measurement; 7: typed job config; 6: one search with the constraints at every batch size; diversity counts whole blocks (the paper's); no inclusion presolve (it cut off optima); 5: scoring.metric top1 is disagreement with the parent; 4: the closed loop (search.verify_rounds); 3: block influence from the Score jobs
     public override IReadOnlyList<string> Upstream => ["Score", "Measure"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     /// <summary>The closed loop times the parent whole (not where the costs are a roofline, nor without the loop).</summary>
@@ -79,6 +79,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         var explain = new System.Text.StringBuilder();
         var loopSummary = SearchLoop.Describe(loop, asSpecified);
         if (Explain.ClosedLoop(loopSummary) is { } measured) explain.AppendLine($"# {measured}");
+        explain.Append(SummedTimeNote(own));
         for (var i = 0; i < found.Count; i++)
         {
             var a = found[i];
@@ -116,6 +117,15 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         context.Metrics["parent_additive_model_error"] = own.TimeSeconds / own.MeasuredTimeSeconds - 1;
         context.Log.Write(explain.ToString());
     }
+
+    /// <summary>What the tables' time_s column is: each block's scenario time as Measure timed it in a model of its shape,
+    /// summed, which is not the child's predicted time (on a loaded 2-core CPU the ci parent's blocks summed to 135 ms
+    /// where it ran whole in 7.5 ms, and a child's row read "total 102.57 ms, limit 103.71 ms" beside a target it met at
+    /// 5.7 ms). The limits are on that sum; the target column's "reaches" is the predicted whole time.</summary>
+    internal static string SummedTimeNote(ArchitectureProblem.Totals parent) =>
+        $"# time_s in the tables: the blocks' scenario times as the Measure job costed them, summed (the parent's: {Explain.Of(ArchitectureProblem.Time, parent.TimeSeconds)}; " +
+        $"it ran whole in {Explain.Of(ArchitectureProblem.Time, parent.MeasuredTimeSeconds)}); a time constraint is a limit on that sum through the size curve " +
+        $"(K = {parent.Curve.K:0.###}), and its target column gives the predicted whole time or speedup\n";
 
     /// <summary>What explain.txt adds to a child's heading when the solver did not prove it the best under the limits: the
     /// time limit cut the solve short, so a more accurate child may meet them (greedy never proves anything, as its name says).</summary>
