@@ -67,8 +67,11 @@ public sealed record DatasetManifest
     public sealed record SplitInfo(ulong Seed, double HeldoutFraction, string Method, string Parts);
     public sealed record SourceInfo(string Path, string Sha256, long Bytes, long Documents, long Tokens);
     /// <param name="DroppedTailTokens">Tokens after the last full sequence, not stored.</param>
+    /// <param name="Documents">Documents stored: those with text, each text once.</param>
     /// <param name="SkippedDocuments">Documents with empty text.</param>
-    public sealed record CountInfo(long Documents, long SkippedDocuments, long Tokens, long Sequences, long DroppedTailTokens);
+    /// <param name="DuplicateDocuments">Documents left out because an earlier one has the same text (a copy of a held-out
+    /// passage would otherwise be trained on).</param>
+    public sealed record CountInfo(long Documents, long SkippedDocuments, long Tokens, long Sequences, long DroppedTailTokens, long DuplicateDocuments = 0);
     /// <param name="Documents">Documents with at least one token in this part's sequences.</param>
     public sealed record SplitData(long Sequences, long Documents, IReadOnlyList<ShardInfo> Shards);
     public sealed record ShardInfo(string File, long Sequences, string Sha256);

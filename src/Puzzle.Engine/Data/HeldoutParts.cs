@@ -8,7 +8,8 @@ namespace Puzzle.Engine.Data;
 /// <remarks>
 /// <para>By document: each document belongs to one part by a seeded 64-bit hash of its text (below 2^63: selection),
 /// so a document's part depends on its text and the seed alone, and adding or removing a document moves no other
-/// (equal texts share a part, so a duplicated document cannot sit on both sides). The builder packs each part's
+/// (the builder keeps one document of a text: in one stream, a held-out passage of a copy would be trained on in
+/// another). The builder packs each part's
 /// documents into a token stream of its own, so no sequence holds text of two parts, and holds out sequences of each
 /// stream; the rest of both streams is training text.</para>
 /// <para>When every document hashes to one part (likely with two or three documents), the document whose hash lies

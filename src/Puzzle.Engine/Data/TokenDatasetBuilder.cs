@@ -33,7 +33,8 @@ public sealed record DataBuildResult(string Directory, DatasetManifest Manifest,
 /// selection and evaluation), for every later stage to read through <see cref="TokenDataset"/> without tokenizing again.
 /// </summary>
 /// <remarks>
-/// Each document becomes BOS + tokens + EOS and belongs to the selection or the evaluation part by a hash of its text
+/// Each document becomes BOS + tokens + EOS (a document with the text of an earlier one is left out, logged as a
+/// warning: in the same part's stream, a held-out passage of one copy would be trained on in the other) and belongs to the selection or the evaluation part by a hash of its text
 /// (<see cref="HeldoutParts"/>). Each part's documents, in input order, form one token stream, cut into consecutive,
 /// non-overlapping sequences of seq_len + 1 tokens (a stream's final partial one is dropped). Of each stream the
 /// round(fraction·N) sequences (at least one, at most N−1, when the fraction is above zero) whose seeded hash of their
@@ -75,13 +76,18 @@ public static class TokenDatasetBuilder
             var threads = Math.Max(1, options.Threads ?? Environment.ProcessorCount);
             var sources = new List<DatasetManifest.SourceInfo>();
             var tokenizeTime = TimeSpan.Zero;
-            long skipped = 0, chars = 0;
+            long skipped = 0, chars = 0, duplicates = 0;
+            // a document that repeats an earlier one's text is left out: the two would share a part's stream, and a
+            // held-out passage of one would be trained on in the other (a file copied under another name, a repeated line)
+            var firstOf = new Dictionary<UInt128, (int File, int Line)>();
+            var repeats = new List<string>();
+            string Where(int file, int line) => SourceName(files[file], baseDir) + (line > 0 ? $":{line}" : "");
 
             var fileDocs = new long[files.Count];
             var fileTokens = new long[files.Count];
             using var documents = new DocumentTokens(Path.Combine(temp, DocumentsFile));
             // Documents are batched across files so that many small files still tokenize in parallel.
-            var batch = new List<(int File, string Text)>();
+            var batch = new List<(int File, int Line, string Text)>();
             var batchChars = 0L;
             void Flush()
             {
@@ -89,14 +95,23 @@ public static class TokenDatasetBuilder
                 var t = Stopwatch.StartNew();
                 var encoded = new int[batch.Count][];
                 var hashes = new ulong[batch.Count];
+                var texts = new UInt128[batch.Count];
                 Parallel.For(0, batch.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
                 {
                     encoded[i] = tokenizer.Encode(batch[i].Text, addBos: true);
                     hashes[i] = HeldoutParts.DocumentHash(batch[i].Text, options.Seed);
+                    texts[i] = TextHash(batch[i].Text);
                 });
                 tokenizeTime += t.Elapsed;
                 for (var i = 0; i < encoded.Length; i++)
                 {
+                    if (!firstOf.TryAdd(texts[i], (batch[i].File, batch[i].Line)))
+                    {
+                        if (repeats.Count < 3) repeats.Add($"{Where(batch[i].File, batch[i].Line)} repeats {Where(firstOf[texts[i]].File, firstOf[texts[i]].Line)}");
+                        duplicates++;
+                        continue;
+                    }
+                    fileDocs[batch[i].File]++;
                     documents.Add(encoded[i], eos, hashes[i]);
                     fileTokens[batch[i].File] += encoded[i].Length + 1;
                 }
@@ -107,13 +122,15 @@ public static class TokenDatasetBuilder
                 foreach (var doc in DocumentReader.Read(files[f], options.JsonlField))
                 {
                     if (doc.Text.Length == 0) { skipped++; continue; }
-                    batch.Add((f, doc.Text)); batchChars += doc.Text.Length; chars += doc.Text.Length;
-                    fileDocs[f]++;
+                    batch.Add((f, doc.Line, doc.Text)); batchChars += doc.Text.Length; chars += doc.Text.Length;
                     if (batchChars >= BatchChars || batch.Count >= BatchDocs) Flush();
                 }
             }
             Flush();
             documents.Complete();
+            if (duplicates > 0)
+                log?.Invoke($"warning: {duplicates:N0} document{(duplicates == 1 ? " repeats" : "s repeat")} an earlier one's text and {(duplicates == 1 ? "is" : "are")} left out, " +
+                            $"so that no held-out passage is trained on in a copy ({string.Join("; ", repeats)}{(duplicates > repeats.Count ? "; …" : "")})");
             for (var f = 0; f < files.Count; f++)
             {
                 sources.Add(new(SourceName(files[f], baseDir), HashFile(files[f]), new FileInfo(files[f]).Length, fileDocs[f], fileTokens[f]));
@@ -156,7 +173,7 @@ public static class TokenDatasetBuilder
                 Dtype = wide ? "int32" : "uint16",
                 Split = new(options.Seed, options.HeldoutFraction, "content-hash", packed.ByDocument ? HeldoutParts.ByDocument : HeldoutParts.Position),
                 Sources = sources,
-                Counts = new(documentCount, skipped, totalTokens, n, totalTokens - (long)n * seqTokens),
+                Counts = new(documentCount, skipped, totalTokens, n, totalTokens - (long)n * seqTokens, duplicates),
                 Train = data[DataSplit.Train],
                 Selection = data[DataSplit.Selection],
                 Evaluation = data[DataSplit.Evaluation],
@@ -239,6 +256,14 @@ public static class TokenDatasetBuilder
             else part[i] = selecting-- > 0 ? DataSplit.Selection : DataSplit.Evaluation;
         }
         return part;
+    }
+
+    /// <summary>128 bits of the SHA-256 of a document's text: equal only for equal texts, in practice.</summary>
+    static UInt128 TextHash(string text)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(text.AsSpan()), hash);
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(hash);
     }
 
     static string SourceName(string file, string baseDir)

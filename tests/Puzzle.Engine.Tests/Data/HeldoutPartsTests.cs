@@ -165,6 +165,48 @@ public class HeldoutPartsTests(MistralTokenizerFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public void Evaluation_text_is_never_trained_on_even_when_a_document_is_given_twice()
+    {
+        // a corpus with each document twice (a file copied under another name; repeated lines of a .jsonl file): the
+        // copies share a part, and a held-out passage of one copy must not be trained on in the other
+        using var dir = new TempFolder();
+        const int seqLen = 31, gram = 16;
+        static string Text(int index)
+        {
+            var rng = new Random(100 + index);
+            return string.Join(" ", Enumerable.Range(0, 150).Select(_ => Words[rng.Next(Words.Length)]));
+        }
+        for (var d = 0; d < 12; d++)
+        {
+            dir.Write($"in/doc{d:D2}.txt", Text(d));
+            dir.Write($"in/copy{d:D2}.txt", Text(d));
+        }
+        var log = new List<string>();
+        var built = TokenDatasetBuilder.Build(_tok, new DataBuildOptions
+        {
+            Inputs = ["in/*.txt"], BaseDirectory = dir.Path, SeqLen = seqLen, HeldoutFraction = 0.3,
+        }, Path.Combine(dir.Path, "ds"), log: log.Add);
+
+        int bos = _tok.BosId!.Value, eos = _tok.EosId!.Value;
+        IEnumerable<string> Grams(int[] ids) => Enumerable.Range(0, ids.Length - gram + 1).Select(i => ids.AsSpan(i, gram).ToArray())
+            .Where(g => !g.Contains(bos) && !g.Contains(eos)).Select(g => string.Join(",", g));
+        HashSet<string> GramsOf(DataSplit part)
+        {
+            using var data = TokenDataset.Open(built.Directory, part);
+            return Enumerable.Range(0, (int)data.Count).SelectMany(i => Grams(data.ReadSequence(i))).ToHashSet();
+        }
+        var train = GramsOf(DataSplit.Train);
+        var evaluation = GramsOf(DataSplit.Evaluation);
+        var selection = GramsOf(DataSplit.Selection);
+        Assert.NotEmpty(evaluation);
+        Assert.Empty(evaluation.Intersect(train));
+        Assert.Empty(selection.Intersect(train));
+        Assert.Equal(12, built.Manifest.Counts.Documents);
+        Assert.Equal(12, built.Manifest.Counts.DuplicateDocuments);
+        Assert.Contains(log, l => l.Contains("12 documents repeat an earlier one's text") && l.Contains("in/copy00.txt"));
+    }
+
+    [Fact]
     public void A_dataset_of_the_old_format_is_refused_with_a_rebuild_hint()
     {
         using var dir = new TempFolder();

@@ -14,7 +14,7 @@ public sealed class DataStage : Stage<DataStage.DataJob>
         [property: SpecPath("data.jsonl_field")] string JsonlField, [property: SpecPath("data.train")] LocalText LocalTrain);
 
     public override string Name => "Data";
-    public override int Version => 3; // 3: typed job config; 2: held-out text in a selection and an evaluation part (dataset format 2)
+    public override int Version => 4; // 4: a document repeating an earlier one's text is left out (a held-out passage was trained on in its copy); 3: typed job config; 2: held-out text in a selection and an evaluation part (dataset format 2)
     public override IReadOnlyList<string> Upstream => ["Fetch", "Tokenizer"];
     public override string Description => "tokenize and pack the text into token shards";
     public override bool UsesTorch => false;
@@ -54,6 +54,7 @@ public sealed class DataStage : Stage<DataStage.DataJob>
         context.Metrics["selection_sequences"] = built.Manifest.Selection.Sequences;
         context.Metrics["evaluation_sequences"] = built.Manifest.Evaluation.Sequences;
         context.Metrics["heldout_parts"] = built.Manifest.Split.Parts;
+        context.Metrics["duplicate_documents"] = counts.DuplicateDocuments;
         context.Log.WriteLine($"data: {counts.Tokens:N0} tokens → {built.Manifest.Train.Sequences:N0} train / {built.Manifest.Selection.Sequences:N0} selection / " +
                               $"{built.Manifest.Evaluation.Sequences:N0} evaluation sequences (held-out parts by {built.Manifest.Split.Parts})");
     }
