@@ -153,6 +153,38 @@ public sealed class InitShowStatusTests
     }
 
     [Fact]
+    public void Show_gives_the_puzzle_eval_command_that_reproduces_an_evaluate_jobs_numbers()
+    {
+        // puzzle eval --data DATASET reads the whole evaluation part; Evaluate reads evaluation.tokens of it (400 of the
+        // micro spec's): the command show gives reads the same sequences and gives the same numbers
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        File.WriteAllText(Path.Combine(repo.Root, "mine.jsonl"), string.Concat(Enumerable.Range(0, 6).Select(i =>
+            $"{{\"query\": \"The sea was calm and the ship {i}\", \"choices\": [\"sailed on\", \"was a whale\", \"ate bread\"], \"gold\": {i % 3}}}\n")));
+        repo.Edit("  tokens: 400", "  tokens: 400\n  tasks: [mine.jsonl]");
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Parent", "--in-process").Exit);
+        Assert.Equal(0, CliRunner.Run("job", repo.SpecPath, "--stage", "Evaluate", "--id", "parent").Exit);
+
+        var (_, shown, _) = CliRunner.Run("show", repo.SpecPath, "Evaluate/parent");
+
+        var line = shown.ReplaceLineEndings("\n").Split('\n').SingleOrDefault(l => l.StartsWith("  reproduce puzzle eval ", StringComparison.Ordinal));
+        Assert.True(line is not null, shown);
+        Assert.Matches(" --max-sequences 25( |$)", line); // 400 tokens / seq_len 16
+        var json = Path.Combine(repo.Root, "eval.json");
+        var (exit, _, err) = CliRunner.Run([.. line["  reproduce puzzle ".Length..].Split(' '), "--json", json]);
+        Assert.True(exit == 0, err);
+        var session = Engine.Pipeline.PipelineSession.Open(repo.SpecPath);
+        var evaluated = Engine.Pipeline.Stages.EvaluateStage.EvaluationMetrics.Read(session.Store.Find(session.Graph.Find("Evaluate", "parent").Key)!.Directory);
+        var measured = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(json))!;
+        Assert.Equal(evaluated.Tokens, (long)measured["tokens"]!);
+        Assert.Equal(evaluated.Loss, (double)measured["loss"]!);
+        Assert.Equal(evaluated.Top1, (double)measured["top1"]!);
+        Assert.Contains($" --task {Path.Combine(repo.Root, "mine.jsonl")}", line);
+        var task = Assert.Single(evaluated.Tasks);
+        Assert.Equal(task.Accuracy, (double)measured["tasks"]![0]!["accuracy"]!);
+        Assert.Equal(task.AccuracyNorm, (double)measured["tasks"]![0]!["accuracy_norm"]!);
+    }
+
+    [Fact]
     public void Status_summarises_stale_jobs_per_stage_whole_when_piped_and_details_on_request()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);

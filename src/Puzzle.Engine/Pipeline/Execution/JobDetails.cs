@@ -28,6 +28,8 @@ public static class JobDetails
             var model = job.Stage.Name == "Parent" ? Stages.ParentStage.ModelDirectory(job, entry.Directory) : Path.Combine(entry.Directory, "model");
             if (File.Exists(Path.Combine(model, "config.json")))
                 text.AppendLine($"  evaluate  puzzle eval --model {model} --data YOUR_TEXT.txt");
+            if (job.Config is Stages.EvaluateStage.EvaluateJob evaluated && Reproduce(session, job, evaluated, entry.Directory) is { } command)
+                text.AppendLine($"  reproduce {command}");
             if (job.Stage.ArtifactFolder(job) is { } folder)
             {
                 var copy = Path.Combine(session.Spec.BaseDirectory, "artifacts", session.Spec.Name, folder);
@@ -52,6 +54,33 @@ public static class JobDetails
         if (File.Exists(logs.FailedPathOf(job))) text.AppendLine($"  failed    {logs.FailedPathOf(job)} (the last attempt that failed)");
         text.AppendLine($"  inputs    {(job.Inputs.Count == 0 ? "none" : string.Join(", ", job.Inputs.Values.Select(i => i.Name).Distinct()))}");
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The <c>puzzle eval</c> command that measures what an Evaluate job measured: its model (against the parent) on the
+    /// same leading sequences of the Data job's evaluation part, on its device and dtype, with its tasks. Without
+    /// <c>--max-sequences</c>, <c>puzzle eval</c> reads the whole evaluation part, not the <c>evaluation.tokens</c> the job
+    /// read, and gives other numbers. Null while an input is not in the store.
+    /// </summary>
+    static string? Reproduce(PipelineSession session, JobPlan job, Stages.EvaluateStage.EvaluateJob evaluated, string output)
+    {
+        string? Output(string input) => job.Inputs.TryGetValue(input, out var plan) ? session.Store.Find(plan.Key)?.Directory : null;
+        if (Output("parent") is not { } parentJob || Output("data") is not { } data) return null;
+        var parent = Stages.ParentStage.ModelDirectory(job.Inputs["parent"], parentJob);
+        string? model = parent;
+        if (job.Inputs.ContainsKey("model")) model = Output("model") is { } heal ? Path.Combine(heal, Stages.HealStage.ModelFolder) : null;
+        if (model is null || !File.Exists(Path.Combine(model, "config.json"))) return null;
+        var sequences = Math.Max(1, evaluated.Tokens / job.Inputs["data"].ConfigAs<Stages.DataStage.DataJob>().SeqLen);
+        var command = new StringBuilder($"puzzle eval --model {model}");
+        if (model != parent) command.Append($" --teacher {parent}");
+        command.Append($" --data {Path.Combine(data, Stages.DataStage.Folder)} --max-sequences {sequences}");
+        // the device as the job's key names it: "cuda", "cuda-float32", "cpu-bfloat16"; none for the CPU in float32
+        if (evaluated.Device?.Split('-') is [var device, .. var dtype])
+            command.Append($" --device {device}{(dtype is [var type] ? $" --dtype {type}" : "")}");
+        var nextSpan = Path.Combine(output, Evaluation.Tasks.EvaluateTasks.Folder, Evaluation.Tasks.NextSpanTask.Name + ".jsonl");
+        foreach (var task in (File.Exists(nextSpan) ? [nextSpan] : Array.Empty<string>()).Concat(evaluated.Tasks.Files.Select(f => f.Path)))
+            command.Append($" --task {task}");
+        return command.ToString();
     }
 
     static string Size(string path)
