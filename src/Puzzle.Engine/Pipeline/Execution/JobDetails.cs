@@ -67,8 +67,8 @@ public static class JobDetails
         string? Output(string input) => job.Inputs.TryGetValue(input, out var plan) ? session.Store.Find(plan.Key)?.Directory : null;
         if (Output("parent") is not { } parentJob || Output("data") is not { } data) return null;
         var parent = Stages.ParentStage.ModelDirectory(job.Inputs["parent"], parentJob);
-        string? model = parent;
-        if (job.Inputs.ContainsKey("model")) model = Output("model") is { } heal ? Path.Combine(heal, Stages.HealStage.ModelFolder) : null;
+        var model = !job.Inputs.ContainsKey("model") ? parent
+            : Output("model") is { } heal ? Path.Combine(heal, Stages.HealStage.ModelFolder) : null;
         if (model is null || !File.Exists(Path.Combine(model, "config.json"))) return null;
         var sequences = Math.Max(1, evaluated.Tokens / job.Inputs["data"].ConfigAs<Stages.DataStage.DataJob>().SeqLen);
         var command = new StringBuilder($"puzzle eval --model {model}");
