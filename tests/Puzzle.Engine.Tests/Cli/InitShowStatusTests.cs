@@ -144,6 +144,8 @@ public sealed class InitShowStatusTests
         var parentKey = Engine.Pipeline.PipelineSession.Open(repo.SpecPath).Graph.Find("Parent", "parent").Key;
         var (_, parent, _) = CliRunner.Run("show", repo.SpecPath, "Parent/parent");
         Assert.Contains($"  evaluate  puzzle eval --model {Path.Combine(repo.Store, "cache", parentKey[..2], parentKey, "model")} --data ", parent);
+        // the length it was trained at (data.seq_len), not puzzle eval's default of 256 within the 64 positions it declares
+        Assert.Contains(" --data YOUR_TEXT.txt --seq-len 16\n", parent.ReplaceLineEndings("\n"));
         var (_, missing, _) = CliRunner.Run("show", repo.SpecPath, "Heal/child1");
         Assert.Contains("Heal/child1: missing (never built)", missing);
         Assert.Contains("output    none yet: puzzle run", missing);

@@ -26,8 +26,10 @@ public static class JobDetails
             // a model folder is what users come for (the parent, a healed child): say how to evaluate it
             // (an existing parent's job points at the user's folder instead of copying it: the one this run planned)
             var model = job.Stage.Name == "Parent" ? Stages.ParentStage.ModelDirectory(job, entry.Directory) : Path.Combine(entry.Directory, "model");
+            // in windows of the length the pipeline trained and measured it at: a parent pretrained here declares four times
+            // that many positions (room for the scenario's timings), which puzzle eval's default window would otherwise read
             if (File.Exists(Path.Combine(model, "config.json")))
-                text.AppendLine($"  evaluate  puzzle eval --model {model} --data YOUR_TEXT.txt");
+                text.AppendLine($"  evaluate  puzzle eval --model {model} --data YOUR_TEXT.txt --seq-len {session.Spec.Data.SeqLen}");
             if (job.Config is Stages.EvaluateStage.EvaluateJob evaluated && Reproduce(session, job, evaluated, entry.Directory) is { } command)
                 text.AppendLine($"  reproduce {command}");
             if (job.Stage.ArtifactFolder(job) is { } folder)
