@@ -33,7 +33,7 @@ public static class ModelCard
         card.AppendLine($"- parent: {context.Parent ?? "?"}{(context.BaseModel is { } b ? $" (`{b}`)" : "")}");
         card.AppendLine($"- license: {(context.License is { } l ? $"`{l}`" : "not set: the parent's license applies; set `export.license` in the pipeline spec")}");
         card.AppendLine();
-        Loading(card, config, nas);
+        Loading(card, config, nas, context.SeqLen);
         Results(card, context);
         TrainingWarnings(card, context);
         Tasks(card, context);
@@ -71,7 +71,7 @@ public static class ModelCard
         card.AppendLine();
     }
 
-    static void Loading(StringBuilder card, ModelConfig config, bool nas)
+    static void Loading(StringBuilder card, ModelConfig config, bool nas, int? seqLen)
     {
         card.AppendLine("## Loading");
         card.AppendLine();
@@ -96,7 +96,10 @@ public static class ModelCard
         }
         else card.AppendLine("transformers has no DeciLM model to load this folder into, and vLLM has no path for its linear blocks.");
         card.AppendLine();
-        card.AppendLine("Puzzle.NET loads it too: `puzzle eval --model path/to/this/folder --data text.txt`, or from .NET, " +
+        // in windows of the length it was trained and evaluated at: max_position_embeddings may declare more (a parent
+        // pretrained by the pipeline has room for four times data.seq_len), and puzzle eval's default window reads up to 256
+        card.AppendLine($"Puzzle.NET loads it too: `puzzle eval --model path/to/this/folder --data text.txt{(seqLen is { } n ? $" --seq-len {n}" : "")}`" +
+                        (seqLen is { } m ? $" (windows of the {m} tokens it was trained and evaluated at)" : "") + ", or from .NET, " +
                         "`PackagedModel.Load(\"<package id>\")` on the NuGet package it ships in.");
         card.AppendLine();
     }

@@ -40,4 +40,8 @@ public sealed record ModelCardContext
 
     /// <summary>What the predicted speedups come from (report.json's scenario.cost_model): measured blocks or a roofline.</summary>
     public string? CostModel { get; init; }
+
+    /// <summary>The tokens per sequence the model was trained and evaluated on (the spec's <c>data.seq_len</c>); the
+    /// card's <c>puzzle eval</c> command reads text in windows of it.</summary>
+    public int? SeqLen { get; init; }
 }

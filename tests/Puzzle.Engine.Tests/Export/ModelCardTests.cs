@@ -28,7 +28,7 @@ public sealed class ModelCardTests : IDisposable
             Blocks = [new(AttentionConfig.Gqa(4), FfnConfig.SwiGlu(256)), new(AttentionConfig.Gqa(1), FfnConfig.NoOp)],
         };
 
-        var card = Export(vllmServable, ExportTestSupport.Card() with { MeasuredOn = "cpu: Intel(R) Xeon(R), 2 threads", Parent = "pretrained here" });
+        var card = Export(vllmServable, ExportTestSupport.Card() with { MeasuredOn = "cpu: Intel(R) Xeon(R), 2 threads", Parent = "pretrained here", SeqLen = 64 });
 
         var front = card[..card.IndexOf("\n---\n", 4, StringComparison.Ordinal)];
         Assert.DoesNotContain("library_name", front);
@@ -37,7 +37,8 @@ public sealed class ModelCardTests : IDisposable
         Assert.Contains("vLLM serves it with its own `DeciLMForCausalLM`; `configuration_decilm.py` beside config.json (its `auto_map`) builds the configuration", card);
         Assert.Contains("transformers alone has no DeciLM model to load it into", card);
         Assert.Contains("llm = LLM(model=\"path/to/this/folder\", trust_remote_code=True)", card);
-        Assert.Contains("`puzzle eval --model path/to/this/folder", card);
+        // the length it was trained at, not puzzle eval's default window of up to 256 within the positions config.json declares
+        Assert.Contains("`puzzle eval --model path/to/this/folder --data text.txt --seq-len 64` (windows of the 64 tokens it was trained and evaluated at)", card);
         Assert.Contains("- license: not set: the parent's license applies; set `export.license`", card);
         Assert.Contains("on the same device (cpu: Intel(R) Xeon(R), 2 threads)", card);
         Assert.Contains("| speedup predicted | whole request | prefill | decode |", card);

@@ -16,7 +16,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ExportStage : Stage<ExportStage.ExportJob>
 {
     public override string Name => "Export";
-    public override int Version => 7; // 7: the report's timing and training warnings in the card; 6: the parent's chat_template.jinja and special_tokens_map.json, rope_scaling's factors written as floats; 5: the parent's generation_config.json; 4: typed job config; 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
+    public override int Version => 8; // 8: the card's puzzle eval command reads windows of data.seq_len; 7: the report's timing and training warnings in the card; 6: the parent's chat_template.jinja and special_tokens_map.json, rope_scaling's factors written as floats; 5: the parent's generation_config.json; 4: typed job config; 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
     public override IReadOnlyList<string> Upstream => ["Parent", "Heal", "Report"];
     public override string Description => "export each child as a Hugging Face folder (llama or nemotron-nas) with a model card";
     public const string ModelFolder = "model", ExportFile = "export.json";
@@ -26,7 +26,8 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
     /// <summary>One child to export: the export settings, and what its model card says of the pipeline (its name, the
     /// parent, the scenario and constraints as the spec writes them).</summary>
     public sealed record ExportJob([property: SpecPath("name")] string Pipeline, string Model, [property: SpecPath("export")] ExportSpec Export, string Parent,
-        [property: SpecPath("scenario")] ScenarioSpec Scenario, [property: SpecPath("constraints")] ConstraintsSpec Constraints);
+        [property: SpecPath("scenario")] ScenarioSpec Scenario, [property: SpecPath("constraints")] ConstraintsSpec Constraints,
+        [property: SpecPath("data.seq_len")] int SeqLen);
 
     /// <summary>export.json: what an Export job wrote (or why it wrote nothing).</summary>
     public sealed record ExportRecord(string Model)
@@ -50,7 +51,7 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
             var id = $"child{rank}";
             // an unset dtype is keyed as the one it ships: the compute dtype (a CPU spec's key as when float32 was the default)
             var export = spec.Export with { Dtype = spec.Export.Dtype ?? ExportSpec.Computed(spec.Device, spec.Dtype) };
-            var config = new ExportJob(spec.Name, id, export, spec.Parent.Path ?? "pretrained here", spec.Scenario, spec.Constraints);
+            var config = new ExportJob(spec.Name, id, export, spec.Parent.Path ?? "pretrained here", spec.Scenario, spec.Constraints, spec.Data.SeqLen);
             return Job(id, config, new Dictionary<string, JobPlan>
             {
                 ["parent"] = planned["Parent"].Single(),
@@ -78,7 +79,7 @@ public sealed class ExportStage : Stage<ExportStage.ExportJob>
             Pipeline = job.Pipeline, Model = id, PipelineKey = context.Job.Inputs["report"].Key, Parent = job.Parent,
             License = job.Export.License, BaseModel = job.Export.BaseModel, MeasuredOn = scenario.MeasuredOnDevice, CostModel = scenario.CostModel, WeightsKey = context.Job.Inputs["heal"].Key,
             WeightsJob = context.Job.Inputs["heal"].Name, Report = report.Models, Goals = report.Goals, TimingWarnings = report.TimingWarnings,
-            TrainingWarnings = report.TrainingWarnings,
+            TrainingWarnings = report.TrainingWarnings, SeqLen = job.SeqLen,
             Scenario = (JsonObject)SpecJson.ToNode(job.Scenario)!, Constraints = (JsonObject)SpecJson.ToNode(job.Constraints)!,
             Tool = Packaging.BuildFacts.ToolVersion,
         };
