@@ -69,7 +69,8 @@ internal static class HfConfigReader
         foreach (var bias in new[] { "attention_bias", "mlp_bias" })
             if (root.OptionalBool(bias)) throw root.Error(bias, "is true; biases are not supported");
         var act = root.OptionalString("hidden_act");
-        if (act is not (null or "silu")) throw root.Error("hidden_act", $"is '{act}'; only silu (SwiGLU) is supported");
+        // transformers' "swish" is the same function as "silu" (both nn.SiLU); the export writes "silu", which vLLM's Llama requires
+        if (act is not (null or "silu" or "swish")) throw root.Error("hidden_act", $"is '{act}'; only silu (SwiGLU; 'swish' is the same) is supported");
         // GPTQ, AWQ, bitsandbytes, FP8 (compressed-tensors, fbgemm): weights in other types, with scales beside them
         if (root.Has("quantization_config"))
         {

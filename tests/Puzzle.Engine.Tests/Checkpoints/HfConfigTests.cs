@@ -115,6 +115,7 @@ public sealed class HfConfigTests
     [InlineData("tie_word_embeddings", "\"no\"", "field 'tie_word_embeddings' must be true or false")]
     [InlineData("num_key_value_heads", "3", "num_key_value_heads 3 must divide num_attention_heads 4")]
     [InlineData("attention_bias", "true", "field 'attention_bias' is true")]
+    [InlineData("hidden_act", "\"gelu\"", "field 'hidden_act' is 'gelu'; only silu (SwiGLU; 'swish' is the same) is supported")]
     [InlineData("quantization_config", "{\"quant_method\": \"compressed-tensors\", \"format\": \"float-quantized\"}",
         "field 'quantization_config' says the weights are quantized (compressed-tensors); quantized checkpoints are not supported")]
     [InlineData("quantization_config", "{\"bits\": 4}", "field 'quantization_config' says the weights are quantized; quantized checkpoints")]
@@ -124,6 +125,15 @@ public sealed class HfConfigTests
         if (value is null) json.Remove(field);
         else json[field] = JsonNode.Parse(value);
         AssertFails(() => HfConfig.Parse(json.ToJsonString(), "config.json"), "config.json", message);
+    }
+
+    /// <summary>transformers maps hidden_act "swish" to the same SiLU as "silu": such a parent reads as the silu one.</summary>
+    [Fact]
+    public void SwishIsSilu()
+    {
+        var json = FixtureJson();
+        json["hidden_act"] = "swish";
+        AssertSameConfig(HfConfig.Read(FixtureDir), HfConfig.Parse(json.ToJsonString()));
     }
 
     [Fact]
