@@ -36,7 +36,7 @@ internal static class HfConfigWriter
             ["num_hidden_layers"] = config.NumLayers,
             ["rms_norm_eps"] = config.RmsNormEps,
             ["rope_scaling"] = RopeScaling(config.RopeScaling),
-            ["rope_theta"] = config.RopeTheta,
+            ["rope_theta"] = Float(config.RopeTheta), // 500000.0 as transformers writes it, a float in Python
             ["tie_word_embeddings"] = config.TieWordEmbeddings,
             ["torch_dtype"] = dtype.TorchName(),
             ["dtype"] = dtype.TorchName(),
@@ -73,7 +73,7 @@ internal static class HfConfigWriter
     public static CheckpointFormat Resolve(ModelConfig config, CheckpointFormat format) =>
         format != CheckpointFormat.Auto ? format : config.IsHomogeneous ? CheckpointFormat.Llama : CheckpointFormat.NemotronNas;
 
-    /// <summary>rope_scaling as transformers writes it: the factors as floats (<c>8.0</c>, not <c>8</c>), which its llama3
+    /// <summary>rope_scaling as transformers writes it: the factors (and rope_theta above) as floats (<c>8.0</c>, not <c>8</c>), which its llama3
     /// validation asks for, warning at every load otherwise.</summary>
     static JsonNode? RopeScaling(RopeScaling? scaling) => scaling is null ? null : new JsonObject
     {

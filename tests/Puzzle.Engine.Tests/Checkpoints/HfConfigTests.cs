@@ -32,12 +32,13 @@ public sealed class HfConfigTests
 
     /// <summary>transformers' llama3 RoPE validation warns at every load unless the factors are floats.</summary>
     [Fact]
-    public void RopeScalingFactorsAreWrittenAsFloats()
+    public void RopeThetaAndScalingFactorsAreWrittenAsFloats()
     {
         var config = HfConfig.Read(FixtureDir);
         var rope = JsonNode.Parse(HfConfig.ToJson(config))!["rope_scaling"]!;
         Assert.Equal(("8.0", "1.0", "4.0"), (rope["factor"]!.ToJsonString(), rope["low_freq_factor"]!.ToJsonString(), rope["high_freq_factor"]!.ToJsonString()));
         Assert.Equal("64", rope["original_max_position_embeddings"]!.ToJsonString());
+        Assert.Equal("500000.0", JsonNode.Parse(HfConfig.ToJson(config))!["rope_theta"]!.ToJsonString()); // as the fixture, written by transformers
         var odd = config with { RopeScaling = config.RopeScaling! with { Factor = 2.5, LowFreqFactor = 1e-20 } };
         rope = JsonNode.Parse(HfConfig.ToJson(odd))!["rope_scaling"]!;
         Assert.Equal(("2.5", "1E-20"), (rope["factor"]!.ToJsonString(), rope["low_freq_factor"]!.ToJsonString()));
