@@ -43,6 +43,9 @@ public static class InitCommand
             var schema = Path.Combine(Path.GetDirectoryName(path)!, SpecSchema.FileName);
             if (!File.Exists(schema)) AtomicFile.WriteAllText(schema, SpecSchema.Generate());
             Console.WriteLine($"wrote {Path.GetRelativePath(root, path)}; next: puzzle status {Path.GetRelativePath(root, path)}, then puzzle run {Path.GetRelativePath(root, path)}");
+            // a parent this machine cannot hold (an 8B one on a laptop): said now, not at the first puzzle run
+            if (Engine.Pipeline.Execution.PreLaunchChecks.ParentShortfall(SpecLoader.Load(path)) is { } shortfall)
+                Console.WriteLine($"warning: {shortfall}");
             return 0;
         });
         return command;

@@ -103,6 +103,22 @@ public sealed class InitShowStatusTests
     }
 
     [Fact]
+    public void Init_for_a_parent_this_machine_cannot_hold_says_so_beside_the_spec_it_writes()
+    {
+        if (Engine.Pipeline.Graph.PlanMemory.Of(Engine.Runtime.DeviceKind.Cpu) > 300_000_000_000) return; // 70.55B float32 parameters fit this machine
+        using var dir = new TempDir();
+        // Llama-3.1-70B's shape (weights whose header init checks, their 141 GB a hole)
+        var seventyB = ModelConfig.Llama(vocab: 128256, hidden: 8192, layers: 80, heads: 64, kvHeads: 8, intermediate: 28672, tie: false);
+        TestParents.HeaderOnly(seventyB, dir["parent-70b"]);
+
+        var (exit, output, _) = CliRunner.Run("init", dir["parent-70b"], "--dir", dir.Path, "--device", "cpu", "--name", "llama-70b");
+
+        Assert.Equal(0, exit);
+        Assert.True(File.Exists(dir["pipelines/llama-70b.yaml"]));
+        Assert.Contains("warning: the parent's weights, 70.55B parameters in float32, 262.83 GiB alone need more memory than this machine's ", output);
+    }
+
+    [Fact]
     public void Init_offers_only_ffn_ratios_whose_rounded_widths_differ()
     {
         using var dir = new TempDir();

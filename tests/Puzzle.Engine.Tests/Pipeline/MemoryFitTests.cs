@@ -75,6 +75,25 @@ public sealed class MemoryFitTests
         PreLaunchChecks.Memory(session.Spec, jobs, _ => null);
     }
 
+    /// <summary>What <c>puzzle init</c> says beside a spec whose parent alone outgrows this machine: what the run's
+    /// refusal names for every stage that loads the parent.</summary>
+    [Fact]
+    public void The_shortfall_init_reports_is_what_the_run_would_refuse()
+    {
+        using var repo = new TestRepo(Spec("cpu", 0));
+        Parent(repo.Root, 8192, 80, 64, 28_672);
+        var session = PipelineSession.Open(repo.SpecPath);
+        const long laptop = 24L << 30;
+
+        var shortfall = PreLaunchChecks.ParentShortfall(session.Spec, _ => laptop);
+        var refusal = Assert.Throws<SpecException>(() => PreLaunchChecks.Memory(session.Spec, session.Graph.JobsFor(null), _ => laptop));
+        const string holds = "the parent's weights, 70.55B parameters in float32, 262.83 GiB";
+        Assert.Contains(holds, Assert.Single(refusal.Errors).Message);
+        Assert.StartsWith($"{holds} alone need more memory than this machine's 24.00 GiB, so puzzle run refuses this spec here; on a GPU", shortfall);
+        Assert.Null(PreLaunchChecks.ParentShortfall(session.Spec, _ => 300L << 30));
+        Assert.Null(PreLaunchChecks.ParentShortfall(session.Spec, _ => null)); // memory that cannot be read is not checked
+    }
+
     [Fact]
     public void Layers_per_process_that_hold_too_much_are_named_with_the_way_out()
     {

@@ -86,6 +86,22 @@ public static class PreLaunchChecks
                 $"scenario.runtime is cuda_graphs, but CUDA graphs cannot run here: {why}. Set runtime: eager; nothing was started.")]);
     }
 
+    /// <summary>What <c>puzzle init</c> says beside a spec whose parent's weights alone outgrow the memory of the device
+    /// they compute on, which <see cref="Memory"/> would refuse at the first run. Counted from the parent's config, with no
+    /// plan: planning hashes the parent's weights, minutes at 70B. Null where they fit, or the memory is not known.</summary>
+    public static string? ParentShortfall(PipelineSpec spec) => ParentShortfall(spec, PlanMemory.Of);
+
+    internal static string? ParentShortfall(PipelineSpec spec, Func<DeviceKind, long?> memory)
+    {
+        if (spec.Executor.Kind == ExecutorKind.Slurm || memory(spec.Device) is not { } available) return null;
+        var floor = MemoryFloor.Parent(spec, spec.Device);
+        if (floor.Bytes <= available) return null;
+        var cpu = spec.Device == DeviceKind.Cpu;
+        return $"{floor.Holds} alone need more memory than {(cpu ? "this machine's" : "the GPU's")} {StoreUsage.Human(available)}, " +
+               "so puzzle run refuses this spec here" + (cpu ? "; on a GPU (device: cuda), weights take half the bytes, in bfloat16" : "") +
+               ". docs/scale.md (\"What fits where\") gives what each parent size needs.";
+    }
+
     /// <summary>
     /// Refuses the run where one of its processes would hold more than its device has (<see cref="Stage.LeastMemory"/>:
     /// weights and training state alone, so such a job would certainly run out, minutes or hours into the run): one
