@@ -30,10 +30,10 @@ public static class EvalCommand
         {
             Description = "tokens per evaluated window of .txt / .jsonl text (a token dataset folder keeps its own sequence length); " +
                           $"default: {EvalJob.DefaultSeqLen}, or the model's max_position_embeddings where fewer",
-        };
-        var batch = new Option<int>("--batch") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 };
-        var maxSeqs = new Option<int?>("--max-sequences") { Description = "evaluate at most this many windows" };
-        var threads = new Option<int?>("--threads") { Description = "torch threads (default: all cores)" };
+        }.Whole();
+        var batch = new Option<int>("--batch") { Description = "windows per forward pass", DefaultValueFactory = _ => 8 }.Whole();
+        var maxSeqs = new Option<int?>("--max-sequences") { Description = "evaluate at most this many windows" }.Whole();
+        var threads = new Option<int?>("--threads") { Description = "torch threads (default: all cores)" }.Whole();
         var device = DeviceOptions.Device();
         var dtype = DeviceOptions.DType();
         var command = new Command("eval", "Held-out LM loss, perplexity and top-1 accuracy, and multiple-choice task accuracy; with a teacher also KL, agreement and retention")

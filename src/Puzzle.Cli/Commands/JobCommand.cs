@@ -15,7 +15,7 @@ public static class JobCommand
         var stage = new Option<string>("--stage") { Required = true, Description = "stage name" };
         var id = new Option<string>("--id") { Required = true, Description = "job id within the stage" };
         var key = new Option<string?>("--key") { Description = "the key the launcher planned: refuse to run if the spec now plans another" };
-        var threads = new Option<int?>("--threads") { Description = "torch threads" };
+        var threads = new Option<int?>("--threads") { Description = "torch threads" }.Whole();
         var command = new Command("job", "Run one pipeline job into the cache store (used by the executors)") { pipeline.Spec, pipeline.Store, pipeline.Device, stage, id, key, threads };
         command.SetAction(parse =>
         {

@@ -12,7 +12,7 @@ public static class LogitsCommand
         var model = new Option<DirectoryInfo>("--model") { Description = "Hugging Face model folder", Required = true };
         var ids = new Option<FileInfo>("--ids") { Description = "JSON file: an array of equally long arrays of token ids", Required = true };
         var output = new Option<FileInfo>("--out") { Description = "safetensors file to write: 'logits', float32 [batch, tokens, vocab]", Required = true }.ToWrite();
-        var threads = new Option<int?>("--threads") { Description = "torch threads (default: all cores)" };
+        var threads = new Option<int?>("--threads") { Description = "torch threads (default: all cores)" }.Whole();
         var device = DeviceOptions.Device();
         var dtype = DeviceOptions.DType();
         var command = new Command("logits", "Write the model's logits for given token ids (to compare with another implementation)")

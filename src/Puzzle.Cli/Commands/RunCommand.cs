@@ -14,8 +14,8 @@ public static class RunCommand
         var target = PipelineOptions.Target();
         var executor = PipelineOptions.Executor();
         var inProcess = new Option<bool>("--in-process") { Description = "run jobs on threads of this process instead of child processes" };
-        var jobs = new Option<int?>("--jobs") { Description = "parallel jobs (default: the spec's executor.jobs)" };
-        var threads = new Option<int?>("--threads-per-job") { Description = "torch threads per job (default: the cores divided between the jobs); Fetch, Tokenizer, Report, Pack and Publish take one" };
+        var jobs = new Option<int?>("--jobs") { Description = "parallel jobs (default: the spec's executor.jobs)" }.Whole();
+        var threads = new Option<int?>("--threads-per-job") { Description = "torch threads per job (default: the cores divided between the jobs); Fetch, Tokenizer, Report, Pack and Publish take one" }.Whole();
         var record = new Option<FileInfo?>("--summary") { Description = "also write this run's record (every job's outcome, time and log) as JSON to this file" }.ToWrite();
         var rerun = PipelineOptions.Rerun();
         var command = new Command("run", "Run a pipeline up to a stage; only jobs whose key changed run again") { pipeline.Spec, target, pipeline.Store, pipeline.Device, executor, inProcess, jobs, threads, record, rerun };

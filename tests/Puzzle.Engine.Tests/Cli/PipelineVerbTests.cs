@@ -24,6 +24,37 @@ public sealed class PipelineVerbTests
         Assert.Equal("compute device instead of the spec's device: cpu or cuda (scenario.device still wins for costs)", device.Description);
     }
 
+    [Theory]
+    [InlineData("run", "--jobs")]
+    [InlineData("run", "--threads-per-job")]
+    [InlineData("job", "--threads")]
+    [InlineData("eval", "--seq-len")]
+    [InlineData("eval", "--batch")]
+    [InlineData("eval", "--max-sequences")]
+    [InlineData("eval", "--threads")]
+    [InlineData("logits", "--threads")]
+    public void A_number_option_given_a_word_names_the_option_and_what_it_takes_not_a_dotnet_type(string verb, string option)
+    {
+        var args = verb switch
+        {
+            "run" => new[] { "run", "ci.yaml", option, "abc" },
+            "job" => ["job", "ci.yaml", "--stage", "Parent", "--id", "parent", option, "abc"],
+            "eval" => ["eval", "--model", "m", "--data", "d.txt", option, "abc"],
+            _ => ["logits", "--model", "m", "--ids", "ids.json", "--out", "o.safetensors", option, "abc"],
+        };
+        var (exit, _, err) = CliRunner.Run(args);
+        Assert.Equal(1, exit);
+        Assert.Contains($"{option} takes a whole number, got 'abc'", err);
+        Assert.DoesNotContain("System.", err); // before: "as expected type 'System.Nullable`1[System.Int32]'"
+    }
+
+    [Fact]
+    public void A_number_option_left_out_keeps_its_default()
+    {
+        Assert.Equal(8, PuzzleApp.Build().Parse(["eval", "--model", "m"]).GetValue<int>("--batch"));
+        Assert.Equal(3, PuzzleApp.Build().Parse(["eval", "--model", "m", "--batch", "3"]).GetValue<int>("--batch"));
+    }
+
     [Fact]
     public void A_missing_spec_is_named_and_fails()
     {
