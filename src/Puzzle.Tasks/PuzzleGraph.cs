@@ -20,6 +20,9 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
     [Required] public string Cli { get; set; } = "";
     [Required] public string StampDirectory { get; set; } = "";
     public string? Store { get; set; }
+    /// <summary>Where the pipeline computes instead of the spec's <c>device</c> (<c>$(PuzzleDevice)</c>: cpu or cuda), as
+    /// the CLI's and Cake's <c>--device</c>; empty: the spec's. It enters the keys, so every job is told it too.</summary>
+    public string? Device { get; set; }
     /// <summary>The threads of every job that is not single-threaded (<c>$(PuzzleThreadsPerJob)</c>); 0: the cores divided
     /// among the jobs that run at once.</summary>
     public int ThreadsPerJob { get; set; }
@@ -39,6 +42,7 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
     public override bool Execute()
     {
         if (JobsPerGpu < 1) { Log.LogError($"PuzzleJobsPerGpu must be at least 1; got {JobsPerGpu}"); return false; }
+        if (!string.IsNullOrEmpty(Device) && Device is not ("cpu" or "cuda")) { Log.LogError($"PuzzleDevice must be cpu or cuda (or empty for the spec's device); got '{Device}'"); return false; }
         if (ThreadsPerJob < 0) { Log.LogError($"PuzzleThreadsPerJob must be at least 1, or 0 for the cores divided among the jobs; got {ThreadsPerJob}"); return false; }
         var items = new List<(ITaskItem Item, int Order)>();
         var jobs = new List<JobSteps.Job>();
@@ -47,7 +51,7 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
             // the CLI lists only the jobs the target needs, each with its wave and lead: nothing to work out here but the steps
             var spec = pipeline.GetMetadata("FullPath");
             GraphDocument graph;
-            try { graph = PipelineGraphReader.Read(Dotnet, Cli, spec, Store, pipeline.GetMetadata("Stage")); }
+            try { graph = PipelineGraphReader.Read(Dotnet, Cli, spec, Store, pipeline.GetMetadata("Stage"), Device); }
             catch (Exception e) { LogPlanErrors(spec, e.Message); return false; }
 
             var listed = graph.InOrder().ToList();

@@ -21,6 +21,8 @@ public sealed class PuzzleJob : ToolTask
     /// <summary>The GPU the job computes on, as CUDA_VISIBLE_DEVICES names it (the job then sees it alone); empty: every GPU.</summary>
     public string? Gpu { get; set; }
     public string? Store { get; set; }
+    /// <summary>cpu or cuda instead of the spec's device (<c>$(PuzzleDevice)</c>), as the graph was planned with; empty: the spec's.</summary>
+    public string? Device { get; set; }
     public string Dotnet { get; set; } = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
 
     protected override string ToolName => "dotnet";
@@ -36,6 +38,7 @@ public sealed class PuzzleJob : ToolTask
         builder.AppendSwitchIfNotNull("--id ", JobId);
         builder.AppendSwitchIfNotNull("--key ", Key);
         if (!string.IsNullOrEmpty(Store)) builder.AppendSwitchIfNotNull("--store ", Store);
+        if (!string.IsNullOrEmpty(Device)) builder.AppendSwitchIfNotNull("--device ", Device);
         if (Threads > 0) builder.AppendSwitchIfNotNull("--threads ", Threads.ToString());
         return builder.ToString();
     }

@@ -72,4 +72,29 @@ public sealed class PuzzleGraphTaskTests
         Assert.False(task.Execute());
         Assert.Equal("PuzzleThreadsPerJob must be at least 1, or 0 for the cores divided among the jobs; got -2", Assert.Single(engine.Errors).Message);
     }
+
+    [Fact]
+    public void PuzzleDevice_plans_the_graph_on_that_device_as_the_CLI_and_Cake_device_option_do()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["puzzle.sh"], $"echo \"$*\" > '{dir["args"]}'\necho 'error: stop here' >&2\nexit 1\n");
+        var task = new PuzzleGraph
+        {
+            BuildEngine = new Engine(), Dotnet = "/bin/bash", Cli = dir["puzzle.sh"], StampDirectory = dir["stamps"],
+            Pipelines = [new TaskItem(dir["x.yaml"])], Device = "cuda",
+        };
+        Assert.False(task.Execute());
+        // before, MSBuild had no device setting: the graph (and so every key) was the spec's device's
+        Assert.Contains(" --device cuda", File.ReadAllText(dir["args"]));
+    }
+
+    [Fact]
+    public void A_device_other_than_cpu_or_cuda_is_an_error_naming_the_property()
+    {
+        using var dir = new TempDir();
+        var engine = new Engine();
+        var task = new PuzzleGraph { BuildEngine = engine, Cli = "unused", StampDirectory = dir["stamps"], Pipelines = [new TaskItem(dir["x.yaml"])], Device = "gpu" };
+        Assert.False(task.Execute());
+        Assert.Equal("PuzzleDevice must be cpu or cuda (or empty for the spec's device); got 'gpu'", Assert.Single(engine.Errors).Message);
+    }
 }

@@ -26,7 +26,9 @@ public sealed class PuzzleJobTaskTests
 
     /// <summary>Runs the task with a stand-in for <c>dotnet puzzle.dll</c>: bash running a script that ends its first
     /// <paramref name="failures"/> calls with <paramref name="exit"/> and the CLI's closing lines, then publishes.</summary>
-    static (bool Ok, Engine Engine, int Calls) Run(int failures, int exit)
+    static (bool Ok, Engine Engine, int Calls) Run(int failures, int exit) => Run(failures, exit, null).Result;
+
+    static ((bool Ok, Engine Engine, int Calls) Result, string[] Calls) Run(int failures, int exit, string? device)
     {
         using var dir = new TempDir();
         var calls = dir["calls"];
@@ -41,9 +43,10 @@ public sealed class PuzzleJobTaskTests
             echo "published Data/tokens /shared/store/cache/ab/abcdef"
             """);
         var engine = new Engine();
-        var task = new PuzzleJob { BuildEngine = engine, Dotnet = "/bin/bash", Cli = script, Pipeline = dir["spec.yaml"], Stage = "Data", JobId = "tokens" };
+        var task = new PuzzleJob { BuildEngine = engine, Dotnet = "/bin/bash", Cli = script, Pipeline = dir["spec.yaml"], Stage = "Data", JobId = "tokens", Device = device };
         var ok = task.Execute();
-        return (ok, engine, File.ReadAllLines(calls).Length);
+        var lines = File.ReadAllLines(calls);
+        return ((ok, engine, lines.Length), lines);
     }
 
     [Fact]
@@ -71,5 +74,14 @@ public sealed class PuzzleJobTaskTests
         Assert.Equal(1, calls);
         Assert.Contains(engine.Errors, e => e.Contains("Stale file handle"));
         Assert.DoesNotContain(engine.Messages, m => m.Contains("once more"));
+    }
+
+    [Fact]
+    public void PuzzleDevice_is_passed_on_to_the_job_so_that_it_plans_the_keys_the_graph_planned()
+    {
+        var ((ok, engine, _), calls) = Run(failures: 0, exit: 0, device: "cuda");
+        Assert.True(ok, string.Join("\n", engine.Errors));
+        Assert.EndsWith(" --device cuda", Assert.Single(calls));
+        Assert.DoesNotContain("--device", Assert.Single(Run(failures: 0, exit: 0, device: null).Calls));
     }
 }
