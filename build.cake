@@ -44,7 +44,7 @@ foreach (var stage in graph.Stages.Where(s => !treeOnly || !parentOf.ContainsKey
 Information($"pipeline {graph.Pipeline} ({pipeline}), store {graph.Store}");
 // Cake runs no task (nor Setup) in a dry run, so say here which jobs the target would run and why.
 var dryRun = System.Environment.GetCommandLineArgs().Any(a => a is "--dryrun" or "--noop" or "--whatif");
-if (dryRun) puzzle.PrintWouldRun(pipeline, target);
+if (dryRun) puzzle.PrintWouldRun(pipeline, target, rerun);
 
 // the whole target runs once, before its tasks; Cake 7 runs Setup in a dry run too (it ran every job), so not there
 Setup(context => { if (!dryRun) puzzle.RunTarget(pipeline, target, rerun); });

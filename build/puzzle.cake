@@ -124,10 +124,15 @@ public sealed class PuzzleCli
         if (failed.Count > 0) throw new Exception($"stage {stage}: {string.Join(", ", failed)} failed or could not run: see the job logs named above");
     }
 
-    public void PrintWouldRun(string pipeline, string target)
+    /// <summary>What a run of <paramref name="target"/> with <paramref name="rerun"/> would run, from `puzzle status
+    /// --json` (with its --rerun: the jobs the rerun builds again show as stale); a status that fails (a stage --rerun
+    /// misnames) fails the dry run, as it would fail the run.</summary>
+    public void PrintWouldRun(string pipeline, string target, string rerun = null)
     {
-        var (exit, output) = target == "Default" ? Capture("status", pipeline, "--json") : Capture("status", pipeline, "--target", target, "--json");
-        if (exit != 0) return;
+        var args = (target == "Default" ? new[] { "status", pipeline, "--json" } : new[] { "status", pipeline, "--target", target, "--json" })
+            .Concat(string.IsNullOrEmpty(rerun) ? Array.Empty<string>() : new[] { "--rerun", rerun }).ToArray();
+        var (exit, output) = Capture(args);
+        if (exit != 0) throw new Exception($"puzzle status {pipeline} failed (exit {exit}); see the error above");
         _context.Information($"dry run of {target}: jobs that would run");
         foreach (var j in StatusDocument.Parse(output, $"puzzle status {pipeline} --json").Jobs)
         {

@@ -4,7 +4,7 @@ using Puzzle.Engine.Pipeline.Execution;
 
 namespace Puzzle.Cli.Commands;
 
-/// <summary><c>puzzle status PIPELINE [STAGE/JOB] [--verbose] [--json]</c>: per stage (or job), cached / stale (and why) / missing.</summary>
+/// <summary><c>puzzle status PIPELINE [STAGE/JOB] [--verbose] [--json] [--rerun STAGE]</c>: per stage (or job), cached / stale (and why) / missing.</summary>
 public static class StatusCommand
 {
     public static Command Create()
@@ -13,12 +13,15 @@ public static class StatusCommand
         var job = new Argument<string?>("job") { Description = "one job (STAGE/JOB, e.g. Distill/layer0.ffn.linear): its state and every reason", Arity = ArgumentArity.ZeroOrOne };
         var target = PipelineOptions.Target();
         var verbose = new Option<bool>("--verbose", "-v") { Description = "one line per job with its reason, instead of one line per stage" };
+        var rerun = PipelineOptions.Rerun();
+        rerun.Description = "show what `puzzle run --rerun` with these stages would find: their cached jobs, and every cached job after them, stale";
         var json = new Option<bool>("--json") { Description = "print JSON: {pipeline, target, jobs: [{stage, job, key, state (Cached, Stale or Missing), reason}]}" };
-        var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { pipeline.Spec, job, target, pipeline.Store, pipeline.Device, verbose, json };
+        var command = new Command("status", "Show which jobs are cached, stale (and why) or missing") { pipeline.Spec, job, target, pipeline.Store, pipeline.Device, verbose, json, rerun };
         command.SetAction(parse =>
         {
+            var rerunStages = PipelineOptions.Stages(parse.GetValue(rerun));
             var session = pipeline.Open(parse);
-            var jobs = session.Status(parse.GetValue(target));
+            var jobs = session.Status(parse.GetValue(target), rerunStages);
             if (parse.GetValue(job) is { } name)
             {
                 var (stageName, id) = ShowCommand.SplitJob(name);

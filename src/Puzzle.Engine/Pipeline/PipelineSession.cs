@@ -52,6 +52,21 @@ public sealed class PipelineSession
 
     public IReadOnlyList<JobStatus> Status(string? target = null) => PipelineStatus.Of(Graph, Store, History, target);
 
+    /// <summary>
+    /// What <see cref="RunAsync"/> with <paramref name="rerun"/> would find: <see cref="Status(string?)"/>, with each cached
+    /// job that the rerun builds again (<see cref="PipelineGraph.Rerun"/>) stale, naming the stages given. A stage that is
+    /// not there, or that the target builds no job of, is the same error the run gives.
+    /// </summary>
+    public IReadOnlyList<JobStatus> Status(string? target, IReadOnlyCollection<string>? rerun)
+    {
+        var status = Status(target);
+        if (rerun is not { Count: > 0 }) return status;
+        var again = Graph.Rerun(rerun, target).Select(j => (j.Stage.Name, j.Id)).ToHashSet();
+        var named = string.Join(", ", rerun.Select(s => Graph.StageNamed(s).Name).Distinct());
+        return status.Select(s => s.State == JobState.Cached && again.Contains((s.Stage, s.Job))
+            ? s with { State = JobState.Stale, Reason = $"--rerun {named}: runs again although cached" } : s).ToList();
+    }
+
     /// <param name="jobs">parallel jobs (default: the spec's executor.jobs)</param>
     /// <param name="threadsPerJob">torch threads per job (default: the spec's, else the cores divided between the jobs); a single-threaded stage's jobs take one</param>
     /// <param name="rerun">stages whose jobs run again although cached, with every job after them in the target (<see cref="PipelineGraph.Rerun"/>:

@@ -42,6 +42,24 @@ public class RerunTests
     }
 
     [Fact]
+    public void Status_with_rerun_shows_as_stale_exactly_the_cached_jobs_the_rerun_runs_and_removes_nothing()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Run(repo);
+        var session = Open(repo);
+        // what Cake's --dryrun --rerun=Select prints: before, every job read cached there, and a real run then ran two
+        var status = session.Status(null, ["select"]);
+        Assert.Equal(["Report/report", "Select/search"],
+            status.Where(s => s.State == JobState.Stale).Select(s => $"{s.Stage}/{s.Job}").Order().ToArray());
+        Assert.All(status.Where(s => s.State == JobState.Stale), s => Assert.Equal("--rerun Select: runs again although cached", s.Reason));
+        Assert.All(session.Status(null, ["select"]).Where(s => s.Stage is not ("Select" or "Report")), s => Assert.Equal(JobState.Cached, s.State));
+        Assert.All(session.Status(), s => Assert.Equal(JobState.Cached, s.State)); // nothing removed
+
+        Assert.Equal(["Report/report", "Select/search"], Ran(Run(repo, null, "select"))); // what the run then does
+        Assert.Throws<ArgumentException>(() => session.Status(null, ["Nope"]));
+    }
+
+    [Fact]
     public void Only_the_targets_jobs_run_again_and_the_entries_after_them_go_to_be_built_when_needed()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
