@@ -26,7 +26,8 @@ public static class StatusCommand
             {
                 var (stageName, id) = ShowCommand.SplitJob(name);
                 var plan = session.Graph.Find(stageName, id);
-                jobs = [PipelineStatus.Of(plan, session.Store, session.History, new RunLogs(session.Store.Root, session.Spec.Name))];
+                jobs = session.Rerun([PipelineStatus.Of(plan, session.Store, session.History, new RunLogs(session.Store.Root, session.Spec.Name))],
+                    parse.GetValue(target), rerunStages);
             }
             if (parse.GetValue(json))
             {

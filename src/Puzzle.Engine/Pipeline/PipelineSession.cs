@@ -57,9 +57,12 @@ public sealed class PipelineSession
     /// job that the rerun builds again (<see cref="PipelineGraph.Rerun"/>) stale, naming the stages given. A stage that is
     /// not there, or that the target builds no job of, is the same error the run gives.
     /// </summary>
-    public IReadOnlyList<JobStatus> Status(string? target, IReadOnlyCollection<string>? rerun)
+    public IReadOnlyList<JobStatus> Status(string? target, IReadOnlyCollection<string>? rerun) => Rerun(Status(target), target, rerun);
+
+    /// <summary><paramref name="status"/> as a run of <paramref name="target"/> with <paramref name="rerun"/> would find it
+    /// (see <see cref="Status(string?, IReadOnlyCollection{string}?)"/>).</summary>
+    public IReadOnlyList<JobStatus> Rerun(IReadOnlyList<JobStatus> status, string? target, IReadOnlyCollection<string>? rerun)
     {
-        var status = Status(target);
         if (rerun is not { Count: > 0 }) return status;
         var again = Graph.Rerun(rerun, target).Select(j => (j.Stage.Name, j.Id)).ToHashSet();
         var named = string.Join(", ", rerun.Select(s => Graph.StageNamed(s).Name).Distinct());

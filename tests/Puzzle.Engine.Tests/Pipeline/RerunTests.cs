@@ -54,6 +54,9 @@ public class RerunTests
         Assert.All(status.Where(s => s.State == JobState.Stale), s => Assert.Equal("--rerun Select: runs again although cached", s.Reason));
         Assert.All(session.Status(null, ["select"]).Where(s => s.Stage is not ("Select" or "Report")), s => Assert.Equal(JobState.Cached, s.State));
         Assert.All(session.Status(), s => Assert.Equal(JobState.Cached, s.State)); // nothing removed
+        // one job's status (puzzle status PIPELINE Select/search --rerun Select) says the same
+        var one = session.Rerun([.. session.Status().Where(s => s.Stage == "Select")], null, ["Select"]);
+        Assert.Equal(JobState.Stale, Assert.Single(one).State);
 
         Assert.Equal(["Report/report", "Select/search"], Ran(Run(repo, null, "select"))); // what the run then does
         Assert.Throws<ArgumentException>(() => session.Status(null, ["Nope"]));
