@@ -125,13 +125,17 @@ internal sealed class SpecBinder(SpecErrorList errors, SourceMap map)
         }
         else if (type == typeof(int) || type == typeof(long))
         {
-            if (s.AsInteger is not { } l) return Mismatch(path, "an integer", s);
-            if (type == typeof(int) && l is > int.MaxValue or < int.MinValue)
+            var (min, max) = type == typeof(int) ? ((long)int.MinValue, (long)int.MaxValue) : (long.MinValue, long.MaxValue);
+            // an integer beyond long's range is still an integer: out of range, not "expected an integer, found the integer"
+            var l = s.AsInteger;
+            if (l is null && !s.IsIntegerText) return Mismatch(path, "an integer", s);
+            if (l is null || l < min || l > max)
             {
-                errors.Add(s.Start, $"{path} must be at most {int.MaxValue} (found {s.Value})");
+                var below = s.Value.TrimStart().StartsWith('-');
+                errors.Add(s.Start, $"{path} must be {(below ? $"at least {min}" : $"at most {max}")} (found {s.Value})");
                 return false;
             }
-            value = type == typeof(int) ? (object)(int)l : l;
+            value = type == typeof(int) ? (object)(int)l.Value : l.Value;
         }
         else if (type == typeof(double))
         {

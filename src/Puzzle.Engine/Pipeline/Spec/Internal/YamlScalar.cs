@@ -35,6 +35,9 @@ internal sealed partial record YamlScalar(SourcePosition Start, string Value, bo
         }
     }
 
+    /// <summary>Whether the scalar is written as a plain integer, whatever its size.</summary>
+    public bool IsIntegerText => Plain && IntegerText().IsMatch(Value);
+
     public override string Describe()
     {
         if (IsNull) return "null";
