@@ -22,6 +22,7 @@ public static class PuzzleApp
         LogCommand.Create(),
         StoreCommand.Create(),
         GcCommand.Create(),
+        ForgetCommand.Create(),
     };
 
     /// <summary>Runs the command line; input errors print one line on stderr and return 1.</summary>

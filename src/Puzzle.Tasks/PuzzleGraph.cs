@@ -23,6 +23,10 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
     /// <summary>Where the pipeline computes instead of the spec's <c>device</c> (<c>$(PuzzleDevice)</c>: cpu or cuda), as
     /// the CLI's and Cake's <c>--device</c>; empty: the spec's. It enters the keys, so every job is told it too.</summary>
     public string? Device { get; set; }
+    /// <summary>Stages to run again although cached, with every job after them (<c>$(PuzzleRerun)</c>: comma- or
+    /// semicolon-separated), as the CLI's and Cake's <c>--rerun</c>: their entries are removed before the plan
+    /// (<c>puzzle forget</c>), so the jobs read as not built and their done markers go. Empty: none.</summary>
+    public string? Rerun { get; set; }
     /// <summary>The threads of every job that is not single-threaded (<c>$(PuzzleThreadsPerJob)</c>); 0: the cores divided
     /// among the jobs that run at once.</summary>
     public int ThreadsPerJob { get; set; }
@@ -51,7 +55,12 @@ public sealed class PuzzleGraph : Microsoft.Build.Utilities.Task
             // the CLI lists only the jobs the target needs, each with its wave and lead: nothing to work out here but the steps
             var spec = pipeline.GetMetadata("FullPath");
             GraphDocument graph;
-            try { graph = PipelineGraphReader.Read(Dotnet, Cli, spec, Store, pipeline.GetMetadata("Stage"), Device); }
+            try
+            {
+                if (!string.IsNullOrWhiteSpace(Rerun))
+                    Log.LogMessage(MessageImportance.High, "puzzle: " + PipelineGraphReader.Forget(Dotnet, Cli, spec, Store, pipeline.GetMetadata("Stage"), Device, Rerun!.Replace(';', ',')));
+                graph = PipelineGraphReader.Read(Dotnet, Cli, spec, Store, pipeline.GetMetadata("Stage"), Device);
+            }
             catch (Exception e) { LogPlanErrors(spec, e.Message); return false; }
 
             var listed = graph.InOrder().ToList();

@@ -21,11 +21,12 @@ public static class PipelineOptions
 
     /// <summary>Stage names from repeated or comma-separated values; a <c>--rerun</c> given with none is an error, not
     /// a run that reruns nothing.</summary>
-    public static IReadOnlyList<string> Stages(string[]? values)
+    /// <param name="what">what the values are called in the error (<c>puzzle forget</c>'s stage argument)</param>
+    public static IReadOnlyList<string> Stages(string[]? values, string what = "--rerun")
     {
         var stages = (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
         if (values is { Length: > 0 } && stages.Count == 0)
-            throw new ArgumentException($"--rerun '{string.Join(",", values)}' names no stage; give one or more, e.g. --rerun Measure");
+            throw new ArgumentException($"{what} '{string.Join(",", values)}' names no stage; give one or more, e.g. {(what == "--rerun" ? "--rerun " : "")}Measure");
         return stages;
     }
 

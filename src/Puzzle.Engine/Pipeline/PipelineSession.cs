@@ -113,6 +113,16 @@ public sealed class PipelineSession
         return summary;
     }
 
+    /// <summary>
+    /// Removes what <see cref="RunAsync"/> with <paramref name="stages"/> as its rerun removes before it runs (the cached
+    /// entries of those stages' jobs in <paramref name="target"/>, of every job after them, and of entries built on them
+    /// under other keys), and runs nothing: the next build, by any front end, runs them again (<c>puzzle forget</c>,
+    /// MSBuild's <c>PuzzleRerun</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">a stage that is not there, or that the target builds no job of</exception>
+    /// <exception cref="InvalidOperationException">another run holds one of the entries</exception>
+    public void Forget(IReadOnlyCollection<string> stages, string? target, TextWriter? console) => Retire(Graph.Rerun(stages, target), stages, console);
+
     /// <summary>The other spec file beside this one that ran last under this pipeline's name in this store, if it is
     /// still there (recorded in <c>STORE/runs/NAME/spec</c>, which this run then claims). Specs elsewhere, as other
     /// clones sharing a store, are not compared: their artifacts are their own.</summary>

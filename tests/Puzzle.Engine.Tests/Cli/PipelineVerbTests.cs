@@ -14,6 +14,7 @@ public sealed class PipelineVerbTests
     [InlineData("job")]
     [InlineData("show")]
     [InlineData("log")]
+    [InlineData("forget")]
     public void A_pipeline_verb_takes_the_spec_first_then_store_and_device(string verb)
     {
         var command = PuzzleApp.Build().Subcommands.Single(c => c.Name == verb);
@@ -94,5 +95,23 @@ public sealed class PipelineVerbTests
         Assert.Equal(1, exit);
         Assert.Contains($"error: --rerun '{rerun}' names no stage; give one or more, e.g. --rerun Measure", err);
         Assert.False(Directory.Exists(repo.Store), "nothing may have run");
+    }
+
+    [Fact]
+    public void Forget_names_a_stage_that_is_not_there_and_removes_nothing()
+    {
+        using var repo = new Pipeline.TestRepo(Pipeline.TestRepo.MicroSpec);
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Tokenizer", "--in-process").Exit);
+
+        var (exit, _, err) = CliRunner.Run("forget", repo.SpecPath, "Tokeniser");
+        Assert.Equal(1, exit);
+        Assert.Contains("Tokeniser", err);
+        Assert.Contains("did you mean 'Tokenizer'", err);
+        Assert.Equal(1, CliRunner.Run("forget", repo.SpecPath, ",").Exit);
+
+        var (ok, said, _) = CliRunner.Run("forget", repo.SpecPath, "tokenizer");
+        Assert.Equal(0, ok);
+        Assert.Contains("rerun Tokenizer: 1 cached entry removed (Tokenizer)", said);
+        Assert.Equal(Engine.Pipeline.Execution.JobState.Missing, Assert.Single(Engine.Pipeline.PipelineSession.Open(repo.SpecPath).Status("Tokenizer")).State);
     }
 }

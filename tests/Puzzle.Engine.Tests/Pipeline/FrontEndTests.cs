@@ -166,6 +166,14 @@ public class FrontEndTests
         Assert.Equal(0, Count(fourth.Out, "Skipping target \"PuzzleRunJob\" because all output files are up-to-date"));
         Assert.Equal(3, Count(fourth.Out, "published "));
         Assert.All(PipelineSession.Open(repo.SpecPath, other.Path).Status("Parent"), s => Assert.Equal(Engine.Pipeline.Execution.JobState.Cached, s.State));
+
+        // -p:PuzzleRerun=data, as the CLI's and Cake's --rerun: Data runs again although cached, and Parent after it; before,
+        // MSBuild had no rerun, and the property was not read
+        var fifth = Cli.Wait(Cli.StartProcess("dotnet", repo.Root, [.. build, "-p:PuzzleRerun=data"]));
+        Assert.True(fifth.Exit == 0, fifth.Out);
+        Assert.Contains("rerun Data: 2 cached entries removed (Data, Parent)", fifth.Out);
+        Assert.Equal(1, Count(fifth.Out, "Skipping target \"PuzzleRunJob\" because all output files are up-to-date"));
+        Assert.Equal(["Data/tokens", "Parent/parent"], [.. Published(fifth.Out)]);
     }
 
     /// <summary>
@@ -248,6 +256,10 @@ public class FrontEndTests
 
     /// <summary>Cake colours parts of its lines: compare the text without the escape codes.</summary>
     static string Plain(string text) => System.Text.RegularExpressions.Regex.Replace(text, "\u001b\\[[0-9;]*m", "");
+
+    /// <summary>The jobs a build's output says were published, in order of name.</summary>
+    static IEnumerable<string> Published(string output) =>
+        System.Text.RegularExpressions.Regex.Matches(output, @"published (\w+/[\w.]+)").Select(m => m.Groups[1].Value).Distinct().Order(StringComparer.Ordinal);
 
     static int Count(string text, string what) => (text.Length - text.Replace(what, "").Length) / what.Length;
 }

@@ -89,6 +89,25 @@ public sealed class PuzzleGraphTaskTests
     }
 
     [Fact]
+    public void PuzzleRerun_removes_the_stages_entries_with_puzzle_forget_before_the_plan()
+    {
+        using var dir = new TempDir();
+        // the stand-in CLI: forget succeeds, then graph stops the task
+        File.WriteAllText(dir["puzzle.sh"], $"echo \"$*\" >> '{dir["args"]}'\n[ \"$1\" = forget ] && {{ echo 'rerun Measure: 3 cached entries removed'; exit 0; }}\necho 'error: stop here' >&2\nexit 1\n");
+        var engine = new Engine();
+        var task = new PuzzleGraph
+        {
+            BuildEngine = engine, Dotnet = "/bin/bash", Cli = dir["puzzle.sh"], StampDirectory = dir["stamps"],
+            Pipelines = [new TaskItem(dir["x.yaml"], new Dictionary<string, string> { ["Stage"] = "Search" })], Rerun = "Measure;Score", Device = "cuda",
+        };
+        Assert.False(task.Execute());
+        // before, MSBuild had no rerun: a Measure job timed on a busy machine could be timed again only through the CLI
+        Assert.Equal([$"forget {dir["x.yaml"]} Measure,Score --device cuda --target Search",
+                      $"graph {dir["x.yaml"]} --json --device cuda --target Search"], File.ReadAllLines(dir["args"]));
+        Assert.Equal("stop here", Assert.Single(engine.Errors).Message);
+    }
+
+    [Fact]
     public void A_device_other_than_cpu_or_cuda_is_an_error_naming_the_property()
     {
         using var dir = new TempDir();

@@ -63,6 +63,23 @@ public class RerunTests
     }
 
     [Fact]
+    public void Forget_removes_what_a_rerun_removes_and_runs_nothing_so_the_next_run_builds_it_again()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Run(repo);
+        var console = new StringWriter();
+
+        Open(repo).Forget(["select"], null, console); // puzzle forget PIPELINE Select; MSBuild's PuzzleRerun
+
+        Assert.Equal("rerun Select: 2 cached entries removed (Select, Report)", console.ToString().Trim());
+        var status = Open(repo).Status();
+        Assert.Equal(["Report/report", "Select/search"],
+            status.Where(s => s.State != JobState.Cached).Select(s => $"{s.Stage}/{s.Job}").Order().ToArray());
+        Assert.Equal(["Report/report", "Select/search"], Ran(Run(repo)));
+        Assert.Throws<ArgumentException>(() => Open(repo).Forget(["Nope"], null, null));
+    }
+
+    [Fact]
     public void Only_the_targets_jobs_run_again_and_the_entries_after_them_go_to_be_built_when_needed()
     {
         using var repo = new TestRepo(TestRepo.MicroSpec);
