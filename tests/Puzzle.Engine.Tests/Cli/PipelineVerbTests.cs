@@ -114,4 +114,26 @@ public sealed class PipelineVerbTests
         Assert.Contains("rerun Tokenizer: 1 cached entry removed (Tokenizer)", said);
         Assert.Equal(Engine.Pipeline.Execution.JobState.Missing, Assert.Single(Engine.Pipeline.PipelineSession.Open(repo.SpecPath).Status("Tokenizer")).State);
     }
+
+    [Theory]
+    [InlineData("puzzle run", "run", "ci.yaml", "--bogus")]
+    [InlineData("puzzle store du", "store", "du", "--bogus")]
+    [InlineData("puzzle run", "run", "ci.yaml", "--jobs", "abc")]
+    public void A_command_line_that_does_not_parse_prints_its_errors_and_where_the_usage_is_not_the_whole_help(string verb, params string[] args)
+    {
+        var (exit, stdout, err) = CliRunner.Run(args);
+
+        Assert.Equal(1, exit);
+        Assert.Contains(args[^1] == "--bogus" ? "Unrecognized command or argument '--bogus'" : "--jobs takes a whole number, got 'abc'", err);
+        Assert.EndsWith($"usage: {verb} --help", err.TrimEnd());
+        // before, the verb's whole help followed the error, 60 lines for puzzle run
+        Assert.DoesNotContain("Options:", stdout + err);
+    }
+
+    [Fact]
+    public void A_bare_puzzle_still_prints_the_help()
+    {
+        var (_, stdout, err) = CliRunner.Run();
+        Assert.Contains("Commands:", stdout + err);
+    }
 }
