@@ -10,7 +10,8 @@ var words = new List<string>();
 for (var i = 0; i < args.Length; i++)
 {
     if (args[i] != "--device") words.Add(args[i]);
-    else if (i + 1 < args.Length && Enum.TryParse(args[++i], ignoreCase: true, out DeviceKind kind) && Enum.IsDefined(kind)) device = kind;
+    // by name only: Enum.TryParse also took a number, so --device 0 ran on the CPU and --device 1 on a GPU
+    else if (i + 1 < args.Length && args[++i].ToLowerInvariant() is "cpu" or "cuda" && Enum.TryParse(args[i], ignoreCase: true, out DeviceKind kind)) device = kind;
     else
     {
         Console.Error.WriteLine($"error: --device takes cpu or cuda, got '{(i < args.Length ? args[i] : "")}'");

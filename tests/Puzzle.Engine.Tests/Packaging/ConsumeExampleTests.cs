@@ -58,6 +58,10 @@ public sealed class ConsumeExampleTests : IDisposable
         var bad = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), prompt, "--device", "tpu"]), timeoutSeconds: 120);
         Assert.Equal(2, bad.Exit);
         Assert.Contains("error: --device takes cpu or cuda, got 'tpu'", bad.Err);
+        // a number is not a device name (before, --device 0 ran on the CPU and --device 1 on a GPU)
+        var number = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), prompt, "--device", "0"]), timeoutSeconds: 120);
+        Assert.NotEqual(0, number.Exit);
+        Assert.Contains("error: --device takes cpu or cuda, got '0'", number.Err);
         var onCpu = Pipeline.Cli.Wait(Pipeline.Cli.StartProcess("dotnet", _dir.Path, [Path.Combine(app, "consume.dll"), "--device", "cpu", prompt]), timeoutSeconds: 120);
         Assert.True(onCpu.Exit == 0, onCpu.Out + onCpu.Err);
         Assert.Contains($"ids: {expected}", onCpu.Out);
