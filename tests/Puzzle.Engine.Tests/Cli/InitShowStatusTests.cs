@@ -250,7 +250,7 @@ public sealed class InitShowStatusTests
         var (exit, output, _) = CliRunner.Run("status", repo.SpecPath, "--verbose");
 
         Assert.Equal(0, exit);
-        Assert.Matches(@"Tokenizer/tokenizer\s+missing\s+its cache entry is damaged \(manifest\.json missing or unreadable\); a run builds it again", output);
+        Assert.Matches(@"Tokenizer/tokenizer\s+missing\s+its cache entry is damaged \(manifest\.json: unreadable\); a run builds it again", output);
         Assert.Contains($"its cache entry is damaged (dataset/{Path.GetFileName(shard)}: file missing); a run builds it again",
             output.Split('\n').Single(l => l.StartsWith("Data/tokens ", StringComparison.Ordinal)));
     }

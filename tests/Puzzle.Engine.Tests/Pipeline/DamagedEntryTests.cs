@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using Puzzle.Engine.Pipeline;
+using Puzzle.Engine.Pipeline.Cache;
 using Puzzle.Engine.Pipeline.Execution;
 
 namespace Puzzle.Engine.Tests.Pipeline;
@@ -63,6 +65,76 @@ public class DamagedEntryTests
         Assert.Contains("damaged Variants/layer1.ffn.ratio0.25: score.txt: ", console);
         Assert.Contains("Variants/layer1.ffn.ratio0.25", Ran(summary));
         Assert.Empty(Ran(Run(repo).Summary)); // and then it is a hit again
+    }
+
+    /// <summary>Rewrites the manifest of Variants/layer0.ffn.ratio0.5 through <paramref name="edit"/>; returns its path.</summary>
+    static string EditManifest(TestRepo repo, Action<JsonObject> edit)
+    {
+        var manifest = Path.Combine(Path.GetDirectoryName(EntryFile(repo, "Variants", "layer0.ffn.ratio0.5", "score.txt"))!, JobManifest.FileName);
+        var node = JsonNode.Parse(File.ReadAllText(manifest))!.AsObject();
+        edit(node);
+        File.WriteAllText(manifest, node.ToJsonString());
+        return manifest;
+    }
+
+    [Theory]
+    [InlineData("files", "null")] // JSON that parses: every reader of the store stopped on a NullReferenceException
+    [InlineData("inputs", "null")]
+    [InlineData("config", "null")]
+    [InlineData("metrics", "null")]
+    [InlineData("key", "null")]
+    [InlineData("host", "null")]
+    [InlineData("files", "value null")]
+    [InlineData("inputs", "value null")]
+    [InlineData("inputs", "missing")]
+    [InlineData("config", "missing")]
+    public void An_incomplete_manifest_is_named_by_status_and_verify_set_aside_and_rebuilt_by_the_run(string field, string how)
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Run(repo);
+        EditManifest(repo, node =>
+        {
+            if (how == "missing") node.Remove(field);
+            else if (how == "null") node[field] = null;
+            else
+            {
+                var map = node[field]!.AsObject();
+                if (map.Count == 0) map["added"] = "x";
+                map[map.First().Key] = null;
+            }
+        });
+
+        var status = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Status();
+        var job = status.Single(s => s.Job == "layer0.ffn.ratio0.5");
+        Assert.NotEqual(JobState.Cached, job.State);
+        Assert.Contains("its cache entry is damaged (manifest.json: unreadable)", job.Reason);
+        var (_, found) = StoreVerifier.CheckStore(new CacheStore(repo.Store));
+        Assert.Equal(JobManifest.FileName, Assert.Single(found).File);
+
+        var (summary, console) = Run(repo);
+        Assert.Contains("damaged Variants/layer0.ffn.ratio0.5: manifest.json: unreadable; moved to quarantine", console);
+        Assert.Equal(["Variants/layer0.ffn.ratio0.5"], Ran(summary).Where(j => j.StartsWith("Variants/", StringComparison.Ordinal)));
+        Assert.Single(Directory.GetDirectories(Path.Combine(repo.Store, "quarantine")));
+        Assert.Empty(Ran(Run(repo).Summary)); // and then it is a hit again
+    }
+
+    [Fact]
+    public void A_manifest_written_before_sizes_cpu_and_run_id_were_recorded_is_still_a_hit()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Run(repo);
+        // the fields the first manifests had are required; the ones added since (sizes, cpu, run_id) are not
+        EditManifest(repo, node =>
+        {
+            foreach (var added in new[] { "sizes", "cpu", "run_id" }) Assert.True(node.Remove(added), added);
+        });
+
+        var status = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Status();
+        Assert.All(status, s => Assert.Equal(JobState.Cached, s.State));
+        Assert.Empty(StoreVerifier.CheckStore(new CacheStore(repo.Store)).Damage);
+        var (summary, console) = Run(repo);
+        Assert.Empty(Ran(summary));
+        Assert.DoesNotContain("damaged", console);
     }
 
     [Fact]

@@ -66,13 +66,20 @@ public sealed class CacheStore(string root)
         return null;
     }
 
-    /// <summary>The damage of the entry published under <paramref name="key"/>, if a manifest for it is there: the
-    /// cheap check, then with <paramref name="full"/> every payload file's hash; null when intact or absent.</summary>
+    /// <summary>The damage of the entry folder under <paramref name="key"/>: its manifest missing, unreadable or of
+    /// another key, else the cheap check, then with <paramref name="full"/> every payload file's hash; null when intact
+    /// or absent.</summary>
+    /// <remarks>An entry is published whole, its manifest written before the one rename (<see cref="Publish"/>), so a
+    /// folder here without a readable manifest of its key is damaged, not half-written: the run sets it aside into
+    /// <c>quarantine/</c> and says so, as for a damaged payload file.</remarks>
     public string? Damage(string key, bool full)
     {
         var dir = EntryDirectory(key);
-        var manifest = JobManifest.TryRead(Path.Combine(dir, JobManifest.FileName));
-        if (manifest is null || manifest.Key != key) return null;
+        if (!Directory.Exists(dir)) return null;
+        var path = Path.Combine(dir, JobManifest.FileName);
+        var manifest = JobManifest.TryRead(path);
+        if (manifest is null) return $"{JobManifest.FileName}: {(File.Exists(path) ? "unreadable" : "missing")}";
+        if (manifest.Key != key) return $"{JobManifest.FileName}: records key {manifest.Key}, not the folder's";
         var entry = new CacheEntry(dir, manifest);
         if (QuickDamage(entry) is { } quick) return quick;
         return full && StoreVerifier.Check(entry) is [var first, ..] ? $"{first.File}: {first.What}" : null;

@@ -33,10 +33,29 @@ public sealed record JobManifest
 
     public string ToJson() => JsonSerializer.Serialize(this, Json) + "\n";
 
-    /// <summary>Reads a manifest; null when it is missing, truncated or not a manifest.</summary>
+    /// <summary>
+    /// <see cref="Json"/>, refusing null where a field has none: a manifest that parses but holds <c>"files": null</c>
+    /// (an edit by hand, a tool rewriting it) was read as an entry, and every reader of the store then stopped on a
+    /// NullReferenceException (<c>puzzle status</c>, <c>run</c>, <c>verify</c>).
+    /// </summary>
+    /// <remarks>
+    /// A field absent fails only when it is <c>required</c>: those are the fields every manifest ever written has. The
+    /// ones added since (<see cref="Sizes"/>, <see cref="Cpu"/>, <see cref="RunId"/>) keep their defaults when absent,
+    /// so a store built by an older version stays a store of hits, not of damaged entries.
+    /// </remarks>
+    static readonly JsonSerializerOptions Reading = new(PuzzleJson.Options) { RespectNullableAnnotations = true };
+
+    /// <summary>Reads a manifest; null when it is missing, truncated, incomplete (a required field absent or null, a
+    /// payload file's hash or an input's key null) or not a manifest.</summary>
     public static JobManifest? TryRead(string path)
     {
-        try { return File.Exists(path) ? JsonSerializer.Deserialize<JobManifest>(File.ReadAllText(path), Json) : null; }
+        try
+        {
+            return File.Exists(path) && JsonSerializer.Deserialize<JobManifest>(File.ReadAllText(path), Reading) is { } manifest &&
+                   manifest.Files.Values.All(hash => hash is not null) && manifest.Inputs.Values.All(key => key is not null)
+                ? manifest
+                : null;
+        }
         catch (JsonException) { return null; }
     }
 }

@@ -23,11 +23,8 @@ public static class PipelineStatus
                 : new(job.Stage.Name, job.Id, job.Key, JobState.Cached, "");
         var status = NotCached(job, history);
         // a folder under the key that the store does not take: a manifest cut short or a payload file gone by hand
-        if (Directory.Exists(store.EntryDirectory(job.Key)))
-            status = status with
-            {
-                Reason = $"its cache entry is damaged ({store.Damage(job.Key, full: false) ?? "manifest.json missing or unreadable"}); a run builds it again",
-            };
+        if (store.Damage(job.Key, full: false) is { } damage)
+            status = status with { Reason = $"its cache entry is damaged ({damage}); a run builds it again" };
         return logs?.LastAttemptFailed(job) is { } ended ? status with { Reason = $"{status.Reason}; its last attempt {ended}" } : status;
     }
 
