@@ -3,7 +3,8 @@ using Puzzle.Engine.Pipeline.Cache;
 
 namespace Puzzle.Cli.Commands;
 
-/// <summary><c>puzzle gc PIPELINE... [--dry-run]</c>: removes what none of the given pipelines' current graphs reach.</summary>
+/// <summary><c>puzzle gc PIPELINE... [--dry-run] [--purge-quarantine]</c>: removes what none of the given pipelines'
+/// current graphs reach, leftovers nothing reads again, and damaged entries quarantined over a week ago.</summary>
 public static class GcCommand
 {
     public static Command Create()
@@ -16,15 +17,21 @@ public static class GcCommand
         };
         devices.AcceptOnlyFromAmong("cpu", "cuda");
         var dryRun = new Option<bool>("--dry-run", "-n") { Description = "print what would be removed and remove nothing" };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "one line per removed entry, resume folder or temporary" };
-        var command = new Command("gc", "Remove cache entries, resume folders and stale temporaries that no given pipeline's current graph reaches")
-            { specs, store, devices, dryRun, verbose };
+        var purge = new Option<bool>("--purge-quarantine")
+        {
+            Description = $"remove every damaged entry in quarantine/, not only those set aside over {StoreCollector.QuarantineAge.TotalDays:0} days ago (kept that long for inspection)",
+        };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "one line per removed entry, resume folder, temporary or quarantined entry" };
+        var command = new Command("gc",
+            "Remove cache entries, resume folders and stale temporaries that no given pipeline's current graph reaches, leftovers in tmp/ and trash/ " +
+            $"that nothing reads again, and damaged entries set aside in quarantine/ over {StoreCollector.QuarantineAge.TotalDays:0} days ago")
+            { specs, store, devices, dryRun, purge, verbose };
         command.SetAction(parse =>
         {
             var given = parse.GetValue(specs) ?? [];
             var deviceList = parse.GetValue(devices) is { Length: > 0 } d ? d.Select(x => (string?)x).ToArray() : [null];
             var sessions = given.SelectMany(spec => deviceList.Select(device => PipelineOptions.Open(spec, parse.GetValue(store), device))).ToList();
-            Console.Write(StoreCollector.Collect(sessions, parse.GetValue(dryRun)).ToText(parse.GetValue(verbose)));
+            Console.Write(StoreCollector.Collect(sessions, parse.GetValue(dryRun), parse.GetValue(purge)).ToText(parse.GetValue(verbose)));
             return 0;
         });
         return command;

@@ -74,7 +74,65 @@ public sealed class StoreHousekeepingTests
         Assert.StartsWith($"test: 0 ran, {after.Count} cached, 0 failed", rerunOut);
         var (again, againOut, _) = CliRunner.Run("gc", repo.SpecPath);
         Assert.Equal(0, again);
-        Assert.StartsWith("removed 0 cache entries (0 B), 0 resume folders (0 B), 0 temporaries (0 B): 0 B (0 bytes) freed", againOut);
+        Assert.StartsWith("removed 0 cache entries (0 B), 0 resume folders (0 B), 0 temporaries (0 B), 0 quarantined entries (0 B): 0 B (0 bytes) freed", againOut);
+    }
+
+    [Fact]
+    public void Gc_frees_a_killed_retires_trash_broken_leftovers_and_entries_quarantined_over_a_week_ago_and_leaves_what_is_held_or_recent()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Assert.Equal(0, CliRunner.Run("run", repo.SpecPath, "--target", "Data", "--in-process").Exit);
+        var graph = PipelineSession.Open(repo.SpecPath).Graph;
+        var (tokenizer, tokens) = (graph.Find("Tokenizer", "tokenizer").Key, graph.Find("Data", "tokens").Key);
+        var store = new CacheStore(repo.Store);
+        string Leftover(string area, string name)
+        {
+            var dir = Directory.CreateDirectory(Path.Combine(repo.Store, area, name)).FullName;
+            File.WriteAllText(Path.Combine(dir, "payload.bin"), new string('x', 1000));
+            return dir;
+        }
+        // a --rerun retire killed between its rename and its delete, one whose retire still runs (its key held), and
+        // an incomplete entry Publish moved aside
+        var retired = Leftover("trash", $"{tokens[..16]}-{Guid.NewGuid():N}");
+        var retiring = Leftover("trash", $"{tokenizer[..16]}-{Guid.NewGuid():N}");
+        var broken = Leftover("tmp", $"broken-{tokens[..16]}-{Guid.NewGuid():N}");
+        // two damaged entries set aside by runs: one eight days ago, one now (its folder's own time is its entry's, old)
+        var recent = store.Quarantine(tokenizer)!;
+        Directory.SetLastWriteTimeUtc(recent, DateTime.UtcNow.AddDays(-30));
+        var quarantined = store.Quarantine(tokens)!; // KEY16-yyyyMMdd-HHmmss-GUID8: dated eight days back
+        var old = Path.Combine(Path.GetDirectoryName(quarantined)!,
+            $"{tokens[..16]}-{DateTime.UtcNow.AddDays(-8).ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}-{Path.GetFileName(quarantined)[^8..]}");
+        Directory.Move(quarantined, old);
+        var oldBytes = BytesOnDisk(old);
+
+        var (_, dryOut, _) = CliRunner.Run("gc", repo.SpecPath, "--dry-run", "--verbose");
+        Assert.Contains($"would remove quarantined quarantine/{Path.GetFileName(old)}", dryOut);
+        Assert.Contains($"would remove temporary trash/{Path.GetFileName(retired)}", dryOut);
+        Assert.True(Directory.Exists(old) && Directory.Exists(retired) && Directory.Exists(broken));
+
+        string output;
+        using (store.TryLock(tokenizer) ?? throw new InvalidOperationException("lock taken"))
+        {
+            var (exit, said, err) = CliRunner.Run("gc", repo.SpecPath);
+            Assert.True(exit == 0, err);
+            output = said;
+        }
+
+        Assert.False(Directory.Exists(retired) || Directory.Exists(broken) || Directory.Exists(old));
+        Assert.Contains($"2 temporaries ({StoreUsage.Human(2000)}), 1 quarantined entry ({StoreUsage.Human(oldBytes)})", output);
+        Assert.True(Directory.Exists(retiring), "a retire that holds its key's lock is not raced");
+        Assert.Contains($"left {retiring}: locked by a running job", output);
+        Assert.True(Directory.Exists(recent), "a damaged entry quarantined now is kept for inspection");
+        Assert.Contains($"left {recent}: quarantined ", output);
+        Assert.Contains("(--purge-quarantine removes it now)", output);
+
+        var (purged, purgeOut, purgeErr) = CliRunner.Run("gc", repo.SpecPath, "--purge-quarantine");
+        Assert.True(purged == 0, purgeErr);
+        Assert.False(Directory.Exists(recent) || Directory.Exists(retiring));
+        Assert.Contains("1 temporary", purgeOut);
+        Assert.Contains("1 quarantined entry", purgeOut);
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(repo.Store, "quarantine")));
+        Assert.False(Directory.Exists(Path.Combine(repo.Store, "trash")));
     }
 
     [Fact]

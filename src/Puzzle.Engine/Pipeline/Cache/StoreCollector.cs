@@ -7,19 +7,25 @@ namespace Puzzle.Engine.Pipeline.Cache;
 
 /// <summary>
 /// <c>puzzle gc</c>: frees what no given pipeline's current graph reaches. Removed are cache entries whose key is not
-/// reachable, resume folders of such keys, staging folders in <c>tmp/</c> that no live job builds in, and staging
-/// leftovers (<c>.NAME.tmp-PID-…</c>) of dead processes in <c>logs/</c>, <c>history/</c> and <c>runs/</c>.
-/// Safe beside a running pipeline: an entry, resume folder or staging folder is removed only under its key's lock
-/// (<see cref="CacheStore.TryLock"/>), so nothing a job is writing or waiting on goes; what is locked is reported as busy.
+/// reachable, resume folders of such keys, staging folders in <c>tmp/</c> that no live job builds in, leftovers that
+/// nothing reads again (<c>tmp/broken-…</c> set aside by <see cref="CacheStore.Publish"/>, <c>trash/KEY-…</c> of a
+/// <see cref="CacheStore.RetireHeld"/> killed between its rename and its delete), staging leftovers
+/// (<c>.NAME.tmp-PID-…</c>) of dead processes in <c>logs/</c>, <c>history/</c>, <c>runs/</c> and <c>trash/</c>, and
+/// damaged entries in <c>quarantine/</c> set aside more than <see cref="QuarantineAge"/> ago (all of them when told to
+/// purge): they are kept that long for inspection, never read by a run.
+/// Safe beside a running pipeline: an entry, resume folder, staging folder or retired folder is removed only under its
+/// key's lock (<see cref="CacheStore.TryLock"/>), so nothing a job is writing or waiting on goes; what is locked is
+/// reported as busy.
 /// A removal is one rename into <c>trash/</c> followed by the delete, so no reader ever sees a half-removed entry.
 /// Lock files stay: deleting one races with a process waiting on it (see <see cref="CacheStore.Lock"/>), and they are empty.
 /// </summary>
 public static partial class StoreCollector
 {
-    /// <summary>One thing removed (or, in a dry run, that would be): kind is entry, resume or temporary.</summary>
+    /// <summary>One thing removed (or, in a dry run, that would be): kind is entry, resume, temporary or quarantined.</summary>
     public sealed record Freed(string Kind, string Path, string Label, long Bytes);
 
-    /// <summary>What was left although unreachable, and why (locked by a job, or a fresh temporary of unknown origin).</summary>
+    /// <summary>What was left although unreachable, and why (locked by a job, a fresh temporary of unknown origin, or a
+    /// damaged entry quarantined too recently).</summary>
     public sealed record Busy(string Path, string Why);
 
     public sealed record Result(IReadOnlyList<Freed> Removed, IReadOnlyList<Busy> Left, int KeptEntries, bool DryRun)
@@ -37,7 +43,8 @@ public static partial class StoreCollector
                 return $"{items.Count} {(items.Count == 1 ? one : many)} ({StoreUsage.Human(items.Sum(r => r.Bytes))})";
             }
             text.AppendLine($"{(DryRun ? "would remove" : "removed")} {Count("entry", "cache entry", "cache entries")}, " +
-                            $"{Count("resume", "resume folder", "resume folders")}, {Count("temporary", "temporary", "temporaries")}: " +
+                            $"{Count("resume", "resume folder", "resume folders")}, {Count("temporary", "temporary", "temporaries")}, " +
+                            $"{Count("quarantined", "quarantined entry", "quarantined entries")}: " +
                             $"{StoreUsage.Human(Bytes)} ({Bytes.ToString(CultureInfo.InvariantCulture)} bytes) {(DryRun ? "would be freed" : "freed")}");
             text.AppendLine($"kept {KeptEntries} reachable cache {(KeptEntries == 1 ? "entry" : "entries")}");
             foreach (var b in Left) text.AppendLine($"left {b.Path}: {b.Why}");
@@ -48,15 +55,24 @@ public static partial class StoreCollector
 
     [GeneratedRegex("^[0-9a-f]{64}$")] private static partial Regex KeyName();
     [GeneratedRegex("^(?<prefix>[0-9a-f]{16})-[0-9a-f]{32}$")] private static partial Regex StagingName();
+    [GeneratedRegex("^[0-9a-f]{16}-(?<when>[0-9]{8}-[0-9]{6})-[0-9a-f]{8}$")] private static partial Regex QuarantineName();
 
     /// <summary>A temporary in <c>tmp/</c> that no known writer names is left alone for this long (as a run's own cleanup does).</summary>
     public static readonly TimeSpan UnknownTemporaryAge = TimeSpan.FromHours(1);
 
     /// <summary>
+    /// How long a damaged entry stays in <c>quarantine/</c> (<see cref="CacheStore.Quarantine"/>) before gc removes it:
+    /// the run that set it aside named it, and this leaves a week to look at what was wrong with it. <c>puzzle gc
+    /// --purge-quarantine</c> removes them all.
+    /// </summary>
+    public static readonly TimeSpan QuarantineAge = TimeSpan.FromDays(7);
+
+    /// <summary>
     /// Collects the store the sessions share, keeping every job key their graphs plan now (what <c>status</c> checks).
     /// Refuses no sessions (that would remove everything) and sessions on different stores.
     /// </summary>
-    public static Result Collect(IReadOnlyList<PipelineSession> sessions, bool dryRun)
+    /// <param name="purgeQuarantine">remove every quarantined entry, not only those older than <see cref="QuarantineAge"/></param>
+    public static Result Collect(IReadOnlyList<PipelineSession> sessions, bool dryRun, bool purgeQuarantine = false)
     {
         if (sessions.Count == 0)
             throw new ArgumentException("gc needs the pipeline specs whose entries to keep (puzzle gc pipelines/a.yaml ...): with none it would remove every entry");
@@ -65,11 +81,12 @@ public static partial class StoreCollector
             throw new ArgumentException($"the specs use different stores ({string.Join(", ", stores)}): pass --store DIR to name the one to collect");
         if (!Directory.Exists(stores[0])) throw new DirectoryNotFoundException($"{stores[0]}: no store there (pass --store DIR)"); // as store du says
         var reachable = sessions.SelectMany(s => s.Graph.JobsFor(null)).Select(j => j.Key).ToHashSet(StringComparer.Ordinal);
-        return Collect(sessions[0].Store, reachable, dryRun);
+        return Collect(sessions[0].Store, reachable, dryRun, purgeQuarantine);
     }
 
     /// <param name="reachable">every job key of the pipelines to keep</param>
-    public static Result Collect(CacheStore store, IReadOnlySet<string> reachable, bool dryRun)
+    /// <param name="purgeQuarantine">remove every quarantined entry, not only those older than <see cref="QuarantineAge"/></param>
+    public static Result Collect(CacheStore store, IReadOnlySet<string> reachable, bool dryRun, bool purgeQuarantine = false)
     {
         var removed = new List<Freed>();
         var left = new List<Busy>();
@@ -91,6 +108,7 @@ public static partial class StoreCollector
                 if (!reachable.Contains(Path.GetFileName(dir)))
                     UnderLock(KeyName().IsMatch(Path.GetFileName(dir)) ? [Path.GetFileName(dir)] : [], dir, "resume", Path.GetFileName(dir));
             Temporaries();
+            Quarantined();
         }
         finally
         {
@@ -141,19 +159,13 @@ public static partial class StoreCollector
 
         void Temporaries()
         {
-            var locks = Path.Combine(store.Root, "locks");
             var tmp = Path.Combine(store.Root, "tmp");
             foreach (var path in Directory.Exists(tmp) ? Directory.EnumerateFileSystemEntries(tmp).ToList() : [])
             {
                 var name = Path.GetFileName(path);
                 if (StagingName().Match(name) is { Success: true } staging)
-                {
                     // a job builds in tmp/KEY16-GUID while it holds KEY's lock: free only when no key with that prefix is locked
-                    var keys = Directory.Exists(locks)
-                        ? Directory.EnumerateFiles(locks, staging.Groups["prefix"].Value + "*.lock").Select(Path.GetFileNameWithoutExtension).OfType<string>().ToList()
-                        : [];
-                    UnderLock(keys, path, "temporary", "tmp/" + name);
-                }
+                    UnderLock(KeysStartingWith(store, staging.Groups["prefix"].Value), path, "temporary", "tmp/" + name);
                 else if (name.StartsWith("broken-", StringComparison.Ordinal)) Remove(path, "temporary", "tmp/" + name); // set aside by Publish, never read again
                 else if (DateTime.UtcNow - File.GetLastWriteTimeUtc(path) > UnknownTemporaryAge) Remove(path, "temporary", "tmp/" + name);
                 else left.Add(new Busy(path, $"a temporary younger than {UnknownTemporaryAge.TotalHours:0} h that no job's lock accounts for"));
@@ -161,6 +173,12 @@ public static partial class StoreCollector
             // a killed gc's trash (top level only: what is inside was already removed from the store)
             foreach (var stale in AtomicDirectory.Stale(Path.Combine(store.Root, "trash")))
                 Remove(stale, "temporary", Path.GetRelativePath(store.Root, stale));
+            // a retired entry or resume folder (trash/KEY16-GUID) whose retire was killed between its rename and its
+            // delete; the retiring process holds the key's lock throughout, as a job does its staging folder
+            var retired = Path.Combine(store.Root, "trash");
+            foreach (var path in Directory.Exists(retired) ? Directory.EnumerateDirectories(retired).ToList() : [])
+                if (StagingName().Match(Path.GetFileName(path)) is { Success: true } leftover)
+                    UnderLock(KeysStartingWith(store, leftover.Groups["prefix"].Value), path, "temporary", "trash/" + Path.GetFileName(path));
             foreach (var area in new[] { "logs", "history", "runs" })
             {
                 var root = Path.Combine(store.Root, area);
@@ -170,7 +188,42 @@ public static partial class StoreCollector
                         Remove(stale, "temporary", Path.GetRelativePath(store.Root, stale));
             }
         }
+
+        // damaged entries set aside by runs: nothing reads them again, so no lock guards them (Quarantine moved each in
+        // whole, under its key's lock); kept for inspection for QuarantineAge unless purging
+        void Quarantined()
+        {
+            var quarantine = Path.Combine(store.Root, "quarantine");
+            foreach (var path in Directory.Exists(quarantine) ? Directory.EnumerateDirectories(quarantine).ToList() : [])
+            {
+                var label = "quarantine/" + Path.GetFileName(path);
+                var since = QuarantinedUtc(path);
+                if (purgeQuarantine || DateTime.UtcNow - since > QuarantineAge) Remove(path, "quarantined", label);
+                else
+                    left.Add(new Busy(path, $"quarantined {since:yyyy-MM-dd HH:mm} UTC, kept for inspection until " +
+                                            $"{since + QuarantineAge:yyyy-MM-dd HH:mm} UTC (--purge-quarantine removes it now)"));
+            }
+        }
     }
+
+    /// <summary>Every key whose lock file starts with <paramref name="prefix"/> (a staging or retired folder's name
+    /// holds the first 16 hex digits of its key).</summary>
+    static IReadOnlyList<string> KeysStartingWith(CacheStore store, string prefix)
+    {
+        var locks = Path.Combine(store.Root, "locks");
+        return Directory.Exists(locks)
+            ? Directory.EnumerateFiles(locks, prefix + "*.lock").Select(Path.GetFileNameWithoutExtension).OfType<string>().ToList()
+            : [];
+    }
+
+    /// <summary>When a quarantined folder was set aside: the UTC time in its name (<see cref="CacheStore.Quarantine"/>;
+    /// the folder's own time is its entry's, since a rename keeps it), else the folder's time.</summary>
+    static DateTime QuarantinedUtc(string path) =>
+        QuarantineName().Match(Path.GetFileName(path)) is { Success: true } m &&
+        DateTime.TryParseExact(m.Groups["when"].Value, "yyyyMMdd-HHmmss", CultureInfo.InvariantCulture,
+            DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var when)
+            ? when
+            : Directory.GetLastWriteTimeUtc(path);
 
     /// <summary>What removing files frees: a file's data goes with its last name (hard links: entries may share an
     /// exported model's weights), counting the names this collection removed before, or would have in a dry run.</summary>
