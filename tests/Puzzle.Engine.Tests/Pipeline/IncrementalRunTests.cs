@@ -33,6 +33,25 @@ public class IncrementalRunTests
         Assert.Equal(4, rerun.Where(JobOutcome.Cached).Count());
     }
 
+    [Theory]
+    [InlineData("\"inputs\": null")]
+    [InlineData("\"config\": null")]
+    [InlineData("\"inputs\": { \"a\": null }")]
+    [InlineData("\"seed\": 0")] // inputs and config absent
+    public void A_history_file_that_parses_but_is_incomplete_gives_no_reason_and_stops_nothing(string fields)
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        Run(repo);
+        repo.Edit("throughput_vs_parent: 1.5", "throughput_vs_parent: 2.0");
+        var history = Directory.GetFiles(Path.Combine(repo.Store, "history"), "search.json", SearchOption.AllDirectories).Single();
+        File.WriteAllText(history, $"{{ \"key\": \"abc\", {fields} }}");
+
+        // before, "inputs": null stopped puzzle status (and a run's status line) on a NullReferenceException
+        var search = PipelineSession.Open(repo.SpecPath, stages: FanOutStages.All()).Status().Single(s => s.Stage == "Select");
+        Assert.Equal((JobState.Missing, "never built"), (search.State, search.Reason)); // as with no history to compare with
+        Assert.Equal(["Report/report", "Select/search"], Ran(Run(repo)));
+    }
+
     [Fact]
     public void Changing_one_variants_setting_reruns_only_that_variant_and_what_depends_on_it()
     {

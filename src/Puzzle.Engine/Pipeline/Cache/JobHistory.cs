@@ -14,12 +14,23 @@ public sealed class JobHistory(string root, string pipeline)
 
     string PathOf(string stage, string job) => Path.Combine(root, "history", pipeline, stage, job + ".json");
 
+    /// <summary>The job's last published key, config and inputs; null when there is none, or the file is truncated or
+    /// incomplete (<c>"inputs": null</c>, read leniently, stopped <c>puzzle status</c> on a NullReferenceException; as
+    /// for a manifest, <see cref="JobManifest.TryRead"/>): the status then gives no reason from history.</summary>
     public Entry? Last(string stage, string job)
     {
         var path = PathOf(stage, job);
-        try { return File.Exists(path) ? JsonSerializer.Deserialize<Entry>(File.ReadAllText(path), JobManifest.Json) : null; }
+        try
+        {
+            return File.Exists(path) && JsonSerializer.Deserialize<Entry>(File.ReadAllText(path), Reading) is { } entry && entry.Inputs.Values.All(key => key is not null)
+                ? entry
+                : null;
+        }
         catch (JsonException) { return null; }
     }
+
+    /// <summary><see cref="JobManifest.Reading"/>, and every field of an entry required: all four were there from the start.</summary>
+    static readonly JsonSerializerOptions Reading = new(JobManifest.Reading) { RespectRequiredConstructorParameters = true };
 
     public void Record(string stage, string job, Entry entry)
     {

@@ -43,7 +43,7 @@ public sealed record JobManifest
     /// ones added since (<see cref="Sizes"/>, <see cref="Cpu"/>, <see cref="RunId"/>) keep their defaults when absent,
     /// so a store built by an older version stays a store of hits, not of damaged entries.
     /// </remarks>
-    static readonly JsonSerializerOptions Reading = new(PuzzleJson.Options) { RespectNullableAnnotations = true };
+    internal static readonly JsonSerializerOptions Reading = new(PuzzleJson.Options) { RespectNullableAnnotations = true };
 
     /// <summary>Reads a manifest; null when it is missing, truncated, incomplete (a required field absent or null, a
     /// payload file's hash or an input's key null) or not a manifest.</summary>
