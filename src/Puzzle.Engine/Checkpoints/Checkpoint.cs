@@ -40,12 +40,14 @@ public static class Checkpoint
     /// Saves a complete model to <paramref name="directory"/>, replacing what is there only once the new folder is
     /// fully written. Weights go to one <c>model.safetensors</c>, or to shards with an index when they exceed
     /// <paramref name="maxShardBytes"/>. <paramref name="tokenizerPath"/>, when given, is copied as tokenizer.json;
-    /// <paramref name="extraFiles"/> (file name → text) are written beside it, published in the same rename (a
-    /// generation_config.json among them replaces the one made from <paramref name="config"/>).
+    /// <paramref name="extraFiles"/> (file name → text) are written beside it and <paramref name="copiedFiles"/> (path
+    /// in the folder, '/' between its parts → file) copied byte for byte, all published in the same rename (a
+    /// config.json or generation_config.json among them replaces the one made from <paramref name="config"/>).
     /// </summary>
     public static void Save(string directory, ModelConfig config, IReadOnlyDictionary<string, torch.Tensor> tensors,
         CheckpointFormat format = CheckpointFormat.Auto, TensorDType dtype = TensorDType.F32, long? maxShardBytes = null,
-        string? tokenizerPath = null, IReadOnlyDictionary<string, string>? extraFiles = null)
+        string? tokenizerPath = null, IReadOnlyDictionary<string, string>? extraFiles = null,
+        IReadOnlyDictionary<string, string>? copiedFiles = null)
     {
         if (maxShardBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "must be positive");
         var configJson = HfConfig.ToJson(config, format, dtype);
@@ -58,22 +60,19 @@ public static class Checkpoint
             File.WriteAllText(Path.Combine(staging, GenerationConfigFileName), GenerationConfigJson(config));
             WriteWeights(staging, config, tensors.ContainsKey, n => tensors[n].numel(),
                 (path, names) => SafeTensorsWriter.Write(path, Subset(tensors, names), dtype), dtype, maxShardBytes);
-            if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
-            if (HfConfigWriter.Resolve(config, format) == CheckpointFormat.NemotronNas) // its config.json's auto_map names this file
-                File.WriteAllText(Path.Combine(staging, DeciLMConfigCode.FileName), DeciLMConfigCode.Text);
-            foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
-                File.WriteAllText(Path.Combine(staging, name), text);
+            WriteBeside(staging, config, format, tokenizerPath, extraFiles, copiedFiles);
         });
     }
 
     /// <summary>
-    /// <see cref="Save(string, ModelConfig, IReadOnlyDictionary{string, torch.Tensor}, CheckpointFormat, TensorDType, long?, string?, IReadOnlyDictionary{string, string}?)"/>
+    /// <see cref="Save(string, ModelConfig, IReadOnlyDictionary{string, torch.Tensor}, CheckpointFormat, TensorDType, long?, string?, IReadOnlyDictionary{string, string}?, IReadOnlyDictionary{string, string}?)"/>
     /// from a tensor source read one tensor at a time (e.g. another checkpoint converted to another dtype), so the
     /// model never has to fit in memory. Extra weights the configuration has no place for are an error, as on load.
     /// </summary>
     public static void Save(string directory, ModelConfig config, ITensorSource source,
         CheckpointFormat format = CheckpointFormat.Auto, TensorDType dtype = TensorDType.F32, long? maxShardBytes = null,
-        string? tokenizerPath = null, IReadOnlyDictionary<string, string>? extraFiles = null)
+        string? tokenizerPath = null, IReadOnlyDictionary<string, string>? extraFiles = null,
+        IReadOnlyDictionary<string, string>? copiedFiles = null)
     {
         if (maxShardBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(maxShardBytes), maxShardBytes, "must be positive");
         var configJson = HfConfig.ToJson(config, format, dtype);
@@ -86,12 +85,27 @@ public static class Checkpoint
             File.WriteAllText(Path.Combine(staging, GenerationConfigFileName), GenerationConfigJson(config));
             WriteWeights(staging, config, source.Contains, n => source.Info(n).ElementCount,
                 (path, names) => SafeTensorsWriter.Write(path, source, names, dtype), dtype, maxShardBytes);
-            if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
-            if (HfConfigWriter.Resolve(config, format) == CheckpointFormat.NemotronNas) // its config.json's auto_map names this file
-                File.WriteAllText(Path.Combine(staging, DeciLMConfigCode.FileName), DeciLMConfigCode.Text);
-            foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
-                File.WriteAllText(Path.Combine(staging, name), text);
+            WriteBeside(staging, config, format, tokenizerPath, extraFiles, copiedFiles);
         });
+    }
+
+    /// <summary>What goes beside the weights: the tokenizer, the DeciLM configuration code a nemotron-nas config.json
+    /// names, the extra files' text, and the copied files as they are (a tokenizer.model is binary; a template's bytes
+    /// are the template).</summary>
+    static void WriteBeside(string staging, ModelConfig config, CheckpointFormat format, string? tokenizerPath,
+        IReadOnlyDictionary<string, string>? extraFiles, IReadOnlyDictionary<string, string>? copiedFiles)
+    {
+        if (tokenizerPath != null) File.Copy(tokenizerPath, Path.Combine(staging, TokenizerFileName));
+        if (HfConfigWriter.Resolve(config, format) == CheckpointFormat.NemotronNas) // its config.json's auto_map names this file
+            File.WriteAllText(Path.Combine(staging, DeciLMConfigCode.FileName), DeciLMConfigCode.Text);
+        foreach (var (name, text) in extraFiles ?? new Dictionary<string, string>())
+            File.WriteAllText(Path.Combine(staging, name), text);
+        foreach (var (name, from) in copiedFiles ?? new Dictionary<string, string>())
+        {
+            var to = Path.Combine(staging, name.Replace('/', Path.DirectorySeparatorChar));
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            File.Copy(from, to, overwrite: true);
+        }
     }
 
     static void WriteWeights(string directory, ModelConfig config, Func<string, bool> has, Func<string, long> elementsOf,

@@ -13,8 +13,8 @@ public sealed record ExportResult(CheckpointFormat Format, TensorDType DType, Mo
 /// Writes a trained child as a Hugging Face folder a serving engine loads: config.json (plain Llama when every layer
 /// is the same GQA + SwiGLU shape and the spec allows it, else nemotron-nas with <c>block_configs</c>), safetensors in
 /// the requested type under the names vLLM's loader expects (sharded above 5 GB as transformers does),
-/// tokenizer.json with a tokenizer_config.json, the parent's chat template and special-tokens map where it has them,
-/// generation_config.json and a model card. Reads one tensor at a time,
+/// tokenizer.json with a tokenizer_config.json, the parent's tokenizer files and chat templates where it has them
+/// (<see cref="ParentFiles"/>), generation_config.json and a model card. Reads one tensor at a time,
 /// checks the target runtime can serve the child before writing, and publishes the folder in one rename.
 /// </summary>
 public static class ChildExporter
@@ -23,13 +23,21 @@ public static class ChildExporter
     public const long MaxShardBytes = 5_000_000_000;
     public const string TokenizerConfigFileName = "tokenizer_config.json";
 
-    /// <summary>The parent's files a server reads beside tokenizer.json and tokenizer_config.json, carried as they are:
-    /// the chat template as transformers saves it since 4.47 (its own file, no longer inside tokenizer_config.json;
-    /// vLLM's chat endpoint refuses a model without a template) and the special tokens' map.</summary>
-    public static readonly string[] ParentTokenizerFiles = ["chat_template.jinja", "special_tokens_map.json"];
+    /// <summary>The parent's files a tokenizer or server reads beside tokenizer.json and tokenizer_config.json, carried
+    /// byte for byte: the chat template as transformers saves it since 4.47 (its own file, no longer inside
+    /// tokenizer_config.json; vLLM's chat endpoint refuses a model without a template), the special tokens' map, the
+    /// SentencePiece model Llama 2 and Mistral folders ship beside or instead of tokenizer.json (a slow tokenizer loads
+    /// only it, and converters such as llama.cpp's read it) and the added tokens a slow tokenizer appends to it.</summary>
+    public static readonly string[] ParentTokenizerFiles = ["chat_template.jinja", "special_tokens_map.json", "tokenizer.model", "added_tokens.json"];
+
+    /// <summary>The folder transformers saves a tokenizer's further named chat templates in (one .jinja each, beside
+    /// chat_template.jinja); <c>apply_chat_template(chat_template="tool_use")</c> reads them from it. Carried whole.</summary>
+    public const string ChatTemplatesFolder = "additional_chat_templates";
+
+    static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <param name="parentDirectory">the folder whose generation_config.json (its sampling defaults and stop ids) and
-    /// <see cref="ParentTokenizerFiles"/> go with the child: the parent's; by default the model's own</param>
+    /// <see cref="ParentFiles"/> go with the child: the parent's; by default the model's own</param>
     public static ExportResult Export(string modelDirectory, string destination, ExportOptions options, ModelCardContext context,
         string? parentDirectory = null)
     {
@@ -54,14 +62,36 @@ public static class ChildExporter
                 [ModelCard.FileName] = ModelCard.Render(config, format, dtype, options.Runtime, context),
                 [Checkpoint.GenerationConfigFileName] = Checkpoint.GenerationConfigJson(config, parent),
             };
-            foreach (var name in ParentTokenizerFiles.Where(n => File.Exists(Path.Combine(parent, n))))
-                extra[name] = File.ReadAllText(Path.Combine(parent, name));
             var source = dtype == TensorDType.F16 ? new Float16RangeCheck(tensors) : (ITensorSource)tensors;
-            Checkpoint.Save(destination, config, source, format, dtype, MaxShardBytes, tokenizer, extra);
+            Checkpoint.Save(destination, config, source, format, dtype, MaxShardBytes, tokenizer, extra, ParentFiles(parent));
             var shapes = CheckpointValidator.ExpectedShapes(config).Values;
             var parameters = shapes.Sum(s => s.Aggregate(1L, (a, b) => a * b));
             return new ExportResult(format, dtype, config, parameters, parameters * dtype.ByteSize(), clock.Elapsed.TotalSeconds);
         }
+    }
+
+    /// <summary>The parent's files an export carries, path in the folder ('/' between its parts) → file:
+    /// <see cref="ParentTokenizerFiles"/> it has and everything in its <see cref="ChatTemplatesFolder"/>. The Parent
+    /// job's key hashes the folder's files and <see cref="TemplateFiles"/>, so a changed one exports again.</summary>
+    public static IReadOnlyDictionary<string, string> ParentFiles(string parentDirectory)
+    {
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in ParentTokenizerFiles.Where(n => File.Exists(Path.Combine(parentDirectory, n))))
+            files[name] = Path.Combine(parentDirectory, name);
+        foreach (var (name, path) in TemplateFiles(parentDirectory)) files[name] = path;
+        return files;
+    }
+
+    /// <summary>The files in <paramref name="parentDirectory"/>'s <see cref="ChatTemplatesFolder"/>, at any depth, as
+    /// (path in the parent folder with '/' between its parts, file); none without the folder.</summary>
+    public static IEnumerable<(string Name, string Path)> TemplateFiles(string parentDirectory)
+    {
+        var folder = Path.Combine(parentDirectory, ChatTemplatesFolder);
+        return Directory.Exists(folder)
+            ? Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+                .Select(f => (Path.GetRelativePath(parentDirectory, f).Replace(Path.DirectorySeparatorChar, '/'), f))
+                .OrderBy(f => f.Item1, StringComparer.Ordinal)
+            : [];
     }
 
     /// <summary>auto: Llama for a homogeneous child, nemotron-nas otherwise; llama for a heterogeneous child is an error.</summary>
@@ -97,7 +127,7 @@ public static class ChildExporter
             var mine = JsonNode.Parse(File.ReadAllText(own)) as JsonObject
                        ?? throw new ExportException($"{own}: not a JSON object");
             mine["model_max_length"] = config.MaxPositionEmbeddings;
-            return mine.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+            return mine.ToJsonString(Indented) + "\n";
         }
         var names = new Dictionary<int, string>();
         try
@@ -117,7 +147,7 @@ public static class ChildExporter
         result["add_eos_token"] = false;
         result["clean_up_tokenization_spaces"] = false;
         result["model_max_length"] = config.MaxPositionEmbeddings;
-        return result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        return result.ToJsonString(Indented) + "\n";
     }
 
     /// <summary>float16 tops out at 65504: a weight beyond it would load as infinity, so say which tensor instead.</summary>

@@ -120,7 +120,7 @@ public sealed class ModelCardTests : IDisposable
 
         ChildExporter.Export(_dir["heal"], _dir["out"], new ExportOptions(), ExportTestSupport.Card(), parentDirectory: _dir["parent"]);
 
-        foreach (var file in ChildExporter.ParentTokenizerFiles)
+        foreach (var file in new[] { "chat_template.jinja", "special_tokens_map.json" })
             Assert.Equal(File.ReadAllBytes(_dir[$"parent/{file}"]), File.ReadAllBytes(_dir[$"out/{file}"]));
 
         // a parent without them (one pretrained here) exports without them

@@ -49,6 +49,32 @@ public class ParentFingerprintTests
         Assert.NotEmpty(downstream);
         Assert.All(downstream, j => Assert.NotEqual(before.Find(j.Stage.Name, j.Id).Key, j.Key));
     }
+    /// <summary>The export carries the parent's additional_chat_templates/ folder: a template edited there is another
+    /// parent (its children export again with it), while folders the export does not carry (a download's .cache/) key
+    /// nothing.</summary>
+    [Fact]
+    public void A_named_chat_template_edited_in_its_folder_is_another_parent_and_other_folders_are_not_keyed()
+    {
+        using var dir = new TempDir();
+        var parent = dir["parent"];
+        Directory.CreateDirectory(Path.Combine(parent, "additional_chat_templates"));
+        foreach (var f in Directory.GetFiles(Fixtures.HfLlamaTiny)) File.Copy(f, Path.Combine(parent, Path.GetFileName(f)));
+        var template = Path.Combine(parent, "additional_chat_templates", "tool_use.jinja");
+        File.WriteAllText(template, "{% for m in messages %}{{ m['content'] }}{% endfor %}\n");
+        Directory.CreateDirectory(dir["text"]);
+        File.WriteAllText(dir["text/a.txt"], "Call me Ishmael. Some years ago, never mind how long precisely.");
+        File.WriteAllText(dir["fp.yaml"], Spec);
+        string Key() => PipelineSession.Open(dir["fp.yaml"], dir["store"]).Graph.Find("Parent", "parent").Key;
+        var before = Key();
+
+        Directory.CreateDirectory(Path.Combine(parent, ".cache", "huggingface"));
+        File.WriteAllText(Path.Combine(parent, ".cache", "huggingface", "config.json.metadata"), "a1b2\n2026-12-03T20:40:47Z\n");
+        Assert.Equal(before, Key());
+
+        File.WriteAllText(template, "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}{% endfor %}\n");
+        Assert.NotEqual(before, Key());
+    }
+
     [Fact]
     public async Task A_parent_folder_moved_with_the_same_content_is_read_where_the_spec_now_names_it()
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Puzzle.Engine.Checkpoints;
+using Puzzle.Engine.Export;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Parents;
 using Puzzle.Engine.Pipeline.Cache;
@@ -107,15 +108,20 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
     }
 
     /// <summary>
-    /// Identifies a user's checkpoint by content: config.json's bytes and every file's name and SHA-256, so a fine-tuned
-    /// checkpoint with the same shapes is another parent. A file is read once and remembered by its path, size and
-    /// times (<see cref="FileFingerprints"/>), so planning a 140 GB parent again reads nothing.
+    /// Identifies a user's checkpoint by content: every file's name and SHA-256 (config.json's among them), so a
+    /// fine-tuned checkpoint with the same shapes is another parent, and so is one with another tokenizer file or chat
+    /// template the export carries; of its folders, only the chat templates' one the export carries
+    /// (<see cref="ChildExporter.TemplateFiles"/>: a download's <c>.cache/</c> or <c>original/</c> weights go nowhere).
+    /// A file is read once and remembered by its path, size and times (<see cref="FileFingerprints"/>), so planning a
+    /// 140 GB parent again reads nothing.
     /// </summary>
     static string Fingerprint(string dir)
     {
         if (!File.Exists(Path.Combine(dir, HfConfig.FileName))) throw new FileNotFoundException($"{dir}: no config.json (not a Hugging Face model folder)");
-        var parts = Directory.EnumerateFiles(dir).Order(StringComparer.Ordinal)
-            .Select(f => $"{Path.GetFileName(f)}:{FileFingerprints.Sha256(f)}");
+        var parts = Directory.EnumerateFiles(dir).Select(f => (Name: Path.GetFileName(f), Path: f))
+            .Concat(ChildExporter.TemplateFiles(dir))
+            .OrderBy(f => f.Name, StringComparer.Ordinal)
+            .Select(f => $"{f.Name}:{FileFingerprints.Sha256(f.Path)}");
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", parts))));
     }
 }
