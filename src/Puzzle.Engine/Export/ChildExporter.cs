@@ -35,9 +35,10 @@ public static class ChildExporter
     public const string ChatTemplatesFolder = "additional_chat_templates";
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    static readonly JsonSerializerOptions AsWritten = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <param name="parentDirectory">the folder whose generation_config.json (its sampling defaults and stop ids) and
-    /// <see cref="ParentFiles"/> go with the child: the parent's; by default the model's own</param>
+    /// <param name="parentDirectory">the folder whose generation_config.json (its sampling defaults and stop ids),
+    /// config.json's pad_token_id and <see cref="ParentFiles"/> go with the child: the parent's; by default the model's own</param>
     public static ExportResult Export(string modelDirectory, string destination, ExportOptions options, ModelCardContext context,
         string? parentDirectory = null)
     {
@@ -58,6 +59,7 @@ public static class ChildExporter
             var parent = parentDirectory ?? modelDirectory;
             var extra = new Dictionary<string, string>
             {
+                [HfConfig.FileName] = ConfigJson(config, format, dtype, parent),
                 [TokenizerConfigFileName] = TokenizerConfig(modelDirectory, tokenizer, config),
                 [ModelCard.FileName] = ModelCard.Render(config, format, dtype, options.Runtime, context),
                 [Checkpoint.GenerationConfigFileName] = Checkpoint.GenerationConfigJson(config, parent),
@@ -92,6 +94,30 @@ public static class ChildExporter
                 .Select(f => (Path.GetRelativePath(parentDirectory, f).Replace(Path.DirectorySeparatorChar, '/'), f))
                 .OrderBy(f => f.Item1, StringComparer.Ordinal)
             : [];
+    }
+
+    /// <summary>
+    /// The child's config.json, with the parent's <c>pad_token_id</c> where the parent's config.json names one
+    /// (fine-tunes and instruct models often do: transformers' Llama takes its embedding's padding_idx from it, and code
+    /// that pads a batch reads <c>model.config.pad_token_id</c>). BOS and EOS are the parent's already, EOS as the list
+    /// where it lists several: a child's configuration is the parent's with other blocks.
+    /// </summary>
+    static string ConfigJson(ModelConfig config, CheckpointFormat format, TensorDType dtype, string parentDirectory)
+    {
+        var json = HfConfig.ToJson(config, format, dtype);
+        var path = Path.Combine(parentDirectory, HfConfig.FileName);
+        if (!File.Exists(path)) return json;
+        JsonNode? pad;
+        try { pad = (JsonNode.Parse(File.ReadAllText(path)) as JsonObject)?["pad_token_id"]; }
+        catch (JsonException e) { throw new ExportException($"{path}: not valid JSON ({JsonErrors.Describe(e)})", e); }
+        if (pad is null) return json; // absent or null: transformers' default, as the model's config.json leaves it
+        if (pad.GetValueKind() != JsonValueKind.Number || !long.TryParse(pad.ToJsonString(), out _))
+            throw new ExportException($"{path}: pad_token_id must be a token id (an integer) or null, found {pad.ToJsonString(AsWritten)}");
+        var fields = JsonNode.Parse(json)!.AsObject();
+        fields["pad_token_id"] = pad.DeepClone();
+        // in the key order the rest of config.json is written in
+        var sorted = new JsonObject(fields.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, p.Value?.DeepClone())));
+        return sorted.ToJsonString(Indented) + "\n";
     }
 
     /// <summary>auto: Llama for a homogeneous child, nemotron-nas otherwise; llama for a heterogeneous child is an error.</summary>

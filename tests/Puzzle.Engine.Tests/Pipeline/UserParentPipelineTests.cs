@@ -9,8 +9,8 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// <summary>
 /// A parent as users bring it, not pretrained here: a Llama folder saved by transformers (three safetensors shards with
 /// an index, llama3 RoPE in <c>rope_parameters</c>, an untied LM head, a 32k tokenizer, its own generation_config.json,
-/// chat_template.jinja, tokenizer.model and a named chat template), through every stage to the exported child, by the
-/// command line.
+/// chat_template.jinja, tokenizer.model and named chat template, and a pad_token_id), through every stage to the
+/// exported child, by the command line.
 /// </summary>
 [Trait("Category", "Slow")] // a whole pipeline: not in the fast subset
 [Collection(nameof(ConsoleCollection))]
@@ -32,7 +32,7 @@ public sealed class UserParentPipelineTests
         """;
 
     [Fact]
-    public void A_transformers_llama_folder_exports_a_child_with_its_rope_head_tokenizer_files_chat_templates_and_generation_config()
+    public void A_transformers_llama_folder_exports_a_child_with_its_rope_head_tokenizer_files_chat_templates_pad_id_and_generation_config()
     {
         using var repo = new TestRepo(Spec);
         var parent = Path.Combine(repo.Root, "models", "tiny");
@@ -44,6 +44,9 @@ public sealed class UserParentPipelineTests
         File.WriteAllBytes(Path.Combine(parent, "tokenizer.model"), [0x0A, 0x0B, 0x0A, 0x05, 0xFF, 0xC3, 0x28]); // a SentencePiece model: bytes, not text
         Directory.CreateDirectory(Path.Combine(parent, "additional_chat_templates"));
         File.WriteAllText(Path.Combine(parent, "additional_chat_templates", "tool_use.jinja"), "{{ tools | tojson }}\n");
+        var config = Json(Path.Combine(parent, "config.json"));
+        config["pad_token_id"] = 0;
+        File.WriteAllText(Path.Combine(parent, "config.json"), config.ToJsonString());
 
         var (exit, _, err) = CliRunner.Run("run", repo.SpecPath, "--target", "Export", "--in-process");
 
@@ -59,6 +62,7 @@ public sealed class UserParentPipelineTests
         Assert.Equal(generation.ToJsonString(), Json(Path.Combine(export, "generation_config.json")).ToJsonString());
         foreach (var file in new[] { "tokenizer.json", "chat_template.jinja", "tokenizer.model", "additional_chat_templates/tool_use.jinja" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(parent, file)), File.ReadAllBytes(Path.Combine(export, file)));
+        Assert.Equal(0, (int)Json(Path.Combine(export, "config.json"))["pad_token_id"]!);
         Assert.True(HasTensor(export, "lm_head.weight"), "an untied parent's child keeps its own head");
     }
 

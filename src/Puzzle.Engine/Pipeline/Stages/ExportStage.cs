@@ -16,7 +16,7 @@ namespace Puzzle.Engine.Pipeline.Stages;
 public sealed class ExportStage : Stage<ExportStage.ExportJob>
 {
     public override string Name => "Export";
-    public override int Version => 10; // 10: the parent's tokenizer.model, added_tokens.json and additional_chat_templates/, its files copied byte for byte; 9: config.json's rope_theta written as a float (500000.0); 8: the card's puzzle eval command reads windows of data.seq_len; 7: the report's timing and training warnings in the card; 6: the parent's chat_template.jinja and special_tokens_map.json, rope_scaling's factors written as floats; 5: the parent's generation_config.json; 4: typed job config; 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
+    public override int Version => 11; // 11: config.json's pad_token_id, the parent's; 10: the parent's tokenizer.model, added_tokens.json and additional_chat_templates/, its files copied byte for byte; 9: config.json's rope_theta written as a float (500000.0); 8: the card's puzzle eval command reads windows of data.seq_len; 7: the report's timing and training warnings in the card; 6: the parent's chat_template.jinja and special_tokens_map.json, rope_scaling's factors written as floats; 5: the parent's generation_config.json; 4: typed job config; 3: the cost model named in the card; 2: the card's front matter, loading snippet and pipeline key (the Report job's)
     public override IReadOnlyList<string> Upstream => ["Parent", "Heal", "Report"];
     public override string Description => "export each child as a Hugging Face folder (llama or nemotron-nas) with a model card";
     public const string ModelFolder = "model", ExportFile = "export.json";
