@@ -7,6 +7,11 @@
 //                               CLI's libtorch comes from (README, "GPU")
 //   --rerun=Measure             run these stages again although cached, and everything after them (comma-separated
 //                               or repeated)
+// How the jobs run, as `puzzle run` takes them (the CLI checks them, before anything runs; a dry run runs nothing):
+//   --jobs=2                    parallel jobs (default: the spec's executor.jobs)
+//   --threads-per-job=4         torch threads per job (default: the cores divided between the jobs)
+//   --executor=local|slurm      where jobs run (default: the spec's executor.kind)
+//   --in-process                run jobs on threads of the CLI's process instead of child processes
 // No stage logic lives here: every task calls the `puzzle` CLI, which calls the Engine.
 #load "build/puzzle.cake"
 
@@ -20,6 +25,8 @@ var device = Argument<string>("device", null);   // cpu | cuda (default: the spe
 var torch = Argument<string>("torch", null);     // cpu | cuda | external (default: cpu, the PuzzleTorch build switch)
 // stages to run again although cached, with what follows them: --rerun=A,B or --rerun=A --rerun=B, as the CLI takes them
 var rerun = string.Join(",", Arguments<string>("rerun", Array.Empty<string>()));
+// how the jobs run: passed to `puzzle run` as given, each with the CLI's meaning
+var runOptions = ScriptArguments.ForCli(Context, "jobs", "threads-per-job", "executor", "in-process");
 
 var puzzle = new PuzzleCli(Context, configuration, build, store, device, torch);
 var graph = puzzle.Graph(pipeline);
@@ -47,7 +54,7 @@ var dryRun = System.Environment.GetCommandLineArgs().Any(a => a is "--dryrun" or
 if (dryRun) puzzle.PrintWouldRun(pipeline, target, rerun);
 
 // the whole target runs once, before its tasks; Cake 7 runs Setup in a dry run too (it ran every job), so not there
-Setup(context => { if (!dryRun) puzzle.RunTarget(pipeline, target, rerun); });
+Setup(context => { if (!dryRun) puzzle.RunTarget(pipeline, target, rerun, runOptions); });
 Teardown(context => puzzle.PrintSummary());
 
 RunTarget(target);

@@ -8,6 +8,17 @@
 #load "../src/Puzzle.Engine/Pipeline/Execution/StatusDocument.cs"
 #load "../src/Puzzle.Engine/Pipeline/Execution/RunSummary.cs"
 
+/// <summary>The script's arguments that go on to the CLI as its own.</summary>
+public static class ScriptArguments
+{
+    /// <summary>
+    /// The `puzzle run` options <paramref name="names"/> as given to this script, each as often as given (--jobs=2:
+    /// --jobs 2; a switch given bare, --in-process: --in-process), for the CLI to check and apply as its own.
+    /// </summary>
+    public static IReadOnlyList<string> ForCli(ICakeContext context, params string[] names) =>
+        names.SelectMany(n => context.Arguments.GetArguments(n).SelectMany(v => string.IsNullOrEmpty(v) ? new[] { "--" + n } : new[] { "--" + n, v })).ToList();
+}
+
 public sealed class PuzzleCli
 {
     readonly ICakeContext _context;
@@ -98,12 +109,15 @@ public sealed class PuzzleCli
     /// <summary>
     /// Runs <paramref name="target"/> with one `puzzle run` call (from Cake's Setup, so its time is Setup's in Cake's
     /// task table, not the first stage's): independent stages run side by side and the CLI starts once.
+    /// <paramref name="options"/> are `puzzle run`'s own, how the jobs run (--jobs 2, --executor slurm), which the CLI
+    /// checks before anything runs.
     /// </summary>
-    public void RunTarget(string pipeline, string target, string rerun = null)
+    public void RunTarget(string pipeline, string target, string rerun = null, IReadOnlyList<string> options = null)
     {
         var record = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"puzzle-cake-{Guid.NewGuid():N}.json");
         var args = (target == "Default" ? new[] { "run", pipeline, "--summary", record } : new[] { "run", pipeline, "--target", target, "--summary", record })
-            .Concat(string.IsNullOrEmpty(rerun) ? Array.Empty<string>() : new[] { "--rerun", rerun }).ToArray();
+            .Concat(string.IsNullOrEmpty(rerun) ? Array.Empty<string>() : new[] { "--rerun", rerun })
+            .Concat(options ?? Array.Empty<string>()).ToArray();
         var exit = _context.StartProcess("dotnet", new ProcessSettings { Arguments = Args(args) });
         if (!System.IO.File.Exists(record)) throw new Exception($"puzzle run failed (exit {exit}) and recorded no run: see the error above");
         try { _run = RunSummary.Parse(System.IO.File.ReadAllText(record), record); }

@@ -137,6 +137,36 @@ public class FrontEndTests
         Assert.Contains("ci: 2 ran, 1 cached, 0 failed", Plain(rerun.Out));
     }
 
+    /// <summary>
+    /// How the jobs run reaches `puzzle run` as its own options (Cake had none of them): each here a value the CLI
+    /// refuses before anything runs, so no job runs.
+    /// </summary>
+    [Fact]
+    public void Cake_passes_how_the_jobs_run_to_the_CLI()
+    {
+        using var store = new TempDir();
+        using var work = new TempDir();
+        var spec = Path.Combine(work.Path, "ci.yaml");
+        File.Copy(Path.Combine(Source, "pipelines", "ci.yaml"), spec);
+        var restore = Cli.Wait(Cli.StartProcess("dotnet", Source, ["tool", "restore"]));
+        Assert.True(restore.Exit == 0, restore.Err + restore.Out);
+        string[] cake = ["cake", "build.cake", "--target=Data", $"--pipeline={spec}", $"--store={store.Path}",
+            $"--configuration={Cli.Configuration}", "--no-build"];
+        string Fails(params string[] more)
+        {
+            var run = Cli.Wait(Cli.StartProcess("dotnet", Source, [.. cake, .. more]));
+            Assert.True(run.Exit != 0, run.Out + run.Err);
+            Assert.DoesNotContain(" ran, ", run.Out);
+            return Plain(run.Out + run.Err);
+        }
+
+        Assert.Contains("error: --jobs must be between 1 and 64, got 0", Fails("--jobs=0"));
+        Assert.Contains("error: --threads-per-job must be at least 1, got 0", Fails("--threads-per-job=0"));
+        Assert.Contains("--in-process runs jobs in this process; it cannot be combined with the slurm executor", Fails("--executor=slurm", "--in-process"));
+        Assert.False(Directory.Exists(Path.Combine(store.Path, "cache")) && Directory.EnumerateFileSystemEntries(Path.Combine(store.Path, "cache")).Any(),
+            "a refused run built something");
+    }
+
     [Fact]
     public void MSBuild_runs_jobs_incrementally_and_reruns_only_the_job_whose_key_changed()
     {
