@@ -12,9 +12,22 @@
 //   --threads-per-job=4         torch threads per job (default: the cores divided between the jobs)
 //   --executor=local|slurm      where jobs run (default: the spec's executor.kind)
 //   --in-process                run jobs on threads of the CLI's process instead of child processes
+// Any other argument (--job=2, --pipline=x.yaml) is an error that names it, as is one of these without its value
+// (a bare --rerun); Cake's own switches (--verbosity, --dryrun, --tree, --description, --exclusive, ...) and settings
+// (--settings_KEY=...) are Cake's.
 // No stage logic lives here: every task calls the `puzzle` CLI, which calls the Engine.
 #load "build/puzzle.cake"
 
+// every argument this script reads, with what its value must be (null: a switch); any other is an error, before anything runs
+ScriptArguments.Check(Context, new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+{
+    ["target"] = "a stage name (e.g. --target=Search)", ["pipeline"] = "a spec file (e.g. --pipeline=pipelines/ci.yaml)",
+    ["configuration"] = "a configuration (Release or Debug)", ["no-build"] = null, ["store"] = "a folder (e.g. --store=.puzzle)",
+    ["device"] = "a device (cpu or cuda)", ["torch"] = "where libtorch comes from (cpu, cuda or external)",
+    ["rerun"] = "a stage name (e.g. --rerun=Measure)",
+    ["jobs"] = "a count (e.g. --jobs=2)", ["threads-per-job"] = "a count (e.g. --threads-per-job=4)",
+    ["executor"] = "an executor (local or slurm)", ["in-process"] = null,
+});
 var target = Argument("target", "Default");   // Default: every stage
 if (string.Equals(target, "Default", StringComparison.OrdinalIgnoreCase)) target = "Default";   // Cake's names ignore case
 var pipeline = Argument("pipeline", "pipelines/default.yaml");

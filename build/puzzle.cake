@@ -1,4 +1,5 @@
-// Helpers for build.cake: build the CLI once, read the stage graph, run the target once, summarise what ran.
+// Helpers for build.cake: check its arguments, build the CLI once, read the stage graph, run the target once, summarise
+// what ran.
 // The CLI's JSON is read into the Engine's own records of the front-end contract, compiled here from their source (the
 // Engine assembly is what this script builds, so it cannot be referenced): nothing is parsed by hand, and nothing is read
 // inside the store (the run's record comes from `puzzle run --summary FILE`).
@@ -7,10 +8,58 @@
 #load "../src/Puzzle.Engine/Pipeline/Execution/JobState.cs"
 #load "../src/Puzzle.Engine/Pipeline/Execution/StatusDocument.cs"
 #load "../src/Puzzle.Engine/Pipeline/Execution/RunSummary.cs"
+// the Engine's "did you mean", for a misspelt argument
+#load "../src/Puzzle.Engine/Pipeline/Spelling.cs"
 
-/// <summary>The script's arguments that go on to the CLI as its own.</summary>
+/// <summary>
+/// The script's arguments: Cake hands a script every argument it does not take itself, and a script reads only those it
+/// asks for, so a misspelt one (--job=2, --pipline=x.yaml) ran the default silently. Checked before anything runs.
+/// </summary>
 public static class ScriptArguments
 {
+    /// <summary>Cake's own switches (Cake takes them before the script; listed for the error and its "did you mean").</summary>
+    static readonly string[] CakeSwitches =
+    [
+        "verbosity", "dryrun", "noop", "whatif", "tree", "description", "exclusive", "debug", "bootstrap", "skip-bootstrap",
+        "info", "version", "help", "invalidate-script-cache", "no-report",
+    ];
+
+    /// <summary>
+    /// Fails for an argument that is neither one of <paramref name="known"/> (the name and what its value must be, null
+    /// for a switch) nor Cake's (its configuration, --settings_KEY, --paths_KEY and --nuget_KEY, and what it passes on
+    /// itself), naming it with the closest known name; and for a known one given without the value it needs (a bare
+    /// --rerun, or --rerun "", ran as if there were no --rerun, where `puzzle run --rerun ""` is an error; Cake itself
+    /// refuses --rerun= as "Expected an option value").
+    /// </summary>
+    public static void Check(ICakeContext context, IReadOnlyDictionary<string, string> known)
+    {
+        var names = new Dictionary<string, string>(known, StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in context.Arguments.GetArguments())
+        {
+            if (names.TryGetValue(name, out var needs))
+            {
+                if (needs != null && values.Any(string.IsNullOrWhiteSpace)) throw new Exception($"--{name} needs {needs}");
+                continue;
+            }
+            if (IsCakes(name)) continue;
+            var close = Spelling.Suggest(name, known.Keys.Concat(CakeSwitches));
+            throw new Exception($"unknown argument {AsGiven(name)}{(close == null ? "" : $" (did you mean --{close}?)")}; " +
+                                $"this script takes {string.Join(", ", known.Keys.Select(k => "--" + k))}; " +
+                                $"Cake takes {string.Join(", ", CakeSwitches.Select(s => "--" + s))} and its settings as --settings_KEY, --paths_KEY, --nuget_KEY");
+        }
+    }
+
+    /// <summary>Cake's configuration given as an argument (--settings_skipverification=true), or what Cake adds itself
+    /// (--no-report as Settings_NoReport, --invalidate-script-cache).</summary>
+    static bool IsCakes(string name) =>
+        string.Equals(name, "invalidate-script-cache", StringComparison.OrdinalIgnoreCase)
+        || new[] { "settings_", "paths_", "nuget_" }.Any(p => name.Length > p.Length && name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The argument as it was typed: Cake drops the dashes, and -t=Search is not --t=Search.</summary>
+    static string AsGiven(string name) =>
+        System.Environment.GetCommandLineArgs().Any(a => a.Equals("-" + name, StringComparison.OrdinalIgnoreCase) || a.StartsWith($"-{name}=", StringComparison.OrdinalIgnoreCase))
+            ? "-" + name : "--" + name;
+
     /// <summary>
     /// The `puzzle run` options <paramref name="names"/> as given to this script, each as often as given (--jobs=2:
     /// --jobs 2; a switch given bare, --in-process: --in-process), for the CLI to check and apply as its own.

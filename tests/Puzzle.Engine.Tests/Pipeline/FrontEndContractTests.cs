@@ -204,7 +204,7 @@ public sealed class FrontEndContractTests
         var loaded = Regex.Matches(script, "^#load \"(?<path>[^\"]+)\"", RegexOptions.Multiline)
             .Select(m => Path.GetRelativePath(TestRepo.Source, Path.GetFullPath(Path.Combine(build, m.Groups["path"].Value))).Replace('\\', '/'))
             .ToList();
-        Assert.Equal(ContractFiles, loaded);
+        Assert.Equal([.. ContractFiles, .. ScriptHelpers], loaded);
         foreach (var file in loaded)
         {
             var lines = File.ReadAllLines(Path.Combine(TestRepo.Source, file));
@@ -232,4 +232,27 @@ public sealed class FrontEndContractTests
         "src/Puzzle.Engine/Pipeline/Execution/StatusDocument.cs",
         "src/Puzzle.Engine/Pipeline/Execution/RunSummary.cs",
     ];
+
+    /// <summary>Engine source the script compiles besides the contract: the "did you mean" of its argument check.</summary>
+    static readonly string[] ScriptHelpers = ["src/Puzzle.Engine/Pipeline/Spelling.cs"];
+
+    /// <summary>
+    /// build.cake refuses every argument missing from its table (a misspelt one ran the default silently), so the table
+    /// must hold every argument the script reads, and nothing it does not; README's Cake row names each of them.
+    /// </summary>
+    [Fact]
+    public void The_cake_scripts_table_of_arguments_is_what_it_reads_and_the_readme_lists_each()
+    {
+        var script = File.ReadAllText(Path.Combine(TestRepo.Source, "build.cake"));
+        var table = Regex.Matches(script, @"\[""(?<name>[a-z-]+)""\] = ").Select(m => m.Groups["name"].Value).Order().ToList();
+        var passed = Regex.Match(script, @"ScriptArguments\.ForCli\(Context, (?<names>[^)]*)\)").Groups["names"].Value;
+        var read = Regex.Matches(script, @"\b(?:Argument|Arguments|HasArgument)(?:<[^>]+>)?\(""(?<name>[a-z-]+)""").Select(m => m.Groups["name"].Value)
+            .Concat(Regex.Matches(passed, @"""(?<name>[a-z-]+)""").Select(m => m.Groups["name"].Value))
+            .Distinct().Order().ToList();
+        Assert.Contains("jobs", table);
+        Assert.Equal(table, read);
+
+        var cakeRow = File.ReadLines(Path.Combine(TestRepo.Source, "README.md")).Single(l => l.StartsWith("| Cake |", StringComparison.Ordinal));
+        Assert.All(table, name => Assert.Matches($@"--{name}(?![\w-])", cakeRow));
+    }
 }

@@ -138,11 +138,12 @@ public class FrontEndTests
     }
 
     /// <summary>
-    /// How the jobs run reaches `puzzle run` as its own options (Cake had none of them): each here a value the CLI
-    /// refuses before anything runs, so no job runs.
+    /// Cake's arguments: a misspelt one is an error naming it and the closest (--job=2 ran the default silently), as is
+    /// --rerun without a stage (it ran as if there were no --rerun); how the jobs run reaches `puzzle run` as its own
+    /// options, each here a value the CLI refuses before anything runs, so no job runs.
     /// </summary>
     [Fact]
-    public void Cake_passes_how_the_jobs_run_to_the_CLI()
+    public void Cake_refuses_an_unknown_argument_and_passes_how_the_jobs_run_to_the_CLI()
     {
         using var store = new TempDir();
         using var work = new TempDir();
@@ -160,8 +161,16 @@ public class FrontEndTests
             return Plain(run.Out + run.Err);
         }
 
-        Assert.Contains("error: --jobs must be between 1 and 64, got 0", Fails("--jobs=0"));
-        Assert.Contains("error: --threads-per-job must be at least 1, got 0", Fails("--threads-per-job=0"));
+        // refused before the CLI is asked anything (the graph's "pipeline ci (...)" line comes first otherwise)
+        var typo = Fails("--job=2");
+        Assert.Contains("unknown argument --job (did you mean --jobs?); this script takes --target, --pipeline, ", typo);
+        Assert.Contains("--threads-per-job, --executor, --in-process", typo);
+        Assert.DoesNotContain("pipeline ci (", typo);
+        Assert.Contains("--rerun needs a stage name", Fails("--rerun", ""));
+
+        // Cake's own settings pass; each option reaches `puzzle run`, whose own error says so
+        Assert.Contains("error: --jobs must be between 1 and 64, got 0", Fails("--jobs=0", "--settings_skipverification=true"));
+        Assert.Contains("error: --threads-per-job must be at least 1, got 0", Fails("--threads-per-job=0", "--no-report"));
         Assert.Contains("--in-process runs jobs in this process; it cannot be combined with the slurm executor", Fails("--executor=slurm", "--in-process"));
         Assert.False(Directory.Exists(Path.Combine(store.Path, "cache")) && Directory.EnumerateFileSystemEntries(Path.Combine(store.Path, "cache")).Any(),
             "a refused run built something");

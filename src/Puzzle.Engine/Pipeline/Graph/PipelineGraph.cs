@@ -48,7 +48,7 @@ public sealed class PipelineGraph
         ?? throw new ArgumentException($"unknown stage '{name}'{DidYouMean(name)}; stages: {string.Join(", ", Stages.Select(s => s.Name))}");
 
     string DidYouMean(string name) =>
-        Pipeline.Spec.Internal.SpecNames.Suggest(name, Stages.Select(s => s.Name.ToLowerInvariant())) is { } close
+        Spelling.Suggest(name, Stages.Select(s => s.Name.ToLowerInvariant())) is { } close
             ? $" (did you mean '{Stages.First(s => s.Name.Equals(close, StringComparison.OrdinalIgnoreCase)).Name}'?)"
             : "";
 
@@ -60,7 +60,7 @@ public sealed class PipelineGraph
                                        JobDidYouMean(StageNamed(stage).Name, id));
 
     string JobDidYouMean(string stage, string id) =>
-        Pipeline.Spec.Internal.SpecNames.Suggest(id, Jobs[stage].Select(j => j.Id.ToLowerInvariant())) is { } close
+        Spelling.Suggest(id, Jobs[stage].Select(j => j.Id.ToLowerInvariant())) is { } close
             ? $" (did you mean '{stage}/{Jobs[stage].First(j => j.Id.Equals(close, StringComparison.OrdinalIgnoreCase)).Id}'?)"
             : "";
 

@@ -148,7 +148,7 @@ internal sealed class SpecBinder(SpecErrorList errors, SourceMap map)
             var match = names.FirstOrDefault(n => SpecNames.Accepted(n.Name).Contains(s.Value));
             if (match.Value is null)
             {
-                var suggestion = SpecNames.Suggest(s.Value, names.Select(n => n.Name));
+                var suggestion = Spelling.Suggest(s.Value, names.Select(n => n.Name));
                 errors.Add(s.Start, $"{path}: expected one of {string.Join(", ", names.SelectMany(n => SpecNames.Accepted(n.Name)))}; found {s.Describe()}"
                     + (suggestion is null ? "" : $"; did you mean '{suggestion}'?"));
                 return false;
@@ -203,7 +203,7 @@ internal sealed class SpecBinder(SpecErrorList errors, SourceMap map)
         foreach (var f in fields)
             if (f.Property.GetCustomAttributes<ReplacesAttribute>().FirstOrDefault(r => r.OldKey == key) is { } replaced)
                 return $"key '{key}' {Where(path)} was replaced by '{f.Name}': {replaced.Why}";
-        var suggestion = SpecNames.Suggest(key, names);
+        var suggestion = Spelling.Suggest(key, names);
         return $"unknown key '{key}' {Where(path)}; "
             + (suggestion is not null ? $"did you mean '{suggestion}'?" : $"allowed keys: {string.Join(", ", names)}");
     }

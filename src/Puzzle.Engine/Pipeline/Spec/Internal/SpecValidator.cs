@@ -44,7 +44,7 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
             var known = names.FirstOrDefault(n => n.Equals(stage, StringComparison.OrdinalIgnoreCase));
             if (known is null)
                 errors.Add(where, $"executor.slurm.stages[{i}].stage '{stage}' is no stage of a pipeline" +
-                                  (SpecNames.Suggest(stage, names.Select(n => n.ToLowerInvariant())) is { } close
+                                  (Spelling.Suggest(stage, names.Select(n => n.ToLowerInvariant())) is { } close
                                       ? $" (did you mean '{names.First(n => n.Equals(close, StringComparison.OrdinalIgnoreCase))}'?)" : "") + $"; stages: {string.Join(", ", names)}");
             else if (!seen.TryAdd(known, i))
                 errors.Add(where, $"executor.slurm.stages[{i}] is a second entry for {known} (the first is stages[{seen[known]}]); give each stage one entry");
