@@ -115,7 +115,8 @@ public sealed record ReportGoals(double RetentionMin, double? SpeedupTarget, boo
 
 /// <summary>
 /// The best child against one baseline at equal measured speed (<see cref="Reporting.EqualSpeed"/>): the baseline's
-/// KL, agreement and retention read off its curve at the child's measured speedup <see cref="AtSpeedup"/>, and how
+/// KL, agreement and retention read off its curve at the child's measured speedup <see cref="AtSpeedup"/> (each never
+/// worse than a model of the baseline measured at least as fast), and how
 /// (<see cref="Placement"/>: interpolated, nearest, or outside_range where the baseline was not measured near that speed
 /// and nothing is compared). <see cref="Beats"/>: lower KL and higher agreement there; null when not compared.
 /// </summary>

@@ -159,7 +159,7 @@ public static class ReportHtml
         return "<h2>Quality against measured speed</h2><p>Each method's models by their measured whole-request speedup: filled dots were " +
                "healed by GKD at the spec's target, hollow ones assembled from the library at the further targets of " +
                "<code>evaluation.speed_targets</code> and not healed. The goals above compare the child with each baseline's line at the child's " +
-               "measured speedup.</p><div class=\"panels\">" +
+               "measured speedup, where no model of the baseline measured at least as fast is better (it would serve at that speed too).</p><div class=\"panels\">" +
                SvgChart.Render([.. report.Curves.Select(c => Line(c, p => p.Kl))], "measured speedup (× parent)", "KL(parent ‖ model)", width: 560) +
                retention +
                "</div>\n";
