@@ -98,9 +98,10 @@ public sealed class EqualSpeedReportTests
     {
         // batch 2 × 8 generated tokens at 3,000 tokens/s: 5.33 ms per request
         var full = Report();
-        var models = full.Models.Select(m => m with { ScenarioTokensPerS = m.Name == "child1" ? 3000 : 2000 }).ToList();
+        // no baseline to beat: only the child's own goals count
+        var models = full.Models.Where(m => m.Kind != "baseline").Select(m => m with { ScenarioTokensPerS = m.Name == "child1" ? 3000 : 2000 }).ToList();
         var scenario = new Engine.Pipeline.Spec.ScenarioSpec { Batch = 2, Prompt = 32, Generate = 8 };
-        var curves = full.Curves.Take(1).ToList(); // no baseline to beat: only the child's own goals count
+        var curves = full.Curves.Take(1).ToList();
         ReportGoals Goals(Engine.Pipeline.Spec.ConstraintsSpec c, Engine.Pipeline.Spec.ScenarioSpec s) => Engine.Pipeline.Stages.ReportStage.Goals(c, s, models, curves);
 
         var slow = Goals(new() { LatencyMs = 5 }, scenario);
@@ -116,6 +117,35 @@ public sealed class EqualSpeedReportTests
         var text = ReportTable.Render(full with { Models = models, Goals = slow });
         Assert.Contains("measured speedup 1.50x (no throughput_vs_parent target)", text);
         Assert.Contains("  measured 5.3 ms per scenario request, over latency_ms 5", text);
+    }
+
+    [Fact]
+    public void A_baseline_with_no_measured_model_is_not_compared_rather_than_left_out_of_every_baseline()
+    {
+        // uniform chose nothing at the spec's target nor at any Sweep target: it has no curve, and the goals said
+        // "lower KL and higher agreement than every baseline: yes" without naming it
+        var full = Report();
+        var models = full.Models.Select(m => m.Name == "uniform" ? new ReportEntry("uniform", "baseline") { Skipped = "no variant used in every layer meets the constraints" } : m).ToList();
+        var curves = full.Curves.Where(c => c.Method != "uniform").Select(c => c.Method == "shortgpt" ? c with { Points = [Point("shortgpt", true, 1.5, 0.2)] } : c).ToList();
+
+        var goals = Engine.Pipeline.Stages.ReportStage.Goals(new() { ThroughputVsParent = 1.5 }, new Engine.Pipeline.Spec.ScenarioSpec(), models, curves);
+
+        Assert.Equal(["uniform", "shortgpt"], goals.BeatsBaselines.Keys); // in the report's order of models
+        Assert.True(goals.BeatsBaselines["shortgpt"].Beats);
+        var uniform = goals.BeatsBaselines["uniform"];
+        Assert.Null(uniform.Beats);
+        Assert.Equal("uniform has no measured model (no variant used in every layer meets the constraints): not compared", uniform.Rule);
+        Assert.False(goals.Met);
+        Assert.Equal("not compared at equal measured speed with uniform (no variant used in every layer meets the constraints): no model of theirs was measured", goals.Why);
+        var text = ReportTable.Render(full with { Models = models, Curves = curves, Goals = goals });
+        Assert.Contains("lower KL and higher agreement than every baseline at equal measured speed: no", text);
+        Assert.Contains("  against uniform: uniform has no measured model", text);
+
+        // a verdict left undefined by a KL that is not finite is not put down to the child's speed
+        var diverged = curves.Select(c => c.Method == "shortgpt" ? c with { Points = [c.Points[0] with { Kl = double.NaN }] } : c).ToList();
+        var why = Engine.Pipeline.Stages.ReportStage.Goals(new() { ThroughputVsParent = 1.5 }, new Engine.Pipeline.Spec.ScenarioSpec(), models, diverged).Why;
+        Assert.Contains("not compared at equal measured speed with shortgpt: their KL or agreement at the child's speed is not finite", why);
+        Assert.DoesNotContain("near the child's speed", why);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario, string CostModel, [property: SpecPath("scoring.metric")] ScoringMetric Metric, IReadOnlyList<string> ParentVariants);
 
     public override string Name => "Report";
-    public override int Version => 16; // 16: a baseline read at the child's speed is never worse than its models measured at least as fast (two at one speed: the better), values not finite left out; 15: goals hold throughput_tokens_per_s and latency_ms to the child's measured speed; 14: a warning's numbers with the digits that show the rise (four significant at least: a KL of 1e-5 is not 0.0000; report.html's GKD lines too), or the spread over 10%; 13: the goals' numbers with as many decimals as keep them on their side of the goal, target or baseline (1.495x, not 1.50x, beside a missed 1.5x); 12: Measure's timing apart from the farthest later one, and from the nearest; 11: a timing warning says when Measure's timing alone is apart, or the costs came from another machine, and names --rerun Measure; 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
+    public override int Version => 17; // 17: a baseline with no measured model is in goals.beats_baselines, not compared; 16: a baseline read at the child's speed is never worse than its models measured at least as fast (two at one speed: the better), values not finite left out; 15: goals hold throughput_tokens_per_s and latency_ms to the child's measured speed; 14: a warning's numbers with the digits that show the rise (four significant at least: a KL of 1e-5 is not 0.0000; report.html's GKD lines too), or the spread over 10%; 13: the goals' numbers with as many decimals as keep them on their side of the goal, target or baseline (1.495x, not 1.50x, beside a missed 1.5x); 12: Measure's timing apart from the farthest later one, and from the nearest; 11: a timing warning says when Measure's timing alone is apart, or the costs came from another machine, and names --rerun Measure; 10: timing warnings (the parent timed more than 10% apart); 9: every measured speed from the one Speed job; 8: curves of quality against measured speed, baselines judged at equal measured speed; 7: typed job config; 6: scenario.cost_model, the search's closed loop; 5: multiple-choice tasks with retention; 4: training warnings; 3: Pareto marks, per-layer BLD panels, log-axis GKD curves, grouped speedup header
     public override IReadOnlyList<string> Upstream => ["Distill", "Search", "Heal", "Evaluate", "Sweep", "Speed"];
     public override string Description => "write report.json and report.html";
     public override bool UsesTorch => false;
@@ -248,12 +248,20 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
         var target = constraints.ThroughputVsParent;
         if (child is null) return new ReportGoals(RetentionGoal, target, false) { Why = "no child" };
         var own = curves.Single(c => c.Method == SweepStage.Puzzle).Points.Single(p => p.Healed);
-        var beats = curves.Where(c => c.Method != SweepStage.Puzzle).ToDictionary(c => c.Method, c => EqualSpeed.Compare(own, c));
+        // every baseline, a curve or not: one with no model measured at all is not compared, never left out of "every baseline"
+        string? Skipped(string name) => models.FirstOrDefault(m => m.Name == name)?.Skipped;
+        var noModel = models.Where(m => m.Kind == "baseline" && curves.All(c => c.Method != m.Name)).Select(m => m.Name).ToList();
+        var beats = models.Where(m => m.Kind == "baseline").Select(m => m.Name).Concat(curves.Select(c => c.Method).Where(m => m != SweepStage.Puzzle))
+            .Distinct().ToDictionary(name => name, name => noModel.Contains(name)
+                ? EqualSpeed.Compare(own, new MethodCurve(name, [])) with { Rule = $"{name} has no measured model{(Skipped(name) is { } why ? $" ({why})" : "")}: not compared" }
+                : EqualSpeed.Compare(own, curves.Single(c => c.Method == name)));
         var retention = child.Retention;
         var speedup = child.Speedup!.Scenario;
         var retentionMet = retention >= RetentionGoal;
         var speedMet = target is not { } t || speedup >= t;
-        var notCompared = beats.Where(b => b.Value.Beats is null).Select(b => b.Key).ToList();
+        var notCompared = beats.Where(b => b.Value.Beats is null && !noModel.Contains(b.Key)).ToList();
+        var outside = notCompared.Where(b => b.Value.Placement == EqualSpeed.Name(EqualSpeed.Placement.OutsideRange)).Select(b => b.Key).ToList();
+        var undefined = notCompared.Select(b => b.Key).Except(outside).ToList();
         // where the costs are a roofline of other hardware, absolute times measured here say nothing of it
         var missed = scenario.Target is null ? Missed(constraints, scenario, child).ToList() : [];
         return new ReportGoals(RetentionGoal, target, retentionMet && speedMet && missed.Count == 0 && beats.Values.All(b => b.Beats == true))
@@ -262,8 +270,12 @@ public sealed class ReportStage : Stage<ReportStage.ReportJob>
             {
                 retention is null ? "the parent's top-1 on held-out text is 0, so retention is undefined" : null,
                 missed.Count == 0 ? null : string.Join("; ", missed),
-                notCompared.Count == 0 ? null : $"not compared at equal measured speed with {string.Join(", ", notCompared)}: " +
+                outside.Count == 0 ? null : $"not compared at equal measured speed with {string.Join(", ", outside)}: " +
                     "no model of theirs was measured near the child's speed (add evaluation.speed_targets around it)",
+                undefined.Count == 0 ? null : $"not compared at equal measured speed with {string.Join(", ", undefined)}: " +
+                    "their KL or agreement at the child's speed is not finite in every model it would be read from (each one's rule names them)",
+                noModel.Count == 0 ? null : $"not compared at equal measured speed with {string.Join(", ", noModel.Select(n => Skipped(n) is { } why ? $"{n} ({why})" : n))}: " +
+                    "no model of theirs was measured",
             }.OfType<string>()) is { Length: > 0 } why ? why : null,
             Child = child.Name, Retention = retention, MeasuredSpeedup = speedup, RetentionMet = retentionMet, SpeedupMet = speedMet,
             BeatsBaselines = beats,
