@@ -52,9 +52,16 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
         return OpenSharded(directory, index);
     }
 
+    /// <summary>
+    /// Opens every shard the index names. A shard's tensors the index does not list are the checkpoint's too, as
+    /// transformers and vLLM read every tensor of each shard they open; a tensor in two shards is refused, since which
+    /// copy a loader ends with depends on the order it reads them.
+    /// </summary>
     static CheckpointTensors OpenSharded(string directory, string indexPath)
     {
         var weightMap = ReadWeightMap(indexPath);
+        if (weightMap.Count == 0)
+            throw new CheckpointException($"{indexPath}: field 'weight_map' lists no tensors; it must name the shard of each of the model's tensors");
         var shards = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
         try
         {
@@ -73,6 +80,15 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
                     throw new CheckpointException($"{shard.Path}: tensor '{tensor}' is listed for this shard in {IndexFileName} but the shard does not contain it");
                 fileOf.Add(tensor, shard);
             }
+            foreach (var shard in shards.Values)
+                foreach (var tensor in shard.Names)
+                {
+                    if (!fileOf.TryGetValue(tensor, out var other)) fileOf.Add(tensor, shard);
+                    else if (other != shard)
+                        throw new CheckpointException($"{shard.Path}: tensor '{tensor}' is also in {Path.GetFileName(other.Path)}" +
+                                                      (weightMap.ContainsKey(tensor) ? $", where {IndexFileName} places it" : "") +
+                                                      "; a tensor in two shards is ambiguous (a loader keeps whichever copy it reads last): remove one of them");
+                }
             return new CheckpointTensors(directory, fileOf, shards.Values.ToList());
         }
         catch
@@ -82,7 +98,9 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
         }
     }
 
-    static List<(string Tensor, string Shard)> ReadWeightMap(string indexPath)
+    /// <summary>The index's weight_map, tensor → shard file name, in the file's order. A tensor named twice (JSON allows
+    /// a repeated key) is refused where the two name different shards.</summary>
+    static Dictionary<string, string> ReadWeightMap(string indexPath)
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(File.ReadAllBytes(indexPath)); }
@@ -92,7 +110,7 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
             if (document.RootElement.ValueKind != JsonValueKind.Object ||
                 !document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new CheckpointException($"{indexPath}: field 'weight_map' is missing or not an object");
-            var entries = new List<(string, string)>();
+            var entries = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var item in map.EnumerateObject())
             {
                 if (item.Value.ValueKind != JsonValueKind.String)
@@ -101,7 +119,9 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
                 // a shard must sit in the checkpoint folder: an index must not reach files elsewhere
                 if (shard.Length == 0 || shard != Path.GetFileName(shard) || shard is "." or "..")
                     throw new CheckpointException($"{indexPath}: field 'weight_map.{item.Name}' names '{shard}', which is not a file name in the checkpoint folder");
-                entries.Add((item.Name, shard));
+                if (entries.TryGetValue(item.Name, out var first) && first != shard)
+                    throw new CheckpointException($"{indexPath}: field 'weight_map.{item.Name}' is given twice, as '{first}' and as '{shard}'; a tensor has one shard");
+                entries[item.Name] = shard;
             }
             return entries;
         }
