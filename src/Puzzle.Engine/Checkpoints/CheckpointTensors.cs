@@ -16,9 +16,10 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
     readonly Dictionary<string, SafeTensorsFile> _fileOf;
     readonly List<SafeTensorsFile> _files;
 
-    CheckpointTensors(string directory, Dictionary<string, SafeTensorsFile> fileOf, List<SafeTensorsFile> files)
+    CheckpointTensors(string directory, Dictionary<string, SafeTensorsFile> fileOf, List<SafeTensorsFile> files, string? unreadIndex = null)
     {
         Directory = directory;
+        UnreadIndex = unreadIndex;
         _fileOf = fileOf;
         _files = files;
         Names = fileOf.Keys.ToArray();
@@ -27,6 +28,10 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
     public string Directory { get; }
 
     public IReadOnlyCollection<string> Names { get; }
+
+    /// <summary>The index beside a <c>model.safetensors</c>, which is not read: where both are, transformers reads the
+    /// single file, and so does this. Errors about a missing tensor name it, since the tensor may be in its shards.</summary>
+    public string? UnreadIndex { get; }
 
     /// <summary>The files opened, one per shard.</summary>
     public IReadOnlyList<SafeTensorsFile> Files => _files;
@@ -39,7 +44,8 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
         if (File.Exists(single))
         {
             var file = SafeTensorsFile.Open(single);
-            return new CheckpointTensors(directory, file.Names.ToDictionary(n => n, _ => file, StringComparer.Ordinal), [file]);
+            return new CheckpointTensors(directory, file.Names.ToDictionary(n => n, _ => file, StringComparer.Ordinal), [file],
+                File.Exists(index) ? index : null);
         }
         if (!File.Exists(index))
         {

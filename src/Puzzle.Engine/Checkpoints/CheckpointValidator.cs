@@ -68,7 +68,7 @@ public static class CheckpointValidator
         {
             if (!source.Contains(name))
                 throw new CheckpointException(
-                    $"{directory}: tensor '{name}' {TensorInfo.FormatShape(shape)} is missing; {HfConfig.FileName} ({Describe(config, name)}) needs it");
+                    $"{directory}: tensor '{name}' {TensorInfo.FormatShape(shape)} is missing; {HfConfig.FileName} ({Describe(config, name)}) needs it{WhyMissing(config, source, name)}");
             var found = source.Info(name).Shape;
             if (!found.SequenceEqual(shape))
                 throw new CheckpointException(
@@ -102,6 +102,29 @@ public static class CheckpointValidator
                                                   $"of {tensor.numel()}; every loss computed from this parent would be NaN. Use a checkpoint saved before it diverged.");
             }
         return bytes;
+    }
+
+    /// <summary>
+    /// What a missing tensor's error adds where the folder suggests why: the same weight under another prefix (saved from
+    /// the base model without <c>model.</c>, or wrapped once more: <c>model.model.</c>, PEFT's <c>base_model.model.</c>),
+    /// an untied head, or shards beside a <c>model.safetensors</c> that is read instead of them.
+    /// </summary>
+    static string WhyMissing(ModelConfig config, ITensorSource source, string name)
+    {
+        const string prefix = "model.";
+        var core = name.StartsWith(prefix, StringComparison.Ordinal) ? name[prefix.Length..] : name;
+        var expected = ExpectedShapes(config);
+        var other = source.Names.Where(n => !expected.ContainsKey(n) && (n == core || n.EndsWith("." + core, StringComparison.Ordinal)))
+            .Order(StringComparer.Ordinal).FirstOrDefault();
+        if (other is not null)
+            return $"; the weights hold '{other}', the same weight under another prefix: LlamaForCausalLM names it '{name}'";
+        if (source is CheckpointTensors { UnreadIndex: { } index })
+            return $"; {CheckpointTensors.SingleFileName} is read, as transformers reads it where both are, and the shards {Path.GetFileName(index)} " +
+                   "lists are not: remove whichever of the two is stale";
+        if (name == "lm_head.weight")
+            return "; tie_word_embeddings is false or absent, so the head is a weight of its own (a model whose head is its embedding " +
+                   "says tie_word_embeddings: true)";
+        return "";
     }
 
     /// <summary>Rotary caches some exporters save, and an lm_head kept beside tied embeddings, are ignored by loaders.</summary>
