@@ -131,12 +131,25 @@ public static class CheckpointValidator
     static bool IsHarmlessExtra(string name, ModelConfig config) =>
         name.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal) || (config.TieWordEmbeddings && name == "lm_head.weight");
 
+    /// <summary>The config.json fields a tensor's shape comes from, with their values: a q_proj made for other heads
+    /// or another head_dim says which field to compare, where the block's short name (gqa8/swiglu14336) did not.</summary>
     static string Describe(ModelConfig config, string name)
     {
         const string prefix = "model.layers.";
-        if (!name.StartsWith(prefix, StringComparison.Ordinal)) return $"hidden {config.HiddenSize}, vocab {config.VocabSize}";
-        var index = int.Parse(name.AsSpan(prefix.Length, name.IndexOf('.', prefix.Length) - prefix.Length));
-        return $"layer {index}: {config.Blocks[index]}";
+        var hidden = $"hidden_size {config.HiddenSize}";
+        if (!name.StartsWith(prefix, StringComparison.Ordinal))
+            return name == "model.norm.weight" ? hidden : $"vocab_size {config.VocabSize}, {hidden}";
+        var dot = name.IndexOf('.', prefix.Length);
+        var index = int.Parse(name.AsSpan(prefix.Length, dot - prefix.Length));
+        var block = config.Blocks[index];
+        var fields = name[(dot + 1)..] switch
+        {
+            "self_attn.q_proj.weight" or "self_attn.o_proj.weight" => $"num_attention_heads {config.NumAttentionHeads} × head_dim {config.HeadDim}, {hidden}",
+            "self_attn.k_proj.weight" or "self_attn.v_proj.weight" => $"{block.Attention.KvHeads} key-value head{(block.Attention.KvHeads == 1 ? "" : "s")} × head_dim {config.HeadDim}, {hidden}",
+            "mlp.gate_proj.weight" or "mlp.up_proj.weight" or "mlp.down_proj.weight" => $"intermediate_size {block.Ffn.IntermediateSize}, {hidden}",
+            _ => hidden,
+        };
+        return $"layer {index}: {fields}";
     }
 
     static string FileOf(ITensorSource source, string name, string directory) =>

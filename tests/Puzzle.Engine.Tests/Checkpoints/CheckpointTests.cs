@@ -145,6 +145,21 @@ public sealed class CheckpointTests : IDisposable
         AssertFails(() => Checkpoint.Open(dir), "model.safetensors", "tensor 'model.layers.1.mlp.gate_proj.weight' has shape [100, 64]", "needs [96, 64]");
     }
 
+    [Theory]
+    [InlineData("head_dim", 16, "tensor 'model.layers.0.self_attn.q_proj.weight' has shape [32, 32]", "(layer 0: num_attention_heads 4 × head_dim 16, hidden_size 32) needs [64, 32]")]
+    [InlineData("num_key_value_heads", 1, "tensor 'model.layers.0.self_attn.k_proj.weight' has shape [16, 32]", "(layer 0: 1 key-value head × head_dim 8, hidden_size 32) needs [8, 32]")]
+    [InlineData("vocab_size", 50, "tensor 'model.embed_tokens.weight' has shape [40, 32]", "(vocab_size 50, hidden_size 32) needs [50, 32]")]
+    public void AShapeErrorNamesTheFieldsTheShapeComesFrom(string field, int value, string found, string needs)
+    {
+        // Llama 3.2-style configs give head_dim outright; weights made for hidden_size / num_attention_heads then disagree
+        var config = Homogeneous();
+        var weights = RandomWeights(config);
+        Checkpoint.Save(_dir["m"], config, weights);
+        DisposeAll(weights.Values);
+        EditJson(_dir["m/config.json"], c => c[field] = value);
+        AssertFails(() => Checkpoint.Open(_dir["m"]), _dir["m/model.safetensors"], found, needs);
+    }
+
     [Fact]
     public void WeightWithNoPlaceInTheConfigIsNamed()
     {
