@@ -28,6 +28,13 @@ internal sealed class SafeTensorsHeader
         Span<byte> lengthBytes = stackalloc byte[8];
         ReadExactly(handle, lengthBytes, 0, path);
         var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
+        if (headerLength > MaxHeaderBytes || (long)headerLength > fileLength - 8)
+        {
+            // a clone without Git LFS: its "version https://git-lfs..." reads as a header length of 2.3e18
+            var start = new byte[Math.Min(fileLength, GitLfsPointer.StartBytes)];
+            ReadExactly(handle, start, 0, path);
+            if (GitLfsPointer.Explain(path, start) is { } pointer) throw new CheckpointException(pointer);
+        }
         if (headerLength > MaxHeaderBytes)
             throw Error(path, $"header length {headerLength} bytes exceeds the {MaxHeaderBytes / 1_000_000} MB limit; the file is corrupt or not a safetensors file");
         if ((long)headerLength > fileLength - 8)

@@ -92,7 +92,8 @@ public sealed class Tokenizer : IDisposable
         try { (vocab, modelType) = ReadVocabulary(bytes); }
         catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException or KeyNotFoundException or FormatException)
         {
-            throw new InvalidDataException($"{full} is not a valid tokenizer.json: {(e is JsonException json ? JsonErrors.Describe(json) : e.Message)}", e);
+            throw new InvalidDataException(GitLfsPointer.Explain(full, bytes.AsSpan(0, Math.Min(bytes.Length, GitLfsPointer.StartBytes)))
+                                           ?? $"{full} is not a valid tokenizer.json: {(e is JsonException json ? JsonErrors.Describe(json) : e.Message)}", e);
         }
 
         Native.Tokenizer native;

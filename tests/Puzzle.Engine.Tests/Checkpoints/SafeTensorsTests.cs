@@ -223,6 +223,17 @@ public sealed class SafeTensorsTests : IDisposable
     }
 
     [Fact]
+    public void AGitLfsPointerIsNamedWithWhatToDo()
+    {
+        // what a model repository cloned without Git LFS holds in place of its weights
+        var path = _dir["model-00001-of-00002.safetensors"];
+        File.WriteAllText(path, "version https://git-lfs.github.com/spec/v1\n" +
+                                "oid sha256:4d8b4d6b0a2c1f0e6a3a7f6f0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6\nsize 4976698672\n");
+        AssertFails(() => SafeTensorsFile.Open(path).Dispose(), $"{path} is a Git LFS pointer to the file of {4976698672:N0} bytes, not the file itself",
+            "cloned without Git LFS", "git lfs pull");
+    }
+
+    [Fact]
     public void MalformedEntriesNameTheirField()
     {
         var path = WriteSample();

@@ -89,4 +89,19 @@ public class TokenizerTests(MistralTokenizerFixture fixture) : IClassFixture<Mis
         }
         finally { File.Delete(path); }
     }
+
+    [Fact]
+    public void A_git_lfs_pointer_is_named_with_what_to_do()
+    {
+        // a model repository cloned without Git LFS: tokenizer.json (9 MB for Llama 3) is often stored in LFS
+        var path = Path.Combine(Path.GetTempPath(), $"lfs-tokenizer-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, "version https://git-lfs.github.com/spec/v1\noid sha256:79e3e522635f3171300913bb421464a87de6222182a0570b9b2ccba2a964b2b4\nsize 9085657\n");
+        try
+        {
+            var e = Assert.Throws<InvalidDataException>(() => Tokenizer.Load(path));
+            Assert.Contains($"{path} is a Git LFS pointer to the file of {9085657:N0} bytes", e.Message);
+            Assert.Contains("git lfs pull", e.Message);
+        }
+        finally { File.Delete(path); }
+    }
 }
