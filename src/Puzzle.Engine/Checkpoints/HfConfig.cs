@@ -4,7 +4,8 @@ namespace Puzzle.Engine.Checkpoints;
 
 /// <summary>
 /// Hugging Face <c>config.json</c> ⇄ <see cref="ModelConfig"/>. Reads LlamaForCausalLM (RoPE as top-level
-/// <c>rope_theta</c> + <c>rope_scaling</c>, or transformers 5's <c>rope_parameters</c>) and DeciLMForCausalLM
+/// <c>rope_theta</c> + <c>rope_scaling</c>, or transformers 5's <c>rope_parameters</c>), MistralForCausalLM without a
+/// sliding window (a Llama, written back as one) and DeciLMForCausalLM
 /// (nemotron-nas <c>block_configs</c>); writes plain Llama for a homogeneous model and nemotron-nas otherwise.
 /// </summary>
 public static class HfConfig

@@ -3,11 +3,20 @@ using Puzzle.Engine.Model;
 
 namespace Puzzle.Engine.Checkpoints;
 
-/// <summary>Reads a Hugging Face <c>config.json</c> (LlamaForCausalLM or DeciLMForCausalLM) into a <see cref="ModelConfig"/>.</summary>
+/// <summary>Reads a Hugging Face <c>config.json</c> (LlamaForCausalLM, MistralForCausalLM without a sliding window, or
+/// DeciLMForCausalLM) into a <see cref="ModelConfig"/>.</summary>
 internal static class HfConfigReader
 {
     public const string Llama = "LlamaForCausalLM";
     public const string DeciLM = "DeciLMForCausalLM";
+
+    /// <summary>Llama's computation under the same weight names, but for attention over a window of
+    /// <c>sliding_window</c> tokens (<see cref="CheckNoSlidingWindow"/>); read as a Llama, and a child is written as one.</summary>
+    public const string Mistral = "MistralForCausalLM";
+
+    /// <summary>transformers' MistralConfig defaults, which differ from LlamaConfig's (2048 and none): what a
+    /// MistralForCausalLM config.json that leaves these fields out means to transformers and vLLM.</summary>
+    const int MistralMaxPositions = 4096 * 32, MistralSlidingWindow = 4096;
 
     public static ModelConfig Parse(string json, string file)
     {
@@ -26,6 +35,8 @@ internal static class HfConfigReader
             if (hidden <= 0 || heads <= 0 || layers <= 0)
                 throw new CheckpointException($"{file}: hidden_size, num_attention_heads and num_hidden_layers must be positive");
             CheckSupportedVariant(root);
+            var maxPositions = root.OptionalInt("max_position_embeddings") ?? (architecture == Mistral ? MistralMaxPositions : 2048);
+            if (architecture == Mistral) CheckNoSlidingWindow(root, maxPositions);
             var (theta, scaling) = ReadRope(root);
             var eos = ReadEos(root);
             var config = new ModelConfig
@@ -34,12 +45,12 @@ internal static class HfConfigReader
                 HiddenSize = hidden,
                 NumAttentionHeads = heads,
                 HeadDim = root.OptionalInt("head_dim") ?? hidden / heads,
-                Blocks = architecture == Llama ? LlamaBlocks(root, heads, layers) : DeciBlocks(root, hidden, heads, layers),
+                Blocks = architecture != DeciLM ? LlamaBlocks(root, heads, layers) : DeciBlocks(root, hidden, heads, layers),
                 RmsNormEps = root.OptionalDouble("rms_norm_eps") ?? 1e-6, // transformers' LlamaConfig default
                 RopeTheta = theta,
                 RopeScaling = scaling,
                 TieWordEmbeddings = root.OptionalBool("tie_word_embeddings"),
-                MaxPositionEmbeddings = root.OptionalInt("max_position_embeddings") ?? 2048,
+                MaxPositionEmbeddings = maxPositions,
                 BosTokenId = root.OptionalInt("bos_token_id"),
                 EosTokenId = eos.Count > 0 ? eos[0] : null,
                 MoreEosTokenIds = eos.Skip(1).ToArray(),
@@ -54,13 +65,27 @@ internal static class HfConfigReader
     {
         var list = root.RequiredArray("architectures");
         var architecture = list.Count > 0 && list[0].ValueKind == JsonValueKind.String ? list[0].GetString()! : list.Count == 0 ? "(none)" : list[0].GetRawText();
-        if (architecture is not (Llama or DeciLM))
-            throw new CheckpointException($"{root.File}: unsupported architecture {architecture} in config.json (expected {Llama} or {DeciLM})");
+        if (architecture is not (Llama or Mistral or DeciLM))
+            throw new CheckpointException($"{root.File}: unsupported architecture {architecture} in config.json (expected {Llama}, {Mistral} or {DeciLM})");
         var modelType = root.OptionalString("model_type");
-        string[] expected = architecture == Llama ? ["llama"] : ["nemotron-nas", "deci"];
+        string[] expected = architecture switch { Llama => ["llama"], Mistral => ["mistral"], _ => ["nemotron-nas", "deci"] };
         if (modelType != null && !expected.Contains(modelType))
             throw root.Error("model_type", $"is '{modelType}', which does not go with {architecture} (expected {string.Join(" or ", expected)})");
         return architecture;
+    }
+
+    /// <summary>Mistral attends over only the last <c>sliding_window</c> tokens, which the project's attention does not
+    /// implement; a window of at least <paramref name="maxPositions"/> tokens never applies, and null (Mistral 7B v0.2
+    /// and later) means none, so the model is exactly a Llama. Absent means transformers' default of 4096.</summary>
+    static void CheckNoSlidingWindow(JsonFields root, int maxPositions)
+    {
+        if (root.IsNull("sliding_window")) return;
+        var window = root.OptionalInt("sliding_window");
+        if (window >= maxPositions) return;
+        var what = window is { } w ? $"is {w}" : $"is missing, which transformers' MistralConfig reads as {MistralSlidingWindow}";
+        throw root.Error("sliding_window", $"{what}, below max_position_embeddings {maxPositions}: {Mistral} then attends over only the last " +
+                                           $"{window ?? MistralSlidingWindow} tokens, and attention over a window is not implemented " +
+                                           "(a Mistral with sliding_window null, as v0.2 and later have, is supported)");
     }
 
     /// <summary>Refuses what the project's Llama block does not compute, instead of loading it subtly wrong.</summary>

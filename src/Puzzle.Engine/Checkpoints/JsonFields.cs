@@ -17,6 +17,10 @@ internal readonly struct JsonFields(JsonElement element, string file, string pat
 
     public bool Has(string name) => TryGet(name, out _);
 
+    /// <summary>Whether the field is present with the value <c>null</c>, where that means something other than absent
+    /// (Mistral's <c>sliding_window</c>: null is no window, absent is transformers' default).</summary>
+    public bool IsNull(string name) => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Null;
+
     /// <summary>The names of the fields present (not null), in file order.</summary>
     public IReadOnlyList<string> Names =>
         element.EnumerateObject().Where(p => p.Value.ValueKind != JsonValueKind.Null).Select(p => p.Name).ToList();

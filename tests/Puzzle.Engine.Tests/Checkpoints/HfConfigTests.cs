@@ -103,9 +103,9 @@ public sealed class HfConfigTests
     public void UnsupportedArchitectureIsRefused()
     {
         var json = FixtureJson();
-        json["architectures"] = new JsonArray("MistralForCausalLM");
+        json["architectures"] = new JsonArray("Qwen2ForCausalLM");
         AssertFails(() => HfConfig.Parse(json.ToJsonString(), "x/config.json"),
-            "x/config.json", "unsupported architecture MistralForCausalLM in config.json (expected LlamaForCausalLM or DeciLMForCausalLM)");
+            "x/config.json", "unsupported architecture Qwen2ForCausalLM in config.json (expected LlamaForCausalLM, MistralForCausalLM or DeciLMForCausalLM)");
     }
 
     [Theory]

@@ -34,6 +34,28 @@ public sealed class InitShowStatusTests
     }
 
     [Fact]
+    public void Init_from_a_mistral_folder_without_a_sliding_window_writes_a_spec_and_refuses_one_with_a_window()
+    {
+        using var dir = new TempDir();
+        TestParents.Tiny(dir["models/tiny-mistral"]);
+        TestParents.Mistral(dir["models/tiny-mistral"]);
+
+        var (exit, output, err) = CliRunner.Run("init", dir["models/tiny-mistral"], "--dir", dir.Path);
+
+        Assert.True(exit == 0, err);
+        Assert.StartsWith("wrote pipelines/tiny-mistral.yaml", output);
+        Assert.Contains("3 layers, hidden 64, 4 heads, 2 KV heads", File.ReadAllText(dir["pipelines/tiny-mistral.yaml"]));
+        Assert.Equal("models/tiny-mistral", SpecLoader.Load(dir["pipelines/tiny-mistral.yaml"]).Parent.Path);
+
+        var config = dir["models/tiny-mistral/config.json"];
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"sliding_window\":null", "\"sliding_window\":128"));
+        var (refused, _, said) = CliRunner.Run("init", dir["models/tiny-mistral"], "--dir", dir.Path, "--name", "windowed");
+        Assert.Equal(1, refused);
+        Assert.Contains("field 'sliding_window' is 128, below max_position_embeddings 512", said);
+        Assert.Contains("attention over a window is not implemented", said);
+    }
+
+    [Fact]
     public void Init_for_a_gpu_writes_a_cuda_spec_with_the_budgets_a_1b_parent_ran_and_the_parents_size()
     {
         using var dir = new TempDir();

@@ -14,6 +14,26 @@ public static class TestParents
             File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
     }
 
+    /// <summary>The folder's config.json rewritten as Mistral 7B v0.3 writes its own (<see cref="AsMistral"/>).</summary>
+    public static void Mistral(string folder)
+    {
+        var path = Path.Combine(folder, HfConfig.FileName);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        AsMistral(json);
+        File.WriteAllText(path, json.ToJsonString());
+    }
+
+    /// <summary>A Llama config.json as a MistralForCausalLM: its architecture and model_type, RoPE without scaling
+    /// (rope_theta at the top, as Mistral's configs give it) and sliding_window null (no window, as from v0.2 on).</summary>
+    public static void AsMistral(System.Text.Json.Nodes.JsonObject json)
+    {
+        json["architectures"] = new System.Text.Json.Nodes.JsonArray("MistralForCausalLM");
+        json["model_type"] = "mistral";
+        foreach (var llamaOnly in new[] { "rope_parameters", "rope_scaling", "attention_bias", "mlp_bias", "pretraining_tp" }) json.Remove(llamaOnly);
+        json["rope_theta"] = 1000000.0;
+        json["sliding_window"] = null;
+    }
+
     /// <summary>The folder's tokenizer.json (the fixture's) with BOS and EOS named as DeepSeek-R1-Distill-Llama's (a
     /// LlamaForCausalLM) are: none of the usual names, so only a tokenizer_config.json can say which they are.</summary>
     public static void DeepSeekStyleTokenizer(string folder) =>
