@@ -17,12 +17,7 @@ public class FrontEndTests
     {
         using var store = new TempDir();
         using var work = new TempDir(); // the spec's folder: artifacts/ is written beside it, never into the checkout
-        var spec = Path.Combine(work.Path, "ci.yaml");
-        File.Copy(Path.Combine(Source, "pipelines", "ci.yaml"), spec);
-        var restore = Cli.Wait(Cli.StartProcess("dotnet", Source, ["tool", "restore"]));
-        Assert.True(restore.Exit == 0, restore.Err + restore.Out);
-        string[] cake = ["cake", "build.cake", "--target=Report", $"--pipeline={spec}", $"--store={store.Path}",
-            $"--configuration={Cli.Configuration}", "--no-build"];
+        var (spec, cake) = CakeOnCi(work, store, "Report");
 
         // a dry run says what would run, and runs nothing (Cake 7 runs Setup in a dry run: it once ran every job)
         var before = Cli.Wait(Cli.StartProcess("dotnet", Source, [.. cake, "--dryrun"]));
@@ -121,12 +116,7 @@ public class FrontEndTests
     {
         using var store = new TempDir();
         using var work = new TempDir();
-        var spec = Path.Combine(work.Path, "ci.yaml");
-        File.Copy(Path.Combine(Source, "pipelines", "ci.yaml"), spec);
-        var restore = Cli.Wait(Cli.StartProcess("dotnet", Source, ["tool", "restore"]));
-        Assert.True(restore.Exit == 0, restore.Err + restore.Out);
-        string[] cake = ["cake", "build.cake", "--target=Data", $"--pipeline={spec}", $"--store={store.Path}",
-            $"--configuration={Cli.Configuration}", "--no-build"];
+        var (spec, cake) = CakeOnCi(work, store, "Data");
         var first = Cli.Wait(Cli.StartProcess("dotnet", Source, cake));
         Assert.True(first.Exit == 0, first.Out + first.Err);
 
@@ -147,12 +137,7 @@ public class FrontEndTests
     {
         using var store = new TempDir();
         using var work = new TempDir();
-        var spec = Path.Combine(work.Path, "ci.yaml");
-        File.Copy(Path.Combine(Source, "pipelines", "ci.yaml"), spec);
-        var restore = Cli.Wait(Cli.StartProcess("dotnet", Source, ["tool", "restore"]));
-        Assert.True(restore.Exit == 0, restore.Err + restore.Out);
-        string[] cake = ["cake", "build.cake", "--target=Data", $"--pipeline={spec}", $"--store={store.Path}",
-            $"--configuration={Cli.Configuration}", "--no-build"];
+        var (spec, cake) = CakeOnCi(work, store, "Data");
         string Fails(params string[] more)
         {
             var run = Cli.Wait(Cli.StartProcess("dotnet", Source, [.. cake, .. more]));
@@ -295,6 +280,18 @@ public class FrontEndTests
 
     /// <summary>Cake colours parts of its lines: compare the text without the escape codes.</summary>
     static string Plain(string text) => System.Text.RegularExpressions.Regex.Replace(text, "\u001b\\[[0-9;]*m", "");
+
+    /// <summary>The CI spec copied into <paramref name="work"/> (artifacts/ goes beside it, never into the checkout), the
+    /// local tools restored, and Cake's command line for <paramref name="target"/> on it with <paramref name="store"/>.</summary>
+    static (string Spec, string[] Cake) CakeOnCi(TempDir work, TempDir store, string target)
+    {
+        var spec = Path.Combine(work.Path, "ci.yaml");
+        File.Copy(Path.Combine(Source, "pipelines", "ci.yaml"), spec);
+        var restore = Cli.Wait(Cli.StartProcess("dotnet", Source, ["tool", "restore"]));
+        Assert.True(restore.Exit == 0, restore.Err + restore.Out);
+        return (spec, ["cake", "build.cake", $"--target={target}", $"--pipeline={spec}", $"--store={store.Path}",
+            $"--configuration={Cli.Configuration}", "--no-build"]);
+    }
 
     /// <summary>The jobs a build's output says were published, in order of name.</summary>
     static IEnumerable<string> Published(string output) =>
