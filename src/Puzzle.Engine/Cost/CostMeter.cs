@@ -237,8 +237,9 @@ public static class CostMeter
     /// On CUDA the clock is read after each step has finished, as a generation loop waits for every token. With
     /// <see cref="TimingRuntime.CudaGraphs"/>, after the warm-up (at least one run, eager, on the capture stream: libtorch
     /// sets up cuBLAS workspaces and loads kernels outside a capture; <see cref="GraphWarmup"/>), one run captures the
-    /// prefill and each decode step as a graph and replays it once untimed and then <c>Repeats</c> times, keeping each
-    /// step's fastest replay.</summary>
+    /// prefill and every eighth decode step and the last (<see cref="GraphDecodeStride"/>) as a graph each and replays it
+    /// once untimed and then <c>Repeats</c> times, keeping each step's fastest replay; the steps between are
+    /// interpolated.</summary>
     static StepTimes Time(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
         Action<Tensor, KvCache, long> step, Func<long[], Tensor> input)
     {
@@ -248,15 +249,18 @@ public static class CostMeter
             CudaGraphs.Require(device, "scenario.runtime");
             using var side = CudaGraphs.OnSideStream();
             var warmup = GraphWarmup(scenario, config, WarmedWhole);
-            for (var w = 0; w < Math.Max(1, scenario.Warmup); w++) Run(warmup, batch, config, device, step, input, Eager(device));
+            // the warm-up runs the steps the capture will, at the same cache lengths
+            for (var w = 0; w < Math.Max(1, scenario.Warmup); w++)
+                Run(warmup, batch, config, device, step, input, Eager(device), DecodeSteps(warmup.Generate, GraphDecodeStride));
+            var steps = DecodeSteps(scenario.Generate, GraphDecodeStride);
             StepTimes times;
-            try { times = Run(scenario, batch, config, device, step, input, Replayed(device, scenario.Repeats)); }
+            try { times = Run(scenario, batch, config, device, step, input, Replayed(device, scenario.Repeats), steps); }
             catch (Exception e) when (warmup != scenario && e is InvalidOperationException or System.Runtime.InteropServices.ExternalException)
             {
                 // a step past the short warm-up needed what its capture could not set up (drivers before CUDA 12.3 load no
                 // kernel while capturing): warm up with the whole scenario and capture again
-                Run(scenario, batch, config, device, step, input, Eager(device));
-                times = Run(scenario, batch, config, device, step, input, Replayed(device, scenario.Repeats));
+                Run(scenario, batch, config, device, step, input, Eager(device), steps);
+                times = Run(scenario, batch, config, device, step, input, Replayed(device, scenario.Repeats), steps);
             }
             WarmedWhole.UnionWith(AttentionShapes(config));
             return times;
@@ -289,20 +293,54 @@ public static class CostMeter
     internal static TimingScenario GraphWarmup(TimingScenario scenario, ModelConfig config, IReadOnlySet<AttentionConfig> warmedWhole) =>
         AttentionShapes(config).All(warmedWhole.Contains) ? scenario with { Generate = Math.Min(2, scenario.Generate) } : scenario;
 
-    /// <summary>One run of the scenario on a new KV cache: the prefill, then each decode step, every step timed by
-    /// <paramref name="timed"/> (which runs the work it is given and returns its seconds).</summary>
+    /// <summary>
+    /// The decode steps a <see cref="TimingRuntime.CudaGraphs"/> timing captures: every eighth, and the last. Capturing a
+    /// step costs what launching it eagerly does (libtorch dispatches every kernel to be recorded), several times its
+    /// replays: on an H200 (2026-12-04) the 1B shape's Measure took 96 s and Speed 116 s (4.8 s per model and round,
+    /// where the scenario replays in 0.33 s), each capturing the prefill and all 128 decode steps. A decode step's time
+    /// follows the KV cache's length smoothly (the attention reads it; every other kernel is the same at every step), so
+    /// the steps between two captured ones are read off the straight line through them.
+    /// </summary>
+    internal const int GraphDecodeStride = 8;
+
+    /// <summary>The decode steps of <paramref name="generate"/> that are run and timed: 0, <paramref name="stride"/>,
+    /// 2·<paramref name="stride"/>, … and the last (all of them for a stride of 1).</summary>
+    internal static IReadOnlyList<int> DecodeSteps(int generate, int stride)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
+        var steps = new List<int>();
+        for (var t = 0; t < generate; t += stride) steps.Add(t);
+        if (generate > 0 && steps[^1] != generate - 1) steps.Add(generate - 1);
+        return steps;
+    }
+
+    /// <summary>One run of the scenario on a new KV cache: the prefill, then each decode step (those of
+    /// <paramref name="decodeSteps"/>, default all), every step run timed by <paramref name="timed"/> (which runs the work
+    /// it is given and returns its seconds). A step not in <paramref name="decodeSteps"/> is not run: the cache moves on
+    /// by its token (what a step leaves in the cache does not change how long the next takes) and its time is
+    /// interpolated between the nearest timed steps before and after it.</summary>
     internal static StepTimes Run(TimingScenario scenario, int batch, ModelConfig config, ComputeDevice device,
-        Action<Tensor, KvCache, long> step, Func<long[], Tensor> input, Func<Action, double> timed)
+        Action<Tensor, KvCache, long> step, Func<long[], Tensor> input, Func<Action, double> timed, IReadOnlyList<int>? decodeSteps = null)
     {
         using var scope = NewDisposeScope();
         using var cache = new KvCache(config, batch, scenario.Prompt + scenario.Generate, device.Device, device.DType);
+        var steps = decodeSteps ?? DecodeSteps(scenario.Generate, 1);
+        if (scenario.Generate > 0 && (steps.Count == 0 || steps[0] != 0 || steps[^1] != scenario.Generate - 1 || steps.Zip(steps.Skip(1)).Any(p => p.First >= p.Second)))
+            throw new ArgumentException($"decode steps must rise from 0 to {scenario.Generate - 1}: {string.Join(", ", steps)}", nameof(decodeSteps));
         var prompt = input([batch, scenario.Prompt]);
-        var next = Enumerable.Range(0, scenario.Generate).Select(_ => input([batch, 1])).ToList();
+        var next = steps.ToDictionary(t => t, _ => input([batch, 1]));
         device.Synchronize();
         var prefill = timed(() => step(prompt, cache, 0));
         var decode = new double[scenario.Generate];
-        for (var t = 0; t < scenario.Generate; t++)
+        var previous = -1;
+        foreach (var t in steps)
+        {
+            cache.Advance(scenario.Prompt + t - cache.Length); // past the steps not run
             decode[t] = timed(() => step(next[t], cache, scenario.Prompt + t));
+            for (var u = previous + 1; u < t; u++)
+                decode[u] = decode[previous] + (decode[t] - decode[previous]) * (u - previous) / (t - previous);
+            previous = t;
+        }
         return new StepTimes(prefill, decode);
     }
 

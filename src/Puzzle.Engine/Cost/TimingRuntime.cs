@@ -7,6 +7,7 @@ public enum TimingRuntime
     Eager,
 
     /// <summary>The prefill and each decode step captured once and replayed as one CUDA graph, as serving runtimes
-    /// (vLLM, TensorRT-LLM) decode: launch overhead gone, the step pays for bytes moved and FLOPs. CUDA only.</summary>
+    /// (vLLM, TensorRT-LLM) decode: launch overhead gone, the step pays for bytes moved and FLOPs. CUDA only. Every
+    /// eighth decode step and the last are captured and timed, the others interpolated (<c>CostMeter.GraphDecodeStride</c>).</summary>
     CudaGraphs,
 }

@@ -93,6 +93,55 @@ public sealed class TimingRuntimeTests
     }
 
     [Fact]
+    public void A_run_of_some_decode_steps_times_them_at_their_cache_positions_and_reads_the_others_off_the_line_between()
+    {
+        Fixtures.Torch();
+        using var scope = NewDisposeScope();
+        var config = ModelConfig.Llama(vocab: 50, hidden: 16, layers: 1, heads: 2, kvHeads: 1, intermediate: 32);
+        var starts = new List<(long Start, long CacheLength)>();
+        var times = CostMeter.Run(new TimingScenario(Prompt: 4, Generate: 6, Warmup: 0, Repeats: 1), batch: 2, config, ComputeDevice.Cpu,
+            (x, cache, start) =>
+            {
+                starts.Add((start, cache.Length));
+                cache.Advance(x.shape[1]);
+            },
+            shape => zeros(shape, dtype: ScalarType.Int64),
+            work =>
+            {
+                work();
+                return starts[^1].Start * 1e-3; // a step's time grows with the cache's length
+            },
+            CostMeter.DecodeSteps(6, 4));
+        // the prefill, then steps 0, 4 and 5 only, each at the position it writes
+        Assert.Equal([(0L, 0L), (4L, 4L), (8L, 8L), (9L, 9L)], starts);
+        Assert.Equal(0, times.Prefill);
+        Assert.Equal([4e-3, 5e-3, 6e-3, 7e-3, 8e-3, 9e-3], times.Decode.Select(d => Math.Round(d, 12)));
+    }
+
+    [Fact]
+    public void The_decode_steps_a_graph_timing_captures_are_every_stride_th_and_the_last()
+    {
+        Assert.Equal([0, 8, 16, 24, 31], CostMeter.DecodeSteps(32, 8));
+        Assert.Equal([0, 8, 16, 24, 32], CostMeter.DecodeSteps(33, 8));
+        Assert.Equal([0, 1], CostMeter.DecodeSteps(2, 8));
+        Assert.Equal([0], CostMeter.DecodeSteps(1, 8));
+        Assert.Empty(CostMeter.DecodeSteps(0, 8));
+        Assert.Equal([0, 1, 2], CostMeter.DecodeSteps(3, 1));
+        Assert.Equal(17, CostMeter.DecodeSteps(128, CostMeter.GraphDecodeStride).Count);
+    }
+
+    [Fact]
+    public void A_run_refuses_decode_steps_that_do_not_rise_from_the_first_to_the_last()
+    {
+        Fixtures.Torch();
+        var config = ModelConfig.Llama(vocab: 50, hidden: 16, layers: 1, heads: 2, kvHeads: 1, intermediate: 32);
+        var scenario = new TimingScenario(Prompt: 4, Generate: 6, Warmup: 0, Repeats: 1);
+        foreach (var steps in new[] { new[] { 1, 5 }, [0, 4], [0, 4, 4, 5] })
+            Assert.Throws<ArgumentException>(() => CostMeter.Run(scenario, 1, config, ComputeDevice.Cpu, (x, cache, _) => cache.Advance(x.shape[1]),
+                shape => zeros(shape, dtype: ScalarType.Int64), work => { work(); return 0; }, steps));
+    }
+
+    [Fact]
     public void A_graph_timing_warms_up_whole_only_for_an_attention_shape_not_yet_run_whole()
     {
         var scenario = new TimingScenario(Prompt: 512, Generate: 128, Warmup: 2, Repeats: 3, TimingRuntime.CudaGraphs);

@@ -35,7 +35,7 @@ public sealed record ScenarioSpec
     [Pattern("^[a-z0-9][a-z0-9_.-]*$", Hint = "a hardware name like h100-sxm")]
     public string? Target { get; init; }
 
-    [Description("How timed steps run, and so what measured costs and speeds describe: eager (every kernel launched on its own, as TorchSharp and PyTorch run eagerly) or cuda_graphs (on a CUDA device: the prefill and each decode step captured once and replayed as one CUDA graph, as serving runtimes such as vLLM decode, so costs follow bytes moved and FLOPs rather than kernel launches).")]
+    [Description("How timed steps run, and so what measured costs and speeds describe: eager (every kernel launched on its own, as TorchSharp and PyTorch run eagerly) or cuda_graphs (on a CUDA device: the prefill and each decode step replayed as one CUDA graph, as serving runtimes such as vLLM decode, so costs follow bytes moved and FLOPs rather than kernel launches; every eighth decode step and the last are captured and timed, the others interpolated).")]
     public TimingRuntime Runtime { get; init; } = TimingRuntime.Eager;
 
     /// <summary>The scenario as costs read it: where they are a roofline (<see cref="Target"/>) nothing is timed, so how
