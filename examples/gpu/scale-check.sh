@@ -92,7 +92,7 @@ run() {
       grep -q "^===== log $f" "$OUT/phases.log" || { echo "===== log $f"; tail -40 "$f"; } >> "$OUT/phases.log" 2>/dev/null
     done
     printf '%s\t%s\t%s\t%s\n' "$name" "$start" "$(date +%s.%N)" "$rc" >> "$phases"
-    say "end $name: exit $rc"
+    say "end $name: exit $rc; disk used and free: $(df -h --output=used,avail "$work" 2>/dev/null | tail -1 | tr -s " ")"
     return $rc
   }
 
