@@ -358,11 +358,44 @@ def collect(args):
             results["speed"].append({"pipeline": report.get("pipeline"), "models": models,
                                      "within_10pct": sum(abs(m["error"]) <= 0.10 for m in models), "of": len(models),
                                      "goals": report.get("goals"), "closed_loop": report.get("closed_loop")})
+    if not results["speed"]:
+        # no report (a job before Report failed): the Speed job's measured speedups against the Search's and the
+        # Sweep's predictions, from the newest of each output in the store
+        results["speed"] = speed_without_report(cache)
     results["goals"] = goals(results, small, first8b)
     merge(args.out, "collected", results)
     print(json.dumps({"stages": stages, "store_bytes": results["store_bytes"], "phases": phases,
                       "speed": [{k: r[k] for k in ("pipeline", "within_10pct", "of")} for r in results["speed"]],
                       "goals": results["goals"]}, indent=1))
+
+
+def speed_without_report(cache):
+    """Predicted against measured speedups read from speeds.json (Speed), architectures.json (Search: child1, child2,
+    ... and the baselines) and sweep.json (each method at each further target), where no report was written."""
+    newest = {}
+    sweeps = []
+    for root, _, files in os.walk(cache):
+        if "manifest.json" not in files:
+            continue
+        for name in ("speeds.json", "architectures.json"):
+            if name in files:
+                path = os.path.join(root, name)
+                if name not in newest or os.path.getmtime(path) > os.path.getmtime(newest[name]):
+                    newest[name] = path
+        if "sweep.json" in files:
+            sweeps.append(json.load(open(os.path.join(root, "sweep.json"))))
+    if "speeds.json" not in newest or "architectures.json" not in newest:
+        return []
+    measured = json.load(open(newest["speeds.json"])).get("models") or {}
+    search = json.load(open(newest["architectures.json"]))
+    predicted = {f"child{i + 1}": a["predicted"]["speedup"] for i, a in enumerate(search.get("architectures") or [])}
+    predicted.update({name: b["predicted"]["speedup"] for name, b in (search.get("baselines") or {}).items() if b.get("predicted")})
+    predicted.update({f"{w['method']}.x{w['target']:g}": w["predicted_speedup"] for w in sweeps if w.get("predicted_speedup")})
+    models = [{"model": name, "predicted": predicted[name], "measured": m["speedup"]["scenario"],
+               "error": predicted[name] / m["speedup"]["scenario"] - 1}
+              for name, m in sorted(measured.items()) if name in predicted and (m.get("speedup") or {}).get("scenario")]
+    return [{"pipeline": None, "source": "speeds.json, architectures.json and sweep.json (no report)", "models": models,
+             "within_10pct": sum(abs(m["error"]) <= 0.10 for m in models), "of": len(models)}]
 
 
 def goals(results, small, first8b):
@@ -405,7 +438,7 @@ def goals(results, small, first8b):
     peak.update({"own_max": max(own, default=None), "own_jobs": len(own),
                  "alone_max": max(alone, default=None), "alone_jobs": len(alone),
                  "shared_max": max(shared, default=None), "shared_jobs": len(shared)})
-    speed = next((r for r in results["speed"] if r["pipeline"] and small in r["pipeline"]), None)
+    speed = next((r for r in results["speed"] if (r["pipeline"] and small in r["pipeline"]) or r.get("source")), None)
     return {
         "pipeline_seconds": dict(goal(pipeline_seconds, 480), calls=pipeline.get("calls", 1) if pipeline else None),
         "store_gb": goal(sum(j["bytes"] for j in jobs) / 1e9 if jobs else None, 10),
