@@ -26,6 +26,17 @@ public static class SafeTensorsWriter
             WriteData(stream, tensor, dtype);
         }, dtype);
 
+    /// <summary>
+    /// The size of the file <see cref="Write(string, IReadOnlyDictionary{string, torch.Tensor}, TensorDType)"/> makes of
+    /// tensors of these names and shapes, header included, to the byte: what a writer checks against a drive's free space.
+    /// </summary>
+    public static long FileBytes(IEnumerable<(string Name, long[] Shape)> tensors, TensorDType dtype = TensorDType.F32)
+    {
+        var shapes = tensors.ToDictionary(t => t.Name, t => t.Shape);
+        var header = BuildHeader(shapes.Keys.OrderBy(n => n, StringComparer.Ordinal).ToList(), n => shapes[n], dtype, out var dataBytes);
+        return sizeof(ulong) + header.Length + dataBytes;
+    }
+
     static long Write(string path, IEnumerable<string> tensorNames, Func<string, long[]> shapeOf, Action<Stream, string> writeData, TensorDType dtype)
     {
         var names = tensorNames.OrderBy(n => n, StringComparer.Ordinal).ToList();

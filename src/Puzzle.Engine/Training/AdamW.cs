@@ -94,6 +94,13 @@ public sealed class AdamW : IDisposable
         SafeTensorsWriter.Write(path, tensors);
     }
 
+    /// <summary>The bytes of the file <see cref="Save"/> writes, header included: both moments of every parameter and its
+    /// step count, as float32 (8 bytes per parameter).</summary>
+    public long SavedBytes => SafeTensorsWriter.FileBytes(_parameters.SelectMany((p, i) => new[]
+    {
+        (p.Name + ".exp_avg", _expAvg[i].shape), (p.Name + ".exp_avg_sq", _expAvgSq[i].shape), (p.Name + ".step", new long[] { 1 }),
+    }));
+
     /// <summary>Reads what <see cref="Save"/> wrote, checking that every parameter is there with its shape.</summary>
     public void Load(string path)
     {

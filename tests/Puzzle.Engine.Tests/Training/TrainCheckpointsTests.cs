@@ -1,3 +1,4 @@
+using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Training;
 using static TorchSharp.torch;
@@ -50,5 +51,21 @@ public class TrainCheckpointsTests
         var renamed = named.Select(p => ("other." + p.name, p.parameter)).ToList();
         var error = Assert.Throws<InvalidDataException>(() => checkpoints.TryLoad(renamed, optimizer));
         Assert.Contains("no parameter 'other.", error.Message);
+    }
+
+    [Fact]
+    public void What_a_checkpoint_is_counted_to_take_is_what_its_files_take()
+    {
+        using var dir = new TempDir();
+        using var model = Model();
+        var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        using var optimizer = new AdamW([new AdamW.Group(named, 0.1)], 1e-3, 0.9, 0.999);
+        var tensors = named.ToDictionary(p => p.name, p => (Tensor)p.parameter);
+
+        optimizer.Save(dir["optimizer.safetensors"]);
+        SafeTensorsWriter.Write(dir["params.safetensors"], tensors);
+
+        Assert.Equal(new FileInfo(dir["optimizer.safetensors"]).Length, optimizer.SavedBytes);
+        Assert.Equal(new FileInfo(dir["params.safetensors"]).Length, SafeTensorsWriter.FileBytes(tensors.Select(t => (t.Key, t.Value.shape))));
     }
 }
