@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Puzzle.Engine.Checkpoints;
 using TorchSharp;
@@ -14,38 +15,129 @@ public sealed record TrainState(long Step, double Ema, IReadOnlyList<CurvePoint>
 /// <see cref="TrainState"/>. Each save is written beside the last one and swapped in by renames, so a process killed
 /// at any moment leaves the previous or the new checkpoint, never half of one.
 /// </summary>
-public sealed class TrainCheckpoints(string directory, int every)
+/// <remarks>
+/// A checkpoint is there only to save work after a kill, so it never fails the training it saves. It takes 16 bytes
+/// per trained parameter (parameters, both AdamW moments and the held-out guard's best weights, as float32): the 1B
+/// shape's 990M-parameter child 16 GB, written beside the last one before the swap, and a Heal job of two models on a
+/// 64 GiB disk beside another such job filled it at a checkpoint and failed. A checkpoint that would not fit in the
+/// drive's free space is skipped, and one whose writing fails anyway (another job filled the drive meanwhile) is
+/// removed; the log says so with the step a kill would resume from, and training goes on from the same state.
+/// </remarks>
+public sealed class TrainCheckpoints
 {
     const string Current = "current", Previous = "previous", Next = "next";
     const string ParamsFile = "params.safetensors", OptimizerFile = "optimizer.safetensors", StateFile = "state.json", BestFile = "best.safetensors";
 
-    public string Directory { get; } = Path.GetFullPath(directory);
-    public int Every { get; } = every > 0 ? every : throw new ArgumentOutOfRangeException(nameof(every), every, "must be positive");
+    /// <summary>Room a checkpoint leaves on its drive beyond its own bytes, for what else is written meanwhile: the job's
+    /// log, a CPU model's offloaded best weights, the published model, and other jobs' writes to the same drive.</summary>
+    static long Margin(long checkpointBytes) => (256L << 20) + checkpointBytes / 20;
+
+    readonly Action<string> _log;
+    readonly Func<string, long> _freeBytes;
+    bool _toldSinceLastSave;
+
+    /// <param name="directory">the folder of the checkpoints (a job's resume folder)</param>
+    /// <param name="every">save every this many steps</param>
+    /// <param name="log">where a skipped or failed checkpoint is said (default: standard error)</param>
+    /// <param name="freeBytes">the bytes free to this process on the drive of a folder (tests: a fake drive)</param>
+    public TrainCheckpoints(string directory, int every, Action<string>? log = null, Func<string, long>? freeBytes = null)
+    {
+        Directory = Path.GetFullPath(directory);
+        Every = every > 0 ? every : throw new ArgumentOutOfRangeException(nameof(every), every, "must be positive");
+        _log = log ?? Console.Error.WriteLine;
+        _freeBytes = freeBytes ?? (dir => new DriveInfo(dir).AvailableFreeSpace);
+    }
+
+    public string Directory { get; }
+
+    public int Every { get; }
+
+    /// <summary>The files of a checkpoint are written into its folder by this (tests: a writer that fails as a full
+    /// disk does).</summary>
+    internal Action<string, Action> WriteFiles { get; init; } = (_, write) => write();
 
     /// <summary>The step of the newest complete checkpoint, or null when there is none.</summary>
     public long? LatestStep => Latest() is { } dir ? ReadState(dir).Step : null;
 
+    /// <summary>
+    /// Writes a checkpoint where its drive has room for it, and swaps it in; true where it did. Where it does not fit,
+    /// or writing it fails with an <see cref="IOException"/>, nothing of it is left, the last checkpoint stays the one
+    /// a kill resumes from, and the log says so (once until a checkpoint is written again).
+    /// </summary>
     /// <param name="best">a <see cref="HeldoutGuard"/>'s best weights so far, kept beside the parameters</param>
-    public void Save(IReadOnlyList<(string Name, Parameter Param)> parameters, AdamW optimizer, TrainState state,
+    public bool Save(IReadOnlyList<(string Name, Parameter Param)> parameters, AdamW optimizer, TrainState state,
         IReadOnlyDictionary<string, Tensor>? best = null)
     {
         // not AtomicDirectory: its swap drops the old folder, while here `previous` stays readable (Latest) until the new
         // `current` is in place, so a kill between the renames resumes from the last checkpoint instead of from step 0.
         // One trainer owns the folder (the job's key lock), so `next` needs no per-writer name.
-        System.IO.Directory.CreateDirectory(Directory);
+        var json = JsonSerializer.Serialize(state, PuzzleJson.Options);
+        var tensors = parameters.ToDictionary(p => p.Name, p => (Tensor)p.Param);
+        var bytes = SafeTensorsWriter.FileBytes(tensors.Select(t => (t.Key, t.Value.shape))) + optimizer.SavedBytes
+                    + (best is null ? 0 : SafeTensorsWriter.FileBytes(best.Select(t => (t.Key, t.Value.shape)))) + Encoding.UTF8.GetByteCount(json);
+        var needed = bytes + Margin(bytes);
         var next = Path.Combine(Directory, Next);
-        if (System.IO.Directory.Exists(next)) System.IO.Directory.Delete(next, recursive: true);
-        System.IO.Directory.CreateDirectory(next);
-        SafeTensorsWriter.Write(Path.Combine(next, ParamsFile), parameters.ToDictionary(p => p.Name, p => (Tensor)p.Param));
-        optimizer.Save(Path.Combine(next, OptimizerFile));
-        if (best is not null) SafeTensorsWriter.Write(Path.Combine(next, BestFile), best);
-        File.WriteAllText(Path.Combine(next, StateFile), JsonSerializer.Serialize(state, PuzzleJson.Options));
+        try
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+            if (System.IO.Directory.Exists(next)) System.IO.Directory.Delete(next, recursive: true); // a killed save's: its bytes are free below
+            if (FreeBytes() is { } free && free < needed)
+            {
+                Tell($"skipped the resumable checkpoint at step {state.Step}: it needs {ByteSize.Human(needed)} " +
+                     $"({ByteSize.Human(bytes)} and room for other writes), and the drive of {Directory} has {ByteSize.Human(free)} free");
+                return false;
+            }
+            System.IO.Directory.CreateDirectory(next);
+            WriteFiles(next, () =>
+            {
+                SafeTensorsWriter.Write(Path.Combine(next, ParamsFile), tensors);
+                optimizer.Save(Path.Combine(next, OptimizerFile));
+                if (best is not null) SafeTensorsWriter.Write(Path.Combine(next, BestFile), best);
+                File.WriteAllText(Path.Combine(next, StateFile), json);
+            });
+        }
+        catch (IOException e)
+        {
+            string removed;
+            try
+            {
+                if (System.IO.Directory.Exists(next)) System.IO.Directory.Delete(next, recursive: true);
+                removed = "removed what it had written";
+            }
+            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+            {
+                removed = $"could not remove {next} ({again.Message}; the next checkpoint removes it)";
+            }
+            Tell($"the resumable checkpoint at step {state.Step} failed ({e.Message}) and {removed}: it needs {ByteSize.Human(needed)} " +
+                 $"({ByteSize.Human(bytes)} and room for other writes), and the drive of {Directory} has " + (FreeBytes() is { } left ? $"{ByteSize.Human(left)} free" : "free space unknown"));
+            return false;
+        }
         var current = Path.Combine(Directory, Current);
         var previous = Path.Combine(Directory, Previous);
         if (System.IO.Directory.Exists(previous)) System.IO.Directory.Delete(previous, recursive: true);
         if (System.IO.Directory.Exists(current)) System.IO.Directory.Move(current, previous);
         System.IO.Directory.Move(next, current);
         if (System.IO.Directory.Exists(previous)) System.IO.Directory.Delete(previous, recursive: true);
+        _toldSinceLastSave = false;
+        return true;
+    }
+
+    /// <summary>The drive's free bytes, or null where the system does not say (the write then finds out).</summary>
+    long? FreeBytes()
+    {
+        try { return _freeBytes(Directory); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException) { return null; }
+    }
+
+    /// <summary>Says why a checkpoint was not written, and what a kill would lose; once until one is written again, so a
+    /// drive that stays full is not said at every checkpoint.</summary>
+    void Tell(string why)
+    {
+        if (_toldSinceLastSave) return;
+        _toldSinceLastSave = true;
+        _log($"{why}. Training goes on; a job killed now resumes from " +
+             (LatestStep is { } step ? $"step {step}, its last checkpoint" : "the start, as no checkpoint has been written") +
+             " (not said again for the checkpoints after this one until one is written)");
     }
 
     /// <summary>Loads the newest complete checkpoint into the parameters and optimizer; null when there is none.</summary>

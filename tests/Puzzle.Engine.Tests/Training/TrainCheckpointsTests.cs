@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Puzzle.Engine.Checkpoints;
 using Puzzle.Engine.Model;
 using Puzzle.Engine.Training;
@@ -51,6 +52,88 @@ public class TrainCheckpointsTests
         var renamed = named.Select(p => ("other." + p.name, p.parameter)).ToList();
         var error = Assert.Throws<InvalidDataException>(() => checkpoints.TryLoad(renamed, optimizer));
         Assert.Contains("no parameter 'other.", error.Message);
+    }
+
+    static List<(string Name, TorchSharp.Modules.Parameter Param)> Named(CausalLM model) => model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+
+    [Fact]
+    public void A_checkpoint_that_does_not_fit_the_drive_is_skipped_said_once_and_training_finishes()
+    {
+        using var dir = new TempDir();
+        var lines = new List<string>();
+        var drives = 0;
+        // room for the first checkpoint, then 1,000 bytes for the second and third
+        var checkpoints = new TrainCheckpoints(dir.Path, every: 3, log: lines.Add, freeBytes: _ => ++drives == 1 ? long.MaxValue : 1000);
+        using var reference = Model();
+        var expected = Trainer.Run(Named(reference), Batches(), reference.Loss, 32, Options);
+
+        using var model = Model();
+        var curve = Trainer.Run(Named(model), Batches(), model.Loss, 32, Options, checkpoints: checkpoints);
+
+        Assert.Equal(expected.Select(p => (p.Step, p.Loss)), curve.Select(p => (p.Step, p.Loss)));
+        Assert.Equal(3, drives); // steps 3, 6 and 9; not the final one
+        Assert.Equal(3, checkpoints.LatestStep);
+        Assert.Equal(["current"], Directory.GetDirectories(dir.Path).Select(Path.GetFileName));
+        var line = Assert.Single(lines); // not again at step 9
+        Assert.Contains("skipped the resumable checkpoint at step 6", line);
+        Assert.Matches(new Regex(@"it needs 2\d\d\.\d MiB \(\d+\.\d KiB and room for other writes\), and the drive of .* has 1000 B free"), line);
+        Assert.Contains("resumes from step 3, its last checkpoint", line);
+    }
+
+    [Fact]
+    public void A_drive_too_full_for_the_first_checkpoint_leaves_no_checkpoint_and_says_a_kill_resumes_from_the_start()
+    {
+        using var dir = new TempDir();
+        var lines = new List<string>();
+        var checkpoints = new TrainCheckpoints(dir.Path, every: 4, log: lines.Add, freeBytes: _ => 1000);
+        using var model = Model();
+
+        Trainer.Run(Named(model), Batches(), model.Loss, 32, Options, checkpoints: checkpoints);
+
+        Assert.Null(checkpoints.LatestStep);
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+        Assert.Contains("resumes from the start", Assert.Single(lines));
+    }
+
+    [Fact]
+    public void A_checkpoint_whose_writing_fails_is_removed_training_finishes_and_the_previous_one_still_resumes()
+    {
+        using var dir = new TempDir();
+        var lines = new List<string>();
+        var writes = 0;
+        var checkpoints = new TrainCheckpoints(dir.Path, every: 4, log: lines.Add)
+        {
+            // the second checkpoint (step 8) fills the drive halfway through its parameters
+            WriteFiles = (next, write) =>
+            {
+                if (++writes != 2) write();
+                else
+                {
+                    File.WriteAllBytes(Path.Combine(next, "params.safetensors"), new byte[100]);
+                    throw new IOException("No space left on device");
+                }
+            },
+        };
+        using var reference = Model();
+        var expected = Trainer.Run(Named(reference), Batches(), reference.Loss, 32, Options);
+
+        using var model = Model();
+        var curve = Trainer.Run(Named(model), Batches(), model.Loss, 32, Options, checkpoints: checkpoints);
+
+        Assert.Equal(expected.Select(p => (p.Step, p.Loss)), curve.Select(p => (p.Step, p.Loss)));
+        Assert.Equal(2, writes);
+        Assert.Equal(["current"], Directory.GetDirectories(dir.Path).Select(Path.GetFileName));
+        var line = Assert.Single(lines);
+        Assert.Contains("the resumable checkpoint at step 8 failed (No space left on device) and removed what it had written", line);
+        Assert.Matches(new Regex(@"it needs .* \(.* and room for other writes\), and the drive of .* has .* free"), line);
+        Assert.Contains("resumes from step 4, its last checkpoint", line);
+
+        // a killed run's next process resumes from step 4 and ends as an uninterrupted run does
+        using var resumed = Model();
+        var again = Trainer.Run(Named(resumed), Batches(), resumed.Loss, 32, Options, checkpoints: new TrainCheckpoints(dir.Path, every: 4));
+        Assert.Equal(expected.Select(p => (p.Step, p.Loss)), again.Select(p => (p.Step, p.Loss)));
+        foreach (var ((name, a), (_, b)) in reference.named_parameters().Zip(resumed.named_parameters()))
+            Assert.True(a.equal(b).all().item<bool>(), $"{name} differs after resuming");
     }
 
     [Fact]

@@ -140,12 +140,6 @@ public sealed record StoreUsage(
         catch (FileNotFoundException) { return 0; }
     }
 
-    /// <summary>A size as people read it: 512 B, 1.5 KiB, 12.3 MiB, 4.20 GiB.</summary>
-    public static string Human(long bytes) => bytes switch
-    {
-        < 1024 => $"{bytes} B",
-        < 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:F1} KiB"),
-        < 1024L * 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):F1} MiB"),
-        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):F2} GiB"),
-    };
+    /// <summary>A size as people read it: 512 B, 1.5 KiB, 12.3 MiB, 4.20 GiB (<see cref="ByteSize.Human"/>).</summary>
+    public static string Human(long bytes) => ByteSize.Human(bytes);
 }

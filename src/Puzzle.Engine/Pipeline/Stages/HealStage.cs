@@ -212,7 +212,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             {
                 var child = s.Model!;
                 var loss = new GkdObjective(parent, child, s.Job.Loss.Cosine, s.Job.Loss.Kl, s.Job.Loss.Lm, new GkdMemory(CheckpointBlocks: s.Job.CheckpointActivations));
-                var checkpoints = new TrainCheckpoints(s.Context.ResumeDirectory, s.Job.CheckpointEvery);
+                var checkpoints = new TrainCheckpoints(s.Context.ResumeDirectory, s.Job.CheckpointEvery, line => s.Context.Log.WriteLine($"gkd {s.Id}: {line}"));
                 s.ResumedFrom = checkpoints.LatestStep;
                 // held-out KL at step 0 and every few steps: each model publishes the best weights it had, never worse than assembled
                 // its best weights off the device: a GPU's in host memory, a CPU's in files the kernel may write out

@@ -98,7 +98,7 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
         var recipe = job.Pretrain!;
         var report = ParentBuilder.Pretrain(recipe.Shape, recipe.Training.OptionsAt(recipe.Hidden), recipe.Training.Batch, recipe.Training.Seed, tokenizer,
             Path.Combine(context.Input("data"), DataStage.Folder), context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device,
-            new TrainCheckpoints(context.ResumeDirectory, recipe.CheckpointEvery));
+            new TrainCheckpoints(context.ResumeDirectory, recipe.CheckpointEvery, line => context.Log.WriteLine($"parent: {line}")));
         context.Metrics["resumed_from_step"] = report.ResumedFromStep;
         context.Metrics["parameters"] = report.Parameters;
         context.Metrics["heldout_loss"] = report.Heldout.Loss;
