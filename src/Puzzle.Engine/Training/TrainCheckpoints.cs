@@ -33,24 +33,45 @@ public sealed class TrainCheckpoints
     static long Margin(long checkpointBytes) => (256L << 20) + checkpointBytes / 20;
 
     readonly Action<string> _log;
+    readonly TimeProvider _clock;
     readonly Func<string, long> _freeBytes;
+    DateTimeOffset _since;
     bool _toldSinceLastSave;
 
     /// <param name="directory">the folder of the checkpoints (a job's resume folder)</param>
-    /// <param name="every">save every this many steps</param>
+    /// <param name="every">save every this many steps; null: by time, every <paramref name="interval"/></param>
+    /// <param name="interval">without <paramref name="every"/>: save at the first step that ends this long after
+    /// training started or resumed (<see cref="TryLoad"/>), or after the last checkpoint was written (or skipped)</param>
     /// <param name="log">where a skipped or failed checkpoint is said (default: standard error)</param>
+    /// <param name="clock">the time an interval is measured in (tests: a fake clock)</param>
     /// <param name="freeBytes">the bytes free to this process on the drive of a folder (tests: a fake drive)</param>
-    public TrainCheckpoints(string directory, int every, Action<string>? log = null, Func<string, long>? freeBytes = null)
+    public TrainCheckpoints(string directory, int? every, TimeSpan? interval = null, Action<string>? log = null, TimeProvider? clock = null,
+        Func<string, long>? freeBytes = null)
     {
         Directory = Path.GetFullPath(directory);
-        Every = every > 0 ? every : throw new ArgumentOutOfRangeException(nameof(every), every, "must be positive");
+        if (every is <= 0) throw new ArgumentOutOfRangeException(nameof(every), every, "must be positive");
+        if (every is null && interval is not { Ticks: > 0 })
+            throw new ArgumentOutOfRangeException(nameof(interval), interval, "must be positive where no step interval is given");
+        (Every, Interval) = (every, every is null ? interval : null);
         _log = log ?? Console.Error.WriteLine;
+        _clock = clock ?? TimeProvider.System;
         _freeBytes = freeBytes ?? (dir => new DriveInfo(dir).AvailableFreeSpace);
+        _since = _clock.GetUtcNow();
     }
+
+    /// <summary>
+    /// A schedule from a spec's <c>checkpoint_every</c> (steps, when set) and <c>checkpoint_minutes</c> (otherwise).
+    /// </summary>
+    public static TrainCheckpoints FromSpec(string directory, int? every, double minutes, Action<string> log) =>
+        new(directory, every, every is null ? TimeSpan.FromMinutes(minutes) : null, log);
 
     public string Directory { get; }
 
-    public int Every { get; }
+    /// <summary>Steps between checkpoints; null where they are saved by time (<see cref="Interval"/>).</summary>
+    public int? Every { get; }
+
+    /// <summary>Time between checkpoints, where <see cref="Every"/> is not given.</summary>
+    public TimeSpan? Interval { get; }
 
     /// <summary>The files of a checkpoint are written into its folder by this (tests: a writer that fails as a full
     /// disk does).</summary>
@@ -58,6 +79,10 @@ public sealed class TrainCheckpoints
 
     /// <summary>The step of the newest complete checkpoint, or null when there is none.</summary>
     public long? LatestStep => Latest() is { } dir ? ReadState(dir).Step : null;
+
+    /// <summary>Whether to save after <paramref name="step"/> (the caller saves no run's final step, after which
+    /// nothing is left to resume): every <see cref="Every"/> steps, or once <see cref="Interval"/> has passed.</summary>
+    public bool IsDue(long step) => Every is { } every ? step % every == 0 : _clock.GetUtcNow() - _since >= Interval;
 
     /// <summary>
     /// Writes a checkpoint where its drive has room for it, and swaps it in; true where it did. Where it does not fit,
@@ -67,6 +92,18 @@ public sealed class TrainCheckpoints
     /// <param name="best">a <see cref="HeldoutGuard"/>'s best weights so far, kept beside the parameters</param>
     public bool Save(IReadOnlyList<(string Name, Parameter Param)> parameters, AdamW optimizer, TrainState state,
         IReadOnlyDictionary<string, Tensor>? best = null)
+    {
+        try
+        {
+            return TrySave(parameters, optimizer, state, best);
+        }
+        finally
+        {
+            _since = _clock.GetUtcNow(); // written, skipped or failed: the next try is an interval on, not at every step
+        }
+    }
+
+    bool TrySave(IReadOnlyList<(string Name, Parameter Param)> parameters, AdamW optimizer, TrainState state, IReadOnlyDictionary<string, Tensor>? best)
     {
         // not AtomicDirectory: its swap drops the old folder, while here `previous` stays readable (Latest) until the new
         // `current` is in place, so a kill between the renames resumes from the last checkpoint instead of from step 0.
@@ -141,8 +178,10 @@ public sealed class TrainCheckpoints
     }
 
     /// <summary>Loads the newest complete checkpoint into the parameters and optimizer; null when there is none.</summary>
+    /// <remarks>Training starts (or resumes) here: a checkpoint by time is due an <see cref="Interval"/> from now.</remarks>
     public TrainState? TryLoad(IReadOnlyList<(string Name, Parameter Param)> parameters, AdamW optimizer)
     {
+        _since = _clock.GetUtcNow();
         if (Latest() is not { } dir) return null;
         using (var file = SafeTensorsFile.Open(Path.Combine(dir, ParamsFile)))
         using (no_grad())

@@ -109,7 +109,7 @@ public static class Trainer
     {
         if (run.Step % options.CurveEvery == 0 || run.Finished) run.Flush();
         learner.Guard?.AfterStep(run);
-        if (learner.Checkpoints is { } checkpoints && run.Step % checkpoints.Every == 0 && !run.Finished)
+        if (learner.Checkpoints is { } checkpoints && !run.Finished && checkpoints.IsDue(run.Step))
         {
             run.Flush();
             checkpoints.Save(run.State, run.Optimizer, new TrainState(run.Step, run.Ema, run.Curve.ToList(), learner.Guard?.State), learner.Guard?.BestWeights);

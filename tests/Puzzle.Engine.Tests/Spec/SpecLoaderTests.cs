@@ -171,7 +171,7 @@ public sealed class SpecLoaderTests
         Assert.Equal(DiversityUnit.Subblock, s.Search.DiversityUnit);
 
         var gkd = s.Gkd;
-        Assert.Equal((4000L, 1e-4, 5, 0L, 1.0, 0.2, 0.0, 9L, 7),
+        Assert.Equal((4000L, 1e-4, 5, 0L, 1.0, 0.2, 0.0, 9L, (int?)7),
             (gkd.Training.Tokens, gkd.Training.Lr, gkd.Training.Batch, gkd.Training.WarmupSteps, gkd.Training.MinLrRatio,
                 gkd.Training.WeightDecay, gkd.Training.GradClip, gkd.Training.Seed, gkd.CheckpointEvery));
         Assert.Equal(new GkdLoss { Cosine = 0.5, Kl = 2, Lm = 0.25 }, gkd.Loss);
@@ -226,7 +226,9 @@ public sealed class SpecLoaderTests
         Assert.Equal(new ConstraintsSpec(), s.Constraints);
         Assert.Null(s.Constraints.ThroughputVsParent);
         Assert.Equal((SearchMethod.Mip, 1, 0.8, 60.0), (s.Search.Method, s.Search.Solutions, s.Search.Diversity, s.Search.TimeLimitS));
-        Assert.Equal((200_000L, 3e-4, 8, 50), (s.Gkd.Training.Tokens, s.Gkd.Training.Lr, s.Gkd.Training.Batch, s.Gkd.CheckpointEvery));
+        Assert.Equal((200_000L, 3e-4, 8), (s.Gkd.Training.Tokens, s.Gkd.Training.Lr, s.Gkd.Training.Batch));
+        // resumable checkpoints by time: at scale one is tens of GB, and a kill loses time, not steps
+        Assert.Equal(((int?)null, 10.0, (int?)null, 10.0), (s.Gkd.CheckpointEvery, s.Gkd.CheckpointMinutes, s.Parent.Pretrain.CheckpointEvery, s.Parent.Pretrain.CheckpointMinutes));
         Assert.Equal((1.0, 1.0, 0.0), (s.Gkd.Loss.Cosine, s.Gkd.Loss.Kl, s.Gkd.Loss.Lm));
         Assert.Equal(50_000L, s.Evaluation.Tokens);
         Assert.Equal([Baseline.Uniform, Baseline.ShortGpt, Baseline.Random], s.Evaluation.Baselines);

@@ -53,8 +53,59 @@ public class TrainCheckpointsTests
         var error = Assert.Throws<InvalidDataException>(() => checkpoints.TryLoad(renamed, optimizer));
         Assert.Contains("no parameter 'other.", error.Message);
     }
+    /// <summary>A clock that moves only when a test moves it.</summary>
+    sealed class FakeClock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
 
     static List<(string Name, TorchSharp.Modules.Parameter Param)> Named(CausalLM model) => model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+
+    /// <summary>Trains <see cref="Model"/> for its 12 steps, step k taking <paramref name="minutes"/>[k - 1] on
+    /// <paramref name="clock"/>; returns the step of the newest checkpoint as each step began, steps 1 to 12.</summary>
+    static List<long?> LatestAtEachStep(TrainCheckpoints checkpoints, FakeClock clock, double[] minutes)
+    {
+        using var model = Model();
+        var seen = new List<long?>();
+        Tensor Loss(Tensor b)
+        {
+            clock.Now += TimeSpan.FromMinutes(minutes[seen.Count]);
+            seen.Add(checkpoints.LatestStep);
+            return model.Loss(b);
+        }
+        Trainer.Run(Named(model), Batches(), Loss, 32, Options, checkpoints: checkpoints);
+        return seen;
+    }
+
+    [Fact]
+    public void By_time_a_checkpoint_is_saved_at_the_first_step_an_interval_after_the_start_and_then_after_the_last_was_written()
+    {
+        using var dir = new TempDir();
+        var clock = new FakeClock();
+        // each write takes 5 minutes: the next interval starts when it is written
+        var checkpoints = new TrainCheckpoints(dir.Path, every: null, interval: TimeSpan.FromMinutes(10), log: _ => { }, clock: clock,
+            freeBytes: _ => { clock.Now += TimeSpan.FromMinutes(5); return long.MaxValue; });
+
+        var seen = LatestAtEachStep(checkpoints, clock, [2, 2, 2, 2, 2, 2, 6, 1, 1, 1, 1, 1]);
+
+        // steps 1 to 4 end before 10 minutes; step 5 ends at 10 (saved, written at 15); step 7 ends 8 minutes after that,
+        // step 9 ten (saved, written at 30); the final step 12 is not saved however late it ends
+        Assert.Equal([null, null, null, null, null, 5, 5, 5, 5, 9, 9, 9], seen);
+        Assert.Equal(9, checkpoints.LatestStep);
+    }
+
+    [Fact]
+    public void With_checkpoint_every_a_checkpoint_is_saved_every_so_many_steps_whatever_the_time()
+    {
+        using var dir = new TempDir();
+        var clock = new FakeClock();
+        var checkpoints = new TrainCheckpoints(dir.Path, every: 4, interval: TimeSpan.FromMinutes(10), log: _ => { }, clock: clock);
+
+        var seen = LatestAtEachStep(checkpoints, clock, [.. Enumerable.Repeat(60.0, 12)]);
+
+        Assert.Equal([null, null, null, null, 4, 4, 4, 4, 8, 8, 8, 8], seen);
+    }
 
     [Fact]
     public void A_checkpoint_that_does_not_fit_the_drive_is_skipped_said_once_and_training_finishes()
@@ -141,9 +192,9 @@ public class TrainCheckpointsTests
     {
         using var dir = new TempDir();
         using var model = Model();
-        var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        var named = Named(model);
         using var optimizer = new AdamW([new AdamW.Group(named, 0.1)], 1e-3, 0.9, 0.999);
-        var tensors = named.ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        var tensors = named.ToDictionary(p => p.Name, p => (Tensor)p.Param);
 
         optimizer.Save(dir["optimizer.safetensors"]);
         SafeTensorsWriter.Write(dir["params.safetensors"], tensors);

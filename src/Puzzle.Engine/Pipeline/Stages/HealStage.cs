@@ -23,14 +23,16 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>
 /// Heal: assembles each chosen architecture (every child the search found, and each baseline) from the library's
 /// trained variants and trains it end to end against the parent by global knowledge distillation, all on the same
-/// token budget. Checkpoints every gkd.checkpoint_every steps; a killed job resumes where it stopped.
+/// token budget. Checkpoints every gkd.checkpoint_minutes (or gkd.checkpoint_every steps); a killed job resumes where it
+/// stopped.
 /// </summary>
 public sealed class HealStage : Stage<HealStage.HealJob>
 {
     /// <summary>One model to heal (childK or a baseline), the search space its chosen variant ids come from, and GKD's
     /// settings.</summary>
     public sealed record HealJob(string Model, [property: SpecPath("search_space")] SearchSpaceSpec SearchSpace, [property: SpecPath("gkd")] TrainingSpec Training, [property: SpecPath("gkd.loss")] GkdLoss Loss,
-        [property: NotInKey("how often resumable state is saved changes no weight")] int CheckpointEvery,
+        [property: NotInKey("how often resumable state is saved changes no weight")] int? CheckpointEvery,
+        [property: NotInKey("how often resumable state is saved changes no weight")] double CheckpointMinutes,
         [property: SpecPath("gkd.checkpoint_activations")] bool CheckpointActivations, [property: SpecPath("gkd.train_embeddings")] bool TrainEmbeddings,
         string? Device);
 
@@ -97,7 +99,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         foreach (var d in planned["Distill"]) inputs["variant:" + d.Id] = d;
         var gkd = spec.Gkd;
         return ModelIds(spec).Select(id => Job(id,
-            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, gkd.CheckpointActivations, gkd.TrainEmbeddings,
+            new HealJob(id, spec.SearchSpace, gkd.Training, gkd.Loss, gkd.CheckpointEvery, gkd.CheckpointMinutes, gkd.CheckpointActivations, gkd.TrainEmbeddings,
                 ComputeDevice.KeyName(spec.Device, spec.Dtype)),
             inputs, gkd.Training.Seed)).ToList();
     }
@@ -212,7 +214,8 @@ public sealed class HealStage : Stage<HealStage.HealJob>
             {
                 var child = s.Model!;
                 var loss = new GkdObjective(parent, child, s.Job.Loss.Cosine, s.Job.Loss.Kl, s.Job.Loss.Lm, new GkdMemory(CheckpointBlocks: s.Job.CheckpointActivations));
-                var checkpoints = new TrainCheckpoints(s.Context.ResumeDirectory, s.Job.CheckpointEvery, line => s.Context.Log.WriteLine($"gkd {s.Id}: {line}"));
+                var checkpoints = TrainCheckpoints.FromSpec(s.Context.ResumeDirectory, s.Job.CheckpointEvery, s.Job.CheckpointMinutes,
+                    line => s.Context.Log.WriteLine($"gkd {s.Id}: {line}"));
                 s.ResumedFrom = checkpoints.LatestStep;
                 // held-out KL at step 0 and every few steps: each model publishes the best weights it had, never worse than assembled
                 // its best weights off the device: a GPU's in host memory, a CPU's in files the kernel may write out

@@ -16,8 +16,8 @@ namespace Puzzle.Engine.Pipeline.Stages;
 /// <summary>
 /// Parent: pretrained here from the pipeline's data (parent.pretrain), or a user's Hugging Face checkpoint
 /// (parent.path), validated (every weight's name and shape, and that it is finite) and referenced where it lies rather
-/// than copied. Pretraining checkpoints every parent.pretrain.checkpoint_every steps; a killed job resumes where it
-/// stopped, as Heal does.
+/// than copied. Pretraining checkpoints every parent.pretrain.checkpoint_minutes (or checkpoint_every steps); a killed
+/// job resumes where it stopped, as Heal does.
 /// </summary>
 public sealed class ParentStage : Stage<ParentStage.ParentJob>
 {
@@ -98,7 +98,7 @@ public sealed class ParentStage : Stage<ParentStage.ParentJob>
         var recipe = job.Pretrain!;
         var report = ParentBuilder.Pretrain(recipe.Shape, recipe.Training.OptionsAt(recipe.Hidden), recipe.Training.Batch, recipe.Training.Seed, tokenizer,
             Path.Combine(context.Input("data"), DataStage.Folder), context.Output(ModelFolder), context.Log.WriteLine, context.Log, context.Device,
-            new TrainCheckpoints(context.ResumeDirectory, recipe.CheckpointEvery, line => context.Log.WriteLine($"parent: {line}")));
+            TrainCheckpoints.FromSpec(context.ResumeDirectory, recipe.CheckpointEvery, recipe.CheckpointMinutes, line => context.Log.WriteLine($"parent: {line}")));
         context.Metrics["resumed_from_step"] = report.ResumedFromStep;
         context.Metrics["parameters"] = report.Parameters;
         context.Metrics["heldout_loss"] = report.Heldout.Loss;

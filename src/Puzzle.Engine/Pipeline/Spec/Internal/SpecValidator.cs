@@ -21,6 +21,8 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
         new SearchSpaceRules(map, errors).Check(spec.SearchSpace, parent);
         CheckPositions(spec, parent);
         CheckLoss(spec.Gkd.Loss);
+        CheckCheckpoints(spec.Gkd, spec.Gkd.CheckpointEvery);
+        if (spec.Parent?.Pretrain is { } pretrain) CheckCheckpoints(pretrain, pretrain.CheckpointEvery);
         CheckTasks(spec.Evaluation);
         CheckOutput(spec.Pack, "feed", spec.Pack.Feed);
         new ShipRules(map, errors).Check(spec);
@@ -200,6 +202,15 @@ internal sealed class SpecValidator(SourceMap map, SpecErrorList errors, string 
             errors.Add(map.At(evaluation, "tasks"), $"evaluation.tasks: {string.Join(" and ", group)} have the same task name '{group.Key}'; rename one");
         if (evaluation.NextSpan.Examples > 0 && evaluation.Tasks.FirstOrDefault(t => Evaluation.Tasks.ChoiceTaskFile.NameOf(t) == Evaluation.Tasks.NextSpanTask.Name) is { } clash)
             errors.Add(map.At(evaluation, "tasks"), $"evaluation.tasks: '{clash}' has the name of the task made from held-out text; rename it, or set evaluation.next_span.examples to 0");
+    }
+
+    /// <summary>A training section saves resumable checkpoints every so many steps or by time, not both.</summary>
+    void CheckCheckpoints(object section, int? every)
+    {
+        if (map.Bound(section, "checkpoint_every", "checkpoint_minutes") && every is not null && map.Has(section, "checkpoint_minutes"))
+            errors.Add(map.At(section, "checkpoint_minutes"), $"{map.PathOf(section, "checkpoint_every")} and {map.PathOf(section, "checkpoint_minutes")} are both set; " +
+                                                              "give at most one: checkpoint_every saves a resumable checkpoint every so many steps, " +
+                                                              "checkpoint_minutes (the default, 10) every so many minutes");
     }
 
     void CheckLoss(GkdLoss loss)
