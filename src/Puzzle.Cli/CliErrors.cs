@@ -9,8 +9,16 @@ namespace Puzzle.Cli;
 /// <summary>Turns the Engine's input errors into clear lines on stderr and a non-zero exit.</summary>
 public static class CliErrors
 {
+    [ThreadStatic] static string? t_store;
+
+    /// <summary>The store the running command opened (<see cref="Commands.PipelineOptions.Open"/> sets it), so that a
+    /// full disk's error can say what the store holds; null until one is opened. One per thread: a command runs on the
+    /// thread that called <see cref="Run"/>.</summary>
+    public static string? Store { get => t_store; set => t_store = value; }
+
     public static int Run(Func<int> command)
     {
+        Store = null;
         try { return command(); }
         catch (OperationCanceledException)
         {
@@ -32,6 +40,8 @@ public static class CliErrors
                                       or DirectoryNotFoundException or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
+            // a full disk (never an error that may pass: it would be full again) says how full, what the store holds and what frees room
+            if (DiskFull.Explain(e, Store) is { } full) Console.Error.WriteLine($"error: {full}");
             return 1;
         }
         catch (System.Runtime.InteropServices.ExternalException e) when (e.GetType() == typeof(System.Runtime.InteropServices.ExternalException))

@@ -63,7 +63,9 @@ public static class PipelineOptions
     {
         var loaded = Load(spec);
         if (ParseDevice(device) is { } kind) loaded = loaded with { Device = kind, DeviceFromFlag = true };
-        return PipelineSession.Open(loaded, store?.FullName);
+        var session = PipelineSession.Open(loaded, store?.FullName);
+        CliErrors.Store = session.Store.Root; // a full disk's error then says what this store holds
+        return session;
     }
 
     /// <summary>The spec file, loaded and validated.</summary>

@@ -42,4 +42,26 @@ public sealed class CliErrorsTests
         Assert.StartsWith("error: libtorch: ", line);
         Assert.Contains("out of range", line);
     }
+
+    [Fact]
+    public void A_full_disk_says_how_full_the_drive_is_what_the_store_holds_and_what_frees_room_and_exits_1()
+    {
+        using var dir = new TempDir();
+        var root = dir[".puzzle"];
+        var target = Pipeline.DiskFullTests.FakeStore(root);
+        var (exit, err) = Run(() =>
+        {
+            CliErrors.Store = root; // as opening a pipeline's session sets it
+            throw new IOException($"No space left on device : '{target}'", 28);
+        });
+
+        Assert.Equal(1, exit); // as before: a full disk is no error that may pass
+        var lines = err.Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.Equal($"error: No space left on device : '{target}'", lines[0]);
+        Assert.StartsWith("error: disk full: ", lines[1]);
+        Assert.Contains($" free of {Engine.ByteSize.Human(new DriveInfo(root).TotalSize)} on ", lines[1]);
+        Assert.Contains("resume/ 3.0 MiB, cache/ entries ", lines[1]);
+        Assert.Contains("`puzzle gc PIPELINE...`", lines[1]);
+    }
 }

@@ -18,7 +18,12 @@ public sealed class InProcessJobLauncher(PipelineSpec spec, CacheStore store, Jo
         }
         catch (Exception e)
         {
-            log.WriteLine($"error: {e}");
+            // as puzzle job prints it: a full disk's explanation right after the message, before the stack
+            var text = e.ToString();
+            var head = $"{e.GetType()}: {e.Message}";
+            log.WriteLine(DiskFull.Explain(e, store.Root) is not { } full ? $"error: {text}"
+                : text.StartsWith(head, StringComparison.Ordinal) ? $"error: {head}\nerror: {full}{text[head.Length..]}"
+                : $"error: {text}\nerror: {full}");
             return JobExit.MayPass(e) ? JobExit.PassingError : 1; // as puzzle job exits
         }
     }, cancel);
