@@ -30,16 +30,13 @@ public sealed record GkdSpec
     [Bounds(Minimum = 0)]
     public int ModelsPerProcess { get; init; }
 
-    [Description("Save a resumable checkpoint every this many steps (default: by time, checkpoint_minutes; give at most one of the two).")]
-    [Graph.NotInKey("how often resumable state is saved changes no weight")]
+    [Description(CheckpointFields.Every)]
+    [Graph.NotInKey(CheckpointFields.NotInKey)]
     [Bounds(Minimum = 1)]
     public int? CheckpointEvery { get; init; }
 
-    [Description("Where checkpoint_every is not set, save a resumable checkpoint at the first step that ends this many minutes after " +
-                 "training started or resumed, or after the last checkpoint: a kill loses time, and a checkpoint takes up to 16 bytes per " +
-                 "trained parameter (16 GB for a 1B-parameter model), so fewer of them at scale. One that does not fit in the free space " +
-                 "of the resume folder's drive is skipped, and the job's log says so; training goes on.")]
-    [Graph.NotInKey("how often resumable state is saved changes no weight")]
+    [Description(CheckpointFields.Minutes)]
+    [Graph.NotInKey(CheckpointFields.NotInKey)]
     [Bounds(ExclusiveMinimum = 0)]
     public double CheckpointMinutes { get; init; } = 10;
 }
