@@ -36,7 +36,7 @@ public static class FoundationBenchmarks
 
         using (var block = new DecoderBlock(config, config.Blocks[0]))
         {
-            var rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
+            var rotary = new RotaryEmbedding(config);
             var (cos, sin) = rotary.At(0, seqLen, CPU, float32);
             using var x = randn(batch, seqLen, config.HiddenSize);
             using var target = randn(batch, seqLen, config.HiddenSize);

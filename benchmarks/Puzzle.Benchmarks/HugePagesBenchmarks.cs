@@ -93,7 +93,7 @@ public static class HugePagesBenchmarks
         const int batch = 4, length = 512;
         var block = new DecoderBlock(config, config.Blocks[0]);
         var optimizer = optim.AdamW(block.parameters(), 1e-4);
-        var rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
+        var rotary = new RotaryEmbedding(config);
         var (cos, sin) = rotary.At(0, length, CPU, ScalarType.Float32);
         using var generator = new Generator(0);
         using var x = randn([batch, length, config.HiddenSize], generator: generator);

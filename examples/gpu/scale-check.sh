@@ -38,6 +38,7 @@ prepare() {
   cp "$root/../shared/fixtures/hf-llama-tiny/tokenizer.json" "$dev/tokenizer.json" 2>/dev/null \
     || cp "$root/tests/Puzzle.Engine.Tests/Fixtures/hf-llama-tiny/tokenizer.json" "$dev/tokenizer.json"
   cp "$here/scale-check.sh" "$here/device-check.sh" "$here/scale_check.py" "$here"/scale*.yaml "$dev/"
+  cp "$root/tests/Puzzle.Engine.Tests/Fixtures/rope-scaling/reference.json" "$dev/rope-scaling.json"
   du -sh "$dev"
   echo "ready: carry .device and run: bash .device/scale-check.sh run"
 }
@@ -101,6 +102,8 @@ run() {
   case " $parts8b " in *" bld "*) ;; *) bare_shapes=$(echo " $shapes " | sed 's/ 8b / /g') ;; esac
   [ "$resume" = 1 ] && [ -f "$OUT/results.json" ] && bare_shapes=  # timed in the call before
   [ -n "${bare_shapes// /}" ] && phase bare 60 $py bare --device "$device" --shapes "$bare_shapes"
+  # the RoPE scaling kinds' reference values, which the .NET tests hold RotaryEmbedding to, against the real transformers
+  [ "$resume" = 1 ] || phase rope 30 $py rope --to "$here/rope-scaling.json"
   for shape in $shapes; do
     local spec=pipelines/scale$shape.yaml
     local built=$shape; [ "$shape" = 8b ] && built=${SCALE_8B_SHAPE:-8b}

@@ -490,9 +490,45 @@ def autoconfig(args):
     merge(args.out, "autoconfig", checked)
 
 
+def rope(args):
+    """Each RoPE scaling case of rope-scaling.json (tests/Puzzle.Engine.Tests/Fixtures/rope-scaling/reference.json, the
+    values the .NET RotaryEmbedding is tested against, written from transformers' formulas transcribed into plain torch)
+    computed by the real transformers' LlamaRotaryEmbedding: whether that transcription is transformers' computation."""
+    import torch
+    try:
+        from transformers import LlamaConfig
+        from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+    except ImportError as e:  # a rehearsal on a CPU without transformers
+        log(args, f"rope: {e}")
+        merge(args.out, "rope", [{"ok": False, "error": f"{type(e).__name__}: {e}"}])
+        return
+    cases = json.load(open(args.to))
+    checked = []
+    for name, case in cases.items():
+        entry = {"case": name}
+        try:
+            config = LlamaConfig(hidden_size=4 * case["head_dim"], num_attention_heads=4, num_key_value_heads=2, head_dim=case["head_dim"],
+                                 max_position_embeddings=case["max_position_embeddings"], rope_theta=case["rope_theta"],
+                                 rope_scaling=dict(case["rope_scaling"]))
+            embedding = LlamaRotaryEmbedding(config=config)
+            ours = torch.tensor(case["inv_freq"], dtype=torch.float32)
+            theirs = embedding.inv_freq.float().cpu()
+            position = torch.tensor([[300]])
+            cos, sin = embedding(torch.zeros(1, 1, 4 * case["head_dim"]), position)
+            entry.update(ok=True, inv_freq_max_rel_diff=float(((theirs - ours).abs() / ours.abs()).max()),
+                         attention=[case["attention"], float(embedding.attention_scaling)],
+                         cos300_max_diff=float((cos[0, 0] - torch.tensor(case["cos300"])).abs().max()),
+                         sin300_max_diff=float((sin[0, 0] - torch.tensor(case["sin300"])).abs().max()))
+        except Exception as e:  # what failed is the finding
+            entry.update(ok=False, error=f"{type(e).__name__}: {e}")
+        checked.append(entry)
+        log(args, f"rope {name}: {entry}")
+    merge(args.out, "rope", checked)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("verb", choices=["bare", "build", "collect", "autoconfig"])
+    ap.add_argument("verb", choices=["bare", "build", "collect", "autoconfig", "rope"])
     ap.add_argument("--work")
     ap.add_argument("--out", required=True)
     ap.add_argument("--log", required=True)
@@ -505,7 +541,7 @@ def main():
     ap.add_argument("--phases")
     ap.add_argument("--gpumem")
     args = ap.parse_args()
-    {"bare": bare, "build": build, "collect": collect, "autoconfig": autoconfig}[args.verb](args)
+    {"bare": bare, "build": build, "collect": collect, "autoconfig": autoconfig, "rope": rope}[args.verb](args)
 
 
 if __name__ == "__main__":

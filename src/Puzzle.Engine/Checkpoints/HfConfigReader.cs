@@ -37,7 +37,7 @@ internal static class HfConfigReader
             CheckSupportedVariant(root);
             var maxPositions = root.OptionalInt("max_position_embeddings") ?? (architecture == Mistral ? MistralMaxPositions : 2048);
             if (architecture == Mistral) CheckNoSlidingWindow(root, maxPositions);
-            var (theta, scaling) = ReadRope(root);
+            var (theta, scaling) = ReadRope(root, maxPositions);
             var eos = ReadEos(root);
             var config = new ModelConfig
             {
@@ -157,17 +157,17 @@ internal static class HfConfigReader
         return FfnConfig.SwiGlu(fromMult);
     }
 
-    static (double Theta, RopeScaling? Scaling) ReadRope(JsonFields root)
+    static (double Theta, RopeScaling? Scaling) ReadRope(JsonFields root, int maxPositions)
     {
         CheckFullRotation(root);
         if (root.OptionalObject("rope_parameters") is { } parameters) // transformers 5 style
         {
             CheckFullRotation(parameters);
             var theta = parameters.OptionalDouble("rope_theta") ?? root.OptionalDouble("rope_theta") ?? 10000;
-            return (theta, ReadScaling(parameters));
+            return (theta, ReadScaling(parameters, maxPositions));
         }
         var scaling = root.OptionalObject("rope_scaling");
-        return (root.OptionalDouble("rope_theta") ?? 10000, scaling is { } s ? ReadScaling(s) : null);
+        return (root.OptionalDouble("rope_theta") ?? 10000, scaling is { } s ? ReadScaling(s, maxPositions) : null);
     }
 
     /// <summary>transformers and vLLM rotate only <c>partial_rotary_factor</c> of each head's dimensions; the project's
@@ -178,20 +178,48 @@ internal static class HfConfigReader
             throw fields.Error("partial_rotary_factor", $"is {factor}; only RoPE over the whole head (1.0) is supported");
     }
 
-    static RopeScaling? ReadScaling(JsonFields rope)
+    const string SupportedScaling = "default, linear, dynamic, yarn, llama3";
+
+    static RopeScaling? ReadScaling(JsonFields rope, int maxPositions)
     {
         var type = rope.OptionalString("rope_type") ?? rope.OptionalString("type");
         // scaling settings without their kind (a factor alone): transformers cannot build such a model, and reading it
         // as no scaling would drop the factor without a word
         if (type is null && rope.Names.FirstOrDefault(n => n is not ("rope_theta" or "partial_rotary_factor")) is { } setting)
-            throw rope.Error("rope_type", $"is missing, but '{rope.PathOf(setting)}' is set; say which scaling it is (supported: default, llama3)");
+            throw rope.Error("rope_type", $"is missing, but '{rope.PathOf(setting)}' is set; say which scaling it is (supported: {SupportedScaling})");
         return (type ?? "default") switch
         {
             "default" => null,
             "llama3" => new RopeScaling("llama3",
                 rope.RequiredDouble("factor"), rope.RequiredDouble("low_freq_factor"), rope.RequiredDouble("high_freq_factor"),
                 rope.RequiredInt("original_max_position_embeddings")),
-            _ => throw rope.Error(rope.Has("rope_type") ? "rope_type" : "type", $"is '{type}'; supported: default, llama3"),
+            "linear" or "dynamic" => new RopeScaling(type!, Factor(rope)),
+            "yarn" => ReadYarn(rope, maxPositions),
+            _ => throw rope.Error(rope.Has("rope_type") ? "rope_type" : "type", $"is '{type}'; supported: {SupportedScaling}"),
+        };
+    }
+
+    static double Factor(JsonFields rope) =>
+        rope.RequiredDouble("factor") is var factor && factor >= 1 ? factor : throw rope.Error("factor", $"must be at least 1, got {factor}");
+
+    /// <summary>yarn's settings as transformers reads them. Where original_max_position_embeddings is stated, transformers
+    /// scales by max_position_embeddings over it and vLLM by <c>factor</c>: a config whose two disagree would compute
+    /// different models in the two, so it is refused.</summary>
+    static RopeScaling ReadYarn(JsonFields rope, int maxPositions)
+    {
+        var factor = Factor(rope);
+        var original = rope.OptionalInt("original_max_position_embeddings");
+        if (original is { } o && (o <= 0 || Math.Abs(maxPositions / (double)o - factor) > 1e-9 * factor))
+            throw rope.Error("factor", $"is {factor}, but max_position_embeddings {maxPositions:N0} over original_max_position_embeddings {o:N0} is " +
+                                       $"{maxPositions / (double)o:0.###}: transformers scales by the latter, vLLM by the former; make them agree");
+        return new RopeScaling("yarn", factor, OriginalMaxPositionEmbeddings: original)
+        {
+            AttentionFactor = rope.OptionalDouble("attention_factor"),
+            BetaFast = rope.OptionalDouble("beta_fast"),
+            BetaSlow = rope.OptionalDouble("beta_slow"),
+            Mscale = rope.OptionalDouble("mscale"),
+            MscaleAllDim = rope.OptionalDouble("mscale_all_dim"),
+            Truncate = rope.Has("truncate") ? rope.OptionalBool("truncate") : null,
         };
     }
 

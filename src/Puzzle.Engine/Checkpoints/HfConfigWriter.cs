@@ -73,16 +73,32 @@ internal static class HfConfigWriter
     public static CheckpointFormat Resolve(ModelConfig config, CheckpointFormat format) =>
         format != CheckpointFormat.Auto ? format : config.IsHomogeneous ? CheckpointFormat.Llama : CheckpointFormat.NemotronNas;
 
-    /// <summary>rope_scaling as transformers writes it: the factors (and rope_theta above) as floats (<c>8.0</c>, not <c>8</c>), which its llama3
-    /// validation asks for, warning at every load otherwise.</summary>
-    static JsonNode? RopeScaling(RopeScaling? scaling) => scaling is null ? null : new JsonObject
+    /// <summary>rope_scaling as transformers writes it: the settings the kind has, the factors (and rope_theta above) as
+    /// floats (<c>8.0</c>, not <c>8</c>), which its llama3 validation asks for, warning at every load otherwise.</summary>
+    static JsonNode? RopeScaling(RopeScaling? scaling)
     {
-        ["factor"] = Float(scaling.Factor),
-        ["high_freq_factor"] = Float(scaling.HighFreqFactor),
-        ["low_freq_factor"] = Float(scaling.LowFreqFactor),
-        ["original_max_position_embeddings"] = scaling.OriginalMaxPositionEmbeddings,
-        ["rope_type"] = scaling.RopeType,
-    };
+        if (scaling is null) return null;
+        var fields = new SortedDictionary<string, JsonNode?>(StringComparer.Ordinal)
+        {
+            ["factor"] = Float(scaling.Factor),
+            ["high_freq_factor"] = FloatOrNull(scaling.HighFreqFactor),
+            ["low_freq_factor"] = FloatOrNull(scaling.LowFreqFactor),
+            ["original_max_position_embeddings"] = scaling.OriginalMaxPositionEmbeddings,
+            ["rope_type"] = scaling.RopeType,
+            ["attention_factor"] = FloatOrNull(scaling.AttentionFactor),
+            ["beta_fast"] = FloatOrNull(scaling.BetaFast),
+            ["beta_slow"] = FloatOrNull(scaling.BetaSlow),
+            ["mscale"] = FloatOrNull(scaling.Mscale),
+            ["mscale_all_dim"] = FloatOrNull(scaling.MscaleAllDim),
+            ["truncate"] = scaling.Truncate,
+        };
+        var node = new JsonObject();
+        foreach (var (key, value) in fields)
+            if (value is not null) node[key] = value;
+        return node;
+    }
+
+    static JsonNode? FloatOrNull(double? value) => value is { } v ? Float(v) : null;
 
     /// <summary>A JSON number that reads as a float in Python: a whole number keeps its <c>.0</c>.</summary>
     static JsonNode Float(double value)

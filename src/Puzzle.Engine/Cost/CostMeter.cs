@@ -59,7 +59,7 @@ public static class CostMeter
         using var block = device.Place(new DecoderBlock(one, shape));
         block.eval();
         // the model computes rotary angles once per forward for all its layers: not a cost of any one block
-        var rotary = new RotaryEmbedding(parent.HeadDim, parent.RopeTheta, parent.RopeScaling);
+        var rotary = new RotaryEmbedding(parent);
         var (cos, sin) = rotary.At(0, scenario.Prompt + scenario.Generate, device.Device, device.DType);
         using var generator = new Generator(InputSeed);
         var times = Time(scenario, batch, one, device,

@@ -68,5 +68,5 @@ public static class InitCandidates
 
     /// <summary>cos and sin for positions 0..T−1 of x [B, T, hidden].</summary>
     internal static (Tensor Cos, Tensor Sin) Rope(ModelConfig model, Tensor x) =>
-        new RotaryEmbedding(model.HeadDim, model.RopeTheta, model.RopeScaling).At(0, x.shape[1], x.device, x.dtype);
+        new RotaryEmbedding(model).At(0, x.shape[1], x.device, x.dtype);
 }

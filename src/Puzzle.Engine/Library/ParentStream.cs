@@ -28,7 +28,7 @@ public sealed class ParentStream : IDisposable
         _embedding = embedding;
         Layers = layers;
         _device = device;
-        _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
+        _rotary = new RotaryEmbedding(config);
     }
 
     public ModelConfig Config { get; }

@@ -63,7 +63,7 @@ public sealed class CausalLM : nn.Module
         if (!config.TieWordEmbeddings)
             lm_head = embeddingsOf is null ? nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: dtype)
                 : nn.Linear(SharedEmbedding.Alias(embeddingsOf.lm_head!.weight!));
-        _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
+        _rotary = new RotaryEmbedding(config);
         RegisterComponents();
     }
 

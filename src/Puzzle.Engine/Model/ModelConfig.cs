@@ -1,8 +1,28 @@
 namespace Puzzle.Engine.Model;
 
-/// <summary>Llama-3 style frequency-dependent RoPE scaling (<c>rope_type: llama3</c>).</summary>
+/// <summary>
+/// RoPE scaling as config.json's <c>rope_scaling</c> (or transformers 5's <c>rope_parameters</c>) states it, for the
+/// kinds transformers' Llama computes and <see cref="RotaryEmbedding"/> computes the same way: <c>llama3</c>
+/// (frequency-dependent, with <see cref="LowFreqFactor"/>, <see cref="HighFreqFactor"/> and
+/// <see cref="OriginalMaxPositionEmbeddings"/>), <c>linear</c> (every frequency divided by <see cref="Factor"/>),
+/// <c>dynamic</c> (NTK: the same as no scaling at the positions up to max_position_embeddings, the only ones the
+/// pipeline runs) and <c>yarn</c> (frequencies blended between the two by dimension, cos and sin scaled by an attention
+/// factor; its optional settings below). A setting a kind does not use is null.
+/// </summary>
 public sealed record RopeScaling(
-    string RopeType, double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalMaxPositionEmbeddings);
+    string RopeType, double Factor, double? LowFreqFactor = null, double? HighFreqFactor = null, int? OriginalMaxPositionEmbeddings = null)
+{
+    /// <summary>yarn: what cos and sin are multiplied by; null: from <see cref="Factor"/> (and <see cref="Mscale"/>).</summary>
+    public double? AttentionFactor { get; init; }
+    /// <summary>yarn: the rotations that bound the blend (transformers' defaults 32 and 1 where null).</summary>
+    public double? BetaFast { get; init; }
+    public double? BetaSlow { get; init; }
+    /// <summary>yarn: DeepSeek's attention-factor settings, used together where <see cref="AttentionFactor"/> is null.</summary>
+    public double? Mscale { get; init; }
+    public double? MscaleAllDim { get; init; }
+    /// <summary>yarn: whether the blend's bounds are rounded to whole dimensions (null: true, transformers' default).</summary>
+    public bool? Truncate { get; init; }
+}
 
 /// <summary>
 /// A Llama-family causal LM in which every layer has its own <see cref="BlockConfig"/>. With every block

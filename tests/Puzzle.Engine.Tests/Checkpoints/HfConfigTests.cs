@@ -141,8 +141,8 @@ public sealed class HfConfigTests
     public void UnsupportedRopeTypeIsNamed()
     {
         var json = FixtureJson();
-        json["rope_parameters"]!["rope_type"] = "yarn";
-        AssertFails(() => HfConfig.Parse(json.ToJsonString()), "field 'rope_parameters.rope_type' is 'yarn'");
+        json["rope_parameters"]!["rope_type"] = "longrope";
+        AssertFails(() => HfConfig.Parse(json.ToJsonString()), "field 'rope_parameters.rope_type' is 'longrope'; supported: default, linear, dynamic, yarn, llama3");
     }
 
     /// <summary>RoPE settings the project would compute differently are refused at the field, not read as plain RoPE: a
@@ -152,6 +152,11 @@ public sealed class HfConfigTests
     [InlineData("rope_scaling", "{\"factor\": 8.0}", "field 'rope_scaling.rope_type' is missing, but 'rope_scaling.factor' is set")]
     [InlineData("rope_parameters", "{\"rope_theta\": 500000.0, \"factor\": 8.0}", "field 'rope_parameters.rope_type' is missing, but 'rope_parameters.factor' is set")]
     [InlineData("partial_rotary_factor", "0.5", "field 'partial_rotary_factor' is 0.5; only RoPE over the whole head (1.0) is supported")]
+    [InlineData("rope_scaling", "{\"rope_type\": \"linear\"}", "required field 'rope_scaling.factor' is missing")]
+    [InlineData("rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 0.5}", "field 'rope_scaling.factor' must be at least 1, got 0.5")]
+    // the fixture's max_position_embeddings is 512: transformers would scale by 512 / 64 = 8, vLLM by the stated 4
+    [InlineData("rope_scaling", "{\"rope_type\": \"yarn\", \"factor\": 4.0, \"original_max_position_embeddings\": 64}",
+        "field 'rope_scaling.factor' is 4, but max_position_embeddings 512 over original_max_position_embeddings 64 is 8: transformers scales by the latter, vLLM by the former")]
     [InlineData("rope_parameters", "{\"rope_theta\": 10000.0, \"rope_type\": \"default\", \"partial_rotary_factor\": 0.25}",
         "field 'rope_parameters.partial_rotary_factor' is 0.25")]
     public void RopeTheModelCannotComputeIsRefused(string field, string value, string message)

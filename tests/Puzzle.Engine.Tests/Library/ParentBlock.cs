@@ -46,7 +46,7 @@ static class ParentBlock
     }
 
     public static (Tensor Cos, Tensor Sin) Rope(ModelConfig config, long tokens) =>
-        new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling).At(0, tokens, CPU, float32);
+        new RotaryEmbedding(config).At(0, tokens, CPU, float32);
 
     public static GqaAttention Attention(DecoderBlock block) => (GqaAttention)block.self_attn!;
 
