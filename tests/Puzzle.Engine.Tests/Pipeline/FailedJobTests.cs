@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Puzzle.Engine.Pipeline;
 using Puzzle.Engine.Pipeline.Execution;
 using Puzzle.Engine.Pipeline.Graph;
@@ -25,7 +26,7 @@ public class FailedJobTests
         var session = PipelineSession.Open(repo.SpecPath);
         var console = new StringWriter();
 
-        var summary = await session.RunAsync("Tokenizer", new KilledLauncher(signal), console);
+        var summary = await Executor(session, new KilledLauncher(signal), console).RunAsync(session.Graph, "Tokenizer");
 
         var failed = Assert.Single(summary.Jobs, j => j.Outcome == JobOutcome.Failed);
         Assert.Equal(told, failed.Reason);
@@ -51,6 +52,10 @@ public class FailedJobTests
         }
     }
 
+    /// <summary>An executor of <paramref name="session"/>'s jobs whose start once more after exit 75 waits 1 ms.</summary>
+    static LocalExecutor Executor(PipelineSession session, IJobLauncher launcher, TextWriter console) =>
+        new(session.Store, session.History, launcher, session.Spec.Executor.Jobs, console: console) { RetryDelay = TimeSpan.FromMilliseconds(1) };
+
     [Fact]
     public async Task A_job_that_ends_on_a_filesystem_error_that_may_pass_starts_once_more()
     {
@@ -59,13 +64,13 @@ public class FailedJobTests
         var console = new StringWriter();
         var launcher = new StaleMountLauncher(session, failures: 1);
 
-        var summary = await session.RunAsync("Data", launcher, console);
+        var summary = await Executor(session, launcher, console).RunAsync(session.Graph, "Data");
 
         Assert.True(summary.Succeeded, console.ToString());
         Assert.Equal(["Tokenizer/tokenizer", "Tokenizer/tokenizer", "Data/tokens", "Data/tokens"], launcher.Launched);
         var text = console.ToString();
         var failedLog = Path.Combine(session.Store.Root, "logs", session.Spec.Name, "Tokenizer", "tokenizer.failed.log");
-        Assert.Contains($"[0/2] again  Tokenizer/tokenizer (exit 75: a filesystem error that may pass); the attempt's log: {failedLog}\n" +
+        Assert.Contains($"[0/2] again  Tokenizer/tokenizer: exit 75, a filesystem error that may pass; starting it again in 1 ms; the attempt's log: {failedLog}\n" +
                         "       | error: Stale file handle : '/shared/store/cache'\n[1/2] run    Tokenizer/tokenizer", text.ReplaceLineEndings("\n"));
         // a start once more takes the count of the start before
         Assert.Equal(["[1/2] run    Tokenizer", "[1/2] run    Tokenizer", "[2/2] run    Data", "[2/2] run    Data"],
@@ -76,9 +81,121 @@ public class FailedJobTests
         using var again = new TestRepo(TestRepo.MicroSpec);
         var second = PipelineSession.Open(again.SpecPath);
         var always = new StaleMountLauncher(second, failures: 2);
-        var failed = Assert.Single((await second.RunAsync("Tokenizer", always, TextWriter.Null)).Jobs, j => j.Outcome == JobOutcome.Failed);
+        var failed = Assert.Single((await Executor(second, always, TextWriter.Null).RunAsync(second.Graph, "Tokenizer")).Jobs, j => j.Outcome == JobOutcome.Failed);
         Assert.Equal("exit 75: a filesystem error that may pass (its log says which): run again once the filesystem answers", failed.Reason);
         Assert.Equal(2, always.Launched.Count);
+    }
+
+    /// <summary>Ends the first launch of <paramref name="stale"/> as <c>puzzle job</c> does on a stale file handle (exit
+    /// 75 at once, the error in its log) and runs its next on this thread; runs every other job on a thread of its own
+    /// once the test releases it, or until the run is cancelled. Records each start, that exit and each end.</summary>
+    sealed class StaleOnceLauncher(PipelineSession session, string stale) : IJobLauncher
+    {
+        public readonly ConcurrentQueue<string> Events = new();
+        readonly ConcurrentDictionary<string, TaskCompletionSource> _signals = new();
+
+        TaskCompletionSource Signal(string name) => _signals.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        void Record(string evt)
+        {
+            Events.Enqueue(evt);
+            Signal(evt).TrySetResult();
+        }
+
+        public Task<int> LaunchAsync(JobPlan job, string runId, string logPath, int threads, CancellationToken cancel, string? gpu = null)
+        {
+            var first = !Events.Contains($"start {job.Name}");
+            Record(first ? $"start {job.Name}" : $"start {job.Name} again");
+            if (job.Name == stale && first)
+            {
+                File.WriteAllText(logPath, "error: Stale file handle : '/shared/store/cache'\n");
+                Record($"exit 75 {job.Name}");
+                return Task.FromResult(JobExit.PassingError);
+            }
+            if (job.Name == stale) return Task.FromResult(Run(job, runId));
+            return Task.Run(async () =>
+            {
+                await Signal("release " + job.Name).Task.WaitAsync(cancel);
+                return Run(job, runId);
+            }, cancel);
+        }
+
+        int Run(JobPlan job, string runId)
+        {
+            JobRunner.Run(job, session.Spec, session.Store, session.History, TextWriter.Null, 1, runId);
+            Record($"end {job.Name}");
+            return 0;
+        }
+
+        public void Release(string job) => Signal("release " + job).TrySetResult();
+
+        public Task WaitFor(string evt) => Signal(evt).Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>A runs first and ends on exit 75; B runs beside it, and C after B.</summary>
+    static (PipelineSession Session, StaleOnceLauncher Launcher, ManualClock Clock, StringWriter Console, LocalExecutor Executor) StaleA(TestRepo repo)
+    {
+        var session = PipelineSession.Open(repo.SpecPath, stages: [new OneJobStage("A", []), new OneJobStage("B", []), new OneJobStage("C", ["B"])]);
+        var launcher = new StaleOnceLauncher(session, "A/j");
+        var clock = new ManualClock();
+        var console = new StringWriter();
+        var executor = new LocalExecutor(session.Store, session.History, launcher, parallelJobs: 2, threadsPerJob: 1, console: TextWriter.Synchronized(console))
+        { Time = clock };
+        return (session, launcher, clock, console, executor);
+    }
+
+    /// <summary>The timer of the retry's delay, once it is set; fails if the job started again first.</summary>
+    static async Task<ManualClock.Timer> RetryTimer(ManualClock clock, StaleOnceLauncher launcher)
+    {
+        var again = launcher.WaitFor("start A/j again");
+        await Task.WhenAny(clock.Created(0), again);
+        Assert.False(again.IsCompleted, "A/j started again at once: " + string.Join("; ", launcher.Events));
+        return await clock.Created(0);
+    }
+
+    [Fact]
+    public async Task A_job_that_ends_on_exit_75_starts_again_only_once_the_retry_delay_passed_and_other_jobs_start_and_end_meanwhile()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (session, launcher, clock, console, executor) = StaleA(repo);
+
+        var run = executor.RunAsync(session.Graph, null);
+        var delay = await RetryTimer(clock, launcher);
+        Assert.Equal(JobExit.RetryDelay, delay.Due);
+        // B ends and C, which needs it, starts and ends while A waits: the executor's loop goes on
+        launcher.Release("B/j");
+        launcher.Release("C/j");
+        await launcher.WaitFor("end C/j");
+        Assert.DoesNotContain("start A/j again", launcher.Events);
+        launcher.Events.Enqueue("15 s later");
+        delay.Fire();
+
+        Assert.True((await run.WaitAsync(TimeSpan.FromSeconds(30))).Succeeded, console.ToString());
+        Assert.Equal(["start A/j", "exit 75 A/j", "start B/j", "end B/j", "start C/j", "end C/j", "15 s later", "start A/j again", "end A/j"], launcher.Events);
+        Assert.Matches(@"\[0/3\] again  A/j: exit 75, a filesystem error that may pass; starting it again in 15 s; the attempt's log: \S+j\.failed\.log\n" +
+                       "       \\| error: Stale file handle", console.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public async Task A_run_cancelled_while_a_job_waits_to_start_again_ends_without_starting_it()
+    {
+        using var repo = new TestRepo(TestRepo.MicroSpec);
+        var (session, launcher, clock, console, executor) = StaleA(repo);
+        using var cancel = new CancellationTokenSource();
+
+        var run = executor.RunAsync(session.Graph, null, cancel.Token);
+        var delay = await RetryTimer(clock, launcher);
+        await launcher.WaitFor("start B/j");
+        await cancel.CancelAsync();
+
+        // the clock never moves: only the cancellation can end the wait
+        var e = await Assert.ThrowsAsync<RunCancelledException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(delay.Disposed, "the delay was not given up");
+        Assert.Equal(["start A/j", "exit 75 A/j", "start B/j"], launcher.Events);
+        Assert.Equal("A Cancelled not started again: the run was cancelled while it waited after exit 75 (a filesystem error that may pass); " +
+                     "B Cancelled stopped: the run was cancelled; C Cancelled not started: the run was cancelled", CancelledRunTests.Outcomes(e.Summary));
+        Assert.EndsWith(Path.Combine("A", "j.failed.log"), e.Summary.Jobs.Single(j => j.Stage == "A").Log);
+        Assert.Contains("cancelled run: 0 ran, 0 failed, 1 stopped, 2 not started; record: ", console.ToString());
     }
 
     /// <summary>Runs each job on this thread, then fails the launch of <paramref name="faulty"/> (before the job runs, or

@@ -25,6 +25,13 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
 {
     readonly TextWriter _console = console ?? Console.Error;
 
+    /// <summary>How long a job that ended on a filesystem error that may pass waits before it starts once more
+    /// (<see cref="JobExit.RetryDelay"/>; a test's few milliseconds).</summary>
+    internal TimeSpan RetryDelay { get; init; } = JobExit.RetryDelay;
+
+    /// <summary>The clock that times <see cref="RetryDelay"/> (a test's, which moves when the test says).</summary>
+    internal TimeProvider Time { get; init; } = TimeProvider.System;
+
     public async Task<RunSummary> RunAsync(PipelineGraph graph, string? target, CancellationToken cancel = default)
     {
         var started = DateTime.UtcNow;
@@ -73,6 +80,9 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         var alone = new AloneJobs(graph, gpus, hostShared: parallelJobs > 1 && launcher.OnThisMachine);
         var told = new HashSet<JobPlan>(); // jobs said to wait to run alone
         var again = new HashSet<JobPlan>(); // jobs started once more after a filesystem error that may pass
+        // those waiting to start once more, each until its delay ends (or the run is cancelled), with its attempt's log:
+        // the loop waits on these beside the running jobs, so that others start and end meanwhile
+        var delayed = new Dictionary<Task, (JobPlan Job, string Log)>();
         void Waits(JobPlan job, string until)
         {
             if (told.Add(job)) _console.WriteLine($"       {job.Name} waits {until} to run alone ({alone.Why(job)})");
@@ -83,7 +93,7 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         string? saved = null; // where the run's record went
         try
         {
-            while (pending.Count > 0 || running.Count > 0)
+            while (pending.Count > 0 || running.Count > 0 || delayed.Count > 0)
             {
                 cancel.ThrowIfCancellationRequested(); // nothing new starts once the run is cancelled
                 // a job that another process built meanwhile (a companion built with another job of its stage) is not launched
@@ -153,12 +163,20 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 gpus?.Reserve(waiting);
                 launcher.Flush();
                 if (threadsPerJob is null) Rebalance(running, machineCores);
-                if (running.Count == 0)
+                if (running.Count == 0 && delayed.Count == 0)
                 {
                     if (pending.Count > 0) throw new InvalidOperationException($"no job can start: {string.Join(", ", pending.Select(p => p.Name))}");
                     break;
                 }
-                var done = await Task.WhenAny(running.Keys);
+                var next = await Task.WhenAny(running.Keys.Concat<Task>(delayed.Keys));
+                if (delayed.Remove(next, out var retry))
+                {
+                    // a delay cancelled with the run ends the run here, its job recorded as not started again (Stopped)
+                    if (cancel.IsCancellationRequested) delayed[next] = retry;
+                    else pending.Add(retry.Job);
+                    continue;
+                }
+                var done = (Task<int>)next;
                 var (finished, jobClock, usedGpu, _) = running[done];
                 // a launcher that fails (a cluster's queue that stops answering, a job process that cannot be started) fails
                 // its job, not the run: the others go on, and the run is recorded; a cancelled run ends here, its job still running
@@ -167,15 +185,15 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                 if (usedGpu is not null) gpus!.Return(usedGpu);
                 var result = exit == 0 || launchError is not null ? store.Find(finished.Key) : null;
                 // a job on this machine that ended on a filesystem error that may pass starts once more, as a cluster's
-                // launcher submits such a task again (within its retries, before it reports the exit here)
+                // launcher submits such a task again (within its retries, before it reports the exit here): after
+                // RetryDelay, as a mount that stopped answering rarely answers again at once; a timer, not a thread, waits
                 if (result is null && launchError is null && exit == JobExit.PassingError && launcher.OnThisMachine && again.Add(finished))
                 {
                     var attempt = logs.Finish(finished, RunLogs.Outcome.Failed);
                     progress.Again();
-                    _console.WriteLine($"{progress.Counter} again  {finished.Name} (exit {exit}: a filesystem error that may pass); " +
-                                       $"the attempt's log: {attempt}");
+                    _console.WriteLine($"{progress.Counter} again  {JobExit.Retrying(finished.Name, RetryDelay)}; the attempt's log: {attempt}");
                     foreach (var line in RunLogs.FailureExcerpt(attempt)) _console.WriteLine("       | " + line);
-                    pending.Add(finished);
+                    delayed[Task.Delay(RetryDelay, Time, stop.Token)] = (finished, attempt);
                     continue;
                 }
                 // another run on the same store may have built it while this one waited on the key's lock: its log stays
@@ -230,7 +248,8 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
         return Record(null);
 
         // the jobs still running once they have been told to stop: each ends as published, or as stopped with its log kept
-        // as the job's failed log (what it did until then), at most 30 s later
+        // as the job's failed log (what it did until then), at most 30 s later; those waiting to start once more, as not
+        // started again
         async Task Stopped(string why)
         {
             var ended = Task.WhenAll(running.Keys).ContinueWith(_ => { }, TaskScheduler.Default);
@@ -243,6 +262,11 @@ public sealed class LocalExecutor(CacheStore store, JobHistory history, IJobLaun
                     jobClock.Elapsed.TotalSeconds, log, built ? null : $"stopped: {why}");
             }
             running.Clear();
+            // a job waiting to start once more is not started: its attempt's log says what ended it
+            foreach (var (job, attempt) in delayed.Values)
+                records[job] = new JobRecord(job.Stage.Name, job.Id, job.Key, JobOutcome.Cancelled, 0, attempt,
+                    $"not started again: {why} while it waited after exit {JobExit.PassingError} (a filesystem error that may pass)");
+            delayed.Clear();
         }
 
         // the run's record, saved in the store; a job that never started is recorded as cancelled, saying why
