@@ -7,8 +7,9 @@ namespace Puzzle.Tasks;
 /// <summary>
 /// Runs one pipeline job as a separate <c>puzzle job</c> process; with YieldDuringToolExecution the MSBuild node
 /// is free for other work while the job trains. A job that ends on a filesystem error that may pass (exit 75: an I/O
-/// error, a stale file handle) starts once more, as the local executor starts it: that attempt's error lines are logged
-/// as messages, not errors, so that a second attempt that succeeds leaves the build green.
+/// error, a stale file handle) starts once more, <see cref="JobExit.RetryDelay"/> later, as the local executor starts it
+/// (the node is free meanwhile too, and a cancelled build does not wait): that attempt's error lines are logged as
+/// messages, not errors, so that a second attempt that succeeds leaves the build green.
 /// </summary>
 public sealed class PuzzleJob : ToolTask
 {
@@ -44,7 +45,15 @@ public sealed class PuzzleJob : ToolTask
     }
 
     readonly List<(string Line, MessageImportance Importance)> _held = []; // the CLI's closing error lines, until the exit is known
+    readonly CancellationTokenSource _cancelled = new(); // the build's cancellation (Ctrl+C), which ends the wait before the retry
     bool _lastAttempt;
+
+    /// <summary>How long a job that ended on a filesystem error that may pass waits before it starts once more
+    /// (<see cref="JobExit.RetryDelay"/>; a test's few milliseconds).</summary>
+    internal TimeSpan RetryDelay { get; init; } = JobExit.RetryDelay;
+
+    /// <summary>The clock that times <see cref="RetryDelay"/> (a test's, which moves when the test says).</summary>
+    internal TimeProvider Time { get; init; } = TimeProvider.System;
 
     public override bool Execute()
     {
@@ -53,10 +62,36 @@ public sealed class PuzzleJob : ToolTask
         if (!_lastAttempt && ExitCode == JobExit.PassingError)
         {
             _lastAttempt = true;
-            Log.LogMessage(MessageImportance.High, $"puzzle: {Stage}/{JobId} ended on a filesystem error that may pass (exit {JobExit.PassingError}): starting it once more");
+            Log.LogMessage(MessageImportance.High, "puzzle: " + JobExit.Retrying($"{Stage}/{JobId}", RetryDelay));
+            if (!WaitToRetry())
+            {
+                Log.LogError($"puzzle: {Stage}/{JobId} was not started again: the build was cancelled while it waited after exit {JobExit.PassingError}");
+                return false;
+            }
             return base.Execute() && Release();
         }
         return false;
+    }
+
+    /// <summary>Waits <see cref="RetryDelay"/>, with the node yielded as during the tool's run; false when the build
+    /// was cancelled meanwhile.</summary>
+    bool WaitToRetry()
+    {
+        var engine = YieldDuringToolExecution ? BuildEngine as IBuildEngine3 : null;
+        engine?.Yield();
+        try
+        {
+            System.Threading.Tasks.Task.Delay(RetryDelay, Time, _cancelled.Token).Wait();
+            return true;
+        }
+        catch (AggregateException e) when (e.InnerException is TaskCanceledException) { return false; }
+        finally { engine?.Reacquire(); }
+    }
+
+    public override void Cancel()
+    {
+        _cancelled.Cancel();
+        base.Cancel();
     }
 
     // the CLI ends a failure with "error: ..." (and, on a passing error, "(exit 75: ...)"), which MSBuild would log as
