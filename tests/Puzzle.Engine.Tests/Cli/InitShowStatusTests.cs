@@ -73,6 +73,9 @@ public sealed class InitShowStatusTests
         var spec = SpecLoader.Load(dir["pipelines/tiny-llama.yaml"]);
         Assert.Equal(Engine.Runtime.DeviceKind.Cuda, spec.Device);
         Assert.Null(spec.Scenario.Device); // timed where it computes
+        // as a serving runtime decodes: the costs that predicted every speedup within 1% on an H200, where eager timing
+        // measured kernel launches
+        Assert.Equal(Engine.Cost.TimingRuntime.CudaGraphs, spec.Scenario.Runtime);
         Assert.Equal((1_048_576L, 1_048_576L, 65_536L, 65_536L, 512), (spec.Bld.Training.Tokens, spec.Gkd.Training.Tokens, spec.Scoring.Tokens, spec.Evaluation.Tokens, spec.Data.SeqLen));
         Assert.Equal((8, 384, 128), (spec.Scenario.Batch, spec.Scenario.Prompt, spec.Scenario.Generate)); // within the parent's 512 positions
         Assert.Equal(Engine.Export.ExportDType.Bfloat16, spec.Export.Dtype);

@@ -101,7 +101,8 @@ public static class SpecScaffold
               tokens: {{tokens,-19}}# distillation tokens per block variant; more is better and slower
             {{(gpu || realSize ? $"\nscoring:\n  tokens: {scoring,-19}# held-out tokens each candidate block is scored on\n" : "")}}
             scenario:                    # the inference workload the child is made fast for
-            {{(gpu ? "  runtime: eager             # or cuda_graphs: every step replayed as one CUDA graph, as serving runtimes decode\n" : "  device: cpu\n")}}  batch: {{batch}}
+            {{(gpu ? "  runtime: cuda_graphs       # every step replayed as one CUDA graph, as serving runtimes decode: costs that follow bytes\n" +
+                     "                             # and FLOPs (eager: kernel launches; docs/scale.md, predicted within 1% on an H200)\n" : "  device: cpu\n")}}  batch: {{batch}}
               prompt: {{prompt}}
               generate: {{generate}}
             {{(realSize ? "  repeats: 1                 # each model timed once: a real-size parent's timing takes seconds here\n" : "")}}
