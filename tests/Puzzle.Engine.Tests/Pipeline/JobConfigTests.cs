@@ -227,6 +227,12 @@ public sealed class JobConfigTests
         Assert.Equal(Key(Plan("search: { verify_rounds: 0 }"), "Search"), Key(Plan("search: { verify_rounds: 0, verify_margin: 0.2 }"), "Search"));
         Assert.NotEqual(Key(Plan("search: { solutions: 2 }"), "Search"), Key(Plan("search: { solutions: 2, diversity: 0.5 }"), "Search"));
         Assert.NotEqual(Key(plain, "Search"), Key(Plan("search: { verify_margin: 0.2 }"), "Search"));
+        // an unset margin is the one for how costs are timed: eager's 0.05, CUDA graphs' 0.02
+        Assert.Equal(Key(plain, "Search"), Key(Plan("search: { verify_margin: 0.05 }"), "Search"));
+        var graphs = Plan("scenario: { runtime: cuda_graphs }");
+        Assert.Equal(Key(graphs, "Search"), Key(Plan("scenario: { runtime: cuda_graphs }\nsearch: { verify_margin: 0.02 }"), "Search"));
+        Assert.NotEqual(Key(graphs, "Search"), Key(Plan("scenario: { runtime: cuda_graphs }\nsearch: { verify_margin: 0.05 }"), "Search"));
+        Assert.Equal(0.02, graphs.JobsFor(null).First(j => j.Stage.Name == "Search").ConfigAs<SearchStage.SearchJob>().Search.VerifyMargin);
 
         var roofline = Plan("scenario: { target: h200 }");
         var retimed = Plan("scenario: { target: h200, repeats: 9, warmup: 4 }\nsearch: { verify_rounds: 1, verify_margin: 0.2 }");

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Puzzle.Engine.Cost;
 using Puzzle.Engine.Search;
 
 namespace Puzzle.Engine.Pipeline.Spec;
@@ -34,19 +35,35 @@ public sealed record SearchSpec
     [Bounds(Minimum = 0, Maximum = 10)]
     public int VerifyRounds { get; init; } = 3;
 
-    [Description("Closed loop: the share by which the child's measured time must beat each time limit (measured time ≤ limit / (1 + verify_margin)) for the loop to accept it; a child inside the margin is searched again under a limit tightened by the margin too. Timings of the same two models in separate processes differ by a few percent (about ±4% on a shared 2-core CPU), and the Speed job times the child again: without a margin a child that just meets the target in the loop can miss it there. A child whose predicted time misses a limit with the margin to spare, and whose timing passes it, is timed a second time and must pass again. 0 accepts any child that meets the limits as measured.")]
+    [Description("Closed loop: the share by which the child's measured time must beat each time limit (measured time ≤ limit / (1 + verify_margin)) for the loop to accept it; a child inside the margin is searched again under a limit tightened by the margin too. Timings of the same two models in separate processes differ by a few percent (about ±4% on a shared 2-core CPU), and the Speed job times the child again: without a margin a child that just meets the target in the loop can miss it there. A child whose predicted time misses a limit with the margin to spare, and whose timing passes it, is timed a second time and must pass again. 0 accepts any child that meets the limits as measured. Unset: 0.05 where costs are timed eagerly, 0.02 with scenario.runtime: cuda_graphs, whose timings agree across processes to within 1% (on an H200 every speedup predicted in the Search and Sweep jobs was measured by the Speed job within ±0.8%): a wider margin there only makes the child smaller than the target needs.")]
     [Bounds(Minimum = 0, Maximum = 0.5)]
-    public double VerifyMargin { get; init; } = 0.05;
+    public double? VerifyMargin { get; init; }
+
+    /// <summary>The margin where <see cref="VerifyMargin"/> is unset and costs are timed eagerly: timings of the same two
+    /// models in separate processes differ by about ±4% on a shared 2-core CPU.</summary>
+    public const double EagerMargin = 0.05;
+
+    /// <summary>The margin where it is unset and costs are CUDA-graph timings: twice the largest difference between a
+    /// speedup predicted in one process and measured in another on the H200 (0.8%, 12 models, 2026-12-04), rounded up.</summary>
+    public const double GraphMargin = 0.02;
+
+    /// <summary>The closed loop's margin as the search acts on it (<see cref="AsActing"/> has set it).</summary>
+    public double ActingMargin => VerifyMargin ?? EagerMargin;
 
     /// <summary>The settings as the search acts on them: diversity with one solution, the closed loop where the costs
     /// are a roofline (<paramref name="roofline"/>: hardware that is not here to time), and its margin without it, change
-    /// nothing, so they take their defaults and setting them does not search again (nor train every child again).</summary>
-    public SearchSpec AsActing(bool roofline)
+    /// nothing, so they take their defaults and setting them does not search again (nor train every child again); an
+    /// unset margin is the one for how costs are timed (<paramref name="runtime"/>).</summary>
+    public SearchSpec AsActing(bool roofline, TimingRuntime runtime)
     {
         var search = this;
         if (Solutions == 1) search = search with { Diversity = Defaults.Diversity, DiversityUnit = Defaults.DiversityUnit };
         if (roofline) search = search with { VerifyRounds = Defaults.VerifyRounds };
-        if (roofline || VerifyRounds == 0) search = search with { VerifyMargin = Defaults.VerifyMargin };
+        search = search with
+        {
+            VerifyMargin = roofline || VerifyRounds == 0 ? EagerMargin
+                : VerifyMargin ?? (runtime == TimingRuntime.CudaGraphs ? GraphMargin : EagerMargin),
+        };
         return search;
     }
 

@@ -47,13 +47,13 @@ public sealed partial class SearchStage
                 var timed = CostMeter.InRoundsLogged([parent, child], spec.Scenario.Timing(), batch, LoopRounds, device, context.Log);
                 return (timed[1].ScenarioSeconds(spec.Scenario.Generate), timed[0].ScenarioSeconds(spec.Scenario.Generate));
             }
-            var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.VerifyMargin,
+            var result = ClosedLoop.Run(problem, solve, Measure, p => MeasuredLimits(spec, ownAt, p), ArchitectureProblem.Time, rounds, job.Search.ActingMargin,
                 ownAt[batch].Whole, ownAt[batch].MeasuredTimeSeconds);
             foreach (var r in result.Rounds)
                 context.Log.WriteLine($"closed loop, round {r.Round}: child predicted {r.PredictedSeconds * 1e3:F1} ms, measured {r.MeasuredSeconds * 1e3:F1} ms " +
                                       $"({r.ParentMeasuredSeconds / r.MeasuredSeconds:0.00}x the parent's {r.ParentMeasuredSeconds * 1e3:F1} ms): " +
                                       (r.Met ? "meets the constraints as measured" : "misses a time constraint as measured") +
-                                      (job.Search.VerifyMargin > 0 ? $", with {job.Search.VerifyMargin:0.##%} to spare" : "") +
+                                      (job.Search.ActingMargin > 0 ? $", with {job.Search.ActingMargin:0.##%} to spare" : "") +
                                       r.Retimed switch
                                       {
                                           LoopRetiming.Missed => " (the faster of 2 timings: the first missed)",

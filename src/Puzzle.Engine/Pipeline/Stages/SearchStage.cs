@@ -52,7 +52,7 @@ public sealed partial class SearchStage : Stage<SearchStage.SearchJob>
         var inputs = planned["Score"].ToDictionary(j => "score:" + j.Id, j => j);
         foreach (var m in planned["Measure"]) inputs["cost:" + m.Id] = m; // every batch size's costs
         // the device is the cost device: the closed loop times on it
-        return [Job($"b{spec.Scenario.Batch}", new SearchJob(spec.Scenario.Batch, ArchitectureProblem.Settings.Of(spec), spec.Search.AsActing(spec.Scenario.Target is not null),
+        return [Job($"b{spec.Scenario.Batch}", new SearchJob(spec.Scenario.Batch, ArchitectureProblem.Settings.Of(spec), spec.Search.AsActing(spec.Scenario.Target is not null, spec.Scenario.Runtime),
             spec.Evaluation.Seed, ParentStage.PlannedConfig(spec), Runtime.ComputeDevice.KeyName(JobContext.CostKind(spec), spec.Dtype)), inputs)];
     }
 
