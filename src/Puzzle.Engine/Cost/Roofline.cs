@@ -55,14 +55,15 @@ public static class Roofline
         return new MeasuredCost(prefill, decode, parameters, parameters * Bf16Bytes, kv);
     }
 
-    /// <summary>Embedding, final norm and LM head: the head's matrix is read once per step and applied to every
-    /// position of the prompt and to each generated token.</summary>
-    public static MeasuredCost HeadCost(ModelConfig parent, int batch, int prompt, Hardware hw)
+    /// <summary>Embedding, final norm and LM head: the head's matrix is read once per step and applied to each
+    /// sequence's last position, in the prefill as at each generated token (a serving runtime computes no other logits;
+    /// CostMeter times the same).</summary>
+    public static MeasuredCost HeadCost(ModelConfig parent, int batch, Hardware hw)
     {
         long d = parent.HiddenSize, v = parent.VocabSize;
         var headBytes = (double)v * d * Bf16Bytes;
-        var prefill = Math.Max(2.0 * v * d * batch * prompt / hw.FlopsPerSecond, (headBytes + (double)batch * prompt * v * Bf16Bytes) / hw.BytesPerSecond);
         var decode = Math.Max(2.0 * v * d * batch / hw.FlopsPerSecond, (headBytes + (double)batch * v * Bf16Bytes) / hw.BytesPerSecond);
+        var prefill = decode;
         var parameters = v * d + d + (parent.TieWordEmbeddings ? 0 : v * d);
         return new MeasuredCost(prefill, decode, parameters, parameters * Bf16Bytes, 0);
     }
@@ -70,7 +71,7 @@ public static class Roofline
     /// <summary>A whole model: its blocks and its head (the additive model, which a roofline is by construction).</summary>
     public static MeasuredCost ModelCost(ModelConfig config, int batch, int prompt, int generate, Hardware hw)
     {
-        var parts = config.Blocks.Select(b => BlockCost(config, b, batch, prompt, generate, hw)).Append(HeadCost(config, batch, prompt, hw)).ToList();
+        var parts = config.Blocks.Select(b => BlockCost(config, b, batch, prompt, generate, hw)).Append(HeadCost(config, batch, hw)).ToList();
         return new MeasuredCost(parts.Sum(p => p.PrefillSeconds), parts.Sum(p => p.DecodeSecondsPerToken), parts.Sum(p => p.Parameters),
             parts.Sum(p => p.ParameterBytes), parts.Sum(p => p.KvBytesPerToken));
     }

@@ -30,7 +30,7 @@ public class RooflineTargetTests
             Assert.Equal(Roofline.BlockCost(parent, new BlockConfig(a, FfnConfig.NoOp), batch, prompt, generate, hw), Cost(MeasureStage.AttentionJob(batch, a)));
         foreach (var f in ffn)
             Assert.Equal(Roofline.BlockCost(parent, new BlockConfig(AttentionConfig.NoOp, f), batch, prompt, generate, hw), Cost(MeasureStage.FfnJob(batch, f)));
-        Assert.Equal(Roofline.HeadCost(parent, batch, prompt, hw), Cost($"b{batch}.head"));
+        Assert.Equal(Roofline.HeadCost(parent, batch, hw), Cost($"b{batch}.head"));
         var whole = Cost($"b{batch}.parent");
         Assert.Equal(Roofline.ModelCost(parent, batch, prompt, generate, hw), whole);
         Assert.Equal(whole.Parameters, new CausalLM(parent).parameters().Sum(p => p.numel())); // the analytic count is the model's

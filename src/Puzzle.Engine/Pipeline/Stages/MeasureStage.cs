@@ -26,7 +26,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
         [property: SpecPath("scenario")] ScenarioSpec Scenario, [property: SpecPath("dtype"), KeyedWhenSet] string? Dtype = null);
 
     public override string Name => "Measure";
-    public override int Version => 14; // 14: the size curve fitted to the block shapes' models too; 13: two copies of each model timed in turn (CostMeter.Copies); 12: a third sample near 20% of the parent's block parameters; 11: sampled architectures timed whole, the size curve fitted to them; 10: each decode step keeps its fastest run (StepTimes); 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
+    public override int Version => 15; // 15: a prefill computes the logits of each sequence's last position only, as a serving runtime does (timed and on the roofline); 14: the size curve fitted to the block shapes' models too; 13: two copies of each model timed in turn (CostMeter.Copies); 12: a third sample near 20% of the parent's block parameters; 11: sampled architectures timed whole, the size curve fitted to them; 10: each decode step keeps its fastest run (StepTimes); 9: models kept and timed one run at a time in turn; 8: rounds backwards every other round (CostMeter.InRounds); 7: one job per batch size, every cost timed in the same rounds; malloc keeps freed pages (MallocTuning); 5: typed job config; 4: blocks timed in depth, fastest of repeats; 3: scenario.target gives roofline costs
     public override IReadOnlyList<string> Upstream => [];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     /// <summary>The parent is timed whole (none is built where the costs are a roofline).</summary>
@@ -73,7 +73,7 @@ public sealed class MeasureStage : Stage<MeasureStage.MeasureJob>
             // hardware that is not here: the roofline of its data sheet, nothing is timed
             var hw = Hardware.Known[target];
             foreach (var (name, shape) in shapes) costs[name] = Roofline.BlockCost(parent, shape, batch, scenario.Prompt, scenario.Generate, hw);
-            costs["head"] = Roofline.HeadCost(parent, batch, scenario.Prompt, hw);
+            costs["head"] = Roofline.HeadCost(parent, batch, hw);
             costs["parent"] = Roofline.ModelCost(parent, batch, scenario.Prompt, scenario.Generate, hw);
         }
         else

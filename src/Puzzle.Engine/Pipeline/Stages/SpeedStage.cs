@@ -72,7 +72,7 @@ public sealed class SpeedStage : Stage<SpeedStage.SpeedJob>
     public sealed record MeasuredScenario(string Device, int Batch, int Prompt, int Generate, int TorchThreads, string MeasuredOn);
 
     public override string Name => "Speed";
-    public override int Version => 5; // 5: timed twice when the parent's first timing is more than 10% from the Measure job's; 4: two copies of each model timed in turn (CostMeter.Copies); 3: each decode step keeps its fastest run (StepTimes); 2: models kept and timed one run at a time in turn (CostMeter.InRounds)
+    public override int Version => 6; // 6: a prefill computes the logits of each sequence's last position only (CostMeter.Steps); 5: timed twice when the parent's first timing is more than 10% from the Measure job's; 4: two copies of each model timed in turn (CostMeter.Copies); 3: each decode step keeps its fastest run (StepTimes); 2: models kept and timed one run at a time in turn (CostMeter.InRounds)
     public override IReadOnlyList<string> Upstream => ["Search", "Sweep"];
     public override DeviceKind? ComputesOn(PipelineSpec spec) => JobContext.CostKind(spec);
     /// <summary>The parent is timed whole (as every model is, whether the costs were timed or a roofline).</summary>
