@@ -13,10 +13,16 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";
 
-    readonly Dictionary<string, SafeTensorsFile> _fileOf;
-    readonly List<SafeTensorsFile> _files;
+    /// <summary>The weights a folder may hold, in the order transformers looks for them.</summary>
+    static readonly (string Single, string Index, Func<string, ITensorFile> Open)[] Formats =
+    [
+        (SingleFileName, IndexFileName, SafeTensorsFile.Open),
+    ];
 
-    CheckpointTensors(string directory, Dictionary<string, SafeTensorsFile> fileOf, List<SafeTensorsFile> files, string? unreadIndex = null)
+    readonly Dictionary<string, ITensorFile> _fileOf;
+    readonly List<ITensorFile> _files;
+
+    CheckpointTensors(string directory, Dictionary<string, ITensorFile> fileOf, List<ITensorFile> files, string? unreadIndex = null)
     {
         Directory = directory;
         UnreadIndex = unreadIndex;
@@ -29,33 +35,34 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
 
     public IReadOnlyCollection<string> Names { get; }
 
-    /// <summary>The index beside a <c>model.safetensors</c>, which is not read: where both are, transformers reads the
-    /// single file, and so does this. Errors about a missing tensor name it, since the tensor may be in its shards.</summary>
+    /// <summary>The index beside a single file (<c>model.safetensors</c>), which is not read:
+    /// where both are, transformers reads the single file, and so does this. Errors about a missing tensor name it,
+    /// since the tensor may be in its shards.</summary>
     public string? UnreadIndex { get; }
 
     /// <summary>The files opened, one per shard.</summary>
-    public IReadOnlyList<SafeTensorsFile> Files => _files;
+    public IReadOnlyList<ITensorFile> Files => _files;
 
     /// <summary>Opens the tensors of <paramref name="directory"/>; throws <see cref="CheckpointException"/> naming what is missing or wrong.</summary>
     public static CheckpointTensors Open(string directory)
     {
-        var single = Path.Combine(directory, SingleFileName);
-        var index = Path.Combine(directory, IndexFileName);
-        if (File.Exists(single))
+        foreach (var (singleName, indexName, open) in Formats)
         {
-            var file = SafeTensorsFile.Open(single);
-            return new CheckpointTensors(directory, file.Names.ToDictionary(n => n, _ => file, StringComparer.Ordinal), [file],
-                File.Exists(index) ? index : null);
+            var single = Path.Combine(directory, singleName);
+            var index = Path.Combine(directory, indexName);
+            if (File.Exists(single))
+            {
+                var file = open(single);
+                return new CheckpointTensors(directory, file.Names.ToDictionary(n => n, _ => file, StringComparer.Ordinal), [file],
+                    File.Exists(index) ? index : null);
+            }
+            if (File.Exists(index)) return OpenSharded(directory, index, open);
         }
-        if (!File.Exists(index))
-        {
-            // older transformers and many hub folders hold pytorch_model.bin (or shards of it) only
-            var pickled = System.IO.Directory.EnumerateFiles(directory, "pytorch_model*.bin").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
-            throw new CheckpointException($"{directory}: neither {SingleFileName} nor {IndexFileName} is there; this is not a Hugging Face safetensors checkpoint" +
-                                          (pickled is null ? "" : $" (its weights are in {pickled}, PyTorch's pickle format, which is not read: " +
-                                                                  "load the model with transformers and save_pretrained it again, which writes safetensors)"));
-        }
-        return OpenSharded(directory, index);
+        // older transformers and many hub folders hold pytorch_model.bin (or shards of it) only
+        var pickled = System.IO.Directory.EnumerateFiles(directory, "pytorch_model*.bin").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
+        throw new CheckpointException($"{directory}: neither {SingleFileName} nor {IndexFileName} is there; this is not a Hugging Face safetensors checkpoint" +
+                                      (pickled is null ? "" : $" (its weights are in {pickled}, PyTorch's pickle format, which is not read: " +
+                                                              "load the model with transformers and save_pretrained it again, which writes safetensors)"));
     }
 
     /// <summary>
@@ -63,15 +70,15 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
     /// transformers and vLLM read every tensor of each shard they open; a tensor in two shards is refused, since which
     /// copy a loader ends with depends on the order it reads them.
     /// </summary>
-    static CheckpointTensors OpenSharded(string directory, string indexPath)
+    static CheckpointTensors OpenSharded(string directory, string indexPath, Func<string, ITensorFile> open)
     {
         var weightMap = ReadWeightMap(indexPath);
         if (weightMap.Count == 0)
             throw new CheckpointException($"{indexPath}: field 'weight_map' lists no tensors; it must name the shard of each of the model's tensors");
-        var shards = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
+        var shards = new Dictionary<string, ITensorFile>(StringComparer.Ordinal);
         try
         {
-            var fileOf = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
+            var fileOf = new Dictionary<string, ITensorFile>(StringComparer.Ordinal);
             foreach (var (tensor, shardName) in weightMap)
             {
                 if (!shards.TryGetValue(shardName, out var shard))
@@ -79,11 +86,11 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
                     var shardPath = Path.Combine(directory, shardName);
                     if (!File.Exists(shardPath))
                         throw new CheckpointException($"{indexPath}: tensor '{tensor}' is in shard '{shardName}', which is missing from {directory}");
-                    shard = SafeTensorsFile.Open(shardPath);
+                    shard = open(shardPath);
                     shards.Add(shardName, shard);
                 }
                 if (!shard.Contains(tensor))
-                    throw new CheckpointException($"{shard.Path}: tensor '{tensor}' is listed for this shard in {IndexFileName} but the shard does not contain it");
+                    throw new CheckpointException($"{shard.Path}: tensor '{tensor}' is listed for this shard in {Path.GetFileName(indexPath)} but the shard does not contain it");
                 fileOf.Add(tensor, shard);
             }
             foreach (var shard in shards.Values)
@@ -92,7 +99,7 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
                     if (!fileOf.TryGetValue(tensor, out var other)) fileOf.Add(tensor, shard);
                     else if (other != shard)
                         throw new CheckpointException($"{shard.Path}: tensor '{tensor}' is also in {Path.GetFileName(other.Path)}" +
-                                                      (weightMap.ContainsKey(tensor) ? $", where {IndexFileName} places it" : "") +
+                                                      (weightMap.ContainsKey(tensor) ? $", where {Path.GetFileName(indexPath)} places it" : "") +
                                                       "; a tensor in two shards is ambiguous (a loader keeps whichever copy it reads last): remove one of them");
                 }
             return new CheckpointTensors(directory, fileOf, shards.Values.ToList());
@@ -144,7 +151,7 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
     public void ReadInto(string name, torch.Tensor target) => FileOf(name).ReadInto(name, target);
 
     /// <summary>The file that holds <paramref name="name"/>.</summary>
-    public SafeTensorsFile FileOf(string name) =>
+    public ITensorFile FileOf(string name) =>
         _fileOf.TryGetValue(name, out var file)
             ? file
             : throw new CheckpointException($"{Directory}: tensor '{name}' is not in this checkpoint");

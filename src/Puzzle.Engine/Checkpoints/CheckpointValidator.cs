@@ -107,7 +107,7 @@ public static class CheckpointValidator
     /// <summary>
     /// What a missing tensor's error adds where the folder suggests why: the same weight under another prefix (saved from
     /// the base model without <c>model.</c>, or wrapped once more: <c>model.model.</c>, PEFT's <c>base_model.model.</c>),
-    /// an untied head, or shards beside a <c>model.safetensors</c> that is read instead of them.
+    /// an untied head, or shards beside a <c>model.safetensors</c> (<c>pytorch_model.bin</c>) that is read instead of them.
     /// </summary>
     static string WhyMissing(ModelConfig config, ITensorSource source, string name)
     {
@@ -118,8 +118,8 @@ public static class CheckpointValidator
             .Order(StringComparer.Ordinal).FirstOrDefault();
         if (other is not null)
             return $"; the weights hold '{other}', the same weight under another prefix: LlamaForCausalLM names it '{name}'";
-        if (source is CheckpointTensors { UnreadIndex: { } index })
-            return $"; {CheckpointTensors.SingleFileName} is read, as transformers reads it where both are, and the shards {Path.GetFileName(index)} " +
+        if (source is CheckpointTensors { UnreadIndex: { } index } tensors)
+            return $"; {Path.GetFileName(tensors.Files[0].Path)} is read, as transformers reads it where both are, and the shards {Path.GetFileName(index)} " +
                    "lists are not: remove whichever of the two is stale";
         if (name == "lm_head.weight")
             return "; tie_word_embeddings is false or absent, so the head is a weight of its own (a model whose head is its embedding " +
@@ -154,6 +154,6 @@ public static class CheckpointValidator
 
     static string FileOf(ITensorSource source, string name, string directory) =>
         source is CheckpointTensors checkpoint ? checkpoint.FileOf(name).Path
-        : source is SafeTensorsFile file ? file.Path
+        : source is ITensorFile file ? file.Path
         : directory;
 }

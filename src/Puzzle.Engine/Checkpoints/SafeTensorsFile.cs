@@ -8,12 +8,12 @@ namespace Puzzle.Engine.Checkpoints;
 /// one tensor's bytes from disk and nothing else, straight into the tensor's memory. Reads are positional, so several
 /// threads may read at once.
 /// </summary>
-public sealed class SafeTensorsFile : ITensorSource, IDisposable
+public sealed class SafeTensorsFile : ITensorFile
 {
     readonly SafeFileHandle _handle;
     readonly SafeTensorsHeader _header;
+    readonly StagingBuffer _staging = new();
     long _dataBytesRead;
-    torch.Tensor? _staging; // ReadInto's host buffer, as long as the largest tensor of its dtype
 
     SafeTensorsFile(string path, SafeFileHandle handle, SafeTensorsHeader header)
     {
@@ -30,8 +30,7 @@ public sealed class SafeTensorsFile : ITensorSource, IDisposable
     /// <summary>The header's <c>__metadata__</c> map (empty when absent).</summary>
     public IReadOnlyDictionary<string, string> Metadata => _header.Metadata;
 
-    /// <summary>Bytes of tensor data read so far: lets tests show that reading one block leaves other data untouched.</summary>
-    internal long DataBytesRead => Interlocked.Read(ref _dataBytesRead);
+    public long DataBytesRead => Interlocked.Read(ref _dataBytesRead);
 
     /// <summary>Opens <paramref name="path"/> and validates its header; throws <see cref="CheckpointException"/> when anything is wrong.</summary>
     public static SafeTensorsFile Open(string path)
@@ -85,8 +84,7 @@ public sealed class SafeTensorsFile : ITensorSource, IDisposable
     /// <summary>
     /// Copies one tensor into <paramref name="target"/> (a model's parameter, any device and dtype; converted by
     /// libtorch): straight from disk into its memory when it is a contiguous CPU tensor of the stored dtype, otherwise
-    /// through one host buffer the file keeps for the purpose, so loading a model faults in no fresh host memory per
-    /// tensor. Throws <see cref="CheckpointException"/> when the shapes differ.
+    /// through the file's <see cref="StagingBuffer"/>. Throws <see cref="CheckpointException"/> when the shapes differ.
     /// </summary>
     public void ReadInto(string name, torch.Tensor target)
     {
@@ -100,23 +98,12 @@ public sealed class SafeTensorsFile : ITensorSource, IDisposable
         if (target.device_type == DeviceType.CPU && target.dtype == dtype && target.is_contiguous())
             TensorBytes.Read(_handle, target, offset, Path);
         else
-        {
-            lock (_header)
+            _staging.Use(dtype, info.ElementCount, () => _header.Entries.Values.Where(e => e.Info.DType == info.DType).Max(e => e.Info.ElementCount), window =>
             {
-                if (_staging is null || _staging.dtype != dtype)
-                {
-                    _staging?.Dispose();
-                    // the file's, not the caller's dispose scope's: it outlives this call
-                    _staging = torch.empty(_header.Entries.Values.Where(e => e.Info.DType == info.DType).Max(e => e.Info.ElementCount), dtype)
-                        .DetachFromDisposeScope();
-                }
-                // each intermediate held by a variable: a tensor no variable holds can be finalized during the native call using it
-                using var window = _staging.narrow(0, 0, info.ElementCount);
                 using var staged = window.view(info.Shape.ToArray());
                 TensorBytes.Read(_handle, staged, offset, Path);
                 target.copy_(staged);
-            }
-        }
+            });
         Interlocked.Add(ref _dataBytesRead, info.ElementCount * info.DType.ByteSize());
     }
 
@@ -127,7 +114,7 @@ public sealed class SafeTensorsFile : ITensorSource, IDisposable
 
     public void Dispose()
     {
-        _staging?.Dispose();
+        _staging.Dispose();
         _handle.Dispose();
     }
 }
