@@ -5,7 +5,7 @@ using TorchSharp;
 
 namespace Puzzle.Engine.Checkpoints;
 
-/// <summary>Opens and saves Hugging Face model folders: config.json, safetensors weights, generation_config.json.</summary>
+/// <summary>Opens and saves Hugging Face model folders: config.json, weights (safetensors, or PyTorch .bin to open), generation_config.json.</summary>
 public static class Checkpoint
 {
     public const string GenerationConfigFileName = "generation_config.json";

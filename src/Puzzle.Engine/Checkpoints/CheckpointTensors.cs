@@ -5,18 +5,23 @@ namespace Puzzle.Engine.Checkpoints;
 
 /// <summary>
 /// The tensors of a Hugging Face model folder: <c>model.safetensors</c>, or shards listed in
-/// <c>model.safetensors.index.json</c>. Opening parses headers only; reading a tensor touches only its own bytes, so a
-/// job that needs one block reads one block.
+/// <c>model.safetensors.index.json</c>; failing those, PyTorch's <c>pytorch_model.bin</c> or the shards of
+/// <c>pytorch_model.bin.index.json</c>, as transformers saved weights before safetensors (Llama-2-era fine-tunes such as
+/// Vicuna ship only these). Opening reads headers only; reading a tensor touches only its own bytes, so a job that needs
+/// one block reads one block.
 /// </summary>
 public sealed class CheckpointTensors : ITensorSource, IDisposable
 {
     public const string SingleFileName = "model.safetensors";
     public const string IndexFileName = "model.safetensors.index.json";
+    public const string PickleFileName = "pytorch_model.bin";
+    public const string PickleIndexFileName = "pytorch_model.bin.index.json";
 
-    /// <summary>The weights a folder may hold, in the order transformers looks for them.</summary>
+    /// <summary>The weights a folder may hold, in the order transformers looks for them: safetensors wins where both are.</summary>
     static readonly (string Single, string Index, Func<string, ITensorFile> Open)[] Formats =
     [
         (SingleFileName, IndexFileName, SafeTensorsFile.Open),
+        (PickleFileName, PickleIndexFileName, PickleTensorsFile.Open),
     ];
 
     readonly Dictionary<string, ITensorFile> _fileOf;
@@ -35,7 +40,7 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
 
     public IReadOnlyCollection<string> Names { get; }
 
-    /// <summary>The index beside a single file (<c>model.safetensors</c>), which is not read:
+    /// <summary>The index beside a single file (<c>model.safetensors</c>, <c>pytorch_model.bin</c>), which is not read:
     /// where both are, transformers reads the single file, and so does this. Errors about a missing tensor name it,
     /// since the tensor may be in its shards.</summary>
     public string? UnreadIndex { get; }
@@ -58,11 +63,8 @@ public sealed class CheckpointTensors : ITensorSource, IDisposable
             }
             if (File.Exists(index)) return OpenSharded(directory, index, open);
         }
-        // older transformers and many hub folders hold pytorch_model.bin (or shards of it) only
-        var pickled = System.IO.Directory.EnumerateFiles(directory, "pytorch_model*.bin").Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault();
-        throw new CheckpointException($"{directory}: neither {SingleFileName} nor {IndexFileName} is there; this is not a Hugging Face safetensors checkpoint" +
-                                      (pickled is null ? "" : $" (its weights are in {pickled}, PyTorch's pickle format, which is not read: " +
-                                                              "load the model with transformers and save_pretrained it again, which writes safetensors)"));
+        throw new CheckpointException($"{directory}: none of {SingleFileName}, {IndexFileName}, {PickleFileName} or {PickleIndexFileName} is there; " +
+                                      "this is not a Hugging Face checkpoint folder, or its weights are missing");
     }
 
     /// <summary>

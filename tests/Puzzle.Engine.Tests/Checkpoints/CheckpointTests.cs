@@ -226,15 +226,6 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
-    public void PickledWeightsOnlyAreNamedWithWhatToDo()
-    {
-        var dir = SaveHeterogeneous(maxShardBytes: null);
-        File.Move(Path.Combine(dir, "model.safetensors"), Path.Combine(dir, "pytorch_model.bin")); // as older transformers saved it
-        AssertFails(() => Checkpoint.Open(dir), "neither model.safetensors nor model.safetensors.index.json is there",
-            "its weights are in pytorch_model.bin, PyTorch's pickle format, which is not read", "save_pretrained it again");
-    }
-
-    [Fact]
     public void MissingShardIsNamed()
     {
         var dir = SaveHeterogeneous(maxShardBytes: 40_000);
