@@ -4,13 +4,22 @@ using static TorchSharp.torch;
 
 namespace Puzzle.Engine.Tests.Model;
 
-/// <summary>The homogeneous model is exactly Llama: checked against numbers transformers produced on its own checkpoint.</summary>
+/// <summary>The homogeneous model is exactly Llama: checked against numbers transformers produced on its own checkpoint,
+/// read from its safetensors shards and from the same tensors in a torch.save pytorch_model.bin.</summary>
 public class LlamaReferenceTests
 {
-    static CausalLM LoadFixture()
+    static CausalLM LoadFixture(string format)
     {
         Fixtures.Torch();
-        var (config, tensors) = Checkpoint.Open(Fixtures.HfLlamaTiny);
+        using var bin = new TempDir();
+        var folder = Fixtures.HfLlamaTiny;
+        if (format == "bin")
+        {
+            folder = bin["model"];
+            Tests.Cli.TestParents.Tiny(folder);
+            Tests.Checkpoints.TorchBinFixtures.ToPytorchBin(folder);
+        }
+        var (config, tensors) = Checkpoint.Open(folder);
         using (tensors)
         {
             var model = new CausalLM(config);
@@ -21,13 +30,15 @@ public class LlamaReferenceTests
     }
 
     [Theory]
-    [InlineData("short", "bos")]
-    [InlineData("short", "nobos")]
-    [InlineData("long", "bos")]
-    [InlineData("long", "nobos")]
-    public void Loss_logits_and_argmax_match_transformers(string text, string bos)
+    [InlineData("short", "bos", "safetensors")]
+    [InlineData("short", "nobos", "safetensors")]
+    [InlineData("long", "bos", "safetensors")]
+    [InlineData("long", "nobos", "safetensors")]
+    [InlineData("short", "bos", "bin")]
+    [InlineData("long", "nobos", "bin")]
+    public void Loss_logits_and_argmax_match_transformers(string text, string bos, string format)
     {
-        using var model = LoadFixture();
+        using var model = LoadFixture(format);
         var reference = Fixtures.Reference.GetProperty("texts").GetProperty(text).GetProperty(bos);
         using var _ = no_grad();
         // every temporary of the forward pass held by a scope, as the pipeline's callers hold them: one that nothing
@@ -49,10 +60,12 @@ public class LlamaReferenceTests
         }
     }
 
-    [Fact]
-    public void Greedy_continuation_with_kv_cache_matches_transformers()
+    [Theory]
+    [InlineData("safetensors")]
+    [InlineData("bin")]
+    public void Greedy_continuation_with_kv_cache_matches_transformers(string format)
     {
-        using var model = LoadFixture();
+        using var model = LoadFixture(format);
         var reference = Fixtures.Reference;
         var prompt = Fixtures.Ids(reference.GetProperty("texts").GetProperty("short").GetProperty("bos"), "ids");
         var generated = model.GenerateGreedy(prompt, 16);

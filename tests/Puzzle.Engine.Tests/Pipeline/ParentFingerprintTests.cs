@@ -49,6 +49,41 @@ public class ParentFingerprintTests
         Assert.NotEmpty(downstream);
         Assert.All(downstream, j => Assert.NotEqual(before.Find(j.Stage.Name, j.Id).Key, j.Key));
     }
+    /// <summary>A parent as older transformers saved it, in pytorch_model.bin: its job checks every weight there, and a
+    /// fine-tune that rewrote one value (here to NaN) is another parent, whose job names the tensor and the file.</summary>
+    [Fact]
+    public async Task A_pytorch_model_bin_parent_is_checked_whole_and_known_by_its_content()
+    {
+        using var dir = new TempDir();
+        var parent = dir["parent"];
+        Tests.Cli.TestParents.Tiny(parent);
+        Tests.Checkpoints.TorchBinFixtures.ToPytorchBin(parent);
+        SyntheticText.WriteCorpus(dir["text"], files: 2, sentences: 10);
+        File.WriteAllText(dir["fp.yaml"], Spec);
+        var session = PipelineSession.Open(dir["fp.yaml"], dir["store"]);
+        Assert.True((await session.RunAsync("Parent", session.InProcessLauncher(), TextWriter.Null)).Succeeded);
+        var checkedBytes = session.Store.Find(session.Graph.Find("Parent", "parent").Key)!.Manifest.Metrics["weight_bytes_checked"]!.GetValue<long>();
+        Assert.Equal(4 * 4_232_384, checkedBytes); // every float32 weight of the fixture
+
+        var bin = Path.Combine(parent, CheckpointTensors.PickleFileName);
+        const string tensor = "model.layers.0.self_attn.k_proj.weight";
+        long at;
+        using (var handle = File.OpenHandle(bin))
+        {
+            var zip = ZipRecords.Read(handle, bin);
+            var key = TorchPickle.Parse(zip.ReadAll("pytorch_model/data.pkl", 1 << 20), bin).Single(t => t.Name == tensor).Tensor.Storage.Key;
+            at = zip.Locate($"pytorch_model/data/{key}").Offset;
+        }
+        var bytes = File.ReadAllBytes(bin);
+        BitConverter.GetBytes(float.NaN).CopyTo(bytes, at);
+        File.WriteAllBytes(bin, bytes);
+        var after = PipelineSession.Open(dir["fp.yaml"], dir["store"]);
+        Assert.NotEqual(session.Graph.Find("Parent", "parent").Key, after.Graph.Find("Parent", "parent").Key);
+        var job = Assert.Single((await after.RunAsync("Parent", after.InProcessLauncher(), TextWriter.Null)).Jobs, j => j.Stage == "Parent");
+        Assert.Equal(JobOutcome.Failed, job.Outcome);
+        Assert.Contains($"{bin}: tensor '{tensor}' holds 1 NaN or infinite value", File.ReadAllText(job.Log!));
+    }
+
     /// <summary>The export carries the parent's additional_chat_templates/ folder: a template edited there is another
     /// parent (its children export again with it), while folders the export does not carry (a download's .cache/) key
     /// nothing.</summary>

@@ -10,7 +10,8 @@ namespace Puzzle.Engine.Tests.Pipeline;
 /// A parent as users bring it, not pretrained here: a Llama folder saved by transformers (three safetensors shards with
 /// an index, llama3 RoPE in <c>rope_parameters</c>, an untied LM head, a 32k tokenizer, its own generation_config.json,
 /// chat_template.jinja, tokenizer.model and named chat template, and a pad_token_id), through every stage to the
-/// exported child, by the command line.
+/// exported child, by the command line; and the same parent as an older transformers saved it, in PyTorch's
+/// pytorch_model.bin.
 /// </summary>
 [Trait("Category", "Slow")] // a whole pipeline: not in the fast subset
 [Collection(nameof(ConsoleCollection))]
@@ -31,12 +32,15 @@ public sealed class UserParentPipelineTests
         evaluation: { tokens: 800, baselines: [uniform], speed_targets: [] }
         """;
 
-    [Fact]
-    public void A_transformers_llama_folder_exports_a_child_with_its_rope_head_tokenizer_files_chat_templates_pad_id_and_generation_config()
+    [Theory]
+    [InlineData("safetensors")]
+    [InlineData("bin")]
+    public void A_transformers_llama_folder_exports_a_child_with_its_rope_head_tokenizer_files_chat_templates_pad_id_and_generation_config(string weights)
     {
         using var repo = new TestRepo(Spec);
         var parent = Path.Combine(repo.Root, "models", "tiny");
         TestParents.Tiny(parent);
+        if (weights == "bin") Checkpoints.TorchBinFixtures.ToPytorchBin(parent);
         var generation = JsonNode.Parse(File.ReadAllText(Path.Combine(parent, "generation_config.json")))!.AsObject();
         (generation["do_sample"], generation["temperature"], generation["top_p"]) = (true, 0.6, 0.9);
         File.WriteAllText(Path.Combine(parent, "generation_config.json"), generation.ToJsonString());
