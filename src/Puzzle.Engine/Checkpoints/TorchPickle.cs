@@ -110,18 +110,24 @@ internal static partial class TorchPickle
         value is object[] items ? items.Select(i => Integer(i, what, path)).ToArray() : throw Error(path, $"{what} is {Describe(value)}, not a tuple of integers");
 
     /// <summary>Refuses anything in the state dict's attributes (its <c>_metadata</c>: each module's version) that came from a global.</summary>
-    static void CheckPlain(object? value, string path, string where)
+    static void CheckPlain(object? value, string path, string where, int depth = 0)
     {
+        // torch's are two deep; a damaged or hostile file must not recurse until the stack overflows
+        if (depth > 32) throw Error(path, $"{where} nest more than 32 deep; this is not a state dict of tensors");
         switch (value)
         {
             case null or string or bool or int or long or double or BigInteger or TorchDevice:
                 return;
             case Hashtable table:
-                foreach (DictionaryEntry e in table) { CheckPlain(e.Key, path, where); CheckPlain(e.Value, path, where); }
-                if (table is PickledOrderedDict { State: { } state }) CheckPlain(state, path, where);
+                foreach (DictionaryEntry e in table)
+                {
+                    CheckPlain(e.Key, path, where, depth + 1);
+                    CheckPlain(e.Value, path, where, depth + 1);
+                }
+                if (table is PickledOrderedDict { State: { } state }) CheckPlain(state, path, where, depth + 1);
                 return;
             case IList list: // tuples (object[]) and lists
-                foreach (var item in list) CheckPlain(item, path, where);
+                foreach (var item in list) CheckPlain(item, path, where, depth + 1);
                 return;
             default:
                 throw Error(path, GlobalOf(value) is { } global ? Refused(global) : $"{where} hold {Describe(value)}; this is not a state dict of tensors");

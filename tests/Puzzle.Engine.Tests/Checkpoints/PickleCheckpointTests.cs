@@ -190,6 +190,15 @@ public sealed class PickleCheckpointTests : IDisposable
         AssertFails(() => Checkpoint.Open(folder), bin, "unsupported dtype int64 (LongStorage) for tensor 'model.position_ids'");
     }
 
+    [Fact]
+    public void A_bin_whose_attributes_hold_a_list_that_contains_itself_is_refused_not_followed_forever()
+    {
+        var folder = TorchBinFixtures.Copy("f16", _dir["m"]);
+        var bin = Path.Combine(folder, CheckpointTensors.PickleFileName);
+        File.Copy(FixtureOf("errors/cycle.bin"), bin, overwrite: true);
+        AssertFails(() => Checkpoint.Open(folder), bin, "the state dict's attributes nest more than 32 deep");
+    }
+
     [Theory]
     [InlineData(0.5)]
     [InlineData(0.999)]

@@ -13,6 +13,7 @@
 #   errors/legacy.bin   the pre-1.6 format (_use_new_zipfile_serialization=False)
 #   errors/global.bin   a state dict that also holds an object whose pickle calls os.system
 #   errors/int64.bin    a state dict with an int64 tensor beside a float one
+#   errors/cycle.bin    a state dict whose _metadata holds a list that contains itself
 import collections, io, json, os, shutil, zipfile
 import numpy as np
 import torch
@@ -151,6 +152,11 @@ def errors():
     torch.save({"w": torch.ones(2)}, os.path.join(folder, "legacy.bin"), _use_new_zipfile_serialization=False)
     torch.save({"w": torch.ones(2), "x": CallsSystem()}, os.path.join(folder, "global.bin"))
     torch.save({"w": torch.ones(2), "model.position_ids": torch.arange(4)}, os.path.join(folder, "int64.bin"))
+    cycle = collections.OrderedDict(w=torch.ones(2))
+    loop = []
+    loop.append(loop)
+    cycle._metadata = collections.OrderedDict([("", {"version": 1, "loop": loop})])
+    torch.save(cycle, os.path.join(folder, "cycle.bin"))
 
 
 if __name__ == "__main__":
