@@ -44,21 +44,8 @@ public sealed class PickleTensorsFile : ITensorFile
 
     /// <summary>Opens <paramref name="path"/> and checks every tensor against its storage; throws
     /// <see cref="CheckpointException"/> naming the file when anything is wrong.</summary>
-    public static PickleTensorsFile Open(string path)
-    {
-        SafeFileHandle handle;
-        try { handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CheckpointException($"{path}: cannot open the file ({e.Message})", e);
-        }
-        try { return new PickleTensorsFile(path, handle, ReadEntries(handle, path)); }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
+    public static PickleTensorsFile Open(string path) =>
+        TensorBytes.Open(path, handle => new PickleTensorsFile(path, handle, ReadEntries(handle, path)));
 
     static Dictionary<string, Entry> ReadEntries(SafeFileHandle handle, string path)
     {
@@ -139,12 +126,7 @@ public sealed class PickleTensorsFile : ITensorFile
     public TensorInfo Info(string name) => Find(name).Info;
 
     /// <summary>Reads one tensor as a float32 CPU tensor; f16 and bf16 widen exactly.</summary>
-    public torch.Tensor Read(string name)
-    {
-        var stored = ReadStored(name);
-        if (stored.dtype == torch.ScalarType.Float32) return stored;
-        using (stored) return stored.to(torch.ScalarType.Float32);
-    }
+    public torch.Tensor Read(string name) => TensorBytes.Float32(ReadStored(name));
 
     /// <summary>Reads one tensor as a contiguous CPU tensor in the dtype it is stored in: a contiguous one straight from
     /// the file into its memory, a strided view through the span of its storage it covers.</summary>

@@ -33,33 +33,15 @@ public sealed class SafeTensorsFile : ITensorFile
     public long DataBytesRead => Interlocked.Read(ref _dataBytesRead);
 
     /// <summary>Opens <paramref name="path"/> and validates its header; throws <see cref="CheckpointException"/> when anything is wrong.</summary>
-    public static SafeTensorsFile Open(string path)
-    {
-        SafeFileHandle handle;
-        try { handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CheckpointException($"{path}: cannot open the file ({e.Message})", e);
-        }
-        try { return new SafeTensorsFile(path, handle, SafeTensorsHeader.Read(handle, path)); }
-        catch
-        {
-            handle.Dispose();
-            throw;
-        }
-    }
+    public static SafeTensorsFile Open(string path) =>
+        TensorBytes.Open(path, handle => new SafeTensorsFile(path, handle, SafeTensorsHeader.Read(handle, path)));
 
     public bool Contains(string name) => _header.Entries.ContainsKey(name);
 
     public TensorInfo Info(string name) => Find(name).Info;
 
     /// <summary>Reads one tensor as a float32 CPU tensor; f16 and bf16 widen exactly.</summary>
-    public torch.Tensor Read(string name)
-    {
-        var stored = ReadStored(name);
-        if (stored.dtype == torch.ScalarType.Float32) return stored;
-        using (stored) return stored.to(torch.ScalarType.Float32);
-    }
+    public torch.Tensor Read(string name) => TensorBytes.Float32(ReadStored(name));
 
     /// <summary>Reads one tensor as a CPU tensor in the dtype it is stored in: the file's bytes go straight into the
     /// tensor's memory, and a caller that copies it into a bf16 model on a GPU moves 2 bytes per element, not 4.</summary>

@@ -16,6 +16,33 @@ internal static class TensorBytes
 
     public static long Length(torch.Tensor tensor) => tensor.numel() * tensor.ElementSize;
 
+    /// <summary>Opens a weight file for positional reads and makes its reader with <paramref name="make"/>, which owns
+    /// the handle from then on; the handle is closed when <paramref name="make"/> throws. A file that cannot be opened
+    /// is a <see cref="CheckpointException"/> naming it.</summary>
+    public static T Open<T>(string path, Func<SafeFileHandle, T> make)
+    {
+        SafeFileHandle handle;
+        try { handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException($"{path}: cannot open the file ({e.Message})", e);
+        }
+        try { return make(handle); }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A tensor read as stored, as float32 (f16 and bf16 widen exactly); <paramref name="stored"/> is disposed
+    /// when a new tensor replaces it.</summary>
+    public static torch.Tensor Float32(torch.Tensor stored)
+    {
+        if (stored.dtype == torch.ScalarType.Float32) return stored;
+        using (stored) return stored.to(torch.ScalarType.Float32);
+    }
+
     /// <summary>Fills <paramref name="tensor"/> (contiguous, on the CPU) with the file's bytes from <paramref name="offset"/>.</summary>
     public static void Read(SafeFileHandle handle, torch.Tensor tensor, long offset, string path, int sliceBytes = SliceBytes) =>
         Slices(tensor, sliceBytes, (start, slice) => SafeTensorsHeader.ReadExactly(handle, slice.bytes, offset + start * tensor.ElementSize, path));
