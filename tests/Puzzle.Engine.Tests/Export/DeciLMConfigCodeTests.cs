@@ -9,13 +9,25 @@ namespace Puzzle.Engine.Tests.Export;
 /// A nemotron-nas folder carries configuration_decilm.py, which its config.json names in auto_map, and which gives
 /// each layer's block the attributes vLLM's DeciLMForCausalLM reads. transformers cannot be installed on this project's
 /// machines (no Python packages reach them), so the code runs here against a stand-in LlamaConfig that keeps its keyword
-/// arguments as attributes, as transformers' does; the GPU check's machine has transformers itself.
+/// arguments as attributes, as transformers' does, and checks the types transformers 5's strict LlamaConfig checks (on
+/// an H200 with transformers 5.17, a null intermediate_size failed there: "expected int, got NoneType"); the GPU
+/// check's machine has transformers itself.
 /// </summary>
 public sealed class DeciLMConfigCodeTests
 {
     const string StandIn = """
+        NONE = type(None)
+        FIELDS = {"vocab_size": (int,), "hidden_size": (int,), "intermediate_size": (int,), "num_hidden_layers": (int,),
+                  "num_attention_heads": (int,), "num_key_value_heads": (int, NONE), "hidden_act": (str,),
+                  "max_position_embeddings": (int,), "use_cache": (bool,), "bos_token_id": (int, NONE),
+                  "eos_token_id": (int, list, NONE), "tie_word_embeddings": (bool,), "attention_bias": (bool,),
+                  "mlp_bias": (bool,), "head_dim": (int, NONE)}
+
         class LlamaConfig:
             def __init__(self, **kwargs):
+                for name, types in FIELDS.items():
+                    if name in kwargs and not isinstance(kwargs[name], types):
+                        raise TypeError(f"Field '{name}' expected {types}, got {type(kwargs[name]).__name__}")
                 self.__dict__.update(kwargs)
             def to_dict(self):
                 return dict(self.__dict__)
@@ -38,6 +50,8 @@ public sealed class DeciLMConfigCodeTests
                 assert not hasattr(block.ffn, "ffn_mult")  # else vLLM rounds the width up to a multiple of 256
                 ffn = block.ffn.intermediate_size
             print(attention, ffn)
+        assert raw["intermediate_size"] is None and config.intermediate_size == max(
+            b["ffn"]["intermediate_size"] or 0 for b in raw["block_configs"]), config.intermediate_size
         again = DeciLMConfig(**{k: v for k, v in config.to_dict().items() if k != "model_type"})
         assert [b.to_dict() for b in again.block_configs] == raw["block_configs"], "to_dict keeps every key, ffn_mult too"
         """;

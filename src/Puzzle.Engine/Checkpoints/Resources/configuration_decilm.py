@@ -56,6 +56,12 @@ class DeciLMConfig(LlamaConfig):
 
     def __init__(self, block_configs=None, **kwargs):
         self.block_configs = [b if isinstance(b, BlockConfig) else BlockConfig(**b) for b in (block_configs or [])]
+        if kwargs.get("intermediate_size") is None:
+            # null in config.json, as in NVIDIA's Nemotron configs: each block has its own width. transformers 5's
+            # LlamaConfig validates the field as an int, so it gets the widest block's (0 when no block has an FFN);
+            # loaders read the blocks' widths, never this one.
+            widths = [b.ffn.intermediate_size for b in self.block_configs if getattr(b.ffn, "intermediate_size", None)]
+            kwargs["intermediate_size"] = max(widths, default=0)
         super().__init__(**kwargs)
 
     def to_dict(self):
