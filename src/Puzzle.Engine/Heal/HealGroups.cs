@@ -19,6 +19,26 @@ public static class HealGroups
     /// 12 in float32 on a CPU.</summary>
     public static int StateBytesPerParameter(int weightBytes) => BldMemory.StateBytesPerParameter - weightBytes;
 
+    /// <summary>
+    /// What a Heal process on a GPU holds at its peak per byte of the parent's weights and the models' weights and state,
+    /// on top of <see cref="BldMemory.Fixed"/>: fitted to the three Heal processes measured on an H200 (2026-12-04, each
+    /// process's own peak as NVML lists it): the 8B shape's 5.61B-parameter child alone, 149.0 GB for 94.5 GB of
+    /// weights and state, and the 1B shape's two processes of two models, 38.1 and 37.8 GB for 23.1 and 23.6 GB: 1.54,
+    /// 1.52 and 1.47 times, where Distill's <see cref="BldMemory.Scale"/> (1.32) had estimated 127.9, 33.6 and 34.3 GB.
+    /// GKD holds more on top than BLD: every trained parameter's float32 gradient during the optimizer step
+    /// (<see cref="Training.TrainingRun.StepOnGradients"/>), the full-vocabulary logit slices of the child and the parent,
+    /// and the allocator's cache around them. On a CPU Heal's peaks are within 2% of Distill's fit, which stays.
+    /// </summary>
+    public const double GpuScale = 1.55;
+
+    /// <summary>The estimated peak of a Heal process on a device of <paramref name="on"/> that holds
+    /// <paramref name="parentBytes"/> of the parent and trains <paramref name="trainedParameters"/> parameters in weights of
+    /// <paramref name="weightBytes"/> bytes: <see cref="BldMemory.Of"/>, with <see cref="GpuScale"/> on a GPU.</summary>
+    public static long Of(long parentBytes, long trainedParameters, int weightBytes, DeviceKind on) =>
+        on == DeviceKind.Cuda
+            ? (long)(GpuScale * (parentBytes + trainedParameters * StateBytesPerParameter(weightBytes))) + BldMemory.Fixed(on)
+            : BldMemory.Of(parentBytes, trainedParameters, on, StateBytesPerParameter(weightBytes));
+
     /// <summary>The parameters of each model of <paramref name="parent"/> that Heal does not train: with
     /// <c>gkd.train_embeddings: false</c> its embeddings and LM head (one tensor where they are tied), which are then the
     /// parent's own tensors (<see cref="ChildAssembler.Assemble"/>) and hold nothing of their own; otherwise none.</summary>
@@ -35,10 +55,10 @@ public static class HealGroups
     /// <paramref name="models"/> models against a parent of
     /// <paramref name="parentParameters"/> parameters in weights of <paramref name="weightBytes"/> bytes each. A model
     /// the search assembles is at most the parent's size, so each is counted at that size
-    /// (<see cref="BldMemory.Of"/> with <see cref="StateBytesPerParameter"/>, and what comes on top), <paramref name="frozen"/>
+    /// (<see cref="Of"/>: <see cref="StateBytesPerParameter"/> each, and what comes on top), <paramref name="frozen"/>
     /// of each model's parameters frozen (<see cref="Frozen"/>).</summary>
     public static long Estimate(long parentParameters, int models, int weightBytes, DeviceKind on, long frozen = 0) =>
-        BldMemory.Of(parentParameters * weightBytes, models * (parentParameters - frozen), on, StateBytesPerParameter(weightBytes));
+        Of(parentParameters * weightBytes, models * (parentParameters - frozen), weightBytes, on);
 
     /// <summary>What a process that trains models of <paramref name="modelParameters"/> parameters holds at the least,
     /// with nothing on top: the parent's weights in elements of <paramref name="weightBytes"/> bytes, and each model's

@@ -305,9 +305,9 @@ public sealed class HealStage : Stage<HealStage.HealJob>
     }
 
     /// <summary>
-    /// What one Heal process of <paramref name="models"/> is estimated to hold at its peak, as <see cref="BldMemory.Of"/>
-    /// estimates a Distill process (fitted to Distill and Heal peaks: the 1B shape's children on this project's CPU within
-    /// 2% of it), for the manifest beside the measured peak and the log; with a warning where that is more than the
+    /// What one Heal process of <paramref name="models"/> is estimated to hold at its peak, by <see cref="HealGroups.Of"/>
+    /// (fitted to Heal peaks: the 1B shape's children on this project's CPU within 2% of it, the 1B and 8B shapes' on an
+    /// H200 within 5%), for the manifest beside the measured peak and the log; with a warning where that is more than the
     /// device's <paramref name="available"/> bytes: a process that passes <see cref="TooLarge"/>'s certain count but will
     /// most likely run out of memory during training.
     /// </summary>
@@ -315,7 +315,7 @@ public sealed class HealStage : Stage<HealStage.HealJob>
         DeviceKind device, int weightBytes, long? available, bool checkpointing, long frozen = 0)
     {
         var trained = models.Sum(m => CostMeter.Parameters(m.Config) - frozen);
-        var bytes = BldMemory.Of(CostMeter.Parameters(parent) * weightBytes, trained, device, HealGroups.StateBytesPerParameter(weightBytes));
+        var bytes = HealGroups.Of(CostMeter.Parameters(parent) * weightBytes, trained, weightBytes, device);
         var (memory, whose) = device == DeviceKind.Cuda ? ("GPU memory", "the GPU's") : ("memory", "this machine's");
         var ids = string.Join(" and ", models.Select(m => m.Id));
         List<string> lines = [$"{ids}: about {bytes / 1e9:F1} GB of {memory} (estimated: the parent's weights and {CostMeter.Readable(trained)} " +
