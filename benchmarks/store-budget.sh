@@ -22,8 +22,10 @@ for f in 1 "$factor"; do
   mkdir -p "$work/x$f"
   # the run folder's files, linked, not copied (a parent can be gigabytes); no store of its own
   for e in "$run"/*; do [ "$(basename "$e")" = .puzzle ] || ln -s "$(cd "$(dirname "$e")" && pwd)/$(basename "$e")" "$work/x$f/"; done
-  rm -f "$work/x$f/$(dirname "$spec")" 2>/dev/null || true
+  # the spec is written anew: never through a link to the original (its folder's link, or its own, goes first)
+  [ "$(dirname "$spec")" = . ] || rm -f "$work/x$f/$(dirname "$spec")"
   mkdir -p "$work/x$f/$(dirname "$spec")"
+  rm -f "$work/x$f/$spec"
   perl -pe "s/\\btokens: (\\d+)/'tokens: '.(\$1*$f)/ge" "$run/$spec" > "$work/x$f/$spec"
   echo "== budgets x$f: $(grep -o 'tokens: [0-9]*' "$work/x$f/$spec" | tr '\n' ' ')"
   start=$(date +%s.%N)

@@ -35,9 +35,7 @@ public static class HealGroups
     /// <paramref name="parentBytes"/> of the parent and trains <paramref name="trainedParameters"/> parameters in weights of
     /// <paramref name="weightBytes"/> bytes: <see cref="BldMemory.Of"/>, with <see cref="GpuScale"/> on a GPU.</summary>
     public static long Of(long parentBytes, long trainedParameters, int weightBytes, DeviceKind on) =>
-        on == DeviceKind.Cuda
-            ? (long)(GpuScale * (parentBytes + trainedParameters * StateBytesPerParameter(weightBytes))) + BldMemory.Fixed(on)
-            : BldMemory.Of(parentBytes, trainedParameters, on, StateBytesPerParameter(weightBytes));
+        BldMemory.Of(parentBytes, trainedParameters, on, StateBytesPerParameter(weightBytes), on == DeviceKind.Cuda ? GpuScale : BldMemory.Scale);
 
     /// <summary>The parameters of each model of <paramref name="parent"/> that Heal does not train: with
     /// <c>gkd.train_embeddings: false</c> its embeddings and LM head (one tensor where they are tied), which are then the

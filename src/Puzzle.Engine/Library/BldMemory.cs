@@ -60,9 +60,10 @@ public static class BldMemory
     /// <summary>The estimated peak memory of a training process on a device of <paramref name="on"/> that holds
     /// <paramref name="parentBytes"/> of the parent and trains <paramref name="trainedParameters"/> parameters
     /// (<paramref name="bytesPerParameter"/> bytes of weights and state each: 16, or less where the best held-out copy
-    /// is kept elsewhere, as Heal keeps it).</summary>
-    public static long Of(long parentBytes, long trainedParameters, DeviceKind on, int bytesPerParameter = StateBytesPerParameter) =>
-        (long)(Scale * (parentBytes + trainedParameters * bytesPerParameter)) + Fixed(on);
+    /// is kept elsewhere, as Heal keeps it), <paramref name="scale"/> times that (<see cref="Scale"/>, Distill's fit,
+    /// unless given) plus <see cref="Fixed"/>.</summary>
+    public static long Of(long parentBytes, long trainedParameters, DeviceKind on, int bytesPerParameter = StateBytesPerParameter, double scale = Scale) =>
+        (long)(scale * (parentBytes + trainedParameters * bytesPerParameter)) + Fixed(on);
 
     /// <summary>
     /// Consecutive layers per process (blocks of layers 0..n−1, n..2n−1, …, as <c>bld.layers_per_process</c> groups
