@@ -22,8 +22,7 @@ public interface ITensorSource
     void ReadInto(string name, torch.Tensor target)
     {
         using var source = ReadStored(name);
-        if (!source.shape.SequenceEqual(target.shape))
-            throw new CheckpointException($"tensor '{name}' is [{string.Join(", ", source.shape)}], the model's is [{string.Join(", ", target.shape)}]");
+        TensorInfo.RequireShape(null, name, source.shape, target);
         using var _ = torch.no_grad();
         target.copy_(source);
     }

@@ -163,8 +163,7 @@ public sealed class PickleTensorsFile : ITensorFile
     {
         var entry = Find(name);
         var info = entry.Info;
-        if (!info.Shape.SequenceEqual(target.shape))
-            throw new CheckpointException($"{Path}: tensor '{name}' is [{string.Join(", ", info.Shape)}], the model's is [{string.Join(", ", target.shape)}]");
+        TensorInfo.RequireShape(Path, name, info.Shape, target);
         var dtype = info.DType.ScalarType();
         using var _ = torch.no_grad();
         if (entry.Contiguous && target.device_type == DeviceType.CPU && target.dtype == dtype && target.is_contiguous())

@@ -72,8 +72,7 @@ public sealed class SafeTensorsFile : ITensorFile
     {
         var entry = Find(name);
         var info = entry.Info;
-        if (!info.Shape.SequenceEqual(target.shape))
-            throw new CheckpointException($"{Path}: tensor '{name}' is [{string.Join(", ", info.Shape)}], the model's is [{string.Join(", ", target.shape)}]");
+        TensorInfo.RequireShape(Path, name, info.Shape, target);
         var dtype = info.DType.ScalarType();
         var offset = _header.DataStart + entry.Begin;
         using var _ = torch.no_grad();
